@@ -1,0 +1,92 @@
+//! Status strings, version, names, and diagnostics.
+
+use core::ffi::c_char;
+
+use super::{MP_VERSION_MAJOR, MP_VERSION_MINOR, MP_VERSION_PATCH, c_name, code, mp_status};
+use crate::status::Status;
+use crate::sys::shm;
+
+/// A static, NUL-terminated description of `status`; never NULL (unknown codes give
+/// `"unknown status code"`).
+#[unsafe(no_mangle)]
+pub extern "C" fn mp_strerror(status: mp_status) -> *const c_char {
+    match Status::from_code(status) {
+        Some(s) => s.message_cstr().as_ptr().cast(),
+        None => c"unknown status code".as_ptr(),
+    }
+}
+
+/// The symbolic name of `status`, e.g. `"MP_TIMEOUT"`; never NULL (unknown codes give
+/// `"MP_UNKNOWN"`).
+#[unsafe(no_mangle)]
+pub extern "C" fn mp_status_name(status: mp_status) -> *const c_char {
+    match Status::from_code(status) {
+        Some(s) => s.name_cstr().as_ptr().cast(),
+        None => c"MP_UNKNOWN".as_ptr(),
+    }
+}
+
+/// The library's version at run time: `major << 16 | minor << 8 | patch`. Compare
+/// with `MP_VERSION_MAJOR` etc. from the header you compiled against.
+#[unsafe(no_mangle)]
+pub extern "C" fn mp_version() -> u32 {
+    (MP_VERSION_MAJOR << 16) | (MP_VERSION_MINOR << 8) | MP_VERSION_PATCH
+}
+
+/// The library's version as a static string, e.g. `"0.1.0"`.
+#[unsafe(no_mangle)]
+pub extern "C" fn mp_version_string() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Removes the name of a named object or shared-memory block. Processes that have it
+/// open keep using it until they close it; a later `*_open` with `MP_CREATE` makes a
+/// new object.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or bad name), `MP_ENOENT`, `MP_EACCES`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or a valid NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_unlink(name: *const c_char) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { c_name(name) }.and_then(shm::unlink_name))
+}
+
+/// Robust mode off for the calling thread: owner death is found by the liveness
+/// back-stop only (within about a quarter of a second of blocking).
+pub const MP_ROBUST_OFF: i32 = 0;
+/// The calling thread shares glibc's kernel robust list: owner death is reported by
+/// the kernel at once.
+pub const MP_ROBUST_GLIBC: i32 = 1;
+/// The calling thread had no robust list; libmpsync registered its own.
+pub const MP_ROBUST_OWN: i32 = 2;
+
+/// How the calling thread detects the death of an RLock owner: `MP_ROBUST_GLIBC`,
+/// `MP_ROBUST_OWN` or `MP_ROBUST_OFF` (unknown libc layout, failed self-test,
+/// `MPSYNC_NO_ROBUST=1` in the environment, or robust-list syscalls unavailable).
+/// An object shared between PID namespaces is not robust-linked whatever this says.
+#[unsafe(no_mangle)]
+pub extern "C" fn mp_robust_mode() -> i32 {
+    crate::sys::thread::current().robust_mode as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn strings_are_never_null() {
+        for c in [-100, -13, -1, 0, 1, 2, 3, 99] {
+            // SAFETY: both return static NUL-terminated strings.
+            let (e, n) = unsafe { (CStr::from_ptr(mp_strerror(c)), CStr::from_ptr(mp_status_name(c))) };
+            assert!(!e.to_bytes().is_empty() && !n.to_bytes().is_empty());
+        }
+        // SAFETY: static string.
+        assert_eq!(unsafe { CStr::from_ptr(mp_status_name(1)) }, c"MP_TIMEOUT");
+        // SAFETY: static string.
+        assert_eq!(unsafe { CStr::from_ptr(mp_version_string()) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        assert_eq!(mp_version(), 0x000100);
+    }
+}

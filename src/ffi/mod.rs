@@ -1,0 +1,292 @@
+//! The C ABI. One file per C type family; this file holds the shared vocabulary
+//! (status codes, flags, versions) and the boundary helpers every family uses:
+//! pointer checks, object validation, the three lifecycles, and out-parameters.
+//!
+//! Conventions (API.md §1): every fallible function returns `mp_status`; NULL
+//! pointers give `MP_EINVAL`; memory that does not hold a live object of the right
+//! type and layout gives `MP_EBADOBJ`; out-parameters are written only on success.
+//! Nothing here panics: the state machines are panic-free by construction, and the
+//! boundary never unwraps.
+
+#![allow(non_camel_case_types)]
+
+use core::ffi::c_char;
+use std::ffi::CStr;
+
+use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::status::{MpResult, Status};
+use crate::sys::shm::{self, NamedSpec};
+
+pub mod barrier;
+pub mod common;
+pub mod cond;
+pub mod event;
+pub mod lock;
+pub mod rlock;
+pub mod sem;
+
+/// Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
+/// negative codes are errors. See `mp_strerror`.
+pub type mp_status = i32;
+
+/// Done / acquired (CPython: `True`).
+pub const MP_OK: mp_status = 0;
+/// Not acquired before the deadline; a non-blocking call's deadline is now
+/// (CPython: `False`).
+pub const MP_TIMEOUT: mp_status = 1;
+/// Acquired, but the previous owner died while holding it: the protected data may be
+/// inconsistent. The lock works normally afterwards (no poisoning).
+pub const MP_OWNER_DEAD: mp_status = 2;
+/// Invalid argument: NULL, bad name, bad flags, bad type code, value > max.
+pub const MP_EINVAL: mp_status = -1;
+/// The memory does not hold a live object of this type and layout version.
+pub const MP_EBADOBJ: mp_status = -2;
+/// RLock released (or Condition waited) by a thread that does not own it.
+pub const MP_ENOTOWNER: mp_status = -3;
+/// Released too many times: Lock not held, semaphore at its maximum, recursion depth
+/// exhausted.
+pub const MP_EOVERFLOW: mp_status = -4;
+/// Interrupted by a signal handler; nothing was acquired or changed. Retry to ignore
+/// signals.
+pub const MP_EINTR: mp_status = -5;
+/// The barrier is broken, or was reset or aborted while waiting.
+pub const MP_EBROKEN: mp_status = -6;
+/// `MP_CREATE | MP_EXCL`, and the name exists.
+pub const MP_EEXIST: mp_status = -7;
+/// No object of that name.
+pub const MP_ENOENT: mp_status = -8;
+/// Permission denied.
+pub const MP_EACCES: mp_status = -9;
+/// Out of memory or address space (or shared-memory space).
+pub const MP_ENOMEM: mp_status = -10;
+/// The object is in use: destroyed while held or waited on.
+pub const MP_EBUSY: mp_status = -11;
+/// Index or length out of bounds.
+pub const MP_ERANGE: mp_status = -12;
+/// Unexpected operating-system error (`errno` tells more).
+pub const MP_ESYS: mp_status = -13;
+
+/// `flags` bit for `*_open`: create the object if the name does not exist.
+pub const MP_CREATE: u32 = 1;
+/// `flags` bit for `*_open`, with `MP_CREATE`: fail with `MP_EEXIST` if the name exists.
+pub const MP_EXCL: u32 = 2;
+/// `timeout_ms` value that waits forever (any negative value does).
+pub const MP_FOREVER: i64 = -1;
+/// Longest object name, not counting an optional leading `/`.
+pub const MP_NAME_MAX: usize = 200;
+
+/// Major version (incompatible ABI changes).
+pub const MP_VERSION_MAJOR: u32 = 0;
+/// Minor version (compatible additions).
+pub const MP_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const MP_VERSION_PATCH: u32 = 0;
+
+impl From<Status> for mp_status {
+    #[inline]
+    fn from(s: Status) -> mp_status {
+        s.code()
+    }
+}
+
+/// A shared object type: its C opaque type maps onto a raw state machine.
+pub(crate) trait SharedObject: Sized {
+    /// The type tag in the header.
+    const KIND: Kind;
+    /// The object header.
+    fn header(&self) -> &Header;
+}
+
+/// Borrows a live object of type `T` from a C pointer: `MP_EINVAL` for NULL,
+/// `MP_EBADOBJ` for misaligned memory or memory without a live `T`.
+///
+/// # Safety
+/// `p` is NULL or points to at least `size_of::<T>()` readable bytes that stay mapped
+/// for `'a` (the caller's contract on every exported function).
+#[inline]
+pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
+    if p.is_null() {
+        return Err(Status::Inval);
+    }
+    if !(p as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return Err(Status::BadObj);
+    }
+    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
+    // contract; T is made of atomics and integers, for which every bit pattern is
+    // valid, and all access goes through atomics (other processes write concurrently).
+    let obj = unsafe { &*(p as *const T) };
+    obj.header().check(T::KIND)?;
+    Ok(obj)
+}
+
+/// Like [`object`], but for in-place init: only NULL and alignment are checked.
+///
+/// # Safety
+/// As [`object`], and the memory must be writable.
+#[inline]
+pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
+    if p.is_null() {
+        return Err(Status::Inval);
+    }
+    if !(p as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return Err(Status::Inval);
+    }
+    // SAFETY: as in `object`; every bit pattern of T is valid.
+    Ok(unsafe { &*(p as *const T) })
+}
+
+/// Writes an out-parameter (only called on success).
+///
+/// # Safety
+/// `out` is non-NULL (checked by [`out_ok`]) and writable.
+#[inline]
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: per the contract.
+    unsafe { out.write(value) };
+}
+
+/// `MP_EINVAL` for a NULL out-parameter.
+#[inline]
+pub(crate) fn out_ok<T>(out: *mut T) -> MpResult<()> {
+    if out.is_null() { Err(Status::Inval) } else { Ok(()) }
+}
+
+/// Converts a C string argument (`MP_EINVAL` for NULL).
+///
+/// # Safety
+/// `name` is NULL or a valid NUL-terminated string.
+pub(crate) unsafe fn c_name<'a>(name: *const c_char) -> MpResult<&'a CStr> {
+    if name.is_null() {
+        return Err(Status::Inval);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    Ok(unsafe { CStr::from_ptr(name) })
+}
+
+/// Collapses a `MpResult<()>` into a status code.
+#[inline]
+pub(crate) fn code(r: MpResult<()>) -> mp_status {
+    match r {
+        Ok(()) => MP_OK,
+        Err(e) => e.code(),
+    }
+}
+
+/// Collapses a result carrying an outcome status into a code.
+#[inline]
+pub(crate) fn code_of(r: MpResult<Status>) -> mp_status {
+    match r {
+        Ok(s) | Err(s) => s.code(),
+    }
+}
+
+/// `mp_T_new`: maps anonymous shared memory for a `T`, initialises it, and returns it.
+pub(crate) fn new_anonymous<T: SharedObject>(init: impl FnOnce(&T)) -> MpResult<*mut T> {
+    let base = shm::map_anonymous(core::mem::size_of::<T>())?;
+    // SAFETY: a fresh, zeroed, page-aligned mapping of size_of::<T>() bytes; all-zero
+    // is a valid T.
+    init(unsafe { &*(base as *const T) });
+    Ok(base.cast())
+}
+
+/// Named-object spec for fixed-size objects.
+struct FixedSpec<T, F: Fn(&T)> {
+    init: F,
+    _t: core::marker::PhantomData<T>,
+}
+
+impl<T: SharedObject, F: Fn(&T)> NamedSpec for FixedSpec<T, F> {
+    fn create_size(&self) -> usize {
+        core::mem::size_of::<T>()
+    }
+    fn init(&self, base: *mut u8) -> MpResult<()> {
+        // SAFETY: a fresh, zeroed mapping of size_of::<T>() bytes (page-aligned).
+        (self.init)(unsafe { &*(base as *const T) });
+        Ok(())
+    }
+    fn map_size(&self, file_size: usize) -> MpResult<usize> {
+        if file_size == core::mem::size_of::<T>() {
+            Ok(file_size)
+        } else {
+            Err(Status::BadObj)
+        }
+    }
+    fn check(&self, base: *mut u8, _len: usize) -> MpResult<()> {
+        // SAFETY: a mapping of size_of::<T>() bytes; every bit pattern is a valid T.
+        unsafe { &*(base as *const T) }.header().check(T::KIND)
+    }
+}
+
+/// `mp_T_open`: opens or creates the named object; `init` runs only on creation.
+///
+/// # Safety
+/// `name` is NULL or a valid NUL-terminated string.
+pub(crate) unsafe fn open_named<T: SharedObject>(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    init: impl Fn(&T),
+) -> MpResult<*mut T> {
+    // SAFETY: forwarded contract.
+    let name = unsafe { c_name(name) }?;
+    let spec = FixedSpec::<T, _> {
+        init,
+        _t: core::marker::PhantomData,
+    };
+    Ok(shm::open_named(name, flags, mode, &spec)?.base.cast())
+}
+
+/// `mp_T_close`: unmaps an object obtained from `mp_T_new` / `mp_T_open`.
+/// `MP_EINVAL` for in-place objects or memory this process did not map.
+///
+/// # Safety
+/// As [`object`].
+pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
+    // SAFETY: forwarded contract.
+    let obj = match unsafe { object::<T, C>(p) } {
+        Ok(o) => o,
+        Err(e) => return e.code(),
+    };
+    if obj.header().lifecycle() == Lifecycle::InPlace {
+        return MP_EINVAL;
+    }
+    code(shm::unmap(p as usize))
+}
+
+/// `mp_T_destroy`: checks that the object is an in-place one, then runs `destroy`.
+///
+/// # Safety
+/// As [`object`].
+pub(crate) unsafe fn destroy<T: SharedObject, C>(p: *mut C, destroy: impl FnOnce(&T) -> Status) -> mp_status {
+    // SAFETY: forwarded contract.
+    match unsafe { object::<T, C>(p) } {
+        Ok(o) if o.header().lifecycle() != Lifecycle::InPlace => MP_EINVAL,
+        Ok(o) => destroy(o).code(),
+        Err(e) => e.code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_status() {
+        for s in crate::status::ALL {
+            let c = mp_status::from(s);
+            assert_eq!(c, s.code());
+        }
+        assert_eq!(MP_OWNER_DEAD, Status::OwnerDead.code());
+        assert_eq!(MP_ESYS, Status::Sys.code());
+        assert_eq!(MP_NAME_MAX, shm::NAME_MAX_LEN);
+        assert_eq!(MP_CREATE, shm::FLAG_CREATE);
+        assert_eq!(MP_EXCL, shm::FLAG_EXCL);
+    }
+
+    #[test]
+    fn version_matches_cargo() {
+        assert_eq!(MP_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
+        assert_eq!(MP_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
+        assert_eq!(MP_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+    }
+}

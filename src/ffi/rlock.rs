@@ -1,0 +1,183 @@
+//! `mp_rlock_t`: CPython's `multiprocessing.RLock`, with owner-death recovery.
+
+use core::ffi::c_char;
+
+use super::{SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out};
+use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::rlock::RawRLock;
+use crate::sys::time::Deadline;
+
+/// Size in bytes of `mp_rlock_t` (part of the ABI).
+pub const MP_RLOCK_SIZE: usize = 64;
+/// Alignment in bytes of `mp_rlock_t`.
+pub const MP_RLOCK_ALIGN: usize = 8;
+
+/// A recursive lock owned by one thread of one process. If the owner dies holding it
+/// (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
+/// memory, like `mp_lock_t`.
+#[repr(C)]
+pub struct mp_rlock_t {
+    _opaque: [u64; 8],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<mp_rlock_t>() == MP_RLOCK_SIZE);
+    assert!(core::mem::align_of::<mp_rlock_t>() == MP_RLOCK_ALIGN);
+    assert!(core::mem::size_of::<RawRLock>() == MP_RLOCK_SIZE);
+    assert!(core::mem::align_of::<RawRLock>() <= MP_RLOCK_ALIGN);
+};
+
+impl SharedObject for RawRLock {
+    const KIND: Kind = Kind::RLock;
+    fn header(&self) -> &Header {
+        RawRLock::header(self)
+    }
+}
+
+/// Initialises an unowned RLock in caller-provided memory (`MP_RLOCK_SIZE` bytes,
+/// `MP_RLOCK_ALIGN`-aligned, in a `MAP_SHARED` mapping to share it).
+///
+/// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { storage::<RawRLock, _>(lock) }.map(|l| l.init(Lifecycle::InPlace)))
+}
+
+/// Ends an RLock made by `mp_rlock_init`.
+///
+/// Returns `MP_OK`, `MP_EBUSY` (held or waited on), `MP_EINVAL` (NULL, or not an
+/// in-place object), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::destroy::<RawRLock, _>(lock, RawRLock::destroy) }
+}
+
+/// Creates an RLock in a new anonymous shared mapping inherited by `fork()`ed
+/// children (a child never owns its parent's lock). Close with `mp_rlock_close`.
+///
+/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+///
+/// # Safety
+/// `lock_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_status {
+    code(out_ok(lock_out).and_then(|()| new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))).map(|p| {
+        // SAFETY: checked non-NULL above; writable per the contract.
+        unsafe { write_out(lock_out, p.cast()) }
+    }))
+}
+
+/// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
+/// for `flags`, `mode` and the race-free creation guarantee.
+///
+/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_open(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    lock_out: *mut *mut mp_rlock_t,
+) -> mp_status {
+    code(
+        out_ok(lock_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named)) })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(lock_out, p.cast()) }
+            }),
+    )
+}
+
+/// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or a pointer obtained from this library; not used afterwards. Do
+/// not close a lock that the calling thread holds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::close::<RawRLock, _>(lock) }
+}
+
+/// Acquires the RLock, or re-enters it if the calling thread owns it (the recursion
+/// level goes up by one; no timeout applies). `block`/`timeout_ms` as in
+/// `mp_lock_acquire`.
+///
+/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired at level 1, but the previous owner died
+/// holding it: repair the protected data; the lock works normally afterwards),
+/// `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
+/// its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes that stay mapped while
+/// the calling thread holds the lock. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_acquire(lock: *mut mp_rlock_t, block: bool, timeout_ms: i64) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawRLock, _>(lock) }.map(|l| l.acquire(&Deadline::from_timeout(block, timeout_ms))))
+}
+
+/// Releases one recursion level; the lock is free when the level reaches 0.
+///
+/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not own it, including
+/// when it is free), `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_release(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::release))
+}
+
+/// Writes whether the calling thread owns the lock to `*mine_out`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_is_mine(lock: *const mp_rlock_t, mine_out: *mut bool) -> mp_status {
+    code(
+        out_ok(mine_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawRLock, _>(lock) })
+            // SAFETY: checked non-NULL above.
+            .map(|l| unsafe { write_out(mine_out, l.is_mine()) }),
+    )
+}
+
+/// Writes the recursion level to `*count_out` if the calling thread owns the lock,
+/// else 0.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `count_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut u32) -> mp_status {
+    code(
+        out_ok(count_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawRLock, _>(lock) })
+            // SAFETY: checked non-NULL above.
+            .map(|l| unsafe { write_out(count_out, l.count()) }),
+    )
+}

@@ -1,0 +1,199 @@
+//! `mp_sem_t`: CPython's `multiprocessing.Semaphore` and `BoundedSemaphore`.
+
+use core::ffi::c_char;
+
+use super::{SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out};
+use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
+use crate::status::{MpResult, Status};
+use crate::sys::time::Deadline;
+
+/// Size in bytes of `mp_sem_t` (part of the ABI).
+pub const MP_SEM_SIZE: usize = 64;
+/// Alignment in bytes of `mp_sem_t`.
+pub const MP_SEM_ALIGN: usize = 8;
+/// The largest semaphore value (CPython's `SEM_VALUE_MAX` on Linux). A plain
+/// `Semaphore(n)` is `max_value = MP_SEM_VALUE_MAX`; a `BoundedSemaphore(n)` is
+/// `max_value = n`.
+pub const MP_SEM_VALUE_MAX: u32 = 2147483647;
+
+/// A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`.
+#[repr(C)]
+pub struct mp_sem_t {
+    _opaque: [u64; 8],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<mp_sem_t>() == MP_SEM_SIZE);
+    assert!(core::mem::align_of::<mp_sem_t>() == MP_SEM_ALIGN);
+    assert!(core::mem::size_of::<RawSem>() == MP_SEM_SIZE);
+    assert!(core::mem::align_of::<RawSem>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
+};
+
+impl SharedObject for RawSem {
+    const KIND: Kind = Kind::Sem;
+    fn header(&self) -> &Header {
+        RawSem::header(self)
+    }
+}
+
+fn check_args(value: u32, max_value: u32) -> MpResult<()> {
+    if RawSem::valid_args(value, max_value) { Ok(()) } else { Err(Status::Inval) }
+}
+
+/// Initialises a semaphore with `value` units and bound `max_value` in
+/// caller-provided memory (`MP_SEM_SIZE` bytes, `MP_SEM_ALIGN`-aligned).
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
+/// `max_value > MP_SEM_VALUE_MAX`).
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: u32) -> mp_status {
+    code(check_args(value, max_value).and_then(|()| {
+        // SAFETY: forwarded contract.
+        unsafe { storage::<RawSem, _>(sem) }.map(|s| s.init(value, max_value, Lifecycle::InPlace))
+    }))
+}
+
+/// Ends a semaphore made by `mp_sem_init`.
+///
+/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
+/// place), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::destroy::<RawSem, _>(sem, RawSem::destroy) }
+}
+
+/// Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
+/// children. Close with `mp_sem_close`.
+///
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
+/// values), `MP_ENOMEM`.
+///
+/// # Safety
+/// `sem_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_new(value: u32, max_value: u32, sem_out: *mut *mut mp_sem_t) -> mp_status {
+    code(
+        out_ok(sem_out)
+            .and_then(|()| check_args(value, max_value))
+            .and_then(|()| new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous)))
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(sem_out, p.cast()) }
+            }),
+    )
+}
+
+/// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
+/// `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
+/// but used only when this call creates the semaphore.
+///
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_open(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    value: u32,
+    max_value: u32,
+    sem_out: *mut *mut mp_sem_t,
+) -> mp_status {
+    code(
+        out_ok(sem_out)
+            .and_then(|()| check_args(value, max_value))
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe {
+                open_named::<RawSem>(name, flags, mode, |s| s.init(value, max_value, Lifecycle::Named))
+            })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(sem_out, p.cast()) }
+            }),
+    )
+}
+
+/// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or a pointer obtained from this library; not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::close::<RawSem, _>(sem) }
+}
+
+/// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
+/// `mp_lock_acquire`.
+///
+/// Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
+/// `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_acquire(sem: *mut mp_sem_t, block: bool, timeout_ms: i64) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(&Deadline::from_timeout(block, timeout_ms))))
+}
+
+/// Returns one unit and wakes a waiter if any (any thread or process may release).
+///
+/// Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
+/// `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSem, _>(sem) }.map(RawSem::release))
+}
+
+/// Writes the current number of units to `*value_out` (a snapshot).
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; `value_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut u32) -> mp_status {
+    code(
+        out_ok(value_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawSem, _>(sem) })
+            // SAFETY: checked non-NULL above.
+            .map(|s| unsafe { write_out(value_out, s.value()) }),
+    )
+}
+
+/// Writes the semaphore's bound to `*max_out`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// As `mp_sem_get_value`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_get_max_value(sem: *const mp_sem_t, max_out: *mut u32) -> mp_status {
+    code(
+        out_ok(max_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawSem, _>(sem) })
+            // SAFETY: checked non-NULL above.
+            .map(|s| unsafe { write_out(max_out, s.max_value()) }),
+    )
+}

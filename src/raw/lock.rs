@@ -1,0 +1,228 @@
+//! `Lock`: a binary semaphore in one futex word. Any thread of any process may
+//! release it (CPython semantics), so it has no owner and no owner-death recovery.
+//!
+//! Uncontended acquire is one `compare_exchange` and release one `swap`: the floor
+//! for a futex lock that can tell whether anyone sleeps. The algorithm is the one of
+//! Rust std's futex mutex, with shared futexes and deadlines.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::header::{Header, Kind, Lifecycle};
+use crate::status::Status;
+use crate::sys::futex::{self, Wake};
+use crate::sys::time::Deadline;
+
+/// Lock word states.
+///
+/// | state       | meaning                                                            |
+/// |-------------|--------------------------------------------------------------------|
+/// | `UNLOCKED`  | free; nobody sleeps on the word                                    |
+/// | `LOCKED`    | held; nobody sleeps, so release needs no `FUTEX_WAKE`              |
+/// | `CONTENDED` | held, and someone may sleep: release must wake one                 |
+///
+/// A sleeper always sets `CONTENDED` before sleeping, and a woken sleeper takes the
+/// lock by swapping in `CONTENDED` (not `LOCKED`), because it cannot know whether
+/// other sleepers remain: their wake-up is then guaranteed by the next release. The
+/// cost is at most one spurious `FUTEX_WAKE` after the last sleeper leaves.
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const CONTENDED: u32 = 2;
+
+/// How many times a contended acquire re-reads the word before sleeping.
+const SPIN_LIMIT: u32 = 100;
+
+/// Shared layout (64 bytes, 8-aligned):
+///
+/// ```text
+/// +0   header   (8)
+/// +8   state    u32  UNLOCKED / LOCKED / CONTENDED
+/// +12  reserved (52)
+/// ```
+#[repr(C)]
+pub struct RawLock {
+    header: Header,
+    state: AtomicU32,
+    _reserved: [u32; 13],
+}
+
+impl RawLock {
+    /// Initialises a lock (unlocked) and publishes it.
+    pub fn init(&self, lifecycle: Lifecycle) {
+        self.state.store(UNLOCKED, Ordering::Relaxed);
+        self.header.publish(Kind::Lock, lifecycle);
+    }
+
+    /// The object header.
+    #[inline]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Acquires the lock: `Ok`, `Timeout`, or `Intr` (nothing acquired).
+    #[inline]
+    pub fn acquire(&self, deadline: &Deadline) -> Status {
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Status::Ok;
+        }
+        self.acquire_contended(deadline)
+    }
+
+    #[cold]
+    fn acquire_contended(&self, deadline: &Deadline) -> Status {
+        // A non-blocking attempt must not mark the lock contended: nobody will sleep.
+        if deadline.is_now() {
+            return Status::Timeout;
+        }
+        let mut state = self.spin();
+        // The lock was released while we spun: take it without marking it contended.
+        if state == UNLOCKED {
+            match self
+                .state
+                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Status::Ok,
+                Err(s) => state = s,
+            }
+        }
+        loop {
+            // Mark contended (so the holder will wake us) and take the lock if it
+            // was free in the same step.
+            if state != CONTENDED && self.state.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
+                return Status::Ok;
+            }
+            match futex::wait(&self.state, CONTENDED, deadline) {
+                Wake::TimedOut => return Status::Timeout,
+                // The word may stay CONTENDED with no sleeper: one spurious wake later.
+                Wake::Interrupted => return Status::Intr,
+                Wake::Retry => {}
+            }
+            state = self.spin();
+        }
+    }
+
+    /// Reads the word while it is LOCKED (a holder with nobody waiting is likely to
+    /// release soon), at most `SPIN_LIMIT` times. Loads only, to spare the cache line.
+    fn spin(&self) -> u32 {
+        let mut spin = SPIN_LIMIT;
+        loop {
+            let state = self.state.load(Ordering::Relaxed);
+            if state != LOCKED || spin == 0 {
+                return state;
+            }
+            core::hint::spin_loop();
+            spin -= 1;
+        }
+    }
+
+    /// Releases the lock (any thread, any process): `Ok`, or `Overflow` if it was not
+    /// locked (the swap then changed nothing).
+    #[inline]
+    pub fn release(&self) -> Status {
+        match self.state.swap(UNLOCKED, Ordering::Release) {
+            UNLOCKED => Status::Overflow,
+            LOCKED => Status::Ok,
+            _ => {
+                self.wake_one();
+                Status::Ok
+            }
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        // We wake one; when it takes the lock it re-marks CONTENDED, which makes sure
+        // any other sleeper is woken by a later release.
+        futex::wake(&self.state, 1);
+    }
+
+    /// True while held.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) != UNLOCKED
+    }
+
+    /// Ends an in-place lock: `Busy` while held (or possibly waited on).
+    pub fn destroy(&self) -> Status {
+        if self.is_locked() {
+            return Status::Busy;
+        }
+        self.header.retire();
+        Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn new_lock() -> Box<RawLock> {
+        // SAFETY: RawLock is plain atomics and integers: all-zero is a valid bit pattern.
+        let l: Box<RawLock> = Box::new(unsafe { core::mem::zeroed() });
+        l.init(Lifecycle::InPlace);
+        l
+    }
+
+    #[test]
+    fn acquire_release_and_overflow() {
+        let l = new_lock();
+        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert!(l.is_locked());
+        assert_eq!(l.acquire(&Deadline::Now), Status::Timeout);
+        assert_eq!(l.destroy(), Status::Busy);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.release(), Status::Overflow);
+        assert!(!l.is_locked());
+        assert_eq!(l.destroy(), Status::Ok);
+    }
+
+    #[test]
+    fn timed_acquire_waits_at_least_the_timeout() {
+        let l = new_lock();
+        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+        let t0 = std::time::Instant::now();
+        assert_eq!(l.acquire(&Deadline::from_timeout(true, 50)), Status::Timeout);
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(50));
+    }
+
+    #[test]
+    fn threads_count_exactly() {
+        let l: Arc<RawLock> = Arc::from(new_lock());
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (l, c) = (l.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..if cfg!(miri) { 50 } else { 20_000 } {
+                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+                        // Non-atomic read-modify-write under the lock.
+                        let v = c.load(Ordering::Relaxed);
+                        c.store(v + 1, Ordering::Relaxed);
+                        assert_eq!(l.release(), Status::Ok);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = if cfg!(miri) { 50 } else { 20_000 };
+        assert_eq!(counter.load(Ordering::Relaxed), 4 * n);
+    }
+
+    #[test]
+    fn release_from_another_thread_wakes_a_waiter() {
+        let l: Arc<RawLock> = Arc::from(new_lock());
+        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+        let l2 = l.clone();
+        let t = std::thread::spawn(move || l2.acquire(&Deadline::from_timeout(true, 10_000)));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(t.join().unwrap(), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+    }
+}

@@ -1,0 +1,489 @@
+//! `RLock`: a recursive lock owned by one thread of one process, whose owner's death
+//! is detected by the kernel (robust futex list) and, as a back-stop, by a liveness
+//! check of the recorded owner.
+//!
+//! The lock word uses the kernel's robust-futex format so that the kernel can mark it
+//! when the owner dies. "Is it mine?" never compares TIDs (they collide across PID
+//! namespaces and are reused): it compares a 64-bit random per-thread token, which a
+//! `fork()`ed child does not inherit.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use super::header::{Header, Kind, Lifecycle};
+use crate::status::{MpResult, Status};
+use crate::sys::futex::{self, Wake};
+use crate::sys::robust;
+use crate::sys::thread::{self, ThreadCtx};
+use crate::sys::time::Deadline;
+
+/// Set by a waiter before it sleeps; the releaser must `FUTEX_WAKE` one.
+pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+/// Set by the kernel (or the back-stop) when the owner died holding the lock.
+pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+/// Owner TID (in the owner's PID namespace).
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// Object flag: robust linking is disabled for this object (participants in
+/// different PID namespaces were seen; their TIDs could collide in the kernel's
+/// death handling).
+const FLAG_NON_ROBUST: u32 = 1;
+
+/// How long a waiter sleeps before it looks at the recorded owner (the back-stop
+/// for cases the kernel misses). Only blocked waiters pay for it.
+const BACKSTOP_INTERVAL_MS: i64 = 250;
+
+/// Shared layout (64 bytes, 8-aligned). The node offsets are fixed by glibc's robust
+/// list (`futex_offset == -32`): `prev` at word+24, `next` at word+32.
+///
+/// ```text
+/// +0   header       (8)
+/// +8   word         u32   robust futex word, see the table below
+/// +12  count        u32   recursion level (written by the owner only)
+/// +16  owner_token  u64   owner thread's token; 0 when free (written by the owner only)
+/// +24  owner_pid    u32   owner's process id     } back-stop data, written by the
+/// +28  owner_tid    u32   owner's thread id      } owner right after acquiring
+/// +32  list_prev    usize robust-list back-link (word+24), owner's address space
+/// +40  list_next    usize robust-list node      (word+32); 0 = not linked
+/// +48  owner_start  u64   owner thread's start time (clock ticks since boot)
+/// +56  pidns        u32   creator's PID-namespace id (folded), never 0 if known
+/// +60  flags        u32   FLAG_NON_ROBUST
+/// ```
+///
+/// Word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
+///
+/// | TID | W | D | meaning                                                               |
+/// |-----|---|---|-----------------------------------------------------------------------|
+/// | 0   | 0 | 0 | free                                                                  |
+/// | t   | 0 | 0 | held by thread t, nobody sleeps: release needs no wake                 |
+/// | t   | 1 | 0 | held by t, sleepers may exist: release wakes one                      |
+/// | 0   | x | 1 | owner died (kernel or back-stop marked it): next acquirer gets it with |
+/// |     |   |   | `OwnerDead`, keeping W so that its release wakes the next sleeper      |
+/// | 0   | 1 | 0 | free, a sleeper was just woken (or left after a timeout)               |
+///
+/// A thread that acquires after sleeping keeps `W` set (it cannot know whether other
+/// sleepers remain; glibc BZ #20973). Release is a single `swap(0)` so that a death
+/// at any instruction leaves either our TID (the kernel cleans up) or 0.
+#[repr(C)]
+pub struct RawRLock {
+    header: Header,
+    word: AtomicU32,
+    count: AtomicU32,
+    owner_token: AtomicU64,
+    owner_pid: AtomicU32,
+    owner_tid: AtomicU32,
+    list_prev: AtomicUsize,
+    list_next: AtomicUsize,
+    owner_start: AtomicU64,
+    pidns: AtomicU32,
+    flags: AtomicU32,
+}
+
+/// Folds a 64-bit namespace id into the 32-bit field (0 stays "unknown").
+fn fold_pidns(ns: u64) -> u32 {
+    if ns == 0 {
+        0
+    } else {
+        ((ns ^ (ns >> 32)) as u32) | 1
+    }
+}
+
+/// The robust-list head to use for this acquisition, or null for none.
+#[derive(Clone, Copy)]
+struct Robust(*mut crate::sys::futex::RobustListHead);
+
+impl RawRLock {
+    /// Initialises (free) and publishes, recording the caller's PID namespace.
+    pub fn init(&self, lifecycle: Lifecycle) {
+        let me = thread::current();
+        self.word.store(0, Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        self.owner_token.store(0, Ordering::Relaxed);
+        self.owner_pid.store(0, Ordering::Relaxed);
+        self.owner_tid.store(0, Ordering::Relaxed);
+        self.list_prev.store(0, Ordering::Relaxed);
+        self.list_next.store(0, Ordering::Relaxed);
+        self.owner_start.store(0, Ordering::Relaxed);
+        self.pidns.store(fold_pidns(me.pidns), Ordering::Relaxed);
+        self.flags.store(0, Ordering::Relaxed);
+        self.header.publish(Kind::RLock, lifecycle);
+    }
+
+    /// The object header.
+    #[inline]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Whether `me` may link this lock into its robust list. Disables robust linking
+    /// for the object, for everyone, the first time a participant from another PID
+    /// namespace shows up.
+    #[inline]
+    fn robust_for(&self, me: &ThreadCtx) -> Robust {
+        if me.robust_head.is_null() || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
+            return Robust(core::ptr::null_mut());
+        }
+        let ns = self.pidns.load(Ordering::Relaxed);
+        if ns == 0 || ns != fold_pidns(me.pidns) {
+            self.flags.fetch_or(FLAG_NON_ROBUST, Ordering::Relaxed);
+            return Robust(core::ptr::null_mut());
+        }
+        Robust(me.robust_head)
+    }
+
+    /// True if robust linking is currently possible for the calling thread.
+    pub fn is_robust_for_caller(&self) -> bool {
+        !self.robust_for(&thread::current()).0.is_null()
+    }
+
+    /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
+    /// holding it), `Timeout`, `Intr` (nothing acquired), `Overflow` (recursion limit).
+    #[inline]
+    pub fn acquire(&self, deadline: &Deadline) -> Status {
+        let me = thread::current();
+        let robust = self.robust_for(&me);
+        if !robust.0.is_null() {
+            // SAFETY: `robust.0` is this thread's live head (thread::current).
+            unsafe { robust::set_pending(robust.0, &self.list_next) };
+        }
+        if self
+            .word
+            .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.on_acquired(&me, robust, 1);
+            return Status::Ok;
+        }
+        self.acquire_slow(&me, robust, deadline, 1)
+    }
+
+    /// Clears `list_op_pending` when leaving acquire without linking.
+    #[inline]
+    fn leave(&self, robust: Robust) {
+        if !robust.0.is_null() {
+            // SAFETY: `robust.0` is this thread's live head.
+            unsafe { robust::clear_pending(robust.0) };
+        }
+    }
+
+    /// Records ownership after the word was taken (we are the owner from here on).
+    #[inline]
+    fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
+        self.owner_token.store(me.token, Ordering::Relaxed);
+        self.count.store(count, Ordering::Relaxed);
+        self.owner_pid.store(me.pid, Ordering::Relaxed);
+        self.owner_tid.store(me.tid, Ordering::Relaxed);
+        self.owner_start.store(me.start_time, Ordering::Relaxed);
+        if robust.0.is_null() {
+            // A dead previous owner may have left its (foreign) node pointers here.
+            self.list_next.store(0, Ordering::Relaxed);
+        } else {
+            // SAFETY: we own the lock, so nobody else touches the node; `robust.0` is
+            // this thread's live head and `list_prev` is the 8 bytes before `list_next`.
+            unsafe {
+                robust::enqueue(robust.0, &self.list_prev, &self.list_next);
+                robust::clear_pending(robust.0);
+            }
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self, me: &ThreadCtx, robust: Robust, deadline: &Deadline, count: u32) -> Status {
+        if self.owner_token.load(Ordering::Relaxed) == me.token {
+            self.leave(robust);
+            let c = self.count.load(Ordering::Relaxed);
+            if c == u32::MAX {
+                return Status::Overflow;
+            }
+            self.count.store(c + 1, Ordering::Relaxed);
+            return Status::Ok;
+        }
+        let mut keep_waiters = 0;
+        loop {
+            let v = self.word.load(Ordering::Relaxed);
+            if v & FUTEX_TID_MASK == 0 {
+                // Free, or its owner died: take it, keeping W (and adding it if we
+                // slept), clearing D.
+                let new = me.tid | (v & FUTEX_WAITERS) | keep_waiters;
+                if self
+                    .word
+                    .compare_exchange(v, new, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.on_acquired(me, robust, count);
+                    return if v & FUTEX_OWNER_DIED != 0 {
+                        Status::OwnerDead
+                    } else {
+                        Status::Ok
+                    };
+                }
+                continue;
+            }
+            if deadline.is_now() {
+                self.leave(robust);
+                return Status::Timeout;
+            }
+            // Make sure the owner will wake us, then sleep.
+            if v & FUTEX_WAITERS == 0
+                && self
+                    .word
+                    .compare_exchange(v, v | FUTEX_WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            keep_waiters = FUTEX_WAITERS;
+            let held = v | FUTEX_WAITERS;
+            match futex::wait(&self.word, held, &deadline.capped_ms(BACKSTOP_INTERVAL_MS)) {
+                Wake::Retry => {}
+                Wake::Interrupted => {
+                    self.leave(robust);
+                    return Status::Intr;
+                }
+                Wake::TimedOut if deadline.expired() => {
+                    self.leave(robust);
+                    return Status::Timeout;
+                }
+                Wake::TimedOut => {
+                    if self.owner_is_provably_dead(me, held) {
+                        // Mark it as the kernel would have; the loop then takes it
+                        // with OwnerDead. Only the exact stale value is replaced.
+                        let _ = self.word.compare_exchange(
+                            held,
+                            FUTEX_WAITERS | FUTEX_OWNER_DIED,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The back-stop: true only if the thread recorded as owning `word == held` is
+    /// gone (no `/proc/<pid>/task/<tid>`, or a different start time, i.e. a reused
+    /// TID). Never true for a live owner: if anything changes while we look, or we
+    /// cannot interpret the owner's ids (other PID namespace, no /proc), it says no.
+    #[cold]
+    fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
+        let ns = self.pidns.load(Ordering::Relaxed);
+        if ns == 0 || ns != fold_pidns(me.pidns) || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
+            return false;
+        }
+        let token = self.owner_token.load(Ordering::Acquire);
+        let (pid, tid) = (self.owner_pid.load(Ordering::Relaxed), self.owner_tid.load(Ordering::Relaxed));
+        let start = self.owner_start.load(Ordering::Relaxed);
+        if token == 0 || start == 0 || tid != held & FUTEX_TID_MASK || !thread::proc_available() {
+            return false;
+        }
+        let dead = match thread::thread_start_time(pid, tid) {
+            None => true,
+            Some(now) => now != start,
+        };
+        // Re-read: the fields must describe the same ownership before and after.
+        dead && self.word.load(Ordering::Acquire) == held
+            && self.owner_token.load(Ordering::Relaxed) == token
+            && self.owner_start.load(Ordering::Relaxed) == start
+    }
+
+    /// Releases one level: `Ok`, or `NotOwner` if the caller does not own it (also
+    /// when it is free).
+    #[inline]
+    pub fn release(&self) -> Status {
+        let me = thread::current();
+        if self.owner_token.load(Ordering::Relaxed) != me.token {
+            return Status::NotOwner;
+        }
+        let c = self.count.load(Ordering::Relaxed);
+        if c > 1 {
+            self.count.store(c - 1, Ordering::Relaxed);
+            return Status::Ok;
+        }
+        self.unlock(&me);
+        Status::Ok
+    }
+
+    /// Fully unlocks (the caller is the owner).
+    #[inline]
+    fn unlock(&self, me: &ThreadCtx) {
+        let linked = self.list_next.load(Ordering::Relaxed) != 0 && !me.robust_head.is_null();
+        if linked {
+            // SAFETY: we own the lock and linked its node into this thread's list.
+            unsafe {
+                robust::set_pending(me.robust_head, &self.list_next);
+                robust::dequeue(&self.list_prev, &self.list_next);
+            }
+        }
+        self.owner_token.store(0, Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        // One atomic step from "ours" to "free" (a split store could leave W without
+        // a TID if we died between the two: glibc BZ #20985).
+        if self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0 {
+            self.wake_one();
+        }
+        if linked {
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(me.robust_head) };
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        futex::wake(&self.word, 1);
+    }
+
+    /// Releases every recursion level at once (for `Condition.wait`) and returns how
+    /// many there were: `NotOwner` if the caller does not own the lock.
+    pub fn release_all(&self) -> MpResult<u32> {
+        let me = thread::current();
+        if self.owner_token.load(Ordering::Relaxed) != me.token {
+            return Err(Status::NotOwner);
+        }
+        let c = self.count.load(Ordering::Relaxed);
+        self.unlock(&me);
+        Ok(c)
+    }
+
+    /// Re-acquires after [`release_all`](Self::release_all), restoring `levels`:
+    /// `Ok`, `OwnerDead`, `Timeout`, or `Intr` as [`acquire`](Self::acquire).
+    pub fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
+        let me = thread::current();
+        let robust = self.robust_for(&me);
+        if !robust.0.is_null() {
+            // SAFETY: this thread's live head.
+            unsafe { robust::set_pending(robust.0, &self.list_next) };
+        }
+        if self
+            .word
+            .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.on_acquired(&me, robust, levels.max(1));
+            return Status::Ok;
+        }
+        self.acquire_slow(&me, robust, deadline, levels.max(1))
+    }
+
+    /// True if the calling thread owns the lock.
+    #[inline]
+    pub fn is_mine(&self) -> bool {
+        self.owner_token.load(Ordering::Relaxed) == thread::current().token
+    }
+
+    /// The recursion level if the caller owns the lock, else 0.
+    pub fn count(&self) -> u32 {
+        if self.is_mine() {
+            self.count.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// True while held by anyone (or a dead owner's mark is pending).
+    pub fn is_locked(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK != 0
+    }
+
+    /// Ends an in-place lock: `Busy` while held or slept on.
+    pub fn destroy(&self) -> Status {
+        if self.word.load(Ordering::Relaxed) & (FUTEX_TID_MASK | FUTEX_WAITERS) != 0 {
+            return Status::Busy;
+        }
+        self.header.retire();
+        Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn new_rlock() -> Arc<RawRLock> {
+        // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
+        let l: Box<RawRLock> = Box::new(unsafe { core::mem::zeroed() });
+        l.init(Lifecycle::InPlace);
+        Arc::from(l)
+    }
+
+    #[test]
+    fn node_offsets_match_glibc() {
+        assert_eq!(core::mem::size_of::<RawRLock>(), 64);
+        assert_eq!(core::mem::offset_of!(RawRLock, list_next) as isize - core::mem::offset_of!(RawRLock, word) as isize, -robust::FUTEX_OFFSET);
+        assert_eq!(core::mem::offset_of!(RawRLock, list_prev) + 8, core::mem::offset_of!(RawRLock, list_next));
+    }
+
+    #[test]
+    fn recursion_and_ownership() {
+        let l = new_rlock();
+        assert_eq!(l.release(), Status::NotOwner);
+        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.count(), 2);
+        assert!(l.is_mine());
+        let l2 = l.clone();
+        let other = std::thread::spawn(move || (l2.release(), l2.acquire(&Deadline::Now), l2.is_mine(), l2.count()))
+            .join()
+            .unwrap();
+        assert_eq!(other, (Status::NotOwner, Status::Timeout, false, 0));
+        assert_eq!(l.destroy(), Status::Busy);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.release(), Status::NotOwner);
+        assert!(!l.is_locked());
+        assert_eq!(l.destroy(), Status::Ok);
+    }
+
+    #[test]
+    fn release_all_and_restore() {
+        let l = new_rlock();
+        for _ in 0..3 {
+            assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+        }
+        assert_eq!(l.release_all(), Ok(3));
+        assert!(!l.is_locked());
+        assert_eq!(l.release_all(), Err(Status::NotOwner));
+        assert_eq!(l.acquire_levels(3, &Deadline::Never), Status::Ok);
+        assert_eq!(l.count(), 3);
+        assert_eq!(l.release_all(), Ok(3));
+    }
+
+    #[test]
+    fn thread_exit_while_holding_is_owner_dead() {
+        let l = new_rlock();
+        let l2 = l.clone();
+        std::thread::spawn(move || assert_eq!(l2.acquire(&Deadline::Never), Status::Ok))
+            .join()
+            .unwrap();
+        // Kernel (robust list) or back-stop: either way, OwnerDead then normal use.
+        assert_eq!(l.acquire(&Deadline::from_timeout(true, 10_000)), Status::OwnerDead);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+    }
+
+    #[test]
+    fn threads_count_exactly() {
+        let l = new_rlock();
+        let counter = Arc::new(AtomicU64::new(0));
+        let n = if cfg!(miri) { 50 } else { 20_000 };
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let (l, c) = (l.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+                        let v = c.load(Ordering::Relaxed);
+                        c.store(v + 1, Ordering::Relaxed);
+                        assert_eq!(l.release(), Status::Ok);
+                        assert_eq!(l.release(), Status::Ok);
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(counter.load(Ordering::Relaxed), 4 * n);
+    }
+}

@@ -1,0 +1,22 @@
+//! The operating-system layer: the only place that makes system calls.
+//!
+//! * [`futex`]: shared (never `FUTEX_PRIVATE_FLAG`) futex wait/wake on 32-bit words
+//!   in shared memory, plus the robust-list syscalls.
+//! * [`time`]: absolute `CLOCK_MONOTONIC` deadlines.
+//! * [`thread`]: the calling thread's identity (TID, 64-bit owner token), reset after `fork`.
+//! * [`robust`]: linking lock words into the thread's kernel robust list.
+//! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
+
+pub mod futex;
+pub mod robust;
+pub mod shm;
+pub mod thread;
+pub mod time;
+
+/// The calling thread's `errno`.
+#[inline]
+pub fn errno() -> i32 {
+    // SAFETY: `__errno_location` always returns a valid pointer to the calling
+    // thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}

@@ -1,0 +1,167 @@
+//! Who is calling: the thread's kernel TID, a 64-bit owner token, its robust list,
+//! and the process's identity (pid, pid namespace, start times for the back-stop).
+//!
+//! Everything is cached in thread-local storage on first use and thrown away in the
+//! child after `fork()` (a `pthread_atfork` child handler), so a forked child never
+//! passes for its parent: it gets a new TID, a new token and a fresh robust list.
+
+use core::cell::Cell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Once;
+
+use super::futex::RobustListHead;
+use super::robust::{self, Mode};
+
+/// The calling thread's identity.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadCtx {
+    /// Kernel TID (what the robust futex word records). 0 = not initialised.
+    pub tid: u32,
+    /// Process id (thread group id).
+    pub pid: u32,
+    /// Random, never 0, unique per thread and per fork generation: "is it mine?".
+    pub token: u64,
+    /// The thread's start time in clock ticks since boot (0 if unknown): with the TID
+    /// it tells a dead owner from a live thread that reuses its TID.
+    pub start_time: u64,
+    /// Identity of the caller's PID namespace (0 if unknown).
+    pub pidns: u64,
+    /// The thread's robust list head, or null when robust mode is off.
+    pub robust_head: *mut RobustListHead,
+    /// How the robust list is used.
+    pub robust_mode: Mode,
+}
+
+impl ThreadCtx {
+    const UNINIT: ThreadCtx = ThreadCtx {
+        tid: 0,
+        pid: 0,
+        token: 0,
+        start_time: 0,
+        pidns: 0,
+        robust_head: core::ptr::null_mut(),
+        robust_mode: Mode::Off,
+    };
+}
+
+thread_local! {
+    static CTX: Cell<ThreadCtx> = const { Cell::new(ThreadCtx::UNINIT) };
+}
+
+/// The calling thread's identity (initialised on first use).
+#[inline]
+pub fn current() -> ThreadCtx {
+    let ctx = CTX.with(Cell::get);
+    if ctx.tid != 0 { ctx } else { init_current() }
+}
+
+static ATFORK: Once = Once::new();
+/// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
+static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
+static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+#[cold]
+fn init_current() -> ThreadCtx {
+    ATFORK.call_once(|| {
+        ROBUST_DISABLED.store(
+            std::env::var_os("MPSYNC_NO_ROBUST").is_some_and(|v| v != "0" && !v.is_empty()),
+            Ordering::Relaxed,
+        );
+        // SAFETY: `after_fork_child` is an `extern "C" fn()` that only touches the
+        // calling thread's TLS; registering it has no other precondition.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+    });
+    // SAFETY: gettid/getpid cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+    let pid = unsafe { libc::getpid() } as u32;
+    let (robust_mode, robust_head) = robust::init_thread(ROBUST_DISABLED.load(Ordering::Relaxed));
+    let ctx = ThreadCtx {
+        tid,
+        pid,
+        token: new_token(tid),
+        start_time: thread_start_time(pid, tid).unwrap_or(0),
+        pidns: own_pidns(),
+        robust_head,
+        robust_mode,
+    };
+    CTX.with(|c| c.set(ctx));
+    ctx
+}
+
+extern "C" fn after_fork_child() {
+    // The child's only thread is the one that forked: forget its identity so that the
+    // next call re-reads the TID, draws a new token and re-reads the robust list head
+    // (glibc registers an empty list in the child; the kernel gave it none).
+    CTX.with(|c| c.set(ThreadCtx::UNINIT));
+    super::shm::reset_after_fork();
+}
+
+/// 64 random bits, never 0. `getrandom` normally; if that fails, a mix of the TID,
+/// time and a counter (still unique within the machine for practical purposes).
+fn new_token(tid: u32) -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is 8 writable bytes.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
+    let mut t = u64::from_ne_bytes(buf);
+    if n != 8 {
+        let now = super::time::monotonic_now();
+        t = (u64::from(tid) << 32) ^ (now.tv_nsec as u64) ^ ((now.tv_sec as u64) << 20);
+    }
+    t ^= TOKEN_COUNTER
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .rotate_left(17);
+    if t == 0 { 1 } else { t }
+}
+
+/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat`, or `None` if the thread
+/// does not exist (or /proc is not mounted).
+pub fn thread_start_time(pid: u32, tid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and ')': fields resume after the
+    // last ')'. The first field after it is field 3, so field 22 is the 20th.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = core::str::from_utf8(&stat[close + 1..]).ok()?;
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether /proc is usable for liveness checks (it is mounted and shows us).
+pub fn proc_available() -> bool {
+    std::path::Path::new("/proc/self/stat").exists()
+}
+
+/// The inode of `/proc/self/ns/pid` (with its device folded in), or 0 if unknown.
+fn own_pidns() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) => (m.ino() ^ (m.dev() << 32)) | 1,
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_is_per_thread() {
+        let a = current();
+        assert_ne!(a.tid, 0);
+        assert_ne!(a.token, 0);
+        assert_eq!(current().token, a.token);
+        let b = std::thread::spawn(|| { let c = current(); (c.tid, c.token, c.pid) }).join().unwrap();
+        let b = ThreadCtx { tid: b.0, token: b.1, pid: b.2, ..ThreadCtx::UNINIT };
+        assert_ne!(a.tid, b.tid);
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.pid, b.pid);
+    }
+
+    #[test]
+    fn start_time_is_readable_for_live_threads_only() {
+        let me = current();
+        if proc_available() {
+            assert!(thread_start_time(me.pid, me.tid).is_some());
+            assert_eq!(me.start_time, thread_start_time(me.pid, me.tid).unwrap());
+        }
+        assert_eq!(thread_start_time(me.pid, 0x3fff_fff0), None);
+    }
+}

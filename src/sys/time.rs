@@ -1,0 +1,125 @@
+//! Deadlines on `CLOCK_MONOTONIC`.
+//!
+//! A timeout is turned into an absolute deadline exactly once, when a call starts;
+//! every retry after a spurious wake-up or `EINTR` reuses it, so the total wait never
+//! grows, and changing the wall clock never shortens or lengthens it.
+
+/// When a blocking operation must give up.
+#[derive(Clone, Copy, Debug)]
+pub enum Deadline {
+    /// Try once; never sleep (`block == false`, or `timeout_ms == 0`).
+    Now,
+    /// Sleep as long as needed (`timeout_ms < 0`).
+    Never,
+    /// Absolute `CLOCK_MONOTONIC` time.
+    At(libc::timespec),
+}
+
+/// Current `CLOCK_MONOTONIC` time.
+pub fn monotonic_now() -> libc::timespec {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on
+    // Linux, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts
+}
+
+impl Deadline {
+    /// The deadline for a C-style `(block, timeout_ms)` pair: `block == false`
+    /// ignores the timeout (CPython semantics), `0` means "try once", a negative
+    /// value waits forever. A timeout too large to represent waits forever.
+    pub fn from_timeout(block: bool, timeout_ms: i64) -> Deadline {
+        if !block || timeout_ms == 0 {
+            return Deadline::Now;
+        }
+        if timeout_ms < 0 {
+            return Deadline::Never;
+        }
+        Deadline::after_ms(timeout_ms)
+    }
+
+    /// `timeout_ms` (> 0) from now.
+    fn after_ms(timeout_ms: i64) -> Deadline {
+        let now = monotonic_now();
+        let secs = timeout_ms / 1000;
+        let nanos = (timeout_ms % 1000) * 1_000_000 + now.tv_nsec;
+        let Some(mut sec) = now.tv_sec.checked_add(secs) else {
+            return Deadline::Never;
+        };
+        let mut nsec = nanos;
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec = match sec.checked_add(1) {
+                Some(s) => s,
+                None => return Deadline::Never,
+            };
+        }
+        Deadline::At(libc::timespec {
+            tv_sec: sec,
+            tv_nsec: nsec,
+        })
+    }
+
+    /// True when the caller must not sleep.
+    #[inline]
+    pub fn is_now(&self) -> bool {
+        matches!(self, Deadline::Now)
+    }
+
+    /// True when the deadline has passed (always for `Now`, never for `Never`).
+    pub fn expired(&self) -> bool {
+        match self {
+            Deadline::Now => true,
+            Deadline::Never => false,
+            Deadline::At(at) => {
+                let now = monotonic_now();
+                (now.tv_sec, now.tv_nsec) >= (at.tv_sec, at.tv_nsec)
+            }
+        }
+    }
+
+    /// The earlier of `self` and `ms` milliseconds from now (used by the owner-death
+    /// back-stop, which wakes up periodically to look at the owner).
+    pub fn capped_ms(&self, ms: i64) -> Deadline {
+        let cap = Deadline::after_ms(ms);
+        match (self, &cap) {
+            (Deadline::At(a), Deadline::At(c)) if (a.tv_sec, a.tv_nsec) <= (c.tv_sec, c.tv_nsec) => *self,
+            (Deadline::Now, _) => Deadline::Now,
+            _ => cap,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_mapping() {
+        assert!(Deadline::from_timeout(false, 5000).is_now());
+        assert!(Deadline::from_timeout(true, 0).is_now());
+        assert!(matches!(Deadline::from_timeout(true, -1), Deadline::Never));
+        assert!(matches!(Deadline::from_timeout(true, -77), Deadline::Never));
+        assert!(matches!(Deadline::from_timeout(true, i64::MAX), Deadline::Never | Deadline::At(_)));
+        let d = Deadline::from_timeout(true, 1500);
+        assert!(!d.expired());
+        if let Deadline::At(ts) = d {
+            assert!(ts.tv_nsec < 1_000_000_000);
+        } else {
+            panic!("expected an absolute deadline");
+        }
+    }
+
+    #[test]
+    fn capped_picks_the_earlier() {
+        let far = Deadline::from_timeout(true, 60_000);
+        let Deadline::At(c) = far.capped_ms(10) else { panic!() };
+        let Deadline::At(f) = far else { panic!() };
+        assert!((c.tv_sec, c.tv_nsec) < (f.tv_sec, f.tv_nsec));
+        assert!(matches!(Deadline::Never.capped_ms(10), Deadline::At(_)));
+        assert!(Deadline::Now.capped_ms(10).is_now());
+    }
+}
