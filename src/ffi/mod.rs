@@ -17,6 +17,7 @@ use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::status::{MpResult, Status};
 use crate::sys::shm::{self, NamedSpec};
 
+pub mod array;
 pub mod barrier;
 pub mod common;
 pub mod cond;
@@ -24,6 +25,7 @@ pub mod event;
 pub mod lock;
 pub mod rlock;
 pub mod sem;
+pub mod shm;
 
 /// Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
 /// negative codes are errors. See `mp_strerror`.

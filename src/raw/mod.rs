@@ -5,6 +5,7 @@
 //! valid bit pattern, so any mapped memory can be *looked at* safely; the header's
 //! magic decides whether it is an object), and starts with a [`header::Header`].
 
+pub mod array;
 pub mod barrier;
 pub mod cond;
 pub mod event;

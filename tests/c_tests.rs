@@ -1,0 +1,139 @@
+//! Builds every C test program in `c_tests/` against the generated header and the
+//! freshly built `libmpsync.so`, then runs it. Each C program runs each of its tests
+//! in its own process with a time limit and names any test that hangs (see
+//! `c_tests/mptest.h`); this harness adds an outer limit per program.
+//!
+//! Also checks that `include/mpsync.h` compiles cleanly as C99, C11 and C++17 with
+//! `-Wall -Wextra -Wpedantic -Werror`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Directory holding libmpsync.so for this build (target/<profile>).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+}
+
+fn compiler(cpp: bool) -> Command {
+    let mut b = cc::Build::new();
+    b.cargo_metadata(false)
+        .cpp(cpp)
+        .opt_level(1)
+        .target(env!("MPSYNC_TARGET"))
+        .host(env!("MPSYNC_TARGET"));
+    b.get_compiler().to_command()
+}
+
+fn build_c(name: &str) -> PathBuf {
+    let out_dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let src = root().join("c_tests").join(format!("{name}.c"));
+    let exe = out_dir.join(name);
+    let lib = lib_dir();
+    let out = compiler(false)
+        .args(["-std=gnu11", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("c_tests"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lmpsync", "-lpthread", "-lm"])
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "compiling {name}.c failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs a C test program with an outer time limit; prints its output; fails on a
+/// non-zero exit, a crash, or a hang.
+fn run_c(name: &str, limit: Duration) {
+    let exe = build_c(name);
+    let mut child = Command::new(&exe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn C test");
+    let t0 = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if t0.elapsed() > limit {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name} hung for more than {limit:?}; output so far:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} failed ({}):\n{stdout}", out.status);
+}
+
+macro_rules! c_test {
+    ($name:ident, $secs:expr) => {
+        #[test]
+        fn $name() {
+            run_c(stringify!($name), Duration::from_secs($secs));
+        }
+    };
+}
+
+c_test!(test_smoke, 60);
+
+fn header_compiles(cpp: bool, std: &str) {
+    let dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(if cpp { "hdr.cpp" } else { "hdr.c" });
+    std::fs::write(&src, "#include \"mpsync.h\"\nint main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n").unwrap();
+    let out = compiler(cpp)
+        .arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-I"])
+        .arg(root().join("include"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mpsync.h does not compile as {std}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn header_compiles_as_c99() {
+    header_compiles(false, "c99");
+}
+
+#[test]
+fn header_compiles_as_c11() {
+    header_compiles(false, "c11");
+}
+
+#[test]
+fn header_compiles_as_cpp17() {
+    header_compiles(true, "c++17");
+}
