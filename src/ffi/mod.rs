@@ -15,7 +15,7 @@ use std::ffi::CStr;
 
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::status::{MpResult, Status};
-use crate::sys::shm::{self, NamedSpec};
+use crate::sys::shm::{self as os_shm, NamedSpec};
 
 pub mod array;
 pub mod barrier;
@@ -184,7 +184,7 @@ pub(crate) fn code_of(r: MpResult<Status>) -> mp_status {
 
 /// `mp_T_new`: maps anonymous shared memory for a `T`, initialises it, and returns it.
 pub(crate) fn new_anonymous<T: SharedObject>(init: impl FnOnce(&T)) -> MpResult<*mut T> {
-    let base = shm::map_anonymous(core::mem::size_of::<T>())?;
+    let base = os_shm::map_anonymous(core::mem::size_of::<T>())?;
     // SAFETY: a fresh, zeroed, page-aligned mapping of size_of::<T>() bytes; all-zero
     // is a valid T.
     init(unsafe { &*(base as *const T) });
@@ -235,7 +235,7 @@ pub(crate) unsafe fn open_named<T: SharedObject>(
         init,
         _t: core::marker::PhantomData,
     };
-    Ok(shm::open_named(name, flags, mode, &spec)?.base.cast())
+    Ok(os_shm::open_named(name, flags, mode, &spec)?.base.cast())
 }
 
 /// `mp_T_close`: unmaps an object obtained from `mp_T_new` / `mp_T_open`.
@@ -252,7 +252,7 @@ pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
     if obj.header().lifecycle() == Lifecycle::InPlace {
         return MP_EINVAL;
     }
-    code(shm::unmap(p as usize))
+    code(os_shm::unmap(p as usize))
 }
 
 /// `mp_T_destroy`: checks that the object is an in-place one, then runs `destroy`.
@@ -280,9 +280,9 @@ mod tests {
         }
         assert_eq!(MP_OWNER_DEAD, Status::OwnerDead.code());
         assert_eq!(MP_ESYS, Status::Sys.code());
-        assert_eq!(MP_NAME_MAX, shm::NAME_MAX_LEN);
-        assert_eq!(MP_CREATE, shm::FLAG_CREATE);
-        assert_eq!(MP_EXCL, shm::FLAG_EXCL);
+        assert_eq!(MP_NAME_MAX, os_shm::NAME_MAX_LEN);
+        assert_eq!(MP_CREATE, os_shm::FLAG_CREATE);
+        assert_eq!(MP_EXCL, os_shm::FLAG_EXCL);
     }
 
     #[test]
