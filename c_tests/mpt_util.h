@@ -1,0 +1,190 @@
+/*
+ * mpt_util.h — helpers shared by the Lock/RLock/Semaphore C tests, on top of mptest.h:
+ * nanosecond clocks and the "never MP_TIMEOUT early" check, start gates made from a
+ * pipe (for forked and exec'ed children), shared files that unrelated processes map,
+ * "wait until that process sleeps in futex()", and a SIGALRM handler without
+ * SA_RESTART. Everything here uses the public header only.
+ */
+#ifndef MPT_UTIL_H
+#define MPT_UTIL_H
+#include "mptest.h"
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t mpt_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The only timing assertion allowed: a call that gave up did not give up early. */
+#define CHECK_NOT_EARLY(t0_ns, t1_ns, timeout_ms) do { int64_t mpt_el_ = (t1_ns) - (t0_ns); \
+    if (mpt_el_ < (int64_t)(timeout_ms) * 1000000LL) { \
+        fprintf(stderr, "%s:%d: returned after %.3f ms, before its %lld ms timeout\n", __FILE__, __LINE__, \
+                mpt_el_ / 1e6, (long long)(timeout_ms)); _exit(1); } } while (0)
+
+/* Times one call of `expr` and checks its status; returns the elapsed ns in *el. */
+#define TIMED_ST(el, expr, expected) do { int64_t mpt_t0_ = mpt_now_ns(); CHECK_ST(expr, expected); \
+    (el) = mpt_now_ns() - mpt_t0_; } while (0)
+
+/* ---- start gates ---------------------------------------------------------------- */
+
+/* A start gate: children block in read() until the parent closes the write end; then
+ * all of them return from read() together. The write end is close-on-exec, so exec'ed
+ * children hold only the read end (pass its number on the command line). */
+struct mpt_gate { int rd, wr; };
+
+static inline void mpt_gate_init(struct mpt_gate *g) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0);
+    g->rd = fds[0];
+    g->wr = fds[1];
+}
+
+/* Blocks until the gate opens (EOF on the read end). `wr` is -1 in exec'ed children. */
+static inline void mpt_gate_wait_fd(int rd, int wr) {
+    if (wr >= 0) close(wr);
+    char c;
+    ssize_t r;
+    while ((r = read(rd, &c, 1)) < 0 && errno == EINTR) {}
+    CHECK(r == 0);
+    close(rd);
+}
+
+static inline void mpt_gate_wait(struct mpt_gate *g) { mpt_gate_wait_fd(g->rd, g->wr); }
+
+/* Opens the gate (call after every child was started). */
+static inline void mpt_gate_open(struct mpt_gate *g) {
+    close(g->wr);
+    close(g->rd);
+}
+
+/* A report pipe: children write one byte each ("I am ready"); the parent reads n. */
+static inline void mpt_read_n(int fd, int n) {
+    char c;
+    for (int got = 0; got < n;) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        CHECK(r == 1);
+        got++;
+    }
+}
+
+/* ---- shared files for unrelated (exec'ed) processes -------------------------------- */
+
+/* Creates (or with create == 0 opens) /dev/shm/<name> (name without a leading '/') of
+ * `len` bytes and maps it MAP_SHARED. Unrelated processes that map the same path share
+ * the bytes, each at its own address. */
+static inline void *mpt_map_file(const char *name, size_t len, int create) {
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+    int fd = open(path, O_RDWR | (create ? O_CREAT | O_EXCL : 0) | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    if (create) CHECK(ftruncate(fd, (off_t)len) == 0);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED);
+    close(fd);
+    return p;
+}
+
+static inline void mpt_unlink_file(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+    unlink(path);
+}
+
+/* Permission bits of /dev/shm/<name>, or -1. */
+static inline int mpt_file_mode(const char *name) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+    if (stat(path, &st) != 0) return -1;
+    return (int)(st.st_mode & 07777);
+}
+
+static inline int mpt_file_exists(const char *name) { return mpt_file_mode(name) >= 0; }
+
+/* ---- "that thread sleeps in futex() now" ---------------------------------------- */
+
+/* Waits until thread `tid` of process `pid` (tid 0: the main thread) is inside the
+ * futex system call, i.e. really asleep on a lock word, so that what the test does
+ * next (a release, a signal, a destroy) meets a sleeper and not a spinner. Reads
+ * /proc/<pid>/task/<tid>/syscall; where /proc cannot tell, it falls back to a pause.
+ * Never a timing assertion: only a way to wait for a state. */
+static inline void mpt_wait_sleeping(pid_t pid, pid_t tid) {
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)(tid ? tid : pid));
+    for (int i = 0; i < 20000; i++) { /* up to ~20 s */
+        char buf[64] = {0};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) break;
+        if (buf[0] >= '0' && buf[0] <= '9') {
+            if (atol(buf) == SYS_futex) {
+                usleep(2000); /* let it settle: still asleep? */
+                return;
+            }
+        } else if (strncmp(buf, "running", 7) != 0) {
+            break; /* unknown format */
+        }
+        usleep(1000);
+    }
+    usleep(300 * 1000);
+}
+
+static inline pid_t mpt_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* ---- signals ----------------------------------------------------------------- */
+
+static volatile sig_atomic_t mpt_alarms;
+static void mpt_on_alarm(int sig) { (void)sig; mpt_alarms++; }
+
+/* Installs a SIGALRM handler WITHOUT SA_RESTART (as CPython's handlers are). */
+static inline void mpt_install_alarm(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = mpt_on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+}
+
+/* Arms a periodic ITIMER_REAL: first SIGALRM after first_ms, then every every_ms
+ * (0: once). mpt_timer(0, 0) disarms it. */
+static inline void mpt_timer(int first_ms, int every_ms) {
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = first_ms / 1000;
+    it.it_value.tv_usec = (first_ms % 1000) * 1000;
+    it.it_interval.tv_sec = every_ms / 1000;
+    it.it_interval.tv_usec = (every_ms % 1000) * 1000;
+    CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
+
+/* ---- misc ------------------------------------------------------------------- */
+
+/* Deterministic pseudo-random bytes (xorshift). */
+static inline void mpt_fill_random(void *p, size_t n, uint64_t seed) {
+    unsigned char *b = p;
+    uint64_t x = seed ? seed : 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        b[i] = (unsigned char)(x >> 24);
+    }
+}
+
+/* waitpid for every pid, CHECKing that each exited with status 0. */
+static inline void mpt_wait_all(const pid_t *pids, int n) {
+    for (int i = 0; i < n; i++) mpt_wait_ok(pids[i]);
+}
+
+#endif
