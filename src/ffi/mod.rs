@@ -99,6 +99,14 @@ pub(crate) trait SharedObject: Sized {
     fn header(&self) -> &Header;
 }
 
+/// True if `p` has the published alignment of the C type (`MP_T_ALIGN`, which is at
+/// least the state machine's own): a pointer that merely suits today's layout is still
+/// refused, so that callers cannot come to depend on a laxer rule than the contract's.
+#[inline]
+fn aligned<T, C>(p: *const C) -> bool {
+    (p as usize).is_multiple_of(core::mem::align_of::<T>().max(core::mem::align_of::<C>()))
+}
+
 /// Borrows a live object of type `T` from a C pointer: `MP_EINVAL` for NULL,
 /// `MP_EBADOBJ` for misaligned memory or memory without a live `T`.
 ///
@@ -110,7 +118,7 @@ pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a
     if p.is_null() {
         return Err(Status::Inval);
     }
-    if !(p as usize).is_multiple_of(core::mem::align_of::<T>()) {
+    if !aligned::<T, C>(p) {
         return Err(Status::BadObj);
     }
     // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
@@ -130,7 +138,7 @@ pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
     if p.is_null() {
         return Err(Status::Inval);
     }
-    if !(p as usize).is_multiple_of(core::mem::align_of::<T>()) {
+    if !aligned::<T, C>(p) {
         return Err(Status::Inval);
     }
     // SAFETY: as in `object`; every bit pattern of T is valid.
