@@ -106,6 +106,7 @@ c_test!(test_smoke, 60);
 c_test!(test_lock, 120);
 c_test!(test_rlock, 120);
 c_test!(test_sem, 120);
+c_test!(test_errors, 120);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
