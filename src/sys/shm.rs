@@ -192,7 +192,9 @@ fn open_fd(path: &CStr, oflags: libc::c_int, mode: libc::mode_t) -> MpResult<Fd>
     };
     if fd < 0 {
         return Err(match errno() {
-            libc::ELOOP => Status::BadObj,
+            // The name holds something that is not an object file: a symbolic link
+            // (O_NOFOLLOW), a directory, or a socket.
+            libc::ELOOP | libc::EISDIR | libc::ENXIO => Status::BadObj,
             e => Status::from_errno(e),
         });
     }
