@@ -108,6 +108,7 @@ c_test!(test_rlock, 120);
 c_test!(test_sem, 120);
 c_test!(test_errors, 120);
 c_test!(test_eintr, 120);
+c_test!(test_named, 120);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
