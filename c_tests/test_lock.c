@@ -321,3 +321,24 @@ TEST(lock_inherited_by_fork) {
     CHECK_OK(mp_lock_release(l));
     CHECK_OK(mp_lock_close(l));
 }
+
+static void *new_close_loop(void *p) {
+    (void)p;
+    for (int i = 0; i < 500; i++) {
+        mp_lock_t *l;
+        CHECK_OK(mp_lock_new(&l));
+        CHECK_OK(mp_lock_acquire(l, false, 0));
+        CHECK_ST(mp_lock_acquire(l, false, 0), MP_TIMEOUT);
+        CHECK_OK(mp_lock_release(l));
+        CHECK_OK(mp_lock_close(l));
+    }
+    return NULL;
+}
+
+/* mp_lock_new / mp_lock_close from 4 threads at once: every object is distinct and
+ * every close finds its own mapping. */
+TEST(lock_new_and_close_from_threads) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, new_close_loop, NULL) == 0);
+    for (int i = 0; i < 4; i++) CHECK(pthread_join(t[i], NULL) == 0);
+}

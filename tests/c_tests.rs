@@ -109,6 +109,7 @@ c_test!(test_sem, 120);
 c_test!(test_errors, 120);
 c_test!(test_eintr, 120);
 c_test!(test_named, 120);
+c_test!(test_known_bugs, 60);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
