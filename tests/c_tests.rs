@@ -17,7 +17,10 @@ fn root() -> PathBuf {
 /// Directory holding libmpsync.so for this build (target/<profile>).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
 }
 
 fn compiler(cpp: bool) -> Command {
@@ -37,7 +40,14 @@ fn build_c(name: &str) -> PathBuf {
     let exe = out_dir.join(name);
     let lib = lib_dir();
     let out = compiler(false)
-        .args(["-std=gnu11", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function"])
+        .args([
+            "-std=gnu11",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wno-unused-function",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .arg("-I")
@@ -90,7 +100,11 @@ fn run_c(name: &str, limit: Duration) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{name} failed ({}):\n{stdout}", out.status);
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stdout}",
+        out.status
+    );
 }
 
 macro_rules! c_test {
@@ -103,6 +117,7 @@ macro_rules! c_test {
 }
 
 c_test!(test_smoke, 60);
+c_test!(test_owner_death, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
@@ -111,7 +126,14 @@ fn header_compiles(cpp: bool, std: &str) {
     std::fs::write(&src, "#include \"mpsync.h\"\nint main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n").unwrap();
     let out = compiler(cpp)
         .arg(format!("-std={std}"))
-        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-I"])
+        .args([
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(root().join("include"))
         .arg(&src)
         .output()

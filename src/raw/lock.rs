@@ -80,10 +80,12 @@ impl RawLock {
         let mut state = self.spin();
         // The lock was released while we spun: take it without marking it contended.
         if state == UNLOCKED {
-            match self
-                .state
-                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            {
+            match self.state.compare_exchange(
+                UNLOCKED,
+                LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Status::Ok,
                 Err(s) => state = s,
             }
@@ -185,7 +187,10 @@ mod tests {
         let l = new_lock();
         assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
         let t0 = std::time::Instant::now();
-        assert_eq!(l.acquire(&Deadline::from_timeout(true, 50)), Status::Timeout);
+        assert_eq!(
+            l.acquire(&Deadline::from_timeout(true, 50)),
+            Status::Timeout
+        );
         assert!(t0.elapsed() >= std::time::Duration::from_millis(50));
     }
 

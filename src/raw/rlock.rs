@@ -187,7 +187,13 @@ impl RawRLock {
     }
 
     #[cold]
-    fn acquire_slow(&self, me: &ThreadCtx, robust: Robust, deadline: &Deadline, count: u32) -> Status {
+    fn acquire_slow(
+        &self,
+        me: &ThreadCtx,
+        robust: Robust,
+        deadline: &Deadline,
+        count: u32,
+    ) -> Status {
         if self.owner_token.load(Ordering::Relaxed) == me.token {
             self.leave(robust);
             let c = self.count.load(Ordering::Relaxed);
@@ -266,11 +272,17 @@ impl RawRLock {
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
         let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0 || ns != fold_pidns(me.pidns) || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
+        if ns == 0
+            || ns != fold_pidns(me.pidns)
+            || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0
+        {
             return false;
         }
         let token = self.owner_token.load(Ordering::Acquire);
-        let (pid, tid) = (self.owner_pid.load(Ordering::Relaxed), self.owner_tid.load(Ordering::Relaxed));
+        let (pid, tid) = (
+            self.owner_pid.load(Ordering::Relaxed),
+            self.owner_tid.load(Ordering::Relaxed),
+        );
         let start = self.owner_start.load(Ordering::Relaxed);
         if token == 0 || start == 0 || tid != held & FUTEX_TID_MASK || !thread::proc_available() {
             return false;
@@ -408,8 +420,15 @@ mod tests {
     #[test]
     fn node_offsets_match_glibc() {
         assert_eq!(core::mem::size_of::<RawRLock>(), 64);
-        assert_eq!(core::mem::offset_of!(RawRLock, list_next) as isize - core::mem::offset_of!(RawRLock, word) as isize, -robust::FUTEX_OFFSET);
-        assert_eq!(core::mem::offset_of!(RawRLock, list_prev) + 8, core::mem::offset_of!(RawRLock, list_next));
+        assert_eq!(
+            core::mem::offset_of!(RawRLock, list_next) as isize
+                - core::mem::offset_of!(RawRLock, word) as isize,
+            -robust::FUTEX_OFFSET
+        );
+        assert_eq!(
+            core::mem::offset_of!(RawRLock, list_prev) + 8,
+            core::mem::offset_of!(RawRLock, list_next)
+        );
     }
 
     #[test]
@@ -421,9 +440,16 @@ mod tests {
         assert_eq!(l.count(), 2);
         assert!(l.is_mine());
         let l2 = l.clone();
-        let other = std::thread::spawn(move || (l2.release(), l2.acquire(&Deadline::Now), l2.is_mine(), l2.count()))
-            .join()
-            .unwrap();
+        let other = std::thread::spawn(move || {
+            (
+                l2.release(),
+                l2.acquire(&Deadline::Now),
+                l2.is_mine(),
+                l2.count(),
+            )
+        })
+        .join()
+        .unwrap();
         assert_eq!(other, (Status::NotOwner, Status::Timeout, false, 0));
         assert_eq!(l.destroy(), Status::Busy);
         assert_eq!(l.release(), Status::Ok);
@@ -455,7 +481,10 @@ mod tests {
             .join()
             .unwrap();
         // Kernel (robust list) or back-stop: either way, OwnerDead then normal use.
-        assert_eq!(l.acquire(&Deadline::from_timeout(true, 10_000)), Status::OwnerDead);
+        assert_eq!(
+            l.acquire(&Deadline::from_timeout(true, 10_000)),
+            Status::OwnerDead
+        );
         assert_eq!(l.release(), Status::Ok);
         assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
         assert_eq!(l.release(), Status::Ok);

@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(wait(&w, 4, &Deadline::Never), Wake::Retry);
         assert_eq!(wait(&w, 5, &Deadline::Now), Wake::TimedOut);
         let t0 = std::time::Instant::now();
-        assert_eq!(wait(&w, 5, &Deadline::from_timeout(true, 30)), Wake::TimedOut);
+        assert_eq!(
+            wait(&w, 5, &Deadline::from_timeout(true, 30)),
+            Wake::TimedOut
+        );
         assert!(t0.elapsed() >= std::time::Duration::from_millis(30));
     }
 

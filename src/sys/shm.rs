@@ -285,11 +285,8 @@ fn create_new(path: &CStr, mode: libc::mode_t, spec: &dyn NamedSpec) -> MpResult
     let pid = unsafe { libc::getpid() };
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let now = super::time::monotonic_now();
-    let tmp = std::ffi::CString::new(format!(
-        "{SHM_DIR}.mpsync-tmp-{pid}-{n}-{:x}",
-        now.tv_nsec
-    ))
-    .map_err(|_| Status::Sys)?;
+    let tmp = std::ffi::CString::new(format!("{SHM_DIR}.mpsync-tmp-{pid}-{n}-{:x}", now.tv_nsec))
+        .map_err(|_| Status::Sys)?;
     let fd = open_fd(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)?;
     // From here on the temporary name must go, whatever happens.
     let result = (|| {

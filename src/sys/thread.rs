@@ -148,8 +148,18 @@ mod tests {
         assert_ne!(a.tid, 0);
         assert_ne!(a.token, 0);
         assert_eq!(current().token, a.token);
-        let b = std::thread::spawn(|| { let c = current(); (c.tid, c.token, c.pid) }).join().unwrap();
-        let b = ThreadCtx { tid: b.0, token: b.1, pid: b.2, ..ThreadCtx::UNINIT };
+        let b = std::thread::spawn(|| {
+            let c = current();
+            (c.tid, c.token, c.pid)
+        })
+        .join()
+        .unwrap();
+        let b = ThreadCtx {
+            tid: b.0,
+            token: b.1,
+            pid: b.2,
+            ..ThreadCtx::UNINIT
+        };
         assert_ne!(a.tid, b.tid);
         assert_ne!(a.token, b.token);
         assert_eq!(a.pid, b.pid);

@@ -86,7 +86,11 @@ impl Deadline {
     pub fn capped_ms(&self, ms: i64) -> Deadline {
         let cap = Deadline::after_ms(ms);
         match (self, &cap) {
-            (Deadline::At(a), Deadline::At(c)) if (a.tv_sec, a.tv_nsec) <= (c.tv_sec, c.tv_nsec) => *self,
+            (Deadline::At(a), Deadline::At(c))
+                if (a.tv_sec, a.tv_nsec) <= (c.tv_sec, c.tv_nsec) =>
+            {
+                *self
+            }
             (Deadline::Now, _) => Deadline::Now,
             _ => cap,
         }
@@ -103,7 +107,10 @@ mod tests {
         assert!(Deadline::from_timeout(true, 0).is_now());
         assert!(matches!(Deadline::from_timeout(true, -1), Deadline::Never));
         assert!(matches!(Deadline::from_timeout(true, -77), Deadline::Never));
-        assert!(matches!(Deadline::from_timeout(true, i64::MAX), Deadline::Never | Deadline::At(_)));
+        assert!(matches!(
+            Deadline::from_timeout(true, i64::MAX),
+            Deadline::Never | Deadline::At(_)
+        ));
         let d = Deadline::from_timeout(true, 1500);
         assert!(!d.expired());
         if let Deadline::At(ts) = d {
@@ -116,7 +123,9 @@ mod tests {
     #[test]
     fn capped_picks_the_earlier() {
         let far = Deadline::from_timeout(true, 60_000);
-        let Deadline::At(c) = far.capped_ms(10) else { panic!() };
+        let Deadline::At(c) = far.capped_ms(10) else {
+            panic!()
+        };
         let Deadline::At(f) = far else { panic!() };
         assert!((c.tv_sec, c.tv_nsec) < (f.tv_sec, f.tv_nsec));
         assert!(matches!(Deadline::Never.capped_ms(10), Deadline::At(_)));
