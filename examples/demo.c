@@ -1,7 +1,7 @@
 /*
  * demo.c: libmpsync in a few minutes. Processes share a Lock, an RLock and a Semaphore.
  *
- *   Part 1  Lock       4 fork()ed workers each add 1 to a shared counter 1000000 times.
+ *   Part 1  Lock       4 fork()ed workers each add 1 to a shared counter 5000000 times.
  *                      Under the lock the total is exact.
  *   Part 2  RLock      3 *unrelated* processes (this program exec'ed again, so they share
  *                      nothing but two names) open a named RLock and add to a counter in a
@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { LOCK_WORKERS = 4, LOCK_ITERS = 1000000 };
+enum { LOCK_WORKERS = 4, LOCK_ITERS = 5000000 };
 enum { RLOCK_WORKERS = 3, RLOCK_ITERS = 5000 };
 enum { SEM_WORKERS = 6, SEM_SLOTS = 2, SEM_WORK_MS = 50 };
 
@@ -60,7 +60,7 @@ static void report(bool ok, const char *fmt, ...) {
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Acquire and wait forever, retrying if a signal handler interrupts the wait. */
