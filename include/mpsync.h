@@ -53,7 +53,13 @@
  */
 #define MP_VERSION_PATCH 0
 
-
+/**
+ * Offset in bytes of the first element from the start of an array's mapping (and of
+ * its `/dev/shm` file, for a named array): the elements of a named array can be read
+ * by a program that maps the file itself, e.g. Python's
+ * `SharedMemory(name).buf[MP_ARRAY_DATA_OFFSET:]`. Part of the ABI.
+ */
+#define MP_ARRAY_DATA_OFFSET 128
 
 /**
  * Robust mode off for the calling thread: owner death is found by the liveness
@@ -359,7 +365,8 @@ mp_status mp_array_open(const char *name, uint32_t flags, uint32_t mode, mp_type
  * and under its name until `mp_unlink`).
  *
  * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
- * in this process, e.g. already closed).
+ * in this process, e.g. already closed). An array whose descriptor was corrupted
+ * (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
  *
  * # Safety
  * `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a

@@ -53,7 +53,9 @@ pub const MP_TYPE_BOOL: mp_type = b'?';
 /// its `/dev/shm` file, for a named array): the elements of a named array can be read
 /// by a program that maps the file itself, e.g. Python's
 /// `SharedMemory(name).buf[MP_ARRAY_DATA_OFFSET:]`. Part of the ABI.
-pub const MP_ARRAY_DATA_OFFSET: usize = raw::DATA_OFFSET;
+pub const MP_ARRAY_DATA_OFFSET: usize = 128;
+
+const _: () = assert!(MP_ARRAY_DATA_OFFSET == raw::DATA_OFFSET);
 
 /// A shared array of `mp_array_len()` elements of one `mp_type`, zeroed at creation,
 /// optionally guarded by an embedded RLock (`Array(..., lock=True)`); a `Value` is an
@@ -199,7 +201,8 @@ pub unsafe extern "C" fn mp_array_open(
 /// and under its name until `mp_unlink`).
 ///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
-/// in this process, e.g. already closed).
+/// in this process, e.g. already closed). An array whose descriptor was corrupted
+/// (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
 ///
 /// # Safety
 /// `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
@@ -207,7 +210,24 @@ pub unsafe extern "C" fn mp_array_open(
 /// it). Do not close an array whose lock the calling thread holds.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
-    code(view(arr).and_then(|_| os_shm::unmap(arr as usize).map_err(|_| Status::BadObj)))
+    let r = (|| {
+        if arr.is_null() {
+            return Err(Status::Inval);
+        }
+        let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
+        if len < raw::DATA_OFFSET {
+            return Err(Status::BadObj);
+        }
+        // Only the header is checked, so that an array whose descriptor or lock was
+        // scribbled over by another process can still be unmapped.
+        // SAFETY: the start of a live mapping of `len >= DATA_OFFSET` bytes made by
+        // this process; every bit pattern is a valid RawArray.
+        unsafe { &*(arr as *const RawArray) }
+            .header()
+            .check(crate::raw::header::Kind::Array)?;
+        os_shm::unmap(arr as usize).map_err(|_| Status::BadObj)
+    })();
+    code(r)
 }
 
 /// The first element (16-byte aligned), for direct access: with a synchronized array,
