@@ -528,15 +528,19 @@ TEST(shm_shared_with_forked_and_unrelated_processes) {
     "        resource_tracker.unregister(shm._name, 'shared_memory')\n"              \
     "        return shm\n"
 
-/* Runs `python3 -c script args...`, capturing stdout. Returns the exit status, or -1
- * if python3 (with multiprocessing.shared_memory) is not available. */
-static int run_python(const char *script, const char *const *args, char *out, size_t outlen) {
+/* Runs `python3 -c script args...`, capturing stdout (stderr goes to /dev/null when
+ * `quiet`). Returns the exit status, or -1 if python3 cannot be executed. */
+static int run_python_q(const char *script, const char *const *args, char *out, size_t outlen, int quiet) {
     int fds[2];
     CHECK(pipe(fds) == 0);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
         dup2(fds[1], 1);
+        if (quiet) {
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) dup2(devnull, 2);
+        }
         close(fds[0]);
         close(fds[1]);
         const char *argv[16] = {"python3", "-c", script};
@@ -564,9 +568,13 @@ static int run_python(const char *script, const char *const *args, char *out, si
     return WEXITSTATUS(st) == 127 ? -1 : WEXITSTATUS(st);
 }
 
+static int run_python(const char *script, const char *const *args, char *out, size_t outlen) {
+    return run_python_q(script, args, out, outlen, 0);
+}
+
 static int have_python(void) {
     char out[64];
-    int r = run_python("import multiprocessing.shared_memory", NULL, out, sizeof out);
+    int r = run_python_q("import multiprocessing.shared_memory", NULL, out, sizeof out, 1);
     if (r != 0) printf("SKIP: python3 with multiprocessing.shared_memory not found; interop not tested\n");
     return r == 0;
 }
@@ -643,7 +651,7 @@ TEST(shm_c_attaches_blocks_created_in_python) {
     chomp(out);
     CHECK(strcmp(out, "ok") == 0);
     CHECK_OK(mp_unlink(name));
-    CHECK(run_python(verify, args, out, sizeof out) != 0); /* FileNotFoundError now */
+    CHECK(run_python_q(verify, args, out, sizeof out, 1) != 0); /* FileNotFoundError now */
     CHECK_OK(mp_shm_close(s));
 }
 

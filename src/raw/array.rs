@@ -398,7 +398,8 @@ mod tests {
         assert!(!RawArray::matches(&v, ElemType::UInt, 10, true));
         // A mapping of another length.
         for len in [0, 64, total - 1, total + 4] {
-            // SAFETY: never reads beyond min(len, total) bytes... only DATA_OFFSET.
+            // SAFETY: `view` reads at most the DATA_OFFSET-byte descriptor, which the
+            // buffer holds, whatever length it is told.
             assert_eq!(
                 unsafe { RawArray::view(base, len) }.map(|_| ()),
                 Err(Status::BadObj)
