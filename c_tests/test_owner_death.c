@@ -413,3 +413,65 @@ TEST(dying_waiter_with_colliding_tid_does_not_release_live_owner) {
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OK);
     CHECK_OK(mp_rlock_release(&s->lock));
 }
+
+/* ---- threads without a glibc robust list ------------------------------------------ */
+
+#include <sys/syscall.h>
+
+static void *own_list_thread(void *arg) {
+    struct shared *s = arg;
+    /* Forget glibc's registration, as a raw clone() thread of another runtime would have
+     * none: libmpsync must register a list of its own for this thread. */
+    syscall(SYS_set_robust_list, NULL, (size_t)24);
+    s->results[0] = mp_robust_mode();
+    s->results[1] = mp_rlock_acquire(&s->lock, true, MP_FOREVER);
+    return NULL; /* exits holding the lock */
+}
+
+TEST(thread_without_a_list_gets_our_own_and_is_recovered) {
+    struct shared *s = new_shared();
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, own_list_thread, s) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(s->results[0] == MP_ROBUST_OWN);
+    CHECK(s->results[1] == MP_OK);
+    CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
+    CHECK_OK(mp_rlock_release(&s->lock));
+}
+
+static int own_list_child(void *arg) {
+    struct shared *s = arg;
+    syscall(SYS_set_robust_list, NULL, (size_t)24);
+    if (mp_robust_mode() != MP_ROBUST_OWN) return 2;
+    if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) return 3;
+    s->ready = 1;
+    for (;;) pause();
+}
+
+TEST(process_without_a_list_killed_is_recovered) {
+    struct shared *s = new_shared();
+    s->ready = 0;
+    pid_t pid = mpt_fork(own_list_child, s);
+    wait_flag(&s->ready);
+    kill_and_reap(pid);
+    CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
+    CHECK_OK(mp_rlock_release(&s->lock));
+}
+
+TEST(forked_child_of_a_holder_owns_nothing_and_parent_death_is_seen) {
+    struct shared *s = new_shared();
+    CHECK_OK(mp_rlock_acquire(&s->lock, true, MP_FOREVER));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        bool mine = true;
+        uint32_t n = 9;
+        if (mp_rlock_is_mine(&s->lock, &mine) != MP_OK || mine) _exit(2);
+        if (mp_rlock_count(&s->lock, &n) != MP_OK || n != 0) _exit(3);
+        if (mp_rlock_release(&s->lock) != MP_ENOTOWNER) _exit(4);
+        if (mp_rlock_acquire(&s->lock, true, 100) != MP_TIMEOUT) _exit(5);
+        _exit(0);
+    }
+    mpt_wait_ok(pid);
+    CHECK_OK(mp_rlock_release(&s->lock));
+}

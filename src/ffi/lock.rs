@@ -8,7 +8,7 @@ use super::{
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_lock_t` (part of the ABI).
 pub const MP_LOCK_SIZE: usize = 64;
@@ -151,8 +151,7 @@ pub unsafe extern "C" fn mp_lock_acquire(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     code_of(
-        unsafe { object::<RawLock, _>(lock) }
-            .map(|l| l.acquire(&Deadline::from_timeout(block, timeout_ms))),
+        unsafe { object::<RawLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
     )
 }
 

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::rlock::RawRLock;
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_rlock_t` (part of the ABI).
 pub const MP_RLOCK_SIZE: usize = 64;
@@ -143,8 +143,7 @@ pub unsafe extern "C" fn mp_rlock_acquire(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     code_of(
-        unsafe { object::<RawRLock, _>(lock) }
-            .map(|l| l.acquire(&Deadline::from_timeout(block, timeout_ms))),
+        unsafe { object::<RawRLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
     )
 }
 

@@ -9,7 +9,7 @@ use super::{
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::status::{MpResult, Status};
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_sem_t` (part of the ABI).
 pub const MP_SEM_SIZE: usize = 64;
@@ -166,10 +166,7 @@ pub unsafe extern "C" fn mp_sem_acquire(
     timeout_ms: i64,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawSem, _>(sem) }
-            .map(|s| s.acquire(&Deadline::from_timeout(block, timeout_ms))),
-    )
+    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(Timeout::new(block, timeout_ms))))
 }
 
 /// Returns one unit and wakes a waiter if any (any thread or process may release).

@@ -15,6 +15,31 @@ pub enum Deadline {
     At(libc::timespec),
 }
 
+/// A C-style `(block, timeout_ms)` pair folded into one register-sized value, for
+/// fast paths that should not read the clock: an uncontended acquire never needs a
+/// deadline, so slow paths turn it into one ([`Timeout::deadline`]) first thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(i64);
+
+impl Timeout {
+    /// Try once, never sleep.
+    pub const NOW: Timeout = Timeout(0);
+    /// Wait as long as needed.
+    pub const FOREVER: Timeout = Timeout(-1);
+
+    /// `block == false` ignores the timeout (CPython semantics); then as
+    /// [`Deadline::from_timeout`].
+    #[inline]
+    pub fn new(block: bool, timeout_ms: i64) -> Timeout {
+        Timeout(if block { timeout_ms } else { 0 })
+    }
+
+    /// The absolute deadline, measured from now.
+    pub fn deadline(self) -> Deadline {
+        Deadline::from_timeout(true, self.0)
+    }
+}
+
 /// Current `CLOCK_MONOTONIC` time.
 pub fn monotonic_now() -> libc::timespec {
     let mut ts = libc::timespec {
@@ -118,6 +143,16 @@ mod tests {
         } else {
             panic!("expected an absolute deadline");
         }
+    }
+
+    #[test]
+    fn timeouts_become_deadlines_late() {
+        assert!(Timeout::new(false, 10).deadline().is_now());
+        assert!(Timeout::new(true, 0).deadline().is_now());
+        assert!(Timeout::NOW.deadline().is_now());
+        assert!(matches!(Timeout::new(true, -5).deadline(), Deadline::Never));
+        assert!(matches!(Timeout::FOREVER.deadline(), Deadline::Never));
+        assert!(matches!(Timeout::new(true, 20).deadline(), Deadline::At(_)));
     }
 
     #[test]
