@@ -30,7 +30,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use super::rlock::RawRLock;
 use crate::status::{MpResult, Status};
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Offset of the first element from the start of the object (16-aligned).
 pub const DATA_OFFSET: usize = 128;
@@ -282,7 +282,7 @@ impl View<'_> {
             f();
             return Status::Ok;
         };
-        let got = lock.acquire(&Deadline::Never);
+        let got = lock.acquire(Timeout::FOREVER);
         if !matches!(got, Status::Ok | Status::OwnerDead) {
             return got;
         }
@@ -460,7 +460,7 @@ mod tests {
         // SAFETY: buffer of `total` bytes.
         let v = unsafe { RawArray::view(buf.as_mut_ptr() as *mut u8, total) }.unwrap();
         let lock = v.lock.unwrap();
-        assert_eq!(lock.acquire(&Deadline::Never), Status::Ok);
+        assert_eq!(lock.acquire(Timeout::FOREVER), Status::Ok);
         let x = 2.5f64;
         // SAFETY: 8 readable bytes.
         assert_eq!(
