@@ -123,6 +123,8 @@ macro_rules! c_test {
 
 c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
+c_test!(test_array, 120);
+c_test!(test_shm, 120);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
