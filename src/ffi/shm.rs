@@ -35,7 +35,7 @@ unsafe fn handle<'a>(shm: *const mp_shm_t) -> MpResult<&'a mp_shm_t> {
     if shm.is_null() {
         return Err(Status::Inval);
     }
-    if (shm as usize) % core::mem::align_of::<mp_shm_t>() != 0 {
+    if !(shm as usize).is_multiple_of(core::mem::align_of::<mp_shm_t>()) {
         return Err(Status::BadObj);
     }
     // SAFETY: non-NULL, aligned; readable per the contract. The magic is checked

@@ -145,7 +145,7 @@ pub struct RawArray {
 const _: () = {
     assert!(core::mem::size_of::<RawArray>() == DATA_OFFSET);
     assert!(core::mem::offset_of!(RawArray, lock) == 64);
-    assert!(DATA_OFFSET % 16 == 0);
+    assert!(DATA_OFFSET.is_multiple_of(16));
 };
 
 /// A validated array in this process's address space.
