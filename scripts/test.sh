@@ -6,8 +6,8 @@
 #   scripts/test.sh --test c_tests test_smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# tests/c_tests.rs links the C tests against target/debug/libmpsync.so. `cargo test`
-# alone leaves the freshly built library in target/debug/deps only; `cargo build`
-# puts the current one in target/debug.
+# tests/c_tests.rs links the C tests against the library in target/debug/deps, which
+# `cargo test` rebuilds; `cargo build --lib` also refreshes target/debug/libmpsync.so for
+# anyone running the C test binaries by hand.
 cargo build --lib
 cargo test "$@"
