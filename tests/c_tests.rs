@@ -6,7 +6,7 @@
 //! Also checks that `include/mpsync.h` compiles cleanly as C99, C11 and C++17 with
 //! `-Wall -Wextra -Wpedantic -Werror`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,18 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory holding libmpsync.so for this build (target/<profile>).
+/// Directory holding the libmpsync.so that `cargo test` just built: target/<profile>/deps
+/// (next to this test binary). `target/<profile>/libmpsync.so` is only refreshed by
+/// `cargo build`, so linking that one could test a stale library.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    assert!(
+        deps.join("libmpsync.so").exists(),
+        "{} has no libmpsync.so",
+        deps.display()
+    );
+    deps
 }
 
 fn compiler(cpp: bool) -> Command {
@@ -37,7 +45,14 @@ fn build_c(name: &str) -> PathBuf {
     let exe = out_dir.join(name);
     let lib = lib_dir();
     let out = compiler(false)
-        .args(["-std=gnu11", "-g", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function"])
+        .args([
+            "-std=gnu11",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wno-unused-function",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .arg("-I")
@@ -90,7 +105,11 @@ fn run_c(name: &str, limit: Duration) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{name} failed ({}):\n{stdout}", out.status);
+    assert!(
+        out.status.success(),
+        "{name} failed ({}):\n{stdout}",
+        out.status
+    );
 }
 
 macro_rules! c_test {
@@ -103,6 +122,9 @@ macro_rules! c_test {
 }
 
 c_test!(test_smoke, 60);
+c_test!(test_owner_death, 300);
+c_test!(test_array, 120);
+c_test!(test_shm, 120);
 c_test!(test_lock, 120);
 c_test!(test_rlock, 120);
 c_test!(test_sem, 120);
@@ -118,7 +140,14 @@ fn header_compiles(cpp: bool, std: &str) {
     std::fs::write(&src, "#include \"mpsync.h\"\nint main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n").unwrap();
     let out = compiler(cpp)
         .arg(format!("-std={std}"))
-        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-I"])
+        .args([
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(root().join("include"))
         .arg(&src)
         .output()

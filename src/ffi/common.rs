@@ -80,13 +80,23 @@ mod tests {
     fn strings_are_never_null() {
         for c in [-100, -13, -1, 0, 1, 2, 3, 99] {
             // SAFETY: both return static NUL-terminated strings.
-            let (e, n) = unsafe { (CStr::from_ptr(mp_strerror(c)), CStr::from_ptr(mp_status_name(c))) };
+            let (e, n) = unsafe {
+                (
+                    CStr::from_ptr(mp_strerror(c)),
+                    CStr::from_ptr(mp_status_name(c)),
+                )
+            };
             assert!(!e.to_bytes().is_empty() && !n.to_bytes().is_empty());
         }
         // SAFETY: static string.
         assert_eq!(unsafe { CStr::from_ptr(mp_status_name(1)) }, c"MP_TIMEOUT");
         // SAFETY: static string.
-        assert_eq!(unsafe { CStr::from_ptr(mp_version_string()) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            unsafe { CStr::from_ptr(mp_version_string()) }
+                .to_str()
+                .unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
         assert_eq!(mp_version(), 0x000100);
     }
 }

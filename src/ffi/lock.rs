@@ -2,10 +2,13 @@
 
 use core::ffi::c_char;
 
-use super::{SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out};
+use super::{
+    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
+    write_out,
+};
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_lock_t` (part of the ABI).
 pub const MP_LOCK_SIZE: usize = 64;
@@ -75,10 +78,14 @@ pub unsafe extern "C" fn mp_lock_destroy(lock: *mut mp_lock_t) -> mp_status {
 /// `lock_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status {
-    code(out_ok(lock_out).and_then(|()| new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous))).map(|p| {
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(lock_out, p.cast()) }
-    }))
+    code(
+        out_ok(lock_out)
+            .and_then(|()| new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)))
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(lock_out, p.cast()) }
+            }),
+    )
 }
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
@@ -103,7 +110,9 @@ pub unsafe extern "C" fn mp_lock_open(
     code(
         out_ok(lock_out)
             // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named)) })
+            .and_then(|()| unsafe {
+                open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
+            })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
                 unsafe { write_out(lock_out, p.cast()) }
@@ -135,9 +144,15 @@ pub unsafe extern "C" fn mp_lock_close(lock: *mut mp_lock_t) -> mp_status {
 /// # Safety
 /// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_lock_acquire(lock: *mut mp_lock_t, block: bool, timeout_ms: i64) -> mp_status {
+pub unsafe extern "C" fn mp_lock_acquire(
+    lock: *mut mp_lock_t,
+    block: bool,
+    timeout_ms: i64,
+) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawLock, _>(lock) }.map(|l| l.acquire(&Deadline::from_timeout(block, timeout_ms))))
+    code_of(
+        unsafe { object::<RawLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
+    )
 }
 
 /// Releases the lock. Any thread of any process may release it (CPython semantics).
@@ -161,7 +176,10 @@ pub unsafe extern "C" fn mp_lock_release(lock: *mut mp_lock_t) -> mp_status {
 /// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes; `locked_out` is NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_lock_is_locked(lock: *const mp_lock_t, locked_out: *mut bool) -> mp_status {
+pub unsafe extern "C" fn mp_lock_is_locked(
+    lock: *const mp_lock_t,
+    locked_out: *mut bool,
+) -> mp_status {
     code(
         out_ok(locked_out)
             // SAFETY: forwarded contract.

@@ -158,7 +158,11 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
 /// `MP_EINVAL` for a NULL out-parameter.
 #[inline]
 pub(crate) fn out_ok<T>(out: *mut T) -> MpResult<()> {
-    if out.is_null() { Err(Status::Inval) } else { Ok(()) }
+    if out.is_null() {
+        Err(Status::Inval)
+    } else {
+        Ok(())
+    }
 }
 
 /// Converts a C string argument (`MP_EINVAL` for NULL).
@@ -267,7 +271,10 @@ pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
 ///
 /// # Safety
 /// As [`object`].
-pub(crate) unsafe fn destroy<T: SharedObject, C>(p: *mut C, destroy: impl FnOnce(&T) -> Status) -> mp_status {
+pub(crate) unsafe fn destroy<T: SharedObject, C>(
+    p: *mut C,
+    destroy: impl FnOnce(&T) -> Status,
+) -> mp_status {
     // SAFETY: forwarded contract.
     match unsafe { object::<T, C>(p) } {
         Ok(o) if o.header().lifecycle() != Lifecycle::InPlace => MP_EINVAL,
@@ -295,8 +302,17 @@ mod tests {
 
     #[test]
     fn version_matches_cargo() {
-        assert_eq!(MP_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
-        assert_eq!(MP_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
-        assert_eq!(MP_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(
+            MP_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            MP_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            MP_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
     }
 }

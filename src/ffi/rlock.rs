@@ -2,10 +2,13 @@
 
 use core::ffi::c_char;
 
-use super::{SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out};
+use super::{
+    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
+    write_out,
+};
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::rlock::RawRLock;
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_rlock_t` (part of the ABI).
 pub const MP_RLOCK_SIZE: usize = 64;
@@ -69,10 +72,14 @@ pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
 /// `lock_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_status {
-    code(out_ok(lock_out).and_then(|()| new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))).map(|p| {
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(lock_out, p.cast()) }
-    }))
+    code(
+        out_ok(lock_out)
+            .and_then(|()| new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)))
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(lock_out, p.cast()) }
+            }),
+    )
 }
 
 /// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
@@ -93,7 +100,9 @@ pub unsafe extern "C" fn mp_rlock_open(
     code(
         out_ok(lock_out)
             // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named)) })
+            .and_then(|()| unsafe {
+                open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
+            })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
                 unsafe { write_out(lock_out, p.cast()) }
@@ -127,9 +136,15 @@ pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
 /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes that stay mapped while
 /// the calling thread holds the lock. Not async-signal-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_acquire(lock: *mut mp_rlock_t, block: bool, timeout_ms: i64) -> mp_status {
+pub unsafe extern "C" fn mp_rlock_acquire(
+    lock: *mut mp_rlock_t,
+    block: bool,
+    timeout_ms: i64,
+) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawRLock, _>(lock) }.map(|l| l.acquire(&Deadline::from_timeout(block, timeout_ms))))
+    code_of(
+        unsafe { object::<RawRLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
+    )
 }
 
 /// Releases one recursion level; the lock is free when the level reaches 0.
@@ -153,7 +168,10 @@ pub unsafe extern "C" fn mp_rlock_release(lock: *mut mp_rlock_t) -> mp_status {
 /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_is_mine(lock: *const mp_rlock_t, mine_out: *mut bool) -> mp_status {
+pub unsafe extern "C" fn mp_rlock_is_mine(
+    lock: *const mp_rlock_t,
+    mine_out: *mut bool,
+) -> mp_status {
     code(
         out_ok(mine_out)
             // SAFETY: forwarded contract.

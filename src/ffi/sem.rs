@@ -2,11 +2,14 @@
 
 use core::ffi::c_char;
 
-use super::{SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out};
+use super::{
+    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
+    write_out,
+};
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::status::{MpResult, Status};
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_sem_t` (part of the ABI).
 pub const MP_SEM_SIZE: usize = 64;
@@ -39,7 +42,11 @@ impl SharedObject for RawSem {
 }
 
 fn check_args(value: u32, max_value: u32) -> MpResult<()> {
-    if RawSem::valid_args(value, max_value) { Ok(()) } else { Err(Status::Inval) }
+    if RawSem::valid_args(value, max_value) {
+        Ok(())
+    } else {
+        Err(Status::Inval)
+    }
 }
 
 /// Initialises a semaphore with `value` units and bound `max_value` in
@@ -80,11 +87,17 @@ pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
 /// # Safety
 /// `sem_out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_new(value: u32, max_value: u32, sem_out: *mut *mut mp_sem_t) -> mp_status {
+pub unsafe extern "C" fn mp_sem_new(
+    value: u32,
+    max_value: u32,
+    sem_out: *mut *mut mp_sem_t,
+) -> mp_status {
     code(
         out_ok(sem_out)
             .and_then(|()| check_args(value, max_value))
-            .and_then(|()| new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous)))
+            .and_then(|()| {
+                new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+            })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
                 unsafe { write_out(sem_out, p.cast()) }
@@ -115,7 +128,9 @@ pub unsafe extern "C" fn mp_sem_open(
             .and_then(|()| check_args(value, max_value))
             // SAFETY: forwarded contract.
             .and_then(|()| unsafe {
-                open_named::<RawSem>(name, flags, mode, |s| s.init(value, max_value, Lifecycle::Named))
+                open_named::<RawSem>(name, flags, mode, |s| {
+                    s.init(value, max_value, Lifecycle::Named)
+                })
             })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
@@ -145,9 +160,13 @@ pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_acquire(sem: *mut mp_sem_t, block: bool, timeout_ms: i64) -> mp_status {
+pub unsafe extern "C" fn mp_sem_acquire(
+    sem: *mut mp_sem_t,
+    block: bool,
+    timeout_ms: i64,
+) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(&Deadline::from_timeout(block, timeout_ms))))
+    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(Timeout::new(block, timeout_ms))))
 }
 
 /// Returns one unit and wakes a waiter if any (any thread or process may release).
@@ -188,7 +207,10 @@ pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut 
 /// # Safety
 /// As `mp_sem_get_value`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_get_max_value(sem: *const mp_sem_t, max_out: *mut u32) -> mp_status {
+pub unsafe extern "C" fn mp_sem_get_max_value(
+    sem: *const mp_sem_t,
+    max_out: *mut u32,
+) -> mp_status {
     code(
         out_ok(max_out)
             // SAFETY: forwarded contract.

@@ -72,7 +72,9 @@ impl Header {
     /// initialised.
     pub fn publish(&self, kind: Kind, lifecycle: Lifecycle) {
         self.tag.store(
-            kind as u32 | (LAYOUT_VERSION << LAYOUT_SHIFT) | ((lifecycle as u32) << LIFECYCLE_SHIFT),
+            kind as u32
+                | (LAYOUT_VERSION << LAYOUT_SHIFT)
+                | ((lifecycle as u32) << LIFECYCLE_SHIFT),
             Ordering::Relaxed,
         );
         self.magic.store(MAGIC, Ordering::Release);

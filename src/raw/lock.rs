@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Lock word states.
 ///
@@ -60,7 +60,7 @@ impl RawLock {
 
     /// Acquires the lock: `Ok`, `Timeout`, or `Intr` (nothing acquired).
     #[inline]
-    pub fn acquire(&self, deadline: &Deadline) -> Status {
+    pub fn acquire(&self, timeout: Timeout) -> Status {
         if self
             .state
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -68,11 +68,13 @@ impl RawLock {
         {
             return Status::Ok;
         }
-        self.acquire_contended(deadline)
+        self.acquire_contended(timeout)
     }
 
     #[cold]
-    fn acquire_contended(&self, deadline: &Deadline) -> Status {
+    #[inline(never)]
+    fn acquire_contended(&self, timeout: Timeout) -> Status {
+        let deadline = &timeout.deadline();
         // A non-blocking attempt must not mark the lock contended: nobody will sleep.
         if deadline.is_now() {
             return Status::Timeout;
@@ -80,10 +82,12 @@ impl RawLock {
         let mut state = self.spin();
         // The lock was released while we spun: take it without marking it contended.
         if state == UNLOCKED {
-            match self
-                .state
-                .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            {
+            match self.state.compare_exchange(
+                UNLOCKED,
+                LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Status::Ok,
                 Err(s) => state = s,
             }
@@ -170,9 +174,9 @@ mod tests {
     #[test]
     fn acquire_release_and_overflow() {
         let l = new_lock();
-        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
         assert!(l.is_locked());
-        assert_eq!(l.acquire(&Deadline::Now), Status::Timeout);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Timeout);
         assert_eq!(l.destroy(), Status::Busy);
         assert_eq!(l.release(), Status::Ok);
         assert_eq!(l.release(), Status::Overflow);
@@ -183,9 +187,9 @@ mod tests {
     #[test]
     fn timed_acquire_waits_at_least_the_timeout() {
         let l = new_lock();
-        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
         let t0 = std::time::Instant::now();
-        assert_eq!(l.acquire(&Deadline::from_timeout(true, 50)), Status::Timeout);
+        assert_eq!(l.acquire(Timeout::new(true, 50)), Status::Timeout);
         assert!(t0.elapsed() >= std::time::Duration::from_millis(50));
     }
 
@@ -198,7 +202,7 @@ mod tests {
                 let (l, c) = (l.clone(), counter.clone());
                 std::thread::spawn(move || {
                     for _ in 0..if cfg!(miri) { 50 } else { 20_000 } {
-                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
                         // Non-atomic read-modify-write under the lock.
                         let v = c.load(Ordering::Relaxed);
                         c.store(v + 1, Ordering::Relaxed);
@@ -217,9 +221,9 @@ mod tests {
     #[test]
     fn release_from_another_thread_wakes_a_waiter() {
         let l: Arc<RawLock> = Arc::from(new_lock());
-        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
         let l2 = l.clone();
-        let t = std::thread::spawn(move || l2.acquire(&Deadline::from_timeout(true, 10_000)));
+        let t = std::thread::spawn(move || l2.acquire(Timeout::new(true, 10_000)));
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(l.release(), Status::Ok);
         assert_eq!(t.join().unwrap(), Status::Ok);

@@ -14,7 +14,7 @@ use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
-use crate::sys::time::Deadline;
+use crate::sys::time::{Deadline, Timeout};
 
 /// Set by a waiter before it sleeps; the releaser must `FUTEX_WAKE` one.
 pub const FUTEX_WAITERS: u32 = 0x8000_0000;
@@ -40,8 +40,8 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// +8   word         u32   robust futex word, see the table below
 /// +12  count        u32   recursion level (written by the owner only)
 /// +16  owner_token  u64   owner thread's token; 0 when free (written by the owner only)
-/// +24  owner_pid    u32   owner's process id     } back-stop data, written by the
-/// +28  owner_tid    u32   owner's thread id      } owner right after acquiring
+/// +24  owner_ids    u64   owner's pid << 32 | tid: back-stop data, written by the
+///                         owner right after acquiring
 /// +32  list_prev    usize robust-list back-link (word+24), owner's address space
 /// +40  list_next    usize robust-list node      (word+32); 0 = not linked
 /// +48  owner_start  u64   owner thread's start time (clock ticks since boot)
@@ -69,22 +69,12 @@ pub struct RawRLock {
     word: AtomicU32,
     count: AtomicU32,
     owner_token: AtomicU64,
-    owner_pid: AtomicU32,
-    owner_tid: AtomicU32,
+    owner_ids: AtomicU64,
     list_prev: AtomicUsize,
     list_next: AtomicUsize,
     owner_start: AtomicU64,
     pidns: AtomicU32,
     flags: AtomicU32,
-}
-
-/// Folds a 64-bit namespace id into the 32-bit field (0 stays "unknown").
-fn fold_pidns(ns: u64) -> u32 {
-    if ns == 0 {
-        0
-    } else {
-        ((ns ^ (ns >> 32)) as u32) | 1
-    }
 }
 
 /// The robust-list head to use for this acquisition, or null for none.
@@ -98,12 +88,11 @@ impl RawRLock {
         self.word.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
         self.owner_token.store(0, Ordering::Relaxed);
-        self.owner_pid.store(0, Ordering::Relaxed);
-        self.owner_tid.store(0, Ordering::Relaxed);
+        self.owner_ids.store(0, Ordering::Relaxed);
         self.list_prev.store(0, Ordering::Relaxed);
         self.list_next.store(0, Ordering::Relaxed);
         self.owner_start.store(0, Ordering::Relaxed);
-        self.pidns.store(fold_pidns(me.pidns), Ordering::Relaxed);
+        self.pidns.store(me.pidns, Ordering::Relaxed);
         self.flags.store(0, Ordering::Relaxed);
         self.header.publish(Kind::RLock, lifecycle);
     }
@@ -123,7 +112,7 @@ impl RawRLock {
             return Robust(core::ptr::null_mut());
         }
         let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0 || ns != fold_pidns(me.pidns) {
+        if ns == 0 || ns != me.pidns {
             self.flags.fetch_or(FLAG_NON_ROBUST, Ordering::Relaxed);
             return Robust(core::ptr::null_mut());
         }
@@ -132,15 +121,15 @@ impl RawRLock {
 
     /// True if robust linking is currently possible for the calling thread.
     pub fn is_robust_for_caller(&self) -> bool {
-        !self.robust_for(&thread::current()).0.is_null()
+        !self.robust_for(thread::current()).0.is_null()
     }
 
     /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
     /// holding it), `Timeout`, `Intr` (nothing acquired), `Overflow` (recursion limit).
     #[inline]
-    pub fn acquire(&self, deadline: &Deadline) -> Status {
+    pub fn acquire(&self, timeout: Timeout) -> Status {
         let me = thread::current();
-        let robust = self.robust_for(&me);
+        let robust = self.robust_for(me);
         if !robust.0.is_null() {
             // SAFETY: `robust.0` is this thread's live head (thread::current).
             unsafe { robust::set_pending(robust.0, &self.list_next) };
@@ -150,10 +139,18 @@ impl RawRLock {
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(&me, robust, 1);
+            self.on_acquired(me, robust, 1);
             return Status::Ok;
         }
-        self.acquire_slow(&me, robust, deadline, 1)
+        self.acquire_slow_timeout(me, robust, timeout)
+    }
+
+    /// Out of line so that the fast path stays a leaf function without a stack frame
+    /// (the deadline lives in this frame, not the caller's).
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow_timeout(&self, me: &ThreadCtx, robust: Robust, timeout: Timeout) -> Status {
+        self.acquire_slow(me, robust, &timeout.deadline(), 1)
     }
 
     /// Clears `list_op_pending` when leaving acquire without linking.
@@ -170,8 +167,10 @@ impl RawRLock {
     fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
         self.owner_token.store(me.token, Ordering::Relaxed);
         self.count.store(count, Ordering::Relaxed);
-        self.owner_pid.store(me.pid, Ordering::Relaxed);
-        self.owner_tid.store(me.tid, Ordering::Relaxed);
+        self.owner_ids.store(
+            (u64::from(me.pid) << 32) | u64::from(me.tid),
+            Ordering::Relaxed,
+        );
         self.owner_start.store(me.start_time, Ordering::Relaxed);
         if robust.0.is_null() {
             // A dead previous owner may have left its (foreign) node pointers here.
@@ -187,7 +186,13 @@ impl RawRLock {
     }
 
     #[cold]
-    fn acquire_slow(&self, me: &ThreadCtx, robust: Robust, deadline: &Deadline, count: u32) -> Status {
+    fn acquire_slow(
+        &self,
+        me: &ThreadCtx,
+        robust: Robust,
+        deadline: &Deadline,
+        count: u32,
+    ) -> Status {
         if self.owner_token.load(Ordering::Relaxed) == me.token {
             self.leave(robust);
             let c = self.count.load(Ordering::Relaxed);
@@ -266,11 +271,12 @@ impl RawRLock {
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
         let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0 || ns != fold_pidns(me.pidns) || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
+        if ns == 0 || ns != me.pidns || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
             return false;
         }
         let token = self.owner_token.load(Ordering::Acquire);
-        let (pid, tid) = (self.owner_pid.load(Ordering::Relaxed), self.owner_tid.load(Ordering::Relaxed));
+        let ids = self.owner_ids.load(Ordering::Relaxed);
+        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
         let start = self.owner_start.load(Ordering::Relaxed);
         if token == 0 || start == 0 || tid != held & FUTEX_TID_MASK || !thread::proc_available() {
             return false;
@@ -298,7 +304,7 @@ impl RawRLock {
             self.count.store(c - 1, Ordering::Relaxed);
             return Status::Ok;
         }
-        self.unlock(&me);
+        self.unlock(me);
         Status::Ok
     }
 
@@ -339,7 +345,7 @@ impl RawRLock {
             return Err(Status::NotOwner);
         }
         let c = self.count.load(Ordering::Relaxed);
-        self.unlock(&me);
+        self.unlock(me);
         Ok(c)
     }
 
@@ -347,7 +353,7 @@ impl RawRLock {
     /// `Ok`, `OwnerDead`, `Timeout`, or `Intr` as [`acquire`](Self::acquire).
     pub fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
         let me = thread::current();
-        let robust = self.robust_for(&me);
+        let robust = self.robust_for(me);
         if !robust.0.is_null() {
             // SAFETY: this thread's live head.
             unsafe { robust::set_pending(robust.0, &self.list_next) };
@@ -357,10 +363,10 @@ impl RawRLock {
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(&me, robust, levels.max(1));
+            self.on_acquired(me, robust, levels.max(1));
             return Status::Ok;
         }
-        self.acquire_slow(&me, robust, deadline, levels.max(1))
+        self.acquire_slow(me, robust, deadline, levels.max(1))
     }
 
     /// True if the calling thread owns the lock.
@@ -408,22 +414,36 @@ mod tests {
     #[test]
     fn node_offsets_match_glibc() {
         assert_eq!(core::mem::size_of::<RawRLock>(), 64);
-        assert_eq!(core::mem::offset_of!(RawRLock, list_next) as isize - core::mem::offset_of!(RawRLock, word) as isize, -robust::FUTEX_OFFSET);
-        assert_eq!(core::mem::offset_of!(RawRLock, list_prev) + 8, core::mem::offset_of!(RawRLock, list_next));
+        assert_eq!(
+            core::mem::offset_of!(RawRLock, list_next) as isize
+                - core::mem::offset_of!(RawRLock, word) as isize,
+            -robust::FUTEX_OFFSET
+        );
+        assert_eq!(
+            core::mem::offset_of!(RawRLock, list_prev) + 8,
+            core::mem::offset_of!(RawRLock, list_next)
+        );
     }
 
     #[test]
     fn recursion_and_ownership() {
         let l = new_rlock();
         assert_eq!(l.release(), Status::NotOwner);
-        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
-        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
         assert_eq!(l.count(), 2);
         assert!(l.is_mine());
         let l2 = l.clone();
-        let other = std::thread::spawn(move || (l2.release(), l2.acquire(&Deadline::Now), l2.is_mine(), l2.count()))
-            .join()
-            .unwrap();
+        let other = std::thread::spawn(move || {
+            (
+                l2.release(),
+                l2.acquire(Timeout::NOW),
+                l2.is_mine(),
+                l2.count(),
+            )
+        })
+        .join()
+        .unwrap();
         assert_eq!(other, (Status::NotOwner, Status::Timeout, false, 0));
         assert_eq!(l.destroy(), Status::Busy);
         assert_eq!(l.release(), Status::Ok);
@@ -437,7 +457,7 @@ mod tests {
     fn release_all_and_restore() {
         let l = new_rlock();
         for _ in 0..3 {
-            assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+            assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
         }
         assert_eq!(l.release_all(), Ok(3));
         assert!(!l.is_locked());
@@ -451,13 +471,13 @@ mod tests {
     fn thread_exit_while_holding_is_owner_dead() {
         let l = new_rlock();
         let l2 = l.clone();
-        std::thread::spawn(move || assert_eq!(l2.acquire(&Deadline::Never), Status::Ok))
+        std::thread::spawn(move || assert_eq!(l2.acquire(Timeout::FOREVER), Status::Ok))
             .join()
             .unwrap();
         // Kernel (robust list) or back-stop: either way, OwnerDead then normal use.
-        assert_eq!(l.acquire(&Deadline::from_timeout(true, 10_000)), Status::OwnerDead);
+        assert_eq!(l.acquire(Timeout::new(true, 10_000)), Status::OwnerDead);
         assert_eq!(l.release(), Status::Ok);
-        assert_eq!(l.acquire(&Deadline::Now), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
         assert_eq!(l.release(), Status::Ok);
     }
 
@@ -471,8 +491,8 @@ mod tests {
                 let (l, c) = (l.clone(), counter.clone());
                 std::thread::spawn(move || {
                     for _ in 0..n {
-                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
-                        assert_eq!(l.acquire(&Deadline::Never), Status::Ok);
+                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
+                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
                         let v = c.load(Ordering::Relaxed);
                         c.store(v + 1, Ordering::Relaxed);
                         assert_eq!(l.release(), Status::Ok);

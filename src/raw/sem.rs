@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::time::Deadline;
+use crate::sys::time::Timeout;
 
 /// Largest value (CPython's `SEM_VALUE_MAX` on Linux).
 pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
@@ -73,7 +73,7 @@ impl RawSem {
 
     /// Takes one unit: `Ok`, `Timeout`, or `Intr` (nothing taken).
     #[inline]
-    pub fn acquire(&self, deadline: &Deadline) -> Status {
+    pub fn acquire(&self, timeout: Timeout) -> Status {
         let v = self.value.load(Ordering::Relaxed);
         if v > 0
             && self
@@ -83,7 +83,7 @@ impl RawSem {
         {
             return Status::Ok;
         }
-        self.acquire_slow(deadline)
+        self.acquire_slow(timeout)
     }
 
     /// Takes a unit if one is available, retrying only on CAS races.
@@ -102,10 +102,12 @@ impl RawSem {
     }
 
     #[cold]
-    fn acquire_slow(&self, deadline: &Deadline) -> Status {
+    #[inline(never)]
+    fn acquire_slow(&self, timeout: Timeout) -> Status {
         if self.try_take() {
             return Status::Ok;
         }
+        let deadline = &timeout.deadline();
         if deadline.is_now() {
             return Status::Timeout;
         }
@@ -193,9 +195,9 @@ mod tests {
     fn bounded_semantics() {
         let s = new_sem(2, 2);
         assert_eq!(s.release(), Status::Overflow);
-        assert_eq!(s.acquire(&Deadline::Now), Status::Ok);
-        assert_eq!(s.acquire(&Deadline::Now), Status::Ok);
-        assert_eq!(s.acquire(&Deadline::Now), Status::Timeout);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Timeout);
         assert_eq!(s.value(), 0);
         assert_eq!(s.release(), Status::Ok);
         assert_eq!(s.value(), 1);
@@ -214,7 +216,7 @@ mod tests {
                 let (s, inside) = (s.clone(), inside.clone());
                 std::thread::spawn(move || {
                     for _ in 0..n {
-                        assert_eq!(s.acquire(&Deadline::Never), Status::Ok);
+                        assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         assert!(now <= 3, "{now} inside a Semaphore(3)");
                         inside.fetch_sub(1, Ordering::SeqCst);
@@ -233,7 +235,7 @@ mod tests {
     fn release_wakes_a_sleeper() {
         let s = new_sem(0, 1);
         let s2 = s.clone();
-        let t = std::thread::spawn(move || s2.acquire(&Deadline::from_timeout(true, 10_000)));
+        let t = std::thread::spawn(move || s2.acquire(Timeout::new(true, 10_000)));
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(s.release(), Status::Ok);
         assert_eq!(t.join().unwrap(), Status::Ok);

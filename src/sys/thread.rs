@@ -5,15 +5,17 @@
 //! child after `fork()` (a `pthread_atfork` child handler), so a forked child never
 //! passes for its parent: it gets a new TID, a new token and a fresh robust list.
 
-use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 
 use super::futex::RobustListHead;
 use super::robust::{self, Mode};
 
-/// The calling thread's identity.
+/// The calling thread's identity. Lives in the thread's 64-byte initial-exec TLS slot
+/// (`src/sys/tls.c`), which starts all-zero: `tid == 0` means "not initialised yet",
+/// and every field's zero is a valid value.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct ThreadCtx {
     /// Kernel TID (what the robust futex word records). 0 = not initialised.
     pub tid: u32,
@@ -24,8 +26,8 @@ pub struct ThreadCtx {
     /// The thread's start time in clock ticks since boot (0 if unknown): with the TID
     /// it tells a dead owner from a live thread that reuses its TID.
     pub start_time: u64,
-    /// Identity of the caller's PID namespace (0 if unknown).
-    pub pidns: u64,
+    /// Identity of the caller's PID namespace folded to 32 bits (0 if unknown).
+    pub pidns: u32,
     /// The thread's robust list head, or null when robust mode is off.
     pub robust_head: *mut RobustListHead,
     /// How the robust list is used.
@@ -44,14 +46,57 @@ impl ThreadCtx {
     };
 }
 
-thread_local! {
-    static CTX: Cell<ThreadCtx> = const { Cell::new(ThreadCtx::UNINIT) };
+const _: () =
+    assert!(core::mem::size_of::<ThreadCtx>() <= 64 && core::mem::align_of::<ThreadCtx>() <= 16);
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe extern "C" {
+    /// The calling thread's 64-byte, 16-aligned, zero-initialised TLS slot.
+    fn mpsync_thread_slot() -> *mut ThreadCtx;
+}
+
+/// The calling thread's slot.
+///
+/// On x86_64 this is the initial-exec TLS sequence itself (a GOT load of the slot's
+/// offset from the thread pointer, plus the thread pointer at `%fs:0`), so a lock call
+/// pays no function call for it; elsewhere it calls the C accessor.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn slot() -> *mut ThreadCtx {
+    let p: *mut ThreadCtx;
+    // SAFETY: the x86_64 ELF TLS ABI: `mpsync_slot@GOTTPOFF` is a GOT entry holding the
+    // (negative) offset of the initial-exec TLS variable `mpsync_slot` (src/sys/tls.c)
+    // from the thread pointer, and `%fs:0` holds the thread pointer itself. Reads only.
+    unsafe {
+        core::arch::asm!(
+            "mov {p}, qword ptr [rip + mpsync_slot@GOTTPOFF]",
+            "add {p}, qword ptr fs:[0]",
+            p = out(reg) p,
+            options(pure, readonly, nostack, preserves_flags)
+        );
+    }
+    p
+}
+
+/// The calling thread's slot (see the x86_64 version).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn slot() -> *mut ThreadCtx {
+    // SAFETY: a plain C function without preconditions.
+    unsafe { mpsync_thread_slot() }
 }
 
 /// The calling thread's identity (initialised on first use).
+///
+/// The reference points into the calling thread's TLS: it is `!Send` (ThreadCtx holds a
+/// raw pointer), and callers use it only for the duration of one library call.
 #[inline]
-pub fn current() -> ThreadCtx {
-    let ctx = CTX.with(Cell::get);
+pub fn current() -> &'static ThreadCtx {
+    // SAFETY: the slot is valid for the thread's lifetime, suitably sized and aligned
+    // for ThreadCtx (asserted above), and all-zero is a valid ThreadCtx. Only this
+    // thread writes it (init_current, or the fork child handler in the same thread),
+    // never while a reference from `current` is in use.
+    let ctx = unsafe { &*slot() };
     if ctx.tid != 0 { ctx } else { init_current() }
 }
 
@@ -61,7 +106,7 @@ static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[cold]
-fn init_current() -> ThreadCtx {
+fn init_current() -> &'static ThreadCtx {
     ATFORK.call_once(|| {
         ROBUST_DISABLED.store(
             std::env::var_os("MPSYNC_NO_ROBUST").is_some_and(|v| v != "0" && !v.is_empty()),
@@ -84,15 +129,19 @@ fn init_current() -> ThreadCtx {
         robust_head,
         robust_mode,
     };
-    CTX.with(|c| c.set(ctx));
-    ctx
+    // SAFETY: this thread's own slot (see `current`); no reference to it is live.
+    unsafe {
+        slot().write(ctx);
+        &*slot()
+    }
 }
 
 extern "C" fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
-    CTX.with(|c| c.set(ThreadCtx::UNINIT));
+    // SAFETY: this thread's own slot; the child runs no other code of ours meanwhile.
+    unsafe { slot().write(ThreadCtx::UNINIT) };
     super::shm::reset_after_fork();
 }
 
@@ -129,11 +178,15 @@ pub fn proc_available() -> bool {
     std::path::Path::new("/proc/self/stat").exists()
 }
 
-/// The inode of `/proc/self/ns/pid` (with its device folded in), or 0 if unknown.
-fn own_pidns() -> u64 {
+/// The inode and device of `/proc/self/ns/pid` folded into 32 bits (never 0), or 0
+/// if unknown.
+fn own_pidns() -> u32 {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata("/proc/self/ns/pid") {
-        Ok(m) => (m.ino() ^ (m.dev() << 32)) | 1,
+        Ok(m) => {
+            let id = m.ino() ^ (m.dev() << 32);
+            ((id ^ (id >> 32)) as u32) | 1
+        }
         Err(_) => 0,
     }
 }
@@ -148,8 +201,18 @@ mod tests {
         assert_ne!(a.tid, 0);
         assert_ne!(a.token, 0);
         assert_eq!(current().token, a.token);
-        let b = std::thread::spawn(|| { let c = current(); (c.tid, c.token, c.pid) }).join().unwrap();
-        let b = ThreadCtx { tid: b.0, token: b.1, pid: b.2, ..ThreadCtx::UNINIT };
+        let b = std::thread::spawn(|| {
+            let c = current();
+            (c.tid, c.token, c.pid)
+        })
+        .join()
+        .unwrap();
+        let b = ThreadCtx {
+            tid: b.0,
+            token: b.1,
+            pid: b.2,
+            ..ThreadCtx::UNINIT
+        };
         assert_ne!(a.tid, b.tid);
         assert_ne!(a.token, b.token);
         assert_eq!(a.pid, b.pid);

@@ -15,6 +15,31 @@ pub enum Deadline {
     At(libc::timespec),
 }
 
+/// A C-style `(block, timeout_ms)` pair folded into one register-sized value, for
+/// fast paths that should not read the clock: an uncontended acquire never needs a
+/// deadline, so slow paths turn it into one ([`Timeout::deadline`]) first thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(i64);
+
+impl Timeout {
+    /// Try once, never sleep.
+    pub const NOW: Timeout = Timeout(0);
+    /// Wait as long as needed.
+    pub const FOREVER: Timeout = Timeout(-1);
+
+    /// `block == false` ignores the timeout (CPython semantics); then as
+    /// [`Deadline::from_timeout`].
+    #[inline]
+    pub fn new(block: bool, timeout_ms: i64) -> Timeout {
+        Timeout(if block { timeout_ms } else { 0 })
+    }
+
+    /// The absolute deadline, measured from now.
+    pub fn deadline(self) -> Deadline {
+        Deadline::from_timeout(true, self.0)
+    }
+}
+
 /// Current `CLOCK_MONOTONIC` time.
 pub fn monotonic_now() -> libc::timespec {
     let mut ts = libc::timespec {
@@ -86,7 +111,11 @@ impl Deadline {
     pub fn capped_ms(&self, ms: i64) -> Deadline {
         let cap = Deadline::after_ms(ms);
         match (self, &cap) {
-            (Deadline::At(a), Deadline::At(c)) if (a.tv_sec, a.tv_nsec) <= (c.tv_sec, c.tv_nsec) => *self,
+            (Deadline::At(a), Deadline::At(c))
+                if (a.tv_sec, a.tv_nsec) <= (c.tv_sec, c.tv_nsec) =>
+            {
+                *self
+            }
             (Deadline::Now, _) => Deadline::Now,
             _ => cap,
         }
@@ -103,7 +132,10 @@ mod tests {
         assert!(Deadline::from_timeout(true, 0).is_now());
         assert!(matches!(Deadline::from_timeout(true, -1), Deadline::Never));
         assert!(matches!(Deadline::from_timeout(true, -77), Deadline::Never));
-        assert!(matches!(Deadline::from_timeout(true, i64::MAX), Deadline::Never | Deadline::At(_)));
+        assert!(matches!(
+            Deadline::from_timeout(true, i64::MAX),
+            Deadline::Never | Deadline::At(_)
+        ));
         let d = Deadline::from_timeout(true, 1500);
         assert!(!d.expired());
         if let Deadline::At(ts) = d {
@@ -114,9 +146,21 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_become_deadlines_late() {
+        assert!(Timeout::new(false, 10).deadline().is_now());
+        assert!(Timeout::new(true, 0).deadline().is_now());
+        assert!(Timeout::NOW.deadline().is_now());
+        assert!(matches!(Timeout::new(true, -5).deadline(), Deadline::Never));
+        assert!(matches!(Timeout::FOREVER.deadline(), Deadline::Never));
+        assert!(matches!(Timeout::new(true, 20).deadline(), Deadline::At(_)));
+    }
+
+    #[test]
     fn capped_picks_the_earlier() {
         let far = Deadline::from_timeout(true, 60_000);
-        let Deadline::At(c) = far.capped_ms(10) else { panic!() };
+        let Deadline::At(c) = far.capped_ms(10) else {
+            panic!()
+        };
         let Deadline::At(f) = far else { panic!() };
         assert!((c.tv_sec, c.tv_nsec) < (f.tv_sec, f.tv_nsec));
         assert!(matches!(Deadline::Never.capped_ms(10), Deadline::At(_)));

@@ -1,0 +1,110 @@
+/*
+ * Owner-death latency: time from kill(SIGKILL) of an RLock holder to a blocked waiter
+ * returning with MP_OWNER_DEAD, over many kills; and, for reference, the same for a
+ * glibc robust pthread_mutex_t (EOWNERDEAD). Build and run:
+ *
+ *   cargo build --release
+ *   cc -O2 -Iinclude tools/death_latency.c -Ltarget/release -lmpsync \
+ *      -Wl,-rpath,$PWD/target/release -lpthread -o target/death_latency && target/death_latency 1000
+ *
+ * Set MPSYNC_NO_ROBUST=1 to measure the fallback (liveness back-stop) instead.
+ */
+#define _GNU_SOURCE
+#include "mpsync.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct shared {
+    mp_rlock_t lock;
+    pthread_mutex_t mutex;
+    volatile int held;
+    volatile int waiting;
+    volatile double woke_at;
+    volatile int status;
+};
+
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, double *v, int n) {
+    qsort(v, n, sizeof *v, cmp);
+    printf("%-34s n=%d  p50 %8.1f us  p90 %8.1f us  p99 %8.1f us  max %8.1f us\n", what, n, v[n / 2], v[n * 9 / 10],
+           v[n * 99 / 100], v[n - 1]);
+}
+
+/* One kill; returns the latency in microseconds (or -1 on failure). */
+static double one(struct shared *s, int use_pthread) {
+    s->held = s->waiting = 0;
+    s->status = 0;
+    pid_t holder = fork();
+    if (holder == 0) {
+        if (use_pthread) pthread_mutex_lock(&s->mutex);
+        else mp_rlock_acquire(&s->lock, true, MP_FOREVER);
+        s->held = 1;
+        for (;;) pause();
+    }
+    while (!s->held) usleep(20);
+    pid_t waiter = fork();
+    if (waiter == 0) {
+        s->waiting = 1;
+        int st;
+        if (use_pthread) {
+            st = pthread_mutex_lock(&s->mutex) == EOWNERDEAD ? MP_OWNER_DEAD : -1;
+            pthread_mutex_consistent(&s->mutex);
+            s->woke_at = now_us();
+            pthread_mutex_unlock(&s->mutex);
+        } else {
+            st = mp_rlock_acquire(&s->lock, true, 30000);
+            s->woke_at = now_us();
+            mp_rlock_release(&s->lock);
+        }
+        s->status = st;
+        _exit(0);
+    }
+    while (!s->waiting) usleep(20);
+    usleep(2000); /* let the waiter block in the kernel */
+    double t0 = now_us();
+    kill(holder, SIGKILL);
+    waitpid(waiter, NULL, 0);
+    waitpid(holder, NULL, 0);
+    return s->status == MP_OWNER_DEAD ? s->woke_at - t0 : -1;
+}
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1000;
+    struct shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    mp_rlock_init(&s->lock);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&s->mutex, &a);
+    double *lat = calloc(n, sizeof *lat), *ref = calloc(n, sizeof *ref);
+    int failures = 0;
+    printf("robust mode of this process: %d (0 off, 1 glibc list, 2 own list)\n", mp_robust_mode());
+    for (int i = 0; i < n; i++) {
+        lat[i] = one(s, 0);
+        ref[i] = one(s, 1);
+        if (lat[i] < 0 || ref[i] < 0) failures++;
+    }
+    report("mp_rlock  kill -> MP_OWNER_DEAD", lat, n);
+    report("pthread robust kill -> EOWNERDEAD", ref, n);
+    printf("failures: %d\n", failures);
+    return failures != 0;
+}
