@@ -33,6 +33,13 @@ static inline int64_t mpt_now_ns(void) {
 #define TIMED_ST(el, expr, expected) do { int64_t mpt_t0_ = mpt_now_ns(); CHECK_ST(expr, expected); \
     (el) = mpt_now_ns() - mpt_t0_; } while (0)
 
+/* Polls `cond` every millisecond; CHECK-fails (naming the condition) if it is still
+ * false after `secs` seconds, so that a lost wake-up fails instead of hanging. */
+#define MPT_WAIT_UNTIL(cond, secs) do { int64_t mpt_wu_end_ = mpt_now_ns() + (int64_t)(secs) * 1000000000LL; \
+    while (!(cond)) { if (mpt_now_ns() > mpt_wu_end_) { \
+        fprintf(stderr, "%s:%d: still waiting after %d s for: %s\n", __FILE__, __LINE__, (int)(secs), #cond); \
+        _exit(1); } usleep(1000); } } while (0)
+
 /* ---- start gates ---------------------------------------------------------------- */
 
 /* A start gate: children block in read() until the parent closes the write end; then

@@ -99,12 +99,9 @@ static int holder(void *p) {
     struct holder_arg *a = p;
     CHECK_OK(acq(&a->o, true, MP_FOREVER));
     __atomic_store_n(&a->c->holding, 1, __ATOMIC_SEQ_CST);
-    for (;;) {
-        int e = __atomic_load_n(&a->c->eintrs, __ATOMIC_SEQ_CST);
-        if (a->c->release_after > 0 && e >= a->c->release_after) break;
-        if (__atomic_load_n(&a->c->release_now, __ATOMIC_SEQ_CST)) break;
-        usleep(1000);
-    }
+    MPT_WAIT_UNTIL((a->c->release_after > 0 && __atomic_load_n(&a->c->eintrs, __ATOMIC_SEQ_CST) >= a->c->release_after) ||
+                       __atomic_load_n(&a->c->release_now, __ATOMIC_SEQ_CST),
+                   60);
     CHECK_OK(rel(&a->o));
     return 0;
 }
@@ -114,7 +111,7 @@ static pid_t start_holder(struct obj *o, struct ctl *c) {
     a.o = *o;
     a.c = c;
     pid_t pid = mpt_fork(holder, &a);
-    while (!__atomic_load_n(&c->holding, __ATOMIC_SEQ_CST)) usleep(1000);
+    MPT_WAIT_UNTIL(__atomic_load_n(&c->holding, __ATOMIC_SEQ_CST), 30);
     return pid;
 }
 

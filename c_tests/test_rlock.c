@@ -241,7 +241,7 @@ TEST(rlock_forked_child_is_not_owner) {
     struct fork_arg a = {l, s};
     for (int i = 0; i < 3; i++) CHECK_OK(mp_rlock_acquire(l, true, MP_FOREVER));
     pid_t pid = mpt_fork(child_of_owner, &a);
-    while (!__atomic_load_n(&s->child_done_trying, __ATOMIC_SEQ_CST)) usleep(1000);
+    MPT_WAIT_UNTIL(__atomic_load_n(&s->child_done_trying, __ATOMIC_SEQ_CST), 30);
     mpt_wait_sleeping(pid, 0);
     check_mine(l, true, 3);
     for (int i = 0; i < 3; i++) CHECK_OK(mp_rlock_release(l));
@@ -301,7 +301,7 @@ TEST(rlock_nonblocking_and_timed) {
     struct holder h = {l, fds[0], 0};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, hold_until_told, &h) == 0);
-    while (!__atomic_load_n(&h.holding, __ATOMIC_SEQ_CST)) usleep(1000);
+    MPT_WAIT_UNTIL(__atomic_load_n(&h.holding, __ATOMIC_SEQ_CST), 30);
     TIMED_ST(el, mp_rlock_acquire(l, false, 60000), MP_TIMEOUT);
     CHECK(el < 30000LL * 1000000);
     TIMED_ST(el, mp_rlock_acquire(l, false, MP_FOREVER), MP_TIMEOUT);

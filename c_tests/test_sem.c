@@ -279,8 +279,7 @@ TEST(sem_every_sleeper_is_woken) {
             CHECK_OK(mp_sem_release(s));
             /* round 0: one at a time (the next release only after a sleeper took the
              * unit); round 1: all five in a burst */
-            if (round == 0)
-                while (__atomic_load_n(&sh->done, __ATOMIC_SEQ_CST) != i + 1) usleep(500);
+            if (round == 0) MPT_WAIT_UNTIL(__atomic_load_n(&sh->done, __ATOMIC_SEQ_CST) == i + 1, 30);
         }
         mpt_wait_all(pids, 5);
         CHECK(sh->done == 5);

@@ -125,12 +125,12 @@ c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
 c_test!(test_array, 120);
 c_test!(test_shm, 120);
-c_test!(test_lock, 120);
-c_test!(test_rlock, 120);
-c_test!(test_sem, 120);
-c_test!(test_errors, 120);
-c_test!(test_eintr, 120);
-c_test!(test_named, 120);
+c_test!(test_lock, 300);
+c_test!(test_rlock, 300);
+c_test!(test_sem, 300);
+c_test!(test_errors, 300);
+c_test!(test_eintr, 300);
+c_test!(test_named, 300);
 c_test!(test_known_bugs, 60);
 
 fn header_compiles(cpp: bool, std: &str) {
