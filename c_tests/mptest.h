@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +114,7 @@ static int mpt_run_one(struct mpt_case *c, int timeout_s) {
     if (pid < 0) { perror("fork"); return 1; }
     if (pid == 0) {
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the runner was killed: so are we */
         c->fn();
         fflush(NULL);
         _exit(0);

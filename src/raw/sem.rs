@@ -40,7 +40,8 @@ pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 /// `value` *before* it reads `sleepers`. Both steps are `SeqCst`, so at least one side
 /// sees the other: either the waiter sees the unit, or the releaser sees the sleeper
 /// and wakes it. A sleeper killed while registered leaves `sleepers` too high, which
-/// costs later releases one needless `FUTEX_WAKE` but never a lost wake-up.
+/// costs later releases one needless `FUTEX_WAKE` but never a lost wake-up (and
+/// `destroy` asks the kernel whether anyone really sleeps).
 #[repr(C)]
 pub struct RawSem {
     header: Header,
@@ -169,9 +170,18 @@ impl RawSem {
     }
 
     /// Ends an in-place semaphore: `Busy` while threads wait on it.
+    ///
+    /// `sleepers` over-counts waiters that were killed while registered, so a non-zero
+    /// count is confirmed with the kernel: `FUTEX_WAKE` returns how many threads really
+    /// sleep on the word (the woken ones re-check and sleep again). If none does, the
+    /// count was stale and is cleared. (A waiter racing with destroy is a caller bug, as
+    /// for `pthread_mutex_destroy`.)
     pub fn destroy(&self) -> Status {
         if self.sleepers.load(Ordering::SeqCst) != 0 {
-            return Status::Busy;
+            if futex::wake_all(&self.value) != 0 {
+                return Status::Busy;
+            }
+            self.sleepers.store(0, Ordering::SeqCst);
         }
         self.header.retire();
         Status::Ok

@@ -74,11 +74,12 @@ fn path_of(bare: &str) -> std::ffi::CString {
 // Mapping registry
 // ---------------------------------------------------------------------------
 
-const MAX_MAPPINGS: usize = 4096;
+/// Address -> length of every mapping this library made (no fixed limit: CPython
+/// programs create tens of thousands of semaphores).
 static REGISTRY_LOCK: AtomicBool = AtomicBool::new(false);
-static mut REGISTRY: [(usize, usize); MAX_MAPPINGS] = [(0, 0); MAX_MAPPINGS];
+static mut REGISTRY: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
 
-fn with_registry<R>(f: impl FnOnce(&mut [(usize, usize); MAX_MAPPINGS]) -> R) -> R {
+fn with_registry<R>(f: impl FnOnce(&mut std::collections::BTreeMap<usize, usize>) -> R) -> R {
     while REGISTRY_LOCK
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
@@ -99,30 +100,17 @@ pub fn reset_after_fork() {
 }
 
 fn register(addr: usize, len: usize) -> bool {
-    with_registry(|reg| match reg.iter_mut().find(|e| e.0 == 0) {
-        Some(slot) => {
-            *slot = (addr, len);
-            true
-        }
-        None => false,
-    })
+    with_registry(|reg| reg.insert(addr, len).is_none())
 }
 
 /// Length of a mapping this library made at `addr`, if any.
 pub fn mapping_len(addr: usize) -> Option<usize> {
-    with_registry(|reg| reg.iter().find(|e| e.0 == addr && addr != 0).map(|e| e.1))
+    with_registry(|reg| reg.get(&addr).copied())
 }
 
 /// Unmaps a mapping this library made at `addr`. `MP_EINVAL` if there is none.
 pub fn unmap(addr: usize) -> MpResult<()> {
-    let len = with_registry(|reg| {
-        reg.iter_mut().find(|e| e.0 == addr && addr != 0).map(|e| {
-            let len = e.1;
-            *e = (0, 0);
-            len
-        })
-    })
-    .ok_or(Status::Inval)?;
+    let len = with_registry(|reg| reg.remove(&addr)).ok_or(Status::Inval)?;
     // SAFETY: (addr, len) was returned by mmap in this process and removed from the
     // registry above, so it is unmapped exactly once.
     unsafe { libc::munmap(addr as *mut libc::c_void, len) };
