@@ -118,6 +118,9 @@ macro_rules! c_test {
 
 c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
+c_test!(test_cond, 300);
+c_test!(test_event, 120);
+c_test!(test_barrier, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");

@@ -26,7 +26,7 @@ const _: () = {
     assert!(core::mem::size_of::<mp_event_t>() == MP_EVENT_SIZE);
     assert!(core::mem::align_of::<mp_event_t>() == MP_EVENT_ALIGN);
     assert!(core::mem::size_of::<RawEvent>() == MP_EVENT_SIZE);
-    assert!(core::mem::align_of::<RawEvent>() <= MP_EVENT_ALIGN);
+    assert!(core::mem::align_of::<RawEvent>() == MP_EVENT_ALIGN);
 };
 
 impl SharedObject for RawEvent {

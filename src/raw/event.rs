@@ -50,7 +50,10 @@ const RAISE: u32 = 2;
 /// +12  sleepers  u32  threads registered as asleep
 /// +16  reserved  (48)
 /// ```
-#[repr(C)]
+///
+/// 8-aligned like the other objects (`MP_EVENT_ALIGN`), although only 32-bit words
+/// are used: the ABI may then grow a 64-bit field without changing the alignment.
+#[repr(C, align(8))]
 pub struct RawEvent {
     header: Header,
     word: AtomicU32,
