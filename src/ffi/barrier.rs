@@ -96,9 +96,7 @@ pub unsafe extern "C" fn mp_barrier_new(
     code(
         out_ok(barrier_out)
             .and_then(|()| check_parties(parties))
-            .and_then(|()| {
-                new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous))
-            })
+            .and_then(|()| new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)))
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
                 unsafe { write_out(barrier_out, p.cast()) }

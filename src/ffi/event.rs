@@ -156,7 +156,10 @@ pub unsafe extern "C" fn mp_event_clear(event: *mut mp_event_t) -> mp_status {
 /// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes; `set_out` is NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_event_is_set(event: *const mp_event_t, set_out: *mut bool) -> mp_status {
+pub unsafe extern "C" fn mp_event_is_set(
+    event: *const mp_event_t,
+    set_out: *mut bool,
+) -> mp_status {
     code(
         out_ok(set_out)
             // SAFETY: forwarded contract.

@@ -230,7 +230,13 @@ impl RawBarrier {
             }
             let refill = st.hole != NO_HOLE;
             let (index, new) = if refill {
-                (st.hole, State { hole: NO_HOLE, ..st })
+                (
+                    st.hole,
+                    State {
+                        hole: NO_HOLE,
+                        ..st
+                    },
+                )
             } else {
                 (
                     st.count,
@@ -401,11 +407,14 @@ impl RawBarrier {
         let slot = &self.broken[generation as usize % RING];
         let mut cur = slot.load(Ordering::Relaxed);
         loop {
-            let newer = cur != NO_GEN && cur != generation && (cur.wrapping_sub(generation) & GEN_MASK) < (1 << 30);
+            let newer = cur != NO_GEN
+                && cur != generation
+                && (cur.wrapping_sub(generation) & GEN_MASK) < (1 << 30);
             if newer || cur == generation {
                 return;
             }
-            match slot.compare_exchange_weak(cur, generation, Ordering::Release, Ordering::Relaxed) {
+            match slot.compare_exchange_weak(cur, generation, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => cur = now,
             }
@@ -455,7 +464,10 @@ mod tests {
     fn wait_until(what: impl Fn() -> bool) {
         let t0 = Instant::now();
         while !what() {
-            assert!(t0.elapsed() < Duration::from_secs(20), "condition never came true");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "condition never came true"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -497,7 +509,10 @@ mod tests {
         let t = std::thread::spawn(move || b2.wait(&Deadline::Never, || true));
         wait_until(|| b.n_waiting() == 1);
         let t0 = Instant::now();
-        assert_eq!(b.wait(&Deadline::from_timeout(true, 30), || true), Err(Status::Broken));
+        assert_eq!(
+            b.wait(&Deadline::from_timeout(true, 30), || true),
+            Err(Status::Broken)
+        );
         assert!(t0.elapsed() >= Duration::from_millis(30));
         assert_eq!(t.join().unwrap(), Err(Status::Broken));
         assert_eq!(b.n_waiting(), 0);
@@ -512,7 +527,11 @@ mod tests {
         let rounds = if cfg!(miri) { 5 } else { 500 };
         let b = new_barrier(P as u32);
         let actions = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new((0..rounds * P).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+        let seen = Arc::new(
+            (0..rounds * P)
+                .map(|_| AtomicUsize::new(0))
+                .collect::<Vec<_>>(),
+        );
         let ts: Vec<_> = (0..P)
             .map(|_| {
                 let (b, actions, seen) = (b.clone(), actions.clone(), seen.clone());
@@ -584,9 +603,21 @@ mod tests {
         let arrive = |b: &RawBarrier| {
             let (raw, st) = b.load();
             let (i, new) = if st.hole != NO_HOLE {
-                (st.hole, State { hole: NO_HOLE, ..st })
+                (
+                    st.hole,
+                    State {
+                        hole: NO_HOLE,
+                        ..st
+                    },
+                )
             } else {
-                (st.count, State { count: st.count + 1, ..st })
+                (
+                    st.count,
+                    State {
+                        count: st.count + 1,
+                        ..st
+                    },
+                )
             };
             assert!(b.cas(raw, new));
             i

@@ -272,10 +272,12 @@ impl RawCond {
     fn advance_gen(&self, target: u32) {
         let mut cur = self.g1_hint.load(Ordering::Relaxed);
         while (target.wrapping_sub(cur) as i32) > 0 {
-            match self
-                .g1_hint
-                .compare_exchange_weak(cur, target, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.g1_hint.compare_exchange_weak(
+                cur,
+                target,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(now) => cur = now,
             }
@@ -296,7 +298,13 @@ impl RawCond {
             if st.u2 >= MAX_WAITERS {
                 return Err(Status::Overflow);
             }
-            if self.cas(raw, State { u2: st.u2 + 1, ..st }) {
+            if self.cas(
+                raw,
+                State {
+                    u2: st.u2 + 1,
+                    ..st
+                },
+            ) {
                 return Ok(g1.wrapping_add(1));
             }
         }
@@ -312,7 +320,13 @@ impl RawCond {
             match classify(g1, mine) {
                 Group::Closed => return Status::Ok,
                 Group::First if st.t1 > 0 => {
-                    if self.cas(raw, State { t1: st.t1 - 1, ..st }) {
+                    if self.cas(
+                        raw,
+                        State {
+                            t1: st.t1 - 1,
+                            ..st
+                        },
+                    ) {
                         return Status::Ok;
                     }
                     continue;
@@ -336,10 +350,28 @@ impl RawCond {
             let (new, result) = match classify(g1, mine) {
                 Group::Closed => return Status::Ok,
                 // Not yet signalled (some G1 member is not): leave without a token.
-                Group::First if st.u1 > 0 => (State { u1: st.u1 - 1, ..st }, why),
+                Group::First if st.u1 > 0 => (
+                    State {
+                        u1: st.u1 - 1,
+                        ..st
+                    },
+                    why,
+                ),
                 // Every G1 member is signalled, so this one is: take its token.
-                Group::First if st.t1 > 0 => (State { t1: st.t1 - 1, ..st }, Status::Ok),
-                Group::Second if st.u2 > 0 => (State { u2: st.u2 - 1, ..st }, why),
+                Group::First if st.t1 > 0 => (
+                    State {
+                        t1: st.t1 - 1,
+                        ..st
+                    },
+                    Status::Ok,
+                ),
+                Group::Second if st.u2 > 0 => (
+                    State {
+                        u2: st.u2 - 1,
+                        ..st
+                    },
+                    why,
+                ),
                 // Counts that cannot describe a registered waiter (the memory was
                 // re-initialised under us): nothing to undo.
                 _ => return why,
@@ -504,7 +536,10 @@ mod tests {
     fn wait_until(what: impl Fn() -> bool) {
         let t0 = Instant::now();
         while !what() {
-            assert!(t0.elapsed() < Duration::from_secs(20), "condition never came true");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "condition never came true"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -620,14 +655,20 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
         }
-        assert_eq!(c.wait(&*l, &Deadline::from_timeout(true, 20)), Status::Timeout);
+        assert_eq!(
+            c.wait(&*l, &Deadline::from_timeout(true, 20)),
+            Status::Timeout
+        );
         assert_eq!(l.count(), 3);
         assert_eq!(l.release_all(), Ok(3));
         let k = new_lock();
         assert_eq!(c.wait(&*k, &Deadline::Now), Status::NotOwner);
         assert_eq!(k.acquire(Timeout::FOREVER), Status::Ok);
         let t0 = Instant::now();
-        assert_eq!(c.wait(&*k, &Deadline::from_timeout(true, 30)), Status::Timeout);
+        assert_eq!(
+            c.wait(&*k, &Deadline::from_timeout(true, 30)),
+            Status::Timeout
+        );
         assert!(t0.elapsed() >= Duration::from_millis(30));
         assert!(k.is_locked());
         assert_eq!(c.waiters(), 0);
@@ -646,7 +687,10 @@ mod tests {
                 std::thread::spawn(move || {
                     assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
                     ready.fetch_add(1, Ordering::SeqCst);
-                    assert_eq!(c.wait(&*l, &Deadline::from_timeout(true, 30_000)), Status::Ok);
+                    assert_eq!(
+                        c.wait(&*l, &Deadline::from_timeout(true, 30_000)),
+                        Status::Ok
+                    );
                     woken.fetch_add(1, Ordering::SeqCst);
                     assert_eq!(l.release(), Status::Ok);
                 })
