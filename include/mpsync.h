@@ -567,7 +567,9 @@ mp_status mp_cond_close(struct mp_cond_t *cond);
  * Returns (the lock is held again):
  * - `MP_OK`: notified. A notification that arrives together with the timeout or a
  *   signal handler is reported as `MP_OK`, never dropped.
- * - `MP_TIMEOUT`: not notified before the deadline (never earlier).
+ * - `MP_TIMEOUT`: not notified before the deadline (never earlier). The timeout
+ *   bounds the wait for a notification; re-acquiring the lock afterwards is not
+ *   bounded (as with `pthread_cond_timedwait` and CPython).
  * - `MP_EINTR`: a signal handler ran before any notification; the lock was
  *   re-acquired (with its recursion level) before returning, so a caller can
  *   simply retry.
