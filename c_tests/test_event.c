@@ -164,6 +164,33 @@ TEST(event_wait_interrupted_by_signal_is_eintr) {
     CHECK_OK(mp_event_destroy(&s->ev));
 }
 
+TEST(event_wait_interrupted_by_sa_restart_handler_is_eintr_too) {
+    struct es *s = new_es();
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART; /* the kernel would restart an untimed futex wait */
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+        s->ready = 1;
+        s->status[0] = mp_event_wait(&s->ev, MP_FOREVER);
+        s->returned = 1;
+        _exit(0);
+    }
+    WAIT_UNTIL(s->ready);
+    double t0 = mpt_now_ms();
+    while (!s->returned) {
+        CHECK(mpt_now_ms() - t0 < 30000);
+        kill(pid, SIGUSR1);
+        usleep(5000);
+    }
+    mpt_wait_ok(pid);
+    CHECK(s->status[0] == MP_EINTR);
+}
+
 TEST(event_anonymous_shared_with_fork) {
     mp_event_t *e, *go;
     CHECK_OK(mp_event_new(&e));

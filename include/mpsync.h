@@ -54,6 +54,14 @@
 #define MP_VERSION_PATCH 0
 
 /**
+ * Offset in bytes of the first element from the start of an array's mapping (and of
+ * its `/dev/shm` file, for a named array): the elements of a named array can be read
+ * by a program that maps the file itself, e.g. Python's
+ * `SharedMemory(name).buf[MP_ARRAY_DATA_OFFSET:]`. Part of the ABI.
+ */
+#define MP_ARRAY_DATA_OFFSET 128
+
+/**
  * Size in bytes of `mp_barrier_t` (part of the ABI).
  */
 #define MP_BARRIER_SIZE 64
@@ -149,10 +157,41 @@
 #define MP_SEM_VALUE_MAX 2147483647
 
 /**
+ * A shared array of `mp_array_len()` elements of one `mp_type`, zeroed at creation,
+ * optionally guarded by an embedded RLock (`Array(..., lock=True)`); a `Value` is an
+ * array of length 1. Opaque: get one from `mp_array_new` or `mp_array_open`, end it
+ * with `mp_array_close`. It is a shared mapping, so a `fork()`ed child uses the
+ * parent's pointer.
+ */
+typedef struct mp_array_t mp_array_t;
+
+/**
+ * A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, freed by
+ * `mp_shm_close`). It is private to the process, but a `fork()`ed child may use the
+ * handle it inherited (the mapping is shared) and must close it itself.
+ */
+typedef struct mp_shm_t mp_shm_t;
+
+/**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
  * negative codes are errors. See `mp_strerror`.
  */
 typedef int32_t mp_status;
+
+/**
+ * An element type: the Python `array`/`ctypes` type character, so bindings can pass
+ * Python's codes through unchanged (`MP_TYPE_INT == 'i'`).
+ */
+typedef uint8_t mp_type;
+
+/**
+ * A recursive lock owned by one thread of one process. If the owner dies holding it
+ * (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
+ * memory, like `mp_lock_t`.
+ */
+typedef struct mp_rlock_t {
+    uint64_t _opaque[8];
+} mp_rlock_t;
 
 /**
  * A reusable barrier for a fixed number of parties (threads of any processes).
@@ -177,15 +216,6 @@ typedef struct mp_barrier_t {
 typedef struct mp_cond_t {
     uint64_t _opaque[8];
 } mp_cond_t;
-
-/**
- * A recursive lock owned by one thread of one process. If the owner dies holding it
- * (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
- * memory, like `mp_lock_t`.
- */
-typedef struct mp_rlock_t {
-    uint64_t _opaque[8];
-} mp_rlock_t;
 
 /**
  * A non-recursive lock that any thread of any process may release (a binary
@@ -296,9 +326,229 @@ typedef struct mp_sem_t {
  */
 #define MP_ESYS -13
 
+/**
+ * `'c'`: `char`, 1 byte (ctypes `c_char`).
+ */
+#define MP_TYPE_CHAR 99
+
+/**
+ * `'b'`: `signed char`, 1 byte.
+ */
+#define MP_TYPE_BYTE 98
+
+/**
+ * `'B'`: `unsigned char`, 1 byte.
+ */
+#define MP_TYPE_UBYTE 66
+
+/**
+ * `'h'`: `short`, 2 bytes.
+ */
+#define MP_TYPE_SHORT 104
+
+/**
+ * `'H'`: `unsigned short`, 2 bytes.
+ */
+#define MP_TYPE_USHORT 72
+
+/**
+ * `'i'`: `int`, 4 bytes.
+ */
+#define MP_TYPE_INT 105
+
+/**
+ * `'I'`: `unsigned int`, 4 bytes.
+ */
+#define MP_TYPE_UINT 73
+
+/**
+ * `'l'`: `long` (8 bytes on 64-bit Linux, 4 on 32-bit).
+ */
+#define MP_TYPE_LONG 108
+
+/**
+ * `'L'`: `unsigned long` (as `long`).
+ */
+#define MP_TYPE_ULONG 76
+
+/**
+ * `'q'`: `long long`, 8 bytes.
+ */
+#define MP_TYPE_LONGLONG 113
+
+/**
+ * `'Q'`: `unsigned long long`, 8 bytes.
+ */
+#define MP_TYPE_ULONGLONG 81
+
+/**
+ * `'f'`: `float`, 4 bytes.
+ */
+#define MP_TYPE_FLOAT 102
+
+/**
+ * `'d'`: `double`, 8 bytes.
+ */
+#define MP_TYPE_DOUBLE 100
+
+/**
+ * `'?'`: `bool`, 1 byte.
+ */
+#define MP_TYPE_BOOL 63
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates a zeroed array of `length` elements of `type` in a new anonymous shared
+ * mapping inherited by `fork()`ed children (CPython's `Array(type, length)` /
+ * `Value(type)` with `length == 1`; `RawArray`/`RawValue` with `with_lock == false`).
+ * `length` may be 0. With `with_lock`, the array embeds an RLock
+ * (`mp_array_get_lock`) and every get/set/read/write takes it.
+ *
+ * Returns `MP_OK` (and writes `*arr_out`), `MP_EINVAL` (NULL `arr_out`, unknown
+ * `type`), `MP_ENOMEM` (no memory, or the size does not fit in the address space).
+ *
+ * # Safety
+ * `arr_out` is NULL or writable.
+ */
+mp_status mp_array_new(mp_type type, size_t length, bool with_lock, struct mp_array_t **arr_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates) the array called `name`, so that unrelated
+ * processes share it; `flags`, `mode` and race-free creation as in `mp_lock_open`.
+ * A created array is zeroed. An existing array must match all of `type`, `length`
+ * and `with_lock`, else `MP_EBADOBJ` (so two programs never disagree on what the
+ * bytes mean or on whether accesses are locked). A file under the name that is not
+ * such an array (wrong size, truncated, another object, foreign data) is
+ * `MP_EBADOBJ`; its size is checked before it is mapped.
+ *
+ * Returns `MP_OK` (and writes `*arr_out`), `MP_EINVAL` (NULL, bad name/flags/mode,
+ * unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
+ * (also when `/dev/shm` has no room), `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `arr_out` is NULL or writable.
+ */
+mp_status mp_array_open(const char *name, uint32_t flags, uint32_t mode, mp_type type, size_t length, bool with_lock, struct mp_array_t **arr_out);
+
+/**
+ * Unmaps an array in the calling process (the object lives on in other processes,
+ * and under its name until `mp_unlink`).
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
+ * in this process, e.g. already closed). An array whose descriptor was corrupted
+ * (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
+ *
+ * # Safety
+ * `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
+ * successful close (the pointers from `mp_array_data`/`mp_array_get_lock` die with
+ * it). Do not close an array whose lock the calling thread holds.
+ */
+mp_status mp_array_close(struct mp_array_t *arr);
+
+/**
+ * The first element (16-byte aligned), for direct access: with a synchronized array,
+ * hold its lock (`mp_array_get_lock`) while you touch the elements to get CPython's
+ * `with arr.get_lock():` semantics. Valid (and non-NULL) also for a zero-length
+ * array; NULL for NULL or a bad object.
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+void *mp_array_data(struct mp_array_t *arr);
+
+/**
+ * Number of elements (0 for NULL or a bad object).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+size_t mp_array_len(const struct mp_array_t *arr);
+
+/**
+ * Size in bytes of one element: the platform C ABI size of its type (0 for NULL or a
+ * bad object).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+size_t mp_array_item_size(const struct mp_array_t *arr);
+
+/**
+ * The element type, e.g. `MP_TYPE_INT` (0 for NULL or a bad object).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+mp_type mp_array_type(const struct mp_array_t *arr);
+
+/**
+ * The RLock embedded in a synchronized array (CPython's `get_lock()`); NULL for a raw
+ * array (`with_lock == false`), NULL, or a bad object. Use it with the `mp_rlock_*`
+ * functions to make several accesses atomic (the get/set/read/write calls re-enter
+ * it). It belongs to the array: `mp_rlock_close`/`mp_rlock_destroy` refuse it
+ * (`MP_EINVAL`), and it is gone after `mp_array_close`.
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+struct mp_rlock_t *mp_array_get_lock(struct mp_array_t *arr);
+
+/**
+ * Copies element `index` to `*item_out` (`mp_array_item_size()` bytes, no
+ * alignment needed), under the array's lock if it has one.
+ *
+ * Returns `MP_OK`; `MP_OWNER_DEAD` (the element was copied, but a process died
+ * holding the array's lock, so the data may be inconsistent: the lock is released
+ * again and works normally afterwards; only the first caller after the death is
+ * told); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
+ * wait for the lock: nothing copied); `MP_EOVERFLOW` (the caller holds the lock at
+ * its recursion limit); `MP_EINVAL` (NULL); `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process; `item_out` is NULL or valid for
+ * `mp_array_item_size()` writable bytes.
+ */
+mp_status mp_array_get(struct mp_array_t *arr, size_t index, void *item_out);
+
+/**
+ * Copies `*item` (`mp_array_item_size()` bytes, copied bit for bit, no conversion)
+ * into element `index`, under the array's lock if it has one.
+ *
+ * Returns as `mp_array_get` (`MP_OWNER_DEAD`: the element was written).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process; `item` is NULL or valid for
+ * `mp_array_item_size()` readable bytes.
+ */
+mp_status mp_array_set(struct mp_array_t *arr, size_t index, const void *item);
+
+/**
+ * Copies elements `start .. start + count` to `out` (`count * item_size` bytes) in
+ * one step under the array's lock if it has one (CPython's `arr[start:start+count]`).
+ * `count == 0` with `start <= len` copies nothing and succeeds.
+ *
+ * Returns as `mp_array_get`; `MP_ERANGE` if `start + count > len` (or overflows).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process; `out` is NULL or valid for
+ * `count * mp_array_item_size()` writable bytes (it may overlap the array).
+ */
+mp_status mp_array_read(struct mp_array_t *arr, size_t start, size_t count, void *out);
+
+/**
+ * Copies `count` elements from `in` into elements `start .. start + count` in one
+ * step under the array's lock if it has one (CPython's slice assignment).
+ *
+ * Returns as `mp_array_read` (`MP_OWNER_DEAD`: the elements were written).
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process; `in` is NULL or valid for
+ * `count * mp_array_item_size()` readable bytes (it may overlap the array).
+ */
+mp_status mp_array_write(struct mp_array_t *arr, size_t start, size_t count, const void *in);
 
 /**
  * Initialises a barrier for `parties` threads in caller-provided memory
@@ -1040,6 +1290,79 @@ mp_status mp_sem_get_value(const struct mp_sem_t *sem, uint32_t *value_out);
  * As `mp_sem_get_value`.
  */
 mp_status mp_sem_get_max_value(const struct mp_sem_t *sem, uint32_t *max_out);
+
+/**
+ * Opens, or with `MP_CREATE` creates, the shared-memory block `name` and maps all of
+ * it, read-write (CPython's `SharedMemory(name, create, size)`).
+ *
+ * - `name`: 1–200 characters of `[A-Za-z0-9._-]`, optionally after one `/` (the
+ *   slash is optional: `"blk"` and `"/blk"` are the same block, `/dev/shm/blk`, which
+ *   Python attaches with `SharedMemory("blk")`). With `MP_CREATE`, `name` may be NULL:
+ *   a fresh name `psm_` + 8 hex digits is chosen (as CPython does), retrying on
+ *   collisions; read it with `mp_shm_name`.
+ * - `flags`: `0` opens an existing block; `MP_CREATE` opens it or creates it;
+ *   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`).
+ * - `size`: the size of a created block; must be > 0 with `MP_CREATE`. Opening an
+ *   existing block ignores it and maps the whole file, whatever its size (as CPython
+ *   does): check `mp_shm_size`. An empty file under the name is `MP_EBADOBJ`.
+ * - `mode`: permission bits of a created block (exactly these, regardless of the
+ *   umask); `0` means `0600`, CPython's mode.
+ *
+ * A created block is zero-filled, appears under its name only once fully sized (no
+ * opener ever sees it smaller), and its memory is allocated at creation, so a block
+ * that does not fit in `/dev/shm` fails here with `MP_ENOMEM` rather than with
+ * `SIGBUS` at first touch.
+ *
+ * Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+ * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
+ * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (not a regular non-empty file),
+ * `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `shm_out` is NULL or writable.
+ */
+mp_status mp_shm_open(const char *name, uint32_t flags, size_t size, uint32_t mode, struct mp_shm_t **shm_out);
+
+/**
+ * The first byte of the block (page-aligned); NULL for NULL or a closed handle.
+ *
+ * # Safety
+ * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ */
+void *mp_shm_data(struct mp_shm_t *shm);
+
+/**
+ * The size of the mapping in bytes: the file's size when it was opened (0 for NULL
+ * or a closed handle).
+ *
+ * # Safety
+ * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ */
+size_t mp_shm_size(const struct mp_shm_t *shm);
+
+/**
+ * The block's name as CPython's `SharedMemory.name` shows it: without a leading `/`
+ * (`"psm_1a2b3c4d"`, or `"blk"` for a block opened as `"/blk"`). Pass it to Python's
+ * `SharedMemory(name)`, `mp_shm_open` or `mp_unlink`. The string lives as long as the
+ * handle; NULL for NULL or a closed handle.
+ *
+ * # Safety
+ * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ */
+const char *mp_shm_name(const struct mp_shm_t *shm);
+
+/**
+ * Unmaps the block in the calling process and frees the handle (CPython's
+ * `SharedMemory.close()`). The block itself lives on until `mp_unlink(name)` and the
+ * last close (CPython's `unlink()`).
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle).
+ *
+ * # Safety
+ * `shm` is NULL or a handle from `mp_shm_open`; neither it nor the data or name
+ * pointers are used after a successful close.
+ */
+mp_status mp_shm_close(struct mp_shm_t *shm);
 
 #ifdef __cplusplus
 }  // extern "C"

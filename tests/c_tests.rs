@@ -6,7 +6,7 @@
 //! Also checks that `include/mpsync.h` compiles cleanly as C99, C11 and C++17 with
 //! `-Wall -Wextra -Wpedantic -Werror`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,13 +14,18 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory holding libmpsync.so for this build (target/<profile>).
+/// Directory holding the libmpsync.so that `cargo test` just built: target/<profile>/deps
+/// (next to this test binary). `target/<profile>/libmpsync.so` is only refreshed by
+/// `cargo build`, so linking that one could test a stale library.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    assert!(
+        deps.join("libmpsync.so").exists(),
+        "{} has no libmpsync.so",
+        deps.display()
+    );
+    deps
 }
 
 fn compiler(cpp: bool) -> Command {
@@ -118,6 +123,8 @@ macro_rules! c_test {
 
 c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
+c_test!(test_array, 120);
+c_test!(test_shm, 120);
 c_test!(test_cond, 300);
 c_test!(test_event, 120);
 c_test!(test_barrier, 300);

@@ -1,1 +1,481 @@
-//! (to be written)
+//! Shared arrays: CPython's `Value`, `Array`, `RawValue` and `RawArray`.
+//!
+//! An array is one mapping: a 128-byte descriptor followed by the elements. The
+//! descriptor is written once, before the header publishes the object, and never
+//! changes afterwards; the elements are plain bytes guarded (for a synchronized
+//! array) by the embedded [`RawRLock`].
+//!
+//! ```text
+//! +0    header      (8)   Kind::Array
+//! +8    type_code   u32   element type: a Python type character ('i', 'd', ...)
+//! +12   flags       u32   bit 0: FLAG_WITH_LOCK (the RLock at +64 is live)
+//! +16   length      u64   number of elements (0 allowed)
+//! +24   item_size   u32   bytes per element (the C ABI size of the type here)
+//! +28   data_offset u32   DATA_OFFSET (128)
+//! +32   total_size  u64   DATA_OFFSET + length * item_size = size of the mapping
+//! +40   reserved    (24)  zero
+//! +64   lock        (64)  RawRLock (all zero, never published, for a raw array)
+//! +128  data              length * item_size bytes, zeroed at creation
+//! ```
+//!
+//! **Trust.** The descriptor lives in memory that other processes can write, so it is
+//! never trusted on its own: every access re-validates it against the length of the
+//! mapping *this* process made ([`view`]), and a descriptor that disagrees (or a lock
+//! that is not a live RLock) is `MP_EBADOBJ`. A buggy or hostile peer can therefore
+//! scramble the elements, but cannot make this process read or write outside the
+//! mapping.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::header::{Header, Kind, Lifecycle};
+use super::rlock::RawRLock;
+use crate::status::{MpResult, Status};
+use crate::sys::time::Timeout;
+
+/// Offset of the first element from the start of the object (16-aligned).
+pub const DATA_OFFSET: usize = 128;
+/// `flags` bit: the array is synchronized (its RLock is live).
+const FLAG_WITH_LOCK: u32 = 1;
+
+/// Element types, valued as Python's `array`/`ctypes` type characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ElemType {
+    /// `'c'`: `char` (ctypes `c_char`).
+    Char = b'c',
+    /// `'b'`: `signed char`.
+    SChar = b'b',
+    /// `'B'`: `unsigned char`.
+    UChar = b'B',
+    /// `'h'`: `short`.
+    Short = b'h',
+    /// `'H'`: `unsigned short`.
+    UShort = b'H',
+    /// `'i'`: `int`.
+    Int = b'i',
+    /// `'I'`: `unsigned int`.
+    UInt = b'I',
+    /// `'l'`: `long`.
+    Long = b'l',
+    /// `'L'`: `unsigned long`.
+    ULong = b'L',
+    /// `'q'`: `long long`.
+    LongLong = b'q',
+    /// `'Q'`: `unsigned long long`.
+    ULongLong = b'Q',
+    /// `'f'`: `float`.
+    Float = b'f',
+    /// `'d'`: `double`.
+    Double = b'd',
+    /// `'?'`: `_Bool`.
+    Bool = b'?',
+}
+
+/// Every element type, in the order of the API table.
+pub const ALL_TYPES: [ElemType; 14] = [
+    ElemType::Char,
+    ElemType::SChar,
+    ElemType::UChar,
+    ElemType::Short,
+    ElemType::UShort,
+    ElemType::Int,
+    ElemType::UInt,
+    ElemType::Long,
+    ElemType::ULong,
+    ElemType::LongLong,
+    ElemType::ULongLong,
+    ElemType::Float,
+    ElemType::Double,
+    ElemType::Bool,
+];
+
+impl ElemType {
+    /// The type for a type character, if it is one of ours.
+    pub fn from_code(code: u32) -> Option<ElemType> {
+        ALL_TYPES.iter().copied().find(|t| *t as u32 == code)
+    }
+
+    /// The type character.
+    #[inline]
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Size of one element: the C ABI size of the type on this platform (so `'l'` is
+    /// 8 bytes on LP64 Linux, as in CPython's ctypes).
+    pub fn item_size(self) -> usize {
+        use core::mem::size_of;
+        match self {
+            ElemType::Char | ElemType::SChar | ElemType::UChar => size_of::<libc::c_char>(),
+            ElemType::Short | ElemType::UShort => size_of::<libc::c_short>(),
+            ElemType::Int | ElemType::UInt => size_of::<libc::c_int>(),
+            ElemType::Long | ElemType::ULong => size_of::<libc::c_long>(),
+            ElemType::LongLong | ElemType::ULongLong => size_of::<libc::c_longlong>(),
+            ElemType::Float => size_of::<libc::c_float>(),
+            ElemType::Double => size_of::<libc::c_double>(),
+            ElemType::Bool => size_of::<bool>(),
+        }
+    }
+}
+
+/// Size of the whole object for `length` elements of `ty`; `NoMem` if it does not fit
+/// in the address space (more than `isize::MAX` bytes).
+pub fn total_size(ty: ElemType, length: usize) -> MpResult<usize> {
+    length
+        .checked_mul(ty.item_size())
+        .and_then(|n| n.checked_add(DATA_OFFSET))
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or(Status::NoMem)
+}
+
+/// The descriptor at the start of an array's mapping (see the module documentation).
+#[repr(C)]
+pub struct RawArray {
+    header: Header,
+    type_code: AtomicU32,
+    flags: AtomicU32,
+    length: AtomicU64,
+    item_size: AtomicU32,
+    data_offset: AtomicU32,
+    total_size: AtomicU64,
+    _reserved: [AtomicU64; 3],
+    lock: RawRLock,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RawArray>() == DATA_OFFSET);
+    assert!(core::mem::offset_of!(RawArray, lock) == 64);
+    assert!(DATA_OFFSET.is_multiple_of(16));
+};
+
+/// A validated array in this process's address space.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// The descriptor.
+    pub array: &'a RawArray,
+    /// First element (`DATA_OFFSET` bytes after the start; valid for `len * item_size`
+    /// bytes, possibly zero).
+    pub data: *mut u8,
+    /// Element type.
+    pub ty: ElemType,
+    /// Number of elements.
+    pub len: usize,
+    /// Bytes per element.
+    pub item_size: usize,
+    /// The embedded lock of a synchronized array.
+    pub lock: Option<&'a RawRLock>,
+}
+
+impl RawArray {
+    /// Writes the descriptor (and the lock, if `with_lock`) into a fresh, zeroed
+    /// mapping of `total_size(ty, length)` bytes, then publishes the object.
+    pub fn init(&self, ty: ElemType, length: usize, with_lock: bool, lifecycle: Lifecycle) {
+        let item = ty.item_size();
+        self.type_code
+            .store(u32::from(ty.code()), Ordering::Relaxed);
+        self.flags.store(
+            if with_lock { FLAG_WITH_LOCK } else { 0 },
+            Ordering::Relaxed,
+        );
+        self.length.store(length as u64, Ordering::Relaxed);
+        self.item_size.store(item as u32, Ordering::Relaxed);
+        self.data_offset
+            .store(DATA_OFFSET as u32, Ordering::Relaxed);
+        // Callers computed total_size successfully, so this does not overflow.
+        let total = DATA_OFFSET.saturating_add(length.saturating_mul(item));
+        self.total_size.store(total as u64, Ordering::Relaxed);
+        for r in &self._reserved {
+            r.store(0, Ordering::Relaxed);
+        }
+        if with_lock {
+            // The embedded lock shares the array's lifecycle: it is not an in-place
+            // object (mp_rlock_destroy refuses it) and not a mapping of its own
+            // (mp_rlock_close refuses it).
+            self.lock.init(lifecycle);
+        }
+        self.header.publish(Kind::Array, lifecycle);
+    }
+
+    /// The object header.
+    #[inline]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// True if the descriptor describes exactly (`ty`, `length`, `with_lock`). Call on
+    /// a validated [`View`] only.
+    pub fn matches(view: &View<'_>, ty: ElemType, length: usize, with_lock: bool) -> bool {
+        view.ty == ty && view.len == length && view.lock.is_some() == with_lock
+    }
+
+    /// Validates the object at `base`, a mapping of `mapped_len` bytes made by this
+    /// process, and returns a view whose bounds can be trusted: `BadObj` unless the
+    /// header is a live array of our layout, the type is known, the item size is the
+    /// type's, and `DATA_OFFSET + length * item_size == mapped_len`; and, for a
+    /// synchronized array, the lock is a live RLock.
+    ///
+    /// # Safety
+    /// `base` is 8-aligned and valid for reads of `mapped_len` bytes for `'a` (in a
+    /// shared mapping: every bit pattern is a valid `RawArray`).
+    pub unsafe fn view<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+        if mapped_len < DATA_OFFSET {
+            return Err(Status::BadObj);
+        }
+        // SAFETY: at least size_of::<RawArray>() readable, aligned bytes per the
+        // contract; RawArray is atomics and integers, valid for any bit pattern.
+        let array = unsafe { &*(base as *const RawArray) };
+        array.header.check(Kind::Array)?;
+        let ty =
+            ElemType::from_code(array.type_code.load(Ordering::Relaxed)).ok_or(Status::BadObj)?;
+        let flags = array.flags.load(Ordering::Relaxed);
+        let item_size = array.item_size.load(Ordering::Relaxed) as usize;
+        let length =
+            usize::try_from(array.length.load(Ordering::Relaxed)).map_err(|_| Status::BadObj)?;
+        let total = total_size(ty, length).map_err(|_| Status::BadObj)?;
+        if flags & !FLAG_WITH_LOCK != 0
+            || item_size != ty.item_size()
+            || array.data_offset.load(Ordering::Relaxed) as usize != DATA_OFFSET
+            || array.total_size.load(Ordering::Relaxed) != total as u64
+            || total != mapped_len
+        {
+            return Err(Status::BadObj);
+        }
+        let lock = if flags & FLAG_WITH_LOCK != 0 {
+            array.lock.header().check(Kind::RLock)?;
+            Some(&array.lock)
+        } else {
+            None
+        };
+        Ok(View {
+            array,
+            // SAFETY: DATA_OFFSET <= mapped_len (checked above): in bounds or one past
+            // the end of the mapping.
+            data: unsafe { base.add(DATA_OFFSET) },
+            ty,
+            len: length,
+            item_size,
+            lock,
+        })
+    }
+}
+
+impl View<'_> {
+    /// Byte offset and byte count of elements `start .. start + count`: `Range` if any
+    /// of them is out of bounds (including when `start + count` overflows).
+    #[inline]
+    pub fn byte_range(&self, start: usize, count: usize) -> MpResult<(usize, usize)> {
+        match start.checked_add(count) {
+            Some(end) if end <= self.len => {
+                // Cannot overflow: end * item_size <= total_size <= isize::MAX.
+                Ok((start * self.item_size, count * self.item_size))
+            }
+            _ => Err(Status::Range),
+        }
+    }
+
+    /// Runs `f` under the lock if the array has one: returns `Ok`, `OwnerDead` (the
+    /// previous owner died holding the lock; `f` still ran, and the lock is released
+    /// again), or the lock's error (`Intr`, `Overflow`) with `f` not run.
+    #[inline]
+    fn locked(&self, f: impl FnOnce()) -> Status {
+        let Some(lock) = self.lock else {
+            f();
+            return Status::Ok;
+        };
+        let got = lock.acquire(Timeout::FOREVER);
+        if !matches!(got, Status::Ok | Status::OwnerDead) {
+            return got;
+        }
+        f();
+        match lock.release() {
+            Status::Ok => got,
+            e => e,
+        }
+    }
+
+    /// Copies elements `start .. start + count` to `out` (under the lock if any).
+    /// Returns `Ok`, `OwnerDead` (copied), `Range`, `Intr`, `Overflow` (not copied).
+    ///
+    /// # Safety
+    /// `out` is valid for writes of `count * item_size` bytes. It may overlap the
+    /// array (the copy is a `memmove`).
+    pub unsafe fn read(&self, start: usize, count: usize, out: *mut u8) -> Status {
+        let (off, n) = match self.byte_range(start, count) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        self.locked(|| {
+            // SAFETY: off + n <= len * item_size, so the source is inside the mapping
+            // (validated by `view`); `out` is valid for n bytes per the contract.
+            unsafe { core::ptr::copy(self.data.add(off), out, n) }
+        })
+    }
+
+    /// Copies `count` elements from `inp` to elements `start .. start + count` (under
+    /// the lock if any). Returns as [`read`](Self::read).
+    ///
+    /// # Safety
+    /// `inp` is valid for reads of `count * item_size` bytes. It may overlap the array.
+    pub unsafe fn write(&self, start: usize, count: usize, inp: *const u8) -> Status {
+        let (off, n) = match self.byte_range(start, count) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        self.locked(|| {
+            // SAFETY: as in `read`, with the roles swapped; the mapping is writable.
+            unsafe { core::ptr::copy(inp, self.data.add(off), n) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zeroed, 16-aligned buffer standing in for a mapping.
+    fn buffer(len: usize) -> Vec<u128> {
+        vec![0u128; len.div_ceil(16)]
+    }
+
+    fn make(ty: ElemType, length: usize, with_lock: bool) -> (Vec<u128>, usize) {
+        let total = total_size(ty, length).unwrap();
+        let mut buf = buffer(total);
+        // SAFETY: the buffer is zeroed, aligned and at least DATA_OFFSET bytes.
+        let a = unsafe { &*(buf.as_mut_ptr() as *const RawArray) };
+        a.init(ty, length, with_lock, Lifecycle::Anonymous);
+        (buf, total)
+    }
+
+    #[test]
+    fn item_sizes_follow_the_c_abi() {
+        let expect: [(u8, usize); 14] = [
+            (b'c', 1),
+            (b'b', 1),
+            (b'B', 1),
+            (b'h', 2),
+            (b'H', 2),
+            (b'i', 4),
+            (b'I', 4),
+            (b'l', core::mem::size_of::<libc::c_long>()),
+            (b'L', core::mem::size_of::<libc::c_ulong>()),
+            (b'q', 8),
+            (b'Q', 8),
+            (b'f', 4),
+            (b'd', 8),
+            (b'?', 1),
+        ];
+        for (code, size) in expect {
+            let t = ElemType::from_code(u32::from(code)).unwrap();
+            assert_eq!(t.code(), code);
+            assert_eq!(t.item_size(), size, "{}", code as char);
+        }
+        for bad in [0u32, b'x' as u32, b'u' as u32, 0x169] {
+            assert_eq!(ElemType::from_code(bad), None);
+        }
+    }
+
+    #[test]
+    fn sizes_overflow_cleanly() {
+        assert_eq!(total_size(ElemType::Int, 0), Ok(DATA_OFFSET));
+        assert_eq!(total_size(ElemType::Double, 3), Ok(DATA_OFFSET + 24));
+        assert_eq!(total_size(ElemType::Double, usize::MAX), Err(Status::NoMem));
+        assert_eq!(
+            total_size(ElemType::Char, isize::MAX as usize),
+            Err(Status::NoMem)
+        );
+    }
+
+    #[test]
+    fn view_validates_the_descriptor() {
+        let (mut buf, total) = make(ElemType::Int, 10, true);
+        let base = buf.as_mut_ptr() as *mut u8;
+        // SAFETY: buffer of `total` bytes.
+        let v = unsafe { RawArray::view(base, total) }.unwrap();
+        assert_eq!((v.ty, v.len, v.item_size), (ElemType::Int, 10, 4));
+        assert!(v.lock.is_some());
+        assert!(RawArray::matches(&v, ElemType::Int, 10, true));
+        assert!(!RawArray::matches(&v, ElemType::Int, 10, false));
+        assert!(!RawArray::matches(&v, ElemType::UInt, 10, true));
+        // A mapping of another length.
+        for len in [0, 64, total - 1, total + 4] {
+            // SAFETY: `view` reads at most the DATA_OFFSET-byte descriptor, which the
+            // buffer holds, whatever length it is told.
+            assert_eq!(
+                unsafe { RawArray::view(base, len) }.map(|_| ()),
+                Err(Status::BadObj)
+            );
+        }
+        // Corrupt the length: the mapping length no longer agrees.
+        // SAFETY: inside the buffer; length is at +16.
+        unsafe { (base.add(16) as *mut u64).write(1 << 40) };
+        // SAFETY: buffer of `total` bytes.
+        assert_eq!(
+            unsafe { RawArray::view(base, total) }.map(|_| ()),
+            Err(Status::BadObj)
+        );
+        // SAFETY: as above.
+        unsafe { (base.add(16) as *mut u64).write(10) };
+        // Corrupt the lock header.
+        // SAFETY: inside the buffer; the lock's magic is at +64.
+        unsafe { (base.add(64) as *mut u32).write(0) };
+        // SAFETY: buffer of `total` bytes.
+        assert_eq!(
+            unsafe { RawArray::view(base, total) }.map(|_| ()),
+            Err(Status::BadObj)
+        );
+        // Zeroed memory is not an array.
+        let mut z = buffer(256);
+        // SAFETY: 256-byte zeroed buffer.
+        assert!(unsafe { RawArray::view(z.as_mut_ptr() as *mut u8, 256) }.is_err());
+    }
+
+    #[test]
+    fn bounds_and_copies() {
+        let (mut buf, total) = make(ElemType::Short, 4, false);
+        // SAFETY: buffer of `total` bytes.
+        let v = unsafe { RawArray::view(buf.as_mut_ptr() as *mut u8, total) }.unwrap();
+        assert!(v.lock.is_none());
+        let src: [i16; 4] = [1, -2, 3, -4];
+        // SAFETY: 8 readable bytes.
+        assert_eq!(unsafe { v.write(0, 4, src.as_ptr().cast()) }, Status::Ok);
+        let mut out = [0i16; 2];
+        // SAFETY: 4 writable bytes.
+        assert_eq!(unsafe { v.read(2, 2, out.as_mut_ptr().cast()) }, Status::Ok);
+        assert_eq!(out, [3, -4]);
+        assert_eq!(v.byte_range(4, 0), Ok((8, 0)));
+        assert_eq!(v.byte_range(5, 0), Err(Status::Range));
+        assert_eq!(v.byte_range(3, 2), Err(Status::Range));
+        assert_eq!(v.byte_range(1, usize::MAX), Err(Status::Range));
+        assert_eq!(v.byte_range(usize::MAX, 1), Err(Status::Range));
+        // SAFETY: out-of-range: nothing is touched.
+        assert_eq!(
+            unsafe { v.read(4, 1, out.as_mut_ptr().cast()) },
+            Status::Range
+        );
+    }
+
+    #[test]
+    fn locked_copies_work_when_the_caller_holds_the_lock() {
+        let (mut buf, total) = make(ElemType::Double, 1, true);
+        // SAFETY: buffer of `total` bytes.
+        let v = unsafe { RawArray::view(buf.as_mut_ptr() as *mut u8, total) }.unwrap();
+        let lock = v.lock.unwrap();
+        assert_eq!(lock.acquire(Timeout::FOREVER), Status::Ok);
+        let x = 2.5f64;
+        // SAFETY: 8 readable bytes.
+        assert_eq!(
+            unsafe { v.write(0, 1, (&x as *const f64).cast()) },
+            Status::Ok
+        );
+        assert_eq!(lock.count(), 1);
+        assert_eq!(lock.release(), Status::Ok);
+        assert!(!lock.is_locked());
+        let mut y = 0f64;
+        // SAFETY: 8 writable bytes.
+        assert_eq!(
+            unsafe { v.read(0, 1, (&mut y as *mut f64).cast()) },
+            Status::Ok
+        );
+        assert_eq!(y, 2.5);
+    }
+}

@@ -121,7 +121,7 @@ impl RawRLock {
 
     /// True if robust linking is currently possible for the calling thread.
     pub fn is_robust_for_caller(&self) -> bool {
-        !self.robust_for(&thread::current()).0.is_null()
+        !self.robust_for(thread::current()).0.is_null()
     }
 
     /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
@@ -129,7 +129,7 @@ impl RawRLock {
     #[inline]
     pub fn acquire(&self, timeout: Timeout) -> Status {
         let me = thread::current();
-        let robust = self.robust_for(&me);
+        let robust = self.robust_for(me);
         if !robust.0.is_null() {
             // SAFETY: `robust.0` is this thread's live head (thread::current).
             unsafe { robust::set_pending(robust.0, &self.list_next) };
@@ -139,7 +139,7 @@ impl RawRLock {
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(&me, robust, 1);
+            self.on_acquired(me, robust, 1);
             return Status::Ok;
         }
         self.acquire_slow_timeout(me, robust, timeout)
@@ -304,7 +304,7 @@ impl RawRLock {
             self.count.store(c - 1, Ordering::Relaxed);
             return Status::Ok;
         }
-        self.unlock(&me);
+        self.unlock(me);
         Status::Ok
     }
 
@@ -345,7 +345,7 @@ impl RawRLock {
             return Err(Status::NotOwner);
         }
         let c = self.count.load(Ordering::Relaxed);
-        self.unlock(&me);
+        self.unlock(me);
         Ok(c)
     }
 
@@ -353,7 +353,7 @@ impl RawRLock {
     /// `Ok`, `OwnerDead`, `Timeout`, or `Intr` as [`acquire`](Self::acquire).
     pub fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
         let me = thread::current();
-        let robust = self.robust_for(&me);
+        let robust = self.robust_for(me);
         if !robust.0.is_null() {
             // SAFETY: this thread's live head.
             unsafe { robust::set_pending(robust.0, &self.list_next) };
@@ -363,7 +363,7 @@ impl RawRLock {
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(&me, robust, levels.max(1));
+            self.on_acquired(me, robust, levels.max(1));
             return Status::Ok;
         }
         self.acquire_slow(me, robust, deadline, levels.max(1))

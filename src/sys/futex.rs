@@ -26,9 +26,17 @@ pub enum Wake {
 ///
 /// `Deadline::Now` never sleeps and reports `TimedOut`.
 pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
+    // "Forever" is a deadline ~35,000 years away rather than no timeout: the kernel
+    // restarts an untimed wait transparently after an SA_RESTART handler, but a timed
+    // one returns EINTR whenever any handler ran. So every handler gives MP_EINTR, as
+    // the contract says, whatever flags it was installed with.
+    const FAR_FUTURE: libc::timespec = libc::timespec {
+        tv_sec: 1 << 40,
+        tv_nsec: 0,
+    };
     let ts_ptr: *const libc::timespec = match deadline {
         Deadline::Now => return Wake::TimedOut,
-        Deadline::Never => core::ptr::null(),
+        Deadline::Never => &FAR_FUTURE,
         Deadline::At(ts) => ts,
     };
     // SAFETY:

@@ -192,7 +192,8 @@ fn open_fd(path: &CStr, oflags: libc::c_int, mode: libc::mode_t) -> MpResult<Fd>
     };
     if fd < 0 {
         return Err(match errno() {
-            libc::ELOOP => Status::BadObj,
+            // A symlink (O_NOFOLLOW) or a directory under the name: not an object.
+            libc::ELOOP | libc::EISDIR => Status::BadObj,
             e => Status::from_errno(e),
         });
     }
@@ -235,6 +236,24 @@ pub trait NamedSpec {
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Allocates the backing store of a new object's file up front, so that a `/dev/shm`
+/// that is too small fails the creation with `MP_ENOMEM` instead of killing a later
+/// toucher of the pages with `SIGBUS`. Filesystems without `fallocate` keep the
+/// sparse file.
+fn reserve(fd: &Fd, size: usize) -> MpResult<()> {
+    if size == 0 {
+        return Ok(());
+    }
+    // SAFETY: `fd` is open for writing; posix_fallocate returns an error number and
+    // leaves errno alone.
+    match unsafe { libc::posix_fallocate(fd.0, 0, size as libc::off_t) } {
+        0 | libc::EOPNOTSUPP | libc::ENODEV | libc::ESPIPE => Ok(()),
+        libc::EINTR => Err(Status::Intr),
+        libc::ENOSPC | libc::EFBIG | libc::ENOMEM => Err(Status::NoMem),
+        e => Err(Status::from_errno(e)),
+    }
+}
 
 /// Opens (and with `MP_CREATE`, creates) the named object described by `spec`.
 pub fn open_named(name: &CStr, flags: u32, mode: u32, spec: &dyn NamedSpec) -> MpResult<Opened> {
@@ -300,6 +319,7 @@ fn create_new(path: &CStr, mode: libc::mode_t, spec: &dyn NamedSpec) -> MpResult
         if unsafe { libc::ftruncate(fd.0, size as libc::off_t) } != 0 {
             return Err(Status::from_errno(errno()));
         }
+        reserve(&fd, size)?;
         let base = mmap_shared(fd.0, size)?;
         if let Err(e) = spec.init(base) {
             let _ = unmap(base as usize);
@@ -325,6 +345,109 @@ fn create_new(path: &CStr, mode: libc::mode_t, spec: &dyn NamedSpec) -> MpResult
     result
 }
 
+// ---------------------------------------------------------------------------
+// Raw shared-memory blocks (CPython's `SharedMemory`)
+// ---------------------------------------------------------------------------
+
+/// Prefix of generated block names, as CPython's `_SHM_NAME_PREFIX`.
+pub const BLOCK_NAME_PREFIX: &str = "psm_";
+
+/// How many generated names `open_block` tries before giving up with `MP_EEXIST`
+/// (CPython retries forever; 2^32 names make a collision streak this long
+/// impossible in practice).
+const BLOCK_NAME_ATTEMPTS: u32 = 1000;
+
+/// A fresh block name like CPython's: `psm_` and 8 random lowercase hex digits.
+pub fn unique_block_name() -> String {
+    let mut buf = [0u8; 4];
+    // SAFETY: `buf` is 4 writable bytes.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), 4, libc::GRND_NONBLOCK) };
+    let mut r = u32::from_ne_bytes(buf);
+    if n != 4 {
+        // No entropy yet: mix the pid, the clock and a counter (collisions only cost
+        // a retry).
+        let now = super::time::monotonic_now();
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() } as u32;
+        let c = TMP_COUNTER.fetch_add(1, Ordering::Relaxed) as u32;
+        r = (now.tv_nsec as u32) ^ pid.rotate_left(16) ^ c.wrapping_mul(0x9E37_79B9);
+    }
+    format!("{BLOCK_NAME_PREFIX}{r:08x}")
+}
+
+/// A raw block: no header; creation only sizes the file, and opening maps whatever
+/// size the file has (CPython attaches that way), except an empty file, which cannot
+/// be mapped (`MP_EBADOBJ`; CPython: "cannot mmap an empty file").
+struct BlockSpec {
+    size: usize,
+}
+
+impl NamedSpec for BlockSpec {
+    fn create_size(&self) -> usize {
+        self.size
+    }
+    fn init(&self, _base: *mut u8) -> MpResult<()> {
+        Ok(())
+    }
+    fn map_size(&self, file_size: usize) -> MpResult<usize> {
+        if file_size == 0 || file_size > isize::MAX as usize {
+            Err(Status::BadObj)
+        } else {
+            Ok(file_size)
+        }
+    }
+    fn check(&self, _base: *mut u8, _len: usize) -> MpResult<()> {
+        Ok(())
+    }
+}
+
+/// A raw block opened by [`open_block`].
+pub struct Block {
+    /// The mapping (registered; release with [`unmap`]).
+    pub opened: Opened,
+    /// The name without a leading `/` (what CPython's `SharedMemory.name` shows).
+    pub name: String,
+}
+
+/// Opens (or with `MP_CREATE` creates) a raw shared-memory block at
+/// `/dev/shm/<name>`, the file glibc's `shm_open("/<name>")` and CPython's
+/// `SharedMemory(name)` use. With `name == None` (only with `MP_CREATE`) a fresh
+/// `psm_XXXXXXXX` name is chosen, retrying on collisions.
+///
+/// Creating (`MP_CREATE`) requires `size > 0`; opening an existing block ignores
+/// `size` and maps the whole file. Arguments are checked before anything is created.
+pub fn open_block(name: Option<&CStr>, flags: u32, size: usize, mode: u32) -> MpResult<Block> {
+    validate_flags(flags)?;
+    effective_mode(mode)?;
+    if flags & FLAG_CREATE != 0 && size == 0 {
+        return Err(Status::Inval);
+    }
+    if size > isize::MAX as usize {
+        return Err(Status::NoMem);
+    }
+    let spec = BlockSpec { size };
+    match name {
+        Some(name) => {
+            let bare = validate_name(name)?.to_owned();
+            let opened = open_named(name, flags, mode, &spec)?;
+            Ok(Block { opened, name: bare })
+        }
+        None if flags & FLAG_CREATE == 0 => Err(Status::Inval),
+        None => {
+            for _ in 0..BLOCK_NAME_ATTEMPTS {
+                let bare = unique_block_name();
+                let cname = std::ffi::CString::new(bare.as_str()).map_err(|_| Status::Sys)?;
+                match open_named(&cname, FLAG_CREATE | FLAG_EXCL, mode, &spec) {
+                    Err(Status::Exist) => continue,
+                    Err(e) => return Err(e),
+                    Ok(opened) => return Ok(Block { opened, name: bare }),
+                }
+            }
+            Err(Status::Exist)
+        }
+    }
+}
+
 /// Removes a name (`mp_unlink`). Existing mappings stay valid.
 pub fn unlink_name(name: &CStr) -> MpResult<()> {
     let bare = validate_name(name)?;
@@ -336,9 +459,19 @@ pub fn unlink_name(name: &CStr) -> MpResult<()> {
     Ok(())
 }
 
+/// Unit tests that make mappings hold this for reading; a test that uses a stale
+/// (unmapped) address holds it for writing, so no other test's mapping can be at that
+/// address meanwhile.
+#[cfg(test)]
+pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shared_guard() -> std::sync::RwLockReadGuard<'static, ()> {
+        TEST_MAPPINGS.read().unwrap_or_else(|e| e.into_inner())
+    }
 
     fn c(s: &str) -> std::ffi::CString {
         std::ffi::CString::new(s).unwrap()
@@ -369,10 +502,87 @@ mod tests {
 
     #[test]
     fn anonymous_mappings_are_registered_once() {
+        // Exclusive: the second unmap below uses a stale address, which another test
+        // thread's new mapping could otherwise occupy.
+        let _g = TEST_MAPPINGS.write().unwrap_or_else(|e| e.into_inner());
         let p = map_anonymous(100).unwrap();
         assert_eq!(mapping_len(p as usize), Some(100));
         assert_eq!(unmap(p as usize), Ok(()));
         assert_eq!(unmap(p as usize), Err(Status::Inval));
         assert_eq!(map_anonymous(0), Err(Status::Inval));
+    }
+
+    #[test]
+    fn generated_block_names_look_like_cpython() {
+        for _ in 0..20 {
+            let n = unique_block_name();
+            assert_eq!(n.len(), 12, "{n}");
+            assert!(n.starts_with("psm_"));
+            assert!(
+                n[4..]
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+            assert!(validate_name(&c(&n)).is_ok());
+        }
+    }
+
+    #[test]
+    fn blocks_get_the_exact_mode_and_size() {
+        let _g = shared_guard();
+        let name = format!("mpsync-unit-{}-blk", std::process::id());
+        let cn = c(&name);
+        let _ = unlink_name(&cn);
+        let b = open_block(Some(&cn), FLAG_CREATE | FLAG_EXCL, 12289, 0o640).unwrap();
+        assert!(b.opened.created);
+        assert_eq!((b.opened.len, b.name.as_str()), (12289, name.as_str()));
+        let meta = std::fs::metadata(format!("{SHM_DIR}{name}")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.mode() & 0o7777, meta.size()), (0o640, 12289));
+        // Opening ignores the size; MP_CREATE alone opens the existing block.
+        let o = open_block(Some(&c(&format!("/{name}"))), FLAG_CREATE, 5, 0).unwrap();
+        assert!(!o.opened.created);
+        assert_eq!((o.opened.len, o.name.as_str()), (12289, name.as_str()));
+        assert_eq!(
+            open_block(Some(&cn), FLAG_CREATE | FLAG_EXCL, 1, 0).map(|_| ()),
+            Err(Status::Exist)
+        );
+        unmap(o.opened.base as usize).unwrap();
+        unmap(b.opened.base as usize).unwrap();
+        unlink_name(&cn).unwrap();
+        assert_eq!(
+            open_block(Some(&cn), 0, 1, 0).map(|_| ()),
+            Err(Status::NoEnt)
+        );
+        // Arguments are checked before anything is created.
+        assert_eq!(
+            open_block(Some(&cn), FLAG_CREATE, 0, 0).map(|_| ()),
+            Err(Status::Inval)
+        );
+        assert_eq!(open_block(None, 0, 10, 0).map(|_| ()), Err(Status::Inval));
+        assert_eq!(
+            open_block(Some(&cn), FLAG_CREATE, 10, 0o1777).map(|_| ()),
+            Err(Status::Inval)
+        );
+        assert!(std::fs::metadata(format!("{SHM_DIR}{name}")).is_err());
+    }
+
+    #[test]
+    fn empty_files_and_directories_are_not_blocks() {
+        let _g = shared_guard();
+        let name = format!("mpsync-unit-{}-odd", std::process::id());
+        let path = format!("{SHM_DIR}{name}");
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(
+            open_block(Some(&c(&name)), 0, 0, 0).map(|_| ()),
+            Err(Status::BadObj)
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert_eq!(
+            open_block(Some(&c(&name)), FLAG_CREATE, 8, 0).map(|_| ()),
+            Err(Status::BadObj)
+        );
+        std::fs::remove_dir(&path).unwrap();
     }
 }
