@@ -62,6 +62,21 @@
 #define MP_ARRAY_DATA_OFFSET 128
 
 /**
+ * Size in bytes of `mp_barrier_t` (part of the ABI).
+ */
+#define MP_BARRIER_SIZE 64
+
+/**
+ * Alignment in bytes of `mp_barrier_t`.
+ */
+#define MP_BARRIER_ALIGN 8
+
+/**
+ * Largest number of parties.
+ */
+#define MP_BARRIER_PARTIES_MAX 65535
+
+/**
  * Robust mode off for the calling thread: owner death is found by the liveness
  * back-stop only (within about a quarter of a second of blocking).
  */
@@ -77,6 +92,32 @@
  * The calling thread had no robust list; libmpsync registered its own.
  */
 #define MP_ROBUST_OWN 2
+
+/**
+ * Size in bytes of `mp_cond_t` (part of the ABI).
+ */
+#define MP_COND_SIZE 64
+
+/**
+ * Alignment in bytes of `mp_cond_t`.
+ */
+#define MP_COND_ALIGN 8
+
+/**
+ * Most threads (of all processes) that can wait on one condition at once; one
+ * more gets `MP_EOVERFLOW`.
+ */
+#define MP_COND_WAITERS_MAX 65535
+
+/**
+ * Size in bytes of `mp_event_t` (part of the ABI).
+ */
+#define MP_EVENT_SIZE 64
+
+/**
+ * Alignment in bytes of `mp_event_t`.
+ */
+#define MP_EVENT_ALIGN 8
 
 /**
  * Size in bytes of `mp_lock_t` (part of the ABI).
@@ -153,6 +194,30 @@ typedef struct mp_rlock_t {
 } mp_rlock_t;
 
 /**
+ * A reusable barrier for a fixed number of parties (threads of any processes).
+ * Plain memory, like `mp_lock_t`. A party that dies while waiting counts as
+ * arrived: the others are still released when the rest arrive (CPython's barrier
+ * hangs then: gh-123899).
+ */
+typedef struct mp_barrier_t {
+    uint64_t _opaque[8];
+} mp_barrier_t;
+
+/**
+ * A condition variable for use with an `mp_rlock_t` (`mp_cond_wait`) or an
+ * `mp_lock_t` (`mp_cond_wait_lock`), like `pthread_cond_t` with its mutex. The lock
+ * is passed to each wait, so one condition can serve several locks over its life
+ * (but not at the same time). Plain memory, like `mp_lock_t`.
+ *
+ * Notifying never blocks: a waiter that died (even by `SIGKILL`) inside
+ * `mp_cond_wait` cannot hang `mp_cond_notify`/`mp_cond_notify_all` (it absorbs at
+ * most one notification, as if it had been woken and then died).
+ */
+typedef struct mp_cond_t {
+    uint64_t _opaque[8];
+} mp_cond_t;
+
+/**
  * A non-recursive lock that any thread of any process may release (a binary
  * semaphore, as CPython's `multiprocessing.Lock`). Plain memory: embed it in your
  * own shared struct and `mp_lock_init` it, or get one from `mp_lock_new` /
@@ -161,6 +226,14 @@ typedef struct mp_rlock_t {
 typedef struct mp_lock_t {
     uint64_t _opaque[8];
 } mp_lock_t;
+
+/**
+ * A flag that threads of any process can wait for. Plain memory, like `mp_lock_t`.
+ * Setting it never blocks, also when a waiter died inside `mp_event_wait`.
+ */
+typedef struct mp_event_t {
+    uint64_t _opaque[8];
+} mp_event_t;
 
 /**
  * A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`.
@@ -478,6 +551,157 @@ mp_status mp_array_read(struct mp_array_t *arr, size_t start, size_t count, void
 mp_status mp_array_write(struct mp_array_t *arr, size_t start, size_t count, const void *in);
 
 /**
+ * Initialises a barrier for `parties` threads in caller-provided memory
+ * (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+ * share it).
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` (NULL, misaligned, `parties` 0 or more than
+ * `MP_BARRIER_PARTIES_MAX`).
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` writable bytes.
+ */
+mp_status mp_barrier_init(struct mp_barrier_t *barrier, uint32_t parties);
+
+/**
+ * Ends a barrier made by `mp_barrier_init`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait in the current, unbroken generation;
+ * `mp_barrier_reset` or `mp_barrier_abort` first if some of them died),
+ * `MP_EINVAL` (NULL, or not an in-place object), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+ */
+mp_status mp_barrier_destroy(struct mp_barrier_t *barrier);
+
+/**
+ * Creates a barrier for `parties` threads in a new anonymous shared mapping
+ * inherited by `fork()`ed children. Close it with `mp_barrier_close`.
+ *
+ * Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL` (NULL `barrier_out`, bad
+ * `parties`), `MP_ENOMEM`.
+ *
+ * # Safety
+ * `barrier_out` is NULL or writable.
+ */
+mp_status mp_barrier_new(uint32_t parties, struct mp_barrier_t **barrier_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
+ * `name`; see `mp_lock_open` for `flags`, `mode` and the race-free creation
+ * guarantee. `parties` is checked always but used only when this call creates the
+ * barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
+ *
+ * Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL`, `MP_ENOENT`,
+ * `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `barrier_out` is NULL or writable.
+ */
+mp_status mp_barrier_open(const char *name, uint32_t flags, uint32_t mode, uint32_t parties, struct mp_barrier_t **barrier_out);
+
+/**
+ * Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or a pointer obtained from this library; not used afterwards.
+ */
+mp_status mp_barrier_close(struct mp_barrier_t *barrier);
+
+/**
+ * Waits until `parties` threads have called `mp_barrier_wait` (this generation),
+ * then all return together and the barrier is ready for the next generation.
+ *
+ * The last thread to arrive calls `action(ctx)` (if `action` is not NULL) before
+ * anyone is released; a non-zero return breaks the barrier. `*index_out` (if
+ * `index_out` is not NULL) gets this thread's index, 0 … parties-1, distinct within
+ * the generation (arrival order, except that a thread arriving after an
+ * interrupted one left may take the index it gave back). `timeout_ms`: negative
+ * (`MP_FOREVER`) waits forever, 0 does not wait (and so breaks the barrier unless
+ * this thread is the last to arrive, as in CPython), positive waits at most that
+ * long on `CLOCK_MONOTONIC`. A thread arriving while the last one runs the action
+ * joins the next generation.
+ *
+ * Returns:
+ * - `MP_OK` (index written).
+ * - `MP_EBROKEN`: the barrier is broken, or breaks while waiting: by
+ *   `mp_barrier_abort`, by `mp_barrier_reset`, by a non-zero `action`, or by the
+ *   timeout of any waiter, this one included (the barrier then stays broken for
+ *   everyone until `mp_barrier_reset`).
+ * - `MP_EINTR`: a signal handler ran; this thread was withdrawn from the generation
+ *   (a retry is a fresh arrival) and its index given back. If another interrupted
+ *   waiter's index is still waiting to be reused, and this thread's is not the
+ *   highest, it stays in the generation until it can leave without making indices
+ *   ambiguous (and returns `MP_OK` if the generation completes meanwhile).
+ * - `MP_EINVAL` (NULL `barrier`), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `index_out` is
+ * NULL or writable; `action` is NULL or a function that may be called with `ctx`,
+ * and that returns normally (no `longjmp`, no C++ exception).
+ */
+mp_status mp_barrier_wait(struct mp_barrier_t *barrier, int64_t timeout_ms, int (*action)(void *ctx), void *ctx, uint32_t *index_out);
+
+/**
+ * Breaks the barrier: every thread waiting in it returns `MP_EBROKEN`, and so does
+ * every later `mp_barrier_wait` until `mp_barrier_reset`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+ */
+mp_status mp_barrier_abort(struct mp_barrier_t *barrier);
+
+/**
+ * Returns the barrier to its initial, unbroken state: threads waiting in the
+ * current generation return `MP_EBROKEN`; later arrivals start a fresh generation.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+ */
+mp_status mp_barrier_reset(struct mp_barrier_t *barrier);
+
+/**
+ * Writes the number of parties to `*parties_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
+ * NULL or writable.
+ */
+mp_status mp_barrier_parties(const struct mp_barrier_t *barrier, uint32_t *parties_out);
+
+/**
+ * Writes the number of threads waiting in the current generation to
+ * `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
+ * counted until its generation ends.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * As `mp_barrier_parties`.
+ */
+mp_status mp_barrier_n_waiting(const struct mp_barrier_t *barrier, uint32_t *waiting_out);
+
+/**
+ * Writes whether the barrier is broken to `*broken_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
+ * NULL or writable.
+ */
+mp_status mp_barrier_is_broken(const struct mp_barrier_t *barrier, bool *broken_out);
+
+/**
  * A static, NUL-terminated description of `status`; never NULL (unknown codes give
  * `"unknown status code"`).
  */
@@ -519,6 +743,244 @@ mp_status mp_unlink(const char *name);
  * An object shared between PID namespaces is not robust-linked whatever this says.
  */
 int32_t mp_robust_mode(void);
+
+/**
+ * Initialises a condition (nobody waiting) in caller-provided memory
+ * (`MP_COND_SIZE` bytes, `MP_COND_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+ * share it). End it with `mp_cond_destroy`.
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` writable bytes.
+ */
+mp_status mp_cond_init(struct mp_cond_t *cond);
+
+/**
+ * Ends a condition made by `mp_cond_init`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait on it and have not been notified;
+ * waiters that died count until `mp_cond_notify_all`), `MP_EINVAL` (NULL, or not
+ * an in-place object), `MP_EBADOBJ`. As with `pthread_cond_destroy`, threads that
+ * were notified must have returned from their wait before the memory is reused.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+ */
+mp_status mp_cond_destroy(struct mp_cond_t *cond);
+
+/**
+ * Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
+ * children. Close it with `mp_cond_close`.
+ *
+ * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `cond_out` is NULL or writable.
+ */
+mp_status mp_cond_new(struct mp_cond_t **cond_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates) the condition called `name`; see
+ * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
+ * lock that goes with it is a separate object (open it by its own name).
+ *
+ * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `cond_out` is NULL or writable.
+ */
+mp_status mp_cond_open(const char *name, uint32_t flags, uint32_t mode, struct mp_cond_t **cond_out);
+
+/**
+ * Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `cond` is NULL or a pointer obtained from this library; not used afterwards.
+ */
+mp_status mp_cond_close(struct mp_cond_t *cond);
+
+/**
+ * Waits for a notification, with `lock` held by the calling thread: releases all
+ * its recursion levels (atomically with starting to wait: a notification sent by
+ * a thread that takes the lock afterwards is not missed), sleeps until
+ * `mp_cond_notify`/`mp_cond_notify_all` picks this thread, the timeout, or a signal
+ * handler, then re-acquires the lock, restoring the recursion level, and returns.
+ * `timeout_ms`: negative (`MP_FOREVER`) waits forever, 0 checks once, positive waits
+ * at most that long on `CLOCK_MONOTONIC` (one deadline for the whole call).
+ * Whatever the result, the lock is held again on return, except on `MP_ENOTOWNER`,
+ * `MP_EOVERFLOW`, `MP_EINVAL` and `MP_EBADOBJ`, which change nothing.
+ *
+ * Returns (the lock is held again):
+ * - `MP_OK`: notified. A notification that arrives together with the timeout or a
+ *   signal handler is reported as `MP_OK`, never dropped.
+ * - `MP_TIMEOUT`: not notified before the deadline (never earlier). The timeout
+ *   bounds the wait for a notification; re-acquiring the lock afterwards is not
+ *   bounded (as with `pthread_cond_timedwait` and CPython).
+ * - `MP_EINTR`: a signal handler ran before any notification; the lock was
+ *   re-acquired (with its recursion level) before returning, so a caller can
+ *   simply retry.
+ * - `MP_OWNER_DEAD`: re-acquiring found that the lock's previous owner died holding
+ *   it. This takes precedence over the three above (the wake-up reason is lost):
+ *   repair the protected data and re-check your predicate, as after any wake-up.
+ *
+ * Errors (nothing changed): `MP_ENOTOWNER` (the calling thread does not own
+ * `lock`), `MP_EOVERFLOW` (`MP_COND_WAITERS_MAX` threads already wait), `MP_EINVAL`
+ * (NULL), `MP_EBADOBJ` (`cond` or `lock` is not a live object of its type).
+ *
+ * Wake-ups are never spurious: `MP_OK` means this thread was picked by a notify
+ * (but another thread may have changed the predicate since: re-check it in a
+ * loop, as with every condition variable).
+ *
+ * # Safety
+ * `cond` and `lock` are NULL or point to `MP_COND_SIZE` / `MP_RLOCK_SIZE` readable
+ * bytes that stay mapped during the call. Not async-signal-safe.
+ */
+mp_status mp_cond_wait(struct mp_cond_t *cond, struct mp_rlock_t *lock, int64_t timeout_ms);
+
+/**
+ * `mp_cond_wait` with an `mp_lock_t`. A Lock has no owner (any thread may release
+ * it), so "held" means "locked": waiting with an unlocked Lock is `MP_ENOTOWNER`,
+ * as CPython's `Condition.wait` asserts `_is_owned()`. The caller should be the
+ * thread that locked it. Returns as `mp_cond_wait`, except `MP_OWNER_DEAD`, which
+ * a Lock cannot report.
+ *
+ * # Safety
+ * `cond` and `lock` are NULL or point to `MP_COND_SIZE` / `MP_LOCK_SIZE` readable
+ * bytes that stay mapped during the call. Not async-signal-safe.
+ */
+mp_status mp_cond_wait_lock(struct mp_cond_t *cond, struct mp_lock_t *lock, int64_t timeout_ms);
+
+/**
+ * Wakes up to `n` of the threads waiting on `cond` at the time of the call
+ * (oldest waiters first, by groups of arrival): never one that starts waiting
+ * afterwards, and a notification is never lost to a waiter that timed out or was
+ * interrupted. `n == 0` does nothing. Call it with the lock held for predictable
+ * results (as CPython requires); it works without. Never blocks: it does not wait
+ * for the woken threads (CPython's `notify` hangs on a dead waiter: gh-75158).
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+ */
+mp_status mp_cond_notify(struct mp_cond_t *cond, uint32_t n);
+
+/**
+ * Wakes every thread waiting on `cond` at the time of the call. Never blocks; also
+ * forgets waiters that died inside a wait.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+ */
+mp_status mp_cond_notify_all(struct mp_cond_t *cond);
+
+/**
+ * Initialises a clear event in caller-provided memory (`MP_EVENT_SIZE` bytes,
+ * `MP_EVENT_ALIGN`-aligned; in a `MAP_SHARED` mapping to share it).
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` writable bytes.
+ */
+mp_status mp_event_init(struct mp_event_t *event);
+
+/**
+ * Ends an event made by `mp_event_init`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait on it; a waiter killed inside
+ * `mp_event_wait` keeps counting), `MP_EINVAL` (NULL, or not an in-place object),
+ * `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+ */
+mp_status mp_event_destroy(struct mp_event_t *event);
+
+/**
+ * Creates a clear event in a new anonymous shared mapping inherited by `fork()`ed
+ * children. Close it with `mp_event_close`.
+ *
+ * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `event_out` is NULL or writable.
+ */
+mp_status mp_event_new(struct mp_event_t **event_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
+ * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
+ *
+ * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `event_out` is NULL or writable.
+ */
+mp_status mp_event_open(const char *name, uint32_t flags, uint32_t mode, struct mp_event_t **event_out);
+
+/**
+ * Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or a pointer obtained from this library; not used afterwards.
+ */
+mp_status mp_event_close(struct mp_event_t *event);
+
+/**
+ * Sets the flag and wakes every thread waiting for it (each returns `MP_OK`, even
+ * if the flag is cleared again before it runs). Setting a set event does nothing.
+ * Never blocks.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+ */
+mp_status mp_event_set(struct mp_event_t *event);
+
+/**
+ * Clears the flag: later `mp_event_wait` calls block until the next `mp_event_set`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+ */
+mp_status mp_event_clear(struct mp_event_t *event);
+
+/**
+ * Writes whether the flag is set to `*set_out` (a snapshot).
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` readable bytes; `set_out` is NULL or
+ * writable.
+ */
+mp_status mp_event_is_set(const struct mp_event_t *event, bool *set_out);
+
+/**
+ * Waits until the flag is set. `timeout_ms`: negative (`MP_FOREVER`) waits forever,
+ * 0 checks once, positive waits at most that long on `CLOCK_MONOTONIC`.
+ *
+ * Returns `MP_OK` if the flag is set, or was set at any moment during the wait;
+ * `MP_TIMEOUT` (never before the timeout); `MP_EINTR` (a signal handler ran and the
+ * flag was not set meanwhile); `MP_EINVAL`; `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+ */
+mp_status mp_event_wait(struct mp_event_t *event, int64_t timeout_ms);
 
 /**
  * Initialises an unlocked lock in caller-provided memory (`MP_LOCK_SIZE` bytes,
@@ -918,15 +1380,26 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
 MP__STATIC_ASSERT(sizeof(mp_lock_t) == MP_LOCK_SIZE, "mp_lock_t size");
 MP__STATIC_ASSERT(sizeof(mp_rlock_t) == MP_RLOCK_SIZE, "mp_rlock_t size");
 MP__STATIC_ASSERT(sizeof(mp_sem_t) == MP_SEM_SIZE, "mp_sem_t size");
+MP__STATIC_ASSERT(sizeof(mp_cond_t) == MP_COND_SIZE, "mp_cond_t size");
+MP__STATIC_ASSERT(sizeof(mp_event_t) == MP_EVENT_SIZE, "mp_event_t size");
+MP__STATIC_ASSERT(sizeof(mp_barrier_t) == MP_BARRIER_SIZE, "mp_barrier_t size");
 MP__STATIC_ASSERT(sizeof(mp_status) == 4, "mp_status size");
+MP__STATIC_ASSERT(sizeof(mp_type) == 1, "mp_type size");
+MP__STATIC_ASSERT(MP_ARRAY_DATA_OFFSET % 16 == 0, "array data alignment");
 #if defined(__cplusplus)
 MP__STATIC_ASSERT(alignof(mp_lock_t) == MP_LOCK_ALIGN, "mp_lock_t alignment");
 MP__STATIC_ASSERT(alignof(mp_rlock_t) == MP_RLOCK_ALIGN, "mp_rlock_t alignment");
 MP__STATIC_ASSERT(alignof(mp_sem_t) == MP_SEM_ALIGN, "mp_sem_t alignment");
+MP__STATIC_ASSERT(alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
+MP__STATIC_ASSERT(alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
+MP__STATIC_ASSERT(alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
 #else
 MP__STATIC_ASSERT(_Alignof(mp_lock_t) == MP_LOCK_ALIGN, "mp_lock_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_rlock_t) == MP_RLOCK_ALIGN, "mp_rlock_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_sem_t) == MP_SEM_ALIGN, "mp_sem_t alignment");
+MP__STATIC_ASSERT(_Alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
+MP__STATIC_ASSERT(_Alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
+MP__STATIC_ASSERT(_Alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
 #endif
 #undef MP__STATIC_ASSERT
 #else
@@ -934,6 +1407,10 @@ MP__STATIC_ASSERT(_Alignof(mp_sem_t) == MP_SEM_ALIGN, "mp_sem_t alignment");
 typedef char mp__check_lock_size[(sizeof(mp_lock_t) == MP_LOCK_SIZE) ? 1 : -1];
 typedef char mp__check_rlock_size[(sizeof(mp_rlock_t) == MP_RLOCK_SIZE) ? 1 : -1];
 typedef char mp__check_sem_size[(sizeof(mp_sem_t) == MP_SEM_SIZE) ? 1 : -1];
+typedef char mp__check_cond_size[(sizeof(mp_cond_t) == MP_COND_SIZE) ? 1 : -1];
+typedef char mp__check_event_size[(sizeof(mp_event_t) == MP_EVENT_SIZE) ? 1 : -1];
+typedef char mp__check_barrier_size[(sizeof(mp_barrier_t) == MP_BARRIER_SIZE) ? 1 : -1];
+typedef char mp__check_type_size[(sizeof(mp_type) == 1) ? 1 : -1];
 #endif
 
 /* Packed version, as returned by mp_version(). */

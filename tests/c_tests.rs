@@ -7,7 +7,7 @@
 //! `-Wall -Wextra -Wpedantic -Werror`.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
@@ -143,6 +143,9 @@ c_test!(test_errors, 300);
 c_test!(test_eintr, 300);
 c_test!(test_named, 300);
 c_test!(test_regressions, 60);
+c_test!(test_cond, 300);
+c_test!(test_event, 120);
+c_test!(test_barrier, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");

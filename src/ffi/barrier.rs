@@ -1,1 +1,298 @@
-//! (to be written)
+//! `mp_barrier_t`: CPython's `multiprocessing.Barrier`, whose release never blocks.
+
+use core::ffi::{c_char, c_int, c_void};
+
+use super::{
+    SharedObject, code, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out,
+};
+use crate::raw::barrier::RawBarrier;
+use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::status::{MpResult, Status};
+use crate::sys::time::Deadline;
+
+/// Size in bytes of `mp_barrier_t` (part of the ABI).
+pub const MP_BARRIER_SIZE: usize = 64;
+/// Alignment in bytes of `mp_barrier_t`.
+pub const MP_BARRIER_ALIGN: usize = 8;
+/// Largest number of parties.
+pub const MP_BARRIER_PARTIES_MAX: u32 = 65535;
+
+/// A reusable barrier for a fixed number of parties (threads of any processes).
+/// Plain memory, like `mp_lock_t`. A party that dies while waiting counts as
+/// arrived: the others are still released when the rest arrive (CPython's barrier
+/// hangs then: gh-123899).
+#[repr(C)]
+pub struct mp_barrier_t {
+    _opaque: [u64; 8],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<mp_barrier_t>() == MP_BARRIER_SIZE);
+    assert!(core::mem::align_of::<mp_barrier_t>() == MP_BARRIER_ALIGN);
+    assert!(core::mem::size_of::<RawBarrier>() == MP_BARRIER_SIZE);
+    assert!(core::mem::align_of::<RawBarrier>() <= MP_BARRIER_ALIGN);
+    assert!(MP_BARRIER_PARTIES_MAX == crate::raw::barrier::MAX_PARTIES);
+};
+
+impl SharedObject for RawBarrier {
+    const KIND: Kind = Kind::Barrier;
+    fn header(&self) -> &Header {
+        RawBarrier::header(self)
+    }
+}
+
+fn check_parties(parties: u32) -> MpResult<()> {
+    if RawBarrier::valid_parties(parties) {
+        Ok(())
+    } else {
+        Err(Status::Inval)
+    }
+}
+
+/// Initialises a barrier for `parties` threads in caller-provided memory
+/// (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+/// share it).
+///
+/// Returns `MP_OK`, or `MP_EINVAL` (NULL, misaligned, `parties` 0 or more than
+/// `MP_BARRIER_PARTIES_MAX`).
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_init(barrier: *mut mp_barrier_t, parties: u32) -> mp_status {
+    code(check_parties(parties).and_then(|()| {
+        // SAFETY: forwarded contract.
+        unsafe { storage::<RawBarrier, _>(barrier) }.map(|b| b.init(parties, Lifecycle::InPlace))
+    }))
+}
+
+/// Ends a barrier made by `mp_barrier_init`.
+///
+/// Returns `MP_OK`, `MP_EBUSY` (threads wait in the current, unbroken generation;
+/// `mp_barrier_reset` or `mp_barrier_abort` first if some of them died),
+/// `MP_EINVAL` (NULL, or not an in-place object), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_destroy(barrier: *mut mp_barrier_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::destroy::<RawBarrier, _>(barrier, RawBarrier::destroy) }
+}
+
+/// Creates a barrier for `parties` threads in a new anonymous shared mapping
+/// inherited by `fork()`ed children. Close it with `mp_barrier_close`.
+///
+/// Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL` (NULL `barrier_out`, bad
+/// `parties`), `MP_ENOMEM`.
+///
+/// # Safety
+/// `barrier_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_new(
+    parties: u32,
+    barrier_out: *mut *mut mp_barrier_t,
+) -> mp_status {
+    code(
+        out_ok(barrier_out)
+            .and_then(|()| check_parties(parties))
+            .and_then(|()| new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)))
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(barrier_out, p.cast()) }
+            }),
+    )
+}
+
+/// Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
+/// `name`; see `mp_lock_open` for `flags`, `mode` and the race-free creation
+/// guarantee. `parties` is checked always but used only when this call creates the
+/// barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
+///
+/// Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL`, `MP_ENOENT`,
+/// `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `barrier_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_open(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    parties: u32,
+    barrier_out: *mut *mut mp_barrier_t,
+) -> mp_status {
+    code(
+        out_ok(barrier_out)
+            .and_then(|()| check_parties(parties))
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe {
+                open_named::<RawBarrier>(name, flags, mode, |b| b.init(parties, Lifecycle::Named))
+            })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(barrier_out, p.cast()) }
+            }),
+    )
+}
+
+/// Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or a pointer obtained from this library; not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_close(barrier: *mut mp_barrier_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::close::<RawBarrier, _>(barrier) }
+}
+
+/// Waits until `parties` threads have called `mp_barrier_wait` (this generation),
+/// then all return together and the barrier is ready for the next generation.
+///
+/// The last thread to arrive calls `action(ctx)` (if `action` is not NULL) before
+/// anyone is released; a non-zero return breaks the barrier. `*index_out` (if
+/// `index_out` is not NULL) gets this thread's index, 0 … parties-1, distinct within
+/// the generation (arrival order, except that a thread arriving after an
+/// interrupted one left may take the index it gave back). `timeout_ms`: negative
+/// (`MP_FOREVER`) waits forever, 0 does not wait (and so breaks the barrier unless
+/// this thread is the last to arrive, as in CPython), positive waits at most that
+/// long on `CLOCK_MONOTONIC`. A thread arriving while the last one runs the action
+/// joins the next generation.
+///
+/// Returns:
+/// - `MP_OK` (index written).
+/// - `MP_EBROKEN`: the barrier is broken, or breaks while waiting: by
+///   `mp_barrier_abort`, by `mp_barrier_reset`, by a non-zero `action`, or by the
+///   timeout of any waiter, this one included (the barrier then stays broken for
+///   everyone until `mp_barrier_reset`).
+/// - `MP_EINTR`: a signal handler ran; this thread was withdrawn from the generation
+///   (a retry is a fresh arrival) and its index given back. If another interrupted
+///   waiter's index is still waiting to be reused, and this thread's is not the
+///   highest, it stays in the generation until it can leave without making indices
+///   ambiguous (and returns `MP_OK` if the generation completes meanwhile).
+/// - `MP_EINVAL` (NULL `barrier`), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `index_out` is
+/// NULL or writable; `action` is NULL or a function that may be called with `ctx`,
+/// and that returns normally (no `longjmp`, no C++ exception).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_wait(
+    barrier: *mut mp_barrier_t,
+    timeout_ms: i64,
+    action: Option<unsafe extern "C" fn(ctx: *mut c_void) -> c_int>,
+    ctx: *mut c_void,
+    index_out: *mut u32,
+) -> mp_status {
+    let deadline = Deadline::from_timeout(true, timeout_ms);
+    // SAFETY: forwarded contract.
+    let result = unsafe { object::<RawBarrier, _>(barrier) }.and_then(|b| {
+        b.wait(&deadline, || match action {
+            // SAFETY: the caller vouches that `action` may be called with `ctx`.
+            Some(f) => (unsafe { f(ctx) }) == 0,
+            None => true,
+        })
+    });
+    match result {
+        Ok(index) => {
+            if !index_out.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { write_out(index_out, index) };
+            }
+            Status::Ok.code()
+        }
+        Err(e) => e.code(),
+    }
+}
+
+/// Breaks the barrier: every thread waiting in it returns `MP_EBROKEN`, and so does
+/// every later `mp_barrier_wait` until `mp_barrier_reset`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_abort(barrier: *mut mp_barrier_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::abort))
+}
+
+/// Returns the barrier to its initial, unbroken state: threads waiting in the
+/// current generation return `MP_EBROKEN`; later arrivals start a fresh generation.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_reset(barrier: *mut mp_barrier_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::reset))
+}
+
+/// Writes the number of parties to `*parties_out`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_parties(
+    barrier: *const mp_barrier_t,
+    parties_out: *mut u32,
+) -> mp_status {
+    code(
+        out_ok(parties_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
+            // SAFETY: checked non-NULL above.
+            .map(|b| unsafe { write_out(parties_out, b.parties()) }),
+    )
+}
+
+/// Writes the number of threads waiting in the current generation to
+/// `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
+/// counted until its generation ends.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// As `mp_barrier_parties`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_n_waiting(
+    barrier: *const mp_barrier_t,
+    waiting_out: *mut u32,
+) -> mp_status {
+    code(
+        out_ok(waiting_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
+            // SAFETY: checked non-NULL above.
+            .map(|b| unsafe { write_out(waiting_out, b.n_waiting()) }),
+    )
+}
+
+/// Writes whether the barrier is broken to `*broken_out`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_barrier_is_broken(
+    barrier: *const mp_barrier_t,
+    broken_out: *mut bool,
+) -> mp_status {
+    code(
+        out_ok(broken_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
+            // SAFETY: checked non-NULL above.
+            .map(|b| unsafe { write_out(broken_out, b.is_broken()) }),
+    )
+}

@@ -1,1 +1,242 @@
-//! (to be written)
+//! `mp_cond_t`: CPython's `multiprocessing.Condition`, whose notify never blocks.
+
+use core::ffi::c_char;
+
+use super::lock::mp_lock_t;
+use super::rlock::mp_rlock_t;
+use super::{
+    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
+    write_out,
+};
+use crate::raw::cond::RawCond;
+use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::lock::RawLock;
+use crate::raw::rlock::RawRLock;
+use crate::status::MpResult;
+use crate::sys::time::Deadline;
+
+/// Size in bytes of `mp_cond_t` (part of the ABI).
+pub const MP_COND_SIZE: usize = 64;
+/// Alignment in bytes of `mp_cond_t`.
+pub const MP_COND_ALIGN: usize = 8;
+/// Most threads (of all processes) that can wait on one condition at once; one
+/// more gets `MP_EOVERFLOW`.
+pub const MP_COND_WAITERS_MAX: u32 = 65535;
+
+/// A condition variable for use with an `mp_rlock_t` (`mp_cond_wait`) or an
+/// `mp_lock_t` (`mp_cond_wait_lock`), like `pthread_cond_t` with its mutex. The lock
+/// is passed to each wait, so one condition can serve several locks over its life
+/// (but not at the same time). Plain memory, like `mp_lock_t`.
+///
+/// Notifying never blocks: a waiter that died (even by `SIGKILL`) inside
+/// `mp_cond_wait` cannot hang `mp_cond_notify`/`mp_cond_notify_all` (it absorbs at
+/// most one notification, as if it had been woken and then died).
+#[repr(C)]
+pub struct mp_cond_t {
+    _opaque: [u64; 8],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<mp_cond_t>() == MP_COND_SIZE);
+    assert!(core::mem::align_of::<mp_cond_t>() == MP_COND_ALIGN);
+    assert!(core::mem::size_of::<RawCond>() == MP_COND_SIZE);
+    assert!(core::mem::align_of::<RawCond>() <= MP_COND_ALIGN);
+    assert!(MP_COND_WAITERS_MAX == crate::raw::cond::MAX_WAITERS);
+};
+
+impl SharedObject for RawCond {
+    const KIND: Kind = Kind::Cond;
+    fn header(&self) -> &Header {
+        RawCond::header(self)
+    }
+}
+
+/// Initialises a condition (nobody waiting) in caller-provided memory
+/// (`MP_COND_SIZE` bytes, `MP_COND_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+/// share it). End it with `mp_cond_destroy`.
+///
+/// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+///
+/// # Safety
+/// `cond` is NULL or points to `MP_COND_SIZE` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_init(cond: *mut mp_cond_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { storage::<RawCond, _>(cond) }.map(|c| c.init(Lifecycle::InPlace)))
+}
+
+/// Ends a condition made by `mp_cond_init`.
+///
+/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it and have not been notified;
+/// waiters that died count until `mp_cond_notify_all`), `MP_EINVAL` (NULL, or not
+/// an in-place object), `MP_EBADOBJ`. As with `pthread_cond_destroy`, threads that
+/// were notified must have returned from their wait before the memory is reused.
+///
+/// # Safety
+/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::destroy::<RawCond, _>(cond, RawCond::destroy) }
+}
+
+/// Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
+/// children. Close it with `mp_cond_close`.
+///
+/// Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOMEM`.
+///
+/// # Safety
+/// `cond_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status {
+    code(
+        out_ok(cond_out)
+            .and_then(|()| new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)))
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(cond_out, p.cast()) }
+            }),
+    )
+}
+
+/// Opens (or with `MP_CREATE` creates) the condition called `name`; see
+/// `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
+/// lock that goes with it is a separate object (open it by its own name).
+///
+/// Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `cond_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_open(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    cond_out: *mut *mut mp_cond_t,
+) -> mp_status {
+    code(
+        out_ok(cond_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe {
+                open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named))
+            })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(cond_out, p.cast()) }
+            }),
+    )
+}
+
+/// Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `cond` is NULL or a pointer obtained from this library; not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_close(cond: *mut mp_cond_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { super::close::<RawCond, _>(cond) }
+}
+
+/// Waits for a notification, with `lock` held by the calling thread: releases all
+/// its recursion levels (atomically with starting to wait: a notification sent by
+/// a thread that takes the lock afterwards is not missed), sleeps until
+/// `mp_cond_notify`/`mp_cond_notify_all` picks this thread, the timeout, or a signal
+/// handler, then re-acquires the lock, restoring the recursion level, and returns.
+/// `timeout_ms`: negative (`MP_FOREVER`) waits forever, 0 checks once, positive waits
+/// at most that long on `CLOCK_MONOTONIC` (one deadline for the whole call).
+/// Whatever the result, the lock is held again on return, except on `MP_ENOTOWNER`,
+/// `MP_EOVERFLOW`, `MP_EINVAL` and `MP_EBADOBJ`, which change nothing.
+///
+/// Returns (the lock is held again):
+/// - `MP_OK`: notified. A notification that arrives together with the timeout or a
+///   signal handler is reported as `MP_OK`, never dropped.
+/// - `MP_TIMEOUT`: not notified before the deadline (never earlier). The timeout
+///   bounds the wait for a notification; re-acquiring the lock afterwards is not
+///   bounded (as with `pthread_cond_timedwait` and CPython).
+/// - `MP_EINTR`: a signal handler ran before any notification; the lock was
+///   re-acquired (with its recursion level) before returning, so a caller can
+///   simply retry.
+/// - `MP_OWNER_DEAD`: re-acquiring found that the lock's previous owner died holding
+///   it. This takes precedence over the three above (the wake-up reason is lost):
+///   repair the protected data and re-check your predicate, as after any wake-up.
+///
+/// Errors (nothing changed): `MP_ENOTOWNER` (the calling thread does not own
+/// `lock`), `MP_EOVERFLOW` (`MP_COND_WAITERS_MAX` threads already wait), `MP_EINVAL`
+/// (NULL), `MP_EBADOBJ` (`cond` or `lock` is not a live object of its type).
+///
+/// Wake-ups are never spurious: `MP_OK` means this thread was picked by a notify
+/// (but another thread may have changed the predicate since: re-check it in a
+/// loop, as with every condition variable).
+///
+/// # Safety
+/// `cond` and `lock` are NULL or point to `MP_COND_SIZE` / `MP_RLOCK_SIZE` readable
+/// bytes that stay mapped during the call. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_wait(
+    cond: *mut mp_cond_t,
+    lock: *mut mp_rlock_t,
+    timeout_ms: i64,
+) -> mp_status {
+    let deadline = Deadline::from_timeout(true, timeout_ms);
+    // SAFETY: forwarded contract.
+    let objects: MpResult<(&RawCond, &RawRLock)> = unsafe {
+        object::<RawCond, _>(cond).and_then(|c| object::<RawRLock, _>(lock).map(|l| (c, l)))
+    };
+    code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
+}
+
+/// `mp_cond_wait` with an `mp_lock_t`. A Lock has no owner (any thread may release
+/// it), so "held" means "locked": waiting with an unlocked Lock is `MP_ENOTOWNER`,
+/// as CPython's `Condition.wait` asserts `_is_owned()`. The caller should be the
+/// thread that locked it. Returns as `mp_cond_wait`, except `MP_OWNER_DEAD`, which
+/// a Lock cannot report.
+///
+/// # Safety
+/// `cond` and `lock` are NULL or point to `MP_COND_SIZE` / `MP_LOCK_SIZE` readable
+/// bytes that stay mapped during the call. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_wait_lock(
+    cond: *mut mp_cond_t,
+    lock: *mut mp_lock_t,
+    timeout_ms: i64,
+) -> mp_status {
+    let deadline = Deadline::from_timeout(true, timeout_ms);
+    // SAFETY: forwarded contract.
+    let objects: MpResult<(&RawCond, &RawLock)> = unsafe {
+        object::<RawCond, _>(cond).and_then(|c| object::<RawLock, _>(lock).map(|l| (c, l)))
+    };
+    code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
+}
+
+/// Wakes up to `n` of the threads waiting on `cond` at the time of the call
+/// (oldest waiters first, by groups of arrival): never one that starts waiting
+/// afterwards, and a notification is never lost to a waiter that timed out or was
+/// interrupted. `n == 0` does nothing. Call it with the lock held for predictable
+/// results (as CPython requires); it works without. Never blocks: it does not wait
+/// for the woken threads (CPython's `notify` hangs on a dead waiter: gh-75158).
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_notify(cond: *mut mp_cond_t, n: u32) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { object::<RawCond, _>(cond) }.map(|c| c.notify(n)))
+}
+
+/// Wakes every thread waiting on `cond` at the time of the call. Never blocks; also
+/// forgets waiters that died inside a wait.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_notify_all(cond: *mut mp_cond_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(unsafe { object::<RawCond, _>(cond) }.map(RawCond::notify_all))
+}
