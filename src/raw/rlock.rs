@@ -129,6 +129,18 @@ impl RawRLock {
     #[inline]
     pub fn acquire(&self, timeout: Timeout) -> Status {
         let me = thread::current();
+        match self.try_acquire_fast(me, 1) {
+            Ok(()) => Status::Ok,
+            Err(robust) => self.acquire_slow_timeout(me, robust, timeout),
+        }
+    }
+
+    /// The uncontended path, one CAS: marks the node pending (so a death right after
+    /// the CAS is still seen by the kernel), takes a free word, and records ownership
+    /// with `levels`. On failure, returns the robust head for the slow path (the pending
+    /// mark stays set while it waits, as glibc does).
+    #[inline]
+    fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Result<(), Robust> {
         let robust = self.robust_for(me);
         if !robust.0.is_null() {
             // SAFETY: `robust.0` is this thread's live head (thread::current).
@@ -139,10 +151,10 @@ impl RawRLock {
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(me, robust, 1);
-            return Status::Ok;
+            self.on_acquired(me, robust, levels);
+            return Ok(());
         }
-        self.acquire_slow_timeout(me, robust, timeout)
+        Err(robust)
     }
 
     /// Out of line so that the fast path stays a leaf function without a stack frame
@@ -353,20 +365,11 @@ impl RawRLock {
     /// `Ok`, `OwnerDead`, `Timeout`, or `Intr` as [`acquire`](Self::acquire).
     pub fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
         let me = thread::current();
-        let robust = self.robust_for(me);
-        if !robust.0.is_null() {
-            // SAFETY: this thread's live head.
-            unsafe { robust::set_pending(robust.0, &self.list_next) };
+        let levels = levels.max(1);
+        match self.try_acquire_fast(me, levels) {
+            Ok(()) => Status::Ok,
+            Err(robust) => self.acquire_slow(me, robust, deadline, levels),
         }
-        if self
-            .word
-            .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            self.on_acquired(me, robust, levels.max(1));
-            return Status::Ok;
-        }
-        self.acquire_slow(me, robust, deadline, levels.max(1))
     }
 
     /// True if the calling thread owns the lock.
