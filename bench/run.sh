@@ -113,7 +113,7 @@ run_phase() {
     fi
 }
 run_phase "uncontended ($U_REPS reps)" "$BENCH" uncontended "$U_REPS"
-run_phase "contended ($C_REPS reps x 21 runs x $C_SECS s)" "$BENCH" contended "$C_REPS" "$C_SECS"
+run_phase "contended ($C_REPS reps x 28 runs x $C_SECS s)" "$BENCH" contended "$C_REPS" "$C_SECS"
 run_phase "hand-off ($H_REPS reps)" "$BENCH" handoff "$H_REPS"
 run_phase "Condition ($V_REPS reps)" "$BENCH" cond "$V_REPS"
 if command -v python3 > /dev/null 2>&1; then
