@@ -401,6 +401,18 @@ def build(raw, machine, ir, perf):
             w(f"| {label} | {machine[k]} |")
     w("")
 
+    busy = []
+    for k in ("load_start", "load_end"):
+        try:
+            busy.append(float(machine.get(k, "0").split()[0]))
+        except ValueError:
+            pass
+    if busy and max(busy) > 1.5:
+        w(f"> **The machine was busy during this run** (1-minute load average up to {max(busy):.1f} on "
+          f"{machine.get('cpus', '?').split()[0]} CPUs): the contended and hand-off figures below include "
+          "time stolen by other work and are unreliable; the uncontended rows are timed in CPU time and "
+          "are not affected much.\n")
+
     w("## Targets\n")
     w("| target | measured | ratio | verdict |\n|---|---|---|---|")
     for t in targets:
