@@ -780,6 +780,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* A hang (e.g. a lost wake-up in the library under test) must not stall the runner:
+     * SIGALRM ends this phase; forked children set their own alarms. */
+    alarm(280);
     const char *cmd = argv[1];
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     if (reps < 1) reps = 1;

@@ -91,7 +91,7 @@ if nice -n -10 true 2> /dev/null; then PRIO=(nice -n -10); fi
     printf 'cc\t%s\n' "$(gcc --version | head -1)"
     printf 'python\t%s\n' "$(python3 -V 2>&1)"
     printf 'valgrind\t%s\n' "$(valgrind --version 2> /dev/null || echo 'not installed')"
-    printf 'commit\t%s\n' "$(git rev-parse --short HEAD 2> /dev/null || echo unknown)$(git diff --quiet HEAD -- src include Cargo.toml 2> /dev/null || echo ' (with uncommitted changes in src/)')"
+    printf 'commit\t%s\n' "$(git log -1 --format=%h -- src include Cargo.toml 2> /dev/null || echo unknown) (last commit touching src/, include/, Cargo.toml; checkout at $(git rev-parse --short HEAD 2> /dev/null || echo unknown))$(git diff --quiet HEAD -- src include Cargo.toml 2> /dev/null || echo ', with uncommitted changes in src/')"
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
     printf 'priority\t%s\n' "$([ ${#PRIO[@]} -gt 0 ] && echo 'measured at nice -10' || echo 'measured at the default priority')"
     printf 'load_start\t%s (1, 5, 15 min; other work on the machine inflates contended and hand-off figures)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -106,7 +106,7 @@ run_phase() {
     shift
     log "$name"
     local rc=0
-    timeout 600 "${PRIO[@]}" "$@" >> "$RAW" || rc=$?
+    timeout 300 "${PRIO[@]}" "$@" >> "$RAW" || rc=$?
     if [ "$rc" != 0 ]; then
         log "phase $name FAILED (exit status $rc)"
         note "phase $name failed (exit status $rc): its rows are missing or incomplete"
