@@ -68,6 +68,11 @@ SHORT = {
     "pthread_robust_recursive_nested": "robust recursive pthread re-entry",
     "sem_t": "sem_t",
     "pthread_pshared": "pthread pshared",
+    "pthread_recursive": "recursive pthread",
+    "pthread_robust": "robust pthread",
+    "bip_mutex": "Boost mutex",
+    "bip_recursive_mutex": "Boost recursive mutex",
+    "bip_semaphore": "Boost semaphore",
 }
 
 C_ROWS = [
@@ -427,7 +432,7 @@ def build(raw, machine, ir, perf):
       "Ir = instructions per pair counted by callgrind (whole pair including the benchmark loop, "
       "≈ 4 Ir for the floor loop and ≈ 15 Ir for a loop that checks two return codes). "
       "Ratio: libmpsync rows against their target anchor, other rows against the fastest "
-      f"alternative ({best_alt or 'n/a'}).\n")
+      f"alternative in this run ({SHORT.get(best_alt, best_alt) if best_alt else 'n/a'}).\n")
     w("| primitive | ns / pair | spread | Ir / pair | ratio |\n|---|---:|---:|---:|---|")
     for key, label in U_ROWS:
         xs = raw.u.get(key)
