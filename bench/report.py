@@ -430,7 +430,8 @@ def build(raw, machine, ir, perf):
       "(`CLOCK_THREAD_CPUTIME_ID`, so time slices lost to other processes do not count); every object in a `MAP_SHARED` mapping; "
       "many short repetitions (1,000,000 pairs after 50,000 warm-up pairs per primitive and repetition, primitives in a rotated order, each repetition below a different stack depth so that address-aliasing luck averages out); every return code checked. "
       "Ir = instructions per pair counted by callgrind (whole pair including the benchmark loop, "
-      "≈ 4 Ir for the floor loop and ≈ 15 Ir for a loop that checks two return codes). "
+      "≈ 9 Ir for the floor's loop, which checks nothing, ≈ 13-15 Ir for loops that check two return "
+      "codes; see section 6). "
       "Ratio: libmpsync rows against their target anchor, other rows against the fastest "
       f"alternative in this run ({SHORT.get(best_alt, best_alt) if best_alt else 'n/a'}).\n")
     w("| primitive | ns / pair | spread | Ir / pair | ratio |\n|---|---:|---:|---:|---|")
