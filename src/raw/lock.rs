@@ -8,6 +8,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
+use super::spin::spin_while;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
 use crate::sys::time::Timeout;
@@ -27,9 +28,6 @@ use crate::sys::time::Timeout;
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 const CONTENDED: u32 = 2;
-
-/// How many times a contended acquire re-reads the word before sleeping.
-const SPIN_LIMIT: u32 = 100;
 
 /// Shared layout (64 bytes, 8-aligned):
 ///
@@ -108,18 +106,11 @@ impl RawLock {
         }
     }
 
-    /// Reads the word while it is LOCKED (a holder with nobody waiting is likely to
-    /// release soon), at most `SPIN_LIMIT` times. Loads only, to spare the cache line.
+    /// Watches the word while it is LOCKED (a holder with nobody waiting is likely to
+    /// release soon); see [`spin_while`].
+    #[inline]
     fn spin(&self) -> u32 {
-        let mut spin = SPIN_LIMIT;
-        loop {
-            let state = self.state.load(Ordering::Relaxed);
-            if state != LOCKED || spin == 0 {
-                return state;
-            }
-            core::hint::spin_loop();
-            spin -= 1;
-        }
+        spin_while(&self.state, |s| s == LOCKED)
     }
 
     /// Releases the lock (any thread, any process): `Ok`, or `Overflow` if it was not

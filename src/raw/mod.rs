@@ -13,3 +13,4 @@ pub mod header;
 pub mod lock;
 pub mod rlock;
 pub mod sem;
+pub mod spin;

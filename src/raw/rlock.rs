@@ -10,6 +10,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
+use super::spin::spin_while;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
 use crate::sys::robust;
@@ -215,6 +216,9 @@ impl RawRLock {
             return Status::Ok;
         }
         let mut keep_waiters = 0;
+        if !deadline.is_now() {
+            self.spin();
+        }
         loop {
             let v = self.word.load(Ordering::Relaxed);
             if v & FUTEX_TID_MASK == 0 {
@@ -274,6 +278,14 @@ impl RawRLock {
                 }
             }
         }
+    }
+
+    /// Watches the word while a live owner holds it and nobody sleeps (such an owner
+    /// is likely to release soon); see [`spin_while`].
+    fn spin(&self) {
+        spin_while(&self.word, |v| {
+            v & FUTEX_TID_MASK != 0 && v & (FUTEX_WAITERS | FUTEX_OWNER_DIED) == 0
+        });
     }
 
     /// The back-stop: true only if the thread recorded as owning `word == held` is

@@ -8,6 +8,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
+use super::spin::spin_while;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
 use crate::sys::time::Timeout;
@@ -111,6 +112,13 @@ impl RawSem {
         let deadline = &timeout.deadline();
         if deadline.is_now() {
             return Status::Timeout;
+        }
+        // A unit is likely to come back soon if nobody sleeps yet: watch for it briefly.
+        if self.sleepers.load(Ordering::Relaxed) == 0 {
+            spin_while(&self.value, |v| v == 0);
+            if self.try_take() {
+                return Status::Ok;
+            }
         }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         let result = loop {

@@ -29,7 +29,9 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
     // "Forever" is a deadline ~35,000 years away rather than no timeout: the kernel
     // restarts an untimed wait transparently after an SA_RESTART handler, but a timed
     // one returns EINTR whenever any handler ran. So every handler gives MP_EINTR, as
-    // the contract says, whatever flags it was installed with.
+    // the contract says, whatever flags it was installed with (as glibc's sem_wait).
+    // Cost: the kernel arms an hrtimer for every sleep, measured +0.2 µs per same-CPU
+    // hand-off (about 10 %); nothing on paths that do not sleep.
     const FAR_FUTURE: libc::timespec = libc::timespec {
         tv_sec: 1 << 40,
         tv_nsec: 0,

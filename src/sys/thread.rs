@@ -32,6 +32,10 @@ pub struct ThreadCtx {
     pub robust_head: *mut RobustListHead,
     /// How the robust list is used.
     pub robust_mode: Mode,
+    /// More than one CPU is usable by this thread (its affinity mask when it first used
+    /// the library): spinning before sleeping can only pay off then — with one CPU, the
+    /// thread that would release the lock cannot run while we spin.
+    pub may_spin: bool,
 }
 
 impl ThreadCtx {
@@ -43,6 +47,7 @@ impl ThreadCtx {
         pidns: 0,
         robust_head: core::ptr::null_mut(),
         robust_mode: Mode::Off,
+        may_spin: false,
     };
 }
 
@@ -128,6 +133,7 @@ fn init_current() -> &'static ThreadCtx {
         pidns: own_pidns(),
         robust_head,
         robust_mode,
+        may_spin: usable_cpus() > 1,
     };
     // SAFETY: this thread's own slot (see `current`); no reference to it is live.
     unsafe {
@@ -171,6 +177,18 @@ pub fn thread_start_time(pid: u32, tid: u32) -> Option<u64> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = core::str::from_utf8(&stat[close + 1..]).ok()?;
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// How many CPUs the calling thread may run on (1 if unknown).
+fn usable_cpus() -> u32 {
+    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed; pid 0 = caller.
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        if libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set) as u32
+    }
 }
 
 /// Whether /proc is usable for liveness checks (it is mounted and shows us).
