@@ -289,6 +289,22 @@ TEST(fallback_without_robust_list_recovers_by_backstop) {
     kill_and_reap(live);
 }
 
+TEST(fallback_recovers_from_an_unreaped_holder) {
+    /* The waiter is the holder's parent, blocked in acquire, so nobody reaps the killed
+     * holder: it stays a zombie with its /proc entry. The back-stop must still see that
+     * the owner thread has exited. */
+    setenv("MPSYNC_NO_ROBUST", "1", 1);
+    CHECK(mp_robust_mode() == MP_ROBUST_OFF);
+    struct shared *s = new_shared();
+    pid_t holder = spawn_holder(s);
+    CHECK(kill(holder, SIGKILL) == 0);
+    double t0 = mpt_now_ms();
+    CHECK_ST(mp_rlock_acquire(&s->lock, true, 10000), MP_OWNER_DEAD);
+    fprintf(stderr, "fallback mode, zombie holder: recovered %.0f ms after the kill\n", mpt_now_ms() - t0);
+    CHECK_OK(mp_rlock_release(&s->lock));
+    CHECK(waitpid(holder, NULL, 0) == holder);
+}
+
 TEST(kill_loop_2000) {
     struct kl_result r = kl_run(2000, 2, (unsigned)getpid());
     fprintf(stderr, "kills %ld: holding %ld, idle %ld, inside acquire/release %ld\n", r.kills, r.killed_holding,

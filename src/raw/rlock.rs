@@ -289,8 +289,8 @@ impl RawRLock {
     }
 
     /// The back-stop: true only if the thread recorded as owning `word == held` is
-    /// gone (no `/proc/<pid>/task/<tid>`, or a different start time, i.e. a reused
-    /// TID). Never true for a live owner: if anything changes while we look, or we
+    /// gone (no `/proc/<pid>/task/<tid>`, a zombie, or a different start time, i.e. a
+    /// reused TID). Never true for a live owner: if anything changes while we look, or we
     /// cannot interpret the owner's ids (other PID namespace, no /proc), it says no.
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
@@ -305,7 +305,7 @@ impl RawRLock {
         if token == 0 || start == 0 || tid != held & FUTEX_TID_MASK || !thread::proc_available() {
             return false;
         }
-        let dead = match thread::thread_start_time(pid, tid) {
+        let dead = match thread::live_thread_start_time(pid, tid) {
             None => true,
             Some(now) => now != start,
         };

@@ -129,7 +129,7 @@ fn init_current() -> &'static ThreadCtx {
         tid,
         pid,
         token: new_token(tid),
-        start_time: thread_start_time(pid, tid).unwrap_or(0),
+        start_time: live_thread_start_time(pid, tid).unwrap_or(0),
         pidns: own_pidns(),
         robust_head,
         robust_mode,
@@ -168,15 +168,21 @@ fn new_token(tid: u32) -> u64 {
     if t == 0 { 1 } else { t }
 }
 
-/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat`, or `None` if the thread
-/// does not exist (or /proc is not mounted).
-pub fn thread_start_time(pid: u32, tid: u32) -> Option<u64> {
+/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat` for a thread that has not
+/// exited; `None` if there is no such thread, if it has exited (a zombie `Z` or dead `X`
+/// entry stays until its parent reaps it — possibly the very process waiting for the
+/// lock — but it holds nothing), or if /proc is not mounted.
+pub fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
     let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and ')': fields resume after the
-    // last ')'. The first field after it is field 3, so field 22 is the 20th.
+    // last ')', with field 3 (the state); field 22 comes 19 fields after it.
     let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = core::str::from_utf8(&stat[close + 1..]).ok()?;
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// How many CPUs the calling thread may run on (1 if unknown).
@@ -240,9 +246,27 @@ mod tests {
     fn start_time_is_readable_for_live_threads_only() {
         let me = current();
         if proc_available() {
-            assert!(thread_start_time(me.pid, me.tid).is_some());
-            assert_eq!(me.start_time, thread_start_time(me.pid, me.tid).unwrap());
+            assert!(live_thread_start_time(me.pid, me.tid).is_some());
+            assert_eq!(
+                me.start_time,
+                live_thread_start_time(me.pid, me.tid).unwrap()
+            );
         }
-        assert_eq!(thread_start_time(me.pid, 0x3fff_fff0), None);
+        assert_eq!(live_thread_start_time(me.pid, 0x3fff_fff0), None);
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        // SAFETY: fork in a test; the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: async-signal-safe exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Exited but not reaped: a zombie.
+        assert_eq!(live_thread_start_time(pid as u32, pid as u32), None);
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
     }
 }
