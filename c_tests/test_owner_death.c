@@ -316,6 +316,17 @@ TEST(kill_loop_2000) {
 }
 
 
+TEST(kill_loop_fallback_mode_50) {
+    /* The same oracle with robust mode off: every recovery comes from the back-stop. */
+    setenv("MPSYNC_NO_ROBUST", "1", 1);
+    struct kl_result r = kl_run(50, 2, (unsigned)getpid() + 7);
+    fprintf(stderr, "fallback kills %ld: holding %ld, idle %ld, inside acquire/release %ld\n", r.kills,
+            r.killed_holding, r.killed_idle, r.killed_ambiguous);
+    if (r.failures) fprintf(stderr, "%s\n", r.failure);
+    CHECK(r.failures == 0);
+    CHECK(r.kills == 50);
+}
+
 /* ---- PID namespaces ------------------------------------------------------------- */
 
 #include <sched.h>

@@ -42,7 +42,7 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// +12  count        u32   recursion level (written by the owner only)
 /// +16  owner_token  u64   owner thread's token; 0 when free (written by the owner only)
 /// +24  owner_ids    u64   owner's pid << 32 | tid: back-stop data, written by the
-///                         owner right after acquiring
+///                         owner right after acquiring (after owner_start), 0 after release
 /// +32  list_prev    usize robust-list back-link (word+24), owner's address space
 /// +40  list_next    usize robust-list node      (word+32); 0 = not linked
 /// +48  owner_start  u64   owner thread's start time (clock ticks since boot)
@@ -180,11 +180,13 @@ impl RawRLock {
     fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
         self.owner_token.store(me.token, Ordering::Relaxed);
         self.count.store(count, Ordering::Relaxed);
+        // Start time before ids (Release): a back-stop that reads our ids (Acquire)
+        // also reads our start time, never a previous owner's.
+        self.owner_start.store(me.start_time, Ordering::Relaxed);
         self.owner_ids.store(
             (u64::from(me.pid) << 32) | u64::from(me.tid),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
-        self.owner_start.store(me.start_time, Ordering::Relaxed);
         if robust.0.is_null() {
             // A dead previous owner may have left its (foreign) node pointers here.
             self.list_next.store(0, Ordering::Relaxed);
@@ -295,23 +297,33 @@ impl RawRLock {
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
         let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0 || ns != me.pidns || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
+        if ns == 0
+            || ns != me.pidns
+            || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0
+            || !thread::proc_available()
+        {
             return false;
         }
-        let token = self.owner_token.load(Ordering::Acquire);
-        let ids = self.owner_ids.load(Ordering::Relaxed);
-        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
+        let owner_tid = held & FUTEX_TID_MASK;
+        let ids = self.owner_ids.load(Ordering::Acquire);
         let start = self.owner_start.load(Ordering::Relaxed);
-        if token == 0 || start == 0 || tid != held & FUTEX_TID_MASK || !thread::proc_available() {
-            return false;
-        }
-        let dead = match thread::live_thread_start_time(pid, tid) {
-            None => true,
-            Some(now) => now != start,
+        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
+        let dead = if tid == owner_tid && start != 0 {
+            // The recorded owner is the word's owner: dead if that thread is gone, or if
+            // its TID now belongs to a thread started at another time.
+            match thread::live_thread_start_time(pid, tid) {
+                None => true,
+                Some(now) => now != start,
+            }
+        } else {
+            // The owner died between taking the word and recording itself (or between
+            // erasing its record and freeing the word, in release): with nothing to
+            // compare, it is dead only if no live thread has its TID at all.
+            thread::live_thread_start_time(owner_tid, owner_tid).is_none()
         };
-        // Re-read: the fields must describe the same ownership before and after.
+        // Re-read: the word and the record must be unchanged by the check.
         dead && self.word.load(Ordering::Acquire) == held
-            && self.owner_token.load(Ordering::Relaxed) == token
+            && self.owner_ids.load(Ordering::Relaxed) == ids
             && self.owner_start.load(Ordering::Relaxed) == start
     }
 
@@ -345,6 +357,7 @@ impl RawRLock {
         }
         self.owner_token.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
+        self.owner_ids.store(0, Ordering::Relaxed);
         // One atomic step from "ours" to "free" (a split store could leave W without
         // a TID if we died between the two: glibc BZ #20985).
         if self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0 {
