@@ -158,9 +158,17 @@ impl RawEvent {
     }
 
     /// Ends an in-place event: `Busy` while threads wait on it.
+    ///
+    /// `sleepers` over-counts waiters killed while registered, so a non-zero count is
+    /// confirmed with the kernel (as `RawSem::destroy` does): `FUTEX_WAKE` reports how
+    /// many threads really sleep on the word (they re-check and sleep again); none means
+    /// the count was stale, and it is cleared.
     pub fn destroy(&self) -> Status {
         if self.sleepers.load(Ordering::SeqCst) != 0 {
-            return Status::Busy;
+            if futex::wake_all(&self.word) != 0 {
+                return Status::Busy;
+            }
+            self.sleepers.store(0, Ordering::SeqCst);
         }
         self.header.retire();
         Status::Ok
