@@ -162,6 +162,50 @@ TEST(cond_notify_counts_with_six_waiters) {
     CHECK_OK(mp_cond_destroy(&s->cond));
 }
 
+/* voluntary_ctxt_switches of a process: it grows each time the process sleeps again
+ * after a wake-up, so an unchanged count means the process was never woken. */
+static long vol_switches(pid_t pid) {
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
+/* No thundering herd: notify(1) with 8 sleeping waiters wakes one process, and the seven
+ * others are not woken at all (their context-switch counts do not move). */
+TEST(cond_notify_one_wakes_one_sleeper_only) {
+    struct cs *s = new_cs();
+    pid_t w[8];
+    long before[8];
+    for (int i = 0; i < 8; i++) s->status[i] = 99; /* not returned yet */
+    for (int i = 0; i < 8; i++) w[i] = spawn_waiter(s, i, MP_FOREVER);
+    lock_when_ready(s, 8);
+    CHECK_OK(mp_rlock_release(&s->lock));
+    for (int i = 0; i < 8; i++) wait_sleeping(w[i]);
+    usleep(20000);
+    for (int i = 0; i < 8; i++) before[i] = vol_switches(w[i]);
+    CHECK_OK(mp_cond_notify(&s->cond, 1));
+    WAIT_UNTIL(s->woken == 1);
+    usleep(100000);
+    int moved = 0;
+    for (int i = 0; i < 8; i++) {
+        if (s->status[i] == MP_OK) continue; /* the one that was notified */
+        long after = vol_switches(w[i]);
+        if (getenv("MPT_DEBUG")) fprintf(stderr, "waiter %d: %ld -> %ld\n", i, before[i], after);
+        if (after != before[i]) moved++;
+    }
+    CHECK(s->woken == 1);
+    CHECK(moved == 0);
+    CHECK_OK(mp_cond_notify_all(&s->cond));
+    for (int i = 0; i < 8; i++) mpt_wait_ok(w[i]);
+    CHECK(s->woken == 8);
+}
+
 TEST(cond_notify_never_wakes_a_later_waiter) {
     struct cs *s = new_cs();
     pid_t a = spawn_waiter(s, 0, 60000);

@@ -67,9 +67,17 @@
 //! # Futex word (`seq`)
 //!
 //! Waiters sleep on `seq`, which `notify` increments (after its CAS) whenever it
-//! changed the state, then `FUTEX_WAKE`s everyone: a waiter that cannot take a
-//! token goes back to sleep. A waiter reads `seq` before the state, so it either sees
-//! the new state or sleeps on a stale `seq` value (and the kernel returns at once).
+//! changed the state. A waiter reads `seq` before the state, so it either sees the
+//! new state or sleeps on a stale `seq` value (and the kernel returns at once).
+//!
+//! Wake-ups are aimed with futex bitsets: a waiter sleeps with the mask
+//! `1 << (group % 32)`, and `notify` wakes exactly as many sleepers of G1 as it handed
+//! out tokens (plus every remaining member of a group it closes), so G2 members and
+//! surplus G1 members sleep on — no thundering herd when many threads wait. A woken
+//! waiter that finds no token (another G1 member, not yet asleep, took it first: tokens
+//! are fungible) sleeps again; the token was still delivered to one waiter. Members of a
+//! closed group are woken when it closes and never sleep again, and G1 and G2 have
+//! different bits, so a targeted wake always reaches a member of the group it serves.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -131,6 +139,12 @@ enum Group {
     First,
     /// It is in G2.
     Second,
+}
+
+/// The futex wait mask of a group's members (see "Futex word" above).
+#[inline]
+fn group_mask(group: u32) -> u32 {
+    1 << (group % 32)
 }
 
 #[inline]
@@ -284,11 +298,20 @@ impl RawCond {
         }
     }
 
-    /// Publishes a state change to sleepers.
+    /// Publishes a state change to sleepers and wakes every one of them.
     #[inline]
     fn wake_all(&self) {
         self.seq.fetch_add(1, Ordering::Release);
         futex::wake_all(&self.seq);
+    }
+
+    /// Publishes a state change, then wakes `n` sleepers of group `group` (or all of
+    /// them for `u32::MAX`).
+    fn wake_group(&self, group: u32, n: u32) {
+        self.seq.fetch_add(1, Ordering::Release);
+        if n > 0 {
+            futex::wake_bitset(&self.seq, n, group_mask(group));
+        }
     }
 
     /// Registers the caller in G2; returns its group number.
@@ -333,7 +356,7 @@ impl RawCond {
                 }
                 _ => {}
             }
-            match futex::wait(&self.seq, seq, deadline) {
+            match futex::wait_bitset(&self.seq, seq, deadline, group_mask(mine)) {
                 Wake::Retry => {}
                 Wake::TimedOut => return self.withdraw(mine, Status::Timeout),
                 Wake::Interrupted => return self.withdraw(mine, Status::Intr),
@@ -434,11 +457,12 @@ impl RawCond {
             }
             let mut s = st;
             let mut rem = n;
-            let k = rem.min(s.u1);
-            s.u1 -= k;
-            s.t1 += k;
-            rem -= k;
+            let first = rem.min(s.u1);
+            s.u1 -= first;
+            s.t1 += first;
+            rem -= first;
             let mut g_new = g1;
+            let mut second = 0;
             if rem > 0 && s.u2 > 0 {
                 // G1 is fully signalled: close it; G2 becomes G1.
                 g_new = g1.wrapping_add(1);
@@ -448,15 +472,20 @@ impl RawCond {
                     u2: 0,
                     g: g_new as u16,
                 };
-                let k = rem.min(s.u1);
-                s.u1 -= k;
-                s.t1 += k;
+                second = rem.min(s.u1);
+                s.u1 -= second;
+                s.t1 += second;
             }
             if self.cas(raw, s) {
                 if g_new != g1 {
                     self.advance_gen(g_new);
+                    // Every member of the closed group returns Ok: wake them all;
+                    // then as many of the new G1 as got tokens.
+                    self.wake_group(g1, u32::MAX);
+                    futex::wake_bitset(&self.seq, second, group_mask(g_new));
+                } else {
+                    self.wake_group(g1, first);
                 }
-                self.wake_all();
                 return;
             }
         }

@@ -25,7 +25,19 @@ pub enum Wake {
 /// Sleeps while `*word == expected`, until woken, the deadline, or a signal handler.
 ///
 /// `Deadline::Now` never sleeps and reports `TimedOut`.
+#[inline]
 pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
+    wait_bitset(
+        word,
+        expected,
+        deadline,
+        libc::FUTEX_BITSET_MATCH_ANY as u32,
+    )
+}
+
+/// As [`wait`], but only [`wake_bitset`] calls whose mask shares a bit with `mask` (or
+/// plain [`wake`]s) wake this sleeper. `mask` must not be 0.
+pub fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, mask: u32) -> Wake {
     // "Forever" is a deadline ~35,000 years away rather than no timeout: the kernel
     // restarts an untimed wait transparently after an SA_RESTART handler, but a timed
     // one returns EINTR whenever any handler ran. So every handler gives MP_EINTR, as
@@ -54,7 +66,7 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
             expected,
             ts_ptr,
             core::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
+            mask,
         )
     };
     if r == 0 {
@@ -85,6 +97,26 @@ pub fn wake(word: &AtomicU32, n: u32) -> u32 {
             core::ptr::null::<libc::timespec>(),
             core::ptr::null::<u32>(),
             0u32,
+        )
+    };
+    if r < 0 { 0 } else { r as u32 }
+}
+
+/// Wakes up to `n` threads sleeping on `word` whose wait mask shares a bit with `mask`
+/// (see [`wait_bitset`]). Returns how many were woken.
+pub fn wake_bitset(word: &AtomicU32, n: u32, mask: u32) -> u32 {
+    let n = n.min(i32::MAX as u32) as i32;
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE_BITSET only uses the address as
+    // a key. Shared (no FUTEX_PRIVATE_FLAG) as explained in the module docs.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE_BITSET,
+            n,
+            core::ptr::null::<libc::timespec>(),
+            core::ptr::null::<u32>(),
+            mask,
         )
     };
     if r < 0 { 0 } else { r as u32 }
@@ -154,6 +186,25 @@ mod tests {
             Wake::TimedOut
         );
         assert!(t0.elapsed() >= std::time::Duration::from_millis(30));
+    }
+
+    #[test]
+    fn bitset_wakes_only_matching_sleepers() {
+        let w = Arc::new(AtomicU32::new(0));
+        let sleeper = |mask: u32| {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                wait_bitset(&w, 0, &Deadline::from_timeout(true, 3000), mask)
+            })
+        };
+        let a = sleeper(0b01);
+        let b = sleeper(0b10);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Only the 0b10 sleeper may be woken by this call.
+        assert_eq!(wake_bitset(&w, u32::MAX, 0b10), 1);
+        assert_eq!(b.join().unwrap(), Wake::Retry);
+        assert_eq!(wake(&w, 1), 1);
+        assert_eq!(a.join().unwrap(), Wake::Retry);
     }
 
     #[test]
