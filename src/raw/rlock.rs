@@ -496,6 +496,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
     fn thread_exit_while_holding_is_owner_dead() {
         let l = new_rlock();
         let l2 = l.clone();

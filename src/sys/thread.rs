@@ -54,7 +54,7 @@ impl ThreadCtx {
 const _: () =
     assert!(core::mem::size_of::<ThreadCtx>() <= 64 && core::mem::align_of::<ThreadCtx>() <= 16);
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(all(not(target_arch = "x86_64"), not(miri)))]
 unsafe extern "C" {
     /// The calling thread's 64-byte, 16-aligned, zero-initialised TLS slot.
     fn mpsync_thread_slot() -> *mut ThreadCtx;
@@ -65,7 +65,7 @@ unsafe extern "C" {
 /// On x86_64 this is the initial-exec TLS sequence itself (a GOT load of the slot's
 /// offset from the thread pointer, plus the thread pointer at `%fs:0`), so a lock call
 /// pays no function call for it; elsewhere it calls the C accessor.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 fn slot() -> *mut ThreadCtx {
     let p: *mut ThreadCtx;
@@ -84,11 +84,21 @@ fn slot() -> *mut ThreadCtx {
 }
 
 /// The calling thread's slot (see the x86_64 version).
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(all(not(target_arch = "x86_64"), not(miri)))]
 #[inline]
 fn slot() -> *mut ThreadCtx {
     // SAFETY: a plain C function without preconditions.
     unsafe { mpsync_thread_slot() }
+}
+
+/// Under Miri (which runs neither inline assembly nor C): a Rust thread-local slot.
+#[cfg(miri)]
+fn slot() -> *mut ThreadCtx {
+    thread_local! {
+        static SLOT: core::cell::UnsafeCell<ThreadCtx> =
+            const { core::cell::UnsafeCell::new(ThreadCtx::UNINIT) };
+    }
+    SLOT.with(|s| s.get())
 }
 
 /// The calling thread's identity (initialised on first use).
@@ -110,6 +120,28 @@ static ATFORK: Once = Once::new();
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Under Miri: an identity without system calls (Miri supports none of gettid,
+/// robust lists, /proc or pthread_atfork); robust mode off.
+#[cfg(miri)]
+#[cold]
+fn init_current() -> &'static ThreadCtx {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let ctx = ThreadCtx {
+        tid: n as u32,
+        pid: 1,
+        token: n,
+        may_spin: true,
+        ..ThreadCtx::UNINIT
+    };
+    // SAFETY: this thread's own slot; no reference to it is live.
+    unsafe {
+        slot().write(ctx);
+        &*slot()
+    }
+}
+
+#[cfg(not(miri))]
 #[cold]
 fn init_current() -> &'static ThreadCtx {
     ATFORK.call_once(|| {
@@ -142,6 +174,7 @@ fn init_current() -> &'static ThreadCtx {
     }
 }
 
+#[cfg(not(miri))]
 extern "C" fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
