@@ -479,9 +479,11 @@ impl RawCond {
             if self.cas(raw, s) {
                 if g_new != g1 {
                     self.advance_gen(g_new);
-                    // Every member of the closed group returns Ok: wake them all;
-                    // then as many of the new G1 as got tokens.
-                    self.wake_group(g1, u32::MAX);
+                    // Members of the closed group still inside `wait` (those holding
+                    // untaken tokens) return Ok: wake them all, if there are any; then
+                    // as many of the new G1 as got tokens.
+                    let closed_inside = st.t1 + first;
+                    self.wake_group(g1, if closed_inside > 0 { u32::MAX } else { 0 });
                     futex::wake_bitset(&self.seq, second, group_mask(g_new));
                 } else {
                     self.wake_group(g1, first);
