@@ -1,9 +1,9 @@
 /*
- * mpt_util.h — helpers shared by the Lock/RLock/Semaphore C tests, on top of mptest.h:
+ * mpt_util.h — helpers shared by the C tests, on top of mptest.h:
  * nanosecond clocks and the "never MP_TIMEOUT early" check, start gates made from a
  * pipe (for forked and exec'ed children), shared files that unrelated processes map,
- * "wait until that process sleeps in futex()", and a SIGALRM handler without
- * SA_RESTART. Everything here uses the public header only.
+ * "wait until that process sleeps in futex()", killing and reaping a child, and a
+ * SIGALRM handler without SA_RESTART. Everything here uses the public header only.
  */
 #ifndef MPT_UTIL_H
 #define MPT_UTIL_H
@@ -146,6 +146,14 @@ static inline void mpt_wait_sleeping(pid_t pid, pid_t tid) {
         usleep(1000);
     }
     usleep(300 * 1000);
+}
+
+/* SIGKILLs a child and reaps it; CHECKs that SIGKILL is what ended it. */
+static inline void mpt_kill_and_reap(pid_t pid) {
+    CHECK(kill(pid, SIGKILL) == 0);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 static inline pid_t mpt_gettid(void) { return (pid_t)syscall(SYS_gettid); }

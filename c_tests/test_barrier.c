@@ -3,31 +3,9 @@
  * a dead party never hangs the survivors, EINTR withdraws the caller, named objects used by
  * exec'ed processes, and bad input. */
 #define MPT_CHILD_MAIN
-#include "mptest.h"
+#include "mpt_util.h"
 
-#define WAIT_UNTIL(expr) do { double wu_t0_ = mpt_now_ms(); \
-    while (!(expr)) { CHECK(mpt_now_ms() - wu_t0_ < 30000); usleep(200); } } while (0)
-
-static char proc_state(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *r = strrchr(buf, ')');
-    return (r && r[1] == ' ') ? r[2] : 0;
-}
-
-/* Waits until a (single-threaded) child sleeps: inside the futex wait of the call under test. */
-static void wait_sleeping(pid_t pid) {
-    double t0 = mpt_now_ms();
-    while (proc_state(pid) != 'S') {
-        CHECK(mpt_now_ms() - t0 < 30000);
-        usleep(500);
-    }
-}
+#define WAIT_UNTIL(expr) MPT_WAIT_UNTIL(expr, 30)
 
 static uint32_t n_waiting(mp_barrier_t *b) {
     uint32_t n = 99;
@@ -241,7 +219,7 @@ TEST(barrier_dead_party_never_hangs_survivors) {
     CHECK_OK(mp_barrier_init(b, 3));
     pid_t dead = spawn_party(s, b, 0, MP_FOREVER);
     WAIT_UNTIL(n_waiting(b) == 1);
-    wait_sleeping(dead);
+    mpt_wait_sleeping(dead, 0);
     CHECK(kill(dead, SIGKILL) == 0);
     int st;
     CHECK(waitpid(dead, &st, 0) == dead && WIFSIGNALED(st));
@@ -306,7 +284,7 @@ TEST(barrier_eintr_withdraws_the_caller) {
     WAIT_UNTIL(n_waiting(b) == 1);
     pid_t bparty = spawn_party(s, b, 2, 60000);
     WAIT_UNTIL(n_waiting(b) == 2);
-    wait_sleeping(a);
+    mpt_wait_sleeping(a, 0);
     double t0 = mpt_now_ms();
     while (s->status[0] == 0) {
         CHECK(mpt_now_ms() - t0 < 30000);
@@ -348,7 +326,7 @@ TEST(barrier_sigint_to_every_waiter_withdraws_them_all) {
         }
         WAIT_UNTIL(n_waiting(b) == (uint32_t)i + 1);
     }
-    for (int i = 0; i < 5; i++) wait_sleeping(w[i]);
+    for (int i = 0; i < 5; i++) mpt_wait_sleeping(w[i], 0);
     /* Lowest index first: the worst order for a single hole. */
     double t0 = mpt_now_ms();
     for (;;) {

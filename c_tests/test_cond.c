@@ -3,39 +3,9 @@
  * re-acquired, a 1,000,000-item producer/consumer, named objects used by an exec'ed
  * process, and bad input. */
 #define MPT_CHILD_MAIN
-#include "mptest.h"
+#include "mpt_util.h"
 
-#define WAIT_UNTIL(expr) do { double wu_t0_ = mpt_now_ms(); \
-    while (!(expr)) { CHECK(mpt_now_ms() - wu_t0_ < 30000); usleep(200); } } while (0)
-
-/* The scheduler state of a process ('S' = interruptible sleep), from /proc/<pid>/stat. */
-static char proc_state(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *r = strrchr(buf, ')');
-    return (r && r[1] == ' ') ? r[2] : 0;
-}
-
-/* Waits until a (single-threaded) child sleeps: inside the futex wait of the call under test. */
-static void wait_sleeping(pid_t pid) {
-    double t0 = mpt_now_ms();
-    while (proc_state(pid) != 'S') {
-        CHECK(mpt_now_ms() - t0 < 30000);
-        usleep(500);
-    }
-}
-
-static void kill_and_reap(pid_t pid) {
-    CHECK(kill(pid, SIGKILL) == 0);
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-}
+#define WAIT_UNTIL(expr) MPT_WAIT_UNTIL(expr, 30)
 
 struct cs {
     mp_rlock_t lock;
@@ -186,7 +156,7 @@ TEST(cond_notify_one_wakes_one_sleeper_only) {
     for (int i = 0; i < 8; i++) w[i] = spawn_waiter(s, i, MP_FOREVER);
     lock_when_ready(s, 8);
     CHECK_OK(mp_rlock_release(&s->lock));
-    for (int i = 0; i < 8; i++) wait_sleeping(w[i]);
+    for (int i = 0; i < 8; i++) mpt_wait_sleeping(w[i], 0);
     usleep(20000);
     for (int i = 0; i < 8; i++) before[i] = vol_switches(w[i]);
     CHECK_OK(mp_cond_notify(&s->cond, 1));
@@ -259,8 +229,8 @@ TEST(cond_killed_waiter_never_hangs_notify) {
     for (int i = 0; i < 4; i++) w[i] = spawn_waiter(s, i, 60000);
     lock_when_ready(s, 4);
     CHECK_OK(mp_rlock_release(&s->lock));
-    for (int i = 0; i < 4; i++) wait_sleeping(w[i]);
-    kill_and_reap(w[0]);
+    for (int i = 0; i < 4; i++) mpt_wait_sleeping(w[i], 0);
+    mpt_kill_and_reap(w[0]);
     /* notify(1) returns at once (CPython's blocks forever here: gh-75158); the dead waiter
      * may absorb it. notify_all then wakes every live waiter. Both must simply return. */
     double t0 = mpt_now_ms();
@@ -281,9 +251,9 @@ TEST(cond_killed_waiters_then_notify_one_by_one) {
     for (int i = 0; i < 5; i++) w[i] = spawn_waiter(s, i, 60000);
     lock_when_ready(s, 5);
     CHECK_OK(mp_rlock_release(&s->lock));
-    for (int i = 0; i < 5; i++) wait_sleeping(w[i]);
-    kill_and_reap(w[1]);
-    kill_and_reap(w[3]);
+    for (int i = 0; i < 5; i++) mpt_wait_sleeping(w[i], 0);
+    mpt_kill_and_reap(w[1]);
+    mpt_kill_and_reap(w[3]);
     for (int i = 0; i < 5; i++) CHECK_OK(mp_cond_notify(&s->cond, 1));
     WAIT_UNTIL(s->woken == 3);
     mpt_wait_ok(w[0]);
@@ -337,7 +307,7 @@ TEST(cond_eintr_reacquires_rlock_with_its_levels) {
     }
     lock_when_ready(s, 1);
     /* We hold the lock: the interrupted wait must not return before it can re-take it. */
-    wait_sleeping(pid);
+    mpt_wait_sleeping(pid, 0);
     CHECK(kill(pid, SIGUSR1) == 0);
     usleep(100000);
     CHECK(!s->returned);

@@ -2,31 +2,9 @@
  * once), a killed waiter never hangs set, EINTR, timeouts, named objects used by an
  * exec'ed process, and bad input. */
 #define MPT_CHILD_MAIN
-#include "mptest.h"
+#include "mpt_util.h"
 
-#define WAIT_UNTIL(expr) do { double wu_t0_ = mpt_now_ms(); \
-    while (!(expr)) { CHECK(mpt_now_ms() - wu_t0_ < 30000); usleep(200); } } while (0)
-
-static char proc_state(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *r = strrchr(buf, ')');
-    return (r && r[1] == ' ') ? r[2] : 0;
-}
-
-/* Waits until a (single-threaded) child sleeps: inside the futex wait of the call under test. */
-static void wait_sleeping(pid_t pid) {
-    double t0 = mpt_now_ms();
-    while (proc_state(pid) != 'S') {
-        CHECK(mpt_now_ms() - t0 < 30000);
-        usleep(500);
-    }
-}
+#define WAIT_UNTIL(expr) MPT_WAIT_UNTIL(expr, 30)
 
 struct es {
     mp_event_t ev;
@@ -85,7 +63,7 @@ TEST(event_set_wakes_every_waiter_even_if_cleared_at_once) {
     pid_t w[5];
     for (int i = 0; i < 5; i++) w[i] = spawn_waiter(s, i, 60000);
     WAIT_UNTIL(s->ready == 5);
-    for (int i = 0; i < 5; i++) wait_sleeping(w[i]);
+    for (int i = 0; i < 5; i++) mpt_wait_sleeping(w[i], 0);
     CHECK_ST(mp_event_destroy(&s->ev), MP_EBUSY);
     CHECK_OK(mp_event_set(&s->ev));
     CHECK_OK(mp_event_clear(&s->ev));
@@ -106,7 +84,7 @@ TEST(event_killed_waiter_never_hangs_set) {
     pid_t w[3];
     for (int i = 0; i < 3; i++) w[i] = spawn_waiter(s, i, 60000);
     WAIT_UNTIL(s->ready == 3);
-    for (int i = 0; i < 3; i++) wait_sleeping(w[i]);
+    for (int i = 0; i < 3; i++) mpt_wait_sleeping(w[i], 0);
     CHECK(kill(w[1], SIGKILL) == 0);
     int st;
     CHECK(waitpid(w[1], &st, 0) == w[1] && WIFSIGNALED(st));

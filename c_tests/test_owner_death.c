@@ -1,5 +1,5 @@
 /* Owner death: a process or thread that dies holding an RLock never deadlocks the others. */
-#include "mptest.h"
+#include "mpt_util.h"
 #include "kill_loop.h"
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -42,13 +42,6 @@ static pid_t spawn_holder(struct shared *s) {
     return pid;
 }
 
-static void kill_and_reap(pid_t pid) {
-    CHECK(kill(pid, SIGKILL) == 0);
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-}
-
 TEST(robust_mode_is_glibc_in_main_thread) {
     CHECK(mp_robust_mode() == MP_ROBUST_GLIBC);
 }
@@ -84,7 +77,7 @@ TEST(killed_holder_with_three_waiters_exactly_one_owner_dead) {
     while (__atomic_load_n(&s->done, __ATOMIC_SEQ_CST) < 3) usleep(100);
     usleep(50000); /* let them block */
     double t0 = mpt_now_ms();
-    kill_and_reap(holder);
+    mpt_kill_and_reap(holder);
     for (int i = 0; i < 3; i++) mpt_wait_ok(waiters[i]);
     double ms = mpt_now_ms() - t0;
     int dead = 0, ok = 0;
@@ -101,7 +94,7 @@ TEST(killed_holder_with_three_waiters_exactly_one_owner_dead) {
 
 TEST(killed_holder_without_waiters_next_acquirer_gets_owner_dead) {
     struct shared *s = new_shared();
-    kill_and_reap(spawn_holder(s));
+    mpt_kill_and_reap(spawn_holder(s));
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
     uint32_t n = 0;
     CHECK_OK(mp_rlock_count(&s->lock, &n));
@@ -146,7 +139,7 @@ TEST(holder_execs) {
     /* The kernel releases robust locks at exec; the sleeping image lives on. */
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
     CHECK_OK(mp_rlock_release(&s->lock));
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
 }
 
 static void *exec_from_thread(void *arg) {
@@ -174,7 +167,7 @@ TEST(holder_execs_from_non_leader_thread_backstop) {
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 10000), MP_OWNER_DEAD);
     fprintf(stderr, "back-stop recovered the lock %.0f ms after the exec\n", mpt_now_ms() - t0);
     CHECK_OK(mp_rlock_release(&s->lock));
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
 }
 
 TEST(holder_of_100_locks_killed_all_recovered) {
@@ -195,7 +188,7 @@ TEST(holder_of_100_locks_killed_all_recovered) {
         for (;;) pause();
     }
     wait_flag(&s->ready);
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
     for (int i = 0; i < 100; i++) {
         CHECK_ST(mp_rlock_acquire(&s->many[i], true, 5000), MP_OWNER_DEAD);
         CHECK_OK(mp_rlock_release(&s->many[i]));
@@ -233,7 +226,7 @@ TEST(interleaved_with_glibc_robust_mutexes_both_recovered) {
         for (;;) pause();
     }
     wait_flag(&s->ready);
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
     CHECK(pthread_mutex_lock(&s->m1) == EOWNERDEAD);
     CHECK(pthread_mutex_consistent(&s->m1) == 0);
     CHECK(pthread_mutex_lock(&s->m2) == EOWNERDEAD);
@@ -261,7 +254,7 @@ TEST(interleaved_with_glibc_robust_mutexes_both_recovered) {
         for (;;) pause();
     }
     wait_flag(&s->ready);
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
     CHECK(pthread_mutex_lock(&s->m2) == EOWNERDEAD);
     CHECK_ST(mp_rlock_acquire(&s->l2, true, 5000), MP_OWNER_DEAD);
 }
@@ -271,7 +264,7 @@ TEST(fallback_without_robust_list_recovers_by_backstop) {
     CHECK(mp_robust_mode() == MP_ROBUST_OFF);
     struct shared *s = new_shared();
     pid_t holder = spawn_holder(s);
-    kill_and_reap(holder);
+    mpt_kill_and_reap(holder);
     double t0 = mpt_now_ms();
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 10000), MP_OWNER_DEAD);
     fprintf(stderr, "fallback mode: recovered %.0f ms after the kill\n", mpt_now_ms() - t0);
@@ -286,7 +279,7 @@ TEST(fallback_without_robust_list_recovers_by_backstop) {
     }
     wait_flag(&s->ready);
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 1200), MP_TIMEOUT);
-    kill_and_reap(live);
+    mpt_kill_and_reap(live);
 }
 
 TEST(fallback_recovers_from_an_unreaped_holder) {
@@ -431,7 +424,7 @@ TEST(dying_waiter_with_colliding_tid_does_not_release_live_owner) {
     CHECK(b > 0);
     wait_flag(&s->b_waiting);
     usleep(50000);
-    kill_and_reap(b); /* the waiter (its child, PID 1 inside) dies with it */
+    mpt_kill_and_reap(b); /* the waiter (its child, PID 1 inside) dies with it */
     usleep(50000);
     /* The owner is alive and still holds the lock. */
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 300), MP_TIMEOUT);
@@ -480,7 +473,7 @@ TEST(process_without_a_list_killed_is_recovered) {
     s->ready = 0;
     pid_t pid = mpt_fork(own_list_child, s);
     wait_flag(&s->ready);
-    kill_and_reap(pid);
+    mpt_kill_and_reap(pid);
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
     CHECK_OK(mp_rlock_release(&s->lock));
 }
