@@ -120,11 +120,6 @@ impl RawRLock {
         Robust(me.robust_head)
     }
 
-    /// True if robust linking is currently possible for the calling thread.
-    pub fn is_robust_for_caller(&self) -> bool {
-        !self.robust_for(thread::current()).0.is_null()
-    }
-
     /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
     /// holding it), `Timeout`, `Intr` (nothing acquired), `Overflow` (recursion limit).
     #[inline]
