@@ -412,6 +412,34 @@ static void ns_waiter(struct ns_shared *s) {
     _exit(9);
 }
 
+static void ns_hold_forever(struct ns_shared *s) {
+    if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) _exit(3);
+    s->a_holds = 1;
+    for (;;) pause();
+}
+
+TEST(holder_in_another_pid_namespace_killed_is_recovered) {
+    /* The owner (PID 1 of its own namespace) still links the lock into its robust list;
+     * the kernel reports its death to a waiter in the root namespace. */
+    struct ns_shared *s = mpt_shared(sizeof *s);
+    CHECK_OK(mp_rlock_init(&s->lock));
+    pid_t a = fork_in_new_pidns(ns_hold_forever, s);
+    if (a < 0) { fprintf(stderr, "SKIP: PID namespaces unavailable (needs root)\n"); return; }
+    wait_flag(&s->a_holds);
+    pid_t waiter = fork();
+    CHECK(waiter >= 0);
+    if (waiter == 0) {
+        if (mp_rlock_acquire(&s->lock, true, 10000) != MP_OWNER_DEAD) _exit(1);
+        _exit(mp_rlock_release(&s->lock) == MP_OK ? 0 : 2);
+    }
+    usleep(50000);
+    kill(a, SIGKILL); /* the namespace's init (the holder) dies with its parent */
+    waitpid(a, NULL, 0);
+    mpt_wait_ok(waiter);
+    CHECK_OK(mp_rlock_acquire(&s->lock, true, 5000));
+    CHECK_OK(mp_rlock_release(&s->lock));
+}
+
 TEST(dying_waiter_with_colliding_tid_does_not_release_live_owner) {
     /* research t11: a waiter whose TID equals the live owner's TID (both PID 1 in sibling
      * namespaces) dies while blocked; the kernel must not mark the owner's lock. */

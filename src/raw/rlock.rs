@@ -24,9 +24,9 @@ pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 /// Owner TID (in the owner's PID namespace).
 pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
-/// Object flag: robust linking is disabled for this object (participants in
-/// different PID namespaces were seen; their TIDs could collide in the kernel's
-/// death handling).
+/// Object flag: participants in different PID namespaces were seen. Their TIDs may
+/// collide, so the lock is marked pending in a robust list only while owned (see
+/// `Robust`), and the `/proc` back-stop is off for this object.
 const FLAG_NON_ROBUST: u32 = 1;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
@@ -46,8 +46,9 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// +32  list_prev    usize robust-list back-link (word+24), owner's address space
 /// +40  list_next    usize robust-list node      (word+32); 0 = not linked
 /// +48  owner_start  u64   owner thread's start time (clock ticks since boot)
-/// +56  pidns        u32   creator's PID-namespace id (folded), never 0 if known
-/// +60  flags        u32   FLAG_NON_ROBUST
+/// +56  ns_flags     u64   low 32 bits: creator's PID-namespace id (folded), never 0 if
+///                         known; high 32 bits: flags (FLAG_NON_ROBUST). One word, so
+///                         "same namespace and no flag" is one load and one compare.
 /// ```
 ///
 /// Word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
@@ -74,13 +75,57 @@ pub struct RawRLock {
     list_prev: AtomicUsize,
     list_next: AtomicUsize,
     owner_start: AtomicU64,
-    pidns: AtomicU32,
-    flags: AtomicU32,
+    ns_flags: AtomicU64,
 }
 
-/// The robust-list head to use for this acquisition, or null for none.
+/// How this acquisition uses the calling thread's robust list: the list head (or null:
+/// do not link the lock), with bit 0 set when `list_op_pending` may name this lock while
+/// we do not own it (before the CAS and while sleeping, as glibc does). That is allowed
+/// only while every participant shares our PID namespace: across namespaces a dying
+/// *waiter* whose TID collides with the owner's would make the kernel mark the live
+/// owner's lock (research t11), so there the lock is marked pending only while owned.
+/// (One register, not a pair: it keeps the uncontended path free of a stack frame.)
 #[derive(Clone, Copy)]
-struct Robust(*mut crate::sys::futex::RobustListHead);
+struct Robust(usize);
+
+impl Robust {
+    const NONE: Robust = Robust(0);
+    const PENDING_WHILE_WAITING: usize = 1;
+
+    #[inline]
+    fn new(head: *mut crate::sys::futex::RobustListHead, pending_while_waiting: bool) -> Robust {
+        Robust(head as usize | usize::from(pending_while_waiting))
+    }
+
+    /// The thread's robust-list head, or null.
+    #[inline]
+    fn head(self) -> *mut crate::sys::futex::RobustListHead {
+        (self.0 & !Self::PENDING_WHILE_WAITING) as *mut _
+    }
+
+    #[inline]
+    fn pending_while_waiting(self) -> bool {
+        self.0 & Self::PENDING_WHILE_WAITING != 0
+    }
+
+    /// Marks the node pending (we are about to own it, or we own it).
+    #[inline]
+    fn set_pending(self, node: &AtomicUsize) {
+        if !self.head().is_null() {
+            // SAFETY: `head` is the calling thread's live head (thread::current).
+            unsafe { robust::set_pending(self.head(), node) };
+        }
+    }
+
+    /// Clears the pending mark.
+    #[inline]
+    fn clear_pending(self) {
+        if !self.head().is_null() {
+            // SAFETY: `head` is the calling thread's live head.
+            unsafe { robust::clear_pending(self.head()) };
+        }
+    }
+}
 
 impl RawRLock {
     /// Initialises (free) and publishes, recording the caller's PID namespace.
@@ -93,8 +138,7 @@ impl RawRLock {
         self.list_prev.store(0, Ordering::Relaxed);
         self.list_next.store(0, Ordering::Relaxed);
         self.owner_start.store(0, Ordering::Relaxed);
-        self.pidns.store(me.pidns, Ordering::Relaxed);
-        self.flags.store(0, Ordering::Relaxed);
+        self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
         self.header.publish(Kind::RLock, lifecycle);
     }
 
@@ -104,20 +148,37 @@ impl RawRLock {
         &self.header
     }
 
-    /// Whether `me` may link this lock into its robust list. Disables robust linking
-    /// for the object, for everyone, the first time a participant from another PID
-    /// namespace shows up.
+    /// How `me` may use its robust list for this lock. The first participant from
+    /// another PID namespace sets `FLAG_NON_ROBUST` for everyone: from then on owners
+    /// still link the lock (the kernel compares a dying owner's TID in the owner's own
+    /// namespace, so its death is still reported), but nobody marks it pending while
+    /// not owning it, and the `/proc` back-stop is off (other namespaces' ids cannot be
+    /// read).
     #[inline]
     fn robust_for(&self, me: &ThreadCtx) -> Robust {
-        if me.robust_head.is_null() || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0 {
-            return Robust(core::ptr::null_mut());
+        if me.robust_head.is_null() {
+            return Robust::NONE;
         }
-        let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0 || ns != me.pidns {
-            self.flags.fetch_or(FLAG_NON_ROBUST, Ordering::Relaxed);
-            return Robust(core::ptr::null_mut());
+        // Same namespace as the creator (known, non-zero) and nobody from another one
+        // seen yet: one compare against "our namespace id, no flags".
+        let same_ns = me.pidns != 0 && self.ns_flags.load(Ordering::Relaxed) == u64::from(me.pidns);
+        if !same_ns {
+            self.mark_cross_namespace();
         }
-        Robust(me.robust_head)
+        Robust::new(me.robust_head, same_ns)
+    }
+
+    /// Records that participants from different (or unknown) PID namespaces use the lock.
+    #[cold]
+    fn mark_cross_namespace(&self) {
+        self.ns_flags
+            .fetch_or(u64::from(FLAG_NON_ROBUST) << 32, Ordering::Relaxed);
+    }
+
+    /// True once `mark_cross_namespace` ran (by any participant).
+    #[inline]
+    fn is_cross_namespace(&self) -> bool {
+        (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_NON_ROBUST != 0
     }
 
     /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
@@ -138,9 +199,8 @@ impl RawRLock {
     #[inline]
     fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Result<(), Robust> {
         let robust = self.robust_for(me);
-        if !robust.0.is_null() {
-            // SAFETY: `robust.0` is this thread's live head (thread::current).
-            unsafe { robust::set_pending(robust.0, &self.list_next) };
+        if robust.pending_while_waiting() {
+            robust.set_pending(&self.list_next);
         }
         if self
             .word
@@ -161,12 +221,11 @@ impl RawRLock {
         self.acquire_slow(me, robust, &timeout.deadline(), 1)
     }
 
-    /// Clears `list_op_pending` when leaving acquire without linking.
+    /// Clears `list_op_pending` when leaving acquire without the lock.
     #[inline]
     fn leave(&self, robust: Robust) {
-        if !robust.0.is_null() {
-            // SAFETY: `robust.0` is this thread's live head.
-            unsafe { robust::clear_pending(robust.0) };
+        if robust.pending_while_waiting() {
+            robust.clear_pending();
         }
     }
 
@@ -182,16 +241,20 @@ impl RawRLock {
             (u64::from(me.pid) << 32) | u64::from(me.tid),
             Ordering::Release,
         );
-        if robust.0.is_null() {
+        if robust.head().is_null() {
             // A dead previous owner may have left its (foreign) node pointers here.
             self.list_next.store(0, Ordering::Relaxed);
         } else {
-            // SAFETY: we own the lock, so nobody else touches the node; `robust.0` is
-            // this thread's live head and `list_prev` is the 8 bytes before `list_next`.
-            unsafe {
-                robust::enqueue(robust.0, &self.list_prev, &self.list_next);
-                robust::clear_pending(robust.0);
+            if !robust.pending_while_waiting() {
+                // We own it now: cover the enqueue (a death between the CAS and this
+                // store is the one window left uncovered across namespaces).
+                robust.set_pending(&self.list_next);
             }
+            // SAFETY: we own the lock, so nobody else touches the node; `robust.head`
+            // is this thread's live head and `list_prev` is the 8 bytes before
+            // `list_next`.
+            unsafe { robust::enqueue(robust.head(), &self.list_prev, &self.list_next) };
+            robust.clear_pending();
         }
     }
 
@@ -199,7 +262,7 @@ impl RawRLock {
     fn acquire_slow(
         &self,
         me: &ThreadCtx,
-        robust: Robust,
+        mut robust: Robust,
         deadline: &Deadline,
         count: u32,
     ) -> Status {
@@ -250,6 +313,12 @@ impl RawRLock {
                 continue;
             }
             keep_waiters = FUTEX_WAITERS;
+            if robust.pending_while_waiting() && self.is_cross_namespace() {
+                // Another namespace joined since we started: stop naming the lock
+                // pending while we only wait for it.
+                robust.clear_pending();
+                robust = Robust::new(robust.head(), false);
+            }
             let held = v | FUTEX_WAITERS;
             match futex::wait(&self.word, held, &deadline.capped_ms(BACKSTOP_INTERVAL_MS)) {
                 Wake::Retry => {}
@@ -291,10 +360,8 @@ impl RawRLock {
     /// cannot interpret the owner's ids (other PID namespace, no /proc), it says no.
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
-        let ns = self.pidns.load(Ordering::Relaxed);
-        if ns == 0
-            || ns != me.pidns
-            || self.flags.load(Ordering::Relaxed) & FLAG_NON_ROBUST != 0
+        if me.pidns == 0
+            || self.ns_flags.load(Ordering::Relaxed) != u64::from(me.pidns)
             || !thread::proc_available()
         {
             return false;
@@ -343,10 +410,16 @@ impl RawRLock {
     #[inline]
     fn unlock(&self, me: &ThreadCtx) {
         let linked = self.list_next.load(Ordering::Relaxed) != 0 && !me.robust_head.is_null();
+        // The pending mark must not outlive our ownership across namespaces: after the
+        // swap below another namespace's thread with our TID may own the lock. There,
+        // unlink without it (the kernel sees the unlink as one store of `next`).
+        let pending = linked && !self.is_cross_namespace();
         if linked {
             // SAFETY: we own the lock and linked its node into this thread's list.
             unsafe {
-                robust::set_pending(me.robust_head, &self.list_next);
+                if pending {
+                    robust::set_pending(me.robust_head, &self.list_next);
+                }
                 robust::dequeue(&self.list_prev, &self.list_next);
             }
         }
@@ -358,7 +431,7 @@ impl RawRLock {
         if self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0 {
             self.wake_one();
         }
-        if linked {
+        if pending {
             // SAFETY: this thread's live head.
             unsafe { robust::clear_pending(me.robust_head) };
         }
