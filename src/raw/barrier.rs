@@ -450,6 +450,7 @@ impl RawBarrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::wait_until;
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
@@ -459,17 +460,6 @@ mod tests {
         let b: Box<RawBarrier> = Box::new(unsafe { core::mem::zeroed() });
         b.init(parties, Lifecycle::InPlace);
         Arc::from(b)
-    }
-
-    fn wait_until(what: impl Fn() -> bool) {
-        let t0 = Instant::now();
-        while !what() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "condition never came true"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 
     #[test]

@@ -539,6 +539,7 @@ impl RawCond {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::wait_until;
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
@@ -562,17 +563,6 @@ mod tests {
         let l: Box<RawLock> = Box::new(unsafe { core::mem::zeroed() });
         l.init(Lifecycle::InPlace);
         Arc::from(l)
-    }
-
-    fn wait_until(what: impl Fn() -> bool) {
-        let t0 = Instant::now();
-        while !what() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "condition never came true"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 
     #[test]

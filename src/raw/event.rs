@@ -157,18 +157,11 @@ impl RawEvent {
         result
     }
 
-    /// Ends an in-place event: `Busy` while threads wait on it.
-    ///
-    /// `sleepers` over-counts waiters killed while registered, so a non-zero count is
-    /// confirmed with the kernel (as `RawSem::destroy` does): `FUTEX_WAKE` reports how
-    /// many threads really sleep on the word (they re-check and sleep again); none means
-    /// the count was stale, and it is cleared.
+    /// Ends an in-place event: `Busy` while threads really wait on it (see
+    /// [`super::has_sleepers`]: a waiter killed while waiting does not count).
     pub fn destroy(&self) -> Status {
-        if self.sleepers.load(Ordering::SeqCst) != 0 {
-            if futex::wake_all(&self.word) != 0 {
-                return Status::Busy;
-            }
-            self.sleepers.store(0, Ordering::SeqCst);
+        if super::has_sleepers(&self.sleepers, &self.word) {
+            return Status::Busy;
         }
         self.header.retire();
         Status::Ok

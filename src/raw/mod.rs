@@ -14,3 +14,39 @@ pub mod lock;
 pub mod rlock;
 pub mod sem;
 pub mod spin;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Whether any thread really sleeps on `word`, for `destroy`. `sleepers` over-counts
+/// waiters that were killed while registered, so a non-zero count is confirmed with the
+/// kernel: `FUTEX_WAKE` returns how many threads really sleep on the word (the woken ones
+/// re-check and sleep again). If none does, the count was stale and is cleared. (A waiter
+/// racing with destroy is a caller bug, as for `pthread_mutex_destroy`.)
+pub(crate) fn has_sleepers(sleepers: &AtomicU32, word: &AtomicU32) -> bool {
+    if sleepers.load(Ordering::SeqCst) == 0 {
+        return false;
+    }
+    if crate::sys::futex::wake_all(word) != 0 {
+        return true;
+    }
+    sleepers.store(0, Ordering::SeqCst);
+    false
+}
+
+/// Helpers for the state machines' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use std::time::{Duration, Instant};
+
+    /// Polls `what` every millisecond; panics if it is still false after 20 s.
+    pub(crate) fn wait_until(what: impl Fn() -> bool) {
+        let t0 = Instant::now();
+        while !what() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "condition never came true"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}

@@ -177,19 +177,11 @@ impl RawSem {
         self.max_value.load(Ordering::Relaxed)
     }
 
-    /// Ends an in-place semaphore: `Busy` while threads wait on it.
-    ///
-    /// `sleepers` over-counts waiters that were killed while registered, so a non-zero
-    /// count is confirmed with the kernel: `FUTEX_WAKE` returns how many threads really
-    /// sleep on the word (the woken ones re-check and sleep again). If none does, the
-    /// count was stale and is cleared. (A waiter racing with destroy is a caller bug, as
-    /// for `pthread_mutex_destroy`.)
+    /// Ends an in-place semaphore: `Busy` while threads really wait on it (see
+    /// [`super::has_sleepers`]: a waiter killed while waiting does not count).
     pub fn destroy(&self) -> Status {
-        if self.sleepers.load(Ordering::SeqCst) != 0 {
-            if futex::wake_all(&self.value) != 0 {
-                return Status::Busy;
-            }
-            self.sleepers.store(0, Ordering::SeqCst);
+        if super::has_sleepers(&self.sleepers, &self.value) {
+            return Status::Busy;
         }
         self.header.retire();
         Status::Ok
