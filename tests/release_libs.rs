@@ -55,11 +55,23 @@ fn release_libraries_export_exactly_the_header_functions() {
     // The debug information went to its own file, which the stripped library names.
     let debug = out.join(format!("{realname}.debug"));
     let sections = run(Command::new("readelf").args(["-S", "-W"]).arg(&debug));
-    assert!(sections.contains(".debug_info"), "{} has no .debug_info", debug.display());
-    let link = run(Command::new("readelf").args(["-p", ".gnu_debuglink"]).arg(&so));
-    assert!(link.contains(&format!("{realname}.debug")), "debug link: {link}");
+    assert!(
+        sections.contains(".debug_info"),
+        "{} has no .debug_info",
+        debug.display()
+    );
+    let link = run(Command::new("readelf")
+        .args(["-p", ".gnu_debuglink"])
+        .arg(&so));
+    assert!(
+        link.contains(&format!("{realname}.debug")),
+        "debug link: {link}"
+    );
     let dynamic = run(Command::new("readelf").args(["-d", "-W"]).arg(&so));
-    assert!(dynamic.contains(&format!("Library soname: [{soname}]")), "{dynamic}");
+    assert!(
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "{dynamic}"
+    );
 }
 
 /// The C tests link cargo's own cdylib; it must not export more than the header either
@@ -74,7 +86,8 @@ fn cargo_cdylib_exports_exactly_the_header_functions() {
             let f: Vec<&str> = l.split_whitespace().collect();
             (f.len() >= 8
                 && f[0].trim_end_matches(':').parse::<u32>().is_ok()
-                && f[4] != "LOCAL" && f[6] != "UND")
+                && f[4] != "LOCAL"
+                && f[6] != "UND")
                 .then(|| f[7])
         })
         .collect();
@@ -93,5 +106,8 @@ fn cargo_cdylib_exports_exactly_the_header_functions() {
     declared.sort_unstable();
     declared.dedup();
     assert!(!declared.is_empty(), "no functions parsed from the header");
-    assert_eq!(exported, declared, "cargo's libmpsync.so exports differ from the header");
+    assert_eq!(
+        exported, declared,
+        "cargo's libmpsync.so exports differ from the header"
+    );
 }
