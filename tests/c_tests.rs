@@ -4,7 +4,8 @@
 //! `c_tests/mptest.h`); this harness adds an outer limit per program.
 //!
 //! Also checks that `include/mpsync.h` compiles cleanly as C99, C11 and C++17 with
-//! `-Wall -Wextra -Wpedantic -Werror`.
+//! `-Wall -Wextra -Wpedantic -Werror`, also when included twice, and that Python's
+//! cffi can parse it (preprocessed with `-DMPSYNC_CDEF`) and call the library.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -151,7 +152,13 @@ fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(if cpp { "hdr.cpp" } else { "hdr.c" });
-    std::fs::write(&src, "#include \"mpsync.h\"\nint main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n").unwrap();
+    // Included twice: a program may include it from two of its own headers.
+    std::fs::write(
+        &src,
+        "#include \"mpsync.h\"\n#include \"mpsync.h\"\n\
+         int main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n",
+    )
+    .unwrap();
     let out = compiler(cpp)
         .arg(format!("-std={std}"))
         .args([
@@ -186,4 +193,61 @@ fn header_compiles_as_c11() {
 #[test]
 fn header_compiles_as_cpp17() {
     header_compiles(true, "c++17");
+}
+
+/// The header's recipe for FFI generators: `cc -E -P -DMPSYNC_CDEF mpsync.h` gives plain
+/// declarations that cffi's `cdef()` parses; then the library is loaded (`dlopen`) and
+/// called through them. Skipped, with a message, where python3 or cffi is missing.
+#[test]
+fn header_works_with_cffi() {
+    let probe = Command::new("python3").args(["-c", "import cffi"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("SKIP header_works_with_cffi: python3 with cffi is not installed");
+        return;
+    }
+    let dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cdef = dir.join("mpsync.cdef.h");
+    let out = compiler(false)
+        .args(["-E", "-P", "-DMPSYNC_CDEF"])
+        .arg(root().join("include/mpsync.h"))
+        .arg("-o")
+        .arg(&cdef)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "preprocessing failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import sys, cffi
+ffi = cffi.FFI()
+ffi.cdef(open(sys.argv[1]).read())
+lib = ffi.dlopen(sys.argv[2])
+assert ffi.sizeof("mp_lock_t") == 64 and ffi.alignof("mp_lock_t") == 8
+assert ffi.sizeof("mp_status") == 4 and ffi.sizeof("mp_type") == 1
+lock = ffi.new("mp_lock_t *")
+assert lib.mp_lock_init(lock) == 0
+assert lib.mp_lock_acquire(lock, True, -1) == 0
+assert lib.mp_lock_acquire(lock, False, 0) == 1
+assert lib.mp_lock_release(lock) == 0
+assert lib.mp_lock_destroy(lock) == 0
+assert ffi.string(lib.mp_status_name(1)) == b"MP_TIMEOUT"
+assert ffi.string(lib.mp_version_string()).count(b".") == 2
+print("cffi: %d declarations parsed; mp_lock_t works" % len(dir(lib)))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&cdef)
+        .arg(lib_dir().join("libmpsync.so"))
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "cffi could not use the header:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

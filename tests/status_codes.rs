@@ -21,7 +21,10 @@ fn exported_status_constants() -> Vec<(String, i32)> {
             let (name, rest) = rest.split_once(':')?;
             let value = rest.trim().strip_prefix("mp_status =")?;
             let value = value.trim().strip_suffix(';')?.trim();
-            Some((name.trim().to_string(), value.parse().expect("a literal code")))
+            Some((
+                name.trim().to_string(),
+                value.parse().expect("a literal code"),
+            ))
         })
         .collect()
 }
