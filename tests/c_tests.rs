@@ -133,6 +133,8 @@ macro_rules! c_test {
     };
 }
 
+// One line per c_tests/test_*.c: `c_test!(file_stem, outer limit in seconds)`.
+// `every_c_test_file_is_registered` fails for a file that has no line here.
 c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
 c_test!(test_array, 120);
@@ -250,4 +252,134 @@ print("cffi: %d declarations parsed; mp_lock_t works" % len(dir(lib)))
         "cffi could not use the header:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A `c_tests/test_*.c` without a `c_test!` line above would never run: fail instead.
+#[test]
+fn every_c_test_file_is_registered() {
+    let this = std::fs::read_to_string(root().join("tests/c_tests.rs")).unwrap();
+    let registered: Vec<String> = this
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("c_test!("))
+        .filter_map(|rest| rest.split(',').next())
+        .map(|name| name.trim().to_string())
+        .collect();
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for entry in std::fs::read_dir(root().join("c_tests")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name
+            .strip_prefix("test_")
+            .and_then(|n| n.strip_suffix(".c"))
+        {
+            found += 1;
+            let stem = format!("test_{stem}");
+            if !registered.contains(&stem) {
+                missing.push(stem);
+            }
+        }
+    }
+    assert!(found > 0, "no c_tests/test_*.c found");
+    assert!(
+        missing.is_empty(),
+        "C test programs that never run: add `c_test!(name, seconds);` to tests/c_tests.rs for {missing:?}"
+    );
+    for name in &registered {
+        assert!(
+            root().join("c_tests").join(format!("{name}.c")).exists(),
+            "c_test!({name}, ..) names no c_tests/{name}.c"
+        );
+    }
+}
+
+/// The programs in tools/ and examples/ are not run by the test suite (they are long,
+/// or take arguments), but they must keep compiling and linking against the current
+/// header and library.
+#[test]
+fn tools_and_examples_compile() {
+    let out_dir = lib_dir().join("c_tests").join("tools");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let lib = lib_dir();
+    let mut sources = Vec::new();
+    for dir in ["tools", "examples", "examples/consumer"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "c") {
+                sources.push(path);
+            }
+        }
+    }
+    sources.sort();
+    assert!(sources.len() >= 4, "found only {sources:?}");
+    for src in &sources {
+        let exe = out_dir.join(src.file_stem().unwrap());
+        let out = compiler(false)
+            .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror"])
+            .arg("-I")
+            .arg(root().join("include"))
+            .arg("-I")
+            .arg(root().join("c_tests"))
+            .arg(src)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(&lib)
+            .args(["-lmpsync", "-lpthread", "-lm"])
+            .output()
+            .expect("run the C compiler");
+        assert!(
+            out.status.success(),
+            "{} does not compile:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!("compiled {} programs: {sources:?}", sources.len());
+}
+
+/// mptest.h registers any number of tests (it once kept only the first 256, silently).
+#[test]
+fn mptest_runs_more_than_256_tests() {
+    let dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("many_tests.c");
+    let mut text = String::from("#include \"mptest.h\"\n");
+    for i in 0..300 {
+        text.push_str(&format!("TEST(t{i}) {{ CHECK({i} >= 0); }}\n"));
+    }
+    std::fs::write(&src, text).unwrap();
+    let exe = dir.join("many_tests");
+    let out = compiler(false)
+        .args([
+            "-std=gnu11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wno-unused-function",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("c_tests"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(lib_dir())
+        .arg(format!(
+            "-Wl,--disable-new-dtags,-rpath,{}",
+            lib_dir().display()
+        ))
+        .args(["-lmpsync"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = Command::new(&exe).arg("--list").output().unwrap();
+    let names = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(names.lines().count(), 300, "--list printed:\n{names}");
+    assert!(names.lines().any(|l| l.trim() == "t299"));
 }
