@@ -74,6 +74,53 @@ fn release_libraries_export_exactly_the_header_functions() {
     );
 }
 
+/// The relinked libraries work: examples/consumer/consumer.c (header/library version
+/// check, a Lock across fork()) runs against the shared and against the static one.
+#[test]
+fn release_libraries_run_a_program() {
+    let archive = deps_dir().join("libmpsync.a");
+    let out = deps_dir().join("release-libs-run");
+    let _ = std::fs::remove_dir_all(&out);
+    let (realname, soname) = ("libmpsync.so.0.0.0-run", "libmpsync.so.0");
+    run(sh(&root().join("cmake/release-libs.sh"))
+        .arg(&archive)
+        .arg(&out)
+        .args([realname, soname]));
+    std::os::unix::fs::symlink(realname, out.join(soname)).unwrap();
+    let consumer = root().join("examples/consumer/consumer.c");
+    let include = root().join("include");
+
+    let shared = out.join("consumer");
+    run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(&include)
+        .arg(&consumer)
+        .arg(out.join(realname))
+        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", out.display()))
+        .arg("-o")
+        .arg(&shared));
+    let said = run(Command::new(&shared)
+        .arg("release libmpsync.so")
+        .env_remove("LD_LIBRARY_PATH"));
+    println!("{said}");
+    let needed = run(Command::new("readelf").args(["-d", "-W"]).arg(&shared));
+    assert!(
+        needed.contains(&format!("Shared library: [{soname}]")),
+        "{needed}"
+    );
+
+    let fixed = out.join("consumer_static");
+    run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(&include)
+        .arg(&consumer)
+        .arg(out.join("libmpsync.a"))
+        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"])
+        .arg("-o")
+        .arg(&fixed));
+    println!("{}", run(Command::new(&fixed).arg("release libmpsync.a")));
+}
+
 /// The C tests link cargo's own cdylib; it must not export more than the header either
 /// (rustc's version script does that; this keeps it true).
 #[test]
