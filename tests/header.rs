@@ -208,3 +208,54 @@ fn everything_is_inside_the_include_guard() {
         "the guard must close the file"
     );
 }
+
+/// Every function of the header appears in the thread/signal-safety table at its top
+/// (by name, as `mp_T_suffix` for every type `T`, or as `prefix_*`): a new function
+/// must be classified there.
+#[test]
+fn safety_table_covers_every_function() {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(crate_dir.join("include/mpsync.h")).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("call ") || !l.contains(" MT ") || !l.contains(" AS"))
+        .take_while(|l| !l.trim_start_matches([' ', '*']).starts_with('('))
+        .collect();
+    assert!(
+        table.len() > 5,
+        "no safety table found at the top of the header"
+    );
+    let entries: Vec<&str> = table
+        .iter()
+        .flat_map(|l| l.split([' ', ',', '(', ')']))
+        .filter(|w| w.starts_with("mp_"))
+        .collect();
+    let covered = |f: &str| {
+        entries.iter().any(|&e| {
+            if let Some(prefix) = e.strip_suffix('*') {
+                f.starts_with(prefix)
+            } else if let Some(suffix) = e.strip_prefix("mp_T_") {
+                // mp_T_new covers mp_lock_new, mp_rlock_new, ...: one word, then the suffix.
+                f.strip_prefix("mp_")
+                    .and_then(|rest| rest.split_once('_'))
+                    .is_some_and(|(_, s)| s == suffix)
+            } else {
+                e == f
+            }
+        })
+    };
+    let functions: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let before = &l[..l.find('(')?];
+            let name = before.rsplit([' ', '*']).next()?;
+            name.starts_with("mp_").then_some(name)
+        })
+        .collect();
+    let missing: Vec<&str> = functions.into_iter().filter(|f| !covered(f)).collect();
+    assert!(
+        missing.is_empty(),
+        "functions missing from the thread/signal-safety table in cbindgen.toml's header: {missing:?}"
+    );
+}
