@@ -2,7 +2,9 @@
 # Packaging check: builds libmpsync with CMake (examples on, run through CTest),
 # installs it into a temporary prefix, then builds and runs a C consumer against the
 # *installed* package, with find_package(mpsync) (examples/consumer) and with
-# pkg-config, and checks the SONAME, the symlinks and the version checks.
+# pkg-config, and checks the SONAME, the symlinks, the version checks, and that the
+# installed libraries are stripped and export exactly the header's functions
+# (scripts/check-exports.sh), also when installed with `cmake --install --strip`.
 # Ends with "cmake-consume: N passed, N failed"; exits non-zero if anything failed.
 #   bash .ci/cmake-consume.sh [workdir]     (default: a temporary directory, removed)
 set -euo pipefail
@@ -61,6 +63,25 @@ header_installed() {
     cmp "$root/include/mpsync.h" "$prefix/include/mpsync.h"
 }
 
+# Stripped, versioned, only the header's functions exported (shared and static).
+exports_are_the_header() {
+    sh "$root/scripts/check-exports.sh" "$prefix/include/mpsync.h" \
+        "$libdir/libmpsync.so.$version" "$libdir/libmpsync.a"
+}
+debuginfo_installed() {
+    readelf -S -W "$libdir/.debug/libmpsync.so.$version.debug" | grep -qF .debug_info &&
+        readelf -p .gnu_debuglink "$libdir/libmpsync.so.$version" | grep -qF "libmpsync.so.$version.debug"
+}
+install_strip() {
+    rm -rf "$work/prefix-strip" &&
+        cmake --install "$build" --prefix "$work/prefix-strip" --strip &&
+        sh "$root/scripts/check-exports.sh" "$work/prefix-strip/include/mpsync.h" \
+            "$work/prefix-strip/lib/libmpsync.so.$version" "$work/prefix-strip/lib/libmpsync.a"
+}
+sizes() {
+    ls -l "$libdir/libmpsync.so.$version" "$libdir/libmpsync.a" "$libdir/.debug/libmpsync.so.$version.debug"
+}
+
 # find_package(mpsync X.Y) + mpsync::mpsync / mpsync::mpsync_static
 cmake_consumer() {
     cmake -S "$root/examples/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
@@ -101,6 +122,10 @@ relocated_pkgconfig() {
 check "installed libmpsync.so.$version has SONAME libmpsync.so.$major" soname_is_major
 check "symlinks libmpsync.so -> libmpsync.so.$major -> libmpsync.so.$version, and libmpsync.a" symlinks
 check "installed include/mpsync.h is the committed header" header_installed
+check "installed libraries are stripped and export exactly the header's functions (MPSYNC_0.1)" exports_are_the_header
+check "debug information installed in lib/.debug and linked from the library" debuginfo_installed
+check "cmake --install --strip works" install_strip
+sizes
 check "find_package(mpsync $major.$minor) + mpsync::mpsync builds and runs" cmake_consumer
 check "mpsync::mpsync_static links libmpsync.a and runs" cmake_consumer_static
 check "find_package(mpsync $((major + 1)).0) is rejected (SameMajorVersion)" cmake_rejects_next_major

@@ -7,7 +7,7 @@
  *   mpbench contended REPS SECS       N processes on a shared counter, N = 2, 4, 8
  *   mpbench contended1 NAME N REPS SECS   one contended configuration (for profiling)
  *   mpbench handoff REPS              two-process ping-pong over two semaphores/locks
- *   mpbench cond REPS                 Condition notify/wait round trip (needs mp_cond_t)
+ *   mpbench cond REPS                 Condition notify/wait round trip
  *   mpbench ir NAME PAIRS             NAME's pairs only, for callgrind differencing
  *   mpbench list                      names usable with `ir`
  *
@@ -378,8 +378,8 @@ static int cmd_list(void) {
 
 #define MAXP 8
 /* Busy-loop iterations inside the critical section and between operations (a few
- * tens of ns each): a short critical section with some think time, as in
- * research/futex-experiments/contend.c. */
+ * tens of ns each): a short critical section with some think time, the usual shape of
+ * a lock-contention benchmark (work inside the lock, then "think" outside it). */
 #define CS_WORK 20
 #define THINK_WORK 20
 
@@ -653,8 +653,7 @@ struct vshm {
     char lock[SLOT] __attribute__((aligned(64)));
 };
 
-#ifdef MP_COND_SIZE
-/* The Condition hook: compiled once include/mpsync.h declares mp_cond_t. */
+/* The Condition round trip. */
 static mp_cond_t *g_cond;
 
 static inline __attribute__((always_inline)) void v_lock(int v, struct vshm *S) {
@@ -763,14 +762,6 @@ static int cmd_cond(int reps) {
         }
     return 0;
 }
-#else
-static int cmd_cond(int reps) {
-    (void)reps;
-    printf("N\tcond: mp_cond_t is not in include/mpsync.h yet (MP_COND_SIZE undefined); "
-           "Condition rows skipped\n");
-    return 0;
-}
-#endif
 
 /* ------------------------------------------------------------------------------ */
 

@@ -1,6 +1,6 @@
 /*
  * kill_loop.h — the owner-death kill loop shared by c_tests/test_owner_death.c (1,000+
- * kills in the test suite) and examples/torture_owner_death.c (100,000 kills by hand).
+ * kills in the test suite) and tools/torture_owner_death.c (100,000 kills by hand).
  *
  * Several contender processes and one victim process take an RLock in a loop and update
  * shared data under it; the parent SIGKILLs the victim at random moments (inside acquire,

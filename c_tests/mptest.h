@@ -30,12 +30,22 @@
 
 typedef void (*mpt_fn)(void);
 struct mpt_case { const char *name; mpt_fn fn; };
-static struct mpt_case mpt_cases[256];
+/* The registered tests, grown as constructors register them (no fixed limit). */
+static struct mpt_case *mpt_cases;
 static int mpt_ncases;
 static const char *mpt_self; /* argv[0], for exec'ing helper children */
 
 static void mpt_register(const char *name, mpt_fn fn) {
-    if (mpt_ncases < 256) { mpt_cases[mpt_ncases].name = name; mpt_cases[mpt_ncases].fn = fn; mpt_ncases++; }
+    struct mpt_case *grown = realloc(mpt_cases, (size_t)(mpt_ncases + 1) * sizeof *grown);
+    if (!grown) {
+        /* Never drop a test silently: a program that cannot register all of them fails. */
+        fprintf(stderr, "mptest: out of memory registering test %s\n", name);
+        _exit(1);
+    }
+    mpt_cases = grown;
+    mpt_cases[mpt_ncases].name = name;
+    mpt_cases[mpt_ncases].fn = fn;
+    mpt_ncases++;
 }
 
 #define TEST(name)                                                                   \

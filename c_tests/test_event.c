@@ -89,7 +89,7 @@ TEST(event_killed_waiter_never_hangs_set) {
     int st;
     CHECK(waitpid(w[1], &st, 0) == w[1] && WIFSIGNALED(st));
     double t0 = mpt_now_ms();
-    CHECK_OK(mp_event_set(&s->ev)); /* CPython's Event.set() hangs here (§1.13) */
+    CHECK_OK(mp_event_set(&s->ev)); /* CPython's Event.set() hangs here (gh-75158) */
     fprintf(stderr, "set with a dead waiter: %.3f ms\n", mpt_now_ms() - t0);
     mpt_wait_ok(w[0]);
     mpt_wait_ok(w[2]);

@@ -441,8 +441,10 @@ TEST(holder_in_another_pid_namespace_killed_is_recovered) {
 }
 
 TEST(dying_waiter_with_colliding_tid_does_not_release_live_owner) {
-    /* research t11: a waiter whose TID equals the live owner's TID (both PID 1 in sibling
-     * namespaces) dies while blocked; the kernel must not mark the owner's lock. */
+    /* A waiter whose TID equals the live owner's TID (both PID 1 in sibling namespaces)
+     * dies while blocked; the kernel must not mark the owner's lock. (The kernel's robust
+     * list processing compares the dying thread's TID with the word's owner TID in the
+     * dying thread's own namespace; a "pending" entry of a waiter would match.) */
     struct ns_shared *s = mpt_shared(sizeof *s);
     CHECK_OK(mp_rlock_init(&s->lock));
     pid_t a = fork_in_new_pidns(ns_holder, s);

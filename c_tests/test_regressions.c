@@ -14,7 +14,8 @@ static int wait_forever(void *p) {
     return 0;
 }
 
-/* API.md §1: "mp_T_destroy on an object that is held or has waiters returns MP_EBUSY".
+/* The contract (docs/api-conventions.md): "mp_T_destroy on an object that is held or
+ * waited on returns MP_EBUSY".
  * A waiter that was SIGKILLed while asleep is no waiter, yet src/raw/sem.rs keeps it
  * counted in `sleepers`; destroy must ask the kernel, not trust the count. A live sleeper
  * still makes it MP_EBUSY. */

@@ -4,7 +4,8 @@
 //! `c_tests/mptest.h`); this harness adds an outer limit per program.
 //!
 //! Also checks that `include/mpsync.h` compiles cleanly as C99, C11 and C++17 with
-//! `-Wall -Wextra -Wpedantic -Werror`.
+//! `-Wall -Wextra -Wpedantic -Werror`, also when included twice, and that Python's
+//! cffi can parse it (preprocessed with `-DMPSYNC_CDEF`) and call the library.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -132,6 +133,8 @@ macro_rules! c_test {
     };
 }
 
+// One line per c_tests/test_*.c: `c_test!(file_stem, outer limit in seconds)`.
+// `every_c_test_file_is_registered` fails for a file that has no line here.
 c_test!(test_smoke, 60);
 c_test!(test_owner_death, 300);
 c_test!(test_array, 120);
@@ -151,7 +154,13 @@ fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(if cpp { "hdr.cpp" } else { "hdr.c" });
-    std::fs::write(&src, "#include \"mpsync.h\"\nint main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n").unwrap();
+    // Included twice: a program may include it from two of its own headers.
+    std::fs::write(
+        &src,
+        "#include \"mpsync.h\"\n#include \"mpsync.h\"\n\
+         int main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n",
+    )
+    .unwrap();
     let out = compiler(cpp)
         .arg(format!("-std={std}"))
         .args([
@@ -186,4 +195,191 @@ fn header_compiles_as_c11() {
 #[test]
 fn header_compiles_as_cpp17() {
     header_compiles(true, "c++17");
+}
+
+/// The header's recipe for FFI generators: `cc -E -P -DMPSYNC_CDEF mpsync.h` gives plain
+/// declarations that cffi's `cdef()` parses; then the library is loaded (`dlopen`) and
+/// called through them. Skipped, with a message, where python3 or cffi is missing.
+#[test]
+fn header_works_with_cffi() {
+    let probe = Command::new("python3").args(["-c", "import cffi"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("SKIP header_works_with_cffi: python3 with cffi is not installed");
+        return;
+    }
+    let dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cdef = dir.join("mpsync.cdef.h");
+    let out = compiler(false)
+        .args(["-E", "-P", "-DMPSYNC_CDEF"])
+        .arg(root().join("include/mpsync.h"))
+        .arg("-o")
+        .arg(&cdef)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "preprocessing failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import sys, cffi
+ffi = cffi.FFI()
+ffi.cdef(open(sys.argv[1]).read())
+lib = ffi.dlopen(sys.argv[2])
+assert ffi.sizeof("mp_lock_t") == 64 and ffi.alignof("mp_lock_t") == 8
+assert ffi.sizeof("mp_status") == 4 and ffi.sizeof("mp_type") == 1
+lock = ffi.new("mp_lock_t *")
+assert lib.mp_lock_init(lock) == 0
+assert lib.mp_lock_acquire(lock, True, -1) == 0
+assert lib.mp_lock_acquire(lock, False, 0) == 1
+assert lib.mp_lock_release(lock) == 0
+assert lib.mp_lock_destroy(lock) == 0
+assert ffi.string(lib.mp_status_name(1)) == b"MP_TIMEOUT"
+assert ffi.string(lib.mp_version_string()).count(b".") == 2
+print("cffi: %d declarations parsed; mp_lock_t works" % len(dir(lib)))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&cdef)
+        .arg(lib_dir().join("libmpsync.so"))
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "cffi could not use the header:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A `c_tests/test_*.c` without a `c_test!` line above would never run: fail instead.
+#[test]
+fn every_c_test_file_is_registered() {
+    let this = std::fs::read_to_string(root().join("tests/c_tests.rs")).unwrap();
+    let registered: Vec<String> = this
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("c_test!("))
+        .filter_map(|rest| rest.split(',').next())
+        .map(|name| name.trim().to_string())
+        .collect();
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for entry in std::fs::read_dir(root().join("c_tests")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name
+            .strip_prefix("test_")
+            .and_then(|n| n.strip_suffix(".c"))
+        {
+            found += 1;
+            let stem = format!("test_{stem}");
+            if !registered.contains(&stem) {
+                missing.push(stem);
+            }
+        }
+    }
+    assert!(found > 0, "no c_tests/test_*.c found");
+    assert!(
+        missing.is_empty(),
+        "C test programs that never run: add `c_test!(name, seconds);` to tests/c_tests.rs for {missing:?}"
+    );
+    for name in &registered {
+        assert!(
+            root().join("c_tests").join(format!("{name}.c")).exists(),
+            "c_test!({name}, ..) names no c_tests/{name}.c"
+        );
+    }
+}
+
+/// The programs in tools/ and examples/ are not run by the test suite (they are long,
+/// or take arguments), but they must keep compiling and linking against the current
+/// header and library.
+#[test]
+fn tools_and_examples_compile() {
+    let out_dir = lib_dir().join("c_tests").join("tools");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let lib = lib_dir();
+    let mut sources = Vec::new();
+    for dir in ["tools", "examples", "examples/consumer"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "c") {
+                sources.push(path);
+            }
+        }
+    }
+    sources.sort();
+    assert!(sources.len() >= 4, "found only {sources:?}");
+    for src in &sources {
+        let exe = out_dir.join(src.file_stem().unwrap());
+        let out = compiler(false)
+            .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror"])
+            .arg("-I")
+            .arg(root().join("include"))
+            .arg("-I")
+            .arg(root().join("c_tests"))
+            .arg(src)
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(&lib)
+            .args(["-lmpsync", "-lpthread", "-lm"])
+            .output()
+            .expect("run the C compiler");
+        assert!(
+            out.status.success(),
+            "{} does not compile:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!("compiled {} programs: {sources:?}", sources.len());
+}
+
+/// mptest.h registers any number of tests (it once kept only the first 256, silently).
+#[test]
+fn mptest_runs_more_than_256_tests() {
+    let dir = lib_dir().join("c_tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("many_tests.c");
+    let mut text = String::from("#include \"mptest.h\"\n");
+    for i in 0..300 {
+        text.push_str(&format!("TEST(t{i}) {{ CHECK({i} >= 0); }}\n"));
+    }
+    std::fs::write(&src, text).unwrap();
+    let exe = dir.join("many_tests");
+    let out = compiler(false)
+        .args([
+            "-std=gnu11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wno-unused-function",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("c_tests"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-L")
+        .arg(lib_dir())
+        .arg(format!(
+            "-Wl,--disable-new-dtags,-rpath,{}",
+            lib_dir().display()
+        ))
+        .args(["-lmpsync"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = Command::new(&exe).arg("--list").output().unwrap();
+    let names = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(names.lines().count(), 300, "--list printed:\n{names}");
+    assert!(names.lines().any(|l| l.trim() == "t299"));
 }

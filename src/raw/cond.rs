@@ -12,7 +12,8 @@
 //! that finds its group closed simply returns `MP_OK`: the tokens of a closed group
 //! need no bookkeeping, and whatever a dead waiter left behind disappears with it.
 //!
-//! This gives the contract of API.md:
+//! This gives the contract (the header's documentation of `mp_cond_wait` and
+//! `mp_cond_notify`):
 //! * `notify(n)` signals `min(n, unsignalled waiters)` waiters, all registered
 //!   before the call (a registration is one CAS on the same word), oldest group
 //!   first; a waiter that registers afterwards joins G2 and cannot take a token of
@@ -30,6 +31,12 @@
 //!
 //! Tokens are fungible inside G1: which G1 waiter takes a token does not matter,
 //! only how many do.
+//!
+//! The two-group idea is that of glibc's condition variable (the design comment at
+//! the top of glibc's `nptl/pthread_cond_wait.c`): waiters that arrived before a
+//! signal are kept apart from later arrivals, so a signal cannot be stolen by a
+//! newcomer. Unlike glibc's, a group switch here never waits for the old group's
+//! waiters to leave, which is what lets a dead waiter never block a notifier.
 //!
 //! # State word (`state`, 64 bits)
 //!

@@ -7,7 +7,8 @@
 //! can miss such a pulse).
 //!
 //! `set` is one CAS, plus one `FUTEX_WAKE` if anybody sleeps: it never waits for a
-//! waiter, so a waiter that died cannot hang it (CPython's can: §1.13).
+//! waiter, so a waiter that died cannot hang it (CPython's can: its `Event.set` calls
+//! `Condition.notify_all`, which waits for every woken waiter to acknowledge; gh-75158).
 //!
 //! # Word (`word`, the futex word)
 //!

@@ -56,7 +56,8 @@ pub fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, mask: u
     // SAFETY:
     // * `word` is a live, 4-byte aligned u32 (an `AtomicU32` reference), so the kernel
     //   may read it; futex never writes through the address for FUTEX_WAIT_BITSET.
-    // * `ts_ptr` is null or points at a timespec that outlives the call.
+    // * `ts_ptr` is never null (forever is FAR_FUTURE): it points at a timespec that
+    //   outlives the call (a constant, or the caller's deadline).
     // * No FUTEX_PRIVATE_FLAG: the word lives in memory shared between processes.
     let r = unsafe {
         libc::syscall(
