@@ -29,6 +29,16 @@
 #define MP_EXCL 2
 
 /**
+ * `flags` bit for `*_open` (every kind, `mp_shm_open` included): accept an existing
+ * object whose file is owned by another user. Without it, opening such an object
+ * (with or without `MP_CREATE`) fails with `MP_EACCES`, for root too: whoever
+ * created the name can rewrite the object's memory, including its lock words. Pass
+ * it only when the object's owner is trusted, e.g. to share a block with a Python
+ * process of another user.
+ */
+#define MP_ANY_OWNER 4
+
+/**
  * `timeout_ms` value that waits forever (any negative value does).
  */
 #define MP_FOREVER -1
@@ -166,7 +176,7 @@
 typedef struct mp_array_t mp_array_t;
 
 /**
- * A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, freed by
+ * A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, ended by
  * `mp_shm_close`). It is private to the process, but a `fork()`ed child may use the
  * handle it inherited (the mapping is shared) and must close it itself.
  */
@@ -435,16 +445,19 @@ mp_status mp_array_open(const char *name, uint32_t flags, uint32_t mode, mp_type
 
 /**
  * Unmaps an array in the calling process (the object lives on in other processes,
- * and under its name until `mp_unlink`).
+ * and under its name until `mp_unlink`). Decided from the process's private record
+ * of its mappings, never from the array's shared memory: an array whose descriptor
+ * or header another process scribbled over can still be closed, and a closed handle
+ * is never dereferenced (its address is never handed out again, so a stale copy
+ * cannot close a newer array).
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
- * in this process, e.g. already closed). An array whose descriptor was corrupted
- * (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds the
+ * array's lock, or another lock inside it: nothing changed), `MP_EBADOBJ` (not an
+ * array from this library in this process, e.g. already closed).
  *
  * # Safety
- * `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
- * successful close (the pointers from `mp_array_data`/`mp_array_get_lock` die with
- * it). Do not close an array whose lock the calling thread holds.
+ * `arr` is NULL or any pointer value (it is not dereferenced); after a successful
+ * close, the pointers from `mp_array_data`/`mp_array_get_lock` are dead.
  */
 mp_status mp_array_close(struct mp_array_t *arr);
 
@@ -1327,7 +1340,7 @@ mp_status mp_shm_open(const char *name, uint32_t flags, size_t size, uint32_t mo
  * The first byte of the block (page-aligned); NULL for NULL or a closed handle.
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 void *mp_shm_data(struct mp_shm_t *shm);
 
@@ -1336,7 +1349,7 @@ void *mp_shm_data(struct mp_shm_t *shm);
  * or a closed handle).
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 size_t mp_shm_size(const struct mp_shm_t *shm);
 
@@ -1347,20 +1360,23 @@ size_t mp_shm_size(const struct mp_shm_t *shm);
  * handle; NULL for NULL or a closed handle.
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 const char *mp_shm_name(const struct mp_shm_t *shm);
 
 /**
- * Unmaps the block in the calling process and frees the handle (CPython's
+ * Unmaps the block in the calling process and ends the handle (CPython's
  * `SharedMemory.close()`). The block itself lives on until `mp_unlink(name)` and the
- * last close (CPython's `unlink()`).
+ * last close (CPython's `unlink()`). A handle is never reused within the process, so
+ * closing it a second time is `MP_EBADOBJ` and touches no other block.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle).
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds a lock
+ * that lies inside the block: nothing changed), `MP_EBADOBJ` (not a live handle,
+ * e.g. already closed).
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open`; neither it nor the data or name
- * pointers are used after a successful close.
+ * None beyond the C types: `shm` is only looked up, never dereferenced. After a
+ * successful close, the data and name pointers are dead.
  */
 mp_status mp_shm_close(struct mp_shm_t *shm);
 

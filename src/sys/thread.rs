@@ -149,9 +149,8 @@ fn init_current() -> &'static ThreadCtx {
             std::env::var_os("MPSYNC_NO_ROBUST").is_some_and(|v| v != "0" && !v.is_empty()),
             Ordering::Relaxed,
         );
-        // SAFETY: `after_fork_child` is an `extern "C" fn()` that only touches the
-        // calling thread's TLS; registering it has no other precondition.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+        // `after_fork_child` runs from the process's single set of fork handlers.
+        super::fork::ensure_handlers();
     });
     // SAFETY: gettid/getpid cannot fail.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
@@ -174,14 +173,14 @@ fn init_current() -> &'static ThreadCtx {
     }
 }
 
+/// Called by the `fork` child handler (`sys::fork`).
 #[cfg(not(miri))]
-extern "C" fn after_fork_child() {
+pub(super) fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
     // SAFETY: this thread's own slot; the child runs no other code of ours meanwhile.
     unsafe { slot().write(ThreadCtx::UNINIT) };
-    super::shm::reset_after_fork();
 }
 
 /// 64 random bits, never 0. `getrandom` normally; if that fails, a mix of the TID,
