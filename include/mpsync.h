@@ -36,7 +36,7 @@
  * it only when the object's owner is trusted, e.g. to share a block with a Python
  * process of another user.
  */
-#define MP_ANY_OWNER 4
+#define MP_ANY_OWNER 16
 
 /**
  * `timeout_ms` value that waits forever (any negative value does).
@@ -617,10 +617,16 @@ mp_status mp_barrier_open(const char *name, uint32_t flags, uint32_t mode, uint3
 /**
  * Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `barrier` is NULL or a pointer obtained from this library; not used afterwards.
+ * `barrier` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_barrier_close(struct mp_barrier_t *barrier);
 
@@ -809,10 +815,16 @@ mp_status mp_cond_open(const char *name, uint32_t flags, uint32_t mode, struct m
 /**
  * Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `cond` is NULL or a pointer obtained from this library; not used afterwards.
+ * `cond` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_cond_close(struct mp_cond_t *cond);
 
@@ -942,10 +954,16 @@ mp_status mp_event_open(const char *name, uint32_t flags, uint32_t mode, struct 
 /**
  * Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `event` is NULL or a pointer obtained from this library; not used afterwards.
+ * `event` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_event_close(struct mp_event_t *event);
 
@@ -1035,14 +1053,19 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
 
 /**
  * Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
- * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`. `mode`: permission bits for a
- * created object (0 means 0600). Unrelated processes in any language that open the
- * same name share the lock. Many processes creating the same name at once all get
- * the same, fully initialised lock.
+ * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+ * `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+ * Unrelated processes in any language that open the same name share the lock. Many
+ * processes creating the same name at once all get the same, fully initialised lock.
+ * An existing object whose file belongs to another user than the caller's effective
+ * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+ * A creator killed at any point leaves nothing behind (the object is built in an
+ * unnamed file and linked to its name only when complete).
  *
  * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
- * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (the name holds
- * something else), `MP_ENOMEM`, `MP_ESYS`.
+ * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
+ * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
+ * `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
@@ -1053,11 +1076,16 @@ mp_status mp_lock_open(const char *name, uint32_t flags, uint32_t mode, struct m
  * Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
  * lock lives on in other processes; a named one keeps its name until `mp_unlink`).
  *
+ * A handle is never reused within the process (its address is not handed out again),
+ * so closing it twice is `MP_EBADOBJ` and touches no other object.
+ *
  * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place lock: use `mp_lock_destroy`),
- * `MP_EBADOBJ`.
+ * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
- * `lock` is NULL or a pointer obtained from this library; not used afterwards.
+ * `lock` is NULL, a handle from `mp_lock_new`/`mp_lock_open` (closed or not: a live
+ * handle's record decides without reading memory), or readable memory of a lock.
  */
 mp_status mp_lock_close(struct mp_lock_t *lock);
 
@@ -1144,11 +1172,16 @@ mp_status mp_rlock_open(const char *name, uint32_t flags, uint32_t mode, struct 
 /**
  * Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `lock` is NULL or a pointer obtained from this library; not used afterwards. Do
- * not close a lock that the calling thread holds.
+ * `lock` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_rlock_close(struct mp_rlock_t *lock);
 
@@ -1253,10 +1286,16 @@ mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t 
 /**
  * Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `sem` is NULL or a pointer obtained from this library; not used afterwards.
+ * `sem` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_sem_close(struct mp_sem_t *sem);
 

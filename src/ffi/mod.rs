@@ -78,7 +78,7 @@ pub const MP_EXCL: u32 = 2;
 /// created the name can rewrite the object's memory, including its lock words. Pass
 /// it only when the object's owner is trusted, e.g. to share a block with a Python
 /// process of another user.
-pub const MP_ANY_OWNER: u32 = 4;
+pub const MP_ANY_OWNER: u32 = 16;
 /// `timeout_ms` value that waits forever (any negative value does).
 pub const MP_FOREVER: i64 = -1;
 /// Longest object name, not counting an optional leading `/`.

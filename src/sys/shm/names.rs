@@ -16,7 +16,7 @@ pub const FLAG_EXCL: u32 = 2;
 /// `MP_ANY_OWNER`: accept an existing object whose file belongs to another user
 /// (without it, such an object is refused with `MP_EACCES`: a user who planted the
 /// name could otherwise rewrite the lock words of a privileged opener).
-pub const FLAG_ANY_OWNER: u32 = 4;
+pub const FLAG_ANY_OWNER: u32 = 16;
 
 /// Checks the name rules (1–200 of `[A-Za-z0-9._-]`, optionally after one `/`;
 /// not `.` or `..`) and returns the bare name (without the `/`).
@@ -83,10 +83,10 @@ mod tests {
 
     #[test]
     fn flags_and_mode() {
-        for ok in [0, 1, 3, 4, 5, 7] {
+        for ok in [0, 1, 3, 16, 17, 19] {
             assert!(validate_flags(ok).is_ok(), "{ok}");
         }
-        for bad in [2, 6, 8, 9] {
+        for bad in [2, 4, 8, 18, 32, 9] {
             assert_eq!(validate_flags(bad), Err(Status::Inval), "{bad}");
         }
         assert_eq!(effective_mode(0), Ok(0o600));
