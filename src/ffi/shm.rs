@@ -44,7 +44,9 @@ fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
 ///   a fresh name `psm_` + 8 hex digits is chosen (as CPython does), retrying on
 ///   collisions; read it with `mp_shm_name`.
 /// - `flags`: `0` opens an existing block; `MP_CREATE` opens it or creates it;
-///   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`).
+///   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`). An existing block
+///   whose file belongs to another user (e.g. created by Python running as that user)
+///   is `MP_EACCES` unless `MP_ANY_OWNER` is added.
 /// - `size`: the size of a created block; must be > 0 with `MP_CREATE`. Opening an
 ///   existing block ignores it and maps the whole file, whatever its size (as CPython
 ///   does): check `mp_shm_size`. An empty file under the name is `MP_EBADOBJ`.
@@ -58,7 +60,8 @@ fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
 ///
 /// Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
 /// without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
-/// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (not a regular non-empty file),
+/// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
+/// without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
 /// `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

@@ -36,7 +36,12 @@ pub fn ensure_handlers() {
 #[cold]
 fn register() {
     if STATE
-        .compare_exchange(UNREGISTERED, REGISTERING, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(
+            UNREGISTERED,
+            REGISTERING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
         .is_err()
     {
         // Registered, or being registered by another thread right now: only possible

@@ -4,7 +4,9 @@
 use std::ffi::{CStr, CString};
 
 use super::create::{NamedSpec, Opened, open_named};
-use super::names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, validate_flags, validate_name};
+use super::names::{
+    FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, validate_flags, validate_name,
+};
 use super::registry::Content;
 use crate::status::{MpResult, Status};
 

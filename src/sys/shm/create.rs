@@ -227,8 +227,15 @@ fn link_unnamed(fd: &Fd, path: &CStr) -> MpResult<()> {
         return Err(Status::from_errno(e));
     }
     // SAFETY: `fd` is open; the empty path with AT_EMPTY_PATH names `fd` itself.
-    if unsafe { libc::linkat(fd.0, c"".as_ptr(), libc::AT_FDCWD, path.as_ptr(), libc::AT_EMPTY_PATH) }
-        != 0
+    if unsafe {
+        libc::linkat(
+            fd.0,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    } != 0
     {
         return Err(Status::from_errno(errno()));
     }

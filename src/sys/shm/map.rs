@@ -90,8 +90,7 @@ fn span_of(len: usize) -> Option<usize> {
     Some(len.checked_add(page - 1)? & !(page - 1))
 }
 
-const RESERVE_FLAGS: libc::c_int =
-    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+const RESERVE_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
 
 /// Reserves `size` bytes of address space (no memory, no commit charge), for an arena.
 pub(super) fn reserve(size: usize) -> Option<usize> {

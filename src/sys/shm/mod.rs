@@ -118,15 +118,31 @@ mod tests {
         let me = std::process::id();
         let my_start = crate::sys::thread::live_thread_start_time(me, me).unwrap();
         let stale = format!("{SHM_DIR}{}{dead}-{my_start}-{ns}-7", create::TEMP_PREFIX);
-        let live = format!("{SHM_DIR}{}{me}-{my_start}-{ns}-999999", create::TEMP_PREFIX);
-        let other_ns = format!("{SHM_DIR}{}{dead}-{my_start}-{}-7", create::TEMP_PREFIX, ns + 1);
+        let live = format!(
+            "{SHM_DIR}{}{me}-{my_start}-{ns}-999999",
+            create::TEMP_PREFIX
+        );
+        let other_ns = format!(
+            "{SHM_DIR}{}{dead}-{my_start}-{}-7",
+            create::TEMP_PREFIX,
+            ns + 1
+        );
         for f in [&stale, &live, &other_ns] {
             std::fs::write(f, b"x").unwrap();
         }
         create::sweep_stale_temps();
-        assert!(std::fs::metadata(&stale).is_err(), "dead creator's file kept");
-        assert!(std::fs::metadata(&live).is_ok(), "live creator's file removed");
-        assert!(std::fs::metadata(&other_ns).is_ok(), "other namespace's file removed");
+        assert!(
+            std::fs::metadata(&stale).is_err(),
+            "dead creator's file kept"
+        );
+        assert!(
+            std::fs::metadata(&live).is_ok(),
+            "live creator's file removed"
+        );
+        assert!(
+            std::fs::metadata(&other_ns).is_ok(),
+            "other namespace's file removed"
+        );
         std::fs::remove_file(&live).unwrap();
         std::fs::remove_file(&other_ns).unwrap();
 
