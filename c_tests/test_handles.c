@@ -201,3 +201,30 @@ TEST(child_closes_inherited_handles_once) {
         CHECK_OK(kinds[i].close(h[i]));
     }
 }
+
+/* destroy on a closed handle is MP_EBADOBJ too (the closed address is never read). */
+TEST(destroy_of_closed_handle_is_ebadobj) {
+    mp_lock_t *l;
+    mp_sem_t *s;
+    CHECK_OK(mp_lock_new(&l));
+    CHECK_OK(mp_sem_new(1, 1, &s));
+    CHECK_OK(mp_lock_close(l));
+    CHECK_OK(mp_sem_close(s));
+    CHECK_ST(mp_lock_destroy(l), MP_EBADOBJ);
+    CHECK_ST(mp_sem_destroy(s), MP_EBADOBJ);
+}
+
+/* A raw block's bytes are the caller's: an in-place object at its very start is still
+ * an in-place object (close: MP_EINVAL; destroy works), and the block closes normally. */
+TEST(in_place_object_at_the_start_of_a_block) {
+    mp_shm_t *s;
+    CHECK_OK(mp_shm_open(NULL, MP_CREATE, 4096, 0, &s));
+    CHECK_OK(mp_unlink(mp_shm_name(s)));
+    mp_lock_t *l = mp_shm_data(s);
+    CHECK_OK(mp_lock_init(l));
+    CHECK_ST(mp_lock_close(l), MP_EINVAL);
+    CHECK_ST(mp_sem_close((mp_sem_t *)l), MP_EBADOBJ);
+    lock_works(l);
+    CHECK_OK(mp_lock_destroy(l));
+    CHECK_OK(mp_shm_close(s));
+}

@@ -285,9 +285,12 @@ pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
         os_shm::Place::Live(m) if m.content == content_of::<T>() => {
             code(os_shm::unmap_live(p as usize, m))
         }
-        os_shm::Place::Live(_) | os_shm::Place::Stale => MP_EBADOBJ,
-        // SAFETY: not this library's mapping: readable per the contract.
-        os_shm::Place::Foreign => match unsafe { object::<T, C>(p) } {
+        // A raw block's bytes are the caller's: an in-place object may start there.
+        os_shm::Place::Live(m) if m.content != os_shm::Content::Block => MP_EBADOBJ,
+        os_shm::Place::Stale => MP_EBADOBJ,
+        // SAFETY: not a handle of this library (or a block, which is readable):
+        // readable per the contract.
+        os_shm::Place::Live(_) | os_shm::Place::Foreign => match unsafe { object::<T, C>(p) } {
             // In place, or the bytes of a `new`/`open` object copied elsewhere: not
             // a mapping of this process.
             Ok(_) => MP_EINVAL,
@@ -297,13 +300,18 @@ pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
 }
 
 /// `mp_T_destroy`: checks that the object is an in-place one, then runs `destroy`.
+/// A closed handle of this library is `MP_EBADOBJ` without being read (its address is
+/// inaccessible).
 ///
 /// # Safety
-/// As [`object`].
+/// As [`object`], or `p` is a closed handle of this library.
 pub(crate) unsafe fn destroy<T: SharedObject, C>(
     p: *mut C,
     destroy: impl FnOnce(&T) -> Status,
 ) -> mp_status {
+    if !p.is_null() && os_shm::place(p as usize) == os_shm::Place::Stale {
+        return MP_EBADOBJ;
+    }
     // SAFETY: forwarded contract.
     match unsafe { object::<T, C>(p) } {
         Ok(o) if o.header().lifecycle() != Lifecycle::InPlace => MP_EINVAL,
