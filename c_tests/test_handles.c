@@ -6,6 +6,7 @@
  * closing twice is MP_EBADOBJ, with every handle kind, and the newer object still
  * works. */
 #include "mpt_util.h"
+#include <inttypes.h>
 
 /* One handle kind: make (anonymous or named), prove it works, close. */
 struct kind {
@@ -227,4 +228,76 @@ TEST(in_place_object_at_the_start_of_a_block) {
     lock_works(l);
     CHECK_OK(mp_lock_destroy(l));
     CHECK_OK(mp_shm_close(s));
+}
+
+/* ---- a limited address space (RLIMIT_AS) ------------------------------------------ */
+
+#include <sys/resource.h>
+
+/* This process's virtual size in bytes (VmSize), or 0. */
+static uint64_t vm_size(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %" SCNu64 " kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+/* Limits the address space to `extra` bytes above the current size; false (with a
+ * message) where that cannot be done. Must run before the library maps anything in
+ * this process: each test runs in a fresh fork of the runner, which never does. */
+static bool limit_address_space(uint64_t extra, const char *test) {
+    uint64_t now = vm_size();
+    struct rlimit rl = {now + extra, now + extra};
+    if (now == 0 || setrlimit(RLIMIT_AS, &rl) != 0) {
+        fprintf(stderr, "%s: cannot read VmSize or set RLIMIT_AS; skipped\n", test);
+        return false;
+    }
+    return true;
+}
+
+/* The largest inaccessible anonymous mapping of this process (the arena's unused part
+ * if there is one), in bytes. */
+static uint64_t largest_reservation(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    char line[512];
+    uint64_t best = 0;
+    while (fgets(line, sizeof line, f)) {
+        uint64_t lo, hi, ino;
+        char perms[8];
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %" SCNu64, &lo, &hi, perms, &ino) == 4 &&
+            strcmp(perms, "---p") == 0 && ino == 0 && hi - lo > best)
+            best = hi - lo;
+    }
+    fclose(f);
+    return best;
+}
+
+/* With 1.5 GiB of address space to spare, the 1 TiB arena is refused but a smaller one
+ * is reserved: handles stay unique and stale closes are still detected. */
+TEST(handles_stay_unique_in_a_small_address_space) {
+    if (!limit_address_space(1536ull << 20, "handles_stay_unique_in_a_small_address_space")) return;
+    for (int i = 0; i < NKINDS; i++) stale_close(&kinds[i], 0);
+    for (int i = 0; i < NKINDS; i++) stale_close(&kinds[i], 1);
+    uint64_t r = largest_reservation();
+    CHECK(r >= (64ull << 20) && r < (1536ull << 20));
+}
+
+/* With no room for any arena, objects still work (placed by the kernel; a stale
+ * handle is then detected only while its address is not reused, as documented). */
+TEST(objects_work_without_an_arena) {
+    if (!limit_address_space(64ull << 20, "objects_work_without_an_arena")) return;
+    for (int round = 0; round < 50; round++)
+        for (int i = 0; i < NKINDS; i++) {
+            void *h;
+            CHECK_OK(kinds[i].make(NULL, &h));
+            unlink_handle(&kinds[i], NULL, h);
+            kinds[i].works(h);
+            CHECK_OK(kinds[i].close(h));
+        }
+    CHECK(largest_reservation() < (64ull << 20));
 }
