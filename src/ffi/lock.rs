@@ -128,8 +128,9 @@ pub unsafe extern "C" fn mp_lock_open(
 /// Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
 /// lock lives on in other processes; a named one keeps its name until `mp_unlink`).
 ///
-/// A handle is never reused within the process (its address is not handed out again),
-/// so closing it twice is `MP_EBADOBJ` and touches no other object.
+/// A handle is never reused within the process (its address is not handed out again;
+/// the README tells the one exception, an address space too small to reserve any
+/// range), so closing it twice is `MP_EBADOBJ` and touches no other object.
 ///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place lock: use `mp_lock_destroy`),
 /// `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
