@@ -37,6 +37,11 @@ static int child_body(mp_lock_t *inherited, mp_array_t *inherited_array) {
     CHECK_OK(mp_lock_acquire(l, false, 0));
     CHECK_OK(mp_lock_release(l));
     CHECK_OK(mp_lock_close(l));
+    mp_rlock_t *r; /* the child's own thread identity (the parent never had one) */
+    CHECK_OK(mp_rlock_new(&r));
+    CHECK_OK(mp_rlock_acquire(r, false, 0));
+    CHECK_OK(mp_rlock_release(r));
+    CHECK_OK(mp_rlock_close(r));
     mp_shm_t *s;
     CHECK_OK(mp_shm_open(NULL, MP_CREATE, 64, 0, &s));
     CHECK_OK(mp_unlink(mp_shm_name(s)));
@@ -86,4 +91,35 @@ TEST(fork_while_another_thread_creates_and_closes) {
     fprintf(stderr, "%d forks while %ld create/close rounds ran\n", FORKS, atomic_load(&churned));
     CHECK_OK(mp_lock_close(inherited));
     CHECK_OK(mp_array_close(arr));
+}
+
+struct forker { mp_lock_t *inherited; mp_array_t *arr; int forks; };
+
+static void *fork_loop(void *arg) {
+    struct forker *f = arg;
+    for (int i = 0; i < f->forks; i++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(child_body(f->inherited, f->arr));
+        wait_child_within(pid, 10, i);
+    }
+    return NULL;
+}
+
+/* The same with fork() called by a second thread while the main thread churns too. */
+TEST(fork_from_a_second_thread_while_others_churn) {
+    struct forker f = {NULL, NULL, 500};
+    CHECK_OK(mp_lock_new(&f.inherited));
+    CHECK_OK(mp_array_new(MP_TYPE_INT, 4, false, &f.arr));
+    pthread_t churner, forker;
+    CHECK(pthread_create(&churner, NULL, churn, NULL) == 0);
+    CHECK(pthread_create(&forker, NULL, fork_loop, &f) == 0);
+    while (pthread_tryjoin_np(forker, NULL) != 0) {
+        mp_sem_t *s;
+        if (mp_sem_new(0, 1, &s) == MP_OK) CHECK_OK(mp_sem_close(s));
+    }
+    atomic_store(&stop_churn, 1);
+    CHECK(pthread_join(churner, NULL) == 0);
+    CHECK_OK(mp_lock_close(f.inherited));
+    CHECK_OK(mp_array_close(f.arr));
 }
