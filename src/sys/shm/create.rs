@@ -170,10 +170,19 @@ fn create_new(
         Err(None) => return create_with_temp_name(path, mode, spec, block_name),
         Err(Some(e)) => return Err(e),
     };
-    let base = build(&fd, mode, spec, block_name)?;
-    if let Err(e) = link_unnamed(&fd, path) {
-        map::discard(base);
-        return Err(e);
+    let base = build(&fd, mode, spec, block_name.clone())?;
+    match link_unnamed(&fd, path) {
+        Ok(()) => {}
+        Err(Status::Exist) => {
+            map::discard(base);
+            return Err(Status::Exist);
+        }
+        Err(_) => {
+            // Neither /proc nor the capability for AT_EMPTY_PATH: an unnamed file
+            // cannot be published here, so build the object again the other way.
+            map::discard(base);
+            return create_with_temp_name(path, mode, spec, block_name);
+        }
     }
     Ok(Opened {
         base,

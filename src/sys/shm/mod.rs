@@ -45,8 +45,8 @@ pub fn unlink_name(name: &CStr) -> MpResult<()> {
 }
 
 /// Unit tests that make mappings hold this for reading; a test that uses a stale
-/// (unmapped) address holds it for writing, so no other test's mapping can be at that
-/// address meanwhile.
+/// (closed) address holds it for writing, so that even where the kernel places
+/// mappings (no arena) no other test's mapping can be at that address meanwhile.
 #[cfg(test)]
 pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
@@ -72,7 +72,9 @@ mod tests {
 
     #[test]
     fn closed_addresses_are_never_handed_out_again() {
-        let _g = shared_guard();
+        // Exclusive: without an arena (a tiny RLIMIT_AS), another test's new mapping
+        // could take the closed address that is closed again below.
+        let _g = TEST_MAPPINGS.write().unwrap_or_else(|e| e.into_inner());
         let lock = Content::Object(1);
         let p = map_anonymous(100, lock).unwrap();
         let m = lookup(p as usize).unwrap();
