@@ -235,8 +235,8 @@ TEST(without_tmpfile_dead_creators_temp_files_are_swept) {
         if (after + 2 * 1024 * 1024 >= before) break;
         usleep(100 * 1000);
     }
-    fprintf(stderr, "%d kills without O_TMPFILE: %d temporary files at the end (each creator sweeps its predecessors), %d after one more creation; "
-                    "free space %+.1f MiB\n",
+    fprintf(stderr, "%d kills without O_TMPFILE: %d temporary files at the end (each creator sweeps "
+                    "its predecessors), %d after one more creation; free space %+.1f MiB\n",
             N, left, after_sweep, ((double)after - (double)before) / (1024.0 * 1024.0));
     temp_files_of(pids, N, 1);
     CHECK(after_sweep == 0);
