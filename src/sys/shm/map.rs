@@ -198,7 +198,7 @@ fn release_range(addr: usize, m: Mapping) {
 /// `MP_EBUSY` (nothing changed) if the calling thread holds a lock inside it;
 /// `MP_EBADOBJ` if another thread closed it meanwhile.
 pub fn unmap_live(addr: usize, m: Mapping) -> MpResult<()> {
-    if crate::sys::robust::thread_holds_lock_in(addr, m.span) {
+    if holds_lock_in(addr, m.span) {
         return Err(Status::Busy);
     }
     if !registry::remove(addr, m) {
@@ -206,6 +206,36 @@ pub fn unmap_live(addr: usize, m: Mapping) -> MpResult<()> {
     }
     release_range(addr, m);
     Ok(())
+}
+
+/// Whether the calling thread holds a lock inside `[start, start + len)` (its private
+/// record of held locks; never the shared memory).
+fn holds_lock_in(start: usize, len: usize) -> bool {
+    #[cfg(test)]
+    if test_hold::pretended(start) {
+        return true;
+    }
+    crate::sys::robust::thread_holds_lock_in(start, len)
+}
+
+/// Unit tests of the close paths' `MP_EBUSY`: make the calling thread pretend to hold
+/// a lock in the mapping that starts at an address.
+#[cfg(test)]
+pub(crate) mod test_hold {
+    use core::cell::Cell;
+
+    thread_local! {
+        static PRETEND: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Pretends (on this thread) to hold a lock in the mapping at `start`; 0 stops.
+    pub(crate) fn pretend(start: usize) {
+        PRETEND.with(|p| p.set(start));
+    }
+
+    pub(super) fn pretended(start: usize) -> bool {
+        PRETEND.with(|p| p.get() == start && start != 0)
+    }
 }
 
 /// Unmaps a mapping this module just made and that nobody else has seen (failed
