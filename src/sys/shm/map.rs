@@ -218,26 +218,6 @@ fn holds_lock_in(start: usize, len: usize) -> bool {
     crate::sys::robust::thread_holds_lock_in(start, len)
 }
 
-/// Unit tests of the close paths' `MP_EBUSY`: make the calling thread pretend to hold
-/// a lock in the mapping that starts at an address.
-#[cfg(test)]
-pub(crate) mod test_hold {
-    use core::cell::Cell;
-
-    thread_local! {
-        static PRETEND: Cell<usize> = const { Cell::new(0) };
-    }
-
-    /// Pretends (on this thread) to hold a lock in the mapping at `start`; 0 stops.
-    pub(crate) fn pretend(start: usize) {
-        PRETEND.with(|p| p.set(start));
-    }
-
-    pub(super) fn pretended(start: usize) -> bool {
-        PRETEND.with(|p| p.get() == start && start != 0)
-    }
-}
-
 /// Unmaps a mapping this module just made and that nobody else has seen (failed
 /// initialisation or validation).
 pub(super) fn discard(addr: *mut u8) {
@@ -261,4 +241,24 @@ pub fn lookup(addr: usize) -> Option<Mapping> {
 /// Length of a mapping this library made at `addr`, if any.
 pub fn mapping_len(addr: usize) -> Option<usize> {
     registry::lookup(addr).map(|m| m.len)
+}
+
+/// Unit tests of the close paths' `MP_EBUSY`: make the calling thread pretend to hold
+/// a lock in the mapping that starts at an address.
+#[cfg(test)]
+pub(crate) mod test_hold {
+    use core::cell::Cell;
+
+    thread_local! {
+        static PRETEND: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Pretends (on this thread) to hold a lock in the mapping at `start`; 0 stops.
+    pub(crate) fn pretend(start: usize) {
+        PRETEND.with(|p| p.set(start));
+    }
+
+    pub(super) fn pretended(start: usize) -> bool {
+        PRETEND.with(|p| p.get() == start && start != 0)
+    }
 }
