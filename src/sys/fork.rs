@@ -51,10 +51,14 @@ fn register() {
     #[cfg(not(miri))]
     // SAFETY: the three handlers are `extern "C" fn()` that touch only this library's
     // private state; registering them has no other precondition.
-    unsafe {
-        libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
-    }
-    STATE.store(REGISTERED, Ordering::Release);
+    let registered = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) } == 0;
+    #[cfg(miri)]
+    let registered = true;
+    // Out of memory in pthread_atfork: try again at the next registry operation.
+    STATE.store(
+        if registered { REGISTERED } else { UNREGISTERED },
+        Ordering::Release,
+    );
 }
 
 /// Runs [`ensure_handlers`] when the library is loaded, before any thread can call it.
@@ -68,19 +72,21 @@ static REGISTER_AT_LOAD: extern "C" fn() = {
     at_load
 };
 
+#[cfg(not(miri))]
 extern "C" fn prepare() {
     super::shm::registry::lock_for_fork();
 }
 
+#[cfg(not(miri))]
 extern "C" fn parent() {
     // SAFETY: `prepare` took it for this fork.
     unsafe { super::shm::registry::unlock_after_fork() };
 }
 
+#[cfg(not(miri))]
 extern "C" fn child() {
     // SAFETY: `prepare` took it for this fork, in this very thread.
     unsafe { super::shm::registry::unlock_after_fork() };
-    #[cfg(not(miri))]
     super::thread::after_fork_child();
 }
 
