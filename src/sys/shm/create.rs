@@ -9,8 +9,10 @@
 //! every concurrent `MP_CREATE` either publishes or opens the winner's object.
 //! (`O_TMPFILE` must not be combined with `O_EXCL`, which would forbid the link.)
 //!
-//! Where `O_TMPFILE` is unsupported, the file is built under a temporary name that the
-//! library can recognise later: `.mpsync-tmp-<pid>-<start>-<pidns>-<n>`, with the
+//! Where `O_TMPFILE` is unsupported, or the unnamed file cannot be linked (no `/proc`
+//! for `/proc/self/fd/N`, and a kernel that reserves `AT_EMPTY_PATH` to
+//! `CAP_DAC_READ_SEARCH`), the file is built under a temporary name that the library
+//! can recognise later: `.mpsync-tmp-<pid>-<start>-<pidns>-<n>`, with the
 //! creator's pid, its start time (clock ticks since boot) and its PID namespace. The
 //! first such creation in a process removes the temporary files of creators that no
 //! longer exist (same namespace, and no live process with that pid and start time).
