@@ -342,6 +342,7 @@ mod tests {
     /// thread holds a lock inside the mapping (pretended here: the real record lives in
     /// `sys::robust`).
     #[test]
+    #[cfg_attr(miri, ignore = "maps shared memory")]
     fn close_of_a_mapping_with_a_held_lock_is_ebusy() {
         use crate::ffi::array::{mp_array_close, mp_array_new, mp_array_t};
         use crate::ffi::lock::{mp_lock_close, mp_lock_new, mp_lock_t};
