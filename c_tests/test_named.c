@@ -325,7 +325,7 @@ TEST(named_mode_bits_honoured) {
     }
 }
 
-struct perm_arg { const char *name; enum kind k; mp_status expect; };
+struct perm_arg { const char *name; enum kind k; mp_status expect; mp_status expect_any_owner; };
 
 /* Becomes uid/gid 65534 if root; false if that is impossible (e.g. a user namespace
  * that does not map it). */
@@ -336,17 +336,18 @@ static bool drop_privileges(void) {
 
 #define EXIT_SKIP 77
 
-/* In a child without root rights: open (0 and MP_CREATE) gives `expect`, and if it
- * works the object is usable. */
+/* In a child without root rights: open (0 and MP_CREATE) gives `expect`, and with
+ * MP_ANY_OWNER `expect_any_owner`; if it works the object is usable. */
 static int open_as_other_user(void *p) {
     struct perm_arg *a = p;
     if (!drop_privileges()) return EXIT_SKIP;
-    const uint32_t flags[] = {0, MP_CREATE};
-    for (int i = 0; i < 2; i++) {
+    const uint32_t flags[] = {0, MP_CREATE, MP_ANY_OWNER, MP_CREATE | MP_ANY_OWNER};
+    for (int i = 0; i < 4; i++) {
+        mp_status expect = (flags[i] & MP_ANY_OWNER) ? a->expect_any_owner : a->expect;
         struct obj o;
         o.p = (void *)(uintptr_t)0x42;
-        CHECK_ST(open_obj(&o, a->k, a->name, flags[i], 0, 1, 1), a->expect);
-        if (a->expect == MP_OK) {
+        CHECK_ST(open_obj(&o, a->k, a->name, flags[i], 0, 1, 1), expect);
+        if (expect == MP_OK) {
             CHECK_OK(acq(&o, false, 0));
             CHECK_OK(rel(&o));
             CHECK_OK(close_obj(&o));
@@ -358,20 +359,22 @@ static int open_as_other_user(void *p) {
     return 0;
 }
 
-/* Another user is refused (MP_EACCES) by mode 0600 and 0644 (no write), and admitted by
- * 0666. Needs root to switch users; without it, a 0400 object refuses its own owner. */
+/* Another user is refused (MP_EACCES) by mode 0600 and 0644 (no write), and by 0666
+ * too unless it passes MP_ANY_OWNER (the file is not its own). Needs root to switch
+ * users; without it, a 0400 object refuses its own owner. */
 TEST(named_permission_denied) {
     for (int k = 0; k < 3; k++) {
         char name[64], tag[32];
         if (geteuid() == 0) {
-            const struct { uint32_t mode; mp_status expect; } cases[] = {
-                {0600, MP_EACCES}, {0644, MP_EACCES}, {0, MP_EACCES}, {0666, MP_OK}};
+            const struct { uint32_t mode; mp_status expect, expect_any_owner; } cases[] = {
+                {0600, MP_EACCES, MP_EACCES}, {0644, MP_EACCES, MP_EACCES}, {0, MP_EACCES, MP_EACCES},
+                {0666, MP_EACCES, MP_OK}};
             for (size_t i = 0; i < 4; i++) {
                 snprintf(tag, sizeof tag, "perm%d-%zu", k, i);
                 mpt_name(name, sizeof name, tag);
                 struct obj o;
                 CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, cases[i].mode, 1, 1));
-                struct perm_arg a = {name, (enum kind)k, cases[i].expect};
+                struct perm_arg a = {name, (enum kind)k, cases[i].expect, cases[i].expect_any_owner};
                 pid_t pid = mpt_fork(open_as_other_user, &a);
                 int st = 0;
                 CHECK(waitpid(pid, &st, 0) == pid);

@@ -84,6 +84,16 @@ extern "C" {
 #define MP_EXCL 2
 
 /**
+ * `flags` bit for `*_open` (every kind, `mp_shm_open` included): accept an existing
+ * object whose file is owned by another user. Without it, opening such an object
+ * (with or without `MP_CREATE`) fails with `MP_EACCES`, for root too: whoever
+ * created the name can rewrite the object's memory, including its lock words. Pass
+ * it only when the object's owner is trusted, e.g. to share a block with a Python
+ * process of another user.
+ */
+#define MP_ANY_OWNER 16
+
+/**
  * `timeout_ms` value that waits forever (any negative value does).
  */
 #define MP_FOREVER -1
@@ -176,14 +186,19 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
 
 /**
  * Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
- * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`. `mode`: permission bits for a
- * created object (0 means 0600). Unrelated processes in any language that open the
- * same name share the lock. Many processes creating the same name at once all get
- * the same, fully initialised lock.
+ * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+ * `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+ * Unrelated processes in any language that open the same name share the lock. Many
+ * processes creating the same name at once all get the same, fully initialised lock.
+ * An existing object whose file belongs to another user than the caller's effective
+ * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+ * A creator killed at any point leaves nothing behind (the object is built in an
+ * unnamed file and linked to its name only when complete).
  *
  * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
- * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (the name holds
- * something else), `MP_ENOMEM`, `MP_ESYS`.
+ * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
+ * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
+ * `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
@@ -194,11 +209,17 @@ mp_status mp_lock_open(const char *name, uint32_t flags, uint32_t mode, struct m
  * Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
  * lock lives on in other processes; a named one keeps its name until `mp_unlink`).
  *
+ * A handle is never reused within the process (its address is not handed out again;
+ * the README tells the one exception, an address space too small to reserve any
+ * range), so closing it twice is `MP_EBADOBJ` and touches no other object.
+ *
  * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place lock: use `mp_lock_destroy`),
- * `MP_EBADOBJ`.
+ * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
- * `lock` is NULL or a pointer obtained from this library; not used afterwards.
+ * `lock` is NULL, a handle from `mp_lock_new`/`mp_lock_open` (closed or not: a live
+ * handle's record decides without reading memory), or readable memory of a lock.
  */
 mp_status mp_lock_close(struct mp_lock_t *lock);
 
@@ -334,11 +355,16 @@ mp_status mp_rlock_open(const char *name, uint32_t flags, uint32_t mode, struct 
 /**
  * Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `lock` is NULL or a pointer obtained from this library; not used afterwards. Do
- * not close a lock that the calling thread holds.
+ * `lock` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_rlock_close(struct mp_rlock_t *lock);
 
@@ -471,10 +497,16 @@ mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t 
 /**
  * Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `sem` is NULL or a pointer obtained from this library; not used afterwards.
+ * `sem` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_sem_close(struct mp_sem_t *sem);
 
@@ -608,10 +640,16 @@ mp_status mp_cond_open(const char *name, uint32_t flags, uint32_t mode, struct m
 /**
  * Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `cond` is NULL or a pointer obtained from this library; not used afterwards.
+ * `cond` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_cond_close(struct mp_cond_t *cond);
 
@@ -763,10 +801,16 @@ mp_status mp_event_open(const char *name, uint32_t flags, uint32_t mode, struct 
 /**
  * Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `event` is NULL or a pointer obtained from this library; not used afterwards.
+ * `event` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_event_close(struct mp_event_t *event);
 
@@ -899,10 +943,16 @@ mp_status mp_barrier_open(const char *name, uint32_t flags, uint32_t mode, uint3
 /**
  * Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+ * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+ * and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
- * `barrier` is NULL or a pointer obtained from this library; not used afterwards.
+ * `barrier` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
  */
 mp_status mp_barrier_close(struct mp_barrier_t *barrier);
 
@@ -1128,16 +1178,19 @@ mp_status mp_array_open(const char *name, uint32_t flags, uint32_t mode, mp_type
 
 /**
  * Unmaps an array in the calling process (the object lives on in other processes,
- * and under its name until `mp_unlink`).
+ * and under its name until `mp_unlink`). Decided from the process's private record
+ * of its mappings, never from the array's shared memory: an array whose descriptor
+ * or header another process scribbled over can still be closed, and a closed handle
+ * is never dereferenced (its address is never handed out again, so a stale copy
+ * cannot close a newer array).
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
- * in this process, e.g. already closed). An array whose descriptor was corrupted
- * (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds the
+ * array's lock, or another lock inside it: nothing changed), `MP_EBADOBJ` (not an
+ * array from this library in this process, e.g. already closed).
  *
  * # Safety
- * `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
- * successful close (the pointers from `mp_array_data`/`mp_array_get_lock` die with
- * it). Do not close an array whose lock the calling thread holds.
+ * `arr` is NULL or any pointer value (it is not dereferenced); after a successful
+ * close, the pointers from `mp_array_data`/`mp_array_get_lock` are dead.
  */
 mp_status mp_array_close(struct mp_array_t *arr);
 
@@ -1248,7 +1301,7 @@ mp_status mp_array_write(struct mp_array_t *arr, size_t start, size_t count, con
  * ====================================================================================== */
 
 /**
- * A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, freed by
+ * A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, ended by
  * `mp_shm_close`). It is private to the process, but a `fork()`ed child may use the
  * handle it inherited (the mapping is shared) and must close it itself.
  */
@@ -1264,7 +1317,9 @@ typedef struct mp_shm_t mp_shm_t;
  *   a fresh name `psm_` + 8 hex digits is chosen (as CPython does), retrying on
  *   collisions; read it with `mp_shm_name`.
  * - `flags`: `0` opens an existing block; `MP_CREATE` opens it or creates it;
- *   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`).
+ *   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`). An existing block
+ *   whose file belongs to another user (e.g. created by Python running as that user)
+ *   is `MP_EACCES` unless `MP_ANY_OWNER` is added.
  * - `size`: the size of a created block; must be > 0 with `MP_CREATE`. Opening an
  *   existing block ignores it and maps the whole file, whatever its size (as CPython
  *   does): check `mp_shm_size`. An empty file under the name is `MP_EBADOBJ`.
@@ -1278,7 +1333,8 @@ typedef struct mp_shm_t mp_shm_t;
  *
  * Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
  * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
- * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (not a regular non-empty file),
+ * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
+ * without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
  * `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1290,7 +1346,7 @@ mp_status mp_shm_open(const char *name, uint32_t flags, size_t size, uint32_t mo
  * The first byte of the block (page-aligned); NULL for NULL or a closed handle.
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 void *mp_shm_data(struct mp_shm_t *shm);
 
@@ -1299,7 +1355,7 @@ void *mp_shm_data(struct mp_shm_t *shm);
  * or a closed handle).
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 size_t mp_shm_size(const struct mp_shm_t *shm);
 
@@ -1310,20 +1366,23 @@ size_t mp_shm_size(const struct mp_shm_t *shm);
  * handle; NULL for NULL or a closed handle.
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+ * None beyond the C types: `shm` is only looked up, never dereferenced.
  */
 const char *mp_shm_name(const struct mp_shm_t *shm);
 
 /**
- * Unmaps the block in the calling process and frees the handle (CPython's
+ * Unmaps the block in the calling process and ends the handle (CPython's
  * `SharedMemory.close()`). The block itself lives on until `mp_unlink(name)` and the
- * last close (CPython's `unlink()`).
+ * last close (CPython's `unlink()`). A handle is never reused within the process, so
+ * closing it a second time is `MP_EBADOBJ` and touches no other block.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle).
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds a lock
+ * that lies inside the block: nothing changed), `MP_EBADOBJ` (not a live handle,
+ * e.g. already closed).
  *
  * # Safety
- * `shm` is NULL or a handle from `mp_shm_open`; neither it nor the data or name
- * pointers are used after a successful close.
+ * None beyond the C types: `shm` is only looked up, never dereferenced. After a
+ * successful close, the data and name pointers are dead.
  */
 mp_status mp_shm_close(struct mp_shm_t *shm);
 

@@ -149,6 +149,10 @@ c_test!(test_regressions, 60);
 c_test!(test_cond, 300);
 c_test!(test_event, 120);
 c_test!(test_barrier, 300);
+c_test!(test_handles, 120);
+c_test!(test_fork_safety, 300);
+c_test!(test_create_kill, 300);
+c_test!(test_foreign_owner, 60);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");

@@ -91,7 +91,14 @@ struct ArraySpec {
     total: usize,
 }
 
+/// What the registry records for an array's mapping.
+const ARRAY_CONTENT: os_shm::Content =
+    os_shm::Content::Object(crate::raw::header::Kind::Array as u32);
+
 impl NamedSpec for ArraySpec {
+    fn content(&self) -> os_shm::Content {
+        ARRAY_CONTENT
+    }
     fn create_size(&self) -> usize {
         self.total
     }
@@ -143,7 +150,7 @@ pub unsafe extern "C" fn mp_array_new(
         out_ok(arr_out)?;
         let ty = elem_type(r#type)?;
         let total = raw::total_size(ty, length)?;
-        let base = os_shm::map_anonymous(total)?;
+        let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
         // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
         let a = unsafe { &*(base as *const RawArray) };
         a.init(ty, length, with_lock, Lifecycle::Anonymous);
@@ -198,36 +205,30 @@ pub unsafe extern "C" fn mp_array_open(
 }
 
 /// Unmaps an array in the calling process (the object lives on in other processes,
-/// and under its name until `mp_unlink`).
+/// and under its name until `mp_unlink`). Decided from the process's private record
+/// of its mappings, never from the array's shared memory: an array whose descriptor
+/// or header another process scribbled over can still be closed, and a closed handle
+/// is never dereferenced (its address is never handed out again, so a stale copy
+/// cannot close a newer array).
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
-/// in this process, e.g. already closed). An array whose descriptor was corrupted
-/// (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
+/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds the
+/// array's lock, or another lock inside it: nothing changed), `MP_EBADOBJ` (not an
+/// array from this library in this process, e.g. already closed).
 ///
 /// # Safety
-/// `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
-/// successful close (the pointers from `mp_array_data`/`mp_array_get_lock` die with
-/// it). Do not close an array whose lock the calling thread holds.
+/// `arr` is NULL or any pointer value (it is not dereferenced); after a successful
+/// close, the pointers from `mp_array_data`/`mp_array_get_lock` are dead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
-    let r = (|| {
-        if arr.is_null() {
-            return Err(Status::Inval);
+    if arr.is_null() {
+        return Status::Inval.code();
+    }
+    match os_shm::place(arr as usize) {
+        os_shm::Place::Live(m) if m.content == ARRAY_CONTENT => {
+            code(os_shm::unmap_live(arr as usize, m))
         }
-        let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
-        if len < raw::DATA_OFFSET {
-            return Err(Status::BadObj);
-        }
-        // Only the header is checked, so that an array whose descriptor or lock was
-        // scribbled over by another process can still be unmapped.
-        // SAFETY: the start of a live mapping of `len >= DATA_OFFSET` bytes made by
-        // this process; every bit pattern is a valid RawArray.
-        unsafe { &*(arr as *const RawArray) }
-            .header()
-            .check(crate::raw::header::Kind::Array)?;
-        os_shm::unmap(arr as usize).map_err(|_| Status::BadObj)
-    })();
-    code(r)
+        _ => Status::BadObj.code(),
+    }
 }
 
 /// The first element (16-byte aligned), for direct access: with a synchronized array,

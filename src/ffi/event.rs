@@ -112,10 +112,16 @@ pub unsafe extern "C" fn mp_event_open(
 
 /// Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+/// and touches no other object.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+/// handle, or already closed).
 ///
 /// # Safety
-/// `event` is NULL or a pointer obtained from this library; not used afterwards.
+/// `event` is NULL, a handle from this library (closed or not), or readable memory of
+/// an in-place object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_close(event: *mut mp_event_t) -> mp_status {
     // SAFETY: forwarded contract.

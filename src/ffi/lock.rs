@@ -89,14 +89,19 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
 }
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
-/// `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`. `mode`: permission bits for a
-/// created object (0 means 0600). Unrelated processes in any language that open the
-/// same name share the lock. Many processes creating the same name at once all get
-/// the same, fully initialised lock.
+/// `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+/// `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+/// Unrelated processes in any language that open the same name share the lock. Many
+/// processes creating the same name at once all get the same, fully initialised lock.
+/// An existing object whose file belongs to another user than the caller's effective
+/// uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+/// A creator killed at any point leaves nothing behind (the object is built in an
+/// unnamed file and linked to its name only when complete).
 ///
 /// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
-/// or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (the name holds
-/// something else), `MP_ENOMEM`, `MP_ESYS`.
+/// or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
+/// object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
+/// `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
 /// `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
@@ -123,11 +128,17 @@ pub unsafe extern "C" fn mp_lock_open(
 /// Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
 /// lock lives on in other processes; a named one keeps its name until `mp_unlink`).
 ///
+/// A handle is never reused within the process (its address is not handed out again;
+/// the README tells the one exception, an address space too small to reserve any
+/// range), so closing it twice is `MP_EBADOBJ` and touches no other object.
+///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place lock: use `mp_lock_destroy`),
-/// `MP_EBADOBJ`.
+/// `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
+/// `MP_EBADOBJ` (another type's handle, or already closed).
 ///
 /// # Safety
-/// `lock` is NULL or a pointer obtained from this library; not used afterwards.
+/// `lock` is NULL, a handle from `mp_lock_new`/`mp_lock_open` (closed or not: a live
+/// handle's record decides without reading memory), or readable memory of a lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_close(lock: *mut mp_lock_t) -> mp_status {
     // SAFETY: forwarded contract.

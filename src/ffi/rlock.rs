@@ -112,11 +112,16 @@ pub unsafe extern "C" fn mp_rlock_open(
 
 /// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+/// and touches no other object.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+/// handle, or already closed).
 ///
 /// # Safety
-/// `lock` is NULL or a pointer obtained from this library; not used afterwards. Do
-/// not close a lock that the calling thread holds.
+/// `lock` is NULL, a handle from this library (closed or not), or readable memory of
+/// an in-place object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.

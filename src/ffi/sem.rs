@@ -141,10 +141,16 @@ pub unsafe extern "C" fn mp_sem_open(
 
 /// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBADOBJ`.
+/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+/// and touches no other object.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+/// handle, or already closed).
 ///
 /// # Safety
-/// `sem` is NULL or a pointer obtained from this library; not used afterwards.
+/// `sem` is NULL, a handle from this library (closed or not), or readable memory of
+/// an in-place object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.

@@ -3,50 +3,36 @@
 //! A block is raw bytes (no header) in the POSIX shared-memory namespace, i.e. the
 //! file `/dev/shm/<name>` that glibc's `shm_open("/<name>")` and CPython's
 //! `SharedMemory(name)` use, so blocks are shared with Python in both directions.
-//! Unlike the synchronization objects, `mp_shm_t` is a small process-local heap
-//! handle (mapping address, size and name); the shared part is the bytes.
+//! Unlike the synchronization objects, the bytes carry no header, so an `mp_shm_t`
+//! is an opaque process-local value: the mapping's address, resolved through the
+//! process's private mapping registry (which also keeps the size and the name). Every
+//! call looks the handle up there first and never dereferences it, so a closed or
+//! bogus handle is `MP_EBADOBJ` (or NULL / 0), and, since a closed address is never
+//! handed out again, a stale handle can never reach a newer block.
 
 use core::ffi::{c_char, c_void};
-use std::ffi::CString;
 
 use super::{code, mp_status, out_ok, write_out};
 use crate::status::{MpResult, Status};
 use crate::sys::shm as os_shm;
 
-/// "MPSHMBLK": a live handle. Cleared on close.
-const HANDLE_MAGIC: u64 = 0x4D50_5348_4D42_4C4B;
-
-/// A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, freed by
+/// A handle on a mapped shared-memory block (opaque; from `mp_shm_open`, ended by
 /// `mp_shm_close`). It is private to the process, but a `fork()`ed child may use the
 /// handle it inherited (the mapping is shared) and must close it itself.
 pub struct mp_shm_t {
-    magic: u64,
-    base: *mut u8,
-    size: usize,
-    name: CString,
+    _opaque: [u8; 0],
 }
 
-/// Borrows a live handle: `MP_EINVAL` for NULL, `MP_EBADOBJ` for a closed or foreign
-/// handle (best effort: the memory must still be readable).
-///
-/// # Safety
-/// `shm` is NULL or points to readable memory the size of a handle.
-unsafe fn handle<'a>(shm: *const mp_shm_t) -> MpResult<&'a mp_shm_t> {
+/// The live block behind a handle: `MP_EINVAL` for NULL, `MP_EBADOBJ` for anything
+/// that is not a live block of this process (closed, another object, a bogus value).
+fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
     if shm.is_null() {
         return Err(Status::Inval);
     }
-    if !(shm as usize).is_multiple_of(core::mem::align_of::<mp_shm_t>()) {
-        return Err(Status::BadObj);
+    match os_shm::lookup(shm as usize) {
+        Some(m) if m.content == os_shm::Content::Block => Ok(m),
+        _ => Err(Status::BadObj),
     }
-    // SAFETY: non-NULL, aligned; readable per the contract. The magic is checked
-    // before the other fields are used.
-    let h = unsafe { &*shm };
-    // SAFETY: reading a u64 from a readable, aligned place.
-    let magic = unsafe { core::ptr::read_volatile(&h.magic) };
-    if magic != HANDLE_MAGIC {
-        return Err(Status::BadObj);
-    }
-    Ok(h)
 }
 
 /// Opens, or with `MP_CREATE` creates, the shared-memory block `name` and maps all of
@@ -58,7 +44,9 @@ unsafe fn handle<'a>(shm: *const mp_shm_t) -> MpResult<&'a mp_shm_t> {
 ///   a fresh name `psm_` + 8 hex digits is chosen (as CPython does), retrying on
 ///   collisions; read it with `mp_shm_name`.
 /// - `flags`: `0` opens an existing block; `MP_CREATE` opens it or creates it;
-///   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`).
+///   `MP_CREATE | MP_EXCL` only creates (CPython's `create=True`). An existing block
+///   whose file belongs to another user (e.g. created by Python running as that user)
+///   is `MP_EACCES` unless `MP_ANY_OWNER` is added.
 /// - `size`: the size of a created block; must be > 0 with `MP_CREATE`. Opening an
 ///   existing block ignores it and maps the whole file, whatever its size (as CPython
 ///   does): check `mp_shm_size`. An empty file under the name is `MP_EBADOBJ`.
@@ -72,7 +60,8 @@ unsafe fn handle<'a>(shm: *const mp_shm_t) -> MpResult<&'a mp_shm_t> {
 ///
 /// Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
 /// without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
-/// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ` (not a regular non-empty file),
+/// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
+/// without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
 /// `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -94,20 +83,8 @@ pub unsafe extern "C" fn mp_shm_open(
             Some(unsafe { core::ffi::CStr::from_ptr(name) })
         };
         let block = os_shm::open_block(name, flags, size, mode)?;
-        let base = block.opened.base;
-        let Ok(cname) = CString::new(block.name) else {
-            // A validated name has no NUL byte; undo the mapping anyway.
-            let _ = os_shm::unmap(base as usize);
-            return Err(Status::Sys);
-        };
-        let h = Box::new(mp_shm_t {
-            magic: HANDLE_MAGIC,
-            base,
-            size: block.opened.len,
-            name: cname,
-        });
         // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(shm_out, Box::into_raw(h)) };
+        unsafe { write_out(shm_out, block.opened.base.cast()) };
         Ok(())
     })();
     code(r)
@@ -116,22 +93,20 @@ pub unsafe extern "C" fn mp_shm_open(
 /// The first byte of the block (page-aligned); NULL for NULL or a closed handle.
 ///
 /// # Safety
-/// `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+/// None beyond the C types: `shm` is only looked up, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_data(shm: *mut mp_shm_t) -> *mut c_void {
-    // SAFETY: forwarded contract.
-    unsafe { handle(shm) }.map_or(core::ptr::null_mut(), |h| h.base.cast())
+    handle(shm).map_or(core::ptr::null_mut(), |_| shm.cast())
 }
 
 /// The size of the mapping in bytes: the file's size when it was opened (0 for NULL
 /// or a closed handle).
 ///
 /// # Safety
-/// `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+/// None beyond the C types: `shm` is only looked up, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_size(shm: *const mp_shm_t) -> usize {
-    // SAFETY: forwarded contract.
-    unsafe { handle(shm) }.map_or(0, |h| h.size)
+    handle(shm).map_or(0, |m| m.len)
 }
 
 /// The block's name as CPython's `SharedMemory.name` shows it: without a leading `/`
@@ -140,52 +115,40 @@ pub unsafe extern "C" fn mp_shm_size(shm: *const mp_shm_t) -> usize {
 /// handle; NULL for NULL or a closed handle.
 ///
 /// # Safety
-/// `shm` is NULL or a handle from `mp_shm_open` that was not closed.
+/// None beyond the C types: `shm` is only looked up, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_name(shm: *const mp_shm_t) -> *const c_char {
-    // SAFETY: forwarded contract.
-    unsafe { handle(shm) }.map_or(core::ptr::null(), |h| h.name.as_ptr())
+    if handle(shm).is_err() {
+        return core::ptr::null();
+    }
+    os_shm::block_name(shm as usize).unwrap_or(core::ptr::null())
 }
 
-/// Unmaps the block in the calling process and frees the handle (CPython's
+/// Unmaps the block in the calling process and ends the handle (CPython's
 /// `SharedMemory.close()`). The block itself lives on until `mp_unlink(name)` and the
-/// last close (CPython's `unlink()`).
+/// last close (CPython's `unlink()`). A handle is never reused within the process, so
+/// closing it a second time is `MP_EBADOBJ` and touches no other block.
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle).
+/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread holds a lock
+/// that lies inside the block: nothing changed), `MP_EBADOBJ` (not a live handle,
+/// e.g. already closed).
 ///
 /// # Safety
-/// `shm` is NULL or a handle from `mp_shm_open`; neither it nor the data or name
-/// pointers are used after a successful close.
+/// None beyond the C types: `shm` is only looked up, never dereferenced. After a
+/// successful close, the data and name pointers are dead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_close(shm: *mut mp_shm_t) -> mp_status {
-    let r = (|| {
-        // SAFETY: forwarded contract.
-        let base = unsafe { handle(shm) }?.base;
-        os_shm::unmap(base as usize).map_err(|_| Status::BadObj)?;
-        // SAFETY: a live handle made by Box::into_raw in mp_shm_open (checked above;
-        // no reference to it is alive). The magic is cleared first so that a stale
-        // copy of the pointer reads as closed for as long as the allocator leaves the
-        // memory alone.
-        unsafe {
-            core::ptr::write_volatile(core::ptr::addr_of_mut!((*shm).magic), 0);
-            drop(Box::from_raw(shm));
-        }
-        Ok(())
-    })();
-    code(r)
+    code(handle(shm).and_then(|m| os_shm::unmap_live(shm as usize, m)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ffi::{MP_CREATE, MP_EINVAL, MP_EXCL, MP_OK};
-    use std::ffi::CStr;
+    use std::ffi::{CStr, CString};
 
     #[test]
     fn create_generated_name_and_reopen() {
-        let _g = crate::sys::shm::TEST_MAPPINGS
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
         let mut s: *mut mp_shm_t = core::ptr::null_mut();
         // SAFETY: valid arguments.
         unsafe {

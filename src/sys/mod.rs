@@ -1,5 +1,6 @@
 //! The operating-system layer: the only place that makes system calls.
 //!
+//! * [`fork`]: the `fork()` handlers (consistent registry, fresh thread identity).
 //! * [`futex`]: shared (never `FUTEX_PRIVATE_FLAG`) futex wait/wake on 32-bit words
 //!   in shared memory, plus the robust-list syscalls.
 //! * [`time`]: absolute `CLOCK_MONOTONIC` deadlines.
@@ -7,6 +8,7 @@
 //! * [`robust`]: linking lock words into the thread's kernel robust list.
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 
+pub mod fork;
 pub mod futex;
 pub mod robust;
 pub mod shm;

@@ -6,7 +6,6 @@
 //! passes for its parent: it gets a new TID, a new token and a fresh robust list.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Once;
 
 use super::futex::RobustListHead;
 use super::robust::{self, Mode};
@@ -115,7 +114,9 @@ pub fn current() -> &'static ThreadCtx {
     if ctx.tid != 0 { ctx } else { init_current() }
 }
 
-static ATFORK: Once = Once::new();
+/// `MPSYNC_NO_ROBUST` has been read. Not a `std::sync::Once`: a child forked while
+/// another thread ran one would wait for it forever (reading twice is harmless).
+static ENV_READ: AtomicBool = AtomicBool::new(false);
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -144,15 +145,15 @@ fn init_current() -> &'static ThreadCtx {
 #[cfg(not(miri))]
 #[cold]
 fn init_current() -> &'static ThreadCtx {
-    ATFORK.call_once(|| {
+    // `after_fork_child` runs from the process's single set of fork handlers.
+    super::fork::ensure_handlers();
+    if !ENV_READ.load(Ordering::Acquire) {
         ROBUST_DISABLED.store(
             std::env::var_os("MPSYNC_NO_ROBUST").is_some_and(|v| v != "0" && !v.is_empty()),
             Ordering::Relaxed,
         );
-        // SAFETY: `after_fork_child` is an `extern "C" fn()` that only touches the
-        // calling thread's TLS; registering it has no other precondition.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
-    });
+        ENV_READ.store(true, Ordering::Release);
+    }
     // SAFETY: gettid/getpid cannot fail.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
     let pid = unsafe { libc::getpid() } as u32;
@@ -174,14 +175,14 @@ fn init_current() -> &'static ThreadCtx {
     }
 }
 
+/// Called by the `fork` child handler (`sys::fork`).
 #[cfg(not(miri))]
-extern "C" fn after_fork_child() {
+pub(super) fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
     // SAFETY: this thread's own slot; the child runs no other code of ours meanwhile.
     unsafe { slot().write(ThreadCtx::UNINIT) };
-    super::shm::reset_after_fork();
 }
 
 /// 64 random bits, never 0. `getrandom` normally; if that fails, a mix of the TID,
