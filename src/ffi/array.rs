@@ -201,13 +201,15 @@ pub unsafe extern "C" fn mp_array_open(
 /// and under its name until `mp_unlink`).
 ///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not an array from this library
-/// in this process, e.g. already closed). An array whose descriptor was corrupted
-/// (other calls say `MP_EBADOBJ`) can still be closed while its header is intact.
+/// in this process, e.g. already closed), `MP_EBUSY` (the calling thread holds the
+/// array's lock: nothing changes; release it, then close). An array whose descriptor
+/// was corrupted (other calls say `MP_EBADOBJ`) can still be closed while its header is
+/// intact.
 ///
 /// # Safety
 /// `arr` is NULL or was returned by `mp_array_new`/`mp_array_open`; not used after a
 /// successful close (the pointers from `mp_array_data`/`mp_array_get_lock` die with
-/// it). Do not close an array whose lock the calling thread holds.
+/// it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
     let r = (|| {
@@ -225,7 +227,10 @@ pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
         unsafe { &*(arr as *const RawArray) }
             .header()
             .check(crate::raw::header::Kind::Array)?;
-        os_shm::unmap(arr as usize).map_err(|_| Status::BadObj)
+        os_shm::unmap(arr as usize).map_err(|e| match e {
+            Status::Busy => Status::Busy,
+            _ => Status::BadObj,
+        })
     })();
     code(r)
 }
@@ -270,6 +275,34 @@ pub unsafe extern "C" fn mp_array_type(arr: *const mp_array_t) -> mp_type {
     view(arr).map_or(0, |v| v.ty.code())
 }
 
+/// Declares a synchronized array's data repaired after an owner death: later locked
+/// accesses return `MP_OK` again instead of `MP_OWNER_DEAD`. The calling thread must
+/// hold the array's lock (`mp_rlock_acquire(mp_array_get_lock(arr), ...)`, which itself
+/// returns `MP_OWNER_DEAD` while the data is marked inconsistent), so that no other
+/// writer can die in between:
+///
+/// ```c
+/// mp_rlock_t *lk = mp_array_get_lock(arr);
+/// if (mp_rlock_acquire(lk, true, MP_FOREVER) == MP_OWNER_DEAD) {
+///     rewrite_or_validate(arr);        /* the elements may be torn */
+///     mp_array_mark_consistent(arr);
+/// }
+/// mp_rlock_release(lk);
+/// ```
+///
+/// Returns `MP_OK` (also when nothing was marked), `MP_ENOTOWNER` (the calling thread
+/// does not hold the lock), `MP_EINVAL` (NULL, or an array without a lock), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `arr` is NULL or a live array of this process.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_array_mark_consistent(arr: *mut mp_array_t) -> mp_status {
+    match view(arr) {
+        Ok(v) => v.mark_consistent().code(),
+        Err(e) => e.code(),
+    }
+}
+
 /// The RLock embedded in a synchronized array (CPython's `get_lock()`); NULL for a raw
 /// array (`with_lock == false`), NULL, or a bad object. Use it with the `mp_rlock_*`
 /// functions to make several accesses atomic (the get/set/read/write calls re-enter
@@ -294,9 +327,10 @@ pub unsafe extern "C" fn mp_array_get_lock(arr: *mut mp_array_t) -> *mut mp_rloc
 /// alignment needed), under the array's lock if it has one.
 ///
 /// Returns `MP_OK`; `MP_OWNER_DEAD` (the element was copied, but a process died
-/// holding the array's lock, so the data may be inconsistent: the lock is released
-/// again and works normally afterwards; only the first caller after the death is
-/// told); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
+/// holding the array's lock — e.g. inside `mp_array_write` — so the data may be torn:
+/// the lock is released again. This is sticky: every locked access, by any process,
+/// and every `mp_rlock_acquire` of `mp_array_get_lock()`, returns `MP_OWNER_DEAD` until
+/// a repairer that holds the lock calls `mp_array_mark_consistent`); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
 /// wait for the lock: nothing copied); `MP_EOVERFLOW` (the caller holds the lock at
 /// its recursion limit); `MP_EINVAL` (NULL); `MP_EBADOBJ`.
 ///

@@ -151,7 +151,9 @@ pub unsafe extern "C" fn mp_shm_name(shm: *const mp_shm_t) -> *const c_char {
 /// `SharedMemory.close()`). The block itself lives on until `mp_unlink(name)` and the
 /// last close (CPython's `unlink()`).
 ///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle).
+/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ` (not a live handle), `MP_EBUSY`
+/// (the calling thread holds an `mp_rlock_t` that lies inside the block — e.g. one made
+/// there with `mp_rlock_init` —; nothing is unmapped: release it first).
 ///
 /// # Safety
 /// `shm` is NULL or a handle from `mp_shm_open`; neither it nor the data or name
@@ -161,7 +163,10 @@ pub unsafe extern "C" fn mp_shm_close(shm: *mut mp_shm_t) -> mp_status {
     let r = (|| {
         // SAFETY: forwarded contract.
         let base = unsafe { handle(shm) }?.base;
-        os_shm::unmap(base as usize).map_err(|_| Status::BadObj)?;
+        os_shm::unmap(base as usize).map_err(|e| match e {
+            Status::Busy => Status::Busy,
+            _ => Status::BadObj,
+        })?;
         // SAFETY: a live handle made by Box::into_raw in mp_shm_open (checked above;
         // no reference to it is alive). The magic is cleared first so that a stale
         // copy of the pointer reads as closed for as long as the allocator leaves the

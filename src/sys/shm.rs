@@ -108,8 +108,12 @@ pub fn mapping_len(addr: usize) -> Option<usize> {
     with_registry(|reg| reg.get(&addr).copied())
 }
 
-/// Unmaps a mapping this library made at `addr`. `MP_EINVAL` if there is none.
+/// Unmaps a mapping this library made at `addr`. `MP_EINVAL` if there is none;
+/// `MP_EBUSY` (nothing changes) if the calling thread holds an RLock inside it.
 pub fn unmap(addr: usize) -> MpResult<()> {
+    if let Some(len) = mapping_len(addr) {
+        super::robust::thread_holds_lock_in(addr, len)?;
+    }
     let len = with_registry(|reg| reg.remove(&addr)).ok_or(Status::Inval)?;
     // SAFETY: (addr, len) was returned by mmap in this process and removed from the
     // registry above, so it is unmapped exactly once.
