@@ -496,7 +496,7 @@ mp_type mp_array_type(const struct mp_array_t *arr);
  * ```c
  * mp_rlock_t *lk = mp_array_get_lock(arr);
  * if (mp_rlock_acquire(lk, true, MP_FOREVER) == MP_OWNER_DEAD) {
- *     rewrite_or_validate(arr);        /* the elements may be torn */
+ *     rewrite_or_validate(arr);        // the elements may be torn
  *     mp_array_mark_consistent(arr);
  * }
  * mp_rlock_release(lk);

@@ -284,7 +284,7 @@ pub unsafe extern "C" fn mp_array_type(arr: *const mp_array_t) -> mp_type {
 /// ```c
 /// mp_rlock_t *lk = mp_array_get_lock(arr);
 /// if (mp_rlock_acquire(lk, true, MP_FOREVER) == MP_OWNER_DEAD) {
-///     rewrite_or_validate(arr);        /* the elements may be torn */
+///     rewrite_or_validate(arr);        // the elements may be torn
 ///     mp_array_mark_consistent(arr);
 /// }
 /// mp_rlock_release(lk);

@@ -212,7 +212,14 @@ fn init_current() -> &'static ThreadCtx {
         tid,
         pid,
         token: new_token(tid),
-        start_time: liveness::live_thread_start_time(pid, tid).unwrap_or(0),
+        // Our start time is evidence for other processes' back-stops: record it only
+        // when this /proc provably shows our own namespace (a /proc of another
+        // namespace would give some other thread's start time for our ids).
+        start_time: if liveness::proc_is_own_namespace() {
+            liveness::live_thread_start_time(pid, tid).unwrap_or(0)
+        } else {
+            0
+        },
         pidns: liveness::own_pidns(),
         robust_head,
         book,
