@@ -147,6 +147,7 @@ c_test!(test_cond, 300);
 c_test!(test_event, 120);
 c_test!(test_barrier, 300);
 c_test!(test_rlock_hardening, 180);
+c_test!(test_array_death, 180);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
