@@ -445,8 +445,7 @@ impl RawRLock {
         let owner_ns = self.owner_ns.load(Ordering::Relaxed);
         let (pid, tid) = ((ids >> 32) as u32, ids as u32);
         let recorded = ids != 0 && tid == owner_tid;
-        let one_namespace =
-            flags as u32 == me.pidns && (flags >> 32) as u32 & FLAG_CROSS_NS == 0;
+        let one_namespace = flags as u32 == me.pidns && (flags >> 32) as u32 & FLAG_CROSS_NS == 0;
         let evidence_is_ours = if recorded {
             owner_ns == me.pidns && start != 0
         } else {

@@ -109,7 +109,12 @@ mod tests {
     #[test]
     fn start_time_is_readable_for_live_threads_only() {
         // SAFETY: gettid/getpid cannot fail.
-        let (pid, tid) = unsafe { (libc::getpid() as u32, libc::syscall(libc::SYS_gettid) as u32) };
+        let (pid, tid) = unsafe {
+            (
+                libc::getpid() as u32,
+                libc::syscall(libc::SYS_gettid) as u32,
+            )
+        };
         if proc_is_own_namespace() {
             assert!(live_thread_start_time(pid, tid).is_some());
         }

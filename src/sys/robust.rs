@@ -161,7 +161,6 @@ pub unsafe fn clear_pending(head: *mut RobustListHead) {
     unsafe { (*head).list_op_pending = 0 };
 }
 
-
 // ---------------------------------------------------------------------------
 // The book: the locks this thread holds, in private memory
 // ---------------------------------------------------------------------------
