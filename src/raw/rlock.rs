@@ -123,7 +123,7 @@ impl Robust {
 
     #[inline]
     fn new(head: *mut crate::sys::futex::RobustListHead, pending_while_waiting: bool) -> Robust {
-        Robust(head as usize | usize::from(pending_while_waiting && !head.is_null()))
+        Robust(head as usize | usize::from(pending_while_waiting))
     }
 
     /// The thread's robust-list head, or null.
@@ -156,6 +156,17 @@ impl Robust {
     }
 }
 
+/// What the fast path did.
+enum Fast {
+    /// Took the free word and recorded ownership.
+    Acquired,
+    /// The word is taken: continue in the slow path with this robust use (the node
+    /// is marked pending if the robust use says so).
+    Contended(Robust),
+    /// Not the usual case: nothing was touched; take the general path.
+    Unusual,
+}
+
 impl RawRLock {
     /// Initialises (free) and publishes, recording the caller's PID namespace.
     pub fn init(&self, lifecycle: Lifecycle) {
@@ -183,27 +194,17 @@ impl RawRLock {
         &self.header
     }
 
-    /// How `me` may use its robust list for this lock. The first participant from
-    /// another (or an unknown) PID namespace sets `FLAG_CROSS_NS` for everyone — also
-    /// when its own robust mode is off, since the back-stop of the others depends on
-    /// it. From then on owners still link the lock (the kernel compares a dying owner's
-    /// TID in the owner's own namespace, so its death is still reported), but nobody
-    /// marks it pending while not owning it.
-    #[inline]
-    fn robust_for(&self, me: &ThreadCtx) -> Robust {
-        // Same namespace as the creator (known, non-zero) and no flag: one compare
-        // against "our namespace id, no flags".
-        if me.pidns != 0 && self.ns_flags.load(Ordering::Relaxed) == u64::from(me.pidns) {
-            Robust::new(me.robust_head, true)
-        } else {
-            self.robust_for_flagged(me)
-        }
-    }
-
-    /// [`robust_for`](Self::robust_for) when a flag is set or the namespace differs.
+    /// How `me` may use its robust list for this lock (see [`Robust`]). The first
+    /// participant from another (or an unknown) PID namespace sets `FLAG_CROSS_NS` for
+    /// everyone — also when its own robust mode is off, since the back-stop of the others
+    /// depends on it. From then on owners still link the lock (the kernel compares a
+    /// dying owner's TID in the owner's own namespace, so its death is still reported),
+    /// but nobody marks it pending while not owning it.
+    ///
+    /// The fast path inlines the common case (our namespace, no flag) itself.
     #[cold]
     #[inline(never)]
-    fn robust_for_flagged(&self, me: &ThreadCtx) -> Robust {
+    fn robust_for(&self, me: &ThreadCtx) -> Robust {
         let v = self.ns_flags.load(Ordering::Relaxed);
         let same_ns = me.pidns != 0 && v as u32 == me.pidns;
         if !same_ns && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
@@ -242,32 +243,65 @@ impl RawRLock {
     /// acquired), `Overflow` (recursion limit).
     #[inline]
     pub fn acquire(&self, timeout: Timeout) -> Status {
-        let me = thread::current();
+        let Some(me) = thread::current_if_ready() else {
+            return self.acquire_unusual(timeout);
+        };
         match self.try_acquire_fast(me, 1) {
-            Ok(()) => self.acquired_status(),
-            Err(robust) => self.acquire_slow_timeout(me, robust, timeout),
+            Fast::Acquired => self.acquired_status(),
+            Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, timeout),
+            Fast::Unusual => self.acquire_unusual(timeout),
         }
     }
 
-    /// The uncontended path, one CAS: marks the node pending (so a death right after
-    /// the CAS is still seen by the kernel), takes a free word, and records ownership
-    /// with `levels`. On failure, returns the robust head for the slow path (the pending
-    /// mark stays set while it waits, as glibc does).
-    #[inline]
-    fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Result<(), Robust> {
+    /// Everything the fast path leaves out (first call of the thread, another
+    /// namespace, a flag, a book without room): the general path. Out of line and
+    /// reached by a tail call, so that the fast path needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn acquire_unusual(&self, timeout: Timeout) -> Status {
+        let me = thread::current();
         let robust = self.robust_for(me);
         if robust.pending_while_waiting() {
             robust.set_pending(&self.list_next);
         }
+        self.acquire_slow(me, robust, &timeout.deadline(), 1)
+    }
+
+    /// The uncontended path, one CAS: marks the node pending (so a death right after
+    /// the CAS is still seen by the kernel), takes a free word, and records ownership
+    /// with `levels`. If the word is taken, returns the robust use for the slow path
+    /// (the pending mark stays set while it waits, as glibc does).
+    ///
+    /// Only the usual case is handled here — our namespace, no flag, a book with room —
+    /// so that it stays free of calls; anything else is `Unusual`, before the word is
+    /// touched.
+    #[inline(always)]
+    fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Fast {
+        // Same namespace as the creator (known, non-zero) and no flag: one compare
+        // against "our namespace id, no flags".
+        if me.pidns == 0
+            || self.ns_flags.load(Ordering::Relaxed) != u64::from(me.pidns)
+            // SAFETY: the calling thread's own book (or null).
+            || !unsafe { robust::has_room(me.book) }
+        {
+            return Fast::Unusual;
+        }
+        let robust = Robust::new(me.robust_head, true);
+        robust.set_pending(&self.list_next);
         if self
             .word
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(me, robust, levels);
-            return Ok(());
+            self.record_owner(me);
+            self.count.store(levels, Ordering::Relaxed);
+            // SAFETY: `has_room` held: a non-null book of this thread with room for
+            // one more entry; we own the lock, and the caller keeps it mapped while held.
+            unsafe { robust::record_with_room(&mut *me.book, &self.list_next) };
+            robust.clear_pending();
+            return Fast::Acquired;
         }
-        Err(robust)
+        Fast::Contended(robust)
     }
 
     /// Out of line so that the fast path stays a leaf function without a stack frame
@@ -286,13 +320,10 @@ impl RawRLock {
         }
     }
 
-    /// Records ownership after the word was taken (we are the owner from here on):
-    /// the back-stop record, then the thread's private book (which links the node into
-    /// the robust list).
-    #[inline]
-    fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
+    /// The back-stop record and the owner token, right after the word was taken.
+    #[inline(always)]
+    fn record_owner(&self, me: &ThreadCtx) {
         self.owner_token.store(me.token, Ordering::Relaxed);
-        self.count.store(count, Ordering::Relaxed);
         // Start time and namespace before ids (Release): a back-stop that reads our ids
         // (Acquire) also reads our start time and namespace, never a previous owner's.
         self.owner_start.store(me.start_time, Ordering::Relaxed);
@@ -301,6 +332,14 @@ impl RawRLock {
             (u64::from(me.pid) << 32) | u64::from(me.tid),
             Ordering::Release,
         );
+    }
+
+    /// Records ownership after the word was taken in the slow path (we are the owner
+    /// from here on): the back-stop record, then the thread's private book (which links
+    /// the node into the robust list).
+    fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
+        self.record_owner(me);
+        self.count.store(count, Ordering::Relaxed);
         if !robust.pending_while_waiting() {
             // We own it now: cover the linking (across namespaces, a death between the
             // CAS and this store is the one window left uncovered).
@@ -480,7 +519,10 @@ impl RawRLock {
     /// when it is free).
     #[inline]
     pub fn release(&self) -> Status {
-        let me = thread::current();
+        // A thread that never used the library holds nothing.
+        let Some(me) = thread::current_if_ready() else {
+            return Status::NotOwner;
+        };
         if self.owner_token.load(Ordering::Relaxed) != me.token {
             return Status::NotOwner;
         }
@@ -489,44 +531,101 @@ impl RawRLock {
             self.count.store(c - 1, Ordering::Relaxed);
             return Status::Ok;
         }
-        self.unlock(me);
-        Status::Ok
+        self.unlock(me)
     }
 
-    /// Fully unlocks (the caller is the owner).
-    #[inline]
-    fn unlock(&self, me: &ThreadCtx) {
-        // The pending mark must not outlive our ownership across namespaces: after the
-        // swap below another namespace's thread with our TID may own the lock. There,
-        // unlink without it (the kernel sees the unlink as one store of `next`).
-        let pending = !me.robust_head.is_null() && !self.is_cross_namespace();
-        if pending {
+    /// Fully unlocks (the caller is the owner): `Ok`. The usual case — the lock is the
+    /// thread's most recent one — is inline and free of calls; the rest is out of line.
+    #[inline(always)]
+    fn unlock(&self, me: &ThreadCtx) -> Status {
+        // SAFETY: the calling thread's own book (or null), used only during this call.
+        match unsafe { me.book.as_mut() } {
+            Some(book) if robust::is_last(book, &self.list_next) => {
+                let head = self.pending_head(me);
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::set_pending(head, &self.list_next) };
+                }
+                // SAFETY: we own the lock; `is_last` holds. The book decides what to
+                // unlink (never the shared node).
+                unsafe { robust::forget_last(book, &self.list_next) };
+                if self.free_word() {
+                    return self.wake_one_then_clear(head);
+                }
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::clear_pending(head) };
+                }
+                Status::Ok
+            }
+            _ => self.unlock_general(me),
+        }
+    }
+
+    /// The head to mark the node pending in while unlocking, or null. The pending mark
+    /// must not outlive our ownership across namespaces: after the swap another
+    /// namespace's thread with our TID may own the lock. There, unlink without it (the
+    /// kernel sees the unlink as one store).
+    #[inline(always)]
+    fn pending_head(&self, me: &ThreadCtx) -> *mut crate::sys::futex::RobustListHead {
+        if self.is_cross_namespace() {
+            core::ptr::null_mut()
+        } else {
+            me.robust_head
+        }
+    }
+
+    /// Clears the owner's record and frees the word in one atomic step from "ours" to
+    /// "free" (a split store could leave W without a TID if we died between the two:
+    /// glibc BZ #20985). True if sleepers may wait (one must be woken).
+    #[inline(always)]
+    fn free_word(&self) -> bool {
+        self.owner_token.store(0, Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        self.owner_ids.store(0, Ordering::Relaxed);
+        self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0
+    }
+
+    /// [`unlock`](Self::unlock) for a lock that is not the thread's most recent one,
+    /// or is not in its book at all.
+    #[cold]
+    #[inline(never)]
+    fn unlock_general(&self, me: &ThreadCtx) -> Status {
+        let head = self.pending_head(me);
+        if !head.is_null() {
             // SAFETY: this thread's live head.
-            unsafe { robust::set_pending(me.robust_head, &self.list_next) };
+            unsafe { robust::set_pending(head, &self.list_next) };
         }
         // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
-        // we own the lock. The book decides what to unlink (never the shared node).
+        // we own the lock.
         if let Some(book) = unsafe { me.book.as_mut() } {
             // SAFETY: as above.
             unsafe { robust::forget(book, &self.list_next) };
         }
-        self.owner_token.store(0, Ordering::Relaxed);
-        self.count.store(0, Ordering::Relaxed);
-        self.owner_ids.store(0, Ordering::Relaxed);
-        // One atomic step from "ours" to "free" (a split store could leave W without
-        // a TID if we died between the two: glibc BZ #20985).
-        if self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0 {
-            self.wake_one();
+        if self.free_word() {
+            return self.wake_one_then_clear(head);
         }
-        if pending {
+        if !head.is_null() {
             // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(me.robust_head) };
+            unsafe { robust::clear_pending(head) };
         }
+        Status::Ok
     }
 
+    /// Wakes one sleeper after the word was freed, then clears the pending mark (if
+    /// `head` is not null): `Ok`.
     #[cold]
-    fn wake_one(&self) {
+    #[inline(never)]
+    fn wake_one_then_clear(
+        &self,
+        head: *mut crate::sys::futex::RobustListHead,
+    ) -> Status {
         futex::wake(&self.word, 1);
+        if !head.is_null() {
+            // SAFETY: this thread's live head (from `pending_head`).
+            unsafe { robust::clear_pending(head) };
+        }
+        Status::Ok
     }
 
     /// Releases every recursion level at once (for `Condition.wait`) and returns how
@@ -537,7 +636,7 @@ impl RawRLock {
             return Err(Status::NotOwner);
         }
         let c = self.count.load(Ordering::Relaxed);
-        self.unlock(me);
+        let _ = self.unlock(me);
         Ok(c)
     }
 
@@ -547,8 +646,15 @@ impl RawRLock {
         let me = thread::current();
         let levels = levels.max(1);
         match self.try_acquire_fast(me, levels) {
-            Ok(()) => self.acquired_status(),
-            Err(robust) => self.acquire_slow(me, robust, deadline, levels),
+            Fast::Acquired => self.acquired_status(),
+            Fast::Contended(robust) => self.acquire_slow(me, robust, deadline, levels),
+            Fast::Unusual => {
+                let robust = self.robust_for(me);
+                if robust.pending_while_waiting() {
+                    robust.set_pending(&self.list_next);
+                }
+                self.acquire_slow(me, robust, deadline, levels)
+            }
         }
     }
 

@@ -20,12 +20,12 @@
 //! anchor nodes, linked into the thread's list once, next to each other:
 //!
 //! ```text
-//! head -> [glibc mutexes] -> start -> [our locks, in `held` order] -> end -> [glibc mutexes] -> head
+//! head -> [glibc mutexes] -> start -> [our locks, in `chain` order] -> end -> [glibc mutexes] -> head
 //! ```
 //!
 //! glibc only pushes at the front and unlinks its own nodes through *their*
 //! neighbours, so it only ever writes into the anchors (private memory), never into our
-//! nodes. Our segment's order is kept in `Book::held`; linking and unlinking write
+//! nodes. Our segment's order is kept in `Book::chain`; linking and unlinking write
 //! `pred.next = x` where `pred` comes from that private list (an anchor, or the node of
 //! another lock this thread holds). A peer that scribbles on a lock can therefore break
 //! that lock, and mislead the kernel's own walk of this list at our death (inherent to
@@ -206,12 +206,14 @@ const INITIAL_CAPACITY: usize = 16;
 pub struct Book {
     /// The thread's robust-list head; null when nothing is linked (robust mode off).
     head: *mut RobustListHead,
+    /// Our segment of the list in order: `chain[0]` is the `start` anchor's node, then
+    /// the `next`-slot addresses of the locks this thread holds, in acquisition order
+    /// (usually released from the back). The anchor entry makes "the predecessor of the
+    /// last lock" a plain load. Locks are listed whether or not they are linked into
+    /// the robust list (`head` decides).
+    chain: Vec<usize>,
     start: Anchor,
     end: Anchor,
-    /// `next`-slot addresses of the locks this thread holds, in list order after
-    /// `start` (acquisition order; usually released from the back). Locks are listed
-    /// whether or not they are linked into the robust list (`head` decides).
-    held: Vec<usize>,
 }
 
 /// Creates the calling thread's book and, with a list `head`, links the two anchors
@@ -221,8 +223,8 @@ pub struct Book {
 /// # Safety
 /// `head` is null or the calling thread's live head (from [`init_thread`]).
 pub unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
-    let mut held = Vec::new();
-    if held.try_reserve_exact(INITIAL_CAPACITY).is_err() {
+    let mut chain = Vec::new();
+    if chain.try_reserve_exact(INITIAL_CAPACITY).is_err() {
         return core::ptr::null_mut();
     }
     let layout = std::alloc::Layout::new::<Book>();
@@ -231,14 +233,17 @@ pub unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
     if book.is_null() {
         return core::ptr::null_mut();
     }
-    // SAFETY: `book` is fresh, suitably aligned memory for one Book.
+    // SAFETY: `book` is fresh, suitably aligned memory for one Book; from here on it
+    // does not move, so the anchors' addresses are final.
     unsafe {
         book.write(Book {
             head,
+            chain,
             start: Anchor::new(),
             end: Anchor::new(),
-            held,
         });
+        let start = (*book).start.node();
+        (*book).chain.push(start);
     }
     if !head.is_null() {
         // SAFETY: `book` is initialised above and lives until `retire_book`; `head` is
@@ -279,30 +284,58 @@ unsafe fn link_anchors(book: &Book, head: *mut RobustListHead) {
 /// # Safety
 /// `book` is the calling thread's book; the lock stays mapped while recorded (the
 /// callers' contract, enforced for our own mappings by [`thread_holds_lock_in`]).
-#[inline]
 pub unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
-    if book.held.len() == book.held.capacity() && !grow(book) {
+    if book.chain.len() == book.chain.capacity() && !grow(book) {
         return false;
     }
-    let addr = node.as_ptr() as usize;
-    if !book.head.is_null() {
-        let pred = book.held.last().copied().unwrap_or(book.start.node());
-        node.store(book.end.node(), Ordering::Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: `pred` comes from private state: our `start` anchor or the node of a
-        // lock this thread holds (mapped, per the contract). One aligned store, which
-        // the kernel sees as the whole insertion.
-        unsafe { (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed) };
-    }
-    book.held.push(addr);
+    // SAFETY: per the contract; there is room now.
+    unsafe { record_with_room(book, node) };
     true
+}
+
+/// True if `book` is a book with room for one more lock without growing.
+///
+/// # Safety
+/// `book` is null or the calling thread's book.
+#[inline(always)]
+pub unsafe fn has_room(book: *const Book) -> bool {
+    // SAFETY: per the contract.
+    match unsafe { book.as_ref() } {
+        Some(b) => b.chain.len() < b.chain.capacity(),
+        None => false,
+    }
+}
+
+/// [`record`] when [`has_room`] just said yes (no growth, so no call).
+///
+/// # Safety
+/// As [`record`], and `has_room(book)` holds.
+#[inline(always)]
+pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
+    let len = book.chain.len();
+    let addr = node.as_ptr() as usize;
+    // SAFETY: `chain` always holds at least the start anchor (len >= 1), and has room
+    // for one more entry (the contract).
+    unsafe {
+        if !book.head.is_null() {
+            // `pred` comes from private state: our `start` anchor or the node of a lock
+            // this thread holds (mapped, per the contract). One aligned store links us,
+            // which is the whole insertion as the kernel sees it.
+            let pred = *book.chain.get_unchecked(len - 1);
+            node.store(book.end.node(), Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
+        }
+        book.chain.as_mut_ptr().add(len).write(addr);
+        book.chain.set_len(len + 1);
+    }
 }
 
 #[cold]
 #[inline(never)]
 fn grow(book: &mut Book) -> bool {
-    let more = book.held.capacity().max(INITIAL_CAPACITY);
-    book.held.try_reserve(more).is_ok()
+    let more = book.chain.capacity().max(INITIAL_CAPACITY);
+    book.chain.try_reserve(more).is_ok()
 }
 
 /// Forgets the lock whose `next` slot is `node` and unlinks it from the robust list,
@@ -314,44 +347,70 @@ fn grow(book: &mut Book) -> bool {
 /// As [`record`].
 #[inline]
 pub unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
-    let addr = node.as_ptr() as usize;
-    let n = book.held.len();
-    let i = if n > 0 && book.held[n - 1] == addr {
-        n - 1
+    if is_last(book, node) {
+        // SAFETY: per the contract, and `is_last` holds.
+        unsafe { forget_last(book, node) };
     } else {
-        match book.held.iter().rposition(|&a| a == addr) {
-            Some(i) => i,
-            None => return,
+        forget_out_of_order(book, node);
+    }
+}
+
+/// True if `node` is the most recently recorded lock of `book` (the usual release).
+#[inline(always)]
+pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
+    let len = book.chain.len();
+    // `chain[0]` is the start anchor, never a lock.
+    len >= 2 && book.chain[len - 1] == node.as_ptr() as usize
+}
+
+/// [`forget`] when [`is_last`] just said yes.
+///
+/// # Safety
+/// As [`record`], and `is_last(book, node)` holds.
+#[inline(always)]
+pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
+    let len = book.chain.len();
+    // SAFETY: len >= 2 (the contract), so len - 2 is in bounds.
+    unsafe {
+        if !book.head.is_null() {
+            let pred = *book.chain.get_unchecked(len - 2);
+            // `pred` is our anchor or a held lock's node (see `record`): private order.
+            (*(pred as *const AtomicUsize)).store(book.end.node(), Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            // No longer linked: leave no address of ours in shared memory.
+            node.store(0, Ordering::Relaxed);
         }
+        book.chain.set_len(len - 1);
+    }
+}
+
+/// [`forget`] for a lock that is not the most recently acquired one.
+#[cold]
+#[inline(never)]
+fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
+    let addr = node.as_ptr() as usize;
+    let Some(i) = book.chain.iter().skip(1).rposition(|&a| a == addr).map(|i| i + 1) else {
+        return;
     };
     if !book.head.is_null() {
-        let pred = if i == 0 {
-            book.start.node()
-        } else {
-            book.held[i - 1]
-        };
-        let succ = if i + 1 == n {
-            book.end.node()
-        } else {
-            book.held[i + 1]
-        };
+        let pred = book.chain[i - 1];
+        let succ = book
+            .chain
+            .get(i + 1)
+            .copied()
+            .unwrap_or(book.end.node());
         // SAFETY: as in `record`: `pred` is our anchor or a held lock's node.
         unsafe { (*(pred as *const AtomicUsize)).store(succ, Ordering::Relaxed) };
         compiler_fence(Ordering::SeqCst);
-        // No longer linked: do not leave our address-space pointers in shared memory.
         node.store(0, Ordering::Relaxed);
     }
-    if i + 1 == n {
-        book.held.pop();
-    } else {
-        book.held.remove(i);
-    }
+    book.chain.remove(i);
 }
 
 /// True if the book lists a lock whose node lies in `[start, start + len)`.
 pub fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
     let end = start.saturating_add(len);
-    book.held.iter().any(|&a| a >= start && a < end)
+    book.chain[1..].iter().any(|&a| a >= start && a < end)
 }
 
 /// `Busy` if the calling thread holds an RLock (recorded in its book) inside
@@ -374,7 +433,7 @@ pub(crate) fn thread_holds_lock_in(start: usize, len: usize) -> Result<(), Statu
 pub unsafe fn retire_book(book: *mut Book) -> bool {
     // SAFETY: per the contract.
     let b = unsafe { &*book };
-    if !b.held.is_empty() {
+    if b.chain.len() > 1 {
         return false;
     }
     if !b.head.is_null() {
@@ -443,7 +502,7 @@ mod tests {
             // SAFETY: as above.
             unsafe { forget(b, n) };
         }
-        assert!(b.held.is_empty());
+        assert_eq!(b.chain.len(), 1);
         // SAFETY: the thread holds nothing; no list.
         assert!(unsafe { retire_book(book) });
     }

@@ -123,6 +123,15 @@ pub fn current() -> &'static ThreadCtx {
     if ctx.tid != 0 { ctx } else { init_current() }
 }
 
+/// The calling thread's identity if it is already initialised (for fast paths that
+/// hand the first call of a thread to a cold path).
+#[inline(always)]
+pub fn current_if_ready() -> Option<&'static ThreadCtx> {
+    // SAFETY: as in `current`.
+    let ctx = unsafe { &*slot() };
+    if ctx.tid != 0 { Some(ctx) } else { None }
+}
+
 static ATFORK: Once = Once::new();
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
