@@ -418,3 +418,56 @@ TEST(a_refused_close_keeps_glibc_robust_mutexes_recoverable) {
     CHECK(pthread_mutex_unlock(&s->m) == 0);
     CHECK_ST(s->release_status, MP_EBUSY);
 }
+
+/* ---- thread exit: the book's anchors leave glibc's list intact -------------------- */
+
+struct exit_shared {
+    pthread_mutex_t m;
+    mp_rlock_t lock;
+    volatile int step;
+};
+
+static void *use_then_exit_holding_glibc_mutex(void *arg) {
+    struct exit_shared *s = arg;
+    if (pthread_mutex_lock(&s->m) != 0) return (void *)1;
+    for (int i = 0; i < 10; i++) {
+        if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) return (void *)2;
+        if (mp_rlock_release(&s->lock) != MP_OK) return (void *)3;
+    }
+    return NULL; /* exits holding the glibc robust mutex, not the RLock */
+}
+
+static void *use_rlock_then_exit(void *arg) {
+    struct exit_shared *s = arg;
+    if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) return (void *)2;
+    if (mp_rlock_release(&s->lock) != MP_OK) return (void *)3;
+    return NULL;
+}
+
+TEST(threads_that_used_rlocks_exit_cleanly_and_glibc_still_reports_their_mutexes) {
+    struct exit_shared *s = mpt_shared(sizeof *s);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    CHECK(pthread_mutex_init(&s->m, &a) == 0);
+    CHECK_OK(mp_rlock_init(&s->lock));
+    /* Many short-lived threads: each one's book is unlinked and freed at exit. */
+    for (int i = 0; i < 200; i++) {
+        pthread_t t;
+        void *ret = (void *)9;
+        CHECK(pthread_create(&t, NULL, use_rlock_then_exit, s) == 0);
+        CHECK(pthread_join(t, &ret) == 0 && ret == NULL);
+    }
+    /* A thread that exits holding a glibc robust mutex after using RLocks: unlinking
+     * our anchors at its exit must keep glibc's node for the kernel's walk. */
+    pthread_t t;
+    void *ret = (void *)9;
+    CHECK(pthread_create(&t, NULL, use_then_exit_holding_glibc_mutex, s) == 0);
+    CHECK(pthread_join(t, &ret) == 0 && ret == NULL);
+    CHECK(pthread_mutex_lock(&s->m) == EOWNERDEAD);
+    CHECK(pthread_mutex_consistent(&s->m) == 0);
+    CHECK(pthread_mutex_unlock(&s->m) == 0);
+    CHECK_OK(mp_rlock_acquire(&s->lock, true, 0));
+    CHECK_OK(mp_rlock_release(&s->lock));
+}
