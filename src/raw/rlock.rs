@@ -260,6 +260,8 @@ impl RawRLock {
     #[inline(never)]
     fn acquire_unusual(&self, timeout: Timeout) -> Status {
         let me = thread::current();
+        // SAFETY: the calling thread's own book (or null).
+        unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
         if robust.pending_while_waiting() {
             robust.set_pending(&self.list_next);
@@ -616,10 +618,7 @@ impl RawRLock {
     /// `head` is not null): `Ok`.
     #[cold]
     #[inline(never)]
-    fn wake_one_then_clear(
-        &self,
-        head: *mut crate::sys::futex::RobustListHead,
-    ) -> Status {
+    fn wake_one_then_clear(&self, head: *mut crate::sys::futex::RobustListHead) -> Status {
         futex::wake(&self.word, 1);
         if !head.is_null() {
             // SAFETY: this thread's live head (from `pending_head`).
@@ -649,6 +648,8 @@ impl RawRLock {
             Fast::Acquired => self.acquired_status(),
             Fast::Contended(robust) => self.acquire_slow(me, robust, deadline, levels),
             Fast::Unusual => {
+                // SAFETY: the calling thread's own book (or null).
+                unsafe { robust::make_room(me.book) };
                 let robust = self.robust_for(me);
                 if robust.pending_while_waiting() {
                     robust.set_pending(&self.list_next);
@@ -668,11 +669,6 @@ impl RawRLock {
         self.ns_flags
             .fetch_and(!(u64::from(FLAG_INCONSISTENT) << 32), Ordering::Relaxed);
         Status::Ok
-    }
-
-    /// True while a sticky lock is marked inconsistent.
-    pub fn is_inconsistent(&self) -> bool {
-        (self.ns_flags.load(Ordering::Acquire) >> 32) as u32 & FLAG_INCONSISTENT != 0
     }
 
     /// True if the calling thread owns the lock.

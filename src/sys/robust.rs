@@ -331,6 +331,21 @@ pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
     }
 }
 
+/// Grows the book now if it is full, so that the next [`record`] needs no allocation:
+/// called before an acquisition takes the word (allocating while nothing is held).
+/// Failure is left for `record` to see.
+///
+/// # Safety
+/// `book` is null or the calling thread's book, not otherwise borrowed.
+pub unsafe fn make_room(book: *mut Book) {
+    // SAFETY: per the contract.
+    if let Some(b) = unsafe { book.as_mut() } {
+        if b.chain.len() == b.chain.capacity() {
+            grow(b);
+        }
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn grow(book: &mut Book) -> bool {
@@ -389,16 +404,18 @@ pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
 #[inline(never)]
 fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
     let addr = node.as_ptr() as usize;
-    let Some(i) = book.chain.iter().skip(1).rposition(|&a| a == addr).map(|i| i + 1) else {
+    let Some(i) = book
+        .chain
+        .iter()
+        .skip(1)
+        .rposition(|&a| a == addr)
+        .map(|i| i + 1)
+    else {
         return;
     };
     if !book.head.is_null() {
         let pred = book.chain[i - 1];
-        let succ = book
-            .chain
-            .get(i + 1)
-            .copied()
-            .unwrap_or(book.end.node());
+        let succ = book.chain.get(i + 1).copied().unwrap_or(book.end.node());
         // SAFETY: as in `record`: `pred` is our anchor or a held lock's node.
         unsafe { (*(pred as *const AtomicUsize)).store(succ, Ordering::Relaxed) };
         compiler_fence(Ordering::SeqCst);
