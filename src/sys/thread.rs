@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 
 use super::futex::RobustListHead;
+#[cfg(not(miri))]
 use super::liveness;
 use super::robust::{self, Book, Mode};
 
@@ -138,7 +139,9 @@ static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// The pthread key whose destructor retires a thread's book, with `BOOK_KEY_VALID` set
 /// once created.
+#[cfg(not(miri))]
 static BOOK_KEY: AtomicU64 = AtomicU64::new(0);
+#[cfg(not(miri))]
 const BOOK_KEY_VALID: u64 = 1 << 63;
 
 /// pthread key destructor (thread exit): frees the book if the thread holds nothing.
