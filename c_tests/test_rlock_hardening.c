@@ -471,3 +471,49 @@ TEST(threads_that_used_rlocks_exit_cleanly_and_glibc_still_reports_their_mutexes
     CHECK_OK(mp_rlock_acquire(&s->lock, true, 0));
     CHECK_OK(mp_rlock_release(&s->lock));
 }
+
+/* ---- one lock, two mappings in one process ------------------------------------------ */
+
+static int acquire_through_one_mapping_release_through_another(void *arg) {
+    struct scribble_shared *s = arg;
+    char name[64];
+    snprintf(name, sizeof name, "/mpt-%d-alias", (int)getppid());
+    mp_rlock_t *a, *c;
+    if (mp_rlock_open(name, MP_CREATE, 0, &a) != MP_OK) return 2;
+    if (mp_rlock_open(name, 0, 0, &c) != MP_OK) return 3;
+    if (a == c) return 4;
+    for (int i = 0; i < 3; i++) {
+        if (mp_rlock_acquire(a, true, MP_FOREVER) != MP_OK) return 5;
+        if (mp_rlock_release(c) != MP_OK) return 6; /* same lock, other address */
+    }
+    /* Nothing is held any more: both mappings close. */
+    if (mp_rlock_close(a) != MP_OK) return 7;
+    if (mp_rlock_close(c) != MP_OK) return 8;
+    /* The thread's list is intact: a death holding another lock is reported. */
+    if (mp_rlock_acquire(&s->other, true, MP_FOREVER) != MP_OK) return 9;
+    s->holds = 1;
+    for (;;) pause();
+}
+
+TEST(a_lock_released_through_another_mapping_leaves_the_book_clean) {
+    struct scribble_shared *s = mpt_shared(sizeof *s);
+    CHECK_OK(mp_rlock_init(&s->other));
+    char name[64];
+    snprintf(name, sizeof name, "/mpt-%d-alias", (int)getpid());
+    pid_t pid = mpt_fork(acquire_through_one_mapping_release_through_another, s);
+    double t0 = mpt_now_ms();
+    while (!s->holds) {
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "child ended: %s %d\n", WIFSIGNALED(st) ? "signal" : "exit",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            CHECK(0);
+        }
+        CHECK(mpt_now_ms() - t0 < 10000);
+        usleep(200);
+    }
+    mpt_kill_and_reap(pid);
+    CHECK_ST(mp_rlock_acquire(&s->other, true, 10000), MP_OWNER_DEAD);
+    CHECK_OK(mp_rlock_release(&s->other));
+    CHECK_OK(mp_unlink(name));
+}

@@ -325,6 +325,10 @@ pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
             node.store(book.end.node(), Ordering::Relaxed);
             compiler_fence(Ordering::SeqCst);
             (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
+        } else {
+            // Not linked: the slot names the node itself, so that a release through
+            // another mapping of the same lock finds this entry.
+            node.store(addr, Ordering::Relaxed);
         }
         book.chain.as_mut_ptr().add(len).write(addr);
         book.chain.set_len(len + 1);
@@ -392,26 +396,33 @@ pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
             // `pred` is our anchor or a held lock's node (see `record`): private order.
             (*(pred as *const AtomicUsize)).store(book.end.node(), Ordering::Relaxed);
             compiler_fence(Ordering::SeqCst);
-            // No longer linked: leave no address of ours in shared memory.
-            node.store(0, Ordering::Relaxed);
         }
+        // Leave no address of ours in shared memory.
+        node.store(0, Ordering::Relaxed);
         book.chain.set_len(len - 1);
     }
 }
 
-/// [`forget`] for a lock that is not the most recently acquired one.
+/// [`forget`] for a lock that is not the most recently acquired one, or that was
+/// acquired through another mapping of the same object (a named lock opened twice in
+/// one process: the book lists the node's address in the mapping used to acquire).
 #[cold]
 #[inline(never)]
 fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
     let addr = node.as_ptr() as usize;
-    let Some(i) = book
-        .chain
-        .iter()
-        .skip(1)
-        .rposition(|&a| a == addr)
-        .map(|i| i + 1)
-    else {
-        return;
+    let len = book.chain.len();
+    let i = match book.chain[1..].iter().rposition(|&a| a == addr) {
+        Some(i) => i + 1,
+        None => {
+            // Another mapping of a lock we hold: its node (the same bytes) holds what we
+            // stored through the first mapping. Compared, never followed: a forged
+            // value can at worst make us forget another lock this thread holds.
+            let seen = node.load(Ordering::Relaxed);
+            match (1..len).rev().find(|&i| seen == book.stored_next(i)) {
+                Some(i) => i,
+                None => return,
+            }
+        }
     };
     if !book.head.is_null() {
         let pred = book.chain[i - 1];
@@ -419,9 +430,21 @@ fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
         // SAFETY: as in `record`: `pred` is our anchor or a held lock's node.
         unsafe { (*(pred as *const AtomicUsize)).store(succ, Ordering::Relaxed) };
         compiler_fence(Ordering::SeqCst);
-        node.store(0, Ordering::Relaxed);
     }
+    node.store(0, Ordering::Relaxed);
     book.chain.remove(i);
+}
+
+impl Book {
+    /// What entry `i` (a lock) holds in its `next` slot: its successor when linked, its
+    /// own address when not (see `record_with_room`).
+    fn stored_next(&self, i: usize) -> usize {
+        if self.head.is_null() {
+            self.chain[i]
+        } else {
+            self.chain.get(i + 1).copied().unwrap_or(self.end.node())
+        }
+    }
 }
 
 /// True if the book lists a lock whose node lies in `[start, start + len)`.
@@ -522,6 +545,80 @@ mod tests {
         assert_eq!(b.chain.len(), 1);
         // SAFETY: the thread holds nothing; no list.
         assert!(unsafe { retire_book(book) });
+    }
+
+    /// One page of memory mapped twice (two addresses, the same bytes), as a named lock
+    /// opened twice in one process.
+    fn two_views() -> (*mut u8, *mut u8) {
+        // SAFETY: plain system calls on a fresh memfd; the mappings are leaked (test).
+        unsafe {
+            let fd = libc::memfd_create(c"mpsync-alias".as_ptr(), 0);
+            assert!(fd >= 0);
+            assert_eq!(libc::ftruncate(fd, 4096), 0);
+            let map = || {
+                let p = libc::mmap(
+                    core::ptr::null_mut(),
+                    4096,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                p as *mut u8
+            };
+            let (a, b) = (map(), map());
+            libc::close(fd);
+            (a, b)
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "mmap")]
+    fn release_through_another_mapping_finds_the_entry() {
+        for linked in [false, true] {
+            let mut h = Box::new(TestHead {
+                prev: 0,
+                head: RobustListHead {
+                    list_next: 0,
+                    futex_offset: FUTEX_OFFSET,
+                    list_op_pending: 0,
+                },
+            });
+            let head: *mut RobustListHead = &mut h.head;
+            h.head.list_next = head as usize;
+            h.prev = head as usize;
+            // SAFETY: a private list for this test, or none.
+            let book = unsafe { new_book(if linked { head } else { core::ptr::null_mut() }) };
+            // SAFETY: our book.
+            let b = unsafe { &mut *book };
+            let (v1, v2) = two_views();
+            // SAFETY: both views are mapped for the rest of the test; offsets 40 and 104
+            // are 8-aligned (two "locks" in the page).
+            let (a1, a2, x1) = unsafe {
+                (
+                    &*(v1.add(40) as *const AtomicUsize),
+                    &*(v2.add(40) as *const AtomicUsize),
+                    &*(v1.add(104) as *const AtomicUsize),
+                )
+            };
+            // SAFETY: as above.
+            unsafe {
+                assert!(record(b, a1));
+                assert!(record(b, x1));
+                // Released through the other view, out of order.
+                forget(b, a2);
+            }
+            assert_eq!(b.chain.len(), 2, "linked: {linked}");
+            assert_eq!(b.chain[1], x1.as_ptr() as usize);
+            if linked {
+                assert_eq!(b.start.next.load(Ordering::Relaxed), x1.as_ptr() as usize);
+            }
+            // SAFETY: as above.
+            unsafe { forget(b, x1) };
+            // SAFETY: holds nothing.
+            assert!(unsafe { retire_book(book) });
+        }
     }
 
     /// A private list head with glibc's back-link slot in front, as `register_own` makes.
