@@ -456,7 +456,10 @@ pub fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
 /// `Busy` if the calling thread holds an RLock (recorded in its book) inside
 /// `[start, start + len)`: unmapping or destroying that memory must be refused.
 pub(crate) fn thread_holds_lock_in(start: usize, len: usize) -> Result<(), Status> {
-    let me = super::thread::current();
+    // A thread that never used the library holds nothing (and needs no book now).
+    let Some(me) = super::thread::current_if_ready() else {
+        return Ok(());
+    };
     // SAFETY: the calling thread's own book (or null), used only during this call.
     match unsafe { me.book.as_ref() } {
         Some(book) if book_holds_in(book, start, len) => Err(Status::Busy),
