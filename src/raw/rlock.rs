@@ -84,16 +84,21 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// |     |   |   | `OwnerDead`, keeping W so that its release wakes the next sleeper      |
 /// | 0   | 1 | 0 | free, a sleeper was just woken (or left after a timeout)               |
 ///
+/// A sticky lock marked inconsistent is also *released* into the `D` state, so that
+/// no acquirer takes it on the fast path (which only takes a 0) and every one reports
+/// `OwnerDead`; `mark_consistent` ends that.
+///
 /// A thread that acquires after sleeping keeps `W` set (it cannot know whether other
-/// sleepers remain; glibc BZ #20973). Release is a single `swap(0)` so that a death
-/// at any instruction leaves either our TID (the kernel cleans up) or 0.
+/// sleepers remain; glibc BZ #20973). Release is a single swap (to 0, or to `D`, see
+/// above) so that a death at any instruction leaves either our TID (the kernel cleans
+/// up) or the released value.
 ///
 /// Sticky state (`OPT_STICKY` locks only), in `ns_flags`:
 ///
-/// | FLAG_INCONSISTENT | set by                               | acquisitions report |
-/// |-------------------|--------------------------------------|---------------------|
-/// | 0                 | init, `mark_consistent` (owner only) | `Ok`                |
-/// | 1                 | the acquirer that took a `D` word    | `OwnerDead`         |
+/// | FLAG_INCONSISTENT | set by                               | release leaves | acquisitions report |
+/// |-------------------|--------------------------------------|----------------|---------------------|
+/// | 0                 | init, `mark_consistent` (owner only) | 0              | `Ok`                |
+/// | 1                 | the acquirer that took a `D` word    | `D`            | `OwnerDead`         |
 #[repr(C)]
 pub struct RawRLock {
     header: Header,
@@ -226,9 +231,9 @@ impl RawRLock {
         (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_CROSS_NS != 0
     }
 
-    /// What an acquisition reports once the word is ours: `OwnerDead` while a sticky
-    /// lock is marked inconsistent. Read after the acquiring CAS (Acquire), so an
-    /// inconsistency set by any earlier owner is seen.
+    /// What a re-entry (or a slow-path acquisition of a free word) reports: `OwnerDead`
+    /// while a sticky lock is marked inconsistent. (A first acquisition normally learns
+    /// it from the word itself: an inconsistent lock is released into the `D` state.)
     #[inline]
     fn acquired_status(&self) -> Status {
         if (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_INCONSISTENT != 0 {
@@ -247,7 +252,8 @@ impl RawRLock {
             return self.acquire_unusual(timeout);
         };
         match self.try_acquire_fast(me, 1) {
-            Fast::Acquired => self.acquired_status(),
+            // A free word (0) is never inconsistent: see `free_word`.
+            Fast::Acquired => Status::Ok,
             Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, timeout),
             Fast::Unusual => self.acquire_unusual(timeout),
         }
@@ -537,13 +543,17 @@ impl RawRLock {
     }
 
     /// Fully unlocks (the caller is the owner): `Ok`. The usual case — the lock is the
-    /// thread's most recent one — is inline and free of calls; the rest is out of line.
+    /// thread's most recent one, and carries no flag — is inline and free of calls; the
+    /// rest is out of line.
     #[inline(always)]
     fn unlock(&self, me: &ThreadCtx) -> Status {
         // SAFETY: the calling thread's own book (or null), used only during this call.
         match unsafe { me.book.as_mut() } {
-            Some(book) if robust::is_last(book, &self.list_next) => {
-                let head = self.pending_head(me);
+            Some(book)
+                if self.ns_flags.load(Ordering::Relaxed) >> 32 == 0
+                    && robust::is_last(book, &self.list_next) =>
+            {
+                let head = me.robust_head;
                 if !head.is_null() {
                     // SAFETY: this thread's live head.
                     unsafe { robust::set_pending(head, &self.list_next) };
@@ -551,7 +561,7 @@ impl RawRLock {
                 // SAFETY: we own the lock; `is_last` holds. The book decides what to
                 // unlink (never the shared node).
                 unsafe { robust::forget_last(book, &self.list_next) };
-                if self.free_word() {
+                if self.free_word(0) {
                     return self.wake_one_then_clear(head);
                 }
                 if !head.is_null() {
@@ -564,36 +574,34 @@ impl RawRLock {
         }
     }
 
-    /// The head to mark the node pending in while unlocking, or null. The pending mark
-    /// must not outlive our ownership across namespaces: after the swap another
-    /// namespace's thread with our TID may own the lock. There, unlink without it (the
-    /// kernel sees the unlink as one store).
-    #[inline(always)]
-    fn pending_head(&self, me: &ThreadCtx) -> *mut crate::sys::futex::RobustListHead {
-        if self.is_cross_namespace() {
-            core::ptr::null_mut()
-        } else {
-            me.robust_head
-        }
-    }
-
     /// Clears the owner's record and frees the word in one atomic step from "ours" to
-    /// "free" (a split store could leave W without a TID if we died between the two:
-    /// glibc BZ #20985). True if sleepers may wait (one must be woken).
+    /// `free` (a split store could leave W without a TID if we died between the two:
+    /// glibc BZ #20985). `free` is 0, or `FUTEX_OWNER_DIED` for a sticky lock marked
+    /// inconsistent: then no acquirer can take the word on the fast path (which only
+    /// takes a 0), and every one reports `OwnerDead` from the slow path. True if
+    /// sleepers may wait (one must be woken).
     #[inline(always)]
-    fn free_word(&self) -> bool {
+    fn free_word(&self, free: u32) -> bool {
         self.owner_token.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
         self.owner_ids.store(0, Ordering::Relaxed);
-        self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0
+        self.word.swap(free, Ordering::Release) & FUTEX_WAITERS != 0
     }
 
     /// [`unlock`](Self::unlock) for a lock that is not the thread's most recent one,
-    /// or is not in its book at all.
+    /// is not in its book at all, or carries a flag.
     #[cold]
     #[inline(never)]
     fn unlock_general(&self, me: &ThreadCtx) -> Status {
-        let head = self.pending_head(me);
+        let flags = (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32;
+        // The pending mark must not outlive our ownership across namespaces: after the
+        // swap another namespace's thread with our TID may own the lock. There, unlink
+        // without it (the kernel sees the unlink as one store).
+        let head = if flags & FLAG_CROSS_NS != 0 {
+            core::ptr::null_mut()
+        } else {
+            me.robust_head
+        };
         if !head.is_null() {
             // SAFETY: this thread's live head.
             unsafe { robust::set_pending(head, &self.list_next) };
@@ -604,7 +612,12 @@ impl RawRLock {
             // SAFETY: as above.
             unsafe { robust::forget(book, &self.list_next) };
         }
-        if self.free_word() {
+        let free = if flags & FLAG_INCONSISTENT != 0 {
+            FUTEX_OWNER_DIED
+        } else {
+            0
+        };
+        if self.free_word(free) {
             return self.wake_one_then_clear(head);
         }
         if !head.is_null() {
@@ -621,7 +634,7 @@ impl RawRLock {
     fn wake_one_then_clear(&self, head: *mut crate::sys::futex::RobustListHead) -> Status {
         futex::wake(&self.word, 1);
         if !head.is_null() {
-            // SAFETY: this thread's live head (from `pending_head`).
+            // SAFETY: this thread's live head (passed by the unlock paths).
             unsafe { robust::clear_pending(head) };
         }
         Status::Ok
@@ -645,7 +658,7 @@ impl RawRLock {
         let me = thread::current();
         let levels = levels.max(1);
         match self.try_acquire_fast(me, levels) {
-            Fast::Acquired => self.acquired_status(),
+            Fast::Acquired => Status::Ok,
             Fast::Contended(robust) => self.acquire_slow(me, robust, deadline, levels),
             Fast::Unusual => {
                 // SAFETY: the calling thread's own book (or null).
@@ -786,6 +799,37 @@ mod tests {
         assert_eq!(l.release(), Status::Ok);
         assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
         assert_eq!(l.release(), Status::Ok);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+    fn sticky_lock_reports_owner_death_until_marked_consistent() {
+        // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
+        let l: Arc<RawRLock> = Arc::from(Box::new(unsafe { core::mem::zeroed::<RawRLock>() }));
+        l.init_with(Lifecycle::InPlace, OPT_STICKY);
+        let l2 = l.clone();
+        std::thread::spawn(move || assert_eq!(l2.acquire(Timeout::FOREVER), Status::Ok))
+            .join()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(l.acquire(Timeout::new(true, 10_000)), Status::OwnerDead);
+            assert_eq!(l.acquire(Timeout::NOW), Status::OwnerDead); // re-entry
+            assert_eq!(l.release(), Status::Ok);
+            assert_eq!(l.release(), Status::Ok);
+            // Released into the "owner died" state: free, but not for the fast path.
+            assert!(!l.is_locked());
+        }
+        let l3 = l.clone();
+        let other = std::thread::spawn(move || l3.mark_consistent())
+            .join()
+            .unwrap();
+        assert_eq!(other, Status::NotOwner);
+        assert_eq!(l.acquire(Timeout::NOW), Status::OwnerDead);
+        assert_eq!(l.mark_consistent(), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.destroy(), Status::Ok);
     }
 
     #[test]
