@@ -5,7 +5,7 @@
 //! Everything is cached in thread-local storage on first use and thrown away in the
 //! child after `fork()` (a `pthread_atfork` child handler), so a forked child never
 //! passes for its parent: it gets a new TID, a new token, a fresh robust list and an
-//! empty book. At thread exit a `pthread` key destructor unlinks and frees the book if
+//! empty book. At thread exit a thread-local destructor unlinks and frees the book if
 //! the thread holds nothing (otherwise the kernel walks it at exit, and it is leaked).
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -137,29 +137,35 @@ static ATFORK: Once = Once::new();
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
-/// The pthread key whose destructor retires a thread's book, with `BOOK_KEY_VALID` set
-/// once created.
+/// Retires the thread's book at thread exit (see [`robust::retire_book`]): a Rust
+/// thread-local with a destructor, registered on the thread's first call. (glibc runs
+/// these destructors before the thread's robust list is walked, and keeps this library
+/// loaded until they ran, which a `pthread_key_create` destructor would not.)
 #[cfg(not(miri))]
-static BOOK_KEY: AtomicU64 = AtomicU64::new(0);
-#[cfg(not(miri))]
-const BOOK_KEY_VALID: u64 = 1 << 63;
+struct BookRetirer;
 
-/// pthread key destructor (thread exit): frees the book if the thread holds nothing.
 #[cfg(not(miri))]
-extern "C" fn retire_book_at_exit(book: *mut libc::c_void) {
-    // SAFETY: this thread's own slot; no reference from `current` is in use while a
-    // destructor runs.
-    let ctx = unsafe { &mut *slot() };
-    if ctx.book.cast() != book || book.is_null() {
-        return;
+impl Drop for BookRetirer {
+    fn drop(&mut self) {
+        // SAFETY: this thread's own slot; no reference from `current` is in use while a
+        // thread-local destructor runs.
+        let ctx = unsafe { &mut *slot() };
+        if ctx.book.is_null() {
+            return;
+        }
+        // SAFETY: the calling thread's own book.
+        if unsafe { robust::retire_book(ctx.book) } {
+            // Later destructors that use the library run without book or list.
+            ctx.book = core::ptr::null_mut();
+            ctx.robust_head = core::ptr::null_mut();
+            ctx.robust_mode = Mode::Off;
+        }
     }
-    // SAFETY: the calling thread's own book.
-    if unsafe { robust::retire_book(ctx.book) } {
-        // Later destructors that use the library run without book or list.
-        ctx.book = core::ptr::null_mut();
-        ctx.robust_head = core::ptr::null_mut();
-        ctx.robust_mode = Mode::Off;
-    }
+}
+
+#[cfg(not(miri))]
+thread_local! {
+    static BOOK_RETIRER: BookRetirer = const { BookRetirer };
 }
 
 /// Under Miri: an identity without system calls (Miri supports none of gettid,
@@ -196,11 +202,6 @@ fn init_current() -> &'static ThreadCtx {
         // SAFETY: `after_fork_child` is an `extern "C" fn()` that only touches the
         // calling thread's TLS; registering it has no other precondition.
         unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
-        let mut key: libc::pthread_key_t = 0;
-        // SAFETY: `key` is writable; `retire_book_at_exit` has the destructor signature.
-        if unsafe { libc::pthread_key_create(&mut key, Some(retire_book_at_exit)) } == 0 {
-            BOOK_KEY.store(u64::from(key) | BOOK_KEY_VALID, Ordering::Release);
-        }
     });
     // SAFETY: gettid/getpid cannot fail.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
@@ -214,11 +215,8 @@ fn init_current() -> &'static ThreadCtx {
         // shared memory): run with robust mode off.
         (robust_mode, robust_head) = (Mode::Off, core::ptr::null_mut());
     } else {
-        let key = BOOK_KEY.load(Ordering::Acquire);
-        if key & BOOK_KEY_VALID != 0 {
-            // SAFETY: a key made by pthread_key_create; the value is this thread's book.
-            unsafe { libc::pthread_setspecific(key as libc::pthread_key_t, book.cast()) };
-        }
+        // Registers the destructor (a no-op if the thread is already exiting).
+        let _ = BOOK_RETIRER.try_with(|_| ());
     }
     let ctx = ThreadCtx {
         tid,
