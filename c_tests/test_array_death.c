@@ -68,7 +68,7 @@ TEST(writers_killed_inside_write_never_give_an_ok_read_of_torn_data) {
     static long buf[N];
     long deaths_seen = 0, clean_kills = 0;
     srand((unsigned)getpid());
-    for (int it = 0; it < 150 && !s->failures; it++) {
+    for (int it = 0; it < 400 && !s->failures; it++) {
         s->victim_started = 0;
         pid_t v = fork();
         CHECK(v >= 0);
