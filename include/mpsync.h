@@ -321,8 +321,11 @@ mp_status mp_rlock_init(struct mp_rlock_t *lock);
 /**
  * Ends an RLock made by `mp_rlock_init`.
  *
- * Returns `MP_OK`, `MP_EBUSY` (held or waited on), `MP_EINVAL` (NULL, or not an
- * in-place object), `MP_EBADOBJ`.
+ * Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
+ * lock the calling thread holds is refused from the thread's private record, whatever
+ * other processes wrote into the lock), `MP_EINVAL` (NULL, or not an in-place object),
+ * `MP_EBADOBJ`. Do not free or unmap the memory of a lock that a thread of this
+ * process still holds (its node is in that thread's kernel robust list).
  *
  * # Safety
  * `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes.
@@ -356,11 +359,12 @@ mp_status mp_rlock_open(const char *name, uint32_t flags, uint32_t mode, struct 
  * Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
  *
  * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
- * and touches no other object.
+ * and touches no other object. Closing a lock that *another* thread of the process
+ * holds is the caller's bug, as unmapping memory in use.
  *
  * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
- * handle, or already closed).
+ * holds the lock, or another lock inside the mapping: nothing changed; release it,
+ * then close), `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
  * `lock` is NULL, a handle from this library (closed or not), or readable memory of
@@ -373,8 +377,11 @@ mp_status mp_rlock_close(struct mp_rlock_t *lock);
  * level goes up by one; no timeout applies). `block`/`timeout_ms` as in
  * `mp_lock_acquire`.
  *
- * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired at level 1, but the previous owner died
- * holding it: repair the protected data; the lock works normally afterwards),
+ * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
+ * repair the protected data; the lock works normally afterwards. For the lock of a
+ * synchronized array (`mp_array_get_lock`), every acquisition, re-entries included,
+ * returns `MP_OWNER_DEAD` until an owner calls `mp_rlock_mark_consistent` or
+ * `mp_array_mark_consistent`),
  * `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
  * its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
  *
@@ -417,6 +424,20 @@ mp_status mp_rlock_is_mine(const struct mp_rlock_t *lock, bool *mine_out);
  * writable.
  */
 mp_status mp_rlock_count(const struct mp_rlock_t *lock, uint32_t *count_out);
+
+/**
+ * Declares the data guarded by the lock repaired: ends the "inconsistent" state that
+ * an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
+ * that later acquisitions return `MP_OK` again. For any other RLock it only checks
+ * ownership (their `MP_OWNER_DEAD` is reported once, to the next acquirer).
+ *
+ * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
+ * `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
+ */
+mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 
 /* ======================================================================================
  * Semaphore (mp_sem_t): multiprocessing.Semaphore and BoundedSemaphore.
@@ -1231,6 +1252,30 @@ size_t mp_array_item_size(const struct mp_array_t *arr);
 mp_type mp_array_type(const struct mp_array_t *arr);
 
 /**
+ * Declares a synchronized array's data repaired after an owner death: later locked
+ * accesses return `MP_OK` again instead of `MP_OWNER_DEAD`. The calling thread must
+ * hold the array's lock (`mp_rlock_acquire(mp_array_get_lock(arr), ...)`, which itself
+ * returns `MP_OWNER_DEAD` while the data is marked inconsistent), so that no other
+ * writer can die in between:
+ *
+ * ```c
+ * mp_rlock_t *lk = mp_array_get_lock(arr);
+ * if (mp_rlock_acquire(lk, true, MP_FOREVER) == MP_OWNER_DEAD) {
+ *     rewrite_or_validate(arr);        // the elements may be torn
+ *     mp_array_mark_consistent(arr);
+ * }
+ * mp_rlock_release(lk);
+ * ```
+ *
+ * Returns `MP_OK` (also when nothing was marked), `MP_ENOTOWNER` (the calling thread
+ * does not hold the lock), `MP_EINVAL` (NULL, or an array without a lock), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `arr` is NULL or a live array of this process.
+ */
+mp_status mp_array_mark_consistent(struct mp_array_t *arr);
+
+/**
  * The RLock embedded in a synchronized array (CPython's `get_lock()`); NULL for a raw
  * array (`with_lock == false`), NULL, or a bad object. Use it with the `mp_rlock_*`
  * functions to make several accesses atomic (the get/set/read/write calls re-enter
@@ -1247,9 +1292,10 @@ struct mp_rlock_t *mp_array_get_lock(struct mp_array_t *arr);
  * alignment needed), under the array's lock if it has one.
  *
  * Returns `MP_OK`; `MP_OWNER_DEAD` (the element was copied, but a process died
- * holding the array's lock, so the data may be inconsistent: the lock is released
- * again and works normally afterwards; only the first caller after the death is
- * told); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
+ * holding the array's lock — e.g. inside `mp_array_write` — so the data may be torn:
+ * the lock is released again. This is sticky: every locked access, by any process,
+ * and every `mp_rlock_acquire` of `mp_array_get_lock()`, returns `MP_OWNER_DEAD` until
+ * a repairer that holds the lock calls `mp_array_mark_consistent`); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
  * wait for the lock: nothing copied); `MP_EOVERFLOW` (the caller holds the lock at
  * its recursion limit); `MP_EINVAL` (NULL); `MP_EBADOBJ`.
  *

@@ -153,6 +153,8 @@ c_test!(test_handles, 120);
 c_test!(test_fork_safety, 300);
 c_test!(test_create_kill, 300);
 c_test!(test_foreign_owner, 60);
+c_test!(test_rlock_hardening, 180);
+c_test!(test_array_death, 180);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");

@@ -271,6 +271,34 @@ pub unsafe extern "C" fn mp_array_type(arr: *const mp_array_t) -> mp_type {
     view(arr).map_or(0, |v| v.ty.code())
 }
 
+/// Declares a synchronized array's data repaired after an owner death: later locked
+/// accesses return `MP_OK` again instead of `MP_OWNER_DEAD`. The calling thread must
+/// hold the array's lock (`mp_rlock_acquire(mp_array_get_lock(arr), ...)`, which itself
+/// returns `MP_OWNER_DEAD` while the data is marked inconsistent), so that no other
+/// writer can die in between:
+///
+/// ```c
+/// mp_rlock_t *lk = mp_array_get_lock(arr);
+/// if (mp_rlock_acquire(lk, true, MP_FOREVER) == MP_OWNER_DEAD) {
+///     rewrite_or_validate(arr);        // the elements may be torn
+///     mp_array_mark_consistent(arr);
+/// }
+/// mp_rlock_release(lk);
+/// ```
+///
+/// Returns `MP_OK` (also when nothing was marked), `MP_ENOTOWNER` (the calling thread
+/// does not hold the lock), `MP_EINVAL` (NULL, or an array without a lock), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `arr` is NULL or a live array of this process.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_array_mark_consistent(arr: *mut mp_array_t) -> mp_status {
+    match view(arr) {
+        Ok(v) => v.mark_consistent().code(),
+        Err(e) => e.code(),
+    }
+}
+
 /// The RLock embedded in a synchronized array (CPython's `get_lock()`); NULL for a raw
 /// array (`with_lock == false`), NULL, or a bad object. Use it with the `mp_rlock_*`
 /// functions to make several accesses atomic (the get/set/read/write calls re-enter
@@ -295,9 +323,10 @@ pub unsafe extern "C" fn mp_array_get_lock(arr: *mut mp_array_t) -> *mut mp_rloc
 /// alignment needed), under the array's lock if it has one.
 ///
 /// Returns `MP_OK`; `MP_OWNER_DEAD` (the element was copied, but a process died
-/// holding the array's lock, so the data may be inconsistent: the lock is released
-/// again and works normally afterwards; only the first caller after the death is
-/// told); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
+/// holding the array's lock — e.g. inside `mp_array_write` — so the data may be torn:
+/// the lock is released again. This is sticky: every locked access, by any process,
+/// and every `mp_rlock_acquire` of `mp_array_get_lock()`, returns `MP_OWNER_DEAD` until
+/// a repairer that holds the lock calls `mp_array_mark_consistent`); `MP_ERANGE` (`index >= len`); `MP_EINTR` (a signal handler interrupted the
 /// wait for the lock: nothing copied); `MP_EOVERFLOW` (the caller holds the lock at
 /// its recursion limit); `MP_EINVAL` (NULL); `MP_EBADOBJ`.
 ///

@@ -52,8 +52,11 @@ pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
 
 /// Ends an RLock made by `mp_rlock_init`.
 ///
-/// Returns `MP_OK`, `MP_EBUSY` (held or waited on), `MP_EINVAL` (NULL, or not an
-/// in-place object), `MP_EBADOBJ`.
+/// Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
+/// lock the calling thread holds is refused from the thread's private record, whatever
+/// other processes wrote into the lock), `MP_EINVAL` (NULL, or not an in-place object),
+/// `MP_EBADOBJ`. Do not free or unmap the memory of a lock that a thread of this
+/// process still holds (its node is in that thread's kernel robust list).
 ///
 /// # Safety
 /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes.
@@ -113,11 +116,12 @@ pub unsafe extern "C" fn mp_rlock_open(
 /// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
 ///
 /// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
-/// and touches no other object.
+/// and touches no other object. Closing a lock that *another* thread of the process
+/// holds is the caller's bug, as unmapping memory in use.
 ///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
-/// handle, or already closed).
+/// holds the lock, or another lock inside the mapping: nothing changed; release it,
+/// then close), `MP_EBADOBJ` (another type's handle, or already closed).
 ///
 /// # Safety
 /// `lock` is NULL, a handle from this library (closed or not), or readable memory of
@@ -132,8 +136,11 @@ pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
 /// level goes up by one; no timeout applies). `block`/`timeout_ms` as in
 /// `mp_lock_acquire`.
 ///
-/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired at level 1, but the previous owner died
-/// holding it: repair the protected data; the lock works normally afterwards),
+/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
+/// repair the protected data; the lock works normally afterwards. For the lock of a
+/// synchronized array (`mp_array_get_lock`), every acquisition, re-entries included,
+/// returns `MP_OWNER_DEAD` until an owner calls `mp_rlock_mark_consistent` or
+/// `mp_array_mark_consistent`),
 /// `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
 /// its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
 ///
@@ -203,4 +210,20 @@ pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut
             // SAFETY: checked non-NULL above.
             .map(|l| unsafe { write_out(count_out, l.count()) }),
     )
+}
+
+/// Declares the data guarded by the lock repaired: ends the "inconsistent" state that
+/// an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
+/// that later acquisitions return `MP_OK` again. For any other RLock it only checks
+/// ownership (their `MP_OWNER_DEAD` is reported once, to the next acquirer).
+///
+/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
+/// `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_mark_consistent(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::mark_consistent))
 }

@@ -14,9 +14,16 @@
 //! +28   data_offset u32   DATA_OFFSET (128)
 //! +32   total_size  u64   DATA_OFFSET + length * item_size = size of the mapping
 //! +40   reserved    (24)  zero
-//! +64   lock        (64)  RawRLock (all zero, never published, for a raw array)
+//! +64   lock        (64)  RawRLock, sticky (all zero, never published, for a raw array)
 //! +128  data              length * item_size bytes, zeroed at creation
 //! ```
+//!
+//! **Owner death.** The embedded lock is made with `OPT_STICKY`: when a process dies
+//! holding it (for instance inside a write, leaving the elements half-copied), the lock
+//! is marked inconsistent, and every locked access — the copies here and plain
+//! acquisitions of the lock — reports `OwnerDead` until an owner calls
+//! [`View::mark_consistent`] after repairing the data. No reader ever gets `Ok` on
+//! elements that a dead writer may have torn.
 //!
 //! **Trust.** The descriptor lives in memory that other processes can write, so it is
 //! never trusted on its own: every access re-validates it against the length of the
@@ -28,7 +35,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::rlock::RawRLock;
+use super::rlock::{OPT_STICKY, RawRLock};
 use crate::status::{MpResult, Status};
 use crate::sys::time::Timeout;
 
@@ -190,8 +197,9 @@ impl RawArray {
         if with_lock {
             // The embedded lock shares the array's lifecycle: it is not an in-place
             // object (mp_rlock_destroy refuses it) and not a mapping of its own
-            // (mp_rlock_close refuses it).
-            self.lock.init(lifecycle);
+            // (mp_rlock_close refuses it). Sticky: a writer that dies inside a copy may
+            // leave torn elements, so every locked access reports it until repaired.
+            self.lock.init_with(lifecycle, OPT_STICKY);
         }
         self.header.publish(Kind::Array, lifecycle);
     }
@@ -273,9 +281,10 @@ impl View<'_> {
         }
     }
 
-    /// Runs `f` under the lock if the array has one: returns `Ok`, `OwnerDead` (the
-    /// previous owner died holding the lock; `f` still ran, and the lock is released
-    /// again), or the lock's error (`Intr`, `Overflow`) with `f` not run.
+    /// Runs `f` under the lock if the array has one: returns `Ok`, `OwnerDead` (an
+    /// owner died holding the lock and nobody has marked the data consistent since;
+    /// `f` still ran, and the lock is released again), or the lock's error (`Intr`,
+    /// `Overflow`) with `f` not run.
     #[inline]
     fn locked(&self, f: impl FnOnce()) -> Status {
         let Some(lock) = self.lock else {
@@ -290,6 +299,15 @@ impl View<'_> {
         match lock.release() {
             Status::Ok => got,
             e => e,
+        }
+    }
+
+    /// Ends the inconsistent state after an owner death: `Ok`, `NotOwner` unless the
+    /// calling thread holds the array's lock, `Inval` for an array without a lock.
+    pub fn mark_consistent(&self) -> Status {
+        match self.lock {
+            Some(lock) => lock.mark_consistent(),
+            None => Status::Inval,
         }
     }
 

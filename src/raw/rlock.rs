@@ -6,13 +6,21 @@
 //! when the owner dies. "Is it mine?" never compares TIDs (they collide across PID
 //! namespaces and are reused): it compares a 64-bit random per-thread token, which a
 //! `fork()`ed child does not inherit.
+//!
+//! **Shared memory is untrusted.** Every field below can be rewritten by any process
+//! that maps the lock. The owner never follows a pointer read from it: the robust-list
+//! node is only ever *written* by its owner (linking uses the thread's private book,
+//! `sys::robust`), and what a scribbler can change (the word, the token, the count, the
+//! back-stop record) can break this lock for its users but never make another process
+//! write outside the object or crash.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::header::{Header, Kind, Lifecycle};
 use super::spin::spin_while;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
+use crate::sys::liveness;
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, Timeout};
@@ -24,32 +32,46 @@ pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 /// Owner TID (in the owner's PID namespace).
 pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
-/// Object flag: participants in different PID namespaces were seen. Their TIDs may
-/// collide, so the lock is marked pending in a robust list only while owned (see
-/// `Robust`), and the `/proc` back-stop is off for this object.
-const FLAG_NON_ROBUST: u32 = 1;
+/// `ns_flags` flag: participants in different (or unknown) PID namespaces were seen.
+/// Their TIDs may collide, so the lock is marked pending in a robust list only while
+/// owned (see `Robust`), and the back-stop's TID-only check is off for this object.
+const FLAG_CROSS_NS: u32 = 1;
+/// `ns_flags` flag of a sticky lock: an owner died holding it, and nobody has called
+/// [`RawRLock::mark_consistent`] since. Every acquisition reports `OwnerDead` meanwhile.
+const FLAG_INCONSISTENT: u32 = 2;
+
+/// `options` bit (fixed at init): owner death makes the lock "inconsistent" until an
+/// owner marks it consistent again (used by synchronized arrays).
+pub const OPT_STICKY: u32 = 1;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
 /// for cases the kernel misses). Only blocked waiters pay for it.
 const BACKSTOP_INTERVAL_MS: i64 = 250;
 
-/// Shared layout (64 bytes, 8-aligned). The node offsets are fixed by glibc's robust
-/// list (`futex_offset == -32`): `prev` at word+24, `next` at word+32.
+/// Shared layout (64 bytes, 8-aligned). The node offset is fixed by glibc's robust
+/// list (`futex_offset == -32`): `next` at word+32.
 ///
 /// ```text
 /// +0   header       (8)
 /// +8   word         u32   robust futex word, see the table below
 /// +12  count        u32   recursion level (written by the owner only)
 /// +16  owner_token  u64   owner thread's token; 0 when free (written by the owner only)
-/// +24  owner_ids    u64   owner's pid << 32 | tid: back-stop data, written by the
-///                         owner right after acquiring (after owner_start), 0 after release
-/// +32  list_prev    usize robust-list back-link (word+24), owner's address space
-/// +40  list_next    usize robust-list node      (word+32); 0 = not linked
+/// +24  owner_ids    u64   owner's pid << 32 | tid: back-stop record, written by the
+///                         owner right after acquiring (after owner_start and owner_ns,
+///                         Release); 0 after release, and cleared by whoever takes the
+///                         word over from a dead owner (before its CAS)
+/// +32  owner_ns     u32   owner's PID-namespace id (full nsfs inode; 0 = unknown)
+/// +36  options      u32   fixed at init: OPT_STICKY
+/// +40  list_next    usize robust-list node (word+32): written by the owner, read by
+///                         the kernel only, never read by this library
 /// +48  owner_start  u64   owner thread's start time (clock ticks since boot)
-/// +56  ns_flags     u64   low 32 bits: creator's PID-namespace id (folded), never 0 if
-///                         known; high 32 bits: flags (FLAG_NON_ROBUST). One word, so
+/// +56  ns_flags     u64   low 32 bits: creator's PID-namespace id (0 if unknown);
+///                         high 32 bits: FLAG_CROSS_NS, FLAG_INCONSISTENT. One word, so
 ///                         "same namespace and no flag" is one load and one compare.
 /// ```
+///
+/// (+32 was glibc's `prev` slot in layout 1. No one writes it any more: our nodes are
+/// never a glibc node's neighbour, see `sys::robust`.)
 ///
 /// Word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
 ///
@@ -62,9 +84,21 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// |     |   |   | `OwnerDead`, keeping W so that its release wakes the next sleeper      |
 /// | 0   | 1 | 0 | free, a sleeper was just woken (or left after a timeout)               |
 ///
+/// A sticky lock marked inconsistent is also *released* into the `D` state, so that
+/// no acquirer takes it on the fast path (which only takes a 0) and every one reports
+/// `OwnerDead`; `mark_consistent` ends that.
+///
 /// A thread that acquires after sleeping keeps `W` set (it cannot know whether other
-/// sleepers remain; glibc BZ #20973). Release is a single `swap(0)` so that a death
-/// at any instruction leaves either our TID (the kernel cleans up) or 0.
+/// sleepers remain; glibc BZ #20973). Release is a single swap (to 0, or to `D`, see
+/// above) so that a death at any instruction leaves either our TID (the kernel cleans
+/// up) or the released value.
+///
+/// Sticky state (`OPT_STICKY` locks only), in `ns_flags`:
+///
+/// | FLAG_INCONSISTENT | set by                               | release leaves | acquisitions report |
+/// |-------------------|--------------------------------------|----------------|---------------------|
+/// | 0                 | init, `mark_consistent` (owner only) | 0              | `Ok`                |
+/// | 1                 | the acquirer that took a `D` word    | `D`            | `OwnerDead`         |
 #[repr(C)]
 pub struct RawRLock {
     header: Header,
@@ -72,7 +106,8 @@ pub struct RawRLock {
     count: AtomicU32,
     owner_token: AtomicU64,
     owner_ids: AtomicU64,
-    list_prev: AtomicUsize,
+    owner_ns: AtomicU32,
+    options: AtomicU32,
     list_next: AtomicUsize,
     owner_start: AtomicU64,
     ns_flags: AtomicU64,
@@ -83,13 +118,12 @@ pub struct RawRLock {
 /// we do not own it (before the CAS and while sleeping, as glibc does). That is allowed
 /// only while every participant shares our PID namespace: across namespaces a dying
 /// *waiter* whose TID collides with the owner's would make the kernel mark the live
-/// owner's lock (research t11), so there the lock is marked pending only while owned.
+/// owner's lock, so there the lock is marked pending only while owned.
 /// (One register, not a pair: it keeps the uncontended path free of a stack frame.)
 #[derive(Clone, Copy)]
 struct Robust(usize);
 
 impl Robust {
-    const NONE: Robust = Robust(0);
     const PENDING_WHILE_WAITING: usize = 1;
 
     #[inline]
@@ -127,15 +161,32 @@ impl Robust {
     }
 }
 
+/// What the fast path did.
+enum Fast {
+    /// Took the free word and recorded ownership.
+    Acquired,
+    /// The word is taken: continue in the slow path with this robust use (the node
+    /// is marked pending if the robust use says so).
+    Contended(Robust),
+    /// Not the usual case: nothing was touched; take the general path.
+    Unusual,
+}
+
 impl RawRLock {
     /// Initialises (free) and publishes, recording the caller's PID namespace.
     pub fn init(&self, lifecycle: Lifecycle) {
+        self.init_with(lifecycle, 0);
+    }
+
+    /// As [`init`](Self::init), with `options` (`OPT_STICKY`).
+    pub fn init_with(&self, lifecycle: Lifecycle, options: u32) {
         let me = thread::current();
         self.word.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
         self.owner_token.store(0, Ordering::Relaxed);
         self.owner_ids.store(0, Ordering::Relaxed);
-        self.list_prev.store(0, Ordering::Relaxed);
+        self.owner_ns.store(0, Ordering::Relaxed);
+        self.options.store(options & OPT_STICKY, Ordering::Relaxed);
         self.list_next.store(0, Ordering::Relaxed);
         self.owner_start.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
@@ -148,69 +199,117 @@ impl RawRLock {
         &self.header
     }
 
-    /// How `me` may use its robust list for this lock. The first participant from
-    /// another PID namespace sets `FLAG_NON_ROBUST` for everyone: from then on owners
-    /// still link the lock (the kernel compares a dying owner's TID in the owner's own
-    /// namespace, so its death is still reported), but nobody marks it pending while
-    /// not owning it, and the `/proc` back-stop is off (other namespaces' ids cannot be
-    /// read).
-    #[inline]
-    fn robust_for(&self, me: &ThreadCtx) -> Robust {
-        if me.robust_head.is_null() {
-            return Robust::NONE;
-        }
-        // Same namespace as the creator (known, non-zero) and nobody from another one
-        // seen yet: one compare against "our namespace id, no flags".
-        let same_ns = me.pidns != 0 && self.ns_flags.load(Ordering::Relaxed) == u64::from(me.pidns);
-        if !same_ns {
-            self.mark_cross_namespace();
-        }
-        Robust::new(me.robust_head, same_ns)
-    }
-
-    /// Records that participants from different (or unknown) PID namespaces use the lock.
+    /// How `me` may use its robust list for this lock (see [`Robust`]). The first
+    /// participant from another (or an unknown) PID namespace sets `FLAG_CROSS_NS` for
+    /// everyone — also when its own robust mode is off, since the back-stop of the others
+    /// depends on it. From then on owners still link the lock (the kernel compares a
+    /// dying owner's TID in the owner's own namespace, so its death is still reported),
+    /// but nobody marks it pending while not owning it.
+    ///
+    /// The fast path inlines the common case (our namespace, no flag) itself.
     #[cold]
-    fn mark_cross_namespace(&self) {
-        self.ns_flags
-            .fetch_or(u64::from(FLAG_NON_ROBUST) << 32, Ordering::Relaxed);
+    #[inline(never)]
+    fn robust_for(&self, me: &ThreadCtx) -> Robust {
+        let v = self.ns_flags.load(Ordering::Relaxed);
+        let same_ns = me.pidns != 0 && v as u32 == me.pidns;
+        if !same_ns && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
+            self.ns_flags
+                .fetch_or(u64::from(FLAG_CROSS_NS) << 32, Ordering::Relaxed);
+            // Published before our CAS can be seen (pairs with the back-stop's Acquire
+            // fence): a waiter that sees our TID in the word also sees the flag.
+            fence(Ordering::Release);
+        }
+        Robust::new(
+            me.robust_head,
+            same_ns && (v >> 32) as u32 & FLAG_CROSS_NS == 0,
+        )
     }
 
-    /// True once `mark_cross_namespace` ran (by any participant).
+    /// True once a participant from another namespace was seen.
     #[inline]
     fn is_cross_namespace(&self) -> bool {
-        (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_NON_ROBUST != 0
+        (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_CROSS_NS != 0
+    }
+
+    /// What a re-entry (or a slow-path acquisition of a free word) reports: `OwnerDead`
+    /// while a sticky lock is marked inconsistent. (A first acquisition normally learns
+    /// it from the word itself: an inconsistent lock is released into the `D` state.)
+    #[inline]
+    fn acquired_status(&self) -> Status {
+        if (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32 & FLAG_INCONSISTENT != 0 {
+            Status::OwnerDead
+        } else {
+            Status::Ok
+        }
     }
 
     /// Acquires (or re-enters): `Ok`, `OwnerDead` (acquired; the previous owner died
-    /// holding it), `Timeout`, `Intr` (nothing acquired), `Overflow` (recursion limit).
+    /// holding it, or a sticky lock is marked inconsistent), `Timeout`, `Intr` (nothing
+    /// acquired), `Overflow` (recursion limit).
     #[inline]
     pub fn acquire(&self, timeout: Timeout) -> Status {
-        let me = thread::current();
+        let Some(me) = thread::current_if_ready() else {
+            return self.acquire_unusual(timeout);
+        };
         match self.try_acquire_fast(me, 1) {
-            Ok(()) => Status::Ok,
-            Err(robust) => self.acquire_slow_timeout(me, robust, timeout),
+            // A free word (0) is never inconsistent: see `free_word`.
+            Fast::Acquired => Status::Ok,
+            Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, timeout),
+            Fast::Unusual => self.acquire_unusual(timeout),
         }
     }
 
-    /// The uncontended path, one CAS: marks the node pending (so a death right after
-    /// the CAS is still seen by the kernel), takes a free word, and records ownership
-    /// with `levels`. On failure, returns the robust head for the slow path (the pending
-    /// mark stays set while it waits, as glibc does).
-    #[inline]
-    fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Result<(), Robust> {
+    /// Everything the fast path leaves out (first call of the thread, another
+    /// namespace, a flag, a book without room): the general path. Out of line and
+    /// reached by a tail call, so that the fast path needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn acquire_unusual(&self, timeout: Timeout) -> Status {
+        let me = thread::current();
+        // SAFETY: the calling thread's own book (or null).
+        unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
         if robust.pending_while_waiting() {
             robust.set_pending(&self.list_next);
         }
+        self.acquire_slow(me, robust, &timeout.deadline(), 1)
+    }
+
+    /// The uncontended path, one CAS: marks the node pending (so a death right after
+    /// the CAS is still seen by the kernel), takes a free word, and records ownership
+    /// with `levels`. If the word is taken, returns the robust use for the slow path
+    /// (the pending mark stays set while it waits, as glibc does).
+    ///
+    /// Only the usual case is handled here — our namespace, no flag, a book with room —
+    /// so that it stays free of calls; anything else is `Unusual`, before the word is
+    /// touched.
+    #[inline(always)]
+    fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Fast {
+        // Same namespace as the creator (known, non-zero) and no flag: one compare
+        // against "our namespace id, no flags".
+        if me.pidns == 0
+            || self.ns_flags.load(Ordering::Relaxed) != u64::from(me.pidns)
+            // SAFETY: the calling thread's own book (or null).
+            || !unsafe { robust::has_room(me.book) }
+        {
+            return Fast::Unusual;
+        }
+        let robust = Robust::new(me.robust_head, true);
+        robust.set_pending(&self.list_next);
         if self
             .word
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.on_acquired(me, robust, levels);
-            return Ok(());
+            self.record_owner(me);
+            self.count.store(levels, Ordering::Relaxed);
+            // SAFETY: `has_room` held: a non-null book of this thread with room for
+            // one more entry; we own the lock, and the caller keeps it mapped while held.
+            unsafe { robust::record_with_room(&mut *me.book, &self.list_next) };
+            robust.clear_pending();
+            return Fast::Acquired;
         }
-        Err(robust)
+        Fast::Contended(robust)
     }
 
     /// Out of line so that the fast path stays a leaf function without a stack frame
@@ -229,33 +328,38 @@ impl RawRLock {
         }
     }
 
-    /// Records ownership after the word was taken (we are the owner from here on).
-    #[inline]
-    fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
+    /// The back-stop record and the owner token, right after the word was taken.
+    #[inline(always)]
+    fn record_owner(&self, me: &ThreadCtx) {
         self.owner_token.store(me.token, Ordering::Relaxed);
-        self.count.store(count, Ordering::Relaxed);
-        // Start time before ids (Release): a back-stop that reads our ids (Acquire)
-        // also reads our start time, never a previous owner's.
+        // Start time and namespace before ids (Release): a back-stop that reads our ids
+        // (Acquire) also reads our start time and namespace, never a previous owner's.
         self.owner_start.store(me.start_time, Ordering::Relaxed);
+        self.owner_ns.store(me.pidns, Ordering::Relaxed);
         self.owner_ids.store(
             (u64::from(me.pid) << 32) | u64::from(me.tid),
             Ordering::Release,
         );
-        if robust.head().is_null() {
-            // A dead previous owner may have left its (foreign) node pointers here.
-            self.list_next.store(0, Ordering::Relaxed);
-        } else {
-            if !robust.pending_while_waiting() {
-                // We own it now: cover the enqueue (a death between the CAS and this
-                // store is the one window left uncovered across namespaces).
-                robust.set_pending(&self.list_next);
-            }
-            // SAFETY: we own the lock, so nobody else touches the node; `robust.head`
-            // is this thread's live head and `list_prev` is the 8 bytes before
-            // `list_next`.
-            unsafe { robust::enqueue(robust.head(), &self.list_prev, &self.list_next) };
-            robust.clear_pending();
+    }
+
+    /// Records ownership after the word was taken in the slow path (we are the owner
+    /// from here on): the back-stop record, then the thread's private book (which links
+    /// the node into the robust list).
+    fn on_acquired(&self, me: &ThreadCtx, robust: Robust, count: u32) {
+        self.record_owner(me);
+        self.count.store(count, Ordering::Relaxed);
+        if !robust.pending_while_waiting() {
+            // We own it now: cover the linking (across namespaces, a death between the
+            // CAS and this store is the one window left uncovered).
+            robust.set_pending(&self.list_next);
         }
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
+        // we own the lock, and the caller keeps it mapped while held.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::record(book, &self.list_next) };
+        }
+        robust.clear_pending();
     }
 
     #[cold]
@@ -273,7 +377,7 @@ impl RawRLock {
                 return Status::Overflow;
             }
             self.count.store(c + 1, Ordering::Relaxed);
-            return Status::Ok;
+            return self.acquired_status();
         }
         let mut keep_waiters = 0;
         if !deadline.is_now() {
@@ -284,17 +388,29 @@ impl RawRLock {
             if v & FUTEX_TID_MASK == 0 {
                 // Free, or its owner died: take it, keeping W (and adding it if we
                 // slept), clearing D.
+                let died = v & FUTEX_OWNER_DIED != 0;
+                if died {
+                    // The dead owner's back-stop record must not describe the next
+                    // owner: erase it before the word can name us (Release CAS below).
+                    self.owner_ids.store(0, Ordering::Relaxed);
+                }
                 let new = me.tid | (v & FUTEX_WAITERS) | keep_waiters;
                 if self
                     .word
-                    .compare_exchange(v, new, Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange(v, new, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
+                    if died && self.options.load(Ordering::Relaxed) & OPT_STICKY != 0 {
+                        // Published by our release (or seen by the kernel's next
+                        // acquirer after our death, which marks it again anyway).
+                        self.ns_flags
+                            .fetch_or(u64::from(FLAG_INCONSISTENT) << 32, Ordering::Relaxed);
+                    }
                     self.on_acquired(me, robust, count);
-                    return if v & FUTEX_OWNER_DIED != 0 {
+                    return if died {
                         Status::OwnerDead
                     } else {
-                        Status::Ok
+                        self.acquired_status()
                     };
                 }
                 continue;
@@ -354,46 +470,67 @@ impl RawRLock {
         });
     }
 
-    /// The back-stop: true only if the thread recorded as owning `word == held` is
-    /// gone (no `/proc/<pid>/task/<tid>`, a zombie, or a different start time, i.e. a
-    /// reused TID). Never true for a live owner: if anything changes while we look, or we
-    /// cannot interpret the owner's ids (other PID namespace, no /proc), it says no.
+    /// The back-stop: true only if the thread that holds `word == held` provably no
+    /// longer exists. `/proc` is evidence only when the owner's PID namespace is ours
+    /// *and* our `/proc` is provably our namespace's (`sys::liveness`); otherwise —
+    /// another namespace, a foreign or ancestor `/proc`, no `/proc`, a record that does
+    /// not match the word, anything changing while we look — it says no, and the
+    /// waiter keeps waiting (the kernel still reports a robust owner's death).
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
-        if me.pidns == 0
-            || self.ns_flags.load(Ordering::Relaxed) != u64::from(me.pidns)
-            || !thread::proc_available()
-        {
+        if me.pidns == 0 {
             return false;
         }
+        // Pairs with the Release fence of a participant that flagged another namespace
+        // before its CAS, and with the Release CAS of a takeover that erased the record:
+        // having read `held`, we see what its owner published before taking the word.
+        fence(Ordering::Acquire);
+        let flags = self.ns_flags.load(Ordering::Relaxed);
         let owner_tid = held & FUTEX_TID_MASK;
         let ids = self.owner_ids.load(Ordering::Acquire);
         let start = self.owner_start.load(Ordering::Relaxed);
+        let owner_ns = self.owner_ns.load(Ordering::Relaxed);
         let (pid, tid) = ((ids >> 32) as u32, ids as u32);
-        let dead = if tid == owner_tid && start != 0 {
-            // The recorded owner is the word's owner: dead if that thread is gone, or if
-            // its TID now belongs to a thread started at another time.
-            match thread::live_thread_start_time(pid, tid) {
+        let recorded = ids != 0 && tid == owner_tid;
+        let one_namespace = flags as u32 == me.pidns && (flags >> 32) as u32 & FLAG_CROSS_NS == 0;
+        let evidence_is_ours = if recorded {
+            owner_ns == me.pidns && start != 0
+        } else {
+            // No record: the owner died between taking the word and recording itself
+            // (or between erasing its record and freeing the word, in release). The
+            // word's TID alone is meaningful only if nobody from another namespace
+            // ever used the lock.
+            ids == 0 && one_namespace
+        };
+        if !evidence_is_ours || !liveness::proc_is_own_namespace() {
+            return false;
+        }
+        let dead = if recorded {
+            // Dead if that thread is gone, or if its TID now belongs to a thread
+            // started at another time.
+            match liveness::live_thread_start_time(pid, tid) {
                 None => true,
                 Some(now) => now != start,
             }
         } else {
-            // The owner died between taking the word and recording itself (or between
-            // erasing its record and freeing the word, in release): with nothing to
-            // compare, it is dead only if no live thread has its TID at all.
-            thread::live_thread_start_time(owner_tid, owner_tid).is_none()
+            // Dead only if no live thread has its TID at all.
+            liveness::live_thread_start_time(owner_tid, owner_tid).is_none()
         };
         // Re-read: the word and the record must be unchanged by the check.
         dead && self.word.load(Ordering::Acquire) == held
             && self.owner_ids.load(Ordering::Relaxed) == ids
             && self.owner_start.load(Ordering::Relaxed) == start
+            && self.owner_ns.load(Ordering::Relaxed) == owner_ns
     }
 
     /// Releases one level: `Ok`, or `NotOwner` if the caller does not own it (also
     /// when it is free).
     #[inline]
     pub fn release(&self) -> Status {
-        let me = thread::current();
+        // A thread that never used the library holds nothing.
+        let Some(me) = thread::current_if_ready() else {
+            return Status::NotOwner;
+        };
         if self.owner_token.load(Ordering::Relaxed) != me.token {
             return Status::NotOwner;
         }
@@ -402,44 +539,105 @@ impl RawRLock {
             self.count.store(c - 1, Ordering::Relaxed);
             return Status::Ok;
         }
-        self.unlock(me);
-        Status::Ok
+        self.unlock(me)
     }
 
-    /// Fully unlocks (the caller is the owner).
-    #[inline]
-    fn unlock(&self, me: &ThreadCtx) {
-        let linked = self.list_next.load(Ordering::Relaxed) != 0 && !me.robust_head.is_null();
-        // The pending mark must not outlive our ownership across namespaces: after the
-        // swap below another namespace's thread with our TID may own the lock. There,
-        // unlink without it (the kernel sees the unlink as one store of `next`).
-        let pending = linked && !self.is_cross_namespace();
-        if linked {
-            // SAFETY: we own the lock and linked its node into this thread's list.
-            unsafe {
-                if pending {
-                    robust::set_pending(me.robust_head, &self.list_next);
+    /// Fully unlocks (the caller is the owner): `Ok`. The usual case — the lock is the
+    /// thread's most recent one, and carries no flag — is inline and free of calls; the
+    /// rest is out of line.
+    #[inline(always)]
+    fn unlock(&self, me: &ThreadCtx) -> Status {
+        // SAFETY: the calling thread's own book (or null), used only during this call.
+        match unsafe { me.book.as_mut() } {
+            Some(book)
+                if self.ns_flags.load(Ordering::Relaxed) >> 32 == 0
+                    && robust::is_last(book, &self.list_next) =>
+            {
+                let head = me.robust_head;
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::set_pending(head, &self.list_next) };
                 }
-                robust::dequeue(&self.list_prev, &self.list_next);
+                // SAFETY: we own the lock; `is_last` holds. The book decides what to
+                // unlink (never the shared node).
+                unsafe { robust::forget_last(book, &self.list_next) };
+                if self.free_word(0) {
+                    return self.wake_one_then_clear(head);
+                }
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::clear_pending(head) };
+                }
+                Status::Ok
             }
+            _ => self.unlock_general(me),
         }
+    }
+
+    /// Clears the owner's record and frees the word in one atomic step from "ours" to
+    /// `free` (a split store could leave W without a TID if we died between the two:
+    /// glibc BZ #20985). `free` is 0, or `FUTEX_OWNER_DIED` for a sticky lock marked
+    /// inconsistent: then no acquirer can take the word on the fast path (which only
+    /// takes a 0), and every one reports `OwnerDead` from the slow path. True if
+    /// sleepers may wait (one must be woken).
+    #[inline(always)]
+    fn free_word(&self, free: u32) -> bool {
         self.owner_token.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
         self.owner_ids.store(0, Ordering::Relaxed);
-        // One atomic step from "ours" to "free" (a split store could leave W without
-        // a TID if we died between the two: glibc BZ #20985).
-        if self.word.swap(0, Ordering::Release) & FUTEX_WAITERS != 0 {
-            self.wake_one();
-        }
-        if pending {
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(me.robust_head) };
-        }
+        self.word.swap(free, Ordering::Release) & FUTEX_WAITERS != 0
     }
 
+    /// [`unlock`](Self::unlock) for a lock that is not the thread's most recent one,
+    /// is not in its book at all, or carries a flag.
     #[cold]
-    fn wake_one(&self) {
+    #[inline(never)]
+    fn unlock_general(&self, me: &ThreadCtx) -> Status {
+        let flags = (self.ns_flags.load(Ordering::Relaxed) >> 32) as u32;
+        // The pending mark must not outlive our ownership across namespaces: after the
+        // swap another namespace's thread with our TID may own the lock. There, unlink
+        // without it (the kernel sees the unlink as one store).
+        let head = if flags & FLAG_CROSS_NS != 0 {
+            core::ptr::null_mut()
+        } else {
+            me.robust_head
+        };
+        if !head.is_null() {
+            // SAFETY: this thread's live head.
+            unsafe { robust::set_pending(head, &self.list_next) };
+        }
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
+        // we own the lock.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, &self.list_next) };
+        }
+        let free = if flags & FLAG_INCONSISTENT != 0 {
+            FUTEX_OWNER_DIED
+        } else {
+            0
+        };
+        if self.free_word(free) {
+            return self.wake_one_then_clear(head);
+        }
+        if !head.is_null() {
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
+        }
+        Status::Ok
+    }
+
+    /// Wakes one sleeper after the word was freed, then clears the pending mark (if
+    /// `head` is not null): `Ok`.
+    #[cold]
+    #[inline(never)]
+    fn wake_one_then_clear(&self, head: *mut crate::sys::futex::RobustListHead) -> Status {
         futex::wake(&self.word, 1);
+        if !head.is_null() {
+            // SAFETY: this thread's live head (passed by the unlock paths).
+            unsafe { robust::clear_pending(head) };
+        }
+        Status::Ok
     }
 
     /// Releases every recursion level at once (for `Condition.wait`) and returns how
@@ -450,7 +648,7 @@ impl RawRLock {
             return Err(Status::NotOwner);
         }
         let c = self.count.load(Ordering::Relaxed);
-        self.unlock(me);
+        let _ = self.unlock(me);
         Ok(c)
     }
 
@@ -460,9 +658,30 @@ impl RawRLock {
         let me = thread::current();
         let levels = levels.max(1);
         match self.try_acquire_fast(me, levels) {
-            Ok(()) => Status::Ok,
-            Err(robust) => self.acquire_slow(me, robust, deadline, levels),
+            Fast::Acquired => Status::Ok,
+            Fast::Contended(robust) => self.acquire_slow(me, robust, deadline, levels),
+            Fast::Unusual => {
+                // SAFETY: the calling thread's own book (or null).
+                unsafe { robust::make_room(me.book) };
+                let robust = self.robust_for(me);
+                if robust.pending_while_waiting() {
+                    robust.set_pending(&self.list_next);
+                }
+                self.acquire_slow(me, robust, deadline, levels)
+            }
         }
+    }
+
+    /// Ends the "inconsistent" state of a sticky lock (the caller repaired the data):
+    /// later acquisitions report `Ok` again. `NotOwner` unless the caller owns the
+    /// lock; `Ok` (nothing to do) for a lock without `OPT_STICKY`.
+    pub fn mark_consistent(&self) -> Status {
+        if !self.is_mine() {
+            return Status::NotOwner;
+        }
+        self.ns_flags
+            .fetch_and(!(u64::from(FLAG_INCONSISTENT) << 32), Ordering::Relaxed);
+        Status::Ok
     }
 
     /// True if the calling thread owns the lock.
@@ -485,8 +704,16 @@ impl RawRLock {
         self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK != 0
     }
 
-    /// Ends an in-place lock: `Busy` while held or slept on.
+    /// Ends an in-place lock: `Busy` while held or slept on, and whenever the calling
+    /// thread's private book says it holds the lock (which a peer cannot fake by
+    /// rewriting the word: a held lock stays linked in our robust list).
     pub fn destroy(&self) -> Status {
+        if robust::thread_holds_lock_in(
+            self as *const RawRLock as usize,
+            core::mem::size_of::<RawRLock>(),
+        ) {
+            return Status::Busy;
+        }
         if self.word.load(Ordering::Relaxed) & (FUTEX_TID_MASK | FUTEX_WAITERS) != 0 {
             return Status::Busy;
         }
@@ -508,16 +735,12 @@ mod tests {
     }
 
     #[test]
-    fn node_offsets_match_glibc() {
+    fn node_offset_matches_glibc() {
         assert_eq!(core::mem::size_of::<RawRLock>(), 64);
         assert_eq!(
             core::mem::offset_of!(RawRLock, list_next) as isize
                 - core::mem::offset_of!(RawRLock, word) as isize,
             -robust::FUTEX_OFFSET
-        );
-        assert_eq!(
-            core::mem::offset_of!(RawRLock, list_prev) + 8,
-            core::mem::offset_of!(RawRLock, list_next)
         );
     }
 
@@ -576,6 +799,37 @@ mod tests {
         assert_eq!(l.release(), Status::Ok);
         assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
         assert_eq!(l.release(), Status::Ok);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+    fn sticky_lock_reports_owner_death_until_marked_consistent() {
+        // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
+        let l: Arc<RawRLock> = Arc::from(Box::new(unsafe { core::mem::zeroed::<RawRLock>() }));
+        l.init_with(Lifecycle::InPlace, OPT_STICKY);
+        let l2 = l.clone();
+        std::thread::spawn(move || assert_eq!(l2.acquire(Timeout::FOREVER), Status::Ok))
+            .join()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(l.acquire(Timeout::new(true, 10_000)), Status::OwnerDead);
+            assert_eq!(l.acquire(Timeout::NOW), Status::OwnerDead); // re-entry
+            assert_eq!(l.release(), Status::Ok);
+            assert_eq!(l.release(), Status::Ok);
+            // Released into the "owner died" state: free, but not for the fast path.
+            assert!(!l.is_locked());
+        }
+        let l3 = l.clone();
+        let other = std::thread::spawn(move || l3.mark_consistent())
+            .join()
+            .unwrap();
+        assert_eq!(other, Status::NotOwner);
+        assert_eq!(l.acquire(Timeout::NOW), Status::OwnerDead);
+        assert_eq!(l.mark_consistent(), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(l.release(), Status::Ok);
+        assert_eq!(l.destroy(), Status::Ok);
     }
 
     #[test]

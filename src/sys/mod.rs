@@ -5,11 +5,13 @@
 //!   in shared memory, plus the robust-list syscalls.
 //! * [`time`]: absolute `CLOCK_MONOTONIC` deadlines.
 //! * [`thread`]: the calling thread's identity (TID, 64-bit owner token), reset after `fork`.
-//! * [`robust`]: linking lock words into the thread's kernel robust list.
+//! * [`robust`]: the thread's kernel robust list and its private book of held locks.
+//! * [`liveness`]: what `/proc` can prove about an owner (the RLock back-stop).
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 
 pub mod fork;
 pub mod futex;
+pub mod liveness;
 pub mod robust;
 pub mod shm;
 pub mod thread;

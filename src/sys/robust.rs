@@ -1,22 +1,41 @@
-//! Linking lock words into the calling thread's kernel robust-futex list.
+//! The calling thread's kernel robust-futex list, and the private "book" of the RLocks
+//! the thread holds.
 //!
 //! The kernel keeps one robust list per thread and walks it when the thread exits,
 //! is killed or execs: every listed word whose TID bits equal the dying thread's TID
-//! gets `FUTEX_OWNER_DIED`, and one waiter is woken (`robust-futex.md` §1.3).
+//! gets `FUTEX_OWNER_DIED`, and one waiter is woken.
 //!
 //! On glibc every thread already has a list, registered by glibc itself, with
 //! `futex_offset == -32` and a private doubly-linked protocol (`nptl/descr.h`,
-//! `ENQUEUE_MUTEX_BOTH` / `DEQUEUE_MUTEX`). We *share* that list rather than replace
-//! it (replacing it would silently disable glibc's own robust mutexes): our node sits
-//! at `word + 32` (the `next` slot) with a glibc-compatible back-link at `word + 24`
-//! (the `prev` slot), and we reproduce glibc's enqueue/dequeue exactly (research
-//! experiment t9 shows that a naive push is unlinked by glibc later). Before a thread
-//! uses the shared list, a self-test confirms glibc's layout (head's back-link slot
-//! at `head - 8` points at the list's tail).
+//! `ENQUEUE_MUTEX_BOTH` / `DEQUEUE_MUTEX`: a `prev` slot 8 bytes before each `next`).
+//! We *share* that list rather than replace it (replacing it would silently disable
+//! glibc's own robust mutexes). Before a thread uses the shared list, a self-test
+//! confirms glibc's layout. A thread with no list (raw `clone()` threads of some
+//! runtimes) gets a list of ours in the same format. When neither is safe, the thread
+//! runs with robust mode off, and owner death is found by the RLock's back-stop.
 //!
-//! A thread with no list (raw `clone()` threads of some runtimes) gets a list of ours
-//! in the same format. When neither is safe, the thread runs with robust mode off,
-//! and owner death is found by the slower liveness back-stop in the RLock.
+//! **Never follow what lives in shared memory.** An RLock's `next` slot lies in the
+//! shared object, where any process that maps it may rewrite it. So nothing here ever
+//! reads a lock's node. Each thread owns a [`Book`] in its private heap with two
+//! anchor nodes, linked into the thread's list once, next to each other:
+//!
+//! ```text
+//! head -> [glibc mutexes] -> start -> [our locks, in `chain` order] -> end -> [glibc mutexes] -> head
+//! ```
+//!
+//! glibc only pushes at the front and unlinks its own nodes through *their*
+//! neighbours, so it only ever writes into the anchors (private memory), never into our
+//! nodes. Our segment's order is kept in `Book::chain`; linking and unlinking write
+//! `pred.next = x` where `pred` comes from that private list (an anchor, or the node of
+//! another lock this thread holds). A peer that scribbles on a lock can therefore break
+//! that lock, and mislead the kernel's own walk of this list at our death (inherent to
+//! kernel robust futexes), but can never make this thread write outside the objects
+//! it holds or read a pointer it chose.
+//!
+//! The book also answers "does this thread hold a lock in `[start, start + len)`?"
+//! from private state ([`thread_holds_lock_in`]), so that unmapping or destroying a
+//! held lock can be refused: an unmapped node would stop the kernel's walk (and with it
+//! the cleanup of every glibc robust mutex behind it) and crash the next list update.
 //!
 //! Every function here is per-thread (it touches the calling thread's list only) and
 //! must not be used from an async signal handler that interrupted a lock operation
@@ -28,8 +47,6 @@ use super::futex::{RobustListHead, get_robust_list, set_robust_list};
 
 /// glibc's LP64 `futex_offset`: lock word = node - 32.
 pub const FUTEX_OFFSET: isize = -32;
-/// The kernel stops walking a list after this many entries (`ROBUST_LIST_LIMIT`).
-const ROBUST_LIST_LIMIT: usize = 2048;
 
 /// How the calling thread's robust list is used. The numbers are public
 /// (`mp_robust_mode`).
@@ -96,28 +113,26 @@ fn register_own() -> (Mode, *mut RobustListHead) {
 }
 
 /// glibc's invariant: the slot in front of the head (`robust_prev`) points at the
-/// list's last node, or at the head itself when the list is empty.
+/// list's last entry (whose `next` is the head), or at the head itself when the list is
+/// empty. Checked without walking the list: entries may live in shared memory, and
+/// their `next` words are not ours to follow. Only the last entry's `next` is read
+/// (the entry of a glibc mutex this thread holds, which glibc itself reads the same way).
 ///
 /// # Safety
 /// `head` must be the calling thread's registered robust-list head.
 unsafe fn self_test(head: *mut RobustListHead) -> bool {
     let head_addr = head as usize;
-    let mut tail = head_addr;
-    // SAFETY: the caller guarantees `head` is this thread's live head; its entries
-    // are nodes of locks this thread holds (memory it has mapped), walked with the
-    // kernel's own bound.
+    // SAFETY: the caller guarantees `head` is this thread's live head; glibc keeps its
+    // 8-byte back-link slot right in front of it (an LP64 `struct pthread` field).
     unsafe {
-        let mut entry = (*head).list_next & !1;
-        let mut n = 0;
-        while entry != head_addr {
-            if entry == 0 || n == ROBUST_LIST_LIMIT {
-                return false;
-            }
-            tail = entry;
-            entry = *(entry as *const usize) & !1;
-            n += 1;
+        let first = (*head).list_next & !1;
+        let tail = *((head_addr - 8) as *const usize);
+        if first == head_addr {
+            return tail == head_addr;
         }
-        *((head_addr - 8) as *const usize) == tail
+        // Non-empty: the tail is a held glibc mutex's `next` slot, pointing back at the
+        // head.
+        tail != 0 && tail.is_multiple_of(8) && (*(tail as *const usize) & !1) == head_addr
     }
 }
 
@@ -144,48 +159,522 @@ pub unsafe fn clear_pending(head: *mut RobustListHead) {
     unsafe { (*head).list_op_pending = 0 };
 }
 
-/// Pushes the node (`next` slot; `prev` slot 8 bytes before it) at the front of the
-/// list, exactly as glibc's `ENQUEUE_MUTEX_BOTH`.
-///
-/// # Safety
-/// `head` is the calling thread's live head; the calling thread has just acquired the
-/// lock that owns `prev`/`next` (so no other thread touches them), and `prev` is the
-/// 8 bytes directly before `next`.
-#[inline]
-pub unsafe fn enqueue(head: *mut RobustListHead, prev: &AtomicUsize, next: &AtomicUsize) {
-    let node = next.as_ptr() as usize;
-    // SAFETY: per the contract; `first` is the head itself or a node of a lock this
-    // thread holds, and its back-link slot is the 8 bytes before it.
-    unsafe {
-        let first = (*head).list_next;
-        *(((first & !1) - 8) as *mut usize) = node;
-        next.store(first, Ordering::Relaxed);
-        prev.store(head as usize, Ordering::Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        (*head).list_next = node;
+// ---------------------------------------------------------------------------
+// The book: the locks this thread holds, in private memory
+// ---------------------------------------------------------------------------
+
+/// A node of our own in the robust list: a `next` slot at +32 (the entry the kernel
+/// sees), glibc's `prev` slot at +24, and a futex word at +0 (`next - 32`) that stays 0,
+/// so that the kernel never matches it against a dying thread's TID.
+#[repr(C)]
+struct Anchor {
+    word: u32,
+    _pad: [u32; 5],
+    prev: AtomicUsize,
+    next: AtomicUsize,
+}
+
+impl Anchor {
+    const fn new() -> Anchor {
+        Anchor {
+            word: 0,
+            _pad: [0; 5],
+            prev: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The entry address the list uses (the `next` slot).
+    #[inline]
+    fn node(&self) -> usize {
+        self.next.as_ptr() as usize
     }
 }
 
-/// Unlinks the node, exactly as glibc's `DEQUEUE_MUTEX`.
+const _: () = {
+    assert!(core::mem::offset_of!(Anchor, next) as isize + FUTEX_OFFSET == 0);
+    assert!(core::mem::offset_of!(Anchor, prev) + 8 == core::mem::offset_of!(Anchor, next));
+};
+
+/// How many held locks a new book has room for before it must grow.
+const INITIAL_CAPACITY: usize = 16;
+
+/// The calling thread's private record of the RLocks it holds (see the module docs).
+/// Heap memory of the thread: never shared, never moved while linked.
+pub struct Book {
+    /// The thread's robust-list head; null when nothing is linked (robust mode off).
+    head: *mut RobustListHead,
+    /// Our segment of the list in order: `chain[0]` is the `start` anchor's node, then
+    /// the `next`-slot addresses of the locks this thread holds, in acquisition order
+    /// (usually released from the back). The anchor entry makes "the predecessor of the
+    /// last lock" a plain load. Locks are listed whether or not they are linked into
+    /// the robust list (`head` decides).
+    chain: Vec<usize>,
+    start: Anchor,
+    end: Anchor,
+}
+
+/// Creates the calling thread's book and, with a list `head`, links the two anchors
+/// into that list. Null if memory is short (the thread then links nothing and
+/// records nothing; see `RawRLock`).
 ///
 /// # Safety
-/// As [`enqueue`], and the node is currently linked in this thread's list.
-#[inline]
-pub unsafe fn dequeue(prev: &AtomicUsize, next: &AtomicUsize) {
-    let p = prev.load(Ordering::Relaxed);
-    let n = next.load(Ordering::Relaxed);
-    // SAFETY: the node is linked, so `p` points at the previous node's `next` slot
-    // (or the head's `list_next`) and `n` at the next node (or the head), whose
-    // back-link slot is 8 bytes before it; all belong to this thread.
-    unsafe {
-        *(((n & !1) - 8) as *mut usize) = p;
-        *((p & !1) as *mut usize) = n;
+/// `head` is null or the calling thread's live head (from [`init_thread`]).
+pub unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
+    let mut chain = Vec::new();
+    if chain.try_reserve_exact(INITIAL_CAPACITY).is_err() {
+        return core::ptr::null_mut();
     }
-    compiler_fence(Ordering::SeqCst);
-    prev.store(0, Ordering::Relaxed);
-    next.store(0, Ordering::Relaxed);
+    let layout = std::alloc::Layout::new::<Book>();
+    // SAFETY: Book has a non-zero size.
+    let book = unsafe { std::alloc::alloc(layout) } as *mut Book;
+    if book.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `book` is fresh, suitably aligned memory for one Book; from here on it
+    // does not move, so the anchors' addresses are final.
+    unsafe {
+        book.write(Book {
+            head,
+            chain,
+            start: Anchor::new(),
+            end: Anchor::new(),
+        });
+        let start = (*book).start.node();
+        (*book).chain.push(start);
+    }
+    if !head.is_null() {
+        // SAFETY: `book` is initialised above and lives until `retire_book`; `head` is
+        // the thread's live head per the contract.
+        unsafe { link_anchors(&*book, head) };
+    }
+    book
 }
-/// STUB (h-shm): replaced by the robust book on merge.
-pub(crate) fn thread_holds_lock_in(_start: usize, _len: usize) -> bool {
-    false
+
+/// Inserts `start -> end` at the front of the list, exactly as glibc's
+/// `ENQUEUE_MUTEX_BOTH` would insert one mutex.
+///
+/// # Safety
+/// `head` is the calling thread's live head; `book` outlives its membership in the list.
+unsafe fn link_anchors(book: &Book, head: *mut RobustListHead) {
+    let (start, end) = (book.start.node(), book.end.node());
+    // SAFETY: `head` is the thread's live head (private TLS); `first` is the head
+    // itself or the node of a glibc mutex this thread holds, and its glibc back-link
+    // slot is the 8 bytes before it (glibc's own protocol; the self-test checked it).
+    unsafe {
+        let first = (*head).list_next;
+        book.start.next.store(end, Ordering::Relaxed);
+        book.start.prev.store(head as usize, Ordering::Relaxed);
+        book.end.prev.store(start, Ordering::Relaxed);
+        book.end.next.store(first, Ordering::Relaxed);
+        *(((first & !1) - 8) as *mut usize) = end;
+        compiler_fence(Ordering::SeqCst);
+        (*head).list_next = start;
+    }
+}
+
+/// Records that the calling thread now holds the lock whose `next` slot is `node`,
+/// and links it into the robust list (at the end of our segment). The caller owns the
+/// lock (so nobody else legitimately writes `node`) and has marked it pending.
+/// Returns false if the book could not grow (the lock is then held unrecorded and
+/// unlinked: its owner's death is left to the back-stop).
+///
+/// # Safety
+/// `book` is the calling thread's book; the lock stays mapped while recorded (the
+/// callers' contract, enforced for our own mappings by [`thread_holds_lock_in`]).
+pub unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
+    if book.chain.len() == book.chain.capacity() && !grow(book) {
+        return false;
+    }
+    // SAFETY: per the contract; there is room now.
+    unsafe { record_with_room(book, node) };
+    true
+}
+
+/// True if `book` is a book with room for one more lock without growing.
+///
+/// # Safety
+/// `book` is null or the calling thread's book.
+#[inline(always)]
+pub unsafe fn has_room(book: *const Book) -> bool {
+    // SAFETY: per the contract.
+    match unsafe { book.as_ref() } {
+        Some(b) => b.chain.len() < b.chain.capacity(),
+        None => false,
+    }
+}
+
+/// [`record`] when [`has_room`] just said yes (no growth, so no call).
+///
+/// # Safety
+/// As [`record`], and `has_room(book)` holds.
+#[inline(always)]
+pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
+    let len = book.chain.len();
+    let addr = node.as_ptr() as usize;
+    // SAFETY: `chain` always holds at least the start anchor (len >= 1), and has room
+    // for one more entry (the contract).
+    unsafe {
+        if !book.head.is_null() {
+            // `pred` comes from private state: our `start` anchor or the node of a lock
+            // this thread holds (mapped, per the contract). One aligned store links us,
+            // which is the whole insertion as the kernel sees it.
+            let pred = *book.chain.get_unchecked(len - 1);
+            node.store(book.end.node(), Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
+        } else {
+            // Not linked: the slot names the node itself, so that a release through
+            // another mapping of the same lock finds this entry.
+            node.store(addr, Ordering::Relaxed);
+        }
+        book.chain.as_mut_ptr().add(len).write(addr);
+        book.chain.set_len(len + 1);
+    }
+}
+
+/// Grows the book now if it is full, so that the next [`record`] needs no allocation:
+/// called before an acquisition takes the word (allocating while nothing is held).
+/// Failure is left for `record` to see.
+///
+/// # Safety
+/// `book` is null or the calling thread's book, not otherwise borrowed.
+pub unsafe fn make_room(book: *mut Book) {
+    // SAFETY: per the contract.
+    if let Some(b) = unsafe { book.as_mut() } {
+        if b.chain.len() == b.chain.capacity() {
+            grow(b);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow(book: &mut Book) -> bool {
+    let more = book.chain.capacity().max(INITIAL_CAPACITY);
+    book.chain.try_reserve(more).is_ok()
+}
+
+/// Forgets the lock whose `next` slot is `node` and unlinks it from the robust list,
+/// using only the book's order: `pred.next = succ`. Nothing happens if the book does
+/// not list it (never recorded, or a peer made us look like its owner). The caller
+/// owns the lock and has marked it pending.
+///
+/// # Safety
+/// As [`record`].
+#[inline]
+pub unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
+    if is_last(book, node) {
+        // SAFETY: per the contract, and `is_last` holds.
+        unsafe { forget_last(book, node) };
+    } else {
+        forget_out_of_order(book, node);
+    }
+}
+
+/// True if `node` is the most recently recorded lock of `book` (the usual release).
+#[inline(always)]
+pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
+    let len = book.chain.len();
+    // `chain[0]` is the start anchor, never a lock.
+    len >= 2 && book.chain[len - 1] == node.as_ptr() as usize
+}
+
+/// [`forget`] when [`is_last`] just said yes.
+///
+/// # Safety
+/// As [`record`], and `is_last(book, node)` holds.
+#[inline(always)]
+pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
+    let len = book.chain.len();
+    // SAFETY: len >= 2 (the contract), so len - 2 is in bounds.
+    unsafe {
+        if !book.head.is_null() {
+            let pred = *book.chain.get_unchecked(len - 2);
+            // `pred` is our anchor or a held lock's node (see `record`): private order.
+            (*(pred as *const AtomicUsize)).store(book.end.node(), Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+        }
+        // Leave no address of ours in shared memory.
+        node.store(0, Ordering::Relaxed);
+        book.chain.set_len(len - 1);
+    }
+}
+
+/// [`forget`] for a lock that is not the most recently acquired one, or that was
+/// acquired through another mapping of the same object (a named lock opened twice in
+/// one process: the book lists the node's address in the mapping used to acquire).
+#[cold]
+#[inline(never)]
+fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
+    let addr = node.as_ptr() as usize;
+    let len = book.chain.len();
+    let i = match book.chain[1..].iter().rposition(|&a| a == addr) {
+        Some(i) => i + 1,
+        None => {
+            // Another mapping of a lock we hold: its node (the same bytes) holds what we
+            // stored through the first mapping. Compared, never followed: a forged
+            // value can at worst make us forget another lock this thread holds.
+            let seen = node.load(Ordering::Relaxed);
+            match (1..len).rev().find(|&i| seen == book.stored_next(i)) {
+                Some(i) => i,
+                None => return,
+            }
+        }
+    };
+    if !book.head.is_null() {
+        let pred = book.chain[i - 1];
+        let succ = book.chain.get(i + 1).copied().unwrap_or(book.end.node());
+        // SAFETY: as in `record`: `pred` is our anchor or a held lock's node.
+        unsafe { (*(pred as *const AtomicUsize)).store(succ, Ordering::Relaxed) };
+        compiler_fence(Ordering::SeqCst);
+    }
+    node.store(0, Ordering::Relaxed);
+    book.chain.remove(i);
+}
+
+impl Book {
+    /// What entry `i` (a lock) holds in its `next` slot: its successor when linked, its
+    /// own address when not (see `record_with_room`).
+    fn stored_next(&self, i: usize) -> usize {
+        if self.head.is_null() {
+            self.chain[i]
+        } else {
+            self.chain.get(i + 1).copied().unwrap_or(self.end.node())
+        }
+    }
+}
+
+/// True if the book lists a lock whose node lies in `[start, start + len)`.
+pub fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
+    let end = start.saturating_add(len);
+    book.chain[1..].iter().any(|&a| a >= start && a < end)
+}
+
+/// True if the calling thread holds an RLock (recorded in its book) inside
+/// `[start, start + len)`: unmapping or destroying that memory must be refused.
+pub(crate) fn thread_holds_lock_in(start: usize, len: usize) -> bool {
+    // A thread that never used the library holds nothing (and needs no book now).
+    let Some(me) = super::thread::current_if_ready() else {
+        return false;
+    };
+    // SAFETY: the calling thread's own book (or null), used only during this call.
+    unsafe { me.book.as_ref() }.is_some_and(|book| book_holds_in(book, start, len))
+}
+
+/// At thread exit: if the thread holds nothing, unlinks the anchors and frees the book
+/// (true). Otherwise leaves everything linked for the kernel's walk at exit, and
+/// leaks the book (false).
+///
+/// # Safety
+/// `book` is the calling thread's book, not used again if this returns true.
+pub unsafe fn retire_book(book: *mut Book) -> bool {
+    // SAFETY: per the contract.
+    let b = unsafe { &*book };
+    if b.chain.len() > 1 {
+        return false;
+    }
+    if !b.head.is_null() {
+        // glibc's DEQUEUE_MUTEX applied to our two-node segment. The anchors' outer
+        // links are private memory that glibc maintains (it writes them whenever it
+        // links or unlinks a neighbour).
+        let p = b.start.prev.load(Ordering::Relaxed);
+        let n = b.end.next.load(Ordering::Relaxed);
+        // SAFETY: `p` is the head or a held glibc mutex's node, `n` likewise; both
+        // belong to this thread's list (glibc's protocol).
+        unsafe {
+            *(((n & !1) - 8) as *mut usize) = p;
+            *((p & !1) as *mut usize) = n;
+        }
+        compiler_fence(Ordering::SeqCst);
+    }
+    // SAFETY: allocated by `new_book` with this layout; no longer linked anywhere.
+    unsafe { drop_book(book) };
+    true
+}
+
+/// Frees a book without touching any list: in a `fork()` child, whose list glibc (or
+/// the kernel) already emptied, for the parent's copy of the book.
+///
+/// # Safety
+/// `book` came from [`new_book`] and is not used again.
+pub unsafe fn drop_book(book: *mut Book) {
+    // SAFETY: per the contract.
+    unsafe {
+        core::ptr::drop_in_place(book);
+        std::alloc::dealloc(book.cast(), std::alloc::Layout::new::<Book>());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_lock_nodes(n: usize) -> Vec<AtomicUsize> {
+        (0..n).map(|_| AtomicUsize::new(0)).collect()
+    }
+
+    #[test]
+    fn book_without_a_list_records_in_any_order() {
+        // SAFETY: no head: nothing is linked.
+        let book = unsafe { new_book(core::ptr::null_mut()) };
+        assert!(!book.is_null());
+        // SAFETY: our book, single-threaded.
+        let b = unsafe { &mut *book };
+        let nodes = fake_lock_nodes(40);
+        for n in &nodes {
+            // SAFETY: the nodes outlive the book's use of them.
+            assert!(unsafe { record(b, n) });
+        }
+        let base = nodes[0].as_ptr() as usize;
+        assert!(book_holds_in(b, base, 8));
+        // SAFETY: as above.
+        unsafe {
+            forget(b, &nodes[3]);
+            forget(b, &nodes[39]);
+            forget(b, &nodes[3]); // not held any more: no effect
+        }
+        assert!(!book_holds_in(b, nodes[3].as_ptr() as usize, 8));
+        assert!(book_holds_in(b, nodes[4].as_ptr() as usize, 8));
+        for n in &nodes {
+            // SAFETY: as above.
+            unsafe { forget(b, n) };
+        }
+        assert_eq!(b.chain.len(), 1);
+        // SAFETY: the thread holds nothing; no list.
+        assert!(unsafe { retire_book(book) });
+    }
+
+    /// One page of memory mapped twice (two addresses, the same bytes), as a named lock
+    /// opened twice in one process.
+    fn two_views() -> (*mut u8, *mut u8) {
+        // SAFETY: plain system calls on a fresh memfd; the mappings are leaked (test).
+        unsafe {
+            let fd = libc::memfd_create(c"mpsync-alias".as_ptr(), 0);
+            assert!(fd >= 0);
+            assert_eq!(libc::ftruncate(fd, 4096), 0);
+            let map = || {
+                let p = libc::mmap(
+                    core::ptr::null_mut(),
+                    4096,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                p as *mut u8
+            };
+            let (a, b) = (map(), map());
+            libc::close(fd);
+            (a, b)
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "mmap")]
+    fn release_through_another_mapping_finds_the_entry() {
+        for linked in [false, true] {
+            let mut h = Box::new(TestHead {
+                prev: 0,
+                head: RobustListHead {
+                    list_next: 0,
+                    futex_offset: FUTEX_OFFSET,
+                    list_op_pending: 0,
+                },
+            });
+            let head: *mut RobustListHead = &mut h.head;
+            h.head.list_next = head as usize;
+            h.prev = head as usize;
+            // SAFETY: a private list for this test, or none.
+            let book = unsafe { new_book(if linked { head } else { core::ptr::null_mut() }) };
+            // SAFETY: our book.
+            let b = unsafe { &mut *book };
+            let (v1, v2) = two_views();
+            // SAFETY: both views are mapped for the rest of the test; offsets 40 and 104
+            // are 8-aligned (two "locks" in the page).
+            let (a1, a2, x1) = unsafe {
+                (
+                    &*(v1.add(40) as *const AtomicUsize),
+                    &*(v2.add(40) as *const AtomicUsize),
+                    &*(v1.add(104) as *const AtomicUsize),
+                )
+            };
+            // SAFETY: as above.
+            unsafe {
+                assert!(record(b, a1));
+                assert!(record(b, x1));
+                // Released through the other view, out of order.
+                forget(b, a2);
+            }
+            assert_eq!(b.chain.len(), 2, "linked: {linked}");
+            assert_eq!(b.chain[1], x1.as_ptr() as usize);
+            if linked {
+                assert_eq!(b.start.next.load(Ordering::Relaxed), x1.as_ptr() as usize);
+            }
+            // SAFETY: as above.
+            unsafe { forget(b, x1) };
+            // SAFETY: holds nothing.
+            assert!(unsafe { retire_book(book) });
+        }
+    }
+
+    /// A private list head with glibc's back-link slot in front, as `register_own` makes.
+    #[repr(C)]
+    struct TestHead {
+        prev: usize,
+        head: RobustListHead,
+    }
+
+    #[test]
+    fn linking_never_reads_a_node() {
+        let mut h = Box::new(TestHead {
+            prev: 0,
+            head: RobustListHead {
+                list_next: 0,
+                futex_offset: FUTEX_OFFSET,
+                list_op_pending: 0,
+            },
+        });
+        let head: *mut RobustListHead = &mut h.head;
+        h.head.list_next = head as usize;
+        h.prev = head as usize;
+        // SAFETY: `head` is a valid private list for this test (never registered).
+        let book = unsafe { new_book(head) };
+        // SAFETY: our book.
+        let b = unsafe { &mut *book };
+        let (start, end) = (b.start.node(), b.end.node());
+        assert_eq!(h.head.list_next, start);
+        assert_eq!(h.prev, end);
+        let nodes = fake_lock_nodes(3);
+        // SAFETY: the nodes outlive their membership.
+        unsafe {
+            for n in &nodes {
+                assert!(record(b, n));
+            }
+        }
+        let addr = |i: usize| nodes[i].as_ptr() as usize;
+        // start -> 0 -> 1 -> 2 -> end -> head
+        assert_eq!(b.start.next.load(Ordering::Relaxed), addr(0));
+        assert_eq!(nodes[0].load(Ordering::Relaxed), addr(1));
+        assert_eq!(nodes[1].load(Ordering::Relaxed), addr(2));
+        assert_eq!(nodes[2].load(Ordering::Relaxed), end);
+        assert_eq!(b.end.next.load(Ordering::Relaxed), head as usize);
+        // A peer scribbles on a held lock's node: unlinking does not read it.
+        nodes[1].store(0xdead_0000, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { forget(b, &nodes[1]) };
+        assert_eq!(nodes[0].load(Ordering::Relaxed), addr(2));
+        assert_eq!(nodes[1].load(Ordering::Relaxed), 0);
+        // SAFETY: as above.
+        unsafe {
+            forget(b, &nodes[2]);
+            forget(b, &nodes[0]);
+        }
+        assert_eq!(b.start.next.load(Ordering::Relaxed), end);
+        // SAFETY: holds nothing; unlinks the anchors from our private list.
+        assert!(unsafe { retire_book(book) });
+        assert_eq!(h.head.list_next, head as usize);
+        assert_eq!(h.prev, head as usize);
+    }
 }

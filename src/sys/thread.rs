@@ -1,14 +1,19 @@
-//! Who is calling: the thread's kernel TID, a 64-bit owner token, its robust list,
-//! and the process's identity (pid, pid namespace, start times for the back-stop).
+//! Who is calling: the thread's kernel TID, a 64-bit owner token, its robust list and
+//! book of held locks, and the process's identity (pid, pid namespace, start times for
+//! the back-stop).
 //!
 //! Everything is cached in thread-local storage on first use and thrown away in the
 //! child after `fork()` (a `pthread_atfork` child handler), so a forked child never
-//! passes for its parent: it gets a new TID, a new token and a fresh robust list.
+//! passes for its parent: it gets a new TID, a new token, a fresh robust list and an
+//! empty book. At thread exit a thread-local destructor unlinks and frees the book if
+//! the thread holds nothing (otherwise the kernel walks it at exit, and it is leaked).
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::futex::RobustListHead;
-use super::robust::{self, Mode};
+#[cfg(not(miri))]
+use super::liveness;
+use super::robust::{self, Book, Mode};
 
 /// The calling thread's identity. Lives in the thread's 64-byte initial-exec TLS slot
 /// (`src/sys/tls.c`), which starts all-zero: `tid == 0` means "not initialised yet",
@@ -25,10 +30,13 @@ pub struct ThreadCtx {
     /// The thread's start time in clock ticks since boot (0 if unknown): with the TID
     /// it tells a dead owner from a live thread that reuses its TID.
     pub start_time: u64,
-    /// Identity of the caller's PID namespace folded to 32 bits (0 if unknown).
+    /// The caller's PID-namespace id (`/proc/self/ns/pid` inode; 0 if unknown).
     pub pidns: u32,
     /// The thread's robust list head, or null when robust mode is off.
     pub robust_head: *mut RobustListHead,
+    /// The thread's private book of held locks (see `robust`); null if it could not be
+    /// allocated, or after the thread-exit destructor freed it.
+    pub book: *mut Book,
     /// How the robust list is used.
     pub robust_mode: Mode,
     /// More than one CPU is usable by this thread (its affinity mask when it first used
@@ -45,6 +53,7 @@ impl ThreadCtx {
         start_time: 0,
         pidns: 0,
         robust_head: core::ptr::null_mut(),
+        book: core::ptr::null_mut(),
         robust_mode: Mode::Off,
         may_spin: false,
     };
@@ -117,9 +126,48 @@ pub fn current() -> &'static ThreadCtx {
 /// `MPSYNC_NO_ROBUST` has been read. Not a `std::sync::Once`: a child forked while
 /// another thread ran one would wait for it forever (reading twice is harmless).
 static ENV_READ: AtomicBool = AtomicBool::new(false);
+/// The calling thread's identity if it is already initialised (for fast paths that
+/// hand the first call of a thread to a cold path).
+#[inline(always)]
+pub fn current_if_ready() -> Option<&'static ThreadCtx> {
+    // SAFETY: as in `current`.
+    let ctx = unsafe { &*slot() };
+    if ctx.tid != 0 { Some(ctx) } else { None }
+}
+
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Retires the thread's book at thread exit (see [`robust::retire_book`]): a Rust
+/// thread-local with a destructor, registered on the thread's first call. (glibc runs
+/// these destructors before the thread's robust list is walked, and keeps this library
+/// loaded until they ran, which a `pthread_key_create` destructor would not.)
+#[cfg(not(miri))]
+struct BookRetirer;
+
+#[cfg(not(miri))]
+impl Drop for BookRetirer {
+    fn drop(&mut self) {
+        // SAFETY: this thread's own slot; no reference from `current` is in use while a
+        // thread-local destructor runs.
+        let ctx = unsafe { &mut *slot() };
+        if ctx.book.is_null() {
+            return;
+        }
+        // SAFETY: the calling thread's own book.
+        if unsafe { robust::retire_book(ctx.book) } {
+            // Later destructors that use the library run without book or list.
+            ctx.book = core::ptr::null_mut();
+            ctx.robust_head = core::ptr::null_mut();
+            ctx.robust_mode = Mode::Off;
+        }
+    }
+}
+
+#[cfg(not(miri))]
+thread_local! {
+    static BOOK_RETIRER: BookRetirer = const { BookRetirer };
+}
 
 /// Under Miri: an identity without system calls (Miri supports none of gettid,
 /// robust lists, /proc or pthread_atfork); robust mode off.
@@ -133,6 +181,8 @@ fn init_current() -> &'static ThreadCtx {
         pid: 1,
         token: n,
         may_spin: true,
+        // SAFETY: no list head: nothing is linked. Leaked at thread exit under Miri.
+        book: unsafe { robust::new_book(core::ptr::null_mut()) },
         ..ThreadCtx::UNINIT
     };
     // SAFETY: this thread's own slot; no reference to it is live.
@@ -157,14 +207,33 @@ fn init_current() -> &'static ThreadCtx {
     // SAFETY: gettid/getpid cannot fail.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
     let pid = unsafe { libc::getpid() } as u32;
-    let (robust_mode, robust_head) = robust::init_thread(ROBUST_DISABLED.load(Ordering::Relaxed));
+    let (mut robust_mode, mut robust_head) =
+        robust::init_thread(ROBUST_DISABLED.load(Ordering::Relaxed));
+    // SAFETY: `robust_head` is null or this thread's live head.
+    let book = unsafe { robust::new_book(robust_head) };
+    if book.is_null() {
+        // Without a book nothing can be linked safely (or unlinked without reading
+        // shared memory): run with robust mode off.
+        (robust_mode, robust_head) = (Mode::Off, core::ptr::null_mut());
+    } else {
+        // Registers the destructor (a no-op if the thread is already exiting).
+        let _ = BOOK_RETIRER.try_with(|_| ());
+    }
     let ctx = ThreadCtx {
         tid,
         pid,
         token: new_token(tid),
-        start_time: live_thread_start_time(pid, tid).unwrap_or(0),
-        pidns: own_pidns(),
+        // Our start time is evidence for other processes' back-stops: record it only
+        // when this /proc provably shows our own namespace (a /proc of another
+        // namespace would give some other thread's start time for our ids).
+        start_time: if liveness::proc_is_own_namespace() {
+            liveness::live_thread_start_time(pid, tid).unwrap_or(0)
+        } else {
+            0
+        },
+        pidns: liveness::own_pidns(),
         robust_head,
+        book,
         robust_mode,
         may_spin: usable_cpus() > 1,
     };
@@ -181,8 +250,17 @@ pub(super) fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
-    // SAFETY: this thread's own slot; the child runs no other code of ours meanwhile.
-    unsafe { slot().write(ThreadCtx::UNINIT) };
+    // The parent's book is a copy here, linked into no list of the child (glibc empties
+    // the child's list; the kernel gives it none): just free it.
+    // SAFETY: this thread's own slot and book; the child runs no other code of ours
+    // meanwhile.
+    unsafe {
+        let old = (*slot()).book;
+        if !old.is_null() {
+            robust::drop_book(old);
+        }
+        slot().write(ThreadCtx::UNINIT);
+    }
 }
 
 /// 64 random bits, never 0. `getrandom` normally; if that fails, a mix of the TID,
@@ -202,23 +280,6 @@ fn new_token(tid: u32) -> u64 {
     if t == 0 { 1 } else { t }
 }
 
-/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat` for a thread that has not
-/// exited; `None` if there is no such thread, if it has exited (a zombie `Z` or dead `X`
-/// entry stays until its parent reaps it — possibly the very process waiting for the
-/// lock — but it holds nothing), or if /proc is not mounted.
-pub fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and ')': fields resume after the
-    // last ')', with field 3 (the state); field 22 comes 19 fields after it.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    if matches!(fields.next()?, "Z" | "X" | "x") {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
 /// How many CPUs the calling thread may run on (1 if unknown).
 fn usable_cpus() -> u32 {
     // SAFETY: `set` is a valid, writable cpu_set_t of the size passed; pid 0 = caller.
@@ -228,24 +289,6 @@ fn usable_cpus() -> u32 {
             return 1;
         }
         libc::CPU_COUNT(&set) as u32
-    }
-}
-
-/// Whether /proc is usable for liveness checks (it is mounted and shows us).
-pub fn proc_available() -> bool {
-    std::path::Path::new("/proc/self/stat").exists()
-}
-
-/// The inode and device of `/proc/self/ns/pid` folded into 32 bits (never 0), or 0
-/// if unknown.
-fn own_pidns() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self/ns/pid") {
-        Ok(m) => {
-            let id = m.ino() ^ (m.dev() << 32);
-            ((id ^ (id >> 32)) as u32) | 1
-        }
-        Err(_) => 0,
     }
 }
 
@@ -274,33 +317,5 @@ mod tests {
         assert_ne!(a.tid, b.tid);
         assert_ne!(a.token, b.token);
         assert_eq!(a.pid, b.pid);
-    }
-
-    #[test]
-    fn start_time_is_readable_for_live_threads_only() {
-        let me = current();
-        if proc_available() {
-            assert!(live_thread_start_time(me.pid, me.tid).is_some());
-            assert_eq!(
-                me.start_time,
-                live_thread_start_time(me.pid, me.tid).unwrap()
-            );
-        }
-        assert_eq!(live_thread_start_time(me.pid, 0x3fff_fff0), None);
-    }
-
-    #[test]
-    fn zombies_are_not_alive() {
-        // SAFETY: fork in a test; the child only calls _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: async-signal-safe exit of the child.
-            unsafe { libc::_exit(0) };
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        // Exited but not reaped: a zombie.
-        assert_eq!(live_thread_start_time(pid as u32, pid as u32), None);
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
     }
 }

@@ -28,6 +28,7 @@ use super::names::{
 use super::registry::Content;
 use crate::status::{MpResult, Status};
 use crate::sys::errno;
+use crate::sys::liveness;
 
 /// What a named open produced.
 pub struct Opened {
@@ -267,13 +268,12 @@ static STALE_TEMPS_SWEPT: AtomicBool = AtomicBool::new(false);
 fn own_start_time() -> u64 {
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() } as u32;
-    crate::sys::thread::live_thread_start_time(pid, pid).unwrap_or(0)
+    liveness::live_thread_start_time(pid, pid).unwrap_or(0)
 }
 
 /// The calling process's PID namespace inode (0 if unknown).
 fn own_pidns() -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
+    u64::from(liveness::own_pidns())
 }
 
 /// `(pid, start, pidns)` of a temporary file name, if it is one.
@@ -291,7 +291,9 @@ fn parse_temp_name(file: &str) -> Option<(u32, u64, u64)> {
 /// alone (the sticky `/dev/shm` refuses anyway).
 pub(super) fn sweep_stale_temps() {
     let ns = own_pidns();
-    if ns == 0 || !crate::sys::thread::proc_available() {
+    // Pids and start times read from a /proc of another namespace would describe other
+    // processes: sweep only where /proc provably shows our own namespace.
+    if ns == 0 || !liveness::proc_is_own_namespace() {
         return;
     }
     let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
@@ -305,7 +307,7 @@ pub(super) fn sweep_stale_temps() {
         if file_ns != ns || start == 0 {
             continue;
         }
-        if crate::sys::thread::live_thread_start_time(pid, pid) == Some(start) {
+        if liveness::live_thread_start_time(pid, pid) == Some(start) {
             continue;
         }
         let _ = std::fs::remove_file(entry.path());

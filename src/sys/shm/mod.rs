@@ -118,7 +118,7 @@ mod tests {
             return;
         };
         let me = std::process::id();
-        let my_start = crate::sys::thread::live_thread_start_time(me, me).unwrap();
+        let my_start = crate::sys::liveness::live_thread_start_time(me, me).unwrap();
         let stale = format!("{SHM_DIR}{}{dead}-{my_start}-{ns}-7", create::TEMP_PREFIX);
         let live = format!(
             "{SHM_DIR}{}{me}-{my_start}-{ns}-999999",

@@ -1,0 +1,138 @@
+//! What `/proc` can prove about other threads: the RLock back-stop's evidence.
+//!
+//! A waiter may only conclude "the owner is dead" from `/proc` when two things are
+//! proven, because process ids mean something only inside one PID namespace and a
+//! `/proc` mount shows the ids of the namespace it was mounted from:
+//!
+//! 1. the owner's PID namespace is the waiter's (the owner records its namespace id at
+//!    every acquisition; see [`own_pidns`]);
+//! 2. the `/proc` this process sees belongs to that same namespace
+//!    ([`proc_is_own_namespace`]).
+//!
+//! If either is unproven (another namespace, a container's `/proc` mounted elsewhere, a
+//! `/proc` of the parent namespace after `unshare -p -f` without `--mount-proc`, no
+//! `/proc`, an old kernel), the answer is "unknown" and the waiter keeps waiting.
+
+/// The calling process's PID-namespace id: the inode number of `/proc/self/ns/pid`
+/// (the kernel's `ns.inum`, a 32-bit value), or 0 if unknown. Kept whole, never
+/// folded, so that two namespaces never share an id.
+///
+/// This is readable even where `/proc` belongs to an ancestor namespace (the link is
+/// resolved for the calling task itself); where `/proc/self` does not resolve (a
+/// `/proc` of an unrelated namespace), it is 0.
+pub fn own_pidns() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) => u32::try_from(m.ino()).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// True only if `/proc` is provably the `/proc` of the calling process's own PID
+/// namespace: `/proc/self/status` has an `NSpid:` line with exactly one id, equal to
+/// `getpid()`. (The kernel prints one id per namespace level from the level of the
+/// `/proc` mount down to the task's own, so a `/proc` of an ancestor namespace shows two
+/// or more; a `/proc` of an unrelated namespace has no `/proc/self` at all.)
+pub fn proc_is_own_namespace() -> bool {
+    let Ok(status) = std::fs::read("/proc/self/status") else {
+        return false;
+    };
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    nspid_is_exactly(&status, pid)
+}
+
+/// Parses a `/proc/<pid>/status` text: true iff its `NSpid:` line holds exactly one
+/// id and that id is `pid`.
+fn nspid_is_exactly(status: &[u8], pid: i32) -> bool {
+    let Ok(text) = core::str::from_utf8(status) else {
+        return false;
+    };
+    let Some(line) = text.lines().find_map(|l| l.strip_prefix("NSpid:")) else {
+        return false;
+    };
+    let mut ids = line.split_ascii_whitespace();
+    matches!(
+        (ids.next().map(str::parse::<i32>), ids.next()),
+        (Some(Ok(id)), None) if id == pid
+    )
+}
+
+/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat` for a thread that has not
+/// exited; `None` if there is no such thread, if it has exited (a zombie `Z` or dead `X`
+/// entry stays until its parent reaps it — possibly the very process waiting for the
+/// lock — but it holds nothing), or if /proc is not mounted.
+///
+/// Only meaningful when [`proc_is_own_namespace`] holds and `pid`/`tid` are ids of the
+/// caller's namespace.
+pub fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and ')': fields resume after the
+    // last ')', with field 3 (the state); field 22 comes 19 fields after it.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nspid_must_be_one_id_equal_to_getpid() {
+        let s = b"Name:\tx\nTgid:\t42\nNSpid:\t42\nNSpgid:\t42\n";
+        assert!(nspid_is_exactly(s, 42));
+        assert!(!nspid_is_exactly(s, 43));
+        // A /proc of the parent namespace: two levels.
+        assert!(!nspid_is_exactly(b"NSpid:\t4242\t42\n", 42));
+        assert!(!nspid_is_exactly(b"NSpid:\t42\t1\n", 42));
+        // No NSpid line (kernels before 4.1), garbage.
+        assert!(!nspid_is_exactly(b"Name:\tx\nPid:\t42\n", 42));
+        assert!(!nspid_is_exactly(b"NSpid:\t\n", 42));
+        assert!(!nspid_is_exactly(b"NSpid:\tx\n", 42));
+        assert!(!nspid_is_exactly(&[0xff, 0xfe], 42));
+    }
+
+    #[test]
+    fn own_pidns_is_the_full_inode() {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata("/proc/self/ns/pid") {
+            assert_eq!(u64::from(own_pidns()), m.ino());
+            assert_ne!(own_pidns(), 0);
+        }
+    }
+
+    #[test]
+    fn start_time_is_readable_for_live_threads_only() {
+        // SAFETY: gettid/getpid cannot fail.
+        let (pid, tid) = unsafe {
+            (
+                libc::getpid() as u32,
+                libc::syscall(libc::SYS_gettid) as u32,
+            )
+        };
+        if proc_is_own_namespace() {
+            assert!(live_thread_start_time(pid, tid).is_some());
+        }
+        assert_eq!(live_thread_start_time(pid, 0x3fff_fff0), None);
+    }
+
+    #[test]
+    fn zombies_are_not_alive() {
+        // SAFETY: fork in a test; the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: async-signal-safe exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Exited but not reaped: a zombie.
+        assert_eq!(live_thread_start_time(pid as u32, pid as u32), None);
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
+    }
+}
