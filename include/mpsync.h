@@ -265,7 +265,8 @@ mp_status mp_lock_is_locked(const struct mp_lock_t *lock, bool *locked_out);
 
 /**
  * Robust mode off for the calling thread: owner death is found by the liveness
- * back-stop only (within about a quarter of a second of blocking).
+ * back-stop only (within about a quarter of a second of blocking), and only for owners
+ * in the waiter's own PID namespace whose `/proc` the waiter can provably read.
  */
 #define MP_ROBUST_OFF 0
 
@@ -303,7 +304,9 @@ typedef struct mp_rlock_t {
  * How the calling thread detects the death of an RLock owner: `MP_ROBUST_GLIBC`,
  * `MP_ROBUST_OWN` or `MP_ROBUST_OFF` (unknown libc layout, failed self-test,
  * `MPSYNC_NO_ROBUST=1` in the environment, or robust-list syscalls unavailable).
- * An object shared between PID namespaces is not robust-linked whatever this says.
+ * Across PID namespaces an RLock is still linked while owned (the kernel reports a dying
+ * owner), but never marked pending while only waited for; the `/proc` back-stop helps
+ * only when the owner is in the waiter's own PID namespace and `/proc` provably shows it.
  */
 int32_t mp_robust_mode(void);
 

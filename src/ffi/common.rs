@@ -54,7 +54,8 @@ pub unsafe extern "C" fn mp_unlink(name: *const c_char) -> mp_status {
 }
 
 /// Robust mode off for the calling thread: owner death is found by the liveness
-/// back-stop only (within about a quarter of a second of blocking).
+/// back-stop only (within about a quarter of a second of blocking), and only for owners
+/// in the waiter's own PID namespace whose `/proc` the waiter can provably read.
 pub const MP_ROBUST_OFF: i32 = 0;
 /// The calling thread shares glibc's kernel robust list: owner death is reported by
 /// the kernel at once.
@@ -65,7 +66,9 @@ pub const MP_ROBUST_OWN: i32 = 2;
 /// How the calling thread detects the death of an RLock owner: `MP_ROBUST_GLIBC`,
 /// `MP_ROBUST_OWN` or `MP_ROBUST_OFF` (unknown libc layout, failed self-test,
 /// `MPSYNC_NO_ROBUST=1` in the environment, or robust-list syscalls unavailable).
-/// An object shared between PID namespaces is not robust-linked whatever this says.
+/// Across PID namespaces an RLock is still linked while owned (the kernel reports a dying
+/// owner), but never marked pending while only waited for; the `/proc` back-stop helps
+/// only when the owner is in the waiter's own PID namespace and `/proc` provably shows it.
 #[unsafe(no_mangle)]
 pub extern "C" fn mp_robust_mode() -> i32 {
     crate::sys::thread::current().robust_mode as i32
