@@ -22,7 +22,7 @@ pub const MAGIC: u32 = 0x4D50_5359;
 pub const RETIRED: u32 = 0x4D50_DEAD;
 /// Layout version of every object kind in this release. Bump on any change of a
 /// shared layout or of a lock word's protocol.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Type tag of each object kind (part of the ABI: never reuse a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
