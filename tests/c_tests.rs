@@ -146,6 +146,7 @@ c_test!(test_regressions, 60);
 c_test!(test_cond, 300);
 c_test!(test_event, 120);
 c_test!(test_barrier, 300);
+c_test!(test_hostile, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");

@@ -91,7 +91,8 @@ fn prefix() -> &'static str {
             .filter(|p| {
                 !p.is_empty()
                     && p.len() < 64
-                    && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
             // SAFETY: getpid has no preconditions.
             .unwrap_or_else(|| format!("mpfz{}-", unsafe { libc::getpid() }))
@@ -152,7 +153,8 @@ impl Cursor<'_> {
         match self.u8() % 4 {
             0 => usize::from(self.u8()),
             1 => usize::from(self.u8()) + MAX_ARRAY_LEN - 128,
-            2 => [usize::MAX, usize::MAX / 2 + 1, usize::MAX / 8 + 1, 1 << 32][self.u8() as usize % 4],
+            2 => [usize::MAX, usize::MAX / 2 + 1, usize::MAX / 8 + 1, 1 << 32]
+                [self.u8() as usize % 4],
             _ => self.u64() as usize,
         }
     }
@@ -337,7 +339,11 @@ impl Run<'_> {
                                 c.short_timeout(),
                                 if with_action { Some(action) } else { None },
                                 (&raw mut ctx).cast(),
-                                if c.bool() { &mut idx } else { core::ptr::null_mut() },
+                                if c.bool() {
+                                    &mut idx
+                                } else {
+                                    core::ptr::null_mut()
+                                },
                             );
                             check(st);
                             if st == 0 && idx != u32::MAX {
@@ -440,7 +446,12 @@ impl Run<'_> {
         let h = &self.handles[c.u8() as usize % self.handles.len()];
         let (ptr, len) = if h.kind == Kind::Shm {
             // SAFETY: a live shm handle.
-            unsafe { (mp_shm_data(h.ptr.cast()).cast::<u8>(), mp_shm_size(h.ptr.cast())) }
+            unsafe {
+                (
+                    mp_shm_data(h.ptr.cast()).cast::<u8>(),
+                    mp_shm_size(h.ptr.cast()),
+                )
+            }
         } else {
             (h.ptr.cast::<u8>(), h.len)
         };
@@ -489,7 +500,11 @@ impl Run<'_> {
     fn array_type(c: &mut Cursor) -> u8 {
         const T: &[u8] = b"cbBhHiIlLqQfd?";
         let b = c.u8();
-        if b < 0xf0 { T[b as usize % T.len()] } else { c.u8() }
+        if b < 0xf0 {
+            T[b as usize % T.len()]
+        } else {
+            c.u8()
+        }
     }
 
     fn array_len(c: &mut Cursor) -> usize {
@@ -531,7 +546,9 @@ impl Run<'_> {
                 (Kind::RLock, false) => mp_rlock_new(o.cast()),
                 (Kind::RLock, true) => mp_rlock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::Sem, false) => mp_sem_new(c.u32(), c.u32(), o.cast()),
-                (Kind::Sem, true) => mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast()),
+                (Kind::Sem, true) => {
+                    mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast())
+                }
                 (Kind::Cond, false) => mp_cond_new(o.cast()),
                 (Kind::Cond, true) => mp_cond_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::Event, false) => mp_event_new(o.cast()),

@@ -899,7 +899,10 @@ mod tests {
         );
         assert!(b.is_broken()); // the next generation is doomed already
         assert_eq!(b.wait(&Deadline::Never, || true), Err(Status::Broken));
-        let mut idx = [a.join().unwrap().unwrap(), releaser.join().unwrap().unwrap()];
+        let mut idx = [
+            a.join().unwrap().unwrap(),
+            releaser.join().unwrap().unwrap(),
+        ];
         idx.sort();
         assert_eq!(idx, [0, 1]);
         assert!(b.is_broken());
