@@ -25,7 +25,7 @@ export RUSTDOCFLAGS="$RUSTFLAGS"
 t0=$(date +%s)
 cargo +"$toolchain" build --release --target "$target" --bin entry_points
 echo "build: $(( $(date +%s) - t0 )) s"
-bin="target/$target/release/entry_points"
+bin="${CARGO_TARGET_DIR:-target}/$target/release/entry_points"
 mkdir -p corpus/entry_points artifacts/entry_points
 # Named objects are unlinked by the target after each input; a crash can leave some.
 export MPSYNC_FUZZ_PREFIX="mpfz$$-"
