@@ -479,6 +479,35 @@ TEST(barrier_abort_reset_eintr_during_action_spare_the_sealed_generation) {
     CHECK_OK(mp_barrier_destroy(&l->b));
 }
 
+/* Shared memory is untrusted: a state word that no barrier can hold (another process
+ * wrote it) makes wait fail with MP_EBADOBJ, never hand out an index >= parties; reset
+ * repairs it. (Offsets: the state word is the u64 at +8, COUNT in bits 0..16 and the
+ * withdrawn index HOLE in bits 16..32; parties is the u32 at +20.) */
+TEST(barrier_overwritten_state_is_ebadobj_and_reset_repairs_it) {
+    struct gs *s = mpt_shared(sizeof *s);
+    mp_barrier_t *b = &s->b;
+    CHECK_OK(mp_barrier_init(b, 2));
+    volatile uint64_t *state = (volatile uint64_t *)((char *)b + 8);
+    volatile uint32_t *parties = (volatile uint32_t *)((char *)b + 20);
+    *state = 5 | (uint64_t)3 << 16; /* 5 indices handed out of 2, index 3 given back */
+    uint32_t idx = 99;
+    mp_status st = mp_barrier_wait(b, 0, NULL, NULL, &idx);
+    fprintf(stderr, "wait on an overwritten state: %s, index %u\n", mp_status_name(st), idx);
+    CHECK_ST(st, MP_EBADOBJ);
+    CHECK(idx == 99);
+    CHECK_OK(mp_barrier_reset(b));
+    CHECK(!is_broken(b) && n_waiting(b) == 0);
+    pid_t w = spawn_party(s, b, 0, 60000);
+    CHECK_OK(mp_barrier_wait(b, 60000, NULL, NULL, &idx));
+    mpt_wait_ok(w);
+    CHECK(s->status[0] == MP_OK && (1u << idx | 1u << s->index[0]) == 3u);
+    *parties = 0;
+    CHECK_ST(mp_barrier_wait(b, 0, NULL, NULL, &idx), MP_EBADOBJ);
+    *parties = 1;
+    CHECK_OK(mp_barrier_wait(b, 0, NULL, NULL, &idx));
+    CHECK(idx == 0);
+}
+
 static int mpt_child(int argc, char **argv) {
     if (argc != 2 || strcmp(argv[0], "barrier-party") != 0) return 100;
     mp_barrier_t *b;

@@ -200,7 +200,10 @@ static void victim_step(struct victim_ctx *v) {
         case 3: CALL(v, A_GETTER, mp_barrier_parties(br, &u)); break;
         default: {
             uint32_t idx = 0;
-            CALL(v, A_BARRIER_WAIT, mp_barrier_wait(br, short_timeout(v), NULL, NULL, &idx));
+            if (CALL(v, A_BARRIER_WAIT, mp_barrier_wait(br, short_timeout(v), NULL, NULL, &idx)) ==
+                    MP_OK &&
+                idx >= MP_BARRIER_PARTIES_MAX)
+                victim_fail(v, 7, "barrier index %u out of range", idx);
             break;
         }
         }

@@ -9,6 +9,8 @@
 # longer than 10 s (a hang: every blocking call in the target has a timeout of at
 # most 2 ms) fails the run; the input is saved under fuzz/artifacts/entry_points/.
 # MPSYNC_FUZZ_SKIP=rlock (comma-separated kinds) leaves object kinds out.
+# fuzz/seeds/entry_points/ holds hand-written starting programs (one per kind); new
+# inputs go to fuzz/corpus/entry_points/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs="${1:-60}"
@@ -33,4 +35,5 @@ cleanup() { rm -f /dev/shm/"$MPSYNC_FUZZ_PREFIX"* 2>/dev/null || true; }
 trap cleanup EXIT
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
-    -artifact_prefix=artifacts/entry_points/ -print_final_stats=1 "$@" corpus/entry_points
+    -artifact_prefix=artifacts/entry_points/ -print_final_stats=1 "$@" \
+    corpus/entry_points seeds/entry_points
