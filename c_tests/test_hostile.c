@@ -15,7 +15,7 @@
 #define HOSTILE_MS 400      /* how long the hostile process scribbles */
 #define MAX_CALLS 4000      /* per victim */
 #define CALL_LIMIT_MS 2000  /* no single call may take longer */
-#define RUN_LIMIT_MS 30000  /* a victim still running after this has hung */
+#define RUN_LIMIT_MS 10000  /* a victim still running after this has hung */
 
 #define BIT(st) (1ull << ((st) + 16))
 #define B_OK BIT(MP_OK)
@@ -325,10 +325,14 @@ static void run_hostile(enum kind kind, bool header_too) {
         double t0 = mpt_now_ms();
         long writes = 0;
         while (mpt_now_ms() - t0 < HOSTILE_MS) {
+            /* A few writes per lock hold: dense enough to hit every field, sparse
+             * enough that a victim often acts on a partly overwritten object. */
             scribble((volatile unsigned char *)mem, from, len, &rng);
-            if (++writes % 8 == 0) usleep(50);
+            writes++;
+            usleep((useconds_t)(next_rand(&rng) % 300));
         }
         h->stop = 1;
+        fprintf(stderr, "hostile: %ld writes\n", writes);
         _exit(0);
     }
     mpt_wait_ok(hostile);
