@@ -1,7 +1,8 @@
 /* Barrier (mp_barrier_t) across real processes: 1,000 generations of 5 parties with index
  * and action checks, abort/reset while others wait, timeouts and failing actions break it,
- * a dead party never hangs the survivors, EINTR withdraws the caller, named objects used by
- * exec'ed processes, and bad input. */
+ * a dead party never hangs the survivors, EINTR withdraws the caller, a late arrival (during
+ * the action) affects only the next generation, named objects used by exec'ed processes,
+ * and bad input. */
 #define MPT_CHILD_MAIN
 #include "mpt_util.h"
 
@@ -344,6 +345,167 @@ TEST(barrier_sigint_to_every_waiter_withdraws_them_all) {
     CHECK(n_waiting(b) == 0);
     CHECK(!is_broken(b));
     CHECK_OK(mp_barrier_destroy(b));
+}
+
+/* ---- Defect 6: a late arrival belongs to the next generation ----------------------- */
+
+struct late {
+    mp_barrier_t b;
+    volatile int action_started, action_done;
+    volatile int status[4];
+    volatile uint32_t index[4];
+};
+
+static int slow_action(void *p) {
+    struct late *l = p;
+    l->action_started = 1;
+    usleep(300 * 1000); /* the generation is sealed meanwhile */
+    l->action_done = 1;
+    return 0;
+}
+
+/* A member of the first generation; slot 1 completes it and runs the slow action. */
+static pid_t late_party(struct late *l, int slot, int64_t timeout_ms, bool with_action) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        uint32_t idx = 99;
+        mp_status st =
+            mp_barrier_wait(&l->b, timeout_ms, with_action ? slow_action : NULL, l, &idx);
+        l->status[slot] = st;
+        l->index[slot] = idx;
+        _exit(0);
+    }
+    return pid;
+}
+
+/* Barrier(2) whose action takes 300 ms: A and B arrive and the action runs; meanwhile C
+ * waits with a 50 ms timeout and D waits forever. C's timeout breaks C's generation (the
+ * next one, which D joined), never the one A and B completed: A and B get their indices
+ * (CPython: the same), C and D get MP_EBROKEN, and the barrier stays broken until reset. */
+TEST(barrier_late_timeout_breaks_only_its_own_generation) {
+    struct late *l = mpt_shared(sizeof *l);
+    CHECK_OK(mp_barrier_init(&l->b, 2));
+    pid_t a = late_party(l, 0, MP_FOREVER, false);
+    WAIT_UNTIL(n_waiting(&l->b) == 1);
+    pid_t b = late_party(l, 1, MP_FOREVER, true);
+    WAIT_UNTIL(l->action_started);
+    pid_t d = late_party(l, 3, MP_FOREVER, false); /* a late arrival without a timeout */
+    mpt_wait_sleeping(d, 0);
+    double t0 = mpt_now_ms();
+    uint32_t idx = 99;
+    mp_status c = mp_barrier_wait(&l->b, 50, NULL, NULL, &idx); /* C */
+    double waited = mpt_now_ms() - t0;
+    bool action_was_running = !l->action_done;
+    mpt_wait_ok(a);
+    mpt_wait_ok(b);
+    mpt_wait_ok(d);
+    fprintf(stderr, "A=%s/%u B=%s/%u C=%s after %.0f ms (action still running: %d) D=%s\n",
+            mp_status_name(l->status[0]), l->index[0], mp_status_name(l->status[1]),
+            l->index[1], mp_status_name(c), waited, action_was_running,
+            mp_status_name(l->status[3]));
+    CHECK(l->status[0] == MP_OK && l->status[1] == MP_OK);
+    CHECK((1u << l->index[0] | 1u << l->index[1]) == 3u);
+    CHECK_ST(c, MP_EBROKEN);
+    CHECK(idx == 99);
+    CHECK(waited >= 50.0);
+    CHECK(l->status[3] == MP_EBROKEN);
+    CHECK(is_broken(&l->b)); /* C's generation broke: broken until reset, as in CPython */
+    CHECK_ST(mp_barrier_wait(&l->b, MP_FOREVER, NULL, NULL, NULL), MP_EBROKEN);
+    CHECK_OK(mp_barrier_reset(&l->b));
+    CHECK(!is_broken(&l->b));
+    l->status[0] = l->status[1] = 0;
+    a = late_party(l, 0, 60000, false);
+    b = late_party(l, 1, 60000, false);
+    mpt_wait_ok(a);
+    mpt_wait_ok(b);
+    CHECK(l->status[0] == MP_OK && l->status[1] == MP_OK);
+    CHECK_OK(mp_barrier_destroy(&l->b));
+}
+
+/* abort() from outside while the action runs breaks the generation an arrival would join
+ * then (the next one); reset() then, or a late arrival's signal, leaves the completed
+ * generation alone as well. */
+TEST(barrier_abort_reset_eintr_during_action_spare_the_sealed_generation) {
+    struct late *l = mpt_shared(sizeof *l);
+    CHECK_OK(mp_barrier_init(&l->b, 2));
+    for (int op = 0; op < 3; op++) {
+        memset((void *)l->status, 0, sizeof l->status);
+        l->action_started = l->action_done = 0;
+        pid_t a = late_party(l, 0, 60000, false);
+        WAIT_UNTIL(n_waiting(&l->b) == 1);
+        pid_t b = late_party(l, 1, 60000, true);
+        WAIT_UNTIL(l->action_started);
+        if (op == 0) {
+            CHECK_OK(mp_barrier_abort(&l->b));
+            CHECK(is_broken(&l->b));
+            CHECK_ST(mp_barrier_wait(&l->b, 60000, NULL, NULL, NULL), MP_EBROKEN);
+        } else if (op == 1) {
+            CHECK_OK(mp_barrier_reset(&l->b));
+        } else {
+            pid_t c = fork(); /* a late arrival interrupted by a signal handler */
+            CHECK(c >= 0);
+            if (c == 0) {
+                struct sigaction sa;
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = on_usr1;
+                sigemptyset(&sa.sa_mask);
+                if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+                l->status[2] = mp_barrier_wait(&l->b, 60000, NULL, NULL, NULL);
+                _exit(0);
+            }
+            mpt_wait_sleeping(c, 0);
+            double t0 = mpt_now_ms();
+            while (l->status[2] == 0) {
+                CHECK(mpt_now_ms() - t0 < 30000);
+                kill(c, SIGUSR1);
+                usleep(5000);
+            }
+            mpt_wait_ok(c);
+            /* Interrupted while the action ran, or (a slow machine) it joined the next
+             * generation and was interrupted there: never a broken barrier. */
+            CHECK(l->status[2] == MP_EINTR);
+        }
+        mpt_wait_ok(a);
+        mpt_wait_ok(b);
+        fprintf(stderr, "op %d: A=%s B=%s\n", op, mp_status_name(l->status[0]),
+                mp_status_name(l->status[1]));
+        CHECK(l->status[0] == MP_OK && l->status[1] == MP_OK);
+        CHECK((1u << l->index[0] | 1u << l->index[1]) == 3u);
+        CHECK(is_broken(&l->b) == (op == 0));
+        CHECK_OK(mp_barrier_reset(&l->b));
+        CHECK(n_waiting(&l->b) == 0);
+    }
+    CHECK_OK(mp_barrier_destroy(&l->b));
+}
+
+/* Shared memory is untrusted: a state word that no barrier can hold (another process
+ * wrote it) makes wait fail with MP_EBADOBJ, never hand out an index >= parties; reset
+ * repairs it. (Offsets: the state word is the u64 at +8, COUNT in bits 0..16 and the
+ * withdrawn index HOLE in bits 16..32; parties is the u32 at +20.) */
+TEST(barrier_overwritten_state_is_ebadobj_and_reset_repairs_it) {
+    struct gs *s = mpt_shared(sizeof *s);
+    mp_barrier_t *b = &s->b;
+    CHECK_OK(mp_barrier_init(b, 2));
+    volatile uint64_t *state = (volatile uint64_t *)((char *)b + 8);
+    volatile uint32_t *parties = (volatile uint32_t *)((char *)b + 20);
+    *state = 5 | (uint64_t)3 << 16; /* 5 indices handed out of 2, index 3 given back */
+    uint32_t idx = 99;
+    mp_status st = mp_barrier_wait(b, 0, NULL, NULL, &idx);
+    fprintf(stderr, "wait on an overwritten state: %s, index %u\n", mp_status_name(st), idx);
+    CHECK_ST(st, MP_EBADOBJ);
+    CHECK(idx == 99);
+    CHECK_OK(mp_barrier_reset(b));
+    CHECK(!is_broken(b) && n_waiting(b) == 0);
+    pid_t w = spawn_party(s, b, 0, 60000);
+    CHECK_OK(mp_barrier_wait(b, 60000, NULL, NULL, &idx));
+    mpt_wait_ok(w);
+    CHECK(s->status[0] == MP_OK && (1u << idx | 1u << s->index[0]) == 3u);
+    *parties = 0;
+    CHECK_ST(mp_barrier_wait(b, 0, NULL, NULL, &idx), MP_EBADOBJ);
+    *parties = 1;
+    CHECK_OK(mp_barrier_wait(b, 0, NULL, NULL, &idx));
+    CHECK(idx == 0);
 }
 
 static int mpt_child(int argc, char **argv) {

@@ -164,21 +164,34 @@ pub unsafe extern "C" fn mp_barrier_close(barrier: *mut mp_barrier_t) -> mp_stat
 /// interrupted one left may take the index it gave back). `timeout_ms`: negative
 /// (`MP_FOREVER`) waits forever, 0 does not wait (and so breaks the barrier unless
 /// this thread is the last to arrive, as in CPython), positive waits at most that
-/// long on `CLOCK_MONOTONIC`. A thread arriving while the last one runs the action
-/// joins the next generation.
+/// long on `CLOCK_MONOTONIC`.
+///
+/// Generations: once the last thread has arrived, its generation is complete. A
+/// thread that arrives while the action runs belongs to the next generation: it
+/// waits for the release, then joins the next generation (as in CPython). Its
+/// timeout, `MP_EINTR`, or an `mp_barrier_abort` / `mp_barrier_reset` called
+/// meanwhile affect only the next generation: the complete one is released and every
+/// member gets its index. Such a late arrival whose timeout expires during the action
+/// returns `MP_EBROKEN` at its deadline, and the next generation starts broken.
+/// A member's own timeout expiring during the action breaks its own generation
+/// (every member gets `MP_EBROKEN`), so a timed call never waits for an action that
+/// does not end (CPython would wait, then succeed).
 ///
 /// Returns:
 /// - `MP_OK` (index written).
-/// - `MP_EBROKEN`: the barrier is broken, or breaks while waiting: by
-///   `mp_barrier_abort`, by `mp_barrier_reset`, by a non-zero `action`, or by the
-///   timeout of any waiter, this one included (the barrier then stays broken for
-///   everyone until `mp_barrier_reset`).
+/// - `MP_EBROKEN`: the barrier is broken, or this thread's generation breaks while
+///   it waits: by `mp_barrier_abort`, by `mp_barrier_reset`, by a non-zero `action`,
+///   or by the timeout of any of its members, this one included (the barrier then
+///   stays broken for everyone until `mp_barrier_reset`).
 /// - `MP_EINTR`: a signal handler ran; this thread was withdrawn from the generation
 ///   (a retry is a fresh arrival) and its index given back. If another interrupted
 ///   waiter's index is still waiting to be reused, and this thread's is not the
 ///   highest, it stays in the generation until it can leave without making indices
-///   ambiguous (and returns `MP_OK` if the generation completes meanwhile).
-/// - `MP_EINVAL` (NULL `barrier`), `MP_EBADOBJ`.
+///   ambiguous (and returns `MP_OK` if the generation completes meanwhile). A member
+///   of a complete generation is not withdrawn: it gets its index.
+/// - `MP_EINVAL` (NULL `barrier`), `MP_EBADOBJ` (not a live barrier, or its shared
+///   state was overwritten with values no barrier can hold; `mp_barrier_reset`
+///   repairs the latter).
 ///
 /// # Safety
 /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `index_out` is
@@ -213,8 +226,12 @@ pub unsafe extern "C" fn mp_barrier_wait(
     }
 }
 
-/// Breaks the barrier: every thread waiting in it returns `MP_EBROKEN`, and so does
-/// every later `mp_barrier_wait` until `mp_barrier_reset`.
+/// Breaks the barrier: every thread waiting in the current generation returns
+/// `MP_EBROKEN`, and so does every later `mp_barrier_wait` until `mp_barrier_reset`.
+/// The caller is outside any generation, so "current" is the generation a thread
+/// arriving now would join: while the last arrival's action runs, that is the next
+/// one (the complete generation is released normally, and the barrier is broken
+/// after it). To break a generation from its own action, return non-zero from it.
 ///
 /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
 ///
@@ -228,6 +245,9 @@ pub unsafe extern "C" fn mp_barrier_abort(barrier: *mut mp_barrier_t) -> mp_stat
 
 /// Returns the barrier to its initial, unbroken state: threads waiting in the
 /// current generation return `MP_EBROKEN`; later arrivals start a fresh generation.
+/// While the last arrival's action runs, the complete generation is released
+/// normally and the next one starts unbroken. Also repairs a barrier whose shared
+/// state was overwritten (see `mp_barrier_wait`'s `MP_EBADOBJ`).
 ///
 /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
 ///
@@ -282,7 +302,9 @@ pub unsafe extern "C" fn mp_barrier_n_waiting(
     )
 }
 
-/// Writes whether the barrier is broken to `*broken_out`.
+/// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
+/// return `MP_EBROKEN` at once (also while the action runs if the next generation is
+/// already broken).
 ///
 /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
 ///

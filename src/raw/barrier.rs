@@ -5,44 +5,81 @@
 //!
 //! One 64-bit state word holds the current generation's number, how many indices it
 //! has handed out, at most one *hole* (an index given back by a waiter that a signal
-//! handler interrupted), and the broken flag. Arrival is one CAS; the last arrival
-//! runs the action while the others sleep, then releases everybody with one CAS
-//! (next generation, count 0) and one `FUTEX_WAKE`. Nobody ever waits for an
-//! acknowledgement, so a party that died while waiting never hangs the others: it
-//! simply counted as arrived (CPython's releasing party hangs: gh-123899).
+//! handler interrupted), the broken flag, and a "next generation is broken" flag.
+//! Arrival is one CAS; the last arrival runs the action while the others sleep, then
+//! releases everybody with one CAS (next generation, count 0) and one `FUTEX_WAKE`.
+//! Nobody ever waits for an acknowledgement, so a party that died while waiting never
+//! hangs the others: it simply counted as arrived (CPython's releasing party hangs:
+//! gh-123899).
+//!
+//! Every transition is a pure function of the unpacked [`State`] (`arrive`,
+//! `withdraw`, `released`, `broken_by_member`, `broken_from_outside`, `reset_step`,
+//! `late_timeout`); the CAS loops below only apply them, and the unit tests drive them
+//! directly.
+//!
+//! ## Which generation a call affects
+//!
+//! Once the last party has arrived, its generation is *sealed*: the action runs and
+//! nothing but the action's result, a member's own timeout, or the death of the
+//! action's thread can stop its release. A thread that arrives while the action runs
+//! belongs to the *next* generation (it waits until the release, then joins it), as in
+//! CPython, where it blocks on the condition's lock meanwhile. So, during the action:
+//! - a late arrival's timeout breaks the next generation (`NEXT_BROKEN`): the sealed
+//!   generation is released normally (every member gets its index), and the barrier
+//!   is broken from then on; the late arrival returns `Broken` at its deadline instead
+//!   of waiting for the action, as CPython would;
+//! - `abort` from outside the generation (it cannot tell its caller's generation)
+//!   breaks the generation that an arrival at that moment would join: the next one.
+//!   CPython serialises `abort` after the action (condition lock) and then usually
+//!   breaks the released parties that had not yet re-taken the lock, while the
+//!   releaser succeeds; here the whole sealed generation succeeds;
+//! - `reset` leaves the sealed generation alone and cancels a pending `NEXT_BROKEN`;
+//! - a late arrival interrupted by a signal handler simply leaves (it held no index);
+//! - a member's timeout breaks its own (sealed) generation, so a timed call returns
+//!   within its timeout even if the action never ends (CPython would wait for the
+//!   action, then succeed).
 //!
 //! A waiter learns that its generation ended when the generation number changes. To
 //! tell "released" from "broken, then reset", `reset` writes the number of the broken
-//! generation into `broken[generation % 8]` before it starts the next one: a waiter whose
-//! generation is over returns `MP_EBROKEN` iff that slot holds its number. (A
-//! waiter that was not scheduled while eight later generations with the same
-//! residue broke and were reset would take its broken generation for released.)
+//! generation into `broken[generation % 8]` before it starts the next one: a waiter
+//! whose generation is over returns `MP_EBROKEN` iff that slot holds its number. (A
+//! waiter that was not scheduled while eight later generations with the same residue
+//! broke and were reset would take its broken generation for released.)
 //!
 //! # State word (`state`, 64 bits)
 //!
 //! ```text
-//! bits  0..16  COUNT   indices handed out in this generation (next fresh index)
-//! bits 16..32  HOLE    an index below COUNT whose waiter withdrew, or 0xffff = none
-//! bit  32      BROKEN  the generation is broken (until reset)
-//! bits 33..64  GEN     generation number (31 bits, wrapping)
+//! bits  0..16  COUNT        indices handed out in this generation (next fresh index)
+//! bits 16..32  HOLE         an index below COUNT whose waiter withdrew, or 0xffff = none
+//! bit  32      BROKEN       this generation is broken (until reset)
+//! bit  33      NEXT_BROKEN  sealed generation only: the next one starts broken
+//! bits 34..64  GEN          generation number (30 bits, wrapping)
 //! ```
 //!
 //! Indices in use are `[0, COUNT)` minus `HOLE`; members = `COUNT - (HOLE != none)`.
+//! A consistent state has `COUNT <= parties`, `HOLE == none || HOLE < COUNT`, and
+//! `NEXT_BROKEN` only when sealed or broken; anything else was written by someone
+//! else (shared memory is untrusted) and makes `wait` fail with `MP_EBADOBJ` until
+//! `reset`, which starts a clean generation from any state.
 //!
-//! | state                              | meaning                                    |
-//! |------------------------------------|--------------------------------------------|
-//! | !BROKEN, members < parties         | filling: arrivals take `HOLE`, else `COUNT` |
-//! | !BROKEN, COUNT == parties, no HOLE | full: the last arriver runs the action;     |
-//! |                                    | extra arrivals wait for the next generation |
-//! | BROKEN                             | everyone in it returns `MP_EBROKEN`; so do  |
-//! |                                    | new arrivals, until `reset`                 |
+//! | state                                   | meaning                                      |
+//! |-----------------------------------------|----------------------------------------------|
+//! | !BROKEN, members < parties              | filling: arrivals take `HOLE`, else `COUNT`  |
+//! | !BROKEN, COUNT == parties, no HOLE      | sealed: the last arriver runs the action;    |
+//! |                                         | late arrivals wait to join the next one      |
+//! | sealed + NEXT_BROKEN                    | as sealed, but late arrivals get `MP_EBROKEN`|
+//! |                                         | and the release starts a broken generation   |
+//! | BROKEN                                  | everyone in it returns `MP_EBROKEN`; so do   |
+//! |                                         | new arrivals, until `reset`                  |
 //!
 //! Transitions: arrive `HOLE=none` or `COUNT+1`; release (last arriver, action OK)
-//! `GEN+1, COUNT=0, HOLE=none`; break (action failed, a timeout, `abort`) `BROKEN=1`;
-//! reset `BROKEN=1` first if members wait, then `broken[GEN%8]=GEN` and
-//! `GEN+1, COUNT=0, HOLE=none, BROKEN=0`; withdraw (interrupted waiter) `COUNT-1`
-//! if it holds the top index (and again if the new top is the hole), else
-//! `HOLE=index` if there is no hole yet.
+//! `GEN+1, COUNT=0, HOLE=none, BROKEN=NEXT_BROKEN, NEXT_BROKEN=0`; break by a member
+//! (action failed, a member's timeout) `BROKEN=1`; late arrival's timeout (sealed)
+//! `NEXT_BROKEN=1`; `abort` `NEXT_BROKEN=1` if sealed, else `BROKEN=1`; reset: if
+//! sealed `NEXT_BROKEN=0`, else `BROKEN=1` first if members wait, then
+//! `broken[GEN%8]=GEN` and `GEN+1, COUNT=0, HOLE=none, BROKEN=0`; withdraw
+//! (interrupted waiter) `COUNT-1` if it holds the top index (and again if the new top
+//! is the hole), else `HOLE=index` if there is no hole yet.
 //!
 //! A second interrupted waiter that is not on top while a hole is pending cannot
 //! leave without making two indices ambiguous: it stays in the generation (and keeps
@@ -70,9 +107,10 @@ const COUNT_MASK: u64 = 0xffff;
 const HOLE_SHIFT: u32 = 16;
 const NO_HOLE: u32 = 0xffff;
 const BROKEN: u64 = 1 << 32;
-const GEN_SHIFT: u32 = 33;
-const GEN_MASK: u32 = 0x7fff_ffff;
-/// Never a generation number (they are 31-bit).
+const NEXT_BROKEN: u64 = 1 << 33;
+const GEN_SHIFT: u32 = 34;
+const GEN_MASK: u32 = 0x3fff_ffff;
+/// Never a generation number (they are 30-bit).
 const NO_GEN: u32 = u32::MAX;
 const RING: usize = 8;
 
@@ -82,16 +120,39 @@ struct State {
     count: u32,
     hole: u32,
     broken: bool,
+    next_broken: bool,
     generation: u32,
 }
 
+/// What an arrival does, given the state it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arrival {
+    /// Install `new` (by CAS) to take `index`; `last` if this arrival seals the
+    /// generation (it then runs the action).
+    Join { index: u32, new: State, last: bool },
+    /// The generation is sealed: wait for its release, then arrive in the next one.
+    Later,
+    /// The barrier is broken (or the generation this caller would join will be).
+    Broken,
+}
+
 impl State {
+    /// The state of a fresh barrier.
+    const INITIAL: State = State {
+        count: 0,
+        hole: NO_HOLE,
+        broken: false,
+        next_broken: false,
+        generation: 0,
+    };
+
     #[inline]
     fn unpack(v: u64) -> State {
         State {
             count: (v & COUNT_MASK) as u32,
             hole: ((v >> HOLE_SHIFT) & COUNT_MASK) as u32,
             broken: v & BROKEN != 0,
+            next_broken: v & NEXT_BROKEN != 0,
             generation: (v >> GEN_SHIFT) as u32 & GEN_MASK,
         }
     }
@@ -101,6 +162,7 @@ impl State {
         (u64::from(self.count) & COUNT_MASK)
             | (u64::from(self.hole) & COUNT_MASK) << HOLE_SHIFT
             | if self.broken { BROKEN } else { 0 }
+            | if self.next_broken { NEXT_BROKEN } else { 0 }
             | u64::from(self.generation & GEN_MASK) << GEN_SHIFT
     }
 
@@ -114,23 +176,188 @@ impl State {
         self.count >= parties && self.hole == NO_HOLE
     }
 
-    /// The first state of the generation after this one.
+    /// The last party has arrived and the generation is not broken: the action runs.
+    #[inline]
+    fn is_sealed(self, parties: u32) -> bool {
+        !self.broken && self.is_full(parties)
+    }
+
+    /// See the module documentation ("a consistent state").
+    #[inline]
+    fn is_consistent(self, parties: u32) -> bool {
+        self.count <= parties
+            && (self.hole == NO_HOLE || self.hole < self.count)
+            && (!self.next_broken || self.broken || self.is_full(parties))
+    }
+
+    /// The first state of the generation after this one (unbroken).
     #[inline]
     fn next_generation(self) -> State {
         State {
-            count: 0,
-            hole: NO_HOLE,
-            broken: false,
             generation: self.generation.wrapping_add(1) & GEN_MASK,
+            ..State::INITIAL
         }
     }
-}
 
-/// Why an interrupted waiter's withdrawal did not happen.
-enum Withdraw {
-    Done,
-    Raced,
-    NotNow,
+    /// An arrival: take the hole if there is one, else the next fresh index.
+    #[inline]
+    fn arrive(self, parties: u32) -> Arrival {
+        if self.broken || (self.next_broken && self.is_full(parties)) {
+            return Arrival::Broken;
+        }
+        if self.is_full(parties) {
+            return Arrival::Later;
+        }
+        let (index, new) = if self.hole != NO_HOLE {
+            (
+                self.hole,
+                State {
+                    hole: NO_HOLE,
+                    ..self
+                },
+            )
+        } else {
+            (
+                self.count,
+                State {
+                    count: self.count + 1,
+                    ..self
+                },
+            )
+        };
+        Arrival::Join {
+            index,
+            new,
+            last: new.is_full(parties),
+        }
+    }
+
+    /// The release of sealed generation `generation` by its last arriver (action OK):
+    /// `None` if it was broken (or reset) meanwhile. The next generation starts broken
+    /// if a late arrival's timeout or an `abort` doomed it.
+    #[inline]
+    fn released(self, generation: u32) -> Option<State> {
+        if self.generation != generation || self.broken {
+            return None;
+        }
+        Some(State {
+            broken: self.next_broken,
+            ..self.next_generation()
+        })
+    }
+
+    /// A member of generation `generation` breaks it (its action failed, or its
+    /// timeout expired): `None` if that generation is over or already broken.
+    #[inline]
+    fn broken_by_member(self, generation: u32) -> Option<State> {
+        if self.generation != generation || self.broken {
+            return None;
+        }
+        Some(State {
+            broken: true,
+            next_broken: false,
+            ..self
+        })
+    }
+
+    /// A late arrival (it waits for sealed generation `generation` to be released)
+    /// whose timeout expired: it dooms the next generation, its own. `None` if
+    /// `generation` is no longer sealed (released: arrive again; broken: report it).
+    #[inline]
+    fn late_timeout(self, generation: u32, parties: u32) -> Option<State> {
+        if self.generation != generation || !self.is_sealed(parties) {
+            return None;
+        }
+        Some(State {
+            next_broken: true,
+            ..self
+        })
+    }
+
+    /// `abort` by a caller outside any generation: breaks the generation an arrival
+    /// would join now (the next one while sealed). `None` if nothing changes.
+    #[inline]
+    fn broken_from_outside(self, parties: u32) -> Option<State> {
+        if self.broken || (self.next_broken && self.is_full(parties)) {
+            None
+        } else if self.is_sealed(parties) {
+            Some(State {
+                next_broken: true,
+                ..self
+            })
+        } else {
+            Some(State {
+                broken: true,
+                next_broken: false,
+                ..self
+            })
+        }
+    }
+
+    /// One step of `reset`: `None` when done, else the state to install and whether
+    /// it starts a new generation (after recording this one as broken).
+    #[inline]
+    fn reset_step(self, parties: u32) -> Option<(State, bool)> {
+        if self.broken {
+            return Some((self.next_generation(), true));
+        }
+        let break_first = State {
+            broken: true,
+            next_broken: false,
+            ..self
+        };
+        if !self.is_consistent(parties) {
+            // Overwritten by someone else: break it, then start clean (nobody can be
+            // released from a state that makes no sense).
+            return Some((break_first, false));
+        }
+        if self.is_sealed(parties) {
+            // Its release goes ahead; only a pending doom is cancelled.
+            return self.next_broken.then_some((
+                State {
+                    next_broken: false,
+                    ..self
+                },
+                false,
+            ));
+        }
+        if self.members() == 0 {
+            return None;
+        }
+        // Break the waiters' generation first, so that it cannot be released while
+        // we record it as broken.
+        Some((break_first, false))
+    }
+
+    /// An interrupted member holding `index` leaves: `None` if it cannot now (the
+    /// generation is sealed, or another hole is pending below a waiter above it).
+    #[inline]
+    fn withdraw(self, index: u32, parties: u32) -> Option<State> {
+        if self.is_full(parties) {
+            // The last arriver is running the action: we will be released.
+            return None;
+        }
+        if index + 1 == self.count {
+            let mut count = self.count - 1;
+            let mut hole = self.hole;
+            if hole != NO_HOLE && hole + 1 == count {
+                count -= 1;
+                hole = NO_HOLE;
+            }
+            Some(State {
+                count,
+                hole,
+                ..self
+            })
+        } else if self.hole == NO_HOLE {
+            Some(State {
+                hole: index,
+                ..self
+            })
+        } else {
+            None
+        }
+    }
 }
 
 /// Shared layout (64 bytes, 8-aligned):
@@ -162,13 +389,7 @@ impl RawBarrier {
     /// Initialises for `parties` (must satisfy [`valid_parties`](Self::valid_parties))
     /// and publishes.
     pub fn init(&self, parties: u32, lifecycle: Lifecycle) {
-        let first = State {
-            count: 0,
-            hole: NO_HOLE,
-            broken: false,
-            generation: 0,
-        };
-        self.state.store(first.pack(), Ordering::Relaxed);
+        self.state.store(State::INITIAL.pack(), Ordering::Relaxed);
         self.seq.store(0, Ordering::Relaxed);
         self.parties.store(parties, Ordering::Relaxed);
         for slot in &self.broken {
@@ -189,6 +410,28 @@ impl RawBarrier {
         (raw, State::unpack(raw))
     }
 
+    /// The party count, checked: it lives in shared memory, which anyone may overwrite.
+    #[inline]
+    fn checked_parties(&self) -> MpResult<u32> {
+        let parties = self.parties.load(Ordering::Relaxed);
+        if Self::valid_parties(parties) {
+            Ok(parties)
+        } else {
+            Err(Status::BadObj)
+        }
+    }
+
+    /// The current state, `BadObj` if it is inconsistent.
+    #[inline]
+    fn load_checked(&self, parties: u32) -> MpResult<(u64, State)> {
+        let (raw, st) = self.load();
+        if st.is_consistent(parties) {
+            Ok((raw, st))
+        } else {
+            Err(Status::BadObj)
+        }
+    }
+
     #[inline]
     fn cas(&self, old: u64, new: State) -> bool {
         self.state
@@ -205,53 +448,41 @@ impl RawBarrier {
     /// distinct within the generation (the last arriver gets the index it took, and
     /// runs `action` before anyone is released; `action` returning false breaks the
     /// barrier). `Broken` if the barrier is or becomes broken (also by this caller's
-    /// timeout, which breaks it for everyone) or is reset while waiting. `Intr` if a
-    /// signal handler ran: the caller was withdrawn from the generation (a retry is
-    /// a fresh arrival).
+    /// timeout, which breaks its generation for everyone: see the module
+    /// documentation for which generation that is) or is reset while waiting. `Intr`
+    /// if a signal handler ran: the caller was withdrawn from the generation (a retry
+    /// is a fresh arrival). `BadObj` if the shared state is inconsistent.
     pub fn wait(&self, deadline: &Deadline, action: impl FnOnce() -> bool) -> MpResult<u32> {
-        let parties = self.parties.load(Ordering::Relaxed);
+        let parties = self.checked_parties()?;
         let (generation, index, last) = loop {
             let seq = self.seq.load(Ordering::Acquire);
-            let (raw, st) = self.load();
-            if st.broken {
-                return Err(Status::Broken);
-            }
-            if st.is_full(parties) {
-                // The last arriver of this generation runs its action: this caller
-                // belongs to the next generation.
-                match futex::wait(&self.seq, seq, deadline) {
-                    Wake::Retry => continue,
-                    Wake::TimedOut => {
-                        self.break_generation(st.generation);
-                        return Err(Status::Broken);
+            let (raw, st) = self.load_checked(parties)?;
+            match st.arrive(parties) {
+                Arrival::Broken => return Err(Status::Broken),
+                Arrival::Later => {
+                    // The last arriver of this generation runs its action: this
+                    // caller belongs to the next generation.
+                    match futex::wait(&self.seq, seq, deadline) {
+                        Wake::Retry => {}
+                        Wake::TimedOut => {
+                            if self.late_timeout(st.generation, parties) {
+                                return Err(Status::Broken);
+                            }
+                            // Released (or broken) meanwhile: arrive in the next
+                            // generation with the expired deadline, as CPython does.
+                        }
+                        Wake::Interrupted => return Err(Status::Intr),
                     }
-                    Wake::Interrupted => return Err(Status::Intr),
                 }
-            }
-            let refill = st.hole != NO_HOLE;
-            let (index, new) = if refill {
-                (
-                    st.hole,
-                    State {
-                        hole: NO_HOLE,
-                        ..st
-                    },
-                )
-            } else {
-                (
-                    st.count,
-                    State {
-                        count: st.count + 1,
-                        ..st
-                    },
-                )
-            };
-            if self.cas(raw, new) {
-                if refill {
-                    // A waiter stuck behind the hole may now withdraw.
-                    self.wake_all();
+                Arrival::Join { index, new, last } => {
+                    if self.cas(raw, new) {
+                        if st.hole != NO_HOLE {
+                            // A waiter stuck behind the hole may now withdraw.
+                            self.wake_all();
+                        }
+                        break (st.generation, index, last);
+                    }
                 }
-                break (st.generation, index, new.is_full(parties));
             }
         };
         if last {
@@ -262,7 +493,7 @@ impl RawBarrier {
                 Err(Status::Broken)
             };
         }
-        self.await_release(generation, index, deadline)
+        self.await_release(generation, index, deadline, parties)
     }
 
     /// The last arriver's release: next generation, everyone woken. `Broken` if the
@@ -270,26 +501,42 @@ impl RawBarrier {
     fn release(&self, generation: u32) -> MpResult<()> {
         loop {
             let (raw, st) = self.load();
-            if st.generation != generation || st.broken {
+            let Some(new) = st.released(generation) else {
                 return Err(Status::Broken);
-            }
-            if self.cas(raw, st.next_generation()) {
+            };
+            if self.cas(raw, new) {
                 self.wake_all();
                 return Ok(());
             }
         }
     }
 
-    /// Sets BROKEN if generation `generation` is still current and not broken; true if
-    /// this call broke it.
+    /// A member breaks generation `generation` if it is still current and not broken;
+    /// true if this call broke it.
     fn break_generation(&self, generation: u32) -> bool {
         loop {
             let (raw, st) = self.load();
-            if st.generation != generation || st.broken {
+            let Some(new) = st.broken_by_member(generation) else {
                 return false;
-            }
-            if self.cas(raw, State { broken: true, ..st }) {
+            };
+            if self.cas(raw, new) {
                 self.wake_all();
+                return true;
+            }
+        }
+    }
+
+    /// A late arrival's timeout while `generation` is sealed: dooms the next
+    /// generation. False if `generation` is no longer sealed.
+    fn late_timeout(&self, generation: u32, parties: u32) -> bool {
+        loop {
+            let (raw, st) = self.load();
+            let Some(new) = st.late_timeout(generation, parties) else {
+                return false;
+            };
+            // Nobody sleeps on this change: late arrivals look at it when the sealed
+            // generation is released (or on their own deadline).
+            if self.cas(raw, new) {
                 return true;
             }
         }
@@ -304,8 +551,13 @@ impl RawBarrier {
         }
     }
 
-    fn await_release(&self, generation: u32, index: u32, deadline: &Deadline) -> MpResult<u32> {
-        let parties = self.parties.load(Ordering::Relaxed);
+    fn await_release(
+        &self,
+        generation: u32,
+        index: u32,
+        deadline: &Deadline,
+        parties: u32,
+    ) -> MpResult<u32> {
         let mut interrupted = false;
         loop {
             let seq = self.seq.load(Ordering::Acquire);
@@ -316,18 +568,23 @@ impl RawBarrier {
             if st.broken {
                 return Err(Status::Broken);
             }
+            if !st.is_consistent(parties) {
+                return Err(Status::BadObj);
+            }
             if interrupted {
-                match self.try_withdraw(raw, st, index, parties) {
-                    Withdraw::Done => return Err(Status::Intr),
-                    Withdraw::Raced => continue,
-                    Withdraw::NotNow => {}
+                if let Some(new) = st.withdraw(index, parties) {
+                    if self.cas(raw, new) {
+                        self.wake_all();
+                        return Err(Status::Intr);
+                    }
+                    continue;
                 }
             }
             match futex::wait(&self.seq, seq, deadline) {
                 Wake::Retry => {}
                 Wake::TimedOut => {
-                    // Our timeout breaks the generation for everyone, unless it
-                    // ended (or broke) first: the loop then reports how.
+                    // Our timeout breaks our generation for everyone, unless it ended
+                    // (or broke) first: the loop then reports how.
                     if self.break_generation(generation) {
                         return Err(Status::Broken);
                     }
@@ -337,66 +594,47 @@ impl RawBarrier {
         }
     }
 
-    /// Gives `index` back (see the module documentation).
-    fn try_withdraw(&self, raw: u64, st: State, index: u32, parties: u32) -> Withdraw {
-        if st.is_full(parties) {
-            // The last arriver is running the action: we will be released.
-            return Withdraw::NotNow;
-        }
-        let new = if index + 1 == st.count {
-            let mut count = st.count - 1;
-            let mut hole = st.hole;
-            if hole != NO_HOLE && hole + 1 == count {
-                count -= 1;
-                hole = NO_HOLE;
-            }
-            State { count, hole, ..st }
-        } else if st.hole == NO_HOLE {
-            State { hole: index, ..st }
-        } else {
-            return Withdraw::NotNow;
-        };
-        if self.cas(raw, new) {
-            self.wake_all();
-            Withdraw::Done
-        } else {
-            Withdraw::Raced
-        }
-    }
-
-    /// Breaks the barrier: every waiter, and every later arrival until `reset`,
-    /// gets `Broken`.
+    /// Breaks the barrier from outside any generation: every waiter of the filling
+    /// generation, and every later arrival until `reset`, gets `Broken`. While the
+    /// last arriver runs the action, the sealed generation is still released and the
+    /// next one is broken (see the module documentation).
     pub fn abort(&self) {
+        let parties = self.parties.load(Ordering::Relaxed);
         loop {
             let (raw, st) = self.load();
-            if st.broken {
+            let Some(new) = st.broken_from_outside(parties) else {
                 return;
-            }
-            if self.cas(raw, State { broken: true, ..st }) {
+            };
+            if self.cas(raw, new) {
                 self.wake_all();
                 return;
             }
         }
     }
 
-    /// Returns the barrier to its initial state: threads waiting in the current
-    /// generation get `Broken`; later arrivals start a fresh generation.
+    /// Returns the barrier to its initial state: threads waiting in the filling
+    /// generation get `Broken`; later arrivals start a fresh generation. A sealed
+    /// generation (the action is running) is released normally and the next one
+    /// starts unbroken. Also repairs a state that someone else overwrote.
     pub fn reset(&self) {
+        let parties = self.parties.load(Ordering::Relaxed);
         loop {
             let (raw, st) = self.load();
-            if !st.broken {
-                if st.members() == 0 {
+            let Some((new, next)) = st.reset_step(parties) else {
+                return;
+            };
+            if next {
+                self.record_broken(st.generation);
+            }
+            if self.cas(raw, new) {
+                if next {
+                    self.wake_all();
                     return;
                 }
-                // Break the waiters' generation first, so that it cannot be released
-                // while we record it as broken.
-                let _ = self.cas(raw, State { broken: true, ..st });
-                continue;
-            }
-            self.record_broken(st.generation);
-            if self.cas(raw, st.next_generation()) {
-                self.wake_all();
-                return;
+                if !new.broken {
+                    return; // a cancelled doom
+                }
+                // Broke the waiters' generation: the next step starts a fresh one.
             }
         }
     }
@@ -409,7 +647,7 @@ impl RawBarrier {
         loop {
             let newer = cur != NO_GEN
                 && cur != generation
-                && (cur.wrapping_sub(generation) & GEN_MASK) < (1 << 30);
+                && (cur.wrapping_sub(generation) & GEN_MASK) < (1 << 29);
             if newer || cur == generation {
                 return;
             }
@@ -432,9 +670,11 @@ impl RawBarrier {
         if st.broken { 0 } else { st.members() }
     }
 
-    /// True while broken.
+    /// True while broken, or while the action runs and the next generation is
+    /// already doomed (a `wait` now would return `Broken`).
     pub fn is_broken(&self) -> bool {
-        self.load().1.broken
+        let (_, st) = self.load();
+        st.broken || (st.next_broken && st.is_full(self.parties.load(Ordering::Relaxed)))
     }
 
     /// Ends an in-place barrier: `Busy` while threads wait in an unbroken generation.
@@ -462,6 +702,23 @@ mod tests {
         Arc::from(b)
     }
 
+    fn st(count: u32, hole: u32, generation: u32) -> State {
+        State {
+            count,
+            hole,
+            generation,
+            ..State::INITIAL
+        }
+    }
+
+    /// Applies an arrival that must join; returns (index, new state, last).
+    fn join(s: State, parties: u32) -> (u32, State, bool) {
+        match s.arrive(parties) {
+            Arrival::Join { index, new, last } => (index, new, last),
+            other => panic!("expected a join, got {other:?}"),
+        }
+    }
+
     #[test]
     fn layout_and_packing() {
         assert_eq!(core::mem::size_of::<RawBarrier>(), 64);
@@ -469,13 +726,122 @@ mod tests {
             count: 7,
             hole: 3,
             broken: true,
+            next_broken: true,
             generation: GEN_MASK,
         };
         assert_eq!(State::unpack(s.pack()), s);
         assert_eq!(s.members(), 6);
         assert_eq!(s.next_generation().generation, 0);
+        assert_eq!(State::unpack(u64::MAX).generation, GEN_MASK);
         assert!(RawBarrier::valid_parties(1) && RawBarrier::valid_parties(MAX_PARTIES));
         assert!(!RawBarrier::valid_parties(0) && !RawBarrier::valid_parties(MAX_PARTIES + 1));
+    }
+
+    /// Arrival, sealing and release as pure transitions.
+    #[test]
+    fn arrive_seal_release() {
+        let s0 = st(0, NO_HOLE, 5);
+        let (i, s1, last) = join(s0, 2);
+        assert_eq!((i, s1.count, last), (0, 1, false));
+        let (i, s2, last) = join(s1, 2);
+        assert_eq!((i, s2.count, last), (1, 2, true));
+        assert!(s2.is_sealed(2));
+        assert_eq!(s2.arrive(2), Arrival::Later); // a late arrival waits for the next one
+        let s3 = s2.released(5).unwrap();
+        assert_eq!(s3, st(0, NO_HOLE, 6));
+        assert_eq!(s2.released(4), None); // not its generation
+        let broken = s1.broken_by_member(5).unwrap();
+        assert_eq!(broken.arrive(2), Arrival::Broken);
+        assert_eq!(broken.released(5), None);
+        assert_eq!(broken.broken_by_member(5), None);
+    }
+
+    /// Defect 6: a late arrival's timeout during the action dooms the next
+    /// generation only; abort and reset from outside act on the next one too.
+    #[test]
+    fn late_arrival_affects_only_the_next_generation() {
+        let sealed = st(2, NO_HOLE, 9);
+        assert!(sealed.is_sealed(2));
+        let doomed = sealed.late_timeout(9, 2).unwrap();
+        assert!(doomed.next_broken && !doomed.broken);
+        assert_eq!(doomed.arrive(2), Arrival::Broken); // other late arrivals: at once
+        assert_eq!(doomed.late_timeout(9, 2), Some(doomed)); // idempotent
+        assert_eq!(doomed.withdraw(0, 2), None); // members stay to be released
+        let next = doomed.released(9).unwrap(); // the sealed generation completes
+        assert!(next.broken && next.generation == 10 && next.count == 0);
+        assert_eq!(next.arrive(2), Arrival::Broken);
+        // Not sealed (released, or filling): a late timeout changes nothing.
+        assert_eq!(st(1, NO_HOLE, 9).late_timeout(9, 2), None);
+        assert_eq!(sealed.late_timeout(8, 2), None);
+        // abort while sealed: the next generation; while filling: this one.
+        assert_eq!(sealed.broken_from_outside(2), Some(doomed));
+        assert_eq!(doomed.broken_from_outside(2), None);
+        let filling = st(1, NO_HOLE, 9);
+        let aborted = filling.broken_from_outside(2).unwrap();
+        assert!(aborted.broken);
+        assert_eq!(aborted.broken_from_outside(2), None);
+        // reset while sealed: cancels the doom, leaves the release alone.
+        assert_eq!(doomed.reset_step(2), Some((sealed, false)));
+        assert_eq!(sealed.reset_step(2), None);
+        // A member's own timeout while sealed breaks its own generation.
+        let by_member = doomed.broken_by_member(9).unwrap();
+        assert!(by_member.broken && !by_member.next_broken);
+        assert_eq!(by_member.released(9), None);
+    }
+
+    #[test]
+    fn reset_steps() {
+        // Filling with members: break first, then a fresh generation.
+        let filling = st(2, NO_HOLE, 3);
+        let (b, next) = filling.reset_step(3).unwrap();
+        assert!(b.broken && !next);
+        let (fresh, next) = b.reset_step(3).unwrap();
+        assert!(next);
+        assert_eq!(fresh, st(0, NO_HOLE, 4));
+        assert_eq!(fresh.reset_step(3), None);
+        // Inconsistent (overwritten) states are broken, then restarted.
+        for bad in [st(4, NO_HOLE, 3), st(2, 2, 3), st(2, 5, 3)] {
+            assert!(!bad.is_consistent(3));
+            let (b, next) = bad.reset_step(3).unwrap();
+            assert!(b.broken && !next);
+            assert!(b.reset_step(3).unwrap().1);
+        }
+        let stray = State {
+            next_broken: true,
+            ..st(1, NO_HOLE, 3)
+        };
+        assert!(!stray.is_consistent(3));
+    }
+
+    /// The withdrawal state machine, driven directly.
+    #[test]
+    fn withdrawals_keep_indices_distinct() {
+        let p = 5;
+        let s = st(0, NO_HOLE, 0);
+        let (i0, s, _) = join(s, p);
+        let (i1, s, _) = join(s, p);
+        let (i2, s, _) = join(s, p);
+        assert_eq!((i0, i1, i2), (0, 1, 2));
+        let s = s.withdraw(1, p).unwrap(); // hole 1
+        assert_eq!(s.hole, 1);
+        assert_eq!(s.withdraw(0, p), None); // a second hole is not possible: stays
+        assert_eq!(s.members(), 2);
+        let s = s.withdraw(2, p).unwrap(); // top leaves; the hole below collapses
+        assert_eq!((s.count, s.hole), (1, NO_HOLE));
+        let s = s.withdraw(0, p).unwrap(); // now on top
+        assert_eq!(s.members(), 0);
+        let (a, s, _) = join(s, p);
+        let (b, s, _) = join(s, p);
+        assert_eq!((a, b), (0, 1));
+        let s = s.withdraw(0, p).unwrap(); // hole 0
+        let (refill, s, _) = join(s, p);
+        assert_eq!(refill, 0);
+        let (top, s, _) = join(s, p);
+        assert_eq!(top, 2);
+        assert!(s.is_consistent(p));
+        // Sealed: nobody withdraws.
+        let sealed = st(2, NO_HOLE, 0);
+        assert_eq!(sealed.withdraw(0, 2), None);
     }
 
     #[test]
@@ -509,6 +875,57 @@ mod tests {
         assert_eq!(b.wait(&Deadline::Never, || true), Err(Status::Broken));
         b.reset();
         assert_eq!(b.wait(&Deadline::Now, || true), Err(Status::Broken)); // try once: breaks
+    }
+
+    /// Defect 6 with threads: Barrier(2) whose action takes a while; a third thread
+    /// that arrives meanwhile and times out breaks only its own (next) generation.
+    #[test]
+    fn late_timeout_during_action_spares_the_sealed_generation() {
+        let b = new_barrier(2);
+        let b2 = b.clone();
+        let a = std::thread::spawn(move || b2.wait(&Deadline::Never, || true));
+        wait_until(|| b.n_waiting() == 1);
+        let b3 = b.clone();
+        let releaser = std::thread::spawn(move || {
+            b3.wait(&Deadline::Never, || {
+                std::thread::sleep(Duration::from_millis(if cfg!(miri) { 50 } else { 300 }));
+                true
+            })
+        });
+        wait_until(|| b.n_waiting() == 2); // sealed: the action runs
+        assert_eq!(
+            b.wait(&Deadline::from_timeout(true, 20), || true),
+            Err(Status::Broken)
+        );
+        assert!(b.is_broken()); // the next generation is doomed already
+        assert_eq!(b.wait(&Deadline::Never, || true), Err(Status::Broken));
+        let mut idx = [
+            a.join().unwrap().unwrap(),
+            releaser.join().unwrap().unwrap(),
+        ];
+        idx.sort();
+        assert_eq!(idx, [0, 1]);
+        assert!(b.is_broken());
+        b.reset();
+        assert!(!b.is_broken());
+        let b4 = b.clone();
+        let t = std::thread::spawn(move || b4.wait(&Deadline::Never, || true));
+        let mine = b.wait(&Deadline::Never, || true).unwrap();
+        assert_eq!(mine + t.join().unwrap().unwrap(), 1);
+    }
+
+    #[test]
+    fn overwritten_state_is_badobj_until_reset() {
+        let b = new_barrier(3);
+        b.state.store(st(7, NO_HOLE, 1).pack(), Ordering::Relaxed);
+        assert_eq!(b.wait(&Deadline::Never, || true), Err(Status::BadObj));
+        b.reset();
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.is_broken());
+        b.parties.store(0, Ordering::Relaxed);
+        assert_eq!(b.wait(&Deadline::Never, || true), Err(Status::BadObj));
+        b.parties.store(1, Ordering::Relaxed);
+        assert_eq!(b.wait(&Deadline::Never, || true), Ok(0));
     }
 
     #[test]
@@ -584,51 +1001,6 @@ mod tests {
         idx.sort();
         assert_eq!(idx, vec![0, 1, 2]);
         assert_eq!(b.destroy(), Status::Ok);
-    }
-
-    /// The withdrawal state machine, driven directly.
-    #[test]
-    fn withdrawals_keep_indices_distinct() {
-        let b = new_barrier(5);
-        let arrive = |b: &RawBarrier| {
-            let (raw, st) = b.load();
-            let (i, new) = if st.hole != NO_HOLE {
-                (
-                    st.hole,
-                    State {
-                        hole: NO_HOLE,
-                        ..st
-                    },
-                )
-            } else {
-                (
-                    st.count,
-                    State {
-                        count: st.count + 1,
-                        ..st
-                    },
-                )
-            };
-            assert!(b.cas(raw, new));
-            i
-        };
-        let withdraw = |b: &RawBarrier, i| {
-            let (raw, st) = b.load();
-            matches!(b.try_withdraw(raw, st, i, 5), Withdraw::Done)
-        };
-        assert_eq!((arrive(&b), arrive(&b), arrive(&b)), (0, 1, 2));
-        assert!(withdraw(&b, 1)); // hole 1
-        assert!(!withdraw(&b, 0)); // a second hole is not possible: stays
-        assert_eq!(b.n_waiting(), 2);
-        assert!(withdraw(&b, 2)); // top leaves; the hole below collapses
-        let (_, st) = b.load();
-        assert_eq!((st.count, st.hole), (1, NO_HOLE));
-        assert!(withdraw(&b, 0)); // now on top
-        assert_eq!(b.n_waiting(), 0);
-        assert_eq!((arrive(&b), arrive(&b)), (0, 1));
-        assert!(withdraw(&b, 0)); // hole 0
-        assert_eq!(arrive(&b), 0); // refilled
-        assert_eq!(arrive(&b), 2);
     }
 
     #[test]
