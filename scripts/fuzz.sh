@@ -33,6 +33,8 @@ mkdir -p corpus/entry_points artifacts/entry_points
 export MPSYNC_FUZZ_PREFIX="mpfz$$-"
 cleanup() { rm -f /dev/shm/"$MPSYNC_FUZZ_PREFIX"* 2>/dev/null || true; }
 trap cleanup EXIT
+# fuzz/lsan.supp: the one allocation that is leaked on purpose (see that file).
+LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/lsan.supp:print_suppressions=0}" \
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
     -artifact_prefix=artifacts/entry_points/ -print_final_stats=1 "$@" \
