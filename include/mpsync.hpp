@@ -354,7 +354,8 @@ public:
 
 protected:
     object() noexcept = default;
-    object(C *p, ownership own) noexcept : p_(p), own_(own), pid_(::getpid()) {}
+    object(C *p, ownership own) noexcept
+        : p_(p), own_(own), pid_(own == ownership::in_place ? ::getpid() : 0) {}
 
     C *p_ = nullptr;
 
