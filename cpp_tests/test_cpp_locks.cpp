@@ -234,9 +234,25 @@ TEST(owner_death_through_lock_guard_after_sigkill) {
     cpt::wait_child(kid);
     auto view = mpsync::recursive_mutex::attach(s->rlock);  // no handler on this wrapper
     CHECK(view.acquire() == mpsync::acquire_status::owner_dead);
+    CHECK(view.acquire() == mpsync::acquire_status::acquired);  // re-entry: level 2
+    view.unlock();
     CHECK(view.owner_died() && r.owner_died());  // one lock, whichever wrapper asks
     view.unlock();
     CHECK(!view.owner_died());
+}
+
+// try_lock() also reports owner death (through owner_died()).
+TEST(owner_death_through_try_lock) {
+    auto r = mpsync::recursive_mutex::anonymous();
+    pid_t kid = cpt::fork_child([&] {
+        r.lock();
+        _exit(0);
+        return 0;
+    });
+    CHECK(cpt::wait_child(kid) == 0);
+    std::unique_lock<mpsync::recursive_mutex> l(r, std::try_to_lock);
+    CHECK(l.owns_lock());
+    CHECK(r.owner_died());
 }
 
 // A handler that throws: lock() gives the level back and propagates the exception.

@@ -4,9 +4,13 @@
 // it, reset, abort).
 #include "cpptest.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <stdexcept>
+
+#include <sys/time.h>
 
 using namespace std::chrono_literals;
 
@@ -68,6 +72,36 @@ TEST(condition_variable_with_rlock_at_level_3_across_processes) {
         cv.notify_all();
     }
     for (pid_t k : kids) CHECK(cpt::wait_child(k) == 0);
+}
+
+// The re-acquisition at the end of a wait finds that the lock's owner died: the wait
+// returns normally and owner_died() tells the waiting thread.
+TEST(condition_wait_reports_owner_death) {
+    auto r = mpsync::recursive_mutex::anonymous();
+    auto cv = mpsync::condition_variable::anonymous();
+    auto flag = mpsync::shared_array<int>::anonymous(1, false);
+    std::unique_lock<mpsync::recursive_mutex> ul(r);
+    pid_t kid = cpt::fork_child([&] {
+        r.lock();  // possible once the parent waits
+        __atomic_store_n(&flag[0], 1, __ATOMIC_SEQ_CST);
+        pause();
+        return 0;
+    });
+    // Another thread kills the child once it holds the lock; meanwhile this thread
+    // waits (lock released), and its re-acquisition blocks until the kill.
+    std::thread killer([&] {
+        while (!__atomic_load_n(&flag[0], __ATOMIC_SEQ_CST)) usleep(1000);
+        kill(kid, SIGKILL);
+    });
+    while (!__atomic_load_n(&flag[0], __ATOMIC_SEQ_CST)) (void)cv.wait_for(ul, 5ms);
+    // The child set the flag while holding the lock and never released it, so the
+    // wait that saw the flag re-acquired the lock only through the owner's death.
+    killer.join();
+    CHECK(cpt::wait_child(kid) == -SIGKILL);
+    CHECK(r.owner_died());
+    CHECK(r.level() == 1);
+    ul.unlock();
+    CHECK(!r.owner_died());
 }
 
 TEST(condition_variable_with_a_mutex) {
@@ -262,6 +296,29 @@ TEST(barrier_completion_exception_breaks_and_reaches_caller) {
     b.reset();
     b.abort();
     CHECK_THROWS_STATUS(b.arrive_and_wait(), MP_EBROKEN);
+}
+
+std::atomic<int> g_signals{0};
+void on_alarm(int) { g_signals.fetch_add(1, std::memory_order_relaxed); }
+
+// A barrier wait interrupted every 5 ms keeps its deadline across the retries: it
+// ends (broken by its own timeout) instead of restarting a fresh timeout forever.
+TEST(barrier_deadline_is_kept_across_eintr) {
+    struct sigaction sa {};
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGALRM, &sa, nullptr) == 0);
+    itimerval it{};
+    it.it_interval.tv_usec = 5000;
+    it.it_value.tv_usec = 5000;
+    CHECK(setitimer(ITIMER_REAL, &it, nullptr) == 0);
+    auto b = mpsync::barrier::anonymous(2);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_STATUS(b.arrive_and_wait_for(200ms), MP_EBROKEN);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 200ms);
+    CHECK(g_signals.load() > 3);
+    it = itimerval{};
+    setitimer(ITIMER_REAL, &it, nullptr);
 }
 
 }  // namespace

@@ -413,37 +413,47 @@ MPSYNC_HPP_OPS(barrier)
 
 // ---- the per-thread owner-death record --------------------------------------------------
 // The RLocks this thread holds because an acquisition reported MP_OWNER_DEAD, with the
-// pid of the process that recorded them (a fork()ed child's copy of the list is
-// stale: a child never owns its parent's lock). Empty (nullptr) almost always, so the
-// unlock path tests one thread_local pointer.
-struct owner_death_entry {
-    const void *lock;
-    pid_t pid;
+// pid of the process that recorded them (a fork()ed child's copy of the table is
+// stale: a child never owns its parent's lock). A fixed table (no allocation, so
+// recording cannot fail after the lock was taken); `count` is almost always 0, so the
+// unlock path tests one thread_local word.
+constexpr unsigned owner_death_slots = 32;
+struct owner_death_table {
+    const void *lock[owner_death_slots];
+    pid_t pid[owner_death_slots];
+    unsigned count;
 };
-inline thread_local std::vector<owner_death_entry> *owner_death_list = nullptr;
+inline thread_local owner_death_table owner_deaths{};
 
-inline void owner_death_record(const void *lock) {
-    if (!owner_death_list) owner_death_list = new std::vector<owner_death_entry>();
-    owner_death_list->push_back({lock, ::getpid()});
+// False if the table is full (more than owner_death_slots such locks held at once).
+inline bool owner_death_record(const void *lock) noexcept {
+    owner_death_table &t = owner_deaths;
+    if (t.count == owner_death_slots) return false;
+    t.lock[t.count] = lock;
+    t.pid[t.count] = ::getpid();
+    t.count++;
+    return true;
 }
 inline bool owner_death_recorded(const void *lock) noexcept {
-    if (!owner_death_list) return false;
+    const owner_death_table &t = owner_deaths;
+    if (t.count == 0) return false;
     pid_t me = ::getpid();
-    for (const auto &e : *owner_death_list)
-        if (e.lock == lock && e.pid == me) return true;
+    for (unsigned i = 0; i < t.count; i++)
+        if (t.lock[i] == lock && t.pid[i] == me) return true;
     return false;
 }
+// Drops the record of `lock`, and every record inherited from a parent process.
 inline void owner_death_forget(const void *lock) noexcept {
-    if (!owner_death_list) return;
+    owner_death_table &t = owner_deaths;
     pid_t me = ::getpid();
-    auto &v = *owner_death_list;
-    v.erase(std::remove_if(v.begin(), v.end(),
-                           [&](const owner_death_entry &e) { return e.lock == lock || e.pid != me; }),
-            v.end());
-    if (v.empty()) {
-        delete owner_death_list;
-        owner_death_list = nullptr;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < t.count; i++) {
+        if (t.lock[i] == lock || t.pid[i] != me) continue;
+        t.lock[kept] = t.lock[i];
+        t.pid[kept] = t.pid[i];
+        kept++;
     }
+    t.count = kept;
 }
 
 }  // namespace detail
@@ -578,14 +588,15 @@ public:
         mp_status st = mp_rlock_acquire(p_, false, 0);
         if (st == MP_OK) return true;
         if (st == MP_TIMEOUT) return false;
-        lock_slow(st);
+        if (st != MP_OWNER_DEAD) detail::lock_failed(st, "mp_rlock_acquire");
+        on_owner_death(true);
         return true;
     }
     /// Releases one level; failures (e.g. MP_ENOTOWNER) go to the error handler.
     void unlock() noexcept {
         mp_status st = mp_rlock_release(p_);
         if (__builtin_expect(st != MP_OK, 0)) detail::unlock_failed(st, "mp_rlock_release", p_);
-        if (__builtin_expect(detail::owner_death_list != nullptr, 0)) forget_if_released();
+        if (__builtin_expect(detail::owner_deaths.count != 0, 0)) forget_if_released();
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period> &rel) {
@@ -656,14 +667,19 @@ private:
     }
     acquire_status finish(mp_status st) {
         acquire_status r = detail::outcome(st, "mp_rlock_acquire");
-        if (r == acquire_status::owner_dead) detail::owner_death_record(p_);
+        if (r == acquire_status::owner_dead) record_owner_death();
         return r;
+    }
+    void record_owner_death() noexcept {
+        // Not silent: a thread holding more than owner_death_slots such locks at once
+        // is told through the error handler that owner_died() will miss this one.
+        if (!detail::owner_death_record(p_)) detail::report("mpsync owner-death record (table full)", MP_ENOMEM, p_);
     }
     // Called with the lock just acquired after owner death. `undo_on_throw`: release the
     // level just taken if the handler throws (lock(): the caller never got the lock); a
     // condition_variable wait keeps the levels its caller's lock object still holds.
     void on_owner_death(bool undo_on_throw) {
-        detail::owner_death_record(p_);
+        record_owner_death();
         if (!on_death_) return;
         try {
             on_death_(*this);
@@ -876,7 +892,7 @@ private:
         mp_rlock_t *l = m.native_handle();
         // The lock is released during the wait: a record of owner death made by this
         // holding ends here; the re-acquisition may make a new one.
-        if (detail::owner_death_list) detail::owner_death_forget(l);
+        if (detail::owner_deaths.count != 0) detail::owner_death_forget(l);
         mp_status st = loop([c, l](std::int64_t ms) { return mp_cond_wait(c, l, ms); });
         if (st == MP_OWNER_DEAD) {
             m.on_owner_death(false);
@@ -997,12 +1013,20 @@ public:
     /// Waits for all parties; returns this thread's arrival index (0 .. parties-1).
     /// Throws broken_barrier if the barrier is or becomes broken; MP_EINTR is retried
     /// as a fresh arrival.
-    std::uint32_t arrive_and_wait() { return wait_ms(MP_FOREVER); }
+    std::uint32_t arrive_and_wait() {
+        return wait([] { return std::int64_t(MP_FOREVER); });
+    }
     /// As arrive_and_wait, waiting at most `rel` (rounded up to milliseconds); a timeout
     /// breaks the barrier for everyone (as in CPython) and throws broken_barrier.
+    /// A signal handler's MP_EINTR is retried (as a fresh arrival) with the time that
+    /// remains until the steady_clock deadline.
     template <class Rep, class Period>
     std::uint32_t arrive_and_wait_for(const std::chrono::duration<Rep, Period> &rel) {
-        return wait_ms(detail::ceil_ms(rel));
+        auto deadline = detail::steady_deadline(rel);
+        return wait([deadline] {
+            auto now = std::chrono::steady_clock::now();
+            return deadline <= now ? std::int64_t(0) : detail::ceil_ms(deadline - now);
+        });
     }
     /// Breaks the barrier: waiters and later arrivals get broken_barrier until reset().
     void abort() { detail::check(mp_barrier_abort(p_), "mp_barrier_abort"); }
@@ -1030,12 +1054,14 @@ public:
 
 private:
     barrier(mp_barrier_t *p, detail::ownership o) noexcept : object(p, o) {}
-    std::uint32_t wait_ms(std::int64_t timeout_ms) {
+    // `timeout()` gives each attempt's timeout in milliseconds.
+    template <class Timeout>
+    std::uint32_t wait(Timeout timeout) {
         completion_context ctx{&completion_, nullptr};
         int (*action)(void *) = completion_ ? &mpsync_hpp_barrier_completion : nullptr;
         std::uint32_t index = 0;
         mp_status st;
-        do st = mp_barrier_wait(p_, timeout_ms, action, &ctx, &index);
+        do st = mp_barrier_wait(p_, timeout(), action, &ctx, &index);
         while (st == MP_EINTR);
         if (ctx.failure) std::rethrow_exception(ctx.failure);
         if (st == MP_EBROKEN) throw broken_barrier("mp_barrier_wait");
