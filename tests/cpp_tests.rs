@@ -197,6 +197,30 @@ fn cpp_examples_compile() {
     println!("compiled {sources:?}");
 }
 
+/// The README's C++ quick start program compiles warning-free, runs, and counts right.
+#[test]
+fn readme_cpp_quick_start_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let from = readme.find("## C++ quick start").expect("README has a C++ quick start");
+    let rest = &readme[from..];
+    let start = rest.find("```cpp\n").expect("a ```cpp block") + "```cpp\n".len();
+    let len = rest[start..].find("```").expect("end of the block");
+    let src = out_dir().join("readme_quick_start.cpp");
+    std::fs::write(&src, &rest[start..start + len]).unwrap();
+    let exe = out_dir().join("readme_quick_start");
+    build(&src, "c++17", &exe);
+    let out = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("counter = 400000 (expected 400000)"),
+        "README C++ quick start printed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A `cpp_tests/test_*.cpp` without a `cpp_test!` line above would never run: fail.
 #[test]
 fn every_cpp_test_file_is_registered() {
