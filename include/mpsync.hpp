@@ -1,7 +1,8 @@
 // libmpsync for C++17: header-only RAII wrappers over the C API of mpsync.h.
 //
-// Every type here is a thin, move-only owner of one C object (no allocation, no
-// virtual calls; an uncontended lock()/unlock() pair costs what the two C calls cost).
+// Every type here is a thin, move-only owner of one C object (no allocation and no
+// virtual call on any lock, unlock or wait path; an uncontended lock()/unlock() pair
+// compiles to the two C calls and two tests of their results).
 // The C header's contracts apply unchanged; this file adds:
 //
 // Lifecycles. Each synchronization type T (mutex, recursive_mutex, counting_semaphore,
@@ -34,8 +35,8 @@
 // mpsync::category(), the category of mp_status). Outcomes are not errors: try_lock
 // returns false on MP_TIMEOUT, and explicit calls return an acquire_status.
 // MP_EINTR (a signal handler ran) is retried by every Lockable/TimedLockable call and
-// every std-like wait, with the time that remains; the explicit acquire()/wait calls take
-// an on_signal argument: on_signal::retry (default) or on_signal::report (hand
+// every std-like wait, with the time that remains; the explicit acquire*() calls take an
+// on_signal argument: on_signal::retry (default) or on_signal::report (hand
 // acquire_status::interrupted back).
 //
 // Deadlines. Durations are rounded up to whole milliseconds (a wait never ends early).
@@ -56,7 +57,6 @@
 
 #include "mpsync.h"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -65,16 +65,20 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
-#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <unistd.h>
+
+#if defined(__GNUC__)
+#define MPSYNC_HPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MPSYNC_HPP_UNLIKELY(x) (x)
+#endif
 
 #if __cplusplus >= 202002L && __has_include(<span>)
 #include <span>
@@ -492,7 +496,7 @@ public:
     /// Blocks until acquired (MP_EINTR retried). Throws mpsync::error on a bad object.
     void lock() {
         mp_status st = mp_lock_acquire(p_, true, MP_FOREVER);
-        if (__builtin_expect(st != MP_OK, 0)) lock_slow(st);
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) lock_slow(st);
     }
     /// One attempt; false if the lock is taken.
     bool try_lock() {
@@ -504,7 +508,7 @@ public:
     /// Releases; failures (not locked, bad object) go to the error handler.
     void unlock() noexcept {
         mp_status st = mp_lock_release(p_);
-        if (__builtin_expect(st != MP_OK, 0)) detail::unlock_failed(st, "mp_lock_release", p_);
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) detail::unlock_failed(st, "mp_lock_release", p_);
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period> &rel) {
@@ -582,7 +586,7 @@ public:
     /// for owner_died(), then the owner-death handler (if any) runs with the lock held.
     void lock() {
         mp_status st = mp_rlock_acquire(p_, true, MP_FOREVER);
-        if (__builtin_expect(st != MP_OK, 0)) lock_slow(st);
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) lock_slow(st);
     }
     bool try_lock() {
         mp_status st = mp_rlock_acquire(p_, false, 0);
@@ -595,8 +599,8 @@ public:
     /// Releases one level; failures (e.g. MP_ENOTOWNER) go to the error handler.
     void unlock() noexcept {
         mp_status st = mp_rlock_release(p_);
-        if (__builtin_expect(st != MP_OK, 0)) detail::unlock_failed(st, "mp_rlock_release", p_);
-        if (__builtin_expect(detail::owner_deaths.count != 0, 0)) forget_if_released();
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) detail::unlock_failed(st, "mp_rlock_release", p_);
+        if (MPSYNC_HPP_UNLIKELY(detail::owner_deaths.count != 0)) forget_if_released();
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period> &rel) {
@@ -739,7 +743,7 @@ public:
     /// Takes one unit, waiting for it (MP_EINTR retried).
     void acquire() {
         mp_status st = mp_sem_acquire(p_, true, MP_FOREVER);
-        if (__builtin_expect(st != MP_OK, 0)) {
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) {
             if (st == MP_EINTR) st = wait_forever(false, call());
             if (st != MP_OK) lock_failed(st, "mp_sem_acquire");
         }
