@@ -164,9 +164,9 @@ inline std::error_code make_error_code(errc e) noexcept {
 class error : public std::system_error {
 public:
     error(mp_status status, const char *what)
-        : std::system_error(static_cast<int>(status), category(), what) {}
+        : std::system_error(status, category(), what) {}
     /// The mp_status the C call returned.
-    mp_status status() const noexcept { return static_cast<mp_status>(code().value()); }
+    mp_status status() const noexcept { return code().value(); }
 };
 
 /// Handler for failures that cannot be thrown: a destructor's destroy/close, unlock().
