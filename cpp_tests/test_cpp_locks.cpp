@@ -117,6 +117,19 @@ TEST(timed_locks_with_steady_and_system_clocks) {
     m.unlock();
     CHECK(m.try_lock_until(std::chrono::system_clock::time_point::max()));
     m.unlock();
+    // A far-out time point of a coarse duration must not overflow into "already past":
+    // the lock is held, another thread releases it 50 ms later, the wait must get it.
+    using far_point = std::chrono::time_point<std::chrono::system_clock, std::chrono::hours>;
+    CHECK(mpsync::detail::remaining_ms(far_point::max(), std::chrono::system_clock::now()) ==
+          mpsync::detail::max_call_ms);
+    m.lock();
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(50ms);
+        m.unlock();  // a Lock has no owner: any thread may release it
+    });
+    CHECK(m.try_lock_until(far_point::max()));
+    releaser.join();
+    m.unlock();
     kill(kid, SIGKILL);
     cpt::wait_child(kid);
 }

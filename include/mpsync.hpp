@@ -274,6 +274,20 @@ std::chrono::steady_clock::time_point steady_deadline(std::chrono::duration<Rep,
     return now + step;
 }
 
+// The time from `now` to `abs`, in whole milliseconds rounded up, clamped to
+// [0, max_call_ms]. Compared in long double first, so that time points far out (e.g.
+// time_point<system_clock, hours>::max()) cannot overflow the conversion to a common
+// duration; the exact integer difference is taken only when it is small.
+template <class Clock, class D1, class D2>
+std::int64_t remaining_ms(const std::chrono::time_point<Clock, D1> &abs,
+                          const std::chrono::time_point<Clock, D2> &now) noexcept {
+    using ldms = std::chrono::duration<long double, std::milli>;
+    ldms left = ldms(abs.time_since_epoch()) - ldms(now.time_since_epoch());
+    if (left <= ldms::zero()) return abs > now ? 1 : 0;  // below long double's resolution
+    if (left >= ldms(max_call_ms)) return max_call_ms;
+    return ceil_ms(abs - now);
+}
+
 // Calls `call(timeout_ms)` until it returns something other than MP_EINTR (unless
 // `report_eintr`) or an early MP_TIMEOUT, passing the time that remains until `abs`
 // on `Clock`. MP_TIMEOUT is re-checked against `Clock`: a clock other than
@@ -282,11 +296,10 @@ template <class Clock, class Duration, class Call>
 mp_status wait_until(const std::chrono::time_point<Clock, Duration> &abs, bool report_eintr,
                      Call &&call) {
     for (;;) {
-        auto now = Clock::now();
-        std::int64_t ms = abs <= now ? 0 : ceil_ms(abs - now);
+        std::int64_t ms = remaining_ms(abs, Clock::now());
         mp_status st = call(ms);
         if (st == MP_EINTR && !report_eintr) continue;
-        if (st == MP_TIMEOUT && ms != 0 && Clock::now() < abs) continue;
+        if (st == MP_TIMEOUT && ms != 0 && remaining_ms(abs, Clock::now()) != 0) continue;
         return st;
     }
 }
