@@ -432,8 +432,7 @@ MPSYNC_HPP_OPS(barrier)
 // The RLocks this thread holds because an acquisition reported MP_OWNER_DEAD, with the
 // pid of the process that recorded them (a fork()ed child's copy of the table is
 // stale: a child never owns its parent's lock). A fixed table (no allocation, so
-// recording cannot fail after the lock was taken); `count` is almost always 0, so the
-// unlock path tests one thread_local word.
+// recording cannot fail after the lock was taken).
 constexpr unsigned owner_death_slots = 32;
 struct owner_death_table {
     const void *lock[owner_death_slots];
@@ -441,9 +440,16 @@ struct owner_death_table {
     unsigned count;
 };
 inline thread_local owner_death_table owner_deaths{};
+// Whether any thread of this process ever recorded an owner death. The unlock path
+// tests this process-wide flag, not the thread_local table: in position-independent
+// code (a shared library) every thread_local access is a call to __tls_get_addr,
+// which would cost more than the rest of the wrapper. A thread sets it before it
+// records, so its own later unlocks see it; other threads' tables are not affected.
+inline std::atomic<bool> owner_deaths_seen{false};
 
 // False if the table is full (more than owner_death_slots such locks held at once).
 inline bool owner_death_record(const void *lock) noexcept {
+    owner_deaths_seen.store(true, std::memory_order_relaxed);
     owner_death_table &t = owner_deaths;
     if (t.count == owner_death_slots) return false;
     t.lock[t.count] = lock;
@@ -613,7 +619,8 @@ public:
     void unlock() noexcept {
         mp_status st = mp_rlock_release(p_);
         if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) detail::unlock_failed(st, "mp_rlock_release", p_);
-        if (MPSYNC_HPP_UNLIKELY(detail::owner_deaths.count != 0)) forget_if_released();
+        if (MPSYNC_HPP_UNLIKELY(detail::owner_deaths_seen.load(std::memory_order_relaxed)))
+            forget_if_released();
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period> &rel) {
@@ -706,6 +713,7 @@ private:
         }
     }
     [[gnu::cold]] [[gnu::noinline]] void forget_if_released() noexcept {
+        if (detail::owner_deaths.count == 0) return;
         bool mine = false;
         if (mp_rlock_is_mine(p_, &mine) != MP_OK || !mine) detail::owner_death_forget(p_);
     }
@@ -909,7 +917,7 @@ private:
         mp_rlock_t *l = m.native_handle();
         // The lock is released during the wait: a record of owner death made by this
         // holding ends here; the re-acquisition may make a new one.
-        if (detail::owner_deaths.count != 0) detail::owner_death_forget(l);
+        if (detail::owner_deaths_seen.load(std::memory_order_relaxed)) detail::owner_death_forget(l);
         mp_status st = loop([c, l](std::int64_t ms) { return mp_cond_wait(c, l, ms); });
         if (st == MP_OWNER_DEAD) {
             m.on_owner_death(false);
