@@ -7,10 +7,34 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 using namespace std::chrono_literals;
 
 namespace {
+
+// Move-only owners; moves, destructors and unlock() never throw; the lock types meet
+// the standard's Lockable shape.
+template <class T>
+constexpr bool move_only_nothrow() {
+    return !std::is_copy_constructible<T>::value && !std::is_copy_assignable<T>::value &&
+           std::is_nothrow_move_constructible<T>::value && std::is_nothrow_move_assignable<T>::value &&
+           std::is_nothrow_destructible<T>::value;
+}
+static_assert(move_only_nothrow<mpsync::mutex>(), "mutex");
+static_assert(move_only_nothrow<mpsync::recursive_mutex>(), "recursive_mutex");
+static_assert(move_only_nothrow<mpsync::counting_semaphore>(), "counting_semaphore");
+static_assert(move_only_nothrow<mpsync::bounded_semaphore>(), "bounded_semaphore");
+static_assert(move_only_nothrow<mpsync::condition_variable>(), "condition_variable");
+static_assert(move_only_nothrow<mpsync::event>(), "event");
+static_assert(move_only_nothrow<mpsync::barrier>(), "barrier");
+static_assert(move_only_nothrow<mpsync::shared_array<int>>(), "shared_array");
+static_assert(move_only_nothrow<mpsync::shared_memory>(), "shared_memory");
+static_assert(noexcept(std::declval<mpsync::mutex &>().unlock()), "mutex::unlock is noexcept");
+static_assert(noexcept(std::declval<mpsync::recursive_mutex &>().unlock()), "recursive_mutex::unlock");
+static_assert(std::is_same<decltype(std::declval<mpsync::mutex &>().try_lock()), bool>::value, "try_lock");
+static_assert(std::is_base_of<std::system_error, mpsync::error>::value, "error is a system_error");
+static_assert(std::is_error_code_enum<mpsync::errc>::value, "errc converts to std::error_code");
 
 struct in_place_block {
     mp_lock_t lock;

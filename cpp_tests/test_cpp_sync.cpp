@@ -178,6 +178,7 @@ TEST(semaphores) {
     CHECK(!s.try_acquire_for(15ms));
     CHECK(std::chrono::steady_clock::now() - t0 >= 15ms);
     CHECK(!s.try_acquire_until(std::chrono::system_clock::now() + 5ms));
+    CHECK(s.acquire_for(2ms) == mpsync::acquire_status::timeout);
     pid_t kid = cpt::fork_child([&] {
         s.acquire();  // blocks until the parent releases
         s.acquire();

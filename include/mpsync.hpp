@@ -782,6 +782,15 @@ public:
     bool try_acquire_until(const std::chrono::time_point<Clock, Duration> &abs) {
         return acquire_until(abs) == acquire_status::acquired;
     }
+    /// Explicit acquisition: acquired, timeout, or interrupted with on_signal::report.
+    acquire_status acquire(on_signal sig) {
+        return outcome(wait_forever(sig == on_signal::report, call()), "mp_sem_acquire");
+    }
+    template <class Rep, class Period>
+    acquire_status acquire_for(const std::chrono::duration<Rep, Period> &rel,
+                               on_signal sig = on_signal::retry) {
+        return acquire_until(steady_deadline(rel), sig);
+    }
     template <class Clock, class Duration>
     acquire_status acquire_until(const std::chrono::time_point<Clock, Duration> &abs,
                                  on_signal sig = on_signal::retry) {
