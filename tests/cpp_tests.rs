@@ -201,7 +201,9 @@ fn cpp_examples_compile() {
 #[test]
 fn readme_cpp_quick_start_runs() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let from = readme.find("## C++ quick start").expect("README has a C++ quick start");
+    let from = readme
+        .find("## C++ quick start")
+        .expect("README has a C++ quick start");
     let rest = &readme[from..];
     let start = rest.find("```cpp\n").expect("a ```cpp block") + "```cpp\n".len();
     let len = rest[start..].find("```").expect("end of the block");
