@@ -114,7 +114,15 @@ TEST(anonymous_shared_with_fork) {
             c.notify_all();
         }
         b.arrive_and_wait();
-        return 0;  // the child's handles are closed here, in the child
+        // Each process closes its own mappings: the parent's stay open.
+        m.close();
+        r.close();
+        s.close();
+        c.close();
+        e.close();
+        b.close();
+        a.close();
+        return 0;
     });
     s.acquire();
     CHECK(m.try_lock());
@@ -125,6 +133,7 @@ TEST(anonymous_shared_with_fork) {
     CHECK(cpt::wait_child(kid) == 0);
     m.lock();  // still open in the parent
     m.unlock();
+    CHECK(e.is_set() && b.parties() == 2 && a.load(3) == 2.5 && s.value() == 0);
 
     // Moves transfer ownership; a moved-from wrapper is empty and closes nothing.
     mpsync::mutex moved = std::move(m);
