@@ -82,8 +82,10 @@ fn build(src: &Path, std: &str, exe: &Path) {
 /// crash or a hang.
 fn run(exe: &Path, limit: Duration) {
     use std::os::unix::process::CommandExt;
-    let out_path = exe.with_extension("out");
-    let err_path = exe.with_extension("err");
+    // Appended, not with_extension: "x.cxx17" and "x.cxx20" run at the same time and
+    // must not share "x.out".
+    let out_path = PathBuf::from(format!("{}.out", exe.display()));
+    let err_path = PathBuf::from(format!("{}.err", exe.display()));
     let inner = (limit.as_secs() * 2 / 3).max(5);
     let mut child = Command::new(exe)
         .env_remove("LD_LIBRARY_PATH")
