@@ -6,6 +6,7 @@
 #include <atomic>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <sys/time.h>
 
@@ -252,6 +253,39 @@ TEST(owner_death_through_lock_guard_after_sigkill) {
     CHECK(view.owner_died() && r.owner_died());  // one lock, whichever wrapper asks
     view.unlock();
     CHECK(!view.owner_died());
+}
+
+// Several threads of the next process race for the lock after its owner was killed:
+// exactly one of them is told (the one whose acquisition got MP_OWNER_DEAD), however
+// the threads interleave; each asks only about its own holding.
+TEST(owner_death_is_told_to_exactly_one_of_many_threads) {
+    for (int round = 0; round < 20; round++) {
+        auto r = mpsync::recursive_mutex::anonymous();
+        auto ready = mpsync::event::anonymous();
+        pid_t kid = cpt::fork_child([&] {
+            r.lock();
+            ready.set();
+            pause();
+            return 0;
+        });
+        ready.wait();
+        std::atomic<int> told{0}, entered{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; t++)
+            threads.emplace_back([&] {
+                for (int k = 0; k < 50; k++) {
+                    std::lock_guard<mpsync::recursive_mutex> g(r);
+                    if (r.owner_died()) told++;
+                    entered++;
+                }
+            });
+        usleep(1000);
+        kill(kid, SIGKILL);
+        for (auto &t : threads) t.join();
+        CHECK(cpt::wait_child(kid) == -SIGKILL);
+        CHECK(entered.load() == 200);
+        CHECK(told.load() == 1);
+    }
 }
 
 // try_lock() also reports owner death (through owner_died()).
