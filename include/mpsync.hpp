@@ -2,7 +2,8 @@
 //
 // Every type here is a thin, move-only owner of one C object (no allocation and no
 // virtual call on any lock, unlock or wait path; an uncontended lock()/unlock() pair
-// compiles to the two C calls and two tests of their results).
+// compiles to the two C calls and two tests of their results, plus, for
+// recursive_mutex, the test of one process-wide flag).
 // The C header's contracts apply unchanged; this file adds:
 //
 // Lifecycles. Each synchronization type T (mutex, recursive_mutex, counting_semaphore,
