@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packaging check: builds libmpsync with CMake (examples on, run through CTest),
-# installs it into a temporary prefix, then builds and runs a C consumer against the
-# *installed* package, with find_package(mpsync) (examples/consumer) and with
-# pkg-config, and checks the SONAME, the symlinks, the version checks, and that the
+# installs it into a temporary prefix, then builds and runs a C and a C++ consumer
+# (mpsync.hpp) against the *installed* package, with find_package(mpsync)
+# (examples/consumer) and with pkg-config, and checks the SONAME, the symlinks, the version checks, and that the
 # installed libraries are stripped and export exactly the header's functions
 # (scripts/check-exports.sh), also when installed with `cmake --install --strip`.
 # Ends with "cmake-consume: N passed, N failed"; exits non-zero if anything failed.
@@ -60,7 +60,8 @@ symlinks() {
         [ -f "$libdir/libmpsync.a" ]
 }
 header_installed() {
-    cmp "$root/include/mpsync.h" "$prefix/include/mpsync.h"
+    cmp "$root/include/mpsync.h" "$prefix/include/mpsync.h" &&
+        cmp "$root/include/mpsync.hpp" "$prefix/include/mpsync.hpp"
 }
 
 # Stripped, versioned, only the header's functions exported (shared and static).
@@ -90,6 +91,10 @@ cmake_consumer() {
         "$work/consumer/consumer" "find_package consumer (shared)" &&
         readelf -d "$work/consumer/consumer" | grep -F "Shared library: [libmpsync.so.$major]"
 }
+cmake_consumer_cpp() {
+    "$work/consumer/consumer_cpp" "find_package C++ consumer (mpsync.hpp)" &&
+        readelf -d "$work/consumer/consumer_cpp" | grep -F "Shared library: [libmpsync.so.$major]"
+}
 cmake_consumer_static() {
     "$work/consumer/consumer_static" "find_package consumer (static)" &&
         ! readelf -d "$work/consumer/consumer_static" | grep -F libmpsync
@@ -113,6 +118,16 @@ pkgconfig_consumer() {
         "$work/pc-consumer" "pkg-config consumer ($2)" &&
         readelf -d "$work/pc-consumer" | grep -F "Shared library: [libmpsync.so.$major]"
 }
+# pkg-config with the C++ header: C++17, every warning an error.
+pkgconfig_consumer_cpp() {
+    local pc_libdir
+    pc_libdir=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --variable=libdir mpsync) &&
+        # shellcheck disable=SC2046
+        c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror "$root/examples/consumer/consumer.cpp" \
+            -o "$work/pc-consumer-cpp" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs mpsync) \
+            -Wl,-rpath,"$pc_libdir" &&
+        "$work/pc-consumer-cpp" "pkg-config C++ consumer (mpsync.hpp)"
+}
 # The .pc file locates its prefix from its own directory: a moved tree still works.
 relocated_pkgconfig() {
     rm -rf "$work/moved" && cp -a "$prefix" "$work/moved" && pkgconfig_consumer "$work/moved" "moved prefix" &&
@@ -121,15 +136,17 @@ relocated_pkgconfig() {
 
 check "installed libmpsync.so.$version has SONAME libmpsync.so.$major" soname_is_major
 check "symlinks libmpsync.so -> libmpsync.so.$major -> libmpsync.so.$version, and libmpsync.a" symlinks
-check "installed include/mpsync.h is the committed header" header_installed
+check "installed include/mpsync.h and mpsync.hpp are the committed headers" header_installed
 check "installed libraries are stripped and export exactly the header's functions (MPSYNC_0.1)" exports_are_the_header
 check "debug information installed in lib/.debug and linked from the library" debuginfo_installed
 check "cmake --install --strip works" install_strip
 sizes
 check "find_package(mpsync $major.$minor) + mpsync::mpsync builds and runs" cmake_consumer
+check "find_package(mpsync) + mpsync::mpsync builds and runs the C++ (mpsync.hpp) consumer" cmake_consumer_cpp
 check "mpsync::mpsync_static links libmpsync.a and runs" cmake_consumer_static
 check "find_package(mpsync $((major + 1)).0) is rejected (SameMajorVersion)" cmake_rejects_next_major
 check "pkg-config --cflags --libs mpsync builds and runs" pkgconfig_consumer "$prefix" "installed prefix"
+check "pkg-config --cflags --libs mpsync builds and runs the C++ (mpsync.hpp) consumer" pkgconfig_consumer_cpp
 check "mpsync.pc works from a moved install tree" relocated_pkgconfig
 
 echo "cmake-consume: $passed passed, $failed failed"

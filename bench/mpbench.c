@@ -47,6 +47,9 @@
 #ifdef HAVE_BOOST
 #include "bip.h"
 #endif
+#ifdef HAVE_HPP
+#include "hpp.h"
+#endif
 
 /* ------------------------------------------------------------------------------ */
 /* Helpers */
@@ -138,6 +141,8 @@ enum prim {
     P_BIP_MUTEX,
     P_BIP_RMUTEX,
     P_BIP_SEM,
+    P_HPP_MUTEX,
+    P_HPP_RMUTEX,
     P_COUNT
 };
 
@@ -161,15 +166,19 @@ static const char *const NAMES[P_COUNT] = {
     [P_BIP_MUTEX] = "bip_mutex",
     [P_BIP_RMUTEX] = "bip_recursive_mutex",
     [P_BIP_SEM] = "bip_semaphore",
+    [P_HPP_MUTEX] = "hpp_mutex",
+    [P_HPP_RMUTEX] = "hpp_recursive_mutex",
 };
 
 static int available(int k) {
-#ifdef HAVE_BOOST
+#ifndef HAVE_BOOST
+    if (k == P_BIP_MUTEX || k == P_BIP_RMUTEX || k == P_BIP_SEM) return 0;
+#endif
+#ifndef HAVE_HPP
+    if (k == P_HPP_MUTEX || k == P_HPP_RMUTEX) return 0;
+#endif
     (void)k;
     return 1;
-#else
-    return k != P_BIP_MUTEX && k != P_BIP_RMUTEX && k != P_BIP_SEM;
-#endif
 }
 
 /* Every object gets its own 4 KiB slot (more than any of them needs). */
@@ -193,8 +202,10 @@ static void p_init(int k, void *o) {
     case P_FLOOR_INLINE: *(uint32_t *)o = 0; break;
     case P_MP_LOCK:
     case P_MP_LOCK_TRY:
-    case P_MP_LOCK_TIMED: CK_MP(mp_lock_init(o)); break;
-    case P_MP_RLOCK: CK_MP(mp_rlock_init(o)); break;
+    case P_MP_LOCK_TIMED:
+    case P_HPP_MUTEX: CK_MP(mp_lock_init(o)); break;
+    case P_MP_RLOCK:
+    case P_HPP_RMUTEX: CK_MP(mp_rlock_init(o)); break;
     case P_MP_RLOCK_NESTED:
         CK_MP(mp_rlock_init(o));
         CK_MP(mp_rlock_acquire(o, true, MP_FOREVER));
@@ -295,6 +306,10 @@ static __attribute__((noinline)) void run_pairs(int k, void *o, long n) {
     case P_BIP_MUTEX: bip_mutex_pairs(o, n); break;
     case P_BIP_RMUTEX: bip_recursive_mutex_pairs(o, n); break;
     case P_BIP_SEM: bip_semaphore_pairs(o, n); break;
+#endif
+#ifdef HAVE_HPP
+    case P_HPP_MUTEX: hpp_mutex_pairs(o, n); break;
+    case P_HPP_RMUTEX: hpp_recursive_mutex_pairs(o, n); break;
 #endif
     default: die("run_pairs: unknown kind", k);
     }

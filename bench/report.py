@@ -43,6 +43,8 @@ U_ROWS = [
     ("bip_mutex", "Boost interprocess_mutex"),
     ("bip_recursive_mutex", "Boost interprocess_recursive_mutex"),
     ("bip_semaphore", "Boost interprocess_semaphore (`wait` + `post`)"),
+    ("hpp_mutex", "**mpsync::mutex** (C++, mpsync.hpp) `lock()` + `unlock()`"),
+    ("hpp_recursive_mutex", "**mpsync::recursive_mutex** (C++, mpsync.hpp) `lock()` + `unlock()`"),
 ]
 # Each libmpsync row (and the inlined floor) is compared with a named anchor; every
 # other row with the best (fastest) alternative.
@@ -55,6 +57,8 @@ U_ANCHOR = {
     "mp_rlock_nested": "pthread_robust_recursive_nested",
     "mp_sem": "sem_t",
     "mp_sem_timed": "sem_t",
+    "hpp_mutex": "mp_lock",
+    "hpp_recursive_mutex": "mp_rlock",
 }
 ALTERNATIVES = [
     "pthread_pshared",
@@ -68,6 +72,8 @@ ALTERNATIVES = [
 ]
 SHORT = {
     "floor": "floor",
+    "mp_lock": "mp_lock from C",
+    "mp_rlock": "mp_rlock from C",
     "pthread_robust_recursive": "robust recursive pthread",
     "pthread_robust_recursive_nested": "robust recursive pthread re-entry",
     "sem_t": "sem_t",
@@ -101,7 +107,7 @@ P_ROWS = [
     ("py_threading_lock", "`threading.Lock()` (in-process, for scale)"),
 ]
 PLACEMENT = {"cross": "different CPUs", "same": "same CPU"}
-IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem"]
+IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "hpp_mutex", "hpp_recursive_mutex"]
 
 
 def med(xs):
@@ -383,6 +389,10 @@ def compute_targets(x):
     r = raw.paired("U", "mp_rlock", "pthread_robust_recursive")
     target("mp_rlock uncontended ≤ 0.9× robust recursive pshared pthread_mutex_t",
            f"{fmt(u.get('mp_rlock'))} ns vs {fmt(u.get('pthread_robust_recursive'))} ns", r, 0.9)
+    for k, c in (("hpp_mutex", "mp_lock"), ("hpp_recursive_mutex", "mp_rlock")):
+        r = raw.paired("U", k, c)
+        target(f"{k} (mpsync.hpp) uncontended lock()/unlock() ≤ 1.05× the C calls ({c})",
+               f"{fmt(u.get(k))} ns vs {fmt(u.get(c))} ns", r, 1.05)
     for k in ("mp_lock", "mp_rlock"):
         a, b = c_med(k, 2), c_med("pthread_pshared", 2)
         ms, worst = c_med(k, 2, 1), c_worst_min(k, 2)

@@ -65,12 +65,25 @@ CFLAGS=(-O2 -g -Wall -Wextra -I"$ROOT/include" -I"$ROOT/bench")
 log "compiling the bench programs (-O2)"
 gcc "${CFLAGS[@]}" -fPIC -shared -o "$OUT/libmpfloor.so" bench/floor.c
 LINK=(-L"$OUT" -lmpfloor -L"$LIB" -lmpsync -Wl,-rpath,"$LIB:$OUT" -pthread)
+# C++ parts, linked with g++: the mpsync.hpp rows (hpp.cpp) and, with Boost, bip.cpp.
+DEFS=()
+CXX_OBJS=()
+if command -v g++ > /dev/null 2>&1; then
+    g++ "${CFLAGS[@]}" -std=c++17 -c bench/hpp.cpp -o "$OUT/hpp.o"
+    DEFS+=(-DHAVE_HPP)
+    CXX_OBJS+=("$OUT/hpp.o")
+else
+    note "mpsync.hpp rows skipped: no C++ compiler (g++)"
+fi
 if [ "$HAVE_BOOST" = 1 ]; then
     g++ "${CFLAGS[@]}" -std=c++17 -c bench/bip.cpp -o "$OUT/bip.o"
-    gcc "${CFLAGS[@]}" -std=gnu11 -DHAVE_BOOST -c bench/mpbench.c -o "$OUT/mpbench.o"
-    g++ -o "$OUT/mpbench" "$OUT/mpbench.o" "$OUT/bip.o" "${LINK[@]}"
+    DEFS+=(-DHAVE_BOOST)
+    CXX_OBJS+=("$OUT/bip.o")
+fi
+gcc "${CFLAGS[@]}" -std=gnu11 "${DEFS[@]}" -c bench/mpbench.c -o "$OUT/mpbench.o"
+if [ ${#CXX_OBJS[@]} -gt 0 ]; then
+    g++ -o "$OUT/mpbench" "$OUT/mpbench.o" "${CXX_OBJS[@]}" "${LINK[@]}"
 else
-    gcc "${CFLAGS[@]}" -std=gnu11 -c bench/mpbench.c -o "$OUT/mpbench.o"
     gcc -o "$OUT/mpbench" "$OUT/mpbench.o" "${LINK[@]}"
 fi
 BENCH=$OUT/mpbench
