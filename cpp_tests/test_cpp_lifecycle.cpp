@@ -282,9 +282,21 @@ TEST(shared_array_typed_access) {
         return 0;
     });
     CHECK(cpt::wait_child(kid) == 0);
+    // The elements may be torn: every locked access says so until someone repairs them.
     mpsync::acquire_status st = mpsync::acquire_status::acquired;
     CHECK(a.load(1, &st) == 99);
     CHECK(st == mpsync::acquire_status::owner_dead);
+    a.store(1, 3, &st);
+    CHECK(st == mpsync::acquire_status::owner_dead);
+    CHECK_THROWS_STATUS(a.mark_consistent(), MP_ENOTOWNER);  // not without the lock
+    {
+        std::lock_guard<mpsync::recursive_mutex> g(a.get_lock());
+        CHECK(a.get_lock().owner_died());
+        a[1] = 4;  // repaired
+        a.mark_consistent();
+    }
+    CHECK(a.load(1, &st) == 4);
+    CHECK(st == mpsync::acquire_status::acquired);
     a.store(1, 3, &st);
     CHECK(st == mpsync::acquire_status::acquired);
 

@@ -657,6 +657,12 @@ public:
     /// threads never see or change it.
     bool owner_died() const noexcept { return detail::owner_death_recorded(p_); }
 
+    /// Declares the guarded data repaired (mp_rlock_mark_consistent). For the lock of a
+    /// shared_array, owner death stays reported to every acquisition until an owner calls
+    /// this; for any other RLock it only checks ownership. Throws mpsync::error
+    /// (errc::enotowner) unless the calling thread holds the lock.
+    void mark_consistent() { detail::check(mp_rlock_mark_consistent(p_), "mp_rlock_mark_consistent"); }
+
     /// Runs `handler(*this)` in lock()/try_lock*() (and condition_variable waits) after an
     /// acquisition that reported owner death, with the lock held. If it throws, the
     /// acquisition is undone (the level released) and the exception propagates. Per
@@ -1235,6 +1241,12 @@ public:
         if (st != MP_OWNER_DEAD) detail::check(st, "mp_array_set");
         if (status) *status = st == MP_OWNER_DEAD ? acquire_status::owner_dead : acquire_status::acquired;
     }
+
+    /// Declares the elements repaired after an owner death (mp_array_mark_consistent):
+    /// until then every locked access, and every acquisition of get_lock(), reports
+    /// owner death. Hold get_lock() while calling it; throws mpsync::error
+    /// (errc::enotowner) otherwise, and errc::einval for an array without a lock.
+    void mark_consistent() { detail::check(mp_array_mark_consistent(p_), "mp_array_mark_consistent"); }
 
     mp_array_t *native_handle() const noexcept { return p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
