@@ -25,6 +25,7 @@ use pyo3::types::PyTuple;
 
 mod array;
 mod barrier;
+mod fast;
 mod locks;
 mod shm;
 
@@ -281,6 +282,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<barrier::PyBarrier>()?;
     m.add_class::<array::PyArray>()?;
     m.add_class::<shm::PySharedMemory>()?;
+    fast::install_all(py)?;
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(unlink_anonymous, m)?)?;
     m.add("BadObjectError", py.get_type::<BadObjectError>())?;

@@ -62,7 +62,7 @@ pub struct PyLock {
     pub(crate) lock: mpsync::Lock,
     origin: Origin,
     /// The thread of this process that last acquired it (0: none), for the repr.
-    holder: AtomicU64,
+    pub(crate) holder: AtomicU64,
 }
 
 #[pymethods]
@@ -89,7 +89,7 @@ impl PyLock {
     }
 
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.Lock`.
-    #[pyo3(signature = (block=true, timeout=None))]
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
         let got = match self.lock.acquire(Deadline::now()) {
             Ok(Outcome::Ok) => true,
@@ -108,6 +108,7 @@ impl PyLock {
     }
 
     /// `release()`: `ValueError` if the lock is not held.
+    #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
         self.holder.store(0, Ordering::Relaxed);
         self.lock.release().map_err(|e| match e {
@@ -182,7 +183,7 @@ fn unreachable_lock() -> ! {
 pub struct PyRLock {
     pub(crate) lock: RLockRef,
     origin: Option<Origin>,
-    died: AtomicBool,
+    pub(crate) died: AtomicBool,
     raise_died: bool,
 }
 
@@ -196,7 +197,7 @@ impl PyRLock {
         }
     }
 
-    fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
+    pub(crate) fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         match outcome {
             Outcome::Ok => {
                 self.died.store(false, Ordering::Relaxed);
@@ -242,7 +243,7 @@ impl PyRLock {
     }
 
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.RLock`.
-    #[pyo3(signature = (block=true, timeout=None))]
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
         let first = self.lock.with(|l| l.acquire(Deadline::now()));
         let outcome = match first {
@@ -258,6 +259,7 @@ impl PyRLock {
     }
 
     /// `release()`: `AssertionError` unless the calling thread owns the lock.
+    #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
         self.lock.with(|l| l.release()).map_err(|e| match e {
             Error::NotOwner => {
@@ -352,7 +354,7 @@ impl PyRLock {
 /// `multiprocessing.Semaphore(value)`; `mpsync.BoundedSemaphore` passes `maxvalue`.
 #[pyclass(module = "mpsync", name = "Semaphore", subclass, frozen)]
 pub struct PySemaphore {
-    sem: mpsync::Semaphore,
+    pub(crate) sem: mpsync::Semaphore,
     origin: Origin,
 }
 
@@ -389,7 +391,7 @@ impl PySemaphore {
     }
 
     /// `acquire(block=True, timeout=None) -> bool`.
-    #[pyo3(signature = (block=true, timeout=None))]
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
         match self.sem.acquire(Deadline::now()) {
             Ok(Outcome::Timeout) if block => {
@@ -403,6 +405,7 @@ impl PySemaphore {
     }
 
     /// `release()`: `ValueError` if a bounded semaphore is released too many times.
+    #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
         self.sem.release().map_err(|e| match e {
             Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
