@@ -99,6 +99,9 @@ pub(crate) fn blocking<T: Send>(
     py: Python<'_>,
     f: impl Fn() -> Result<T, Error> + Send + Sync,
 ) -> PyResult<T> {
+    // A signal that arrived since the interpreter last looked (e.g. just before this
+    // call) has no wait to interrupt: run its handler now rather than after the wait.
+    py.check_signals()?;
     loop {
         match py.allow_threads(&f) {
             Err(Error::Interrupted) => py.check_signals()?,

@@ -127,3 +127,41 @@ impl Condition {
         unit(unsafe { mp_cond_notify_all(self.ptr.as_ptr()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tests_fork::{in_child, wait_for};
+    use crate::{ElemType, SharedArray};
+    use std::time::Duration;
+
+    /// A fork child notifies the parent through a condition and an RLock, and the
+    /// parent sees the child's write.
+    #[test]
+    #[cfg_attr(miri, ignore = "forks")]
+    fn a_child_notifies_the_parent() {
+        let lock = RLock::new().unwrap();
+        let cond = Condition::new().unwrap();
+        let flag = SharedArray::new(ElemType::Int, 1, false).unwrap();
+        lock.acquire(Deadline::forever()).unwrap();
+        let pid = in_child(|| {
+            lock.acquire(Deadline::forever()).unwrap();
+            flag.set(0, &1i32.to_ne_bytes()).unwrap();
+            cond.notify_all().unwrap();
+            lock.release().unwrap();
+            0
+        });
+        let mut v = [0u8; 4];
+        loop {
+            flag.get(0, &mut v).unwrap();
+            if i32::from_ne_bytes(v) == 1 {
+                break;
+            }
+            let o = cond.wait(&lock, Duration::from_secs(30)).unwrap();
+            assert_ne!(o, Outcome::Timeout);
+        }
+        lock.release().unwrap();
+        wait_for(pid, None);
+        assert_eq!(cond.wait(&lock, Deadline::now()), Err(Error::NotOwner));
+    }
+}

@@ -116,3 +116,50 @@ impl Event {
         result(unsafe { mp_event_wait(self.ptr.as_ptr(), ms) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    extern "C" fn on_signal(_: libc::c_int) {}
+
+    /// A signal handler interrupts the wait with `Error::Interrupted`; retrying with the
+    /// same deadline waits for the time left only, and never ends early.
+    #[test]
+    #[cfg_attr(miri, ignore = "signals")]
+    fn interrupted_waits_resume_with_the_same_deadline() {
+        // SAFETY: a handler that does nothing, installed without SA_RESTART so that
+        // the wait sees EINTR; SIGUSR2 is used by no other test.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = on_signal as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR2, &sa, core::ptr::null_mut()),
+                0
+            );
+        }
+        let ev = Event::new().unwrap();
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let poker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: the test thread is alive until it joins this thread.
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR2) };
+        });
+        let start = Instant::now();
+        let deadline = Deadline::after(Duration::from_millis(300));
+        let mut interrupted = 0;
+        let outcome = loop {
+            match ev.wait(deadline) {
+                Err(Error::Interrupted) => interrupted += 1,
+                other => break other,
+            }
+        };
+        poker.join().unwrap();
+        assert_eq!(outcome, Ok(Outcome::Timeout));
+        assert_eq!(interrupted, 1);
+        assert!(start.elapsed() >= Duration::from_millis(300));
+    }
+}
