@@ -24,6 +24,8 @@ python_tests() {
     local venv=target/pyvenv
     local pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    # maturin's build hook runs the `maturin` program it finds on PATH.
+    export PATH="$PWD/$venv/bin:$PATH"
     "${pip[@]}" install maturin pytest
     # numpy is optional: the zero-copy numpy tests skip without it.
     "${pip[@]}" install numpy || echo "NOTE: numpy could not be installed: its tests skip"

@@ -133,7 +133,7 @@ mod tests {
         // the wait sees EINTR; SIGUSR2 is used by no other test.
         unsafe {
             let mut sa: libc::sigaction = core::mem::zeroed();
-            sa.sa_sigaction = on_signal as usize;
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
             libc::sigemptyset(&mut sa.sa_mask);
             assert_eq!(
                 libc::sigaction(libc::SIGUSR2, &sa, core::ptr::null_mut()),
