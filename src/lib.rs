@@ -8,6 +8,8 @@
 //! * [`raw`]: the lock-word state machines (no C types, unit-tested, panic-free);
 //! * [`sys`]: the only module that makes system calls (futex, robust list, clock,
 //!   shared mappings);
+//! * [`inspect`]: read-only, racy snapshots of the shared-memory namespace (what
+//!   each entry is, object state, owner liveness, who maps it) and cleanup policies;
 //! * [`ffi`]: the C ABI, one thin file per C type family; `include/mpsync.h` is
 //!   generated from it by cbindgen.
 
@@ -15,6 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod ffi;
+/// cbindgen:ignore
+pub mod inspect;
 /// cbindgen:ignore
 pub mod raw;
 /// cbindgen:ignore
