@@ -4,24 +4,72 @@
 //! BoundedSemaphore, Condition, Event, Barrier, shared Value/Array and SharedMemory —
 //! for any language with a C FFI, across related and unrelated processes.
 //!
+//! **Rust users** use the safe API at the crate root: [`Lock`], [`RLock`],
+//! [`Semaphore`], [`Condition`], [`Event`], [`Barrier`], [`SharedArray`],
+//! [`SharedMemory`], with [`Deadline`], [`OpenOptions`], [`Outcome`] and [`Error`]
+//! (see the `api` module's conventions below, and docs/rust-api.md). The objects are
+//! byte-compatible with the C ABI's: a Rust process and a C program share a named
+//! object by opening the same name.
+//!
 //! Layout of the crate:
-//! * [`raw`]: the lock-word state machines (no C types, unit-tested, panic-free);
-//! * [`sys`]: the only module that makes system calls (futex, robust list, clock,
-//!   shared mappings);
-//! * [`inspect`]: read-only, racy snapshots of the shared-memory namespace (what
-//!   each entry is, object state, owner liveness, who maps it) and cleanup policies;
+//! * the safe API (private module `api`, re-exported here): what Rust code, the Python
+//!   package and the command-line tool use;
+//! * [`inspect`]: read-only, racy snapshots of the shared-memory namespace (what each
+//!   entry is, object state, owner liveness, who maps it) and the cleanup policies of
+//!   `mpsync rm` / `mpsync gc`;
 //! * [`ffi`]: the C ABI, one thin file per C type family; `include/mpsync.h` is
-//!   generated from it by cbindgen.
+//!   generated from it by cbindgen;
+//! * private: `raw` (the lock-word state machines, no C types, panic-free), `sys` (the
+//!   only module that makes system calls: futex, robust list, clock, shared mappings)
+//!   and `status` (the status table every layer speaks).
+//!
+//! ## Conventions of the safe API
+//! ### Lifecycles
+//! * **Anonymous** (`new`): a shared mapping inherited by `fork()`ed children. The
+//!   handle is copied into the child with the rest of memory; each process's handle
+//!   closes its own mapping when dropped.
+//! * **Named** (`open(name, &OpenOptions)`): unrelated processes in any language that
+//!   open the same name share the object; [`unlink`] removes the name.
+//! * **In place** (`unsafe init_at` / `attach_at`): the object lives in memory the caller
+//!   provides (e.g. a struct in its own shared mapping). Such a handle never frees
+//!   anything on drop (the memory is the caller's, and a `fork()`ed child may hold a
+//!   copy of the handle): call `destroy` to end the object.
+//!
+//! ### Closing and drop
+//! `close(self)` unmaps a `new`/`open` handle and reports errors: on [`Error::Busy`]
+//! (the calling thread still holds a lock inside the mapping) it hands the handle back
+//! unchanged. Dropping a handle closes it the same way; a drop that gets
+//! [`Error::Busy`] cannot give the handle back, so it **keeps the mapping** (leaking
+//! it: unmapping memory that holds a lock the thread owns would corrupt the thread's
+//! robust list) and writes one line to standard error naming the type. Release locks
+//! before dropping their handles, or call `close` to handle the error yourself.
+//!
+//! ### Blocking calls and deadlines
+//! Blocking methods take a [`Deadline`] (`Deadline::forever()`, `Deadline::now()` to
+//! try once, `Deadline::after(duration)`, `Deadline::at(instant)`, or an
+//! `Option<Duration>` where `None` means forever), measured on the monotonic clock.
+//! They return `Ok(Outcome::Ok)`, `Ok(Outcome::Timeout)`, `Ok(Outcome::OwnerDead)`
+//! (acquired, but the previous owner died holding the lock), or `Err(Error::Interrupted)`
+//! when a signal handler ran: nothing was acquired, and calling again with the same
+//! `Deadline` waits for the remaining time only. Runtimes with their own signal
+//! handling (Python) run their handlers between the two calls.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+/// cbindgen:ignore
+mod api;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod inspect;
 /// cbindgen:ignore
-pub mod raw;
+pub(crate) mod raw;
 /// cbindgen:ignore
-pub mod status;
+pub(crate) mod status;
 /// cbindgen:ignore
-pub mod sys;
+pub(crate) mod sys;
+
+pub use api::{
+    ArrayLock, Barrier, Condition, Deadline, ElemType, Error, Event, Lock, NAME_MAX, OpenOptions,
+    Outcome, RLock, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, unlink,
+};

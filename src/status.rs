@@ -104,15 +104,6 @@ impl Status {
 /// Shorthand used throughout the crate.
 pub type MpResult<T> = Result<T, Status>;
 
-/// Collapses a `Result<(), Status>` or outcome-carrying result into a `Status`.
-#[inline]
-pub fn status_of(r: MpResult<Status>) -> Status {
-    match r {
-        Ok(s) => s,
-        Err(e) => e,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,7 +94,9 @@ fn declared(block: &str) -> (u8, String) {
 }
 
 fn section_of(name: &str) -> usize {
-    if mpsync::status::ALL.iter().any(|s| s.name() == name) {
+    let is_status = mpsync::Outcome::ALL.iter().any(|o| o.name() == name)
+        || mpsync::Error::ALL.iter().any(|e| e.name() == name);
+    if is_status {
         return STATUS_SECTION;
     }
     SECTIONS

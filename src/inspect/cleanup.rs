@@ -11,7 +11,7 @@
 //! and must still be the same file (device and inode) with the same verdict.
 
 use super::{Class, Health, InspectError, Liveness, ObjectInfo, State, bare_name, inspect, list};
-use crate::sys::shm::SHM_DIR;
+use crate::sys::shm::names::SHM_DIR;
 
 /// Why `rm` did not remove a name.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 
 use super::InspectError;
-use crate::sys::shm::SHM_DIR;
+use crate::sys::shm::names::SHM_DIR;
 
 /// The most bytes of an object that inspection reads: an array's descriptor and its
 /// lock (128); every other object is 64.

@@ -30,8 +30,11 @@ pub use file::FileFacts;
 pub use maps::{Mappers, MapsIndex};
 pub use owner::Liveness;
 
-use crate::raw::header::Kind;
-use crate::sys::shm::{SHM_DIR, validate_name};
+/// The kind of a libmpsync object (its header's kind code).
+pub use crate::raw::header::Kind;
+/// Where the shared-memory namespace lives (`/dev/shm/`).
+pub use crate::sys::shm::names::SHM_DIR;
+use crate::sys::shm::validate_name;
 use file::Looked;
 use owner::Vantage;
 

@@ -158,8 +158,6 @@ const _: () = {
 /// A validated array in this process's address space.
 #[derive(Clone, Copy)]
 pub struct View<'a> {
-    /// The descriptor.
-    pub array: &'a RawArray,
     /// First element (`DATA_OFFSET` bytes after the start; valid for `len * item_size`
     /// bytes, possibly zero).
     pub data: *mut u8,
@@ -202,12 +200,6 @@ impl RawArray {
             self.lock.init_with(lifecycle, OPT_STICKY);
         }
         self.header.publish(Kind::Array, lifecycle);
-    }
-
-    /// The object header.
-    #[inline]
-    pub fn header(&self) -> &Header {
-        &self.header
     }
 
     /// True if the descriptor describes exactly (`ty`, `length`, `with_lock`). Call on
@@ -255,7 +247,6 @@ impl RawArray {
             None
         };
         Ok(View {
-            array,
             // SAFETY: DATA_OFFSET <= mapped_len (checked above): in bounds or one past
             // the end of the mapping.
             data: unsafe { base.add(DATA_OFFSET) },

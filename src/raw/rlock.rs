@@ -700,6 +700,7 @@ impl RawRLock {
     }
 
     /// True while held by anyone (or a dead owner's mark is pending).
+    #[cfg(test)]
     pub fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK != 0
     }

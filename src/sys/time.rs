@@ -23,6 +23,7 @@ pub struct Timeout(i64);
 
 impl Timeout {
     /// Try once, never sleep.
+    #[cfg(test)]
     pub const NOW: Timeout = Timeout(0);
     /// Wait as long as needed.
     pub const FOREVER: Timeout = Timeout(-1);

@@ -72,6 +72,13 @@ pub struct Block {
     /// The mapping (registered as a block, with its name; released by `close`).
     pub opened: Opened,
     /// The name without a leading `/` (what CPython's `SharedMemory.name` shows).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the registry keeps its own copy; the unit tests read this one"
+        )
+    )]
     pub name: String,
 }
 

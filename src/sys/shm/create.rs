@@ -35,8 +35,10 @@ pub struct Opened {
     /// Start of the mapping (registered; released by `close`).
     pub base: *mut u8,
     /// Length of the mapping.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit tests"))]
     pub len: usize,
     /// True if this call created (and initialised) the object.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit tests"))]
     pub created: bool,
 }
 

@@ -19,13 +19,14 @@ pub mod names;
 pub mod registry;
 mod spin_mutex;
 
-pub use block::{BLOCK_NAME_PREFIX, Block, open_block, unique_block_name};
-pub use create::{NamedSpec, Opened, open_named};
+pub use block::open_block;
+#[cfg(test)]
+pub use block::unique_block_name;
+pub use create::{NamedSpec, open_named};
 pub use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
-pub use names::{
-    FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR, effective_mode, validate_flags,
-    validate_name,
-};
+pub use names::validate_name;
+#[cfg(test)]
+pub use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
 pub use registry::{Content, Mapping, Place, block_name};
 
 use std::ffi::CStr;

@@ -1,0 +1,208 @@
+//! [`Outcome`] and [`Error`]: every status code of the library, split the Rust way.
+//!
+//! The C ABI returns one `mp_status` integer; here the non-negative codes (what a call
+//! achieved) are an [`Outcome`] and the negative ones (why it did nothing) an
+//! [`Error`]. Both keep the C number ([`Outcome::code`], [`Error::code`]) and name, so
+//! bindings can show the same vocabulary as the C header.
+
+use core::fmt;
+
+use crate::status::Status;
+
+/// What a successful call achieved: the non-negative status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// `MP_OK`: done (acquired, notified, set, ...).
+    Ok,
+    /// `MP_TIMEOUT`: not acquired before the deadline (never earlier; a try-once call's
+    /// deadline is now).
+    Timeout,
+    /// `MP_OWNER_DEAD`: acquired (or the access was made), but the previous owner of the
+    /// lock died holding it: the data it protects may be inconsistent.
+    OwnerDead,
+}
+
+/// Why a call failed; nothing was acquired or changed unless the variant says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// `MP_EINVAL`: invalid argument (bad name, flags, mode, value, type code).
+    Invalid,
+    /// `MP_EBADOBJ`: the memory (or the named file) does not hold a live object of this
+    /// type and layout version, or an existing named object does not match the
+    /// requested parameters.
+    BadObject,
+    /// `MP_ENOTOWNER`: the calling thread does not own the lock.
+    NotOwner,
+    /// `MP_EOVERFLOW`: released too many times (lock not held, semaphore at its
+    /// maximum), recursion limit, or too many waiters.
+    Overflow,
+    /// `MP_EINTR`: a signal handler ran during a blocking wait; nothing was acquired.
+    /// Retry with the same [`Deadline`](crate::Deadline) to wait for the remaining time.
+    Interrupted,
+    /// `MP_EBROKEN`: the barrier is broken, or was reset or aborted while waiting.
+    Broken,
+    /// `MP_EEXIST`: exclusive creation, and the name exists.
+    Exists,
+    /// `MP_ENOENT`: no object of that name.
+    NotFound,
+    /// `MP_EACCES`: permission denied, or another user's object opened without
+    /// [`OpenOptions::any_owner`](crate::OpenOptions::any_owner).
+    PermissionDenied,
+    /// `MP_ENOMEM`: out of memory, address space or `/dev/shm` space.
+    NoMemory,
+    /// `MP_EBUSY`: the object is in use (closing a mapping that holds a lock the
+    /// calling thread owns, destroying an object that is held or waited on).
+    Busy,
+    /// `MP_ERANGE`: index or length out of bounds.
+    OutOfRange,
+    /// `MP_ESYS`: unexpected operating-system error.
+    System,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of the C header's status table.
+    pub const ALL: [Outcome; 3] = [Outcome::Ok, Outcome::Timeout, Outcome::OwnerDead];
+
+    fn status(self) -> Status {
+        match self {
+            Outcome::Ok => Status::Ok,
+            Outcome::Timeout => Status::Timeout,
+            Outcome::OwnerDead => Status::OwnerDead,
+        }
+    }
+
+    /// The C status code (`MP_OK`, `MP_TIMEOUT`, `MP_OWNER_DEAD`).
+    pub fn code(self) -> i32 {
+        self.status().code()
+    }
+
+    /// The C name, e.g. `"MP_TIMEOUT"`.
+    pub fn name(self) -> &'static str {
+        self.status().name()
+    }
+
+    /// True if the lock was acquired (`Ok` or `OwnerDead`).
+    #[inline]
+    pub fn acquired(self) -> bool {
+        self != Outcome::Timeout
+    }
+}
+
+impl Error {
+    /// Every error, in the order of the C header's status table.
+    pub const ALL: [Error; 13] = [
+        Error::Invalid,
+        Error::BadObject,
+        Error::NotOwner,
+        Error::Overflow,
+        Error::Interrupted,
+        Error::Broken,
+        Error::Exists,
+        Error::NotFound,
+        Error::PermissionDenied,
+        Error::NoMemory,
+        Error::Busy,
+        Error::OutOfRange,
+        Error::System,
+    ];
+
+    fn status(self) -> Status {
+        match self {
+            Error::Invalid => Status::Inval,
+            Error::BadObject => Status::BadObj,
+            Error::NotOwner => Status::NotOwner,
+            Error::Overflow => Status::Overflow,
+            Error::Interrupted => Status::Intr,
+            Error::Broken => Status::Broken,
+            Error::Exists => Status::Exist,
+            Error::NotFound => Status::NoEnt,
+            Error::PermissionDenied => Status::Acces,
+            Error::NoMemory => Status::NoMem,
+            Error::Busy => Status::Busy,
+            Error::OutOfRange => Status::Range,
+            Error::System => Status::Sys,
+        }
+    }
+
+    /// The (negative) C status code, e.g. `-5` for `Interrupted`.
+    pub fn code(self) -> i32 {
+        self.status().code()
+    }
+
+    /// The C name, e.g. `"MP_EINTR"`.
+    pub fn name(self) -> &'static str {
+        self.status().name()
+    }
+
+    /// The human description the C library's `mp_strerror` gives.
+    pub fn message(self) -> &'static str {
+        message_of(self.status())
+    }
+}
+
+impl Outcome {
+    /// The human description the C library's `mp_strerror` gives.
+    pub fn message(self) -> &'static str {
+        message_of(self.status())
+    }
+}
+
+fn message_of(s: Status) -> &'static str {
+    let bytes = s.message_cstr();
+    // The table's messages are ASCII literals ending in NUL; the fallback is unreachable.
+    core::str::from_utf8(&bytes[..bytes.len() - 1]).unwrap_or("unknown status code")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message(), self.name())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Splits a C status code into an outcome or an error. An unknown code (none exists)
+/// is reported as `System` rather than trusted.
+pub(crate) fn result(code: i32) -> Result<Outcome, Error> {
+    match Status::from_code(code) {
+        Some(Status::Ok) => Ok(Outcome::Ok),
+        Some(Status::Timeout) => Ok(Outcome::Timeout),
+        Some(Status::OwnerDead) => Ok(Outcome::OwnerDead),
+        Some(s) => Err(Error::ALL
+            .into_iter()
+            .find(|e| e.status() == s)
+            .unwrap_or(Error::System)),
+        None => Err(Error::System),
+    }
+}
+
+/// For calls whose only success is `MP_OK`.
+pub(crate) fn unit(code: i32) -> Result<(), Error> {
+    result(code).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::ALL;
+
+    #[test]
+    fn every_status_maps_to_exactly_one_outcome_or_error() {
+        let ours: Vec<i32> = Outcome::ALL
+            .iter()
+            .map(|o| o.code())
+            .chain(Error::ALL.iter().map(|e| e.code()))
+            .collect();
+        let table: Vec<i32> = ALL.iter().map(|s| s.code()).collect();
+        assert_eq!(ours, table);
+        for s in ALL {
+            match result(s.code()) {
+                Ok(o) => assert_eq!(o.code(), s.code()),
+                Err(e) => assert_eq!(e.code(), s.code()),
+            }
+        }
+        assert_eq!(result(99), Err(Error::System));
+        assert_eq!(Error::Interrupted.name(), "MP_EINTR");
+        assert!(Error::Busy.to_string().contains("MP_EBUSY"));
+    }
+}
