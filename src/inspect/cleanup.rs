@@ -42,9 +42,10 @@ fn unlink(bare: &str) -> Result<(), RemoveError> {
     })
 }
 
-/// Removes `name` unless some process maps it (or might); `force` removes it anyway.
-/// Regular files only. Returns what the entry was.
-pub fn remove(name: &str, force: bool) -> Result<ObjectInfo, RemoveError> {
+/// Removes `name` unless some process maps it (or might: `ignore_unreadable` counts
+/// processes whose mappings could not be read as not mapping it); `force` removes it
+/// anyway. Regular files only. Returns what the entry was.
+pub fn remove(name: &str, force: bool, ignore_unreadable: bool) -> Result<ObjectInfo, RemoveError> {
     let bare = bare_name(name).map_err(RemoveError::Inspect)?;
     let info = match inspect(bare) {
         Ok(info) => info,
@@ -60,7 +61,7 @@ pub fn remove(name: &str, force: bool) -> Result<ObjectInfo, RemoveError> {
     if info.file.not_regular.is_some() {
         return Err(RemoveError::NotRegular);
     }
-    if !force && info.mappers.maybe_in_use() {
+    if !force && in_use(&info, ignore_unreadable) {
         return Err(RemoveError::InUse {
             pids: info.mappers.pids.clone(),
             unknown: info.mappers.unknown,
@@ -70,8 +71,14 @@ pub fn remove(name: &str, force: bool) -> Result<ObjectInfo, RemoveError> {
     Ok(info)
 }
 
+/// Mapped by a process we saw, or (unless `ignore_unreadable`) possibly by one whose
+/// mappings we could not read.
+fn in_use(info: &ObjectInfo, ignore_unreadable: bool) -> bool {
+    !info.mappers.pids.is_empty() || (!ignore_unreadable && info.mappers.unknown != 0)
+}
+
 /// Which kinds of leftovers `gc` may remove.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GcPolicy {
     /// The library's temporary creation files whose creator is provably dead.
     pub temp_files: bool,
@@ -80,12 +87,24 @@ pub struct GcPolicy {
     pub objects: bool,
     /// SharedMemory blocks that no process maps (their data is lost).
     pub blocks: bool,
+    /// Count processes whose mappings could not be read (another user's, or more
+    /// privileged ones) as mapping nothing. Without it, one such process that could
+    /// open an entry keeps the entry.
+    pub ignore_unreadable: bool,
+    /// Only names that start with this.
+    pub prefix: Option<String>,
 }
 
 /// Why an entry is (or is not) a leftover under `policy`: `Ok(reason)` to remove.
-pub fn judge(info: &ObjectInfo, policy: GcPolicy) -> Result<&'static str, &'static str> {
-    if info.mappers.maybe_in_use() {
-        return Err("mapped by a process (or might be)");
+pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Result<&'static str, &'static str> {
+    if policy.prefix.as_ref().is_some_and(|p| !info.name.starts_with(p.as_str())) {
+        return Err("outside the prefix");
+    }
+    if !info.mappers.pids.is_empty() {
+        return Err("mapped by a live process");
+    }
+    if in_use(info, policy.ignore_unreadable) {
+        return Err("processes whose mappings are unreadable might map it");
     }
     match info.class {
         Class::TempFile => {
@@ -145,7 +164,7 @@ pub struct Collected {
 /// Finds the leftovers that `policy` allows, and unless `dry_run` removes them. Each
 /// is judged twice, on two independent listings, and removed only if both agree and
 /// it is still the same file.
-pub fn gc(policy: GcPolicy, dry_run: bool) -> Result<Vec<Collected>, InspectError> {
+pub fn gc(policy: &GcPolicy, dry_run: bool) -> Result<Vec<Collected>, InspectError> {
     let first: Vec<(ObjectInfo, &'static str)> = list()?
         .into_iter()
         .filter_map(|i| judge(&i, policy).ok().map(|r| (i, r)))
