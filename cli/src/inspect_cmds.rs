@@ -134,19 +134,19 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         out::error("gc: say what to remove: --temp, --objects and/or --blocks (see --help)");
         return exit::USAGE;
     }
-    let collected = match cleanup::gc(policy, dry_run) {
+    let report = match cleanup::gc(policy, dry_run) {
         Ok(c) => c,
         Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
     };
     let mut code = exit::OK;
-    let mut rows = Vec::new();
-    for c in &collected {
+    let mut removed = Vec::new();
+    for c in &report.collected {
         let failed = c.result.as_ref().err().map(|e| format!("{e:?}"));
         if failed.is_some() && code == exit::OK {
             code = exit::FAILURE;
         }
         if json {
-            rows.push(serde_json::json!({
+            removed.push(serde_json::json!({
                 "name": c.info.name,
                 "type": render::type_name(&c.info),
                 "reason": c.reason,
@@ -169,7 +169,18 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         }
     }
     if json {
-        out::line(&serde_json::Value::Array(rows).to_string());
+        let kept: Vec<_> = report
+            .kept
+            .iter()
+            .map(|(i, why)| {
+                serde_json::json!({"name": i.name, "type": render::type_name(i), "reason": why})
+            })
+            .collect();
+        out::line(&serde_json::json!({"removed": removed, "kept": kept}).to_string());
+    } else {
+        for (i, why) in &report.kept {
+            out::line(&format!("kept {} ({}): {why}", i.name, render::type_name(i)));
+        }
     }
     code
 }

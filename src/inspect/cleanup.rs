@@ -95,40 +95,49 @@ pub struct GcPolicy {
     pub prefix: Option<String>,
 }
 
-/// Why an entry is (or is not) a leftover under `policy`: `Ok(reason)` to remove.
-pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Result<&'static str, &'static str> {
+/// `gc`'s judgement of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not of a kind the policy selects (or outside its prefix).
+    NotSelected,
+    /// Selected, but kept, for this reason.
+    Keep(&'static str),
+    /// A provable leftover, for this reason.
+    Remove(&'static str),
+}
+
+/// Judges one entry under `policy`.
+pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
     if policy.prefix.as_ref().is_some_and(|p| !info.name.starts_with(p.as_str())) {
-        return Err("outside the prefix");
+        return Verdict::NotSelected;
+    }
+    let selected = match info.class {
+        Class::TempFile => policy.temp_files,
+        Class::Block => policy.blocks,
+        Class::Object => policy.objects,
+        Class::Foreign => false,
+    };
+    if !selected {
+        return Verdict::NotSelected;
     }
     if !info.mappers.pids.is_empty() {
-        return Err("mapped by a live process");
+        return Verdict::Keep("mapped by a live process");
     }
     if in_use(info, policy.ignore_unreadable) {
-        return Err("processes whose mappings are unreadable might map it");
+        return Verdict::Keep(
+            "processes whose mappings are unreadable might map it (see --ignore-unreadable)",
+        );
     }
     match info.class {
-        Class::TempFile => {
-            if !policy.temp_files {
-                return Err("temporary files need --temp");
-            }
-            match info.temp.map(|t| t.liveness) {
-                Some(Liveness::Dead) => Ok("temporary file of a dead creator"),
-                _ => Err("creator alive or unknown"),
-            }
-        }
-        Class::Block => {
-            if !policy.blocks {
-                return Err("blocks need --blocks");
-            }
-            Ok("block mapped by no process")
-        }
-        Class::Foreign => Err("foreign: never removed"),
+        Class::TempFile => match info.temp.map(|t| t.liveness) {
+            Some(Liveness::Dead) => Verdict::Remove("temporary file of a dead creator"),
+            _ => Verdict::Keep("creator alive, or not provably dead"),
+        },
+        Class::Block => Verdict::Remove("block mapped by no process"),
+        Class::Foreign => Verdict::NotSelected,
         Class::Object => {
-            if !policy.objects {
-                return Err("objects need --objects");
-            }
             if !matches!(info.health, Health::Ok | Health::OwnerDead) {
-                return Err("not a valid object of this version: never removed");
+                return Verdict::Keep("not a valid object of this layout version");
             }
             let held = match info.state {
                 Some(State::Lock { locked, .. }) => locked,
@@ -139,9 +148,9 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Result<&'static str, &'sta
                 None => true,
             };
             if held {
-                return Err("held");
+                return Verdict::Keep("held (a Lock or Semaphore unit has no owner to prove dead)");
             }
-            Ok(if info.health == Health::OwnerDead {
+            Verdict::Remove(if info.health == Health::OwnerDead {
                 "object mapped by no process, owner dead"
             } else {
                 "object mapped by no process, not held"
@@ -161,40 +170,56 @@ pub struct Collected {
     pub result: Result<(), RemoveError>,
 }
 
+/// What `gc` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Entries removed (or, dry, that would be).
+    pub collected: Vec<Collected>,
+    /// Selected entries kept, and why.
+    pub kept: Vec<(ObjectInfo, &'static str)>,
+}
+
 /// Finds the leftovers that `policy` allows, and unless `dry_run` removes them. Each
 /// is judged twice, on two independent listings, and removed only if both agree and
 /// it is still the same file.
-pub fn gc(policy: &GcPolicy, dry_run: bool) -> Result<Vec<Collected>, InspectError> {
-    let first: Vec<(ObjectInfo, &'static str)> = list()?
-        .into_iter()
-        .filter_map(|i| judge(&i, policy).ok().map(|r| (i, r)))
-        .collect();
+pub fn gc(policy: &GcPolicy, dry_run: bool) -> Result<GcReport, InspectError> {
+    let mut report = GcReport::default();
+    let mut first = Vec::new();
+    for info in list()? {
+        match judge(&info, policy) {
+            Verdict::Remove(reason) => first.push((info, reason)),
+            Verdict::Keep(why) => report.kept.push((info, why)),
+            Verdict::NotSelected => {}
+        }
+    }
     if dry_run || first.is_empty() {
-        return Ok(first
+        report.collected = first
             .into_iter()
             .map(|(info, reason)| Collected {
                 info,
                 reason,
                 result: Ok(()),
             })
-            .collect());
+            .collect();
+        return Ok(report);
     }
     let second = list()?;
-    let mut out = Vec::new();
     for (info, reason) in first {
         let again = second.iter().find(|i| {
             i.name == info.name && i.file.dev == info.file.dev && i.file.ino == info.file.ino
         });
-        if let Some(again) = again
-            && judge(again, policy).is_ok()
-        {
-            let result = unlink(&info.name);
-            out.push(Collected {
-                info: again.clone(),
-                reason,
-                result,
-            });
+        match again.map(|a| (a, judge(a, policy))) {
+            Some((again, Verdict::Remove(_))) => {
+                let result = unlink(&info.name);
+                report.collected.push(Collected {
+                    info: again.clone(),
+                    reason,
+                    result,
+                });
+            }
+            Some((again, Verdict::Keep(why))) => report.kept.push((again.clone(), why)),
+            _ => {}
         }
     }
-    Ok(out)
+    Ok(report)
 }
