@@ -750,3 +750,30 @@ fn watch_refreshes_and_output_never_panics() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("Exit codes:"));
 }
+
+#[test]
+fn inspection_never_writes() {
+    use std::os::unix::fs::MetadataExt;
+    let n = Names::new("ro");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    // Read-only for everyone: inspection needs nothing more.
+    std::fs::set_permissions(n.path("rl"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = (std::fs::read(n.path("rl")).unwrap(), std::fs::metadata(n.path("rl")).unwrap());
+    for args in [
+        vec!["show", name.as_str()],
+        vec!["show", name.as_str(), "--json"],
+        vec!["ls"],
+        vec!["watch", name.as_str(), "--count", "2", "--interval-ms", "10"],
+    ] {
+        assert_eq!(code(&mpsync(&args)), 0, "{args:?}");
+    }
+    let after = (std::fs::read(n.path("rl")).unwrap(), std::fs::metadata(n.path("rl")).unwrap());
+    assert_eq!(before.0, after.0, "the object's bytes changed");
+    assert_eq!(
+        (before.1.mtime(), before.1.mtime_nsec(), before.1.ctime_nsec()),
+        (after.1.mtime(), after.1.mtime_nsec(), after.1.ctime_nsec())
+    );
+    assert_eq!(show_json(&name, 0)["state"]["owner"]["pid"], h.pid);
+}
