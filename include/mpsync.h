@@ -43,11 +43,13 @@
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*      yes  no (3)
  *   mp_T_init, mp_T_destroy                                   no   no
+ *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
  *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
  *       is an RLock).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
+ *   (4) It allocates and reads /proc; it never writes to or blocks on the object.
  *   mp_shm_* calls on one handle must not race with mp_shm_close of that handle.
  *
  * FFI generators (cffi's cdef(), pycparser, ...): preprocess with -DMPSYNC_CDEF, e.g.
@@ -376,6 +378,9 @@ mp_status mp_unlink(const char *name);
  * `info_size` is `sizeof(mp_object_info)` as the caller knows it (at least
  * `MP_OBJECT_INFO_SIZE`); at most that many bytes are written, so programs built
  * against this header keep working with later libraries whose struct is longer.
+ *
+ * Thread-safe; not async-signal-safe (it allocates and reads `/proc`). It reads every
+ * `/proc/<pid>/maps`, so it costs a few milliseconds: not for hot paths.
  *
  * Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
  * `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path

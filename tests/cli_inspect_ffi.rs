@@ -29,7 +29,10 @@ impl Drop for Unlink {
 #[test]
 fn mp_inspect_describes_objects_blocks_and_bad_files() {
     let p = format!("mpsync-ffi-inspect-{}-", std::process::id());
-    let names: Vec<String> = ["rl", "sem", "blk", "v1"].iter().map(|s| format!("{p}{s}")).collect();
+    let names: Vec<String> = ["rl", "sem", "blk", "v1"]
+        .iter()
+        .map(|s| format!("{p}{s}"))
+        .collect();
     let _cleanup = Unlink(names.clone());
     let create = OpenOptions::new().create(true).exclusive(true);
 
@@ -39,18 +42,30 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     let (st, i) = inspect(&names[0]);
     assert_eq!(st, MP_OK);
     assert_eq!(i.info_version, MP_INFO_VERSION);
-    assert_eq!((i.entry_class, i.health, i.kind), (MP_CLASS_OBJECT, MP_HEALTH_OK, 2));
-    assert_eq!((i.magic, i.layout_version, i.lifecycle), (0x4D50_5359, 2, 2));
+    assert_eq!(
+        (i.entry_class, i.health, i.kind),
+        (MP_CLASS_OBJECT, MP_HEALTH_OK, 2)
+    );
+    assert_eq!(
+        (i.magic, i.layout_version, i.lifecycle),
+        (0x4D50_5359, 2, 2)
+    );
     assert_eq!((i.size, i.mode), (64, 0o600));
     assert_ne!(i.flags & MP_INFO_LOCKED, 0);
     assert_eq!(i.owner_pid, std::process::id());
     assert_eq!(i.count, 2);
     // Our own thread: alive (or unknown where /proc is another namespace's).
-    assert!(matches!(i.owner_liveness, MP_LIVENESS_ALIVE | MP_LIVENESS_UNKNOWN));
+    assert!(matches!(
+        i.owner_liveness,
+        MP_LIVENESS_ALIVE | MP_LIVENESS_UNKNOWN
+    ));
     rl.release().unwrap();
     rl.release().unwrap();
     let (_, i) = inspect(&format!("/{}", names[0]));
-    assert_eq!((i.flags & MP_INFO_LOCKED, i.owner_liveness, i.owner_pid), (0, MP_LIVENESS_NONE, 0));
+    assert_eq!(
+        (i.flags & MP_INFO_LOCKED, i.owner_liveness, i.owner_pid),
+        (0, MP_LIVENESS_NONE, 0)
+    );
 
     let sem = Semaphore::open(&names[1], &create, 3, 5).unwrap();
     assert_eq!(sem.acquire(Deadline::now()), Ok(Outcome::Ok));
@@ -59,7 +74,10 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
 
     let blk = SharedMemory::open(&names[2], &create, 5000).unwrap();
     let (_, i) = inspect(&names[2]);
-    assert_eq!((i.entry_class, i.health, i.kind, i.size), (MP_CLASS_BLOCK, MP_HEALTH_OK, 0, 5000));
+    assert_eq!(
+        (i.entry_class, i.health, i.kind, i.size),
+        (MP_CLASS_BLOCK, MP_HEALTH_OK, 0, 5000)
+    );
 
     let mut v1 = vec![0u8; 64];
     v1[..4].copy_from_slice(&0x4D50_5359u32.to_ne_bytes());
@@ -67,7 +85,10 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     std::fs::write(format!("/dev/shm/{}", names[3]), &v1).unwrap();
     let (st, i) = inspect(&names[3]);
     assert_eq!(st, MP_OK);
-    assert_eq!((i.health, i.kind, i.layout_version), (MP_HEALTH_WRONG_VERSION, 1, 1));
+    assert_eq!(
+        (i.health, i.kind, i.layout_version),
+        (MP_HEALTH_WRONG_VERSION, 1, 1)
+    );
 
     // Argument errors.
     assert_eq!(inspect(&format!("{p}missing")).0, MP_ENOENT);
@@ -77,9 +98,22 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     let mut info = mp_object_info::default();
     // SAFETY: NULL and short sizes are refused before anything is written.
     unsafe {
-        assert_eq!(mp_inspect(core::ptr::null(), &mut info, size_of::<mp_object_info>()), MP_EINVAL);
-        assert_eq!(mp_inspect(c.as_ptr(), core::ptr::null_mut(), size_of::<mp_object_info>()), MP_EINVAL);
-        assert_eq!(mp_inspect(c.as_ptr(), &mut info, MP_OBJECT_INFO_SIZE - 1), MP_EINVAL);
+        assert_eq!(
+            mp_inspect(core::ptr::null(), &mut info, size_of::<mp_object_info>()),
+            MP_EINVAL
+        );
+        assert_eq!(
+            mp_inspect(
+                c.as_ptr(),
+                core::ptr::null_mut(),
+                size_of::<mp_object_info>()
+            ),
+            MP_EINVAL
+        );
+        assert_eq!(
+            mp_inspect(c.as_ptr(), &mut info, MP_OBJECT_INFO_SIZE - 1),
+            MP_EINVAL
+        );
     }
     assert_eq!(info.info_version, 0, "written on failure");
     drop((rl, sem, blk));

@@ -51,7 +51,12 @@ pub fn show(name: &str, json: bool) -> i32 {
             }
             let code = verdict_code(&info);
             if code != exit::OK {
-                out::error(&format!("{}: {}: {}", info.name, info.health.as_str(), info.detail));
+                out::error(&format!(
+                    "{}: {}: {}",
+                    info.name,
+                    info.health.as_str(),
+                    info.detail
+                ));
             }
             code
         }
@@ -91,7 +96,11 @@ pub fn rm(names: &[String], force: bool, ignore_unreadable: bool) -> i32 {
     for name in names {
         let this = match cleanup::remove(name, force, ignore_unreadable) {
             Ok(info) => {
-                out::line(&format!("removed {} ({})", info.name, render::type_name(&info)));
+                out::line(&format!(
+                    "removed {} ({})",
+                    info.name,
+                    render::type_name(&info)
+                ));
                 exit::OK
             }
             Err(RemoveError::Inspect(e)) => inspect_failed(name, e),
@@ -179,7 +188,11 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         out::line(&serde_json::json!({"removed": removed, "kept": kept}).to_string());
     } else {
         for (i, why) in &report.kept {
-            out::line(&format!("kept {} ({}): {why}", i.name, render::type_name(i)));
+            out::line(&format!(
+                "kept {} ({}): {why}",
+                i.name,
+                render::type_name(i)
+            ));
         }
     }
     code

@@ -241,7 +241,9 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                 CreateType::Array => {
                     let Some(ty) = u8::try_from(elem_type).ok().and_then(ElemType::from_code)
                     else {
-                        out::error(&format!("{elem_type:?}: not an element type (c b B h H i I l L q Q f d ?)"));
+                        out::error(&format!(
+                            "{elem_type:?}: not an element type (c b B h H i I l L q Q f d ?)"
+                        ));
                         return exit::USAGE;
                     };
                     SharedArray::open(&name, &opts, ty, length, !raw).map(drop)
@@ -318,7 +320,9 @@ fn release(name: &str, any_owner: bool) -> i32 {
     match r {
         Ok(()) => exit::OK,
         Err(Error::Overflow) => {
-            out::error(&format!("{name}: not held (or the semaphore is at its maximum)"));
+            out::error(&format!(
+                "{name}: not held (or the semaphore is at its maximum)"
+            ));
             exit::FAILURE
         }
         Err(e) => failed(name, e),

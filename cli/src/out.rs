@@ -26,7 +26,10 @@ pub fn raw(text: &str) -> bool {
         return false;
     }
     let mut o = std::io::stdout().lock();
-    if o.write_all(text.as_bytes()).and_then(|()| o.flush()).is_err() {
+    if o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .is_err()
+    {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
         return false;
     }

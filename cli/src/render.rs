@@ -97,7 +97,11 @@ fn pids_text(info: &ObjectInfo) -> String {
     if info.mappers.unknown != 0 {
         s.push(format!("?{}", info.mappers.unknown));
     }
-    if s.is_empty() { "-".into() } else { s.join(",") }
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.join(",")
+    }
 }
 
 fn version_text(info: &ObjectInfo) -> String {
@@ -105,7 +109,8 @@ fn version_text(info: &ObjectInfo) -> String {
 }
 
 /// Header line of `ls`.
-pub const LS_HEADER: &str = "NAME                     TYPE       SIZE      UID   MODE VER HEALTH        MAPPED-BY  STATE";
+pub const LS_HEADER: &str =
+    "NAME                     TYPE       SIZE      UID   MODE VER HEALTH        MAPPED-BY  STATE";
 
 /// One line of `ls`.
 pub fn ls_line(info: &ObjectInfo) -> String {

@@ -25,7 +25,11 @@ fn workspace() -> PathBuf {
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap().to_path_buf();
-    assert!(deps.join("libmpsync.so").exists(), "no libmpsync.so in {}", deps.display());
+    assert!(
+        deps.join("libmpsync.so").exists(),
+        "no libmpsync.so in {}",
+        deps.display()
+    );
     deps
 }
 
@@ -233,7 +237,9 @@ fn proc_is_ours() -> bool {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .is_some_and(|ids| ids.split_whitespace().collect::<Vec<_>>() == [std::process::id().to_string()])
+        .is_some_and(|ids| {
+            ids.split_whitespace().collect::<Vec<_>>() == [std::process::id().to_string()]
+        })
 }
 
 fn gc(names: &Names, flags: &[&str]) -> Output {
@@ -268,20 +274,37 @@ fn alive_holder_in_ls_and_show_field_by_field() {
     assert_eq!(st["owner"]["pid"], h.pid);
     assert_eq!(st["owner"]["tid"], h.pid);
     let liveness = st["owner"]["liveness"].as_str().unwrap();
-    assert!(liveness == "alive" || (!proc_is_ours() && liveness == "unknown"), "{liveness}");
+    assert!(
+        liveness == "alive" || (!proc_is_ours() && liveness == "unknown"),
+        "{liveness}"
+    );
     let mapped: Vec<u64> = serde_json::from_value(v["mapped_by"].clone()).unwrap();
-    assert!(mapped.contains(&u64::from(h.pid)), "{mapped:?} lacks {}", h.pid);
+    assert!(
+        mapped.contains(&u64::from(h.pid)),
+        "{mapped:?} lacks {}",
+        h.pid
+    );
 
     // ls --json has the same entry; the table shows its state on one line.
     let o = mpsync(&["ls", "--json"]);
     assert_eq!(code(&o), 0);
     let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
-    let mine = all.iter().find(|e| e["name"] == name.as_str()).expect("listed");
+    let mine = all
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .expect("listed");
     assert_eq!(mine["state"], v["state"]);
     assert_eq!(mine["type"], "rlock");
     let o = mpsync(&["ls"]);
-    let line = stdout(&o).lines().find(|l| l.starts_with(&name)).unwrap().to_string();
-    assert!(line.contains(&format!("owner {}/{}", h.pid, h.pid)), "{line}");
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains(&format!("owner {}/{}", h.pid, h.pid)),
+        "{line}"
+    );
     assert!(line.contains("level 1"), "{line}");
 
     // In use: neither rm nor gc removes it.
@@ -314,10 +337,21 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
     assert_eq!(v["state"]["locked"], false);
     assert_eq!(v["mapped_by"], serde_json::json!([]));
     let o = mpsync(&["ls"]);
-    assert!(stdout(&o).lines().any(|l| l.starts_with(&name) && l.contains("owner-dead")));
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with(&name) && l.contains("owner-dead"))
+    );
 
     // `acquire` takes it over and tells the command.
-    let o = mpsync(&["acquire", &name, "--", "sh", "-c", "echo owner_dead=$MPSYNC_OWNER_DEAD"]);
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o).trim(), "owner_dead=1");
     assert!(stderr(&o).contains("previous owner died"));
@@ -337,11 +371,19 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
         assert_eq!(code(&mpsync(&["rm", &name])), 6);
     }
     let o = gc(&n, &["--objects", "--dry-run"]);
-    assert!(stdout(&o).contains(&format!("would remove {name}")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("would remove {name}")),
+        "{}",
+        stdout(&o)
+    );
     assert!(n.path("rl").exists());
     let o = gc(&n, &["--objects"]);
     assert_eq!(code(&o), 0);
-    assert!(stdout(&o).contains(&format!("removed {name}")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("removed {name}")),
+        "{}",
+        stdout(&o)
+    );
     assert!(!n.path("rl").exists());
 }
 
@@ -350,7 +392,8 @@ fn killed_holder_without_robust_list_is_proven_dead() {
     let n = Names::new("norobust");
     let name = n.name("rl");
     create("rlock", &name, &[]);
-    let mut h = Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["rlock", &name]).expect("holder");
+    let mut h =
+        Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["rlock", &name]).expect("holder");
     let pid = h.pid;
     h.kill();
     // The kernel does not know the lock: the word still names the dead thread.
@@ -362,7 +405,11 @@ fn killed_holder_without_robust_list_is_proven_dead() {
         assert_eq!(v["health"], "owner-dead");
         // gc does not take "held by a dead owner" for "held".
         let o = gc(&n, &["--objects"]);
-        assert!(stdout(&o).contains(&format!("removed {name}")), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains(&format!("removed {name}")),
+            "{}",
+            stdout(&o)
+        );
     } else {
         eprintln!("/proc is not our namespace's: the owner must be unknown, never dead");
         assert_eq!(v["state"]["owner"]["liveness"], "unknown");
@@ -378,7 +425,11 @@ fn holder_in_another_pid_namespace_is_unknown_never_dead() {
     let n = Names::new("pidns");
     let name = n.name("rl");
     create("rlock", &name, &[]);
-    let Some(mut h) = Holder::start(&["unshare", "--pid", "--fork", "--kill-child"], &[], &["rlock", &name]) else {
+    let Some(mut h) = Holder::start(
+        &["unshare", "--pid", "--fork", "--kill-child"],
+        &[],
+        &["rlock", &name],
+    ) else {
         eprintln!("skipped: unshare --pid --fork is not available here");
         return;
     };
@@ -413,7 +464,10 @@ fn assert_exclusive(log: &str) -> usize {
     assert_eq!(lines.len() % 2, 0, "{log}");
     for pair in lines.chunks(2) {
         let (s, e) = (pair[0], pair[1]);
-        assert!(s.starts_with("S ") && e.starts_with("E ") && s[2..] == e[2..], "interleaved:\n{log}");
+        assert!(
+            s.starts_with("S ") && e.starts_with("E ") && s[2..] == e[2..],
+            "interleaved:\n{log}"
+        );
     }
     lines.len() / 2
 }
@@ -476,9 +530,7 @@ fn a_semaphore_admits_at_most_its_value() {
     std::fs::create_dir(&dir).unwrap();
     let d = dir.to_str().unwrap();
     // Each holder marks itself present, records how many are present, and leaves.
-    let script = format!(
-        "touch {d}/$$; ls {d} | grep -vc max >> {d}/max; sleep 0.1; rm {d}/$$"
-    );
+    let script = format!("touch {d}/$$; ls {d} | grep -vc max >> {d}/max; sleep 0.1; rm {d}/$$");
     let kids: Vec<Child> = (0..6)
         .map(|_| {
             Command::new(MPSYNC)
@@ -519,14 +571,23 @@ fn rm_and_gc_never_remove_what_is_mapped() {
     assert_eq!(v["type"], "block");
     assert_eq!(v["size"], 8192);
     assert_eq!(v["layout_version"], Value::Null);
-    assert!(v["mapped_by"].as_array().unwrap().contains(&Value::from(h.pid)));
+    assert!(
+        v["mapped_by"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(h.pid))
+    );
 
     let o = mpsync(&["rm", "--ignore-unreadable", &blk]);
     assert_eq!(code(&o), 6);
     let o = gc(&n, &["--blocks", "--objects", "--temp"]);
     assert_eq!(code(&o), 0);
     assert!(n.path("blk").exists(), "gc removed a mapped block");
-    assert!(stdout(&o).contains(&format!("kept {blk} (block): mapped by a live process")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("kept {blk} (block): mapped by a live process")),
+        "{}",
+        stdout(&o)
+    );
     h.finish();
     let o = gc(&n, &["--objects", "--temp"]);
     assert!(n.path("blk").exists(), "blocks need --blocks");
@@ -549,7 +610,11 @@ fn rm_and_gc_never_remove_what_is_mapped() {
     assert_eq!(v["state"]["locked"], true);
     let o = gc(&n, &["--objects"]);
     assert!(n.path("lk").exists(), "{}", stdout(&o));
-    assert!(stdout(&o).contains(&format!("kept {lk} (lock): held")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("kept {lk} (lock): held")),
+        "{}",
+        stdout(&o)
+    );
     let o = mpsync(&["rm", "--ignore-unreadable", &lk]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!n.path("lk").exists());
@@ -619,11 +684,17 @@ fn every_bad_input_class_has_its_exit_code() {
     // Unknown name; not a name; usage errors.
     assert_eq!(code(&mpsync(&["show", &n.name("missing")])), 3);
     assert_eq!(code(&mpsync(&["rm", &n.name("missing")])), 3);
-    assert_eq!(code(&mpsync(&["acquire", &n.name("missing"), "--", "true"])), 3);
+    assert_eq!(
+        code(&mpsync(&["acquire", &n.name("missing"), "--", "true"])),
+        3
+    );
     assert_eq!(code(&mpsync(&["show", "a/b"])), 2);
     assert_eq!(code(&mpsync(&["show"])), 2);
     assert_eq!(code(&mpsync(&["frobnicate"])), 2);
-    assert_eq!(code(&mpsync(&["acquire", "x", "--timeout", "-1", "--", "true"])), 2);
+    assert_eq!(
+        code(&mpsync(&["acquire", "x", "--timeout", "-1", "--", "true"])),
+        2
+    );
 
     // Foreign files: a directory, a FIFO (must not block the open), an empty file, a
     // symlink.
@@ -672,7 +743,12 @@ fn every_bad_input_class_has_its_exit_code() {
     let o = mpsync(&["ls", "--json"]);
     assert_eq!(code(&o), 0);
     let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(all.iter().filter(|e| e["name"].as_str().unwrap().starts_with(&n.prefix)).count(), 9);
+    assert_eq!(
+        all.iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with(&n.prefix))
+            .count(),
+        9
+    );
 
     // Wrong type for the command; busy; timeout.
     let ev = n.name("ev");
@@ -694,7 +770,9 @@ fn every_bad_input_class_has_its_exit_code() {
             let mut p = PathBuf::from(MPSYNC);
             let mut ok = true;
             while p.pop() {
-                let mode = std::fs::metadata(&p).map(|m| m.permissions().mode()).unwrap_or(0);
+                let mode = std::fs::metadata(&p)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
                 ok &= mode & 0o001 != 0;
             }
             ok
@@ -725,14 +803,32 @@ fn watch_refreshes_and_output_never_panics() {
     let n = Names::new("watch");
     let name = n.name("b");
     create("barrier", &name, &["--parties", "3"]);
-    let o = mpsync(&["watch", &name, "--count", "3", "--interval-ms", "20", "--json"]);
+    let o = mpsync(&[
+        "watch",
+        &name,
+        "--count",
+        "3",
+        "--interval-ms",
+        "20",
+        "--json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let frames: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let frames: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(frames.len(), 3);
-    assert!(frames.iter().all(|f| f["state"]["parties"] == 3 && f["state"]["broken"] == false));
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["state"]["parties"] == 3 && f["state"]["broken"] == false)
+    );
 
     // A reader that goes away: no panic (exit code 70 and "internal error").
-    for args in [vec!["ls"], vec!["watch", name.as_str(), "--interval-ms", "10"]] {
+    for args in [
+        vec!["ls"],
+        vec!["watch", name.as_str(), "--interval-ms", "10"],
+    ] {
         let mut child = Command::new(MPSYNC)
             .args(&args)
             .stdout(Stdio::piped())
@@ -760,19 +856,36 @@ fn inspection_never_writes() {
     let h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
     // Read-only for everyone: inspection needs nothing more.
     std::fs::set_permissions(n.path("rl"), std::fs::Permissions::from_mode(0o444)).unwrap();
-    let before = (std::fs::read(n.path("rl")).unwrap(), std::fs::metadata(n.path("rl")).unwrap());
+    let before = (
+        std::fs::read(n.path("rl")).unwrap(),
+        std::fs::metadata(n.path("rl")).unwrap(),
+    );
     for args in [
         vec!["show", name.as_str()],
         vec!["show", name.as_str(), "--json"],
         vec!["ls"],
-        vec!["watch", name.as_str(), "--count", "2", "--interval-ms", "10"],
+        vec![
+            "watch",
+            name.as_str(),
+            "--count",
+            "2",
+            "--interval-ms",
+            "10",
+        ],
     ] {
         assert_eq!(code(&mpsync(&args)), 0, "{args:?}");
     }
-    let after = (std::fs::read(n.path("rl")).unwrap(), std::fs::metadata(n.path("rl")).unwrap());
+    let after = (
+        std::fs::read(n.path("rl")).unwrap(),
+        std::fs::metadata(n.path("rl")).unwrap(),
+    );
     assert_eq!(before.0, after.0, "the object's bytes changed");
     assert_eq!(
-        (before.1.mtime(), before.1.mtime_nsec(), before.1.ctime_nsec()),
+        (
+            before.1.mtime(),
+            before.1.mtime_nsec(),
+            before.1.ctime_nsec()
+        ),
         (after.1.mtime(), after.1.mtime_nsec(), after.1.ctime_nsec())
     );
     assert_eq!(show_json(&name, 0)["state"]["owner"]["pid"], h.pid);

@@ -246,6 +246,9 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
 /// `MP_OBJECT_INFO_SIZE`); at most that many bytes are written, so programs built
 /// against this header keep working with later libraries whose struct is longer.
 ///
+/// Thread-safe; not async-signal-safe (it allocates and reads `/proc`). It reads every
+/// `/proc/<pid>/maps`, so it costs a few milliseconds: not for hot paths.
+///
 /// Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
 /// `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path
 /// component: empty, `.`, `..`, a `/` after the first character), `MP_ENOENT` (no such

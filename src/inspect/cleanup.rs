@@ -108,7 +108,11 @@ pub enum Verdict {
 
 /// Judges one entry under `policy`.
 pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
-    if policy.prefix.as_ref().is_some_and(|p| !info.name.starts_with(p.as_str())) {
+    if policy
+        .prefix
+        .as_ref()
+        .is_some_and(|p| !info.name.starts_with(p.as_str()))
+    {
         return Verdict::NotSelected;
     }
     let selected = match info.class {

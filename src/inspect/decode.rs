@@ -4,7 +4,7 @@
 
 use super::file::Prefix;
 use super::owner::{Liveness, Vantage};
-use super::{Health, HeaderFields, Owner, RLockState, State};
+use super::{HeaderFields, Health, Owner, RLockState, State};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
 use crate::raw::cond::RawCond;
@@ -52,7 +52,12 @@ pub(crate) fn looks_like_object(p: &Prefix) -> bool {
     p.len >= 4 && (magic == MAGIC || magic == RETIRED)
 }
 
-fn bad(header: Option<HeaderFields>, kind: Option<Kind>, health: Health, detail: String) -> Decoded {
+fn bad(
+    header: Option<HeaderFields>,
+    kind: Option<Kind>,
+    health: Health,
+    detail: String,
+) -> Decoded {
     Decoded {
         header,
         kind,
@@ -66,7 +71,12 @@ fn bad(header: Option<HeaderFields>, kind: Option<Kind>, health: Health, detail:
 /// the file it was read from.
 pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
     let Some(h) = p.view::<Header>() else {
-        return bad(None, None, Health::Corrupt, format!("truncated header: {} bytes", p.len));
+        return bad(
+            None,
+            None,
+            Health::Corrupt,
+            format!("truncated header: {} bytes", p.len),
+        );
     };
     let (magic, code, layout, lifecycle) = h.snapshot();
     let fields = Some(HeaderFields {
@@ -76,10 +86,20 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
         lifecycle,
     });
     if magic == RETIRED {
-        return bad(fields, kind_of(code), Health::Corrupt, "destroyed object (retired header)".into());
+        return bad(
+            fields,
+            kind_of(code),
+            Health::Corrupt,
+            "destroyed object (retired header)".into(),
+        );
     }
     let Some(kind) = kind_of(code) else {
-        return bad(fields, None, Health::Corrupt, format!("unknown kind code {code}"));
+        return bad(
+            fields,
+            None,
+            Health::Corrupt,
+            format!("unknown kind code {code}"),
+        );
     };
     if layout != LAYOUT_VERSION {
         return bad(

@@ -76,7 +76,10 @@ impl MapsIndex {
         index.proc_listed = true;
         let me = std::process::id();
         for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
             else {
                 continue;
             };
@@ -126,7 +129,11 @@ impl MapsIndex {
             };
         }
         let (ma, mi) = split_dev(dev);
-        let pids = self.by_file.get(&(ma, mi, ino)).cloned().unwrap_or_default();
+        let pids = self
+            .by_file
+            .get(&(ma, mi, ino))
+            .cloned()
+            .unwrap_or_default();
         let others_may_open = mode & 0o066 != 0;
         let unknown = self
             .unreadable_euids

@@ -61,11 +61,9 @@ impl core::fmt::Display for InspectError {
             InspectError::NotFound => f.write_str("no such name in the shared-memory namespace"),
             InspectError::InvalidName => f.write_str("not a valid name"),
             InspectError::PermissionDenied => f.write_str("permission denied"),
-            InspectError::Io(e) => write!(
-                f,
-                "system error: {}",
-                std::io::Error::from_raw_os_error(*e)
-            ),
+            InspectError::Io(e) => {
+                write!(f, "system error: {}", std::io::Error::from_raw_os_error(*e))
+            }
         }
     }
 }
@@ -347,7 +345,14 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
     let (facts, file) = match looked {
         Looked::NotRegular(facts) => {
             let detail = format!("not a regular file: {}", facts.not_regular.unwrap_or("?"));
-            return Ok(entry(bare, Class::Foreign, Health::Foreign, detail, facts, index));
+            return Ok(entry(
+                bare,
+                Class::Foreign,
+                Health::Foreign,
+                detail,
+                facts,
+                index,
+            ));
         }
         Looked::Unreadable(facts) => {
             let class = if bare.starts_with(TEMP_PREFIX) {
@@ -355,14 +360,28 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             } else {
                 Class::Object
             };
-            let mut info = entry(bare, class, Health::Unreadable, "permission denied".into(), facts, index);
+            let mut info = entry(
+                bare,
+                class,
+                Health::Unreadable,
+                "permission denied".into(),
+                facts,
+                index,
+            );
             info.class = class;
             return Ok(info);
         }
         Looked::Open(facts, file) => (facts, file),
     };
     if let Some((pid, start, pidns)) = parse_temp_name(bare) {
-        let mut info = entry(bare, Class::TempFile, Health::Ok, String::new(), facts, index);
+        let mut info = entry(
+            bare,
+            Class::TempFile,
+            Health::Ok,
+            String::new(),
+            facts,
+            index,
+        );
         info.temp = Some(TempCreator {
             pid,
             start,
@@ -495,7 +514,14 @@ pub fn list() -> Result<Vec<ObjectInfo>, InspectError> {
                     not_regular: None,
                 };
                 let label = name.to_string_lossy().into_owned();
-                out.push(entry(&label, Class::Foreign, Health::Foreign, "name is not UTF-8".into(), facts, &index));
+                out.push(entry(
+                    &label,
+                    Class::Foreign,
+                    Health::Foreign,
+                    "name is not UTF-8".into(),
+                    facts,
+                    &index,
+                ));
             }
             continue;
         };
