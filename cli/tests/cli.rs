@@ -480,9 +480,7 @@ fn concurrent_acquires_exclude_each_other_and_a_c_program() {
     let log = std::env::temp_dir().join(format!("{}log", n.prefix));
     let _ = std::fs::remove_file(&log);
     let log_s = log.to_str().unwrap().to_string();
-    let script = format!(
-        "echo \"S m$$\" >> {log_s}; sleep 0.03; echo \"E m$$\" >> {log_s}"
-    );
+    let script = format!("echo \"S m$$\" >> {log_s}; sleep 0.03; echo \"E m$$\" >> {log_s}");
     let c = Command::new(holder_exe())
         .args(["critical", &name, &log_s, "6"])
         .stdout(Stdio::null())
