@@ -16,8 +16,7 @@ pub const NOT_FOUND: i32 = 3;
 pub const BAD_OBJECT: i32 = 4;
 /// Permission denied.
 pub const PERMISSION: i32 = 5;
-/// In use: `rm` refused a mapped object; the name exists (`create --excl`); a
-/// non-blocking acquire found it taken.
+/// In use: `rm` refused a mapped object; the name exists (`create --excl`).
 pub const BUSY: i32 = 6;
 /// The timeout expired before the lock, unit or event came.
 pub const TIMEOUT: i32 = 7;
@@ -34,9 +33,8 @@ Exit codes:
   4   not a usable object: foreign, corrupt or truncated, another layout version,
       or another type than the command needs
   5   permission denied
-  6   busy: in use (rm without --force), name exists (create --excl),
-      or taken (acquire --timeout 0)
-  7   timeout
+  6   busy: in use (rm without --force), name exists (create --excl)
+  7   timeout (acquire --timeout, wait --timeout; also --timeout 0)
   70  internal error (a bug in mpsync)
 `mpsync acquire NAME -- CMD` exits with CMD's status once CMD ran
 (128+N if a signal N killed it; 127 if CMD was not found, 126 if not executable).";

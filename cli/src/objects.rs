@@ -383,7 +383,14 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
     let status = std::process::Command::new(&command[0])
         .args(&command[1..])
         .env("MPSYNC_OWNER_DEAD", if owner_dead { "1" } else { "0" })
-        .status();
+        .spawn()
+        .and_then(|mut child| {
+            // Ctrl-C and Ctrl-\ reach the whole foreground group: let the command decide
+            // what they mean, and release when it is done, instead of dying with a Lock
+            // or Semaphore unit taken (they have no owner whose death is detected).
+            let _ignored = TerminalSignalsIgnored::new();
+            child.wait()
+        });
     if let Err(e) = held.release() {
         out::error(&format!("{name}: release failed: {e}"));
     }
@@ -395,6 +402,34 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
                 std::io::ErrorKind::NotFound => 127,
                 std::io::ErrorKind::PermissionDenied => 126,
                 _ => exit::FAILURE,
+            }
+        }
+    }
+}
+
+/// Ignores SIGINT and SIGQUIT in this process while alive (set after the command was
+/// spawned, so the command keeps the default dispositions).
+struct TerminalSignalsIgnored {
+    previous: [libc::sighandler_t; 2],
+}
+
+const TERMINAL_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
+
+impl TerminalSignalsIgnored {
+    fn new() -> TerminalSignalsIgnored {
+        // SAFETY: installing SIG_IGN for valid signal numbers; the previous
+        // dispositions are restored by Drop.
+        let previous = TERMINAL_SIGNALS.map(|sig| unsafe { libc::signal(sig, libc::SIG_IGN) });
+        TerminalSignalsIgnored { previous }
+    }
+}
+
+impl Drop for TerminalSignalsIgnored {
+    fn drop(&mut self) {
+        for (sig, old) in TERMINAL_SIGNALS.into_iter().zip(self.previous) {
+            if old != libc::SIG_ERR {
+                // SAFETY: restoring a disposition that `signal` returned.
+                unsafe { libc::signal(sig, old) };
             }
         }
     }

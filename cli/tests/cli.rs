@@ -888,3 +888,44 @@ fn inspection_never_writes() {
     );
     assert_eq!(show_json(&name, 0)["state"]["owner"]["pid"], h.pid);
 }
+
+#[test]
+fn ctrl_c_reaches_the_command_and_the_lock_is_released() {
+    use std::os::unix::process::CommandExt;
+    let n = Names::new("sigint");
+    let name = n.name("lk");
+    create("lock", &name, &[]);
+    let marker = std::env::temp_dir().join(format!("{}started", n.prefix));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("touch {}; exec sleep 30", marker.display());
+    let child = Command::new(MPSYNC)
+        .args(["acquire", &name, "--", "sh", "-c", &script])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    // The command runs (so mpsync has spawned it and is about to wait for it).
+    let t0 = Instant::now();
+    while !marker.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(show_json(&name, 0)["state"]["locked"], true);
+    // A terminal's Ctrl-C: SIGINT to the whole foreground group.
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: signalling the process group we created.
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGINT) }, 0);
+    let o = wait_output(child, "mpsync acquire -- sleep");
+    assert_eq!(code(&o), 128 + libc::SIGINT, "{}", stderr(&o));
+    assert_eq!(
+        show_json(&name, 0)["state"]["locked"],
+        false,
+        "a Lock stayed taken"
+    );
+}

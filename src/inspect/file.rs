@@ -85,7 +85,7 @@ pub struct FileFacts {
 }
 
 impl FileFacts {
-    fn of(m: &Metadata) -> FileFacts {
+    pub(crate) fn of(m: &Metadata) -> FileFacts {
         let t = m.file_type();
         let not_regular = if t.is_file() {
             None

@@ -355,21 +355,15 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             ));
         }
         Looked::Unreadable(facts) => {
+            // What it holds cannot be known: never treated as an object or a block
+            // (cleanup keeps it), only a temporary file is recognised by its name.
             let class = if bare.starts_with(TEMP_PREFIX) {
                 Class::TempFile
             } else {
-                Class::Object
+                Class::Foreign
             };
-            let mut info = entry(
-                bare,
-                class,
-                Health::Unreadable,
-                "permission denied".into(),
-                facts,
-                index,
-            );
-            info.class = class;
-            return Ok(info);
+            let detail = "permission denied".to_string();
+            return Ok(entry(bare, class, Health::Unreadable, detail, facts, index));
         }
         Looked::Open(facts, file) => (facts, file),
     };
@@ -502,33 +496,25 @@ pub fn list() -> Result<Vec<ObjectInfo>, InspectError> {
     for e in dir.flatten() {
         let name = e.file_name();
         let Some(bare) = name.to_str() else {
-            // Not UTF-8: certainly not ours; describe it without opening it.
+            // Not UTF-8: certainly not ours; described without being opened.
             if let Ok(m) = e.metadata() {
-                use std::os::unix::fs::MetadataExt;
-                let facts = FileFacts {
-                    size: m.size(),
-                    uid: m.uid(),
-                    mode: m.mode() & 0o7777,
-                    dev: m.dev(),
-                    ino: m.ino(),
-                    not_regular: None,
-                };
                 let label = name.to_string_lossy().into_owned();
+                let detail = "name is not UTF-8".to_string();
+                let facts = FileFacts::of(&m);
                 out.push(entry(
                     &label,
                     Class::Foreign,
                     Health::Foreign,
-                    "name is not UTF-8".into(),
+                    detail,
                     facts,
                     &index,
                 ));
             }
             continue;
         };
-        match inspect_with(bare, &index, v) {
-            Ok(info) => out.push(info),
-            Err(InspectError::NotFound) => {}
-            Err(_) => {}
+        // Entries that vanish while we look (or that cannot be looked at) are left out.
+        if let Ok(info) = inspect_with(bare, &index, v) {
+            out.push(info);
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
