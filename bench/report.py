@@ -100,6 +100,12 @@ P_ROWS = [
     ("py_mp_semaphore", "`multiprocessing.Semaphore(1)`"),
     ("py_threading_lock", "`threading.Lock()` (in-process, for scale)"),
 ]
+R_ROWS = [
+    ("lock", "`Lock` acquire()+release()"),
+    ("rlock", "`RLock` acquire()+release()"),
+    ("semaphore", "`Semaphore(1)` acquire()+release()"),
+    ("value_increment", "`with v.get_lock(): v.value += 1` on `Value('i')`"),
+]
 PLACEMENT = {"cross": "different CPUs", "same": "same CPU"}
 IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem"]
 
@@ -135,6 +141,7 @@ class Raw:
         self.by_rep = collections.defaultdict(dict)
         self.v = collections.defaultdict(list)
         self.p = {}
+        self.r = {}
         self.notes = []
         self.cg = None
         self.perf = None
@@ -158,6 +165,8 @@ class Raw:
                         self.by_rep[("V", (r[2], r[3]))][int(r[1])] = float(r[4])
                     elif tag == "P":
                         self.p[r[1]] = tuple(float(x) for x in r[2:5])
+                    elif tag == "R":
+                        self.r[r[1]] = tuple(float(x) for x in r[2:5])
                     elif tag == "N":
                         self.notes.append(r[1])
                     elif tag == "G":
@@ -563,6 +572,15 @@ def section_python(x, w):
             m, lo, hi = raw.p[key]
             w(f"| {label} | {m:.1f} | {lo:.1f}–{hi:.1f} | {fmt_ratio(ratio(m, u.get('mp_lock')))} |")
     w("")
+    if raw.r:
+        w("The `mpsync` Python package against `multiprocessing`, measured interleaved in one "
+          "process by bench/py_mpsync.py (medians of the repetitions; target: ratio ≤ 1.2):\n")
+        w("| operation | mpsync ns | multiprocessing ns | ratio |\n|---|---:|---:|---:|")
+        for key, label in R_ROWS:
+            if key in raw.r:
+                ours, theirs, r = raw.r[key]
+                w(f"| {label} | {ours:.1f} | {theirs:.1f} | {r:.2f} |")
+        w("")
 
 
 def section_callgrind(x, w):

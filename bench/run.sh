@@ -118,6 +118,13 @@ run_phase "hand-off ($H_REPS reps)" "$BENCH" handoff "$H_REPS"
 run_phase "Condition ($V_REPS reps)" "$BENCH" cond "$V_REPS"
 if command -v python3 > /dev/null 2>&1; then
     run_phase "Python locks ($PY_REPS reps)" python3 bench/py_locks.py "$PY_REPS"
+    # The mpsync package against multiprocessing, in the venv scripts/test.sh builds.
+    if [ -x "$ROOT/target/pyvenv/bin/python" ] && "$ROOT/target/pyvenv/bin/python" -c "import mpsync" 2> /dev/null; then
+        run_phase "mpsync package vs multiprocessing ($PY_REPS reps)" \
+            "$ROOT/target/pyvenv/bin/python" bench/py_mpsync.py "$PY_REPS"
+    else
+        note "mpsync Python package not installed in target/pyvenv (run scripts/test.sh): its rows are skipped"
+    fi
 else
     note "python3 not found: Python rows skipped"
 fi

@@ -2,7 +2,8 @@
 # Runs every test: the Rust unit tests, the C tests (tests/c_tests.rs builds each
 # c_tests/test_*.c against include/mpsync.h and libmpsync.so and runs it; they fork,
 # exec and SIGKILL real processes), the header compile checks (C99, C11, C++17) and the
-# header freshness check. Extra arguments go to `cargo test`, e.g.
+# header freshness check, then the Python package's pytest suite (python/tests). Extra
+# arguments go to `cargo test` (and skip the Python step), e.g.
 #   scripts/test.sh --test c_tests test_smoke
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,25 @@ cd "$(dirname "$0")/.."
 # anyone running the C test binaries by hand.
 cargo build --lib
 cargo test "$@"
+
+# The Python package (python/): built and installed into a venv under target/ with pip
+# (as `pip install ./python` does on a user's machine), then its pytest suite runs against
+# the library just built. Only for a full run: arguments select cargo tests.
+python_tests() {
+    if ! command -v python3 > /dev/null 2>&1; then
+        echo "SKIP: python3 not found: the Python package's tests did not run"
+        return 0
+    fi
+    local venv=target/pyvenv
+    local pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "${pip[@]}" install maturin pytest
+    # numpy is optional: the zero-copy numpy tests skip without it.
+    "${pip[@]}" install numpy || echo "NOTE: numpy could not be installed: its tests skip"
+    # The build tools are in the venv already: no isolated build environment needed.
+    "${pip[@]}" install --no-build-isolation --force-reinstall --no-deps ./python
+    MPSYNC_LIB_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q python/tests
+}
+if [ $# -eq 0 ]; then
+    python_tests
+fi

@@ -1,0 +1,144 @@
+//! `Barrier`: `multiprocessing.Barrier` (threading.Barrier's interface).
+
+use std::sync::Mutex;
+
+use mpsync::Deadline;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::{Origin, blocking, make, open_options, timeout_deadline, to_py};
+
+/// `multiprocessing.Barrier(parties, action=None, timeout=None)`: `wait` returns the
+/// arrival index; a broken barrier raises `threading.BrokenBarrierError`. `action`
+/// is run by the last thread to arrive, in whichever process that is (each process
+/// passes its own callable; pickling keeps it if it pickles).
+#[pyclass(module = "mpsync", name = "Barrier", subclass, frozen)]
+pub struct PyBarrier {
+    barrier: mpsync::Barrier,
+    origin: Origin,
+    action: Option<PyObject>,
+    timeout: Option<f64>,
+}
+
+#[pymethods]
+impl PyBarrier {
+    #[new]
+    #[pyo3(signature = (parties, action=None, timeout=None, *, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        parties: i64,
+        action: Option<PyObject>,
+        timeout: Option<f64>,
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+    ) -> PyResult<Self> {
+        let parties = u32::try_from(parties)
+            .ok()
+            .filter(|&p| (1..=mpsync::Barrier::PARTIES_MAX).contains(&p))
+            .ok_or_else(|| PyValueError::new_err("parties must be > 0"))?;
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (barrier, origin) = make(name, &options, mode, any_owner, |n, o| {
+            mpsync::Barrier::open(n, o, parties)
+        })?;
+        Ok(PyBarrier {
+            barrier,
+            origin,
+            action,
+            timeout,
+        })
+    }
+
+    /// `wait(timeout=None) -> int` (the barrier's default timeout if None).
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u32> {
+        let deadline: Deadline = timeout_deadline(timeout.or(self.timeout))?;
+        let barrier = &self.barrier;
+        let Some(action) = &self.action else {
+            return blocking(py, || barrier.wait(deadline));
+        };
+        // The action runs on the C side's last arrival, with the GIL released: it
+        // takes the GIL back to call Python, and parks an exception for re-raising.
+        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+        let result = blocking(py, || {
+            barrier.wait_with(deadline, || {
+                Python::with_gil(|py| match action.call0(py) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        if let Ok(mut slot) = raised.lock() {
+                            *slot = Some(e);
+                        }
+                        false
+                    }
+                })
+            })
+        });
+        if let Some(e) = raised.lock().ok().and_then(|mut s| s.take()) {
+            return Err(e);
+        }
+        result
+    }
+
+    /// Breaks the barrier: waiters get `BrokenBarrierError`.
+    fn abort(&self) -> PyResult<()> {
+        self.barrier.abort().map_err(to_py)
+    }
+
+    /// Returns the barrier to its initial state.
+    fn reset(&self) -> PyResult<()> {
+        self.barrier.reset().map_err(to_py)
+    }
+
+    #[getter]
+    fn parties(&self) -> PyResult<u32> {
+        self.barrier.parties().map_err(to_py)
+    }
+
+    #[getter]
+    fn n_waiting(&self) -> PyResult<u32> {
+        self.barrier.n_waiting().map_err(to_py)
+    }
+
+    #[getter]
+    fn broken(&self) -> PyResult<bool> {
+        self.barrier.is_broken().map_err(to_py)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.origin.name
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let parties = self.barrier.parties().map_err(to_py)?;
+        let waiting = self.barrier.n_waiting().map_err(to_py)?;
+        let broken = self.barrier.is_broken().map_err(to_py)?;
+        let state = if broken { "broken" } else { "filling" };
+        Ok(format!(
+            "<mpsync.Barrier at {:#x}: {state}, waiters={waiting}/{parties}>",
+            self as *const Self as usize
+        ))
+    }
+
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
+        let rebuild = py.import("mpsync")?.getattr("_rebuild")?;
+        let action = self
+            .action
+            .as_ref()
+            .map(|a| a.clone_ref(py))
+            .unwrap_or_else(|| py.None());
+        let args = (
+            "Barrier",
+            self.origin.name.clone(),
+            self.origin.any_owner,
+            action,
+            self.timeout,
+        );
+        Ok((
+            rebuild.unbind(),
+            args.into_pyobject(py)?.into_any().unbind(),
+        ))
+    }
+}

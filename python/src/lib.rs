@@ -1,0 +1,294 @@
+//! `mpsync._mpsync`: the Python classes of the `mpsync` package, on the crate's safe
+//! Rust API (never its internals). The pure-Python half (`python/mpsync/`) adds the
+//! classes that need no speed (Condition, the Value/Array factories, SharedMemory,
+//! ShareableList) and pickling support.
+//!
+//! Conventions shared by every blocking call:
+//! * `block`/`timeout` follow `multiprocessing`: `block=False` tries once and ignores
+//!   the timeout; `timeout=None` waits forever; a negative or zero timeout tries once.
+//! * An uncontended acquire is tried first without releasing the GIL (it never
+//!   sleeps); every wait that may sleep releases the GIL.
+//! * When the library reports `MP_EINTR` (a signal arrived), Python's signal handlers
+//!   run; if one raises (Ctrl-C: `KeyboardInterrupt`), the exception propagates,
+//!   otherwise the wait resumes for the time left.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use mpsync::{Deadline, Error, OpenOptions};
+use pyo3::exceptions::{
+    PyAssertionError, PyFileExistsError, PyFileNotFoundError, PyIndexError, PyMemoryError,
+    PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+mod array;
+mod barrier;
+mod fast;
+mod locks;
+mod shm;
+
+pyo3::create_exception!(
+    _mpsync,
+    BadObjectError,
+    PyValueError,
+    "The memory or name does not hold a live object of this type (or with these parameters)."
+);
+pyo3::create_exception!(
+    _mpsync,
+    BusyError,
+    PyRuntimeError,
+    "The object is in use: e.g. closed while this thread holds a lock inside it."
+);
+
+/// Turns a library error into the Python exception `multiprocessing` would raise.
+pub(crate) fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        Error::Invalid => PyValueError::new_err(msg),
+        Error::BadObject => BadObjectError::new_err(msg),
+        Error::NotOwner => PyAssertionError::new_err(msg),
+        Error::Overflow => PyValueError::new_err(msg),
+        Error::Interrupted => PyOSError::new_err((libc::EINTR, msg)),
+        Error::Broken => match broken_barrier_error(msg.clone()) {
+            Ok(err) => err,
+            Err(err) => err,
+        },
+        Error::Exists => PyFileExistsError::new_err((libc::EEXIST, msg)),
+        Error::NotFound => PyFileNotFoundError::new_err((libc::ENOENT, msg)),
+        Error::PermissionDenied => PyPermissionError::new_err((libc::EACCES, msg)),
+        Error::NoMemory => PyMemoryError::new_err(msg),
+        Error::Busy => BusyError::new_err(msg),
+        Error::OutOfRange => PyIndexError::new_err(msg),
+        Error::System => PyOSError::new_err(msg),
+    }
+}
+
+/// `threading.BrokenBarrierError(msg)`.
+fn broken_barrier_error(msg: String) -> PyResult<PyErr> {
+    Python::with_gil(|py| {
+        let cls = py.import("threading")?.getattr("BrokenBarrierError")?;
+        Ok(PyErr::from_value(cls.call1((msg,))?))
+    })
+}
+
+/// The deadline `multiprocessing` gives `(block, timeout)`.
+pub(crate) fn deadline_of(block: bool, timeout: Option<f64>) -> PyResult<Deadline> {
+    if !block {
+        return Ok(Deadline::now());
+    }
+    timeout_deadline(timeout)
+}
+
+/// `timeout=None` waits forever; negative, zero or NaN tries once.
+pub(crate) fn timeout_deadline(timeout: Option<f64>) -> PyResult<Deadline> {
+    match timeout {
+        None => Ok(Deadline::forever()),
+        Some(t) if t.is_nan() || t <= 0.0 => Ok(Deadline::now()),
+        Some(t) => Ok(Duration::try_from_secs_f64(t)
+            .map(Deadline::after)
+            .unwrap_or(Deadline::forever())),
+    }
+}
+
+/// Runs a blocking call with the GIL released, and on `Error::Interrupted` runs
+/// Python's signal handlers and retries (the call reuses its deadline, so the total
+/// wait never grows) unless a handler raised.
+pub(crate) fn blocking<T: Send>(
+    py: Python<'_>,
+    f: impl Fn() -> Result<T, Error> + Send + Sync,
+) -> PyResult<T> {
+    loop {
+        match py.allow_threads(&f) {
+            Err(Error::Interrupted) => py.check_signals()?,
+            other => return other.map_err(to_py),
+        }
+    }
+}
+
+/// `OpenOptions` from the keyword arguments every named constructor takes.
+pub(crate) fn open_options(
+    create: bool,
+    exclusive: bool,
+    mode: u32,
+    any_owner: bool,
+) -> OpenOptions {
+    OpenOptions::new()
+        .create(create)
+        .exclusive(exclusive)
+        .mode(mode)
+        .any_owner(any_owner)
+}
+
+/// Names of the objects this process created without a name (see `anonymous_name`),
+/// removed at exit (`unlink_anonymous`, registered with `atexit` by the package) or
+/// when the creating object goes away.
+static ANON_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh name for an object created without one. Such objects are named (rather
+/// than anonymous mappings) so that pickling can hand them to spawn and forkserver
+/// children, which open them by name; the creating process removes the name when
+/// the object is collected, or at exit.
+pub(crate) fn anonymous_name() -> String {
+    let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // Unpredictable enough to avoid collisions with other processes' names; creation
+    // is exclusive, so a collision is retried, never shared.
+    let mix =
+        (u64::from(nanos) ^ (n << 32) ^ (u64::from(pid) << 12)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("mpsync-{pid}-{n}-{:08x}", mix >> 32)
+}
+
+/// Registry of the anonymous names this process created and still owns.
+static OWNED: std::sync::Mutex<Vec<(u32, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Creates an object under a fresh anonymous name with `create(name, options)`,
+/// retrying on a name collision, and records the name for removal.
+pub(crate) fn create_anonymous<T>(
+    mode: u32,
+    create: impl Fn(&str, &OpenOptions) -> Result<T, Error>,
+) -> Result<(T, String), Error> {
+    let options = OpenOptions::new().create(true).exclusive(true).mode(mode);
+    let mut last = Error::Exists;
+    for _ in 0..16 {
+        let name = anonymous_name();
+        match create(&name, &options) {
+            Ok(obj) => {
+                if let Ok(mut owned) = OWNED.lock() {
+                    owned.push((std::process::id(), name.clone()));
+                }
+                return Ok((obj, name));
+            }
+            Err(Error::Exists) => last = Error::Exists,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// Removes an anonymous name if this process created it (called when the creating
+/// object is dropped). Fork children inherit the record but not the ownership.
+pub(crate) fn release_anonymous(name: &str) {
+    let pid = std::process::id();
+    if let Ok(mut owned) = OWNED.lock() {
+        if let Some(i) = owned.iter().position(|(p, n)| *p == pid && n == name) {
+            owned.swap_remove(i);
+            let _ = mpsync::unlink(name);
+        }
+    }
+}
+
+/// Removes every anonymous name this process still owns (at interpreter exit).
+#[pyfunction]
+fn unlink_anonymous() {
+    let pid = std::process::id();
+    if let Ok(mut owned) = OWNED.lock() {
+        owned.retain(|(p, n)| {
+            if *p == pid {
+                let _ = mpsync::unlink(n);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+/// Removes the name of a named object or shared-memory block.
+#[pyfunction]
+fn unlink(name: &str) -> PyResult<()> {
+    mpsync::unlink(name).map_err(to_py)
+}
+
+/// Where a Python object's shared object came from: the pickling state.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    /// The name it can be opened by.
+    pub name: String,
+    /// True if this process made it without a name (it removes the name).
+    pub anonymous: bool,
+    /// Opened with `any_owner`: re-opened the same way when unpickled.
+    pub any_owner: bool,
+}
+
+impl Origin {
+    /// The state `_rebuild` gets: (name, any_owner).
+    pub(crate) fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            [
+                self.name.clone().into_pyobject(py)?.into_any(),
+                self.any_owner.into_pyobject(py)?.to_owned().into_any(),
+            ],
+        )
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        if self.anonymous {
+            release_anonymous(&self.name);
+        }
+    }
+}
+
+/// Builds an object, anonymous (fresh name) or named, and its origin.
+pub(crate) fn make<T>(
+    name: Option<&str>,
+    options: &OpenOptions,
+    mode: u32,
+    any_owner: bool,
+    open: impl Fn(&str, &OpenOptions) -> Result<T, Error>,
+) -> PyResult<(T, Origin)> {
+    match name {
+        Some(n) => {
+            let obj = open(n, options).map_err(to_py)?;
+            Ok((
+                obj,
+                Origin {
+                    name: n.trim_start_matches('/').to_string(),
+                    anonymous: false,
+                    any_owner,
+                },
+            ))
+        }
+        None => {
+            let (obj, n) = create_anonymous(mode, open).map_err(to_py)?;
+            Ok((
+                obj,
+                Origin {
+                    name: n,
+                    anonymous: true,
+                    any_owner: false,
+                },
+            ))
+        }
+    }
+}
+
+#[pymodule]
+fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<locks::PyLock>()?;
+    m.add_class::<locks::PyRLock>()?;
+    m.add_class::<locks::PySemaphore>()?;
+    m.add_class::<locks::PyCondition>()?;
+    m.add_class::<locks::PyEvent>()?;
+    m.add_class::<barrier::PyBarrier>()?;
+    m.add_class::<array::PyArray>()?;
+    m.add_class::<shm::PySharedMemory>()?;
+    fast::install_all(py)?;
+    m.add_function(wrap_pyfunction!(unlink, m)?)?;
+    m.add_function(wrap_pyfunction!(unlink_anonymous, m)?)?;
+    m.add("BadObjectError", py.get_type::<BadObjectError>())?;
+    m.add("BusyError", py.get_type::<BusyError>())?;
+    m.add("SEM_VALUE_MAX", mpsync::SEM_VALUE_MAX)?;
+    m.add("NAME_MAX", mpsync::NAME_MAX)?;
+    m.add("ARRAY_DATA_OFFSET", mpsync::SharedArray::DATA_OFFSET)?;
+    Ok(())
+}

@@ -1,0 +1,610 @@
+//! `Lock`, `RLock`, `Semaphore` (and, in Python, `BoundedSemaphore`), the raw
+//! condition under `mpsync.Condition`, and `Event`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use mpsync::{Deadline, Error, Outcome};
+use pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::{Origin, blocking, deadline_of, make, open_options, timeout_deadline, to_py};
+
+/// The calling thread's id (pthread_self), to tell "mine" from "another thread's" in
+/// reprs, as `multiprocessing` does.
+fn thread_id() -> u64 {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// `MainProcess` or `MainProcess|Thread-1`, as `multiprocessing` names an owner.
+fn owner_name(py: Python<'_>) -> PyResult<String> {
+    let process: String = py
+        .import("multiprocessing")?
+        .call_method0("current_process")?
+        .getattr("name")?
+        .extract()?;
+    let thread: String = py
+        .import("threading")?
+        .call_method0("current_thread")?
+        .getattr("name")?
+        .extract()?;
+    Ok(if thread == "MainThread" {
+        process
+    } else {
+        format!("{process}|{thread}")
+    })
+}
+
+/// Calls `_rebuild(kind, *state, *extra)` of the `mpsync` package when unpickled.
+fn reduce<'py>(
+    py: Python<'py>,
+    kind: &str,
+    origin: &Origin,
+    extra: Vec<PyObject>,
+) -> PyResult<(PyObject, PyObject)> {
+    let rebuild = py.import("mpsync")?.getattr("_rebuild")?;
+    let mut args: Vec<PyObject> = vec![kind.into_pyobject(py)?.into_any().unbind()];
+    for item in origin.state(py)?.iter() {
+        args.push(item.unbind());
+    }
+    args.extend(extra);
+    Ok((
+        rebuild.unbind(),
+        PyTuple::new(py, args)?.into_any().unbind(),
+    ))
+}
+
+/// `multiprocessing.Lock`: a non-recursive lock any thread or process may release.
+#[pyclass(module = "mpsync", name = "Lock", subclass, frozen)]
+pub struct PyLock {
+    pub(crate) lock: mpsync::Lock,
+    origin: Origin,
+    /// The thread of this process that last acquired it (0: none), for the repr.
+    pub(crate) holder: AtomicU64,
+}
+
+#[pymethods]
+impl PyLock {
+    /// `Lock(*, name=None, create=False, exclusive=False, mode=0o600, any_owner=False)`:
+    /// without `name`, a new lock for this process, its children and anything it is
+    /// pickled to; with `name`, the lock a C program opens with `mp_lock_open(name)`.
+    #[new]
+    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    fn new(
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+    ) -> PyResult<Self> {
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (lock, origin) = make(name, &options, mode, any_owner, mpsync::Lock::open)?;
+        Ok(PyLock {
+            lock,
+            origin,
+            holder: AtomicU64::new(0),
+        })
+    }
+
+    /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.Lock`.
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
+    fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let got = match self.lock.acquire(Deadline::now()) {
+            Ok(Outcome::Ok) => true,
+            Ok(_) if !block => false,
+            Ok(_) => {
+                let deadline = deadline_of(block, timeout)?;
+                let lock = &self.lock;
+                blocking(py, || lock.acquire(deadline))?.acquired()
+            }
+            Err(e) => return Err(to_py(e)),
+        };
+        if got {
+            self.holder.store(thread_id(), Ordering::Relaxed);
+        }
+        Ok(got)
+    }
+
+    /// `release()`: `ValueError` if the lock is not held.
+    #[pyo3(name = "_release")]
+    fn release(&self) -> PyResult<()> {
+        self.holder.store(0, Ordering::Relaxed);
+        self.lock.release().map_err(|e| match e {
+            Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
+            e => to_py(e),
+        })
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The name a C program or another process opens this lock by.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.origin.name
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let owner = if !self.lock.is_locked().map_err(to_py)? {
+            "None".to_string()
+        } else if self.holder.load(Ordering::Relaxed) == thread_id() {
+            owner_name(py)?
+        } else if self.holder.load(Ordering::Relaxed) != 0 {
+            "SomeOtherThread".to_string()
+        } else {
+            "SomeOtherProcess".to_string()
+        };
+        Ok(format!("<Lock(owner={owner})>"))
+    }
+
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
+        reduce(py, "Lock", &self.origin, vec![])
+    }
+}
+
+/// An RLock: its own, or the one embedded in a synchronized array.
+pub(crate) enum RLockRef {
+    Own(mpsync::RLock),
+    Array(Arc<mpsync::SharedArray>),
+}
+
+impl RLockRef {
+    #[inline]
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mpsync::RLock) -> T) -> T {
+        match self {
+            RLockRef::Own(l) => f(l),
+            RLockRef::Array(a) => match a.lock() {
+                Some(l) => f(&l),
+                // Only arrays with a lock get an RLockRef (see array.rs).
+                None => unreachable_lock(),
+            },
+        }
+    }
+}
+
+#[cold]
+fn unreachable_lock() -> ! {
+    // An array without a lock never gets an RLockRef; reaching this is a bug here.
+    std::process::abort()
+}
+
+/// `multiprocessing.RLock`, plus owner-death reports: when the previous owner died
+/// holding it, `acquire` still acquires it and sets `owner_died` (and raises
+/// `mpsync.OwnerDiedError`, with the lock held, if made with `raise_owner_died=True`).
+#[pyclass(module = "mpsync", name = "RLock", subclass, frozen)]
+pub struct PyRLock {
+    pub(crate) lock: RLockRef,
+    origin: Option<Origin>,
+    pub(crate) died: AtomicBool,
+    raise_died: bool,
+}
+
+impl PyRLock {
+    pub(crate) fn of_array(array: Arc<mpsync::SharedArray>) -> PyRLock {
+        PyRLock {
+            lock: RLockRef::Array(array),
+            origin: None,
+            died: AtomicBool::new(false),
+            raise_died: false,
+        }
+    }
+
+    pub(crate) fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
+        match outcome {
+            Outcome::Ok => {
+                self.died.store(false, Ordering::Relaxed);
+                Ok(true)
+            }
+            Outcome::OwnerDead => {
+                self.died.store(true, Ordering::Relaxed);
+                if self.raise_died {
+                    let cls = py.import("mpsync")?.getattr("OwnerDiedError")?;
+                    return Err(PyErr::from_value(cls.call1((
+                        "acquired, but the previous owner died holding the lock",
+                    ))?));
+                }
+                Ok(true)
+            }
+            Outcome::Timeout => Ok(false),
+        }
+    }
+}
+
+#[pymethods]
+impl PyRLock {
+    /// `RLock(*, name=None, create=False, exclusive=False, mode=0o600,
+    /// any_owner=False, raise_owner_died=False)`.
+    #[new]
+    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, raise_owner_died=false))]
+    fn new(
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+        raise_owner_died: bool,
+    ) -> PyResult<Self> {
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (lock, origin) = make(name, &options, mode, any_owner, mpsync::RLock::open)?;
+        Ok(PyRLock {
+            lock: RLockRef::Own(lock),
+            origin: Some(origin),
+            died: AtomicBool::new(false),
+            raise_died: raise_owner_died,
+        })
+    }
+
+    /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.RLock`.
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
+    fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
+        let first = self.lock.with(|l| l.acquire(Deadline::now()));
+        let outcome = match first {
+            Ok(Outcome::Timeout) if block => {
+                let deadline = deadline_of(block, timeout)?;
+                let lock = &self.lock;
+                blocking(py, || lock.with(|l| l.acquire(deadline)))?
+            }
+            Ok(o) => o,
+            Err(e) => return Err(to_py(e)),
+        };
+        self.note(py, outcome)
+    }
+
+    /// `release()`: `AssertionError` unless the calling thread owns the lock.
+    #[pyo3(name = "_release")]
+    fn release(&self) -> PyResult<()> {
+        self.lock.with(|l| l.release()).map_err(|e| match e {
+            Error::NotOwner => {
+                PyAssertionError::new_err("attempt to release recursive lock not owned by thread")
+            }
+            e => to_py(e),
+        })
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// True if the most recent acquisition through this object found that the
+    /// previous owner had died holding the lock (the protected data may be torn).
+    #[getter]
+    fn owner_died(&self) -> bool {
+        self.died.load(Ordering::Relaxed)
+    }
+
+    /// Declares the protected data repaired (the calling thread must hold the lock);
+    /// for a synchronized array's lock, ends its sticky owner-died state.
+    fn mark_consistent(&self) -> PyResult<()> {
+        self.lock.with(|l| l.mark_consistent()).map_err(to_py)?;
+        self.died.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the calling thread owns the lock.
+    fn _is_mine(&self) -> PyResult<bool> {
+        self.lock.with(|l| l.is_mine()).map_err(to_py)
+    }
+
+    /// The calling thread's recursion level (0 unless it owns the lock).
+    fn _count(&self) -> PyResult<u32> {
+        self.lock.with(|l| l.count()).map_err(to_py)
+    }
+
+    /// The name a C program opens this lock by (`None` for an array's lock).
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.origin.as_ref().map(|o| o.name.as_str())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let count = self.lock.with(|l| l.count()).map_err(to_py)?;
+        if count > 0 {
+            return Ok(format!("<RLock({}, {count})>", owner_name(py)?));
+        }
+        // Not ours: held by someone else if a try fails (the try is undone at once).
+        let held = match self.lock.with(|l| l.acquire(Deadline::now())) {
+            Ok(Outcome::Timeout) => true,
+            Ok(_) => {
+                let _ = self.lock.with(|l| l.release());
+                false
+            }
+            Err(e) => return Err(to_py(e)),
+        };
+        Ok(if held {
+            "<RLock(SomeOtherProcess, nonzero)>".to_string()
+        } else {
+            "<RLock(None, 0)>".to_string()
+        })
+    }
+
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
+        match &self.origin {
+            Some(o) => reduce(
+                py,
+                "RLock",
+                o,
+                vec![
+                    self.raise_died
+                        .into_pyobject(py)?
+                        .to_owned()
+                        .into_any()
+                        .unbind(),
+                ],
+            ),
+            None => Err(PyTypeError::new_err(
+                "an array's lock is pickled with its array: pickle the array and call get_lock()",
+            )),
+        }
+    }
+}
+
+/// `multiprocessing.Semaphore(value)`; `mpsync.BoundedSemaphore` passes `maxvalue`.
+#[pyclass(module = "mpsync", name = "Semaphore", subclass, frozen)]
+pub struct PySemaphore {
+    pub(crate) sem: mpsync::Semaphore,
+    origin: Origin,
+}
+
+#[pymethods]
+impl PySemaphore {
+    /// `Semaphore(value=1, *, maxvalue=None, name=None, create=False,
+    /// exclusive=False, mode=0o600, any_owner=False)`.
+    #[new]
+    #[pyo3(signature = (value=1, *, maxvalue=None, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    fn new(
+        value: i64,
+        maxvalue: Option<i64>,
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+    ) -> PyResult<Self> {
+        if value < 0 {
+            return Err(PyValueError::new_err(
+                "semaphore initial value must be >= 0",
+            ));
+        }
+        let max = maxvalue.unwrap_or(i64::from(mpsync::SEM_VALUE_MAX));
+        let value = u32::try_from(value)
+            .map_err(|_| PyValueError::new_err("semaphore initial value too large"))?;
+        let max = u32::try_from(max)
+            .map_err(|_| PyValueError::new_err("semaphore maximum value out of range"))?;
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (sem, origin) = make(name, &options, mode, any_owner, |n, o| {
+            mpsync::Semaphore::open(n, o, value, max)
+        })?;
+        Ok(PySemaphore { sem, origin })
+    }
+
+    /// `acquire(block=True, timeout=None) -> bool`.
+    #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
+    fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
+        match self.sem.acquire(Deadline::now()) {
+            Ok(Outcome::Timeout) if block => {
+                let deadline = deadline_of(block, timeout)?;
+                let sem = &self.sem;
+                Ok(blocking(py, || sem.acquire(deadline))?.acquired())
+            }
+            Ok(o) => Ok(o.acquired()),
+            Err(e) => Err(to_py(e)),
+        }
+    }
+
+    /// `release()`: `ValueError` if a bounded semaphore is released too many times.
+    #[pyo3(name = "_release")]
+    fn release(&self) -> PyResult<()> {
+        self.sem.release().map_err(|e| match e {
+            Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
+            e => to_py(e),
+        })
+    }
+
+    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+        self.acquire(py, true, None)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.release()
+    }
+
+    /// The number of units now.
+    fn get_value(&self) -> PyResult<u32> {
+        self.sem.value().map_err(to_py)
+    }
+
+    /// The bound (`SEM_VALUE_MAX` for an unbounded semaphore).
+    #[getter]
+    fn maxvalue(&self) -> PyResult<u32> {
+        self.sem.max_value().map_err(to_py)
+    }
+
+    /// The name a C program opens this semaphore by.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.origin.name
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = slf.get();
+        let value = this.sem.value().map_err(to_py)?;
+        let max = this.sem.max_value().map_err(to_py)?;
+        let cls = slf.get_type().name()?.to_string();
+        Ok(if max == mpsync::SEM_VALUE_MAX {
+            format!("<{cls}(value={value})>")
+        } else {
+            format!("<{cls}(value={value}, maxvalue={max})>")
+        })
+    }
+
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<(PyObject, PyObject)> {
+        let py = slf.py();
+        let cls = slf.get_type().name()?.to_string();
+        let kind = if cls == "BoundedSemaphore" {
+            "BoundedSemaphore"
+        } else {
+            "Semaphore"
+        };
+        reduce(py, kind, &slf.get().origin, vec![])
+    }
+}
+
+/// The condition variable under `mpsync.Condition` (which adds the lock and
+/// `multiprocessing`'s methods).
+#[pyclass(module = "mpsync._mpsync", name = "RawCondition", frozen)]
+pub struct PyCondition {
+    cond: mpsync::Condition,
+    origin: Origin,
+}
+
+#[pymethods]
+impl PyCondition {
+    #[new]
+    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    fn new(
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+    ) -> PyResult<Self> {
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (cond, origin) = make(name, &options, mode, any_owner, mpsync::Condition::open)?;
+        Ok(PyCondition { cond, origin })
+    }
+
+    /// Waits with `lock` (an `RLock` or `Lock`) held; returns `(notified,
+    /// owner_died)`. `AssertionError` if the calling thread does not hold the lock.
+    #[pyo3(signature = (lock, timeout=None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        lock: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<(bool, bool)> {
+        let deadline = timeout_deadline(timeout)?;
+        let cond = &self.cond;
+        let not_owned =
+            |_| PyAssertionError::new_err("must acquire() condition before using wait()");
+        let outcome = if let Ok(r) = lock.downcast::<PyRLock>() {
+            let r = r.get();
+            let outcome = blocking(py, || r.lock.with(|l| cond.wait(l, deadline)));
+            let outcome = outcome.map_err(|e| {
+                if e.is_instance_of::<PyAssertionError>(py) {
+                    not_owned(e)
+                } else {
+                    e
+                }
+            })?;
+            r.died
+                .store(outcome == Outcome::OwnerDead, Ordering::Relaxed);
+            outcome
+        } else if let Ok(l) = lock.downcast::<PyLock>() {
+            let l = &l.get().lock;
+            blocking(py, || cond.wait_lock(l, deadline)).map_err(|e| {
+                if e.is_instance_of::<PyAssertionError>(py) {
+                    not_owned(e)
+                } else {
+                    e
+                }
+            })?
+        } else {
+            return Err(PyTypeError::new_err(
+                "a Condition's lock must be an mpsync.RLock or mpsync.Lock",
+            ));
+        };
+        Ok((outcome != Outcome::Timeout, outcome == Outcome::OwnerDead))
+    }
+
+    /// Wakes up to `n` waiters.
+    #[pyo3(signature = (n=1))]
+    fn notify(&self, n: i64) -> PyResult<()> {
+        let n = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        self.cond.notify(n).map_err(to_py)
+    }
+
+    /// Wakes every waiter.
+    fn notify_all(&self) -> PyResult<()> {
+        self.cond.notify_all().map_err(to_py)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.origin.name
+    }
+
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
+        reduce(py, "RawCondition", &self.origin, vec![])
+    }
+}
+
+/// `multiprocessing.Event`.
+#[pyclass(module = "mpsync", name = "Event", subclass, frozen)]
+pub struct PyEvent {
+    event: mpsync::Event,
+    origin: Origin,
+}
+
+#[pymethods]
+impl PyEvent {
+    /// `Event(*, name=None, create=False, exclusive=False, mode=0o600, any_owner=False)`.
+    #[new]
+    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    fn new(
+        name: Option<&str>,
+        create: bool,
+        exclusive: bool,
+        mode: u32,
+        any_owner: bool,
+    ) -> PyResult<Self> {
+        let options = open_options(create, exclusive, mode, any_owner);
+        let (event, origin) = make(name, &options, mode, any_owner, mpsync::Event::open)?;
+        Ok(PyEvent { event, origin })
+    }
+
+    fn is_set(&self) -> PyResult<bool> {
+        self.event.is_set().map_err(to_py)
+    }
+
+    fn set(&self) -> PyResult<()> {
+        self.event.set().map_err(to_py)
+    }
+
+    fn clear(&self) -> PyResult<()> {
+        self.event.clear().map_err(to_py)
+    }
+
+    /// `wait(timeout=None) -> bool`: True once the flag is set, False on timeout.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        if self.event.is_set().map_err(to_py)? {
+            return Ok(true);
+        }
+        let deadline = timeout_deadline(timeout)?;
+        let event = &self.event;
+        Ok(blocking(py, || event.wait(deadline))? == Outcome::Ok)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.origin.name
+    }
+
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
+        reduce(py, "Event", &self.origin, vec![])
+    }
+}
