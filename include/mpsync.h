@@ -43,11 +43,13 @@
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*      yes  no (3)
  *   mp_T_init, mp_T_destroy                                   no   no
+ *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
  *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
  *       is an RLock).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
+ *   (4) It allocates and reads /proc; it never writes to or blocks on the object.
  *   mp_shm_* calls on one handle must not race with mp_shm_close of that handle.
  *
  * FFI generators (cffi's cdef(), pycparser, ...): preprocess with -DMPSYNC_CDEF, e.g.
@@ -104,10 +106,242 @@ extern "C" {
 #define MP_NAME_MAX 200
 
 /**
+ * `mp_object_info.info_version` written by this library.
+ */
+#define MP_INFO_VERSION 1
+
+/**
+ * `sizeof(mp_object_info)` of version 1: the smallest `info_size` `mp_inspect` accepts.
+ */
+#define MP_OBJECT_INFO_SIZE 128
+
+/**
+ * `class`: the entry starts with a libmpsync header (see `health`).
+ */
+#define MP_CLASS_OBJECT 1
+
+/**
+ * `class`: a SharedMemory block (a non-empty regular file without a libmpsync header).
+ */
+#define MP_CLASS_BLOCK 2
+
+/**
+ * `class`: a temporary creation file of the library.
+ */
+#define MP_CLASS_TEMP 3
+
+/**
+ * `class`: not a regular file, empty, or a name the library cannot open.
+ */
+#define MP_CLASS_FOREIGN 4
+
+/**
+ * `health`: a valid object of this library's layout version, a block, or a temp file.
+ */
+#define MP_HEALTH_OK 0
+
+/**
+ * `health`: a valid RLock (or array lock) whose owner died holding it: the next
+ * acquirer gets `MP_OWNER_DEAD`.
+ */
+#define MP_HEALTH_OWNER_DEAD 1
+
+/**
+ * `health`: a libmpsync magic with an impossible header or body (unknown kind,
+ * destroyed, truncated, inconsistent fields).
+ */
+#define MP_HEALTH_CORRUPT 2
+
+/**
+ * `health`: an object of another layout version (`layout_version` says which).
+ */
+#define MP_HEALTH_WRONG_VERSION 3
+
+/**
+ * `health`: see `MP_CLASS_FOREIGN`.
+ */
+#define MP_HEALTH_FOREIGN 4
+
+/**
+ * `owner_liveness`: no owner (not an RLock, or free).
+ */
+#define MP_LIVENESS_NONE 0
+
+/**
+ * `owner_liveness`: the recorded owner thread exists.
+ */
+#define MP_LIVENESS_ALIVE 1
+
+/**
+ * `owner_liveness`: the owner provably no longer exists.
+ */
+#define MP_LIVENESS_DEAD 2
+
+/**
+ * `owner_liveness`: cannot be proven (another PID namespace, no usable `/proc`).
+ */
+#define MP_LIVENESS_UNKNOWN 3
+
+/**
+ * `flags`: a Lock or RLock (or an array's lock) is held.
+ */
+#define MP_INFO_LOCKED 1
+
+/**
+ * `flags`: sleepers may exist on the lock word.
+ */
+#define MP_INFO_WAITERS 2
+
+/**
+ * `flags`: an Event's flag is set.
+ */
+#define MP_INFO_SET 4
+
+/**
+ * `flags`: a Barrier is broken.
+ */
+#define MP_INFO_BROKEN 8
+
+/**
+ * `flags`: the kernel (or a waiter) marked the RLock's owner dead.
+ */
+#define MP_INFO_OWNER_DIED 16
+
+/**
+ * `flags`: a synchronized array's lock stays inconsistent until repaired.
+ */
+#define MP_INFO_INCONSISTENT 32
+
+/**
+ * `flags`: the RLock was used from more than one PID namespace.
+ */
+#define MP_INFO_CROSS_NS 64
+
+/**
+ * `flags`: an array is synchronized (has a lock).
+ */
+#define MP_INFO_WITH_LOCK 128
+
+/**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
  * negative codes are errors. See `mp_strerror`.
  */
 typedef int32_t mp_status;
+
+/**
+ * A racy snapshot of one entry of the shared-memory namespace, filled by
+ * `mp_inspect`. Fields that do not apply to the entry are 0. New fields are only ever
+ * appended (and `info_version` raised), so a caller compiled against this version
+ * keeps working with later libraries.
+ */
+typedef struct mp_object_info {
+    /**
+     * `MP_INFO_VERSION` of the library that filled the struct.
+     */
+    uint32_t info_version;
+    /**
+     * `MP_CLASS_*`.
+     */
+    uint32_t entry_class;
+    /**
+     * `MP_HEALTH_*`.
+     */
+    uint32_t health;
+    /**
+     * Kind code from the header: 1 Lock, 2 RLock, 3 Semaphore, 4 Condition, 5 Event,
+     * 6 Barrier, 7 Array; 0 if not an object or an unknown code.
+     */
+    uint32_t kind;
+    /**
+     * The header's first word as stored (0x4D505359 for a live object).
+     */
+    uint32_t magic;
+    /**
+     * Layout version from the header.
+     */
+    uint32_t layout_version;
+    /**
+     * Lifecycle code from the header (0 in place, 1 anonymous, 2 named).
+     */
+    uint32_t lifecycle;
+    /**
+     * The file's owner (user id).
+     */
+    uint32_t uid;
+    /**
+     * The file's permission bits.
+     */
+    uint32_t mode;
+    /**
+     * `MP_INFO_*` bits.
+     */
+    uint32_t flags;
+    /**
+     * The file's size in bytes.
+     */
+    uint64_t size;
+    /**
+     * RLock owner's process id (in its PID namespace), 0 if none or not recorded.
+     */
+    uint32_t owner_pid;
+    /**
+     * RLock owner's thread id (in its PID namespace), 0 if none.
+     */
+    uint32_t owner_tid;
+    /**
+     * `MP_LIVENESS_*` of the RLock owner.
+     */
+    uint32_t owner_liveness;
+    /**
+     * RLock recursion level while held.
+     */
+    uint32_t count;
+    /**
+     * Semaphore value.
+     */
+    uint32_t value;
+    /**
+     * Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
+     */
+    uint32_t max_value;
+    /**
+     * Condition waiters, Event sleepers, or Barrier parties waiting (killed waiters may
+     * be counted until the object forgets them).
+     */
+    uint32_t waiters;
+    /**
+     * Barrier parties.
+     */
+    uint32_t parties;
+    /**
+     * Barrier generation.
+     */
+    uint32_t generation;
+    /**
+     * Array element type (a Python type character, as `mp_type`).
+     */
+    uint32_t type_code;
+    /**
+     * Array length.
+     */
+    uint64_t length;
+    /**
+     * Array element size in bytes.
+     */
+    uint32_t item_size;
+    /**
+     * Processes seen mapping the entry (from `/proc/<pid>/maps`).
+     */
+    uint32_t n_mappers;
+    /**
+     * Processes that could map it but whose mappings could not be read.
+     */
+    uint32_t n_mappers_unknown;
+    /**
+     * Zero; room for later fields.
+     */
+    uint32_t reserved[5];
+} mp_object_info;
 
 /**
  * Removes the name of a named object or shared-memory block. Processes that have it
@@ -120,6 +354,44 @@ typedef int32_t mp_status;
  * `name` is NULL or a valid NUL-terminated string.
  */
 mp_status mp_unlink(const char *name);
+
+/**
+ * Takes a racy, read-only snapshot of the entry `name` of the shared-memory namespace
+ * (`/dev/shm/<name>`; one leading `/` is ignored) and writes it to `*info_out`.
+ *
+ * The snapshot says what the entry is (`class`: a libmpsync object, a SharedMemory
+ * block, a library temporary file, or something foreign), a verdict (`health`: ok,
+ * owner dead, corrupt, wrong layout version, foreign), the header fields, the decoded
+ * state of a valid object (lock words, owner pid/tid and whether that owner is alive,
+ * dead or unknown, waiters, values), and how many processes map it. Every field is
+ * read separately while other processes may be changing the object, so the snapshot
+ * may describe no single moment: use it to inspect and debug, never to synchronize.
+ *
+ * Inspection never modifies the entry and never blocks on it: the file is opened
+ * read-only without following symlinks (a FIFO cannot block the open), its first bytes
+ * are copied (nothing is mapped, so a file truncated meanwhile cannot raise
+ * `SIGBUS`), and no lock is taken or waited for. An owner is reported dead only with
+ * proof (same PID namespace, and a `/proc` provably of that namespace); otherwise it
+ * is `MP_LIVENESS_UNKNOWN`. Any name the directory may hold is accepted, also names
+ * outside the library's naming rules (they are `MP_CLASS_FOREIGN`).
+ *
+ * `info_size` is `sizeof(mp_object_info)` as the caller knows it (at least
+ * `MP_OBJECT_INFO_SIZE`); at most that many bytes are written, so programs built
+ * against this header keep working with later libraries whose struct is longer.
+ *
+ * Thread-safe; not async-signal-safe (it allocates and reads `/proc`). It reads every
+ * `/proc/<pid>/maps`, so it costs a few milliseconds: not for hot paths.
+ *
+ * Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
+ * `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path
+ * component: empty, `.`, `..`, a `/` after the first character), `MP_ENOENT` (no such
+ * name), `MP_EACCES` (the file may not be read), `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string; `info_out` is NULL or points to
+ * `info_size` writable bytes.
+ */
+mp_status mp_inspect(const char *name, struct mp_object_info *info_out, size_t info_size);
 
 /* ======================================================================================
  * Lock (mp_lock_t): CPython's multiprocessing.Lock, a binary semaphore

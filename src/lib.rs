@@ -14,6 +14,9 @@
 //! Layout of the crate:
 //! * the safe API (private module `api`, re-exported here): what Rust code, the Python
 //!   package and the command-line tool use;
+//! * [`inspect`]: read-only, racy snapshots of the shared-memory namespace (what each
+//!   entry is, object state, owner liveness, who maps it) and the cleanup policies of
+//!   `mpsync rm` / `mpsync gc`;
 //! * [`ffi`]: the C ABI, one thin file per C type family; `include/mpsync.h` is
 //!   generated from it by cbindgen;
 //! * private: `raw` (the lock-word state machines, no C types, panic-free), `sys` (the
@@ -57,6 +60,8 @@
 /// cbindgen:ignore
 mod api;
 pub mod ffi;
+/// cbindgen:ignore
+pub mod inspect;
 /// cbindgen:ignore
 pub(crate) mod raw;
 /// cbindgen:ignore

@@ -22,6 +22,7 @@ pub mod barrier;
 pub mod common;
 pub mod cond;
 pub mod event;
+pub mod inspect;
 pub mod lock;
 pub mod rlock;
 pub mod sem;

@@ -256,6 +256,25 @@ impl RawArray {
             lock,
         })
     }
+
+    /// Read-only snapshot of the descriptor for inspectors, unvalidated (racy):
+    /// `(type_code, flags, length, item_size, data_offset, total_size)`.
+    pub fn snapshot(&self) -> (u32, u32, u64, u32, u32, u64) {
+        (
+            self.type_code.load(Ordering::Relaxed),
+            self.flags.load(Ordering::Relaxed),
+            self.length.load(Ordering::Relaxed),
+            self.item_size.load(Ordering::Relaxed),
+            self.data_offset.load(Ordering::Relaxed),
+            self.total_size.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The embedded RLock, unvalidated (for inspectors' read-only snapshots; its
+    /// header says whether it is live).
+    pub fn embedded_lock(&self) -> &RawRLock {
+        &self.lock
+    }
 }
 
 impl View<'_> {

@@ -685,6 +685,14 @@ impl RawBarrier {
         self.header.retire();
         Status::Ok
     }
+
+    /// Read-only snapshot for inspectors: `(parties, n_waiting, broken, generation)`
+    /// from one load of the state word. Racy; never blocks.
+    pub fn snapshot(&self) -> (u32, u32, bool, u32) {
+        let (_, st) = self.load();
+        let waiting = if st.broken { 0 } else { st.members() };
+        (self.parties(), waiting, st.broken, st.generation)
+    }
 }
 
 #[cfg(test)]

@@ -167,6 +167,12 @@ impl RawEvent {
         self.header.retire();
         Status::Ok
     }
+
+    /// Read-only snapshot for inspectors: `(set, sleepers)`; `sleepers` over-counts
+    /// waiters killed while waiting. Racy; never blocks.
+    pub fn snapshot(&self) -> (bool, u32) {
+        (self.is_set(), self.sleepers.load(Ordering::Relaxed))
+    }
 }
 
 #[cfg(test)]

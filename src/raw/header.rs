@@ -108,6 +108,19 @@ impl Header {
     pub fn retire(&self) {
         self.magic.store(RETIRED, Ordering::Release);
     }
+
+    /// Read-only snapshot for inspectors: `(magic, kind, layout, lifecycle)` exactly as
+    /// stored (kind, layout and lifecycle decoded from the tag, unchecked). Racy.
+    pub fn snapshot(&self) -> (u32, u32, u32, u32) {
+        let magic = self.magic.load(Ordering::Acquire);
+        let tag = self.tag.load(Ordering::Relaxed);
+        (
+            magic,
+            tag & KIND_MASK,
+            (tag >> LAYOUT_SHIFT) & 0xff,
+            (tag >> LIFECYCLE_SHIFT) & 0x3,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -148,6 +148,13 @@ impl RawLock {
         self.header.retire();
         Status::Ok
     }
+
+    /// Read-only snapshot for inspectors: `(locked, contended)` (`contended`: a
+    /// sleeper may exist). Racy; never blocks.
+    pub fn snapshot(&self) -> (bool, bool) {
+        let state = self.state.load(Ordering::Relaxed);
+        (state != UNLOCKED, state == CONTENDED)
+    }
 }
 
 #[cfg(test)]

@@ -721,6 +721,28 @@ impl RawRLock {
         self.header.retire();
         Status::Ok
     }
+
+    /// Read-only snapshot for inspectors, each field loaded once (racy): `(word, count,
+    /// owner_ids, owner_ns, owner_start, creator_ns, cross_ns, inconsistent)`, where
+    /// `owner_ids` is the back-stop record `pid << 32 | tid` (0 if none), `creator_ns`
+    /// the low half of `ns_flags`, and the two flags its `FLAG_CROSS_NS` and
+    /// `FLAG_INCONSISTENT`. Never blocks, never writes.
+    #[allow(clippy::type_complexity)]
+    pub fn snapshot(&self) -> (u32, u32, u64, u32, u64, u32, bool, bool) {
+        let word = self.word.load(Ordering::Acquire);
+        let flags = self.ns_flags.load(Ordering::Relaxed);
+        let high = (flags >> 32) as u32;
+        (
+            word,
+            self.count.load(Ordering::Relaxed),
+            self.owner_ids.load(Ordering::Acquire),
+            self.owner_ns.load(Ordering::Relaxed),
+            self.owner_start.load(Ordering::Relaxed),
+            flags as u32,
+            high & FLAG_CROSS_NS != 0,
+            high & FLAG_INCONSISTENT != 0,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,199 @@
+//! `ls`, `show`, `watch` (read-only) and `rm`, `gc` (cleanup).
+
+use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError};
+use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
+
+use crate::exit;
+use crate::out;
+use crate::render;
+
+/// The exit code a `show` of this entry ends with: 0 for anything usable (a healthy
+/// object, one whose owner died, a block, a temporary file), `BAD_OBJECT` otherwise.
+fn verdict_code(info: &ObjectInfo) -> i32 {
+    match info.health {
+        Health::Ok | Health::OwnerDead => exit::OK,
+        Health::Corrupt | Health::WrongVersion | Health::Foreign => exit::BAD_OBJECT,
+        Health::Unreadable => exit::PERMISSION,
+    }
+}
+
+fn inspect_failed(name: &str, e: InspectError) -> i32 {
+    out::error(&format!("{name}: {e}"));
+    exit::of_inspect(e)
+}
+
+pub fn ls(json: bool) -> i32 {
+    let list = match inspect::list() {
+        Ok(l) => l,
+        Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
+    };
+    if json {
+        let all: Vec<_> = list.iter().map(render::to_json).collect();
+        out::line(&serde_json::Value::Array(all).to_string());
+    } else {
+        out::line(render::LS_HEADER);
+        for info in &list {
+            if !out::line(&render::ls_line(info)) {
+                break;
+            }
+        }
+    }
+    exit::OK
+}
+
+pub fn show(name: &str, json: bool) -> i32 {
+    match inspect::inspect(name) {
+        Ok(info) => {
+            if json {
+                out::line(&render::to_json(&info).to_string());
+            } else {
+                out::raw(&render::show_text(&info));
+            }
+            let code = verdict_code(&info);
+            if code != exit::OK {
+                out::error(&format!(
+                    "{}: {}: {}",
+                    info.name,
+                    info.health.as_str(),
+                    info.detail
+                ));
+            }
+            code
+        }
+        Err(e) => inspect_failed(name, e),
+    }
+}
+
+pub fn watch(name: &str, interval_ms: u64, count: u64, json: bool) -> i32 {
+    use std::io::IsTerminal;
+    let clear = !json && std::io::stdout().is_terminal();
+    let mut shown = 0u64;
+    loop {
+        let info = match inspect::inspect(name) {
+            Ok(info) => info,
+            Err(e) => return inspect_failed(name, e),
+        };
+        let text = if json {
+            format!("{}\n", render::to_json(&info))
+        } else if clear {
+            format!("\x1b[H\x1b[2J{}", render::show_text(&info))
+        } else {
+            format!("{}\n", render::show_text(&info))
+        };
+        if !out::raw(&text) {
+            return exit::OK;
+        }
+        shown += 1;
+        if count != 0 && shown >= count {
+            return verdict_code(&info);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(interval_ms.max(10)));
+    }
+}
+
+pub fn rm(names: &[String], force: bool, ignore_unreadable: bool) -> i32 {
+    let mut code = exit::OK;
+    for name in names {
+        let this = match cleanup::remove(name, force, ignore_unreadable) {
+            Ok(info) => {
+                out::line(&format!(
+                    "removed {} ({})",
+                    info.name,
+                    render::type_name(&info)
+                ));
+                exit::OK
+            }
+            Err(RemoveError::Inspect(e)) => inspect_failed(name, e),
+            Err(RemoveError::InUse { pids, unknown }) => {
+                let mut who: Vec<String> = pids.iter().map(u32::to_string).collect();
+                let hint = if pids.is_empty() {
+                    "--ignore-unreadable or --force removes it anyway"
+                } else {
+                    "--force removes it anyway"
+                };
+                if unknown != 0 && pids.is_empty() {
+                    who.push(format!(
+                        "possibly {unknown} process(es) whose mappings are unreadable"
+                    ));
+                }
+                out::error(&format!(
+                    "{name}: in use, mapped by {}; not removed ({hint})",
+                    who.join(", ")
+                ));
+                exit::BUSY
+            }
+            Err(RemoveError::NotRegular) => {
+                out::error(&format!("{name}: not a regular file; not removed"));
+                exit::BAD_OBJECT
+            }
+            Err(RemoveError::Unlink(e)) => {
+                out::error(&format!("{name}: {}", std::io::Error::from_raw_os_error(e)));
+                exit::FAILURE
+            }
+        };
+        if code == exit::OK {
+            code = this;
+        }
+    }
+    code
+}
+
+pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
+    if !policy.temp_files && !policy.objects && !policy.blocks {
+        out::error("gc: say what to remove: --temp, --objects and/or --blocks (see --help)");
+        return exit::USAGE;
+    }
+    let report = match cleanup::gc(policy, dry_run) {
+        Ok(c) => c,
+        Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
+    };
+    let mut code = exit::OK;
+    let mut removed = Vec::new();
+    for c in &report.collected {
+        let failed = c.result.as_ref().err().map(|e| format!("{e:?}"));
+        if failed.is_some() && code == exit::OK {
+            code = exit::FAILURE;
+        }
+        if json {
+            removed.push(serde_json::json!({
+                "name": c.info.name,
+                "type": render::type_name(&c.info),
+                "reason": c.reason,
+                "removed": !dry_run && failed.is_none(),
+                "error": failed,
+            }));
+        } else {
+            let verb = match (&failed, dry_run) {
+                (Some(_), _) => "FAILED to remove",
+                (None, true) => "would remove",
+                (None, false) => "removed",
+            };
+            out::line(&format!(
+                "{verb} {} ({}): {}{}",
+                c.info.name,
+                render::type_name(&c.info),
+                c.reason,
+                failed.map_or(String::new(), |f| format!(": {f}"))
+            ));
+        }
+    }
+    if json {
+        let kept: Vec<_> = report
+            .kept
+            .iter()
+            .map(|(i, why)| {
+                serde_json::json!({"name": i.name, "type": render::type_name(i), "reason": why})
+            })
+            .collect();
+        out::line(&serde_json::json!({"removed": removed, "kept": kept}).to_string());
+    } else {
+        for (i, why) in &report.kept {
+            out::line(&format!(
+                "kept {} ({}): {why}",
+                i.name,
+                render::type_name(i)
+            ));
+        }
+    }
+    code
+}

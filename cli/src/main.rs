@@ -1,0 +1,164 @@
+//! `mpsync`: inspect, clean up and use libmpsync's named objects from the shell.
+//!
+//! Inspection (`ls`, `show`, `watch`) and cleanup (`rm`, `gc`) go through the library's
+//! inspection API (`mpsync::inspect`), which never modifies or blocks on an object; the
+//! commands for shell scripts (`create`, `acquire`, ...) use the library's objects.
+//! Every failure class has its own exit code (`exit.rs`), and nothing panics: a bug
+//! that would is caught by the panic hook and exits with `exit::INTERNAL`.
+
+mod exit;
+mod inspect_cmds;
+mod objects;
+mod out;
+mod render;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface. `after_help` carries the exit-code table.
+#[derive(Parser)]
+#[command(
+    name = "mpsync",
+    version,
+    about = "Inspect, clean up and use libmpsync's named objects (locks, semaphores, \
+             events, ...) and SharedMemory blocks in the POSIX shared-memory namespace \
+             (/dev/shm). Every state shown is a racy snapshot.",
+    after_help = exit::TABLE
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every entry of /dev/shm: libmpsync objects, SharedMemory blocks, library
+    /// temporary files and foreign files, with type, size, owner uid, mode, layout
+    /// version, health, the pids that map it, and its state on one line.
+    Ls {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry in detail: raw header fields, decoded state, owner liveness,
+    /// mappers, and a health verdict (ok, owner-dead, corrupt, wrong-version, foreign).
+    Show {
+        /// The name (with or without a leading '/').
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove names. Refuses (exit 6) a name that live processes map, or might map,
+    /// unless --force. Existing mappings stay valid either way.
+    Rm {
+        /// Names to remove.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Remove even if processes map it.
+        #[arg(long)]
+        force: bool,
+        /// Count processes whose mappings cannot be read (other users', or more
+        /// privileged ones, e.g. as root without CAP_SYS_PTRACE) as mapping nothing.
+        #[arg(long)]
+        ignore_unreadable: bool,
+    },
+    /// Remove leftovers the library can prove abandoned; each kind only behind its own
+    /// flag (at least one is required).
+    Gc {
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Temporary creation files whose creator provably died.
+        #[arg(long)]
+        temp: bool,
+        /// Valid objects that no process maps and no live (or unprovable) owner holds.
+        #[arg(long)]
+        objects: bool,
+        /// SharedMemory blocks that no process maps (their data is lost).
+        #[arg(long)]
+        blocks: bool,
+        /// Count processes whose mappings cannot be read as mapping nothing (without
+        /// it, one such process that could open an entry keeps it).
+        #[arg(long)]
+        ignore_unreadable: bool,
+        /// Only names that start with PREFIX.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh `show NAME` in the terminal until interrupted.
+    Watch {
+        /// The name.
+        name: String,
+        /// Milliseconds between refreshes.
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+        /// Stop after this many refreshes (0: never).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Print one JSON object per refresh.
+        #[arg(long)]
+        json: bool,
+    },
+    #[command(flatten)]
+    Objects(objects::ObjectCommand),
+}
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        // Printed with `eprintln!`'s non-panicking sibling: a closed stderr is ignored.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "mpsync: internal error: {info}");
+        std::process::exit(exit::INTERNAL);
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Ls { json } => inspect_cmds::ls(json),
+        Command::Show { name, json } => inspect_cmds::show(&name, json),
+        Command::Rm {
+            names,
+            force,
+            ignore_unreadable,
+        } => inspect_cmds::rm(&names, force, ignore_unreadable),
+        Command::Gc {
+            dry_run,
+            temp,
+            objects,
+            blocks,
+            ignore_unreadable,
+            prefix,
+            json,
+        } => inspect_cmds::gc(
+            &mpsync::inspect::cleanup::GcPolicy {
+                temp_files: temp,
+                objects,
+                blocks,
+                ignore_unreadable,
+                prefix,
+            },
+            dry_run,
+            json,
+        ),
+        Command::Watch {
+            name,
+            interval_ms,
+            count,
+            json,
+        } => inspect_cmds::watch(&name, interval_ms, count, json),
+        Command::Objects(cmd) => objects::run(cmd),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,446 @@
+//! Commands for shell scripts, on the library's safe object API: `create`, `acquire
+//! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit),
+//! `release`/`post`, `set`/`clear`, `wait`.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+use mpsync::inspect::{self, Kind};
+use mpsync::{
+    Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, RLock,
+    SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
+};
+
+use crate::exit;
+use crate::out;
+
+/// What `create` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CreateType {
+    /// multiprocessing.Lock.
+    Lock,
+    /// multiprocessing.RLock (owner death detected).
+    Rlock,
+    /// Semaphore (--value, --max).
+    Semaphore,
+    /// Condition.
+    Condition,
+    /// Event.
+    Event,
+    /// Barrier (--parties).
+    Barrier,
+    /// Value/Array (--elem-type, --length, --raw).
+    Array,
+    /// SharedMemory block (--size).
+    Block,
+}
+
+#[derive(Subcommand)]
+pub enum ObjectCommand {
+    /// Create a named object (or open it if it exists with the same type and
+    /// parameters; --excl fails with exit 6 if the name exists).
+    Create {
+        /// What to create.
+        #[arg(value_enum)]
+        kind: CreateType,
+        /// Its name.
+        name: String,
+        /// Permission bits, octal.
+        #[arg(long, default_value = "600", value_parser = parse_mode)]
+        mode: u32,
+        /// Fail if the name exists.
+        #[arg(long)]
+        excl: bool,
+        /// Semaphore: initial value.
+        #[arg(long, default_value_t = 1)]
+        value: u32,
+        /// Semaphore: bound (BoundedSemaphore); unbounded if absent.
+        #[arg(long)]
+        max: Option<u32>,
+        /// Barrier: number of parties.
+        #[arg(long, default_value_t = 2)]
+        parties: u32,
+        /// Array: element type, a Python type character (i, d, l, ...).
+        #[arg(long, default_value = "l")]
+        elem_type: char,
+        /// Array: number of elements.
+        #[arg(long, default_value_t = 1)]
+        length: usize,
+        /// Array: without a lock (RawArray).
+        #[arg(long)]
+        raw: bool,
+        /// Block: size in bytes.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+    },
+    /// Run CMD while holding the named RLock, Lock, or one unit of the named Semaphore;
+    /// exits with CMD's status. Like flock(1), with owner death (an RLock whose holder
+    /// died is taken over; CMD then sees MPSYNC_OWNER_DEAD=1) and counting semaphores.
+    Acquire {
+        /// The lock or semaphore.
+        name: String,
+        /// Seconds to wait (fractions allowed; 0 tries once); forever if absent.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Release a Lock, or one unit of a Semaphore (they have no owner). An RLock can
+    /// only be released by its owning thread (exit 4).
+    Release {
+        /// The lock or semaphore.
+        name: String,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+    /// Release one unit of a Semaphore (same as `release`).
+    Post {
+        /// The semaphore.
+        name: String,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+    /// Set an Event.
+    Set {
+        /// The event.
+        name: String,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+    /// Clear an Event.
+    Clear {
+        /// The event.
+        name: String,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+    /// Wait until an Event is set (exit 0), or the timeout expires (exit 7).
+    Wait {
+        /// The event.
+        name: String,
+        /// Seconds to wait; forever if absent.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("{s:?}: permission bits in octal, at most 777")),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => {
+            Duration::try_from_secs_f64(t).map_err(|e| e.to_string())
+        }
+        _ => Err(format!("{s:?}: a number of seconds, 0 or more")),
+    }
+}
+
+/// The exit code of a library error.
+fn code_of(e: Error) -> i32 {
+    match e {
+        Error::NotFound => exit::NOT_FOUND,
+        Error::BadObject => exit::BAD_OBJECT,
+        Error::PermissionDenied => exit::PERMISSION,
+        Error::Exists | Error::Busy => exit::BUSY,
+        Error::Invalid => exit::USAGE,
+        _ => exit::FAILURE,
+    }
+}
+
+fn failed(name: &str, e: Error) -> i32 {
+    out::error(&format!("{name}: {e}"));
+    code_of(e)
+}
+
+fn options(any_owner: bool) -> OpenOptions {
+    OpenOptions::new().any_owner(any_owner)
+}
+
+/// The kind of the existing object `name` (exit code on failure).
+fn kind_of(name: &str) -> Result<Kind, i32> {
+    match inspect::inspect(name) {
+        Ok(info) => match (info.kind, info.health) {
+            (Some(k), inspect::Health::Ok | inspect::Health::OwnerDead) => Ok(k),
+            _ => {
+                let what = if info.detail.is_empty() {
+                    info.class.as_str().to_string()
+                } else {
+                    info.detail.clone()
+                };
+                out::error(&format!("{name}: not a usable libmpsync object: {what}"));
+                Err(exit::BAD_OBJECT)
+            }
+        },
+        Err(e) => {
+            out::error(&format!("{name}: {e}"));
+            Err(exit::of_inspect(e))
+        }
+    }
+}
+
+fn wrong_type(name: &str, kind: Kind, wanted: &str) -> i32 {
+    out::error(&format!(
+        "{name} is a {}; this command needs {wanted}",
+        inspect::kind_name(kind)
+    ));
+    exit::BAD_OBJECT
+}
+
+/// Calls `f` until it is not interrupted by a signal handler (same deadline).
+fn retry<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    loop {
+        match f() {
+            Err(Error::Interrupted) => continue,
+            other => return other,
+        }
+    }
+}
+
+pub fn run(cmd: ObjectCommand) -> i32 {
+    match cmd {
+        ObjectCommand::Create {
+            kind,
+            name,
+            mode,
+            excl,
+            value,
+            max,
+            parties,
+            elem_type,
+            length,
+            raw,
+            size,
+        } => {
+            let opts = OpenOptions::new().create(true).exclusive(excl).mode(mode);
+            let r = match kind {
+                CreateType::Lock => Lock::open(&name, &opts).map(drop),
+                CreateType::Rlock => RLock::open(&name, &opts).map(drop),
+                CreateType::Semaphore => {
+                    Semaphore::open(&name, &opts, value, max.unwrap_or(SEM_VALUE_MAX)).map(drop)
+                }
+                CreateType::Condition => Condition::open(&name, &opts).map(drop),
+                CreateType::Event => Event::open(&name, &opts).map(drop),
+                CreateType::Barrier => Barrier::open(&name, &opts, parties).map(drop),
+                CreateType::Array => {
+                    let Some(ty) = u8::try_from(elem_type).ok().and_then(ElemType::from_code)
+                    else {
+                        out::error(&format!(
+                            "{elem_type:?}: not an element type (c b B h H i I l L q Q f d ?)"
+                        ));
+                        return exit::USAGE;
+                    };
+                    SharedArray::open(&name, &opts, ty, length, !raw).map(drop)
+                }
+                CreateType::Block => SharedMemory::open(&name, &opts, size).map(drop),
+            };
+            match r {
+                Ok(()) => exit::OK,
+                Err(e) => failed(&name, e),
+            }
+        }
+        ObjectCommand::Acquire {
+            name,
+            timeout,
+            any_owner,
+            command,
+        } => acquire(&name, timeout, any_owner, &command),
+        ObjectCommand::Release { name, any_owner } | ObjectCommand::Post { name, any_owner } => {
+            release(&name, any_owner)
+        }
+        ObjectCommand::Set { name, any_owner } => event_op(&name, any_owner, |e| e.set()),
+        ObjectCommand::Clear { name, any_owner } => event_op(&name, any_owner, |e| e.clear()),
+        ObjectCommand::Wait {
+            name,
+            timeout,
+            any_owner,
+        } => {
+            let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+            let ev = match open_event(&name, any_owner) {
+                Ok(ev) => ev,
+                Err(code) => return code,
+            };
+            match retry(|| ev.wait(deadline)) {
+                Ok(Outcome::Timeout) => exit::TIMEOUT,
+                Ok(_) => exit::OK,
+                Err(e) => failed(&name, e),
+            }
+        }
+    }
+}
+
+fn open_event(name: &str, any_owner: bool) -> Result<Event, i32> {
+    match kind_of(name)? {
+        Kind::Event => Event::open(name, &options(any_owner)).map_err(|e| failed(name, e)),
+        k => Err(wrong_type(name, k, "an event")),
+    }
+}
+
+fn event_op(name: &str, any_owner: bool, op: impl Fn(&Event) -> Result<(), Error>) -> i32 {
+    match open_event(name, any_owner) {
+        Ok(ev) => match op(&ev) {
+            Ok(()) => exit::OK,
+            Err(e) => failed(name, e),
+        },
+        Err(code) => code,
+    }
+}
+
+fn release(name: &str, any_owner: bool) -> i32 {
+    let opts = options(any_owner);
+    let r = match kind_of(name) {
+        Ok(Kind::Lock) => Lock::open(name, &opts).and_then(|l| l.release()),
+        // Opening an existing semaphore ignores the creation arguments.
+        Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).and_then(|s| s.release()),
+        Ok(Kind::RLock) => {
+            out::error(&format!(
+                "{name} is an rlock: only its owning thread can release it (use `mpsync acquire {name} -- CMD`)"
+            ));
+            return exit::BAD_OBJECT;
+        }
+        Ok(k) => return wrong_type(name, k, "a lock or a semaphore"),
+        Err(code) => return code,
+    };
+    match r {
+        Ok(()) => exit::OK,
+        Err(Error::Overflow) => {
+            out::error(&format!(
+                "{name}: not held (or the semaphore is at its maximum)"
+            ));
+            exit::FAILURE
+        }
+        Err(e) => failed(name, e),
+    }
+}
+
+/// What `acquire` holds while the command runs.
+enum Held {
+    RLock(RLock),
+    Lock(Lock),
+    Sem(Semaphore),
+}
+
+impl Held {
+    fn release(&self) -> Result<(), Error> {
+        match self {
+            Held::RLock(l) => l.release(),
+            Held::Lock(l) => l.release(),
+            Held::Sem(s) => s.release(),
+        }
+    }
+}
+
+fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[String]) -> i32 {
+    let opts = options(any_owner);
+    let held = match kind_of(name) {
+        Ok(Kind::RLock) => RLock::open(name, &opts).map(Held::RLock),
+        Ok(Kind::Lock) => Lock::open(name, &opts).map(Held::Lock),
+        Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
+        Ok(k) => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
+        Err(code) => return code,
+    };
+    let held = match held {
+        Ok(h) => h,
+        Err(e) => return failed(name, e),
+    };
+    // One deadline for the whole wait, also across signal-handler interruptions.
+    let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+    let outcome = retry(|| match &held {
+        Held::RLock(l) => l.acquire(deadline),
+        Held::Lock(l) => l.acquire(deadline),
+        Held::Sem(s) => s.acquire(deadline),
+    });
+    let owner_dead = match outcome {
+        Ok(Outcome::Ok) => false,
+        Ok(Outcome::OwnerDead) => {
+            out::error(&format!(
+                "{name}: the previous owner died holding the lock; running the command with MPSYNC_OWNER_DEAD=1"
+            ));
+            true
+        }
+        Ok(Outcome::Timeout) => {
+            out::error(&format!("{name}: timed out"));
+            return exit::TIMEOUT;
+        }
+        Err(e) => return failed(name, e),
+    };
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .env("MPSYNC_OWNER_DEAD", if owner_dead { "1" } else { "0" })
+        .spawn()
+        .and_then(|mut child| {
+            // Ctrl-C and Ctrl-\ reach the whole foreground group: let the command decide
+            // what they mean, and release when it is done, instead of dying with a Lock
+            // or Semaphore unit taken (they have no owner whose death is detected).
+            let _ignored = TerminalSignalsIgnored::new();
+            child.wait()
+        });
+    if let Err(e) = held.release() {
+        out::error(&format!("{name}: release failed: {e}"));
+    }
+    match status {
+        Ok(s) => status_code(s),
+        Err(e) => {
+            out::error(&format!("{}: {e}", command[0]));
+            match e.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                std::io::ErrorKind::PermissionDenied => 126,
+                _ => exit::FAILURE,
+            }
+        }
+    }
+}
+
+/// Ignores SIGINT and SIGQUIT in this process while alive (set after the command was
+/// spawned, so the command keeps the default dispositions).
+struct TerminalSignalsIgnored {
+    previous: [libc::sighandler_t; 2],
+}
+
+const TERMINAL_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
+
+impl TerminalSignalsIgnored {
+    fn new() -> TerminalSignalsIgnored {
+        // SAFETY: installing SIG_IGN for valid signal numbers; the previous
+        // dispositions are restored by Drop.
+        let previous = TERMINAL_SIGNALS.map(|sig| unsafe { libc::signal(sig, libc::SIG_IGN) });
+        TerminalSignalsIgnored { previous }
+    }
+}
+
+impl Drop for TerminalSignalsIgnored {
+    fn drop(&mut self) {
+        for (sig, old) in TERMINAL_SIGNALS.into_iter().zip(self.previous) {
+            if old != libc::SIG_ERR {
+                // SAFETY: restoring a disposition that `signal` returned.
+                unsafe { libc::signal(sig, old) };
+            }
+        }
+    }
+}
+
+/// A child's status as a shell reports it.
+fn status_code(s: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => exit::FAILURE,
+    }
+}

@@ -1,0 +1,931 @@
+//! The `mpsync` command against real objects held by real processes: a C program
+//! (`holder.c`, compiled here against the header and the library) holds, maps or
+//! contends for named objects; holders are SIGKILLed, run in another PID namespace
+//! (as root, via `unshare`), and race `mpsync acquire`. Every child is waited for with
+//! a time limit, so a hang fails the test instead of blocking the run.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const MPSYNC: &str = env!("CARGO_BIN_EXE_mpsync");
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The directory holding libmpsync.so next to this test binary (cargo builds the
+/// library's cdylib there as a dependency).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    assert!(
+        deps.join("libmpsync.so").exists(),
+        "no libmpsync.so in {}",
+        deps.display()
+    );
+    deps
+}
+
+/// Compiles holder.c once per test binary.
+fn holder_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let lib = lib_dir();
+        let exe = lib.join(format!("mpsync-cli-holder-{}", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let out = Command::new(cc)
+            .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(workspace().join("include"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/holder.c"))
+            .arg("-o")
+            .arg(&exe)
+            .arg("-L")
+            .arg(&lib)
+            .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()))
+            .args(["-lmpsync", "-lpthread"])
+            .output()
+            .expect("run the C compiler");
+        assert!(
+            out.status.success(),
+            "compiling holder.c failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        exe
+    })
+}
+
+/// Waits for `child` at most `LIMIT`; kills it and panics on a hang.
+fn wait_output(mut child: Child, what: &str) -> Output {
+    let t0 = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if t0.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} hung for {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `mpsync args...` to completion (with the time limit).
+fn mpsync(args: &[&str]) -> Output {
+    let child = Command::new(MPSYNC)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child, &format!("mpsync {args:?}"))
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `mpsync show NAME --json`, parsed; panics unless it exits with `want`.
+fn show_json(name: &str, want: i32) -> Value {
+    let o = mpsync(&["show", name, "--json"]);
+    assert_eq!(code(&o), want, "show {name}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("show --json prints JSON")
+}
+
+/// Names of this test run, removed at the end even if the test fails.
+struct Names {
+    prefix: String,
+}
+
+impl Names {
+    fn new(test: &str) -> Names {
+        Names {
+            prefix: format!("mpsync-cli-{}-{test}-", std::process::id()),
+        }
+    }
+    fn name(&self, n: &str) -> String {
+        format!("{}{n}", self.prefix)
+    }
+    fn path(&self, n: &str) -> PathBuf {
+        PathBuf::from(format!("/dev/shm/{}", self.name(n)))
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+            for e in dir.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&self.prefix) {
+                    let p = e.path();
+                    let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir(&p));
+                }
+            }
+        }
+    }
+}
+
+/// A running holder.c process, told to finish by closing its stdin.
+struct Holder {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    pid: u32,
+}
+
+impl Holder {
+    /// Starts `holder args...` (optionally under `wrapper`) and waits for its first line.
+    fn start(wrapper: &[&str], env: &[(&str, &str)], args: &[&str]) -> Option<Holder> {
+        let mut cmd = if wrapper.is_empty() {
+            Command::new(holder_exe())
+        } else {
+            let mut c = Command::new(wrapper[0]);
+            c.args(&wrapper[1..]).arg(holder_exe());
+            c
+        };
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().ok()?;
+        let stdin = child.stdin.take();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("holder {args:?} never got ready");
+            }
+        };
+        if line.is_empty() {
+            let o = wait_output(child, "holder");
+            eprintln!("holder {args:?} failed: {}", stderr(&o));
+            return None;
+        }
+        let pid = child.id();
+        Some(Holder {
+            child: Some(child),
+            stdin,
+            pid,
+        })
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Closes stdin: the holder releases and exits 0.
+    fn finish(&mut self) {
+        self.stdin.take();
+        if let Some(c) = self.child.take() {
+            let o = wait_output(c, "holder");
+            assert!(o.status.success(), "holder failed: {}", stderr(&o));
+        }
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn create(kind: &str, name: &str, extra: &[&str]) {
+    let mut args = vec!["create", kind, name];
+    args.extend_from_slice(extra);
+    let o = mpsync(&args);
+    assert_eq!(code(&o), 0, "create {kind} {name}: {}", stderr(&o));
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `/proc` provably shows our own PID namespace (then a dead owner can be proven dead).
+fn proc_is_ours() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .is_some_and(|ids| {
+            ids.split_whitespace().collect::<Vec<_>>() == [std::process::id().to_string()]
+        })
+}
+
+fn gc(names: &Names, flags: &[&str]) -> Output {
+    let mut args = vec!["gc", "--ignore-unreadable", "--prefix", &names.prefix];
+    args.extend_from_slice(flags);
+    mpsync(&args)
+}
+
+#[test]
+fn alive_holder_in_ls_and_show_field_by_field() {
+    let n = Names::new("alive");
+    let name = n.name("rl");
+    create("rlock", &name, &["--mode", "640"]);
+    let h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+
+    let v = show_json(&name, 0);
+    assert_eq!(v["name"], name.as_str());
+    assert_eq!(v["class"], "object");
+    assert_eq!(v["type"], "rlock");
+    assert_eq!(v["health"], "ok");
+    assert_eq!(v["size"], 64);
+    assert_eq!(v["uid"], euid());
+    assert_eq!(v["mode"], "0640");
+    assert_eq!(v["layout_version"], 2);
+    assert_eq!(v["header"]["magic"], "0x4d505359");
+    assert_eq!(v["header"]["kind_code"], 2);
+    assert_eq!(v["header"]["lifecycle"], 2);
+    let st = &v["state"];
+    assert_eq!(st["locked"], true);
+    assert_eq!(st["count"], 1);
+    assert_eq!(st["owner_died_mark"], false);
+    assert_eq!(st["owner"]["pid"], h.pid);
+    assert_eq!(st["owner"]["tid"], h.pid);
+    let liveness = st["owner"]["liveness"].as_str().unwrap();
+    assert!(
+        liveness == "alive" || (!proc_is_ours() && liveness == "unknown"),
+        "{liveness}"
+    );
+    let mapped: Vec<u64> = serde_json::from_value(v["mapped_by"].clone()).unwrap();
+    assert!(
+        mapped.contains(&u64::from(h.pid)),
+        "{mapped:?} lacks {}",
+        h.pid
+    );
+
+    // ls --json has the same entry; the table shows its state on one line.
+    let o = mpsync(&["ls", "--json"]);
+    assert_eq!(code(&o), 0);
+    let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let mine = all
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .expect("listed");
+    assert_eq!(mine["state"], v["state"]);
+    assert_eq!(mine["type"], "rlock");
+    let o = mpsync(&["ls"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains(&format!("owner {}/{}", h.pid, h.pid)),
+        "{line}"
+    );
+    assert!(line.contains("level 1"), "{line}");
+
+    // In use: neither rm nor gc removes it.
+    let o = mpsync(&["rm", "--ignore-unreadable", &name]);
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&h.pid.to_string()));
+    let o = gc(&n, &["--objects"]);
+    assert_eq!(code(&o), 0);
+    assert!(n.path("rl").exists());
+
+    // A second acquirer times out while the C program holds it.
+    let t0 = Instant::now();
+    let o = mpsync(&["acquire", &name, "--timeout", "0.3", "--", "true"]);
+    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
+    let n = Names::new("killed");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    h.kill();
+
+    // The kernel marked the word (robust list): no owner, owner-died mark.
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead");
+    assert_eq!(v["state"]["owner_died_mark"], true);
+    assert_eq!(v["state"]["locked"], false);
+    assert_eq!(v["mapped_by"], serde_json::json!([]));
+    let o = mpsync(&["ls"]);
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with(&name) && l.contains("owner-dead"))
+    );
+
+    // `acquire` takes it over and tells the command.
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    assert!(stderr(&o).contains("previous owner died"));
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "ok");
+    assert_eq!(v["state"]["locked"], false);
+
+    // Nobody maps it, nobody holds it: gc --objects removes it (and only with that flag).
+    let o = gc(&n, &["--temp", "--blocks"]);
+    assert_eq!(code(&o), 0);
+    assert!(n.path("rl").exists());
+    // Processes whose mappings cannot be read (here or there) keep it, unless told.
+    if show_json(&name, 0)["mapped_by_unknown"].as_u64().unwrap() > 0 {
+        let o = mpsync(&["gc", "--objects", "--prefix", &n.prefix]);
+        assert!(stdout(&o).contains("unreadable"), "{}", stdout(&o));
+        assert!(n.path("rl").exists());
+        assert_eq!(code(&mpsync(&["rm", &name])), 6);
+    }
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert!(
+        stdout(&o).contains(&format!("would remove {name}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(n.path("rl").exists());
+    let o = gc(&n, &["--objects"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains(&format!("removed {name}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!n.path("rl").exists());
+}
+
+#[test]
+fn killed_holder_without_robust_list_is_proven_dead() {
+    let n = Names::new("norobust");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h =
+        Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["rlock", &name]).expect("holder");
+    let pid = h.pid;
+    h.kill();
+    // The kernel does not know the lock: the word still names the dead thread.
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["locked"], true);
+    assert_eq!(v["state"]["owner"]["pid"], pid);
+    if proc_is_ours() {
+        assert_eq!(v["state"]["owner"]["liveness"], "dead");
+        assert_eq!(v["health"], "owner-dead");
+        // gc does not take "held by a dead owner" for "held".
+        let o = gc(&n, &["--objects"]);
+        assert!(
+            stdout(&o).contains(&format!("removed {name}")),
+            "{}",
+            stdout(&o)
+        );
+    } else {
+        eprintln!("/proc is not our namespace's: the owner must be unknown, never dead");
+        assert_eq!(v["state"]["owner"]["liveness"], "unknown");
+    }
+}
+
+#[test]
+fn holder_in_another_pid_namespace_is_unknown_never_dead() {
+    if euid() != 0 {
+        eprintln!("skipped: needs root for unshare --pid");
+        return;
+    }
+    let n = Names::new("pidns");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let Some(mut h) = Holder::start(
+        &["unshare", "--pid", "--fork", "--kill-child"],
+        &[],
+        &["rlock", &name],
+    ) else {
+        eprintln!("skipped: unshare --pid --fork is not available here");
+        return;
+    };
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["locked"], true);
+    // The recorded pid is the holder's own namespace's: 1 (it is that namespace's init).
+    assert_eq!(v["state"]["owner"]["pid"], 1);
+    assert_eq!(v["state"]["owner"]["liveness"], "unknown");
+    assert_eq!(v["health"], "ok");
+    // Its mapping is still seen from here, under its pid in our namespace.
+    assert!(!v["mapped_by"].as_array().unwrap().is_empty());
+    // Killed (unshare --kill-child passes the SIGKILL on): the kernel still marks the
+    // word; until then nothing claims the owner dead.
+    h.kill();
+    let t0 = Instant::now();
+    loop {
+        let v = show_json(&name, 0);
+        if v["state"]["owner_died_mark"] == true {
+            assert_eq!(v["health"], "owner-dead");
+            break;
+        }
+        // Not marked (yet): then never "dead" from here.
+        assert_ne!(v["state"]["owner"]["liveness"], "dead");
+        assert!(t0.elapsed() < Duration::from_secs(10), "never marked: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Checks that a log of "S id" / "E id" lines never interleaves two holders.
+fn assert_exclusive(log: &str) -> usize {
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len() % 2, 0, "{log}");
+    for pair in lines.chunks(2) {
+        let (s, e) = (pair[0], pair[1]);
+        assert!(
+            s.starts_with("S ") && e.starts_with("E ") && s[2..] == e[2..],
+            "interleaved:\n{log}"
+        );
+    }
+    lines.len() / 2
+}
+
+#[test]
+fn concurrent_acquires_exclude_each_other_and_a_c_program() {
+    let n = Names::new("excl");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let log = std::env::temp_dir().join(format!("{}log", n.prefix));
+    let _ = std::fs::remove_file(&log);
+    let log_s = log.to_str().unwrap().to_string();
+    let script = format!("echo \"S m$$\" >> {log_s}; sleep 0.03; echo \"E m$$\" >> {log_s}");
+    let c = Command::new(holder_exe())
+        .args(["critical", &name, &log_s, "6"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut clis = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..2 {
+            clis.push(
+                Command::new(MPSYNC)
+                    .args(["acquire", &name, "--", "sh", "-c", &script])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+    }
+    for child in clis {
+        let o = wait_output(child, "mpsync acquire");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = wait_output(c, "holder critical");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(assert_exclusive(&text), 8 + 6);
+    assert_eq!(text.lines().filter(|l| l.starts_with("S c")).count(), 6);
+    let _ = std::fs::remove_file(&log);
+
+    // The command's status is passed through.
+    let o = mpsync(&["acquire", &name, "--", "sh", "-c", "exit 42"]);
+    assert_eq!(code(&o), 42);
+    let o = mpsync(&["acquire", &name, "--", "/nonexistent/command"]);
+    assert_eq!(code(&o), 127);
+}
+
+#[test]
+fn a_semaphore_admits_at_most_its_value() {
+    let n = Names::new("sem");
+    let name = n.name("s");
+    create("semaphore", &name, &["--value", "2", "--max", "2"]);
+    let dir = std::env::temp_dir().join(format!("{}in", n.prefix));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // Each holder marks itself present, records how many are present, and leaves.
+    let script = format!("touch {d}/$$; ls {d} | grep -vc max >> {d}/max; sleep 0.1; rm {d}/$$");
+    let kids: Vec<Child> = (0..6)
+        .map(|_| {
+            Command::new(MPSYNC)
+                .args(["acquire", &name, "--", "sh", "-c", &script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in kids {
+        let o = wait_output(k, "mpsync acquire (semaphore)");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let counts = std::fs::read_to_string(dir.join("max")).unwrap();
+    let counts: Vec<u32> = counts.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(counts.len(), 6);
+    assert!(counts.iter().all(|&c| (1..=2).contains(&c)), "{counts:?}");
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["value"], 2);
+    assert_eq!(v["state"]["max_value"], 2);
+    assert_eq!(v["state"]["bounded"], true);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // post/release at the bound is refused; an acquire that finds no unit times out.
+    let o = mpsync(&["post", &name]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn rm_and_gc_never_remove_what_is_mapped() {
+    let n = Names::new("inuse");
+    let blk = n.name("blk");
+    create("block", &blk, &["--size", "8192"]);
+    let mut h = Holder::start(&[], &[], &["map", &blk]).expect("holder");
+    let v = show_json(&blk, 0);
+    assert_eq!(v["class"], "block");
+    assert_eq!(v["type"], "block");
+    assert_eq!(v["size"], 8192);
+    assert_eq!(v["layout_version"], Value::Null);
+    assert!(
+        v["mapped_by"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(h.pid))
+    );
+
+    let o = mpsync(&["rm", "--ignore-unreadable", &blk]);
+    assert_eq!(code(&o), 6);
+    let o = gc(&n, &["--blocks", "--objects", "--temp"]);
+    assert_eq!(code(&o), 0);
+    assert!(n.path("blk").exists(), "gc removed a mapped block");
+    assert!(
+        stdout(&o).contains(&format!("kept {blk} (block): mapped by a live process")),
+        "{}",
+        stdout(&o)
+    );
+    h.finish();
+    let o = gc(&n, &["--objects", "--temp"]);
+    assert!(n.path("blk").exists(), "blocks need --blocks");
+    assert!(!stdout(&o).contains(&blk));
+    let o = gc(&n, &["--blocks", "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["kept"], serde_json::json!([]));
+    let rows = report["removed"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["name"], blk.as_str());
+    assert_eq!(rows[0]["removed"], true);
+    assert!(!n.path("blk").exists());
+
+    // A locked Lock that nobody maps is "held" for gc; rm removes it.
+    let lk = n.name("lk");
+    create("lock", &lk, &[]);
+    let mut h = Holder::start(&[], &[], &["lock", &lk]).expect("holder");
+    h.kill();
+    let v = show_json(&lk, 0);
+    assert_eq!(v["state"]["locked"], true);
+    let o = gc(&n, &["--objects"]);
+    assert!(n.path("lk").exists(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("kept {lk} (lock): held")),
+        "{}",
+        stdout(&o)
+    );
+    let o = mpsync(&["rm", "--ignore-unreadable", &lk]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!n.path("lk").exists());
+
+    // gc without a kind is a usage error.
+    assert_eq!(code(&mpsync(&["gc"])), 2);
+}
+
+#[test]
+fn gc_removes_temp_files_of_dead_creators_only() {
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+    // A creator that no longer exists: a reaped child.
+    let dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    wait_output(dead, "true");
+    let tag = format!("{me}{}", Instant::now().elapsed().subsec_nanos());
+    let stale = format!(".mpsync-tmp-{dead_pid}-{start}-{ns}-{tag}");
+    let live = format!(".mpsync-tmp-{me}-{start}-{ns}-{tag}");
+    for f in [&stale, &live] {
+        std::fs::write(format!("/dev/shm/{f}"), b"x").unwrap();
+    }
+    let v = show_json(&live, 0);
+    assert_eq!(v["class"], "temp");
+    assert_eq!(v["creator"]["pid"], me);
+    let prefix_dead = format!(".mpsync-tmp-{dead_pid}-");
+    let prefix_live = format!(".mpsync-tmp-{me}-");
+    for p in [&prefix_dead, &prefix_live] {
+        let o = mpsync(&["gc", "--temp", "--ignore-unreadable", "--prefix", p]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let stale_left = Path::new(&format!("/dev/shm/{stale}")).exists();
+    let live_left = Path::new(&format!("/dev/shm/{live}")).exists();
+    let _ = std::fs::remove_file(format!("/dev/shm/{stale}"));
+    let _ = std::fs::remove_file(format!("/dev/shm/{live}"));
+    assert!(live_left, "a live creator's temporary file was removed");
+    if proc_is_ours() {
+        assert!(!stale_left, "a dead creator's temporary file was kept");
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A 64-byte object image: magic, tag (kind | layout << 8 | named << 16), zero body.
+fn image(magic: u32, kind: u32, layout: u32, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len.max(8)];
+    b[..4].copy_from_slice(&magic.to_ne_bytes());
+    b[4..8].copy_from_slice(&(kind | layout << 8 | 2 << 16).to_ne_bytes());
+    b.truncate(len);
+    b
+}
+
+#[test]
+fn every_bad_input_class_has_its_exit_code() {
+    const MAGIC: u32 = 0x4D50_5359;
+    let n = Names::new("bad");
+    // Unknown name; not a name; usage errors.
+    assert_eq!(code(&mpsync(&["show", &n.name("missing")])), 3);
+    assert_eq!(code(&mpsync(&["rm", &n.name("missing")])), 3);
+    assert_eq!(
+        code(&mpsync(&["acquire", &n.name("missing"), "--", "true"])),
+        3
+    );
+    assert_eq!(code(&mpsync(&["show", "a/b"])), 2);
+    assert_eq!(code(&mpsync(&["show"])), 2);
+    assert_eq!(code(&mpsync(&["frobnicate"])), 2);
+    assert_eq!(
+        code(&mpsync(&["acquire", "x", "--timeout", "-1", "--", "true"])),
+        2
+    );
+
+    // Foreign files: a directory, a FIFO (must not block the open), an empty file, a
+    // symlink.
+    std::fs::create_dir(n.path("dir")).unwrap();
+    let fifo = std::ffi::CString::new(n.path("fifo").to_str().unwrap()).unwrap();
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    write_file(&n.path("empty"), b"");
+    std::os::unix::fs::symlink("/etc/passwd", n.path("link")).unwrap();
+    for f in ["dir", "fifo", "empty", "link"] {
+        let v = show_json(&n.name(f), 4);
+        assert_eq!(v["class"], "foreign", "{f}");
+        assert_eq!(v["health"], "foreign", "{f}");
+        assert_eq!(v["state"], Value::Null);
+    }
+    assert_eq!(code(&mpsync(&["rm", &n.name("dir")])), 4);
+    assert!(n.path("dir").exists());
+
+    // Corrupted and truncated headers, another layout version, a destroyed object.
+    write_file(&n.path("kind99"), &image(MAGIC, 99, 2, 64));
+    write_file(&n.path("short"), &image(MAGIC, 2, 2, 20));
+    write_file(&n.path("v1"), &image(MAGIC, 1, 1, 64));
+    write_file(&n.path("retired"), &image(0x4D50_DEAD, 1, 2, 64));
+    let mut sem = image(MAGIC, 3, 2, 64);
+    sem[8..12].copy_from_slice(&5u32.to_ne_bytes()); // value 5
+    sem[16..20].copy_from_slice(&2u32.to_ne_bytes()); // max 2
+    write_file(&n.path("sem"), &sem);
+    for (f, health, detail) in [
+        ("kind99", "corrupt", "unknown kind code 99"),
+        ("short", "corrupt", "truncated"),
+        ("v1", "wrong-version", "layout version 1"),
+        ("retired", "corrupt", "destroyed"),
+        ("sem", "corrupt", "value 5"),
+    ] {
+        let v = show_json(&n.name(f), 4);
+        assert_eq!(v["class"], "object", "{f}");
+        assert_eq!(v["health"], health, "{f}");
+        assert!(v["detail"].as_str().unwrap().contains(detail), "{f}: {v}");
+        assert_eq!(v["state"], Value::Null, "{f}");
+    }
+    assert_eq!(show_json(&n.name("v1"), 4)["layout_version"], 1);
+    // Commands that need an object refuse them with the same code.
+    assert_eq!(code(&mpsync(&["acquire", &n.name("v1"), "--", "true"])), 4);
+    assert_eq!(code(&mpsync(&["release", &n.name("short")])), 4);
+    // A listing describes all of them and still succeeds.
+    let o = mpsync(&["ls", "--json"]);
+    assert_eq!(code(&o), 0);
+    let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        all.iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with(&n.prefix))
+            .count(),
+        9
+    );
+
+    // Wrong type for the command; busy; timeout.
+    let ev = n.name("ev");
+    create("event", &ev, &[]);
+    assert_eq!(code(&mpsync(&["acquire", &ev, "--", "true"])), 4);
+    assert_eq!(code(&mpsync(&["create", "event", &ev, "--excl"])), 6);
+    assert_eq!(code(&mpsync(&["create", "lock", &ev])), 4);
+    assert_eq!(code(&mpsync(&["wait", &ev, "--timeout", "0.1"])), 7);
+    assert_eq!(code(&mpsync(&["set", &ev])), 0);
+    assert_eq!(code(&mpsync(&["wait", &ev, "--timeout", "5"])), 0);
+    assert_eq!(show_json(&ev, 0)["state"]["set"], true);
+    let rl = n.name("rl");
+    create("rlock", &rl, &[]);
+    assert_eq!(code(&mpsync(&["release", &rl])), 4);
+
+    // Permission denied: another user's 0600 object, looked at as "nobody".
+    if euid() == 0 {
+        let exe_ok = {
+            let mut p = PathBuf::from(MPSYNC);
+            let mut ok = true;
+            while p.pop() {
+                let mode = std::fs::metadata(&p)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
+                ok &= mode & 0o001 != 0;
+            }
+            ok
+        };
+        if exe_ok {
+            use std::os::unix::process::CommandExt;
+            let child = Command::new(MPSYNC)
+                .args(["show", &rl])
+                .uid(65534)
+                .gid(65534)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let o = wait_output(child, "mpsync show as nobody");
+            assert_eq!(code(&o), 5, "{}", stderr(&o));
+            assert!(stderr(&o).contains("permission denied"));
+        } else {
+            eprintln!("skipped the permission test: the binary is not reachable by other users");
+        }
+    } else {
+        eprintln!("skipped the permission test: needs root to run as another user");
+    }
+}
+
+#[test]
+fn watch_refreshes_and_output_never_panics() {
+    let n = Names::new("watch");
+    let name = n.name("b");
+    create("barrier", &name, &["--parties", "3"]);
+    let o = mpsync(&[
+        "watch",
+        &name,
+        "--count",
+        "3",
+        "--interval-ms",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let frames: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(frames.len(), 3);
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["state"]["parties"] == 3 && f["state"]["broken"] == false)
+    );
+
+    // A reader that goes away: no panic (exit code 70 and "internal error").
+    for args in [
+        vec!["ls"],
+        vec!["watch", name.as_str(), "--interval-ms", "10"],
+    ] {
+        let mut child = Command::new(MPSYNC)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = wait_output(child, "mpsync with a closed stdout");
+        assert_ne!(code(&o), 70, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+
+    // --help lists the exit codes.
+    let o = mpsync(&["--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("Exit codes:"));
+}
+
+#[test]
+fn inspection_never_writes() {
+    use std::os::unix::fs::MetadataExt;
+    let n = Names::new("ro");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    // Read-only for everyone: inspection needs nothing more.
+    std::fs::set_permissions(n.path("rl"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = (
+        std::fs::read(n.path("rl")).unwrap(),
+        std::fs::metadata(n.path("rl")).unwrap(),
+    );
+    for args in [
+        vec!["show", name.as_str()],
+        vec!["show", name.as_str(), "--json"],
+        vec!["ls"],
+        vec![
+            "watch",
+            name.as_str(),
+            "--count",
+            "2",
+            "--interval-ms",
+            "10",
+        ],
+    ] {
+        assert_eq!(code(&mpsync(&args)), 0, "{args:?}");
+    }
+    let after = (
+        std::fs::read(n.path("rl")).unwrap(),
+        std::fs::metadata(n.path("rl")).unwrap(),
+    );
+    assert_eq!(before.0, after.0, "the object's bytes changed");
+    assert_eq!(
+        (
+            before.1.mtime(),
+            before.1.mtime_nsec(),
+            before.1.ctime_nsec()
+        ),
+        (after.1.mtime(), after.1.mtime_nsec(), after.1.ctime_nsec())
+    );
+    assert_eq!(show_json(&name, 0)["state"]["owner"]["pid"], h.pid);
+}
+
+#[test]
+fn ctrl_c_reaches_the_command_and_the_lock_is_released() {
+    use std::os::unix::process::CommandExt;
+    let n = Names::new("sigint");
+    let name = n.name("lk");
+    create("lock", &name, &[]);
+    let marker = std::env::temp_dir().join(format!("{}started", n.prefix));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("touch {}; exec sleep 30", marker.display());
+    let child = Command::new(MPSYNC)
+        .args(["acquire", &name, "--", "sh", "-c", &script])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    // The command runs (so mpsync has spawned it and is about to wait for it).
+    let t0 = Instant::now();
+    while !marker.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(show_json(&name, 0)["state"]["locked"], true);
+    // A terminal's Ctrl-C: SIGINT to the whole foreground group.
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: signalling the process group we created.
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGINT) }, 0);
+    let o = wait_output(child, "mpsync acquire -- sleep");
+    assert_eq!(code(&o), 128 + libc::SIGINT, "{}", stderr(&o));
+    assert_eq!(
+        show_json(&name, 0)["state"]["locked"],
+        false,
+        "a Lock stayed taken"
+    );
+}

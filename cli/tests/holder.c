@@ -1,0 +1,101 @@
+/* A C program that uses libmpsync's named objects, for the mpsync CLI tests
+ * (cli/tests/cli.rs compiles it against include/mpsync.h and libmpsync.so).
+ *
+ *   holder rlock NAME         acquire the RLock, print "held <pid>", wait for stdin EOF,
+ *                             release, exit 0 (SIGKILL it to leave a dead owner)
+ *   holder lock NAME          the same with a Lock
+ *   holder map NAME           map the SharedMemory block, print "mapped <pid>", wait for
+ *                             stdin EOF
+ *   holder critical NAME LOG N
+ *                             N times: acquire the RLock, append "S c<pid>" to LOG,
+ *                             sleep 30 ms, append "E c<pid>", release
+ * Exit status 0 on success, 2 on bad arguments, 3 on a library error.
+ */
+#include <mpsync.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void wait_eof(void) {
+    char buf[64];
+    while (read(0, buf, sizeof buf) > 0) {
+    }
+}
+
+static int fail(const char *what, mp_status st) {
+    fprintf(stderr, "holder: %s: %s\n", what, mp_status_name(st));
+    return 3;
+}
+
+static mp_status acquire(mp_rlock_t *l) {
+    mp_status st;
+    do st = mp_rlock_acquire(l, true, MP_FOREVER);
+    while (st == MP_EINTR);
+    return st;
+}
+
+static void append(const char *log, const char *line) {
+    FILE *f = fopen(log, "a");
+    if (f) {
+        fprintf(f, "%s c%d\n", line, (int)getpid());
+        fclose(f);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    const char *mode = argv[1], *name = argv[2];
+    if (strcmp(mode, "rlock") == 0) {
+        mp_rlock_t *l;
+        mp_status st = mp_rlock_open(name, 0, 0, &l);
+        if (st != MP_OK) return fail("open", st);
+        st = acquire(l);
+        if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
+        printf("held %d\n", (int)getpid());
+        fflush(stdout);
+        wait_eof();
+        mp_rlock_release(l);
+        return mp_rlock_close(l) == MP_OK ? 0 : 3;
+    }
+    if (strcmp(mode, "lock") == 0) {
+        mp_lock_t *l;
+        mp_status st = mp_lock_open(name, 0, 0, &l);
+        if (st != MP_OK) return fail("open", st);
+        do st = mp_lock_acquire(l, true, MP_FOREVER);
+        while (st == MP_EINTR);
+        if (st != MP_OK) return fail("acquire", st);
+        printf("held %d\n", (int)getpid());
+        fflush(stdout);
+        wait_eof();
+        mp_lock_release(l);
+        return mp_lock_close(l) == MP_OK ? 0 : 3;
+    }
+    if (strcmp(mode, "map") == 0) {
+        mp_shm_t *s;
+        mp_status st = mp_shm_open(name, 0, 0, 0, &s);
+        if (st != MP_OK) return fail("open", st);
+        printf("mapped %d\n", (int)getpid());
+        fflush(stdout);
+        wait_eof();
+        return mp_shm_close(s) == MP_OK ? 0 : 3;
+    }
+    if (strcmp(mode, "critical") == 0 && argc == 5) {
+        mp_rlock_t *l;
+        mp_status st = mp_rlock_open(name, 0, 0, &l);
+        if (st != MP_OK) return fail("open", st);
+        int n = atoi(argv[4]);
+        for (int i = 0; i < n; i++) {
+            st = acquire(l);
+            if (st != MP_OK) return fail("acquire", st);
+            append(argv[3], "S");
+            struct timespec ts = {0, 30 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            append(argv[3], "E");
+            mp_rlock_release(l);
+        }
+        return mp_rlock_close(l) == MP_OK ? 0 : 3;
+    }
+    return 2;
+}

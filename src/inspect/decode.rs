@@ -1,0 +1,257 @@
+//! From a private copy of an object's first bytes to a verdict and a decoded state.
+//! Every field is validated: the copy came from memory that any process with access
+//! could have scribbled on.
+
+use super::file::Prefix;
+use super::owner::{Liveness, Vantage};
+use super::{HeaderFields, Health, Owner, RLockState, State};
+use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
+use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
+use crate::raw::cond::RawCond;
+use crate::raw::event::RawEvent;
+use crate::raw::header::{Header, Kind, LAYOUT_VERSION, MAGIC, RETIRED};
+use crate::raw::lock::RawLock;
+use crate::raw::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, RawRLock};
+use crate::raw::sem::RawSem;
+
+/// What the bytes say.
+pub(crate) struct Decoded {
+    pub(crate) header: Option<HeaderFields>,
+    pub(crate) kind: Option<Kind>,
+    pub(crate) health: Health,
+    pub(crate) detail: String,
+    pub(crate) state: Option<State>,
+}
+
+/// The kind for a tag's kind code.
+pub(crate) fn kind_of(code: u32) -> Option<Kind> {
+    Some(match code {
+        1 => Kind::Lock,
+        2 => Kind::RLock,
+        3 => Kind::Sem,
+        4 => Kind::Cond,
+        5 => Kind::Event,
+        6 => Kind::Barrier,
+        7 => Kind::Array,
+        _ => return None,
+    })
+}
+
+/// Size of an object of `kind` before any array elements.
+fn fixed_size(kind: Kind) -> usize {
+    match kind {
+        Kind::Array => core::mem::size_of::<RawArray>(),
+        _ => 64,
+    }
+}
+
+/// True if the first four bytes are a libmpsync magic (live or destroyed): the file is
+/// meant to be an object, not a raw block.
+pub(crate) fn looks_like_object(p: &Prefix) -> bool {
+    let magic = u32::from_ne_bytes([p.bytes[0], p.bytes[1], p.bytes[2], p.bytes[3]]);
+    p.len >= 4 && (magic == MAGIC || magic == RETIRED)
+}
+
+fn bad(
+    header: Option<HeaderFields>,
+    kind: Option<Kind>,
+    health: Health,
+    detail: String,
+) -> Decoded {
+    Decoded {
+        header,
+        kind,
+        health,
+        detail,
+        state: None,
+    }
+}
+
+/// Decodes an object (call only if [`looks_like_object`]); `file_size` is the size of
+/// the file it was read from.
+pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
+    let Some(h) = p.view::<Header>() else {
+        return bad(
+            None,
+            None,
+            Health::Corrupt,
+            format!("truncated header: {} bytes", p.len),
+        );
+    };
+    let (magic, code, layout, lifecycle) = h.snapshot();
+    let fields = Some(HeaderFields {
+        magic,
+        kind_code: code,
+        layout,
+        lifecycle,
+    });
+    if magic == RETIRED {
+        return bad(
+            fields,
+            kind_of(code),
+            Health::Corrupt,
+            "destroyed object (retired header)".into(),
+        );
+    }
+    let Some(kind) = kind_of(code) else {
+        return bad(
+            fields,
+            None,
+            Health::Corrupt,
+            format!("unknown kind code {code}"),
+        );
+    };
+    if layout != LAYOUT_VERSION {
+        return bad(
+            fields,
+            Some(kind),
+            Health::WrongVersion,
+            format!("layout version {layout}; this library reads version {LAYOUT_VERSION}"),
+        );
+    }
+    let need = fixed_size(kind);
+    if p.len < need || file_size < need as u64 {
+        return bad(
+            fields,
+            Some(kind),
+            Health::Corrupt,
+            format!("truncated: {file_size} bytes, an object of this kind needs {need}"),
+        );
+    }
+    match state_of(p, kind, file_size, v) {
+        Ok(state) => {
+            let health = if state.owner_died() {
+                Health::OwnerDead
+            } else {
+                Health::Ok
+            };
+            Decoded {
+                header: fields,
+                kind: Some(kind),
+                health,
+                detail: String::new(),
+                state: Some(state),
+            }
+        }
+        Err(why) => bad(fields, Some(kind), Health::Corrupt, why),
+    }
+}
+
+fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State, String> {
+    let missing = || "truncated".to_string();
+    Ok(match kind {
+        Kind::Lock => {
+            let (locked, contended) = p.view::<RawLock>().ok_or_else(missing)?.snapshot();
+            State::Lock { locked, contended }
+        }
+        Kind::RLock => State::RLock(rlock_state(p.view::<RawRLock>().ok_or_else(missing)?, v)),
+        Kind::Sem => {
+            let s = p.view::<RawSem>().ok_or_else(missing)?;
+            let (value, max_value) = (s.value(), s.max_value());
+            if max_value == 0 || value > max_value {
+                return Err(format!("value {value} outside 0..={max_value}"));
+            }
+            State::Sem { value, max_value }
+        }
+        Kind::Cond => State::Cond {
+            waiters: p.view::<RawCond>().ok_or_else(missing)?.waiters(),
+        },
+        Kind::Event => {
+            let (set, sleepers) = p.view::<RawEvent>().ok_or_else(missing)?.snapshot();
+            State::Event { set, sleepers }
+        }
+        Kind::Barrier => {
+            let (parties, n_waiting, broken, generation) =
+                p.view::<RawBarrier>().ok_or_else(missing)?.snapshot();
+            if parties == 0 || parties > MAX_PARTIES || n_waiting > parties {
+                return Err(format!("{n_waiting} waiting of {parties} parties"));
+            }
+            State::Barrier {
+                parties,
+                n_waiting,
+                broken,
+                generation,
+            }
+        }
+        Kind::Array => array_state(p.view::<RawArray>().ok_or_else(missing)?, file_size, v)?,
+    })
+}
+
+/// The same checks as `RawArray::view`, against the file's size.
+fn array_state(a: &RawArray, file_size: u64, v: Vantage) -> Result<State, String> {
+    let (code, flags, length, item_size, data_offset, total) = a.snapshot();
+    let ty = ElemType::from_code(code).ok_or_else(|| format!("unknown element type {code}"))?;
+    let expected = usize::try_from(length)
+        .ok()
+        .and_then(|n| total_size(ty, n).ok())
+        .ok_or_else(|| format!("length {length} too large"))?;
+    if flags & !1 != 0
+        || item_size as usize != ty.item_size()
+        || data_offset as usize != DATA_OFFSET
+        || total != expected as u64
+    {
+        return Err("inconsistent array descriptor".into());
+    }
+    if file_size != expected as u64 {
+        return Err(format!(
+            "file is {file_size} bytes, the descriptor says {expected}"
+        ));
+    }
+    let lock = if flags & 1 != 0 {
+        let l = a.embedded_lock();
+        if l.header().check(Kind::RLock).is_err() {
+            return Err("the array's lock is not a live RLock".into());
+        }
+        Some(rlock_state(l, v))
+    } else {
+        None
+    };
+    Ok(State::Array {
+        type_code: ty.code(),
+        length,
+        item_size,
+        lock,
+    })
+}
+
+/// Decodes an RLock's word and owner record and judges the owner (see `owner`).
+fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
+    let (word, count, ids, owner_ns, start, creator_ns, cross_ns, inconsistent) = r.snapshot();
+    let tid = word & FUTEX_TID_MASK;
+    let (pid, recorded_tid) = ((ids >> 32) as u32, ids as u32);
+    let owner = (tid != 0).then(|| {
+        if ids != 0 && recorded_tid == tid {
+            Owner {
+                pid: Some(pid),
+                tid,
+                pidns: owner_ns,
+                liveness: v.thread(pid, tid, start, u64::from(owner_ns)),
+            }
+        } else if ids == 0 && !cross_ns {
+            // Taken a moment ago (or died before recording itself): only the TID.
+            Owner {
+                pid: None,
+                tid,
+                pidns: creator_ns,
+                liveness: v.bare_tid(tid, u64::from(creator_ns)),
+            }
+        } else {
+            Owner {
+                pid: None,
+                tid,
+                pidns: 0,
+                liveness: Liveness::Unknown,
+            }
+        }
+    });
+    RLockState {
+        word,
+        locked: tid != 0,
+        waiters: word & FUTEX_WAITERS != 0,
+        died_mark: word & FUTEX_OWNER_DIED != 0,
+        count: if tid != 0 { count } else { 0 },
+        owner,
+        cross_ns,
+        inconsistent,
+    }
+}

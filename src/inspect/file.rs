@@ -1,0 +1,182 @@
+//! Reading one entry of the shared-memory directory without touching it: its file
+//! facts (`lstat`, then `fstat` of the descriptor actually opened) and a copy of its
+//! first bytes.
+//!
+//! Nothing is mapped: the bytes are copied with `pread` into private memory. A peer
+//! that truncates the file while we look therefore gives a short read (the object is
+//! then "truncated"), never the `SIGBUS` that touching a shrunken mapping raises. The
+//! file is opened `O_RDONLY | O_NOFOLLOW | O_NONBLOCK`: a symlink is not followed and a
+//! FIFO planted under the name cannot block the open (it is refused as non-regular).
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+
+use super::InspectError;
+use crate::sys::shm::names::SHM_DIR;
+
+/// The most bytes of an object that inspection reads: an array's descriptor and its
+/// lock (128); every other object is 64.
+pub(crate) const PREFIX_LEN: usize = 128;
+
+/// Private, 64-byte aligned copy of an object's first bytes: every `raw` struct may be
+/// viewed in it (they are `repr(C)` atomics and integers, valid for any bit pattern,
+/// and at most 8-aligned).
+#[repr(C, align(64))]
+pub(crate) struct Prefix {
+    pub(crate) bytes: [u8; PREFIX_LEN],
+    /// How many bytes the file really had (the rest is zero).
+    pub(crate) len: usize,
+}
+
+impl Prefix {
+    /// Views the copy as a `T` from `raw` if the file had at least `size_of::<T>()`
+    /// bytes.
+    pub(crate) fn view<T: RawView>(&self) -> Option<&T> {
+        if core::mem::size_of::<T>() > self.len || core::mem::size_of::<T>() > PREFIX_LEN {
+            return None;
+        }
+        // SAFETY: `bytes` is 64-aligned and at least size_of::<T>() long (checked);
+        // `T: RawView` promises a repr(C) struct of atomics/integers with alignment
+        // <= 64, valid for any bit pattern; the reference borrows `self`.
+        Some(unsafe { &*(self.bytes.as_ptr() as *const T) })
+    }
+}
+
+/// Marker for the `raw` structs that may be viewed in a [`Prefix`].
+///
+/// # Safety
+/// Implementors are `repr(C)`, made only of atomics and integers (every bit pattern
+/// valid), and aligned to at most 64 bytes.
+pub(crate) unsafe trait RawView {}
+// SAFETY (all below): see the `raw` module documentation: repr(C), atomics and integers
+// only, 8-aligned.
+unsafe impl RawView for crate::raw::header::Header {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::lock::RawLock {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::rlock::RawRLock {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::sem::RawSem {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::cond::RawCond {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::event::RawEvent {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::barrier::RawBarrier {}
+// SAFETY: as above.
+unsafe impl RawView for crate::raw::array::RawArray {}
+
+/// Facts about the directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Size in bytes.
+    pub size: u64,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Device and inode (what `/proc/<pid>/maps` names a mapping by).
+    pub dev: u64,
+    /// See `dev`.
+    pub ino: u64,
+    /// `None` for a regular file, else what it is ("directory", "symlink", ...).
+    pub not_regular: Option<&'static str>,
+}
+
+impl FileFacts {
+    pub(crate) fn of(m: &Metadata) -> FileFacts {
+        let t = m.file_type();
+        let not_regular = if t.is_file() {
+            None
+        } else if t.is_dir() {
+            Some("directory")
+        } else if t.is_symlink() {
+            Some("symbolic link")
+        } else if t.is_fifo() {
+            Some("FIFO")
+        } else if t.is_socket() {
+            Some("socket")
+        } else {
+            Some("device")
+        };
+        FileFacts {
+            size: m.size(),
+            uid: m.uid(),
+            mode: m.mode() & 0o7777,
+            dev: m.dev(),
+            ino: m.ino(),
+            not_regular,
+        }
+    }
+}
+
+/// One entry, looked at.
+pub(crate) enum Looked {
+    /// Not a regular file: nothing was opened.
+    NotRegular(FileFacts),
+    /// A regular file that we may not read.
+    Unreadable(FileFacts),
+    /// A regular file and an open descriptor on it.
+    Open(FileFacts, File),
+}
+
+fn io_error(e: &std::io::Error) -> InspectError {
+    match e.kind() {
+        ErrorKind::NotFound => InspectError::NotFound,
+        ErrorKind::PermissionDenied => InspectError::PermissionDenied,
+        _ => InspectError::Io(e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Looks at `SHM_DIR/<bare>` (`bare` is one path component, checked by the caller).
+pub(crate) fn look(bare: &str) -> Result<Looked, InspectError> {
+    let path = format!("{SHM_DIR}{bare}");
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| io_error(&e))?;
+    let facts = FileFacts::of(&meta);
+    if facts.not_regular.is_some() {
+        return Ok(Looked::NotRegular(facts));
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            return Ok(Looked::Unreadable(facts));
+        }
+        // Replaced by a symlink since the lstat.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Looked::NotRegular(FileFacts {
+                not_regular: Some("symbolic link"),
+                ..facts
+            }));
+        }
+        Err(e) => return Err(io_error(&e)),
+    };
+    // Decide on what was opened, not on what the name showed a moment ago.
+    let meta = file.metadata().map_err(|e| io_error(&e))?;
+    let facts = FileFacts::of(&meta);
+    if facts.not_regular.is_some() {
+        return Ok(Looked::NotRegular(facts));
+    }
+    Ok(Looked::Open(facts, file))
+}
+
+/// Copies the first bytes of `file` (short files leave the rest zero).
+pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
+    let mut p = Prefix {
+        bytes: [0; PREFIX_LEN],
+        len: 0,
+    };
+    while p.len < PREFIX_LEN {
+        match file.read_at(&mut p.bytes[p.len..], p.len as u64) {
+            Ok(0) => break,
+            Ok(n) => p.len += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(&e)),
+        }
+    }
+    Ok(p)
+}
