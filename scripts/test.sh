@@ -31,7 +31,8 @@ python_tests() {
     "${pip[@]}" install numpy || echo "NOTE: numpy could not be installed: its tests skip"
     # The build tools are in the venv already: no isolated build environment needed.
     "${pip[@]}" install --no-build-isolation --force-reinstall --no-deps ./python
-    MPSYNC_LIB_DIR="$PWD/target/debug" "$venv/bin/python" -m pytest -q python/tests
+    # Each test has its own time limit (python/tests/conftest.py); this one bounds the run.
+    MPSYNC_LIB_DIR="$PWD/target/debug" timeout 900 "$venv/bin/python" -m pytest -q python/tests
 }
 if [ $# -eq 0 ]; then
     python_tests

@@ -6,13 +6,13 @@ use std::ffi::{CStr, c_int};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mpsync::{ElemType, SharedArray};
+use mpsync::{Deadline, ElemType, Outcome, SharedArray};
 use pyo3::exceptions::{PyAttributeError, PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PySlice, PyTuple};
 
 use crate::locks::PyRLock;
-use crate::{Origin, make, open_options, to_py};
+use crate::{Origin, blocking, make, open_options, to_py};
 
 /// ctypes' name for each type (the reprs use them).
 fn ctype_name(ty: ElemType) -> &'static str {
@@ -176,26 +176,62 @@ pub struct PyArray {
     strides: Box<[isize; 1]>,
 }
 
-/// Holds the external lock (if any) for the duration of an access.
+/// Holds the object's lock for the duration of an access: the external lock (through
+/// its Python methods), or the embedded RLock. The embedded one is taken here, not only
+/// inside each library call, so that a wait for it releases the GIL (a thread holding
+/// `get_lock()` must be able to run meanwhile) and lets signal handlers run; the
+/// library's own locking inside the access then re-enters it without waiting.
 struct Held<'a, 'py> {
-    lock: Option<&'a Bound<'py, PyAny>>,
+    external: Option<&'a Bound<'py, PyAny>>,
+    embedded: Option<&'a SharedArray>,
 }
 
 impl Drop for Held<'_, '_> {
     fn drop(&mut self) {
-        if let Some(l) = self.lock {
+        if let Some(l) = self.external {
             let _ = l.call_method0("release");
+        }
+        if let Some(lock) = self.embedded.and_then(SharedArray::lock) {
+            let _ = lock.release();
         }
     }
 }
 
 impl PyArray {
-    fn hold<'a, 'py>(&self, lock: &'a Option<Bound<'py, PyAny>>) -> PyResult<Held<'a, 'py>> {
-        if let Some(l) = lock {
+    fn hold<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        external: &'a Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Held<'a, 'py>> {
+        if let Some(l) = external {
             l.call_method0("acquire")?;
+            return Ok(Held {
+                external: Some(l),
+                embedded: None,
+            });
+        }
+        let Some(lock) = self.arr.lock() else {
+            return Ok(Held {
+                external: None,
+                embedded: None,
+            });
+        };
+        // An owner death is reported by the lock's own acquire (get_lock()); an
+        // access, as in multiprocessing, just proceeds.
+        match lock.acquire(Deadline::now()) {
+            Ok(Outcome::Timeout) => {
+                let arr = &*self.arr;
+                blocking(py, || match arr.lock() {
+                    Some(l) => l.acquire(Deadline::forever()),
+                    None => Ok(Outcome::Ok),
+                })?;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(to_py(e)),
         }
         Ok(Held {
-            lock: lock.as_ref(),
+            external: None,
+            embedded: Some(&self.arr),
         })
     }
 
@@ -295,7 +331,7 @@ impl PyArray {
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         if let Ok(slice) = key.downcast::<PySlice>() {
             let ind = slice.indices(self.arr.len() as isize)?;
             if ind.step == 1 {
@@ -338,7 +374,7 @@ impl PyArray {
     ) -> PyResult<()> {
         let size = self.ty.size();
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         if let Ok(slice) = key.downcast::<PySlice>() {
             let ind = slice.indices(self.arr.len() as isize)?;
             let items: Vec<Bound<'_, PyAny>> = if self.is_chars() {
@@ -385,7 +421,7 @@ impl PyArray {
     #[getter]
     fn get_value(&self, py: Python<'_>) -> PyResult<PyObject> {
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         if self.is_value {
             return self.get_item(py, 0);
         }
@@ -402,7 +438,7 @@ impl PyArray {
     #[setter]
     fn set_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         let size = self.ty.size();
         if self.is_value {
             let mut b = [0u8; 8];
@@ -439,7 +475,7 @@ impl PyArray {
             ));
         }
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         Ok(PyBytes::new(py, &self.read_bytes(0, self.arr.len())?)
             .into_any()
             .unbind())
@@ -460,7 +496,7 @@ impl PyArray {
             return Err(PyValueError::new_err("byte string too long"));
         }
         let ext = self.external(py);
-        let _held = self.hold(&ext)?;
+        let _held = self.hold(py, &ext)?;
         self.arr.write(0, bytes).map_err(to_py)?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 """Shared helpers for the mpsync test suite: unique names, a C compiler for the
 cross-language tests, and subprocess runners with time limits."""
 
+import faulthandler
 import os
 import shutil
 import subprocess
@@ -17,6 +18,15 @@ def lib_dir():
     """Where libmpsync.so is: MPSYNC_LIB_DIR, else target/debug (scripts/test.sh runs
     `cargo build --lib` first)."""
     return Path(os.environ.get("MPSYNC_LIB_DIR", ROOT / "target" / "debug"))
+
+
+@pytest.fixture(autouse=True)
+def time_limit():
+    """Every test has a time limit: a hang (even one that holds the GIL) dumps every
+    thread's traceback and ends the run, rather than blocking it forever."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture

@@ -99,3 +99,21 @@ def test_the_gil_is_released_while_a_thread_waits(kind):
     wake()
     t.join(30)
     assert result == [True]
+
+
+def test_a_blocked_value_access_releases_the_gil():
+    # Another thread's `v.value = ...` waits for the lock this thread holds through
+    # get_lock(); it must not keep the GIL while it waits, or this thread could never
+    # get to release the lock.
+    v = mpsync.Value("i", 0)
+    done = []
+    with v.get_lock():
+        t = threading.Thread(target=lambda: (v.__setattr__("value", 5), done.append(1)))
+        t.start()
+        count = 0
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            count += 1
+        assert count > 1000 and not done
+    t.join(30)
+    assert done == [1] and v.value == 5

@@ -8,6 +8,11 @@
 //!
 //! The conventions (lifecycles, closing, deadlines) are in the crate docs (src/lib.rs).
 
+/// The examples of docs/rust-api.md, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rust-api.md")]
+pub struct RustApiDocExamples;
+
 mod array;
 mod barrier;
 mod cond;
