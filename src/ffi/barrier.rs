@@ -2,9 +2,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::{
-    SharedObject, code, ffi_out, mp_status, new_anonymous, object, open_named, storage,
-};
+use super::{SharedObject, code, ffi_out, mp_status, new_anonymous, object, open_named, storage};
 use crate::raw::barrier::RawBarrier;
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::status::{MpResult, Status};
@@ -100,7 +98,6 @@ pub unsafe extern "C" fn mp_barrier_new(
             new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)).map(|p| p.cast())
         })
     }
-
 }
 
 /// Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
@@ -129,7 +126,6 @@ pub unsafe extern "C" fn mp_barrier_open(
                 .map(|p| p.cast())
         })
     }
-
 }
 
 /// Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
@@ -268,7 +264,11 @@ pub unsafe extern "C" fn mp_barrier_parties(
     parties_out: *mut u32,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(parties_out, || object::<RawBarrier, _>(barrier).map(|b| b.parties())) }
+    unsafe {
+        ffi_out(parties_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.parties())
+        })
+    }
 }
 
 /// Writes the number of threads waiting in the current generation to
@@ -285,7 +285,11 @@ pub unsafe extern "C" fn mp_barrier_n_waiting(
     waiting_out: *mut u32,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(waiting_out, || object::<RawBarrier, _>(barrier).map(|b| b.n_waiting())) }
+    unsafe {
+        ffi_out(waiting_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.n_waiting())
+        })
+    }
 }
 
 /// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
@@ -303,5 +307,9 @@ pub unsafe extern "C" fn mp_barrier_is_broken(
     broken_out: *mut bool,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(broken_out, || object::<RawBarrier, _>(barrier).map(|b| b.is_broken())) }
+    unsafe {
+        ffi_out(broken_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.is_broken())
+        })
+    }
 }

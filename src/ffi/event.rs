@@ -72,7 +72,11 @@ pub unsafe extern "C" fn mp_event_destroy(event: *mut mp_event_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_new(event_out: *mut *mut mp_event_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(event_out, || new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(event_out, || {
+            new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
@@ -91,7 +95,12 @@ pub unsafe extern "C" fn mp_event_open(
     event_out: *mut *mut mp_event_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(event_out, || open_named::<RawEvent>(name, flags, mode, |e| e.init(Lifecycle::Named)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(event_out, || {
+            open_named::<RawEvent>(name, flags, mode, |e| e.init(Lifecycle::Named))
+                .map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.

@@ -78,7 +78,11 @@ pub unsafe extern "C" fn mp_lock_destroy(lock: *mut mp_lock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(lock_out, || new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(lock_out, || {
+            new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
@@ -106,7 +110,11 @@ pub unsafe extern "C" fn mp_lock_open(
     lock_out: *mut *mut mp_lock_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(lock_out, || open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(lock_out, || {
+            open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
@@ -176,5 +184,9 @@ pub unsafe extern "C" fn mp_lock_is_locked(
     locked_out: *mut bool,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(locked_out, || object::<RawLock, _>(lock).map(|l| l.is_locked())) }
+    unsafe {
+        ffi_out(locked_out, || {
+            object::<RawLock, _>(lock).map(|l| l.is_locked())
+        })
+    }
 }

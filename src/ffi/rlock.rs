@@ -75,7 +75,11 @@ pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(lock_out, || new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(lock_out, || {
+            new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
@@ -94,7 +98,12 @@ pub unsafe extern "C" fn mp_rlock_open(
     lock_out: *mut *mut mp_rlock_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(lock_out, || open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named)).map(|p| p.cast())) }
+    unsafe {
+        ffi_out(lock_out, || {
+            open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
+                .map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
@@ -169,7 +178,11 @@ pub unsafe extern "C" fn mp_rlock_is_mine(
     mine_out: *mut bool,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(mine_out, || object::<RawRLock, _>(lock).map(|l| l.is_mine())) }
+    unsafe {
+        ffi_out(mine_out, || {
+            object::<RawRLock, _>(lock).map(|l| l.is_mine())
+        })
+    }
 }
 
 /// Writes the recursion level to `*count_out` if the calling thread owns the lock,

@@ -89,7 +89,10 @@ pub unsafe extern "C" fn mp_shm_open(
             } else {
                 Some(CStr::from_ptr(name))
             };
-            Ok(os_shm::open_block(name, flags, size, mode)?.opened.base.cast())
+            Ok(os_shm::open_block(name, flags, size, mode)?
+                .opened
+                .base
+                .cast())
         })
     }
 }
