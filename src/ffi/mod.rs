@@ -1,7 +1,8 @@
 //! The C ABI: one file per C type family (`lock`, `rlock`, `sem`, `cond`, `event`,
 //! `barrier`, `array`, `shm`, `inspect`), plus what they all share:
-//! * `constants`: `mp_status` and its codes, the `*_open` flags, timeouts, versions
-//!   (re-exported here, so `ffi::MP_OK` is their path);
+//! * this file: the constants every family shares: `mp_status` and its codes, the
+//!   `*_open` flags, `MP_FOREVER`, `MP_NAME_MAX` and the version numbers (the status
+//!   codes stay here: tests/status_codes.rs reads them from this file);
 //! * [`library`]: the calls that take no object (status strings, version, `mp_unlink`,
 //!   `mp_robust_mode`);
 //! * `boundary`: pointer checks, out-parameters ([`ffi_out`]), C strings, status
@@ -17,7 +18,6 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
-mod constants;
 mod lifecycle;
 
 pub mod array;
@@ -39,5 +39,114 @@ pub use self::library as common;
 pub(crate) use boundary::{
     SharedObject, c_name, code, code_of, ffi_out, object, out_ok, storage, write_out,
 };
-pub use constants::*;
 pub(crate) use lifecycle::{close, destroy, new_anonymous, open_named};
+
+use crate::status::Status;
+
+/// Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
+/// negative codes are errors. See `mp_strerror`.
+pub type mp_status = i32;
+
+// The status codes: one `MP_*` constant per row of the table in src/status.rs, in the
+// same order and with the same numbers (tests/status_codes.rs checks it). They are
+// spelled out here because cbindgen copies plain constants, not macro output.
+
+/// Done / acquired (CPython: `True`).
+pub const MP_OK: mp_status = 0;
+/// Not acquired before the deadline; a non-blocking call's deadline is now
+/// (CPython: `False`).
+pub const MP_TIMEOUT: mp_status = 1;
+/// Acquired, but the previous owner died while holding it: the protected data may be
+/// inconsistent. The lock works normally afterwards (no poisoning).
+pub const MP_OWNER_DEAD: mp_status = 2;
+/// Invalid argument: NULL, bad name, bad flags, bad type code, value > max.
+pub const MP_EINVAL: mp_status = -1;
+/// The memory does not hold a live object of this type and layout version.
+pub const MP_EBADOBJ: mp_status = -2;
+/// RLock released (or Condition waited) by a thread that does not own it.
+pub const MP_ENOTOWNER: mp_status = -3;
+/// Released too many times: Lock not held, semaphore at its maximum, recursion depth
+/// exhausted.
+pub const MP_EOVERFLOW: mp_status = -4;
+/// Interrupted by a signal handler; nothing was acquired or changed. Retry to ignore
+/// signals.
+pub const MP_EINTR: mp_status = -5;
+/// The barrier is broken, or was reset or aborted while waiting.
+pub const MP_EBROKEN: mp_status = -6;
+/// `MP_CREATE | MP_EXCL`, and the name exists.
+pub const MP_EEXIST: mp_status = -7;
+/// No object of that name.
+pub const MP_ENOENT: mp_status = -8;
+/// Permission denied.
+pub const MP_EACCES: mp_status = -9;
+/// Out of memory or address space (or shared-memory space).
+pub const MP_ENOMEM: mp_status = -10;
+/// The object is in use: destroyed while held or waited on.
+pub const MP_EBUSY: mp_status = -11;
+/// Index or length out of bounds.
+pub const MP_ERANGE: mp_status = -12;
+/// Unexpected operating-system error (`errno` tells more).
+pub const MP_ESYS: mp_status = -13;
+
+/// `flags` bit for `*_open`: create the object if the name does not exist.
+pub const MP_CREATE: u32 = 1;
+/// `flags` bit for `*_open`, with `MP_CREATE`: fail with `MP_EEXIST` if the name exists.
+pub const MP_EXCL: u32 = 2;
+/// `flags` bit for `*_open` (every kind, `mp_shm_open` included): accept an existing
+/// object whose file is owned by another user. Without it, opening such an object
+/// (with or without `MP_CREATE`) fails with `MP_EACCES`, for root too: whoever
+/// created the name can rewrite the object's memory, including its lock words. Pass
+/// it only when the object's owner is trusted, e.g. to share a block with a Python
+/// process of another user.
+pub const MP_ANY_OWNER: u32 = 16;
+/// `timeout_ms` value that waits forever (any negative value does).
+pub const MP_FOREVER: i64 = -1;
+/// Longest object name, not counting an optional leading `/`.
+pub const MP_NAME_MAX: usize = 200;
+
+/// Major version (incompatible ABI changes).
+pub const MP_VERSION_MAJOR: u32 = 0;
+/// Minor version (compatible additions).
+pub const MP_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const MP_VERSION_PATCH: u32 = 0;
+
+impl From<Status> for mp_status {
+    #[inline]
+    fn from(s: Status) -> mp_status {
+        s.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::shm as os_shm;
+
+    #[test]
+    fn codes_match_status() {
+        // Every status code is compared with the table by tests/status_codes.rs.
+        assert_eq!(MP_OWNER_DEAD, Status::OwnerDead.code());
+        assert_eq!(MP_ESYS, Status::Sys.code());
+        assert_eq!(MP_NAME_MAX, os_shm::NAME_MAX_LEN);
+        assert_eq!(MP_CREATE, os_shm::FLAG_CREATE);
+        assert_eq!(MP_EXCL, os_shm::FLAG_EXCL);
+        assert_eq!(MP_ANY_OWNER, os_shm::FLAG_ANY_OWNER);
+    }
+
+    #[test]
+    fn version_matches_cargo() {
+        assert_eq!(
+            MP_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            MP_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            MP_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}
