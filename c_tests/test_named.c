@@ -25,8 +25,8 @@ struct data {
 
 /* ---- object helpers ----------------------------------------------------------- */
 
-static mp_status open_obj(struct mpt_obj *o, enum mpt_kind k, const char *name, uint32_t flags, uint32_t mode, uint32_t v,
-                          uint32_t max) {
+static mp_status open_obj(struct mpt_obj *o, enum mpt_kind k, const char *name, uint32_t flags,
+                          uint32_t mode, uint32_t v, uint32_t max) {
     o->kind = k;
     switch (k) {
     case MPT_LOCK: return mp_lock_open(name, flags, mode, (mp_lock_t **)&o->p);
