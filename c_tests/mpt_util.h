@@ -86,13 +86,20 @@ static inline void mpt_read_n(int fd, int n) {
 
 /* ---- shared files for unrelated (exec'ed) processes -------------------------------- */
 
+/* Writes the path of the shared-memory file of `name` (with or without its leading '/'),
+ * /dev/shm/<name>, to `buf` and returns `buf`; a path longer than `buf` is a test bug. */
+static inline const char *mpt_shm_path(char *buf, size_t len, const char *name) {
+    int n = snprintf(buf, len, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+    CHECK(n >= 0 && (size_t)n < len);
+    return buf;
+}
+
 /* Creates (or with create == 0 opens) /dev/shm/<name> (name without a leading '/') of
  * `len` bytes and maps it MAP_SHARED. Unrelated processes that map the same path share
  * the bytes, each at its own address. */
 static inline void *mpt_map_file(const char *name, size_t len, int create) {
     char path[512];
-    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
-    int fd = open(path, O_RDWR | (create ? O_CREAT | O_EXCL : 0) | O_CLOEXEC, 0600);
+    int fd = open(mpt_shm_path(path, sizeof path, name), O_RDWR | (create ? O_CREAT | O_EXCL : 0) | O_CLOEXEC, 0600);
     CHECK(fd >= 0);
     if (create) CHECK(ftruncate(fd, (off_t)len) == 0);
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -103,16 +110,14 @@ static inline void *mpt_map_file(const char *name, size_t len, int create) {
 
 static inline void mpt_unlink_file(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
-    unlink(path);
+    unlink(mpt_shm_path(path, sizeof path, name));
 }
 
 /* Permission bits of /dev/shm/<name>, or -1. */
 static inline int mpt_file_mode(const char *name) {
     char path[512];
     struct stat st;
-    snprintf(path, sizeof path, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
-    if (stat(path, &st) != 0) return -1;
+    if (stat(mpt_shm_path(path, sizeof path, name), &st) != 0) return -1;
     return (int)(st.st_mode & 07777);
 }
 
@@ -163,15 +168,19 @@ static inline pid_t mpt_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 static volatile sig_atomic_t mpt_alarms;
 static void mpt_on_alarm(int sig) { (void)sig; mpt_alarms++; }
 
-/* Installs a SIGALRM handler WITHOUT SA_RESTART (as CPython's handlers are). */
-static inline void mpt_install_alarm(void) {
+/* Installs `handler` for `sig` with `flags` (0: WITHOUT SA_RESTART, as CPython's handlers
+ * are) and an empty mask; returns sigaction's result (0 on success). */
+static inline int mpt_install_handler(int sig, void (*handler)(int), int flags) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = mpt_on_alarm;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+    sa.sa_flags = flags;
+    return sigaction(sig, &sa, NULL);
 }
+
+/* Installs a SIGALRM handler WITHOUT SA_RESTART (as CPython's handlers are). */
+static inline void mpt_install_alarm(void) { CHECK(mpt_install_handler(SIGALRM, mpt_on_alarm, 0) == 0); }
 
 /* Arms a periodic ITIMER_REAL: first SIGALRM after first_ms, then every every_ms
  * (0: once). mpt_timer(0, 0) disarms it. */
@@ -183,6 +192,47 @@ static inline void mpt_timer(int first_ms, int every_ms) {
     it.it_interval.tv_sec = every_ms / 1000;
     it.it_interval.tv_usec = (every_ms % 1000) * 1000;
     CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
+
+/* ---- Lock, RLock and Semaphore behind one handle ---------------------------- */
+
+/* For tests that run the same checks on each of the three acquirable kinds. */
+enum mpt_kind { MPT_LOCK, MPT_RLOCK, MPT_SEM };
+
+static inline const char *mpt_kind_name(enum mpt_kind k) {
+    switch (k) {
+    case MPT_LOCK: return "lock";
+    case MPT_RLOCK: return "rlock";
+    default: return "sem";
+    }
+}
+
+/* An object of one of the kinds; `p` is its mp_lock_t, mp_rlock_t or mp_sem_t. */
+struct mpt_obj { enum mpt_kind kind; void *p; };
+
+static inline mp_status mpt_acquire(struct mpt_obj *o, bool block, int64_t ms) {
+    switch (o->kind) {
+    case MPT_LOCK: return mp_lock_acquire(o->p, block, ms);
+    case MPT_RLOCK: return mp_rlock_acquire(o->p, block, ms);
+    default: return mp_sem_acquire(o->p, block, ms);
+    }
+}
+
+static inline mp_status mpt_release(struct mpt_obj *o) {
+    switch (o->kind) {
+    case MPT_LOCK: return mp_lock_release(o->p);
+    case MPT_RLOCK: return mp_rlock_release(o->p);
+    default: return mp_sem_release(o->p);
+    }
+}
+
+/* mp_*_close of an object from mp_*_new or mp_*_open. */
+static inline mp_status mpt_close(struct mpt_obj *o) {
+    switch (o->kind) {
+    case MPT_LOCK: return mp_lock_close(o->p);
+    case MPT_RLOCK: return mp_rlock_close(o->p);
+    default: return mp_sem_close(o->p);
+    }
 }
 
 /* ---- misc ------------------------------------------------------------------- */

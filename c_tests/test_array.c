@@ -1,18 +1,12 @@
 /* Shared arrays (mp_array_t): CPython's Value, Array, RawValue, RawArray. */
 #define MPT_CHILD_MAIN
-#include "mptest.h"
+#include "mpt_util.h"
 
 #include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/stat.h>
-
-/* "/dev/shm" + name (names from mpt_name start with '/'). */
-static const char *shm_path(char *buf, size_t len, const char *name) {
-    snprintf(buf, len, "/dev/shm%s", name);
-    return buf;
-}
 
 /* Round trip of one type: new (with and without a lock), zeroed data, get/set,
  * read/write, direct access through mp_array_data. `vals` holds 4 distinct items. */
@@ -448,7 +442,7 @@ TEST(array_named_zeroed_mode_and_layout) {
     CHECK_OK(mp_array_open(name, MP_CREATE, 0644, MP_TYPE_SHORT, 5, false, &a));
     umask(old);
     struct stat sb;
-    CHECK(stat(shm_path(path, sizeof path, name), &sb) == 0);
+    CHECK(stat(mpt_shm_path(path, sizeof path, name), &sb) == 0);
     CHECK((sb.st_mode & 07777) == 0644);
     CHECK((size_t)sb.st_size == MP_ARRAY_DATA_OFFSET + 5 * sizeof(short));
     CHECK((unsigned char *)mp_array_data(a) == (unsigned char *)a + MP_ARRAY_DATA_OFFSET);
@@ -467,7 +461,7 @@ TEST(array_named_zeroed_mode_and_layout) {
 TEST(array_named_truncated_grown_and_foreign_files) {
     char name[64], path[96];
     mpt_name(name, sizeof name, "bad");
-    shm_path(path, sizeof path, name);
+    mpt_shm_path(path, sizeof path, name);
     mp_unlink(name);
     mp_array_t *a = NULL;
     size_t total = MP_ARRAY_DATA_OFFSET + 4 * sizeof(int);

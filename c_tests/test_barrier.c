@@ -265,11 +265,7 @@ TEST(barrier_eintr_withdraws_the_caller) {
     pid_t a = fork();
     CHECK(a >= 0);
     if (a == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_usr1; /* no SA_RESTART */
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+        if (mpt_install_handler(SIGUSR1, on_usr1, 0) != 0) _exit(2); /* no SA_RESTART */
         uint32_t idx = 99;
         mp_status st = mp_barrier_wait(b, 60000, NULL, NULL, &idx);
         s->status[0] = st;
@@ -316,11 +312,7 @@ TEST(barrier_sigint_to_every_waiter_withdraws_them_all) {
         w[i] = fork();
         CHECK(w[i] >= 0);
         if (w[i] == 0) {
-            struct sigaction sa;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_usr1;
-            sigemptyset(&sa.sa_mask);
-            if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+            if (mpt_install_handler(SIGUSR1, on_usr1, 0) != 0) _exit(2);
             mp_status st = mp_barrier_wait(b, 60000, NULL, NULL, NULL);
             s->status[i] = st;
             _exit(st == MP_EINTR ? 0 : 3);
@@ -446,11 +438,7 @@ TEST(barrier_abort_reset_eintr_during_action_spare_the_sealed_generation) {
             pid_t c = fork(); /* a late arrival interrupted by a signal handler */
             CHECK(c >= 0);
             if (c == 0) {
-                struct sigaction sa;
-                memset(&sa, 0, sizeof sa);
-                sa.sa_handler = on_usr1;
-                sigemptyset(&sa.sa_mask);
-                if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+                if (mpt_install_handler(SIGUSR1, on_usr1, 0) != 0) _exit(2);
                 l->status[2] = mp_barrier_wait(&l->b, 60000, NULL, NULL, NULL);
                 _exit(0);
             }

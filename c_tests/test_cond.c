@@ -268,11 +268,7 @@ static void on_usr1(int sig) {
 }
 
 static void install_usr1(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1; /* no SA_RESTART */
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    CHECK(mpt_install_handler(SIGUSR1, on_usr1, 0) == 0); /* no SA_RESTART */
 }
 
 /* Sends SIGUSR1 until the child reports that its wait returned. */

@@ -4,58 +4,31 @@
  * released, and a caller that re-waits for the remaining time keeps its total deadline. */
 #include "mpt_util.h"
 
-enum kind { K_LOCK, K_RLOCK, K_SEM };
-static const char *kind_name[] = {"lock", "rlock", "sem"};
-
 /* One object of any of the three kinds, made so that "held" means: a Lock or RLock is
  * acquired, a BoundedSemaphore(1) has value 0. */
-struct obj { enum kind kind; void *p; };
-
-static struct obj make(enum kind k) {
-    struct obj o = {k, NULL};
+static struct mpt_obj make(enum mpt_kind k) {
+    struct mpt_obj o = {k, NULL};
     switch (k) {
-    case K_LOCK: CHECK_OK(mp_lock_new((mp_lock_t **)&o.p)); break;
-    case K_RLOCK: CHECK_OK(mp_rlock_new((mp_rlock_t **)&o.p)); break;
-    case K_SEM: CHECK_OK(mp_sem_new(1, 1, (mp_sem_t **)&o.p)); break;
+    case MPT_LOCK: CHECK_OK(mp_lock_new((mp_lock_t **)&o.p)); break;
+    case MPT_RLOCK: CHECK_OK(mp_rlock_new((mp_rlock_t **)&o.p)); break;
+    case MPT_SEM: CHECK_OK(mp_sem_new(1, 1, (mp_sem_t **)&o.p)); break;
     }
     return o;
 }
 
-static void drop(struct obj *o) {
-    switch (o->kind) {
-    case K_LOCK: CHECK_OK(mp_lock_close(o->p)); break;
-    case K_RLOCK: CHECK_OK(mp_rlock_close(o->p)); break;
-    case K_SEM: CHECK_OK(mp_sem_close(o->p)); break;
-    }
-}
-
-static mp_status acq(struct obj *o, bool block, int64_t ms) {
-    switch (o->kind) {
-    case K_LOCK: return mp_lock_acquire(o->p, block, ms);
-    case K_RLOCK: return mp_rlock_acquire(o->p, block, ms);
-    default: return mp_sem_acquire(o->p, block, ms);
-    }
-}
-
-static mp_status rel(struct obj *o) {
-    switch (o->kind) {
-    case K_LOCK: return mp_lock_release(o->p);
-    case K_RLOCK: return mp_rlock_release(o->p);
-    default: return mp_sem_release(o->p);
-    }
-}
+static void drop(struct mpt_obj *o) { CHECK_OK(mpt_close(o)); }
 
 /* The caller holds nothing: for an RLock, not the owner; for a Lock or Semaphore, the
  * object is still held by the other party (checked by the caller after it lets go). */
-static void check_not_acquired_by_me(struct obj *o) {
-    if (o->kind == K_RLOCK) {
+static void check_not_acquired_by_me(struct mpt_obj *o) {
+    if (o->kind == MPT_RLOCK) {
         bool mine = true;
         uint32_t c = 99;
         CHECK_OK(mp_rlock_is_mine(o->p, &mine));
         CHECK_OK(mp_rlock_count(o->p, &c));
         CHECK(!mine && c == 0);
         CHECK_ST(mp_rlock_release(o->p), MP_ENOTOWNER);
-    } else if (o->kind == K_SEM) {
+    } else if (o->kind == MPT_SEM) {
         uint32_t v = 99;
         CHECK_OK(mp_sem_get_value(o->p, &v));
         CHECK(v == 0);
@@ -67,21 +40,21 @@ static void check_not_acquired_by_me(struct obj *o) {
 }
 
 /* After the holder let go: the object is free, i.e. the interrupted call took nothing. */
-static void check_free_after_holder_left(struct obj *o) {
-    if (o->kind == K_LOCK) {
+static void check_free_after_holder_left(struct mpt_obj *o) {
+    if (o->kind == MPT_LOCK) {
         bool locked = true;
         CHECK_OK(mp_lock_is_locked(o->p, &locked));
         CHECK(!locked);
         CHECK_ST(mp_lock_release(o->p), MP_EOVERFLOW);
-    } else if (o->kind == K_SEM) {
+    } else if (o->kind == MPT_SEM) {
         uint32_t v = 0;
         CHECK_OK(mp_sem_get_value(o->p, &v));
         CHECK(v == 1);
         CHECK_ST(mp_sem_release(o->p), MP_EOVERFLOW);
     }
     /* And it works normally (MP_OK, not MP_OWNER_DEAD, no lost wake-up state). */
-    CHECK_OK(acq(o, false, 0));
-    CHECK_OK(rel(o));
+    CHECK_OK(mpt_acquire(o, false, 0));
+    CHECK_OK(mpt_release(o));
 }
 
 /* ---- a holder process ----------------------------------------------------------- */
@@ -93,20 +66,20 @@ struct ctl {
     int holding;        /* set by the holder */
 };
 
-struct holder_arg { struct obj o; struct ctl *c; };
+struct holder_arg { struct mpt_obj o; struct ctl *c; };
 
 static int holder(void *p) {
     struct holder_arg *a = p;
-    CHECK_OK(acq(&a->o, true, MP_FOREVER));
+    CHECK_OK(mpt_acquire(&a->o, true, MP_FOREVER));
     __atomic_store_n(&a->c->holding, 1, __ATOMIC_SEQ_CST);
     MPT_WAIT_UNTIL((a->c->release_after > 0 && __atomic_load_n(&a->c->eintrs, __ATOMIC_SEQ_CST) >= a->c->release_after) ||
                        __atomic_load_n(&a->c->release_now, __ATOMIC_SEQ_CST),
                    60);
-    CHECK_OK(rel(&a->o));
+    CHECK_OK(mpt_release(&a->o));
     return 0;
 }
 
-static pid_t start_holder(struct obj *o, struct ctl *c) {
+static pid_t start_holder(struct mpt_obj *o, struct ctl *c) {
     static struct holder_arg a; /* copied into the child by fork() */
     a.o = *o;
     a.c = c;
@@ -119,8 +92,8 @@ static pid_t start_holder(struct obj *o, struct ctl *c) {
 
 /* A blocked acquire (infinite and timed) returns MP_EINTR when SIGALRM's handler runs;
  * nothing is acquired: after the holder releases, the object is free. */
-static void interrupted_acquire(enum kind k) {
-    struct obj o = make(k);
+static void interrupted_acquire(enum mpt_kind k) {
+    struct mpt_obj o = make(k);
     struct ctl *c = mpt_shared(sizeof *c);
     pid_t pid = start_holder(&o, c);
     mpt_install_alarm();
@@ -128,10 +101,10 @@ static void interrupted_acquire(enum kind k) {
     for (size_t i = 0; i < sizeof tos / sizeof tos[0]; i++) {
         mpt_alarms = 0;
         mpt_timer(30, 30); /* repeats, in case one lands before the waiter sleeps */
-        mp_status st = acq(&o, true, tos[i]);
+        mp_status st = mpt_acquire(&o, true, tos[i]);
         mpt_timer(0, 0);
         if (st != MP_EINTR) {
-            fprintf(stderr, "%s: blocked acquire(timeout %lld) returned %s, expected MP_EINTR\n", kind_name[k],
+            fprintf(stderr, "%s: blocked acquire(timeout %lld) returned %s, expected MP_EINTR\n", mpt_kind_name(k),
                     (long long)tos[i], mp_status_name(st));
             _exit(1);
         }
@@ -144,9 +117,9 @@ static void interrupted_acquire(enum kind k) {
     drop(&o);
 }
 
-TEST(eintr_lock_blocked_acquire) { interrupted_acquire(K_LOCK); }
-TEST(eintr_rlock_blocked_acquire) { interrupted_acquire(K_RLOCK); }
-TEST(eintr_sem_blocked_acquire) { interrupted_acquire(K_SEM); }
+TEST(eintr_lock_blocked_acquire) { interrupted_acquire(MPT_LOCK); }
+TEST(eintr_rlock_blocked_acquire) { interrupted_acquire(MPT_RLOCK); }
+TEST(eintr_sem_blocked_acquire) { interrupted_acquire(MPT_SEM); }
 
 /* Single process: a Lock blocks its own holder and a Semaphore(0) blocks everyone;
  * MP_EINTR leaves the Lock held once and the in-place Semaphore with no leftover
@@ -178,8 +151,8 @@ TEST(eintr_single_process) {
 
 /* A caller that retries on MP_EINTR (infinite wait, and a timed wait with the
  * remaining time) acquires once the holder releases, here after 3 interruptions. */
-static void retry_until_released(enum kind k, bool timed) {
-    struct obj o = make(k);
+static void retry_until_released(enum mpt_kind k, bool timed) {
+    struct mpt_obj o = make(k);
     struct ctl *c = mpt_shared(sizeof *c);
     c->release_after = 3;
     pid_t pid = start_holder(&o, c);
@@ -190,40 +163,40 @@ static void retry_until_released(enum kind k, bool timed) {
     for (;;) {
         int64_t ms = timed ? (deadline - mpt_now_ns() + 999999) / 1000000 : MP_FOREVER;
         if (timed && ms < 1) ms = 1;
-        st = acq(&o, true, ms);
+        st = mpt_acquire(&o, true, ms);
         if (st != MP_EINTR) break;
         __atomic_add_fetch(&c->eintrs, 1, __ATOMIC_SEQ_CST);
     }
     mpt_timer(0, 0);
     if (st != MP_OK) {
-        fprintf(stderr, "%s: retry loop ended with %s, expected MP_OK\n", kind_name[k], mp_status_name(st));
+        fprintf(stderr, "%s: retry loop ended with %s, expected MP_OK\n", mpt_kind_name(k), mp_status_name(st));
         _exit(1);
     }
     CHECK(c->eintrs >= 3);
     mpt_wait_ok(pid);
-    if (k == K_RLOCK) {
+    if (k == MPT_RLOCK) {
         uint32_t n = 0;
         CHECK_OK(mp_rlock_count(o.p, &n));
         CHECK(n == 1);
     }
-    CHECK_ST(acq(&o, false, 0), k == K_RLOCK ? MP_OK : MP_TIMEOUT);
-    if (k == K_RLOCK) CHECK_OK(rel(&o));
-    CHECK_OK(rel(&o));
+    CHECK_ST(mpt_acquire(&o, false, 0), k == MPT_RLOCK ? MP_OK : MP_TIMEOUT);
+    if (k == MPT_RLOCK) CHECK_OK(mpt_release(&o));
+    CHECK_OK(mpt_release(&o));
     check_free_after_holder_left(&o);
     drop(&o);
 }
 
-TEST(eintr_lock_retry_loop_acquires) { retry_until_released(K_LOCK, false); retry_until_released(K_LOCK, true); }
-TEST(eintr_rlock_retry_loop_acquires) { retry_until_released(K_RLOCK, false); retry_until_released(K_RLOCK, true); }
-TEST(eintr_sem_retry_loop_acquires) { retry_until_released(K_SEM, false); retry_until_released(K_SEM, true); }
+TEST(eintr_lock_retry_loop_acquires) { retry_until_released(MPT_LOCK, false); retry_until_released(MPT_LOCK, true); }
+TEST(eintr_rlock_retry_loop_acquires) { retry_until_released(MPT_RLOCK, false); retry_until_released(MPT_RLOCK, true); }
+TEST(eintr_sem_retry_loop_acquires) { retry_until_released(MPT_SEM, false); retry_until_released(MPT_SEM, true); }
 
 /* Held throughout; SIGALRM every 20 ms; the caller re-waits for the remaining time
  * after each MP_EINTR. The total wait ends with the library's MP_TIMEOUT, not before
  * the 400 ms deadline, and the interruptions do not stretch it (each MP_EINTR
  * returns instead of restarting a full wait): generous upper bound only. */
-static void retry_keeps_deadline(enum kind k) {
+static void retry_keeps_deadline(enum mpt_kind k) {
     const int64_t timeout_ms = 400;
-    struct obj o = make(k);
+    struct mpt_obj o = make(k);
     struct ctl *c = mpt_shared(sizeof *c);
     pid_t pid = start_holder(&o, c);
     mpt_install_alarm();
@@ -235,19 +208,19 @@ static void retry_keeps_deadline(enum kind k) {
     for (;;) {
         int64_t ms = (deadline - mpt_now_ns() + 999999) / 1000000;
         if (ms < 1) ms = 1;
-        st = acq(&o, true, ms);
+        st = mpt_acquire(&o, true, ms);
         if (st != MP_EINTR) break;
         eintrs++;
     }
     mpt_timer(0, 0);
     int64_t t1 = mpt_now_ns();
     if (st != MP_TIMEOUT) {
-        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", kind_name[k], mp_status_name(st));
+        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", mpt_kind_name(k), mp_status_name(st));
         _exit(1);
     }
     CHECK_NOT_EARLY(t0, t1, timeout_ms);
     if (t1 - t0 > (timeout_ms + 10000) * 1000000) {
-        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", kind_name[k],
+        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", mpt_kind_name(k),
                 (long long)timeout_ms, (t1 - t0) / 1e6, eintrs);
         _exit(1);
     }
@@ -259,24 +232,24 @@ static void retry_keeps_deadline(enum kind k) {
     drop(&o);
 }
 
-TEST(eintr_lock_retry_keeps_deadline) { retry_keeps_deadline(K_LOCK); }
-TEST(eintr_rlock_retry_keeps_deadline) { retry_keeps_deadline(K_RLOCK); }
-TEST(eintr_sem_retry_keeps_deadline) { retry_keeps_deadline(K_SEM); }
+TEST(eintr_lock_retry_keeps_deadline) { retry_keeps_deadline(MPT_LOCK); }
+TEST(eintr_rlock_retry_keeps_deadline) { retry_keeps_deadline(MPT_RLOCK); }
+TEST(eintr_sem_retry_keeps_deadline) { retry_keeps_deadline(MPT_SEM); }
 
 /* Non-blocking calls make no system call to interrupt: under a storm of SIGALRMs they
  * return MP_TIMEOUT, never MP_EINTR. */
 TEST(eintr_never_from_nonblocking_calls) {
     mpt_install_alarm();
     for (int k = 0; k < 3; k++) {
-        struct obj o = make((enum kind)k);
+        struct mpt_obj o = make((enum mpt_kind)k);
         struct ctl *c = mpt_shared(sizeof *c);
         pid_t pid = start_holder(&o, c);
         mpt_alarms = 0;
         mpt_timer(1, 1);
         while (mpt_alarms < 20) {
-            CHECK_ST(acq(&o, false, 0), MP_TIMEOUT);
-            CHECK_ST(acq(&o, false, MP_FOREVER), MP_TIMEOUT);
-            CHECK_ST(acq(&o, true, 0), MP_TIMEOUT);
+            CHECK_ST(mpt_acquire(&o, false, 0), MP_TIMEOUT);
+            CHECK_ST(mpt_acquire(&o, false, MP_FOREVER), MP_TIMEOUT);
+            CHECK_ST(mpt_acquire(&o, true, 0), MP_TIMEOUT);
         }
         mpt_timer(0, 0);
         __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);

@@ -117,11 +117,7 @@ TEST(event_wait_interrupted_by_signal_is_eintr) {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_usr1; /* no SA_RESTART */
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+        if (mpt_install_handler(SIGUSR1, on_usr1, 0) != 0) _exit(2); /* no SA_RESTART */
         s->ready = 1;
         mp_status st = mp_event_wait(&s->ev, 60000);
         s->status[0] = st;
@@ -149,12 +145,8 @@ TEST(event_wait_interrupted_by_sa_restart_handler_is_eintr_too) {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_usr1;
-        sa.sa_flags = SA_RESTART; /* the kernel would restart an untimed futex wait */
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGUSR1, &sa, NULL) != 0) _exit(2);
+        /* SA_RESTART: the kernel would restart an untimed futex wait. */
+        if (mpt_install_handler(SIGUSR1, on_usr1, SA_RESTART) != 0) _exit(2);
         s->ready = 1;
         s->status[0] = mp_event_wait(&s->ev, MP_FOREVER);
         s->returned = 1;

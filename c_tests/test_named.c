@@ -9,9 +9,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-enum kind { K_LOCK, K_RLOCK, K_SEM };
-static const char *kind_name[] = {"lock", "rlock", "sem"};
-
 /* The shared data file every participant maps (each at its own address). */
 struct data {
     mp_lock_t lock;      /* in-place objects for the "inplace" mode */
@@ -28,47 +25,21 @@ struct data {
 
 /* ---- object helpers ----------------------------------------------------------- */
 
-struct obj { enum kind kind; void *p; };
-
-static mp_status open_obj(struct obj *o, enum kind k, const char *name, uint32_t flags, uint32_t mode, uint32_t v,
-                          uint32_t max) {
+static mp_status open_obj(struct mpt_obj *o, enum mpt_kind k, const char *name, uint32_t flags,
+                          uint32_t mode, uint32_t v, uint32_t max) {
     o->kind = k;
     switch (k) {
-    case K_LOCK: return mp_lock_open(name, flags, mode, (mp_lock_t **)&o->p);
-    case K_RLOCK: return mp_rlock_open(name, flags, mode, (mp_rlock_t **)&o->p);
+    case MPT_LOCK: return mp_lock_open(name, flags, mode, (mp_lock_t **)&o->p);
+    case MPT_RLOCK: return mp_rlock_open(name, flags, mode, (mp_rlock_t **)&o->p);
     default: return mp_sem_open(name, flags, mode, v, max, (mp_sem_t **)&o->p);
-    }
-}
-
-static mp_status close_obj(struct obj *o) {
-    switch (o->kind) {
-    case K_LOCK: return mp_lock_close(o->p);
-    case K_RLOCK: return mp_rlock_close(o->p);
-    default: return mp_sem_close(o->p);
-    }
-}
-
-static mp_status acq(struct obj *o, bool block, int64_t ms) {
-    switch (o->kind) {
-    case K_LOCK: return mp_lock_acquire(o->p, block, ms);
-    case K_RLOCK: return mp_rlock_acquire(o->p, block, ms);
-    default: return mp_sem_acquire(o->p, block, ms);
-    }
-}
-
-static mp_status rel(struct obj *o) {
-    switch (o->kind) {
-    case K_LOCK: return mp_lock_release(o->p);
-    case K_RLOCK: return mp_rlock_release(o->p);
-    default: return mp_sem_release(o->p);
     }
 }
 
 /* The contention loop: k == 1 (Lock, RLock, Semaphore(1)): "inside" flag and a
  * non-atomic increment; k > 1 (Semaphore(k)): at most k inside, counted atomically. */
-static void contend(struct obj *o, struct data *d, int id, long iters, int k) {
+static void contend(struct mpt_obj *o, struct data *d, int id, long iters, int k) {
     for (long i = 0; i < iters; i++) {
-        CHECK_OK(acq(o, true, i % 2 ? MP_FOREVER : 600000));
+        CHECK_OK(mpt_acquire(o, true, i % 2 ? MP_FOREVER : 600000));
         int now = __atomic_add_fetch(&d->in_flight, 1, __ATOMIC_SEQ_CST);
         int m = __atomic_load_n(&d->max_in_flight, __ATOMIC_SEQ_CST);
         while (now > m && !__atomic_compare_exchange_n(&d->max_in_flight, &m, now, false, __ATOMIC_SEQ_CST,
@@ -86,7 +57,7 @@ static void contend(struct obj *o, struct data *d, int id, long iters, int k) {
             if ((i & 15) == 0) sched_yield();
         }
         __atomic_sub_fetch(&d->in_flight, 1, __ATOMIC_SEQ_CST);
-        CHECK_OK(rel(o));
+        CHECK_OK(mpt_release(o));
     }
 }
 
@@ -98,7 +69,7 @@ static void contend(struct obj *o, struct data *d, int id, long iters, int k) {
 static int mpt_child(int argc, char **argv) {
     CHECK(argc == 10);
     const char *how = argv[0];
-    enum kind k = (enum kind)atoi(argv[1]);
+    enum mpt_kind k = (enum mpt_kind)atoi(argv[1]);
     const char *name = argv[2];
     long iters = atol(argv[4]);
     int kk = atoi(argv[5]);
@@ -106,24 +77,24 @@ static int mpt_child(int argc, char **argv) {
     int idx = atoi(argv[9]);
     struct data *d = mpt_map_file(argv[3], sizeof(struct data), 0);
     if (gate_rd >= 0) mpt_gate_wait_fd(gate_rd, -1);
-    struct obj o;
+    struct mpt_obj o;
     if (strcmp(how, "inplace") == 0) {
         o.kind = k;
-        o.p = k == K_LOCK ? (void *)&d->lock : k == K_RLOCK ? (void *)&d->rlock : (void *)&d->sem;
+        o.p = k == MPT_LOCK ? (void *)&d->lock : k == MPT_RLOCK ? (void *)&d->rlock : (void *)&d->sem;
     } else {
         uint32_t flags = strcmp(how, "create") == 0 ? MP_CREATE : 0;
         CHECK_OK(open_obj(&o, k, name, flags, 0, (uint32_t)kk, (uint32_t)(kk + idx)));
     }
     d->opened[idx] = 1;
-    if (k == K_SEM) CHECK_OK(mp_sem_get_max_value(o.p, &d->seen_max[idx]));
+    if (k == MPT_SEM) CHECK_OK(mp_sem_get_max_value(o.p, &d->seen_max[idx]));
     if (ready_wr >= 0) CHECK(write(ready_wr, "r", 1) == 1);
     if (go_rd >= 0) mpt_gate_wait_fd(go_rd, -1);
     contend(&o, d, idx + 1, iters, kk);
-    if (strcmp(how, "inplace") != 0) CHECK_OK(close_obj(&o));
+    if (strcmp(how, "inplace") != 0) CHECK_OK(mpt_close(&o));
     return 0;
 }
 
-static pid_t spawn(const char *how, enum kind k, const char *name, const char *datafile, long iters, int kk,
+static pid_t spawn(const char *how, enum mpt_kind k, const char *name, const char *datafile, long iters, int kk,
                    int gate_rd, int ready_wr, int go_rd, int idx) {
     char a[8][32];
     snprintf(a[0], 32, "%d", (int)k);
@@ -160,10 +131,10 @@ static void check_no_temp_files(const pid_t *pids, int n) {
 /* flags 0 on a missing name -> MP_ENOENT; MP_CREATE|MP_EXCL creates, and again ->
  * MP_EEXIST; MP_CREATE and 0 open the same object; mp_unlink removes the name (then
  * MP_ENOENT again) while open handles keep working; a new MP_CREATE makes a new object. */
-static void open_flags(enum kind k) {
+static void open_flags(enum mpt_kind k) {
     char name[64];
-    mpt_name(name, sizeof name, kind_name[k]);
-    struct obj a, b, c, d, e;
+    mpt_name(name, sizeof name, mpt_kind_name(k));
+    struct mpt_obj a, b, c, d, e;
     a.p = (void *)(uintptr_t)0x42;
     CHECK_ST(open_obj(&a, k, name, 0, 0, 1, 1), MP_ENOENT);
     CHECK(a.p == (void *)(uintptr_t)0x42);
@@ -177,50 +148,50 @@ static void open_flags(enum kind k) {
     CHECK_OK(open_obj(&c, k, name, 0, 0, 1, 1));
     CHECK(a.p != b.p && b.p != c.p);
     /* One object: held through a, busy through b and c. */
-    CHECK_OK(acq(&a, false, 0));
-    if (k != K_RLOCK) { /* (an RLock re-enters for its owner thread) */
-        CHECK_ST(acq(&b, false, 0), MP_TIMEOUT);
-        CHECK_ST(acq(&c, false, 0), MP_TIMEOUT);
-        CHECK_OK(rel(&c)); /* Lock/Semaphore: anyone may release */
+    CHECK_OK(mpt_acquire(&a, false, 0));
+    if (k != MPT_RLOCK) { /* (an RLock re-enters for its owner thread) */
+        CHECK_ST(mpt_acquire(&b, false, 0), MP_TIMEOUT);
+        CHECK_ST(mpt_acquire(&c, false, 0), MP_TIMEOUT);
+        CHECK_OK(mpt_release(&c)); /* Lock/Semaphore: anyone may release */
     } else {
         uint32_t n = 0;
         CHECK_OK(mp_rlock_count(c.p, &n));
         CHECK(n == 1);
-        CHECK_OK(rel(&c));
+        CHECK_OK(mpt_release(&c));
     }
-    CHECK_OK(acq(&b, false, 0));
-    CHECK_OK(rel(&b));
+    CHECK_OK(mpt_acquire(&b, false, 0));
+    CHECK_OK(mpt_release(&b));
     /* unlink: the name goes, the object stays for those who have it */
     CHECK_OK(mp_unlink(name));
     CHECK(!mpt_file_exists(name));
     CHECK_ST(mp_unlink(name), MP_ENOENT);
     CHECK_ST(open_obj(&d, k, name, 0, 0, 1, 1), MP_ENOENT);
-    CHECK_OK(acq(&a, false, 0));
-    CHECK_ST(acq(&b, false, 0), k == K_RLOCK ? MP_OK : MP_TIMEOUT);
-    if (k == K_RLOCK) CHECK_OK(rel(&b));
+    CHECK_OK(mpt_acquire(&a, false, 0));
+    CHECK_ST(mpt_acquire(&b, false, 0), k == MPT_RLOCK ? MP_OK : MP_TIMEOUT);
+    if (k == MPT_RLOCK) CHECK_OK(mpt_release(&b));
     /* a new object under the same name is independent of the old one */
     CHECK_OK(open_obj(&d, k, name, MP_CREATE | MP_EXCL, 0, 1, 1));
-    CHECK_OK(acq(&d, false, 0));
-    CHECK_OK(rel(&d));
+    CHECK_OK(mpt_acquire(&d, false, 0));
+    CHECK_OK(mpt_release(&d));
     CHECK_OK(open_obj(&e, k, name, 0, 0, 1, 1));
-    CHECK_OK(acq(&e, false, 0));
-    CHECK_ST(acq(&d, false, 0), k == K_RLOCK ? MP_OK : MP_TIMEOUT);
-    if (k == K_RLOCK) CHECK_OK(rel(&d));
-    CHECK_OK(rel(&e));
-    CHECK_OK(rel(&a));
-    CHECK_OK(close_obj(&a));
-    CHECK_OK(close_obj(&b));
-    CHECK_OK(close_obj(&c));
-    CHECK_OK(close_obj(&d));
-    CHECK_OK(close_obj(&e));
+    CHECK_OK(mpt_acquire(&e, false, 0));
+    CHECK_ST(mpt_acquire(&d, false, 0), k == MPT_RLOCK ? MP_OK : MP_TIMEOUT);
+    if (k == MPT_RLOCK) CHECK_OK(mpt_release(&d));
+    CHECK_OK(mpt_release(&e));
+    CHECK_OK(mpt_release(&a));
+    CHECK_OK(mpt_close(&a));
+    CHECK_OK(mpt_close(&b));
+    CHECK_OK(mpt_close(&c));
+    CHECK_OK(mpt_close(&d));
+    CHECK_OK(mpt_close(&e));
     /* Closing every handle does not remove the name. */
     CHECK(mpt_file_exists(name));
     CHECK_OK(mp_unlink(name));
 }
 
-TEST(named_lock_open_flags_and_unlink) { open_flags(K_LOCK); }
-TEST(named_rlock_open_flags_and_unlink) { open_flags(K_RLOCK); }
-TEST(named_sem_open_flags_and_unlink) { open_flags(K_SEM); }
+TEST(named_lock_open_flags_and_unlink) { open_flags(MPT_LOCK); }
+TEST(named_rlock_open_flags_and_unlink) { open_flags(MPT_RLOCK); }
+TEST(named_sem_open_flags_and_unlink) { open_flags(MPT_SEM); }
 
 /* The object's state lives under the name: a Lock left held by a handle that was
  * closed is still held for the next opener; a Semaphore keeps its value. */
@@ -305,27 +276,27 @@ TEST(named_mode_bits_honoured) {
             char name[64], tag[32];
             snprintf(tag, sizeof tag, "mode%d-%zu", k, i);
             mpt_name(name, sizeof name, tag);
-            struct obj o;
-            CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, modes[i], 1, 1));
+            struct mpt_obj o;
+            CHECK_OK(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE | MP_EXCL, modes[i], 1, 1));
             int want = modes[i] ? (int)modes[i] : 0600;
             int got = mpt_file_mode(name);
             if (got != want) {
-                fprintf(stderr, "%s created with mode 0%o has mode 0%o\n", kind_name[k], modes[i], got);
+                fprintf(stderr, "%s created with mode 0%o has mode 0%o\n", mpt_kind_name(k), modes[i], got);
                 _exit(1);
             }
-            CHECK_OK(close_obj(&o));
+            CHECK_OK(mpt_close(&o));
             if (geteuid() == 0 || (want & 0600) == 0600) {
                 /* re-open (as its owner) with another mode: unchanged */
-                CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE, 0666, 1, 1));
+                CHECK_OK(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE, 0666, 1, 1));
                 CHECK(mpt_file_mode(name) == want);
-                CHECK_OK(close_obj(&o));
+                CHECK_OK(mpt_close(&o));
             }
             CHECK_OK(mp_unlink(name));
         }
     }
 }
 
-struct perm_arg { const char *name; enum kind k; mp_status expect; mp_status expect_any_owner; };
+struct perm_arg { const char *name; enum mpt_kind k; mp_status expect; mp_status expect_any_owner; };
 
 /* Becomes uid/gid 65534 if root; false if that is impossible (e.g. a user namespace
  * that does not map it). */
@@ -344,13 +315,13 @@ static int open_as_other_user(void *p) {
     const uint32_t flags[] = {0, MP_CREATE, MP_ANY_OWNER, MP_CREATE | MP_ANY_OWNER};
     for (int i = 0; i < 4; i++) {
         mp_status expect = (flags[i] & MP_ANY_OWNER) ? a->expect_any_owner : a->expect;
-        struct obj o;
+        struct mpt_obj o;
         o.p = (void *)(uintptr_t)0x42;
         CHECK_ST(open_obj(&o, a->k, a->name, flags[i], 0, 1, 1), expect);
         if (expect == MP_OK) {
-            CHECK_OK(acq(&o, false, 0));
-            CHECK_OK(rel(&o));
-            CHECK_OK(close_obj(&o));
+            CHECK_OK(mpt_acquire(&o, false, 0));
+            CHECK_OK(mpt_release(&o));
+            CHECK_OK(mpt_close(&o));
         } else {
             CHECK(o.p == (void *)(uintptr_t)0x42);
         }
@@ -372,13 +343,13 @@ TEST(named_permission_denied) {
             for (size_t i = 0; i < 4; i++) {
                 snprintf(tag, sizeof tag, "perm%d-%zu", k, i);
                 mpt_name(name, sizeof name, tag);
-                struct obj o;
-                CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, cases[i].mode, 1, 1));
-                struct perm_arg a = {name, (enum kind)k, cases[i].expect, cases[i].expect_any_owner};
+                struct mpt_obj o;
+                CHECK_OK(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE | MP_EXCL, cases[i].mode, 1, 1));
+                struct perm_arg a = {name, (enum mpt_kind)k, cases[i].expect, cases[i].expect_any_owner};
                 pid_t pid = mpt_fork(open_as_other_user, &a);
                 int st = 0;
                 CHECK(waitpid(pid, &st, 0) == pid);
-                CHECK_OK(close_obj(&o));
+                CHECK_OK(mpt_close(&o));
                 CHECK_OK(mp_unlink(name));
                 if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SKIP) {
                     fprintf(stderr, "named_permission_denied: cannot switch to uid 65534 here; skipped\n");
@@ -389,10 +360,10 @@ TEST(named_permission_denied) {
         } else {
             snprintf(tag, sizeof tag, "perm%d", k);
             mpt_name(name, sizeof name, tag);
-            struct obj o;
-            CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, 0400, 1, 1));
-            CHECK_OK(close_obj(&o));
-            CHECK_ST(open_obj(&o, (enum kind)k, name, 0, 0, 1, 1), MP_EACCES);
+            struct mpt_obj o;
+            CHECK_OK(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE | MP_EXCL, 0400, 1, 1));
+            CHECK_OK(mpt_close(&o));
+            CHECK_ST(open_obj(&o, (enum mpt_kind)k, name, 0, 0, 1, 1), MP_EACCES);
             CHECK_OK(mp_unlink(name));
         }
     }
@@ -413,18 +384,18 @@ static void expect_open_all(const char *name, mp_status expect, const char *what
     const uint32_t flags[] = {0, MP_CREATE};
     for (int k = 0; k < 3; k++) {
         for (int i = 0; i < 2; i++) {
-            struct obj o;
+            struct mpt_obj o;
             o.p = (void *)(uintptr_t)0x42;
-            mp_status st = open_obj(&o, (enum kind)k, name, flags[i], 0, 1, 1);
+            mp_status st = open_obj(&o, (enum mpt_kind)k, name, flags[i], 0, 1, 1);
             if (st != expect) {
-                fprintf(stderr, "mp_%s_open(%s, flags %u) returned %s, expected %s\n", kind_name[k], what, flags[i],
+                fprintf(stderr, "mp_%s_open(%s, flags %u) returned %s, expected %s\n", mpt_kind_name(k), what, flags[i],
                         mp_status_name(st), mp_status_name(expect));
                 _exit(1);
             }
             CHECK(o.p == (void *)(uintptr_t)0x42);
         }
-        struct obj o;
-        CHECK_ST(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, 0, 1, 1), MP_EEXIST);
+        struct mpt_obj o;
+        CHECK_ST(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE | MP_EXCL, 0, 1, 1), MP_EEXIST);
     }
 }
 
@@ -433,26 +404,26 @@ static void expect_open_all(const char *name, mp_status expect, const char *what
 TEST(named_other_type_is_ebadobj) {
     for (int k = 0; k < 3; k++) {
         char name[64];
-        mpt_name(name, sizeof name, kind_name[k]);
-        struct obj o;
-        CHECK_OK(open_obj(&o, (enum kind)k, name, MP_CREATE | MP_EXCL, 0, 1, 1));
-        CHECK_OK(acq(&o, false, 0));
+        mpt_name(name, sizeof name, mpt_kind_name(k));
+        struct mpt_obj o;
+        CHECK_OK(open_obj(&o, (enum mpt_kind)k, name, MP_CREATE | MP_EXCL, 0, 1, 1));
+        CHECK_OK(mpt_acquire(&o, false, 0));
         for (int other = 0; other < 3; other++) {
             if (other == k) continue;
             const uint32_t flags[] = {0, MP_CREATE};
             for (int i = 0; i < 2; i++) {
-                struct obj x;
+                struct mpt_obj x;
                 x.p = (void *)(uintptr_t)0x42;
-                CHECK_ST(open_obj(&x, (enum kind)other, name, flags[i], 0, 1, 1), MP_EBADOBJ);
+                CHECK_ST(open_obj(&x, (enum mpt_kind)other, name, flags[i], 0, 1, 1), MP_EBADOBJ);
                 CHECK(x.p == (void *)(uintptr_t)0x42);
             }
-            struct obj x;
-            CHECK_ST(open_obj(&x, (enum kind)other, name, MP_CREATE | MP_EXCL, 0, 1, 1), MP_EEXIST);
+            struct mpt_obj x;
+            CHECK_ST(open_obj(&x, (enum mpt_kind)other, name, MP_CREATE | MP_EXCL, 0, 1, 1), MP_EEXIST);
         }
-        CHECK_OK(rel(&o));
-        CHECK_OK(acq(&o, false, 0));
-        CHECK_OK(rel(&o));
-        CHECK_OK(close_obj(&o));
+        CHECK_OK(mpt_release(&o));
+        CHECK_OK(mpt_acquire(&o, false, 0));
+        CHECK_OK(mpt_release(&o));
+        CHECK_OK(mpt_close(&o));
         CHECK_OK(mp_unlink(name));
     }
 }
@@ -522,8 +493,8 @@ TEST(named_directory_and_socket_are_ebadobj) {
         mp_status got[3][2];
         for (int k = 0; k < 3; k++)
             for (int i = 0; i < 2; i++) {
-                struct obj o;
-                got[k][i] = open_obj(&o, (enum kind)k, name, flags[i], 0, 1, 1);
+                struct mpt_obj o;
+                got[k][i] = open_obj(&o, (enum mpt_kind)k, name, flags[i], 0, 1, 1);
             }
         if (what == 0) rmdir(path);
         else {
@@ -533,7 +504,7 @@ TEST(named_directory_and_socket_are_ebadobj) {
         for (int k = 0; k < 3; k++)
             for (int i = 0; i < 2; i++)
                 if (got[k][i] != MP_EBADOBJ) {
-                    fprintf(stderr, "mp_%s_open(a %s, flags %u) returned %s, expected MP_EBADOBJ\n", kind_name[k],
+                    fprintf(stderr, "mp_%s_open(a %s, flags %u) returned %s, expected MP_EBADOBJ\n", mpt_kind_name(k),
                             what ? "socket" : "directory", flags[i], mp_status_name(got[k][i]));
                     _exit(1);
                 }
@@ -548,12 +519,12 @@ static void data_name(char *buf, size_t len, const char *tag) {
 
 /* 4 exec'ed programs open an existing named Lock / RLock / Semaphore(1) by name and
  * contend on it: exact counts, nobody else inside. */
-static void unrelated_contend(enum kind k) {
+static void unrelated_contend(enum mpt_kind k) {
     char name[64], dname[64];
-    mpt_name(name, sizeof name, kind_name[k]);
-    data_name(dname, sizeof dname, kind_name[k]);
+    mpt_name(name, sizeof name, mpt_kind_name(k));
+    data_name(dname, sizeof dname, mpt_kind_name(k));
     struct data *d = mpt_map_file(dname, sizeof *d, 1);
-    struct obj o;
+    struct mpt_obj o;
     CHECK_OK(open_obj(&o, k, name, MP_CREATE | MP_EXCL, 0, 1, 1));
     struct mpt_gate gate;
     mpt_gate_init(&gate);
@@ -565,16 +536,16 @@ static void unrelated_contend(enum kind k) {
     CHECK(d->violations == 0);
     CHECK(d->counter == 4 * iters);
     CHECK(d->max_in_flight == 1);
-    CHECK_OK(acq(&o, false, 0));
-    CHECK_OK(rel(&o));
-    CHECK_OK(close_obj(&o));
+    CHECK_OK(mpt_acquire(&o, false, 0));
+    CHECK_OK(mpt_release(&o));
+    CHECK_OK(mpt_close(&o));
     CHECK_OK(mp_unlink(name));
     mpt_unlink_file(dname);
 }
 
-TEST(named_lock_unrelated_processes_exact_count) { unrelated_contend(K_LOCK); }
-TEST(named_rlock_unrelated_processes_exact_count) { unrelated_contend(K_RLOCK); }
-TEST(named_sem_unrelated_processes_exact_count) { unrelated_contend(K_SEM); }
+TEST(named_lock_unrelated_processes_exact_count) { unrelated_contend(MPT_LOCK); }
+TEST(named_rlock_unrelated_processes_exact_count) { unrelated_contend(MPT_RLOCK); }
+TEST(named_sem_unrelated_processes_exact_count) { unrelated_contend(MPT_SEM); }
 
 /* In-place objects inside a file that unrelated processes map at their own addresses:
  * the parent inits them, 3 exec'ed programs and the parent contend, exact counts. */
@@ -584,25 +555,25 @@ TEST(named_in_place_objects_in_a_shared_file) {
         snprintf(tag, sizeof tag, "inpl%d", k);
         data_name(dname, sizeof dname, tag);
         struct data *d = mpt_map_file(dname, sizeof *d, 1);
-        struct obj o = {(enum kind)k, NULL};
+        struct mpt_obj o = {(enum mpt_kind)k, NULL};
         switch (k) {
-        case K_LOCK: CHECK_OK(mp_lock_init(&d->lock)); o.p = &d->lock; break;
-        case K_RLOCK: CHECK_OK(mp_rlock_init(&d->rlock)); o.p = &d->rlock; break;
+        case MPT_LOCK: CHECK_OK(mp_lock_init(&d->lock)); o.p = &d->lock; break;
+        case MPT_RLOCK: CHECK_OK(mp_rlock_init(&d->rlock)); o.p = &d->rlock; break;
         default: CHECK_OK(mp_sem_init(&d->sem, 1, 1)); o.p = &d->sem; break;
         }
         struct mpt_gate gate;
         mpt_gate_init(&gate);
         pid_t pids[3];
         const long iters = 30000;
-        for (int i = 0; i < 3; i++) pids[i] = spawn("inplace", (enum kind)k, "-", dname, iters, 1, gate.rd, -1, -1, i);
+        for (int i = 0; i < 3; i++) pids[i] = spawn("inplace", (enum mpt_kind)k, "-", dname, iters, 1, gate.rd, -1, -1, i);
         mpt_gate_open(&gate);
         contend(&o, d, 99, iters, 1);
         mpt_wait_all(pids, 3);
         CHECK(d->violations == 0);
         CHECK(d->counter == 4 * iters);
         switch (k) {
-        case K_LOCK: CHECK_OK(mp_lock_destroy(&d->lock)); break;
-        case K_RLOCK: CHECK_OK(mp_rlock_destroy(&d->rlock)); break;
+        case MPT_LOCK: CHECK_OK(mp_lock_destroy(&d->lock)); break;
+        case MPT_RLOCK: CHECK_OK(mp_rlock_destroy(&d->rlock)); break;
         default: CHECK_OK(mp_sem_destroy(&d->sem)); break;
         }
         mpt_unlink_file(dname);
@@ -615,10 +586,10 @@ TEST(named_in_place_objects_in_a_shared_file) {
  * racer sees the same bound (each asked for a different one: 3 + its index, so only
  * one creation took effect); then all contend on it with exact counts (at most 3
  * inside the Semaphore); no temporary files are left behind. */
-static void race_create(enum kind k) {
+static void race_create(enum mpt_kind k) {
     for (int round = 0; round < 3; round++) {
         char name[64], dname[64], tag[32];
-        snprintf(tag, sizeof tag, "race-%s-%d", kind_name[k], round);
+        snprintf(tag, sizeof tag, "race-%s-%d", mpt_kind_name(k), round);
         mpt_name(name, sizeof name, tag);
         data_name(dname, sizeof dname, tag);
         struct data *d = mpt_map_file(dname, sizeof *d, 1);
@@ -628,7 +599,7 @@ static void race_create(enum kind k) {
         int ready[2];
         CHECK(pipe(ready) == 0);
         CHECK(fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0);
-        const int n = 8, kk = k == K_SEM ? 3 : 1;
+        const int n = 8, kk = k == MPT_SEM ? 3 : 1;
         const long iters = 5000;
         pid_t pids[8];
         for (int i = 0; i < n; i++) pids[i] = spawn("create", k, name, dname, iters, kk, gate.rd, ready[1], go.rd, i);
@@ -639,13 +610,13 @@ static void race_create(enum kind k) {
         close(ready[0]);
         for (int i = 0; i < n; i++) CHECK(d->opened[i] == 1);
         /* Initial state, before anyone used it. */
-        struct obj o;
+        struct mpt_obj o;
         CHECK_OK(open_obj(&o, k, name, 0, 0, 1, 1));
-        if (k == K_LOCK) {
+        if (k == MPT_LOCK) {
             bool locked = true;
             CHECK_OK(mp_lock_is_locked(o.p, &locked));
             CHECK(!locked);
-        } else if (k == K_RLOCK) {
+        } else if (k == MPT_RLOCK) {
             CHECK_OK(mp_rlock_acquire(o.p, false, 0));
             uint32_t c = 0;
             CHECK_OK(mp_rlock_count(o.p, &c));
@@ -664,12 +635,12 @@ static void race_create(enum kind k) {
         CHECK(d->counter == n * iters);
         CHECK(d->violations == 0);
         CHECK(d->max_in_flight >= 1 && d->max_in_flight <= kk);
-        if (k == K_SEM) {
+        if (k == MPT_SEM) {
             uint32_t v = 0;
             CHECK_OK(mp_sem_get_value(o.p, &v));
             CHECK(v == 3);
         }
-        CHECK_OK(close_obj(&o));
+        CHECK_OK(mpt_close(&o));
         CHECK_OK(mp_unlink(name));
         check_no_temp_files(pids, n);
         mpt_unlink_file(dname);
@@ -677,6 +648,6 @@ static void race_create(enum kind k) {
     }
 }
 
-TEST(named_lock_8_processes_race_create) { race_create(K_LOCK); }
-TEST(named_rlock_8_processes_race_create) { race_create(K_RLOCK); }
-TEST(named_sem_8_processes_race_create) { race_create(K_SEM); }
+TEST(named_lock_8_processes_race_create) { race_create(MPT_LOCK); }
+TEST(named_rlock_8_processes_race_create) { race_create(MPT_RLOCK); }
+TEST(named_sem_8_processes_race_create) { race_create(MPT_SEM); }

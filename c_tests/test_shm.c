@@ -2,18 +2,13 @@
  * safety of every named-object family: exact modes, O_EXCL, sizes checked before
  * mapping, name validation, permission checks for other users. */
 #define MPT_CHILD_MAIN
-#include "mptest.h"
+#include "mpt_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-static const char *shm_path(char *buf, size_t len, const char *name) {
-    snprintf(buf, len, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
-    return buf;
-}
 
 static int path_exists(const char *path) {
     struct stat sb;
@@ -69,7 +64,7 @@ enum { NFAM = sizeof families / sizeof families[0] };
 /* Writes a file under `name` with `size` bytes of `fill` (or a pattern if fill < 0). */
 static void plant_file(const char *name, size_t size, int fill) {
     char path[256];
-    int fd = open(shm_path(path, sizeof path, name), O_CREAT | O_TRUNC | O_RDWR, 0600);
+    int fd = open(mpt_shm_path(path, sizeof path, name), O_CREAT | O_TRUNC | O_RDWR, 0600);
     CHECK(fd >= 0);
     unsigned char buf[8192];
     CHECK(size <= sizeof buf);
@@ -82,7 +77,7 @@ static void plant_file(const char *name, size_t size, int fill) {
 static void check_planted(const char *name, size_t size, int fill) {
     char path[256];
     unsigned char buf[8192];
-    int fd = open(shm_path(path, sizeof path, name), O_RDONLY);
+    int fd = open(mpt_shm_path(path, sizeof path, name), O_RDONLY);
     CHECK(fd >= 0);
     CHECK(read(fd, buf, sizeof buf) == (ssize_t)size);
     for (size_t i = 0; i < size; i++)
@@ -145,7 +140,7 @@ TEST(named_objects_refuse_symlinks_directories_and_fifos) {
     for (int k = 0; k < NFAM; k++) {
         const struct family *f = &families[k];
         mpt_name(name, sizeof name, f->tag);
-        shm_path(path, sizeof path, name);
+        mpt_shm_path(path, sizeof path, name);
         mp_unlink(name);
         void *obj = NULL;
         /* A symlink to a real, valid-looking target is still refused (O_NOFOLLOW). */
@@ -155,7 +150,7 @@ TEST(named_objects_refuse_symlinks_directories_and_fifos) {
         CHECK_OK(f->open(target, MP_CREATE | MP_EXCL, 0, &obj));
         CHECK_OK(f->close(obj));
         obj = NULL;
-        CHECK(symlink(shm_path(tpath, sizeof tpath, target), path) == 0);
+        CHECK(symlink(mpt_shm_path(tpath, sizeof tpath, target), path) == 0);
         CHECK_ST(f->open(name, 0, 0, &obj), MP_EBADOBJ);
         CHECK_ST(f->open(name, MP_CREATE, 0, &obj), MP_EBADOBJ);
         CHECK(unlink(path) == 0);
@@ -178,7 +173,7 @@ TEST(named_objects_get_the_exact_mode) {
     for (int k = 0; k < NFAM; k++) {
         const struct family *f = &families[k];
         mpt_name(name, sizeof name, f->tag);
-        shm_path(path, sizeof path, name);
+        mpt_shm_path(path, sizeof path, name);
         for (size_t mi = 0; mi < 3; mi++) {
             mode_t old = umask(masks[mi]);
             for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -318,7 +313,7 @@ TEST(named_objects_deny_other_users_without_permission) {
             if (r != 0) fprintf(stderr, "%s mode %o: denied_child step %d\n", f->tag, denied_modes[i], r);
             CHECK(r == 0);
             struct stat sb;
-            CHECK(stat(shm_path(path, sizeof path, own), &sb) == 0 && sb.st_uid == 65534);
+            CHECK(stat(mpt_shm_path(path, sizeof path, own), &sb) == 0 && sb.st_uid == 65534);
             CHECK((sb.st_mode & 07777) == 0600);
             CHECK_OK(mp_unlink(own));
             CHECK_OK(f->close(obj));
@@ -327,7 +322,7 @@ TEST(named_objects_deny_other_users_without_permission) {
         /* mode 0000: nobody else, and root still can (CAP_DAC_OVERRIDE). */
         void *obj, *again;
         CHECK_OK(f->open(name, MP_CREATE | MP_EXCL, 0, &obj));
-        CHECK(chmod(shm_path(path, sizeof path, name), 0) == 0);
+        CHECK(chmod(mpt_shm_path(path, sizeof path, name), 0) == 0);
         CHECK(as_nobody(denied_child, &c) == 0);
         CHECK_OK(mp_unlink(own));
         CHECK_OK(f->open(name, 0, 0, &again));
@@ -347,7 +342,7 @@ TEST(named_objects_deny_other_users_without_permission) {
 TEST(shm_create_attach_and_close) {
     char name[64], path[256];
     mpt_name(name, sizeof name, "blk");
-    shm_path(path, sizeof path, name);
+    mpt_shm_path(path, sizeof path, name);
     mp_unlink(name);
     mp_shm_t *s = NULL, *t = NULL;
     CHECK_OK(mp_shm_open(name, MP_CREATE | MP_EXCL, 10, 0, &s));
@@ -391,14 +386,14 @@ TEST(shm_generated_names_are_unique_psm_names) {
         const char *n = mp_shm_name(s[i]);
         CHECK(strlen(n) == 12 && strncmp(n, "psm_", 4) == 0);
         for (int j = 4; j < 12; j++) CHECK(strchr("0123456789abcdef", n[j]) != NULL);
-        CHECK(path_mode(shm_path(path, sizeof path, n)) == 0600);
+        CHECK(path_mode(mpt_shm_path(path, sizeof path, n)) == 0600);
         CHECK(mp_shm_size(s[i]) == (size_t)(100 + i));
         for (int j = 0; j < i; j++) CHECK(strcmp(n, mp_shm_name(s[j])) != 0);
     }
     /* MP_CREATE | MP_EXCL and a mode work with generated names too. */
     mp_shm_t *e;
     CHECK_OK(mp_shm_open(NULL, MP_CREATE | MP_EXCL, 1, 0640, &e));
-    CHECK(path_mode(shm_path(path, sizeof path, mp_shm_name(e))) == 0640);
+    CHECK(path_mode(mpt_shm_path(path, sizeof path, mp_shm_name(e))) == 0640);
     CHECK_OK(mp_unlink(mp_shm_name(e)));
     CHECK_OK(mp_shm_close(e));
     for (int i = 0; i < N; i++) {
@@ -447,7 +442,7 @@ TEST(shm_bad_arguments_create_nothing) {
 TEST(shm_empty_file_is_refused) {
     char name[64], path[256];
     mpt_name(name, sizeof name, "empty");
-    int fd = open(shm_path(path, sizeof path, name), O_CREAT | O_EXCL | O_RDWR, 0600);
+    int fd = open(mpt_shm_path(path, sizeof path, name), O_CREAT | O_EXCL | O_RDWR, 0600);
     CHECK(fd >= 0);
     close(fd);
     mp_shm_t *s = NULL;
@@ -638,7 +633,7 @@ TEST(shm_c_attaches_blocks_created_in_python) {
     CHECK(run_python(create, NULL, out, sizeof out) == 0);
     chomp(out);
     CHECK(strncmp(out, "psm_", 4) == 0);
-    CHECK(path_mode(shm_path(path, sizeof path, out)) == 0600);
+    CHECK(path_mode(mpt_shm_path(path, sizeof path, out)) == 0600);
     mp_shm_t *s;
     CHECK_OK(mp_shm_open(out, 0, 0, 0, &s));
     CHECK(mp_shm_size(s) == 1000);

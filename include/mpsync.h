@@ -344,18 +344,6 @@ typedef struct mp_object_info {
 } mp_object_info;
 
 /**
- * Removes the name of a named object or shared-memory block. Processes that have it
- * open keep using it until they close it; a later `*_open` with `MP_CREATE` makes a
- * new object.
- *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or bad name), `MP_ENOENT`, `MP_EACCES`, `MP_ESYS`.
- *
- * # Safety
- * `name` is NULL or a valid NUL-terminated string.
- */
-mp_status mp_unlink(const char *name);
-
-/**
  * Takes a racy, read-only snapshot of the entry `name` of the shared-memory namespace
  * (`/dev/shm/<name>`; one leading `/` is ignored) and writes it to `*info_out`.
  *
@@ -392,6 +380,18 @@ mp_status mp_unlink(const char *name);
  * `info_size` writable bytes.
  */
 mp_status mp_inspect(const char *name, struct mp_object_info *info_out, size_t info_size);
+
+/**
+ * Removes the name of a named object or shared-memory block. Processes that have it
+ * open keep using it until they close it; a later `*_open` with `MP_CREATE` makes a
+ * new object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or bad name), `MP_ENOENT`, `MP_EACCES`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or a valid NUL-terminated string.
+ */
+mp_status mp_unlink(const char *name);
 
 /* ======================================================================================
  * Lock (mp_lock_t): CPython's multiprocessing.Lock, a binary semaphore
@@ -1673,6 +1673,12 @@ typedef struct mp_shm_t mp_shm_t;
  * opener ever sees it smaller), and its memory is allocated at creation, so a block
  * that does not fit in `/dev/shm` fails here with `MP_ENOMEM` rather than with
  * `SIGBUS` at first touch.
+ *
+ * Argument order: here `size` comes before `mode`, while the other `*_open` calls
+ * put `mode` right after `flags`. The order is kept on purpose: `size_t` and
+ * `uint32_t` convert into each other silently in C, so swapping them would make
+ * every recompiled caller pass its size as the mode and its mode as the size
+ * without a compiler warning.
  *
  * Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
  * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),

@@ -2,9 +2,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::{
-    SharedObject, code, mp_status, new_anonymous, object, open_named, out_ok, storage, write_out,
-};
+use super::{SharedObject, code, ffi_out, mp_status, new_anonymous, object, open_named, storage};
 use crate::raw::barrier::RawBarrier;
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::status::{MpResult, Status};
@@ -93,15 +91,13 @@ pub unsafe extern "C" fn mp_barrier_new(
     parties: u32,
     barrier_out: *mut *mut mp_barrier_t,
 ) -> mp_status {
-    code(
-        out_ok(barrier_out)
-            .and_then(|()| check_parties(parties))
-            .and_then(|()| new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(barrier_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(barrier_out, || {
+            check_parties(parties)?;
+            new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
@@ -122,18 +118,14 @@ pub unsafe extern "C" fn mp_barrier_open(
     parties: u32,
     barrier_out: *mut *mut mp_barrier_t,
 ) -> mp_status {
-    code(
-        out_ok(barrier_out)
-            .and_then(|()| check_parties(parties))
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawBarrier>(name, flags, mode, |b| b.init(parties, Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(barrier_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(barrier_out, || {
+            check_parties(parties)?;
+            open_named::<RawBarrier>(name, flags, mode, |b| b.init(parties, Lifecycle::Named))
+                .map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
@@ -218,7 +210,7 @@ pub unsafe extern "C" fn mp_barrier_wait(
         Ok(index) => {
             if !index_out.is_null() {
                 // SAFETY: non-NULL and writable per the contract.
-                unsafe { write_out(index_out, index) };
+                unsafe { index_out.write(index) };
             }
             Status::Ok.code()
         }
@@ -271,13 +263,12 @@ pub unsafe extern "C" fn mp_barrier_parties(
     barrier: *const mp_barrier_t,
     parties_out: *mut u32,
 ) -> mp_status {
-    code(
-        out_ok(parties_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
-            // SAFETY: checked non-NULL above.
-            .map(|b| unsafe { write_out(parties_out, b.parties()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(parties_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.parties())
+        })
+    }
 }
 
 /// Writes the number of threads waiting in the current generation to
@@ -293,13 +284,12 @@ pub unsafe extern "C" fn mp_barrier_n_waiting(
     barrier: *const mp_barrier_t,
     waiting_out: *mut u32,
 ) -> mp_status {
-    code(
-        out_ok(waiting_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
-            // SAFETY: checked non-NULL above.
-            .map(|b| unsafe { write_out(waiting_out, b.n_waiting()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(waiting_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.n_waiting())
+        })
+    }
 }
 
 /// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
@@ -316,11 +306,10 @@ pub unsafe extern "C" fn mp_barrier_is_broken(
     barrier: *const mp_barrier_t,
     broken_out: *mut bool,
 ) -> mp_status {
-    code(
-        out_ok(broken_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawBarrier, _>(barrier) })
-            // SAFETY: checked non-NULL above.
-            .map(|b| unsafe { write_out(broken_out, b.is_broken()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(broken_out, || {
+            object::<RawBarrier, _>(barrier).map(|b| b.is_broken())
+        })
+    }
 }

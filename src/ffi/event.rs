@@ -3,8 +3,7 @@
 use core::ffi::c_char;
 
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
 use crate::raw::event::RawEvent;
 use crate::raw::header::{Header, Kind, Lifecycle};
@@ -72,14 +71,12 @@ pub unsafe extern "C" fn mp_event_destroy(event: *mut mp_event_t) -> mp_status {
 /// `event_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_new(event_out: *mut *mut mp_event_t) -> mp_status {
-    code(
-        out_ok(event_out)
-            .and_then(|()| new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(event_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(event_out, || {
+            new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
@@ -97,17 +94,13 @@ pub unsafe extern "C" fn mp_event_open(
     mode: u32,
     event_out: *mut *mut mp_event_t,
 ) -> mp_status {
-    code(
-        out_ok(event_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawEvent>(name, flags, mode, |e| e.init(Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(event_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(event_out, || {
+            open_named::<RawEvent>(name, flags, mode, |e| e.init(Lifecycle::Named))
+                .map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
@@ -166,13 +159,8 @@ pub unsafe extern "C" fn mp_event_is_set(
     event: *const mp_event_t,
     set_out: *mut bool,
 ) -> mp_status {
-    code(
-        out_ok(set_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawEvent, _>(event) })
-            // SAFETY: checked non-NULL above.
-            .map(|e| unsafe { write_out(set_out, e.is_set()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe { ffi_out(set_out, || object::<RawEvent, _>(event).map(|e| e.is_set())) }
 }
 
 /// Waits until the flag is set. `timeout_ms`: negative (`MP_FOREVER`) waits forever,

@@ -3,8 +3,7 @@
 use core::ffi::c_char;
 
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
@@ -78,14 +77,12 @@ pub unsafe extern "C" fn mp_lock_destroy(lock: *mut mp_lock_t) -> mp_status {
 /// `lock_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status {
-    code(
-        out_ok(lock_out)
-            .and_then(|()| new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(lock_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(lock_out, || {
+            new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
@@ -112,17 +109,12 @@ pub unsafe extern "C" fn mp_lock_open(
     mode: u32,
     lock_out: *mut *mut mp_lock_t,
 ) -> mp_status {
-    code(
-        out_ok(lock_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(lock_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(lock_out, || {
+            open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
@@ -191,11 +183,10 @@ pub unsafe extern "C" fn mp_lock_is_locked(
     lock: *const mp_lock_t,
     locked_out: *mut bool,
 ) -> mp_status {
-    code(
-        out_ok(locked_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawLock, _>(lock) })
-            // SAFETY: checked non-NULL above.
-            .map(|l| unsafe { write_out(locked_out, l.is_locked()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(locked_out, || {
+            object::<RawLock, _>(lock).map(|l| l.is_locked())
+        })
+    }
 }

@@ -3,8 +3,7 @@
 use core::ffi::c_char;
 
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::rlock::RawRLock;
@@ -75,14 +74,12 @@ pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
 /// `lock_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_status {
-    code(
-        out_ok(lock_out)
-            .and_then(|()| new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(lock_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(lock_out, || {
+            new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
@@ -100,17 +97,13 @@ pub unsafe extern "C" fn mp_rlock_open(
     mode: u32,
     lock_out: *mut *mut mp_rlock_t,
 ) -> mp_status {
-    code(
-        out_ok(lock_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(lock_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(lock_out, || {
+            open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
+                .map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
@@ -184,13 +177,12 @@ pub unsafe extern "C" fn mp_rlock_is_mine(
     lock: *const mp_rlock_t,
     mine_out: *mut bool,
 ) -> mp_status {
-    code(
-        out_ok(mine_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawRLock, _>(lock) })
-            // SAFETY: checked non-NULL above.
-            .map(|l| unsafe { write_out(mine_out, l.is_mine()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(mine_out, || {
+            object::<RawRLock, _>(lock).map(|l| l.is_mine())
+        })
+    }
 }
 
 /// Writes the recursion level to `*count_out` if the calling thread owns the lock,
@@ -203,13 +195,8 @@ pub unsafe extern "C" fn mp_rlock_is_mine(
 /// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut u32) -> mp_status {
-    code(
-        out_ok(count_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawRLock, _>(lock) })
-            // SAFETY: checked non-NULL above.
-            .map(|l| unsafe { write_out(count_out, l.count()) }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe { ffi_out(count_out, || object::<RawRLock, _>(lock).map(|l| l.count())) }
 }
 
 /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that

@@ -11,8 +11,9 @@
 //! handed out again, a stale handle can never reach a newer block.
 
 use core::ffi::{c_char, c_void};
+use std::ffi::CStr;
 
-use super::{code, mp_status, out_ok, write_out};
+use super::{code, ffi_out, mp_status};
 use crate::status::{MpResult, Status};
 use crate::sys::shm as os_shm;
 
@@ -58,6 +59,12 @@ fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
 /// that does not fit in `/dev/shm` fails here with `MP_ENOMEM` rather than with
 /// `SIGBUS` at first touch.
 ///
+/// Argument order: here `size` comes before `mode`, while the other `*_open` calls
+/// put `mode` right after `flags`. The order is kept on purpose: `size_t` and
+/// `uint32_t` convert into each other silently in C, so swapping them would make
+/// every recompiled caller pass its size as the mode and its mode as the size
+/// without a compiler warning.
+///
 /// Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
 /// without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
 /// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
@@ -74,20 +81,20 @@ pub unsafe extern "C" fn mp_shm_open(
     mode: u32,
     shm_out: *mut *mut mp_shm_t,
 ) -> mp_status {
-    let r = (|| {
-        out_ok(shm_out)?;
-        let name = if name.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated per the contract.
-            Some(unsafe { core::ffi::CStr::from_ptr(name) })
-        };
-        let block = os_shm::open_block(name, flags, size, mode)?;
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(shm_out, block.opened.base.cast()) };
-        Ok(())
-    })();
-    code(r)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(shm_out, || {
+            let name = if name.is_null() {
+                None
+            } else {
+                Some(CStr::from_ptr(name))
+            };
+            Ok(os_shm::open_block(name, flags, size, mode)?
+                .opened
+                .base
+                .cast())
+        })
+    }
 }
 
 /// The first byte of the block (page-aligned); NULL for NULL or a closed handle.

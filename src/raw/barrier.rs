@@ -465,7 +465,7 @@ impl RawBarrier {
                     match futex::wait(&self.seq, seq, deadline) {
                         Wake::Retry => {}
                         Wake::TimedOut => {
-                            if self.late_timeout(st.generation, parties) {
+                            if self.record_late_timeout(st.generation, parties) {
                                 return Err(Status::Broken);
                             }
                             // Released (or broken) meanwhile: arrive in the next
@@ -493,7 +493,7 @@ impl RawBarrier {
                 Err(Status::Broken)
             };
         }
-        self.await_release(generation, index, deadline, parties)
+        self.wait_for_release(generation, index, deadline, parties)
     }
 
     /// The last arriver's release: next generation, everyone woken. `Broken` if the
@@ -528,7 +528,7 @@ impl RawBarrier {
 
     /// A late arrival's timeout while `generation` is sealed: dooms the next
     /// generation. False if `generation` is no longer sealed.
-    fn late_timeout(&self, generation: u32, parties: u32) -> bool {
+    fn record_late_timeout(&self, generation: u32, parties: u32) -> bool {
         loop {
             let (raw, st) = self.load();
             let Some(new) = st.late_timeout(generation, parties) else {
@@ -551,7 +551,11 @@ impl RawBarrier {
         }
     }
 
-    fn await_release(
+    /// A member that is not the last waits until its generation ends: `Ok(index)` if
+    /// it was released, `Broken` if it was broken (also by this caller's timeout) or
+    /// reset, `Intr` once the caller could withdraw after a signal handler ran,
+    /// `BadObj` if the shared state is inconsistent.
+    fn wait_for_release(
         &self,
         generation: u32,
         index: u32,

@@ -4,6 +4,16 @@
 //! Every struct is `#[repr(C)]`, made only of atomics and integers (all-zero is a
 //! valid bit pattern, so any mapped memory can be *looked at* safely; the header's
 //! magic decides whether it is an object), and starts with a [`header::Header`].
+//!
+//! Names follow one scheme in every state machine:
+//! * a public operation `op` is the `#[inline]` fast path, and its `#[cold]` rest is
+//!   `op_slow` (`RawEvent::wait` and `wait_slow`); a wake-up helper is `wake_one` or
+//!   `wake_all`, after the futex operation it makes;
+//! * getters are plain nouns (`parties`, `value`, `count`), predicates start with `is_`
+//!   (`is_set`, `is_broken`), and the inspector's racy read of all fields is `snapshot`;
+//!   `get_` is not used (the C functions keep their published names, e.g.
+//!   `mp_sem_get_value`);
+//! * every object has `init`, `header` and `destroy`.
 
 pub mod array;
 pub mod barrier;

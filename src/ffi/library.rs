@@ -1,4 +1,5 @@
-//! Status strings, version, names, and diagnostics.
+//! The calls that take no object: status strings, the version, `mp_unlink` (by name)
+//! and `mp_robust_mode` (per thread).
 
 use core::ffi::c_char;
 

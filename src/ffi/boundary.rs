@@ -1,0 +1,134 @@
+//! The checks at the C boundary: pointers to objects and to storage, out-parameters,
+//! C strings, and the collapse of results into `mp_status` codes.
+
+use core::ffi::c_char;
+use std::ffi::CStr;
+
+use super::{MP_EINVAL, MP_OK, mp_status};
+use crate::raw::header::{Header, Kind};
+use crate::status::{MpResult, Status};
+
+/// A shared object type: its C opaque type maps onto a raw state machine.
+pub(crate) trait SharedObject: Sized {
+    /// The type tag in the header.
+    const KIND: Kind;
+    /// The object header.
+    fn header(&self) -> &Header;
+}
+
+/// True if `p` has the published alignment of the C type (`MP_T_ALIGN`, which is at
+/// least the state machine's own): a pointer that merely suits today's layout is still
+/// refused, so that callers cannot come to depend on a laxer rule than the contract's.
+#[inline]
+fn aligned<T, C>(p: *const C) -> bool {
+    (p as usize).is_multiple_of(core::mem::align_of::<T>().max(core::mem::align_of::<C>()))
+}
+
+/// Borrows a live object of type `T` from a C pointer: `MP_EINVAL` for NULL,
+/// `MP_EBADOBJ` for misaligned memory or memory without a live `T`.
+///
+/// # Safety
+/// `p` is NULL or points to at least `size_of::<T>()` readable bytes that stay mapped
+/// for `'a` (the caller's contract on every exported function).
+#[inline]
+pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
+    if p.is_null() {
+        return Err(Status::Inval);
+    }
+    if !aligned::<T, C>(p) {
+        return Err(Status::BadObj);
+    }
+    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
+    // contract; T is made of atomics and integers, for which every bit pattern is
+    // valid, and all access goes through atomics (other processes write concurrently).
+    let obj = unsafe { &*(p as *const T) };
+    obj.header().check(T::KIND)?;
+    Ok(obj)
+}
+
+/// Like [`object`], but for in-place init: only NULL and alignment are checked.
+///
+/// # Safety
+/// As [`object`], and the memory must be writable.
+#[inline]
+pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
+    if p.is_null() {
+        return Err(Status::Inval);
+    }
+    if !aligned::<T, C>(p) {
+        return Err(Status::Inval);
+    }
+    // SAFETY: as in `object`; every bit pattern of T is valid.
+    Ok(unsafe { &*(p as *const T) })
+}
+
+/// Runs `f` and, on success, writes its value to the out-parameter `out`: the one
+/// shape of every constructor and getter. `MP_EINVAL` for a NULL `out` (checked
+/// before `f` runs, so a constructor creates nothing); otherwise `MP_OK` or `f`'s
+/// error. `out` is written only on success.
+///
+/// # Safety
+/// `out` is NULL or valid for writing a `T`.
+#[inline]
+pub(crate) unsafe fn ffi_out<T>(out: *mut T, f: impl FnOnce() -> MpResult<T>) -> mp_status {
+    if out.is_null() {
+        return MP_EINVAL;
+    }
+    match f() {
+        Ok(value) => {
+            // SAFETY: non-NULL (checked above) and writable per the contract.
+            unsafe { out.write(value) };
+            MP_OK
+        }
+        Err(e) => e.code(),
+    }
+}
+
+/// Writes an out-parameter (only called on success); prefer [`ffi_out`].
+///
+/// # Safety
+/// `out` is non-NULL (checked by [`out_ok`]) and writable.
+#[inline]
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: per the contract.
+    unsafe { out.write(value) };
+}
+
+/// `MP_EINVAL` for a NULL out-parameter.
+#[inline]
+pub(crate) fn out_ok<T>(out: *mut T) -> MpResult<()> {
+    if out.is_null() {
+        Err(Status::Inval)
+    } else {
+        Ok(())
+    }
+}
+
+/// Converts a C string argument (`MP_EINVAL` for NULL).
+///
+/// # Safety
+/// `name` is NULL or a valid NUL-terminated string.
+pub(crate) unsafe fn c_name<'a>(name: *const c_char) -> MpResult<&'a CStr> {
+    if name.is_null() {
+        return Err(Status::Inval);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    Ok(unsafe { CStr::from_ptr(name) })
+}
+
+/// Collapses a `MpResult<()>` into a status code.
+#[inline]
+pub(crate) fn code(r: MpResult<()>) -> mp_status {
+    match r {
+        Ok(()) => MP_OK,
+        Err(e) => e.code(),
+    }
+}
+
+/// Collapses a result carrying an outcome status into a code.
+#[inline]
+pub(crate) fn code_of(r: MpResult<Status>) -> mp_status {
+    match r {
+        Ok(s) | Err(s) => s.code(),
+    }
+}
