@@ -357,7 +357,8 @@ pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
 /// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
 ///
 /// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+/// undo semaphore).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_acquire(
     sem: *mut mp_sem_t,
@@ -380,7 +381,8 @@ pub unsafe extern "C" fn mp_sem_acquire(
 /// changed), `MP_EINVAL`, `MP_EBADOBJ`.
 ///
 /// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+/// undo semaphore).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.

@@ -619,11 +619,14 @@ impl RawSemUndo {
         }
         let s = slot.state.load(Ordering::Relaxed);
         slot.state.store(s & !LINKED, Ordering::Relaxed);
-        // A plain store: while the slot is ours only waiters write it (adding W, which
-        // matters no more: they are woken through the value).
-        slot.word.store(me.tid | IDLE, Ordering::Release);
+        // Waiters that watch our word (they set W) must look at the table again: the
+        // holder they watch is gone, and a newer one may need watching.
+        let old = slot.word.swap(me.tid | IDLE, Ordering::Release);
         if pending {
             robust.clear_pending();
+        }
+        if old & FUTEX_WAITERS != 0 {
+            futex::wake_all(&slot.word);
         }
     }
 
