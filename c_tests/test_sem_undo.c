@@ -441,7 +441,7 @@ struct loop {
     volatile int phase[HOLDERS];
     volatile int parked[HOLDERS];
     volatile int started[HOLDERS];
-    volatile int pause;
+    volatile int pause;     /* 0: run; n: park for pause number n */
     volatile int stop;
     char error[200];
 };
@@ -454,10 +454,11 @@ static void holder_main(struct loop *l, int me) {
     mp_sem_t *s = (mp_sem_t *)l->sem;
     l->started[me] = 1;
     while (!l->stop) {
-        if (l->pause) {
-            l->parked[me] = 1;
-            while (l->pause && !l->stop) usleep(50);
-            l->parked[me] = 0;
+        int gen = l->pause;
+        if (gen) {
+            /* Parked for pause number `gen`: the parent waits for exactly that. */
+            l->parked[me] = gen;
+            while (l->pause == gen && !l->stop) usleep(50);
             continue;
         }
         l->phase[me] = PH_ACQUIRING;
@@ -504,6 +505,43 @@ static void spin_until(volatile int *flag, struct loop *l) {
     }
 }
 
+static void spin_until_eq(volatile int *word, int value, struct loop *l) {
+    int64_t end = mpt_now_ns() + 20000000000LL;
+    while (*word != value && !l->errors) {
+        if (mpt_now_ns() > end) {
+            fprintf(stderr, "kill loop: a holder never parked\n");
+            CHECK(0);
+        }
+        sched_yield();
+    }
+}
+
+/* With everyone idle and every dead holder's units taken back: the value word plus the
+ * units recorded in all holder slots is exactly K, and no operation that changed the
+ * value is left uncommitted (raw layout, docs/abi.md: value word at +8, slots of 64
+ * bytes from +64, state at slot + 8). */
+static void check_conservation(struct loop *l, long it) {
+    uint32_t raw = *(volatile uint32_t *)(l->sem + 8);
+    long total = raw & MP_SEM_UNDO_VALUE_MAX;
+    for (int j = 0; j < MP_SEM_UNDO_HOLDERS; j++) {
+        uint64_t st = *(volatile uint64_t *)(l->sem + 64 + 64 * j + 8);
+        total += (long)(st & 0xffffff);
+        /* A dead holder's operation that never reached the value word may stay pending
+         * (nobody needed that slot yet); one that did must have been settled. */
+        int pending = (st >> 48) & 1, pending_parity = !((st >> 50) & 1);
+        int tagged = ((raw >> 23) & 0x7f) == (uint32_t)j + 1 && (int)((raw >> 30) & 1) == pending_parity;
+        if (pending && tagged) {
+            fprintf(stderr, "kill %ld: slot %d has an unsettled operation (state %llx, value word %08x)\n", it, j,
+                    (unsigned long long)st, raw);
+            CHECK(0);
+        }
+    }
+    if (total != K) {
+        fprintf(stderr, "kill %ld: value word %08x, units in all = %ld, want %d\n", it, raw, total, K);
+        CHECK(0);
+    }
+}
+
 static void kill_loop(long kills, unsigned seed) {
     struct loop *l = mpt_shared(sizeof *l);
     int robust = mp_robust_mode() != MP_ROBUST_OFF;
@@ -513,16 +551,13 @@ static void kill_loop(long kills, unsigned seed) {
     for (int i = 0; i < HOLDERS; i++) pids[i] = spawn_holder(l, i);
     srand(seed);
     long holding = 0, idle = 0, ambiguous = 0, reported = 0;
-    int64_t tm[5] = {0};
     long by_holders = 0;
+    int prev_phase = -1;
     int64_t t0 = mpt_now_ns();
     for (long it = 0; it < kills; it++) {
         int v = rand() % HOLDERS;
-        int64_t ta = mpt_now_ns();
         spin_until(&l->started[v], l);
-        int64_t tb = mpt_now_ns();
         usleep(rand() % 300);
-        int64_t tc = mpt_now_ns();
         kill(pids[v], SIGSTOP);
         int wst;
         CHECK(waitpid(pids[v], &wst, WUNTRACED) == pids[v]);
@@ -532,13 +567,9 @@ static void kill_loop(long kills, unsigned seed) {
         CHECK(waitpid(pids[v], NULL, 0) == pids[v]);
         /* Everyone idle: the value is K again (the dead one's units count, once the
          * kernel marked its slot; in fallback mode only after a waiter's back-stop). */
-        int64_t tp = mpt_now_ns();
-        tm[0] += tb - ta; tm[1] += tc - tb; tm[2] += tp - tc;
-        l->pause = 1;
+        l->pause = (int)it + 1;
         for (int i = 0; i < HOLDERS; i++)
-            if (i != v) spin_until(&l->parked[i], l);
-        if (getenv("SEM_UNDO_TRACE") && mpt_now_ns() - tp > 20000000)
-            fprintf(stderr, "kill %ld phase %d: parking took %.1f ms\n", it, phase, (mpt_now_ns() - tp) / 1e6);
+            if (i != v) spin_until_eq(&l->parked[i], (int)it + 1, l);
         if (l->errors) break;
         uint32_t val = value_of(s);
         if (robust && val != K) {
@@ -547,6 +578,7 @@ static void kill_loop(long kills, unsigned seed) {
         }
         /* Take every unit ourselves: this collects a death report nobody took yet. */
         uint64_t seen = atomic_exchange(&l->reports, 0);
+        uint64_t from_holders = seen;
         by_holders += (long)seen;
         for (int i = 0; i < K; i++) {
             mp_status st = mp_sem_acquire(s, true, 5000);
@@ -559,10 +591,15 @@ static void kill_loop(long kills, unsigned seed) {
             fprintf(stderr, "kill %ld (phase %d): value %u after taking every unit back, want %d\n", it, phase, val, K);
             CHECK(0);
         }
+        check_conservation(l, it);
         reported += (long)seen;
         if (phase == PH_HOLDING) {
             holding++;
-            if (seen != 1) { fprintf(stderr, "kill %ld: killed holding, %llu reports\n", it, (unsigned long long)seen); CHECK(0); }
+            if (seen != 1) {
+                fprintf(stderr, "kill %ld: killed holding, %llu reports (%llu to holders); previous kill's phase %d\n", it,
+                        (unsigned long long)seen, (unsigned long long)from_holders, prev_phase);
+                CHECK(0);
+            }
         } else if (phase == PH_IDLE) {
             idle++;
             if (seen != 0) { fprintf(stderr, "kill %ld: killed idle, %llu reports\n", it, (unsigned long long)seen); CHECK(0); }
@@ -570,14 +607,10 @@ static void kill_loop(long kills, unsigned seed) {
             ambiguous++;
             if (seen > 1) { fprintf(stderr, "kill %ld: %llu reports for one death\n", it, (unsigned long long)seen); CHECK(0); }
         }
-        int64_t tq = mpt_now_ns();
+        prev_phase = phase;
         pids[v] = spawn_holder(l, v);
         l->pause = 0;
-        tm[3] += tq - tp; tm[4] += mpt_now_ns() - tq;
     }
-    if (getenv("SEM_UNDO_TRACE"))
-        fprintf(stderr, "ms: start %.0f sleep %.0f stop+kill %.0f park+drain %.0f fork %.0f\n", tm[0] / 1e6,
-                tm[1] / 1e6, tm[2] / 1e6, tm[3] / 1e6, tm[4] / 1e6);
     l->stop = 1;
     for (int i = 0; i < HOLDERS; i++) waitpid(pids[i], NULL, 0);
     if (l->errors) { fprintf(stderr, "%s\n", l->error); CHECK(0); }

@@ -986,10 +986,18 @@ impl RawSemUndo {
     #[inline(never)]
     fn collect_report(&self) -> bool {
         let mine = self.slots.iter().any(|s| {
-            s.word.load(Ordering::Relaxed) == REPORT
-                && s.word
-                    .compare_exchange(REPORT, 0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
+            if s.word.load(Ordering::Relaxed) != REPORT {
+                return false;
+            }
+            // From here on the word alone says "report due": drop the state's flag
+            // before the slot can be claimed again, or a claimer that dies before it
+            // rewrites the state would leave a stale flag that reports this death twice.
+            // (Nobody else writes the state of a REPORT slot; a loser of the CAS below
+            // clears a flag that only a reclaim in progress would set.)
+            s.state.fetch_and(!DEATH_DUE, Ordering::AcqRel);
+            s.word
+                .compare_exchange(REPORT, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
         });
         // Clear the flag, then look again: a reclaimer marks its slot REPORT before it
         // sets the flag, so every report is seen here or flagged again after us.
