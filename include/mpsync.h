@@ -614,7 +614,8 @@ mp_status mp_sem_close(struct mp_sem_t *sem);
  * no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+ * undo semaphore).
  */
 mp_status mp_sem_acquire(struct mp_sem_t *sem, bool block, int64_t timeout_ms);
 
@@ -628,7 +629,8 @@ mp_status mp_sem_acquire(struct mp_sem_t *sem, bool block, int64_t timeout_ms);
  * changed), `MP_EINVAL`, `MP_EBADOBJ`.
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+ * undo semaphore).
  */
 mp_status mp_sem_release(struct mp_sem_t *sem);
 

@@ -232,10 +232,8 @@ pub unsafe extern "C" fn mp_sem_new_ex(
             .and_then(|()| check_ex_args(value, max_value, sem_flags))
             .and_then(|undo| {
                 if undo {
-                    new_anonymous::<RawSemUndo>(|s| {
-                        s.init(value, max_value, Lifecycle::Anonymous)
-                    })
-                    .map(|p| p.cast::<mp_sem_t>())
+                    new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                        .map(|p| p.cast::<mp_sem_t>())
                 } else {
                     new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
                         .map(|p| p.cast::<mp_sem_t>())

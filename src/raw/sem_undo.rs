@@ -360,7 +360,7 @@ impl RawSemUndo {
             }
             // The holder is preempted between its CAS and its commit (or stopped, or
             // dead without the kernel's help): yield, and now and then ask /proc.
-            if rounds % 256 == 0 && self.holder_is_provably_dead(me, j, w) {
+            if rounds.is_multiple_of(256) && self.holder_is_provably_dead(me, j, w) {
                 let _ = self.slots[j].word.compare_exchange(
                     w,
                     FUTEX_OWNER_DIED | (w & FUTEX_WAITERS),
@@ -504,8 +504,10 @@ impl RawSemUndo {
                 Ordering::Relaxed,
             )
             .is_ok();
-        slot.state
-            .store(if ok { committed(pend) } else { s | linked }, Ordering::Release);
+        slot.state.store(
+            if ok { committed(pend) } else { s | linked },
+            Ordering::Release,
+        );
         if !head.is_null() {
             // SAFETY: this thread's live head.
             unsafe { robust::clear_pending(head) };
@@ -658,8 +660,8 @@ impl RawSemUndo {
         loop {
             match self.apply(me, i, 1, true, false, deadline) {
                 Ok(()) => {
-                    let dead = self.value.load(Ordering::Relaxed) & DEATHS != 0
-                        && self.collect_report();
+                    let dead =
+                        self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report();
                     return if dead { Status::OwnerDead } else { Status::Ok };
                 }
                 Err(Blocked::Timeout) => return Status::Timeout,
@@ -724,11 +726,7 @@ impl RawSemUndo {
             );
             let wake = match waitv::wait_any(&words, &sleep_until) {
                 Some(w) => w,
-                None => futex::wait(
-                    &self.value,
-                    v,
-                    &deadline.capped_ms(BACKSTOP_UNLINKED_MS),
-                ),
+                None => futex::wait(&self.value, v, &deadline.capped_ms(BACKSTOP_UNLINKED_MS)),
             };
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
             match wake {
@@ -913,8 +911,7 @@ impl RawSemUndo {
                 // Only a damaged object gets here (more units than the bound allows):
                 // drop the excess rather than pass the bound.
                 let st = slot.state.load(Ordering::Relaxed);
-                slot.state
-                    .store(st & !UNITS_MASK, Ordering::Relaxed);
+                slot.state.store(st & !UNITS_MASK, Ordering::Relaxed);
             }
             let n = self.sleepers.load(Ordering::SeqCst);
             if n != 0 {
