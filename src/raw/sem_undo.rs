@@ -465,10 +465,15 @@ impl RawSemUndo {
             || slot.word.load(Ordering::Relaxed) != me.tid | IDLE
             || slot.token.load(Ordering::Relaxed) != me.token
             || v & DEATHS != 0
-            || v & VALUE_MASK == 0
-            || !(tag_of(v) == 0 || tag_of(v) as usize == i + 1)
             // SAFETY: the calling thread's own book (or null).
             || !unsafe { robust::has_room(me.book) }
+        {
+            return false;
+        }
+        let s0 = slot.state.load(Ordering::Relaxed);
+        // The unit our last release kept in the idle slot: taking the slot back takes it.
+        let cached = s0 & (UNITS_MASK | PEND) == 1;
+        if !cached && (v & VALUE_MASK == 0 || !(tag_of(v) == 0 || tag_of(v) as usize == i + 1))
         {
             return false;
         }
@@ -492,7 +497,16 @@ impl RawSemUndo {
         // slot, and the caller keeps the object mapped while it holds units.
         unsafe { robust::record_with_room(&mut *me.book, &slot.list_next) };
         let linked = if head.is_null() { 0 } else { LINKED };
-        let s = slot.state.load(Ordering::Relaxed) & CP;
+        if cached {
+            // Nobody else changes an idle slot's state: it is ours again, unit included.
+            slot.state.store(s0 | linked, Ordering::Release);
+            if !head.is_null() {
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
+            }
+            return true;
+        }
+        let s = s0 & CP;
         let pend = s | linked | PEND | ACQ | (1 << DELTA_SHIFT);
         slot.state.store(pend, Ordering::Relaxed);
         let ok = self
@@ -530,11 +544,12 @@ impl RawSemUndo {
     }
 
     /// Claims a slot for the calling thread: its claimed one, its idle one, a free one,
-    /// or another thread's idle one (in that order). `None`: the table is full of
-    /// holders.
-    fn claim(&self, me: &ThreadCtx, robust: Robust) -> Option<usize> {
+    /// or another thread's idle one (in that order), and tells whether it was taken now
+    /// (then the units in it are cached units, now the caller's). `None`: the table is
+    /// full of holders.
+    fn claim(&self, me: &ThreadCtx, robust: Robust) -> Option<(usize, bool)> {
         if let Some(i) = self.my_claimed_slot(me) {
-            return Some(i);
+            return Some((i, false));
         }
         let home = Self::home(me);
         let order = || (0..UNDO_HOLDERS).map(move |k| (home + k) % UNDO_HOLDERS);
@@ -554,7 +569,7 @@ impl RawSemUndo {
                     _ => w != REPORT && w & IDLE != 0 && w & FUTEX_OWNER_DIED == 0,
                 };
                 if takeable && self.take_slot(me, robust, i, w) {
-                    return Some(i);
+                    return Some((i, true));
                 }
             }
         }
@@ -589,10 +604,11 @@ impl RawSemUndo {
             }
         }
         robust.clear_pending();
-        // Keep only the parity: a free or idle slot holds nothing (a scribbled count is
-        // dropped here, in a slot nobody holds).
+        // Keep the parity, and an idle slot's cached units (now ours); a free slot holds
+        // nothing (a scribbled count is dropped here, in a slot nobody holds).
+        let keep = if w & IDLE != 0 { CP | UNITS_MASK } else { CP };
         let s = slot.state.load(Ordering::Relaxed);
-        slot.state.store((s & CP) | linked, Ordering::Release);
+        slot.state.store((s & keep) | linked, Ordering::Release);
         true
     }
 
@@ -640,22 +656,76 @@ impl RawSemUndo {
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
-        let Some(i) = self.claim(me, robust) else {
+        let Some((i, fresh)) = self.claim(me, robust) else {
             // Full of holders: perhaps of dead ones.
             if self.reclaim_dead(me) {
                 return self.acquire_slow(timeout);
             }
             return Status::Busy;
         };
-        let result = self.acquire_in(me, i, &deadline);
+        if fresh && self.slots[i].units() > 0 {
+            return self.took_cached(me, i);
+        }
+        let result = self.acquire_in(me, i, robust, &deadline);
         if result != Status::Ok && result != Status::OwnerDead && self.slots[i].units() == 0 {
             self.go_idle(me, robust, i);
         }
         result
     }
 
+    /// Slot `i` was just taken with cached units in it: keep one, return the rest.
+    fn took_cached(&self, me: &ThreadCtx, i: usize) -> Status {
+        let extra = self.slots[i].units().saturating_sub(1);
+        if extra > 0 && self.apply(me, i, extra, false, false, &Deadline::Never).is_ok() {
+            let n = self.sleepers.load(Ordering::SeqCst);
+            if n != 0 {
+                futex::wake(&self.value, extra.min(n));
+            }
+        }
+        if self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report() {
+            Status::OwnerDead
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// True if an idle slot other than `except` holds cached units.
+    fn cached_elsewhere(&self, except: usize) -> bool {
+        self.slots.iter().enumerate().any(|(j, s)| {
+            let w = s.word.load(Ordering::SeqCst);
+            j != except
+                && w != REPORT
+                && w & IDLE != 0
+                && w & FUTEX_OWNER_DIED == 0
+                && s.units() > 0
+        })
+    }
+
+    /// Takes over an idle slot (other than `except`) with cached units: its index, now
+    /// ours with its units.
+    fn steal_cached(&self, me: &ThreadCtx, robust: Robust, except: usize) -> Option<usize> {
+        for (j, slot) in self.slots.iter().enumerate() {
+            let w = slot.word.load(Ordering::Acquire);
+            if j == except
+                || w == REPORT
+                || w & IDLE == 0
+                || w & FUTEX_OWNER_DIED != 0
+                || slot.units() == 0
+            {
+                continue;
+            }
+            if self.take_slot(me, robust, j, w) {
+                if self.slots[j].units() > 0 {
+                    return Some(j);
+                }
+                self.go_idle(me, robust, j);
+            }
+        }
+        None
+    }
+
     /// Waits for a unit with slot `i` claimed.
-    fn acquire_in(&self, me: &ThreadCtx, i: usize, deadline: &Deadline) -> Status {
+    fn acquire_in(&self, me: &ThreadCtx, i: usize, robust: Robust, deadline: &Deadline) -> Status {
         let mut watch: Vec<(usize, u32)> = Vec::new();
         loop {
             match self.apply(me, i, 1, true, false, deadline) {
@@ -667,8 +737,26 @@ impl RawSemUndo {
                 Err(Blocked::Timeout) => return Status::Timeout,
                 Err(_) => {}
             }
-            // No unit: dead holders give theirs back first.
+            // No unit: dead holders give theirs back first; then idle slots give up
+            // their cached units.
             if self.reclaim_dead(me) {
+                continue;
+            }
+            if let Some(j) = self.steal_cached(me, robust, i) {
+                if self.slots[i].units() == 0 {
+                    self.go_idle(me, robust, i);
+                    return self.took_cached(me, j);
+                }
+                // We hold units in slot i already: pour slot j's into the value (one
+                // slot per thread), then take one from there like everyone else.
+                let u = self.slots[j].units();
+                if self.apply(me, j, u, false, false, &Deadline::Never).is_ok() {
+                    let n = self.sleepers.load(Ordering::SeqCst);
+                    if n != 0 {
+                        futex::wake(&self.value, u.min(n));
+                    }
+                }
+                self.go_idle(me, robust, j);
                 continue;
             }
             if deadline.is_now() {
@@ -706,7 +794,8 @@ impl RawSemUndo {
             }
             self.sleepers.fetch_add(1, Ordering::SeqCst);
             let v = self.value.load(Ordering::SeqCst);
-            if v & VALUE_MASK != 0 {
+            // Registered: a release from now on wakes us; one before shows here.
+            if v & VALUE_MASK != 0 || self.cached_elsewhere(i) {
                 self.sleepers.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
@@ -772,7 +861,6 @@ impl RawSemUndo {
         let i = Self::home(me);
         let slot = &self.slots[i];
         let s = slot.state.load(Ordering::Relaxed);
-        let v = self.value.load(Ordering::Relaxed);
         // SAFETY: the calling thread's own book (or null), used only in this call.
         match unsafe { me.book.as_mut() } {
             Some(book)
@@ -780,28 +868,12 @@ impl RawSemUndo {
                     && slot.word.load(Ordering::Relaxed) == me.tid
                     && slot.token.load(Ordering::Relaxed) == me.token
                     && s & (UNITS_MASK | PEND) == 1
-                    && (tag_of(v) == 0 || tag_of(v) as usize == i + 1)
-                    && v & VALUE_MASK < self.max_value.load(Ordering::Relaxed)
                     && robust::is_last(book, &slot.list_next) =>
             {
-                // The usual case: our last unit, from our home slot.
-                let pend = s | PEND | (1 << DELTA_SHIFT);
-                slot.state.store(pend, Ordering::Relaxed);
-                if self
-                    .value
-                    .compare_exchange(
-                        v,
-                        (v + 1) & !(TAG_MASK | PARITY) | tag_for(i, s),
-                        Ordering::SeqCst,
-                        Ordering::Relaxed,
-                    )
-                    .is_err()
-                {
-                    slot.state.store(s, Ordering::Relaxed);
-                    return self.release_slow(me);
-                }
-                slot.state
-                    .store(committed(pend) & !LINKED, Ordering::Release);
+                // The usual case: our last unit, from our home slot. The unit stays in
+                // the slot, which goes idle ("cached"): our next acquire takes it back
+                // with one CAS on our own word, and anyone who needs it takes the idle
+                // slot over (it holds nothing for the kernel to report).
                 let head = me.robust_head;
                 if !head.is_null() {
                     // SAFETY: this thread's live head.
@@ -809,10 +881,16 @@ impl RawSemUndo {
                 }
                 // SAFETY: we own the slot; `is_last` holds.
                 unsafe { robust::forget_last(book, &slot.list_next) };
-                slot.word.store(me.tid | IDLE, Ordering::Release);
+                slot.state.store(s & !LINKED, Ordering::Relaxed);
+                // A swap, not a store: with the sleepers load below it pairs with a
+                // waiter's registration and its look for cached units (SeqCst both).
+                let old = slot.word.swap(me.tid | IDLE, Ordering::SeqCst);
                 if !head.is_null() {
                     // SAFETY: this thread's live head.
                     unsafe { robust::clear_pending(head) };
+                }
+                if old & FUTEX_WAITERS != 0 {
+                    futex::wake_all(&slot.word);
                 }
                 if self.sleepers.load(Ordering::SeqCst) != 0 {
                     self.wake_one();
@@ -1041,14 +1119,19 @@ impl RawSemUndo {
 
     // ---- queries and destroy -----------------------------------------------------------
 
-    /// Units available: the value, plus the units of holders that died (the kernel has
-    /// marked their slots; the next acquirer that needs them takes them back). A pure
-    /// read.
+    /// Units available: the value, plus units cached in idle slots, plus the units of
+    /// holders that died (the kernel has marked their slots; the next acquirer that
+    /// needs them takes them back). A pure read.
     pub fn value(&self) -> u32 {
         let v = self.value.load(Ordering::Acquire);
         let mut total = v & VALUE_MASK;
         for (j, slot) in self.slots.iter().enumerate() {
             let w = slot.word.load(Ordering::Acquire);
+            if w != REPORT && w & IDLE != 0 && w & FUTEX_OWNER_DIED == 0 {
+                // Cached in an idle slot.
+                total = total.saturating_add(slot.units());
+                continue;
+            }
             if w & FUTEX_TID_MASK != 0 || w & FUTEX_OWNER_DIED == 0 {
                 continue;
             }
