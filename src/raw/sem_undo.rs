@@ -25,10 +25,16 @@
 //! slot with a pending operation, "the tag names this slot and this parity" is
 //! exactly "the value was already changed".
 //!
-//! **Idle slots.** A thread that released all its units keeps its slot, marked idle
-//! (`IDLE`, not linked in any robust list, holding nothing), so that its next acquire
-//! needs one CAS on its own slot word, not a search. Anyone may take over an idle slot
-//! (of a live or dead thread) with a CAS, so idle slots never run out for good.
+//! **Idle slots and cached units.** A thread that releases its last unit keeps its slot,
+//! marked idle (`IDLE`, unlinked from its robust list), and leaves the unit *cached* in
+//! it: the uncontended release is one swap of its own slot word, and its next acquire
+//! takes the slot (and the unit) back with one CAS of that word — two atomic RMWs per
+//! pair, as `sem_wait` + `sem_post`, and the value word is not touched. A cached unit is
+//! not held: the kernel never reports an idle slot (no TID matches it), and anyone who
+//! needs a unit (a waiter, an acquirer that finds the value empty) takes an idle slot
+//! over with a CAS, cached units included (a live or dead thread's alike), so neither
+//! units nor slots are ever stuck in idle slots. A release sees registered sleepers and
+//! wakes one, which then looks for cached units.
 //!
 //! **Shared memory is untrusted.** Slot indices and amounts read from the object are
 //! range-checked; nothing here follows a pointer read from it (linking goes through
@@ -116,7 +122,7 @@ const BACKSTOP_UNLINKED_MS: i64 = 100;
 /// | word         | meaning                                   | who moves it on                     |
 /// |--------------|-------------------------------------------|-------------------------------------|
 /// | 0            | free                                      | a new holder (CAS)                  |
-/// | tid \| IDLE  | idle: tid's slot, holding nothing, unlinked| tid, or anyone taking it over (CAS) |
+/// | tid \| IDLE  | idle: tid's slot, unlinked; `units` cached | tid, or anyone taking it over (CAS) |
 /// | tid (\| W)   | held by tid, linked in its robust list    | tid (store IDLE), the kernel (D)    |
 /// | D (\| W)     | holder died (kernel, or the back-stop)    | a reclaimer (CAS to its own tid)    |
 /// | REPORT       | units returned, death not reported yet    | one acquirer (CAS to 0)             |
@@ -146,8 +152,8 @@ pub struct Slot {
 /// +64  slots      [Slot; 64]
 /// ```
 ///
-/// Invariant when no operation is in flight: value + the units of all slots (live or
-/// dead) = the units ever created (`value` at init + releases beyond it, which the bound
+/// Invariant when no operation is in flight: value + the units of all slots (held,
+/// cached in idle slots, or dead) = the units ever created (`value` at init + releases beyond it, which the bound
 /// forbids for a `BoundedSemaphore`). The value word's states:
 ///
 /// | tag        | DEATHS | meaning                                                      |
@@ -473,8 +479,7 @@ impl RawSemUndo {
         let s0 = slot.state.load(Ordering::Relaxed);
         // The unit our last release kept in the idle slot: taking the slot back takes it.
         let cached = s0 & (UNITS_MASK | PEND) == 1;
-        if !cached && (v & VALUE_MASK == 0 || !(tag_of(v) == 0 || tag_of(v) as usize == i + 1))
-        {
+        if !cached && (v & VALUE_MASK == 0 || !(tag_of(v) == 0 || tag_of(v) as usize == i + 1)) {
             return false;
         }
         let head = me.robust_head;
@@ -676,7 +681,11 @@ impl RawSemUndo {
     /// Slot `i` was just taken with cached units in it: keep one, return the rest.
     fn took_cached(&self, me: &ThreadCtx, i: usize) -> Status {
         let extra = self.slots[i].units().saturating_sub(1);
-        if extra > 0 && self.apply(me, i, extra, false, false, &Deadline::Never).is_ok() {
+        if extra > 0
+            && self
+                .apply(me, i, extra, false, false, &Deadline::Never)
+                .is_ok()
+        {
             let n = self.sleepers.load(Ordering::SeqCst);
             if n != 0 {
                 futex::wake(&self.value, extra.min(n));
