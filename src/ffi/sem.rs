@@ -110,6 +110,29 @@ unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
     }
 }
 
+/// `mp_sem_acquire` on memory that is not a plain semaphore: an undo semaphore, or
+/// `MP_EBADOBJ`. Out of line, so that the plain path stays as it was.
+///
+/// # Safety
+/// As [`any_sem`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(|s| s.acquire(timeout)))
+}
+
+/// `mp_sem_release` on memory that is not a plain semaphore (see [`undo_acquire`]).
+///
+/// # Safety
+/// As [`any_sem`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(RawSemUndo::release))
+}
+
 /// The undo half of [`any_sem`], out of line.
 ///
 /// # Safety
@@ -364,10 +387,13 @@ pub unsafe extern "C" fn mp_sem_acquire(
     timeout_ms: i64,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { any_sem(sem) }.map(|s| match s {
-        AnySem::Plain(s) => s.acquire(Timeout::new(block, timeout_ms)),
-        AnySem::Undo(s) => s.acquire(Timeout::new(block, timeout_ms)),
-    }))
+    match unsafe { object::<RawSem, _>(sem) } {
+        // The plain semaphore's path, exactly as before undo semaphores existed.
+        Ok(s) => s.acquire(Timeout::new(block, timeout_ms)).code(),
+        // SAFETY: forwarded contract.
+        Err(Status::BadObj) => unsafe { undo_acquire(sem, Timeout::new(block, timeout_ms)) },
+        Err(e) => e.code(),
+    }
 }
 
 /// Returns one unit and wakes a waiter if any. Any thread or process may release a
@@ -384,10 +410,12 @@ pub unsafe extern "C" fn mp_sem_acquire(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { any_sem(sem) }.map(|s| match s {
-        AnySem::Plain(s) => s.release(),
-        AnySem::Undo(s) => s.release(),
-    }))
+    match unsafe { object::<RawSem, _>(sem) } {
+        Ok(s) => s.release().code(),
+        // SAFETY: forwarded contract.
+        Err(Status::BadObj) => unsafe { undo_release(sem) },
+        Err(e) => e.code(),
+    }
 }
 
 /// Writes the current number of units to `*value_out` (a snapshot). For an undo
