@@ -3,6 +3,8 @@
  * holder table is bounded. Real fork()ed, exec'ed and SIGKILLed processes. */
 #include "mptest.h"
 #include "mpt_util.h"
+#include <sched.h>
+#include <sys/prctl.h>
 
 #define K 2 /* units of the kill loop's Semaphore(K) */
 #define HOLDERS 4
@@ -380,6 +382,76 @@ TEST(fallback_mode_admits_a_waiter_by_the_backstop) {
     }
     fprintf(stderr, "fallback mode: kill -> admission at most %.1f ms over 10 kills\n", worst);
     CHECK(value_of(s) == 1);
+}
+
+/* ---- PID namespaces ---------------------------------------------------------------------- */
+
+struct ns_hold { volatile int ready, release_now, release_status, inner_pid, holder_pid; };
+
+/* A holder in a new PID namespace (PID 1 there), in memory shared with us. Returns the
+ * outer child, or -1 (test skipped) when namespaces are unavailable. */
+static pid_t holder_in_new_pidns(mp_sem_t *s, struct ns_hold *h) {
+    pid_t outer = fork();
+    CHECK(outer >= 0);
+    if (outer == 0) {
+        if (unshare(CLONE_NEWPID) != 0) _exit(77);
+        pid_t inner = fork();
+        if (inner == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (mp_sem_acquire(s, true, MP_FOREVER) != MP_OK) _exit(2);
+            h->holder_pid = getpid();
+            h->ready = 1;
+            while (!h->release_now) usleep(1000);
+            h->release_status = mp_sem_release(s);
+            _exit(0);
+        }
+        h->inner_pid = inner;
+        int st = 0;
+        waitpid(inner, &st, 0);
+        _exit(0);
+    }
+    int64_t end = mpt_now_ns() + 20000000000LL;
+    while (!h->ready) {
+        int st = 0;
+        if (waitpid(outer, &st, WNOHANG) == outer) {
+            CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 77);
+            fprintf(stderr, "SKIP: PID namespaces unavailable (needs root)\n");
+            return -1;
+        }
+        CHECK(mpt_now_ns() < end);
+        usleep(500);
+    }
+    CHECK(h->holder_pid == 1);
+    return outer;
+}
+
+TEST(holder_killed_in_another_pid_namespace_gives_its_unit_back) {
+    mp_sem_t *s = new_undo_inplace(1, 1);
+    struct ns_hold *h = mpt_shared(sizeof *h);
+    pid_t outer = holder_in_new_pidns(s, h);
+    if (outer < 0) return;
+    /* The kernel compares the slot's TID (1) in the dying thread's own namespace. */
+    CHECK(kill(h->inner_pid, SIGKILL) == 0);
+    mpt_wait_ok(outer);
+    CHECK_ST(mp_sem_acquire(s, true, 5000), MP_OWNER_DEAD);
+    CHECK_OK(mp_sem_release(s));
+    CHECK(value_of(s) == 1);
+}
+
+TEST(live_holder_in_another_pid_namespace_keeps_its_unit) {
+    /* The holder's ids (PID 1) mean something else in our /proc: through several
+     * back-stop rounds the waiter must keep waiting (a live holder's unit is never
+     * taken). */
+    mp_sem_t *s = new_undo_inplace(1, 1);
+    struct ns_hold *h = mpt_shared(sizeof *h);
+    pid_t outer = holder_in_new_pidns(s, h);
+    if (outer < 0) return;
+    CHECK_ST(mp_sem_acquire(s, true, 1500), MP_TIMEOUT); /* several back-stop rounds */
+    h->release_now = 1;
+    mpt_wait_ok(outer);
+    CHECK_ST(h->release_status, MP_OK);
+    CHECK_OK(mp_sem_acquire(s, true, 2000));
+    CHECK_OK(mp_sem_release(s));
 }
 
 /* ---- a peer that scribbles -------------------------------------------------------------- */
