@@ -457,11 +457,12 @@ impl RawSemUndo {
         self.acquire_slow(timeout)
     }
 
-    /// The uncontended path: the thread's idle slot is its home slot, units are there,
-    /// no death report waits, and the last operation is ours or none. Two CAS (the slot
-    /// word, the value) and plain stores; anything else goes to the slow path before
-    /// anything is changed, except that the slot may stay claimed (the slow path finds
-    /// it as ours).
+    /// The uncontended path: the thread's idle slot is its home slot and no death report
+    /// waits. With a unit cached in the slot (the thread's last release left it there):
+    /// one CAS of the slot word, and plain stores to link it. Otherwise, with units in
+    /// the value and the last operation ours or none: that CAS and one on the value.
+    /// Anything else goes to the slow path before anything is changed, except that the
+    /// slot may stay claimed (the slow path finds it as ours).
     #[inline(always)]
     fn try_acquire_fast(&self, me: &ThreadCtx) -> bool {
         let i = Self::home(me);
