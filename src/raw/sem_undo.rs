@@ -101,6 +101,12 @@ const BACKSTOP_LINKED_MS: i64 = 250;
 /// latency after such a death is at most about this.
 const BACKSTOP_UNLINKED_MS: i64 = 100;
 
+/// How long a call without a deadline (a release, a reclaim) waits for another slot's
+/// operation to commit before it gives up with nothing changed. A live holder commits
+/// within a few instructions; only a stopped one, or a damaged object (a peer wrote a
+/// tag that names an operation nobody will commit), takes longer.
+const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One holder slot (64 bytes). The node is 32 bytes after the word, as the kernel's
 /// robust list expects (glibc's `futex_offset` -32).
 ///
@@ -348,6 +354,7 @@ impl RawSemUndo {
     #[inline(never)]
     fn settle(&self, me: &ThreadCtx, mine: usize, deadline: &Deadline) -> Result<u32, Blocked> {
         let mut rounds = 0u32;
+        let mut since: Option<std::time::Instant> = None;
         loop {
             let v = self.value.load(Ordering::Acquire);
             if self.settled(v, mine) {
@@ -375,7 +382,8 @@ impl RawSemUndo {
                 );
                 continue;
             }
-            if deadline.expired() {
+            let started = *since.get_or_insert_with(std::time::Instant::now);
+            if deadline.expired() || started.elapsed() > SETTLE_GIVE_UP {
                 return Err(Blocked::Timeout);
             }
             std::thread::yield_now();
@@ -662,12 +670,17 @@ impl RawSemUndo {
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
-        let Some((i, fresh)) = self.claim(me, robust) else {
-            // Full of holders: perhaps of dead ones.
-            if self.reclaim_dead(me) {
-                return self.acquire_slow(timeout);
+        let mut rounds = 0;
+        let (i, fresh) = loop {
+            if let Some(claimed) = self.claim(me, robust) {
+                break claimed;
             }
-            return Status::Busy;
+            // Full of holders: perhaps of dead ones (a few rounds: a peer that keeps
+            // writing dead words must not keep us here).
+            rounds += 1;
+            if rounds > 3 || !self.reclaim_dead(me) {
+                return Status::Busy;
+            }
         };
         if fresh && self.slots[i].units() > 0 {
             return self.took_cached(me, i);
@@ -737,6 +750,7 @@ impl RawSemUndo {
     /// Waits for a unit with slot `i` claimed.
     fn acquire_in(&self, me: &ThreadCtx, i: usize, robust: Robust, deadline: &Deadline) -> Status {
         let mut watch: Vec<(usize, u32)> = Vec::new();
+        let mut reclaims = 0usize;
         loop {
             match self.apply(me, i, 1, true, false, deadline) {
                 Ok(()) => {
@@ -750,7 +764,13 @@ impl RawSemUndo {
             // No unit: dead holders give theirs back first; then idle slots give up
             // their cached units.
             if self.reclaim_dead(me) {
-                continue;
+                // Bounded after the deadline: a peer that keeps writing dead words must
+                // not keep us here (a real table has at most UNDO_HOLDERS dead slots).
+                reclaims += 1;
+                if reclaims <= UNDO_HOLDERS || !deadline.expired() {
+                    continue;
+                }
+                return Status::Timeout;
             }
             if let Some(j) = self.steal_cached(me, robust, i) {
                 if self.slots[i].units() == 0 {
@@ -807,6 +827,9 @@ impl RawSemUndo {
             // Registered: a release from now on wakes us; one before shows here.
             if v & VALUE_MASK != 0 || self.cached_elsewhere(i) {
                 self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                if deadline.expired() {
+                    return Status::Timeout;
+                }
                 continue;
             }
             let cap = if short {
@@ -929,6 +952,7 @@ impl RawSemUndo {
         let robust = self.robust_for(me);
         match self.apply(me, i, 1, false, false, &Deadline::Never) {
             Ok(()) => {}
+            Err(Blocked::Timeout) => return Status::Busy,
             Err(_) => return Status::Overflow,
         }
         if self.slots[i].units() == 0 {
@@ -992,10 +1016,14 @@ impl RawSemUndo {
         if units > 0 {
             // Give the units back: an operation of slot j (ours now).
             let returned = units.min(UNDO_VALUE_MAX);
-            if self
-                .apply(me, j, returned, false, true, &Deadline::Never)
-                .is_err()
-            {
+            let r = self.apply(me, j, returned, false, true, &Deadline::Never);
+            if r == Err(Blocked::Timeout) {
+                // Another operation never committed (a damaged object, or a stopped
+                // thread): leave the slot dead, as we found it, for a later reclaim.
+                self.abandon_reclaim(me, robust, j);
+                return;
+            }
+            if r.is_err() {
                 // Only a damaged object gets here (more units than the bound allows):
                 // drop the excess rather than pass the bound.
                 let st = slot.state.load(Ordering::Relaxed);
@@ -1028,6 +1056,25 @@ impl RawSemUndo {
         }
         if report {
             self.value.fetch_or(DEATHS, Ordering::SeqCst);
+        }
+    }
+
+    /// Gives dead slot `j` (taken over by us, its state settled) back to the dead state.
+    fn abandon_reclaim(&self, me: &ThreadCtx, robust: Robust, j: usize) {
+        let slot = &self.slots[j];
+        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
+        if pending {
+            robust.set_pending(&slot.list_next);
+        }
+        // SAFETY: the calling thread's own book (or null); we own the slot.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, &slot.list_next) };
+        }
+        slot.word
+            .swap(FUTEX_OWNER_DIED | FUTEX_WAITERS, Ordering::AcqRel);
+        if pending {
+            robust.clear_pending();
         }
     }
 
