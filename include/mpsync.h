@@ -626,7 +626,9 @@ mp_status mp_sem_acquire(struct mp_sem_t *sem, bool block, int64_t timeout_ms);
  *
  * Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
  * `MP_ENOTOWNER` (undo semaphore: the calling thread holds no unit of it; nothing
- * changed), `MP_EINVAL`, `MP_EBADOBJ`.
+ * changed), `MP_EBUSY` (undo semaphore: another thread's operation did not complete
+ * within 2 s — it is stopped in the middle, or a peer damaged the object; nothing
+ * changed, the caller still holds the unit), `MP_EINVAL`, `MP_EBADOBJ`.
  *
  * # Safety
  * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
