@@ -132,6 +132,7 @@ enum prim {
     P_MP_RLOCK_NESTED,
     P_MP_SEM,
     P_MP_SEM_TIMED,
+    P_MP_SEM_UNDO,
     P_PT_PSHARED,
     P_PT_RECURSIVE,
     P_PT_ROBUST,
@@ -157,6 +158,7 @@ static const char *const NAMES[P_COUNT] = {
     [P_MP_RLOCK_NESTED] = "mp_rlock_nested",
     [P_MP_SEM] = "mp_sem",
     [P_MP_SEM_TIMED] = "mp_sem_timed",
+    [P_MP_SEM_UNDO] = "mp_sem_undo",
     [P_PT_PSHARED] = "pthread_pshared",
     [P_PT_RECURSIVE] = "pthread_recursive",
     [P_PT_ROBUST] = "pthread_robust",
@@ -181,8 +183,9 @@ static int available(int k) {
     return 1;
 }
 
-/* Every object gets its own 4 KiB slot (more than any of them needs). */
-#define SLOT 4096
+/* Every object gets its own 8 KiB slot (more than any of them needs: an undo
+ * semaphore is MP_SEM_UNDO_SIZE bytes). */
+#define SLOT 8192
 
 static void pt_init(pthread_mutex_t *m, int robust, int recursive) {
     pthread_mutexattr_t a;
@@ -212,6 +215,7 @@ static void p_init(int k, void *o) {
         break;
     case P_MP_SEM:
     case P_MP_SEM_TIMED: CK_MP(mp_sem_init(o, 1, 2147483647u)); break;
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_init_ex(o, 1, MP_SEM_UNDO_VALUE_MAX, MP_SEM_UNDO)); break;
     case P_PT_PSHARED: pt_init(o, 0, 0); break;
     case P_PT_RECURSIVE: pt_init(o, 0, 1); break;
     case P_PT_ROBUST: pt_init(o, 1, 0); break;
@@ -240,7 +244,8 @@ static inline __attribute__((always_inline)) void p_acq(int k, void *o) {
     case P_MP_LOCK_TIMED: CK_MP(mp_lock_acquire(o, true, 1000)); break;
     case P_MP_RLOCK:
     case P_MP_RLOCK_NESTED: CK_MP(mp_rlock_acquire(o, true, MP_FOREVER)); break;
-    case P_MP_SEM: CK_MP(mp_sem_acquire(o, true, MP_FOREVER)); break;
+    case P_MP_SEM:
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_acquire(o, true, MP_FOREVER)); break;
     case P_MP_SEM_TIMED: CK_MP(mp_sem_acquire(o, true, 1000)); break;
     case P_PT_PSHARED:
     case P_PT_RECURSIVE:
@@ -262,7 +267,8 @@ static inline __attribute__((always_inline)) void p_rel(int k, void *o) {
     case P_MP_RLOCK:
     case P_MP_RLOCK_NESTED: CK_MP(mp_rlock_release(o)); break;
     case P_MP_SEM:
-    case P_MP_SEM_TIMED: CK_MP(mp_sem_release(o)); break;
+    case P_MP_SEM_TIMED:
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_release(o)); break;
     case P_PT_PSHARED:
     case P_PT_RECURSIVE:
     case P_PT_ROBUST:
@@ -295,6 +301,7 @@ static __attribute__((noinline)) void run_pairs(int k, void *o, long n) {
         CASE(P_MP_RLOCK_NESTED)
         CASE(P_MP_SEM)
         CASE(P_MP_SEM_TIMED)
+        CASE(P_MP_SEM_UNDO)
         CASE(P_PT_PSHARED)
         CASE(P_PT_RECURSIVE)
         CASE(P_PT_ROBUST)

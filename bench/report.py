@@ -34,6 +34,7 @@ U_ROWS = [
     ("mp_rlock_nested", "mp_rlock re-entry (already held once)"),
     ("mp_sem", "**mp_sem** acquire + release"),
     ("mp_sem_timed", "mp_sem `acquire(s, true, 1000)` + `release`"),
+    ("mp_sem_undo", "**mp_sem undo** (`MP_SEM_UNDO`) acquire + release"),
     ("pthread_pshared", "pthread_mutex_t pshared"),
     ("pthread_recursive", "pthread_mutex_t pshared recursive"),
     ("pthread_robust", "pthread_mutex_t pshared robust"),
@@ -59,6 +60,7 @@ U_ANCHOR = {
     "mp_sem_timed": "sem_t",
     "hpp_mutex": "mp_lock",
     "hpp_recursive_mutex": "mp_rlock",
+    "mp_sem_undo": "sem_t",
 }
 ALTERNATIVES = [
     "pthread_pshared",
@@ -113,7 +115,7 @@ R_ROWS = [
     ("value_increment", "`with v.get_lock(): v.value += 1` on `Value('i')`"),
 ]
 PLACEMENT = {"cross": "different CPUs", "same": "same CPU"}
-IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "hpp_mutex", "hpp_recursive_mutex"]
+IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "mp_sem_undo", "hpp_mutex", "hpp_recursive_mutex"]
 
 
 def med(xs):
@@ -395,6 +397,9 @@ def compute_targets(x):
            f"{fmt(u.get('mp_lock'))} ns vs {fmt(u.get('floor'))} ns", r, 1.3)
     r = raw.paired("U", "mp_sem", "sem_t")
     target("mp_sem uncontended ≤ 1.0× sem_t", f"{fmt(u.get('mp_sem'))} ns vs {fmt(u.get('sem_t'))} ns", r, 1.0)
+    r = raw.paired("U", "mp_sem_undo", "sem_t")
+    target("mp_sem with MP_SEM_UNDO uncontended ≤ 1.5× sem_t",
+           f"{fmt(u.get('mp_sem_undo'))} ns vs {fmt(u.get('sem_t'))} ns", r, 1.5)
     r = raw.paired("U", "mp_rlock", "pthread_robust_recursive")
     target("mp_rlock uncontended ≤ 0.9× robust recursive pshared pthread_mutex_t",
            f"{fmt(u.get('mp_rlock'))} ns vs {fmt(u.get('pthread_robust_recursive'))} ns", r, 0.9)

@@ -17,10 +17,11 @@
  * acquired or changed (also for SA_RESTART handlers). A retry starts a fresh timeout:
  * keep your own deadline if the total wait matters.
  *
- * Owner death: only an RLock (mp_rlock_t, and the RLock of a locked Array) detects the
- * death of its holder (the next acquirer gets MP_OWNER_DEAD). A Lock or Semaphore has
- * no owner, as in CPython: a process that dies holding one is NOT detected, and the unit
- * it held stays taken.
+ * Owner death: an RLock (mp_rlock_t, and the RLock of a locked Array) detects the death
+ * of its holder (the next acquirer gets MP_OWNER_DEAD), and so does a semaphore made
+ * with MP_SEM_UNDO (the dead thread's units come back; one acquirer gets MP_OWNER_DEAD).
+ * A Lock or a plain Semaphore has no owner, as in CPython: a process that dies holding
+ * one is NOT detected, and the unit it held stays taken.
  *
  * Thread and signal safety. MT: safe to call from any number of threads, of any
  * processes, at once, on the same object (init and destroy excepted: nobody else may use
@@ -30,7 +31,8 @@
  *
  *   call                                                      MT   AS
  *   mp_lock_release, mp_lock_is_locked                        yes  yes
- *   mp_sem_release, mp_sem_get_value, mp_sem_get_max_value    yes  yes
+ *   mp_sem_release (plain semaphore), mp_sem_get_value,
+ *     mp_sem_get_max_value, mp_sem_get_flags                  yes  yes
  *   mp_event_set, mp_event_clear, mp_event_is_set             yes  yes
  *   mp_cond_notify, mp_cond_notify_all                        yes  yes
  *   mp_barrier_abort, mp_barrier_reset, mp_barrier_parties,
@@ -39,15 +41,17 @@
  *     mp_version_string                                       yes  yes
  *   mp_lock_acquire, mp_sem_acquire, mp_event_wait,
  *     mp_barrier_wait, mp_cond_wait, mp_cond_wait_lock        yes  no (1)
- *   mp_rlock_* (every RLock call), mp_robust_mode             yes  no (2)
+ *   mp_rlock_* (every RLock call), mp_robust_mode,
+ *     mp_sem_release and mp_sem_held of an undo semaphore     yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
- *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*      yes  no (3)
- *   mp_T_init, mp_T_destroy                                   no   no
+ *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
+ *     mp_sem_new_ex, mp_sem_open_ex                           yes  no (3)
+ *   mp_T_init, mp_T_destroy, mp_sem_init_ex                   no   no
  *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
  *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
- *       is an RLock).
+ *       is an RLock; an undo semaphore links its holders' slots into their lists).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
  *   (4) It allocates and reads /proc; it never writes to or blocks on the object.
  *   mp_shm_* calls on one handle must not race with mp_shm_close of that handle.
@@ -736,6 +740,34 @@ mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 #define MP_SEM_VALUE_MAX 2147483647
 
 /**
+ * `sem_flags` bit of `mp_sem_init_ex` / `mp_sem_new_ex` / `mp_sem_open_ex`: an *undo*
+ * semaphore. Units that a thread acquired return to the semaphore when the thread dies
+ * holding them (its process exits, is killed, calls `exec`, or the thread exits), and
+ * one later acquirer is told with `MP_OWNER_DEAD`. Releases are matched to acquirers:
+ * a thread that holds no unit gets `MP_ENOTOWNER`. At most `MP_SEM_UNDO_HOLDERS`
+ * threads hold units at once; the value is at most `MP_SEM_UNDO_VALUE_MAX`; the object
+ * is `MP_SEM_UNDO_SIZE` bytes.
+ */
+#define MP_SEM_UNDO 1
+
+/**
+ * Size in bytes of an undo semaphore (`MP_SEM_UNDO`): the memory given to
+ * `mp_sem_init_ex`, and to every call on that semaphore, as an `mp_sem_t *`.
+ */
+#define MP_SEM_UNDO_SIZE 4160
+
+/**
+ * How many threads may hold units of one undo semaphore at the same time. One more
+ * gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken).
+ */
+#define MP_SEM_UNDO_HOLDERS 64
+
+/**
+ * The largest value (and bound) of an undo semaphore.
+ */
+#define MP_SEM_UNDO_VALUE_MAX 8388607
+
+/**
  * A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`.
  */
 typedef struct mp_sem_t {
@@ -755,13 +787,29 @@ typedef struct mp_sem_t {
 mp_status mp_sem_init(struct mp_sem_t *sem, uint32_t value, uint32_t max_value);
 
 /**
- * Ends a semaphore made by `mp_sem_init`.
+ * `mp_sem_init` with `sem_flags`: 0 (the same as `mp_sem_init`) or `MP_SEM_UNDO`
+ * (an undo semaphore, in `MP_SEM_UNDO_SIZE` bytes; `max_value` at most
+ * `MP_SEM_UNDO_VALUE_MAX`). Every later call on the semaphore must be given memory
+ * of that size.
  *
- * Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
- * place), `MP_EBADOBJ`.
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
+ * the flavour's maximum, or an unknown flag).
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` writable bytes (`MP_SEM_UNDO_SIZE` with
+ * `MP_SEM_UNDO`).
+ */
+mp_status mp_sem_init_ex(struct mp_sem_t *sem, uint32_t value, uint32_t max_value, uint32_t sem_flags);
+
+/**
+ * Ends a semaphore made by `mp_sem_init` or `mp_sem_init_ex`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait on it; for an undo semaphore also: a live
+ * thread holds units, the calling one included), `MP_EINVAL` (NULL or not in place),
+ * `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `sem` is NULL or points to the semaphore's readable bytes.
  */
 mp_status mp_sem_destroy(struct mp_sem_t *sem);
 
@@ -778,6 +826,17 @@ mp_status mp_sem_destroy(struct mp_sem_t *sem);
 mp_status mp_sem_new(uint32_t value, uint32_t max_value, struct mp_sem_t **sem_out);
 
 /**
+ * `mp_sem_new` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`).
+ *
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad values or
+ * flags), `MP_ENOMEM`.
+ *
+ * # Safety
+ * `sem_out` is NULL or writable.
+ */
+mp_status mp_sem_new_ex(uint32_t value, uint32_t max_value, uint32_t sem_flags, struct mp_sem_t **sem_out);
+
+/**
  * Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
  * `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
  * but used only when this call creates the semaphore.
@@ -791,14 +850,27 @@ mp_status mp_sem_new(uint32_t value, uint32_t max_value, struct mp_sem_t **sem_o
 mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t value, uint32_t max_value, struct mp_sem_t **sem_out);
 
 /**
+ * `mp_sem_open` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`). The
+ * flavour is part of the object: opening an existing semaphore of the other flavour
+ * (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
+ *
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+ */
+mp_status mp_sem_open_ex(const char *name, uint32_t flags, uint32_t mode, uint32_t value, uint32_t max_value, uint32_t sem_flags, struct mp_sem_t **sem_out);
+
+/**
  * Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
  *
  * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
  * and touches no other object.
  *
  * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
- * handle, or already closed).
+ * holds a lock inside the mapping, or units of this undo semaphore: nothing changed),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
  * `sem` is NULL, a handle from this library (closed or not), or readable memory of
@@ -811,26 +883,38 @@ mp_status mp_sem_close(struct mp_sem_t *sem);
  * `mp_lock_acquire`.
  *
  * Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
- * `MP_EBADOBJ`.
+ * `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
+ * holder died holding units, which came back, and this caller is the one told: each
+ * such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
+ * no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+ * undo semaphore).
  */
 mp_status mp_sem_acquire(struct mp_sem_t *sem, bool block, int64_t timeout_ms);
 
 /**
- * Returns one unit and wakes a waiter if any (any thread or process may release).
+ * Returns one unit and wakes a waiter if any. Any thread or process may release a
+ * plain semaphore; an undo semaphore takes back only units the calling thread
+ * acquired.
  *
  * Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
- * `MP_EINVAL`, `MP_EBADOBJ`.
+ * `MP_ENOTOWNER` (undo semaphore: the calling thread holds no unit of it; nothing
+ * changed), `MP_EBUSY` (undo semaphore: another thread's operation did not complete
+ * within 2 s — it is stopped in the middle, or a peer damaged the object; nothing
+ * changed, the caller still holds the unit), `MP_EINVAL`, `MP_EBADOBJ`.
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+ * undo semaphore).
  */
 mp_status mp_sem_release(struct mp_sem_t *sem);
 
 /**
- * Writes the current number of units to `*value_out` (a snapshot).
+ * Writes the current number of units to `*value_out` (a snapshot). For an undo
+ * semaphore this counts the units of holders that died as available (the next
+ * acquirer that needs them takes them back).
  *
  * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
  *
@@ -849,6 +933,27 @@ mp_status mp_sem_get_value(const struct mp_sem_t *sem, uint32_t *value_out);
  * As `mp_sem_get_value`.
  */
 mp_status mp_sem_get_max_value(const struct mp_sem_t *sem, uint32_t *max_out);
+
+/**
+ * Writes the semaphore's `sem_flags` (0, or `MP_SEM_UNDO`) to `*flags_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * As `mp_sem_get_value`.
+ */
+mp_status mp_sem_get_flags(const struct mp_sem_t *sem, uint32_t *flags_out);
+
+/**
+ * Writes how many units of an undo semaphore the calling thread holds to
+ * `*held_out` (0 for a plain semaphore, which does not record holders).
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * As `mp_sem_get_value`.
+ */
+mp_status mp_sem_held(const struct mp_sem_t *sem, uint32_t *held_out);
 
 /* ======================================================================================
  * Condition (mp_cond_t): multiprocessing.Condition, used with an RLock or a Lock.

@@ -64,6 +64,7 @@ pub fn summary(info: &ObjectInfo) -> String {
                 format!("value {value} of max {max_value}")
             }
         }
+        State::SemUndo => "undo (holders not decoded)".to_string(),
         State::Cond { waiters } => format!("waiters {waiters}"),
         State::Event { set, sleepers } => {
             format!("{}, waiters {sleepers}", if set { "set" } else { "clear" })
@@ -226,6 +227,7 @@ fn state_json(s: &State) -> Value {
             "max_value": max_value,
             "bounded": max_value != mpsync::SEM_VALUE_MAX,
         }),
+        State::SemUndo => json!({"undo": true}),
         State::Cond { waiters } => json!({"waiters": waiters}),
         State::Event { set, sleepers } => json!({"set": set, "waiters": sleepers}),
         State::Barrier {

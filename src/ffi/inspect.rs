@@ -188,6 +188,8 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
             out.value = value;
             out.max_value = max_value;
         }
+        // Not decoded yet: `kind` (8) says what it is.
+        Some(State::SemUndo) => {}
         Some(State::Cond { waiters }) => out.waiters = waiters,
         Some(State::Event { set, sleepers }) => {
             out.flags |= if set { MP_INFO_SET } else { 0 };

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
+use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
 use crate::status::{MpResult, Status};
 use crate::sys::time::Timeout;
 
@@ -19,6 +20,23 @@ pub const MP_SEM_ALIGN: usize = 8;
 /// `Semaphore(n)` is `max_value = MP_SEM_VALUE_MAX`; a `BoundedSemaphore(n)` is
 /// `max_value = n`.
 pub const MP_SEM_VALUE_MAX: u32 = 2147483647;
+
+/// `sem_flags` bit of `mp_sem_init_ex` / `mp_sem_new_ex` / `mp_sem_open_ex`: an *undo*
+/// semaphore. Units that a thread acquired return to the semaphore when the thread dies
+/// holding them (its process exits, is killed, calls `exec`, or the thread exits), and
+/// one later acquirer is told with `MP_OWNER_DEAD`. Releases are matched to acquirers:
+/// a thread that holds no unit gets `MP_ENOTOWNER`. At most `MP_SEM_UNDO_HOLDERS`
+/// threads hold units at once; the value is at most `MP_SEM_UNDO_VALUE_MAX`; the object
+/// is `MP_SEM_UNDO_SIZE` bytes.
+pub const MP_SEM_UNDO: u32 = 1;
+/// Size in bytes of an undo semaphore (`MP_SEM_UNDO`): the memory given to
+/// `mp_sem_init_ex`, and to every call on that semaphore, as an `mp_sem_t *`.
+pub const MP_SEM_UNDO_SIZE: usize = 4160;
+/// How many threads may hold units of one undo semaphore at the same time. One more
+/// gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken).
+pub const MP_SEM_UNDO_HOLDERS: u32 = 64;
+/// The largest value (and bound) of an undo semaphore.
+pub const MP_SEM_UNDO_VALUE_MAX: u32 = 8388607;
 
 /// A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`.
 #[repr(C)]
@@ -32,6 +50,10 @@ const _: () = {
     assert!(core::mem::size_of::<RawSem>() == MP_SEM_SIZE);
     assert!(core::mem::align_of::<RawSem>() <= MP_SEM_ALIGN);
     assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
+    assert!(core::mem::size_of::<RawSemUndo>() == MP_SEM_UNDO_SIZE);
+    assert!(core::mem::align_of::<RawSemUndo>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_UNDO_HOLDERS as usize == UNDO_HOLDERS);
+    assert!(MP_SEM_UNDO_VALUE_MAX == UNDO_VALUE_MAX);
 };
 
 impl SharedObject for RawSem {
@@ -41,12 +63,85 @@ impl SharedObject for RawSem {
     }
 }
 
+impl SharedObject for RawSemUndo {
+    const KIND: Kind = Kind::SemUndo;
+    fn header(&self) -> &Header {
+        RawSemUndo::header(self)
+    }
+}
+
 fn check_args(value: u32, max_value: u32) -> MpResult<()> {
     if RawSem::valid_args(value, max_value) {
         Ok(())
     } else {
         Err(Status::Inval)
     }
+}
+
+/// Checks `sem_flags` and the values for its flavour: true for an undo semaphore.
+fn check_ex_args(value: u32, max_value: u32, sem_flags: u32) -> MpResult<bool> {
+    match sem_flags {
+        0 => check_args(value, max_value).map(|()| false),
+        MP_SEM_UNDO if RawSemUndo::valid_args(value, max_value) => Ok(true),
+        _ => Err(Status::Inval),
+    }
+}
+
+/// A semaphore of either flavour, told apart by its header.
+enum AnySem<'a> {
+    Plain(&'a RawSem),
+    Undo(&'a RawSemUndo),
+}
+
+/// Borrows a semaphore of either flavour. The plain one is checked first, so that its
+/// calls cost what they did before undo semaphores existed.
+///
+/// # Safety
+/// As `object`: `p` is NULL or points to a semaphore's readable bytes (`MP_SEM_SIZE`,
+/// or `MP_SEM_UNDO_SIZE` for an undo semaphore).
+#[inline]
+unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
+    // SAFETY: forwarded contract.
+    match unsafe { object::<RawSem, _>(p) } {
+        Ok(s) => Ok(AnySem::Plain(s)),
+        // SAFETY: forwarded contract.
+        Err(Status::BadObj) => unsafe { undo_sem(p) },
+        Err(e) => Err(e),
+    }
+}
+
+/// `mp_sem_acquire` on memory that is not a plain semaphore: an undo semaphore, or
+/// `MP_EBADOBJ`. Out of line, so that the plain path stays as it was.
+///
+/// # Safety
+/// As [`any_sem`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(|s| s.acquire(timeout)))
+}
+
+/// `mp_sem_release` on memory that is not a plain semaphore (see [`undo_acquire`]).
+///
+/// # Safety
+/// As [`any_sem`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(RawSemUndo::release))
+}
+
+/// The undo half of [`any_sem`], out of line.
+///
+/// # Safety
+/// As [`any_sem`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
+    // SAFETY: forwarded contract.
+    unsafe { object::<RawSemUndo, _>(p) }.map(AnySem::Undo)
 }
 
 /// Initialises a semaphore with `value` units and bound `max_value` in
@@ -65,17 +160,53 @@ pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: 
     }))
 }
 
-/// Ends a semaphore made by `mp_sem_init`.
+/// `mp_sem_init` with `sem_flags`: 0 (the same as `mp_sem_init`) or `MP_SEM_UNDO`
+/// (an undo semaphore, in `MP_SEM_UNDO_SIZE` bytes; `max_value` at most
+/// `MP_SEM_UNDO_VALUE_MAX`). Every later call on the semaphore must be given memory
+/// of that size.
 ///
-/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
-/// place), `MP_EBADOBJ`.
+/// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
+/// the flavour's maximum, or an unknown flag).
 ///
 /// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes (`MP_SEM_UNDO_SIZE` with
+/// `MP_SEM_UNDO`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_init_ex(
+    sem: *mut mp_sem_t,
+    value: u32,
+    max_value: u32,
+    sem_flags: u32,
+) -> mp_status {
+    code(check_ex_args(value, max_value, sem_flags).and_then(|undo| {
+        if undo {
+            // SAFETY: forwarded contract (MP_SEM_UNDO_SIZE writable bytes).
+            unsafe { storage::<RawSemUndo, _>(sem) }
+                .map(|s| s.init(value, max_value, Lifecycle::InPlace))
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { storage::<RawSem, _>(sem) }
+                .map(|s| s.init(value, max_value, Lifecycle::InPlace))
+        }
+    }))
+}
+
+/// Ends a semaphore made by `mp_sem_init` or `mp_sem_init_ex`.
+///
+/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it; for an undo semaphore also: a live
+/// thread holds units, the calling one included), `MP_EINVAL` (NULL or not in place),
+/// `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` is NULL or points to the semaphore's readable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawSem, _>(sem, RawSem::destroy) }
+    match unsafe { super::destroy::<RawSem, _>(sem, RawSem::destroy) } {
+        // SAFETY: forwarded contract.
+        super::MP_EBADOBJ => unsafe { super::destroy::<RawSemUndo, _>(sem, RawSemUndo::destroy) },
+        st => st,
+    }
 }
 
 /// Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
@@ -101,6 +232,39 @@ pub unsafe extern "C" fn mp_sem_new(
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
                 unsafe { write_out(sem_out, p.cast()) }
+            }),
+    )
+}
+
+/// `mp_sem_new` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`).
+///
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad values or
+/// flags), `MP_ENOMEM`.
+///
+/// # Safety
+/// `sem_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_new_ex(
+    value: u32,
+    max_value: u32,
+    sem_flags: u32,
+    sem_out: *mut *mut mp_sem_t,
+) -> mp_status {
+    code(
+        out_ok(sem_out)
+            .and_then(|()| check_ex_args(value, max_value, sem_flags))
+            .and_then(|undo| {
+                if undo {
+                    new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                        .map(|p| p.cast::<mp_sem_t>())
+                } else {
+                    new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                        .map(|p| p.cast::<mp_sem_t>())
+                }
+            })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(sem_out, p) }
             }),
     )
 }
@@ -139,14 +303,57 @@ pub unsafe extern "C" fn mp_sem_open(
     )
 }
 
+/// `mp_sem_open` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`). The
+/// flavour is part of the object: opening an existing semaphore of the other flavour
+/// (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
+///
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_open_ex(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    value: u32,
+    max_value: u32,
+    sem_flags: u32,
+    sem_out: *mut *mut mp_sem_t,
+) -> mp_status {
+    code(
+        out_ok(sem_out)
+            .and_then(|()| check_ex_args(value, max_value, sem_flags))
+            // SAFETY: forwarded contract.
+            .and_then(|undo| unsafe {
+                if undo {
+                    open_named::<RawSemUndo>(name, flags, mode, |s| {
+                        s.init(value, max_value, Lifecycle::Named)
+                    })
+                    .map(|p| p.cast::<mp_sem_t>())
+                } else {
+                    open_named::<RawSem>(name, flags, mode, |s| {
+                        s.init(value, max_value, Lifecycle::Named)
+                    })
+                    .map(|p| p.cast::<mp_sem_t>())
+                }
+            })
+            .map(|p| {
+                // SAFETY: checked non-NULL above; writable per the contract.
+                unsafe { write_out(sem_out, p) }
+            }),
+    )
+}
+
 /// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
 ///
 /// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
 /// and touches no other object.
 ///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
-/// handle, or already closed).
+/// holds a lock inside the mapping, or units of this undo semaphore: nothing changed),
+/// `MP_EBADOBJ` (another type's handle, or already closed).
 ///
 /// # Safety
 /// `sem` is NULL, a handle from this library (closed or not), or readable memory of
@@ -154,17 +361,25 @@ pub unsafe extern "C" fn mp_sem_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawSem, _>(sem) }
+    match unsafe { super::close::<RawSem, _>(sem) } {
+        // SAFETY: forwarded contract.
+        super::MP_EBADOBJ => unsafe { super::close::<RawSemUndo, _>(sem) },
+        st => st,
+    }
 }
 
 /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
 /// `mp_lock_acquire`.
 ///
 /// Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
-/// `MP_EBADOBJ`.
+/// `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
+/// holder died holding units, which came back, and this caller is the one told: each
+/// such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
+/// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
 ///
 /// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+/// undo semaphore).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_acquire(
     sem: *mut mp_sem_t,
@@ -172,23 +387,42 @@ pub unsafe extern "C" fn mp_sem_acquire(
     timeout_ms: i64,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(Timeout::new(block, timeout_ms))))
+    match unsafe { object::<RawSem, _>(sem) } {
+        // The plain semaphore's path, exactly as before undo semaphores existed.
+        Ok(s) => s.acquire(Timeout::new(block, timeout_ms)).code(),
+        // SAFETY: forwarded contract.
+        Err(Status::BadObj) => unsafe { undo_acquire(sem, Timeout::new(block, timeout_ms)) },
+        Err(e) => e.code(),
+    }
 }
 
-/// Returns one unit and wakes a waiter if any (any thread or process may release).
+/// Returns one unit and wakes a waiter if any. Any thread or process may release a
+/// plain semaphore; an undo semaphore takes back only units the calling thread
+/// acquired.
 ///
 /// Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
-/// `MP_EINVAL`, `MP_EBADOBJ`.
+/// `MP_ENOTOWNER` (undo semaphore: the calling thread holds no unit of it; nothing
+/// changed), `MP_EBUSY` (undo semaphore: another thread's operation did not complete
+/// within 2 s — it is stopped in the middle, or a peer damaged the object; nothing
+/// changed, the caller still holds the unit), `MP_EINVAL`, `MP_EBADOBJ`.
 ///
 /// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
+/// undo semaphore).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSem, _>(sem) }.map(RawSem::release))
+    match unsafe { object::<RawSem, _>(sem) } {
+        Ok(s) => s.release().code(),
+        // SAFETY: forwarded contract.
+        Err(Status::BadObj) => unsafe { undo_release(sem) },
+        Err(e) => e.code(),
+    }
 }
 
-/// Writes the current number of units to `*value_out` (a snapshot).
+/// Writes the current number of units to `*value_out` (a snapshot). For an undo
+/// semaphore this counts the units of holders that died as available (the next
+/// acquirer that needs them takes them back).
 ///
 /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
 ///
@@ -200,9 +434,15 @@ pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut 
     code(
         out_ok(value_out)
             // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawSem, _>(sem) })
-            // SAFETY: checked non-NULL above.
-            .map(|s| unsafe { write_out(value_out, s.value()) }),
+            .and_then(|()| unsafe { any_sem(sem) })
+            .map(|s| {
+                let v = match s {
+                    AnySem::Plain(s) => s.value(),
+                    AnySem::Undo(s) => s.value(),
+                };
+                // SAFETY: checked non-NULL above.
+                unsafe { write_out(value_out, v) }
+            }),
     )
 }
 
@@ -220,8 +460,61 @@ pub unsafe extern "C" fn mp_sem_get_max_value(
     code(
         out_ok(max_out)
             // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { object::<RawSem, _>(sem) })
-            // SAFETY: checked non-NULL above.
-            .map(|s| unsafe { write_out(max_out, s.max_value()) }),
+            .and_then(|()| unsafe { any_sem(sem) })
+            .map(|s| {
+                let v = match s {
+                    AnySem::Plain(s) => s.max_value(),
+                    AnySem::Undo(s) => s.max_value(),
+                };
+                // SAFETY: checked non-NULL above.
+                unsafe { write_out(max_out, v) }
+            }),
+    )
+}
+
+/// Writes the semaphore's `sem_flags` (0, or `MP_SEM_UNDO`) to `*flags_out`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// As `mp_sem_get_value`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut u32) -> mp_status {
+    code(
+        out_ok(flags_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { any_sem(sem) })
+            .map(|s| {
+                let f = match s {
+                    AnySem::Plain(_) => 0,
+                    AnySem::Undo(_) => MP_SEM_UNDO,
+                };
+                // SAFETY: checked non-NULL above.
+                unsafe { write_out(flags_out, f) }
+            }),
+    )
+}
+
+/// Writes how many units of an undo semaphore the calling thread holds to
+/// `*held_out` (0 for a plain semaphore, which does not record holders).
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// As `mp_sem_get_value`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_held(sem: *const mp_sem_t, held_out: *mut u32) -> mp_status {
+    code(
+        out_ok(held_out)
+            // SAFETY: forwarded contract.
+            .and_then(|()| unsafe { any_sem(sem) })
+            .map(|s| {
+                let h = match s {
+                    AnySem::Plain(_) => 0,
+                    AnySem::Undo(s) => s.held_by_caller(),
+                };
+                // SAFETY: checked non-NULL above.
+                unsafe { write_out(held_out, h) }
+            }),
     )
 }

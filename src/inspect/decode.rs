@@ -153,6 +153,7 @@ fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State,
             }
             State::Sem { value, max_value }
         }
+        Kind::SemUndo => State::SemUndo,
         Kind::Cond => State::Cond {
             waiters: p.view::<RawCond>().ok_or_else(missing)?.waiters(),
         },

@@ -208,6 +208,9 @@ pub enum State {
         /// Bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
         max_value: u32,
     },
+    /// An undo semaphore (`MP_SEM_UNDO`). Its holder table lies beyond the bytes the
+    /// inspector reads, so no state is decoded yet.
+    SemUndo,
     /// `mp_cond_t`.
     Cond {
         /// Registered waiters (dead ones included until their group closes).
@@ -304,6 +307,7 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::Lock => "lock",
         Kind::RLock => "rlock",
         Kind::Sem => "semaphore",
+        Kind::SemUndo => "semaphore-undo",
         Kind::Cond => "condition",
         Kind::Event => "event",
         Kind::Barrier => "barrier",

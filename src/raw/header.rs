@@ -42,6 +42,8 @@ pub enum Kind {
     Barrier = 6,
     /// `mp_array_t`.
     Array = 7,
+    /// `mp_sem_t` made with `MP_SEM_UNDO` (a larger object: see `raw::sem_undo`).
+    SemUndo = 8,
 }
 
 /// How an object came to be; decides whether `destroy` or `close` ends it.

@@ -23,6 +23,7 @@ pub mod header;
 pub mod lock;
 pub mod rlock;
 pub mod sem;
+pub mod sem_undo;
 pub mod spin;
 
 use core::sync::atomic::{AtomicU32, Ordering};

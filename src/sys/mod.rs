@@ -8,6 +8,7 @@
 //! * [`robust`]: the thread's kernel robust list and its private book of held locks.
 //! * [`liveness`]: what `/proc` can prove about an owner (the RLock back-stop).
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
+//! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
 
 pub mod fork;
 pub mod futex;
@@ -16,6 +17,7 @@ pub mod robust;
 pub mod shm;
 pub mod thread;
 pub mod time;
+pub mod waitv;
 
 /// The calling thread's `errno`.
 #[inline]

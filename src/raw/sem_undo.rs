@@ -1,0 +1,1370 @@
+//! Undo semaphore (`MP_SEM_UNDO`): a `Semaphore` / `BoundedSemaphore` whose units come
+//! back when the thread that acquired them dies holding them (`SIGKILL` at any
+//! instruction, exit, `exec`, or the thread's exit), like System V's `SEM_UNDO` — but
+//! without a system call on the uncontended path.
+//!
+//! **Idea.** Every thread that holds units owns a *holder slot* in a fixed table inside
+//! the object. A slot's first word has the kernel's robust-futex format (holder TID |
+//! `FUTEX_WAITERS` | `FUTEX_OWNER_DIED`), and while the thread holds units the slot is
+//! linked into the thread's kernel robust list through its private book
+//! (`sys::robust`), exactly like a held RLock. When the thread dies, the kernel marks
+//! the slot `FUTEX_OWNER_DIED` and wakes one waiter sleeping on it; waiters sleep on
+//! the value *and* on the holders' slot words at once (`futex_waitv`). The waiter (or
+//! any acquirer that finds a dead slot) *reclaims* the slot: it returns the dead
+//! holder's units to the value and leaves a *death report* in the slot, which exactly
+//! one later acquirer (normally that waiter) collects with `MP_OWNER_DEAD`.
+//!
+//! **Making "take a unit" and "record it in my slot" one step.** They are two words, so
+//! a death between them must be resolvable. Each operation first writes its intent into
+//! the slot (`PEND`, direction, amount), then changes the value with a CAS that also
+//! writes a *tag* naming the slot and the operation's parity (the parity of the slot's
+//! count of committed operations, plus one), then commits into the slot (one store).
+//! Nobody replaces a tag whose operation is not committed yet: before its own CAS, an
+//! operator checks that the slot named by the tag has committed (it waits the few
+//! instructions it takes, or reclaims the slot if its holder is dead). So for a dead
+//! slot with a pending operation, "the tag names this slot and this parity" is
+//! exactly "the value was already changed".
+//!
+//! **Idle slots and cached units.** A thread that releases its last unit keeps its slot,
+//! marked idle (`IDLE`, unlinked from its robust list), and leaves the unit *cached* in
+//! it: the uncontended release is one swap of its own slot word, and its next acquire
+//! takes the slot (and the unit) back with one CAS of that word — two atomic RMWs per
+//! pair, as `sem_wait` + `sem_post`, and the value word is not touched. A cached unit is
+//! not held: the kernel never reports an idle slot (no TID matches it), and anyone who
+//! needs a unit (a waiter, an acquirer that finds the value empty) takes an idle slot
+//! over with a CAS, cached units included (a live or dead thread's alike), so neither
+//! units nor slots are ever stuck in idle slots. A release sees registered sleepers and
+//! wakes one, which then looks for cached units.
+//!
+//! **Shared memory is untrusted.** Slot indices and amounts read from the object are
+//! range-checked; nothing here follows a pointer read from it (linking goes through
+//! the thread's private book). A peer that scribbles on the object can break this
+//! semaphore for its users, never make another process crash or write outside it.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+use super::header::{Header, Kind, Lifecycle};
+use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
+use crate::status::Status;
+use crate::sys::futex::{self, Wake};
+use crate::sys::liveness;
+use crate::sys::robust;
+use crate::sys::thread::{self, ThreadCtx};
+use crate::sys::time::{Deadline, Timeout};
+use crate::sys::waitv;
+
+/// How many threads may hold units of one undo semaphore at the same time.
+pub const UNDO_HOLDERS: usize = 64;
+/// Largest value of an undo semaphore (23 bits of the value word).
+pub const UNDO_VALUE_MAX: u32 = (1 << 23) - 1;
+
+// ---- the value word -------------------------------------------------------------------
+/// Available units.
+const VALUE_MASK: u32 = UNDO_VALUE_MAX;
+const TAG_SHIFT: u32 = 23;
+/// Slot index + 1 of the last operation (0: none).
+const TAG_MASK: u32 = 0x7f << TAG_SHIFT;
+/// Parity of the last operation (see the module docs).
+const PARITY: u32 = 1 << 30;
+/// Death reports may be waiting in the table (`REPORT` slots).
+const DEATHS: u32 = 1 << 31;
+
+// ---- slot words (robust-futex format) ------------------------------------------------
+/// Inside the TID field: an idle slot of thread `tid` is `tid | IDLE`. No TID reaches
+/// bit 29 (`PID_MAX_LIMIT` is 2^22), so the kernel never matches it.
+const IDLE: u32 = 1 << 29;
+/// A slot whose dead holder's units were returned; its death is not reported yet. Not
+/// a TID either.
+const REPORT: u32 = 0x3fff_fffe;
+
+// ---- slot state (u64) ------------------------------------------------------------------
+const UNITS_MASK: u64 = 0xff_ffff;
+const DELTA_SHIFT: u32 = 24;
+const DELTA_MASK: u64 = 0xff_ffff << DELTA_SHIFT;
+/// An operation is in flight: `DELTA` units, an acquire if `ACQ`, else a release.
+const PEND: u64 = 1 << 48;
+const ACQ: u64 = 1 << 49;
+/// Parity of the slot's committed operations (never reset while the object lives).
+const CP: u64 = 1 << 50;
+/// The slot's dead holder held units: its death must be reported.
+const DEATH_DUE: u64 = 1 << 51;
+/// The holder linked the slot into its robust list (the kernel reports its death).
+const LINKED: u64 = 1 << 52;
+
+/// `ns_flags` high half: participants from several PID namespaces were seen.
+const FLAG_CROSS_NS: u32 = 1;
+
+/// How long a waiter sleeps before it checks holders in `/proc` (the back-stop), when
+/// every holder it watches is linked (the kernel reports their deaths) ...
+const BACKSTOP_LINKED_MS: i64 = 250;
+/// ... and when some holder is not (its robust mode is off): the whole admission
+/// latency after such a death is at most about this.
+const BACKSTOP_UNLINKED_MS: i64 = 100;
+
+/// How long a call without a deadline (a release, a reclaim) waits for another slot's
+/// operation to commit before it gives up with nothing changed. A live holder commits
+/// within a few instructions; only a stopped one, or a damaged object (a peer wrote a
+/// tag that names an operation nobody will commit), takes longer.
+const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One holder slot (64 bytes). The node is 32 bytes after the word, as the kernel's
+/// robust list expects (glibc's `futex_offset` -32).
+///
+/// ```text
+/// +0   word       u32  robust word: 0 free | tid | tid|W | D(|W) dead | tid|IDLE | REPORT
+/// +4   reserved   u32
+/// +8   state      u64  units (0..24), pending delta (24..48), PEND, ACQ, CP,
+///                      DEATH_DUE, LINKED (bits 48..53)
+/// +16  token      u64  holder thread's token
+/// +24  ids        u64  holder's pid << 32 | tid (back-stop record)
+/// +32  list_next  u64  robust-list node, written by the holder, read by the kernel only
+/// +40  start      u64  holder thread's start time (back-stop record)
+/// +48  ns         u32  holder's PID-namespace id (back-stop record)
+/// +52  reserved   (12)
+/// ```
+///
+/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
+///
+/// | word         | meaning                                   | who moves it on                     |
+/// |--------------|-------------------------------------------|-------------------------------------|
+/// | 0            | free                                      | a new holder (CAS)                  |
+/// | tid \| IDLE  | idle: tid's slot, unlinked; `units` cached | tid, or anyone taking it over (CAS) |
+/// | tid (\| W)   | held by tid, linked in its robust list    | tid (store IDLE), the kernel (D)    |
+/// | D (\| W)     | holder died (kernel, or the back-stop)    | a reclaimer (CAS to its own tid)    |
+/// | REPORT       | units returned, death not reported yet    | one acquirer (CAS to 0)             |
+#[repr(C)]
+pub struct Slot {
+    word: AtomicU32,
+    _r0: AtomicU32,
+    state: AtomicU64,
+    token: AtomicU64,
+    ids: AtomicU64,
+    list_next: AtomicUsize,
+    start: AtomicU64,
+    ns: AtomicU32,
+    _r1: [AtomicU32; 3],
+}
+
+/// Shared layout (`MP_SEM_UNDO_SIZE` = 4160 bytes, 8-aligned):
+///
+/// ```text
+/// +0   header     (8)
+/// +8   value      u32  futex word: units (0..23) | tag (23..30) | PARITY (30) | DEATHS (31)
+/// +12  sleepers   u32  threads registered as (about to be) asleep
+/// +16  max_value  u32  fixed at init (<= UNDO_VALUE_MAX)
+/// +20  reserved   u32
+/// +24  ns_flags   u64  creator's PID-namespace id | FLAG_CROSS_NS << 32
+/// +32  reserved   (32)
+/// +64  slots      [Slot; 64]
+/// ```
+///
+/// Invariant when no operation is in flight: value + the units of all slots (held,
+/// cached in idle slots, or dead) = the units ever created (`value` at init + releases beyond it, which the bound
+/// forbids for a `BoundedSemaphore`). The value word's states:
+///
+/// | tag        | DEATHS | meaning                                                      |
+/// |------------|--------|--------------------------------------------------------------|
+/// | 0          | 0      | no operation since init (or since a reclaim settled)         |
+/// | i+1, p     | x      | slot i did the last operation, with parity p; committed once |
+/// |            |        | slot i's state shows no `PEND` of parity p                   |
+/// | x          | 1      | some slot may be `REPORT`: acquirers take the slow path      |
+#[repr(C)]
+pub struct RawSemUndo {
+    header: Header,
+    value: AtomicU32,
+    sleepers: AtomicU32,
+    max_value: AtomicU32,
+    _r0: AtomicU32,
+    ns_flags: AtomicU64,
+    _r1: [AtomicU64; 4],
+    slots: [Slot; UNDO_HOLDERS],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<Slot>() == 64);
+    assert!(
+        core::mem::offset_of!(Slot, list_next) as isize + robust::FUTEX_OFFSET
+            == core::mem::offset_of!(Slot, word) as isize
+    );
+    assert!(core::mem::size_of::<RawSemUndo>() == 64 + 64 * UNDO_HOLDERS);
+    assert!(UNDO_HOLDERS < (TAG_MASK >> TAG_SHIFT) as usize);
+};
+
+/// Why an operation on the value did not happen.
+#[derive(Debug, PartialEq, Eq)]
+enum Blocked {
+    /// Not enough units (acquire).
+    Empty,
+    /// Would pass `max_value` (release).
+    Full,
+    /// Gave up waiting for another slot's operation to commit (deadline).
+    Timeout,
+}
+
+#[inline(always)]
+fn tag_of(v: u32) -> u32 {
+    (v & TAG_MASK) >> TAG_SHIFT
+}
+
+/// The tag an operation of slot `i` in state `s` writes.
+#[inline(always)]
+fn tag_for(i: usize, s: u64) -> u32 {
+    (((i as u32) + 1) << TAG_SHIFT) | if s & CP == 0 { PARITY } else { 0 }
+}
+
+/// The state after committing the operation pending in `pend`.
+#[inline(always)]
+fn committed(pend: u64) -> u64 {
+    let units = pend & UNITS_MASK;
+    let delta = (pend & DELTA_MASK) >> DELTA_SHIFT;
+    let new_units = if pend & ACQ != 0 {
+        units.saturating_add(delta).min(UNITS_MASK)
+    } else {
+        units.saturating_sub(delta)
+    };
+    (pend & !(UNITS_MASK | DELTA_MASK | PEND | ACQ)) ^ CP | new_units
+}
+
+impl Slot {
+    #[inline(always)]
+    fn units(&self) -> u32 {
+        (self.state.load(Ordering::Relaxed) & UNITS_MASK) as u32
+    }
+}
+
+/// How this thread uses its robust list for the object (as the RLock's `Robust`): the
+/// head (null: do not link), and whether the slot may be marked pending while the
+/// thread does not own it (only when every participant shares our PID namespace).
+#[derive(Clone, Copy)]
+struct Robust {
+    head: *mut crate::sys::futex::RobustListHead,
+    pending_while_not_owned: bool,
+}
+
+impl Robust {
+    #[inline]
+    fn set_pending(self, node: &AtomicUsize) {
+        if !self.head.is_null() {
+            // SAFETY: `head` is the calling thread's live head (thread::current).
+            unsafe { robust::set_pending(self.head, node) };
+        }
+    }
+
+    #[inline]
+    fn clear_pending(self) {
+        if !self.head.is_null() {
+            // SAFETY: as above.
+            unsafe { robust::clear_pending(self.head) };
+        }
+    }
+}
+
+impl RawSemUndo {
+    /// Checks the creation arguments: `value <= max_value <= UNDO_VALUE_MAX`.
+    pub fn valid_args(value: u32, max_value: u32) -> bool {
+        value <= max_value && max_value <= UNDO_VALUE_MAX
+    }
+
+    /// Initialises and publishes. Arguments must satisfy [`RawSemUndo::valid_args`].
+    pub fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
+        let me = thread::current();
+        self.value.store(value, Ordering::Relaxed);
+        self.sleepers.store(0, Ordering::Relaxed);
+        self.max_value.store(max_value, Ordering::Relaxed);
+        self._r0.store(0, Ordering::Relaxed);
+        self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
+        for r in &self._r1 {
+            r.store(0, Ordering::Relaxed);
+        }
+        for s in &self.slots {
+            s.word.store(0, Ordering::Relaxed);
+            s._r0.store(0, Ordering::Relaxed);
+            s.state.store(0, Ordering::Relaxed);
+            s.token.store(0, Ordering::Relaxed);
+            s.ids.store(0, Ordering::Relaxed);
+            s.list_next.store(0, Ordering::Relaxed);
+            s.start.store(0, Ordering::Relaxed);
+            s.ns.store(0, Ordering::Relaxed);
+            for r in &s._r1 {
+                r.store(0, Ordering::Relaxed);
+            }
+        }
+        self.header.publish(Kind::SemUndo, lifecycle);
+    }
+
+    /// The object header.
+    #[inline]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The slot this thread looks at first.
+    #[inline(always)]
+    fn home(me: &ThreadCtx) -> usize {
+        ((me.token >> 32) as usize) % UNDO_HOLDERS
+    }
+
+    /// True for the usual case: our namespace is the creator's, and no flag.
+    #[inline(always)]
+    fn same_ns(&self, me: &ThreadCtx) -> bool {
+        me.pidns != 0 && self.ns_flags.load(Ordering::Relaxed) == u64::from(me.pidns)
+    }
+
+    /// How `me` may use its robust list here; flags a participant from another (or an
+    /// unknown) PID namespace for everyone, as the RLock does.
+    fn robust_for(&self, me: &ThreadCtx) -> Robust {
+        let v = self.ns_flags.load(Ordering::Relaxed);
+        let same = me.pidns != 0 && v as u32 == me.pidns;
+        if !same && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
+            self.ns_flags
+                .fetch_or(u64::from(FLAG_CROSS_NS) << 32, Ordering::Relaxed);
+            fence(Ordering::Release);
+        }
+        Robust {
+            head: me.robust_head,
+            pending_while_not_owned: same && (v >> 32) as u32 & FLAG_CROSS_NS == 0,
+        }
+    }
+
+    // ---- operations on the value ---------------------------------------------------
+
+    /// True if the operation named by the tag of `v` is committed (or is slot `mine`'s,
+    /// whose operations the caller runs itself).
+    #[inline(always)]
+    fn settled(&self, v: u32, mine: usize) -> bool {
+        let t = tag_of(v) as usize;
+        if t == 0 || t == mine + 1 {
+            return true;
+        }
+        self.settled_other(v, t - 1)
+    }
+
+    #[inline]
+    fn settled_other(&self, v: u32, j: usize) -> bool {
+        let Some(slot) = self.slots.get(j) else {
+            return true; // a scribbled tag names no slot: nothing to wait for
+        };
+        let s = slot.state.load(Ordering::Acquire);
+        s & PEND == 0 || (s & CP == 0) != (v & PARITY != 0)
+    }
+
+    /// Waits until the operation named by the tag of the value is committed; reclaims
+    /// its slot if its holder died. Returns the fresh value, or `Timeout` at the deadline.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self, me: &ThreadCtx, mine: usize, deadline: &Deadline) -> Result<u32, Blocked> {
+        let mut rounds = 0u32;
+        let mut since: Option<std::time::Instant> = None;
+        loop {
+            let v = self.value.load(Ordering::Acquire);
+            if self.settled(v, mine) {
+                return Ok(v);
+            }
+            let j = tag_of(v) as usize - 1;
+            let w = self.slots[j].word.load(Ordering::Acquire);
+            if w & FUTEX_TID_MASK == 0 && w & FUTEX_OWNER_DIED != 0 {
+                self.reclaim(me, j);
+                continue;
+            }
+            rounds += 1;
+            if rounds < 64 {
+                core::hint::spin_loop();
+                continue;
+            }
+            // The holder is preempted between its CAS and its commit (or stopped, or
+            // dead without the kernel's help): yield, and now and then ask /proc.
+            if rounds.is_multiple_of(256) && self.holder_is_provably_dead(me, j, w) {
+                let _ = self.slots[j].word.compare_exchange(
+                    w,
+                    FUTEX_OWNER_DIED | (w & FUTEX_WAITERS),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                continue;
+            }
+            let started = *since.get_or_insert_with(std::time::Instant::now);
+            if deadline.expired() || started.elapsed() > SETTLE_GIVE_UP {
+                return Err(Blocked::Timeout);
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// One operation of slot `i` (owned by the caller): takes (`acquire`) or returns
+    /// `delta` units, recording them in the slot in the same step (see the module docs).
+    /// `deaths` also raises `DEATHS` in the value word.
+    #[inline(always)]
+    fn apply(
+        &self,
+        me: &ThreadCtx,
+        i: usize,
+        delta: u32,
+        acquire: bool,
+        deaths: bool,
+        deadline: &Deadline,
+    ) -> Result<(), Blocked> {
+        let slot = &self.slots[i];
+        let s = slot.state.load(Ordering::Relaxed) & !(PEND | ACQ | DELTA_MASK);
+        let pend = s | PEND | (u64::from(delta) << DELTA_SHIFT) | if acquire { ACQ } else { 0 };
+        slot.state.store(pend, Ordering::Relaxed);
+        let tag = tag_for(i, s);
+        let extra = if deaths { DEATHS } else { 0 };
+        let mut v = self.value.load(Ordering::Relaxed);
+        loop {
+            if !self.settled(v, i) {
+                match self.settle(me, i, deadline) {
+                    Ok(now) => v = now,
+                    Err(e) => {
+                        slot.state.store(s, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
+            let val = v & VALUE_MASK;
+            let new_val = if acquire {
+                if val < delta {
+                    slot.state.store(s, Ordering::Relaxed);
+                    return Err(Blocked::Empty);
+                }
+                val - delta
+            } else {
+                let max = self.max_value.load(Ordering::Relaxed).min(UNDO_VALUE_MAX);
+                if delta > max || val > max - delta {
+                    slot.state.store(s, Ordering::Relaxed);
+                    return Err(Blocked::Full);
+                }
+                val + delta
+            };
+            match self.value.compare_exchange_weak(
+                v,
+                new_val | tag | (v & DEATHS) | extra,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => v = now,
+            }
+        }
+        slot.state.store(committed(pend), Ordering::Release);
+        Ok(())
+    }
+
+    // ---- acquire ----------------------------------------------------------------------
+
+    /// Takes one unit: `Ok`, `OwnerDead` (taken; a holder died holding units, which were
+    /// returned, and this acquirer is the one told), `Timeout`, `Intr` (nothing taken),
+    /// `Busy` (all `UNDO_HOLDERS` slots hold units: nothing taken).
+    #[inline]
+    pub fn acquire(&self, timeout: Timeout) -> Status {
+        if let Some(me) = thread::current_if_ready() {
+            if self.try_acquire_fast(me) {
+                return Status::Ok;
+            }
+        }
+        self.acquire_slow(timeout)
+    }
+
+    /// The uncontended path: the thread's idle slot is its home slot and no death report
+    /// waits. With a unit cached in the slot (the thread's last release left it there):
+    /// one CAS of the slot word, and plain stores to link it. Otherwise, with units in
+    /// the value and the last operation ours or none: that CAS and one on the value.
+    /// Anything else goes to the slow path before anything is changed, except that the
+    /// slot may stay claimed (the slow path finds it as ours).
+    #[inline(always)]
+    fn try_acquire_fast(&self, me: &ThreadCtx) -> bool {
+        let i = Self::home(me);
+        let slot = &self.slots[i];
+        let v = self.value.load(Ordering::Relaxed);
+        if !self.same_ns(me)
+            || slot.word.load(Ordering::Relaxed) != me.tid | IDLE
+            || slot.token.load(Ordering::Relaxed) != me.token
+            || v & DEATHS != 0
+            // SAFETY: the calling thread's own book (or null).
+            || !unsafe { robust::has_room(me.book) }
+        {
+            return false;
+        }
+        let s0 = slot.state.load(Ordering::Relaxed);
+        // The unit our last release kept in the idle slot: taking the slot back takes it.
+        let cached = s0 & (UNITS_MASK | PEND) == 1;
+        if !cached && (v & VALUE_MASK == 0 || !(tag_of(v) == 0 || tag_of(v) as usize == i + 1)) {
+            return false;
+        }
+        let head = me.robust_head;
+        if !head.is_null() {
+            // SAFETY: this thread's live head.
+            unsafe { robust::set_pending(head, &slot.list_next) };
+        }
+        if slot
+            .word
+            .compare_exchange(me.tid | IDLE, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            if !head.is_null() {
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
+            }
+            return false;
+        }
+        // SAFETY: `has_room` held: this thread's non-null book with room; we own the
+        // slot, and the caller keeps the object mapped while it holds units.
+        unsafe { robust::record_with_room(&mut *me.book, &slot.list_next) };
+        let linked = if head.is_null() { 0 } else { LINKED };
+        if cached {
+            // Nobody else changes an idle slot's state: it is ours again, unit included.
+            slot.state.store(s0 | linked, Ordering::Release);
+            if !head.is_null() {
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
+            }
+            return true;
+        }
+        let s = s0 & CP;
+        let pend = s | linked | PEND | ACQ | (1 << DELTA_SHIFT);
+        slot.state.store(pend, Ordering::Relaxed);
+        let ok = self
+            .value
+            .compare_exchange(
+                v,
+                ((v - 1) & !(TAG_MASK | PARITY)) | tag_for(i, s),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        slot.state.store(
+            if ok { committed(pend) } else { s | linked },
+            Ordering::Release,
+        );
+        if !head.is_null() {
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
+        }
+        // On a lost race the slot stays ours (claimed, linked, 0 units): the slow path
+        // finds it and goes on from there.
+        ok
+    }
+
+    /// Finds the calling thread's claimed slot (held or holding 0 units, not idle).
+    fn my_claimed_slot(&self, me: &ThreadCtx) -> Option<usize> {
+        let home = Self::home(me);
+        (0..UNDO_HOLDERS)
+            .map(|k| (home + k) % UNDO_HOLDERS)
+            .find(|&i| {
+                let s = &self.slots[i];
+                s.word.load(Ordering::Relaxed) & (FUTEX_TID_MASK | FUTEX_OWNER_DIED) == me.tid
+                    && s.token.load(Ordering::Relaxed) == me.token
+            })
+    }
+
+    /// Claims a slot for the calling thread: its claimed one, its idle one, a free one,
+    /// or another thread's idle one (in that order), and tells whether it was taken now
+    /// (then the units in it are cached units, now the caller's). `None`: the table is
+    /// full of holders.
+    fn claim(&self, me: &ThreadCtx, robust: Robust) -> Option<(usize, bool)> {
+        if let Some(i) = self.my_claimed_slot(me) {
+            return Some((i, false));
+        }
+        let home = Self::home(me);
+        let order = || (0..UNDO_HOLDERS).map(move |k| (home + k) % UNDO_HOLDERS);
+        // Ours first (no record to rewrite), then free ones, then anyone's idle one.
+        let mine = order().find(|&i| {
+            self.slots[i].word.load(Ordering::Relaxed) == me.tid | IDLE
+                && self.slots[i].token.load(Ordering::Relaxed) == me.token
+        });
+        for pass in 0..3 {
+            for i in mine.into_iter().chain(order()) {
+                let slot = &self.slots[i];
+                let w = slot.word.load(Ordering::Relaxed);
+                let takeable = match pass {
+                    0 => Some(i) == mine && w == me.tid | IDLE,
+                    // Free: 0, or anything without a TID and without D (a scribble).
+                    1 => w & FUTEX_TID_MASK == 0 && w & FUTEX_OWNER_DIED == 0,
+                    _ => w != REPORT && w & IDLE != 0 && w & FUTEX_OWNER_DIED == 0,
+                };
+                if takeable && self.take_slot(me, robust, i, w) {
+                    return Some((i, true));
+                }
+            }
+        }
+        None
+    }
+
+    /// CASes slot `i` from `w` to ours and links it: true on success.
+    fn take_slot(&self, me: &ThreadCtx, robust: Robust, i: usize, w: u32) -> bool {
+        let slot = &self.slots[i];
+        if robust.pending_while_not_owned {
+            robust.set_pending(&slot.list_next);
+        }
+        if slot
+            .word
+            .compare_exchange(w, me.tid, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            if robust.pending_while_not_owned {
+                robust.clear_pending();
+            }
+            return false;
+        }
+        robust.set_pending(&slot.list_next);
+        self.record_holder(me, slot);
+        let mut linked = 0;
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
+        // we own the slot, and the caller keeps the object mapped while it is linked.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            if unsafe { robust::record(book, &slot.list_next) } && !robust.head.is_null() {
+                linked = LINKED;
+            }
+        }
+        robust.clear_pending();
+        // Keep the parity, and an idle slot's cached units (now ours); a free slot holds
+        // nothing (a scribbled count is dropped here, in a slot nobody holds).
+        let keep = if w & IDLE != 0 { CP | UNITS_MASK } else { CP };
+        let s = slot.state.load(Ordering::Relaxed);
+        slot.state.store((s & keep) | linked, Ordering::Release);
+        true
+    }
+
+    /// Writes the back-stop record (start time and namespace before ids, Release).
+    fn record_holder(&self, me: &ThreadCtx, slot: &Slot) {
+        slot.token.store(me.token, Ordering::Relaxed);
+        slot.start.store(me.start_time, Ordering::Relaxed);
+        slot.ns.store(me.pidns, Ordering::Relaxed);
+        slot.ids.store(
+            (u64::from(me.pid) << 32) | u64::from(me.tid),
+            Ordering::Release,
+        );
+    }
+
+    /// Gives up slot `i` (ours, holding 0 units): unlinks it and marks it idle.
+    fn go_idle(&self, me: &ThreadCtx, robust: Robust, i: usize) {
+        let slot = &self.slots[i];
+        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
+        if pending {
+            robust.set_pending(&slot.list_next);
+        }
+        // SAFETY: the calling thread's own book (or null); we own the slot.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, &slot.list_next) };
+        }
+        let s = slot.state.load(Ordering::Relaxed);
+        slot.state.store(s & !LINKED, Ordering::Relaxed);
+        // Waiters that watch our word (they set W) must look at the table again: the
+        // holder they watch is gone, and a newer one may need watching.
+        let old = slot.word.swap(me.tid | IDLE, Ordering::Release);
+        if pending {
+            robust.clear_pending();
+        }
+        if old & FUTEX_WAITERS != 0 {
+            futex::wake_all(&slot.word);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(&self, timeout: Timeout) -> Status {
+        let me = thread::current();
+        let deadline = timeout.deadline();
+        // SAFETY: the calling thread's own book (or null).
+        unsafe { robust::make_room(me.book) };
+        let robust = self.robust_for(me);
+        let mut rounds = 0;
+        let (i, fresh) = loop {
+            if let Some(claimed) = self.claim(me, robust) {
+                break claimed;
+            }
+            // Full of holders: perhaps of dead ones (a few rounds: a peer that keeps
+            // writing dead words must not keep us here).
+            rounds += 1;
+            if rounds > 3 || !self.reclaim_dead(me) {
+                return Status::Busy;
+            }
+        };
+        if fresh && self.slots[i].units() > 0 {
+            return self.took_cached(me, i);
+        }
+        let result = self.acquire_in(me, i, robust, &deadline);
+        if result != Status::Ok && result != Status::OwnerDead && self.slots[i].units() == 0 {
+            self.go_idle(me, robust, i);
+        }
+        result
+    }
+
+    /// Slot `i` was just taken with cached units in it: keep one, return the rest.
+    fn took_cached(&self, me: &ThreadCtx, i: usize) -> Status {
+        let extra = self.slots[i].units().saturating_sub(1);
+        if extra > 0
+            && self
+                .apply(me, i, extra, false, false, &Deadline::Never)
+                .is_ok()
+        {
+            let n = self.sleepers.load(Ordering::SeqCst);
+            if n != 0 {
+                futex::wake(&self.value, extra.min(n));
+            }
+        }
+        if self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report() {
+            Status::OwnerDead
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// True if an idle slot other than `except` holds cached units.
+    fn cached_elsewhere(&self, except: usize) -> bool {
+        self.slots.iter().enumerate().any(|(j, s)| {
+            let w = s.word.load(Ordering::SeqCst);
+            j != except
+                && w != REPORT
+                && w & IDLE != 0
+                && w & FUTEX_OWNER_DIED == 0
+                && s.units() > 0
+        })
+    }
+
+    /// Takes over an idle slot (other than `except`) with cached units: its index, now
+    /// ours with its units.
+    fn steal_cached(&self, me: &ThreadCtx, robust: Robust, except: usize) -> Option<usize> {
+        for (j, slot) in self.slots.iter().enumerate() {
+            let w = slot.word.load(Ordering::Acquire);
+            if j == except
+                || w == REPORT
+                || w & IDLE == 0
+                || w & FUTEX_OWNER_DIED != 0
+                || slot.units() == 0
+            {
+                continue;
+            }
+            if self.take_slot(me, robust, j, w) {
+                if self.slots[j].units() > 0 {
+                    return Some(j);
+                }
+                self.go_idle(me, robust, j);
+            }
+        }
+        None
+    }
+
+    /// Waits for a unit with slot `i` claimed.
+    fn acquire_in(&self, me: &ThreadCtx, i: usize, robust: Robust, deadline: &Deadline) -> Status {
+        let mut watch: Vec<(usize, u32)> = Vec::new();
+        let mut reclaims = 0usize;
+        loop {
+            match self.apply(me, i, 1, true, false, deadline) {
+                Ok(()) => {
+                    let dead =
+                        self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report();
+                    return if dead { Status::OwnerDead } else { Status::Ok };
+                }
+                Err(Blocked::Timeout) => return Status::Timeout,
+                Err(_) => {}
+            }
+            // No unit: dead holders give theirs back first; then idle slots give up
+            // their cached units.
+            if self.reclaim_dead(me) {
+                // Bounded after the deadline: a peer that keeps writing dead words must
+                // not keep us here (a real table has at most UNDO_HOLDERS dead slots).
+                reclaims += 1;
+                if reclaims <= UNDO_HOLDERS || !deadline.expired() {
+                    continue;
+                }
+                return Status::Timeout;
+            }
+            if let Some(j) = self.steal_cached(me, robust, i) {
+                if self.slots[i].units() == 0 {
+                    self.go_idle(me, robust, i);
+                    return self.took_cached(me, j);
+                }
+                // We hold units in slot i already: pour slot j's into the value (one
+                // slot per thread), then take one from there like everyone else.
+                let u = self.slots[j].units();
+                if self.apply(me, j, u, false, false, &Deadline::Never).is_ok() {
+                    let n = self.sleepers.load(Ordering::SeqCst);
+                    if n != 0 {
+                        futex::wake(&self.value, u.min(n));
+                    }
+                }
+                self.go_idle(me, robust, j);
+                continue;
+            }
+            if deadline.is_now() {
+                return Status::Timeout;
+            }
+            // Watch every holder's word (setting W, so that the kernel wakes one of us
+            // when it marks the word), and the value.
+            watch.clear();
+            let mut short = false;
+            for (j, slot) in self.slots.iter().enumerate() {
+                if j == i {
+                    continue;
+                }
+                let w = slot.word.load(Ordering::Relaxed);
+                if w & FUTEX_TID_MASK == 0 || w & IDLE != 0 || w & FUTEX_OWNER_DIED != 0 {
+                    continue;
+                }
+                if w & FUTEX_WAITERS == 0
+                    && slot
+                        .word
+                        .compare_exchange(
+                            w,
+                            w | FUTEX_WAITERS,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        )
+                        .is_err()
+                {
+                    continue;
+                }
+                if slot.state.load(Ordering::Relaxed) & LINKED == 0 {
+                    short = true;
+                }
+                watch.push((j, w | FUTEX_WAITERS));
+            }
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            let v = self.value.load(Ordering::SeqCst);
+            // Registered: a release from now on wakes us; one before shows here.
+            if v & VALUE_MASK != 0 || self.cached_elsewhere(i) {
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                if deadline.expired() {
+                    return Status::Timeout;
+                }
+                continue;
+            }
+            let cap = if short {
+                BACKSTOP_UNLINKED_MS
+            } else {
+                BACKSTOP_LINKED_MS
+            };
+            let sleep_until = deadline.capped_ms(cap);
+            let mut words: Vec<(&AtomicU32, u32)> = Vec::with_capacity(watch.len() + 1);
+            words.push((&self.value, v));
+            words.extend(
+                watch
+                    .iter()
+                    .take(waitv::WAITV_MAX - 1)
+                    .map(|&(j, w)| (&self.slots[j].word, w)),
+            );
+            let wake = match waitv::wait_any(&words, &sleep_until) {
+                Some(w) => w,
+                None => futex::wait(&self.value, v, &deadline.capped_ms(BACKSTOP_UNLINKED_MS)),
+            };
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            match wake {
+                Wake::Retry => {}
+                Wake::Interrupted => return Status::Intr,
+                Wake::TimedOut if deadline.expired() => {
+                    // A unit that arrived at the deadline is still taken.
+                    if self.apply(me, i, 1, true, false, &Deadline::Now).is_ok() {
+                        let dead = self.value.load(Ordering::Relaxed) & DEATHS != 0
+                            && self.collect_report();
+                        return if dead { Status::OwnerDead } else { Status::Ok };
+                    }
+                    return Status::Timeout;
+                }
+                Wake::TimedOut => {
+                    // The back-stop: holders that provably no longer exist are marked
+                    // as the kernel would have; the next round reclaims them.
+                    for &(j, w) in &watch {
+                        if self.holder_is_provably_dead(me, j, w) {
+                            let _ = self.slots[j].word.compare_exchange(
+                                w,
+                                FUTEX_OWNER_DIED | FUTEX_WAITERS,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- release ----------------------------------------------------------------------
+
+    /// Returns one unit that the calling thread acquired: `Ok`, `NotOwner` (the thread
+    /// holds no unit of this semaphore: nothing changed), `Overflow` (at `max_value`,
+    /// which only a damaged object can reach: nothing changed).
+    #[inline]
+    pub fn release(&self) -> Status {
+        let Some(me) = thread::current_if_ready() else {
+            return Status::NotOwner;
+        };
+        let i = Self::home(me);
+        let slot = &self.slots[i];
+        let s = slot.state.load(Ordering::Relaxed);
+        // SAFETY: the calling thread's own book (or null), used only in this call.
+        match unsafe { me.book.as_mut() } {
+            Some(book)
+                if self.same_ns(me)
+                    && slot.word.load(Ordering::Relaxed) == me.tid
+                    && slot.token.load(Ordering::Relaxed) == me.token
+                    && s & (UNITS_MASK | PEND) == 1
+                    && robust::is_last(book, &slot.list_next) =>
+            {
+                // The usual case: our last unit, from our home slot. The unit stays in
+                // the slot, which goes idle ("cached"): our next acquire takes it back
+                // with one CAS on our own word, and anyone who needs it takes the idle
+                // slot over (it holds nothing for the kernel to report).
+                let head = me.robust_head;
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::set_pending(head, &slot.list_next) };
+                }
+                // SAFETY: we own the slot; `is_last` holds.
+                unsafe { robust::forget_last(book, &slot.list_next) };
+                slot.state.store(s & !LINKED, Ordering::Relaxed);
+                // A swap, not a store: with the sleepers load below it pairs with a
+                // waiter's registration and its look for cached units (SeqCst both).
+                let old = slot.word.swap(me.tid | IDLE, Ordering::SeqCst);
+                if !head.is_null() {
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::clear_pending(head) };
+                }
+                if old & FUTEX_WAITERS != 0 {
+                    futex::wake_all(&slot.word);
+                }
+                if self.sleepers.load(Ordering::SeqCst) != 0 {
+                    self.wake_one();
+                }
+                Status::Ok
+            }
+            _ => self.release_slow(me),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_one(&self) {
+        futex::wake(&self.value, 1);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&self, me: &ThreadCtx) -> Status {
+        let Some(i) = self.my_claimed_slot(me) else {
+            return Status::NotOwner;
+        };
+        if self.slots[i].units() == 0 {
+            return Status::NotOwner;
+        }
+        let robust = self.robust_for(me);
+        match self.apply(me, i, 1, false, false, &Deadline::Never) {
+            Ok(()) => {}
+            Err(Blocked::Timeout) => return Status::Busy,
+            Err(_) => return Status::Overflow,
+        }
+        if self.slots[i].units() == 0 {
+            self.go_idle(me, robust, i);
+        }
+        if self.sleepers.load(Ordering::SeqCst) != 0 {
+            self.wake_one();
+        }
+        Status::Ok
+    }
+
+    // ---- dead holders -------------------------------------------------------------------
+
+    /// Reclaims every slot whose holder died: true if any was found.
+    fn reclaim_dead(&self, me: &ThreadCtx) -> bool {
+        let mut any = false;
+        for (j, slot) in self.slots.iter().enumerate() {
+            let w = slot.word.load(Ordering::Acquire);
+            if w & FUTEX_TID_MASK == 0 && w & FUTEX_OWNER_DIED != 0 {
+                self.reclaim(me, j);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Takes over dead slot `j`, settles its pending operation, returns its units to the
+    /// value, and leaves a death report (if it held units) for one acquirer. Every step
+    /// survives our own death: the slot is ours (linked in our robust list) until its
+    /// word is freed, and a later reclaimer redoes what is left.
+    #[cold]
+    #[inline(never)]
+    fn reclaim(&self, me: &ThreadCtx, j: usize) {
+        let slot = &self.slots[j];
+        let w = slot.word.load(Ordering::Acquire);
+        if w & FUTEX_TID_MASK != 0 || w & FUTEX_OWNER_DIED == 0 {
+            return;
+        }
+        // SAFETY: the calling thread's own book (or null).
+        unsafe { robust::make_room(me.book) };
+        let robust = self.robust_for(me);
+        if !self.take_dead(me, robust, j, w) {
+            return;
+        }
+        // Settle the dead holder's operation in flight, if any.
+        let mut s = slot.state.load(Ordering::Acquire);
+        if s & PEND != 0 {
+            let v = self.value.load(Ordering::Acquire);
+            let done = tag_of(v) as usize == j + 1 && (v & PARITY != 0) == (s & CP == 0);
+            s = if done {
+                committed(s)
+            } else {
+                s & !(PEND | ACQ | DELTA_MASK)
+            };
+        }
+        let units = (s & UNITS_MASK) as u32;
+        if units > 0 {
+            s |= DEATH_DUE;
+        }
+        slot.state.store(s, Ordering::Release);
+        if units > 0 {
+            // Give the units back: an operation of slot j (ours now).
+            let returned = units.min(UNDO_VALUE_MAX);
+            let r = self.apply(me, j, returned, false, true, &Deadline::Never);
+            if r == Err(Blocked::Timeout) {
+                // Another operation never committed (a damaged object, or a stopped
+                // thread): leave the slot dead, as we found it, for a later reclaim.
+                self.abandon_reclaim(me, robust, j);
+                return;
+            }
+            if r.is_err() {
+                // Only a damaged object gets here (more units than the bound allows):
+                // drop the excess rather than pass the bound.
+                let st = slot.state.load(Ordering::Relaxed);
+                slot.state.store(st & !UNITS_MASK, Ordering::Relaxed);
+            }
+            let n = self.sleepers.load(Ordering::SeqCst);
+            if n != 0 {
+                futex::wake(&self.value, returned.min(n));
+            }
+        }
+        let report = slot.state.load(Ordering::Relaxed) & DEATH_DUE != 0;
+        // Free the slot (or leave the report in it).
+        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
+        if pending {
+            robust.set_pending(&slot.list_next);
+        }
+        // SAFETY: the calling thread's own book (or null); we own the slot.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, &slot.list_next) };
+        }
+        let old = slot
+            .word
+            .swap(if report { REPORT } else { 0 }, Ordering::AcqRel);
+        if pending {
+            robust.clear_pending();
+        }
+        if old & FUTEX_WAITERS != 0 {
+            futex::wake_all(&slot.word);
+        }
+        if report {
+            self.value.fetch_or(DEATHS, Ordering::SeqCst);
+        }
+    }
+
+    /// Gives dead slot `j` (taken over by us, its state settled) back to the dead state.
+    fn abandon_reclaim(&self, me: &ThreadCtx, robust: Robust, j: usize) {
+        let slot = &self.slots[j];
+        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
+        if pending {
+            robust.set_pending(&slot.list_next);
+        }
+        // SAFETY: the calling thread's own book (or null); we own the slot.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, &slot.list_next) };
+        }
+        slot.word
+            .swap(FUTEX_OWNER_DIED | FUTEX_WAITERS, Ordering::AcqRel);
+        if pending {
+            robust.clear_pending();
+        }
+    }
+
+    /// CASes dead slot `j` from `w` to ours and links it (as `take_slot`, keeping the
+    /// dead holder's state): true on success.
+    fn take_dead(&self, me: &ThreadCtx, robust: Robust, j: usize, w: u32) -> bool {
+        let slot = &self.slots[j];
+        if robust.pending_while_not_owned {
+            robust.set_pending(&slot.list_next);
+        }
+        // Keep W: sleepers on the word are woken when we free it.
+        if slot
+            .word
+            .compare_exchange(
+                w,
+                me.tid | (w & FUTEX_WAITERS),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            if robust.pending_while_not_owned {
+                robust.clear_pending();
+            }
+            return false;
+        }
+        robust.set_pending(&slot.list_next);
+        self.record_holder(me, slot);
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above; we own the slot until we free its word.
+            unsafe { robust::record(book, &slot.list_next) };
+        }
+        robust.clear_pending();
+        true
+    }
+
+    /// Collects one death report (after taking a unit): true if this caller is the one
+    /// told. Keeps `DEATHS` set while reports remain.
+    #[cold]
+    #[inline(never)]
+    fn collect_report(&self) -> bool {
+        let mine = self.slots.iter().any(|s| {
+            if s.word.load(Ordering::Relaxed) != REPORT {
+                return false;
+            }
+            // From here on the word alone says "report due": drop the state's flag
+            // before the slot can be claimed again, or a claimer that dies before it
+            // rewrites the state would leave a stale flag that reports this death twice.
+            // (Nobody else writes the state of a REPORT slot; a loser of the CAS below
+            // clears a flag that only a reclaim in progress would set.)
+            s.state.fetch_and(!DEATH_DUE, Ordering::AcqRel);
+            s.word
+                .compare_exchange(REPORT, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        // Clear the flag, then look again: a reclaimer marks its slot REPORT before it
+        // sets the flag, so every report is seen here or flagged again after us.
+        self.value.fetch_and(!DEATHS, Ordering::SeqCst);
+        if self
+            .slots
+            .iter()
+            .any(|s| s.word.load(Ordering::SeqCst) == REPORT)
+        {
+            self.value.fetch_or(DEATHS, Ordering::SeqCst);
+        }
+        mine
+    }
+
+    /// The back-stop: true only if the holder recorded in slot `j` (whose word is `w`)
+    /// provably no longer exists (the RLock's rules: same PID namespace, a `/proc` that
+    /// is provably ours, the record matching the word, nothing changing meanwhile).
+    #[cold]
+    fn holder_is_provably_dead(&self, me: &ThreadCtx, j: usize, w: u32) -> bool {
+        let slot = &self.slots[j];
+        let tid_w = w & FUTEX_TID_MASK;
+        if me.pidns == 0 || tid_w == 0 || w & IDLE != 0 || w == REPORT {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        let ids = slot.ids.load(Ordering::Acquire);
+        let start = slot.start.load(Ordering::Relaxed);
+        let ns = slot.ns.load(Ordering::Relaxed);
+        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
+        if ids == 0 || tid != tid_w || ns != me.pidns || start == 0 {
+            return false;
+        }
+        if !liveness::proc_is_own_namespace() {
+            return false;
+        }
+        let dead = match liveness::live_thread_start_time(pid, tid) {
+            None => true,
+            Some(now) => now != start,
+        };
+        dead && slot.word.load(Ordering::Acquire) & !FUTEX_WAITERS == w & !FUTEX_WAITERS
+            && slot.ids.load(Ordering::Relaxed) == ids
+            && slot.start.load(Ordering::Relaxed) == start
+    }
+
+    // ---- queries and destroy -----------------------------------------------------------
+
+    /// Units available: the value, plus units cached in idle slots, plus the units of
+    /// holders that died (the kernel has marked their slots; the next acquirer that
+    /// needs them takes them back). A pure read.
+    pub fn value(&self) -> u32 {
+        let v = self.value.load(Ordering::Acquire);
+        let mut total = v & VALUE_MASK;
+        for (j, slot) in self.slots.iter().enumerate() {
+            let w = slot.word.load(Ordering::Acquire);
+            if w != REPORT && w & IDLE != 0 && w & FUTEX_OWNER_DIED == 0 {
+                // Cached in an idle slot.
+                total = total.saturating_add(slot.units());
+                continue;
+            }
+            if w & FUTEX_TID_MASK != 0 || w & FUTEX_OWNER_DIED == 0 {
+                continue;
+            }
+            let s = slot.state.load(Ordering::Acquire);
+            let s = if s & PEND != 0
+                && tag_of(v) as usize == j + 1
+                && (v & PARITY != 0) == (s & CP == 0)
+            {
+                committed(s)
+            } else {
+                s
+            };
+            total = total.saturating_add((s & UNITS_MASK) as u32);
+        }
+        total.min(self.max_value())
+    }
+
+    /// Maximum value.
+    #[inline]
+    pub fn max_value(&self) -> u32 {
+        self.max_value.load(Ordering::Relaxed)
+    }
+
+    /// Units the calling thread holds.
+    pub fn held_by_caller(&self) -> u32 {
+        let Some(me) = thread::current_if_ready() else {
+            return 0;
+        };
+        self.my_claimed_slot(me)
+            .map_or(0, |i| self.slots[i].units())
+    }
+
+    /// Ends an in-place semaphore: `Busy` while the calling thread holds units (its
+    /// private book says so), while any live holder holds units, or while threads
+    /// really sleep on it.
+    pub fn destroy(&self) -> Status {
+        if robust::thread_holds_lock_in(
+            self as *const RawSemUndo as usize,
+            core::mem::size_of::<RawSemUndo>(),
+        ) {
+            return Status::Busy;
+        }
+        let held = self.slots.iter().any(|s| {
+            let w = s.word.load(Ordering::Relaxed);
+            w & FUTEX_TID_MASK != 0 && w & IDLE == 0 && s.units() != 0
+        });
+        if held || super::has_sleepers(&self.sleepers, &self.value) {
+            return Status::Busy;
+        }
+        self.header.retire();
+        Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicI32;
+
+    fn new_sem(v: u32, max: u32) -> Arc<RawSemUndo> {
+        // SAFETY: RawSemUndo is plain atomics and integers: all-zero is valid.
+        let s: Box<RawSemUndo> = Box::new(unsafe { core::mem::zeroed() });
+        s.init(v, max, Lifecycle::InPlace);
+        Arc::from(s)
+    }
+
+    #[test]
+    fn units_are_matched_to_acquirers() {
+        let s = new_sem(2, 2);
+        assert_eq!(s.release(), Status::NotOwner);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.held_by_caller(), 2);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Timeout);
+        let s2 = s.clone();
+        let other = std::thread::spawn(move || (s2.release(), s2.held_by_caller()))
+            .join()
+            .unwrap();
+        assert_eq!(other, (Status::NotOwner, 0));
+        assert_eq!(s.destroy(), Status::Busy);
+        assert_eq!(s.release(), Status::Ok);
+        assert_eq!(s.release(), Status::Ok);
+        assert_eq!(s.release(), Status::NotOwner);
+        assert_eq!(s.value(), 2);
+        // Fast path again, from the idle slot.
+        for _ in 0..1000 {
+            assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+            assert_eq!(s.release(), Status::Ok);
+        }
+        assert_eq!(s.value(), 2);
+        assert_eq!(s.destroy(), Status::Ok);
+        assert!(RawSemUndo::valid_args(0, 0));
+        assert!(!RawSemUndo::valid_args(0, UNDO_VALUE_MAX + 1));
+    }
+
+    #[test]
+    fn never_admits_more_than_k() {
+        let s = new_sem(3, 3);
+        let inside = Arc::new(AtomicI32::new(0));
+        let n = if cfg!(miri) { 20 } else { 5_000 };
+        let ts: Vec<_> = (0..6)
+            .map(|_| {
+                let (s, inside) = (s.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        assert!(now <= 3, "{now} inside a Semaphore(3)");
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        assert_eq!(s.release(), Status::Ok);
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.value(), 3);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+    fn thread_exit_gives_the_units_back_and_one_acquirer_is_told() {
+        let s = new_sem(3, 3);
+        let s2 = s.clone();
+        std::thread::spawn(move || {
+            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(s.value(), 3);
+        assert_eq!(s.acquire(Timeout::new(true, 10_000)), Status::Ok);
+        // The dead thread's units come back when needed; one acquirer is told.
+        let mut told = 0;
+        for _ in 0..2 {
+            match s.acquire(Timeout::new(true, 10_000)) {
+                Status::OwnerDead => told += 1,
+                Status::Ok => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(told, 1);
+        assert_eq!(s.held_by_caller(), 3);
+        for _ in 0..3 {
+            assert_eq!(s.release(), Status::Ok);
+        }
+        assert_eq!(s.value(), 3);
+    }
+
+    #[test]
+    fn full_table_is_busy() {
+        let s = new_sem(UNDO_HOLDERS as u32 + 5, UNDO_VALUE_MAX);
+        let barrier = Arc::new(std::sync::Barrier::new(UNDO_HOLDERS + 1));
+        let done = Arc::new(std::sync::Barrier::new(UNDO_HOLDERS + 1));
+        let ts: Vec<_> = (0..UNDO_HOLDERS)
+            .map(|_| {
+                let (s, b, d) = (s.clone(), barrier.clone(), done.clone());
+                std::thread::spawn(move || {
+                    assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
+                    b.wait();
+                    d.wait();
+                    assert_eq!(s.release(), Status::Ok);
+                })
+            })
+            .collect();
+        barrier.wait();
+        assert_eq!(s.acquire(Timeout::NOW), Status::Busy);
+        assert_eq!(s.value(), 5);
+        done.wait();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.release(), Status::Ok);
+        assert_eq!(s.value(), UNDO_HOLDERS as u32 + 5);
+    }
+}
