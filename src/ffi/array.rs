@@ -68,6 +68,7 @@ pub struct mp_array_t {
 
 /// Looks `arr` up: `MP_EINVAL` for NULL, `MP_EBADOBJ` unless it is the start of a
 /// mapping this process made that holds a valid array.
+#[inline(always)]
 fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
     if arr.is_null() {
         return Err(Status::Inval);
@@ -340,7 +341,7 @@ pub unsafe extern "C" fn mp_array_get(
     item_out: *mut c_void,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { mp_array_read(arr, index, 1, item_out) }
+    unsafe { read_elements(arr, index, 1, item_out) }
 }
 
 /// Copies `*item` (`mp_array_item_size()` bytes, copied bit for bit, no conversion)
@@ -358,7 +359,7 @@ pub unsafe extern "C" fn mp_array_set(
     item: *const c_void,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { mp_array_write(arr, index, 1, item) }
+    unsafe { write_elements(arr, index, 1, item) }
 }
 
 /// Copies elements `start .. start + count` to `out` (`count * item_size` bytes) in
@@ -372,6 +373,22 @@ pub unsafe extern "C" fn mp_array_set(
 /// `count * mp_array_item_size()` writable bytes (it may overlap the array).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_read(
+    arr: *mut mp_array_t,
+    start: usize,
+    count: usize,
+    out: *mut c_void,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { read_elements(arr, start, count, out) }
+}
+
+/// `mp_array_read` (and `mp_array_get`), inlined into both: the whole access is one
+/// call from C.
+///
+/// # Safety
+/// As `mp_array_read`.
+#[inline(always)]
+unsafe fn read_elements(
     arr: *mut mp_array_t,
     start: usize,
     count: usize,
@@ -397,6 +414,21 @@ pub unsafe extern "C" fn mp_array_read(
 /// `count * mp_array_item_size()` readable bytes (it may overlap the array).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_write(
+    arr: *mut mp_array_t,
+    start: usize,
+    count: usize,
+    r#in: *const c_void,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { write_elements(arr, start, count, r#in) }
+}
+
+/// `mp_array_write` (and `mp_array_set`), inlined into both.
+///
+/// # Safety
+/// As `mp_array_write`.
+#[inline(always)]
+unsafe fn write_elements(
     arr: *mut mp_array_t,
     start: usize,
     count: usize,

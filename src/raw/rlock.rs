@@ -259,6 +259,40 @@ impl RawRLock {
         }
     }
 
+    /// Runs `f` holding the lock: acquires (or re-enters) it without a timeout, runs
+    /// `f`, releases it. Returns the acquisition's status (`Ok`, or `OwnerDead`: `f`
+    /// ran) or its error (`Intr`, `Overflow`: `f` did not run); an error of the release
+    /// replaces `Ok`/`OwnerDead`.
+    ///
+    /// The same protocol as [`acquire`](Self::acquire) then [`release`](Self::release),
+    /// fused for the locked accesses of synchronized arrays: when the fast path took a
+    /// free word, this thread is known to own it at level 1, so the release goes
+    /// straight to the unlock (no second thread-slot lookup, token or count check).
+    #[inline(always)]
+    pub fn with_lock(&self, f: impl FnOnce()) -> Status {
+        let got = match thread::current_if_ready() {
+            Some(me) => match self.try_acquire_fast(me, 1) {
+                Fast::Acquired => {
+                    f();
+                    return self.unlock(me);
+                }
+                Fast::Contended(robust) => {
+                    self.acquire_slow_timeout(me, robust, Timeout::FOREVER)
+                }
+                Fast::Unusual => self.acquire_unusual(Timeout::FOREVER),
+            },
+            None => self.acquire_unusual(Timeout::FOREVER),
+        };
+        if !matches!(got, Status::Ok | Status::OwnerDead) {
+            return got;
+        }
+        f();
+        match self.release() {
+            Status::Ok => got,
+            e => e,
+        }
+    }
+
     /// Everything the fast path leaves out (first call of the thread, another
     /// namespace, a flag, a book without room): the general path. Out of line and
     /// reached by a tail call, so that the fast path needs no stack frame.
