@@ -17,7 +17,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::spin::spin_while;
+use super::spin::spin_until;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
 use crate::sys::liveness;
@@ -497,11 +497,13 @@ impl RawRLock {
     }
 
     /// Watches the word while a live owner holds it and nobody sleeps (such an owner
-    /// is likely to release soon); see [`spin_while`].
+    /// is likely to release soon); see [`spin_until`].
     fn spin(&self) {
-        spin_while(&self.word, |v| {
-            v & FUTEX_TID_MASK != 0 && v & (FUTEX_WAITERS | FUTEX_OWNER_DIED) == 0
-        });
+        spin_until(
+            &self.word,
+            |v| v & FUTEX_TID_MASK != 0 && v & (FUTEX_WAITERS | FUTEX_OWNER_DIED) == 0,
+            |v| v & FUTEX_TID_MASK == 0,
+        );
     }
 
     /// The back-stop: true only if the thread that holds `word == held` provably no

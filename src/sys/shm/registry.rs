@@ -385,3 +385,62 @@ pub unsafe fn unlock_after_fork() {
     // SAFETY: per the contract, the prepare handler took it for this fork.
     unsafe { TABLE.unlock_raw() };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Addresses that are never mapped (the table only records numbers here); they
+    /// share one cache slot (same page number modulo `CACHE_SLOTS`).
+    const A: usize = 0x7e57_0000_0000;
+    const B: usize = A + (CACHE_SLOTS << 12);
+
+    fn mapping(len: usize, kind: u32) -> Mapping {
+        Mapping {
+            len,
+            span: 4096,
+            content: Content::Object(kind),
+            in_arena: false,
+        }
+    }
+
+    #[test]
+    fn the_lookup_cache_never_outlives_the_table() {
+        let _g = crate::sys::shm::TEST_MAPPINGS
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let (ma, mb) = (mapping(100, 7), mapping(200, 9));
+        assert!(record(A, ma, None));
+        assert!(record(B, mb, None));
+        // Misses fill the slot; hits agree with the table; the two addresses evict
+        // each other without ever answering for one another.
+        for _ in 0..3 {
+            assert_eq!(lookup(A), Some(ma));
+            assert_eq!(CACHE.get(A), Some(ma));
+            assert_eq!(live_len(B), Some(200));
+            assert_eq!(CACHE.get_len(B), Some(200));
+            assert_eq!(CACHE.get(A), None);
+        }
+        // A removal forgets the cached entry at once: a stale handle is judged by the
+        // table again (no longer live).
+        assert_eq!(lookup(A), Some(ma));
+        assert!(remove(A, ma));
+        assert_eq!(CACHE.get(A), None);
+        assert_eq!(lookup(A), None);
+        assert_eq!(live_len(A), None);
+        assert!(remove(B, mb));
+        assert_eq!(live_len(B), None);
+        // A block round-trips through the slot's encoding too.
+        let block = Mapping {
+            len: 1,
+            span: 4096,
+            content: Content::Block,
+            in_arena: true,
+        };
+        assert!(record(A, block, None));
+        assert_eq!(lookup(A), Some(block));
+        assert_eq!(CACHE.get(A), Some(block));
+        assert!(remove(A, block));
+        assert_eq!(lookup(A), None);
+    }
+}
