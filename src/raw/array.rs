@@ -419,13 +419,16 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
     // types first.
     unsafe {
         if n == 8 {
-            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+            dst.cast::<u64>()
+                .write_unaligned(src.cast::<u64>().read_unaligned());
         } else if n == 4 {
-            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+            dst.cast::<u32>()
+                .write_unaligned(src.cast::<u32>().read_unaligned());
         } else if n == 1 {
             dst.write(src.read());
         } else if n == 2 {
-            dst.cast::<u16>().write_unaligned(src.cast::<u16>().read_unaligned());
+            dst.cast::<u16>()
+                .write_unaligned(src.cast::<u16>().read_unaligned());
         } else {
             core::ptr::copy(src, dst, n);
         }

@@ -640,31 +640,49 @@ mod tests {
         assert_eq!(notify_step(st(3, 0, 0, 5), 5, 9), None);
         // G1 members wait: served first, no switch even if G2 is not empty.
         let s = notify_step(st(0, 3, 2, 5), 5, 2).unwrap();
-        assert_eq!((s.state, s.wake_first, s.switched_to), (st(2, 1, 2, 5), 2, None));
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(2, 1, 2, 5), 2, None)
+        );
         // n = 0 with waiters: no change (the caller's fast path never gets here).
         let s = notify_step(st(0, 3, 2, 5), 5, 0).unwrap();
-        assert_eq!((s.state, s.wake_first, s.switched_to), (st(0, 3, 2, 5), 0, None));
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(0, 3, 2, 5), 0, None)
+        );
         // G1 empty, G2 not: switch, the new G1 gets the tokens; nobody of the old
         // group is inside, so it needs no wake.
         let s = notify_step(st(0, 0, 3, 5), 5, 1).unwrap();
         assert_eq!(s.state, st(1, 2, 0, 6));
-        assert_eq!((s.switched_to, s.wake_closed, s.wake_new), (Some(6), false, 1));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), false, 1)
+        );
         // G1 fully signalled (tokens untaken) and G2 waiting: close G1 (wake its
         // members still inside), serve G2.
         let s = notify_step(st(2, 0, 1, 5), 5, 1).unwrap();
         assert_eq!(s.state, st(1, 0, 0, 6));
-        assert_eq!((s.switched_to, s.wake_closed, s.wake_new), (Some(6), true, 1));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), true, 1)
+        );
         // Tokens for both groups in one call: the rest of G1, then G2.
         let s = notify_step(st(0, 1, 4, 5), 5, 3).unwrap();
         assert_eq!(s.state, st(2, 2, 0, 6));
-        assert_eq!((s.switched_to, s.wake_closed, s.wake_new), (Some(6), true, 2));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), true, 2)
+        );
         // More tokens than waiters: everyone signalled, the rest is dropped.
         let s = notify_step(st(0, 1, 2, 0xffff), 0x1_ffff, 10).unwrap();
         assert_eq!(s.state, st(2, 0, 0, 0));
         assert_eq!(s.switched_to, Some(0x2_0000));
         // Only the G1 tokens of a group that stays open: G2 sleeps on.
         let s = notify_step(st(1, 2, 0, 5), 5, 5).unwrap();
-        assert_eq!((s.state, s.wake_first, s.switched_to), (st(3, 0, 0, 5), 2, None));
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(3, 0, 0, 5), 2, None)
+        );
     }
 
     /// The state machine without threads: registrations, notify counts, groups.

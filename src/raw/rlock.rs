@@ -276,9 +276,7 @@ impl RawRLock {
                     f();
                     return self.unlock(me);
                 }
-                Fast::Contended(robust) => {
-                    self.acquire_slow_timeout(me, robust, Timeout::FOREVER)
-                }
+                Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, Timeout::FOREVER),
                 Fast::Unusual => self.acquire_unusual(Timeout::FOREVER),
             },
             None => self.acquire_unusual(Timeout::FOREVER),
