@@ -8,6 +8,7 @@
  *   mpbench contended1 NAME N REPS SECS   one contended configuration (for profiling)
  *   mpbench handoff REPS              two-process ping-pong over two semaphores/locks
  *   mpbench cond REPS                 Condition notify/wait round trip
+ *   mpbench cond1 NAME same|cross N   one Condition configuration (for profiling)
  *   mpbench arraythreads REPS         mp_array get+set pairs, 1 and 2 threads
  *   mpbench ir NAME PAIRS             NAME's pairs only, for callgrind differencing
  *   mpbench list                      names usable with `ir`
@@ -895,6 +896,21 @@ static void cond_once(int rep, int v, int cpu_a, int cpu_b, long iters, long war
     munmap(S, sizeof(struct vshm));
 }
 
+/* `cond1`: one Condition configuration (for profiling, e.g. under `perf stat -e
+ * 'syscalls:sys_enter_futex,context-switches'`): variant by name, same or different
+ * CPUs, `iters` round trips. */
+static int cmd_cond1(const char *name, const char *placement, long iters) {
+    static const char *const vnames[] = {"pthread_cond", "mp_cond_rlock", "mp_cond_lock"};
+    for (int v = 0; v < 3; v++) {
+        if (strcmp(name, vnames[v]) != 0) continue;
+        int same = strcmp(placement, "same") == 0;
+        cond_once(0, v, 0, same ? 0 : 1, iters, 0);
+        return 0;
+    }
+    fprintf(stderr, "mpbench: unknown Condition variant %s\n", name);
+    return 2;
+}
+
 static int cmd_cond(int reps) {
     int cross = ncpus() > 1;
     for (int rep = 0; rep < reps; rep++)
@@ -925,6 +941,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "contended1") && argc == 6) return cmd_contended1(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
     if (!strcmp(cmd, "handoff")) return cmd_handoff(reps);
     if (!strcmp(cmd, "cond")) return cmd_cond(reps);
+    if (!strcmp(cmd, "cond1") && argc == 5) return cmd_cond1(argv[2], argv[3], atol(argv[4]));
     if (!strcmp(cmd, "arraythreads")) return cmd_arraythreads(reps);
     if (!strcmp(cmd, "list")) return cmd_list();
     if (!strcmp(cmd, "ir") && argc == 4) return cmd_ir(argv[2], atol(argv[3]));

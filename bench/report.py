@@ -118,7 +118,8 @@ R_ROWS = [
     ("value_increment", "`with v.get_lock(): v.value += 1` on `Value('i')`"),
 ]
 PLACEMENT = {"cross": "different CPUs", "same": "same CPU"}
-IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "hpp_mutex", "hpp_recursive_mutex"]
+IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "hpp_mutex", "hpp_recursive_mutex",
+             "mp_array_getset"]
 
 
 def med(xs):
