@@ -80,6 +80,18 @@ fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
     unsafe { RawArray::view(arr as *mut u8, len) }
 }
 
+/// [`view`] for the element accesses (get/set/read/write): the same pointer check, and
+/// every descriptor field that decides the access (see `raw::array`, "Trust").
+#[inline(always)]
+fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    if arr.is_null() {
+        return Err(Status::Inval);
+    }
+    let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
+    // SAFETY: as in `view`.
+    unsafe { RawArray::view_for_access(arr as *mut u8, len) }
+}
+
 fn elem_type(ty: mp_type) -> MpResult<ElemType> {
     ElemType::from_code(u32::from(ty)).ok_or(Status::Inval)
 }
@@ -397,7 +409,7 @@ unsafe fn read_elements(
     if out.is_null() {
         return Status::Inval.code();
     }
-    match view(arr) {
+    match access_view(arr) {
         // SAFETY: `out` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.read(start, count, out.cast()) }.code(),
         Err(e) => e.code(),
@@ -437,7 +449,7 @@ unsafe fn write_elements(
     if r#in.is_null() {
         return Status::Inval.code();
     }
-    match view(arr) {
+    match access_view(arr) {
         // SAFETY: `in_` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.write(start, count, r#in.cast()) }.code(),
         Err(e) => e.code(),

@@ -27,10 +27,15 @@
 //!
 //! **Trust.** The descriptor lives in memory that other processes can write, so it is
 //! never trusted on its own: every access re-validates it against the length of the
-//! mapping *this* process made ([`view`]), and a descriptor that disagrees (or a lock
-//! that is not a live RLock) is `MP_EBADOBJ`. A buggy or hostile peer can therefore
-//! scramble the elements, but cannot make this process read or write outside the
-//! mapping.
+//! mapping *this* process made, and a descriptor that disagrees (or a lock that is not a
+//! live RLock) is `MP_EBADOBJ`. A buggy or hostile peer can therefore scramble the
+//! elements, but cannot make this process read or write outside the mapping.
+//! [`RawArray::view`] checks every field (open, and the metadata queries);
+//! [`RawArray::view_for_access`], on the path of every get/set/read/write, checks what
+//! decides the access — header, type, flags, length against the private mapping length,
+//! the lock's header — and skips the three fields derived from those (`item_size`,
+//! `data_offset`, `total_size`), which no access uses: scribbling on them changes
+//! nothing an access touches (the next open, or `mp_array_len`, still refuses it).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -255,6 +260,31 @@ impl RawArray {
     /// shared mapping: every bit pattern is a valid `RawArray`).
     #[inline(always)]
     pub unsafe fn view<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::validate::<true>(base, mapped_len) }
+    }
+
+    /// [`view`](Self::view) for the element accesses: the same checks except of the
+    /// derived fields `item_size`, `data_offset` and `total_size` (see "Trust" in the
+    /// module documentation); the view's bounds are as trustworthy.
+    ///
+    /// # Safety
+    /// As [`view`](Self::view).
+    #[inline(always)]
+    pub unsafe fn view_for_access<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::validate::<false>(base, mapped_len) }
+    }
+
+    /// [`view`](Self::view) (`ALL_FIELDS`) or [`view_for_access`](Self::view_for_access).
+    ///
+    /// # Safety
+    /// As [`view`](Self::view).
+    #[inline(always)]
+    unsafe fn validate<'a, const ALL_FIELDS: bool>(
+        base: *mut u8,
+        mapped_len: usize,
+    ) -> MpResult<View<'a>> {
         if mapped_len < DATA_OFFSET {
             return Err(Status::BadObj);
         }
@@ -273,13 +303,14 @@ impl RawArray {
         let implied = u128::from(length) * item_size as u128 + DATA_OFFSET as u128;
         // Every field checked, combined without short-circuits: one branch (the
         // descriptor is valid on every call but a scribbled one's).
-        let bad = (item_size == 0)
-            | (flags & !FLAG_WITH_LOCK != 0)
-            | (array.item_size.load(Ordering::Relaxed) as usize != item_size)
-            | (array.data_offset.load(Ordering::Relaxed) as usize != DATA_OFFSET)
-            | (array.total_size.load(Ordering::Relaxed) != mapped_len as u64)
-            | (implied != mapped_len as u128);
-        if bad {
+        let bad =
+            (item_size == 0) | (flags & !FLAG_WITH_LOCK != 0) | (implied != mapped_len as u128);
+        // The fields derived from the ones above; no access uses them.
+        let derived_bad = ALL_FIELDS
+            && ((array.item_size.load(Ordering::Relaxed) as usize != item_size)
+                | (array.data_offset.load(Ordering::Relaxed) as usize != DATA_OFFSET)
+                | (array.total_size.load(Ordering::Relaxed) != mapped_len as u64));
+        if bad | derived_bad {
             return Err(Status::BadObj);
         }
         // SAFETY: ITEM_SIZES is non-zero exactly at the discriminants of ALL_TYPES,
@@ -541,6 +572,42 @@ mod tests {
             unsafe { RawArray::view(base, total) }.map(|_| ()),
             Err(Status::BadObj)
         );
+        // SAFETY: as above.
+        unsafe { (base.add(64) as *mut u32).write(super::super::header::MAGIC) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_ok());
+        // The derived fields: `view` refuses a scribbled one; `view_for_access` ignores
+        // it, with the same bounds (they come from the type, the length and the
+        // private mapping length only).
+        for (offset, width) in [(24usize, 4usize), (28, 4), (32, 8)] {
+            // SAFETY: inside the buffer's descriptor.
+            unsafe { base.add(offset).write_bytes(0xa5, width) };
+            // SAFETY: buffer of `total` bytes.
+            assert_eq!(
+                unsafe { RawArray::view(base, total) }.map(|_| ()),
+                Err(Status::BadObj)
+            );
+            // SAFETY: buffer of `total` bytes.
+            let a = unsafe { RawArray::view_for_access(base, total) }.unwrap();
+            assert_eq!((a.len, a.item_size), (10, 4));
+        }
+        // ...but it checks everything that decides an access.
+        // SAFETY: inside the buffer; length at +16, type at +8, flags at +12.
+        unsafe { (base.add(16) as *mut u64).write(11) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
+        // SAFETY: as above.
+        unsafe { (base.add(16) as *mut u64).write(10) };
+        // SAFETY: as above.
+        unsafe { (base.add(8) as *mut u32).write(u32::from(b'q')) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
+        // SAFETY: as above.
+        unsafe { (base.add(8) as *mut u32).write(u32::from(b'i')) };
+        // SAFETY: as above.
+        unsafe { (base.add(12) as *mut u32).write(3) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
         // Zeroed memory is not an array.
         let mut z = buffer(256);
         // SAFETY: 256-byte zeroed buffer.
