@@ -269,18 +269,41 @@ impl RawRLock {
     /// free word, this thread is known to own it at level 1, so the release goes
     /// straight to the unlock (no second thread-slot lookup, token or count check).
     #[inline(always)]
-    pub fn with_lock(&self, f: impl FnOnce()) -> Status {
-        let got = match thread::current_if_ready() {
-            Some(me) => match self.try_acquire_fast(me, 1) {
+    pub fn with_lock<F: FnOnce()>(&self, f: F) -> Status {
+        if let Some(me) = thread::current_if_ready() {
+            match self.try_acquire_fast(me, 1) {
                 Fast::Acquired => {
                     f();
                     return self.unlock(me);
                 }
-                Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, Timeout::FOREVER),
-                Fast::Unusual => self.acquire_unusual(Timeout::FOREVER),
-            },
-            None => self.acquire_unusual(Timeout::FOREVER),
-        };
+                Fast::Contended(robust) => return self.with_lock_contended(me, robust, f),
+                Fast::Unusual => {}
+            }
+        }
+        self.with_lock_unusual(f)
+    }
+
+    /// [`with_lock`](Self::with_lock) after the fast path found the word taken. Out of
+    /// line and reached by a tail call, so that the fast path needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn with_lock_contended<F: FnOnce()>(&self, me: &ThreadCtx, robust: Robust, f: F) -> Status {
+        let got = self.acquire_slow_timeout(me, robust, Timeout::FOREVER);
+        self.run_then_release(got, f)
+    }
+
+    /// [`with_lock`](Self::with_lock) when the fast path does not apply (see
+    /// [`acquire_unusual`](Self::acquire_unusual)).
+    #[cold]
+    #[inline(never)]
+    fn with_lock_unusual<F: FnOnce()>(&self, f: F) -> Status {
+        let got = self.acquire_unusual(Timeout::FOREVER);
+        self.run_then_release(got, f)
+    }
+
+    /// The rest of [`with_lock`](Self::with_lock) after a general acquisition that
+    /// returned `got`.
+    fn run_then_release<F: FnOnce()>(&self, got: Status, f: F) -> Status {
         if !matches!(got, Status::Ok | Status::OwnerDead) {
             return got;
         }
