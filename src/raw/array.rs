@@ -445,23 +445,19 @@ impl View<'_> {
 unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY (all arms): per the contract; unaligned accesses, and a load completes
     // before the store, so an overlap copies as memmove would.
-    // A chain of compares rather than a `match` (which compiles to a jump table: a
-    // dozen instructions of dispatch for a one-instruction copy); the 8- and 4-byte
-    // types first.
     unsafe {
-        if n == 8 {
-            dst.cast::<u64>()
-                .write_unaligned(src.cast::<u64>().read_unaligned());
-        } else if n == 4 {
-            dst.cast::<u32>()
-                .write_unaligned(src.cast::<u32>().read_unaligned());
-        } else if n == 1 {
-            dst.write(src.read());
-        } else if n == 2 {
-            dst.cast::<u16>()
-                .write_unaligned(src.cast::<u16>().read_unaligned());
-        } else {
-            core::ptr::copy(src, dst, n);
+        match n {
+            8 => dst
+                .cast::<u64>()
+                .write_unaligned(src.cast::<u64>().read_unaligned()),
+            4 => dst
+                .cast::<u32>()
+                .write_unaligned(src.cast::<u32>().read_unaligned()),
+            2 => dst
+                .cast::<u16>()
+                .write_unaligned(src.cast::<u16>().read_unaligned()),
+            1 => dst.write(src.read()),
+            _ => core::ptr::copy(src, dst, n),
         }
     }
 }
