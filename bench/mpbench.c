@@ -8,6 +8,8 @@
  *   mpbench contended1 NAME N REPS SECS   one contended configuration (for profiling)
  *   mpbench handoff REPS              two-process ping-pong over two semaphores/locks
  *   mpbench cond REPS                 Condition notify/wait round trip
+ *   mpbench cond1 NAME same|cross N   one Condition configuration (for profiling)
+ *   mpbench arraythreads REPS         mp_array get+set pairs, 1 and 2 threads
  *   mpbench ir NAME PAIRS             NAME's pairs only, for callgrind differencing
  *   mpbench list                      names usable with `ir`
  *
@@ -16,6 +18,7 @@
  *   C rep name nprocs ops_per_s min_share_pct max_share_pct ctxsw_per_kop
  *   H rep name placement p50_us p99_us          (one-way = round trip / 2)
  *   V rep name placement p50_us p99_us          (Condition round trip)
+ *   A rep nthreads wall_pairs_per_s cpu_pairs_per_s   (array scaling)
  *   N note text                                 (notes for the report)
  *
  * Every object lives in a MAP_SHARED mapping (as it would to be shared between
@@ -144,6 +147,8 @@ enum prim {
     P_BIP_SEM,
     P_HPP_MUTEX,
     P_HPP_RMUTEX,
+    P_MP_ARRAY,
+    P_ARRAY_RAW,
     P_COUNT
 };
 
@@ -170,7 +175,50 @@ static const char *const NAMES[P_COUNT] = {
     [P_BIP_SEM] = "bip_semaphore",
     [P_HPP_MUTEX] = "hpp_mutex",
     [P_HPP_RMUTEX] = "hpp_recursive_mutex",
+    [P_MP_ARRAY] = "mp_array_getset",
+    [P_ARRAY_RAW] = "array_raw_rlock",
 };
+
+/* A synchronized Value('i') (mp_array_new), its lock and its element, cached at
+ * init; a "pair" of the array kinds is one locked read plus one locked write:
+ *   P_MP_ARRAY:  mp_array_get + mp_array_set (each validates the handle and takes
+ *                the embedded RLock);
+ *   P_ARRAY_RAW: the same lock taken twice around a plain load / store of the
+ *                element (the floor for a validated, locked get+set). */
+struct arr_slot {
+    mp_array_t *arr;
+    mp_rlock_t *lock;
+    volatile int *data;
+};
+
+static void arr_slot_init(struct arr_slot *a) {
+    CK_MP(mp_array_new(MP_TYPE_INT, 1, true, &a->arr));
+    a->lock = mp_array_get_lock(a->arr);
+    a->data = mp_array_data(a->arr);
+    if (!a->lock || !a->data) die("mp_array_get_lock/mp_array_data", 0);
+}
+
+static void arr_slot_close(struct arr_slot *a) { CK_MP(mp_array_close(a->arr)); }
+
+static inline __attribute__((always_inline)) void arr_get(int k, struct arr_slot *a, int *v) {
+    if (k == P_MP_ARRAY) {
+        CK_MP(mp_array_get(a->arr, 0, v));
+    } else {
+        CK_MP(mp_rlock_acquire(a->lock, true, MP_FOREVER));
+        *v = *a->data;
+        CK_MP(mp_rlock_release(a->lock));
+    }
+}
+
+static inline __attribute__((always_inline)) void arr_set(int k, struct arr_slot *a, int v) {
+    if (k == P_MP_ARRAY) {
+        CK_MP(mp_array_set(a->arr, 0, &v));
+    } else {
+        CK_MP(mp_rlock_acquire(a->lock, true, MP_FOREVER));
+        *a->data = v;
+        CK_MP(mp_rlock_release(a->lock));
+    }
+}
 
 static int available(int k) {
 #ifndef HAVE_BOOST
@@ -230,6 +278,8 @@ static void p_init(int k, void *o) {
     case P_BIP_RMUTEX: bip_recursive_mutex_init(o); break;
     case P_BIP_SEM: bip_semaphore_init(o, 1); break;
 #endif
+    case P_MP_ARRAY:
+    case P_ARRAY_RAW: arr_slot_init(o); break;
     default: die("p_init: unknown kind", k);
     }
 }
@@ -253,6 +303,14 @@ static inline __attribute__((always_inline)) void p_acq(int k, void *o) {
     case P_PT_ROBUST_REC:
     case P_PT_ROBUST_REC_NESTED: CK0(pthread_mutex_lock(o)); break;
     case P_SEM_T: CK0(sem_wait(o)); break;
+    case P_MP_ARRAY:
+    case P_ARRAY_RAW: {
+        struct arr_slot *a = o;
+        int v;
+        arr_get(k, a, &v);
+        arr_set(k, a, v + 1);
+        break;
+    }
     default: die("p_acq: unknown kind", k);
     }
 }
@@ -275,6 +333,8 @@ static inline __attribute__((always_inline)) void p_rel(int k, void *o) {
     case P_PT_ROBUST_REC:
     case P_PT_ROBUST_REC_NESTED: CK0(pthread_mutex_unlock(o)); break;
     case P_SEM_T: CK0(sem_post(o)); break;
+    case P_MP_ARRAY:
+    case P_ARRAY_RAW: break; /* the whole get+set pair is in p_acq */
     default: die("p_rel: unknown kind", k);
     }
 }
@@ -308,6 +368,8 @@ static __attribute__((noinline)) void run_pairs(int k, void *o, long n) {
         CASE(P_PT_ROBUST_REC)
         CASE(P_PT_ROBUST_REC_NESTED)
         CASE(P_SEM_T)
+        CASE(P_MP_ARRAY)
+        CASE(P_ARRAY_RAW)
 #undef CASE
 #ifdef HAVE_BOOST
     case P_BIP_MUTEX: bip_mutex_pairs(o, n); break;
@@ -368,7 +430,10 @@ static int cmd_uncontended(int reps) {
             double ns = u_burst(k, mem + (size_t)k * SLOT, cushion);
             printf("U\t%d\t%s\t%.2f\n", rep, NAMES[k], ns);
         }
-        /* In-place objects in anonymous memory need no destroy; unmapping ends them. */
+        /* In-place objects in anonymous memory need no destroy; unmapping ends them.
+         * The arrays are mappings of their own. */
+        arr_slot_close((struct arr_slot *)(mem + (size_t)P_MP_ARRAY * SLOT));
+        arr_slot_close((struct arr_slot *)(mem + (size_t)P_ARRAY_RAW * SLOT));
         munmap(mem, (size_t)P_COUNT * SLOT);
     }
     return 0;
@@ -392,6 +457,66 @@ static int cmd_ir(const char *name, long pairs) {
 static int cmd_list(void) {
     for (int k = 0; k < P_COUNT; k++)
         if (available(k)) printf("%s\n", NAMES[k]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------ */
+/* Array scaling: 1 and 2 threads of one process, each on its own synchronized array
+ * (mp_array_get + mp_array_set pairs). Threads of a process share the library's
+ * private state (the mapping registry), so this shows whether they serialise on it.
+ * Output: A rep nthreads wall_pairs_per_s cpu_pairs_per_s, where the second figure
+ * sums each thread's pairs per second of its own CPU time (what the threads would do
+ * with a CPU each: not inflated by other work on a busy machine). */
+
+#define A_PAIRS 2000000L
+
+struct athread {
+    pthread_t t;
+    int cpu;
+    pthread_barrier_t *start;
+    double wall_end, cpu_ns;
+};
+
+static void *array_thread(void *p) {
+    struct athread *a = p;
+    pin(a->cpu);
+    struct arr_slot s;
+    arr_slot_init(&s);
+    run_pairs(P_MP_ARRAY, &s, U_WARMUP);
+    pthread_barrier_wait(a->start);
+    double c0 = cpu_ns();
+    run_pairs(P_MP_ARRAY, &s, A_PAIRS);
+    a->cpu_ns = cpu_ns() - c0;
+    a->wall_end = now_ns();
+    arr_slot_close(&s);
+    return NULL;
+}
+
+static int cmd_arraythreads(int reps) {
+    int ncpu = ncpus();
+    for (int rep = 0; rep < reps; rep++) {
+        for (int n = 1; n <= 2; n++) {
+            struct athread th[2];
+            pthread_barrier_t start;
+            CK0(pthread_barrier_init(&start, NULL, (unsigned)n + 1));
+            for (int i = 0; i < n; i++) {
+                th[i].cpu = i % ncpu;
+                th[i].start = &start;
+                CK0(pthread_create(&th[i].t, NULL, array_thread, &th[i]));
+            }
+            pthread_barrier_wait(&start);
+            double t0 = now_ns(), t1 = t0, cpu_rate = 0;
+            for (int i = 0; i < n; i++) {
+                CK0(pthread_join(th[i].t, NULL));
+                if (th[i].wall_end > t1) t1 = th[i].wall_end;
+                cpu_rate += (double)A_PAIRS / (th[i].cpu_ns / 1e9);
+            }
+            CK0(pthread_barrier_destroy(&start));
+            printf("A\t%d\t%d\t%.0f\t%.0f\n", rep, n, (double)A_PAIRS * n / ((t1 - t0) / 1e9),
+                   cpu_rate);
+            fflush(stdout);
+        }
+    }
     return 0;
 }
 
@@ -449,6 +574,8 @@ static __attribute__((noinline)) uint64_t contend(int k, void *o, struct cshm *S
         CASE(P_PT_PSHARED)
         CASE(P_PT_ROBUST)
         CASE(P_SEM_T)
+        CASE(P_MP_ARRAY)
+        CASE(P_ARRAY_RAW)
 #undef CASE
     default: die("contend: unsupported kind", k);
     }
@@ -605,6 +732,8 @@ static __attribute__((noinline)) void h_run(int side, int k, void *a, void *b, l
         CASE(P_MP_SEM)
         CASE(P_MP_LOCK)
         CASE(P_SEM_T)
+        CASE(P_MP_ARRAY)
+        CASE(P_ARRAY_RAW)
 #undef CASE
     default: die("h_run", k);
     }
@@ -774,6 +903,21 @@ static void cond_once(int rep, int v, int cpu_a, int cpu_b, long iters, long war
     munmap(S, sizeof(struct vshm));
 }
 
+/* `cond1`: one Condition configuration (for profiling, e.g. under `perf stat -e
+ * 'syscalls:sys_enter_futex,context-switches'`): variant by name, same or different
+ * CPUs, `iters` round trips. */
+static int cmd_cond1(const char *name, const char *placement, long iters) {
+    static const char *const vnames[] = {"pthread_cond", "mp_cond_rlock", "mp_cond_lock"};
+    for (int v = 0; v < 3; v++) {
+        if (strcmp(name, vnames[v]) != 0) continue;
+        int same = strcmp(placement, "same") == 0;
+        cond_once(0, v, 0, same ? 0 : 1, iters, 0);
+        return 0;
+    }
+    fprintf(stderr, "mpbench: unknown Condition variant %s\n", name);
+    return 2;
+}
+
 static int cmd_cond(int reps) {
     int cross = ncpus() > 1;
     for (int rep = 0; rep < reps; rep++)
@@ -804,6 +948,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "contended1") && argc == 6) return cmd_contended1(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
     if (!strcmp(cmd, "handoff")) return cmd_handoff(reps);
     if (!strcmp(cmd, "cond")) return cmd_cond(reps);
+    if (!strcmp(cmd, "cond1") && argc == 5) return cmd_cond1(argv[2], argv[3], atol(argv[4]));
+    if (!strcmp(cmd, "arraythreads")) return cmd_arraythreads(reps);
     if (!strcmp(cmd, "list")) return cmd_list();
     if (!strcmp(cmd, "ir") && argc == 4) return cmd_ir(argv[2], atol(argv[3]));
     fprintf(stderr, "mpbench: bad arguments\n");

@@ -46,6 +46,8 @@ U_ROWS = [
     ("bip_semaphore", "Boost interprocess_semaphore (`wait` + `post`)"),
     ("hpp_mutex", "**mpsync::mutex** (C++, mpsync.hpp) `lock()` + `unlock()`"),
     ("hpp_recursive_mutex", "**mpsync::recursive_mutex** (C++, mpsync.hpp) `lock()` + `unlock()`"),
+    ("mp_array_getset", "**mp_array** `get` + `set` on a synchronized `Value('i')` (two locked accesses)"),
+    ("array_raw_rlock", "the same array's RLock taken twice around a plain load / store (info)"),
 ]
 # Each libmpsync row (and the inlined floor) is compared with a named anchor; every
 # other row with the best (fastest) alternative.
@@ -61,6 +63,8 @@ U_ANCHOR = {
     "hpp_mutex": "mp_lock",
     "hpp_recursive_mutex": "mp_rlock",
     "mp_sem_undo": "sem_t",
+    "mp_array_getset": "array_raw_rlock",
+    "array_raw_rlock": "mp_rlock",
 }
 ALTERNATIVES = [
     "pthread_pshared",
@@ -76,6 +80,7 @@ SHORT = {
     "floor": "floor",
     "mp_lock": "mp_lock from C",
     "mp_rlock": "mp_rlock from C",
+    "array_raw_rlock": "lock + plain access",
     "pthread_robust_recursive": "robust recursive pthread",
     "pthread_robust_recursive_nested": "robust recursive pthread re-entry",
     "sem_t": "sem_t",
@@ -115,7 +120,8 @@ R_ROWS = [
     ("value_increment", "`with v.get_lock(): v.value += 1` on `Value('i')`"),
 ]
 PLACEMENT = {"cross": "different CPUs", "same": "same CPU"}
-IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "mp_sem_undo", "hpp_mutex", "hpp_recursive_mutex"]
+IR_DETAIL = ["mp_lock", "mp_lock_timed", "mp_rlock", "mp_sem", "mp_sem_undo", "hpp_mutex",
+             "hpp_recursive_mutex", "mp_array_getset"]
 
 
 def med(xs):
@@ -148,6 +154,7 @@ class Raw:
         # (kind, key) -> {rep: value}, for ratios paired within a repetition
         self.by_rep = collections.defaultdict(dict)
         self.v = collections.defaultdict(list)
+        self.a = collections.defaultdict(list)
         self.p = {}
         self.r = {}
         self.notes = []
@@ -171,6 +178,9 @@ class Raw:
                     elif tag == "V":
                         self.v[(r[2], r[3])].append((float(r[4]), float(r[5])))
                         self.by_rep[("V", (r[2], r[3]))][int(r[1])] = float(r[4])
+                    elif tag == "A":
+                        self.a[int(r[2])].append((float(r[3]), float(r[4])))
+                        self.by_rep[("A", int(r[2]))][int(r[1])] = float(r[4])
                     elif tag == "P":
                         self.p[r[1]] = tuple(float(x) for x in r[2:5])
                     elif tag == "R":
@@ -374,6 +384,10 @@ class Context:
         xs = self.raw.c.get((name, n))
         return min(x[1] for x in xs) if xs else None
 
+    def a_med(self, n, i):
+        xs = self.raw.a.get(n)
+        return med([x[i] for x in xs]) if xs else None
+
     def h_med(self, name, pl, i=0):
         xs = self.raw.h.get((name, pl))
         return med([x[i] for x in xs]) if xs else None
@@ -401,12 +415,23 @@ def compute_targets(x):
     target("mp_sem with MP_SEM_UNDO uncontended ≤ 1.5× sem_t",
            f"{fmt(u.get('mp_sem_undo'))} ns vs {fmt(u.get('sem_t'))} ns", r, 1.5)
     r = raw.paired("U", "mp_rlock", "pthread_robust_recursive")
-    target("mp_rlock uncontended ≤ 0.9× robust recursive pshared pthread_mutex_t",
-           f"{fmt(u.get('mp_rlock'))} ns vs {fmt(u.get('pthread_robust_recursive'))} ns", r, 0.9)
+    target("mp_rlock uncontended ≤ 0.8× robust recursive pshared pthread_mutex_t",
+           f"{fmt(u.get('mp_rlock'))} ns vs {fmt(u.get('pthread_robust_recursive'))} ns", r, 0.8)
     for k, c in (("hpp_mutex", "mp_lock"), ("hpp_recursive_mutex", "mp_rlock")):
         r = raw.paired("U", k, c)
         target(f"{k} (mpsync.hpp) uncontended lock()/unlock() ≤ 1.05× the C calls ({c})",
                f"{fmt(u.get(k))} ns vs {fmt(u.get(c))} ns", r, 1.05)
+    for k in ("mp_cond_rlock", "mp_cond_lock"):
+        xs, ys = raw.v.get((k, "same")), raw.v.get(("pthread_cond", "same"))
+        a, b = (med([v[0] for v in xs]) if xs else None), (med([v[0] for v in ys]) if ys else None)
+        target(f"{k} round trip on one CPU ≤ 1.0× pthread_cond_t (median)",
+               f"{fmt(a, 2)} µs vs {fmt(b, 2)} µs", raw.paired("V", (k, "same"), ("pthread_cond", "same")), 1.0)
+    r = raw.paired("U", "mp_array_getset", "array_raw_rlock")
+    target("mp_array get+set ≤ 1.2× the same lock taken twice around a plain access",
+           f"{fmt(u.get('mp_array_getset'))} ns vs {fmt(u.get('array_raw_rlock'))} ns", r, 1.2)
+    a1, a2 = x.a_med(1, 1), x.a_med(2, 1)
+    target("mp_array get+set, 2 threads on 2 arrays ≥ 1.8× 1 thread (per CPU-second, section 4b)",
+           f"{fmt(a2 and a2 / 1e6, 2)} vs {fmt(a1 and a1 / 1e6, 2)} M pairs/s", raw.paired("A", 2, 1), 1.8, True)
     for k in ("mp_lock", "mp_rlock"):
         a, b = c_med(k, 2), c_med("pthread_pshared", 2)
         ms, worst = c_med(k, 2, 1), c_worst_min(k, 2)
@@ -575,6 +600,25 @@ def section_condition(x, w):
     w("")
 
 
+def section_array_threads(x, w):
+    """4b. Array accesses from 1 and 2 threads."""
+    raw = x.raw
+    if not raw.a:
+        return
+    w("## 4b. Array accesses from several threads\n")
+    w("One process; 1 or 2 threads, thread i pinned to CPU i, each on its own synchronized "
+      "`Value('i')`, each doing 2,000,000 `mp_array_get` + `mp_array_set` pairs. \"Wall\" is all "
+      "pairs over the elapsed time (other work on the machine takes CPU away from it); \"CPU\" "
+      "sums each thread's pairs per second of its own CPU time (`CLOCK_THREAD_CPUTIME_ID`): what "
+      "the threads achieve with a CPU each, so it shows whether they slow each other down through "
+      "shared state (a lock or a written cache line) rather than through a busy machine.\n")
+    w("| threads | M pairs/s wall | M pairs/s CPU | × 1 thread (CPU) |\n|---:|---:|---:|---:|")
+    for n in sorted(raw.a):
+        r = raw.paired("A", n, 1)
+        w(f"| {n} | {fmt(x.a_med(n, 0) / 1e6, 2)} | {fmt(x.a_med(n, 1) / 1e6, 2)} | {fmt_ratio(r)} |")
+    w("")
+
+
 def section_python(x, w):
     """5. Python's locks, for reference."""
     raw, u = x.raw, x.u
@@ -643,7 +687,7 @@ def section_notes(x, w):
 
 
 SECTIONS = [section_intro, section_targets, section_uncontended, section_contended, section_handoff,
-            section_condition, section_python, section_callgrind, section_notes]
+            section_condition, section_array_threads, section_python, section_callgrind, section_notes]
 
 
 def build(raw, machine, ir, perf):

@@ -8,7 +8,7 @@
 # Steps: install Boost headers if missing (apt, best effort) -> cargo build --release
 # -> compile bench/*.c, *.cpp with -O2 against include/mpsync.h and
 # target/release/libmpsync.so -> run the phases (uncontended, contended, hand-off,
-# Condition) -> Python's locks -> callgrind instruction counts -> perf (if the CPU
+# Condition, array threads) -> Python's locks -> callgrind instruction counts -> perf (if the CPU
 # counters are available) -> bench/report.py writes BENCHMARKS.md (the hand-written
 # analysis below its marker line is kept).
 #
@@ -129,6 +129,7 @@ run_phase "uncontended ($U_REPS reps)" "$BENCH" uncontended "$U_REPS"
 run_phase "contended ($C_REPS reps x 28 runs x $C_SECS s)" "$BENCH" contended "$C_REPS" "$C_SECS"
 run_phase "hand-off ($H_REPS reps)" "$BENCH" handoff "$H_REPS"
 run_phase "Condition ($V_REPS reps)" "$BENCH" cond "$V_REPS"
+run_phase "array threads ($V_REPS reps)" "$BENCH" arraythreads "$V_REPS"
 if command -v python3 > /dev/null 2>&1; then
     run_phase "Python locks ($PY_REPS reps)" python3 bench/py_locks.py "$PY_REPS"
     # The mpsync package against multiprocessing, in the venv scripts/test.sh builds.

@@ -68,6 +68,7 @@ pub struct mp_array_t {
 
 /// Looks `arr` up: `MP_EINVAL` for NULL, `MP_EBADOBJ` unless it is the start of a
 /// mapping this process made that holds a valid array.
+#[inline(always)]
 fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
     if arr.is_null() {
         return Err(Status::Inval);
@@ -77,6 +78,18 @@ fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
     // this process (registry); it stays mapped while the caller uses the array (the
     // caller's contract: no use after mp_array_close).
     unsafe { RawArray::view(arr as *mut u8, len) }
+}
+
+/// [`view`] for the element accesses (get/set/read/write): the same pointer check, and
+/// every descriptor field that decides the access (see `raw::array`, "Trust").
+#[inline(always)]
+fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    if arr.is_null() {
+        return Err(Status::Inval);
+    }
+    let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
+    // SAFETY: as in `view`.
+    unsafe { RawArray::view_for_access(arr as *mut u8, len) }
 }
 
 fn elem_type(ty: mp_type) -> MpResult<ElemType> {
@@ -340,7 +353,7 @@ pub unsafe extern "C" fn mp_array_get(
     item_out: *mut c_void,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { mp_array_read(arr, index, 1, item_out) }
+    unsafe { read_elements(arr, index, 1, item_out) }
 }
 
 /// Copies `*item` (`mp_array_item_size()` bytes, copied bit for bit, no conversion)
@@ -358,7 +371,7 @@ pub unsafe extern "C" fn mp_array_set(
     item: *const c_void,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { mp_array_write(arr, index, 1, item) }
+    unsafe { write_elements(arr, index, 1, item) }
 }
 
 /// Copies elements `start .. start + count` to `out` (`count * item_size` bytes) in
@@ -377,10 +390,26 @@ pub unsafe extern "C" fn mp_array_read(
     count: usize,
     out: *mut c_void,
 ) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { read_elements(arr, start, count, out) }
+}
+
+/// `mp_array_read` (and `mp_array_get`), inlined into both: the whole access is one
+/// call from C.
+///
+/// # Safety
+/// As `mp_array_read`.
+#[inline(always)]
+unsafe fn read_elements(
+    arr: *mut mp_array_t,
+    start: usize,
+    count: usize,
+    out: *mut c_void,
+) -> mp_status {
     if out.is_null() {
         return Status::Inval.code();
     }
-    match view(arr) {
+    match access_view(arr) {
         // SAFETY: `out` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.read(start, count, out.cast()) }.code(),
         Err(e) => e.code(),
@@ -402,10 +431,25 @@ pub unsafe extern "C" fn mp_array_write(
     count: usize,
     r#in: *const c_void,
 ) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { write_elements(arr, start, count, r#in) }
+}
+
+/// `mp_array_write` (and `mp_array_set`), inlined into both.
+///
+/// # Safety
+/// As `mp_array_write`.
+#[inline(always)]
+unsafe fn write_elements(
+    arr: *mut mp_array_t,
+    start: usize,
+    count: usize,
+    r#in: *const c_void,
+) -> mp_status {
     if r#in.is_null() {
         return Status::Inval.code();
     }
-    match view(arr) {
+    match access_view(arr) {
         // SAFETY: `in_` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.write(start, count, r#in.cast()) }.code(),
         Err(e) => e.code(),

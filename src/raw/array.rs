@@ -27,17 +27,21 @@
 //!
 //! **Trust.** The descriptor lives in memory that other processes can write, so it is
 //! never trusted on its own: every access re-validates it against the length of the
-//! mapping *this* process made ([`view`]), and a descriptor that disagrees (or a lock
-//! that is not a live RLock) is `MP_EBADOBJ`. A buggy or hostile peer can therefore
-//! scramble the elements, but cannot make this process read or write outside the
-//! mapping.
+//! mapping *this* process made, and a descriptor that disagrees (or a lock that is not a
+//! live RLock) is `MP_EBADOBJ`. A buggy or hostile peer can therefore scramble the
+//! elements, but cannot make this process read or write outside the mapping.
+//! [`RawArray::view`] checks every field (open, and the metadata queries);
+//! [`RawArray::view_for_access`], on the path of every get/set/read/write, checks what
+//! decides the access — header, type, flags, length against the private mapping length,
+//! the lock's header — and skips the three fields derived from those (`item_size`,
+//! `data_offset`, `total_size`), which no access uses: scribbling on them changes
+//! nothing an access touches (the next open, or `mp_array_len`, still refuses it).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
 use super::rlock::{OPT_STICKY, RawRLock};
 use crate::status::{MpResult, Status};
-use crate::sys::time::Timeout;
 
 /// Offset of the first element from the start of the object (16-aligned).
 pub const DATA_OFFSET: usize = 128;
@@ -98,8 +102,28 @@ pub const ALL_TYPES: [ElemType; 14] = [
 
 impl ElemType {
     /// The type for a type character, if it is one of ours.
+    /// A `match` rather than a search of [`ALL_TYPES`]: every array access validates
+    /// the descriptor's type code, so this runs on the hot path.
+    #[inline]
     pub fn from_code(code: u32) -> Option<ElemType> {
-        ALL_TYPES.iter().copied().find(|t| *t as u32 == code)
+        let c = u8::try_from(code).ok()?;
+        Some(match c {
+            b'c' => ElemType::Char,
+            b'b' => ElemType::SChar,
+            b'B' => ElemType::UChar,
+            b'h' => ElemType::Short,
+            b'H' => ElemType::UShort,
+            b'i' => ElemType::Int,
+            b'I' => ElemType::UInt,
+            b'l' => ElemType::Long,
+            b'L' => ElemType::ULong,
+            b'q' => ElemType::LongLong,
+            b'Q' => ElemType::ULongLong,
+            b'f' => ElemType::Float,
+            b'd' => ElemType::Double,
+            b'?' => ElemType::Bool,
+            _ => return None,
+        })
     }
 
     /// The type character.
@@ -109,8 +133,14 @@ impl ElemType {
     }
 
     /// Size of one element: the C ABI size of the type on this platform (so `'l'` is
-    /// 8 bytes on LP64 Linux, as in CPython's ctypes).
+    /// 8 bytes on LP64 Linux, as in CPython's ctypes). A table lookup: every array
+    /// access compares the descriptor's item size with it.
+    #[inline]
     pub fn item_size(self) -> usize {
+        usize::from(ITEM_SIZES[self as usize & 0x7f])
+    }
+
+    const fn c_size(self) -> usize {
         use core::mem::size_of;
         match self {
             ElemType::Char | ElemType::SChar | ElemType::UChar => size_of::<libc::c_char>(),
@@ -124,6 +154,17 @@ impl ElemType {
         }
     }
 }
+
+/// Bytes per element, indexed by type character (all type characters are ASCII).
+const ITEM_SIZES: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < ALL_TYPES.len() {
+        t[ALL_TYPES[i] as usize] = ALL_TYPES[i].c_size() as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Size of the whole object for `length` elements of `ty`; `NoMem` if it does not fit
 /// in the address space (more than `isize::MAX` bytes).
@@ -217,7 +258,33 @@ impl RawArray {
     /// # Safety
     /// `base` is 8-aligned and valid for reads of `mapped_len` bytes for `'a` (in a
     /// shared mapping: every bit pattern is a valid `RawArray`).
+    #[inline(always)]
     pub unsafe fn view<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::validate::<true>(base, mapped_len) }
+    }
+
+    /// [`view`](Self::view) for the element accesses: the same checks except of the
+    /// derived fields `item_size`, `data_offset` and `total_size` (see "Trust" in the
+    /// module documentation); the view's bounds are as trustworthy.
+    ///
+    /// # Safety
+    /// As [`view`](Self::view).
+    #[inline(always)]
+    pub unsafe fn view_for_access<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::validate::<false>(base, mapped_len) }
+    }
+
+    /// [`view`](Self::view) (`ALL_FIELDS`) or [`view_for_access`](Self::view_for_access).
+    ///
+    /// # Safety
+    /// As [`view`](Self::view).
+    #[inline(always)]
+    unsafe fn validate<'a, const ALL_FIELDS: bool>(
+        base: *mut u8,
+        mapped_len: usize,
+    ) -> MpResult<View<'a>> {
         if mapped_len < DATA_OFFSET {
             return Err(Status::BadObj);
         }
@@ -225,21 +292,32 @@ impl RawArray {
         // contract; RawArray is atomics and integers, valid for any bit pattern.
         let array = unsafe { &*(base as *const RawArray) };
         array.header.check(Kind::Array)?;
-        let ty =
-            ElemType::from_code(array.type_code.load(Ordering::Relaxed)).ok_or(Status::BadObj)?;
+        let code = array.type_code.load(Ordering::Relaxed);
+        // 0 for a code that is not one of our types.
+        let item_size = usize::from(*ITEM_SIZES.get(code as usize).unwrap_or(&0));
         let flags = array.flags.load(Ordering::Relaxed);
-        let item_size = array.item_size.load(Ordering::Relaxed) as usize;
-        let length =
-            usize::try_from(array.length.load(Ordering::Relaxed)).map_err(|_| Status::BadObj)?;
-        let total = total_size(ty, length).map_err(|_| Status::BadObj)?;
-        if flags & !FLAG_WITH_LOCK != 0
-            || item_size != ty.item_size()
-            || array.data_offset.load(Ordering::Relaxed) as usize != DATA_OFFSET
-            || array.total_size.load(Ordering::Relaxed) != total as u64
-            || total != mapped_len
-        {
+        let length = array.length.load(Ordering::Relaxed);
+        // The size the descriptor implies, in 128 bits (cannot overflow). Equal to the
+        // mapping's real length, it bounds every access to the mapping, and it also
+        // proves that `length` fits in usize and the total in isize (a mapping does).
+        let implied = u128::from(length) * item_size as u128 + DATA_OFFSET as u128;
+        // Every field checked, combined without short-circuits: one branch (the
+        // descriptor is valid on every call but a scribbled one's).
+        let bad =
+            (item_size == 0) | (flags & !FLAG_WITH_LOCK != 0) | (implied != mapped_len as u128);
+        // The fields derived from the ones above; no access uses them.
+        let derived_bad = ALL_FIELDS
+            && ((array.item_size.load(Ordering::Relaxed) as usize != item_size)
+                | (array.data_offset.load(Ordering::Relaxed) as usize != DATA_OFFSET)
+                | (array.total_size.load(Ordering::Relaxed) != mapped_len as u64));
+        if bad | derived_bad {
             return Err(Status::BadObj);
         }
+        // SAFETY: ITEM_SIZES is non-zero exactly at the discriminants of ALL_TYPES,
+        // which lists every ElemType (a repr(u8) enum); `code` < 128 indexed a non-zero
+        // entry (tested: `item_size_table_matches_from_code`).
+        let ty = unsafe { core::mem::transmute::<u8, ElemType>(code as u8) };
+        let length = length as usize;
         let lock = if flags & FLAG_WITH_LOCK != 0 {
             array.lock.header().check(Kind::RLock)?;
             Some(&array.lock)
@@ -295,20 +373,14 @@ impl View<'_> {
     /// owner died holding the lock and nobody has marked the data consistent since;
     /// `f` still ran, and the lock is released again), or the lock's error (`Intr`,
     /// `Overflow`) with `f` not run.
-    #[inline]
+    #[inline(always)]
     fn locked(&self, f: impl FnOnce()) -> Status {
-        let Some(lock) = self.lock else {
-            f();
-            return Status::Ok;
-        };
-        let got = lock.acquire(Timeout::FOREVER);
-        if !matches!(got, Status::Ok | Status::OwnerDead) {
-            return got;
-        }
-        f();
-        match lock.release() {
-            Status::Ok => got,
-            e => e,
+        match self.lock {
+            Some(lock) => lock.with_lock(f),
+            None => {
+                f();
+                Status::Ok
+            }
         }
     }
 
@@ -327,15 +399,20 @@ impl View<'_> {
     /// # Safety
     /// `out` is valid for writes of `count * item_size` bytes. It may overlap the
     /// array (the copy is a `memmove`).
+    #[inline(always)]
     pub unsafe fn read(&self, start: usize, count: usize, out: *mut u8) -> Status {
         let (off, n) = match self.byte_range(start, count) {
             Ok(r) => r,
             Err(e) => return e,
         };
-        self.locked(|| {
-            // SAFETY: off + n <= len * item_size, so the source is inside the mapping
-            // (validated by `view`); `out` is valid for n bytes per the contract.
-            unsafe { core::ptr::copy(self.data.add(off), out, n) }
+        // SAFETY: off + n <= len * item_size <= the mapping's data (validated by
+        // `view`), so this stays in bounds.
+        let src = unsafe { self.data.add(off) };
+        // By value (`move`), so that the fused lock path keeps them in registers.
+        self.locked(move || {
+            // SAFETY: the source is inside the mapping (above); `out` is valid for n
+            // bytes per the contract.
+            unsafe { copy_bytes(src, out, n) }
         })
     }
 
@@ -344,21 +421,51 @@ impl View<'_> {
     ///
     /// # Safety
     /// `inp` is valid for reads of `count * item_size` bytes. It may overlap the array.
+    #[inline(always)]
     pub unsafe fn write(&self, start: usize, count: usize, inp: *const u8) -> Status {
         let (off, n) = match self.byte_range(start, count) {
             Ok(r) => r,
             Err(e) => return e,
         };
-        self.locked(|| {
+        // SAFETY: as in `read`.
+        let dst = unsafe { self.data.add(off) };
+        self.locked(move || {
             // SAFETY: as in `read`, with the roles swapped; the mapping is writable.
-            unsafe { core::ptr::copy(inp, self.data.add(off), n) }
+            unsafe { copy_bytes(inp, dst, n) }
         })
+    }
+}
+
+/// `memmove` of `n` bytes; one element of 1, 2, 4 or 8 bytes (a `Value`, or one
+/// `get`/`set`) is copied inline with one load and one store instead of a call.
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of `n` bytes; they may overlap.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY (all arms): per the contract; unaligned accesses, and a load completes
+    // before the store, so an overlap copies as memmove would.
+    unsafe {
+        match n {
+            8 => dst
+                .cast::<u64>()
+                .write_unaligned(src.cast::<u64>().read_unaligned()),
+            4 => dst
+                .cast::<u32>()
+                .write_unaligned(src.cast::<u32>().read_unaligned()),
+            2 => dst
+                .cast::<u16>()
+                .write_unaligned(src.cast::<u16>().read_unaligned()),
+            1 => dst.write(src.read()),
+            _ => core::ptr::copy(src, dst, n),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::time::Timeout;
 
     /// A zeroed, 16-aligned buffer standing in for a mapping.
     fn buffer(len: usize) -> Vec<u128> {
@@ -372,6 +479,16 @@ mod tests {
         let a = unsafe { &*(buf.as_mut_ptr() as *const RawArray) };
         a.init(ty, length, with_lock, Lifecycle::Anonymous);
         (buf, total)
+    }
+
+    #[test]
+    fn item_size_table_matches_from_code() {
+        // `view` turns a code with a non-zero table entry into an ElemType directly.
+        assert_eq!(ALL_TYPES.len(), 14);
+        for code in 0u32..=255 {
+            let sized = ITEM_SIZES.get(code as usize).is_some_and(|&n| n != 0);
+            assert_eq!(sized, ElemType::from_code(code).is_some(), "{code}");
+        }
     }
 
     #[test]
@@ -451,6 +568,42 @@ mod tests {
             unsafe { RawArray::view(base, total) }.map(|_| ()),
             Err(Status::BadObj)
         );
+        // SAFETY: as above.
+        unsafe { (base.add(64) as *mut u32).write(super::super::header::MAGIC) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_ok());
+        // The derived fields: `view` refuses a scribbled one; `view_for_access` ignores
+        // it, with the same bounds (they come from the type, the length and the
+        // private mapping length only).
+        for (offset, width) in [(24usize, 4usize), (28, 4), (32, 8)] {
+            // SAFETY: inside the buffer's descriptor.
+            unsafe { base.add(offset).write_bytes(0xa5, width) };
+            // SAFETY: buffer of `total` bytes.
+            assert_eq!(
+                unsafe { RawArray::view(base, total) }.map(|_| ()),
+                Err(Status::BadObj)
+            );
+            // SAFETY: buffer of `total` bytes.
+            let a = unsafe { RawArray::view_for_access(base, total) }.unwrap();
+            assert_eq!((a.len, a.item_size), (10, 4));
+        }
+        // ...but it checks everything that decides an access.
+        // SAFETY: inside the buffer; length at +16, type at +8, flags at +12.
+        unsafe { (base.add(16) as *mut u64).write(11) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
+        // SAFETY: as above.
+        unsafe { (base.add(16) as *mut u64).write(10) };
+        // SAFETY: as above.
+        unsafe { (base.add(8) as *mut u32).write(u32::from(b'q')) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
+        // SAFETY: as above.
+        unsafe { (base.add(8) as *mut u32).write(u32::from(b'i')) };
+        // SAFETY: as above.
+        unsafe { (base.add(12) as *mut u32).write(3) };
+        // SAFETY: buffer of `total` bytes.
+        assert!(unsafe { RawArray::view_for_access(base, total) }.is_err());
         // Zeroed memory is not an array.
         let mut z = buffer(256);
         // SAFETY: 256-byte zeroed buffer.

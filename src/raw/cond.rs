@@ -163,6 +163,66 @@ fn classify(g1: u32, mine: u32) -> Group {
     }
 }
 
+/// What `notify(n)` does to a state (see [`notify_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NotifyStep {
+    /// The state to install (with one CAS).
+    state: State,
+    /// Tokens handed to the current G1 without a switch: wake that many of it.
+    wake_first: u32,
+    /// The full number of the new G1 if the call closed G1 (a group switch).
+    switched_to: Option<u32>,
+    /// After a switch: members of the closed group are still inside `wait` (they hold
+    /// untaken tokens or just got one): wake them all.
+    wake_closed: bool,
+    /// After a switch: tokens handed to the new G1: wake that many of it.
+    wake_new: u32,
+}
+
+/// `notify(n)` as a pure state transition, for the CAS loop of
+/// [`RawCond::notify`] and for the unit tests: from state `st` whose G1 has the full
+/// number `g1`, hand out `min(n, U1)` tokens to G1; if tokens remain and G2 is not
+/// empty, close G1 (G2 becomes G1, number `g1 + 1`) and hand the rest to it. `None`
+/// if nobody waits (nothing to change, nobody to wake).
+fn notify_step(st: State, g1: u32, n: u32) -> Option<NotifyStep> {
+    if st.u1 == 0 && st.u2 == 0 {
+        return None;
+    }
+    let first = n.min(st.u1);
+    let mut s = State {
+        u1: st.u1 - first,
+        t1: st.t1 + first,
+        ..st
+    };
+    let rem = n - first;
+    if rem == 0 || s.u2 == 0 {
+        return Some(NotifyStep {
+            state: s,
+            wake_first: first,
+            switched_to: None,
+            wake_closed: false,
+            wake_new: 0,
+        });
+    }
+    // G1 is fully signalled: close it; G2 becomes G1.
+    let g_new = g1.wrapping_add(1);
+    let second = rem.min(s.u2);
+    let closed_inside = s.t1;
+    s = State {
+        t1: second,
+        u1: s.u2 - second,
+        u2: 0,
+        g: g_new as u16,
+    };
+    Some(NotifyStep {
+        state: s,
+        wake_first: 0,
+        switched_to: Some(g_new),
+        wake_closed: closed_inside > 0,
+        wake_new: second,
+    })
+}
+
 /// Shared layout (64 bytes, 8-aligned):
 ///
 /// ```text
@@ -459,41 +519,20 @@ impl RawCond {
     fn notify_slow(&self, n: u32) {
         loop {
             let (raw, st, g1) = self.snapshot();
-            if st.u1 == 0 && st.u2 == 0 {
+            let Some(step) = notify_step(st, g1, n) else {
                 return;
-            }
-            let mut s = st;
-            let mut rem = n;
-            let first = rem.min(s.u1);
-            s.u1 -= first;
-            s.t1 += first;
-            rem -= first;
-            let mut g_new = g1;
-            let mut second = 0;
-            if rem > 0 && s.u2 > 0 {
-                // G1 is fully signalled: close it; G2 becomes G1.
-                g_new = g1.wrapping_add(1);
-                s = State {
-                    t1: 0,
-                    u1: s.u2,
-                    u2: 0,
-                    g: g_new as u16,
-                };
-                second = rem.min(s.u1);
-                s.u1 -= second;
-                s.t1 += second;
-            }
-            if self.cas(raw, s) {
-                if g_new != g1 {
-                    self.advance_gen(g_new);
-                    // Members of the closed group still inside `wait` (those holding
-                    // untaken tokens) return Ok: wake them all, if there are any; then
-                    // as many of the new G1 as got tokens.
-                    let closed_inside = st.t1 + first;
-                    self.wake_group(g1, if closed_inside > 0 { u32::MAX } else { 0 });
-                    futex::wake_bitset(&self.seq, second, group_mask(g_new));
-                } else {
-                    self.wake_group(g1, first);
+            };
+            if self.cas(raw, step.state) {
+                match step.switched_to {
+                    Some(g_new) => {
+                        self.advance_gen(g_new);
+                        // Members of the closed group still inside `wait` (those
+                        // holding untaken tokens) return Ok: wake them all, if there
+                        // are any; then as many of the new G1 as got tokens.
+                        self.wake_group(g1, if step.wake_closed { u32::MAX } else { 0 });
+                        futex::wake_bitset(&self.seq, step.wake_new, group_mask(g_new));
+                    }
+                    None => self.wake_group(g1, step.wake_first),
                 }
                 return;
             }
@@ -587,6 +626,63 @@ mod tests {
         assert_eq!(classify(5, 6), Group::Second);
         assert_eq!(classify(0, u32::MAX), Group::Closed);
         assert_eq!(classify(u32::MAX, 0), Group::Second);
+    }
+
+    fn st(t1: u32, u1: u32, u2: u32, g: u16) -> State {
+        State { t1, u1, u2, g }
+    }
+
+    /// `notify` as a pure transition: every case of the state table.
+    #[test]
+    fn notify_step_covers_the_state_table() {
+        // Nobody waits (tokens of signalled waiters not yet out do not count).
+        assert_eq!(notify_step(st(0, 0, 0, 5), 5, 1), None);
+        assert_eq!(notify_step(st(3, 0, 0, 5), 5, 9), None);
+        // G1 members wait: served first, no switch even if G2 is not empty.
+        let s = notify_step(st(0, 3, 2, 5), 5, 2).unwrap();
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(2, 1, 2, 5), 2, None)
+        );
+        // n = 0 with waiters: no change (the caller's fast path never gets here).
+        let s = notify_step(st(0, 3, 2, 5), 5, 0).unwrap();
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(0, 3, 2, 5), 0, None)
+        );
+        // G1 empty, G2 not: switch, the new G1 gets the tokens; nobody of the old
+        // group is inside, so it needs no wake.
+        let s = notify_step(st(0, 0, 3, 5), 5, 1).unwrap();
+        assert_eq!(s.state, st(1, 2, 0, 6));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), false, 1)
+        );
+        // G1 fully signalled (tokens untaken) and G2 waiting: close G1 (wake its
+        // members still inside), serve G2.
+        let s = notify_step(st(2, 0, 1, 5), 5, 1).unwrap();
+        assert_eq!(s.state, st(1, 0, 0, 6));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), true, 1)
+        );
+        // Tokens for both groups in one call: the rest of G1, then G2.
+        let s = notify_step(st(0, 1, 4, 5), 5, 3).unwrap();
+        assert_eq!(s.state, st(2, 2, 0, 6));
+        assert_eq!(
+            (s.switched_to, s.wake_closed, s.wake_new),
+            (Some(6), true, 2)
+        );
+        // More tokens than waiters: everyone signalled, the rest is dropped.
+        let s = notify_step(st(0, 1, 2, 0xffff), 0x1_ffff, 10).unwrap();
+        assert_eq!(s.state, st(2, 0, 0, 0));
+        assert_eq!(s.switched_to, Some(0x2_0000));
+        // Only the G1 tokens of a group that stays open: G2 sleeps on.
+        let s = notify_step(st(1, 2, 0, 5), 5, 5).unwrap();
+        assert_eq!(
+            (s.state, s.wake_first, s.switched_to),
+            (st(3, 0, 0, 5), 2, None)
+        );
     }
 
     /// The state machine without threads: registrations, notify counts, groups.

@@ -8,7 +8,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::spin::spin_while;
+use super::spin::spin_until;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
 use crate::sys::time::Timeout;
@@ -107,10 +107,10 @@ impl RawLock {
     }
 
     /// Watches the word while it is LOCKED (a holder with nobody waiting is likely to
-    /// release soon); see [`spin_while`].
+    /// release soon); see [`spin_until`].
     #[inline]
     fn spin(&self) -> u32 {
-        spin_while(&self.state, |s| s == LOCKED)
+        spin_until(&self.state, |s| s == LOCKED, |s| s == UNLOCKED)
     }
 
     /// Releases the lock (any thread, any process): `Ok`, or `Overflow` if it was not

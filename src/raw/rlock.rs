@@ -17,7 +17,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::spin::spin_while;
+use super::spin::spin_until;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
 use crate::sys::liveness;
@@ -259,6 +259,61 @@ impl RawRLock {
         }
     }
 
+    /// Runs `f` holding the lock: acquires (or re-enters) it without a timeout, runs
+    /// `f`, releases it. Returns the acquisition's status (`Ok`, or `OwnerDead`: `f`
+    /// ran) or its error (`Intr`, `Overflow`: `f` did not run); an error of the release
+    /// replaces `Ok`/`OwnerDead`.
+    ///
+    /// The same protocol as [`acquire`](Self::acquire) then [`release`](Self::release),
+    /// fused for the locked accesses of synchronized arrays: when the fast path took a
+    /// free word, this thread is known to own it at level 1, so the release goes
+    /// straight to the unlock (no second thread-slot lookup, token or count check).
+    #[inline(always)]
+    pub fn with_lock<F: FnOnce()>(&self, f: F) -> Status {
+        if let Some(me) = thread::current_if_ready() {
+            match self.try_acquire_fast(me, 1) {
+                Fast::Acquired => {
+                    f();
+                    return self.unlock(me);
+                }
+                Fast::Contended(robust) => return self.with_lock_contended(me, robust, f),
+                Fast::Unusual => {}
+            }
+        }
+        self.with_lock_unusual(f)
+    }
+
+    /// [`with_lock`](Self::with_lock) after the fast path found the word taken. Out of
+    /// line and reached by a tail call, so that the fast path needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn with_lock_contended<F: FnOnce()>(&self, me: &ThreadCtx, robust: Robust, f: F) -> Status {
+        let got = self.acquire_slow_timeout(me, robust, Timeout::FOREVER);
+        self.run_then_release(got, f)
+    }
+
+    /// [`with_lock`](Self::with_lock) when the fast path does not apply (see
+    /// [`acquire_unusual`](Self::acquire_unusual)).
+    #[cold]
+    #[inline(never)]
+    fn with_lock_unusual<F: FnOnce()>(&self, f: F) -> Status {
+        let got = self.acquire_unusual(Timeout::FOREVER);
+        self.run_then_release(got, f)
+    }
+
+    /// The rest of [`with_lock`](Self::with_lock) after a general acquisition that
+    /// returned `got`.
+    fn run_then_release<F: FnOnce()>(&self, got: Status, f: F) -> Status {
+        if !matches!(got, Status::Ok | Status::OwnerDead) {
+            return got;
+        }
+        f();
+        match self.release() {
+            Status::Ok => got,
+            e => e,
+        }
+    }
+
     /// Everything the fast path leaves out (first call of the thread, another
     /// namespace, a flag, a book without room): the general path. Out of line and
     /// reached by a tail call, so that the fast path needs no stack frame.
@@ -463,11 +518,13 @@ impl RawRLock {
     }
 
     /// Watches the word while a live owner holds it and nobody sleeps (such an owner
-    /// is likely to release soon); see [`spin_while`].
+    /// is likely to release soon); see [`spin_until`].
     fn spin(&self) {
-        spin_while(&self.word, |v| {
-            v & FUTEX_TID_MASK != 0 && v & (FUTEX_WAITERS | FUTEX_OWNER_DIED) == 0
-        });
+        spin_until(
+            &self.word,
+            |v| v & FUTEX_TID_MASK != 0 && v & (FUTEX_WAITERS | FUTEX_OWNER_DIED) == 0,
+            |v| v & FUTEX_TID_MASK == 0,
+        );
     }
 
     /// The back-stop: true only if the thread that holds `word == held` provably no

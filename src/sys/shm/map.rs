@@ -234,13 +234,15 @@ pub fn place(addr: usize) -> Place {
 }
 
 /// The live mapping that starts at `addr`, if any.
+#[inline]
 pub fn lookup(addr: usize) -> Option<Mapping> {
     registry::lookup(addr)
 }
 
 /// Length of a mapping this library made at `addr`, if any.
+#[inline]
 pub fn mapping_len(addr: usize) -> Option<usize> {
-    registry::lookup(addr).map(|m| m.len)
+    registry::live_len(addr)
 }
 
 /// Unit tests of the close paths' `MP_EBUSY`: make the calling thread pretend to hold

@@ -25,7 +25,18 @@
 //! both processes, so a child forked at any instant, from any thread, inherits a
 //! consistent table that it can use at once. Every entry point makes sure the handlers
 //! are registered before it touches the table.
+//!
+//! **The lookup cache.** Every array access and block query looks its handle up, so
+//! [`lookup`] must not serialise the threads of a process on the table's spin flag. A
+//! small direct-mapped cache of live mappings (indexed by page number) answers it
+//! without any write to shared cache lines: each slot is a seqlock, written only by a
+//! thread that holds the table (a miss that found the mapping fills its slot; a
+//! removal empties the slot that names it), and read lock-free. So the cache never
+//! holds an entry that the table does not: a closed handle misses and is then judged
+//! by the table (stale-handle detection unchanged), and a child forked while the table
+//! is held by the prepare handler inherits a cache that agrees with its table.
 
+use core::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::collections::BTreeMap;
 use std::ffi::CString;
 
@@ -157,8 +168,32 @@ pub fn place(addr: usize) -> Place {
 }
 
 /// The live mapping that starts at `addr`, if any.
+#[inline]
 pub fn lookup(addr: usize) -> Option<Mapping> {
-    table().live.get(&addr).map(|e| e.mapping)
+    match CACHE.get(addr) {
+        Some(m) => Some(m),
+        None => lookup_in_table(addr),
+    }
+}
+
+/// The length of the live mapping that starts at `addr`, if any ([`lookup`]'s `len`;
+/// the hot path of every array access).
+#[inline]
+pub fn live_len(addr: usize) -> Option<usize> {
+    match CACHE.get_len(addr) {
+        Some(len) => Some(len),
+        None => lookup_in_table(addr).map(|m| m.len),
+    }
+}
+
+/// [`lookup`]'s miss: asks the table, and remembers a live mapping in the cache.
+#[cold]
+fn lookup_in_table(addr: usize) -> Option<Mapping> {
+    let t = table();
+    let m = t.live.get(&addr)?.mapping;
+    // Under the table lock: the only writers of the cache hold it.
+    CACHE.fill(addr, m);
+    Some(m)
 }
 
 /// The recorded name of the live block at `addr` (NUL-terminated, valid until the
@@ -179,9 +214,160 @@ pub fn remove(addr: usize, expected: Mapping) -> bool {
     match t.live.get(&addr) {
         Some(e) if e.mapping == expected => {
             t.live.remove(&addr);
+            // Under the table lock, before anyone can unmap the range: from here on
+            // no lookup finds the mapping.
+            CACHE.forget(addr);
             true
         }
         _ => false,
+    }
+}
+
+/// Number of cache slots (a power of two). Arena mappings are consecutive pages, so
+/// up to this many small live objects never evict one another.
+const CACHE_SLOTS: usize = 64;
+
+/// One cached live mapping, guarded by a sequence number: odd while a writer (who
+/// holds the table) changes it; `addr == 0` is an empty slot. A slot has its own
+/// cache line, so a fill never disturbs the readers of other slots.
+#[repr(align(64))]
+struct CacheSlot {
+    seq: AtomicUsize,
+    addr: AtomicUsize,
+    len: AtomicUsize,
+    span: AtomicUsize,
+    /// [`Mapping::content`] and [`Mapping::in_arena`], see [`encode_meta`].
+    meta: AtomicUsize,
+}
+
+/// See the module documentation ("The lookup cache").
+struct LookupCache {
+    slots: [CacheSlot; CACHE_SLOTS],
+}
+
+static CACHE: LookupCache = LookupCache {
+    slots: [const {
+        CacheSlot {
+            seq: AtomicUsize::new(0),
+            addr: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
+            span: AtomicUsize::new(0),
+            meta: AtomicUsize::new(0),
+        }
+    }; CACHE_SLOTS],
+};
+
+/// `meta` bits: 0-1 the content's variant (1 = Object, 2 = Block; 0 = empty slot),
+/// 2 `in_arena`, 8.. the object kind (a kind that does not fit is never cached).
+const META_OBJECT: usize = 1;
+const META_BLOCK: usize = 2;
+const META_IN_ARENA: usize = 4;
+const META_KIND_SHIFT: u32 = 8;
+
+fn encode_meta(m: &Mapping) -> Option<usize> {
+    let content = match m.content {
+        Content::Object(kind) => {
+            let kind = usize::try_from(kind).ok()?;
+            if kind > (usize::MAX >> META_KIND_SHIFT) {
+                return None;
+            }
+            (kind << META_KIND_SHIFT) | META_OBJECT
+        }
+        Content::Block => META_BLOCK,
+    };
+    Some(content | if m.in_arena { META_IN_ARENA } else { 0 })
+}
+
+#[inline]
+fn decode_meta(meta: usize, len: usize, span: usize) -> Option<Mapping> {
+    let content = match meta & 3 {
+        META_OBJECT => Content::Object(u32::try_from(meta >> META_KIND_SHIFT).ok()?),
+        META_BLOCK => Content::Block,
+        _ => return None,
+    };
+    Some(Mapping {
+        len,
+        span,
+        content,
+        in_arena: meta & META_IN_ARENA != 0,
+    })
+}
+
+impl LookupCache {
+    #[inline]
+    fn slot(&self, addr: usize) -> &CacheSlot {
+        // Mappings start on page boundaries (4 KiB at least).
+        &self.slots[(addr >> 12) & (CACHE_SLOTS - 1)]
+    }
+
+    /// The cached live mapping at `addr`, if the cache has it (lock-free; `None` also
+    /// while a writer changes the slot).
+    #[inline]
+    fn get(&self, addr: usize) -> Option<Mapping> {
+        if addr == 0 {
+            return None;
+        }
+        let s = self.slot(addr);
+        let seq = s.seq.load(Ordering::Acquire);
+        if seq & 1 != 0 || s.addr.load(Ordering::Relaxed) != addr {
+            return None;
+        }
+        let (len, span, meta) = (
+            s.len.load(Ordering::Relaxed),
+            s.span.load(Ordering::Relaxed),
+            s.meta.load(Ordering::Relaxed),
+        );
+        // Orders the field loads before the re-check of `seq` (seqlock read side).
+        fence(Ordering::Acquire);
+        if s.seq.load(Ordering::Relaxed) != seq {
+            return None;
+        }
+        decode_meta(meta, len, span)
+    }
+
+    /// The cached length of the live mapping at `addr` (as [`LookupCache::get`]).
+    #[inline]
+    fn get_len(&self, addr: usize) -> Option<usize> {
+        if addr == 0 {
+            return None;
+        }
+        let s = self.slot(addr);
+        let seq = s.seq.load(Ordering::Acquire);
+        if seq & 1 != 0 || s.addr.load(Ordering::Relaxed) != addr {
+            return None;
+        }
+        let len = s.len.load(Ordering::Relaxed);
+        // Orders the load of `len` before the re-check of `seq` (seqlock read side).
+        fence(Ordering::Acquire);
+        (s.seq.load(Ordering::Relaxed) == seq).then_some(len)
+    }
+
+    /// Writes a slot. Only with the table held (one writer at a time).
+    fn write(&self, s: &CacheSlot, addr: usize, len: usize, span: usize, meta: usize) {
+        let seq = s.seq.load(Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        // Readers that see a field written below also see the odd sequence number.
+        fence(Ordering::Release);
+        s.addr.store(addr, Ordering::Relaxed);
+        s.len.store(len, Ordering::Relaxed);
+        s.span.store(span, Ordering::Relaxed);
+        s.meta.store(meta, Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Remembers the live mapping `m` at `addr`. Only with the table held.
+    fn fill(&self, addr: usize, m: Mapping) {
+        if let Some(meta) = encode_meta(&m) {
+            self.write(self.slot(addr), addr, m.len, m.span, meta);
+        }
+    }
+
+    /// Empties the slot that names `addr`, if any. Only with the table held.
+    fn forget(&self, addr: usize) {
+        let s = self.slot(addr);
+        if s.addr.load(Ordering::Relaxed) == addr {
+            self.write(s, 0, 0, 0, 0);
+        }
     }
 }
 
@@ -198,4 +384,63 @@ pub fn lock_for_fork() {
 pub unsafe fn unlock_after_fork() {
     // SAFETY: per the contract, the prepare handler took it for this fork.
     unsafe { TABLE.unlock_raw() };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Addresses that are never mapped (the table only records numbers here); they
+    /// share one cache slot (same page number modulo `CACHE_SLOTS`).
+    const A: usize = 0x7e57_0000_0000;
+    const B: usize = A + (CACHE_SLOTS << 12);
+
+    fn mapping(len: usize, kind: u32) -> Mapping {
+        Mapping {
+            len,
+            span: 4096,
+            content: Content::Object(kind),
+            in_arena: false,
+        }
+    }
+
+    #[test]
+    fn the_lookup_cache_never_outlives_the_table() {
+        let _g = crate::sys::shm::TEST_MAPPINGS
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let (ma, mb) = (mapping(100, 7), mapping(200, 9));
+        assert!(record(A, ma, None));
+        assert!(record(B, mb, None));
+        // Misses fill the slot; hits agree with the table; the two addresses evict
+        // each other without ever answering for one another.
+        for _ in 0..3 {
+            assert_eq!(lookup(A), Some(ma));
+            assert_eq!(CACHE.get(A), Some(ma));
+            assert_eq!(live_len(B), Some(200));
+            assert_eq!(CACHE.get_len(B), Some(200));
+            assert_eq!(CACHE.get(A), None);
+        }
+        // A removal forgets the cached entry at once: a stale handle is judged by the
+        // table again (no longer live).
+        assert_eq!(lookup(A), Some(ma));
+        assert!(remove(A, ma));
+        assert_eq!(CACHE.get(A), None);
+        assert_eq!(lookup(A), None);
+        assert_eq!(live_len(A), None);
+        assert!(remove(B, mb));
+        assert_eq!(live_len(B), None);
+        // A block round-trips through the slot's encoding too.
+        let block = Mapping {
+            len: 1,
+            span: 4096,
+            content: Content::Block,
+            in_arena: true,
+        };
+        assert!(record(A, block, None));
+        assert_eq!(lookup(A), Some(block));
+        assert_eq!(CACHE.get(A), Some(block));
+        assert!(remove(A, block));
+        assert_eq!(lookup(A), None);
+    }
 }
