@@ -347,6 +347,44 @@ TEST(peer_writing_garbage_into_a_held_lock_cannot_crash_the_owner) {
 
 /* ---- closing or destroying a lock the caller holds --------------------------------- */
 
+/* A peer rewrites the owner token (+16) of a lock we hold: "is it mine?" falls back to
+ * the thread's private book, so the owner still re-enters, releases and closes it
+ * (before: re-entry waited for itself, release said MP_ENOTOWNER, close said MP_EBUSY
+ * for ever, and an array copy under the lock returned the undocumented MP_ENOTOWNER). */
+static void scribble_token_in_child(void *lock) {
+    pid_t kid = fork();
+    CHECK(kid >= 0);
+    if (kid == 0) {
+        *(volatile uint64_t *)((char *)lock + 16) = 0x5eed5eed5eed5eedull;
+        _exit(0);
+    }
+    int st = 0;
+    CHECK(waitpid(kid, &st, 0) == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+TEST(peer_rewriting_the_owner_token_cannot_disown_the_owner) {
+    mp_rlock_t *l;
+    CHECK_OK(mp_rlock_new(&l));
+    CHECK_OK(mp_rlock_acquire(l, true, MP_FOREVER));
+    scribble_token_in_child(l);
+    CHECK_ST(mp_rlock_acquire(l, true, 0), MP_OK); /* re-entry, not a wait for ourselves */
+    CHECK_OK(mp_rlock_release(l));
+    CHECK_OK(mp_rlock_release(l));
+    CHECK_ST(mp_rlock_release(l), MP_ENOTOWNER);
+    CHECK_OK(mp_rlock_close(l)); /* the thread's list no longer holds it */
+
+    mp_array_t *a;
+    CHECK_OK(mp_array_new(MP_TYPE_INT, 4, true, &a));
+    mp_rlock_t *al = mp_array_get_lock(a);
+    CHECK_OK(mp_rlock_acquire(al, true, MP_FOREVER));
+    scribble_token_in_child(al);
+    int buf[4] = {1, 2, 3, 4};
+    CHECK_OK(mp_array_write(a, 0, 4, buf)); /* re-enters the held lock */
+    CHECK_OK(mp_array_read(a, 0, 4, buf));
+    CHECK_OK(mp_rlock_release(al));
+    CHECK_OK(mp_array_close(a));
+}
+
 TEST(close_of_a_held_rlock_is_busy_and_changes_nothing) {
     mp_rlock_t *l, *l2;
     CHECK_OK(mp_rlock_new(&l));

@@ -310,7 +310,10 @@ impl RawRLock {
         f();
         match self.release() {
             Status::Ok => got,
-            e => e,
+            // We acquired it, yet it no longer says so, and our private book does not
+            // list it either (held unrecorded): another process rewrote the lock while
+            // we held it. The object is broken, not the call's caller.
+            _ => Status::BadObj,
         }
     }
 
@@ -425,7 +428,7 @@ impl RawRLock {
         deadline: &Deadline,
         count: u32,
     ) -> Status {
-        if self.owner_token.load(Ordering::Relaxed) == me.token {
+        if self.owned_by(me) {
             self.leave(robust);
             let c = self.count.load(Ordering::Relaxed);
             if c == u32::MAX {
@@ -588,7 +591,7 @@ impl RawRLock {
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
         };
-        if self.owner_token.load(Ordering::Relaxed) != me.token {
+        if self.owner_token.load(Ordering::Relaxed) != me.token && !self.listed_in_book(me) {
             return Status::NotOwner;
         }
         let c = self.count.load(Ordering::Relaxed);
@@ -701,7 +704,7 @@ impl RawRLock {
     /// many there were: `NotOwner` if the caller does not own the lock.
     pub fn release_all(&self) -> MpResult<u32> {
         let me = thread::current();
-        if self.owner_token.load(Ordering::Relaxed) != me.token {
+        if !self.owned_by(me) {
             return Err(Status::NotOwner);
         }
         let c = self.count.load(Ordering::Relaxed);
@@ -744,7 +747,24 @@ impl RawRLock {
     /// True if the calling thread owns the lock.
     #[inline]
     pub fn is_mine(&self) -> bool {
-        self.owner_token.load(Ordering::Relaxed) == thread::current().token
+        self.owned_by(thread::current())
+    }
+
+    /// "Is it mine?": the shared token says so, or — when another process rewrote the
+    /// token while we hold the lock — the thread's private book lists the lock. The book
+    /// cannot be forged from shared memory, so a scribbled token can neither make us
+    /// wait for ourselves nor leave the lock linked in our robust list for ever.
+    #[inline]
+    fn owned_by(&self, me: &ThreadCtx) -> bool {
+        self.owner_token.load(Ordering::Relaxed) == me.token || self.listed_in_book(me)
+    }
+
+    /// True if the calling thread's private book lists this lock (see `owned_by`).
+    #[cold]
+    #[inline(never)]
+    fn listed_in_book(&self, me: &ThreadCtx) -> bool {
+        // SAFETY: the calling thread's own book (or null), used only during this call.
+        unsafe { me.book.as_ref() }.is_some_and(|book| robust::book_lists(book, &self.list_next))
     }
 
     /// The recursion level if the caller owns the lock, else 0.

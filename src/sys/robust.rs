@@ -445,6 +445,13 @@ impl Book {
     }
 }
 
+/// True if the book lists the lock whose `next` slot is `node` (by its address in the
+/// mapping it was acquired through; the node's contents are not read).
+pub fn book_lists(book: &Book, node: &AtomicUsize) -> bool {
+    let addr = node.as_ptr() as usize;
+    book.chain[1..].iter().rev().any(|&a| a == addr)
+}
+
 /// True if the book lists a lock whose node lies in `[start, start + len)`.
 pub fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
     let end = start.saturating_add(len);
