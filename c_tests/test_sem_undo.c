@@ -411,7 +411,9 @@ static pid_t holder_in_new_pidns(mp_sem_t *s, struct ns_hold *h) {
         _exit(0);
     }
     int64_t end = mpt_now_ns() + 20000000000LL;
-    while (!h->ready) {
+    /* Both: the holder may be ready before the outer child has stored its pid (and a
+     * kill(0, ...) would hit our own process group). */
+    while (!h->ready || h->inner_pid == 0) {
         int st = 0;
         if (waitpid(outer, &st, WNOHANG) == outer) {
             CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 77);
