@@ -45,7 +45,7 @@
  *     mp_sem_release and mp_sem_held of an undo semaphore     yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
- *     mp_sem_new_ex, mp_sem_open_ex                           yes  no (3)
+ *     mp_sem_new_ex, mp_sem_open_ex, mp_sem_attach_ex         yes  no (3)
  *   mp_T_init, mp_T_destroy, mp_sem_init_ex                   no   no
  *   mp_inspect                                                yes  no (4)
  *
@@ -802,7 +802,7 @@ mp_status mp_sem_init(struct mp_sem_t *sem, uint32_t value, uint32_t max_value);
  * Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
  * the flavour's maximum, or an unknown flag), `MP_EBADOBJ` (with `MP_SEM_UNDO`: `sem`
  * is the handle of another object; nothing written), `MP_ENOMEM` (with `MP_SEM_UNDO`:
- * 4096 in-place undo semaphores are declared in this process already; nothing
+ * the process already uses 8192 undo semaphores, in place or mapped; nothing
  * written).
  *
  * # Safety
@@ -842,7 +842,7 @@ mp_status mp_sem_destroy(struct mp_sem_t *sem);
  * Returns `MP_OK` (the memory holds a live semaphore of that flavour; declared or
  * withdrawn), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBADOBJ` (not a live
  * semaphore of that flavour: nothing declared, though flags 0 still withdraws),
- * `MP_ENOMEM` (4096 in-place undo semaphores are declared in this process already).
+ * `MP_ENOMEM` (the process already uses 8192 undo semaphores, in place or mapped).
  *
  * # Safety
  * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to

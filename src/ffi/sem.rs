@@ -165,6 +165,27 @@ unsafe fn undo_object<'a>(p: *const mp_sem_t) -> MpResult<&'a RawSemUndo> {
     unsafe { object::<RawSemUndo, _>(p) }
 }
 
+/// A new undo semaphore handle, remembered as proven (see `sem_undo_extent`); unmapped
+/// again if it cannot be (`MP_ENOMEM`: the process uses the most undo semaphores it can).
+fn undo_handle(p: *mut RawSemUndo) -> MpResult<*mut mp_sem_t> {
+    match sem_undo_extent::remember_handle(p as usize) {
+        Ok(()) => Ok(p.cast()),
+        Err(e) => {
+            // SAFETY: `p` is the live handle just mapped, used by nobody else yet.
+            let _ = unsafe { super::close::<RawSemUndo, _>(p) };
+            Err(e)
+        }
+    }
+}
+
+/// A new plain semaphore handle. Its address cannot carry an undo declaration: one left
+/// from in-place memory that was unmapped without `mp_sem_destroy`, where the kernel
+/// now placed this mapping, is dropped.
+fn plain_handle(p: *mut RawSem) -> *mut mp_sem_t {
+    sem_undo_extent::withdraw(p as usize);
+    p.cast()
+}
+
 /// Initialises a semaphore with `value` units and bound `max_value` in
 /// caller-provided memory (`MP_SEM_SIZE` bytes, `MP_SEM_ALIGN`-aligned).
 ///
@@ -200,7 +221,7 @@ pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: 
 /// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
 /// the flavour's maximum, or an unknown flag), `MP_EBADOBJ` (with `MP_SEM_UNDO`: `sem`
 /// is the handle of another object; nothing written), `MP_ENOMEM` (with `MP_SEM_UNDO`:
-/// 4096 in-place undo semaphores are declared in this process already; nothing
+/// the process already uses 8192 undo semaphores, in place or mapped; nothing
 /// written).
 ///
 /// # Safety
@@ -272,7 +293,7 @@ pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
 /// Returns `MP_OK` (the memory holds a live semaphore of that flavour; declared or
 /// withdrawn), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBADOBJ` (not a live
 /// semaphore of that flavour: nothing declared, though flags 0 still withdraws),
-/// `MP_ENOMEM` (4096 in-place undo semaphores are declared in this process already).
+/// `MP_ENOMEM` (the process already uses 8192 undo semaphores, in place or mapped).
 ///
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to
@@ -322,10 +343,11 @@ pub unsafe extern "C" fn mp_sem_new(
             .and_then(|()| check_args(value, max_value))
             .and_then(|()| {
                 new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                    .map(plain_handle)
             })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p.cast()) }
+                unsafe { write_out(sem_out, p) }
             }),
     )
 }
@@ -350,10 +372,10 @@ pub unsafe extern "C" fn mp_sem_new_ex(
             .and_then(|undo| {
                 if undo {
                     new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .map(|p| p.cast::<mp_sem_t>())
+                        .and_then(undo_handle)
                 } else {
                     new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .map(|p| p.cast::<mp_sem_t>())
+                        .map(plain_handle)
                 }
             })
             .map(|p| {
@@ -389,10 +411,11 @@ pub unsafe extern "C" fn mp_sem_open(
                 open_named::<RawSem>(name, flags, mode, |s| {
                     s.init(value, max_value, Lifecycle::Named)
                 })
+                .map(plain_handle)
             })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p.cast()) }
+                unsafe { write_out(sem_out, p) }
             }),
     )
 }
@@ -425,12 +448,12 @@ pub unsafe extern "C" fn mp_sem_open_ex(
                     open_named::<RawSemUndo>(name, flags, mode, |s| {
                         s.init(value, max_value, Lifecycle::Named)
                     })
-                    .map(|p| p.cast::<mp_sem_t>())
+                    .and_then(undo_handle)
                 } else {
                     open_named::<RawSem>(name, flags, mode, |s| {
                         s.init(value, max_value, Lifecycle::Named)
                     })
-                    .map(|p| p.cast::<mp_sem_t>())
+                    .map(plain_handle)
                 }
             })
             .map(|p| {
@@ -458,7 +481,12 @@ pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
     match unsafe { super::close::<RawSem, _>(sem) } {
         super::MP_EBADOBJ if sem_undo_extent::proven(sem as usize).is_ok() => {
             // SAFETY: the extent is proven; the rest is the forwarded contract.
-            unsafe { super::close::<RawSemUndo, _>(sem) }
+            let st = unsafe { super::close::<RawSemUndo, _>(sem) };
+            if st == super::MP_OK {
+                // Unmapped: the address no longer names an undo semaphore here.
+                sem_undo_extent::withdraw(sem as usize);
+            }
+            st
         }
         st => st,
     }

@@ -10,11 +10,18 @@
 //! path; the extent must be proven privately:
 //! * the start of a mapping this process made is an undo semaphore only if the
 //!   private mapping registry recorded it as one (`Content::Object(Kind::SemUndo)`) and
-//!   its recorded length covers the object;
+//!   its recorded length covers the object (checked once, when `mp_sem_new_ex` /
+//!   `mp_sem_open_ex` maps it, and remembered in the set below until `mp_sem_close`);
 //! * any other address (in-place memory) only if this process declared it one:
 //!   `mp_sem_init_ex(.., MP_SEM_UNDO)` or `mp_sem_attach_ex(.., MP_SEM_UNDO)` put it in
 //!   the [`Declared`] set below, and `mp_sem_destroy` or a plain (re)declaration takes it
 //!   out. The set is ordinary process memory, so `fork()` children inherit it.
+//!
+//! The set also holds the first kind: `mp_sem_new_ex` / `mp_sem_open_ex` put each undo
+//! handle they map in it (after the registry recorded it with its length) and
+//! `mp_sem_close` takes it out, so that a call on an undo semaphore costs one hash probe
+//! (a load or two, async-signal-safe), not a registry lookup under its lock. Only this
+//! process's own calls write the set; nothing read from shared memory does.
 //!
 //! **The set.** A fixed open-addressing hash table of atomic words (linear probing,
 //! tombstones), so that it needs no lock: a child forked at any instant, from any
@@ -35,8 +42,8 @@ const EMPTY: usize = 0;
 /// Slot value: used once, now free (a probe goes on past it). Never an address: the
 /// addresses are `MP_SEM_ALIGN`-aligned.
 const TOMBSTONE: usize = 1;
-/// Slots in the table: in-place undo semaphores one process can have declared at once.
-const SLOTS: usize = 4096;
+/// Slots in the table: undo semaphores (in place or handles) one process can use at once.
+const SLOTS: usize = 8192;
 
 /// The in-place undo semaphores this process declared (see the module documentation).
 struct Declared {
@@ -113,6 +120,7 @@ impl Declared {
 /// nothing is recorded. `MP_ENOMEM` if `SLOTS` declarations are live already.
 pub(crate) fn declare(addr: usize) -> MpResult<()> {
     match os_shm::place(addr) {
+        // Proven already if it is an undo handle of this process; never otherwise.
         os_shm::Place::Live(m) if m.content != os_shm::Content::Block => proven(addr),
         os_shm::Place::Stale => Err(Status::BadObj),
         os_shm::Place::Live(_) | os_shm::Place::Foreign => {
@@ -130,31 +138,36 @@ pub(crate) fn withdraw(addr: usize) {
     DECLARED.remove(addr);
 }
 
+/// Records that this process mapped the undo semaphore handle `addr`, once the
+/// registry confirms it: recorded as one, of at least `MP_SEM_UNDO_SIZE` bytes.
+/// `MP_ENOMEM` if the table is full (the caller then unmaps the handle, which could
+/// never be proven), `MP_EBADOBJ` if the registry disagrees.
+pub(crate) fn remember_handle(addr: usize) -> MpResult<()> {
+    match os_shm::lookup(addr) {
+        Some(m)
+            if m.content == os_shm::Content::Object(Kind::SemUndo as u32)
+                && m.len >= MP_SEM_UNDO_SIZE =>
+        {
+            if DECLARED.insert(addr) {
+                Ok(())
+            } else {
+                Err(Status::NoMem)
+            }
+        }
+        _ => Err(Status::BadObj),
+    }
+}
+
 /// `Ok` if `addr` is proven, from private state, to start `MP_SEM_UNDO_SIZE` bytes that
 /// this process may treat as an undo semaphore; `MP_EBADOBJ` otherwise. Says nothing
-/// about the bytes themselves: the caller still checks the header.
-#[cold]
+/// about the bytes themselves: the caller still checks the header. Only atomic loads
+/// (async-signal-safe; no registry lock).
+#[inline]
 pub(crate) fn proven(addr: usize) -> MpResult<()> {
-    match os_shm::place(addr) {
-        os_shm::Place::Live(m) if m.content == os_shm::Content::Object(Kind::SemUndo as u32) => {
-            if m.len >= MP_SEM_UNDO_SIZE {
-                Ok(())
-            } else {
-                Err(Status::BadObj)
-            }
-        }
-        // The start of another object's mapping (a plain semaphore whose tag a peer
-        // rewrote, for one): its extent is known, and too small or not ours to lend.
-        os_shm::Place::Live(m) if m.content != os_shm::Content::Block => Err(Status::BadObj),
-        os_shm::Place::Stale => Err(Status::BadObj),
-        // A raw block's bytes, or memory this library did not map: in place.
-        os_shm::Place::Live(_) | os_shm::Place::Foreign => {
-            if DECLARED.contains(addr) {
-                Ok(())
-            } else {
-                Err(Status::BadObj)
-            }
-        }
+    if DECLARED.contains(addr) {
+        Ok(())
+    } else {
+        Err(Status::BadObj)
     }
 }
 
@@ -190,6 +203,22 @@ mod tests {
             assert_eq!(declare(s as usize), Err(Status::BadObj));
             assert_eq!(proven(s as usize), Err(Status::BadObj));
             assert_eq!(crate::ffi::sem::mp_sem_close(s), crate::ffi::MP_OK);
+        }
+    }
+
+    #[test]
+    fn an_undo_handle_is_proven_until_closed() {
+        use crate::ffi::sem::{MP_SEM_UNDO, mp_sem_close, mp_sem_new_ex, mp_sem_t};
+        let mut s: *mut mp_sem_t = core::ptr::null_mut();
+        // SAFETY: a valid out-pointer; the handle is closed once.
+        unsafe {
+            assert_eq!(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s), crate::ffi::MP_OK);
+            assert_eq!(proven(s as usize), Ok(()));
+            assert_eq!(declare(s as usize), Ok(()));
+            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            assert_eq!(declare(s as usize), Err(Status::BadObj));
+            assert_eq!(remember_handle(s as usize), Err(Status::BadObj));
         }
     }
 }
