@@ -377,10 +377,20 @@ static void run_hostile(enum kind kind, bool header_too) {
         uint64_t rng = v.rng * 31 + 7;
         double t0 = mpt_now_ms();
         long writes = 0;
+        /* A semaphore's flavour is in its header: every 8th write, the header variant
+         * also restores the live header with the undo kind (8) in place of the plain
+         * one, which the victims must refuse (MP_EBADOBJ), never follow past the
+         * MP_SEM_SIZE bytes of the object. */
+        bool flip = header_too && (kind == K_SEM || kind == K_BSEM);
+        unsigned char live_header[8];
+        memcpy(live_header, mem, sizeof live_header);
+        live_header[4] = 8;
         while (mpt_now_ms() - t0 < HOSTILE_MS) {
             /* A few writes per lock hold: dense enough to hit every field, sparse
              * enough that a victim often acts on a partly overwritten object. */
             scribble((volatile unsigned char *)mem, from, len, &rng);
+            if (flip && writes % 8 == 0)
+                for (size_t k = 0; k < sizeof live_header; k++) ((volatile unsigned char *)mem)[k] = live_header[k];
             writes++;
             usleep((useconds_t)(next_rand(&rng) % 300));
         }

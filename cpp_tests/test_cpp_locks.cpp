@@ -403,4 +403,32 @@ TEST(in_place_owner_in_a_child_does_not_destroy) {
     CHECK(mp_lock_is_locked(&s->lock, &locked) == MP_EBADOBJ);
 }
 
+// An undo semaphore (mpsync::undo): the unit of a SIGKILLed holder comes back to a
+// blocked waiter, which is told with acquire_status::owner_dead; releases are matched.
+TEST(undo_semaphore_gives_back_a_killed_holders_unit) {
+    auto *s = cpt::shared<shared_locks>();
+    auto sem = mpsync::bounded_semaphore::anonymous(mpsync::undo, 1);
+    CHECK(sem.is_undo());
+    CHECK(sem.max_value() == 1);
+    CHECK_THROWS_STATUS(sem.release(), MP_ENOTOWNER);
+    pid_t kid = cpt::fork_child([&] {
+        sem.acquire();
+        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+        pause();
+        return 0;
+    });
+    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
+    CHECK(!sem.try_acquire());
+    CHECK(kill(kid, SIGKILL) == 0);
+    CHECK(cpt::wait_child(kid) == -SIGKILL);
+    CHECK(sem.acquire_for(std::chrono::seconds(10)) == mpsync::acquire_status::owner_dead);
+    CHECK(sem.held() == 1);
+    sem.release();
+    CHECK(sem.held() == 0);
+    CHECK(sem.acquire_for(std::chrono::seconds(1)) == mpsync::acquire_status::acquired);
+    sem.release();
+    auto plain = mpsync::counting_semaphore::anonymous(1);
+    CHECK(!plain.is_undo() && plain.held() == 0);
+}
+
 }  // namespace

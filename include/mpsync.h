@@ -45,7 +45,7 @@
  *     mp_sem_release and mp_sem_held of an undo semaphore     yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
- *     mp_sem_new_ex, mp_sem_open_ex                           yes  no (3)
+ *     mp_sem_new_ex, mp_sem_open_ex, mp_sem_attach_ex         yes  no (3)
  *   mp_T_init, mp_T_destroy, mp_sem_init_ex                   no   no
  *   mp_inspect                                                yes  no (4)
  *
@@ -792,8 +792,18 @@ mp_status mp_sem_init(struct mp_sem_t *sem, uint32_t value, uint32_t max_value);
  * `MP_SEM_UNDO_VALUE_MAX`). Every later call on the semaphore must be given memory
  * of that size.
  *
+ * The flavour is not taken from the shared memory alone (a peer could rewrite it):
+ * this call also records, privately in the calling process, that `sem` starts an undo
+ * semaphore's `MP_SEM_UNDO_SIZE` bytes. The record is inherited by `fork()` children
+ * and removed by `mp_sem_destroy` (or a plain `mp_sem_init` at the same address).
+ * Any other process that maps this memory must declare it with `mp_sem_attach_ex`
+ * before using it; until then its calls on it are `MP_EBADOBJ`.
+ *
  * Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
- * the flavour's maximum, or an unknown flag).
+ * the flavour's maximum, or an unknown flag), `MP_EBADOBJ` (with `MP_SEM_UNDO`: `sem`
+ * is the handle of another object; nothing written), `MP_ENOMEM` (with `MP_SEM_UNDO`:
+ * the process already uses 8192 undo semaphores, in place or mapped; nothing
+ * written).
  *
  * # Safety
  * `sem` is NULL or points to `MP_SEM_SIZE` writable bytes (`MP_SEM_UNDO_SIZE` with
@@ -806,12 +816,39 @@ mp_status mp_sem_init_ex(struct mp_sem_t *sem, uint32_t value, uint32_t max_valu
  *
  * Returns `MP_OK`, `MP_EBUSY` (threads wait on it; for an undo semaphore also: a live
  * thread holds units, the calling one included), `MP_EINVAL` (NULL or not in place),
- * `MP_EBADOBJ`.
+ * `MP_EBADOBJ` (also: an undo semaphore this process did not declare, see
+ * `mp_sem_attach_ex`). Destroying an undo semaphore withdraws the calling process's
+ * declaration of it.
  *
  * # Safety
  * `sem` is NULL or points to the semaphore's readable bytes.
  */
 mp_status mp_sem_destroy(struct mp_sem_t *sem);
+
+/**
+ * Declares, in the calling process, which flavour of semaphore it expects at `sem`:
+ * `sem_flags` `MP_SEM_UNDO` for an in-place undo semaphore that another process
+ * initialised (with `mp_sem_init_ex`) in memory this process maps too, or 0 to
+ * withdraw such a declaration (before unmapping that memory, for one).
+ *
+ * Why: an undo semaphore is `MP_SEM_UNDO_SIZE` bytes, but its flavour is written in
+ * shared memory, which a peer could rewrite on a smaller plain semaphore. So the
+ * library uses the undo flavour only where the calling process's own state proves the
+ * size: the handles it mapped itself, the in-place semaphores it (or the process it
+ * was `fork()`ed from) initialised, and the ones declared here. Calls on an
+ * undeclared in-place undo semaphore are `MP_EBADOBJ`. A handle from `mp_sem_new_ex`
+ * / `mp_sem_open_ex` needs no declaration (and gets none).
+ *
+ * Returns `MP_OK` (the memory holds a live semaphore of that flavour; declared or
+ * withdrawn), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBADOBJ` (not a live
+ * semaphore of that flavour: nothing declared, though flags 0 still withdraws),
+ * `MP_ENOMEM` (the process already uses 8192 undo semaphores, in place or mapped).
+ *
+ * # Safety
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to
+ * `MP_SEM_UNDO_SIZE` readable and writable bytes for as long as the declaration lasts.
+ */
+mp_status mp_sem_attach_ex(const struct mp_sem_t *sem, uint32_t sem_flags);
 
 /**
  * Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed

@@ -732,6 +732,15 @@ private:
 // Semaphores: multiprocessing.Semaphore / BoundedSemaphore (mp_sem_t)
 // ======================================================================================
 
+/// Tag of the undo semaphore constructors (MP_SEM_UNDO): the units a thread acquired
+/// come back when it dies holding them, and one acquirer is told
+/// (acquire_status::owner_dead from the explicit acquire calls).
+struct undo_t {
+    explicit undo_t() = default;
+};
+/// The tag value: `mpsync::counting_semaphore::anonymous(mpsync::undo, 1)`.
+inline constexpr undo_t undo{};
+
 namespace detail {
 template <bool Bounded>
 class semaphore : public object<mp_sem_t, sem_ops> {
@@ -763,6 +772,33 @@ public:
         check(mp_sem_open(name, flags.bits, mode, value, max_value, &p), "mp_sem_open");
         return semaphore(p, ownership::handle);
     }
+    /// An undo semaphore (MP_SEM_UNDO) in a new anonymous mapping; the default bound is
+    /// `value` for bounded_semaphore and MP_SEM_UNDO_VALUE_MAX for counting_semaphore.
+    /// Releases are matched to holders (errc::enotowner for a thread holding no unit);
+    /// the blocking acquire() and the try_ calls count a unit that came back from a dead
+    /// holder as acquired (the report is then not seen): use acquire(on_signal) or
+    /// acquire_for/acquire_until, which return acquire_status::owner_dead.
+    static semaphore anonymous(undo_t, std::uint32_t value) {
+        return anonymous(undo, value, default_undo_max(value));
+    }
+    static semaphore anonymous(undo_t, std::uint32_t value, std::uint32_t max_value) {
+        mp_sem_t *p = nullptr;
+        check(mp_sem_new_ex(value, max_value, MP_SEM_UNDO, &p), "mp_sem_new_ex");
+        return semaphore(p, ownership::handle);
+    }
+    /// Opens or creates the undo semaphore `name`; opening one of the other flavour
+    /// throws errc::ebadobj.
+    static semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
+                          std::uint32_t value) {
+        return open(name, flags, mode, undo, value, default_undo_max(value));
+    }
+    static semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
+                          std::uint32_t value, std::uint32_t max_value) {
+        mp_sem_t *p = nullptr;
+        check(mp_sem_open_ex(name, flags.bits, mode, value, max_value, MP_SEM_UNDO, &p),
+              "mp_sem_open_ex");
+        return semaphore(p, ownership::handle);
+    }
     static void unlink(const char *name) { mpsync::unlink(name); }
 
     /// The largest value this implementation supports (std::counting_semaphore::max).
@@ -773,12 +809,14 @@ public:
         mp_status st = mp_sem_acquire(p_, true, MP_FOREVER);
         if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) {
             if (st == MP_EINTR) st = wait_forever(false, call());
-            if (st != MP_OK) lock_failed(st, "mp_sem_acquire");
+            // MP_OWNER_DEAD (undo semaphore): the unit is taken.
+            if (st != MP_OK && st != MP_OWNER_DEAD) lock_failed(st, "mp_sem_acquire");
         }
     }
     bool try_acquire() {
         mp_status st = mp_sem_acquire(p_, false, 0);
         if (st == MP_OK || st == MP_TIMEOUT) return st == MP_OK;
+        if (st == MP_OWNER_DEAD) return true;  // undo semaphore: the unit is taken
         lock_failed(st, "mp_sem_acquire");
     }
     template <class Rep, class Period>
@@ -787,9 +825,12 @@ public:
     }
     template <class Clock, class Duration>
     bool try_acquire_until(const std::chrono::time_point<Clock, Duration> &abs) {
-        return acquire_until(abs) == acquire_status::acquired;
+        acquire_status r = acquire_until(abs);
+        return r == acquire_status::acquired || r == acquire_status::owner_dead;
     }
-    /// Explicit acquisition: acquired, timeout, or interrupted with on_signal::report.
+    /// Explicit acquisition: acquired, timeout, or interrupted with on_signal::report;
+    /// an undo semaphore also returns owner_dead (a unit taken; a holder died holding
+    /// units, which came back, and this caller is the one told).
     acquire_status acquire(on_signal sig) {
         return outcome(wait_forever(sig == on_signal::report, call()), "mp_sem_acquire");
     }
@@ -821,11 +862,26 @@ public:
         check(mp_sem_get_max_value(p_, &v), "mp_sem_get_max_value");
         return v;
     }
+    /// True for an undo semaphore (MP_SEM_UNDO).
+    bool is_undo() const {
+        std::uint32_t f = 0;
+        check(mp_sem_get_flags(p_, &f), "mp_sem_get_flags");
+        return (f & MP_SEM_UNDO) != 0;
+    }
+    /// Units of an undo semaphore the calling thread holds (0 for a plain one).
+    std::uint32_t held() const {
+        std::uint32_t v = 0;
+        check(mp_sem_held(p_, &v), "mp_sem_held");
+        return v;
+    }
 
 private:
     semaphore(mp_sem_t *p, ownership o) noexcept : object(p, o) {}
     static std::uint32_t default_max(std::uint32_t value) noexcept {
         return Bounded ? value : std::uint32_t(MP_SEM_VALUE_MAX);
+    }
+    static std::uint32_t default_undo_max(std::uint32_t value) noexcept {
+        return Bounded ? value : std::uint32_t(MP_SEM_UNDO_VALUE_MAX);
     }
     detail::timed_call<mp_sem_t, &mp_sem_acquire> call() const noexcept { return {p_}; }
 };

@@ -71,5 +71,6 @@ pub(crate) mod sys;
 
 pub use api::{
     ArrayLock, Barrier, Condition, Deadline, ElemType, Error, Event, Lock, NAME_MAX, OpenOptions,
-    Outcome, RLock, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, unlink,
+    Outcome, RLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
+    unlink,
 };

@@ -68,7 +68,8 @@ class OwnerDiedError(RuntimeError):
     """Raised by ``acquire``/``with`` of an RLock made with ``raise_owner_died=True``
     when the previous owner died holding it. The lock IS held when this is raised:
     repair the protected data, call ``lock.mark_consistent()`` if it guards an array,
-    then ``lock.release()``."""
+    then ``lock.release()``. Also raised by an undo semaphore (``undo=True``) made with
+    ``raise_owner_died=True`` when a holder died holding units: the unit IS taken."""
 
 
 class BoundedSemaphore(Semaphore):
@@ -336,9 +337,13 @@ def _rebuild(kind, name, any_owner, *extra):
     if kind == "RLock":
         return RLock(name=name, any_owner=any_owner, raise_owner_died=extra[0])
     if kind == "Semaphore":
-        return Semaphore(0, name=name, any_owner=any_owner)
+        undo, raise_owner_died = extra
+        return Semaphore(0, name=name, any_owner=any_owner,
+                         undo=undo, raise_owner_died=raise_owner_died)
     if kind == "BoundedSemaphore":
-        return BoundedSemaphore(0, maxvalue=1, name=name, any_owner=any_owner)
+        undo, raise_owner_died = extra
+        return BoundedSemaphore(0, maxvalue=1, name=name, any_owner=any_owner, undo=undo,
+                                raise_owner_died=raise_owner_died)
     if kind == "RawCondition":
         return _mpsync.RawCondition(name=name, any_owner=any_owner)
     if kind == "Event":

@@ -173,7 +173,9 @@ unsafe extern "C" fn sem_acquire(
     if nargs == 0 && kwnames.is_null() {
         // SAFETY: called through PySemaphore's method descriptor, with the GIL.
         let s = unsafe { this::<PySemaphore>(slf) };
-        if s.sem.acquire(Deadline::now()) == Ok(Outcome::Ok) {
+        // An undo semaphore's acquisition may report a death (`owner_died`), and one
+        // that took a unit must not be retried: it always takes the full path.
+        if !s.undo && s.sem.acquire(Deadline::now()) == Ok(Outcome::Ok) {
             // SAFETY: the GIL is held.
             return new_ref(unsafe { ffi::Py_True() });
         }

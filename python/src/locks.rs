@@ -352,18 +352,49 @@ impl PyRLock {
 }
 
 /// `multiprocessing.Semaphore(value)`; `mpsync.BoundedSemaphore` passes `maxvalue`.
+/// With `undo=True`, the units a thread acquired come back when it dies holding them;
+/// the acquirer told sets `owner_died` (or gets `mpsync.OwnerDiedError`, with the
+/// unit taken, if made with `raise_owner_died=True`).
 #[pyclass(module = "mpsync", name = "Semaphore", subclass, frozen)]
 pub struct PySemaphore {
     pub(crate) sem: mpsync::Semaphore,
     origin: Origin,
+    /// An undo semaphore (`MP_SEM_UNDO`): the fast paths in `fast.rs` leave it alone.
+    pub(crate) undo: bool,
+    died: AtomicBool,
+    raise_died: bool,
+}
+
+impl PySemaphore {
+    fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
+        match outcome {
+            Outcome::Ok => {
+                self.died.store(false, Ordering::Relaxed);
+                Ok(true)
+            }
+            Outcome::OwnerDead => {
+                self.died.store(true, Ordering::Relaxed);
+                if self.raise_died {
+                    let cls = py.import("mpsync")?.getattr("OwnerDiedError")?;
+                    return Err(PyErr::from_value(cls.call1((
+                        "acquired, but a holder of the semaphore died holding units",
+                    ))?));
+                }
+                Ok(true)
+            }
+            Outcome::Timeout => Ok(false),
+        }
+    }
 }
 
 #[pymethods]
 impl PySemaphore {
     /// `Semaphore(value=1, *, maxvalue=None, name=None, create=False,
-    /// exclusive=False, mode=0o600, any_owner=False)`.
+    /// exclusive=False, mode=0o600, any_owner=False, undo=False,
+    /// raise_owner_died=False)`.
     #[new]
-    #[pyo3(signature = (value=1, *, maxvalue=None, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    #[pyo3(signature = (value=1, *, maxvalue=None, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, undo=false, raise_owner_died=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         value: i64,
         maxvalue: Option<i64>,
@@ -372,45 +403,88 @@ impl PySemaphore {
         exclusive: bool,
         mode: u32,
         any_owner: bool,
+        undo: bool,
+        raise_owner_died: bool,
     ) -> PyResult<Self> {
         if value < 0 {
             return Err(PyValueError::new_err(
                 "semaphore initial value must be >= 0",
             ));
         }
-        let max = maxvalue.unwrap_or(i64::from(mpsync::SEM_VALUE_MAX));
+        let max = maxvalue.unwrap_or(i64::from(if undo {
+            mpsync::SEM_UNDO_VALUE_MAX
+        } else {
+            mpsync::SEM_VALUE_MAX
+        }));
         let value = u32::try_from(value)
             .map_err(|_| PyValueError::new_err("semaphore initial value too large"))?;
         let max = u32::try_from(max)
             .map_err(|_| PyValueError::new_err("semaphore maximum value out of range"))?;
         let options = open_options(create, exclusive, mode, any_owner);
         let (sem, origin) = make(name, &options, mode, any_owner, |n, o| {
-            mpsync::Semaphore::open(n, o, value, max)
+            if undo {
+                mpsync::Semaphore::open_undo(n, o, value, max)
+            } else {
+                mpsync::Semaphore::open(n, o, value, max)
+            }
         })?;
-        Ok(PySemaphore { sem, origin })
+        Ok(PySemaphore {
+            sem,
+            origin,
+            undo,
+            died: AtomicBool::new(false),
+            raise_died: raise_owner_died,
+        })
     }
 
     /// `acquire(block=True, timeout=None) -> bool`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        match self.sem.acquire(Deadline::now()) {
+        let outcome = match self.sem.acquire(Deadline::now()) {
             Ok(Outcome::Timeout) if block => {
                 let deadline = deadline_of(block, timeout)?;
                 let sem = &self.sem;
-                Ok(blocking(py, || sem.acquire(deadline))?.acquired())
+                blocking(py, || sem.acquire(deadline))?
             }
-            Ok(o) => Ok(o.acquired()),
-            Err(e) => Err(to_py(e)),
+            Ok(o) => o,
+            Err(e) => return Err(to_py(e)),
+        };
+        if self.undo {
+            self.note(py, outcome)
+        } else {
+            Ok(outcome.acquired())
         }
     }
 
-    /// `release()`: `ValueError` if a bounded semaphore is released too many times.
+    /// `release()`: `ValueError` if a bounded semaphore is released too many times;
+    /// for an undo semaphore, `AssertionError` if the calling thread holds no unit.
     #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
         self.sem.release().map_err(|e| match e {
             Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
+            Error::NotOwner => PyAssertionError::new_err(
+                "attempt to release an undo semaphore unit not held by this thread",
+            ),
             e => to_py(e),
         })
+    }
+
+    /// True for a semaphore made with `undo=True`.
+    #[getter]
+    fn undo(&self) -> bool {
+        self.undo
+    }
+
+    /// True if the most recent acquisition through this object (undo semaphore) found
+    /// that a holder had died holding units, which came back.
+    #[getter]
+    fn owner_died(&self) -> bool {
+        self.died.load(Ordering::Relaxed)
+    }
+
+    /// How many units of an undo semaphore the calling thread holds (0 for a plain one).
+    fn held(&self) -> PyResult<u32> {
+        self.sem.held().map_err(to_py)
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -459,7 +533,16 @@ impl PySemaphore {
         } else {
             "Semaphore"
         };
-        reduce(py, kind, &slf.get().origin, vec![])
+        let this = slf.get();
+        let extra = vec![
+            this.undo.into_pyobject(py)?.to_owned().into_any().unbind(),
+            this.raise_died
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind(),
+        ];
+        reduce(py, kind, &this.origin, extra)
     }
 }
 

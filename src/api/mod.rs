@@ -34,7 +34,7 @@ pub use error::{Error, Outcome};
 pub use event::Event;
 pub use lock::Lock;
 pub use rlock::{ArrayLock, RLock};
-pub use sem::{SEM_VALUE_MAX, Semaphore};
+pub use sem::{SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore};
 pub use shm::SharedMemory;
 
 /// When a blocking call gives up, on the monotonic clock (`CLOCK_MONOTONIC`, which

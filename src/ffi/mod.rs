@@ -19,6 +19,7 @@
 
 mod boundary;
 mod lifecycle;
+mod sem_undo_extent;
 
 pub mod array;
 pub mod barrier;

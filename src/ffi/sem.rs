@@ -2,6 +2,7 @@
 
 use core::ffi::c_char;
 
+use super::sem_undo_extent;
 use super::{
     SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
     write_out,
@@ -119,7 +120,7 @@ unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
 #[inline(never)]
 unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(|s| s.acquire(timeout)))
+    code_of(unsafe { undo_object(p) }.map(|s| s.acquire(timeout)))
 }
 
 /// `mp_sem_release` on memory that is not a plain semaphore (see [`undo_acquire`]).
@@ -130,7 +131,7 @@ unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
 #[inline(never)]
 unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSemUndo, _>(p) }.map(RawSemUndo::release))
+    code_of(unsafe { undo_object(p) }.map(RawSemUndo::release))
 }
 
 /// The undo half of [`any_sem`], out of line.
@@ -141,7 +142,48 @@ unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
 #[inline(never)]
 unsafe fn undo_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
     // SAFETY: forwarded contract.
-    unsafe { object::<RawSemUndo, _>(p) }.map(AnySem::Undo)
+    unsafe { undo_object(p) }.map(AnySem::Undo)
+}
+
+/// Borrows an undo semaphore, but only where this process's private state proves that
+/// `MP_SEM_UNDO_SIZE` bytes are there (`sem_undo_extent`): the header's kind tag is
+/// shared memory, which a peer may have rewritten on a plain semaphore of one page or
+/// `MP_SEM_SIZE` bytes. `MP_EBADOBJ` otherwise, with no byte of `p` read.
+///
+/// # Safety
+/// `p` is NULL, or points to `MP_SEM_SIZE` readable bytes and, if the extent proof
+/// succeeds, to `MP_SEM_UNDO_SIZE` (what the mapping registry recorded, or what this
+/// process declared).
+#[cold]
+#[inline(never)]
+unsafe fn undo_object<'a>(p: *const mp_sem_t) -> MpResult<&'a RawSemUndo> {
+    if p.is_null() {
+        return Err(Status::Inval);
+    }
+    sem_undo_extent::proven(p as usize)?;
+    // SAFETY: the extent is proven above; the rest is the forwarded contract.
+    unsafe { object::<RawSemUndo, _>(p) }
+}
+
+/// A new undo semaphore handle, remembered as proven (see `sem_undo_extent`); unmapped
+/// again if it cannot be (`MP_ENOMEM`: the process uses the most undo semaphores it can).
+fn undo_handle(p: *mut RawSemUndo) -> MpResult<*mut mp_sem_t> {
+    match sem_undo_extent::remember_handle(p as usize) {
+        Ok(()) => Ok(p.cast()),
+        Err(e) => {
+            // SAFETY: `p` is the live handle just mapped, used by nobody else yet.
+            let _ = unsafe { super::close::<RawSemUndo, _>(p) };
+            Err(e)
+        }
+    }
+}
+
+/// A new plain semaphore handle. Its address cannot carry an undo declaration: one left
+/// from in-place memory that was unmapped without `mp_sem_destroy`, where the kernel
+/// now placed this mapping, is dropped.
+fn plain_handle(p: *mut RawSem) -> *mut mp_sem_t {
+    sem_undo_extent::withdraw(p as usize);
+    p.cast()
 }
 
 /// Initialises a semaphore with `value` units and bound `max_value` in
@@ -156,7 +198,11 @@ unsafe fn undo_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
 pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: u32) -> mp_status {
     code(check_args(value, max_value).and_then(|()| {
         // SAFETY: forwarded contract.
-        unsafe { storage::<RawSem, _>(sem) }.map(|s| s.init(value, max_value, Lifecycle::InPlace))
+        unsafe { storage::<RawSem, _>(sem) }.map(|s| {
+            // Plain now: an earlier undo declaration of this address no longer holds.
+            sem_undo_extent::withdraw(sem as usize);
+            s.init(value, max_value, Lifecycle::InPlace)
+        })
     }))
 }
 
@@ -165,8 +211,18 @@ pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: 
 /// `MP_SEM_UNDO_VALUE_MAX`). Every later call on the semaphore must be given memory
 /// of that size.
 ///
+/// The flavour is not taken from the shared memory alone (a peer could rewrite it):
+/// this call also records, privately in the calling process, that `sem` starts an undo
+/// semaphore's `MP_SEM_UNDO_SIZE` bytes. The record is inherited by `fork()` children
+/// and removed by `mp_sem_destroy` (or a plain `mp_sem_init` at the same address).
+/// Any other process that maps this memory must declare it with `mp_sem_attach_ex`
+/// before using it; until then its calls on it are `MP_EBADOBJ`.
+///
 /// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
-/// the flavour's maximum, or an unknown flag).
+/// the flavour's maximum, or an unknown flag), `MP_EBADOBJ` (with `MP_SEM_UNDO`: `sem`
+/// is the handle of another object; nothing written), `MP_ENOMEM` (with `MP_SEM_UNDO`:
+/// the process already uses 8192 undo semaphores, in place or mapped; nothing
+/// written).
 ///
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes (`MP_SEM_UNDO_SIZE` with
@@ -181,12 +237,16 @@ pub unsafe extern "C" fn mp_sem_init_ex(
     code(check_ex_args(value, max_value, sem_flags).and_then(|undo| {
         if undo {
             // SAFETY: forwarded contract (MP_SEM_UNDO_SIZE writable bytes).
-            unsafe { storage::<RawSemUndo, _>(sem) }
-                .map(|s| s.init(value, max_value, Lifecycle::InPlace))
+            let s = unsafe { storage::<RawSemUndo, _>(sem) }?;
+            sem_undo_extent::declare(sem as usize)?;
+            s.init(value, max_value, Lifecycle::InPlace);
+            Ok(())
         } else {
             // SAFETY: forwarded contract.
-            unsafe { storage::<RawSem, _>(sem) }
-                .map(|s| s.init(value, max_value, Lifecycle::InPlace))
+            unsafe { storage::<RawSem, _>(sem) }.map(|s| {
+                sem_undo_extent::withdraw(sem as usize);
+                s.init(value, max_value, Lifecycle::InPlace)
+            })
         }
     }))
 }
@@ -195,7 +255,9 @@ pub unsafe extern "C" fn mp_sem_init_ex(
 ///
 /// Returns `MP_OK`, `MP_EBUSY` (threads wait on it; for an undo semaphore also: a live
 /// thread holds units, the calling one included), `MP_EINVAL` (NULL or not in place),
-/// `MP_EBADOBJ`.
+/// `MP_EBADOBJ` (also: an undo semaphore this process did not declare, see
+/// `mp_sem_attach_ex`). Destroying an undo semaphore withdraws the calling process's
+/// declaration of it.
 ///
 /// # Safety
 /// `sem` is NULL or points to the semaphore's readable bytes.
@@ -203,9 +265,62 @@ pub unsafe extern "C" fn mp_sem_init_ex(
 pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
     match unsafe { super::destroy::<RawSem, _>(sem, RawSem::destroy) } {
-        // SAFETY: forwarded contract.
-        super::MP_EBADOBJ => unsafe { super::destroy::<RawSemUndo, _>(sem, RawSemUndo::destroy) },
+        super::MP_EBADOBJ if sem_undo_extent::proven(sem as usize).is_ok() => {
+            // SAFETY: the extent is proven; the rest is the forwarded contract.
+            let st = unsafe { super::destroy::<RawSemUndo, _>(sem, RawSemUndo::destroy) };
+            if st == super::MP_OK {
+                sem_undo_extent::withdraw(sem as usize);
+            }
+            st
+        }
         st => st,
+    }
+}
+
+/// Declares, in the calling process, which flavour of semaphore it expects at `sem`:
+/// `sem_flags` `MP_SEM_UNDO` for an in-place undo semaphore that another process
+/// initialised (with `mp_sem_init_ex`) in memory this process maps too, or 0 to
+/// withdraw such a declaration (before unmapping that memory, for one).
+///
+/// Why: an undo semaphore is `MP_SEM_UNDO_SIZE` bytes, but its flavour is written in
+/// shared memory, which a peer could rewrite on a smaller plain semaphore. So the
+/// library uses the undo flavour only where the calling process's own state proves the
+/// size: the handles it mapped itself, the in-place semaphores it (or the process it
+/// was `fork()`ed from) initialised, and the ones declared here. Calls on an
+/// undeclared in-place undo semaphore are `MP_EBADOBJ`. A handle from `mp_sem_new_ex`
+/// / `mp_sem_open_ex` needs no declaration (and gets none).
+///
+/// Returns `MP_OK` (the memory holds a live semaphore of that flavour; declared or
+/// withdrawn), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBADOBJ` (not a live
+/// semaphore of that flavour: nothing declared, though flags 0 still withdraws),
+/// `MP_ENOMEM` (the process already uses 8192 undo semaphores, in place or mapped).
+///
+/// # Safety
+/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to
+/// `MP_SEM_UNDO_SIZE` readable and writable bytes for as long as the declaration lasts.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_sem_attach_ex(sem: *const mp_sem_t, sem_flags: u32) -> mp_status {
+    if sem.is_null() {
+        return super::MP_EINVAL;
+    }
+    match sem_flags {
+        0 => {
+            sem_undo_extent::withdraw(sem as usize);
+            // SAFETY: forwarded contract.
+            code(unsafe { object::<RawSem, _>(sem) }.map(|_| ()))
+        }
+        MP_SEM_UNDO => {
+            // SAFETY: only the header (the first MP_SEM_SIZE bytes) is read.
+            let header = unsafe { object::<RawSem, _>(sem) }.err().map(|_| {
+                // SAFETY: as above: `Header` is the first 8 bytes of every object.
+                unsafe { &*(sem as *const Header) }.check(Kind::SemUndo)
+            });
+            match header {
+                Some(Ok(())) => code(sem_undo_extent::declare(sem as usize)),
+                _ => super::MP_EBADOBJ,
+            }
+        }
+        _ => super::MP_EINVAL,
     }
 }
 
@@ -228,10 +343,11 @@ pub unsafe extern "C" fn mp_sem_new(
             .and_then(|()| check_args(value, max_value))
             .and_then(|()| {
                 new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                    .map(plain_handle)
             })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p.cast()) }
+                unsafe { write_out(sem_out, p) }
             }),
     )
 }
@@ -256,10 +372,10 @@ pub unsafe extern "C" fn mp_sem_new_ex(
             .and_then(|undo| {
                 if undo {
                     new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .map(|p| p.cast::<mp_sem_t>())
+                        .and_then(undo_handle)
                 } else {
                     new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .map(|p| p.cast::<mp_sem_t>())
+                        .map(plain_handle)
                 }
             })
             .map(|p| {
@@ -295,10 +411,11 @@ pub unsafe extern "C" fn mp_sem_open(
                 open_named::<RawSem>(name, flags, mode, |s| {
                     s.init(value, max_value, Lifecycle::Named)
                 })
+                .map(plain_handle)
             })
             .map(|p| {
                 // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p.cast()) }
+                unsafe { write_out(sem_out, p) }
             }),
     )
 }
@@ -331,12 +448,12 @@ pub unsafe extern "C" fn mp_sem_open_ex(
                     open_named::<RawSemUndo>(name, flags, mode, |s| {
                         s.init(value, max_value, Lifecycle::Named)
                     })
-                    .map(|p| p.cast::<mp_sem_t>())
+                    .and_then(undo_handle)
                 } else {
                     open_named::<RawSem>(name, flags, mode, |s| {
                         s.init(value, max_value, Lifecycle::Named)
                     })
-                    .map(|p| p.cast::<mp_sem_t>())
+                    .map(plain_handle)
                 }
             })
             .map(|p| {
@@ -362,8 +479,15 @@ pub unsafe extern "C" fn mp_sem_open_ex(
 pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
     match unsafe { super::close::<RawSem, _>(sem) } {
-        // SAFETY: forwarded contract.
-        super::MP_EBADOBJ => unsafe { super::close::<RawSemUndo, _>(sem) },
+        super::MP_EBADOBJ if sem_undo_extent::proven(sem as usize).is_ok() => {
+            // SAFETY: the extent is proven; the rest is the forwarded contract.
+            let st = unsafe { super::close::<RawSemUndo, _>(sem) };
+            if st == super::MP_OK {
+                // Unmapped: the address no longer names an undo semaphore here.
+                sem_undo_extent::withdraw(sem as usize);
+            }
+            st
+        }
         st => st,
     }
 }
