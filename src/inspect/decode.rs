@@ -33,6 +33,7 @@ pub(crate) fn kind_of(code: u32) -> Option<Kind> {
         5 => Kind::Event,
         6 => Kind::Barrier,
         7 => Kind::Array,
+        8 => Kind::SemUndo,
         _ => return None,
     })
 }
@@ -41,6 +42,7 @@ pub(crate) fn kind_of(code: u32) -> Option<Kind> {
 fn fixed_size(kind: Kind) -> usize {
     match kind {
         Kind::Array => core::mem::size_of::<RawArray>(),
+        Kind::SemUndo => crate::ffi::sem::MP_SEM_UNDO_SIZE,
         _ => 64,
     }
 }
@@ -110,7 +112,9 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
         );
     }
     let need = fixed_size(kind);
-    if p.len < need || file_size < need as u64 {
+    // The file must hold the whole object; the bytes read must cover what is decoded
+    // (an undo semaphore's holder table lies beyond them and is not decoded).
+    if p.len < need.min(super::file::PREFIX_LEN) || file_size < need as u64 {
         return bad(
             fields,
             Some(kind),
