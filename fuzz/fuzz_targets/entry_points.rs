@@ -36,7 +36,9 @@ use mpsync::ffi::{MP_CREATE, MP_EXCL, mp_status};
 
 /// Bytes of fuzzed object memory (room for two 64-byte objects plus misaligned
 /// offsets of each).
-const MEM: usize = 256;
+/// Room for the largest object at the largest offset `addr` picks (127): an undo
+/// semaphore (`MP_SEM_UNDO_SIZE`, 4160 bytes) included, rounded up to 64.
+const MEM: usize = 4352;
 /// Most operations per input.
 const MAX_OPS: usize = 96;
 /// Largest array we create (elements); copies use a buffer that holds any array.
@@ -220,7 +222,8 @@ impl Run<'_> {
             6 => 1 + usize::from(sel >> 3) % 127,
             _ => return core::ptr::null_mut(),
         };
-        // SAFETY: off <= 127 and MEM - 127 >= 64 + 64: in bounds.
+        // SAFETY: off <= 127 and MEM - 127 >= MP_SEM_UNDO_SIZE: in bounds for every
+        // object, an undo semaphore included.
         unsafe { self.mem.0.as_mut_ptr().add(off).cast() }
     }
 
@@ -270,9 +273,24 @@ impl Run<'_> {
                 }
                 Kind::Sem => {
                     let s = p.cast::<mp_sem_t>();
-                    match op % 6 {
+                    match op % 10 {
                         0 if in_place => check(mp_sem_init(s, c.u32(), c.u32())),
                         1 if in_place => check(mp_sem_destroy(s)),
+                        // Undo semaphores: init (either flavour, any flag bits), declare
+                        // or withdraw (in-place memory has MP_SEM_UNDO_SIZE bytes here),
+                        // and the undo getters.
+                        6 if in_place => {
+                            check(mp_sem_init_ex(s, c.u32() % 8, c.u32() % 8, c.u32()))
+                        }
+                        7 if in_place => check(mp_sem_attach_ex(s, c.u32() % 4)),
+                        8 => {
+                            let mut v = 0;
+                            check(mp_sem_get_flags(s, &mut v));
+                        }
+                        9 => {
+                            let mut v = 0;
+                            check(mp_sem_held(s, &mut v));
+                        }
                         2 => {
                             let (b, t) = c.block_timeout();
                             check(mp_sem_acquire(s, b, t));
@@ -433,7 +451,7 @@ impl Run<'_> {
     }
 
     fn scribble(&mut self, c: &mut Cursor) {
-        let off = c.u8() as usize % MEM;
+        let off = (usize::from(c.u8()) | usize::from(c.u8()) << 8) % MEM;
         let n = (c.u8() as usize % 16).min(MEM - off);
         let src = c.bytes(n);
         self.mem.0[off..off + src.len()].copy_from_slice(src);
@@ -523,6 +541,14 @@ impl Run<'_> {
             let len = match kind {
                 Kind::Array => 128,
                 Kind::Shm => 0,
+                Kind::Sem => {
+                    // An undo semaphore's holder table is scribbled on too.
+                    let mut f = 0;
+                    // SAFETY: a live semaphore handle, just made.
+                    let undo = unsafe { mp_sem_get_flags(ptr.cast(), &mut f) } == 0
+                        && f & MP_SEM_UNDO != 0;
+                    if undo { MP_SEM_UNDO_SIZE } else { 64 }
+                }
                 _ => 64,
             };
             self.handles.push(Handle { kind, ptr, len });
@@ -545,7 +571,19 @@ impl Run<'_> {
                 (Kind::Lock, true) => mp_lock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::RLock, false) => mp_rlock_new(o.cast()),
                 (Kind::RLock, true) => mp_rlock_open(name.as_ptr(), flags, mode, o.cast()),
+                (Kind::Sem, false) if c.bool() => {
+                    mp_sem_new_ex(c.u32() % 8, c.u32() % 8, c.u32() % 4, o.cast())
+                }
                 (Kind::Sem, false) => mp_sem_new(c.u32(), c.u32(), o.cast()),
+                (Kind::Sem, true) if c.bool() => mp_sem_open_ex(
+                    name.as_ptr(),
+                    flags,
+                    mode,
+                    c.u32() % 8,
+                    c.u32() % 8,
+                    c.u32() % 4,
+                    o.cast(),
+                ),
                 (Kind::Sem, true) => {
                     mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast())
                 }
