@@ -7,27 +7,13 @@
 //! `-Wall -Wextra -Wpedantic -Werror`, also when included twice, and that Python's
 //! cffi can parse it (preprocessed with `-DMPSYNC_CDEF`) and call the library.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Directory holding the libmpsync.so that `cargo test` just built: target/<profile>/deps
-/// (next to this test binary). `target/<profile>/libmpsync.so` is only refreshed by
-/// `cargo build`, so linking that one could test a stale library.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    assert!(
-        deps.join("libmpsync.so").exists(),
-        "{} has no libmpsync.so",
-        deps.display()
-    );
-    deps
-}
+use support::{lib_dir, root, run_with_limit};
 
 fn compiler(cpp: bool) -> Command {
     let mut b = cc::Build::new();
@@ -78,50 +64,10 @@ fn build_c(name: &str) -> PathBuf {
     exe
 }
 
-/// Runs a C test program with an outer time limit; prints its output; fails on a
-/// non-zero exit, a crash, or a hang.
-///
-/// The program's own per-test limit (`MPTEST_TIMEOUT`) is set to two thirds of the outer
-/// one, so a hung test is normally reported by name ("TIMEOUT <test>") by the program
-/// itself. Output goes to files, not pipes: processes a test leaves behind cannot keep
-/// this harness waiting for end-of-file.
+/// Builds a C test program and runs it with an outer time limit (see
+/// `support::run_with_limit`).
 fn run_c(name: &str, limit: Duration) {
-    use std::os::unix::process::CommandExt;
-    let exe = build_c(name);
-    let out_path = exe.with_extension("out");
-    let err_path = exe.with_extension("err");
-    let stdout = std::fs::File::create(&out_path).unwrap();
-    let stderr = std::fs::File::create(&err_path).unwrap();
-    let inner = (limit.as_secs() * 2 / 3).max(5);
-    let mut child = Command::new(&exe)
-        .env_remove("LD_LIBRARY_PATH")
-        .env("MPTEST_TIMEOUT", inner.to_string())
-        .process_group(0)
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn C test");
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if t0.elapsed() > limit {
-            // SAFETY: kill(2) on the process group of our own child; no memory involved.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    match status {
-        None => panic!("{name} hung for more than {limit:?}; output so far:\n{stdout}{stderr}"),
-        Some(st) => assert!(st.success(), "{name} failed ({st}):\n{stdout}"),
-    }
+    run_with_limit(&build_c(name), limit);
 }
 
 macro_rules! c_test {

@@ -8,26 +8,13 @@
 //! standards, that the C++ programs in `examples/` compile and run, and that the
 //! README's C++ quick start compiles and runs.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Directory holding the libmpsync.so that `cargo test` just built (next to this test
-/// binary), as in tests/c_tests.rs.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    assert!(
-        deps.join("libmpsync.so").exists(),
-        "{} has no libmpsync.so",
-        deps.display()
-    );
-    deps
-}
+use support::{lib_dir, root, run_with_limit};
 
 fn out_dir() -> PathBuf {
     let dir = lib_dir().join("cpp_tests");
@@ -77,53 +64,11 @@ fn build(src: &Path, std: &str, exe: &Path) {
     );
 }
 
-/// Runs a test program with an outer time limit (output to files, so that processes a
-/// test leaves behind cannot keep this harness waiting); fails on a non-zero exit, a
-/// crash or a hang.
-fn run(exe: &Path, limit: Duration) {
-    use std::os::unix::process::CommandExt;
-    // Appended, not with_extension: "x.cxx17" and "x.cxx20" run at the same time and
-    // must not share "x.out".
-    let out_path = PathBuf::from(format!("{}.out", exe.display()));
-    let err_path = PathBuf::from(format!("{}.err", exe.display()));
-    let inner = (limit.as_secs() * 2 / 3).max(5);
-    let mut child = Command::new(exe)
-        .env_remove("LD_LIBRARY_PATH")
-        .env("MPTEST_TIMEOUT", inner.to_string())
-        .process_group(0)
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("spawn C++ test");
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if t0.elapsed() > limit {
-            // SAFETY: kill(2) on the process group of our own child; no memory involved.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    let name = exe.display();
-    match status {
-        None => panic!("{name} hung for more than {limit:?}; output so far:\n{stdout}{stderr}"),
-        Some(st) => assert!(st.success(), "{name} failed ({st}):\n{stdout}{stderr}"),
-    }
-}
-
 fn run_cpp(name: &str, std: &str, limit: Duration) {
     let src = root().join("cpp_tests").join(format!("{name}.cpp"));
     let exe = out_dir().join(format!("{name}.{}", std.replace('+', "x")));
     build(&src, std, &exe);
-    run(&exe, limit);
+    run_with_limit(&exe, limit);
 }
 
 macro_rules! cpp_test {
@@ -200,7 +145,7 @@ fn cpp_examples_compile_and_run() {
             src.file_stem().unwrap().to_string_lossy()
         ));
         build(src, "c++17", &exe);
-        run(&exe, Duration::from_secs(60));
+        run_with_limit(&exe, Duration::from_secs(60));
     }
     println!("compiled and ran {sources:?}");
 }
