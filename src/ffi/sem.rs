@@ -4,8 +4,8 @@ use core::ffi::c_char;
 
 use super::sem_undo_extent;
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, out_ok,
+    storage, write_out,
 };
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
@@ -555,19 +555,15 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
 /// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut u32) -> mp_status {
-    code(
-        out_ok(value_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { any_sem(sem) })
-            .map(|s| {
-                let v = match s {
-                    AnySem::Plain(s) => s.value(),
-                    AnySem::Undo(s) => s.value(),
-                };
-                // SAFETY: checked non-NULL above.
-                unsafe { write_out(value_out, v) }
-            }),
-    )
+    // SAFETY: forwarded contract (`value_out` is NULL or writable; `sem` as `any_sem`).
+    unsafe {
+        ffi_out(value_out, || {
+            Ok(match any_sem(sem)? {
+                AnySem::Plain(s) => s.value(),
+                AnySem::Undo(s) => s.value(),
+            })
+        })
+    }
 }
 
 /// Writes the semaphore's bound to `*max_out`.
@@ -581,19 +577,15 @@ pub unsafe extern "C" fn mp_sem_get_max_value(
     sem: *const mp_sem_t,
     max_out: *mut u32,
 ) -> mp_status {
-    code(
-        out_ok(max_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { any_sem(sem) })
-            .map(|s| {
-                let v = match s {
-                    AnySem::Plain(s) => s.max_value(),
-                    AnySem::Undo(s) => s.max_value(),
-                };
-                // SAFETY: checked non-NULL above.
-                unsafe { write_out(max_out, v) }
-            }),
-    )
+    // SAFETY: forwarded contract (`max_out` is NULL or writable; `sem` as `any_sem`).
+    unsafe {
+        ffi_out(max_out, || {
+            Ok(match any_sem(sem)? {
+                AnySem::Plain(s) => s.max_value(),
+                AnySem::Undo(s) => s.max_value(),
+            })
+        })
+    }
 }
 
 /// Writes the semaphore's `sem_flags` (0, or `MP_SEM_UNDO`) to `*flags_out`.
@@ -604,19 +596,15 @@ pub unsafe extern "C" fn mp_sem_get_max_value(
 /// As `mp_sem_get_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut u32) -> mp_status {
-    code(
-        out_ok(flags_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { any_sem(sem) })
-            .map(|s| {
-                let f = match s {
-                    AnySem::Plain(_) => 0,
-                    AnySem::Undo(_) => MP_SEM_UNDO,
-                };
-                // SAFETY: checked non-NULL above.
-                unsafe { write_out(flags_out, f) }
-            }),
-    )
+    // SAFETY: forwarded contract (`flags_out` is NULL or writable; `sem` as `any_sem`).
+    unsafe {
+        ffi_out(flags_out, || {
+            Ok(match any_sem(sem)? {
+                AnySem::Plain(_) => 0,
+                AnySem::Undo(_) => MP_SEM_UNDO,
+            })
+        })
+    }
 }
 
 /// Writes how many units of an undo semaphore the calling thread holds to
@@ -628,17 +616,13 @@ pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut 
 /// As `mp_sem_get_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_held(sem: *const mp_sem_t, held_out: *mut u32) -> mp_status {
-    code(
-        out_ok(held_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe { any_sem(sem) })
-            .map(|s| {
-                let h = match s {
-                    AnySem::Plain(_) => 0,
-                    AnySem::Undo(s) => s.held_by_caller(),
-                };
-                // SAFETY: checked non-NULL above.
-                unsafe { write_out(held_out, h) }
-            }),
-    )
+    // SAFETY: forwarded contract (`held_out` is NULL or writable; `sem` as `any_sem`).
+    unsafe {
+        ffi_out(held_out, || {
+            Ok(match any_sem(sem)? {
+                AnySem::Plain(_) => 0,
+                AnySem::Undo(s) => s.held_by_caller(),
+            })
+        })
+    }
 }
