@@ -32,6 +32,20 @@ fn aligned<T, C>(p: *const C) -> bool {
 /// for `'a` (the caller's contract on every exported function).
 #[inline]
 pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
+    // SAFETY: forwarded contract.
+    let obj = unsafe { located::<T, C>(p) }?;
+    obj.header().check(T::KIND)?;
+    Ok(obj)
+}
+
+/// [`object`] without the header check: `MP_EINVAL` for NULL, `MP_EBADOBJ` for
+/// misaligned memory, else the bytes viewed as a `T` — for a caller that checks the
+/// header itself (one that accepts more than one kind).
+///
+/// # Safety
+/// As [`object`].
+#[inline(always)]
+pub(crate) unsafe fn located<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
     if p.is_null() {
         return Err(Status::Inval);
     }
@@ -41,9 +55,7 @@ pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a
     // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
     // contract; T is made of atomics and integers, for which every bit pattern is
     // valid, and all access goes through atomics (other processes write concurrently).
-    let obj = unsafe { &*(p as *const T) };
-    obj.header().check(T::KIND)?;
-    Ok(obj)
+    Ok(unsafe { &*(p as *const T) })
 }
 
 /// Like [`object`], but for in-place init: only NULL and alignment are checked.

@@ -38,7 +38,7 @@ pub mod shm;
 pub use self::library as common;
 
 pub(crate) use boundary::{
-    SharedObject, c_name, code, code_of, ffi_out, object, out_ok, storage, write_out,
+    SharedObject, c_name, code, code_of, ffi_out, located, object, out_ok, storage, write_out,
 };
 pub(crate) use lifecycle::{close, destroy, new_anonymous, open_named};
 

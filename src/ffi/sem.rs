@@ -4,10 +4,10 @@ use core::ffi::c_char;
 
 use super::sem_undo_extent;
 use super::{
-    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, out_ok,
+    SharedObject, code, ffi_out, located, mp_status, new_anonymous, object, open_named, out_ok,
     storage, write_out,
 };
-use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::header::{Header, HeaderWords, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
 use crate::status::{MpResult, Status};
@@ -94,8 +94,19 @@ enum AnySem<'a> {
     Undo(&'a RawSemUndo),
 }
 
-/// Borrows a semaphore of either flavour. The plain one is checked first, so that its
-/// calls cost what they did before undo semaphores existed.
+/// The header words of `p` with [`object`]'s checks: `MP_EINVAL` for NULL,
+/// `MP_EBADOBJ` for misaligned memory. Read once, so that the plain flavour costs one
+/// header check, and the undo flavour, tried second, no more reads of it.
+///
+/// # Safety
+/// `p` is NULL or points to `MP_SEM_SIZE` readable bytes.
+#[inline(always)]
+unsafe fn sem_header(p: *const mp_sem_t) -> MpResult<HeaderWords> {
+    // SAFETY: forwarded contract; only the header (the first 8 bytes) is read.
+    Ok(unsafe { located::<RawSem, _>(p) }?.header().words())
+}
+
+/// Borrows a semaphore of either flavour.
 ///
 /// # Safety
 /// As `object`: `p` is NULL or points to a semaphore's readable bytes (`MP_SEM_SIZE`,
@@ -103,66 +114,71 @@ enum AnySem<'a> {
 #[inline]
 unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
     // SAFETY: forwarded contract.
-    match unsafe { object::<RawSem, _>(p) } {
-        Ok(s) => Ok(AnySem::Plain(s)),
-        // SAFETY: forwarded contract.
-        Err(Status::BadObj) => unsafe { undo_sem(p) },
-        Err(e) => Err(e),
+    let header = unsafe { sem_header(p) }?;
+    if header.is(Kind::Sem) {
+        // SAFETY: non-null and aligned (checked), readable (the contract), a live plain
+        // semaphore (its header).
+        return Ok(AnySem::Plain(unsafe { &*(p as *const RawSem) }));
+    }
+    // SAFETY: forwarded contract; `p` is non-null and aligned (checked).
+    unsafe { undo_proven(p, header) }.map(AnySem::Undo)
+}
+
+/// `mp_sem_acquire` on a semaphore whose header (`header`, read once by the caller)
+/// is not a live plain one: an undo semaphore, or `MP_EBADOBJ`. Out of line (a tail
+/// call), so that the plain path stays as it was; inside, the extent proof is inline,
+/// so that the undo fast path makes no further call.
+///
+/// `#[cold]` only tells the caller's layout that the plain flavour comes first (its
+/// check stays a compare-and-branch).
+///
+/// # Safety
+/// As [`undo_proven`].
+#[cold]
+#[inline(never)]
+unsafe fn undo_acquire(p: *const mp_sem_t, header: HeaderWords, timeout: Timeout) -> mp_status {
+    // SAFETY: forwarded contract.
+    match unsafe { undo_proven(p, header) } {
+        Ok(s) => s.acquire(timeout).code(),
+        Err(e) => e.code(),
     }
 }
 
-/// `mp_sem_acquire` on memory that is not a plain semaphore: an undo semaphore, or
-/// `MP_EBADOBJ`. Out of line, so that the plain path stays as it was.
+/// `mp_sem_release` on a semaphore whose header is not a live plain one's (see
+/// [`undo_acquire`]).
 ///
 /// # Safety
-/// As [`any_sem`].
+/// As [`undo_proven`].
 #[cold]
 #[inline(never)]
-unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
+unsafe fn undo_release(p: *const mp_sem_t, header: HeaderWords) -> mp_status {
     // SAFETY: forwarded contract.
-    code_of(unsafe { undo_object(p) }.map(|s| s.acquire(timeout)))
+    match unsafe { undo_proven(p, header) } {
+        Ok(s) => s.release().code(),
+        Err(e) => e.code(),
+    }
 }
 
-/// `mp_sem_release` on memory that is not a plain semaphore (see [`undo_acquire`]).
+/// Borrows an undo semaphore: `header` (the words of `p`'s header) must say so, and
+/// this process's private state must prove that `MP_SEM_UNDO_SIZE` bytes are there
+/// (`sem_undo_extent`): the header's kind tag is shared memory, which a peer may have
+/// rewritten on a plain semaphore of one page or `MP_SEM_SIZE` bytes. `MP_EBADOBJ`
+/// otherwise, with no byte past the header read.
 ///
 /// # Safety
-/// As [`any_sem`].
-#[cold]
-#[inline(never)]
-unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { undo_object(p) }.map(RawSemUndo::release))
-}
-
-/// The undo half of [`any_sem`], out of line.
-///
-/// # Safety
-/// As [`any_sem`].
-#[cold]
-#[inline(never)]
-unsafe fn undo_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
-    // SAFETY: forwarded contract.
-    unsafe { undo_object(p) }.map(AnySem::Undo)
-}
-
-/// Borrows an undo semaphore, but only where this process's private state proves that
-/// `MP_SEM_UNDO_SIZE` bytes are there (`sem_undo_extent`): the header's kind tag is
-/// shared memory, which a peer may have rewritten on a plain semaphore of one page or
-/// `MP_SEM_SIZE` bytes. `MP_EBADOBJ` otherwise, with no byte of `p` read.
-///
-/// # Safety
-/// `p` is NULL, or points to `MP_SEM_SIZE` readable bytes and, if the extent proof
-/// succeeds, to `MP_SEM_UNDO_SIZE` (what the mapping registry recorded, or what this
-/// process declared).
-#[cold]
-#[inline(never)]
-unsafe fn undo_object<'a>(p: *const mp_sem_t) -> MpResult<&'a RawSemUndo> {
-    if p.is_null() {
-        return Err(Status::Inval);
+/// `p` is non-null and aligned, `header` was read from it ([`sem_header`]), and it
+/// points to `MP_SEM_SIZE` readable bytes and, if the extent proof succeeds, to
+/// `MP_SEM_UNDO_SIZE` (what the mapping registry recorded, or what this process
+/// declared).
+#[inline(always)]
+unsafe fn undo_proven<'a>(p: *const mp_sem_t, header: HeaderWords) -> MpResult<&'a RawSemUndo> {
+    if !header.is(Kind::SemUndo) {
+        return Err(Status::BadObj);
     }
     sem_undo_extent::proven(p as usize)?;
-    // SAFETY: the extent is proven above; the rest is the forwarded contract.
-    unsafe { object::<RawSemUndo, _>(p) }
+    // SAFETY: the extent is proven above and the header says undo semaphore; the bytes
+    // are atomics and integers (any bit pattern is valid).
+    Ok(unsafe { &*(p as *const RawSemUndo) })
 }
 
 /// A new undo semaphore handle, remembered as proven (see `sem_undo_extent`); unmapped
@@ -511,11 +527,14 @@ pub unsafe extern "C" fn mp_sem_acquire(
     timeout_ms: i64,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    match unsafe { object::<RawSem, _>(sem) } {
-        // The plain semaphore's path, exactly as before undo semaphores existed.
-        Ok(s) => s.acquire(Timeout::new(block, timeout_ms)).code(),
-        // SAFETY: forwarded contract.
-        Err(Status::BadObj) => unsafe { undo_acquire(sem, Timeout::new(block, timeout_ms)) },
+    match unsafe { sem_header(sem) } {
+        // The plain semaphore's path, as before undo semaphores existed.
+        // SAFETY: non-null, aligned and readable, with a live plain header (checked).
+        Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }
+            .acquire(Timeout::new(block, timeout_ms))
+            .code(),
+        // SAFETY: forwarded contract; non-null and aligned (checked).
+        Ok(h) => unsafe { undo_acquire(sem, h, Timeout::new(block, timeout_ms)) },
         Err(e) => e.code(),
     }
 }
@@ -536,10 +555,11 @@ pub unsafe extern "C" fn mp_sem_acquire(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     // SAFETY: forwarded contract.
-    match unsafe { object::<RawSem, _>(sem) } {
-        Ok(s) => s.release().code(),
-        // SAFETY: forwarded contract.
-        Err(Status::BadObj) => unsafe { undo_release(sem) },
+    match unsafe { sem_header(sem) } {
+        // SAFETY: non-null, aligned and readable, with a live plain header (checked).
+        Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }.release().code(),
+        // SAFETY: forwarded contract; non-null and aligned (checked).
+        Ok(h) => unsafe { undo_release(sem, h) },
         Err(e) => e.code(),
     }
 }

@@ -42,8 +42,10 @@ const EMPTY: usize = 0;
 /// Slot value: used once, now free (a probe goes on past it). Never an address: the
 /// addresses are `MP_SEM_ALIGN`-aligned.
 const TOMBSTONE: usize = 1;
+/// log2 of [`SLOTS`].
+const SLOT_BITS: u32 = 13;
 /// Slots in the table: undo semaphores (in place or handles) one process can use at once.
-const SLOTS: usize = 8192;
+const SLOTS: usize = 1 << SLOT_BITS;
 
 /// The in-place undo semaphores this process declared (see the module documentation).
 struct Declared {
@@ -57,12 +59,27 @@ static DECLARED: Declared = Declared {
 impl Declared {
     /// The probe path of `addr`: every slot once, starting at its hash.
     fn probe(addr: usize) -> impl Iterator<Item = usize> {
-        // Fibonacci hashing of the 8-byte-granular address.
-        let h = ((addr >> 3) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
-        (0..SLOTS).map(move |i| (h as usize + i) % SLOTS)
+        let h = Self::home(addr);
+        (0..SLOTS).map(move |i| (h + i) % SLOTS)
     }
 
+    /// The slot where the probe path of `addr` starts.
+    #[inline(always)]
+    fn home(addr: usize) -> usize {
+        // Fibonacci hashing of the 8-byte-granular address.
+        (((addr >> 3) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOT_BITS)) as usize
+    }
+
+    /// True if `addr` is in the set. The usual case — found in its home slot — is a
+    /// multiply and one load, inline; the rest of the probe path is out of line.
+    #[inline(always)]
     fn contains(&self, addr: usize) -> bool {
+        self.slots[Self::home(addr)].load(Ordering::Acquire) == addr || self.contains_probed(addr)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn contains_probed(&self, addr: usize) -> bool {
         for i in Self::probe(addr) {
             match self.slots[i].load(Ordering::Acquire) {
                 EMPTY => return false,
@@ -162,7 +179,7 @@ pub(crate) fn remember_handle(addr: usize) -> MpResult<()> {
 /// this process may treat as an undo semaphore; `MP_EBADOBJ` otherwise. Says nothing
 /// about the bytes themselves: the caller still checks the header. Only atomic loads
 /// (async-signal-safe; no registry lock).
-#[inline]
+#[inline(always)]
 pub(crate) fn proven(addr: usize) -> MpResult<()> {
     if DECLARED.contains(addr) {
         Ok(())

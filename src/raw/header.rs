@@ -69,6 +69,23 @@ const KIND_MASK: u32 = 0xff;
 const LAYOUT_SHIFT: u32 = 8;
 const LIFECYCLE_SHIFT: u32 = 16;
 
+/// A snapshot of a header's words (see [`Header::words`]).
+#[derive(Clone, Copy)]
+pub struct HeaderWords {
+    magic: u32,
+    tag: u32,
+}
+
+impl HeaderWords {
+    /// What [`Header::check`] says for `kind`, on this snapshot.
+    #[inline(always)]
+    pub fn is(self, kind: Kind) -> bool {
+        self.magic == MAGIC
+            && self.tag & KIND_MASK == kind as u32
+            && (self.tag >> LAYOUT_SHIFT) & 0xff == LAYOUT_VERSION
+    }
+}
+
 impl Header {
     /// Writes the tag, then publishes the object (`Release`). Call after the body is
     /// initialised.
@@ -94,6 +111,16 @@ impl Header {
             Ok(())
         } else {
             Err(Status::BadObj)
+        }
+    }
+
+    /// The header's two words as they are now, for a caller that dispatches on the
+    /// kind: it reads the header once and then asks [`HeaderWords::is`] per kind.
+    #[inline(always)]
+    pub fn words(&self) -> HeaderWords {
+        HeaderWords {
+            magic: self.magic.load(Ordering::Acquire),
+            tag: self.tag.load(Ordering::Relaxed),
         }
     }
 

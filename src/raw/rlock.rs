@@ -345,8 +345,7 @@ impl RawRLock {
     fn try_acquire_fast(&self, me: &ThreadCtx, levels: u32) -> Fast {
         // Same namespace as the creator (known, non-zero) and no flag: one compare
         // against "our namespace id, no flags".
-        if me.pidns == 0
-            || self.ns_flags.load(Ordering::Relaxed) != u64::from(me.pidns)
+        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             // SAFETY: the calling thread's own book (or null).
             || !unsafe { robust::has_room(me.book) }
         {

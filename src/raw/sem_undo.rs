@@ -304,12 +304,6 @@ impl RawSemUndo {
         ((me.token >> 32) as usize) % UNDO_HOLDERS
     }
 
-    /// True for the usual case: our namespace is the creator's, and no flag.
-    #[inline(always)]
-    fn same_ns(&self, me: &ThreadCtx) -> bool {
-        me.pidns != 0 && self.ns_flags.load(Ordering::Relaxed) == u64::from(me.pidns)
-    }
-
     /// How `me` may use its robust list here; flags a participant from another (or an
     /// unknown) PID namespace for everyone, as the RLock does.
     fn robust_for(&self, me: &ThreadCtx) -> Robust {
@@ -465,23 +459,28 @@ impl RawSemUndo {
         self.acquire_slow(timeout)
     }
 
-    /// The uncontended path: the thread's idle slot is its home slot and no death report
-    /// waits. With a unit cached in the slot (the thread's last release left it there):
-    /// one CAS of the slot word, and plain stores to link it. Otherwise, with units in
-    /// the value and the last operation ours or none: that CAS and one on the value.
-    /// Anything else goes to the slow path before anything is changed, except that the
-    /// slot may stay claimed (the slow path finds it as ours).
+    /// The uncontended path: the thread's idle slot is its home slot, no death report
+    /// waits, and the thread links its slots (robust mode on; otherwise the slow path
+    /// does it all). With a unit cached in the slot (the thread's last release left it
+    /// there): one CAS of the slot word, and plain stores to link it. Otherwise, with
+    /// units in the value and the last operation ours or none: that CAS and one on the
+    /// value. Anything else goes to the slow path before anything is changed, except
+    /// that the slot may stay claimed (the slow path finds it as ours).
     #[inline(always)]
     fn try_acquire_fast(&self, me: &ThreadCtx) -> bool {
         let i = Self::home(me);
         let slot = &self.slots[i];
         let v = self.value.load(Ordering::Relaxed);
-        if !self.same_ns(me)
+        // SAFETY: the calling thread's own book (or null), used only during this call.
+        let Some(book) = (unsafe { me.book.as_mut() }) else {
+            return false;
+        };
+        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             || slot.word.load(Ordering::Relaxed) != me.tid | IDLE
             || slot.token.load(Ordering::Relaxed) != me.token
             || v & DEATHS != 0
-            // SAFETY: the calling thread's own book (or null).
-            || !unsafe { robust::has_room(me.book) }
+            || !book.links()
+            || !robust::book_has_room(book)
         {
             return false;
         }
@@ -492,36 +491,39 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
-        if !head.is_null() {
-            // SAFETY: this thread's live head.
-            unsafe { robust::set_pending(head, &slot.list_next) };
-        }
+        // SAFETY: this thread's live head (a book that links has one).
+        unsafe { robust::set_pending(head, &slot.list_next) };
         if slot
             .word
             .compare_exchange(me.tid | IDLE, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            if !head.is_null() {
-                // SAFETY: this thread's live head.
-                unsafe { robust::clear_pending(head) };
-            }
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
             return false;
         }
-        // SAFETY: `has_room` held: this thread's non-null book with room; we own the
-        // slot, and the caller keeps the object mapped while it holds units.
-        unsafe { robust::record_with_room(&mut *me.book, &slot.list_next) };
-        let linked = if head.is_null() { 0 } else { LINKED };
+        // SAFETY: the book links and has room; we own the slot, and the caller keeps
+        // the object mapped while it holds units.
+        unsafe { robust::record_linked_with_room(book, &slot.list_next) };
         if cached {
-            // Nobody else changes an idle slot's state: it is ours again, unit included.
-            slot.state.store(s0 | linked, Ordering::Release);
-            if !head.is_null() {
-                // SAFETY: this thread's live head.
-                unsafe { robust::clear_pending(head) };
-            }
+            // Nobody else changes an idle slot's state: it is ours again, unit included,
+            // and `LINKED` is still set from when we last held it (see `Slot`).
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
             return true;
         }
+        self.take_from_value(me, i, v, s0)
+    }
+
+    /// The rest of [`try_acquire_fast`](Self::try_acquire_fast) when no unit was cached
+    /// in the slot (just taken, linked and marked pending): one CAS on the value. Out of
+    /// line, so that the cached path needs fewer registers.
+    #[inline(never)]
+    fn take_from_value(&self, me: &ThreadCtx, i: usize, v: u32, s0: u64) -> bool {
+        let slot = &self.slots[i];
+        let head = me.robust_head;
         let s = s0 & CP;
-        let pend = s | linked | PEND | ACQ | (1 << DELTA_SHIFT);
+        let pend = s | LINKED | PEND | ACQ | (1 << DELTA_SHIFT);
         slot.state.store(pend, Ordering::Relaxed);
         let ok = self
             .value
@@ -533,13 +535,11 @@ impl RawSemUndo {
             )
             .is_ok();
         slot.state.store(
-            if ok { committed(pend) } else { s | linked },
+            if ok { committed(pend) } else { s | LINKED },
             Ordering::Release,
         );
-        if !head.is_null() {
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
-        }
+        // SAFETY: this thread's live head.
+        unsafe { robust::clear_pending(head) };
         // On a lost race the slot stays ours (claimed, linked, 0 units): the slow path
         // finds it and goes on from there.
         ok
@@ -896,32 +896,31 @@ impl RawSemUndo {
         let s = slot.state.load(Ordering::Relaxed);
         // SAFETY: the calling thread's own book (or null), used only in this call.
         match unsafe { me.book.as_mut() } {
+            // "Ours" without comparing tokens: the book (private) lists this slot's node
+            // last, so this thread took the slot and still holds it, and the word says
+            // no reclaimer took it over since.
             Some(book)
-                if self.same_ns(me)
+                if self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
                     && slot.word.load(Ordering::Relaxed) == me.tid
-                    && slot.token.load(Ordering::Relaxed) == me.token
                     && s & (UNITS_MASK | PEND) == 1
+                    && book.links()
                     && robust::is_last(book, &slot.list_next) =>
             {
                 // The usual case: our last unit, from our home slot. The unit stays in
                 // the slot, which goes idle ("cached"): our next acquire takes it back
                 // with one CAS on our own word, and anyone who needs it takes the idle
-                // slot over (it holds nothing for the kernel to report).
+                // slot over (it holds nothing for the kernel to report). `LINKED` stays
+                // set (see `Slot`).
                 let head = me.robust_head;
-                if !head.is_null() {
-                    // SAFETY: this thread's live head.
-                    unsafe { robust::set_pending(head, &slot.list_next) };
-                }
-                // SAFETY: we own the slot; `is_last` holds.
-                unsafe { robust::forget_last(book, &slot.list_next) };
-                slot.state.store(s & !LINKED, Ordering::Relaxed);
+                // SAFETY: this thread's live head (a book that links has one).
+                unsafe { robust::set_pending(head, &slot.list_next) };
+                // SAFETY: we own the slot; the book links and `is_last` holds.
+                unsafe { robust::forget_last_linked(book, &slot.list_next) };
                 // A swap, not a store: with the sleepers load below it pairs with a
                 // waiter's registration and its look for cached units (SeqCst both).
                 let old = slot.word.swap(me.tid | IDLE, Ordering::SeqCst);
-                if !head.is_null() {
-                    // SAFETY: this thread's live head.
-                    unsafe { robust::clear_pending(head) };
-                }
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
                 if old & FUTEX_WAITERS != 0 {
                     futex::wake_all(&slot.word);
                 }

@@ -210,6 +210,13 @@ pub struct Book {
     /// last lock" a plain load. Locks are listed whether or not they are linked into
     /// the robust list (`head` decides).
     chain: Vec<usize>,
+    /// `chain[len - 1]` (the start anchor's node when nothing is held), and
+    /// `chain[len - 2]` (0 when nothing is held), kept beside `chain`: the usual release
+    /// (of the last lock) then reads its predecessor with one load from the book instead
+    /// of two dependent ones through the vector, which shortens the dependency chain in
+    /// front of the release's atomic instruction.
+    last: usize,
+    before_last: usize,
     start: Anchor,
     end: Anchor,
 }
@@ -237,11 +244,14 @@ pub unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
         book.write(Book {
             head,
             chain,
+            last: 0,
+            before_last: 0,
             start: Anchor::new(),
             end: Anchor::new(),
         });
         let start = (*book).start.node();
         (*book).chain.push(start);
+        (*book).last = start;
     }
     if !head.is_null() {
         // SAFETY: `book` is initialised above and lives until `retire_book`; `head` is
@@ -298,10 +308,13 @@ pub unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
 #[inline(always)]
 pub unsafe fn has_room(book: *const Book) -> bool {
     // SAFETY: per the contract.
-    match unsafe { book.as_ref() } {
-        Some(b) => b.chain.len() < b.chain.capacity(),
-        None => false,
-    }
+    unsafe { book.as_ref() }.is_some_and(book_has_room)
+}
+
+/// [`has_room`] for a book in hand.
+#[inline(always)]
+pub fn book_has_room(book: &Book) -> bool {
+    book.chain.len() < book.chain.capacity()
 }
 
 /// [`record`] when [`has_room`] just said yes (no growth, so no call).
@@ -310,26 +323,38 @@ pub unsafe fn has_room(book: *const Book) -> bool {
 /// As [`record`], and `has_room(book)` holds.
 #[inline(always)]
 pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
-    let len = book.chain.len();
+    if !book.head.is_null() {
+        // SAFETY: per the contract, and the book links (non-null head).
+        unsafe { record_linked_with_room(book, node) };
+        return;
+    }
     let addr = node.as_ptr() as usize;
-    // SAFETY: `chain` always holds at least the start anchor (len >= 1), and has room
-    // for one more entry (the contract).
+    // Not linked: the slot names the node itself, so that a release through another
+    // mapping of the same lock finds this entry.
+    node.store(addr, Ordering::Relaxed);
+    // SAFETY: `chain` has room for one more entry (the contract).
+    unsafe { book.push_with_room(addr) };
+}
+
+/// [`record_with_room`] for a book that links ([`Book::links`]): no test of the head,
+/// for the undo semaphore's fast path, which checked it already.
+///
+/// # Safety
+/// As [`record_with_room`], and `book.links()` holds.
+#[inline(always)]
+pub unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize) {
+    let addr = node.as_ptr() as usize;
+    // SAFETY: `last` is the start anchor or a held lock's node, and `chain` has room for
+    // one more entry (the contract).
     unsafe {
-        if !book.head.is_null() {
-            // `pred` comes from private state: our `start` anchor or the node of a lock
-            // this thread holds (mapped, per the contract). One aligned store links us,
-            // which is the whole insertion as the kernel sees it.
-            let pred = *book.chain.get_unchecked(len - 1);
-            node.store(book.end.node(), Ordering::Relaxed);
-            compiler_fence(Ordering::SeqCst);
-            (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
-        } else {
-            // Not linked: the slot names the node itself, so that a release through
-            // another mapping of the same lock finds this entry.
-            node.store(addr, Ordering::Relaxed);
-        }
-        book.chain.as_mut_ptr().add(len).write(addr);
-        book.chain.set_len(len + 1);
+        // `pred` comes from private state: our `start` anchor or the node of a lock
+        // this thread holds (mapped, per the contract). One aligned store links us,
+        // which is the whole insertion as the kernel sees it.
+        let pred = book.last;
+        node.store(book.end.node(), Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        (*(pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
+        book.push_with_room(addr);
     }
 }
 
@@ -375,9 +400,9 @@ pub unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
 /// True if `node` is the most recently recorded lock of `book` (the usual release).
 #[inline(always)]
 pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
-    let len = book.chain.len();
-    // `chain[0]` is the start anchor, never a lock.
-    len >= 2 && book.chain[len - 1] == node.as_ptr() as usize
+    // With nothing held, `last` is the start anchor's node (private memory), which is no
+    // lock's node.
+    book.last == node.as_ptr() as usize
 }
 
 /// [`forget`] when [`is_last`] just said yes.
@@ -386,18 +411,30 @@ pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
 /// As [`record`], and `is_last(book, node)` holds.
 #[inline(always)]
 pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
-    let len = book.chain.len();
-    // SAFETY: len >= 2 (the contract), so len - 2 is in bounds.
+    if !book.head.is_null() {
+        // SAFETY: per the contract, and the book links.
+        unsafe { forget_last_linked(book, node) };
+        return;
+    }
+    node.store(0, Ordering::Relaxed);
+    // SAFETY: a lock is listed (the contract).
+    unsafe { book.pop_last() };
+}
+
+/// [`forget_last`] for a book that links ([`Book::links`]): no test of the head.
+///
+/// # Safety
+/// As [`forget_last`], and `book.links()` holds.
+#[inline(always)]
+pub unsafe fn forget_last_linked(book: &mut Book, node: &AtomicUsize) {
+    // SAFETY: `before_last` is our anchor or a held lock's node (see `record`): private
+    // order; a lock is listed (the contract).
     unsafe {
-        if !book.head.is_null() {
-            let pred = *book.chain.get_unchecked(len - 2);
-            // `pred` is our anchor or a held lock's node (see `record`): private order.
-            (*(pred as *const AtomicUsize)).store(book.end.node(), Ordering::Relaxed);
-            compiler_fence(Ordering::SeqCst);
-        }
+        (*(book.before_last as *const AtomicUsize)).store(book.end.node(), Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
         // Leave no address of ours in shared memory.
         node.store(0, Ordering::Relaxed);
-        book.chain.set_len(len - 1);
+        book.pop_last();
     }
 }
 
@@ -431,9 +468,60 @@ fn forget_out_of_order(book: &mut Book, node: &AtomicUsize) {
     }
     node.store(0, Ordering::Relaxed);
     book.chain.remove(i);
+    book.sync_tail();
 }
 
 impl Book {
+    /// Appends `addr` to the chain and moves the tail mirrors along.
+    ///
+    /// # Safety
+    /// `chain` has room for one more entry.
+    #[inline(always)]
+    unsafe fn push_with_room(&mut self, addr: usize) {
+        let len = self.chain.len();
+        // SAFETY: room for one more (the contract).
+        unsafe {
+            self.chain.as_mut_ptr().add(len).write(addr);
+            self.chain.set_len(len + 1);
+        }
+        self.before_last = self.last;
+        self.last = addr;
+    }
+
+    /// Drops the last lock from the chain and moves the tail mirrors back.
+    ///
+    /// # Safety
+    /// The chain lists a lock (`len >= 2`).
+    #[inline(always)]
+    unsafe fn pop_last(&mut self) {
+        let len = self.chain.len() - 1;
+        self.last = self.before_last;
+        // SAFETY: len >= 1 (the contract); the entry before the new last, if any, is
+        // in bounds.
+        unsafe {
+            self.chain.set_len(len);
+            self.before_last = if len >= 2 {
+                *self.chain.get_unchecked(len - 2)
+            } else {
+                0
+            };
+        }
+    }
+
+    /// Recomputes the tail mirrors from the chain (after a change in its middle).
+    fn sync_tail(&mut self) {
+        let len = self.chain.len();
+        self.last = self.chain[len - 1];
+        self.before_last = if len >= 2 { self.chain[len - 2] } else { 0 };
+    }
+
+    /// True if the book links the locks it records into the thread's robust list (the
+    /// thread has a list: robust mode is on).
+    #[inline(always)]
+    pub fn links(&self) -> bool {
+        !self.head.is_null()
+    }
+
     /// What entry `i` (a lock) holds in its `next` slot: its successor when linked, its
     /// own address when not (see `record_with_room`).
     fn stored_next(&self, i: usize) -> usize {

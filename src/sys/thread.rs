@@ -32,6 +32,11 @@ pub struct ThreadCtx {
     pub start_time: u64,
     /// The caller's PID-namespace id (`/proc/self/ns/pid` inode; 0 if unknown).
     pub pidns: u32,
+    /// What an object's `ns_flags` word reads when its creator shares our namespace and
+    /// no participant from another one was seen: `pidns` as a u64, or `u64::MAX` (which
+    /// no `ns_flags` word holds) when `pidns` is unknown. Lets a fast path make that
+    /// decision with one compare.
+    pub same_ns_key: u64,
     /// The thread's robust list head, or null when robust mode is off.
     pub robust_head: *mut RobustListHead,
     /// The thread's private book of held locks (see `robust`); null if it could not be
@@ -52,6 +57,7 @@ impl ThreadCtx {
         token: 0,
         start_time: 0,
         pidns: 0,
+        same_ns_key: u64::MAX,
         robust_head: core::ptr::null_mut(),
         book: core::ptr::null_mut(),
         robust_mode: Mode::Off,
@@ -219,6 +225,7 @@ fn init_current() -> &'static ThreadCtx {
         // Registers the destructor (a no-op if the thread is already exiting).
         let _ = BOOK_RETIRER.try_with(|_| ());
     }
+    let pidns = liveness::own_pidns();
     let ctx = ThreadCtx {
         tid,
         pid,
@@ -231,7 +238,12 @@ fn init_current() -> &'static ThreadCtx {
         } else {
             0
         },
-        pidns: liveness::own_pidns(),
+        pidns,
+        same_ns_key: if pidns != 0 {
+            u64::from(pidns)
+        } else {
+            u64::MAX
+        },
         robust_head,
         book,
         robust_mode,
