@@ -89,6 +89,9 @@ const CP: u64 = 1 << 50;
 /// The slot's dead holder held units: its death must be reported.
 const DEATH_DUE: u64 = 1 << 51;
 /// The holder linked the slot into its robust list (the kernel reports its death).
+/// Meaningful only while the slot is held: an idle slot keeps the bit its owner's last
+/// hold left (so that neither fast path rewrites the state); whoever takes a slot over
+/// sets it afresh. A stale 0 is harmless (waiters then use the shorter back-stop).
 const LINKED: u64 = 1 << 52;
 
 /// `ns_flags` high half: participants from several PID namespaces were seen.
