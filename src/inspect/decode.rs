@@ -4,7 +4,7 @@
 
 use super::file::Prefix;
 use super::owner::{Liveness, Vantage};
-use super::{HeaderFields, Health, Owner, RLockState, State};
+use super::{HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
 use crate::raw::cond::RawCond;
@@ -13,6 +13,8 @@ use crate::raw::header::{Header, Kind, LAYOUT_VERSION, MAGIC, RETIRED};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, RawRLock};
 use crate::raw::sem::RawSem;
+use crate::raw::sem_undo::RawSemUndo;
+use crate::raw::sem_undo::view::{HeadView, SlotKind, SlotView};
 
 /// What the bytes say.
 pub(crate) struct Decoded {
@@ -112,9 +114,9 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
         );
     }
     let need = fixed_size(kind);
-    // The file must hold the whole object; the bytes read must cover what is decoded
-    // (an undo semaphore's holder table lies beyond them and is not decoded).
-    if p.len < need.min(super::file::PREFIX_LEN) || file_size < need as u64 {
+    // The file must hold the whole object, and the bytes read must cover what is
+    // decoded (all of an undo semaphore, an array's descriptor and lock).
+    if p.len < need.min(super::file::OBJECT_READ_MAX) || file_size < need as u64 {
         return bad(
             fields,
             Some(kind),
@@ -157,7 +159,7 @@ fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State,
             }
             State::Sem { value, max_value }
         }
-        Kind::SemUndo => State::SemUndo,
+        Kind::SemUndo => sem_undo_state(p.view::<RawSemUndo>().ok_or_else(missing)?, v)?,
         Kind::Cond => State::Cond {
             waiters: p.view::<RawCond>().ok_or_else(missing)?.waiters(),
         },
@@ -258,5 +260,86 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
         owner,
         cross_ns,
         inconsistent,
+    }
+}
+
+/// Decodes an undo semaphore: its value word and every slot that is not free.
+fn sem_undo_state(u: &RawSemUndo, v: Vantage) -> Result<State, String> {
+    let head = u.view_head();
+    if !head.is_sane() {
+        return Err(format!(
+            "value {} outside 0..={} (an undo semaphore's bound is at most {})",
+            head.available,
+            head.max_value,
+            crate::raw::sem_undo::UNDO_VALUE_MAX
+        ));
+    }
+    let holders = u
+        .view_slots(head.value_word)
+        .map(|(i, s)| undo_holder(i, &s, &head, v))
+        .collect();
+    Ok(State::SemUndo(SemUndoState {
+        value: head.available,
+        max_value: head.max_value,
+        deaths_waiting: head.deaths,
+        sleepers: head.sleepers,
+        cross_ns: head.cross_ns,
+        holders,
+    }))
+}
+
+/// One slot as the public API shows it, its holder judged as an RLock owner is.
+fn undo_holder(i: usize, s: &SlotView, head: &HeadView, v: Vantage) -> UndoHolder {
+    let state = match s.kind {
+        SlotKind::Idle => HolderState::Idle,
+        SlotKind::Held => HolderState::Held,
+        SlotKind::Dead => HolderState::Dead,
+        SlotKind::Report => HolderState::Reclaimed,
+        SlotKind::Free | SlotKind::Unknown => HolderState::Unknown,
+    };
+    let recorded = s.pid != 0 || s.tid != 0;
+    let owner = match state {
+        HolderState::Idle | HolderState::Held => Some(if recorded && s.tid == s.word_tid {
+            Owner {
+                pid: Some(s.pid),
+                tid: s.tid,
+                pidns: s.ns,
+                liveness: v.thread(s.pid, s.tid, s.start, u64::from(s.ns)),
+            }
+        } else if !recorded && !head.cross_ns {
+            // Taken a moment ago (or died before recording itself): only the TID.
+            Owner {
+                pid: None,
+                tid: s.word_tid,
+                pidns: head.creator_ns,
+                liveness: v.bare_tid(s.word_tid, u64::from(head.creator_ns)),
+            }
+        } else {
+            Owner {
+                pid: None,
+                tid: s.word_tid,
+                pidns: 0,
+                liveness: Liveness::Unknown,
+            }
+        }),
+        // The word no longer names the thread: its record does; the mark is the proof.
+        HolderState::Dead => recorded.then_some(Owner {
+            pid: Some(s.pid),
+            tid: s.tid,
+            pidns: s.ns,
+            liveness: Liveness::Dead,
+        }),
+        HolderState::Reclaimed | HolderState::Unknown => None,
+    };
+    UndoHolder {
+        slot: i as u32,
+        state,
+        word: s.word,
+        units: s.units,
+        pending: s.pending,
+        linked: s.linked,
+        waiters: s.waiters,
+        start: if owner.is_some() { s.start } else { 0 },
+        owner,
     }
 }

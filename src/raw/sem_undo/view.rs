@@ -15,7 +15,7 @@ use core::sync::atomic::Ordering;
 
 use super::{
     ACQ, CP, DEATHS, FLAG_CROSS_NS, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, IDLE, LINKED,
-    PARITY, PEND, REPORT, RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX, UNITS_MASK, VALUE_MASK,
+    PARITY, PEND, REPORT, RawSemUndo, Slot, UNDO_HOLDERS, UNDO_VALUE_MAX, UNITS_MASK, VALUE_MASK,
     committed, tag_of,
 };
 
@@ -182,6 +182,13 @@ impl RawSemUndo {
             start: slot.start.load(Ordering::Relaxed),
             ns: slot.ns.load(Ordering::Relaxed),
         })
+    }
+
+    /// Where slot `i` lies in the object's bytes (for a reader of a copy that wants to
+    /// know whether one slot changed between two copies).
+    pub(crate) fn slot_bytes(i: usize) -> core::ops::Range<usize> {
+        let start = core::mem::offset_of!(RawSemUndo, slots) + i * core::mem::size_of::<Slot>();
+        start..start + core::mem::size_of::<Slot>()
     }
 
     /// Every slot that is not free, with its index, decoded against one value word.
