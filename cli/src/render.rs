@@ -170,13 +170,12 @@ fn version_text(info: &ObjectInfo) -> String {
 }
 
 /// Header line of `ls`.
-pub const LS_HEADER: &str =
-    "NAME                     TYPE       SIZE      UID   MODE VER HEALTH        MAPPED-BY  STATE";
+pub const LS_HEADER: &str = "NAME                     TYPE               SIZE    UID MODE VER HEALTH        MAPPED-BY  STATE";
 
 /// One line of `ls`.
 pub fn ls_line(info: &ObjectInfo) -> String {
     format!(
-        "{:<24} {:<10} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
+        "{:<24} {:<14} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
         info.name,
         type_name(info),
         info.file.size,

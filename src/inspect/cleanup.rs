@@ -183,8 +183,8 @@ fn undo_keep_reason(u: &SemUndoState) -> Option<&'static str> {
         Some("units held by a live (or not provably dead) holder")
     } else if u.dead_units() > 0 {
         Some(
-            "dead holders' units wait to be reclaimed by the next acquirer, which is told \
-             MP_OWNER_DEAD (`mpsync acquire NAME -- true` reclaims them; `mpsync rm` removes it)",
+            "dead holders' units wait to be reclaimed by an acquirer that needs them, which \
+             is told MP_OWNER_DEAD (`mpsync rm` removes it anyway)",
         )
     } else if u.holders.iter().any(|h| h.state == HolderState::Unknown) {
         Some("holder slots that are no state of the table (damaged): nothing is proven")

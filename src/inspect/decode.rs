@@ -4,7 +4,9 @@
 
 use super::file::Prefix;
 use super::owner::{Liveness, Vantage};
-use super::{HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder};
+use super::{
+    HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder,
+};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
 use crate::raw::cond::RawCond;

@@ -406,7 +406,6 @@ impl State {
             _ => self.rlock().is_some_and(RLockState::owner_died),
         }
     }
-
 }
 
 /// A temporary creation file's record of its creator.
