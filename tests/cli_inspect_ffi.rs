@@ -131,7 +131,10 @@ fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
     assert_eq!((i.info_version, i.kind, i.size), (2, 8, 4160));
     assert_eq!(i.health, MP_HEALTH_OK);
     assert_eq!((i.value, i.max_value), (2, 3));
-    assert_eq!((i.held_units, i.dead_units, i.cached_units, i.holders), (1, 0, 0, 1));
+    assert_eq!(
+        (i.held_units, i.dead_units, i.cached_units, i.holders),
+        (1, 0, 0, 1)
+    );
     assert_eq!(i.flags & MP_INFO_DEATHS, 0);
 
     // A child takes a unit and dies by SIGKILL holding it.
@@ -153,7 +156,10 @@ fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
     assert!(libc::WIFSIGNALED(status), "the child failed to take a unit");
     let (_, i) = inspect(&name);
     assert_eq!(i.health, MP_HEALTH_OWNER_DEAD);
-    assert_eq!((i.value, i.held_units, i.dead_units, i.holders), (1, 1, 1, 2));
+    assert_eq!(
+        (i.value, i.held_units, i.dead_units, i.holders),
+        (1, 1, 1, 2)
+    );
 
     // Our release leaves the unit cached in our idle slot.
     sem.release().unwrap();

@@ -42,7 +42,8 @@ fn sem_undo_text(u: &SemUndoState) -> String {
     let live_holders = u.holders.iter().filter(|h| h.live_units() > 0).count();
     let (live, dead, cached) = (u.live_units(), u.dead_units(), u.cached_units());
     if live > 0 {
-        s.push_str(&format!(", held {live} by {live_holders}"));
+        let plural = if live_holders == 1 { "" } else { "s" };
+        s.push_str(&format!(", held {live} by {live_holders} holder{plural}"));
     }
     if dead > 0 {
         s.push_str(&format!(", dead holders' {dead} coming back"));

@@ -995,7 +995,10 @@ fn undo_semaphore_holders_are_listed_and_a_killed_ones_units_come_back() {
         .find(|l| l.starts_with(&name))
         .unwrap()
         .to_string();
-    assert!(line.contains("value 0 of max 3, held 3 by 2"), "{line}");
+    assert!(
+        line.contains("value 0 of max 3, held 3 by 2 holders"),
+        "{line}"
+    );
     let o = mpsync(&["show", &name]);
     assert!(
         stdout(&o).contains(&format!("held 2, pid {}, tid {}", a.pid, a.pid)),

@@ -429,7 +429,7 @@ mod tests {
         put_u32(&mut p, 8, 0);
         put_u32(&mut p, 16, 1);
         let Some(State::SemUndo(u)) = decode(&p, OBJECT_READ_MAX as u64, v).state else {
-            panic!("not decoded");
+            panic!("no undo semaphore state");
         };
         assert_eq!(u.holders.len(), UNDO_HOLDERS);
         assert!(
@@ -463,7 +463,7 @@ mod tests {
         let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
         assert_eq!(d.health, Health::OwnerDead);
         let Some(State::SemUndo(u)) = d.state else {
-            panic!("not decoded");
+            panic!("no undo semaphore state");
         };
         assert_eq!(u.holders.len(), 1);
         let h = u.holders[0];
@@ -476,7 +476,7 @@ mod tests {
         let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
         assert_eq!(d.health, Health::OwnerDead);
         let Some(State::SemUndo(u)) = d.state else {
-            panic!("not decoded");
+            panic!("no undo semaphore state");
         };
         assert_eq!(
             (u.holders[0].state, u.holders[0].units),

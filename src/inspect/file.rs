@@ -1,6 +1,6 @@
 //! Reading one entry of the shared-memory directory without touching it: its file
 //! facts (`lstat`, then `fstat` of the descriptor actually opened) and a copy of its
-//! first bytes.
+//! first bytes (of an undo semaphore, the whole object).
 //!
 //! Nothing is mapped: the bytes are copied with `pread` into private memory. A peer
 //! that truncates the file while we look therefore gives a short read (the object is

@@ -7,7 +7,7 @@
 //! fields of an object are read one by one while other processes keep using it.
 //!
 //! **Read-only and non-blocking.** Inspection opens files `O_RDONLY` and copies their
-//! first bytes with `pread` into private memory (nothing is mapped, so a file truncated
+//! first bytes (all 4160 of an undo semaphore) with `pread` into private memory (nothing is mapped, so a file truncated
 //! meanwhile cannot raise `SIGBUS`); it never writes, never takes a lock and never waits
 //! on a futex. Everything read is validated (shared memory is untrusted): a corrupted
 //! or truncated header, another layout version, a foreign file, a directory, a symlink
@@ -16,7 +16,8 @@
 //!
 //! * [`file`]: opening an entry safely and copying its first bytes;
 //! * [`decode`](self): header verdicts and per-kind state;
-//! * [`owner`]: owner and creator liveness (namespace-proof, never "dead" without proof);
+//! * [`owner`]: owner, undo-semaphore holder and creator liveness (namespace-proof, never
+//!   "dead" without proof);
 //! * [`maps`]: who maps a file, from `/proc/*/maps`;
 //! * [`cleanup`]: the removal policies of `mpsync rm` and `mpsync gc`.
 
