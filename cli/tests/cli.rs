@@ -1204,3 +1204,69 @@ fn scribbled_and_truncated_undo_semaphores_never_crash_the_inspector() {
     let o = gc(&n, &["--objects", "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn unlinked_undo_holder_killed_is_proven_dead_and_a_foreign_namespace_one_is_unknown() {
+    let n = Names::new("undons");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "2", "--max", "2"],
+    );
+    // Without a robust list the kernel never marks the slot: only /proc proves the death.
+    let mut h =
+        Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["undo", &name, "1"]).expect("holder");
+    let pid = h.pid;
+    assert_eq!(
+        undo_holder(&show_json(&name, 0), pid).unwrap()["linked"],
+        false
+    );
+    h.kill();
+    let v = show_json(&name, 0);
+    let e = undo_holder(&v, pid).expect("listed");
+    assert_eq!(e["state"], "held");
+    if proc_is_ours() {
+        assert_eq!(e["liveness"], "dead");
+        assert_eq!(v["state"]["dead_units"], 1);
+        assert_eq!(v["state"]["held_units"], 0);
+        assert_eq!(v["health"], "owner-dead");
+    } else {
+        eprintln!("/proc is not our namespace's: the holder must be unknown, never dead");
+        assert_eq!(e["liveness"], "unknown");
+        assert_eq!(v["state"]["held_units"], 1);
+    }
+
+    // A holder in another PID namespace (as root): unknown, never dead, until the kernel
+    // marks its slot.
+    if euid() != 0 {
+        eprintln!("skipped the PID-namespace part: needs root for unshare --pid");
+        return;
+    }
+    let other = n.name("ns");
+    create(
+        "semaphore",
+        &other,
+        &["--undo", "--value", "1", "--max", "1"],
+    );
+    let Some(mut h) = Holder::start(
+        &["unshare", "--pid", "--fork", "--kill-child"],
+        &[],
+        &["undo", &other, "1"],
+    ) else {
+        eprintln!("skipped: unshare --pid --fork is not available here");
+        return;
+    };
+    let v = show_json(&other, 0);
+    let e =
+        undo_holder(&v, 1).unwrap_or_else(|| panic!("the holder is pid 1 of its namespace: {v}"));
+    assert_eq!(e["state"], "held");
+    assert_eq!(e["liveness"], "unknown");
+    assert_eq!(v["state"]["held_units"], 1);
+    assert_eq!(v["state"]["cross_namespace"], true);
+    assert_eq!(v["health"], "ok");
+    h.kill();
+    let v = show_until(&other, |v| v["state"]["dead_units"] == 1);
+    assert_eq!(undo_holder(&v, 1).unwrap()["state"], "dead");
+    assert_eq!(v["health"], "owner-dead");
+}
