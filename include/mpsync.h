@@ -110,12 +110,15 @@ extern "C" {
 #define MP_NAME_MAX 200
 
 /**
- * `mp_object_info.info_version` written by this library.
+ * `mp_object_info.info_version` written by this library: 2 since the undo semaphore
+ * fields (`held_units`, `dead_units`, `cached_units`, `holders`), which version 1
+ * left zero as `reserved`; the size did not change.
  */
-#define MP_INFO_VERSION 1
+#define MP_INFO_VERSION 2
 
 /**
- * `sizeof(mp_object_info)` of version 1: the smallest `info_size` `mp_inspect` accepts.
+ * `sizeof(mp_object_info)` of versions 1 and 2: the smallest `info_size` `mp_inspect`
+ * accepts.
  */
 #define MP_OBJECT_INFO_SIZE 128
 
@@ -145,8 +148,9 @@ extern "C" {
 #define MP_HEALTH_OK 0
 
 /**
- * `health`: a valid RLock (or array lock) whose owner died holding it: the next
- * acquirer gets `MP_OWNER_DEAD`.
+ * `health`: a valid RLock (or array lock) whose owner died holding it, or an undo
+ * semaphore with a dead holder's units or a death report waiting: the next acquirer
+ * (of an undo semaphore: a later one) gets `MP_OWNER_DEAD`.
  */
 #define MP_HEALTH_OWNER_DEAD 1
 
@@ -217,7 +221,7 @@ extern "C" {
 #define MP_INFO_INCONSISTENT 32
 
 /**
- * `flags`: the RLock was used from more than one PID namespace.
+ * `flags`: the RLock or undo semaphore was used from more than one PID namespace.
  */
 #define MP_INFO_CROSS_NS 64
 
@@ -225,6 +229,12 @@ extern "C" {
  * `flags`: an array is synchronized (has a lock).
  */
 #define MP_INFO_WITH_LOCK 128
+
+/**
+ * `flags`: an undo semaphore's value word has its `DEATHS` bit: death reports may wait
+ * in its holder table (info version 2).
+ */
+#define MP_INFO_DEATHS 256
 
 /**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
@@ -253,7 +263,7 @@ typedef struct mp_object_info {
     uint32_t health;
     /**
      * Kind code from the header: 1 Lock, 2 RLock, 3 Semaphore, 4 Condition, 5 Event,
-     * 6 Barrier, 7 Array; 0 if not an object or an unknown code.
+     * 6 Barrier, 7 Array, 8 undo Semaphore; 0 if not an object or an unknown code.
      */
     uint32_t kind;
     /**
@@ -301,7 +311,8 @@ typedef struct mp_object_info {
      */
     uint32_t count;
     /**
-     * Semaphore value.
+     * Semaphore value. For an undo semaphore: the units in its value word, available
+     * now (`mp_sem_get_value` adds `cached_units` and `dead_units`, up to the bound).
      */
     uint32_t value;
     /**
@@ -309,8 +320,8 @@ typedef struct mp_object_info {
      */
     uint32_t max_value;
     /**
-     * Condition waiters, Event sleepers, or Barrier parties waiting (killed waiters may
-     * be counted until the object forgets them).
+     * Condition waiters, Event sleepers, Barrier parties waiting, or undo Semaphore
+     * sleepers (killed waiters may be counted until the object forgets them).
      */
     uint32_t waiters;
     /**
@@ -342,9 +353,29 @@ typedef struct mp_object_info {
      */
     uint32_t n_mappers_unknown;
     /**
+     * Undo semaphore: units held by holders that are alive or not provably dead
+     * (info version 2; 0 before).
+     */
+    uint32_t held_units;
+    /**
+     * Undo semaphore: units of dead holders, which come back when an acquirer needs
+     * them (info version 2).
+     */
+    uint32_t dead_units;
+    /**
+     * Undo semaphore: units cached in idle holder slots, available to any acquirer
+     * (info version 2).
+     */
+    uint32_t cached_units;
+    /**
+     * Undo semaphore: holder slots whose holder (alive, unknown or dead) holds units
+     * (info version 2).
+     */
+    uint32_t holders;
+    /**
      * Zero; room for later fields.
      */
-    uint32_t reserved[5];
+    uint32_t reserved[1];
 } mp_object_info;
 
 /**
@@ -355,13 +386,15 @@ typedef struct mp_object_info {
  * block, a library temporary file, or something foreign), a verdict (`health`: ok,
  * owner dead, corrupt, wrong layout version, foreign), the header fields, the decoded
  * state of a valid object (lock words, owner pid/tid and whether that owner is alive,
- * dead or unknown, waiters, values), and how many processes map it. Every field is
+ * dead or unknown, waiters, values; for an undo semaphore the units held by live and
+ * by dead holders, the units cached and the number of holders), and how many
+ * processes map it. Every field is
  * read separately while other processes may be changing the object, so the snapshot
  * may describe no single moment: use it to inspect and debug, never to synchronize.
  *
  * Inspection never modifies the entry and never blocks on it: the file is opened
  * read-only without following symlinks (a FIFO cannot block the open), its first bytes
- * are copied (nothing is mapped, so a file truncated meanwhile cannot raise
+ * (all of an undo semaphore) are copied (nothing is mapped, so a file truncated meanwhile cannot raise
  * `SIGBUS`), and no lock is taken or waited for. An owner is reported dead only with
  * proof (same PID namespace, and a `/proc` provably of that namespace); otherwise it
  * is `MP_LIVENESS_UNKNOWN`. Any name the directory may hold is accepted, also names

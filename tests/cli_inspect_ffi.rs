@@ -118,3 +118,52 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     assert_eq!(info.info_version, 0, "written on failure");
     drop((rl, sem, blk));
 }
+
+#[test]
+fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
+    let name = format!("mpsync-ffi-inspect-{}-undo", std::process::id());
+    let _cleanup = Unlink(vec![name.clone()]);
+    let create = OpenOptions::new().create(true).exclusive(true);
+    let sem = Semaphore::open_undo(&name, &create, 3, 3).unwrap();
+    assert_eq!(sem.acquire(Deadline::now()), Ok(Outcome::Ok));
+    let (st, i) = inspect(&name);
+    assert_eq!(st, MP_OK);
+    assert_eq!((i.info_version, i.kind, i.size), (2, 8, 4160));
+    assert_eq!(i.health, MP_HEALTH_OK);
+    assert_eq!((i.value, i.max_value), (2, 3));
+    assert_eq!(
+        (i.held_units, i.dead_units, i.cached_units, i.holders),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(i.flags & MP_INFO_DEATHS, 0);
+
+    // A child takes a unit and dies by SIGKILL holding it.
+    // SAFETY: the child only calls async-signal-safe code and the library.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        let ok = sem.acquire(Deadline::now()) == Ok(Outcome::Ok);
+        // SAFETY: ends the child at once (holding the unit), or exits on failure.
+        unsafe {
+            if ok {
+                libc::raise(libc::SIGKILL);
+            }
+            libc::_exit(1)
+        };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    assert!(libc::WIFSIGNALED(status), "the child failed to take a unit");
+    let (_, i) = inspect(&name);
+    assert_eq!(i.health, MP_HEALTH_OWNER_DEAD);
+    assert_eq!(
+        (i.value, i.held_units, i.dead_units, i.holders),
+        (1, 1, 1, 2)
+    );
+
+    // Our release leaves the unit cached in our idle slot.
+    sem.release().unwrap();
+    let (_, i) = inspect(&name);
+    assert_eq!((i.held_units, i.dead_units, i.cached_units), (0, 1, 1));
+    assert_eq!(sem.value(), Ok(i.value + i.cached_units + i.dead_units));
+}

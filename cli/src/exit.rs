@@ -20,6 +20,9 @@ pub const PERMISSION: i32 = 5;
 pub const BUSY: i32 = 6;
 /// The timeout expired before the lock, unit or event came.
 pub const TIMEOUT: i32 = 7;
+/// Not the owner: `release`/`post` of an undo semaphore unit that this process does not
+/// hold (the library refuses with `MP_ENOTOWNER`).
+pub const NOT_OWNER: i32 = 8;
 /// A bug in mpsync (a caught panic).
 pub const INTERNAL: i32 = 70;
 
@@ -35,6 +38,8 @@ Exit codes:
   5   permission denied
   6   busy: in use (rm without --force), name exists (create --excl)
   7   timeout (acquire --timeout, wait --timeout; also --timeout 0)
+  8   not the owner: release/post of an undo semaphore unit this process does not
+      hold (only the thread that acquired a unit releases it)
   70  internal error (a bug in mpsync)
 `mpsync acquire NAME -- CMD` exits with CMD's status once CMD ran
 (128+N if a signal N killed it; 127 if CMD was not found, 126 if not executable).";

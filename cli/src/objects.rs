@@ -1,6 +1,6 @@
 //! Commands for shell scripts, on the library's safe object API: `create`, `acquire
-//! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit),
-//! `release`/`post`, `set`/`clear`, `wait`.
+//! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit,
+//! undo or not), `release`/`post`, `set`/`clear`, `wait`.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use mpsync::inspect::{self, Kind};
 use mpsync::{
     Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, RLock,
-    SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
+    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
 };
 
 use crate::exit;
@@ -22,7 +22,7 @@ pub enum CreateType {
     Lock,
     /// multiprocessing.RLock (owner death detected).
     Rlock,
-    /// Semaphore (--value, --max).
+    /// Semaphore (--value, --max, --undo).
     Semaphore,
     /// Condition.
     Condition,
@@ -55,9 +55,14 @@ pub enum ObjectCommand {
         /// Semaphore: initial value.
         #[arg(long, default_value_t = 1)]
         value: u32,
-        /// Semaphore: bound (BoundedSemaphore); unbounded if absent.
+        /// Semaphore: bound (BoundedSemaphore); unbounded if absent (for --undo: the
+        /// largest undo value, 8388607).
         #[arg(long)]
         max: Option<u32>,
+        /// Semaphore: an undo semaphore (MP_SEM_UNDO): the units a holder acquired
+        /// come back when it dies, even by SIGKILL; only the holder releases them.
+        #[arg(long)]
+        undo: bool,
         /// Barrier: number of parties.
         #[arg(long, default_value_t = 2)]
         parties: u32,
@@ -76,7 +81,8 @@ pub enum ObjectCommand {
     },
     /// Run CMD while holding the named RLock, Lock, or one unit of the named Semaphore;
     /// exits with CMD's status. Like flock(1), with owner death (an RLock whose holder
-    /// died is taken over; CMD then sees MPSYNC_OWNER_DEAD=1) and counting semaphores.
+    /// died is taken over, an undo semaphore's dead holders' units come back; CMD then
+    /// sees MPSYNC_OWNER_DEAD=1) and counting semaphores.
     Acquire {
         /// The lock or semaphore.
         name: String,
@@ -91,7 +97,8 @@ pub enum ObjectCommand {
         command: Vec<String>,
     },
     /// Release a Lock, or one unit of a Semaphore (they have no owner). An RLock can
-    /// only be released by its owning thread (exit 4).
+    /// only be released by its owning thread (exit 4), an undo semaphore's unit only by
+    /// the thread that acquired it (exit 8).
     Release {
         /// The lock or semaphore.
         name: String,
@@ -159,6 +166,7 @@ fn code_of(e: Error) -> i32 {
         Error::BadObject => exit::BAD_OBJECT,
         Error::PermissionDenied => exit::PERMISSION,
         Error::Exists | Error::Busy => exit::BUSY,
+        Error::NotOwner => exit::NOT_OWNER,
         Error::Invalid => exit::USAGE,
         _ => exit::FAILURE,
     }
@@ -222,16 +230,25 @@ pub fn run(cmd: ObjectCommand) -> i32 {
             excl,
             value,
             max,
+            undo,
             parties,
             elem_type,
             length,
             raw,
             size,
         } => {
+            if undo && kind != CreateType::Semaphore {
+                out::error("--undo applies to a semaphore only");
+                return exit::USAGE;
+            }
             let opts = OpenOptions::new().create(true).exclusive(excl).mode(mode);
             let r = match kind {
                 CreateType::Lock => Lock::open(&name, &opts).map(drop),
                 CreateType::Rlock => RLock::open(&name, &opts).map(drop),
+                CreateType::Semaphore if undo => {
+                    let max = max.unwrap_or(SEM_UNDO_VALUE_MAX);
+                    Semaphore::open_undo(&name, &opts, value, max).map(drop)
+                }
                 CreateType::Semaphore => {
                     Semaphore::open(&name, &opts, value, max.unwrap_or(SEM_VALUE_MAX)).map(drop)
                 }
@@ -308,6 +325,7 @@ fn release(name: &str, any_owner: bool) -> i32 {
         Ok(Kind::Lock) => Lock::open(name, &opts).and_then(|l| l.release()),
         // Opening an existing semaphore ignores the creation arguments.
         Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).and_then(|s| s.release()),
+        Ok(Kind::SemUndo) => Semaphore::open_undo(name, &opts, 0, 1).and_then(|s| s.release()),
         Ok(Kind::RLock) => {
             out::error(&format!(
                 "{name} is an rlock: only its owning thread can release it (use `mpsync acquire {name} -- CMD`)"
@@ -319,6 +337,12 @@ fn release(name: &str, any_owner: bool) -> i32 {
     };
     match r {
         Ok(()) => exit::OK,
+        Err(Error::NotOwner) => {
+            out::error(&format!(
+                "{name} is an undo semaphore: a unit is released only by the thread that acquired it, and this process holds none (a holder's units come back by themselves when it dies; use `mpsync acquire {name} -- CMD`)"
+            ));
+            exit::NOT_OWNER
+        }
         Err(Error::Overflow) => {
             out::error(&format!(
                 "{name}: not held (or the semaphore is at its maximum)"
@@ -352,6 +376,7 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
         Ok(Kind::RLock) => RLock::open(name, &opts).map(Held::RLock),
         Ok(Kind::Lock) => Lock::open(name, &opts).map(Held::Lock),
         Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
+        Ok(Kind::SemUndo) => Semaphore::open_undo(name, &opts, 0, 1).map(Held::Sem),
         Ok(k) => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
         Err(code) => return code,
     };
@@ -369,8 +394,13 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
     let owner_dead = match outcome {
         Ok(Outcome::Ok) => false,
         Ok(Outcome::OwnerDead) => {
+            let what = if matches!(held, Held::Sem(_)) {
+                "a holder died holding units of the semaphore, which came back"
+            } else {
+                "the previous owner died holding the lock"
+            };
             out::error(&format!(
-                "{name}: the previous owner died holding the lock; running the command with MPSYNC_OWNER_DEAD=1"
+                "{name}: {what}; running the command with MPSYNC_OWNER_DEAD=1"
             ));
             true
         }
@@ -387,7 +417,7 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
         .and_then(|mut child| {
             // Ctrl-C and Ctrl-\ reach the whole foreground group: let the command decide
             // what they mean, and release when it is done, instead of dying with a Lock
-            // or Semaphore unit taken (they have no owner whose death is detected).
+            // or plain Semaphore unit taken (they have no owner whose death is detected).
             let _ignored = TerminalSignalsIgnored::new();
             child.wait()
         });

@@ -2,7 +2,8 @@
 //! (`--json`) with the same fields for both.
 
 use mpsync::inspect::{
-    Class, Health, Liveness, ObjectInfo, Owner, RLockState, State, TempCreator, kind_name,
+    Class, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState, State,
+    TempCreator, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
 
@@ -35,6 +36,66 @@ fn rlock_text(r: &RLockState) -> String {
     s
 }
 
+/// `value V of max M`, then what the holders have (parts that are 0 left out).
+fn sem_undo_text(u: &SemUndoState) -> String {
+    let mut s = format!("value {} of max {}", u.value, u.max_value);
+    let live_holders = u.holders.iter().filter(|h| h.live_units() > 0).count();
+    let (live, dead, cached) = (u.live_units(), u.dead_units(), u.cached_units());
+    if live > 0 {
+        let plural = if live_holders == 1 { "" } else { "s" };
+        s.push_str(&format!(", held {live} by {live_holders} holder{plural}"));
+    }
+    if dead > 0 {
+        s.push_str(&format!(", dead holders' {dead} coming back"));
+    }
+    if cached > 0 {
+        s.push_str(&format!(", cached {cached}"));
+    }
+    if u.deaths_waiting || u.holders.iter().any(|h| h.state == HolderState::Reclaimed) {
+        s.push_str(", death report waiting");
+    }
+    if u.holders.iter().any(|h| h.state == HolderState::Unknown) {
+        s.push_str(", damaged slots");
+    }
+    if u.sleepers > 0 {
+        s.push_str(&format!(", waiters {}", u.sleepers));
+    }
+    s
+}
+
+/// One holder slot for `show`.
+fn holder_text(h: &UndoHolder) -> String {
+    let units = match h.state {
+        HolderState::Idle => format!("idle, {} cached", h.units),
+        HolderState::Held => format!("held {}", h.units),
+        HolderState::Dead => format!("dead, {} coming back", h.units),
+        HolderState::Reclaimed => "reclaimed, death not reported yet".to_string(),
+        HolderState::Unknown => format!("unknown word {:#010x}", h.word),
+    };
+    let mut s = units;
+    if let Some(o) = h.owner {
+        s.push_str(&format!(
+            ", pid {}, tid {}, start {}, pid namespace {}: {}",
+            o.pid.map_or("unrecorded".into(), |p| p.to_string()),
+            o.tid,
+            h.start,
+            o.pidns,
+            o.liveness.as_str()
+        ));
+    }
+    for (on, what) in [
+        (h.pending, "operation in flight"),
+        (h.linked, "linked"),
+        (h.waiters, "waiters"),
+    ] {
+        if on {
+            s.push_str(", ");
+            s.push_str(what);
+        }
+    }
+    s
+}
+
 fn temp_text(t: &TempCreator) -> String {
     format!("creator pid {} {}", t.pid, t.liveness.as_str())
 }
@@ -47,7 +108,7 @@ pub fn summary(info: &ObjectInfo) -> String {
     if let Some(t) = &info.temp {
         return temp_text(t);
     }
-    let Some(state) = info.state else {
+    let Some(state) = &info.state else {
         return String::new();
     };
     match state {
@@ -56,20 +117,20 @@ pub fn summary(info: &ObjectInfo) -> String {
             (true, false) => "locked".into(),
             (true, true) => "locked, waiters".into(),
         },
-        State::RLock(r) => rlock_text(&r),
-        State::Sem { value, max_value } => {
+        State::RLock(r) => rlock_text(r),
+        &State::Sem { value, max_value } => {
             if max_value == mpsync::SEM_VALUE_MAX {
                 format!("value {value}")
             } else {
                 format!("value {value} of max {max_value}")
             }
         }
-        State::SemUndo => "undo (holders not decoded)".to_string(),
+        State::SemUndo(u) => sem_undo_text(u),
         State::Cond { waiters } => format!("waiters {waiters}"),
-        State::Event { set, sleepers } => {
+        &State::Event { set, sleepers } => {
             format!("{}, waiters {sleepers}", if set { "set" } else { "clear" })
         }
-        State::Barrier {
+        &State::Barrier {
             parties,
             n_waiting,
             broken,
@@ -85,10 +146,10 @@ pub fn summary(info: &ObjectInfo) -> String {
             ..
         } => {
             let lock = match lock {
-                Some(r) => format!(", lock {}", rlock_text(&r)),
+                Some(r) => format!(", lock {}", rlock_text(r)),
                 None => ", raw".into(),
             };
-            format!("'{}'[{length}]{lock}", type_code as char)
+            format!("'{}'[{length}]{lock}", *type_code as char)
         }
     }
 }
@@ -110,13 +171,12 @@ fn version_text(info: &ObjectInfo) -> String {
 }
 
 /// Header line of `ls`.
-pub const LS_HEADER: &str =
-    "NAME                     TYPE       SIZE      UID   MODE VER HEALTH        MAPPED-BY  STATE";
+pub const LS_HEADER: &str = "NAME                     TYPE               SIZE    UID MODE VER HEALTH        MAPPED-BY  STATE";
 
 /// One line of `ls`.
 pub fn ls_line(info: &ObjectInfo) -> String {
     format!(
-        "{:<24} {:<10} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
+        "{:<24} {:<14} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
         info.name,
         type_name(info),
         info.file.size,
@@ -174,8 +234,26 @@ pub fn show_text(info: &ObjectInfo) -> String {
             ),
         );
     }
-    if let Some(state) = info.state {
+    if let Some(state) = &info.state {
         line("state:", summary(info));
+        if let State::SemUndo(u) = state {
+            line(
+                "units:",
+                format!(
+                    "{} available, {} held by live holders, {} of dead holders coming back, {} cached in idle slots",
+                    u.value,
+                    u.live_units(),
+                    u.dead_units(),
+                    u.cached_units()
+                ),
+            );
+            if u.holders.is_empty() {
+                line("holders:", "none".into());
+            }
+            for h in &u.holders {
+                line(&format!("slot {}:", h.slot), holder_text(h));
+            }
+        }
         if let Some(r) = state.rlock() {
             line("lock word:", format!("{:#010x}", r.word));
             if let Some(o) = r.owner {
@@ -218,6 +296,23 @@ fn rlock_json(r: &RLockState) -> Value {
     })
 }
 
+fn holder_json(h: &UndoHolder) -> Value {
+    json!({
+        "slot": h.slot,
+        "state": h.state.as_str(),
+        "word": format!("{:#010x}", h.word),
+        "units": h.units,
+        "pending": h.pending,
+        "linked": h.linked,
+        "waiters": h.waiters,
+        "pid": h.owner.and_then(|o| o.pid),
+        "tid": h.owner.map(|o| o.tid),
+        "pidns": h.owner.map(|o| o.pidns),
+        "start": h.owner.map(|_| h.start),
+        "liveness": h.owner.map(|o| liveness_json(o.liveness)),
+    })
+}
+
 fn state_json(s: &State) -> Value {
     match *s {
         State::Lock { locked, contended } => json!({"locked": locked, "contended": contended}),
@@ -227,7 +322,19 @@ fn state_json(s: &State) -> Value {
             "max_value": max_value,
             "bounded": max_value != mpsync::SEM_VALUE_MAX,
         }),
-        State::SemUndo => json!({"undo": true}),
+        State::SemUndo(ref u) => json!({
+            "value": u.value,
+            "max_value": u.max_value,
+            "undo": true,
+            "deaths_waiting": u.deaths_waiting,
+            "sleepers": u.sleepers,
+            "cross_namespace": u.cross_ns,
+            "held_units": u.live_units(),
+            "dead_units": u.dead_units(),
+            "cached_units": u.cached_units(),
+            "holding": u.holding(),
+            "holders": u.holders.iter().map(holder_json).collect::<Vec<_>>(),
+        }),
         State::Cond { waiters } => json!({"waiters": waiters}),
         State::Event { set, sleepers } => json!({"set": set, "waiters": sleepers}),
         State::Barrier {

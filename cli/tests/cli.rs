@@ -929,3 +929,344 @@ fn ctrl_c_reaches_the_command_and_the_lock_is_released() {
         "a Lock stayed taken"
     );
 }
+
+/// The holder entry of `state.holders` whose recorded pid is `pid`.
+fn undo_holder(v: &Value, pid: u32) -> Option<Value> {
+    v["state"]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["pid"] == pid)
+        .cloned()
+}
+
+/// Polls `show NAME --json` until `what` holds (20 s at most).
+fn show_until(name: &str, what: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let v = show_json(name, 0);
+        if what(&v) {
+            return v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "never came: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn undo_semaphore_holders_are_listed_and_a_killed_ones_units_come_back() {
+    let n = Names::new("undo");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "3", "--max", "3"],
+    );
+    let mut a = Holder::start(&[], &[], &["undo", &name, "2"]).expect("holder");
+    let mut b = Holder::start(&[], &[], &["undo", &name, "1"]).expect("holder");
+    let alive = if proc_is_ours() { "alive" } else { "unknown" };
+
+    let v = show_json(&name, 0);
+    assert_eq!(v["type"], "semaphore-undo");
+    assert_eq!(v["size"], 4160);
+    assert_eq!(v["health"], "ok");
+    let st = &v["state"];
+    assert_eq!(st["undo"], true);
+    assert_eq!(
+        (st["value"].as_u64(), st["max_value"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(st["held_units"], 3);
+    assert_eq!(st["dead_units"], 0);
+    assert_eq!(st["holding"], 2);
+    for (h, units) in [(&a, 2), (&b, 1)] {
+        let e = undo_holder(&v, h.pid).unwrap_or_else(|| panic!("{} not listed: {v}", h.pid));
+        assert_eq!(e["state"], "held");
+        assert_eq!(e["units"], units);
+        assert_eq!(e["tid"], h.pid);
+        assert_eq!(e["linked"], true);
+        assert_eq!(e["pending"], false);
+        assert_eq!(e["liveness"], alive);
+        assert!(e["start"].as_u64().unwrap() > 0);
+    }
+    let o = mpsync(&["ls"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("value 0 of max 3, held 3 by 2 holders"),
+        "{line}"
+    );
+    let o = mpsync(&["show", &name]);
+    assert!(
+        stdout(&o).contains(&format!("held 2, pid {}, tid {}", a.pid, a.pid)),
+        "{}",
+        stdout(&o)
+    );
+
+    // SIGKILL: the kernel marks the slot; its unit shows as coming back.
+    b.kill();
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead");
+    let e = undo_holder(&v, b.pid).expect("the dead holder is still listed");
+    assert_eq!(e["state"], "dead");
+    assert_eq!(e["units"], 1);
+    assert_eq!(e["liveness"], "dead");
+    assert_eq!(v["state"]["dead_units"], 1);
+    assert_eq!(v["state"]["held_units"], 2);
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("dead holders' 1 coming back")
+    );
+
+    // Another process that needs a unit reclaims it and is told.
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--timeout",
+        "20",
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    assert!(stderr(&o).contains("came back"), "{}", stderr(&o));
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "ok", "{v}");
+    assert!(
+        undo_holder(&v, b.pid).is_none(),
+        "the dead slot stayed: {v}"
+    );
+    assert_eq!(v["state"]["dead_units"], 0);
+    assert_eq!(v["state"]["held_units"], 2);
+    assert_eq!(v["state"]["deaths_waiting"], false);
+
+    // Held by a live process: gc keeps it; once only cached units are left, it goes.
+    let o = gc(&n, &["--objects"]);
+    assert!(n.path("s").exists(), "{}", stdout(&o));
+    a.finish();
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["held_units"], 0);
+    let total =
+        v["state"]["value"].as_u64().unwrap() + v["state"]["cached_units"].as_u64().unwrap();
+    assert_eq!(total, 3, "{v}");
+    let o = gc(&n, &["--objects"]);
+    assert!(
+        stdout(&o).contains(&format!("removed {name}")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn gc_keeps_an_undo_semaphore_whose_dead_holders_units_wait() {
+    let n = Names::new("undogc");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "2", "--max", "2"],
+    );
+    let mut h = Holder::start(&[], &[], &["undo", &name, "1"]).expect("holder");
+    h.kill();
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["dead_units"], 1);
+    let o = gc(&n, &["--objects"]);
+    assert_eq!(code(&o), 0);
+    assert!(n.path("s").exists());
+    assert!(
+        stdout(&o).contains(&format!(
+            "kept {name} (semaphore-undo): dead holders' units wait"
+        )),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn mpsync_acquire_killed_gives_an_undo_unit_back() {
+    use std::os::unix::process::CommandExt;
+    let n = Names::new("undokill");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "1", "--max", "1"],
+    );
+    let child = Command::new(MPSYNC)
+        .args(["acquire", &name, "--", "sleep", "30"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let v = show_until(&name, |v| v["state"]["held_units"] == 1);
+    let e = undo_holder(&v, pid).expect("mpsync is the holder");
+    assert_eq!(e["state"], "held");
+    // SIGKILL to mpsync and its command: nothing releases the unit.
+    // SAFETY: signalling the process group we created.
+    assert_eq!(unsafe { libc::kill(-(pid as i32), libc::SIGKILL) }, 0);
+    let o = wait_output(child, "mpsync acquire -- sleep");
+    assert_eq!(o.status.code(), None);
+    let v = show_json(&name, 0);
+    assert_eq!(v["state"]["dead_units"], 1, "{v}");
+    assert_eq!(undo_holder(&v, pid).unwrap()["state"], "dead");
+    // The unit comes back to the next acquirer, which is told.
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--timeout",
+        "20",
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "ok");
+    assert_eq!(v["state"]["dead_units"], 0);
+    assert_eq!(v["state"]["held_units"], 0);
+    let o = mpsync(&["acquire", &name, "--timeout", "0", "--", "true"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // This process holds no unit: release and post are refused, with their own code.
+    for cmd in ["release", "post"] {
+        let o = mpsync(&[cmd, &name]);
+        assert_eq!(code(&o), 8, "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("undo semaphore"), "{}", stderr(&o));
+    }
+    // The flavour is part of the object; --undo is for semaphores; the default bound.
+    assert_eq!(code(&mpsync(&["create", "semaphore", &name])), 4);
+    assert_eq!(
+        code(&mpsync(&["create", "lock", &n.name("l"), "--undo"])),
+        2
+    );
+    create("semaphore", &n.name("big"), &["--undo", "--value", "5"]);
+    let v = show_json(&n.name("big"), 0);
+    assert_eq!(
+        (
+            v["state"]["value"].as_u64(),
+            v["state"]["max_value"].as_u64()
+        ),
+        (Some(5), Some(8_388_607))
+    );
+}
+
+#[test]
+fn scribbled_and_truncated_undo_semaphores_never_crash_the_inspector() {
+    const MAGIC: u32 = 0x4D50_5359;
+    let n = Names::new("undobad");
+    // Truncated: the header says undo semaphore, the file is short.
+    for len in [64, 128, 4159] {
+        let f = format!("short{len}");
+        write_file(&n.path(&f), &image(MAGIC, 8, 2, len));
+        let v = show_json(&n.name(&f), 4);
+        assert_eq!(v["health"], "corrupt");
+        assert!(v["detail"].as_str().unwrap().contains("truncated"), "{v}");
+    }
+    // Random bytes after a valid header, many times: a verdict, never a crash.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..30 {
+        let mut b = image(MAGIC, 8, 2, 4160);
+        for chunk in b[8..].chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bytes = x.to_ne_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        if i % 2 == 0 {
+            // A sane head (value 1 of max 4): the slots decode one by one.
+            b[8..12].copy_from_slice(&1u32.to_ne_bytes());
+            b[16..20].copy_from_slice(&4u32.to_ne_bytes());
+        }
+        let f = format!("rand{i}");
+        write_file(&n.path(&f), &b);
+        let o = mpsync(&["show", &n.name(&f), "--json"]);
+        assert!(matches!(code(&o), 0 | 4), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        if i % 2 == 0 {
+            assert_eq!(v["state"]["value"], 1, "{v}");
+        }
+        assert_eq!(code(&mpsync(&["show", &n.name(&f)])), code(&o));
+    }
+    let o = mpsync(&["ls"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn unlinked_undo_holder_killed_is_proven_dead_and_a_foreign_namespace_one_is_unknown() {
+    let n = Names::new("undons");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "2", "--max", "2"],
+    );
+    // Without a robust list the kernel never marks the slot: only /proc proves the death.
+    let mut h =
+        Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["undo", &name, "1"]).expect("holder");
+    let pid = h.pid;
+    assert_eq!(
+        undo_holder(&show_json(&name, 0), pid).unwrap()["linked"],
+        false
+    );
+    h.kill();
+    let v = show_json(&name, 0);
+    let e = undo_holder(&v, pid).expect("listed");
+    assert_eq!(e["state"], "held");
+    if proc_is_ours() {
+        assert_eq!(e["liveness"], "dead");
+        assert_eq!(v["state"]["dead_units"], 1);
+        assert_eq!(v["state"]["held_units"], 0);
+        assert_eq!(v["health"], "owner-dead");
+    } else {
+        eprintln!("/proc is not our namespace's: the holder must be unknown, never dead");
+        assert_eq!(e["liveness"], "unknown");
+        assert_eq!(v["state"]["held_units"], 1);
+    }
+
+    // A holder in another PID namespace (as root): unknown, never dead, until the kernel
+    // marks its slot.
+    if euid() != 0 {
+        eprintln!("skipped the PID-namespace part: needs root for unshare --pid");
+        return;
+    }
+    let other = n.name("ns");
+    create(
+        "semaphore",
+        &other,
+        &["--undo", "--value", "1", "--max", "1"],
+    );
+    let Some(mut h) = Holder::start(
+        &["unshare", "--pid", "--fork", "--kill-child"],
+        &[],
+        &["undo", &other, "1"],
+    ) else {
+        eprintln!("skipped: unshare --pid --fork is not available here");
+        return;
+    };
+    let v = show_json(&other, 0);
+    let e =
+        undo_holder(&v, 1).unwrap_or_else(|| panic!("the holder is pid 1 of its namespace: {v}"));
+    assert_eq!(e["state"], "held");
+    assert_eq!(e["liveness"], "unknown");
+    assert_eq!(v["state"]["held_units"], 1);
+    assert_eq!(v["state"]["cross_namespace"], true);
+    assert_eq!(v["health"], "ok");
+    h.kill();
+    let v = show_until(&other, |v| v["state"]["dead_units"] == 1);
+    assert_eq!(undo_holder(&v, 1).unwrap()["state"], "dead");
+    assert_eq!(v["health"], "owner-dead");
+}

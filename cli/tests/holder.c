@@ -6,6 +6,9 @@
  *   holder lock NAME          the same with a Lock
  *   holder map NAME           map the SharedMemory block, print "mapped <pid>", wait for
  *                             stdin EOF
+ *   holder undo NAME N        acquire N units of the undo semaphore, print "held <pid>",
+ *                             wait for stdin EOF, release them (SIGKILL it to leave a
+ *                             dead holder)
  *   holder critical NAME LOG N
  *                             N times: acquire the RLock, append "S c<pid>" to LOG,
  *                             sleep 30 ms, append "E c<pid>", release
@@ -80,6 +83,23 @@ int main(int argc, char **argv) {
         fflush(stdout);
         wait_eof();
         return mp_shm_close(s) == MP_OK ? 0 : 3;
+    }
+    if (strcmp(mode, "undo") == 0 && argc == 4) {
+        mp_sem_t *s;
+        mp_status st = mp_sem_open_ex(name, 0, 0, 0, 1, MP_SEM_UNDO, &s);
+        if (st != MP_OK) return fail("open", st);
+        int n = atoi(argv[3]);
+        for (int i = 0; i < n; i++) {
+            do st = mp_sem_acquire(s, true, MP_FOREVER);
+            while (st == MP_EINTR);
+            if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
+        }
+        printf("held %d\n", (int)getpid());
+        fflush(stdout);
+        wait_eof();
+        for (int i = 0; i < n; i++)
+            if ((st = mp_sem_release(s)) != MP_OK) return fail("release", st);
+        return mp_sem_close(s) == MP_OK ? 0 : 3;
     }
     if (strcmp(mode, "critical") == 0 && argc == 5) {
         mp_rlock_t *l;

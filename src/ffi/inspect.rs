@@ -7,9 +7,12 @@ use super::{MP_EACCES, MP_EINVAL, MP_ENOENT, MP_ESYS, MP_OK, mp_status};
 use crate::inspect::{self, Class, Health, InspectError, Liveness, ObjectInfo, State};
 use crate::raw::header::Kind;
 
-/// `mp_object_info.info_version` written by this library.
-pub const MP_INFO_VERSION: u32 = 1;
-/// `sizeof(mp_object_info)` of version 1: the smallest `info_size` `mp_inspect` accepts.
+/// `mp_object_info.info_version` written by this library: 2 since the undo semaphore
+/// fields (`held_units`, `dead_units`, `cached_units`, `holders`), which version 1
+/// left zero as `reserved`; the size did not change.
+pub const MP_INFO_VERSION: u32 = 2;
+/// `sizeof(mp_object_info)` of versions 1 and 2: the smallest `info_size` `mp_inspect`
+/// accepts.
 pub const MP_OBJECT_INFO_SIZE: usize = 128;
 
 /// `class`: the entry starts with a libmpsync header (see `health`).
@@ -23,8 +26,9 @@ pub const MP_CLASS_FOREIGN: u32 = 4;
 
 /// `health`: a valid object of this library's layout version, a block, or a temp file.
 pub const MP_HEALTH_OK: u32 = 0;
-/// `health`: a valid RLock (or array lock) whose owner died holding it: the next
-/// acquirer gets `MP_OWNER_DEAD`.
+/// `health`: a valid RLock (or array lock) whose owner died holding it, or an undo
+/// semaphore with a dead holder's units or a death report waiting: the next acquirer
+/// (of an undo semaphore: a later one) gets `MP_OWNER_DEAD`.
 pub const MP_HEALTH_OWNER_DEAD: u32 = 1;
 /// `health`: a libmpsync magic with an impossible header or body (unknown kind,
 /// destroyed, truncated, inconsistent fields).
@@ -55,10 +59,13 @@ pub const MP_INFO_BROKEN: u32 = 8;
 pub const MP_INFO_OWNER_DIED: u32 = 16;
 /// `flags`: a synchronized array's lock stays inconsistent until repaired.
 pub const MP_INFO_INCONSISTENT: u32 = 32;
-/// `flags`: the RLock was used from more than one PID namespace.
+/// `flags`: the RLock or undo semaphore was used from more than one PID namespace.
 pub const MP_INFO_CROSS_NS: u32 = 64;
 /// `flags`: an array is synchronized (has a lock).
 pub const MP_INFO_WITH_LOCK: u32 = 128;
+/// `flags`: an undo semaphore's value word has its `DEATHS` bit: death reports may wait
+/// in its holder table (info version 2).
+pub const MP_INFO_DEATHS: u32 = 256;
 
 /// A racy snapshot of one entry of the shared-memory namespace, filled by
 /// `mp_inspect`. Fields that do not apply to the entry are 0. New fields are only ever
@@ -74,7 +81,7 @@ pub struct mp_object_info {
     /// `MP_HEALTH_*`.
     pub health: u32,
     /// Kind code from the header: 1 Lock, 2 RLock, 3 Semaphore, 4 Condition, 5 Event,
-    /// 6 Barrier, 7 Array; 0 if not an object or an unknown code.
+    /// 6 Barrier, 7 Array, 8 undo Semaphore; 0 if not an object or an unknown code.
     pub kind: u32,
     /// The header's first word as stored (0x4D505359 for a live object).
     pub magic: u32,
@@ -98,12 +105,13 @@ pub struct mp_object_info {
     pub owner_liveness: u32,
     /// RLock recursion level while held.
     pub count: u32,
-    /// Semaphore value.
+    /// Semaphore value. For an undo semaphore: the units in its value word, available
+    /// now (`mp_sem_get_value` adds `cached_units` and `dead_units`, up to the bound).
     pub value: u32,
     /// Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
     pub max_value: u32,
-    /// Condition waiters, Event sleepers, or Barrier parties waiting (killed waiters may
-    /// be counted until the object forgets them).
+    /// Condition waiters, Event sleepers, Barrier parties waiting, or undo Semaphore
+    /// sleepers (killed waiters may be counted until the object forgets them).
     pub waiters: u32,
     /// Barrier parties.
     pub parties: u32,
@@ -119,8 +127,20 @@ pub struct mp_object_info {
     pub n_mappers: u32,
     /// Processes that could map it but whose mappings could not be read.
     pub n_mappers_unknown: u32,
+    /// Undo semaphore: units held by holders that are alive or not provably dead
+    /// (info version 2; 0 before).
+    pub held_units: u32,
+    /// Undo semaphore: units of dead holders, which come back when an acquirer needs
+    /// them (info version 2).
+    pub dead_units: u32,
+    /// Undo semaphore: units cached in idle holder slots, available to any acquirer
+    /// (info version 2).
+    pub cached_units: u32,
+    /// Undo semaphore: holder slots whose holder (alive, unknown or dead) holds units
+    /// (info version 2).
+    pub holders: u32,
     /// Zero; room for later fields.
-    pub reserved: [u32; 5],
+    pub reserved: [u32; 1],
 }
 
 const _: () = assert!(core::mem::size_of::<mp_object_info>() == MP_OBJECT_INFO_SIZE);
@@ -188,8 +208,17 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
             out.value = value;
             out.max_value = max_value;
         }
-        // Not decoded yet: `kind` (8) says what it is.
-        Some(State::SemUndo) => {}
+        Some(State::SemUndo(ref u)) => {
+            out.value = u.value;
+            out.max_value = u.max_value;
+            out.waiters = u.sleepers;
+            out.held_units = u.live_units();
+            out.dead_units = u.dead_units();
+            out.cached_units = u.cached_units();
+            out.holders = u.holding();
+            out.flags |= if u.deaths_waiting { MP_INFO_DEATHS } else { 0 }
+                | if u.cross_ns { MP_INFO_CROSS_NS } else { 0 };
+        }
         Some(State::Cond { waiters }) => out.waiters = waiters,
         Some(State::Event { set, sleepers }) => {
             out.flags |= if set { MP_INFO_SET } else { 0 };
@@ -232,13 +261,15 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
 /// block, a library temporary file, or something foreign), a verdict (`health`: ok,
 /// owner dead, corrupt, wrong layout version, foreign), the header fields, the decoded
 /// state of a valid object (lock words, owner pid/tid and whether that owner is alive,
-/// dead or unknown, waiters, values), and how many processes map it. Every field is
+/// dead or unknown, waiters, values; for an undo semaphore the units held by live and
+/// by dead holders, the units cached and the number of holders), and how many
+/// processes map it. Every field is
 /// read separately while other processes may be changing the object, so the snapshot
 /// may describe no single moment: use it to inspect and debug, never to synchronize.
 ///
 /// Inspection never modifies the entry and never blocks on it: the file is opened
 /// read-only without following symlinks (a FIFO cannot block the open), its first bytes
-/// are copied (nothing is mapped, so a file truncated meanwhile cannot raise
+/// (all of an undo semaphore) are copied (nothing is mapped, so a file truncated meanwhile cannot raise
 /// `SIGBUS`), and no lock is taken or waited for. An owner is reported dead only with
 /// proof (same PID namespace, and a `/proc` provably of that namespace); otherwise it
 /// is `MP_LIVENESS_UNKNOWN`. Any name the directory may hold is accepted, also names

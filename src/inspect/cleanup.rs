@@ -10,7 +10,10 @@
 //! a valid, now unnamed, object. Just before the `unlink` the entry is looked at again
 //! and must still be the same file (device and inode) with the same verdict.
 
-use super::{Class, Health, InspectError, Liveness, ObjectInfo, State, bare_name, inspect, list};
+use super::{
+    Class, Health, HolderState, InspectError, Liveness, ObjectInfo, SemUndoState, State, bare_name,
+    inspect, list,
+};
 use crate::sys::shm::names::SHM_DIR;
 
 /// Why `rm` did not remove a name.
@@ -143,6 +146,11 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
             if !matches!(info.health, Health::Ok | Health::OwnerDead) {
                 return Verdict::Keep("not a valid object of this layout version");
             }
+            if let Some(State::SemUndo(u)) = &info.state {
+                if let Some(why) = undo_keep_reason(u) {
+                    return Verdict::Keep(why);
+                }
+            }
             let held = match info.state {
                 Some(State::Lock { locked, .. }) => locked,
                 Some(State::Sem { value, max_value }) => {
@@ -160,6 +168,28 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
                 "object mapped by no process, not held"
             })
         }
+    }
+}
+
+/// Why `gc` keeps an undo semaphore that no process maps, if it does. Its holders are
+/// recorded, so "held" is judged per holder: units of a live (or unprovable) holder
+/// keep it, as an RLock owner does. Units of a dead holder keep it too: they are not
+/// lost but waiting to be reclaimed, and the acquirer that reclaims them is told of the
+/// death (`MP_OWNER_DEAD`), which removing the name would silently drop. Slots that are
+/// no state of the table (a scribbled object) keep it: nothing is proven. Units cached
+/// in idle slots, and a death report whose units are already back, keep nothing.
+fn undo_keep_reason(u: &SemUndoState) -> Option<&'static str> {
+    if u.live_units() > 0 {
+        Some("units held by a live (or not provably dead) holder")
+    } else if u.dead_units() > 0 {
+        Some(
+            "dead holders' units wait to be reclaimed by an acquirer that needs them, which \
+             is told MP_OWNER_DEAD (`mpsync rm` removes it anyway)",
+        )
+    } else if u.holders.iter().any(|h| h.state == HolderState::Unknown) {
+        Some("holder slots that are no state of the table (damaged): nothing is proven")
+    } else {
+        None
     }
 }
 

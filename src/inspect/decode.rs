@@ -4,7 +4,9 @@
 
 use super::file::Prefix;
 use super::owner::{Liveness, Vantage};
-use super::{HeaderFields, Health, Owner, RLockState, State};
+use super::{
+    HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder,
+};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
 use crate::raw::cond::RawCond;
@@ -13,6 +15,8 @@ use crate::raw::header::{Header, Kind, LAYOUT_VERSION, MAGIC, RETIRED};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, RawRLock};
 use crate::raw::sem::RawSem;
+use crate::raw::sem_undo::RawSemUndo;
+use crate::raw::sem_undo::view::{HeadView, SlotKind, SlotView};
 
 /// What the bytes say.
 pub(crate) struct Decoded {
@@ -112,9 +116,9 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
         );
     }
     let need = fixed_size(kind);
-    // The file must hold the whole object; the bytes read must cover what is decoded
-    // (an undo semaphore's holder table lies beyond them and is not decoded).
-    if p.len < need.min(super::file::PREFIX_LEN) || file_size < need as u64 {
+    // The file must hold the whole object, and the bytes read must cover what is
+    // decoded (all of an undo semaphore, an array's descriptor and lock).
+    if p.len < need.min(super::file::OBJECT_READ_MAX) || file_size < need as u64 {
         return bad(
             fields,
             Some(kind),
@@ -157,7 +161,7 @@ fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State,
             }
             State::Sem { value, max_value }
         }
-        Kind::SemUndo => State::SemUndo,
+        Kind::SemUndo => sem_undo_state(p.view::<RawSemUndo>().ok_or_else(missing)?, v)?,
         Kind::Cond => State::Cond {
             waiters: p.view::<RawCond>().ok_or_else(missing)?.waiters(),
         },
@@ -258,5 +262,226 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
         owner,
         cross_ns,
         inconsistent,
+    }
+}
+
+/// Decodes an undo semaphore: its value word and every slot that is not free.
+fn sem_undo_state(u: &RawSemUndo, v: Vantage) -> Result<State, String> {
+    let head = u.view_head();
+    if !head.is_sane() {
+        return Err(format!(
+            "value {} outside 0..={} (an undo semaphore's bound is at most {})",
+            head.available,
+            head.max_value,
+            crate::raw::sem_undo::UNDO_VALUE_MAX
+        ));
+    }
+    let holders = u
+        .view_slots(head.value_word)
+        .map(|(i, s)| undo_holder(i, &s, &head, v))
+        .collect();
+    Ok(State::SemUndo(SemUndoState {
+        value: head.available,
+        max_value: head.max_value,
+        deaths_waiting: head.deaths,
+        sleepers: head.sleepers,
+        cross_ns: head.cross_ns,
+        holders,
+    }))
+}
+
+/// One slot as the public API shows it, its holder judged as an RLock owner is.
+fn undo_holder(i: usize, s: &SlotView, head: &HeadView, v: Vantage) -> UndoHolder {
+    let state = match s.kind {
+        SlotKind::Idle => HolderState::Idle,
+        SlotKind::Held => HolderState::Held,
+        SlotKind::Dead => HolderState::Dead,
+        SlotKind::Report => HolderState::Reclaimed,
+        SlotKind::Free | SlotKind::Unknown => HolderState::Unknown,
+    };
+    let recorded = s.pid != 0 || s.tid != 0;
+    let owner = match state {
+        HolderState::Idle | HolderState::Held => Some(if recorded && s.tid == s.word_tid {
+            Owner {
+                pid: Some(s.pid),
+                tid: s.tid,
+                pidns: s.ns,
+                liveness: v.thread(s.pid, s.tid, s.start, u64::from(s.ns)),
+            }
+        } else if !recorded && !head.cross_ns {
+            // Taken a moment ago (or died before recording itself): only the TID.
+            Owner {
+                pid: None,
+                tid: s.word_tid,
+                pidns: head.creator_ns,
+                liveness: v.bare_tid(s.word_tid, u64::from(head.creator_ns)),
+            }
+        } else {
+            Owner {
+                pid: None,
+                tid: s.word_tid,
+                pidns: 0,
+                liveness: Liveness::Unknown,
+            }
+        }),
+        // The word no longer names the thread: its record does; the mark is the proof.
+        HolderState::Dead => recorded.then_some(Owner {
+            pid: Some(s.pid),
+            tid: s.tid,
+            pidns: s.ns,
+            liveness: Liveness::Dead,
+        }),
+        HolderState::Reclaimed | HolderState::Unknown => None,
+    };
+    UndoHolder {
+        slot: i as u32,
+        state,
+        word: s.word,
+        units: s.units,
+        pending: s.pending,
+        linked: s.linked,
+        waiters: s.waiters,
+        start: if owner.is_some() { s.start } else { 0 },
+        owner,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::file::OBJECT_READ_MAX;
+    use crate::raw::sem_undo::UNDO_HOLDERS;
+
+    /// An undo semaphore's bytes: a live header of kind 8, then `body` from offset 8.
+    fn undo_prefix(len: usize, body: impl Fn(usize) -> u8) -> Prefix {
+        let mut p = Prefix {
+            bytes: [0; OBJECT_READ_MAX],
+            len,
+        };
+        for (i, b) in p.bytes.iter_mut().enumerate().take(len).skip(8) {
+            *b = body(i);
+        }
+        p.bytes[..4].copy_from_slice(&MAGIC.to_ne_bytes());
+        let tag = Kind::SemUndo as u32 | LAYOUT_VERSION << 8 | 2 << 16;
+        p.bytes[4..8].copy_from_slice(&tag.to_ne_bytes());
+        p
+    }
+
+    fn put_u32(p: &mut Prefix, at: usize, v: u32) {
+        p.bytes[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    #[test]
+    fn a_short_undo_semaphore_is_truncated() {
+        let size = OBJECT_READ_MAX as u64;
+        for len in [8, 64, 128, OBJECT_READ_MAX - 1] {
+            let d = decode(&undo_prefix(len, |_| 0), size, Vantage::here());
+            assert_eq!(d.health, Health::Corrupt, "{len}");
+            assert!(d.detail.contains("truncated"), "{}", d.detail);
+        }
+        // The whole object read, but the file is shorter now: truncated too.
+        let d = decode(&undo_prefix(OBJECT_READ_MAX, |_| 0), 4096, Vantage::here());
+        assert_eq!(d.health, Health::Corrupt);
+    }
+
+    #[test]
+    fn scribbled_undo_semaphores_decode_without_panic() {
+        let v = Vantage::here();
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let seed = next();
+            let mut p = undo_prefix(OBJECT_READ_MAX, |i| {
+                (seed.rotate_left((i % 64) as u32) ^ (i as u64 * 0x9e37_79b9)) as u8
+            });
+            if round % 2 == 0 {
+                // A sane head: the slots are what is scribbled.
+                put_u32(&mut p, 8, 2);
+                put_u32(&mut p, 16, 5);
+            }
+            let d = decode(&p, OBJECT_READ_MAX as u64, v);
+            match &d.state {
+                Some(State::SemUndo(u)) => {
+                    assert!(u.value <= u.max_value);
+                    assert!(u.holders.len() <= UNDO_HOLDERS);
+                    assert!(u.holders.iter().all(|h| (h.slot as usize) < UNDO_HOLDERS));
+                    let _ = (
+                        u.live_units(),
+                        u.dead_units(),
+                        u.cached_units(),
+                        u.holding(),
+                    );
+                }
+                None => assert_eq!(d.health, Health::Corrupt, "round {round}"),
+                Some(other) => panic!("{other:?}"),
+            }
+            if round % 2 == 0 {
+                assert!(d.state.is_some(), "a sane head decodes: {}", d.detail);
+            }
+        }
+        // All ones: every slot word is FUTEX_WAITERS | FUTEX_OWNER_DIED | all TID bits.
+        let mut p = undo_prefix(OBJECT_READ_MAX, |_| 0xff);
+        put_u32(&mut p, 8, 0);
+        put_u32(&mut p, 16, 1);
+        let Some(State::SemUndo(u)) = decode(&p, OBJECT_READ_MAX as u64, v).state else {
+            panic!("no undo semaphore state");
+        };
+        assert_eq!(u.holders.len(), UNDO_HOLDERS);
+        assert!(
+            u.holders
+                .iter()
+                .all(|h| h.state == HolderState::Unknown && h.owner.is_none())
+        );
+        assert_eq!(
+            (u.live_units(), u.dead_units(), u.cached_units()),
+            (0, 0, 0)
+        );
+        // A value above the bound, a bound above the undo maximum: corrupt.
+        for (value, max) in [(3, 2), (0, crate::raw::sem_undo::UNDO_VALUE_MAX + 1)] {
+            let mut p = undo_prefix(OBJECT_READ_MAX, |_| 0);
+            put_u32(&mut p, 8, value);
+            put_u32(&mut p, 16, max);
+            let d = decode(&p, OBJECT_READ_MAX as u64, v);
+            assert_eq!(d.health, Health::Corrupt, "{value} of {max}");
+        }
+    }
+
+    #[test]
+    fn a_dead_slot_is_dead_and_its_units_come_back() {
+        let mut p = undo_prefix(OBJECT_READ_MAX, |_| 0);
+        put_u32(&mut p, 8, 0);
+        put_u32(&mut p, 16, 2);
+        let slot = 64 + 64 * 3;
+        put_u32(&mut p, slot, FUTEX_OWNER_DIED);
+        p.bytes[slot + 8..slot + 16].copy_from_slice(&2u64.to_ne_bytes());
+        p.bytes[slot + 24..slot + 32].copy_from_slice(&(77u64 << 32 | 78).to_ne_bytes());
+        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
+        assert_eq!(d.health, Health::OwnerDead);
+        let Some(State::SemUndo(u)) = d.state else {
+            panic!("no undo semaphore state");
+        };
+        assert_eq!(u.holders.len(), 1);
+        let h = u.holders[0];
+        assert_eq!((h.slot, h.state, h.units), (3, HolderState::Dead, 2));
+        let o = h.owner.unwrap();
+        assert_eq!((o.pid, o.tid, o.liveness), (Some(77), 78, Liveness::Dead));
+        assert_eq!((u.dead_units(), u.live_units(), u.holding()), (2, 0, 1));
+        // Reclaimed: the units are back, the report waits.
+        put_u32(&mut p, slot, 0x3fff_fffe);
+        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
+        assert_eq!(d.health, Health::OwnerDead);
+        let Some(State::SemUndo(u)) = d.state else {
+            panic!("no undo semaphore state");
+        };
+        assert_eq!(
+            (u.holders[0].state, u.holders[0].units),
+            (HolderState::Reclaimed, 0)
+        );
+        assert_eq!(u.dead_units(), 0);
     }
 }

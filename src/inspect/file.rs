@@ -1,6 +1,6 @@
 //! Reading one entry of the shared-memory directory without touching it: its file
 //! facts (`lstat`, then `fstat` of the descriptor actually opened) and a copy of its
-//! first bytes.
+//! first bytes (of an undo semaphore, the whole object).
 //!
 //! Nothing is mapped: the bytes are copied with `pread` into private memory. A peer
 //! that truncates the file while we look therefore gives a short read (the object is
@@ -15,16 +15,20 @@ use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use super::InspectError;
 use crate::sys::shm::names::SHM_DIR;
 
-/// The most bytes of an object that inspection reads: an array's descriptor and its
-/// lock (128); every other object is 64.
+/// The bytes of an entry that inspection reads first: an array's descriptor and its
+/// lock (128); every other object but an undo semaphore is 64.
 pub(crate) const PREFIX_LEN: usize = 128;
+
+/// The most bytes of an object that inspection reads: a whole undo semaphore (its
+/// holder table), read only when the header's kind code says it is one.
+pub(crate) const OBJECT_READ_MAX: usize = crate::ffi::sem::MP_SEM_UNDO_SIZE;
 
 /// Private, 64-byte aligned copy of an object's first bytes: every `raw` struct may be
 /// viewed in it (they are `repr(C)` atomics and integers, valid for any bit pattern,
 /// and at most 8-aligned).
 #[repr(C, align(64))]
 pub(crate) struct Prefix {
-    pub(crate) bytes: [u8; PREFIX_LEN],
+    pub(crate) bytes: [u8; OBJECT_READ_MAX],
     /// How many bytes the file really had (the rest is zero).
     pub(crate) len: usize,
 }
@@ -33,7 +37,7 @@ impl Prefix {
     /// Views the copy as a `T` from `raw` if the file had at least `size_of::<T>()`
     /// bytes.
     pub(crate) fn view<T: RawView>(&self) -> Option<&T> {
-        if core::mem::size_of::<T>() > self.len || core::mem::size_of::<T>() > PREFIX_LEN {
+        if core::mem::size_of::<T>() > self.len || core::mem::size_of::<T>() > OBJECT_READ_MAX {
             return None;
         }
         // SAFETY: `bytes` is 64-aligned and at least size_of::<T>() long (checked);
@@ -66,6 +70,8 @@ unsafe impl RawView for crate::raw::event::RawEvent {}
 unsafe impl RawView for crate::raw::barrier::RawBarrier {}
 // SAFETY: as above.
 unsafe impl RawView for crate::raw::array::RawArray {}
+// SAFETY: as above (4160 bytes, 8-aligned).
+unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
 
 /// Facts about the directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,19 +170,38 @@ pub(crate) fn look(bare: &str) -> Result<Looked, InspectError> {
     Ok(Looked::Open(facts, file))
 }
 
-/// Copies the first bytes of `file` (short files leave the rest zero).
+/// Copies the first bytes of `file` (short files leave the rest zero): `PREFIX_LEN`,
+/// or the whole object (`OBJECT_READ_MAX`) when they start as an undo semaphore's
+/// header (live magic, kind code 8), whose holder table lies beyond them.
 pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
     let mut p = Prefix {
-        bytes: [0; PREFIX_LEN],
+        bytes: [0; OBJECT_READ_MAX],
         len: 0,
     };
-    while p.len < PREFIX_LEN {
-        match file.read_at(&mut p.bytes[p.len..], p.len as u64) {
+    read_up_to(file, &mut p, PREFIX_LEN)?;
+    let magic = u32::from_ne_bytes([p.bytes[0], p.bytes[1], p.bytes[2], p.bytes[3]]);
+    let kind_code = p.bytes[4..8]
+        .try_into()
+        .map_or(0, |b| u32::from_ne_bytes(b) & 0xff);
+    if p.len == PREFIX_LEN
+        && magic == crate::raw::header::MAGIC
+        && kind_code == crate::raw::header::Kind::SemUndo as u32
+    {
+        read_up_to(file, &mut p, OBJECT_READ_MAX)?;
+    }
+    Ok(p)
+}
+
+/// Reads from `p.len` on until `want` bytes (at most the buffer) or the end of the file.
+fn read_up_to(file: &File, p: &mut Prefix, want: usize) -> Result<(), InspectError> {
+    let want = want.min(OBJECT_READ_MAX);
+    while p.len < want {
+        match file.read_at(&mut p.bytes[p.len..want], p.len as u64) {
             Ok(0) => break,
             Ok(n) => p.len += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(io_error(&e)),
         }
     }
-    Ok(p)
+    Ok(())
 }

@@ -7,7 +7,7 @@
 //! fields of an object are read one by one while other processes keep using it.
 //!
 //! **Read-only and non-blocking.** Inspection opens files `O_RDONLY` and copies their
-//! first bytes with `pread` into private memory (nothing is mapped, so a file truncated
+//! first bytes (all 4160 of an undo semaphore) with `pread` into private memory (nothing is mapped, so a file truncated
 //! meanwhile cannot raise `SIGBUS`); it never writes, never takes a lock and never waits
 //! on a futex. Everything read is validated (shared memory is untrusted): a corrupted
 //! or truncated header, another layout version, a foreign file, a directory, a symlink
@@ -16,7 +16,8 @@
 //!
 //! * [`file`]: opening an entry safely and copying its first bytes;
 //! * [`decode`](self): header verdicts and per-kind state;
-//! * [`owner`]: owner and creator liveness (namespace-proof, never "dead" without proof);
+//! * [`owner`]: owner, undo-semaphore holder and creator liveness (namespace-proof, never
+//!   "dead" without proof);
 //! * [`maps`]: who maps a file, from `/proc/*/maps`;
 //! * [`cleanup`]: the removal policies of `mpsync rm` and `mpsync gc`.
 
@@ -189,8 +190,151 @@ impl RLockState {
     }
 }
 
-/// An object's decoded state.
+/// What an undo semaphore's holder slot says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HolderState {
+    /// The thread holds no unit; the slot stays its own, unlinked, and may cache units
+    /// (available to anyone: an acquirer that needs them takes the slot over).
+    Idle,
+    /// The thread holds `units`; while linked, the kernel reports its death.
+    Held,
+    /// The holder died holding `units` (the kernel, or a waiter's back-stop, marked the
+    /// slot): a later acquirer gives them back and is told `MP_OWNER_DEAD`.
+    Dead,
+    /// A dead holder's units were given back; one later acquirer is still to be told
+    /// (`MP_OWNER_DEAD`).
+    Reclaimed,
+    /// A word (or count) that is not a state of the table: the object was scribbled on.
+    Unknown,
+}
+
+impl HolderState {
+    /// "idle", "held", "dead", "reclaimed" or "unknown".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolderState::Idle => "idle",
+            HolderState::Held => "held",
+            HolderState::Dead => "dead",
+            HolderState::Reclaimed => "reclaimed",
+            HolderState::Unknown => "unknown",
+        }
+    }
+}
+
+/// One non-free holder slot of an undo semaphore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UndoHolder {
+    /// Slot index (0..64).
+    pub slot: u32,
+    /// What the slot says.
+    pub state: HolderState,
+    /// The raw slot word.
+    pub word: u32,
+    /// Units held (`Held`, `Dead`) or cached (`Idle`); 0 when `Reclaimed`; as stored
+    /// when `Unknown`.
+    pub units: u32,
+    /// An acquire or release is in flight (the holder is between its steps, or died
+    /// there: a reclaimer settles it).
+    pub pending: bool,
+    /// Linked into the holder's kernel robust list: the kernel reports its death. An
+    /// unlinked holder's death is found by a waiter's back-stop (`/proc`).
+    pub linked: bool,
+    /// Threads may sleep on the slot word (`FUTEX_WAITERS`).
+    pub waiters: bool,
+    /// The holder thread as recorded (`Idle`, `Held`, `Dead`; `None` for `Reclaimed`,
+    /// whose record names the reclaimer, and `Unknown`). `liveness` is `Dead` for a
+    /// `Dead` slot (the mark is the proof).
+    pub owner: Option<Owner>,
+    /// The holder thread's recorded start time (clock ticks since boot; 0 if none).
+    pub start: u64,
+}
+
+impl UndoHolder {
+    /// Units that belong to a dead holder and come back to the semaphore: a `Dead`
+    /// slot's, or a `Held` slot's whose holder is provably gone (not linked, so only a
+    /// waiter's back-stop marks it).
+    pub fn dead_units(&self) -> u32 {
+        match self.state {
+            HolderState::Dead => self.units,
+            HolderState::Held if self.owner.is_some_and(|o| o.liveness == Liveness::Dead) => {
+                self.units
+            }
+            _ => 0,
+        }
+    }
+
+    /// Units held by a holder that is alive or cannot be proven dead.
+    pub fn live_units(&self) -> u32 {
+        match self.state {
+            HolderState::Held => self.units - self.dead_units(),
+            _ => 0,
+        }
+    }
+}
+
+/// An undo semaphore's decoded state (`MP_SEM_UNDO`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SemUndoState {
+    /// Units available in the value word now (`mp_sem_get_value` adds the cached units
+    /// and the dead holders' units, which an acquirer takes when it needs them).
+    pub value: u32,
+    /// Bound.
+    pub max_value: u32,
+    /// The value word's `DEATHS` bit: death reports may wait in the holder table.
+    pub deaths_waiting: bool,
+    /// Threads registered as (about to be) asleep (over-counts killed waiters).
+    pub sleepers: u32,
+    /// Used from more than one PID namespace.
+    pub cross_ns: bool,
+    /// Every slot that is not free, by slot index.
+    pub holders: Vec<UndoHolder>,
+}
+
+impl SemUndoState {
+    /// Units held by holders that are alive or cannot be proven dead.
+    pub fn live_units(&self) -> u32 {
+        self.holders
+            .iter()
+            .fold(0u32, |n, h| n.saturating_add(h.live_units()))
+    }
+
+    /// Units of dead holders, coming back to the semaphore (see
+    /// [`UndoHolder::dead_units`]).
+    pub fn dead_units(&self) -> u32 {
+        self.holders
+            .iter()
+            .fold(0u32, |n, h| n.saturating_add(h.dead_units()))
+    }
+
+    /// Units cached in idle slots (available to any acquirer).
+    pub fn cached_units(&self) -> u32 {
+        self.holders
+            .iter()
+            .filter(|h| h.state == HolderState::Idle)
+            .fold(0u32, |n, h| n.saturating_add(h.units))
+    }
+
+    /// Slots whose holder (alive, unknown or dead) holds at least one unit.
+    pub fn holding(&self) -> u32 {
+        self.holders
+            .iter()
+            .filter(|h| matches!(h.state, HolderState::Held | HolderState::Dead) && h.units > 0)
+            .count() as u32
+    }
+
+    /// A holder died holding units, or its death is not reported yet: a later acquirer
+    /// gets `MP_OWNER_DEAD`.
+    pub fn owner_died(&self) -> bool {
+        self.deaths_waiting
+            || self
+                .holders
+                .iter()
+                .any(|h| h.state == HolderState::Reclaimed || h.dead_units() > 0)
+    }
+}
+
+/// An object's decoded state.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum State {
     /// `mp_lock_t`.
     Lock {
@@ -208,9 +352,8 @@ pub enum State {
         /// Bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
         max_value: u32,
     },
-    /// An undo semaphore (`MP_SEM_UNDO`). Its holder table lies beyond the bytes the
-    /// inspector reads, so no state is decoded yet.
-    SemUndo,
+    /// `mp_sem_t` made with `MP_SEM_UNDO`: the value word and every holder slot.
+    SemUndo(SemUndoState),
     /// `mp_cond_t`.
     Cond {
         /// Registered waiters (dead ones included until their group closes).
@@ -257,9 +400,12 @@ impl State {
         }
     }
 
-    /// See [`RLockState::owner_died`].
+    /// See [`RLockState::owner_died`] and [`SemUndoState::owner_died`].
     pub fn owner_died(&self) -> bool {
-        self.rlock().is_some_and(RLockState::owner_died)
+        match self {
+            State::SemUndo(u) => u.owner_died(),
+            _ => self.rlock().is_some_and(RLockState::owner_died),
+        }
     }
 }
 
@@ -402,37 +548,64 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
         return Ok(entry(bare, class, health, detail, facts, index));
     }
     let mut d = decode::decode(&prefix, facts.size, v);
-    // A judgement of an owner is kept only if the object did not change while /proc
-    // was consulted; otherwise look again, and in the end say "unknown".
-    let judged = |d: &decode::Decoded| {
-        d.state
-            .as_ref()
-            .and_then(State::rlock)
-            .and_then(|r| r.owner)
-            .is_some_and(|o| o.liveness != Liveness::Unknown)
-    };
-    let mut stable = !judged(&d);
-    for _ in 0..STABLE_READS {
-        if stable {
-            break;
-        }
+    if matches!(d.state, Some(State::SemUndo(_))) {
         let again = file::read_prefix(&file)?;
-        if again.len == prefix.len && again.bytes == prefix.bytes {
-            stable = true;
-        } else {
-            prefix = again;
-            d = decode::decode(&prefix, facts.size, v);
-            stable = !judged(&d);
+        keep_stable_holders(&mut d, &prefix, &again);
+    } else {
+        // A judgement of an owner is kept only if the object did not change while /proc
+        // was consulted; otherwise look again, and in the end say "unknown".
+        let judged = |d: &decode::Decoded| {
+            d.state
+                .as_ref()
+                .and_then(State::rlock)
+                .and_then(|r| r.owner)
+                .is_some_and(|o| o.liveness != Liveness::Unknown)
+        };
+        let mut stable = !judged(&d);
+        for _ in 0..STABLE_READS {
+            if stable {
+                break;
+            }
+            let again = file::read_prefix(&file)?;
+            if again.len == prefix.len && again.bytes == prefix.bytes {
+                stable = true;
+            } else {
+                prefix = again;
+                d = decode::decode(&prefix, facts.size, v);
+                stable = !judged(&d);
+            }
         }
-    }
-    if !stable {
-        unjudge(&mut d);
+        if !stable {
+            unjudge(&mut d);
+        }
     }
     let mut info = entry(bare, Class::Object, d.health, d.detail, facts, index);
     info.header = d.header;
     info.kind = d.kind;
     info.state = d.state;
     Ok(info)
+}
+
+/// Keeps the `/proc` judgement of an undo semaphore's holder only if its slot is the
+/// same in `again`, a copy read after the judgement (a busy semaphore's value word
+/// changes all the time; one holder's record does not while it holds).
+fn keep_stable_holders(d: &mut decode::Decoded, first: &file::Prefix, again: &file::Prefix) {
+    let Some(State::SemUndo(u)) = d.state.as_mut() else {
+        return;
+    };
+    for h in &mut u.holders {
+        let range = crate::raw::sem_undo::RawSemUndo::slot_bytes(h.slot as usize);
+        let same = again.len >= range.end
+            && first.bytes.get(range.clone()) == again.bytes.get(range.clone());
+        if let Some(o) = h.owner.as_mut().filter(|_| h.state != HolderState::Dead) {
+            if !same {
+                o.liveness = Liveness::Unknown;
+            }
+        }
+    }
+    if d.health == Health::OwnerDead && !d.state.as_ref().is_some_and(State::owner_died) {
+        d.health = Health::Ok;
+    }
 }
 
 /// Replaces every owner judgement by "unknown" (and the verdict it caused).

@@ -53,6 +53,9 @@ use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, Timeout};
 use crate::sys::waitv;
 
+/// The inspector's read-only decoding of the words (`sem_undo/view.rs`).
+pub(crate) mod view;
+
 /// How many threads may hold units of one undo semaphore at the same time.
 pub const UNDO_HOLDERS: usize = 64;
 /// Largest value of an undo semaphore (23 bits of the value word).
