@@ -85,7 +85,8 @@ pub(crate) struct SlotView {
     pub(crate) pending: bool,
     /// The operation in flight is an acquire.
     pub(crate) acquiring: bool,
-    /// Linked into the holder's robust list (the kernel reports its death).
+    /// Linked into the holder's robust list (the kernel reports its death); false for
+    /// slots that hold nothing (`Free`, `Idle`, `Report`, `Unknown`).
     pub(crate) linked: bool,
     /// The back-stop record: pid and tid (0 if none), start time, PID namespace. In a
     /// `Report` slot it names the reclaimer, not the dead holder.
@@ -176,7 +177,8 @@ impl RawSemUndo {
             units,
             pending: raw & PEND != 0,
             acquiring: raw & (PEND | ACQ) == PEND | ACQ,
-            linked: raw & LINKED != 0,
+            // An idle slot keeps the bit of its owner's last hold (see `LINKED`).
+            linked: matches!(kind, SlotKind::Held | SlotKind::Dead) && raw & LINKED != 0,
             pid: (ids >> 32) as u32,
             tid: ids as u32,
             start: slot.start.load(Ordering::Relaxed),
