@@ -136,10 +136,15 @@ unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
 /// As [`undo_proven`].
 #[cold]
 #[inline(never)]
-unsafe fn undo_acquire(p: *const mp_sem_t, header: HeaderWords, timeout: Timeout) -> mp_status {
+unsafe fn undo_acquire(
+    p: *const mp_sem_t,
+    block: bool,
+    timeout_ms: i64,
+    header: HeaderWords,
+) -> mp_status {
     // SAFETY: forwarded contract.
     match unsafe { undo_proven(p, header) } {
-        Ok(s) => s.acquire(timeout).code(),
+        Ok(s) => s.acquire(Timeout::new(block, timeout_ms)).code(),
         Err(e) => e.code(),
     }
 }
@@ -534,7 +539,7 @@ pub unsafe extern "C" fn mp_sem_acquire(
             .acquire(Timeout::new(block, timeout_ms))
             .code(),
         // SAFETY: forwarded contract; non-null and aligned (checked).
-        Ok(h) => unsafe { undo_acquire(sem, h, Timeout::new(block, timeout_ms)) },
+        Ok(h) => unsafe { undo_acquire(sem, block, timeout_ms, h) },
         Err(e) => e.code(),
     }
 }
