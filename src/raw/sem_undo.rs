@@ -711,7 +711,7 @@ impl RawSemUndo {
                 futex::wake(&self.value, extra.min(n));
             }
         }
-        if self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report() {
+        if self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report(me) {
             Status::OwnerDead
         } else {
             Status::Ok
@@ -761,7 +761,7 @@ impl RawSemUndo {
             match self.apply(me, i, 1, true, false, deadline) {
                 Ok(()) => {
                     let dead =
-                        self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report();
+                        self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report(me);
                     return if dead { Status::OwnerDead } else { Status::Ok };
                 }
                 Err(Blocked::Timeout) => return Status::Timeout,
@@ -864,7 +864,7 @@ impl RawSemUndo {
                     // A unit that arrived at the deadline is still taken.
                     if self.apply(me, i, 1, true, false, &Deadline::Now).is_ok() {
                         let dead = self.value.load(Ordering::Relaxed) & DEATHS != 0
-                            && self.collect_report();
+                            && self.collect_report(me);
                         return if dead { Status::OwnerDead } else { Status::Ok };
                     }
                     return Status::Timeout;
@@ -1119,10 +1119,56 @@ impl RawSemUndo {
 
     /// Collects one death report (after taking a unit): true if this caller is the one
     /// told. Keeps `DEATHS` set while reports remain.
+    ///
+    /// A reclaimer gives the dead holder's units back (raising `DEATHS` in the same
+    /// step) *before* it marks its slot `REPORT`, so an acquirer can take one of those
+    /// units while the report is still being published. Such a report is "in flight":
+    /// its slot's state says `DEATH_DUE` while the word still names the reclaimer. We
+    /// wait for it (a few instructions), or finish it ourselves if the reclaimer died
+    /// meanwhile, so that the death is reported to one of the acquirers its units
+    /// admitted — not to some later one. Gives up (not told) only after
+    /// `SETTLE_GIVE_UP`, which takes a stopped reclaimer or a damaged object.
     #[cold]
     #[inline(never)]
-    fn collect_report(&self) -> bool {
-        let mine = self.slots.iter().any(|s| {
+    fn collect_report(&self, me: &ThreadCtx) -> bool {
+        let mut since: Option<std::time::Instant> = None;
+        let mut rounds = 0u32;
+        loop {
+            if self.claim_published_report() {
+                self.settle_deaths_flag();
+                return true;
+            }
+            let in_flight = self.slots.iter().enumerate().find_map(|(j, s)| {
+                let w = s.word.load(Ordering::Acquire);
+                let held_or_dead = w != REPORT && w & IDLE == 0 && w & !FUTEX_WAITERS != 0;
+                (held_or_dead && s.state.load(Ordering::Acquire) & DEATH_DUE != 0).then_some((j, w))
+            });
+            let Some((j, w)) = in_flight else {
+                self.settle_deaths_flag();
+                return false;
+            };
+            if w & FUTEX_TID_MASK == 0 && w & FUTEX_OWNER_DIED != 0 {
+                // Its reclaimer died before marking it: finish that reclaim.
+                self.reclaim(me, j);
+                continue;
+            }
+            rounds += 1;
+            if rounds < 64 {
+                core::hint::spin_loop();
+                continue;
+            }
+            let started = *since.get_or_insert_with(std::time::Instant::now);
+            if started.elapsed() > SETTLE_GIVE_UP {
+                self.settle_deaths_flag();
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Takes one published report (`REPORT` slot → free): true if we got one.
+    fn claim_published_report(&self) -> bool {
+        self.slots.iter().any(|s| {
             if s.word.load(Ordering::Relaxed) != REPORT {
                 return false;
             }
@@ -1135,9 +1181,12 @@ impl RawSemUndo {
             s.word
                 .compare_exchange(REPORT, 0, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
-        });
-        // Clear the flag, then look again: a reclaimer marks its slot REPORT before it
-        // sets the flag, so every report is seen here or flagged again after us.
+        })
+    }
+
+    /// Clears `DEATHS`, then looks again: a reclaimer marks its slot `REPORT` before it
+    /// raises the flag again, so every report is seen here or flagged again after us.
+    fn settle_deaths_flag(&self) {
         self.value.fetch_and(!DEATHS, Ordering::SeqCst);
         if self
             .slots
@@ -1146,7 +1195,6 @@ impl RawSemUndo {
         {
             self.value.fetch_or(DEATHS, Ordering::SeqCst);
         }
-        mine
     }
 
     /// The back-stop: true only if the holder recorded in slot `j` (whose word is `w`)
