@@ -56,6 +56,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 /// cbindgen:ignore
 mod api;

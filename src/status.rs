@@ -23,7 +23,7 @@ macro_rules! status_table {
         }
 
         /// Every code, in table order.
-        pub const ALL: &[Status] = &[$(Status::$variant),*];
+        pub(crate) const ALL: &[Status] = &[$(Status::$variant),*];
 
         impl Status {
             /// NUL-terminated symbolic name, e.g. `"MP_TIMEOUT"`.
@@ -102,7 +102,7 @@ impl Status {
 }
 
 /// Shorthand used throughout the crate.
-pub type MpResult<T> = Result<T, Status>;
+pub(crate) type MpResult<T> = Result<T, Status>;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //!   codes stay here: tests/status_codes.rs reads them from this file);
 //! * [`library`]: the calls that take no object (status strings, version, `mp_unlink`,
 //!   `mp_robust_mode`);
-//! * `boundary`: pointer checks, out-parameters ([`ffi_out`]), C strings, status
+//! * `boundary`: pointer checks, out-parameters (`ffi_out`), C strings, status
 //!   collapse;
 //! * `lifecycle`: the anonymous, named and in-place lifecycles and `mp_T_close`.
 //!

@@ -7,19 +7,20 @@
 //! fields of an object are read one by one while other processes keep using it.
 //!
 //! **Read-only and non-blocking.** Inspection opens files `O_RDONLY` and copies their
-//! first bytes (all 4160 of an undo semaphore) with `pread` into private memory (nothing is mapped, so a file truncated
-//! meanwhile cannot raise `SIGBUS`); it never writes, never takes a lock and never waits
-//! on a futex. Everything read is validated (shared memory is untrusted): a corrupted
-//! or truncated header, another layout version, a foreign file, a directory, a symlink
-//! or a FIFO under the name, or a file we may not read each give a distinct [`Health`]
-//! or [`InspectError`], never a crash or a hang.
+//! first bytes (all 4160 of an undo semaphore) with `pread` into private memory
+//! (nothing is mapped, so a file truncated meanwhile cannot raise `SIGBUS`); it never
+//! writes, never takes a lock and never waits on a futex. Everything read is validated
+//! (shared memory is untrusted): a corrupted or truncated header, another layout
+//! version, a foreign file, a directory, a symlink or a FIFO under the name, or a file
+//! we may not read each give a distinct [`Health`](crate::inspect::Health) or
+//! [`InspectError`](crate::inspect::InspectError), never a crash or a hang.
 //!
-//! * [`file`]: opening an entry safely and copying its first bytes;
-//! * [`decode`](self): header verdicts and per-kind state;
-//! * [`owner`]: owner, undo-semaphore holder and creator liveness (namespace-proof, never
+//! * [`file`](crate::inspect::file): opening an entry safely and copying its first bytes;
+//! * `decode`: header verdicts and per-kind state;
+//! * [`owner`](crate::inspect::owner): owner, undo-semaphore holder and creator liveness (namespace-proof, never
 //!   "dead" without proof);
-//! * [`maps`]: who maps a file, from `/proc/*/maps`;
-//! * [`cleanup`]: the removal policies of `mpsync rm` and `mpsync gc`.
+//! * [`maps`](crate::inspect::maps): who maps a file, from `/proc/*/maps`;
+//! * [`cleanup`](crate::inspect::cleanup): the removal policies of `mpsync rm` and `mpsync gc`.
 
 pub mod cleanup;
 mod decode;

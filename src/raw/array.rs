@@ -44,14 +44,14 @@ use super::rlock::{OPT_STICKY, RawRLock};
 use crate::status::{MpResult, Status};
 
 /// Offset of the first element from the start of the object (16-aligned).
-pub const DATA_OFFSET: usize = 128;
+pub(crate) const DATA_OFFSET: usize = 128;
 /// `flags` bit: the array is synchronized (its RLock is live).
 const FLAG_WITH_LOCK: u32 = 1;
 
 /// Element types, valued as Python's `array`/`ctypes` type characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum ElemType {
+pub(crate) enum ElemType {
     /// `'c'`: `char` (ctypes `c_char`).
     Char = b'c',
     /// `'b'`: `signed char`.
@@ -83,7 +83,7 @@ pub enum ElemType {
 }
 
 /// Every element type, in the order of the API table.
-pub const ALL_TYPES: [ElemType; 14] = [
+pub(crate) const ALL_TYPES: [ElemType; 14] = [
     ElemType::Char,
     ElemType::SChar,
     ElemType::UChar,
@@ -105,7 +105,7 @@ impl ElemType {
     /// A `match` rather than a search of [`ALL_TYPES`]: every array access validates
     /// the descriptor's type code, so this runs on the hot path.
     #[inline]
-    pub fn from_code(code: u32) -> Option<ElemType> {
+    pub(crate) fn from_code(code: u32) -> Option<ElemType> {
         let c = u8::try_from(code).ok()?;
         Some(match c {
             b'c' => ElemType::Char,
@@ -128,7 +128,7 @@ impl ElemType {
 
     /// The type character.
     #[inline]
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         self as u8
     }
 
@@ -136,7 +136,7 @@ impl ElemType {
     /// 8 bytes on LP64 Linux, as in CPython's ctypes). A table lookup: every array
     /// access compares the descriptor's item size with it.
     #[inline]
-    pub fn item_size(self) -> usize {
+    pub(crate) fn item_size(self) -> usize {
         usize::from(ITEM_SIZES[self as usize & 0x7f])
     }
 
@@ -168,7 +168,7 @@ const ITEM_SIZES: [u8; 128] = {
 
 /// Size of the whole object for `length` elements of `ty`; `NoMem` if it does not fit
 /// in the address space (more than `isize::MAX` bytes).
-pub fn total_size(ty: ElemType, length: usize) -> MpResult<usize> {
+pub(crate) fn total_size(ty: ElemType, length: usize) -> MpResult<usize> {
     length
         .checked_mul(ty.item_size())
         .and_then(|n| n.checked_add(DATA_OFFSET))
@@ -178,7 +178,7 @@ pub fn total_size(ty: ElemType, length: usize) -> MpResult<usize> {
 
 /// The descriptor at the start of an array's mapping (see the module documentation).
 #[repr(C)]
-pub struct RawArray {
+pub(crate) struct RawArray {
     header: Header,
     type_code: AtomicU32,
     flags: AtomicU32,
@@ -198,7 +198,7 @@ const _: () = {
 
 /// A validated array in this process's address space.
 #[derive(Clone, Copy)]
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     /// First element (`DATA_OFFSET` bytes after the start; valid for `len * item_size`
     /// bytes, possibly zero).
     pub data: *mut u8,
@@ -215,7 +215,7 @@ pub struct View<'a> {
 impl RawArray {
     /// Writes the descriptor (and the lock, if `with_lock`) into a fresh, zeroed
     /// mapping of `total_size(ty, length)` bytes, then publishes the object.
-    pub fn init(&self, ty: ElemType, length: usize, with_lock: bool, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, ty: ElemType, length: usize, with_lock: bool, lifecycle: Lifecycle) {
         let item = ty.item_size();
         self.type_code
             .store(u32::from(ty.code()), Ordering::Relaxed);
@@ -245,7 +245,7 @@ impl RawArray {
 
     /// True if the descriptor describes exactly (`ty`, `length`, `with_lock`). Call on
     /// a validated [`View`] only.
-    pub fn matches(view: &View<'_>, ty: ElemType, length: usize, with_lock: bool) -> bool {
+    pub(crate) fn matches(view: &View<'_>, ty: ElemType, length: usize, with_lock: bool) -> bool {
         view.ty == ty && view.len == length && view.lock.is_some() == with_lock
     }
 
@@ -259,7 +259,7 @@ impl RawArray {
     /// `base` is 8-aligned and valid for reads of `mapped_len` bytes for `'a` (in a
     /// shared mapping: every bit pattern is a valid `RawArray`).
     #[inline(always)]
-    pub unsafe fn view<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+    pub(crate) unsafe fn view<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
         // SAFETY: forwarded contract.
         unsafe { Self::validate::<true>(base, mapped_len) }
     }
@@ -271,7 +271,10 @@ impl RawArray {
     /// # Safety
     /// As [`view`](Self::view).
     #[inline(always)]
-    pub unsafe fn view_for_access<'a>(base: *mut u8, mapped_len: usize) -> MpResult<View<'a>> {
+    pub(crate) unsafe fn view_for_access<'a>(
+        base: *mut u8,
+        mapped_len: usize,
+    ) -> MpResult<View<'a>> {
         // SAFETY: forwarded contract.
         unsafe { Self::validate::<false>(base, mapped_len) }
     }
@@ -337,7 +340,7 @@ impl RawArray {
 
     /// Read-only snapshot of the descriptor for inspectors, unvalidated (racy):
     /// `(type_code, flags, length, item_size, data_offset, total_size)`.
-    pub fn snapshot(&self) -> (u32, u32, u64, u32, u32, u64) {
+    pub(crate) fn snapshot(&self) -> (u32, u32, u64, u32, u32, u64) {
         (
             self.type_code.load(Ordering::Relaxed),
             self.flags.load(Ordering::Relaxed),
@@ -350,7 +353,7 @@ impl RawArray {
 
     /// The embedded RLock, unvalidated (for inspectors' read-only snapshots; its
     /// header says whether it is live).
-    pub fn embedded_lock(&self) -> &RawRLock {
+    pub(crate) fn embedded_lock(&self) -> &RawRLock {
         &self.lock
     }
 }
@@ -359,7 +362,7 @@ impl View<'_> {
     /// Byte offset and byte count of elements `start .. start + count`: `Range` if any
     /// of them is out of bounds (including when `start + count` overflows).
     #[inline]
-    pub fn byte_range(&self, start: usize, count: usize) -> MpResult<(usize, usize)> {
+    pub(crate) fn byte_range(&self, start: usize, count: usize) -> MpResult<(usize, usize)> {
         match start.checked_add(count) {
             Some(end) if end <= self.len => {
                 // Cannot overflow: end * item_size <= total_size <= isize::MAX.
@@ -386,7 +389,7 @@ impl View<'_> {
 
     /// Ends the inconsistent state after an owner death: `Ok`, `NotOwner` unless the
     /// calling thread holds the array's lock, `Inval` for an array without a lock.
-    pub fn mark_consistent(&self) -> Status {
+    pub(crate) fn mark_consistent(&self) -> Status {
         match self.lock {
             Some(lock) => lock.mark_consistent(),
             None => Status::Inval,
@@ -400,7 +403,7 @@ impl View<'_> {
     /// `out` is valid for writes of `count * item_size` bytes. It may overlap the
     /// array (the copy is a `memmove`).
     #[inline(always)]
-    pub unsafe fn read(&self, start: usize, count: usize, out: *mut u8) -> Status {
+    pub(crate) unsafe fn read(&self, start: usize, count: usize, out: *mut u8) -> Status {
         let (off, n) = match self.byte_range(start, count) {
             Ok(r) => r,
             Err(e) => return e,
@@ -422,7 +425,7 @@ impl View<'_> {
     /// # Safety
     /// `inp` is valid for reads of `count * item_size` bytes. It may overlap the array.
     #[inline(always)]
-    pub unsafe fn write(&self, start: usize, count: usize, inp: *const u8) -> Status {
+    pub(crate) unsafe fn write(&self, start: usize, count: usize, inp: *const u8) -> Status {
         let (off, n) = match self.byte_range(start, count) {
             Ok(r) => r,
             Err(e) => return e,

@@ -101,7 +101,7 @@ use crate::sys::futex::{self, Wake};
 use crate::sys::time::Deadline;
 
 /// Largest number of parties.
-pub const MAX_PARTIES: u32 = 0xffff;
+pub(crate) const MAX_PARTIES: u32 = 0xffff;
 
 const COUNT_MASK: u64 = 0xffff;
 const HOLE_SHIFT: u32 = 16;
@@ -371,7 +371,7 @@ impl State {
 /// +56  reserved (8)
 /// ```
 #[repr(C)]
-pub struct RawBarrier {
+pub(crate) struct RawBarrier {
     header: Header,
     state: AtomicU64,
     seq: AtomicU32,
@@ -382,13 +382,13 @@ pub struct RawBarrier {
 
 impl RawBarrier {
     /// True for `1..=MAX_PARTIES`.
-    pub fn valid_parties(parties: u32) -> bool {
+    pub(crate) fn valid_parties(parties: u32) -> bool {
         (1..=MAX_PARTIES).contains(&parties)
     }
 
     /// Initialises for `parties` (must satisfy [`valid_parties`](Self::valid_parties))
     /// and publishes.
-    pub fn init(&self, parties: u32, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, parties: u32, lifecycle: Lifecycle) {
         self.state.store(State::INITIAL.pack(), Ordering::Relaxed);
         self.seq.store(0, Ordering::Relaxed);
         self.parties.store(parties, Ordering::Relaxed);
@@ -400,7 +400,7 @@ impl RawBarrier {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
@@ -452,7 +452,7 @@ impl RawBarrier {
     /// documentation for which generation that is) or is reset while waiting. `Intr`
     /// if a signal handler ran: the caller was withdrawn from the generation (a retry
     /// is a fresh arrival). `BadObj` if the shared state is inconsistent.
-    pub fn wait(&self, deadline: &Deadline, action: impl FnOnce() -> bool) -> MpResult<u32> {
+    pub(crate) fn wait(&self, deadline: &Deadline, action: impl FnOnce() -> bool) -> MpResult<u32> {
         let parties = self.checked_parties()?;
         let (generation, index, last) = loop {
             let seq = self.seq.load(Ordering::Acquire);
@@ -602,7 +602,7 @@ impl RawBarrier {
     /// generation, and every later arrival until `reset`, gets `Broken`. While the
     /// last arriver runs the action, the sealed generation is still released and the
     /// next one is broken (see the module documentation).
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         let parties = self.parties.load(Ordering::Relaxed);
         loop {
             let (raw, st) = self.load();
@@ -620,7 +620,7 @@ impl RawBarrier {
     /// generation get `Broken`; later arrivals start a fresh generation. A sealed
     /// generation (the action is running) is released normally and the next one
     /// starts unbroken. Also repairs a state that someone else overwrote.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         let parties = self.parties.load(Ordering::Relaxed);
         loop {
             let (raw, st) = self.load();
@@ -664,25 +664,25 @@ impl RawBarrier {
     }
 
     /// Number of parties.
-    pub fn parties(&self) -> u32 {
+    pub(crate) fn parties(&self) -> u32 {
         self.parties.load(Ordering::Relaxed)
     }
 
     /// Threads waiting in the current generation (0 while broken).
-    pub fn n_waiting(&self) -> u32 {
+    pub(crate) fn n_waiting(&self) -> u32 {
         let (_, st) = self.load();
         if st.broken { 0 } else { st.members() }
     }
 
     /// True while broken, or while the action runs and the next generation is
     /// already doomed (a `wait` now would return `Broken`).
-    pub fn is_broken(&self) -> bool {
+    pub(crate) fn is_broken(&self) -> bool {
         let (_, st) = self.load();
         st.broken || (st.next_broken && st.is_full(self.parties.load(Ordering::Relaxed)))
     }
 
     /// Ends an in-place barrier: `Busy` while threads wait in an unbroken generation.
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if self.n_waiting() != 0 {
             return Status::Busy;
         }
@@ -692,7 +692,7 @@ impl RawBarrier {
 
     /// Read-only snapshot for inspectors: `(parties, n_waiting, broken, generation)`
     /// from one load of the state word. Racy; never blocks.
-    pub fn snapshot(&self) -> (u32, u32, bool, u32) {
+    pub(crate) fn snapshot(&self) -> (u32, u32, bool, u32) {
         let (_, st) = self.load();
         let waiting = if st.broken { 0 } else { st.members() };
         (self.parties(), waiting, st.broken, st.generation)

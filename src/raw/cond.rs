@@ -96,7 +96,7 @@ use crate::sys::futex::{self, Wake};
 use crate::sys::time::{Deadline, Timeout};
 
 /// Most threads that can be registered in one group at once.
-pub const MAX_WAITERS: u32 = 0xffff;
+pub(crate) const MAX_WAITERS: u32 = 0xffff;
 
 const FIELD: u64 = 0xffff;
 const T1_SHIFT: u32 = 0;
@@ -233,7 +233,7 @@ fn notify_step(st: State, g1: u32, n: u32) -> Option<NotifyStep> {
 /// +24  reserved (40)
 /// ```
 #[repr(C)]
-pub struct RawCond {
+pub(crate) struct RawCond {
     header: Header,
     state: AtomicU64,
     seq: AtomicU32,
@@ -243,7 +243,7 @@ pub struct RawCond {
 
 /// A lock that a condition can wait with: released (all recursion levels) once the
 /// waiter is registered, re-acquired before `wait` returns.
-pub trait WaitLock {
+pub(crate) trait WaitLock {
     /// `Err(NotOwner)` if the caller may not wait with this lock (it does not own
     /// the RLock, or the Lock is not locked).
     fn check_held(&self) -> MpResult<()>;
@@ -309,7 +309,7 @@ impl WaitLock for RawLock {
 
 impl RawCond {
     /// Initialises (nobody waiting) and publishes.
-    pub fn init(&self, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, lifecycle: Lifecycle) {
         self.state.store(0, Ordering::Relaxed);
         self.seq.store(0, Ordering::Relaxed);
         self.g1_hint.store(0, Ordering::Relaxed);
@@ -318,7 +318,7 @@ impl RawCond {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
@@ -478,7 +478,7 @@ impl RawCond {
     /// `Intr`. `OwnerDead` (the re-acquire found the owner dead) takes precedence
     /// over all three. `NotOwner` if the caller may not wait with `lock`;
     /// `Overflow` if `MAX_WAITERS` threads already wait (nothing changed then).
-    pub fn wait<L: WaitLock>(&self, lock: &L, deadline: &Deadline) -> Status {
+    pub(crate) fn wait<L: WaitLock>(&self, lock: &L, deadline: &Deadline) -> Status {
         if let Err(e) = lock.check_held() {
             return e;
         }
@@ -507,7 +507,7 @@ impl RawCond {
     /// Wakes up to `n` of the threads waiting now (the oldest group first). Never
     /// blocks.
     #[inline]
-    pub fn notify(&self, n: u32) {
+    pub(crate) fn notify(&self, n: u32) {
         let st = State::unpack(self.state.load(Ordering::Acquire));
         if n == 0 || (st.u1 == 0 && st.u2 == 0) {
             return;
@@ -541,7 +541,7 @@ impl RawCond {
 
     /// Wakes every thread waiting now: closes both groups. Never blocks. Also
     /// forgets waiters that died inside `wait`.
-    pub fn notify_all(&self) {
+    pub(crate) fn notify_all(&self) {
         if self.state.load(Ordering::Acquire) & !(FIELD << G_SHIFT) == 0 {
             return;
         }
@@ -567,13 +567,13 @@ impl RawCond {
 
     /// Threads registered and not yet out of `wait` (dead ones included until their
     /// group closes).
-    pub fn waiters(&self) -> u32 {
+    pub(crate) fn waiters(&self) -> u32 {
         let st = State::unpack(self.state.load(Ordering::Acquire));
         st.u1 + st.t1 + st.u2
     }
 
     /// Ends an in-place condition: `Busy` while threads wait on it.
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if self.waiters() != 0 {
             return Status::Busy;
         }

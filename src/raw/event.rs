@@ -55,7 +55,7 @@ const RAISE: u32 = 2;
 /// 8-aligned like the other objects (`MP_EVENT_ALIGN`), although only 32-bit words
 /// are used: the ABI may then grow a 64-bit field without changing the alignment.
 #[repr(C, align(8))]
-pub struct RawEvent {
+pub(crate) struct RawEvent {
     header: Header,
     word: AtomicU32,
     sleepers: AtomicU32,
@@ -64,7 +64,7 @@ pub struct RawEvent {
 
 impl RawEvent {
     /// Initialises (clear) and publishes.
-    pub fn init(&self, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, lifecycle: Lifecycle) {
         self.word.store(0, Ordering::Relaxed);
         self.sleepers.store(0, Ordering::Relaxed);
         self.header.publish(Kind::Event, lifecycle);
@@ -72,13 +72,13 @@ impl RawEvent {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
     /// Sets the flag and wakes every waiter. Never blocks.
     #[inline]
-    pub fn set(&self) {
+    pub(crate) fn set(&self) {
         let mut w = self.word.load(Ordering::Relaxed);
         loop {
             if w & SET != 0 {
@@ -107,13 +107,13 @@ impl RawEvent {
 
     /// Clears the flag.
     #[inline]
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.word.fetch_and(!SET, Ordering::SeqCst);
     }
 
     /// True while the flag is set.
     #[inline]
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.word.load(Ordering::Acquire) & SET != 0
     }
 
@@ -122,7 +122,7 @@ impl RawEvent {
     /// raised meanwhile).
     /// The deadline is computed once, on the slow path (a set flag needs no clock).
     #[inline]
-    pub fn wait(&self, timeout: Timeout) -> Status {
+    pub(crate) fn wait(&self, timeout: Timeout) -> Status {
         let entry = self.word.load(Ordering::Acquire);
         if entry & SET != 0 {
             return Status::Ok;
@@ -160,7 +160,7 @@ impl RawEvent {
 
     /// Ends an in-place event: `Busy` while threads really wait on it (see
     /// [`super::has_sleepers`]: a waiter killed while waiting does not count).
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if super::has_sleepers(&self.sleepers, &self.word) {
             return Status::Busy;
         }
@@ -170,7 +170,7 @@ impl RawEvent {
 
     /// Read-only snapshot for inspectors: `(set, sleepers)`; `sleepers` over-counts
     /// waiters killed while waiting. Racy; never blocks.
-    pub fn snapshot(&self) -> (bool, u32) {
+    pub(crate) fn snapshot(&self) -> (bool, u32) {
         (self.is_set(), self.sleepers.load(Ordering::Relaxed))
     }
 }

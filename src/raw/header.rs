@@ -17,12 +17,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use crate::status::{MpResult, Status};
 
 /// "MPSY" (little-endian bytes 'Y','S','P','M').
-pub const MAGIC: u32 = 0x4D50_5359;
+pub(crate) const MAGIC: u32 = 0x4D50_5359;
 /// Written by destroy, so that a use-after-destroy is `MP_EBADOBJ`.
-pub const RETIRED: u32 = 0x4D50_DEAD;
+pub(crate) const RETIRED: u32 = 0x4D50_DEAD;
 /// Layout version of every object kind in this release. Bump on any change of a
 /// shared layout or of a lock word's protocol.
-pub const LAYOUT_VERSION: u32 = 2;
+pub(crate) const LAYOUT_VERSION: u32 = 2;
 
 /// Type tag of each object kind (part of the ABI: never reuse a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub enum Kind {
 /// How an object came to be; decides whether `destroy` or `close` ends it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Lifecycle {
+pub(crate) enum Lifecycle {
     /// `mp_T_init` in caller memory; ended by `mp_T_destroy`.
     InPlace = 0,
     /// `mp_T_new`: an anonymous shared mapping; ended by `mp_T_close`.
@@ -60,7 +60,7 @@ pub enum Lifecycle {
 
 /// See the module documentation.
 #[repr(C)]
-pub struct Header {
+pub(crate) struct Header {
     magic: AtomicU32,
     tag: AtomicU32,
 }
@@ -71,7 +71,7 @@ const LIFECYCLE_SHIFT: u32 = 16;
 
 /// A snapshot of a header's words (see [`Header::words`]).
 #[derive(Clone, Copy)]
-pub struct HeaderWords {
+pub(crate) struct HeaderWords {
     magic: u32,
     tag: u32,
 }
@@ -79,7 +79,7 @@ pub struct HeaderWords {
 impl HeaderWords {
     /// What [`Header::check`] says for `kind`, on this snapshot.
     #[inline(always)]
-    pub fn is(self, kind: Kind) -> bool {
+    pub(crate) fn is(self, kind: Kind) -> bool {
         self.magic == MAGIC
             && self.tag & KIND_MASK == kind as u32
             && (self.tag >> LAYOUT_SHIFT) & 0xff == LAYOUT_VERSION
@@ -89,7 +89,7 @@ impl HeaderWords {
 impl Header {
     /// Writes the tag, then publishes the object (`Release`). Call after the body is
     /// initialised.
-    pub fn publish(&self, kind: Kind, lifecycle: Lifecycle) {
+    pub(crate) fn publish(&self, kind: Kind, lifecycle: Lifecycle) {
         self.tag.store(
             kind as u32
                 | (LAYOUT_VERSION << LAYOUT_SHIFT)
@@ -101,7 +101,7 @@ impl Header {
 
     /// `Ok` if this is a live object of `kind` with our layout version.
     #[inline]
-    pub fn check(&self, kind: Kind) -> MpResult<()> {
+    pub(crate) fn check(&self, kind: Kind) -> MpResult<()> {
         let magic = self.magic.load(Ordering::Acquire);
         let tag = self.tag.load(Ordering::Relaxed);
         if magic == MAGIC
@@ -117,7 +117,7 @@ impl Header {
     /// The header's two words as they are now, for a caller that dispatches on the
     /// kind: it reads the header once and then asks [`HeaderWords::is`] per kind.
     #[inline(always)]
-    pub fn words(&self) -> HeaderWords {
+    pub(crate) fn words(&self) -> HeaderWords {
         HeaderWords {
             magic: self.magic.load(Ordering::Acquire),
             tag: self.tag.load(Ordering::Relaxed),
@@ -125,7 +125,7 @@ impl Header {
     }
 
     /// The lifecycle recorded at init (meaningful only after a successful `check`).
-    pub fn lifecycle(&self) -> Lifecycle {
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
         match (self.tag.load(Ordering::Relaxed) >> LIFECYCLE_SHIFT) & 0x3 {
             0 => Lifecycle::InPlace,
             1 => Lifecycle::Anonymous,
@@ -134,13 +134,13 @@ impl Header {
     }
 
     /// Marks the object destroyed: every later call on it is `MP_EBADOBJ`.
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         self.magic.store(RETIRED, Ordering::Release);
     }
 
     /// Read-only snapshot for inspectors: `(magic, kind, layout, lifecycle)` exactly as
     /// stored (kind, layout and lifecycle decoded from the tag, unchecked). Racy.
-    pub fn snapshot(&self) -> (u32, u32, u32, u32) {
+    pub(crate) fn snapshot(&self) -> (u32, u32, u32, u32) {
         let magic = self.magic.load(Ordering::Acquire);
         let tag = self.tag.load(Ordering::Relaxed);
         (

@@ -37,7 +37,7 @@ const CONTENDED: u32 = 2;
 /// +12  reserved (52)
 /// ```
 #[repr(C)]
-pub struct RawLock {
+pub(crate) struct RawLock {
     header: Header,
     state: AtomicU32,
     _reserved: [u32; 13],
@@ -45,20 +45,20 @@ pub struct RawLock {
 
 impl RawLock {
     /// Initialises a lock (unlocked) and publishes it.
-    pub fn init(&self, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, lifecycle: Lifecycle) {
         self.state.store(UNLOCKED, Ordering::Relaxed);
         self.header.publish(Kind::Lock, lifecycle);
     }
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
     /// Acquires the lock: `Ok`, `Timeout`, or `Intr` (nothing acquired).
     #[inline]
-    pub fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
         if self
             .state
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -116,7 +116,7 @@ impl RawLock {
     /// Releases the lock (any thread, any process): `Ok`, or `Overflow` if it was not
     /// locked (the swap then changed nothing).
     #[inline]
-    pub fn release(&self) -> Status {
+    pub(crate) fn release(&self) -> Status {
         match self.state.swap(UNLOCKED, Ordering::Release) {
             UNLOCKED => Status::Overflow,
             LOCKED => Status::Ok,
@@ -136,12 +136,12 @@ impl RawLock {
 
     /// True while held.
     #[inline]
-    pub fn is_locked(&self) -> bool {
+    pub(crate) fn is_locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) != UNLOCKED
     }
 
     /// Ends an in-place lock: `Busy` while held (or possibly waited on).
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if self.is_locked() {
             return Status::Busy;
         }
@@ -151,7 +151,7 @@ impl RawLock {
 
     /// Read-only snapshot for inspectors: `(locked, contended)` (`contended`: a
     /// sleeper may exist). Racy; never blocks.
-    pub fn snapshot(&self) -> (bool, bool) {
+    pub(crate) fn snapshot(&self) -> (bool, bool) {
         let state = self.state.load(Ordering::Relaxed);
         (state != UNLOCKED, state == CONTENDED)
     }

@@ -15,16 +15,16 @@
 //!   `mp_sem_get_value`);
 //! * every object has `init`, `header` and `destroy`.
 
-pub mod array;
-pub mod barrier;
-pub mod cond;
-pub mod event;
-pub mod header;
-pub mod lock;
-pub mod rlock;
-pub mod sem;
-pub mod sem_undo;
-pub mod spin;
+pub(crate) mod array;
+pub(crate) mod barrier;
+pub(crate) mod cond;
+pub(crate) mod event;
+pub(crate) mod header;
+pub(crate) mod lock;
+pub(crate) mod rlock;
+pub(crate) mod sem;
+pub(crate) mod sem_undo;
+pub(crate) mod spin;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

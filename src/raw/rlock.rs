@@ -26,11 +26,11 @@ use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, Timeout};
 
 /// Set by a waiter before it sleeps; the releaser must `FUTEX_WAKE` one.
-pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+pub(crate) const FUTEX_WAITERS: u32 = 0x8000_0000;
 /// Set by the kernel (or the back-stop) when the owner died holding the lock.
-pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub(crate) const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 /// Owner TID (in the owner's PID namespace).
-pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+pub(crate) const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// `ns_flags` flag: participants in different (or unknown) PID namespaces were seen.
 /// Their TIDs may collide, so the lock is marked pending in a robust list only while
@@ -42,7 +42,7 @@ const FLAG_INCONSISTENT: u32 = 2;
 
 /// `options` bit (fixed at init): owner death makes the lock "inconsistent" until an
 /// owner marks it consistent again (used by synchronized arrays).
-pub const OPT_STICKY: u32 = 1;
+pub(crate) const OPT_STICKY: u32 = 1;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
 /// for cases the kernel misses). Only blocked waiters pay for it.
@@ -100,7 +100,7 @@ const BACKSTOP_INTERVAL_MS: i64 = 250;
 /// | 0                 | init, `mark_consistent` (owner only) | 0              | `Ok`                |
 /// | 1                 | the acquirer that took a `D` word    | `D`            | `OwnerDead`         |
 #[repr(C)]
-pub struct RawRLock {
+pub(crate) struct RawRLock {
     header: Header,
     word: AtomicU32,
     count: AtomicU32,
@@ -174,12 +174,12 @@ enum Fast {
 
 impl RawRLock {
     /// Initialises (free) and publishes, recording the caller's PID namespace.
-    pub fn init(&self, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, lifecycle: Lifecycle) {
         self.init_with(lifecycle, 0);
     }
 
     /// As [`init`](Self::init), with `options` (`OPT_STICKY`).
-    pub fn init_with(&self, lifecycle: Lifecycle, options: u32) {
+    pub(crate) fn init_with(&self, lifecycle: Lifecycle, options: u32) {
         let me = thread::current();
         self.word.store(0, Ordering::Relaxed);
         self.count.store(0, Ordering::Relaxed);
@@ -195,7 +195,7 @@ impl RawRLock {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
@@ -247,7 +247,7 @@ impl RawRLock {
     /// holding it, or a sticky lock is marked inconsistent), `Timeout`, `Intr` (nothing
     /// acquired), `Overflow` (recursion limit).
     #[inline]
-    pub fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
         let Some(me) = thread::current_if_ready() else {
             return self.acquire_unusual(timeout);
         };
@@ -269,7 +269,7 @@ impl RawRLock {
     /// free word, this thread is known to own it at level 1, so the release goes
     /// straight to the unlock (no second thread-slot lookup, token or count check).
     #[inline(always)]
-    pub fn with_lock<F: FnOnce()>(&self, f: F) -> Status {
+    pub(crate) fn with_lock<F: FnOnce()>(&self, f: F) -> Status {
         if let Some(me) = thread::current_if_ready() {
             match self.try_acquire_fast(me, 1) {
                 Fast::Acquired => {
@@ -585,7 +585,7 @@ impl RawRLock {
     /// Releases one level: `Ok`, or `NotOwner` if the caller does not own it (also
     /// when it is free).
     #[inline]
-    pub fn release(&self) -> Status {
+    pub(crate) fn release(&self) -> Status {
         // A thread that never used the library holds nothing.
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
@@ -701,7 +701,7 @@ impl RawRLock {
 
     /// Releases every recursion level at once (for `Condition.wait`) and returns how
     /// many there were: `NotOwner` if the caller does not own the lock.
-    pub fn release_all(&self) -> MpResult<u32> {
+    pub(crate) fn release_all(&self) -> MpResult<u32> {
         let me = thread::current();
         if !self.owned_by(me) {
             return Err(Status::NotOwner);
@@ -713,7 +713,7 @@ impl RawRLock {
 
     /// Re-acquires after [`release_all`](Self::release_all), restoring `levels`:
     /// `Ok`, `OwnerDead`, `Timeout`, or `Intr` as [`acquire`](Self::acquire).
-    pub fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
+    pub(crate) fn acquire_levels(&self, levels: u32, deadline: &Deadline) -> Status {
         let me = thread::current();
         let levels = levels.max(1);
         match self.try_acquire_fast(me, levels) {
@@ -734,7 +734,7 @@ impl RawRLock {
     /// Ends the "inconsistent" state of a sticky lock (the caller repaired the data):
     /// later acquisitions report `Ok` again. `NotOwner` unless the caller owns the
     /// lock; `Ok` (nothing to do) for a lock without `OPT_STICKY`.
-    pub fn mark_consistent(&self) -> Status {
+    pub(crate) fn mark_consistent(&self) -> Status {
         if !self.is_mine() {
             return Status::NotOwner;
         }
@@ -745,7 +745,7 @@ impl RawRLock {
 
     /// True if the calling thread owns the lock.
     #[inline]
-    pub fn is_mine(&self) -> bool {
+    pub(crate) fn is_mine(&self) -> bool {
         self.owned_by(thread::current())
     }
 
@@ -767,7 +767,7 @@ impl RawRLock {
     }
 
     /// The recursion level if the caller owns the lock, else 0.
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         if self.is_mine() {
             self.count.load(Ordering::Relaxed)
         } else {
@@ -777,14 +777,14 @@ impl RawRLock {
 
     /// True while held by anyone (or a dead owner's mark is pending).
     #[cfg(test)]
-    pub fn is_locked(&self) -> bool {
+    pub(crate) fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK != 0
     }
 
     /// Ends an in-place lock: `Busy` while held or slept on, and whenever the calling
     /// thread's private book says it holds the lock (which a peer cannot fake by
     /// rewriting the word: a held lock stays linked in our robust list).
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if robust::thread_holds_lock_in(
             self as *const RawRLock as usize,
             core::mem::size_of::<RawRLock>(),
@@ -804,7 +804,7 @@ impl RawRLock {
     /// the low half of `ns_flags`, and the two flags its `FLAG_CROSS_NS` and
     /// `FLAG_INCONSISTENT`. Never blocks, never writes.
     #[allow(clippy::type_complexity)]
-    pub fn snapshot(&self) -> (u32, u32, u64, u32, u64, u32, bool, bool) {
+    pub(crate) fn snapshot(&self) -> (u32, u32, u64, u32, u64, u32, bool, bool) {
         let word = self.word.load(Ordering::Acquire);
         let flags = self.ns_flags.load(Ordering::Relaxed);
         let high = (flags >> 32) as u32;

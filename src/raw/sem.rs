@@ -14,7 +14,7 @@ use crate::sys::futex::{self, Wake};
 use crate::sys::time::Timeout;
 
 /// Largest value (CPython's `SEM_VALUE_MAX` on Linux).
-pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
+pub(crate) const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 
 /// Shared layout (64 bytes, 8-aligned):
 ///
@@ -44,7 +44,7 @@ pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 /// costs later releases one needless `FUTEX_WAKE` but never a lost wake-up (and
 /// `destroy` asks the kernel whether anyone really sleeps).
 #[repr(C)]
-pub struct RawSem {
+pub(crate) struct RawSem {
     header: Header,
     value: AtomicU32,
     sleepers: AtomicU32,
@@ -55,12 +55,12 @@ pub struct RawSem {
 impl RawSem {
     /// Checks the creation arguments: `value <= max_value <= SEM_VALUE_MAX`
     /// (`BoundedSemaphore(0)` is accepted, as in CPython).
-    pub fn valid_args(value: u32, max_value: u32) -> bool {
+    pub(crate) fn valid_args(value: u32, max_value: u32) -> bool {
         value <= max_value && max_value <= SEM_VALUE_MAX
     }
 
     /// Initialises and publishes. Arguments must satisfy [`RawSem::valid_args`].
-    pub fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
         self.value.store(value, Ordering::Relaxed);
         self.sleepers.store(0, Ordering::Relaxed);
         self.max_value.store(max_value, Ordering::Relaxed);
@@ -69,13 +69,13 @@ impl RawSem {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
     /// Takes one unit: `Ok`, `Timeout`, or `Intr` (nothing taken).
     #[inline]
-    pub fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
         let v = self.value.load(Ordering::Relaxed);
         if v > 0
             && self
@@ -139,7 +139,7 @@ impl RawSem {
 
     /// Returns one unit: `Ok`, or `Overflow` at `max_value` (nothing changed).
     #[inline]
-    pub fn release(&self) -> Status {
+    pub(crate) fn release(&self) -> Status {
         let max = self.max_value.load(Ordering::Relaxed);
         let mut v = self.value.load(Ordering::Relaxed);
         loop {
@@ -167,19 +167,19 @@ impl RawSem {
 
     /// Current value.
     #[inline]
-    pub fn value(&self) -> u32 {
+    pub(crate) fn value(&self) -> u32 {
         self.value.load(Ordering::Relaxed)
     }
 
     /// Maximum value.
     #[inline]
-    pub fn max_value(&self) -> u32 {
+    pub(crate) fn max_value(&self) -> u32 {
         self.max_value.load(Ordering::Relaxed)
     }
 
     /// Ends an in-place semaphore: `Busy` while threads really wait on it (see
     /// [`super::has_sleepers`]: a waiter killed while waiting does not count).
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if super::has_sleepers(&self.sleepers, &self.value) {
             return Status::Busy;
         }

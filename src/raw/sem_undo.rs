@@ -57,9 +57,9 @@ use crate::sys::waitv;
 pub(crate) mod view;
 
 /// How many threads may hold units of one undo semaphore at the same time.
-pub const UNDO_HOLDERS: usize = 64;
+pub(crate) const UNDO_HOLDERS: usize = 64;
 /// Largest value of an undo semaphore (23 bits of the value word).
-pub const UNDO_VALUE_MAX: u32 = (1 << 23) - 1;
+pub(crate) const UNDO_VALUE_MAX: u32 = (1 << 23) - 1;
 
 // ---- the value word -------------------------------------------------------------------
 /// Available units.
@@ -139,7 +139,7 @@ const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// | D (\| W)     | holder died (kernel, or the back-stop)    | a reclaimer (CAS to its own tid)    |
 /// | REPORT       | units returned, death not reported yet    | one acquirer (CAS to 0)             |
 #[repr(C)]
-pub struct Slot {
+pub(crate) struct Slot {
     word: AtomicU32,
     _r0: AtomicU32,
     state: AtomicU64,
@@ -175,7 +175,7 @@ pub struct Slot {
 /// |            |        | slot i's state shows no `PEND` of parity p                   |
 /// | x          | 1      | some slot may be `REPORT`: acquirers take the slow path      |
 #[repr(C)]
-pub struct RawSemUndo {
+pub(crate) struct RawSemUndo {
     header: Header,
     value: AtomicU32,
     sleepers: AtomicU32,
@@ -267,12 +267,12 @@ impl Robust {
 
 impl RawSemUndo {
     /// Checks the creation arguments: `value <= max_value <= UNDO_VALUE_MAX`.
-    pub fn valid_args(value: u32, max_value: u32) -> bool {
+    pub(crate) fn valid_args(value: u32, max_value: u32) -> bool {
         value <= max_value && max_value <= UNDO_VALUE_MAX
     }
 
     /// Initialises and publishes. Arguments must satisfy [`RawSemUndo::valid_args`].
-    pub fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
+    pub(crate) fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
         let me = thread::current();
         self.value.store(value, Ordering::Relaxed);
         self.sleepers.store(0, Ordering::Relaxed);
@@ -300,7 +300,7 @@ impl RawSemUndo {
 
     /// The object header.
     #[inline]
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         &self.header
     }
 
@@ -456,7 +456,7 @@ impl RawSemUndo {
     /// returned, and this acquirer is the one told), `Timeout`, `Intr` (nothing taken),
     /// `Busy` (all `UNDO_HOLDERS` slots hold units: nothing taken).
     #[inline]
-    pub fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
         if let Some(me) = thread::current_if_ready() {
             if self.try_acquire_fast(me) {
                 return Status::Ok;
@@ -893,7 +893,7 @@ impl RawSemUndo {
     /// holds no unit of this semaphore: nothing changed), `Overflow` (at `max_value`,
     /// which only a damaged object can reach: nothing changed).
     #[inline]
-    pub fn release(&self) -> Status {
+    pub(crate) fn release(&self) -> Status {
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
         };
@@ -1232,7 +1232,7 @@ impl RawSemUndo {
     /// Units available: the value, plus units cached in idle slots, plus the units of
     /// holders that died (the kernel has marked their slots; the next acquirer that
     /// needs them takes them back). A pure read.
-    pub fn value(&self) -> u32 {
+    pub(crate) fn value(&self) -> u32 {
         let v = self.value.load(Ordering::Acquire);
         let mut total = v & VALUE_MASK;
         for (j, slot) in self.slots.iter().enumerate() {
@@ -1261,12 +1261,12 @@ impl RawSemUndo {
 
     /// Maximum value.
     #[inline]
-    pub fn max_value(&self) -> u32 {
+    pub(crate) fn max_value(&self) -> u32 {
         self.max_value.load(Ordering::Relaxed)
     }
 
     /// Units the calling thread holds.
-    pub fn held_by_caller(&self) -> u32 {
+    pub(crate) fn held_by_caller(&self) -> u32 {
         let Some(me) = thread::current_if_ready() else {
             return 0;
         };
@@ -1277,7 +1277,7 @@ impl RawSemUndo {
     /// Ends an in-place semaphore: `Busy` while the calling thread holds units (its
     /// private book says so), while any live holder holds units, or while threads
     /// really sleep on it.
-    pub fn destroy(&self) -> Status {
+    pub(crate) fn destroy(&self) -> Status {
         if robust::thread_holds_lock_in(
             self as *const RawSemUndo as usize,
             core::mem::size_of::<RawSemUndo>(),

@@ -76,7 +76,7 @@ fn spin_ended(paid: bool) {
 /// when it ends on any value that stops it; see [`spin_until`] to say which values
 /// prove it useful.
 #[inline]
-pub fn spin_while(word: &AtomicU32, keep_spinning: impl Fn(u32) -> bool) -> u32 {
+pub(crate) fn spin_while(word: &AtomicU32, keep_spinning: impl Fn(u32) -> bool) -> u32 {
     spin_until(word, &keep_spinning, |v| !keep_spinning(v))
 }
 
@@ -84,7 +84,7 @@ pub fn spin_while(word: &AtomicU32, keep_spinning: impl Fn(u32) -> bool) -> u32 
 /// useful (the holder released the word): a spin that stops because, say, another
 /// waiter marked the word contended was not, and counts as futile.
 #[inline]
-pub fn spin_until(
+pub(crate) fn spin_until(
     word: &AtomicU32,
     keep_spinning: impl Fn(u32) -> bool,
     released: impl Fn(u32) -> bool,

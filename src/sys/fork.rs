@@ -27,7 +27,7 @@ static STATE: AtomicU8 = AtomicU8::new(UNREGISTERED);
 
 /// Registers the handlers if that has not happened yet.
 #[inline]
-pub fn ensure_handlers() {
+pub(crate) fn ensure_handlers() {
     if STATE.load(Ordering::Acquire) != REGISTERED {
         register();
     }

@@ -13,7 +13,7 @@ use super::time::Deadline;
 
 /// Why [`wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// Woken, the word no longer held `expected`, or a spurious wake-up: re-check.
     Retry,
     /// The deadline passed (never before it).
@@ -26,7 +26,7 @@ pub enum Wake {
 ///
 /// `Deadline::Now` never sleeps and reports `TimedOut`.
 #[inline]
-pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
+pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
     wait_bitset(
         word,
         expected,
@@ -37,7 +37,7 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
 
 /// As [`wait`], but only [`wake_bitset`] calls whose mask shares a bit with `mask` (or
 /// plain [`wake`]s) wake this sleeper. `mask` must not be 0.
-pub fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, mask: u32) -> Wake {
+pub(crate) fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, mask: u32) -> Wake {
     // "Forever" is a deadline ~35,000 years away rather than no timeout: the kernel
     // restarts an untimed wait transparently after an SA_RESTART handler, but a timed
     // one returns EINTR whenever any handler ran. So every handler gives MP_EINTR, as
@@ -85,7 +85,7 @@ pub fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, mask: u
 
 /// Wakes up to `n` threads (of any process) sleeping on `word`. Returns how many
 /// were woken.
-pub fn wake(word: &AtomicU32, n: u32) -> u32 {
+pub(crate) fn wake(word: &AtomicU32, n: u32) -> u32 {
     let n = n.min(i32::MAX as u32) as i32;
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only uses the address as a key.
     // Shared (no FUTEX_PRIVATE_FLAG) as explained in the module docs.
@@ -105,7 +105,7 @@ pub fn wake(word: &AtomicU32, n: u32) -> u32 {
 
 /// Wakes up to `n` threads sleeping on `word` whose wait mask shares a bit with `mask`
 /// (see [`wait_bitset`]). Returns how many were woken.
-pub fn wake_bitset(word: &AtomicU32, n: u32, mask: u32) -> u32 {
+pub(crate) fn wake_bitset(word: &AtomicU32, n: u32, mask: u32) -> u32 {
     let n = n.min(i32::MAX as u32) as i32;
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE_BITSET only uses the address as
     // a key. Shared (no FUTEX_PRIVATE_FLAG) as explained in the module docs.
@@ -125,13 +125,13 @@ pub fn wake_bitset(word: &AtomicU32, n: u32, mask: u32) -> u32 {
 
 /// Wakes every thread sleeping on `word`.
 #[inline]
-pub fn wake_all(word: &AtomicU32) -> u32 {
+pub(crate) fn wake_all(word: &AtomicU32) -> u32 {
     wake(word, i32::MAX as u32)
 }
 
 /// The kernel's `struct robust_list_head` (`include/uapi/linux/futex.h`): 24 bytes on LP64.
 #[repr(C)]
-pub struct RobustListHead {
+pub(crate) struct RobustListHead {
     /// First entry (a pointer to an entry's `next` field); points at `self` when empty.
     /// Bit 0 flags the target entry as a PI futex.
     pub list_next: usize,
@@ -142,7 +142,7 @@ pub struct RobustListHead {
 }
 
 /// `get_robust_list(0)`: the calling thread's registered robust-list head, if any.
-pub fn get_robust_list() -> Option<*mut RobustListHead> {
+pub(crate) fn get_robust_list() -> Option<*mut RobustListHead> {
     let mut head: *mut RobustListHead = core::ptr::null_mut();
     let mut len: libc::size_t = 0;
     // SAFETY: both out-pointers are valid and writable; pid 0 means the caller.
@@ -158,7 +158,7 @@ pub fn get_robust_list() -> Option<*mut RobustListHead> {
 /// # Safety
 /// `head` must stay valid (and keep the robust-list format) until the thread exits,
 /// execs, or registers another head: the kernel walks it at exit.
-pub unsafe fn set_robust_list(head: *mut RobustListHead) -> bool {
+pub(crate) unsafe fn set_robust_list(head: *mut RobustListHead) -> bool {
     // SAFETY: forwarded to the caller's contract; the length is the exact struct size.
     let r = unsafe {
         libc::syscall(

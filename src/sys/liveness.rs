@@ -20,7 +20,7 @@
 /// This is readable even where `/proc` belongs to an ancestor namespace (the link is
 /// resolved for the calling task itself); where `/proc/self` does not resolve (a
 /// `/proc` of an unrelated namespace), it is 0.
-pub fn own_pidns() -> u32 {
+pub(crate) fn own_pidns() -> u32 {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata("/proc/self/ns/pid") {
         Ok(m) => u32::try_from(m.ino()).unwrap_or(0),
@@ -33,7 +33,7 @@ pub fn own_pidns() -> u32 {
 /// `getpid()`. (The kernel prints one id per namespace level from the level of the
 /// `/proc` mount down to the task's own, so a `/proc` of an ancestor namespace shows two
 /// or more; a `/proc` of an unrelated namespace has no `/proc/self` at all.)
-pub fn proc_is_own_namespace() -> bool {
+pub(crate) fn proc_is_own_namespace() -> bool {
     let Ok(status) = std::fs::read("/proc/self/status") else {
         return false;
     };
@@ -65,7 +65,7 @@ fn nspid_is_exactly(status: &[u8], pid: i32) -> bool {
 ///
 /// Only meaningful when [`proc_is_own_namespace`] holds and `pid`/`tid` are ids of the
 /// caller's namespace.
-pub fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
+pub(crate) fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
     let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and ')': fields resume after the
     // last ')', with field 3 (the state); field 22 comes 19 fields after it.

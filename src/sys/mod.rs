@@ -10,18 +10,18 @@
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 //! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
 
-pub mod fork;
-pub mod futex;
-pub mod liveness;
-pub mod robust;
-pub mod shm;
-pub mod thread;
-pub mod time;
-pub mod waitv;
+pub(crate) mod fork;
+pub(crate) mod futex;
+pub(crate) mod liveness;
+pub(crate) mod robust;
+pub(crate) mod shm;
+pub(crate) mod thread;
+pub(crate) mod time;
+pub(crate) mod waitv;
 
 /// The calling thread's `errno`.
 #[inline]
-pub fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     // SAFETY: `__errno_location` always returns a valid pointer to the calling
     // thread's errno slot.
     unsafe { *libc::__errno_location() }

@@ -46,13 +46,13 @@ use core::sync::atomic::{AtomicUsize, Ordering, compiler_fence};
 use super::futex::{RobustListHead, get_robust_list, set_robust_list};
 
 /// glibc's LP64 `futex_offset`: lock word = node - 32.
-pub const FUTEX_OFFSET: isize = -32;
+pub(crate) const FUTEX_OFFSET: isize = -32;
 
 /// How the calling thread's robust list is used. The numbers are public
 /// (`mp_robust_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Not robust: owner death is detected only by the liveness back-stop.
     Off = 0,
     /// Our nodes are linked into glibc's per-thread list.
@@ -69,7 +69,7 @@ struct OwnHead {
 }
 
 /// Chooses the mode for the calling thread and returns its list head (null when off).
-pub fn init_thread(disabled: bool) -> (Mode, *mut RobustListHead) {
+pub(crate) fn init_thread(disabled: bool) -> (Mode, *mut RobustListHead) {
     if disabled {
         return (Mode::Off, core::ptr::null_mut());
     }
@@ -142,7 +142,7 @@ unsafe fn self_test(head: *mut RobustListHead) -> bool {
 /// # Safety
 /// `head` is the calling thread's live head (from [`init_thread`]).
 #[inline]
-pub unsafe fn set_pending(head: *mut RobustListHead, node: &AtomicUsize) {
+pub(crate) unsafe fn set_pending(head: *mut RobustListHead, node: &AtomicUsize) {
     // SAFETY: per the contract, `head` is valid and only this thread writes it.
     unsafe { (*head).list_op_pending = node.as_ptr() as usize };
     compiler_fence(Ordering::SeqCst);
@@ -153,7 +153,7 @@ pub unsafe fn set_pending(head: *mut RobustListHead, node: &AtomicUsize) {
 /// # Safety
 /// As [`set_pending`].
 #[inline]
-pub unsafe fn clear_pending(head: *mut RobustListHead) {
+pub(crate) unsafe fn clear_pending(head: *mut RobustListHead) {
     compiler_fence(Ordering::SeqCst);
     // SAFETY: per the contract, `head` is valid and only this thread writes it.
     unsafe { (*head).list_op_pending = 0 };
@@ -201,7 +201,7 @@ const INITIAL_CAPACITY: usize = 16;
 
 /// The calling thread's private record of the RLocks it holds (see the module docs).
 /// Heap memory of the thread: never shared, never moved while linked.
-pub struct Book {
+pub(crate) struct Book {
     /// The thread's robust-list head; null when nothing is linked (robust mode off).
     head: *mut RobustListHead,
     /// Our segment of the list in order: `chain[0]` is the `start` anchor's node, then
@@ -227,7 +227,7 @@ pub struct Book {
 ///
 /// # Safety
 /// `head` is null or the calling thread's live head (from [`init_thread`]).
-pub unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
+pub(crate) unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
     let mut chain = Vec::new();
     if chain.try_reserve_exact(INITIAL_CAPACITY).is_err() {
         return core::ptr::null_mut();
@@ -292,7 +292,7 @@ unsafe fn link_anchors(book: &Book, head: *mut RobustListHead) {
 /// # Safety
 /// `book` is the calling thread's book; the lock stays mapped while recorded (the
 /// callers' contract, enforced for our own mappings by [`thread_holds_lock_in`]).
-pub unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
+pub(crate) unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
     if book.chain.len() == book.chain.capacity() && !grow(book) {
         return false;
     }
@@ -306,14 +306,14 @@ pub unsafe fn record(book: &mut Book, node: &AtomicUsize) -> bool {
 /// # Safety
 /// `book` is null or the calling thread's book.
 #[inline(always)]
-pub unsafe fn has_room(book: *const Book) -> bool {
+pub(crate) unsafe fn has_room(book: *const Book) -> bool {
     // SAFETY: per the contract.
     unsafe { book.as_ref() }.is_some_and(book_has_room)
 }
 
 /// [`has_room`] for a book in hand.
 #[inline(always)]
-pub fn book_has_room(book: &Book) -> bool {
+pub(crate) fn book_has_room(book: &Book) -> bool {
     book.chain.len() < book.chain.capacity()
 }
 
@@ -322,7 +322,7 @@ pub fn book_has_room(book: &Book) -> bool {
 /// # Safety
 /// As [`record`], and `has_room(book)` holds.
 #[inline(always)]
-pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
+pub(crate) unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
     if !book.head.is_null() {
         // SAFETY: per the contract, and the book links (non-null head).
         unsafe { record_linked_with_room(book, node) };
@@ -342,7 +342,7 @@ pub unsafe fn record_with_room(book: &mut Book, node: &AtomicUsize) {
 /// # Safety
 /// As [`record_with_room`], and `book.links()` holds.
 #[inline(always)]
-pub unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize) {
+pub(crate) unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize) {
     let addr = node.as_ptr() as usize;
     // SAFETY: `last` is the start anchor or a held lock's node, and `chain` has room for
     // one more entry (the contract).
@@ -364,7 +364,7 @@ pub unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize) {
 ///
 /// # Safety
 /// `book` is null or the calling thread's book, not otherwise borrowed.
-pub unsafe fn make_room(book: *mut Book) {
+pub(crate) unsafe fn make_room(book: *mut Book) {
     // SAFETY: per the contract.
     if let Some(b) = unsafe { book.as_mut() } {
         if b.chain.len() == b.chain.capacity() {
@@ -388,7 +388,7 @@ fn grow(book: &mut Book) -> bool {
 /// # Safety
 /// As [`record`].
 #[inline]
-pub unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
+pub(crate) unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
     if is_last(book, node) {
         // SAFETY: per the contract, and `is_last` holds.
         unsafe { forget_last(book, node) };
@@ -399,7 +399,7 @@ pub unsafe fn forget(book: &mut Book, node: &AtomicUsize) {
 
 /// True if `node` is the most recently recorded lock of `book` (the usual release).
 #[inline(always)]
-pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
+pub(crate) fn is_last(book: &Book, node: &AtomicUsize) -> bool {
     // With nothing held, `last` is the start anchor's node (private memory), which is no
     // lock's node.
     book.last == node.as_ptr() as usize
@@ -410,7 +410,7 @@ pub fn is_last(book: &Book, node: &AtomicUsize) -> bool {
 /// # Safety
 /// As [`record`], and `is_last(book, node)` holds.
 #[inline(always)]
-pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
+pub(crate) unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
     if !book.head.is_null() {
         // SAFETY: per the contract, and the book links.
         unsafe { forget_last_linked(book, node) };
@@ -426,7 +426,7 @@ pub unsafe fn forget_last(book: &mut Book, node: &AtomicUsize) {
 /// # Safety
 /// As [`forget_last`], and `book.links()` holds.
 #[inline(always)]
-pub unsafe fn forget_last_linked(book: &mut Book, node: &AtomicUsize) {
+pub(crate) unsafe fn forget_last_linked(book: &mut Book, node: &AtomicUsize) {
     // SAFETY: `before_last` is our anchor or a held lock's node (see `record`): private
     // order; a lock is listed (the contract).
     unsafe {
@@ -518,7 +518,7 @@ impl Book {
     /// True if the book links the locks it records into the thread's robust list (the
     /// thread has a list: robust mode is on).
     #[inline(always)]
-    pub fn links(&self) -> bool {
+    pub(crate) fn links(&self) -> bool {
         !self.head.is_null()
     }
 
@@ -535,13 +535,13 @@ impl Book {
 
 /// True if the book lists the lock whose `next` slot is `node` (by its address in the
 /// mapping it was acquired through; the node's contents are not read).
-pub fn book_lists(book: &Book, node: &AtomicUsize) -> bool {
+pub(crate) fn book_lists(book: &Book, node: &AtomicUsize) -> bool {
     let addr = node.as_ptr() as usize;
     book.chain[1..].iter().rev().any(|&a| a == addr)
 }
 
 /// True if the book lists a lock whose node lies in `[start, start + len)`.
-pub fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
+pub(crate) fn book_holds_in(book: &Book, start: usize, len: usize) -> bool {
     let end = start.saturating_add(len);
     book.chain[1..].iter().any(|&a| a >= start && a < end)
 }
@@ -563,7 +563,7 @@ pub(crate) fn thread_holds_lock_in(start: usize, len: usize) -> bool {
 ///
 /// # Safety
 /// `book` is the calling thread's book, not used again if this returns true.
-pub unsafe fn retire_book(book: *mut Book) -> bool {
+pub(crate) unsafe fn retire_book(book: *mut Book) -> bool {
     // SAFETY: per the contract.
     let b = unsafe { &*book };
     if b.chain.len() > 1 {
@@ -593,7 +593,7 @@ pub unsafe fn retire_book(book: *mut Book) -> bool {
 ///
 /// # Safety
 /// `book` came from [`new_book`] and is not used again.
-pub unsafe fn drop_book(book: *mut Book) {
+pub(crate) unsafe fn drop_book(book: *mut Book) {
     // SAFETY: per the contract.
     unsafe {
         core::ptr::drop_in_place(book);

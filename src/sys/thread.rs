@@ -20,7 +20,7 @@ use super::robust::{self, Book, Mode};
 /// and every field's zero is a valid value.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct ThreadCtx {
+pub(crate) struct ThreadCtx {
     /// Kernel TID (what the robust futex word records). 0 = not initialised.
     pub tid: u32,
     /// Process id (thread group id).
@@ -120,7 +120,7 @@ fn slot() -> *mut ThreadCtx {
 /// The reference points into the calling thread's TLS: it is `!Send` (ThreadCtx holds a
 /// raw pointer), and callers use it only for the duration of one library call.
 #[inline]
-pub fn current() -> &'static ThreadCtx {
+pub(crate) fn current() -> &'static ThreadCtx {
     // SAFETY: the slot is valid for the thread's lifetime, suitably sized and aligned
     // for ThreadCtx (asserted above), and all-zero is a valid ThreadCtx. Only this
     // thread writes it (init_current, or the fork child handler in the same thread),
@@ -135,7 +135,7 @@ static ENV_READ: AtomicBool = AtomicBool::new(false);
 /// The calling thread's identity if it is already initialised (for fast paths that
 /// hand the first call of a thread to a cold path).
 #[inline(always)]
-pub fn current_if_ready() -> Option<&'static ThreadCtx> {
+pub(crate) fn current_if_ready() -> Option<&'static ThreadCtx> {
     // SAFETY: as in `current`.
     let ctx = unsafe { &*slot() };
     if ctx.tid != 0 { Some(ctx) } else { None }

@@ -6,7 +6,7 @@
 
 /// When a blocking operation must give up.
 #[derive(Clone, Copy, Debug)]
-pub enum Deadline {
+pub(crate) enum Deadline {
     /// Try once; never sleep (`block == false`, or `timeout_ms == 0`).
     Now,
     /// Sleep as long as needed (`timeout_ms < 0`).
@@ -19,30 +19,30 @@ pub enum Deadline {
 /// fast paths that should not read the clock: an uncontended acquire never needs a
 /// deadline, so slow paths turn it into one ([`Timeout::deadline`]) first thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeout(i64);
+pub(crate) struct Timeout(i64);
 
 impl Timeout {
     /// Try once, never sleep.
     #[cfg(test)]
-    pub const NOW: Timeout = Timeout(0);
+    pub(crate) const NOW: Timeout = Timeout(0);
     /// Wait as long as needed.
-    pub const FOREVER: Timeout = Timeout(-1);
+    pub(crate) const FOREVER: Timeout = Timeout(-1);
 
     /// `block == false` ignores the timeout (CPython semantics); then as
     /// [`Deadline::from_timeout`].
     #[inline]
-    pub fn new(block: bool, timeout_ms: i64) -> Timeout {
+    pub(crate) fn new(block: bool, timeout_ms: i64) -> Timeout {
         Timeout(if block { timeout_ms } else { 0 })
     }
 
     /// The absolute deadline, measured from now.
-    pub fn deadline(self) -> Deadline {
+    pub(crate) fn deadline(self) -> Deadline {
         Deadline::from_timeout(true, self.0)
     }
 }
 
 /// Current `CLOCK_MONOTONIC` time.
-pub fn monotonic_now() -> libc::timespec {
+pub(crate) fn monotonic_now() -> libc::timespec {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -57,7 +57,7 @@ impl Deadline {
     /// The deadline for a C-style `(block, timeout_ms)` pair: `block == false`
     /// ignores the timeout (CPython semantics), `0` means "try once", a negative
     /// value waits forever. A timeout too large to represent waits forever.
-    pub fn from_timeout(block: bool, timeout_ms: i64) -> Deadline {
+    pub(crate) fn from_timeout(block: bool, timeout_ms: i64) -> Deadline {
         if !block || timeout_ms == 0 {
             return Deadline::Now;
         }
@@ -91,12 +91,12 @@ impl Deadline {
 
     /// True when the caller must not sleep.
     #[inline]
-    pub fn is_now(&self) -> bool {
+    pub(crate) fn is_now(&self) -> bool {
         matches!(self, Deadline::Now)
     }
 
     /// True when the deadline has passed (always for `Now`, never for `Never`).
-    pub fn expired(&self) -> bool {
+    pub(crate) fn expired(&self) -> bool {
         match self {
             Deadline::Now => true,
             Deadline::Never => false,
@@ -109,7 +109,7 @@ impl Deadline {
 
     /// The earlier of `self` and `ms` milliseconds from now (used by the owner-death
     /// back-stop, which wakes up periodically to look at the owner).
-    pub fn capped_ms(&self, ms: i64) -> Deadline {
+    pub(crate) fn capped_ms(&self, ms: i64) -> Deadline {
         let cap = Deadline::after_ms(ms);
         match (self, &cap) {
             (Deadline::At(a), Deadline::At(c))

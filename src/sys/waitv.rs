@@ -13,7 +13,7 @@ use super::futex::Wake;
 use super::time::Deadline;
 
 /// The kernel's limit on entries per call (`FUTEX_WAITV_MAX`).
-pub const WAITV_MAX: usize = 128;
+pub(crate) const WAITV_MAX: usize = 128;
 
 /// `FUTEX2_SIZE_U32`: every word is 32 bits.
 const FUTEX2_SIZE_U32: u32 = 2;
@@ -35,7 +35,7 @@ static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 /// deadline, or a signal handler. `None` if the kernel lacks `futex_waitv` (the caller
 /// then sleeps on one word with [`super::futex::wait`]). At most [`WAITV_MAX`] words
 /// are used; extra ones are ignored.
-pub fn wait_any(words: &[(&AtomicU32, u32)], deadline: &Deadline) -> Option<Wake> {
+pub(crate) fn wait_any(words: &[(&AtomicU32, u32)], deadline: &Deadline) -> Option<Wake> {
     if UNSUPPORTED.load(Ordering::Relaxed) {
         return None;
     }

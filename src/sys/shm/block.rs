@@ -11,7 +11,7 @@ use super::registry::Content;
 use crate::status::{MpResult, Status};
 
 /// Prefix of generated block names, as CPython's `_SHM_NAME_PREFIX`.
-pub const BLOCK_NAME_PREFIX: &str = "psm_";
+pub(crate) const BLOCK_NAME_PREFIX: &str = "psm_";
 
 /// How many generated names `open_block` tries before giving up with `MP_EEXIST`
 /// (CPython retries forever; 2^32 names make a collision streak this long
@@ -19,7 +19,7 @@ pub const BLOCK_NAME_PREFIX: &str = "psm_";
 const BLOCK_NAME_ATTEMPTS: u32 = 1000;
 
 /// A fresh block name like CPython's: `psm_` and 8 random lowercase hex digits.
-pub fn unique_block_name() -> String {
+pub(crate) fn unique_block_name() -> String {
     use core::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let mut buf = [0u8; 4];
@@ -68,7 +68,7 @@ impl NamedSpec for BlockSpec {
 }
 
 /// A raw block opened by [`open_block`].
-pub struct Block {
+pub(crate) struct Block {
     /// The mapping (registered as a block, with its name; released by `close`).
     pub opened: Opened,
     /// The name without a leading `/` (what CPython's `SharedMemory.name` shows).
@@ -89,7 +89,12 @@ pub struct Block {
 ///
 /// Creating (`MP_CREATE`) requires `size > 0`; opening an existing block ignores
 /// `size` and maps the whole file. Arguments are checked before anything is created.
-pub fn open_block(name: Option<&CStr>, flags: u32, size: usize, mode: u32) -> MpResult<Block> {
+pub(crate) fn open_block(
+    name: Option<&CStr>,
+    flags: u32,
+    size: usize,
+    mode: u32,
+) -> MpResult<Block> {
     validate_flags(flags)?;
     effective_mode(mode)?;
     if flags & FLAG_CREATE != 0 && size == 0 {

@@ -31,7 +31,7 @@ use crate::sys::errno;
 use crate::sys::liveness;
 
 /// What a named open produced.
-pub struct Opened {
+pub(crate) struct Opened {
     /// Start of the mapping (registered; released by `close`).
     pub base: *mut u8,
     /// Length of the mapping.
@@ -43,7 +43,7 @@ pub struct Opened {
 }
 
 /// How to create or check one kind of named object.
-pub trait NamedSpec {
+pub(crate) trait NamedSpec {
     /// What the mapping holds (recorded in the registry).
     fn content(&self) -> Content;
     /// Size of a newly created object.
@@ -58,7 +58,12 @@ pub trait NamedSpec {
 }
 
 /// Opens (and with `MP_CREATE`, creates) the named object described by `spec`.
-pub fn open_named(name: &CStr, flags: u32, mode: u32, spec: &dyn NamedSpec) -> MpResult<Opened> {
+pub(crate) fn open_named(
+    name: &CStr,
+    flags: u32,
+    mode: u32,
+    spec: &dyn NamedSpec,
+) -> MpResult<Opened> {
     validate_flags(flags)?;
     let bare = validate_name(name)?;
     let mode = effective_mode(mode)?;
@@ -261,7 +266,7 @@ fn link_unnamed(fd: &Fd, path: &CStr) -> MpResult<()> {
 // ---------------------------------------------------------------------------
 
 /// Prefix of temporary creation files (fallback only).
-pub const TEMP_PREFIX: &str = ".mpsync-tmp-";
+pub(crate) const TEMP_PREFIX: &str = ".mpsync-tmp-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 static STALE_TEMPS_SWEPT: AtomicBool = AtomicBool::new(false);

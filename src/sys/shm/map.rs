@@ -164,7 +164,7 @@ pub(super) fn map_shared(
 }
 
 /// A zeroed `MAP_SHARED | MAP_ANONYMOUS` mapping, inherited by `fork()`ed children.
-pub fn map_anonymous(len: usize, content: Content) -> MpResult<*mut u8> {
+pub(crate) fn map_anonymous(len: usize, content: Content) -> MpResult<*mut u8> {
     map_shared(None, len, content, None)
 }
 
@@ -197,7 +197,7 @@ fn release_range(addr: usize, m: Mapping) {
 /// Unmaps the live mapping `m` found at `addr` (by [`place`]) in the calling process.
 /// `MP_EBUSY` (nothing changed) if the calling thread holds a lock inside it;
 /// `MP_EBADOBJ` if another thread closed it meanwhile.
-pub fn unmap_live(addr: usize, m: Mapping) -> MpResult<()> {
+pub(crate) fn unmap_live(addr: usize, m: Mapping) -> MpResult<()> {
     if holds_lock_in(addr, m.span) {
         return Err(Status::Busy);
     }
@@ -229,19 +229,19 @@ pub(super) fn discard(addr: *mut u8) {
 }
 
 /// Where `addr` falls (see [`Place`]).
-pub fn place(addr: usize) -> Place {
+pub(crate) fn place(addr: usize) -> Place {
     registry::place(addr)
 }
 
 /// The live mapping that starts at `addr`, if any.
 #[inline]
-pub fn lookup(addr: usize) -> Option<Mapping> {
+pub(crate) fn lookup(addr: usize) -> Option<Mapping> {
     registry::lookup(addr)
 }
 
 /// Length of a mapping this library made at `addr`, if any.
 #[inline]
-pub fn mapping_len(addr: usize) -> Option<usize> {
+pub(crate) fn mapping_len(addr: usize) -> Option<usize> {
     registry::live_len(addr)
 }
 

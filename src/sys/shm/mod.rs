@@ -12,22 +12,22 @@
 //!   behind if the creator dies;
 //! * [`block`]: CPython-compatible raw blocks (`mp_shm_t`).
 
-pub mod block;
-pub mod create;
-pub mod map;
-pub mod names;
-pub mod registry;
+pub(crate) mod block;
+pub(crate) mod create;
+pub(crate) mod map;
+pub(crate) mod names;
+pub(crate) mod registry;
 mod spin_mutex;
 
-pub use block::open_block;
+pub(crate) use block::open_block;
 #[cfg(test)]
-pub use block::unique_block_name;
-pub use create::{NamedSpec, open_named};
-pub use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
-pub use names::validate_name;
+pub(crate) use block::unique_block_name;
+pub(crate) use create::{NamedSpec, open_named};
+pub(crate) use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
+pub(crate) use names::validate_name;
 #[cfg(test)]
-pub use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
-pub use registry::{Content, Mapping, Place, block_name};
+pub(crate) use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
+pub(crate) use registry::{Content, Mapping, Place, block_name};
 
 use std::ffi::CStr;
 
@@ -35,7 +35,7 @@ use crate::status::{MpResult, Status};
 use crate::sys::errno;
 
 /// Removes a name (`mp_unlink`). Existing mappings stay valid.
-pub fn unlink_name(name: &CStr) -> MpResult<()> {
+pub(crate) fn unlink_name(name: &CStr) -> MpResult<()> {
     let bare = validate_name(name)?;
     let path = names::path_of(bare);
     // SAFETY: valid NUL-terminated path.

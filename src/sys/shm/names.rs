@@ -7,20 +7,20 @@ use crate::status::{MpResult, Status};
 /// Where POSIX shared-memory names live on Linux (glibc's `shm_open` directory).
 pub const SHM_DIR: &str = "/dev/shm/";
 /// Longest accepted name, not counting an optional leading `/`.
-pub const NAME_MAX_LEN: usize = 200;
+pub(crate) const NAME_MAX_LEN: usize = 200;
 
 /// `MP_CREATE`: create the object if the name does not exist.
-pub const FLAG_CREATE: u32 = 1;
+pub(crate) const FLAG_CREATE: u32 = 1;
 /// `MP_EXCL`: with `MP_CREATE`, fail with `MP_EEXIST` if the name exists.
-pub const FLAG_EXCL: u32 = 2;
+pub(crate) const FLAG_EXCL: u32 = 2;
 /// `MP_ANY_OWNER`: accept an existing object whose file belongs to another user
 /// (without it, such an object is refused with `MP_EACCES`: a user who planted the
 /// name could otherwise rewrite the lock words of a privileged opener).
-pub const FLAG_ANY_OWNER: u32 = 16;
+pub(crate) const FLAG_ANY_OWNER: u32 = 16;
 
 /// Checks the name rules (1–200 of `[A-Za-z0-9._-]`, optionally after one `/`;
 /// not `.` or `..`) and returns the bare name (without the `/`).
-pub fn validate_name(name: &CStr) -> MpResult<&str> {
+pub(crate) fn validate_name(name: &CStr) -> MpResult<&str> {
     let bytes = name.to_bytes();
     let bare = bytes.strip_prefix(b"/").unwrap_or(bytes);
     let ok_chars = bare
@@ -34,7 +34,7 @@ pub fn validate_name(name: &CStr) -> MpResult<&str> {
 
 /// Rejects unknown bits, and `MP_EXCL` without `MP_CREATE` (meaningless, as `O_EXCL`
 /// without `O_CREAT`).
-pub fn validate_flags(flags: u32) -> MpResult<()> {
+pub(crate) fn validate_flags(flags: u32) -> MpResult<()> {
     if flags & !(FLAG_CREATE | FLAG_EXCL | FLAG_ANY_OWNER) != 0
         || flags & (FLAG_CREATE | FLAG_EXCL) == FLAG_EXCL
     {
@@ -44,7 +44,7 @@ pub fn validate_flags(flags: u32) -> MpResult<()> {
 }
 
 /// `mode == 0` means `0600`; only permission bits are accepted.
-pub fn effective_mode(mode: u32) -> MpResult<libc::mode_t> {
+pub(crate) fn effective_mode(mode: u32) -> MpResult<libc::mode_t> {
     if mode & !0o777 != 0 {
         return Err(Status::Inval);
     }

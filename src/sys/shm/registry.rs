@@ -45,7 +45,7 @@ use super::spin_mutex::SpinMutex;
 /// What a mapping holds, as the layer above declared when it was made. Never re-read
 /// from the shared memory, which other processes may have scribbled on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Content {
+pub(crate) enum Content {
     /// A synchronization object or array: its `raw::header::Kind` number.
     Object(u32),
     /// A raw shared-memory block (`mp_shm_t`).
@@ -54,7 +54,7 @@ pub enum Content {
 
 /// A live mapping, as recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     /// Length requested (the file's or object's size).
     pub len: usize,
     /// Length rounded up to whole pages: what the mapping really occupies.
@@ -67,7 +67,7 @@ pub struct Mapping {
 
 /// Where an address falls, for `close` and the handle checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// The start of a live mapping.
     Live(Mapping),
     /// Inside an arena, but not inside any live mapping: closed, or never handed out.
@@ -116,7 +116,7 @@ fn table() -> super::spin_mutex::Guard<'static, Table> {
 /// Hands out `span` bytes (a multiple of the page size) of never-used arena address
 /// space, reserving a new arena if needed; `None` if no arena can be had (the caller
 /// then lets the kernel choose).
-pub fn claim(span: usize) -> Option<usize> {
+pub(crate) fn claim(span: usize) -> Option<usize> {
     let mut t = table();
     if let Some(a) = t.arenas.last_mut() {
         if a.end - a.cursor >= span {
@@ -140,7 +140,7 @@ pub fn claim(span: usize) -> Option<usize> {
 }
 
 /// Records a new mapping at `addr`; false if one is recorded there already.
-pub fn record(addr: usize, mapping: Mapping, name: Option<CString>) -> bool {
+pub(crate) fn record(addr: usize, mapping: Mapping, name: Option<CString>) -> bool {
     let mut t = table();
     if t.live.contains_key(&addr) {
         return false;
@@ -150,7 +150,7 @@ pub fn record(addr: usize, mapping: Mapping, name: Option<CString>) -> bool {
 }
 
 /// Classifies `addr` (see [`Place`]).
-pub fn place(addr: usize) -> Place {
+pub(crate) fn place(addr: usize) -> Place {
     let t = table();
     if let Some((&start, e)) = t.live.range(..=addr).next_back() {
         if start == addr {
@@ -169,7 +169,7 @@ pub fn place(addr: usize) -> Place {
 
 /// The live mapping that starts at `addr`, if any.
 #[inline]
-pub fn lookup(addr: usize) -> Option<Mapping> {
+pub(crate) fn lookup(addr: usize) -> Option<Mapping> {
     match CACHE.get(addr) {
         Some(m) => Some(m),
         None => lookup_in_table(addr),
@@ -179,7 +179,7 @@ pub fn lookup(addr: usize) -> Option<Mapping> {
 /// The length of the live mapping that starts at `addr`, if any ([`lookup`]'s `len`;
 /// the hot path of every array access).
 #[inline]
-pub fn live_len(addr: usize) -> Option<usize> {
+pub(crate) fn live_len(addr: usize) -> Option<usize> {
     match CACHE.get_len(addr) {
         Some(len) => Some(len),
         None => lookup_in_table(addr).map(|m| m.len),
@@ -198,7 +198,7 @@ fn lookup_in_table(addr: usize) -> Option<Mapping> {
 
 /// The recorded name of the live block at `addr` (NUL-terminated, valid until the
 /// block is closed).
-pub fn block_name(addr: usize) -> Option<*const core::ffi::c_char> {
+pub(crate) fn block_name(addr: usize) -> Option<*const core::ffi::c_char> {
     let t = table();
     let e = t.live.get(&addr)?;
     match (e.mapping.content, &e.name) {
@@ -209,7 +209,7 @@ pub fn block_name(addr: usize) -> Option<*const core::ffi::c_char> {
 
 /// Removes the record of the live mapping at `addr` if it is still exactly
 /// `expected` (a concurrent close of the same handle removes it only once).
-pub fn remove(addr: usize, expected: Mapping) -> bool {
+pub(crate) fn remove(addr: usize, expected: Mapping) -> bool {
     let mut t = table();
     match t.live.get(&addr) {
         Some(e) if e.mapping == expected => {
@@ -373,7 +373,7 @@ impl LookupCache {
 
 /// `pthread_atfork` prepare handler: holds the table across `fork()`, so that no
 /// other thread is in the middle of changing it when the child's copy is taken.
-pub fn lock_for_fork() {
+pub(crate) fn lock_for_fork() {
     TABLE.lock_raw();
 }
 
@@ -381,7 +381,7 @@ pub fn lock_for_fork() {
 ///
 /// # Safety
 /// Only from those handlers, after `lock_for_fork` ran in this `fork()`.
-pub unsafe fn unlock_after_fork() {
+pub(crate) unsafe fn unlock_after_fork() {
     // SAFETY: per the contract, the prepare handler took it for this fork.
     unsafe { TABLE.unlock_raw() };
 }

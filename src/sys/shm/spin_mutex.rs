@@ -7,7 +7,7 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// See the module documentation.
-pub struct SpinMutex<T> {
+pub(super) struct SpinMutex<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -17,13 +17,13 @@ pub struct SpinMutex<T> {
 unsafe impl<T: Send> Sync for SpinMutex<T> {}
 
 /// Exclusive access to the value until dropped.
-pub struct Guard<'a, T> {
+pub(super) struct Guard<'a, T> {
     mutex: &'a SpinMutex<T>,
 }
 
 impl<T> SpinMutex<T> {
     /// An unlocked mutex holding `value`.
-    pub const fn new(value: T) -> Self {
+    pub(super) const fn new(value: T) -> Self {
         SpinMutex {
             locked: AtomicBool::new(false),
             value: UnsafeCell::new(value),
@@ -32,7 +32,7 @@ impl<T> SpinMutex<T> {
 
     /// Takes the mutex (yielding the CPU while another thread holds it).
     #[inline]
-    pub fn lock(&self) -> Guard<'_, T> {
+    pub(super) fn lock(&self) -> Guard<'_, T> {
         self.lock_raw();
         Guard { mutex: self }
     }
@@ -40,7 +40,7 @@ impl<T> SpinMutex<T> {
     /// Takes the mutex without a guard: for the `fork` prepare handler, paired with
     /// [`SpinMutex::unlock_raw`] in the parent and child handlers.
     #[inline]
-    pub fn lock_raw(&self) {
+    pub(super) fn lock_raw(&self) {
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -56,7 +56,7 @@ impl<T> SpinMutex<T> {
     /// The caller took the mutex with `lock_raw` (in the child after `fork()`: the
     /// forking thread did, in the prepare handler), and no guard is alive.
     #[inline]
-    pub unsafe fn unlock_raw(&self) {
+    pub(super) unsafe fn unlock_raw(&self) {
         self.locked.store(false, Ordering::Release);
     }
 }
