@@ -2,8 +2,8 @@
 //! (`--json`) with the same fields for both.
 
 use mpsync::inspect::{
-    Class, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState, State,
-    Creator, UndoHolder, kind_name,
+    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState,
+    State, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
 

@@ -60,8 +60,12 @@ __all__ = [
 
 # Objects made without a name are named objects under a fresh name (so that spawn and
 # forkserver children can open them); the creating process removes those names when
-# the objects are collected, and the rest at exit.
+# the objects are collected, and the rest at exit. The names record their creator
+# (``mpsync-anon-<pid>-<start>-<pidns>-...``), so the names of a creator that was
+# killed before it could remove them are removed here, by the next import anywhere,
+# once that creator provably no longer exists.
 _atexit.register(_mpsync.unlink_anonymous)
+_mpsync.sweep_orphans()
 
 
 class OwnerDiedError(RuntimeError):

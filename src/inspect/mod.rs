@@ -718,5 +718,4 @@ mod tests {
         }
         assert_eq!(bare_name(&"x".repeat(256)), Err(InspectError::InvalidName));
     }
-
 }

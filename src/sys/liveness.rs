@@ -254,4 +254,66 @@ mod tests {
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
     }
+
+    #[test]
+    fn a_process_lives_while_any_thread_runs() {
+        if !proc_is_own_namespace() {
+            eprintln!("skipped: /proc is not our namespace's");
+            return;
+        }
+        let v = Vantage::here();
+        let ns = u64::from(v.pidns);
+        extern "C" fn linger(_: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: plain sleep in a thread of the forked child.
+            unsafe { libc::sleep(30) };
+            core::ptr::null_mut()
+        }
+        let mut pipe = [0; 2];
+        // SAFETY: a valid two-int array.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        // SAFETY: the child starts one thread, reports, and ends its main thread; it
+        // never returns to the test harness (the other thread only sleeps).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let mut t: libc::pthread_t = 0;
+            // SAFETY: a valid thread handle and start routine.
+            unsafe {
+                libc::pthread_create(&mut t, core::ptr::null(), linger, core::ptr::null_mut());
+                libc::write(pipe[1], b"x".as_ptr().cast(), 1);
+                // Ends the main thread only (pthread_exit would unwind Rust frames).
+                libc::syscall(libc::SYS_exit, 0);
+            }
+        }
+        // SAFETY: our pipe's ends.
+        unsafe {
+            libc::close(pipe[1]);
+            let mut b = 0u8;
+            libc::read(pipe[0], (&mut b as *mut u8).cast(), 1);
+            libc::close(pipe[0]);
+        }
+        let p = pid as u32;
+        // The main thread's exit takes a moment to show.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while live_thread_start_time(p, p).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let leader_gone = live_thread_start_time(p, p).is_none();
+        let start = live_process_start_time(p);
+        let verdict = start.map(|s| v.process(p, s, ns));
+        // SAFETY: our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, core::ptr::null_mut(), 0);
+        }
+        assert!(leader_gone, "the main thread did not exit");
+        assert_eq!(
+            verdict,
+            Some(Liveness::Alive),
+            "a running process judged gone"
+        );
+        assert_eq!(live_process_start_time(p), None);
+        assert_eq!(v.process(p, start.unwrap_or(1), ns), Liveness::Dead);
+        assert_eq!(v.process(p, start.unwrap_or(1), ns + 1), Liveness::Unknown);
+        assert_eq!(v.process(p, 0, ns), Liveness::Unknown);
+    }
 }

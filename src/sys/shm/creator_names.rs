@@ -182,6 +182,10 @@ pub(crate) fn sweep_orphans() -> std::io::Result<usize> {
 mod tests {
     use super::*;
 
+    fn random_hex() -> String {
+        format!("{:08x}", super::super::block::random_u32())
+    }
+
     #[test]
     fn temp_names_parse_strictly() {
         let c = Creator {
@@ -248,5 +252,60 @@ mod tests {
         ] {
             assert_eq!(parse_anonymous_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn sweep_removes_exactly_the_names_of_provably_gone_creators() {
+        let v = Vantage::here();
+        let me = Creator::current();
+        if me.start == 0 || me.pidns == 0 || !v.proc_is_ours {
+            eprintln!("skipped: /proc cannot prove anything here");
+            return;
+        }
+        // A creator that no longer exists: a reaped child.
+        // SAFETY: the child only calls _exit.
+        let dead = unsafe { libc::fork() };
+        if dead == 0 {
+            // SAFETY: async-signal-safe exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let (start, ns, r) = (me.start, me.pidns, random_hex());
+        let name = |pid: u32, start: u64, ns: u64| format!("{ANON_PREFIX}{pid}-{start}-{ns}-0-{r}");
+        let orphan = name(dead as u32, start, ns);
+        let kept = [
+            name(me.pid, start, ns),                             // alive
+            name(me.pid, start + 1, ns), // our pid, another start: reused pid, dead
+            name(dead as u32, start, ns + 1), // another namespace: unknown
+            name(dead as u32, 0, ns),    // unknown start time
+            format!("{ANON_PREFIX}{dead}-{start}-{ns}-0-{r}-x"), // not the form
+            format!("mpsync-{dead}-0-{r}"), // the old form: records no start time
+        ];
+        let reused = &kept[1];
+        let dir = format!("{ANON_PREFIX}{dead}-{start}-{ns}-1-{r}");
+        for f in core::iter::once(&orphan).chain(&kept) {
+            std::fs::write(format!("{SHM_DIR}{f}"), b"x").unwrap();
+        }
+        std::fs::create_dir(format!("{SHM_DIR}{dir}")).unwrap();
+        let removed = sweep_orphans().unwrap();
+        let exists = |f: &str| std::fs::symlink_metadata(format!("{SHM_DIR}{f}")).is_ok();
+        let left: Vec<bool> = kept.iter().map(|f| exists(f)).collect();
+        let (orphan_left, reused_left, dir_left) = (exists(&orphan), exists(reused), exists(&dir));
+        for f in core::iter::once(&orphan).chain(&kept) {
+            let _ = std::fs::remove_file(format!("{SHM_DIR}{f}"));
+        }
+        let _ = std::fs::remove_dir(format!("{SHM_DIR}{dir}"));
+        assert!(!orphan_left, "a dead creator's name was kept");
+        assert!(!reused_left, "a name of a reused pid was kept");
+        assert_eq!(&left[..1], &[true], "a live creator's name was removed");
+        assert_eq!(
+            &left[2..],
+            &[true; 4],
+            "an unprovable or foreign name was removed"
+        );
+        assert!(dir_left, "a directory was removed");
+        // Other processes' sweeps (parallel tests) may take some: at most ours + others.
+        assert!(removed >= 1 || !orphan_left);
     }
 }

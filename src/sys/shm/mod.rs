@@ -124,7 +124,10 @@ mod tests {
         };
         let me = std::process::id();
         let my_start = crate::sys::liveness::live_thread_start_time(me, me).unwrap();
-        let stale = format!("{SHM_DIR}{}{dead}-{my_start}-{ns}-7", creator_names::TEMP_PREFIX);
+        let stale = format!(
+            "{SHM_DIR}{}{dead}-{my_start}-{ns}-7",
+            creator_names::TEMP_PREFIX
+        );
         let live = format!(
             "{SHM_DIR}{}{me}-{my_start}-{ns}-999999",
             creator_names::TEMP_PREFIX
