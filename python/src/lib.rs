@@ -287,6 +287,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BusyError", py.get_type::<BusyError>())?;
     m.add("SEM_VALUE_MAX", mpsync::SEM_VALUE_MAX)?;
     m.add("NAME_MAX", mpsync::NAME_MAX)?;
+    m.add("ANONYMOUS_NAME_PREFIX", mpsync::ANONYMOUS_NAME_PREFIX)?;
     m.add("ARRAY_DATA_OFFSET", mpsync::SharedArray::DATA_OFFSET)?;
     Ok(())
 }
