@@ -139,6 +139,8 @@ pub(crate) fn anonymous_name() -> String {
 /// vanish meanwhile (a concurrent sweep) are skipped.
 pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io::Result<usize> {
     let mut vantage = None;
+    // One creator usually left several names: judge each creator once.
+    let mut judged: Vec<(Creator, Liveness)> = Vec::new();
     let mut removed = 0;
     for entry in std::fs::read_dir(SHM_DIR)?.flatten() {
         let file = entry.file_name();
@@ -156,7 +158,15 @@ pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io
             continue;
         }
         let v = *vantage.get_or_insert_with(Vantage::here);
-        if creator.liveness(v) != Liveness::Dead {
+        let liveness = match judged.iter().find(|(c, _)| *c == creator) {
+            Some(&(_, l)) => l,
+            None => {
+                let l = creator.liveness(v);
+                judged.push((creator, l));
+                l
+            }
+        };
+        if liveness != Liveness::Dead {
             continue;
         }
         // The name records a creator that no longer exists: nobody can make a new
