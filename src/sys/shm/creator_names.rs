@@ -18,7 +18,6 @@
 //! through a `/proc` that is not ours, are never touched.
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use super::names::SHM_DIR;
 use crate::sys::liveness::{self, Liveness, Vantage};
@@ -40,24 +39,30 @@ pub(crate) struct Creator {
 
 impl Creator {
     /// The calling process. Computed once per process (a `fork()` child, whose pid
-    /// differs, computes its own).
+    /// differs, computes its own). Lock-free, so that a child forked while another
+    /// thread was filling the cache cannot deadlock here: every thread of a process
+    /// writes the same values, the start time before the word that names the pid.
     pub(crate) fn current() -> Creator {
-        static CACHE: Mutex<Option<Creator>> = Mutex::new(None);
+        /// `pid << 32 | pidns` of the process whose start time `START` holds.
+        static ID: AtomicU64 = AtomicU64::new(0);
+        static START: AtomicU64 = AtomicU64::new(0);
         // SAFETY: getpid cannot fail.
         let pid = unsafe { libc::getpid() } as u32;
-        // A poisoned cache is still a valid cache (it is written whole).
-        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = *cache {
-            if c.pid == pid {
-                return c;
-            }
+        let id = ID.load(Ordering::Acquire);
+        if (id >> 32) as u32 == pid {
+            return Creator {
+                pid,
+                start: START.load(Ordering::Relaxed),
+                pidns: id & 0xffff_ffff,
+            };
         }
         let c = Creator {
             pid,
             start: liveness::live_process_start_time(pid).unwrap_or(0),
             pidns: u64::from(liveness::own_pidns()),
         };
-        *cache = Some(c);
+        START.store(c.start, Ordering::Relaxed);
+        ID.store(u64::from(pid) << 32 | c.pidns, Ordering::Release);
         c
     }
 
@@ -262,6 +267,21 @@ mod tests {
         ] {
             assert_eq!(parse_anonymous_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_fork_child_records_itself() {
+        use crate::api::tests_fork::{in_child, wait_for};
+        let parent = Creator::current();
+        let child = in_child(|| {
+            // SAFETY: getpid cannot fail.
+            let me = unsafe { libc::getpid() } as u32;
+            let c = parse_anonymous_name(&anonymous_name());
+            let fresh = liveness::live_process_start_time(me).unwrap_or(0);
+            i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
+        });
+        wait_for(child, None);
+        assert_eq!(Creator::current(), parent);
     }
 
     #[test]
