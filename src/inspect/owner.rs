@@ -1,7 +1,9 @@
 //! Is a recorded process or thread still alive? The inspector's answer follows the
 //! RLock back-stop's rules (`sys::liveness`): `/proc` is evidence only when the
 //! recorded namespace is the inspector's own *and* the `/proc` it sees is provably that
-//! namespace's. Otherwise the answer is [`Liveness::Unknown`], never "dead".
+//! namespace's. Otherwise the answer is [`Liveness::Unknown`], never "dead". The judge,
+//! `Vantage`, lives in `sys::liveness` (the sweeps of names that record their creator
+//! use it too); this module gives the inspector its public names.
 
 pub use crate::sys::liveness::Liveness;
 pub(crate) use crate::sys::liveness::Vantage;
