@@ -156,13 +156,33 @@ def test_children_keep_using_a_killed_creators_objects():
         cleanup(names.values())
 
 
-def test_another_namespaces_proc_proves_nothing():
-    """Inside `unshare -p -f` without a new /proc, /proc shows the parent namespace:
-    the sweep must not judge our namespace's pids from there."""
+# Run inside a new PID namespace: writes a name recorded by pid 2 of that namespace
+# (nobody: the interpreter is its pid 1) and prints 1 if a sweep there kept it.
+IN_NAMESPACE = r"""
+import os, mpsync
+ns = os.stat("/proc/self/ns/pid").st_ino
+path = f"/dev/shm/{mpsync._mpsync.ANONYMOUS_NAME_PREFIX}2-12345-{ns}-0-0000abcd"
+open(path, "wb").close()
+mpsync._mpsync.sweep_orphans()
+print(int(os.path.exists(path)))
+try:
+    os.unlink(path)
+except OSError:
+    pass
+"""
+
+
+def test_other_namespaces_and_their_proc_prove_nothing():
+    """A name recorded in another PID namespace is never removed; inside `unshare -p -f`
+    without a new /proc, /proc shows the parent namespace's pids, so nothing recorded
+    in the new namespace can be proven gone (host pid 2 is a kernel thread of another
+    start time: judging by that /proc would remove the name)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         print("SKIP: needs root and unshare(1)")
         pytest.skip("needs root and unshare(1)")
-    # A reaped process of ours is provably gone here.
+    if not proc_is_ours():
+        pytest.skip("/proc does not show our PID namespace: nothing can be proven")
+    # An orphan of our namespace: a reaped process of ours.
     p = subprocess.Popen(["true"])
     p.wait()
     with open(f"/proc/{os.getpid()}/stat") as f:
@@ -172,14 +192,18 @@ def test_another_namespaces_proc_proves_nothing():
     with open(os.path.join(SHM, name), "wb") as f:
         f.write(b"x")
     try:
-        code = "import mpsync; print(mpsync._mpsync.sweep_orphans())"
-        for cmd in (["unshare", "-p", "-f", sys.executable, "-c", code],
-                    ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", code]):
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        kept = {}
+        for new_proc in (False, True):
+            cmd = ["unshare", "-p", "-f"] + (["--mount-proc"] if new_proc else [])
+            out = subprocess.run(cmd + [sys.executable, "-c", IN_NAMESPACE],
+                                 capture_output=True, text=True, timeout=60)
             if out.returncode != 0:
                 print(f"SKIP: unshare failed: {out.stderr.strip()}")
                 pytest.skip(f"unshare failed: {out.stderr.strip()}")
-            assert os.path.exists(os.path.join(SHM, name)), cmd
+            kept[new_proc] = out.stdout.strip()
+            assert os.path.exists(os.path.join(SHM, name)), f"swept from inside {cmd}"
+        assert kept[False] == "1", "judged by a /proc of another namespace"
+        assert kept[True] == "0", "its own namespace's orphan was kept"
         # From our own namespace it is provably an orphan.
         assert import_mpsync_elsewhere() == 0
         assert not os.path.exists(os.path.join(SHM, name))
