@@ -12,7 +12,10 @@ also:
   with ``raise_owner_died=True``) instead of hanging;
 * release the GIL during every blocking wait, and let Ctrl-C interrupt it;
 * never register ``SharedMemory`` with multiprocessing's resource tracker unless
-  ``track=True``.
+  ``track=True``;
+* leave nothing in ``/dev/shm`` when the creator of unnamed objects is killed: the
+  next ``import mpsync`` removes their names once that creator provably no longer
+  exists (without a tracker process).
 """
 
 import atexit as _atexit

@@ -42,8 +42,6 @@ use owner::Vantage;
 
 /// Prefix of the library's temporary creation files (see `sys::shm::create`).
 pub const TEMP_PREFIX: &str = crate::sys::shm::creator_names::TEMP_PREFIX;
-/// Prefix of process-owned anonymous names ([`anonymous_name`](crate::anonymous_name)).
-pub const ANONYMOUS_PREFIX: &str = crate::sys::shm::creator_names::ANON_PREFIX;
 
 /// Why an entry could not be inspected at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
