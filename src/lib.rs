@@ -7,7 +7,8 @@
 //! **Rust users** use the safe API at the crate root: [`Lock`], [`RLock`],
 //! [`Semaphore`], [`Condition`], [`Event`], [`Barrier`], [`SharedArray`],
 //! [`SharedMemory`], with [`Deadline`], [`OpenOptions`], [`Outcome`] and [`Error`]
-//! (see the `api` module's conventions below, and docs/rust-api.md). The objects are
+//! (see the `api` module's conventions below, and docs/rust-api.md), and
+//! [`anonymous_name`] / [`sweep_orphans`] for bindings that name unnamed objects. The objects are
 //! byte-compatible with the C ABI's: a Rust process and a C program share a named
 //! object by opening the same name.
 //!
@@ -71,7 +72,7 @@ pub(crate) mod status;
 pub(crate) mod sys;
 
 pub use api::{
-    ArrayLock, Barrier, Condition, Deadline, ElemType, Error, Event, Lock, NAME_MAX, OpenOptions,
-    Outcome, RLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
-    unlink,
+    ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Error, Event, Lock,
+    NAME_MAX, OpenOptions, Outcome, RLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore,
+    SharedArray, SharedMemory, anonymous_name, sweep_orphans, unlink,
 };

@@ -139,8 +139,10 @@ pub fn rm(names: &[String], force: bool, ignore_unreadable: bool) -> i32 {
 }
 
 pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
-    if !policy.temp_files && !policy.objects && !policy.blocks {
-        out::error("gc: say what to remove: --temp, --objects and/or --blocks (see --help)");
+    if !policy.temp_files && !policy.objects && !policy.blocks && !policy.orphans {
+        out::error(
+            "gc: say what to remove: --temp, --objects, --blocks and/or --orphans (see --help)",
+        );
         return exit::USAGE;
     }
     let report = match cleanup::gc(policy, dry_run) {

@@ -77,6 +77,10 @@ enum Command {
         /// SharedMemory blocks that no process maps (their data is lost).
         #[arg(long)]
         blocks: bool,
+        /// Anonymous names (mpsync-anon-*, the Python package's unnamed objects) whose
+        /// creator provably died, even if processes still map them.
+        #[arg(long)]
+        orphans: bool,
         /// Count processes whose mappings cannot be read as mapping nothing (without
         /// it, one such process that could open an entry keeps it).
         #[arg(long)]
@@ -138,6 +142,7 @@ fn main() {
             temp,
             objects,
             blocks,
+            orphans,
             ignore_unreadable,
             prefix,
             json,
@@ -146,6 +151,7 @@ fn main() {
                 temp_files: temp,
                 objects,
                 blocks,
+                orphans,
                 ignore_unreadable,
                 prefix,
             },

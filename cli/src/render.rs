@@ -2,8 +2,8 @@
 //! (`--json`) with the same fields for both.
 
 use mpsync::inspect::{
-    Class, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState, State,
-    TempCreator, UndoHolder, kind_name,
+    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState,
+    State, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
 
@@ -96,7 +96,7 @@ fn holder_text(h: &UndoHolder) -> String {
     s
 }
 
-fn temp_text(t: &TempCreator) -> String {
+fn temp_text(t: &Creator) -> String {
     format!("creator pid {} {}", t.pid, t.liveness.as_str())
 }
 
@@ -105,8 +105,8 @@ pub fn summary(info: &ObjectInfo) -> String {
     if info.health != Health::Ok && info.health != Health::OwnerDead {
         return info.detail.clone();
     }
-    if let Some(t) = &info.temp {
-        return temp_text(t);
+    if let Some(t) = info.creator.filter(|_| info.class == Class::TempFile) {
+        return temp_text(&t);
     }
     let Some(state) = &info.state else {
         return String::new();
@@ -222,7 +222,7 @@ pub fn show_text(info: &ObjectInfo) -> String {
             ),
         );
     }
-    if let Some(t) = &info.temp {
+    if let Some(t) = &info.creator {
         line(
             "creator:",
             format!(
@@ -383,7 +383,7 @@ pub fn to_json(info: &ObjectInfo) -> Value {
         })),
         "state": info.state.as_ref().map(state_json),
         "summary": summary(info),
-        "creator": info.temp.map(|t| json!({
+        "creator": info.creator.map(|t| json!({
             "pid": t.pid,
             "start": t.start,
             "pidns": t.pidns,

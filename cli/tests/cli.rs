@@ -662,6 +662,94 @@ fn gc_removes_temp_files_of_dead_creators_only() {
     }
 }
 
+/// Files of `/dev/shm` removed at the end even if the test fails.
+struct Files(Vec<String>);
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            let _ = std::fs::remove_file(format!("/dev/shm/{f}"));
+        }
+    }
+}
+
+#[test]
+fn gc_orphans_removes_anonymous_names_of_dead_creators_only() {
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+    let dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    wait_output(dead, "true");
+    let tag = format!("{:08x}", Instant::now().elapsed().subsec_nanos());
+    let anon = |pid: u32, ns: u64| format!("mpsync-anon-{pid}-{start}-{ns}-0-{tag}");
+    let (orphan, live, other_ns) = (anon(dead_pid, ns), anon(me, ns), anon(dead_pid, ns + 1));
+    let files = Files(vec![orphan.clone(), live.clone(), other_ns.clone()]);
+    for f in &files.0 {
+        create("lock", f, &[]);
+    }
+    let exists = |f: &str| Path::new(&format!("/dev/shm/{f}")).exists();
+    let v = show_json(&live, 0);
+    assert_eq!(v["class"], "object");
+    assert_eq!(v["creator"]["pid"], me);
+    assert_eq!(v["creator"]["pidns"], ns);
+    assert_eq!(v["creator"]["liveness"], "alive");
+    // A dead creator's anonymous name goes even while a process maps it.
+    let mut h = Holder::start(&[], &[], &["map", &orphan]).expect("holder");
+    let dead_prefix = format!("mpsync-anon-{dead_pid}-{start}-");
+    let o = mpsync(&["gc", "--temp", "--prefix", &dead_prefix]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(exists(&orphan), "orphans need --orphans");
+    let o = mpsync(&[
+        "gc",
+        "--orphans",
+        "--dry-run",
+        "--json",
+        "--prefix",
+        &dead_prefix,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(exists(&orphan), "a dry run removed");
+    if !proc_is_ours() {
+        eprintln!("skipped the removal: /proc does not show our PID namespace");
+        h.finish();
+        return;
+    }
+    let removed: Vec<&str> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let kept: Vec<&str> = report["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed, [orphan.as_str()], "{report}");
+    assert_eq!(kept, [other_ns.as_str()], "{report}");
+    for prefix in [&dead_prefix, &format!("mpsync-anon-{me}-")] {
+        let o = mpsync(&["gc", "--orphans", "--prefix", prefix]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    assert!(!exists(&orphan), "a dead creator's anonymous name was kept");
+    assert!(exists(&live), "a live creator's anonymous name was removed");
+    assert!(
+        exists(&other_ns),
+        "another namespace's anonymous name was removed"
+    );
+    h.finish();
+}
+
 fn write_file(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }

@@ -12,7 +12,10 @@ also:
   with ``raise_owner_died=True``) instead of hanging;
 * release the GIL during every blocking wait, and let Ctrl-C interrupt it;
 * never register ``SharedMemory`` with multiprocessing's resource tracker unless
-  ``track=True``.
+  ``track=True``;
+* leave nothing in ``/dev/shm`` when the creator of unnamed objects is killed: the
+  next ``import mpsync`` removes their names once that creator provably no longer
+  exists (without a tracker process).
 """
 
 import atexit as _atexit
@@ -60,8 +63,12 @@ __all__ = [
 
 # Objects made without a name are named objects under a fresh name (so that spawn and
 # forkserver children can open them); the creating process removes those names when
-# the objects are collected, and the rest at exit.
+# the objects are collected, and the rest at exit. The names record their creator
+# (``mpsync-anon-<pid>-<start>-<pidns>-...``), so the names of a creator that was
+# killed before it could remove them are removed here, by the next import anywhere,
+# once that creator provably no longer exists.
 _atexit.register(_mpsync.unlink_anonymous)
+_mpsync.sweep_orphans()
 
 
 class OwnerDiedError(RuntimeError):

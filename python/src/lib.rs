@@ -12,7 +12,6 @@
 //!   run; if one raises (Ctrl-C: `KeyboardInterrupt`), the exception propagates,
 //!   otherwise the wait resumes for the time left.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mpsync::{Deadline, Error, OpenOptions};
@@ -124,27 +123,14 @@ pub(crate) fn open_options(
         .any_owner(any_owner)
 }
 
-/// Names of the objects this process created without a name (see `anonymous_name`),
-/// removed at exit (`unlink_anonymous`, registered with `atexit` by the package) or
-/// when the creating object goes away.
-static ANON_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh name for an object created without one. Such objects are named (rather
-/// than anonymous mappings) so that pickling can hand them to spawn and forkserver
-/// children, which open them by name; the creating process removes the name when
-/// the object is collected, or at exit.
+/// A fresh name for an object created without one: the core's process-owned
+/// anonymous name, which records this process's identity. Such objects are named
+/// (rather than anonymous mappings) so that pickling can hand them to spawn and
+/// forkserver children, which open them by name; the creating process removes the
+/// name when the object is collected, or at exit, and if it is killed first, the next
+/// `import mpsync` anywhere removes it (`sweep_orphans`).
 pub(crate) fn anonymous_name() -> String {
-    let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // Unpredictable enough to avoid collisions with other processes' names; creation
-    // is exclusive, so a collision is retried, never shared.
-    let mix =
-        (u64::from(nanos) ^ (n << 32) ^ (u64::from(pid) << 12)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("mpsync-{pid}-{n}-{:08x}", mix >> 32)
+    mpsync::anonymous_name()
 }
 
 /// Registry of the anonymous names this process created and still owns.
@@ -200,6 +186,14 @@ fn unlink_anonymous() {
             }
         });
     }
+}
+
+/// Removes the names of unnamed objects whose creating process provably no longer
+/// exists (killed, or crashed, before it could remove them); returns how many. Run at
+/// import; never raises (a failure to list `/dev/shm` counts as nothing removed).
+#[pyfunction]
+fn sweep_orphans(py: Python<'_>) -> usize {
+    py.allow_threads(|| mpsync::sweep_orphans().unwrap_or(0))
 }
 
 /// Removes the name of a named object or shared-memory block.
@@ -288,10 +282,12 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fast::install_all(py)?;
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(unlink_anonymous, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_orphans, m)?)?;
     m.add("BadObjectError", py.get_type::<BadObjectError>())?;
     m.add("BusyError", py.get_type::<BusyError>())?;
     m.add("SEM_VALUE_MAX", mpsync::SEM_VALUE_MAX)?;
     m.add("NAME_MAX", mpsync::NAME_MAX)?;
+    m.add("ANONYMOUS_NAME_PREFIX", mpsync::ANONYMOUS_NAME_PREFIX)?;
     m.add("ARRAY_DATA_OFFSET", mpsync::SharedArray::DATA_OFFSET)?;
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! Removal policies: `mpsync rm` (one name, refused while in use) and `mpsync gc`
 //! (only what the library can prove abandoned, each kind behind its own switch).
 //!
+//! One exception to the rule below: a process-owned anonymous name whose creator
+//! provably no longer exists is removed even if processes map it, exactly as
+//! [`sweep_orphans`](crate::sweep_orphans) does (see [`GcPolicy::orphans`]).
+//!
 //! Removing a name (`unlink`) never harms a process that has the object mapped: its
 //! mapping stays valid. What it breaks is *rendezvous*: a process that opens the name
 //! later gets a new object (or `MP_ENOENT`). So a name is removed only when no process
@@ -90,6 +94,10 @@ pub struct GcPolicy {
     pub objects: bool,
     /// SharedMemory blocks that no process maps (their data is lost).
     pub blocks: bool,
+    /// Process-owned anonymous names ([`anonymous_name`](crate::anonymous_name))
+    /// whose creator provably no longer exists, mapped or not: the rule of
+    /// [`sweep_orphans`](crate::sweep_orphans).
+    pub orphans: bool,
     /// Count processes whose mappings could not be read (another user's, or more
     /// privileged ones) as mapping nothing. Without it, one such process that could
     /// open an entry keeps the entry.
@@ -118,6 +126,17 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
     {
         return Verdict::NotSelected;
     }
+    // An anonymous name is its creator's to remove, at its exit at the latest: once
+    // the creator is provably gone the name is garbage, whoever still maps the object
+    // (they keep their mappings; only opening it by name fails, as after the creator's
+    // normal exit).
+    let orphan = policy.orphans
+        && info.class != Class::TempFile
+        && info.file.not_regular.is_none()
+        && info.creator.is_some();
+    if orphan && info.creator.is_some_and(|c| c.liveness == Liveness::Dead) {
+        return Verdict::Remove("anonymous name of a creator that no longer exists");
+    }
     let selected = match info.class {
         Class::TempFile => policy.temp_files,
         Class::Block => policy.blocks,
@@ -125,7 +144,11 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
         Class::Foreign => false,
     };
     if !selected {
-        return Verdict::NotSelected;
+        return if orphan {
+            Verdict::Keep("anonymous name whose creator is alive, or not provably dead")
+        } else {
+            Verdict::NotSelected
+        };
     }
     if !info.mappers.pids.is_empty() {
         return Verdict::Keep("mapped by a live process");
@@ -136,7 +159,7 @@ pub fn judge(info: &ObjectInfo, policy: &GcPolicy) -> Verdict {
         );
     }
     match info.class {
-        Class::TempFile => match info.temp.map(|t| t.liveness) {
+        Class::TempFile => match info.creator.map(|t| t.liveness) {
             Some(Liveness::Dead) => Verdict::Remove("temporary file of a dead creator"),
             _ => Verdict::Keep("creator alive, or not provably dead"),
         },

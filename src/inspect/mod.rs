@@ -41,7 +41,7 @@ use file::Looked;
 use owner::Vantage;
 
 /// Prefix of the library's temporary creation files (see `sys::shm::create`).
-pub const TEMP_PREFIX: &str = crate::sys::shm::create::TEMP_PREFIX;
+pub const TEMP_PREFIX: &str = crate::sys::shm::creator_names::TEMP_PREFIX;
 
 /// Why an entry could not be inspected at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,16 +410,18 @@ impl State {
     }
 }
 
-/// A temporary creation file's record of its creator.
+/// The creator a name records: a temporary creation file's, or a process-owned
+/// anonymous name's ([`anonymous_name`](crate::anonymous_name)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TempCreator {
+pub struct Creator {
     /// Creator's pid (in its namespace).
     pub pid: u32,
-    /// Creator's start time (clock ticks since boot).
+    /// Creator's start time (clock ticks since boot; 0: unknown).
     pub start: u64,
-    /// Creator's PID-namespace id.
+    /// Creator's PID-namespace id (0: unknown).
     pub pidns: u64,
-    /// What can be proven about it from here.
+    /// What can be proven about it from here (a process is alive while any of its
+    /// threads runs).
     pub liveness: Liveness,
 }
 
@@ -442,8 +444,9 @@ pub struct ObjectInfo {
     pub kind: Option<Kind>,
     /// The decoded state, for valid objects.
     pub state: Option<State>,
-    /// The creator, for temporary files.
-    pub temp: Option<TempCreator>,
+    /// The creator recorded in the name: for temporary files, and for objects and
+    /// blocks under a process-owned anonymous name.
+    pub creator: Option<Creator>,
     /// Who maps it.
     pub mappers: Mappers,
 }
@@ -476,14 +479,16 @@ pub fn bare_name(name: &str) -> Result<&str, InspectError> {
     Ok(bare)
 }
 
-/// `(pid, start, pidns)` of a temporary file name.
-fn parse_temp_name(file: &str) -> Option<(u32, u64, u64)> {
-    let mut parts = file.strip_prefix(TEMP_PREFIX)?.split('-');
-    let pid = parts.next()?.parse().ok()?;
-    let start = parts.next()?.parse().ok()?;
-    let ns = parts.next()?.parse().ok()?;
-    parts.next()?.parse::<u64>().ok()?;
-    Some((pid, start, ns))
+/// The creator recorded in `bare`, judged from `v`, if the name records one.
+fn creator_of(bare: &str, v: Vantage) -> Option<Creator> {
+    use crate::sys::shm::creator_names::{parse_anonymous_name, parse_temp_name};
+    let c = parse_temp_name(bare).or_else(|| parse_anonymous_name(bare))?;
+    Some(Creator {
+        pid: c.pid,
+        start: c.start,
+        pidns: c.pidns,
+        liveness: c.liveness(v),
+    })
 }
 
 /// How many times a snapshot that judged an owner is re-read before the judgement
@@ -518,7 +523,8 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
         }
         Looked::Open(facts, file) => (facts, file),
     };
-    if let Some((pid, start, pidns)) = parse_temp_name(bare) {
+    let creator = creator_of(bare, v);
+    if bare.starts_with(TEMP_PREFIX) && creator.is_some() {
         let mut info = entry(
             bare,
             Class::TempFile,
@@ -527,12 +533,7 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             facts,
             index,
         );
-        info.temp = Some(TempCreator {
-            pid,
-            start,
-            pidns,
-            liveness: v.thread(pid, pid, start, pidns),
-        });
+        info.creator = creator;
         return Ok(info);
     }
     let mut prefix = file::read_prefix(&file)?;
@@ -546,7 +547,9 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
         } else {
             (Class::Block, Health::Ok, String::new())
         };
-        return Ok(entry(bare, class, health, detail, facts, index));
+        let mut info = entry(bare, class, health, detail, facts, index);
+        info.creator = creator.filter(|_| class == Class::Block);
+        return Ok(info);
     }
     let mut d = decode::decode(&prefix, facts.size, v);
     if matches!(d.state, Some(State::SemUndo(_))) {
@@ -584,6 +587,7 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
     info.header = d.header;
     info.kind = d.kind;
     info.state = d.state;
+    info.creator = creator;
     Ok(info)
 }
 
@@ -644,7 +648,7 @@ fn entry(
         header: None,
         kind: None,
         state: None,
-        temp: None,
+        creator: None,
         mappers,
     }
 }
@@ -711,15 +715,5 @@ mod tests {
             assert_eq!(bare_name(bad), Err(InspectError::InvalidName), "{bad:?}");
         }
         assert_eq!(bare_name(&"x".repeat(256)), Err(InspectError::InvalidName));
-    }
-
-    #[test]
-    fn temp_names() {
-        assert_eq!(
-            parse_temp_name(".mpsync-tmp-12-345-4026531836-0"),
-            Some((12, 345, 4026531836))
-        );
-        assert_eq!(parse_temp_name(".mpsync-tmp-12-345-4026531836"), None);
-        assert_eq!(parse_temp_name("mpsync-tmp-1-2-3-4"), None);
     }
 }

@@ -12,6 +12,10 @@
 //! If either is unproven (another namespace, a container's `/proc` mounted elsewhere, a
 //! `/proc` of the parent namespace after `unshare -p -f` without `--mount-proc`, no
 //! `/proc`, an old kernel), the answer is "unknown" and the waiter keeps waiting.
+//!
+//! [`Vantage`] applies these rules to a record and answers with a [`Liveness`]; it is
+//! the one judge of "alive, dead or unknown" for the inspector, `gc`, and the sweeps of
+//! names that record their creator (`sys::shm::creator_names`).
 
 /// The calling process's PID-namespace id: the inode number of `/proc/self/ns/pid`
 /// (the kernel's `ns.inum`, a 32-bit value), or 0 if unknown. Kept whole, never
@@ -78,6 +82,121 @@ pub(crate) fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Field 22 (`starttime`) of `/proc/<pid>/stat` if process `pid` still runs: it has
+/// a thread that has not exited. Not the same as
+/// `live_thread_start_time(pid, pid)`: when a process's main thread exits
+/// (`pthread_exit`) while others run, its leader entry shows a zombie `Z`, yet the
+/// process lives on; a whole process that exited and awaits its reaping shows `Z` and
+/// has no other thread left.
+///
+/// Only meaningful when [`proc_is_own_namespace`] holds and `pid` is an id of the
+/// caller's namespace.
+pub(crate) fn live_process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let leader_exited = matches!(fields.next()?, "Z" | "X" | "x");
+    let start = fields.nth(18)?.parse().ok()?;
+    if !leader_exited {
+        return Some(start);
+    }
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let other_thread_runs = tasks.flatten().any(|t| {
+        t.file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+            .is_some_and(|tid| tid != pid && live_thread_start_time(pid, tid).is_some())
+    });
+    other_thread_runs.then_some(start)
+}
+
+/// What can be proven about a recorded owner or creator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// The recorded thread (or process) exists and started when the record says.
+    Alive,
+    /// Provably gone: no such thread, or its id now belongs to a thread started at
+    /// another time (or the kernel itself marked the owner dead).
+    Dead,
+    /// Cannot be proven either way: another PID namespace, a `/proc` of another
+    /// namespace or none, an incomplete record.
+    Unknown,
+}
+
+impl Liveness {
+    /// "alive", "dead" or "unknown".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liveness::Alive => "alive",
+            Liveness::Dead => "dead",
+            Liveness::Unknown => "unknown",
+        }
+    }
+}
+
+/// The caller's vantage point: whose ids its `/proc` can judge. The one place that
+/// turns a record (pid, tid, start time, namespace) into a [`Liveness`], used by the
+/// inspector, `gc` and the sweeps of names that record their creator.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Vantage {
+    /// Our PID-namespace id (0 if unknown).
+    pub(crate) pidns: u32,
+    /// `/proc` provably shows our namespace.
+    pub(crate) proc_is_ours: bool,
+}
+
+impl Vantage {
+    pub(crate) fn here() -> Vantage {
+        Vantage {
+            pidns: own_pidns(),
+            proc_is_ours: proc_is_own_namespace(),
+        }
+    }
+
+    /// `/proc` evidence about ids of namespace `ns` is usable.
+    fn can_judge(self, ns: u64) -> bool {
+        self.pidns != 0 && u64::from(self.pidns) == ns && self.proc_is_ours
+    }
+
+    /// A thread recorded as (`pid`, `tid`, start time `start`) in namespace `ns`.
+    pub(crate) fn thread(self, pid: u32, tid: u32, start: u64, ns: u64) -> Liveness {
+        if start == 0 || pid == 0 || tid == 0 || !self.can_judge(ns) {
+            return Liveness::Unknown;
+        }
+        match live_thread_start_time(pid, tid) {
+            Some(now) if now == start => Liveness::Alive,
+            // Gone, a zombie, or the id was reused by a thread started at another time.
+            _ => Liveness::Dead,
+        }
+    }
+
+    /// A process recorded as (`pid`, start time `start`) in namespace `ns`: alive
+    /// while any of its threads runs (see [`live_process_start_time`]).
+    pub(crate) fn process(self, pid: u32, start: u64, ns: u64) -> Liveness {
+        if start == 0 || pid == 0 || !self.can_judge(ns) {
+            return Liveness::Unknown;
+        }
+        match live_process_start_time(pid) {
+            Some(now) if now == start => Liveness::Alive,
+            // Gone, reaped or not, or the pid was reused by a process started later.
+            _ => Liveness::Dead,
+        }
+    }
+
+    /// A thread known only by its TID, in a lock that only namespace `ns` ever used:
+    /// dead if no live thread has that id; a live one may or may not be the owner.
+    pub(crate) fn bare_tid(self, tid: u32, ns: u64) -> Liveness {
+        if tid == 0 || !self.can_judge(ns) {
+            return Liveness::Unknown;
+        }
+        match live_thread_start_time(tid, tid) {
+            None => Liveness::Dead,
+            Some(_) => Liveness::Unknown,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +253,67 @@ mod tests {
         assert_eq!(live_thread_start_time(pid as u32, pid as u32), None);
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
+    }
+
+    #[test]
+    fn a_process_lives_while_any_thread_runs() {
+        if !proc_is_own_namespace() {
+            eprintln!("skipped: /proc is not our namespace's");
+            return;
+        }
+        let v = Vantage::here();
+        let ns = u64::from(v.pidns);
+        extern "C" fn linger(_: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: plain sleep in a thread of the forked child.
+            unsafe { libc::sleep(30) };
+            core::ptr::null_mut()
+        }
+        let mut pipe = [0; 2];
+        // SAFETY: a valid two-int array.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        // SAFETY: the child starts one thread, reports, and ends its main thread; it
+        // never returns to the test harness (the other thread only sleeps).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let mut t: libc::pthread_t = 0;
+            // SAFETY: a valid thread handle and start routine.
+            unsafe {
+                libc::pthread_create(&mut t, core::ptr::null(), linger, core::ptr::null_mut());
+                libc::write(pipe[1], b"x".as_ptr().cast(), 1);
+                // Ends the main thread only (pthread_exit would unwind Rust frames).
+                libc::syscall(libc::SYS_exit, 0);
+            }
+        }
+        // SAFETY: our pipe's ends.
+        unsafe {
+            libc::close(pipe[1]);
+            let mut b = 0u8;
+            libc::read(pipe[0], (&mut b as *mut u8).cast(), 1);
+            libc::close(pipe[0]);
+        }
+        let p = pid as u32;
+        // The main thread's exit takes a moment to show.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while live_thread_start_time(p, p).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let leader_gone = live_thread_start_time(p, p).is_none();
+        let start = live_process_start_time(p);
+        let verdict = start.map(|s| v.process(p, s, ns));
+        // SAFETY: our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, core::ptr::null_mut(), 0);
+        }
+        assert!(leader_gone, "the main thread did not exit");
+        assert_eq!(
+            verdict,
+            Some(Liveness::Alive),
+            "a running process judged gone"
+        );
+        assert_eq!(live_process_start_time(p), None);
+        assert_eq!(v.process(p, start.unwrap_or(1), ns), Liveness::Dead);
+        assert_eq!(v.process(p, start.unwrap_or(1), ns + 1), Liveness::Unknown);
+        assert_eq!(v.process(p, 0, ns), Liveness::Unknown);
     }
 }

@@ -20,6 +20,11 @@ const BLOCK_NAME_ATTEMPTS: u32 = 1000;
 
 /// A fresh block name like CPython's: `psm_` and 8 random lowercase hex digits.
 pub(crate) fn unique_block_name() -> String {
+    format!("{BLOCK_NAME_PREFIX}{:08x}", random_u32())
+}
+
+/// 32 random bits for generated names (unpredictable where the kernel has entropy).
+pub(crate) fn random_u32() -> u32 {
     use core::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let mut buf = [0u8; 4];
@@ -35,7 +40,7 @@ pub(crate) fn unique_block_name() -> String {
         let c = COUNTER.fetch_add(1, Ordering::Relaxed);
         r = (now.tv_nsec as u32) ^ pid.rotate_left(16) ^ c.wrapping_mul(0x9E37_79B9);
     }
-    format!("{BLOCK_NAME_PREFIX}{r:08x}")
+    r
 }
 
 /// A raw block of `size` bytes when created; an existing one is mapped whole, except

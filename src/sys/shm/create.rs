@@ -13,13 +13,15 @@
 //! for `/proc/self/fd/N`, and a kernel that reserves `AT_EMPTY_PATH` to
 //! `CAP_DAC_READ_SEARCH`), the file is built under a temporary name that the library
 //! can recognise later: `.mpsync-tmp-<pid>-<start>-<pidns>-<n>`, with the
-//! creator's pid, its start time (clock ticks since boot) and its PID namespace. The
-//! first such creation in a process removes the temporary files of creators that no
-//! longer exist (same namespace, and no live process with that pid and start time).
+//! creator's pid, its start time (clock ticks since boot) and its PID namespace
+//! (`creator_names`). The first such creation in a process removes the temporary files
+//! of creators that provably no longer exist (same namespace, and no running process
+//! with that pid and start time).
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::ffi::{CStr, CString};
 
+use super::creator_names::{sweep_stale_temps, temp_name};
 use super::map::{self, Fd};
 use super::names::{
     FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, SHM_DIR, effective_mode, path_of, validate_flags,
@@ -28,7 +30,6 @@ use super::names::{
 use super::registry::Content;
 use crate::status::{MpResult, Status};
 use crate::sys::errno;
-use crate::sys::liveness;
 
 /// What a named open produced.
 pub(crate) struct Opened {
@@ -265,61 +266,7 @@ fn link_unnamed(fd: &Fd, path: &CStr) -> MpResult<()> {
 // Fallback: a temporary name the library can recognise and clean up later
 // ---------------------------------------------------------------------------
 
-/// Prefix of temporary creation files (fallback only).
-pub(crate) const TEMP_PREFIX: &str = ".mpsync-tmp-";
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 static STALE_TEMPS_SWEPT: AtomicBool = AtomicBool::new(false);
-
-/// The calling process's start time in clock ticks since boot (0 if /proc can't tell).
-fn own_start_time() -> u64 {
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() } as u32;
-    liveness::live_thread_start_time(pid, pid).unwrap_or(0)
-}
-
-/// The calling process's PID namespace inode (0 if unknown).
-fn own_pidns() -> u64 {
-    u64::from(liveness::own_pidns())
-}
-
-/// `(pid, start, pidns)` of a temporary file name, if it is one.
-fn parse_temp_name(file: &str) -> Option<(u32, u64, u64)> {
-    let mut parts = file.strip_prefix(TEMP_PREFIX)?.split('-');
-    let pid = parts.next()?.parse().ok()?;
-    let start = parts.next()?.parse().ok()?;
-    let ns = parts.next()?.parse().ok()?;
-    Some((pid, start, ns))
-}
-
-/// Removes the temporary files whose creator provably no longer exists: same PID
-/// namespace as ours (another namespace's pids mean nothing here), known start time,
-/// and no live process with that pid started then. Files of other users are left
-/// alone (the sticky `/dev/shm` refuses anyway).
-pub(super) fn sweep_stale_temps() {
-    let ns = own_pidns();
-    // Pids and start times read from a /proc of another namespace would describe other
-    // processes: sweep only where /proc provably shows our own namespace.
-    if ns == 0 || !liveness::proc_is_own_namespace() {
-        return;
-    }
-    let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let file = entry.file_name();
-        let Some((pid, start, file_ns)) = file.to_str().and_then(parse_temp_name) else {
-            continue;
-        };
-        if file_ns != ns || start == 0 {
-            continue;
-        }
-        if liveness::live_thread_start_time(pid, pid) == Some(start) {
-            continue;
-        }
-        let _ = std::fs::remove_file(entry.path());
-    }
-}
 
 /// Creation where `O_TMPFILE` is unavailable: a recognisable temporary name, then
 /// `link(2)` to the real name, then the temporary name goes.
@@ -332,15 +279,7 @@ pub(super) fn create_with_temp_name(
     if !STALE_TEMPS_SWEPT.swap(true, Ordering::Relaxed) {
         sweep_stale_temps();
     }
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() };
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = CString::new(format!(
-        "{SHM_DIR}{TEMP_PREFIX}{pid}-{}-{}-{n}",
-        own_start_time(),
-        own_pidns()
-    ))
-    .map_err(|_| Status::Sys)?;
+    let tmp = CString::new(format!("{SHM_DIR}{}", temp_name())).map_err(|_| Status::Sys)?;
     let fd = map::open_fd(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)?;
     // From here on the temporary name must go, whatever happens.
     let result = build(&fd, mode, spec, block_name).and_then(|base| {

@@ -10,10 +10,14 @@
 //! * [`map`]: descriptors, `mmap` into the arena, and unmapping on close;
 //! * [`create`]: opening existing objects, and race-free creation that leaves nothing
 //!   behind if the creator dies;
-//! * [`block`]: CPython-compatible raw blocks (`mp_shm_t`).
+//! * [`block`]: CPython-compatible raw blocks (`mp_shm_t`);
+//! * [`creator_names`]: names that record their creator (temporary files, the
+//!   process-owned anonymous names), and the sweeps that remove those of creators
+//!   that provably no longer exist.
 
 pub(crate) mod block;
 pub(crate) mod create;
+pub(crate) mod creator_names;
 pub(crate) mod map;
 pub(crate) mod names;
 pub(crate) mod registry;
@@ -120,20 +124,23 @@ mod tests {
         };
         let me = std::process::id();
         let my_start = crate::sys::liveness::live_thread_start_time(me, me).unwrap();
-        let stale = format!("{SHM_DIR}{}{dead}-{my_start}-{ns}-7", create::TEMP_PREFIX);
+        let stale = format!(
+            "{SHM_DIR}{}{dead}-{my_start}-{ns}-7",
+            creator_names::TEMP_PREFIX
+        );
         let live = format!(
             "{SHM_DIR}{}{me}-{my_start}-{ns}-999999",
-            create::TEMP_PREFIX
+            creator_names::TEMP_PREFIX
         );
         let other_ns = format!(
             "{SHM_DIR}{}{dead}-{my_start}-{}-7",
-            create::TEMP_PREFIX,
+            creator_names::TEMP_PREFIX,
             ns + 1
         );
         for f in [&stale, &live, &other_ns] {
             std::fs::write(f, b"x").unwrap();
         }
-        create::sweep_stale_temps();
+        creator_names::sweep_stale_temps();
         assert!(
             std::fs::metadata(&stale).is_err(),
             "dead creator's file kept"
@@ -177,7 +184,7 @@ mod tests {
         let meta = std::fs::metadata(format!("{SHM_DIR}{name}")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!((meta.mode() & 0o777, meta.size()), (0o640, 5000));
-        let prefix = format!("{}{me}-", create::TEMP_PREFIX);
+        let prefix = format!("{}{me}-", creator_names::TEMP_PREFIX);
         assert!(
             std::fs::read_dir(SHM_DIR)
                 .unwrap()

@@ -1,0 +1,341 @@
+//! Names that record the process that made them, so that a later process can prove
+//! the maker gone and remove what it left behind:
+//!
+//! * temporary creation files of the fallback path (`create.rs`):
+//!   `.mpsync-tmp-<pid>-<start>-<pidns>-<n>`;
+//! * process-owned anonymous names (the Python package's objects made without a name):
+//!   `mpsync-anon-<pid>-<start>-<pidns>-<n>-<rand>`.
+//!
+//! `<pid>` is the creator's process id in its PID namespace, `<start>` its start time
+//! (clock ticks since boot, field 22 of `/proc/<pid>/stat`), `<pidns>` the inode of its
+//! `/proc/self/ns/pid`, all decimal without leading zeros; `<n>` a per-process counter
+//! (decimal) and `<rand>` 8 random lowercase hex digits. A start time or namespace of
+//! 0 means "unknown" (no `/proc` at creation): such a name is never proven orphaned.
+//!
+//! A name is removed only when [`Vantage::process`] proves its creator gone: same PID
+//! namespace as ours, a `/proc` that provably shows that namespace, and no running
+//! process with that pid and start time. Names of creators in other namespaces, or seen
+//! through a `/proc` that is not ours, are never touched.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::names::SHM_DIR;
+use crate::sys::liveness::{self, Liveness, Vantage};
+
+/// Prefix of temporary creation files (fallback path only).
+pub(crate) const TEMP_PREFIX: &str = ".mpsync-tmp-";
+/// Prefix of process-owned anonymous names (reserved: never name your own objects so).
+pub(crate) const ANON_PREFIX: &str = "mpsync-anon-";
+
+/// A process's identity as a name records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Creator {
+    pub(crate) pid: u32,
+    /// Clock ticks since boot; 0 if unknown.
+    pub(crate) start: u64,
+    /// PID-namespace inode; 0 if unknown.
+    pub(crate) pidns: u64,
+}
+
+impl Creator {
+    /// The calling process. Computed once per process (a `fork()` child, whose pid
+    /// differs, computes its own). Lock-free, so that a child forked while another
+    /// thread was filling the cache cannot deadlock here: every thread of a process
+    /// writes the same values, the start time before the word that names the pid.
+    pub(crate) fn current() -> Creator {
+        /// `pid << 32 | pidns` of the process whose start time `START` holds.
+        static ID: AtomicU64 = AtomicU64::new(0);
+        static START: AtomicU64 = AtomicU64::new(0);
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() } as u32;
+        let id = ID.load(Ordering::Acquire);
+        if (id >> 32) as u32 == pid {
+            return Creator {
+                pid,
+                start: START.load(Ordering::Relaxed),
+                pidns: id & 0xffff_ffff,
+            };
+        }
+        let c = Creator {
+            pid,
+            start: liveness::live_process_start_time(pid).unwrap_or(0),
+            pidns: u64::from(liveness::own_pidns()),
+        };
+        START.store(c.start, Ordering::Relaxed);
+        ID.store(u64::from(pid) << 32 | c.pidns, Ordering::Release);
+        c
+    }
+
+    /// What can be proven about this creator from `v`.
+    pub(crate) fn liveness(self, v: Vantage) -> Liveness {
+        v.process(self.pid, self.start, self.pidns)
+    }
+}
+
+/// Parses the canonical decimal form only: digits, no sign, no leading zero.
+fn decimal<T: core::str::FromStr + ToString>(s: &str) -> Option<T> {
+    let v: T = s.parse().ok()?;
+    (v.to_string() == s).then_some(v)
+}
+
+/// Splits `<pid>-<start>-<pidns>-<rest...>` after `prefix` (exactly `tail` more
+/// fields), returning the creator and the remaining fields.
+fn parse_fields<'a>(name: &'a str, prefix: &str, tail: usize) -> Option<(Creator, Vec<&'a str>)> {
+    let fields: Vec<&str> = name.strip_prefix(prefix)?.split('-').collect();
+    if fields.len() != 3 + tail {
+        return None;
+    }
+    let creator = Creator {
+        pid: decimal(fields[0])?,
+        start: decimal(fields[1])?,
+        pidns: decimal(fields[2])?,
+    };
+    if creator.pid == 0 {
+        return None;
+    }
+    Some((creator, fields[3..].to_vec()))
+}
+
+/// The creator recorded in a temporary file name, if it is one.
+pub(crate) fn parse_temp_name(name: &str) -> Option<Creator> {
+    let (creator, rest) = parse_fields(name, TEMP_PREFIX, 1)?;
+    decimal::<u64>(rest[0])?;
+    Some(creator)
+}
+
+/// The creator recorded in a process-owned anonymous name, if it is one.
+pub(crate) fn parse_anonymous_name(name: &str) -> Option<Creator> {
+    let (creator, rest) = parse_fields(name, ANON_PREFIX, 2)?;
+    decimal::<u64>(rest[0])?;
+    let rand = rest[1];
+    let hex = rand
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (rand.len() == 8 && hex).then_some(creator)
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+static ANON_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temporary file name (bare) for the calling process.
+pub(crate) fn temp_name() -> String {
+    let c = Creator::current();
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{TEMP_PREFIX}{}-{}-{}-{n}", c.pid, c.start, c.pidns)
+}
+
+/// A fresh process-owned anonymous name (bare) for the calling process. The random
+/// part keeps names unpredictable to other users and distinct where the creator's
+/// identity is unknown (start time or namespace 0).
+pub(crate) fn anonymous_name() -> String {
+    let c = Creator::current();
+    let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let rand = super::block::random_u32();
+    format!(
+        "{ANON_PREFIX}{}-{}-{}-{n}-{rand:08x}",
+        c.pid, c.start, c.pidns
+    )
+}
+
+/// Removes every regular file of `/dev/shm` whose name `parse` accepts and whose
+/// creator is provably gone; returns how many this call removed. Cheap when nothing
+/// matches: one directory listing, and `/proc` is read only for candidates. Entries
+/// that cannot be removed (another user's, under the sticky `/dev/shm`) or that
+/// vanish meanwhile (a concurrent sweep) are skipped.
+pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io::Result<usize> {
+    let mut vantage = None;
+    // One creator usually left several names: judge each creator once.
+    let mut judged: Vec<(Creator, Liveness)> = Vec::new();
+    let mut removed = 0;
+    for entry in std::fs::read_dir(SHM_DIR)?.flatten() {
+        let file = entry.file_name();
+        let Some(name) = file.to_str() else {
+            continue;
+        };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Some(creator) = parse(name) else {
+            continue;
+        };
+        // Only regular files: a directory or FIFO under such a name is not ours.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let v = *vantage.get_or_insert_with(Vantage::here);
+        let liveness = match judged.iter().find(|(c, _)| *c == creator) {
+            Some(&(_, l)) => l,
+            None => {
+                let l = creator.liveness(v);
+                judged.push((creator, l));
+                l
+            }
+        };
+        if liveness != Liveness::Dead {
+            continue;
+        }
+        // The name records a creator that no longer exists: nobody can make a new
+        // file under it, so removing by name cannot hit a newer object.
+        if std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the temporary files whose creator provably no longer exists.
+pub(crate) fn sweep_stale_temps() {
+    let _ = sweep(TEMP_PREFIX, parse_temp_name);
+}
+
+/// Removes the process-owned anonymous names whose creator provably no longer exists.
+pub(crate) fn sweep_orphans() -> std::io::Result<usize> {
+    sweep(ANON_PREFIX, parse_anonymous_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_hex() -> String {
+        format!("{:08x}", super::super::block::random_u32())
+    }
+
+    #[test]
+    fn temp_names_parse_strictly() {
+        let c = Creator {
+            pid: 12,
+            start: 345,
+            pidns: 4026531836,
+        };
+        assert_eq!(parse_temp_name(".mpsync-tmp-12-345-4026531836-0"), Some(c));
+        for bad in [
+            ".mpsync-tmp-12-345-4026531836",
+            ".mpsync-tmp-12-345-4026531836-0-1",
+            "mpsync-tmp-1-2-3-4",
+            ".mpsync-tmp-0-345-4026531836-0",
+            ".mpsync-tmp-+12-345-4026531836-0",
+            ".mpsync-tmp-012-345-4026531836-0",
+            ".mpsync-tmp-12-345-4026531836-x",
+            ".mpsync-tmp-99999999999-345-1-0",
+        ] {
+            assert_eq!(parse_temp_name(bad), None, "{bad}");
+        }
+        let made = temp_name();
+        assert_eq!(parse_temp_name(&made), Some(Creator::current()), "{made}");
+    }
+
+    #[test]
+    fn anonymous_names_round_trip_and_garbage_is_ignored() {
+        let me = Creator::current();
+        assert_eq!(me.pid, std::process::id());
+        let a = anonymous_name();
+        let b = anonymous_name();
+        assert_ne!(a, b);
+        for n in [&a, &b] {
+            assert_eq!(parse_anonymous_name(n), Some(me), "{n}");
+            assert!(n.len() <= super::super::names::NAME_MAX_LEN, "{n}");
+            let c = std::ffi::CString::new(n.as_str()).unwrap();
+            assert!(super::super::validate_name(&c).is_ok(), "{n}");
+        }
+        let good = "mpsync-anon-12-345-4026531836-7-0a1b2c3d";
+        assert_eq!(
+            parse_anonymous_name(good),
+            Some(Creator {
+                pid: 12,
+                start: 345,
+                pidns: 4026531836
+            })
+        );
+        for bad in [
+            "",
+            "mpsync-anon-",
+            "mpsync-anon-12-345-4026531836-7",
+            "mpsync-anon-12-345-4026531836-7-0a1b2c3d-9",
+            "mpsync-anon-12-345-4026531836-7-0A1B2C3D",
+            "mpsync-anon-12-345-4026531836-7-0a1b2c3",
+            "mpsync-anon-12-345-4026531836-7-0a1b2c3g",
+            "mpsync-anon-12-345--7-0a1b2c3d",
+            "mpsync-anon-0-345-4026531836-7-0a1b2c3d",
+            "mpsync-anon-12-0345-4026531836-7-0a1b2c3d",
+            "mpsync-anon-12-+345-4026531836-7-0a1b2c3d",
+            "mpsync-anon-x-345-4026531836-7-0a1b2c3d",
+            "mpsync-anon-12-345-99999999999999999999999-7-0a1b2c3d",
+            "mpsync-12-0-abcdef01",
+            "Mpsync-anon-12-345-4026531836-7-0a1b2c3d",
+            "psm_0a1b2c3d",
+        ] {
+            assert_eq!(parse_anonymous_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_fork_child_records_itself() {
+        use crate::api::tests_fork::{in_child, wait_for};
+        let parent = Creator::current();
+        let child = in_child(|| {
+            // SAFETY: getpid cannot fail.
+            let me = unsafe { libc::getpid() } as u32;
+            let c = parse_anonymous_name(&anonymous_name());
+            let fresh = liveness::live_process_start_time(me).unwrap_or(0);
+            i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
+        });
+        wait_for(child, None);
+        assert_eq!(Creator::current(), parent);
+    }
+
+    #[test]
+    fn sweep_removes_exactly_the_names_of_provably_gone_creators() {
+        let v = Vantage::here();
+        let me = Creator::current();
+        if me.start == 0 || me.pidns == 0 || !v.proc_is_ours {
+            eprintln!("skipped: /proc cannot prove anything here");
+            return;
+        }
+        // A creator that no longer exists: a reaped child.
+        // SAFETY: the child only calls _exit.
+        let dead = unsafe { libc::fork() };
+        if dead == 0 {
+            // SAFETY: async-signal-safe exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let (start, ns, r) = (me.start, me.pidns, random_hex());
+        let name = |pid: u32, start: u64, ns: u64| format!("{ANON_PREFIX}{pid}-{start}-{ns}-0-{r}");
+        let orphan = name(dead as u32, start, ns);
+        let kept = [
+            name(me.pid, start, ns),                             // alive
+            name(me.pid, start + 1, ns), // our pid, another start: reused pid, dead
+            name(dead as u32, start, ns + 1), // another namespace: unknown
+            name(dead as u32, 0, ns),    // unknown start time
+            format!("{ANON_PREFIX}{dead}-{start}-{ns}-0-{r}-x"), // not the form
+            format!("mpsync-{dead}-0-{r}"), // the old form: records no start time
+        ];
+        let reused = &kept[1];
+        let dir = format!("{ANON_PREFIX}{dead}-{start}-{ns}-1-{r}");
+        for f in core::iter::once(&orphan).chain(&kept) {
+            std::fs::write(format!("{SHM_DIR}{f}"), b"x").unwrap();
+        }
+        std::fs::create_dir(format!("{SHM_DIR}{dir}")).unwrap();
+        let removed = sweep_orphans().unwrap();
+        let exists = |f: &str| std::fs::symlink_metadata(format!("{SHM_DIR}{f}")).is_ok();
+        let left: Vec<bool> = kept.iter().map(|f| exists(f)).collect();
+        let (orphan_left, reused_left, dir_left) = (exists(&orphan), exists(reused), exists(&dir));
+        for f in core::iter::once(&orphan).chain(&kept) {
+            let _ = std::fs::remove_file(format!("{SHM_DIR}{f}"));
+        }
+        let _ = std::fs::remove_dir(format!("{SHM_DIR}{dir}"));
+        assert!(!orphan_left, "a dead creator's name was kept");
+        assert!(!reused_left, "a name of a reused pid was kept");
+        assert_eq!(&left[..1], &[true], "a live creator's name was removed");
+        assert_eq!(
+            &left[2..],
+            &[true; 4],
+            "an unprovable or foreign name was removed"
+        );
+        assert!(dir_left, "a directory was removed");
+        // Other processes' sweeps (parallel tests) may take some: at most ours + others.
+        assert!(removed >= 1 || !orphan_left);
+    }
+}
