@@ -10,7 +10,7 @@
 use core::ffi::{c_char, c_void};
 
 use super::rlock::mp_rlock_t;
-use super::{c_name, code, mp_status, out_ok, write_out};
+use super::{c_name, code, ffi_out, mp_status};
 use crate::raw::array::{self as raw, ElemType, RawArray, View};
 use crate::raw::header::Lifecycle;
 use crate::status::{MpResult, Status};
@@ -159,19 +159,18 @@ pub unsafe extern "C" fn mp_array_new(
     with_lock: bool,
     arr_out: *mut *mut mp_array_t,
 ) -> mp_status {
-    let r = (|| {
-        out_ok(arr_out)?;
-        let ty = elem_type(r#type)?;
-        let total = raw::total_size(ty, length)?;
-        let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
-        // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
-        let a = unsafe { &*(base as *const RawArray) };
-        a.init(ty, length, with_lock, Lifecycle::Anonymous);
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(arr_out, base.cast()) };
-        Ok(())
-    })();
-    code(r)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(arr_out, || {
+            let ty = elem_type(r#type)?;
+            let total = raw::total_size(ty, length)?;
+            let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
+            // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
+            let a = &*(base as *const RawArray);
+            a.init(ty, length, with_lock, Lifecycle::Anonymous);
+            Ok(base.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the array called `name`, so that unrelated
@@ -198,23 +197,20 @@ pub unsafe extern "C" fn mp_array_open(
     with_lock: bool,
     arr_out: *mut *mut mp_array_t,
 ) -> mp_status {
-    let r = (|| {
-        out_ok(arr_out)?;
-        // SAFETY: forwarded contract.
-        let name = unsafe { c_name(name) }?;
-        let ty = elem_type(r#type)?;
-        let spec = ArraySpec {
-            ty,
-            length,
-            with_lock,
-            total: raw::total_size(ty, length)?,
-        };
-        let opened = os_shm::open_named(name, flags, mode, &spec)?;
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(arr_out, opened.base.cast()) };
-        Ok(())
-    })();
-    code(r)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(arr_out, || {
+            let name = c_name(name)?;
+            let ty = elem_type(r#type)?;
+            let spec = ArraySpec {
+                ty,
+                length,
+                with_lock,
+                total: raw::total_size(ty, length)?,
+            };
+            Ok(os_shm::open_named(name, flags, mode, &spec)?.base.cast())
+        })
+    }
 }
 
 /// Unmaps an array in the calling process (the object lives on in other processes,

@@ -96,26 +96,6 @@ pub(crate) unsafe fn ffi_out<T>(out: *mut T, f: impl FnOnce() -> MpResult<T>) ->
     }
 }
 
-/// Writes an out-parameter (only called on success); prefer [`ffi_out`].
-///
-/// # Safety
-/// `out` is non-NULL (checked by [`out_ok`]) and writable.
-#[inline]
-pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: per the contract.
-    unsafe { out.write(value) };
-}
-
-/// `MP_EINVAL` for a NULL out-parameter.
-#[inline]
-pub(crate) fn out_ok<T>(out: *mut T) -> MpResult<()> {
-    if out.is_null() {
-        Err(Status::Inval)
-    } else {
-        Ok(())
-    }
-}
-
 /// Converts a C string argument (`MP_EINVAL` for NULL).
 ///
 /// # Safety

@@ -5,8 +5,7 @@ use core::ffi::c_char;
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
 use crate::raw::cond::RawCond;
 use crate::raw::header::{Header, Kind, Lifecycle};
@@ -89,14 +88,12 @@ pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
 /// `cond_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status {
-    code(
-        out_ok(cond_out)
-            .and_then(|()| new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(cond_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(cond_out, || {
+            new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the condition called `name`; see
@@ -115,17 +112,12 @@ pub unsafe extern "C" fn mp_cond_open(
     mode: u32,
     cond_out: *mut *mut mp_cond_t,
 ) -> mp_status {
-    code(
-        out_ok(cond_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(cond_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(cond_out, || {
+            open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
