@@ -179,6 +179,7 @@ static void victim_step(struct victim_ctx *v) {
             CALL(v, A_GETTER, mp_cond_notify(c, (uint32_t)(r >> 8) % 3));
         } else if (r % 4 == 1) {
             CALL(v, A_GETTER, mp_cond_notify_all(c));
+            CALL(v, A_GETTER, mp_cond_n_waiting(c, &u));
         } else {
             mp_status st = CALL(v, A_RLOCK_ACQ, mp_rlock_acquire(l, true, short_timeout(v)));
             if (st == MP_OK || st == MP_OWNER_DEAD) {

@@ -34,7 +34,7 @@
  *   mp_sem_release (plain semaphore), mp_sem_get_value,
  *     mp_sem_get_max_value, mp_sem_get_flags                  yes  yes
  *   mp_event_set, mp_event_clear, mp_event_is_set             yes  yes
- *   mp_cond_notify, mp_cond_notify_all                        yes  yes
+ *   mp_cond_notify, mp_cond_notify_all, mp_cond_n_waiting     yes  yes
  *   mp_barrier_abort, mp_barrier_reset, mp_barrier_parties,
  *     mp_barrier_n_waiting, mp_barrier_is_broken              yes  yes
  *   mp_strerror, mp_status_name, mp_version,
@@ -1200,6 +1200,22 @@ mp_status mp_cond_notify(struct mp_cond_t *cond, uint32_t n);
  * `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
  */
 mp_status mp_cond_notify_all(struct mp_cond_t *cond);
+
+/**
+ * Writes the number of threads waiting on `cond` for a notification to
+ * `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
+ * `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
+ * been interrupted. A thread picked by a notify no longer counts, even before it
+ * has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
+ * that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
+ * writable.
+ */
+mp_status mp_cond_n_waiting(const struct mp_cond_t *cond, uint32_t *waiting_out);
 
 /* ======================================================================================
  * Event (mp_event_t): multiprocessing.Event.
