@@ -67,29 +67,33 @@ pub struct mp_array_t {
 }
 
 /// Looks `arr` up: `MP_EINVAL` for NULL, `MP_EBADOBJ` unless it is the start of a
-/// mapping this process made that holds a valid array.
+/// mapping this process made; else that start and the mapping's length.
 #[inline(always)]
-fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+fn mapping(arr: *const mp_array_t) -> MpResult<(*mut u8, usize)> {
     if arr.is_null() {
         return Err(Status::Inval);
     }
     let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
-    // SAFETY: `arr` is the page-aligned start of a live mapping of `len` bytes made by
+    Ok((arr as *mut u8, len))
+}
+
+/// [`mapping`], and `MP_EBADOBJ` unless the mapping holds a valid array.
+#[inline(always)]
+fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    let (base, len) = mapping(arr)?;
+    // SAFETY: `base` is the page-aligned start of a live mapping of `len` bytes made by
     // this process (registry); it stays mapped while the caller uses the array (the
     // caller's contract: no use after mp_array_close).
-    unsafe { RawArray::view(arr as *mut u8, len) }
+    unsafe { RawArray::view(base, len) }
 }
 
 /// [`view`] for the element accesses (get/set/read/write): the same pointer check, and
 /// every descriptor field that decides the access (see `raw::array`, "Trust").
 #[inline(always)]
 fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
-    if arr.is_null() {
-        return Err(Status::Inval);
-    }
-    let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
+    let (base, len) = mapping(arr)?;
     // SAFETY: as in `view`.
-    unsafe { RawArray::view_for_access(arr as *mut u8, len) }
+    unsafe { RawArray::view_for_access(base, len) }
 }
 
 fn elem_type(ty: mp_type) -> MpResult<ElemType> {

@@ -46,31 +46,37 @@ pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a
 /// As [`object`].
 #[inline(always)]
 pub(crate) unsafe fn located<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
-    if p.is_null() {
-        return Err(Status::Inval);
-    }
-    if !aligned::<T, C>(p) {
-        return Err(Status::BadObj);
-    }
-    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
-    // contract; T is made of atomics and integers, for which every bit pattern is
-    // valid, and all access goes through atomics (other processes write concurrently).
-    Ok(unsafe { &*(p as *const T) })
+    // SAFETY: forwarded contract.
+    unsafe { viewed(p, Status::BadObj) }
 }
 
-/// Like [`object`], but for in-place init: only NULL and alignment are checked.
+/// Like [`object`], but for in-place init: only NULL and alignment are checked, and
+/// misaligned memory is `MP_EINVAL` (the caller passed unusable storage).
 ///
 /// # Safety
 /// As [`object`], and the memory must be writable.
 #[inline]
 pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
+    // SAFETY: forwarded contract.
+    unsafe { viewed(p, Status::Inval) }
+}
+
+/// The bytes at `p` viewed as a `T`: `MP_EINVAL` for NULL, `misaligned` for memory
+/// without the published alignment.
+///
+/// # Safety
+/// As [`object`].
+#[inline(always)]
+unsafe fn viewed<'a, T, C>(p: *const C, misaligned: Status) -> MpResult<&'a T> {
     if p.is_null() {
         return Err(Status::Inval);
     }
     if !aligned::<T, C>(p) {
-        return Err(Status::Inval);
+        return Err(misaligned);
     }
-    // SAFETY: as in `object`; every bit pattern of T is valid.
+    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
+    // contract; T is made of atomics and integers, for which every bit pattern is
+    // valid, and all access goes through atomics (other processes write concurrently).
     Ok(unsafe { &*(p as *const T) })
 }
 

@@ -7,7 +7,7 @@ use super::rlock::mp_rlock_t;
 use super::{
     SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
-use crate::raw::cond::RawCond;
+use crate::raw::cond::{RawCond, WaitLock};
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
@@ -178,12 +178,8 @@ pub unsafe extern "C" fn mp_cond_wait(
     lock: *mut mp_rlock_t,
     timeout_ms: i64,
 ) -> mp_status {
-    let deadline = Deadline::from_timeout(true, timeout_ms);
     // SAFETY: forwarded contract.
-    let objects: MpResult<(&RawCond, &RawRLock)> = unsafe {
-        object::<RawCond, _>(cond).and_then(|c| object::<RawRLock, _>(lock).map(|l| (c, l)))
-    };
-    code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
+    unsafe { wait_with::<RawRLock, _>(cond, lock, timeout_ms) }
 }
 
 /// `mp_cond_wait` with an `mp_lock_t`. A Lock has no owner (any thread may release
@@ -201,11 +197,27 @@ pub unsafe extern "C" fn mp_cond_wait_lock(
     lock: *mut mp_lock_t,
     timeout_ms: i64,
 ) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { wait_with::<RawLock, _>(cond, lock, timeout_ms) }
+}
+
+/// `mp_cond_wait` and `mp_cond_wait_lock`, which differ only in the lock's type: the
+/// deadline is taken first (the timeout counts from the call), then both objects are
+/// checked (`cond` first), then the wait runs.
+///
+/// # Safety
+/// `cond` and `lock` are NULL or point to `MP_COND_SIZE` bytes / the size of an `L`,
+/// readable and mapped during the call.
+#[inline]
+unsafe fn wait_with<L: SharedObject + WaitLock, C>(
+    cond: *mut mp_cond_t,
+    lock: *mut C,
+    timeout_ms: i64,
+) -> mp_status {
     let deadline = Deadline::from_timeout(true, timeout_ms);
     // SAFETY: forwarded contract.
-    let objects: MpResult<(&RawCond, &RawLock)> = unsafe {
-        object::<RawCond, _>(cond).and_then(|c| object::<RawLock, _>(lock).map(|l| (c, l)))
-    };
+    let objects: MpResult<(&RawCond, &L)> =
+        unsafe { object::<RawCond, _>(cond).and_then(|c| object::<L, _>(lock).map(|l| (c, l))) };
     code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
 }
 
