@@ -318,15 +318,9 @@ impl PyRLock {
         if count > 0 {
             return Ok(format!("<{cls}({}, {count})>", owner_name(py)?));
         }
-        // Not ours: held by someone else if a try fails (the try is undone at once).
-        let held = match this.lock.with(|l| l.acquire(Deadline::now())) {
-            Ok(Outcome::Timeout) => true,
-            Ok(_) => {
-                let _ = this.lock.with(|l| l.release());
-                false
-            }
-            Err(e) => return Err(to_py(e)),
-        };
+        // Not ours. Only read the lock: a trial acquire would take the owner-death
+        // report that belongs to the next real acquirer.
+        let held = this.lock.with(|l| l.is_locked()).map_err(to_py)?;
         Ok(if held {
             format!("<{cls}(SomeOtherProcess, nonzero)>")
         } else {

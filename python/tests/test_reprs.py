@@ -154,3 +154,33 @@ def test_condition_timed_out_waiter_is_not_counted():
     with cond:
         assert cond.wait(0.01) is False
         assert repr(cond) == "<Condition(<RLock(MainProcess, 1)>, 0)>"
+
+
+def test_rlock_repr_leaves_the_owner_death_report_to_the_next_acquirer():
+    """The repr only reads the lock: after the owner's SIGKILL, repr() does not take the
+    MP_OWNER_DEAD report (a trial acquire would), so the next acquire still gets it."""
+    lock, ready = mpsync.RLock(), mpsync.RawValue("i", 0)
+
+    def hold():
+        lock.acquire()
+        ready.value = 1
+        time.sleep(60)
+
+    holder = FORK.Process(target=hold)
+    holder.start()
+    deadline = time.monotonic() + 60
+    while not ready.value:
+        assert time.monotonic() < deadline, "the holder did not start"
+        time.sleep(0.001)
+    assert repr(lock) == "<RLock(SomeOtherProcess, nonzero)>"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(60)
+    for _ in range(3):
+        repr(lock)
+    assert lock.acquire(timeout=30)
+    try:
+        assert lock.owner_died
+        assert repr(lock) == "<RLock(MainProcess, 1)>"
+    finally:
+        lock.release()
+    assert repr(lock) == "<RLock(None, 0)>"
