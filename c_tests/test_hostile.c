@@ -146,6 +146,7 @@ static void victim_step(struct victim_ctx *v) {
         if (r % 4 == 0) {
             CALL(v, A_GETTER, mp_rlock_is_mine(l, &b));
             CALL(v, A_GETTER, mp_rlock_count(l, &u));
+            CALL(v, A_GETTER, mp_rlock_is_locked(l, &b));
         } else if (r % 4 == 1) {
             CALL(v, A_RLOCK_REL, mp_rlock_release(l));
         } else {

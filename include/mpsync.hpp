@@ -682,6 +682,12 @@ public:
         detail::check(mp_rlock_count(p_, &v), "mp_rlock_count");
         return v;
     }
+    /// Whether any thread of any process holds it (a snapshot that only reads).
+    bool is_locked() const {
+        bool v = false;
+        detail::check(mp_rlock_is_locked(p_, &v), "mp_rlock_is_locked");
+        return v;
+    }
 
 private:
     friend class condition_variable;

@@ -253,7 +253,7 @@ impl Run<'_> {
                 }
                 Kind::RLock => {
                     let l = p.cast::<mp_rlock_t>();
-                    match op % 6 {
+                    match op % 7 {
                         0 if in_place => check(mp_rlock_init(l)),
                         1 if in_place => check(mp_rlock_destroy(l)),
                         2 => {
@@ -264,6 +264,10 @@ impl Run<'_> {
                         4 => {
                             let mut x = false;
                             check(mp_rlock_is_mine(l, &mut x));
+                        }
+                        5 => {
+                            let mut x = false;
+                            check(mp_rlock_is_locked(l, &mut x));
                         }
                         _ => {
                             let mut n = 0;
