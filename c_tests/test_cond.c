@@ -261,6 +261,51 @@ TEST(cond_killed_waiters_then_notify_one_by_one) {
     mpt_wait_ok(w[4]);
 }
 
+static uint32_t n_waiting(mp_cond_t *c) {
+    uint32_t n = 0xdead;
+    CHECK_OK(mp_cond_n_waiting(c, &n));
+    return n;
+}
+
+/* mp_cond_n_waiting counts the waiters that no notify has picked: registered ones, not
+ * those that timed out, nor those picked (already at the return of the notify, before
+ * they run); a SIGKILLed waiter until a notify picks it or notify_all. */
+TEST(cond_n_waiting_counts_waiters_not_yet_notified) {
+    struct cs *s = new_cs();
+    CHECK(n_waiting(&s->cond) == 0);
+    pid_t w[3];
+    for (int i = 0; i < 3; i++) w[i] = spawn_waiter(s, i, 60000);
+    pid_t shortw = spawn_waiter(s, 3, 100);
+    lock_when_ready(s, 4);
+    CHECK(n_waiting(&s->cond) == 4);
+    CHECK_OK(mp_rlock_release(&s->lock));
+    mpt_wait_ok(shortw);
+    CHECK(s->status[3] == MP_TIMEOUT && n_waiting(&s->cond) == 3);
+    for (int i = 0; i < 3; i++) mpt_wait_sleeping(w[i], 0);
+    mpt_kill_and_reap(w[0]);
+    CHECK(n_waiting(&s->cond) == 3);
+    CHECK_OK(mp_cond_notify(&s->cond, 1)); /* picks one, perhaps the dead one */
+    CHECK(n_waiting(&s->cond) == 2);
+    CHECK_OK(mp_cond_notify_all(&s->cond));
+    CHECK(n_waiting(&s->cond) == 0);
+    for (int i = 1; i < 3; i++) mpt_wait_ok(w[i]);
+    CHECK(s->status[1] == MP_OK && s->status[2] == MP_OK);
+
+    /* Bad input; a NULL out-parameter is reported first, as by every getter. */
+    uint32_t n = 77;
+    mp_cond_t *zero = mpt_shared(sizeof *zero);
+    CHECK_ST(mp_cond_n_waiting(NULL, &n), MP_EINVAL);
+    CHECK_ST(mp_cond_n_waiting(&s->cond, NULL), MP_EINVAL);
+    CHECK_ST(mp_cond_n_waiting(zero, NULL), MP_EINVAL);
+    CHECK_ST(mp_cond_n_waiting(zero, &n), MP_EBADOBJ);
+    CHECK_ST(mp_cond_n_waiting((mp_cond_t *)&s->lock, &n), MP_EBADOBJ); /* an RLock */
+    CHECK_ST(mp_cond_n_waiting((mp_cond_t *)((char *)&s->cond + 4), &n), MP_EBADOBJ);
+    CHECK(n == 77);
+    CHECK_OK(mp_cond_destroy(&s->cond));
+    CHECK_ST(mp_cond_n_waiting(&s->cond, &n), MP_EBADOBJ);
+    CHECK(n == 77);
+}
+
 static volatile int g_signals;
 static void on_usr1(int sig) {
     (void)sig;

@@ -628,3 +628,58 @@ TEST(errors_embedded_in_user_struct) {
     CHECK_OK(mp_rlock_destroy(&u->rlock));
     CHECK_OK(mp_sem_destroy(&u->sem));
 }
+
+/* A NULL out-parameter is checked before anything else in every constructor that
+ * writes one: the status is MP_EINVAL even where the other arguments would give
+ * another code (an existing name of another type: MP_EBADOBJ; no such name: MP_ENOENT;
+ * MP_EXCL on an existing name: MP_EEXIST), and MP_CREATE creates nothing. */
+TEST(errors_null_out_is_checked_first) {
+    char other[64], absent[64];
+    mpt_name(other, sizeof other, "nullout-ev");
+    mpt_name(absent, sizeof absent, "nullout-no");
+    mp_event_t *ev;
+    CHECK_OK(mp_event_open(other, MP_CREATE | MP_EXCL, 0, &ev));
+
+    /* Reference: with a real out-parameter these calls fail with other codes. */
+    mp_cond_t *c;
+    mp_array_t *a;
+    mp_sem_t *s;
+    CHECK_ST(mp_cond_open(other, 0, 0, &c), MP_EBADOBJ);
+    CHECK_ST(mp_array_open(other, 0, 0, MP_TYPE_INT, 1, true, &a), MP_EBADOBJ);
+    CHECK_ST(mp_sem_open(other, 0, 0, 1, 1, &s), MP_EBADOBJ);
+    CHECK_ST(mp_sem_open_ex(other, 0, 0, 1, 1, MP_SEM_UNDO, &s), MP_EBADOBJ);
+    CHECK_ST(mp_cond_open(absent, 0, 0, &c), MP_ENOENT);
+    CHECK_ST(mp_array_open(absent, 0, 0, MP_TYPE_INT, 1, true, &a), MP_ENOENT);
+    CHECK_ST(mp_sem_open(absent, 0, 0, 1, 1, &s), MP_ENOENT);
+    CHECK_ST(mp_sem_open_ex(absent, 0, 0, 1, 1, 0, &s), MP_ENOENT);
+    CHECK_ST(mp_cond_open(other, MP_CREATE | MP_EXCL, 0, &c), MP_EEXIST);
+
+    const char *names[] = {other, absent};
+    const uint32_t flags[] = {0, MP_CREATE, MP_CREATE | MP_EXCL};
+    for (size_t n = 0; n < 2; n++) {
+        for (size_t i = 0; i < 3; i++) {
+            const char *nm = names[n];
+            CHECK_ST(mp_cond_open(nm, flags[i], 0, NULL), MP_EINVAL);
+            CHECK_ST(mp_array_open(nm, flags[i], 0, MP_TYPE_INT, 1, true, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_open(nm, flags[i], 0, 1, 1, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_open_ex(nm, flags[i], 0, 1, 1, 0, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_open_ex(nm, flags[i], 0, 1, 1, MP_SEM_UNDO, NULL), MP_EINVAL);
+            /* Bad values too: the out-parameter is still what is reported. */
+            CHECK_ST(mp_array_open(nm, flags[i], 0, (mp_type)0, 1, true, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_open(nm, flags[i], 0, 2, 1, NULL), MP_EINVAL);
+            CHECK(!mpt_file_exists(absent));
+        }
+    }
+    CHECK_ST(mp_cond_new(NULL), MP_EINVAL);
+    CHECK_ST(mp_array_new(MP_TYPE_INT, 1, false, NULL), MP_EINVAL);
+    CHECK_ST(mp_array_new((mp_type)0, 1, false, NULL), MP_EINVAL);
+    CHECK_ST(mp_sem_new(2, 1, NULL), MP_EINVAL);
+    CHECK_ST(mp_sem_new_ex(1, 1, MP_SEM_UNDO, NULL), MP_EINVAL);
+    CHECK_ST(mp_sem_new_ex(1, 1, 0x80, NULL), MP_EINVAL);
+
+    /* The event under the name was not disturbed. */
+    CHECK_OK(mp_event_set(ev));
+    CHECK_OK(mp_event_wait(ev, 0));
+    CHECK_OK(mp_event_close(ev));
+    CHECK_OK(mp_unlink(other));
+}

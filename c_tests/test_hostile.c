@@ -146,6 +146,7 @@ static void victim_step(struct victim_ctx *v) {
         if (r % 4 == 0) {
             CALL(v, A_GETTER, mp_rlock_is_mine(l, &b));
             CALL(v, A_GETTER, mp_rlock_count(l, &u));
+            CALL(v, A_GETTER, mp_rlock_is_locked(l, &b));
         } else if (r % 4 == 1) {
             CALL(v, A_RLOCK_REL, mp_rlock_release(l));
         } else {
@@ -179,6 +180,7 @@ static void victim_step(struct victim_ctx *v) {
             CALL(v, A_GETTER, mp_cond_notify(c, (uint32_t)(r >> 8) % 3));
         } else if (r % 4 == 1) {
             CALL(v, A_GETTER, mp_cond_notify_all(c));
+            CALL(v, A_GETTER, mp_cond_n_waiting(c, &u));
         } else {
             mp_status st = CALL(v, A_RLOCK_ACQ, mp_rlock_acquire(l, true, short_timeout(v)));
             if (st == MP_OK || st == MP_OWNER_DEAD) {

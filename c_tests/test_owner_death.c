@@ -108,6 +108,44 @@ TEST(killed_holder_without_waiters_next_acquirer_gets_owner_dead) {
     CHECK_OK(mp_rlock_destroy(&s->lock));
 }
 
+static bool rlock_locked(mp_rlock_t *l) {
+    bool locked = false;
+    CHECK_OK(mp_rlock_is_locked(l, &locked));
+    return locked;
+}
+
+/* mp_rlock_is_locked only reads: held by this thread or by a live child it says so; once
+ * that child is SIGKILLed, however often it is asked, the next acquirer still gets the
+ * MP_OWNER_DEAD report (a trial acquire, as a repr might do, would have taken it). */
+TEST(is_locked_reads_without_taking_the_owner_death_report) {
+    struct shared *s = new_shared();
+    CHECK(!rlock_locked(&s->lock));
+    CHECK_OK(mp_rlock_acquire(&s->lock, true, 0));
+    CHECK(rlock_locked(&s->lock));
+    CHECK_OK(mp_rlock_release(&s->lock));
+    CHECK(!rlock_locked(&s->lock));
+
+    pid_t holder = spawn_holder(s);
+    CHECK(rlock_locked(&s->lock));
+    mpt_kill_and_reap(holder);
+    for (int i = 0; i < 100; i++) (void)rlock_locked(&s->lock);
+    CHECK_ST(mp_rlock_acquire(&s->lock, true, 5000), MP_OWNER_DEAD);
+    CHECK(rlock_locked(&s->lock));
+    CHECK_OK(mp_rlock_release(&s->lock));
+    CHECK(!rlock_locked(&s->lock));
+
+    bool b = true;
+    mp_rlock_t *zero = mpt_shared(sizeof *zero);
+    CHECK_ST(mp_rlock_is_locked(NULL, &b), MP_EINVAL);
+    CHECK_ST(mp_rlock_is_locked(&s->lock, NULL), MP_EINVAL);
+    CHECK_ST(mp_rlock_is_locked(zero, NULL), MP_EINVAL);
+    CHECK_ST(mp_rlock_is_locked(zero, &b), MP_EBADOBJ);
+    CHECK_ST(mp_rlock_is_locked((mp_rlock_t *)((char *)&s->lock + 4), &b), MP_EBADOBJ);
+    CHECK(b);
+    CHECK_OK(mp_rlock_destroy(&s->lock));
+    CHECK_ST(mp_rlock_is_locked(&s->lock, &b), MP_EBADOBJ);
+}
+
 static void *hold_and_exit(void *arg) {
     struct shared *s = arg;
     return (void *)(intptr_t)mp_rlock_acquire(&s->lock, true, MP_FOREVER);

@@ -57,6 +57,10 @@ TEST(standard_lock_types_exclude_across_processes) {
     CHECK(s->counter == 80000);
     CHECK(!m.is_locked());
     CHECK(r.level() == 0);
+    CHECK(!r.is_locked());
+    r.lock();
+    CHECK(r.is_locked());
+    r.unlock();
 }
 
 TEST(try_lock_and_unique_lock_defer) {

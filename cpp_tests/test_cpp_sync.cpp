@@ -68,8 +68,11 @@ TEST(condition_variable_with_rlock_at_level_3_across_processes) {
     {
         std::lock_guard<mpsync::recursive_mutex> g(r);
         state[0] = 1;
+        CHECK(cv.n_waiting() == 3);  // each registered before releasing the lock
         cv.notify(1);
+        CHECK(cv.n_waiting() == 2);  // the picked one no longer counts
         cv.notify_all();
+        CHECK(cv.n_waiting() == 0);
     }
     for (pid_t k : kids) CHECK(cpt::wait_child(k) == 0);
 }

@@ -34,7 +34,7 @@
  *   mp_sem_release (plain semaphore), mp_sem_get_value,
  *     mp_sem_get_max_value, mp_sem_get_flags                  yes  yes
  *   mp_event_set, mp_event_clear, mp_event_is_set             yes  yes
- *   mp_cond_notify, mp_cond_notify_all                        yes  yes
+ *   mp_cond_notify, mp_cond_notify_all, mp_cond_n_waiting     yes  yes
  *   mp_barrier_abort, mp_barrier_reset, mp_barrier_parties,
  *     mp_barrier_n_waiting, mp_barrier_is_broken              yes  yes
  *   mp_strerror, mp_status_name, mp_version,
@@ -738,6 +738,20 @@ mp_status mp_rlock_is_mine(const struct mp_rlock_t *lock, bool *mine_out);
 mp_status mp_rlock_count(const struct mp_rlock_t *lock, uint32_t *count_out);
 
 /**
+ * Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
+ * snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
+ * the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
+ * owner died reads as held until the kernel or the next acquirer notices the death.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
+ * writable.
+ */
+mp_status mp_rlock_is_locked(const struct mp_rlock_t *lock, bool *locked_out);
+
+/**
  * Declares the data guarded by the lock repaired: ends the "inconsistent" state that
  * an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
  * that later acquisitions return `MP_OK` again. For any other RLock it only checks
@@ -1200,6 +1214,22 @@ mp_status mp_cond_notify(struct mp_cond_t *cond, uint32_t n);
  * `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
  */
 mp_status mp_cond_notify_all(struct mp_cond_t *cond);
+
+/**
+ * Writes the number of threads waiting on `cond` for a notification to
+ * `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
+ * `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
+ * been interrupted. A thread picked by a notify no longer counts, even before it
+ * has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
+ * that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
+ * writable.
+ */
+mp_status mp_cond_n_waiting(const struct mp_cond_t *cond, uint32_t *waiting_out);
 
 /* ======================================================================================
  * Event (mp_event_t): multiprocessing.Event.

@@ -682,6 +682,12 @@ public:
         detail::check(mp_rlock_count(p_, &v), "mp_rlock_count");
         return v;
     }
+    /// Whether any thread of any process holds it (a snapshot that only reads).
+    bool is_locked() const {
+        bool v = false;
+        detail::check(mp_rlock_is_locked(p_, &v), "mp_rlock_is_locked");
+        return v;
+    }
 
 private:
     friend class condition_variable;
@@ -928,6 +934,12 @@ public:
     void notify_all() { detail::check(mp_cond_notify_all(p_), "mp_cond_notify_all"); }
     /// Wakes up to `n` waiters.
     void notify(std::uint32_t n) { detail::check(mp_cond_notify(p_, n), "mp_cond_notify"); }
+    /// Threads waiting for a notification that no notify has picked yet (a snapshot).
+    std::uint32_t n_waiting() const {
+        std::uint32_t v = 0;
+        detail::check(mp_cond_n_waiting(p_, &v), "mp_cond_n_waiting");
+        return v;
+    }
 
     /// `L`: mutex, recursive_mutex, or std::unique_lock of either (locked).
     template <class L>

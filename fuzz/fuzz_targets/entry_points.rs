@@ -253,7 +253,7 @@ impl Run<'_> {
                 }
                 Kind::RLock => {
                     let l = p.cast::<mp_rlock_t>();
-                    match op % 6 {
+                    match op % 7 {
                         0 if in_place => check(mp_rlock_init(l)),
                         1 if in_place => check(mp_rlock_destroy(l)),
                         2 => {
@@ -264,6 +264,10 @@ impl Run<'_> {
                         4 => {
                             let mut x = false;
                             check(mp_rlock_is_mine(l, &mut x));
+                        }
+                        5 => {
+                            let mut x = false;
+                            check(mp_rlock_is_locked(l, &mut x));
                         }
                         _ => {
                             let mut n = 0;
@@ -308,7 +312,7 @@ impl Run<'_> {
                 }
                 Kind::Cond => {
                     let cv = p.cast::<mp_cond_t>();
-                    match op % 6 {
+                    match op % 7 {
                         0 if in_place => check(mp_cond_init(cv)),
                         1 if in_place => check(mp_cond_destroy(cv)),
                         2 => {
@@ -322,6 +326,10 @@ impl Run<'_> {
                             }
                         }
                         3 => check(mp_cond_notify(cv, c.u32())),
+                        4 => {
+                            let mut n = 0;
+                            check(mp_cond_n_waiting(cv, &mut n));
+                        }
                         _ => check(mp_cond_notify_all(cv)),
                     }
                 }

@@ -170,7 +170,13 @@ class Condition:
         self._cond.notify_all()
 
     def __repr__(self):
-        return "<Condition(%r)>" % (self._lock,)
+        # multiprocessing.Condition's format: the lock, then the threads waiting for a
+        # notification that no notify has picked yet.
+        try:
+            num_waiters = self._cond.n_waiting()
+        except Exception:
+            num_waiters = "unknown"
+        return "<%s(%s, %s)>" % (self.__class__.__name__, self._lock, num_waiters)
 
 
 # --- Value, Array, RawValue, RawArray -----------------------------------------------

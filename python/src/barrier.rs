@@ -111,15 +111,23 @@ impl PyBarrier {
         &self.origin.name
     }
 
-    fn __repr__(&self) -> PyResult<String> {
-        let parties = self.barrier.parties().map_err(to_py)?;
-        let waiting = self.barrier.n_waiting().map_err(to_py)?;
-        let broken = self.barrier.is_broken().map_err(to_py)?;
-        let state = if broken { "broken" } else { "filling" };
-        Ok(format!(
-            "<mpsync.Barrier at {:#x}: {state}, waiters={waiting}/{parties}>",
-            self as *const Self as usize
-        ))
+    /// threading.Barrier's repr (which `multiprocessing.Barrier` inherits):
+    /// `<mpsync.Barrier at 0x7f...: waiters=1/3>`, or `...: broken>`.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let barrier = &slf.get().barrier;
+        let cls = slf.get_type();
+        let at = format!(
+            "<{}.{} at {:#x}:",
+            cls.module()?,
+            cls.qualname()?,
+            slf.as_ptr() as usize
+        );
+        if barrier.is_broken().map_err(to_py)? {
+            return Ok(format!("{at} broken>"));
+        }
+        let waiting = barrier.n_waiting().map_err(to_py)?;
+        let parties = barrier.parties().map_err(to_py)?;
+        Ok(format!("{at} waiters={waiting}/{parties}>"))
     }
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {

@@ -132,17 +132,19 @@ impl PyLock {
         &self.origin.name
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let owner = if !self.lock.is_locked().map_err(to_py)? {
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (py, this) = (slf.py(), slf.get());
+        let owner = if !this.lock.is_locked().map_err(to_py)? {
             "None".to_string()
-        } else if self.holder.load(Ordering::Relaxed) == thread_id() {
+        } else if this.holder.load(Ordering::Relaxed) == thread_id() {
             owner_name(py)?
-        } else if self.holder.load(Ordering::Relaxed) != 0 {
+        } else if this.holder.load(Ordering::Relaxed) != 0 {
             "SomeOtherThread".to_string()
         } else {
             "SomeOtherProcess".to_string()
         };
-        Ok(format!("<Lock(owner={owner})>"))
+        let cls = slf.get_type().name()?;
+        Ok(format!("<{cls}(owner={owner})>"))
     }
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
@@ -309,24 +311,20 @@ impl PyRLock {
         self.origin.as_ref().map(|o| o.name.as_str())
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let count = self.lock.with(|l| l.count()).map_err(to_py)?;
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (py, this) = (slf.py(), slf.get());
+        let cls = slf.get_type().name()?;
+        let count = this.lock.with(|l| l.count()).map_err(to_py)?;
         if count > 0 {
-            return Ok(format!("<RLock({}, {count})>", owner_name(py)?));
+            return Ok(format!("<{cls}({}, {count})>", owner_name(py)?));
         }
-        // Not ours: held by someone else if a try fails (the try is undone at once).
-        let held = match self.lock.with(|l| l.acquire(Deadline::now())) {
-            Ok(Outcome::Timeout) => true,
-            Ok(_) => {
-                let _ = self.lock.with(|l| l.release());
-                false
-            }
-            Err(e) => return Err(to_py(e)),
-        };
+        // Not ours. Only read the lock: a trial acquire would take the owner-death
+        // report that belongs to the next real acquirer.
+        let held = this.lock.with(|l| l.is_locked()).map_err(to_py)?;
         Ok(if held {
-            "<RLock(SomeOtherProcess, nonzero)>".to_string()
+            format!("<{cls}(SomeOtherProcess, nonzero)>")
         } else {
-            "<RLock(None, 0)>".to_string()
+            format!("<{cls}(None, 0)>")
         })
     }
 
@@ -625,6 +623,12 @@ impl PyCondition {
         self.cond.notify_all().map_err(to_py)
     }
 
+    /// Threads waiting for a notification that no notify has picked yet (a snapshot;
+    /// `Condition.__repr__` shows it, as `multiprocessing`'s does).
+    fn n_waiting(&self) -> PyResult<u32> {
+        self.cond.n_waiting().map_err(to_py)
+    }
+
     #[getter]
     fn name(&self) -> &str {
         &self.origin.name
@@ -685,6 +689,17 @@ impl PyEvent {
     #[getter]
     fn name(&self) -> &str {
         &self.origin.name
+    }
+
+    /// `<Event at 0x7f... set>` (or `unset`), as `multiprocessing.Event`.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let state = if slf.get().event.is_set().map_err(to_py)? {
+            "set"
+        } else {
+            "unset"
+        };
+        let cls = slf.get_type().qualname()?;
+        Ok(format!("<{cls} at {:#x} {state}>", slf.as_ptr() as usize))
     }
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {

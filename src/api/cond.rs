@@ -7,8 +7,9 @@ use super::{
     Deadline, Error, Life, Lock, OpenOptions, Outcome, RLock, c_name, construct, object_handle,
 };
 use crate::ffi::cond::{
-    MP_COND_ALIGN, MP_COND_SIZE, mp_cond_close, mp_cond_destroy, mp_cond_init, mp_cond_new,
-    mp_cond_notify, mp_cond_notify_all, mp_cond_open, mp_cond_t, mp_cond_wait, mp_cond_wait_lock,
+    MP_COND_ALIGN, MP_COND_SIZE, mp_cond_close, mp_cond_destroy, mp_cond_init, mp_cond_n_waiting,
+    mp_cond_new, mp_cond_notify, mp_cond_notify_all, mp_cond_open, mp_cond_t, mp_cond_wait,
+    mp_cond_wait_lock,
 };
 
 /// A condition variable (the C type `mp_cond_t`). The lock is passed to each wait, as
@@ -126,6 +127,16 @@ impl Condition {
         // SAFETY: a live handle.
         unit(unsafe { mp_cond_notify_all(self.ptr.as_ptr()) })
     }
+
+    /// How many threads wait for a notification that no notify has picked yet (a
+    /// snapshot; `mp_cond_n_waiting`): a picked thread no longer counts, even before it
+    /// has its lock back; a waiter that died counts until a notify picks it.
+    pub fn n_waiting(&self) -> Result<u32, Error> {
+        let mut v = 0;
+        // SAFETY: a live handle and a valid out-pointer.
+        unit(unsafe { mp_cond_n_waiting(self.ptr.as_ptr(), &mut v) })?;
+        Ok(v)
+    }
 }
 
 #[cfg(test)]
@@ -144,12 +155,16 @@ mod tests {
         let cond = Condition::new().unwrap();
         let flag = SharedArray::new(ElemType::Int, 1, false).unwrap();
         lock.acquire(Deadline::forever()).unwrap();
+        assert_eq!(cond.n_waiting(), Ok(0));
         let pid = in_child(|| {
             lock.acquire(Deadline::forever()).unwrap();
+            // The parent let go of the lock only by waiting, and nobody notified it.
+            let waiting = cond.n_waiting().unwrap();
             flag.set(0, &1i32.to_ne_bytes()).unwrap();
             cond.notify_all().unwrap();
+            let after = cond.n_waiting().unwrap();
             lock.release().unwrap();
-            0
+            if (waiting, after) == (1, 0) { 0 } else { 1 }
         });
         let mut v = [0u8; 4];
         loop {

@@ -11,8 +11,8 @@ use super::{
 };
 use crate::ffi::rlock::{
     MP_RLOCK_ALIGN, MP_RLOCK_SIZE, mp_rlock_acquire, mp_rlock_close, mp_rlock_count,
-    mp_rlock_destroy, mp_rlock_init, mp_rlock_is_mine, mp_rlock_mark_consistent, mp_rlock_new,
-    mp_rlock_open, mp_rlock_release, mp_rlock_t,
+    mp_rlock_destroy, mp_rlock_init, mp_rlock_is_locked, mp_rlock_is_mine,
+    mp_rlock_mark_consistent, mp_rlock_new, mp_rlock_open, mp_rlock_release, mp_rlock_t,
 };
 
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`). If
@@ -126,6 +126,15 @@ impl RLock {
         // SAFETY: a live handle and a valid out-pointer.
         unit(unsafe { mp_rlock_is_mine(self.ptr.as_ptr(), &mut mine) })?;
         Ok(mine)
+    }
+
+    /// Whether any thread of any process holds the lock (`mp_rlock_is_locked`: a
+    /// snapshot that only reads, so it never takes an owner-death report).
+    pub fn is_locked(&self) -> Result<bool, Error> {
+        let mut locked = false;
+        // SAFETY: a live handle and a valid out-pointer.
+        unit(unsafe { mp_rlock_is_locked(self.ptr.as_ptr(), &mut locked) })?;
+        Ok(locked)
     }
 
     /// The recursion level if the calling thread owns the lock, else 0.

@@ -10,7 +10,7 @@
 use core::ffi::{c_char, c_void};
 
 use super::rlock::mp_rlock_t;
-use super::{c_name, code, mp_status, out_ok, write_out};
+use super::{c_name, code, ffi_out, mp_status};
 use crate::raw::array::{self as raw, ElemType, RawArray, View};
 use crate::raw::header::Lifecycle;
 use crate::status::{MpResult, Status};
@@ -67,29 +67,33 @@ pub struct mp_array_t {
 }
 
 /// Looks `arr` up: `MP_EINVAL` for NULL, `MP_EBADOBJ` unless it is the start of a
-/// mapping this process made that holds a valid array.
+/// mapping this process made; else that start and the mapping's length.
 #[inline(always)]
-fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+fn mapping(arr: *const mp_array_t) -> MpResult<(*mut u8, usize)> {
     if arr.is_null() {
         return Err(Status::Inval);
     }
     let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
-    // SAFETY: `arr` is the page-aligned start of a live mapping of `len` bytes made by
+    Ok((arr as *mut u8, len))
+}
+
+/// [`mapping`], and `MP_EBADOBJ` unless the mapping holds a valid array.
+#[inline(always)]
+fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    let (base, len) = mapping(arr)?;
+    // SAFETY: `base` is the page-aligned start of a live mapping of `len` bytes made by
     // this process (registry); it stays mapped while the caller uses the array (the
     // caller's contract: no use after mp_array_close).
-    unsafe { RawArray::view(arr as *mut u8, len) }
+    unsafe { RawArray::view(base, len) }
 }
 
 /// [`view`] for the element accesses (get/set/read/write): the same pointer check, and
 /// every descriptor field that decides the access (see `raw::array`, "Trust").
 #[inline(always)]
 fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
-    if arr.is_null() {
-        return Err(Status::Inval);
-    }
-    let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
+    let (base, len) = mapping(arr)?;
     // SAFETY: as in `view`.
-    unsafe { RawArray::view_for_access(arr as *mut u8, len) }
+    unsafe { RawArray::view_for_access(base, len) }
 }
 
 fn elem_type(ty: mp_type) -> MpResult<ElemType> {
@@ -159,19 +163,18 @@ pub unsafe extern "C" fn mp_array_new(
     with_lock: bool,
     arr_out: *mut *mut mp_array_t,
 ) -> mp_status {
-    let r = (|| {
-        out_ok(arr_out)?;
-        let ty = elem_type(r#type)?;
-        let total = raw::total_size(ty, length)?;
-        let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
-        // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
-        let a = unsafe { &*(base as *const RawArray) };
-        a.init(ty, length, with_lock, Lifecycle::Anonymous);
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(arr_out, base.cast()) };
-        Ok(())
-    })();
-    code(r)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(arr_out, || {
+            let ty = elem_type(r#type)?;
+            let total = raw::total_size(ty, length)?;
+            let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
+            // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
+            let a = &*(base as *const RawArray);
+            a.init(ty, length, with_lock, Lifecycle::Anonymous);
+            Ok(base.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the array called `name`, so that unrelated
@@ -198,23 +201,20 @@ pub unsafe extern "C" fn mp_array_open(
     with_lock: bool,
     arr_out: *mut *mut mp_array_t,
 ) -> mp_status {
-    let r = (|| {
-        out_ok(arr_out)?;
-        // SAFETY: forwarded contract.
-        let name = unsafe { c_name(name) }?;
-        let ty = elem_type(r#type)?;
-        let spec = ArraySpec {
-            ty,
-            length,
-            with_lock,
-            total: raw::total_size(ty, length)?,
-        };
-        let opened = os_shm::open_named(name, flags, mode, &spec)?;
-        // SAFETY: checked non-NULL above; writable per the contract.
-        unsafe { write_out(arr_out, opened.base.cast()) };
-        Ok(())
-    })();
-    code(r)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(arr_out, || {
+            let name = c_name(name)?;
+            let ty = elem_type(r#type)?;
+            let spec = ArraySpec {
+                ty,
+                length,
+                with_lock,
+                total: raw::total_size(ty, length)?,
+            };
+            Ok(os_shm::open_named(name, flags, mode, &spec)?.base.cast())
+        })
+    }
 }
 
 /// Unmaps an array in the calling process (the object lives on in other processes,

@@ -46,31 +46,37 @@ pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a
 /// As [`object`].
 #[inline(always)]
 pub(crate) unsafe fn located<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
-    if p.is_null() {
-        return Err(Status::Inval);
-    }
-    if !aligned::<T, C>(p) {
-        return Err(Status::BadObj);
-    }
-    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
-    // contract; T is made of atomics and integers, for which every bit pattern is
-    // valid, and all access goes through atomics (other processes write concurrently).
-    Ok(unsafe { &*(p as *const T) })
+    // SAFETY: forwarded contract.
+    unsafe { viewed(p, Status::BadObj) }
 }
 
-/// Like [`object`], but for in-place init: only NULL and alignment are checked.
+/// Like [`object`], but for in-place init: only NULL and alignment are checked, and
+/// misaligned memory is `MP_EINVAL` (the caller passed unusable storage).
 ///
 /// # Safety
 /// As [`object`], and the memory must be writable.
 #[inline]
 pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
+    // SAFETY: forwarded contract.
+    unsafe { viewed(p, Status::Inval) }
+}
+
+/// The bytes at `p` viewed as a `T`: `MP_EINVAL` for NULL, `misaligned` for memory
+/// without the published alignment.
+///
+/// # Safety
+/// As [`object`].
+#[inline(always)]
+unsafe fn viewed<'a, T, C>(p: *const C, misaligned: Status) -> MpResult<&'a T> {
     if p.is_null() {
         return Err(Status::Inval);
     }
     if !aligned::<T, C>(p) {
-        return Err(Status::Inval);
+        return Err(misaligned);
     }
-    // SAFETY: as in `object`; every bit pattern of T is valid.
+    // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
+    // contract; T is made of atomics and integers, for which every bit pattern is
+    // valid, and all access goes through atomics (other processes write concurrently).
     Ok(unsafe { &*(p as *const T) })
 }
 
@@ -93,26 +99,6 @@ pub(crate) unsafe fn ffi_out<T>(out: *mut T, f: impl FnOnce() -> MpResult<T>) ->
             MP_OK
         }
         Err(e) => e.code(),
-    }
-}
-
-/// Writes an out-parameter (only called on success); prefer [`ffi_out`].
-///
-/// # Safety
-/// `out` is non-NULL (checked by [`out_ok`]) and writable.
-#[inline]
-pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: per the contract.
-    unsafe { out.write(value) };
-}
-
-/// `MP_EINVAL` for a NULL out-parameter.
-#[inline]
-pub(crate) fn out_ok<T>(out: *mut T) -> MpResult<()> {
-    if out.is_null() {
-        Err(Status::Inval)
-    } else {
-        Ok(())
     }
 }
 

@@ -5,10 +5,9 @@ use core::ffi::c_char;
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
 use super::{
-    SharedObject, code, code_of, mp_status, new_anonymous, object, open_named, out_ok, storage,
-    write_out,
+    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
 };
-use crate::raw::cond::RawCond;
+use crate::raw::cond::{RawCond, WaitLock};
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
@@ -89,14 +88,12 @@ pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
 /// `cond_out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status {
-    code(
-        out_ok(cond_out)
-            .and_then(|()| new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)))
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(cond_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(cond_out, || {
+            new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates) the condition called `name`; see
@@ -115,17 +112,12 @@ pub unsafe extern "C" fn mp_cond_open(
     mode: u32,
     cond_out: *mut *mut mp_cond_t,
 ) -> mp_status {
-    code(
-        out_ok(cond_out)
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named))
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(cond_out, p.cast()) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(cond_out, || {
+            open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named)).map(|p| p.cast())
+        })
+    }
 }
 
 /// Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
@@ -186,12 +178,8 @@ pub unsafe extern "C" fn mp_cond_wait(
     lock: *mut mp_rlock_t,
     timeout_ms: i64,
 ) -> mp_status {
-    let deadline = Deadline::from_timeout(true, timeout_ms);
     // SAFETY: forwarded contract.
-    let objects: MpResult<(&RawCond, &RawRLock)> = unsafe {
-        object::<RawCond, _>(cond).and_then(|c| object::<RawRLock, _>(lock).map(|l| (c, l)))
-    };
-    code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
+    unsafe { wait_with::<RawRLock, _>(cond, lock, timeout_ms) }
 }
 
 /// `mp_cond_wait` with an `mp_lock_t`. A Lock has no owner (any thread may release
@@ -209,11 +197,27 @@ pub unsafe extern "C" fn mp_cond_wait_lock(
     lock: *mut mp_lock_t,
     timeout_ms: i64,
 ) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { wait_with::<RawLock, _>(cond, lock, timeout_ms) }
+}
+
+/// `mp_cond_wait` and `mp_cond_wait_lock`, which differ only in the lock's type: the
+/// deadline is taken first (the timeout counts from the call), then both objects are
+/// checked (`cond` first), then the wait runs.
+///
+/// # Safety
+/// `cond` and `lock` are NULL or point to `MP_COND_SIZE` bytes / the size of an `L`,
+/// readable and mapped during the call.
+#[inline]
+unsafe fn wait_with<L: SharedObject + WaitLock, C>(
+    cond: *mut mp_cond_t,
+    lock: *mut C,
+    timeout_ms: i64,
+) -> mp_status {
     let deadline = Deadline::from_timeout(true, timeout_ms);
     // SAFETY: forwarded contract.
-    let objects: MpResult<(&RawCond, &RawLock)> = unsafe {
-        object::<RawCond, _>(cond).and_then(|c| object::<RawLock, _>(lock).map(|l| (c, l)))
-    };
+    let objects: MpResult<(&RawCond, &L)> =
+        unsafe { object::<RawCond, _>(cond).and_then(|c| object::<L, _>(lock).map(|l| (c, l))) };
     code_of(objects.map(|(c, l)| c.wait(l, &deadline)))
 }
 
@@ -245,4 +249,29 @@ pub unsafe extern "C" fn mp_cond_notify(cond: *mut mp_cond_t, n: u32) -> mp_stat
 pub unsafe extern "C" fn mp_cond_notify_all(cond: *mut mp_cond_t) -> mp_status {
     // SAFETY: forwarded contract.
     code(unsafe { object::<RawCond, _>(cond) }.map(RawCond::notify_all))
+}
+
+/// Writes the number of threads waiting on `cond` for a notification to
+/// `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
+/// `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
+/// been interrupted. A thread picked by a notify no longer counts, even before it
+/// has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
+/// that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_cond_n_waiting(
+    cond: *const mp_cond_t,
+    waiting_out: *mut u32,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(waiting_out, || {
+            object::<RawCond, _>(cond).map(|c| c.n_waiting())
+        })
+    }
 }

@@ -37,9 +37,7 @@ pub mod shm;
 #[doc(hidden)]
 pub use self::library as common;
 
-pub(crate) use boundary::{
-    SharedObject, c_name, code, code_of, ffi_out, located, object, out_ok, storage, write_out,
-};
+pub(crate) use boundary::{SharedObject, c_name, code, code_of, ffi_out, located, object, storage};
 pub(crate) use lifecycle::{close, destroy, new_anonymous, open_named};
 
 use crate::status::Status;

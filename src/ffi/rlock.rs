@@ -199,6 +199,29 @@ pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut
     unsafe { ffi_out(count_out, || object::<RawRLock, _>(lock).map(|l| l.count())) }
 }
 
+/// Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
+/// snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
+/// the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
+/// owner died reads as held until the kernel or the next acquirer notices the death.
+///
+/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_is_locked(
+    lock: *const mp_rlock_t,
+    locked_out: *mut bool,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(locked_out, || {
+            object::<RawRLock, _>(lock).map(|l| l.is_locked())
+        })
+    }
+}
+
 /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that
 /// an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
 /// that later acquisitions return `MP_OK` again. For any other RLock it only checks

@@ -4,8 +4,7 @@ use core::ffi::c_char;
 
 use super::sem_undo_extent;
 use super::{
-    SharedObject, code, ffi_out, located, mp_status, new_anonymous, object, open_named, out_ok,
-    storage, write_out,
+    SharedObject, code, ffi_out, located, mp_status, new_anonymous, object, open_named, storage,
 };
 use crate::raw::header::{Header, HeaderWords, Kind, Lifecycle};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
@@ -359,18 +358,14 @@ pub unsafe extern "C" fn mp_sem_new(
     max_value: u32,
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
-    code(
-        out_ok(sem_out)
-            .and_then(|()| check_args(value, max_value))
-            .and_then(|()| {
-                new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                    .map(plain_handle)
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(sem_out, || {
+            check_args(value, max_value)?;
+            new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                .map(plain_handle)
+        })
+    }
 }
 
 /// `mp_sem_new` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`).
@@ -387,23 +382,18 @@ pub unsafe extern "C" fn mp_sem_new_ex(
     sem_flags: u32,
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
-    code(
-        out_ok(sem_out)
-            .and_then(|()| check_ex_args(value, max_value, sem_flags))
-            .and_then(|undo| {
-                if undo {
-                    new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .and_then(undo_handle)
-                } else {
-                    new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                        .map(plain_handle)
-                }
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(sem_out, || {
+            if check_ex_args(value, max_value, sem_flags)? {
+                new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                    .and_then(undo_handle)
+            } else {
+                new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
+                    .map(plain_handle)
+            }
+        })
+    }
 }
 
 /// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
@@ -424,21 +414,16 @@ pub unsafe extern "C" fn mp_sem_open(
     max_value: u32,
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
-    code(
-        out_ok(sem_out)
-            .and_then(|()| check_args(value, max_value))
-            // SAFETY: forwarded contract.
-            .and_then(|()| unsafe {
-                open_named::<RawSem>(name, flags, mode, |s| {
-                    s.init(value, max_value, Lifecycle::Named)
-                })
-                .map(plain_handle)
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(sem_out, || {
+            check_args(value, max_value)?;
+            open_named::<RawSem>(name, flags, mode, |s| {
+                s.init(value, max_value, Lifecycle::Named)
             })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p) }
-            }),
-    )
+            .map(plain_handle)
+        })
+    }
 }
 
 /// `mp_sem_open` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`). The
@@ -460,28 +445,22 @@ pub unsafe extern "C" fn mp_sem_open_ex(
     sem_flags: u32,
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
-    code(
-        out_ok(sem_out)
-            .and_then(|()| check_ex_args(value, max_value, sem_flags))
-            // SAFETY: forwarded contract.
-            .and_then(|undo| unsafe {
-                if undo {
-                    open_named::<RawSemUndo>(name, flags, mode, |s| {
-                        s.init(value, max_value, Lifecycle::Named)
-                    })
-                    .and_then(undo_handle)
-                } else {
-                    open_named::<RawSem>(name, flags, mode, |s| {
-                        s.init(value, max_value, Lifecycle::Named)
-                    })
-                    .map(plain_handle)
-                }
-            })
-            .map(|p| {
-                // SAFETY: checked non-NULL above; writable per the contract.
-                unsafe { write_out(sem_out, p) }
-            }),
-    )
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(sem_out, || {
+            if check_ex_args(value, max_value, sem_flags)? {
+                open_named::<RawSemUndo>(name, flags, mode, |s| {
+                    s.init(value, max_value, Lifecycle::Named)
+                })
+                .and_then(undo_handle)
+            } else {
+                open_named::<RawSem>(name, flags, mode, |s| {
+                    s.init(value, max_value, Lifecycle::Named)
+                })
+                .map(plain_handle)
+            }
+        })
+    }
 }
 
 /// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.

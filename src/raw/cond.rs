@@ -572,6 +572,16 @@ impl RawCond {
         st.u1 + st.t1 + st.u2
     }
 
+    /// Threads waiting for a notification: registered and neither signalled nor
+    /// withdrawn (`U1 + U2`). Unlike [`RawCond::waiters`] it leaves out signalled
+    /// waiters still on their way out of `wait`, as CPython's count of sleepers minus
+    /// woken does once `notify` returns. A dead waiter counts until a notify picks
+    /// it or its group closes.
+    pub(crate) fn n_waiting(&self) -> u32 {
+        let st = State::unpack(self.state.load(Ordering::Acquire));
+        st.u1 + st.u2
+    }
+
     /// Ends an in-place condition: `Busy` while threads wait on it.
     pub(crate) fn destroy(&self) -> Status {
         if self.waiters() != 0 {
@@ -691,17 +701,20 @@ mod tests {
         let c = new_cond();
         let a = c.register().unwrap();
         let b = c.register().unwrap();
-        assert_eq!(c.waiters(), 2);
+        assert_eq!((c.waiters(), c.n_waiting()), (2, 2));
         c.notify(1); // switch: {a, b} become G1, one token
         let st = State::unpack(c.state.load(Ordering::Relaxed));
         assert_eq!((st.u1, st.t1, st.u2), (1, 1, 0));
+        // The signalled one is still inside `wait` but no longer waits for a notify.
+        assert_eq!((c.waiters(), c.n_waiting()), (2, 1));
         // A late arrival cannot take G1's token...
         let late = c.register().unwrap();
+        assert_eq!((c.waiters(), c.n_waiting()), (3, 2));
         assert_eq!(c.await_signal(late, &Deadline::Now), Status::Timeout);
         // ...but either of a, b can; the other then has none.
         assert_eq!(c.await_signal(b, &Deadline::Now), Status::Ok);
         assert_eq!(c.await_signal(a, &Deadline::Now), Status::Timeout);
-        assert_eq!(c.waiters(), 0);
+        assert_eq!((c.waiters(), c.n_waiting()), (0, 0));
         // a withdrew (U1-1), late withdrew (U2-1): notify finds nobody.
         c.notify(5);
         assert_eq!(c.state.load(Ordering::Relaxed) & !(FIELD << G_SHIFT), 0);

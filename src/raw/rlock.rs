@@ -775,8 +775,9 @@ impl RawRLock {
         }
     }
 
-    /// True while held by anyone (or a dead owner's mark is pending).
-    #[cfg(test)]
+    /// True while the word names an owner: held by anyone, or by an owner that died
+    /// without the kernel clearing its TID (until the next acquirer takes over).
+    /// One load: it never changes the lock nor consumes an owner-death report.
     pub(crate) fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK != 0
     }
