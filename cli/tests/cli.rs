@@ -621,8 +621,10 @@ fn rm_and_gc_never_remove_what_is_mapped() {
     assert_eq!(code(&mpsync(&["gc"])), 2);
 }
 
-#[test]
-fn gc_removes_temp_files_of_dead_creators_only() {
+/// What a creator-carrying name records for this process: `(pid, start time, PID
+/// namespace)`, plus the pid of a creator that no longer exists (a reaped child).
+fn creator_identities() -> (u32, u64, u64, u32) {
+    use std::os::unix::fs::MetadataExt;
     let me = std::process::id();
     let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
     let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
@@ -631,12 +633,16 @@ fn gc_removes_temp_files_of_dead_creators_only() {
         .unwrap()
         .parse()
         .unwrap();
-    use std::os::unix::fs::MetadataExt;
     let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
-    // A creator that no longer exists: a reaped child.
     let dead = Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     wait_output(dead, "true");
+    (me, start, ns, dead_pid)
+}
+
+#[test]
+fn gc_removes_temp_files_of_dead_creators_only() {
+    let (me, start, ns, dead_pid) = creator_identities();
     let tag = format!("{me}{}", Instant::now().elapsed().subsec_nanos());
     let stale = format!(".mpsync-tmp-{dead_pid}-{start}-{ns}-{tag}");
     let live = format!(".mpsync-tmp-{me}-{start}-{ns}-{tag}");
@@ -675,19 +681,7 @@ impl Drop for Files {
 
 #[test]
 fn gc_orphans_removes_anonymous_names_of_dead_creators_only() {
-    let me = std::process::id();
-    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
-    let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .nth(19)
-        .unwrap()
-        .parse()
-        .unwrap();
-    use std::os::unix::fs::MetadataExt;
-    let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
-    let dead = Command::new("true").spawn().unwrap();
-    let dead_pid = dead.id();
-    wait_output(dead, "true");
+    let (me, start, ns, dead_pid) = creator_identities();
     let tag = format!("{:08x}", Instant::now().elapsed().subsec_nanos());
     let anon = |pid: u32, ns: u64| format!("mpsync-anon-{pid}-{start}-{ns}-0-{tag}");
     let (orphan, live, other_ns) = (anon(dead_pid, ns), anon(me, ns), anon(dead_pid, ns + 1));

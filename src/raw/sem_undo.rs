@@ -231,6 +231,39 @@ fn committed(pend: u64) -> u64 {
     (pend & !(UNITS_MASK | DELTA_MASK | PEND | ACQ)) ^ CP | new_units
 }
 
+/// Waiting for another thread to finish a step of a few instructions (an operation's
+/// commit, a report's publication): spins 63 rounds, then yields each round, and gives
+/// up at the deadline or after `SETTLE_GIVE_UP`, which only a stopped thread or a
+/// damaged object takes.
+#[derive(Default)]
+struct Patience {
+    rounds: u32,
+    since: Option<std::time::Instant>,
+}
+
+impl Patience {
+    /// Lets one round pass: true to look again, false to give up.
+    fn wait(&mut self, deadline: &Deadline) -> bool {
+        self.rounds += 1;
+        if self.rounds < 64 {
+            core::hint::spin_loop();
+            return true;
+        }
+        let started = *self.since.get_or_insert_with(std::time::Instant::now);
+        if deadline.expired() || started.elapsed() > SETTLE_GIVE_UP {
+            return false;
+        }
+        std::thread::yield_now();
+        true
+    }
+
+    /// True once every `n` rounds after the spinning ones (for a check too costly to
+    /// make every round).
+    fn yielding_round_multiple_of(&self, n: u32) -> bool {
+        self.rounds >= 64 && (self.rounds + 1).is_multiple_of(n)
+    }
+}
+
 impl Slot {
     #[inline(always)]
     fn units(&self) -> u32 {
@@ -353,8 +386,7 @@ impl RawSemUndo {
     #[cold]
     #[inline(never)]
     fn settle(&self, me: &ThreadCtx, mine: usize, deadline: &Deadline) -> Result<u32, Blocked> {
-        let mut rounds = 0u32;
-        let mut since: Option<std::time::Instant> = None;
+        let mut patience = Patience::default();
         loop {
             let v = self.value.load(Ordering::Acquire);
             if self.settled(v, mine) {
@@ -366,14 +398,9 @@ impl RawSemUndo {
                 self.reclaim(me, j);
                 continue;
             }
-            rounds += 1;
-            if rounds < 64 {
-                core::hint::spin_loop();
-                continue;
-            }
             // The holder is preempted between its CAS and its commit (or stopped, or
-            // dead without the kernel's help): yield, and now and then ask /proc.
-            if rounds.is_multiple_of(256) && self.holder_is_provably_dead(me, j, w) {
+            // dead without the kernel's help): now and then ask /proc.
+            if patience.yielding_round_multiple_of(256) && self.holder_is_provably_dead(me, j, w) {
                 let _ = self.slots[j].word.compare_exchange(
                     w,
                     FUTEX_OWNER_DIED | (w & FUTEX_WAITERS),
@@ -382,11 +409,9 @@ impl RawSemUndo {
                 );
                 continue;
             }
-            let started = *since.get_or_insert_with(std::time::Instant::now);
-            if deadline.expired() || started.elapsed() > SETTLE_GIVE_UP {
+            if !patience.wait(deadline) {
                 return Err(Blocked::Timeout);
             }
-            std::thread::yield_now();
         }
     }
 
@@ -1131,8 +1156,7 @@ impl RawSemUndo {
     #[cold]
     #[inline(never)]
     fn collect_report(&self, me: &ThreadCtx) -> bool {
-        let mut since: Option<std::time::Instant> = None;
-        let mut rounds = 0u32;
+        let mut patience = Patience::default();
         loop {
             if self.claim_published_report() {
                 self.settle_deaths_flag();
@@ -1152,17 +1176,10 @@ impl RawSemUndo {
                 self.reclaim(me, j);
                 continue;
             }
-            rounds += 1;
-            if rounds < 64 {
-                core::hint::spin_loop();
-                continue;
-            }
-            let started = *since.get_or_insert_with(std::time::Instant::now);
-            if started.elapsed() > SETTLE_GIVE_UP {
+            if !patience.wait(&Deadline::Never) {
                 self.settle_deaths_flag();
                 return false;
             }
-            std::thread::yield_now();
         }
     }
 
