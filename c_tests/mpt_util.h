@@ -125,8 +125,13 @@ static inline int mpt_file_exists(const char *name) { return mpt_file_mode(name)
 
 /* ---- "that thread sleeps in futex() now" ---------------------------------------- */
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
 /* Waits until thread `tid` of process `pid` (tid 0: the main thread) is inside the
- * futex system call, i.e. really asleep on a lock word, so that what the test does
+ * futex or futex_waitv system call (an undo semaphore's waiter sleeps on the value and
+ * its holders' words at once), i.e. really asleep on a lock word, so that what the test does
  * next (a release, a signal, a destroy) meets a sleeper and not a spinner. Reads
  * /proc/<pid>/task/<tid>/syscall; where /proc cannot tell, it falls back to a pause.
  * Never a timing assertion: only a way to wait for a state. */
@@ -141,7 +146,8 @@ static inline void mpt_wait_sleeping(pid_t pid, pid_t tid) {
         close(fd);
         if (n <= 0) break;
         if (buf[0] >= '0' && buf[0] <= '9') {
-            if (atol(buf) == SYS_futex) {
+            long nr = atol(buf);
+            if (nr == SYS_futex || nr == SYS_futex_waitv) {
                 usleep(2000); /* let it settle: still asleep? */
                 return;
             }

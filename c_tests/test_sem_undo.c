@@ -29,32 +29,6 @@ static uint32_t held_of(mp_sem_t *s) {
 
 static void wait_flag(volatile int *f) { MPT_WAIT_UNTIL(*f, 20); }
 
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
-
-/* Waits until thread `pid` sleeps in futex() or futex_waitv() (undo waiters sleep on
- * the value and their holders' words at once). */
-static void wait_blocked(pid_t pid) {
-    char path[96];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)pid);
-    for (int i = 0; i < 20000; i++) {
-        char buf[64] = {0};
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) break;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0) break;
-        long nr = atol(buf);
-        if (buf[0] >= '0' && buf[0] <= '9' && (nr == SYS_futex || nr == SYS_futex_waitv)) {
-            usleep(2000);
-            return;
-        }
-        usleep(1000);
-    }
-    usleep(300 * 1000);
-}
-
 TEST(api_flags_sizes_and_flavours) {
     CHECK(MP_SEM_UNDO_SIZE >= MP_SEM_SIZE + 64 * MP_SEM_UNDO_HOLDERS);
     void *mem = mpt_shared(MP_SEM_UNDO_SIZE);
@@ -203,7 +177,7 @@ static void one_death_two_admitted(void) {
             _exit(0);
         }
     }
-    for (int i = 0; i < 3; i++) wait_blocked(w[i]);
+    for (int i = 0; i < 3; i++) mpt_wait_sleeping(w[i], 0);
     mpt_kill_and_reap(holder);
     MPT_WAIT_UNTIL(st[8] + st[9] + st[10] == 2, 20);
     int told = 0, ok = 0;
@@ -369,7 +343,7 @@ static void fallback_once(mp_sem_t *s, struct death *d, double *latency_ms) {
         d->admitted = 1;
         _exit(r == MP_OWNER_DEAD && mp_sem_release(s) == MP_OK ? 0 : 1);
     }
-    wait_blocked(waiter);
+    mpt_wait_sleeping(waiter, 0);
     int64_t t0 = mpt_now_ns();
     mpt_kill_and_reap(holder);
     mpt_wait_ok(waiter);

@@ -5,7 +5,7 @@ use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::error::unit;
-use super::{Deadline, Error, Life, OpenOptions, c_name, construct, object_handle};
+use super::{Deadline, Error, Life, OpenOptions, c_name, object_handle};
 use crate::ffi::barrier::{
     MP_BARRIER_ALIGN, MP_BARRIER_PARTIES_MAX, MP_BARRIER_SIZE, mp_barrier_abort, mp_barrier_close,
     mp_barrier_destroy, mp_barrier_init, mp_barrier_is_broken, mp_barrier_n_waiting,
@@ -63,11 +63,7 @@ impl Barrier {
     /// inherited by `fork()`ed children.
     pub fn new(parties: u32) -> Result<Barrier, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_barrier_new(parties, out) })?;
-        Ok(Barrier {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_barrier_new(parties, out) })
     }
 
     /// Opens, or creates for `parties`, the barrier called `name` (an existing one
@@ -75,7 +71,7 @@ impl Barrier {
     pub fn open(name: &str, options: &OpenOptions, parties: u32) -> Result<Barrier, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_barrier_open(
                 name.as_ptr(),
                 options.flags(),
@@ -83,10 +79,6 @@ impl Barrier {
                 parties,
                 out,
             )
-        })?;
-        Ok(Barrier {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -97,13 +89,7 @@ impl Barrier {
     /// that stay valid while any handle to them lives; nobody uses a barrier there.
     pub unsafe fn init_at(mem: *mut u8, parties: u32) -> Result<Barrier, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_barrier_init(mem.cast(), parties) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Barrier {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_barrier_init(mem.cast(), parties) })
     }
 
     /// A handle on a barrier already initialised at `mem`.
@@ -114,13 +100,7 @@ impl Barrier {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Barrier, Error> {
         let mut p = 0;
         // SAFETY: forwarded contract; a valid out-pointer.
-        unit(unsafe { mp_barrier_parties(mem.cast(), &mut p) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Barrier {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_barrier_parties(mem.cast(), &mut p) })
     }
 
     /// Waits for all parties until `deadline` and returns this thread's index

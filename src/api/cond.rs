@@ -3,9 +3,7 @@
 use core::ptr::NonNull;
 
 use super::error::{result, unit};
-use super::{
-    Deadline, Error, Life, Lock, OpenOptions, Outcome, RLock, c_name, construct, object_handle,
-};
+use super::{Deadline, Error, Life, Lock, OpenOptions, Outcome, RLock, c_name, object_handle};
 use crate::ffi::cond::{
     MP_COND_ALIGN, MP_COND_SIZE, mp_cond_close, mp_cond_destroy, mp_cond_init, mp_cond_n_waiting,
     mp_cond_new, mp_cond_notify, mp_cond_notify_all, mp_cond_open, mp_cond_t, mp_cond_wait,
@@ -41,11 +39,7 @@ impl Condition {
     /// A condition in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Condition, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_cond_new(out) })?;
-        Ok(Condition {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_cond_new(out) })
     }
 
     /// Opens, or creates, the condition called `name` (its lock is a separate object,
@@ -53,12 +47,8 @@ impl Condition {
     pub fn open(name: &str, options: &OpenOptions) -> Result<Condition, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_cond_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })?;
-        Ok(Condition {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -69,13 +59,7 @@ impl Condition {
     /// that stay valid while any handle to them lives; nobody uses a condition there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Condition, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_cond_init(mem.cast()) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Condition {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_cond_init(mem.cast()) })
     }
 
     /// A handle on a condition already initialised at `mem`; [`Error::BadObject`] if
@@ -87,13 +71,7 @@ impl Condition {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Condition, Error> {
         // Notifying nobody checks the object and changes nothing.
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_cond_notify(mem.cast(), 0) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Condition {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_cond_notify(mem.cast(), 0) })
     }
 
     /// Waits for a notification with `lock` held by the calling thread: releases all

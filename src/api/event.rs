@@ -3,7 +3,7 @@
 use core::ptr::NonNull;
 
 use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, construct, object_handle};
+use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
 use crate::ffi::event::{
     MP_EVENT_ALIGN, MP_EVENT_SIZE, mp_event_clear, mp_event_close, mp_event_destroy, mp_event_init,
     mp_event_is_set, mp_event_new, mp_event_open, mp_event_set, mp_event_t, mp_event_wait,
@@ -35,23 +35,15 @@ impl Event {
     /// A clear event in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Event, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_event_new(out) })?;
-        Ok(Event {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_event_new(out) })
     }
 
     /// Opens, or creates clear, the event called `name`.
     pub fn open(name: &str, options: &OpenOptions) -> Result<Event, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_event_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })?;
-        Ok(Event {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -62,13 +54,7 @@ impl Event {
     /// stay valid while any handle to them lives; no thread uses an event there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Event, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_event_init(mem.cast()) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Event {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_event_init(mem.cast()) })
     }
 
     /// A handle on an event already initialised at `mem`.
@@ -79,13 +65,7 @@ impl Event {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Event, Error> {
         let mut set = false;
         // SAFETY: forwarded contract; a valid out-pointer.
-        unit(unsafe { mp_event_is_set(mem.cast(), &mut set) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Event {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_event_is_set(mem.cast(), &mut set) })
     }
 
     /// Sets the flag and wakes every waiter.

@@ -3,7 +3,7 @@
 use core::ptr::NonNull;
 
 use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, construct, object_handle};
+use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
 use crate::ffi::lock::{
     MP_LOCK_ALIGN, MP_LOCK_SIZE, mp_lock_acquire, mp_lock_close, mp_lock_destroy, mp_lock_init,
     mp_lock_is_locked, mp_lock_new, mp_lock_open, mp_lock_release, mp_lock_t,
@@ -37,23 +37,15 @@ impl Lock {
     /// children (`mp_lock_new`).
     pub fn new() -> Result<Lock, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_lock_new(out) })?;
-        Ok(Lock {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_lock_new(out) })
     }
 
     /// Opens, or creates unlocked, the lock called `name` (`mp_lock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<Lock, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_lock_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })?;
-        Ok(Lock {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -66,13 +58,7 @@ impl Lock {
     /// lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Lock, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_lock_init(mem.cast()) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Lock {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_lock_init(mem.cast()) })
     }
 
     /// A handle on a lock that someone already initialised at `mem` (e.g. another
@@ -84,13 +70,7 @@ impl Lock {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Lock, Error> {
         let mut locked = false;
         // SAFETY: forwarded contract; a valid out-pointer.
-        unit(unsafe { mp_lock_is_locked(mem.cast(), &mut locked) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Lock {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_lock_is_locked(mem.cast(), &mut locked) })
     }
 
     /// Acquires the lock, waiting until `deadline`: `Outcome::Ok` or

@@ -230,6 +230,28 @@ macro_rules! object_handle {
         unsafe impl Sync for $ty {}
 
         impl $ty {
+            /// A handle on the object a C constructor (`new`/`open`, given its
+            /// out-pointer) just mapped.
+            fn mapped_by(make: impl FnOnce(*mut *mut $cty) -> i32) -> Result<Self, crate::Error> {
+                Ok(Self {
+                    ptr: crate::api::construct(make)?,
+                    life: crate::api::Life::Mapped,
+                })
+            }
+
+            /// A handle on the in-place object at `mem`, once `status` (what the C call
+            /// that initialised or checked it returned) says the library accepted it.
+            /// The caller's own contract keeps `mem` valid while the handle lives.
+            fn in_place_after(mem: *mut u8, status: i32) -> Result<Self, crate::Error> {
+                crate::api::error::unit(status)?;
+                // Accepted memory is never NULL; a NULL here would be the library's bug.
+                let ptr = core::ptr::NonNull::new(mem.cast()).ok_or(crate::Error::System)?;
+                Ok(Self {
+                    ptr,
+                    life: crate::api::Life::InPlace,
+                })
+            }
+
             /// The C object, for passing to C code that uses the C ABI. It stays valid
             /// while this handle lives (and is not closed).
             pub fn as_ptr(&self) -> *mut $cty {

@@ -6,9 +6,7 @@ use core::ops::Deref;
 use core::ptr::NonNull;
 
 use super::error::{result, unit};
-use super::{
-    Deadline, Error, Life, OpenOptions, Outcome, SharedArray, c_name, construct, object_handle,
-};
+use super::{Deadline, Error, Life, OpenOptions, Outcome, SharedArray, c_name, object_handle};
 use crate::ffi::rlock::{
     MP_RLOCK_ALIGN, MP_RLOCK_SIZE, mp_rlock_acquire, mp_rlock_close, mp_rlock_count,
     mp_rlock_destroy, mp_rlock_init, mp_rlock_is_locked, mp_rlock_is_mine,
@@ -47,23 +45,15 @@ impl RLock {
     /// children (a child never owns its parent's lock) (`mp_rlock_new`).
     pub fn new() -> Result<RLock, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_rlock_new(out) })?;
-        Ok(RLock {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_rlock_new(out) })
     }
 
     /// Opens, or creates unowned, the RLock called `name` (`mp_rlock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<RLock, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_rlock_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })?;
-        Ok(RLock {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -75,13 +65,7 @@ impl RLock {
     /// no thread uses a lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<RLock, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_rlock_init(mem.cast()) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(RLock {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_rlock_init(mem.cast()) })
     }
 
     /// A handle on an RLock already initialised at `mem`; [`Error::BadObject`] if
@@ -92,13 +76,7 @@ impl RLock {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<RLock, Error> {
         let mut count = 0;
         // SAFETY: forwarded contract; a valid out-pointer.
-        unit(unsafe { mp_rlock_count(mem.cast(), &mut count) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(RLock {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_rlock_count(mem.cast(), &mut count) })
     }
 
     /// Acquires the lock or re-enters it (no waiting then), until `deadline`:

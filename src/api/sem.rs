@@ -3,7 +3,7 @@
 use core::ptr::NonNull;
 
 use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, construct, object_handle};
+use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
 use crate::ffi::sem::{
     MP_SEM_ALIGN, MP_SEM_SIZE, MP_SEM_UNDO, MP_SEM_UNDO_SIZE, MP_SEM_UNDO_VALUE_MAX,
     MP_SEM_VALUE_MAX, mp_sem_acquire, mp_sem_attach_ex, mp_sem_close, mp_sem_destroy,
@@ -49,11 +49,7 @@ impl Semaphore {
     /// max_value` or `max_value > SEM_VALUE_MAX`.
     pub fn new(value: u32, max_value: u32) -> Result<Semaphore, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_sem_new(value, max_value, out) })?;
-        Ok(Semaphore {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_sem_new(value, max_value, out) })
     }
 
     /// An *undo* semaphore (`MP_SEM_UNDO`) in a new anonymous shared mapping: units
@@ -64,11 +60,7 @@ impl Semaphore {
     /// [`Error::Invalid`] if `value > max_value` or `max_value > SEM_UNDO_VALUE_MAX`.
     pub fn new_undo(value: u32, max_value: u32) -> Result<Semaphore, Error> {
         // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_sem_new_ex(value, max_value, MP_SEM_UNDO, out) })?;
-        Ok(Semaphore {
-            ptr,
-            life: Life::Mapped,
-        })
+        Self::mapped_by(|out| unsafe { mp_sem_new_ex(value, max_value, MP_SEM_UNDO, out) })
     }
 
     /// [`Semaphore::open`] for an undo semaphore (see [`Semaphore::new_undo`]). The
@@ -82,7 +74,7 @@ impl Semaphore {
     ) -> Result<Semaphore, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_sem_open_ex(
                 name.as_ptr(),
                 options.flags(),
@@ -92,10 +84,6 @@ impl Semaphore {
                 MP_SEM_UNDO,
                 out,
             )
-        })?;
-        Ok(Semaphore {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -109,7 +97,7 @@ impl Semaphore {
     ) -> Result<Semaphore, Error> {
         let name = c_name(name)?;
         // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
+        Self::mapped_by(|out| unsafe {
             mp_sem_open(
                 name.as_ptr(),
                 options.flags(),
@@ -118,10 +106,6 @@ impl Semaphore {
                 max_value,
                 out,
             )
-        })?;
-        Ok(Semaphore {
-            ptr,
-            life: Life::Mapped,
         })
     }
 
@@ -132,13 +116,7 @@ impl Semaphore {
     /// that stay valid while any handle to them lives; no thread uses a semaphore there.
     pub unsafe fn init_at(mem: *mut u8, value: u32, max_value: u32) -> Result<Semaphore, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_sem_init(mem.cast(), value, max_value) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Semaphore {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_sem_init(mem.cast(), value, max_value) })
     }
 
     /// Initialises an undo semaphore at `mem` (`mp_sem_init_ex` with `MP_SEM_UNDO`; see
@@ -156,12 +134,8 @@ impl Semaphore {
         max_value: u32,
     ) -> Result<Semaphore, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_sem_init_ex(mem.cast(), value, max_value, MP_SEM_UNDO) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Semaphore {
-            ptr,
-            life: Life::InPlace,
+        Self::in_place_after(mem, unsafe {
+            mp_sem_init_ex(mem.cast(), value, max_value, MP_SEM_UNDO)
         })
     }
 
@@ -175,13 +149,7 @@ impl Semaphore {
     /// valid while this process uses the semaphore.
     pub unsafe fn attach_undo_at(mem: *mut u8) -> Result<Semaphore, Error> {
         // SAFETY: forwarded contract.
-        unit(unsafe { mp_sem_attach_ex(mem.cast(), MP_SEM_UNDO) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Semaphore {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_sem_attach_ex(mem.cast(), MP_SEM_UNDO) })
     }
 
     /// A handle on a semaphore already initialised at `mem`.
@@ -192,13 +160,7 @@ impl Semaphore {
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Semaphore, Error> {
         let mut v = 0;
         // SAFETY: forwarded contract; a valid out-pointer.
-        unit(unsafe { mp_sem_get_value(mem.cast(), &mut v) })?;
-        // SAFETY: the library accepted `mem`, so it is not NULL.
-        let ptr = unsafe { NonNull::new_unchecked(mem.cast()) };
-        Ok(Semaphore {
-            ptr,
-            life: Life::InPlace,
-        })
+        Self::in_place_after(mem, unsafe { mp_sem_get_value(mem.cast(), &mut v) })
     }
 
     /// Takes one unit, waiting until `deadline`: `Outcome::Ok`, `Outcome::Timeout`, or

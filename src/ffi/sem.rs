@@ -216,14 +216,8 @@ fn plain_handle(p: *mut RawSem) -> *mut mp_sem_t {
 /// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: u32) -> mp_status {
-    code(check_args(value, max_value).and_then(|()| {
-        // SAFETY: forwarded contract.
-        unsafe { storage::<RawSem, _>(sem) }.map(|s| {
-            // Plain now: an earlier undo declaration of this address no longer holds.
-            sem_undo_extent::withdraw(sem as usize);
-            s.init(value, max_value, Lifecycle::InPlace)
-        })
-    }))
+    // SAFETY: forwarded contract.
+    unsafe { mp_sem_init_ex(sem, value, max_value, 0) }
 }
 
 /// `mp_sem_init` with `sem_flags`: 0 (the same as `mp_sem_init`) or `MP_SEM_UNDO`
@@ -264,6 +258,7 @@ pub unsafe extern "C" fn mp_sem_init_ex(
         } else {
             // SAFETY: forwarded contract.
             unsafe { storage::<RawSem, _>(sem) }.map(|s| {
+                // Plain now: an earlier undo declaration of this address no longer holds.
                 sem_undo_extent::withdraw(sem as usize);
                 s.init(value, max_value, Lifecycle::InPlace)
             })
@@ -359,13 +354,7 @@ pub unsafe extern "C" fn mp_sem_new(
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(sem_out, || {
-            check_args(value, max_value)?;
-            new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                .map(plain_handle)
-        })
-    }
+    unsafe { mp_sem_new_ex(value, max_value, 0, sem_out) }
 }
 
 /// `mp_sem_new` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`).
@@ -415,15 +404,7 @@ pub unsafe extern "C" fn mp_sem_open(
     sem_out: *mut *mut mp_sem_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(sem_out, || {
-            check_args(value, max_value)?;
-            open_named::<RawSem>(name, flags, mode, |s| {
-                s.init(value, max_value, Lifecycle::Named)
-            })
-            .map(plain_handle)
-        })
-    }
+    unsafe { mp_sem_open_ex(name, flags, mode, value, max_value, 0, sem_out) }
 }
 
 /// `mp_sem_open` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`). The
@@ -548,6 +529,28 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     }
 }
 
+/// The getters' shared shape: writes what `plain` or `undo` (by the semaphore's
+/// flavour) reads from `sem` to `*out`. `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+///
+/// # Safety
+/// `sem` as [`any_sem`]; `out` is NULL or writable.
+unsafe fn sem_getter(
+    sem: *const mp_sem_t,
+    out: *mut u32,
+    plain: impl FnOnce(&RawSem) -> u32,
+    undo: impl FnOnce(&RawSemUndo) -> u32,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(out, || {
+            Ok(match any_sem(sem)? {
+                AnySem::Plain(s) => plain(s),
+                AnySem::Undo(s) => undo(s),
+            })
+        })
+    }
+}
+
 /// Writes the current number of units to `*value_out` (a snapshot). For an undo
 /// semaphore this counts the units of holders that died as available (the next
 /// acquirer that needs them takes them back).
@@ -559,15 +562,8 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
 /// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract (`value_out` is NULL or writable; `sem` as `any_sem`).
-    unsafe {
-        ffi_out(value_out, || {
-            Ok(match any_sem(sem)? {
-                AnySem::Plain(s) => s.value(),
-                AnySem::Undo(s) => s.value(),
-            })
-        })
-    }
+    // SAFETY: forwarded contract.
+    unsafe { sem_getter(sem, value_out, |s| s.value(), |s| s.value()) }
 }
 
 /// Writes the semaphore's bound to `*max_out`.
@@ -581,15 +577,8 @@ pub unsafe extern "C" fn mp_sem_get_max_value(
     sem: *const mp_sem_t,
     max_out: *mut u32,
 ) -> mp_status {
-    // SAFETY: forwarded contract (`max_out` is NULL or writable; `sem` as `any_sem`).
-    unsafe {
-        ffi_out(max_out, || {
-            Ok(match any_sem(sem)? {
-                AnySem::Plain(s) => s.max_value(),
-                AnySem::Undo(s) => s.max_value(),
-            })
-        })
-    }
+    // SAFETY: forwarded contract.
+    unsafe { sem_getter(sem, max_out, RawSem::max_value, RawSemUndo::max_value) }
 }
 
 /// Writes the semaphore's `sem_flags` (0, or `MP_SEM_UNDO`) to `*flags_out`.
@@ -600,15 +589,8 @@ pub unsafe extern "C" fn mp_sem_get_max_value(
 /// As `mp_sem_get_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract (`flags_out` is NULL or writable; `sem` as `any_sem`).
-    unsafe {
-        ffi_out(flags_out, || {
-            Ok(match any_sem(sem)? {
-                AnySem::Plain(_) => 0,
-                AnySem::Undo(_) => MP_SEM_UNDO,
-            })
-        })
-    }
+    // SAFETY: forwarded contract.
+    unsafe { sem_getter(sem, flags_out, |_| 0, |_| MP_SEM_UNDO) }
 }
 
 /// Writes how many units of an undo semaphore the calling thread holds to
@@ -620,13 +602,6 @@ pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut 
 /// As `mp_sem_get_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_held(sem: *const mp_sem_t, held_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract (`held_out` is NULL or writable; `sem` as `any_sem`).
-    unsafe {
-        ffi_out(held_out, || {
-            Ok(match any_sem(sem)? {
-                AnySem::Plain(_) => 0,
-                AnySem::Undo(s) => s.held_by_caller(),
-            })
-        })
-    }
+    // SAFETY: forwarded contract.
+    unsafe { sem_getter(sem, held_out, |_| 0, RawSemUndo::held_by_caller) }
 }
