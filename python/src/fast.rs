@@ -124,7 +124,7 @@ unsafe extern "C" fn rlock_acquire(
         let l = unsafe { this::<PyRLock>(slf) };
         match l.lock.with(|k| k.acquire(Deadline::now())) {
             Ok(Outcome::Ok) => {
-                l.died.store(false, Ordering::Relaxed);
+                l.report.clear();
                 // SAFETY: the GIL is held.
                 return new_ref(unsafe { ffi::Py_True() });
             }

@@ -178,6 +178,65 @@ fn unreachable_lock() -> ! {
     std::process::abort()
 }
 
+/// The owner-death report of the most recent acquisition through one Python object
+/// (`owner_died`), and whether such an acquisition raises `mpsync.OwnerDiedError`
+/// instead (`raise_owner_died=True`; the lock or unit is then held all the same).
+pub(crate) struct DeathReport {
+    died: AtomicBool,
+    raise: bool,
+    /// The `OwnerDiedError` message.
+    message: &'static str,
+}
+
+impl DeathReport {
+    fn new(raise: bool, message: &'static str) -> Self {
+        DeathReport {
+            died: AtomicBool::new(false),
+            raise,
+            message,
+        }
+    }
+
+    /// Records the outcome of an acquisition: true if it acquired; the error when it
+    /// found a death and `raise` is set.
+    fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
+        match outcome {
+            Outcome::Ok => {
+                self.clear();
+                Ok(true)
+            }
+            Outcome::OwnerDead => {
+                self.died.store(true, Ordering::Relaxed);
+                if self.raise {
+                    let cls = py.import("mpsync")?.getattr("OwnerDiedError")?;
+                    return Err(PyErr::from_value(cls.call1((self.message,))?));
+                }
+                Ok(true)
+            }
+            Outcome::Timeout => Ok(false),
+        }
+    }
+
+    /// Records the outcome of an acquisition without raising (a Condition's re-acquire).
+    pub(crate) fn record(&self, outcome: Outcome) {
+        self.died
+            .store(outcome == Outcome::OwnerDead, Ordering::Relaxed);
+    }
+
+    /// Forgets the last report (an acquisition that found no death; a repair).
+    #[inline(always)]
+    pub(crate) fn clear(&self) {
+        self.died.store(false, Ordering::Relaxed);
+    }
+
+    fn died(&self) -> bool {
+        self.died.load(Ordering::Relaxed)
+    }
+}
+
+const RLOCK_DIED: &str = "acquired, but the previous owner died holding the lock";
+const SEM_DIED: &str = "acquired, but a holder of the semaphore died holding units";
+
 /// `multiprocessing.RLock`, plus owner-death reports: when the previous owner died
 /// holding it, `acquire` still acquires it and sets `owner_died` (and raises
 /// `mpsync.OwnerDiedError`, with the lock held, if made with `raise_owner_died=True`).
@@ -185,8 +244,7 @@ fn unreachable_lock() -> ! {
 pub struct PyRLock {
     pub(crate) lock: RLockRef,
     origin: Option<Origin>,
-    pub(crate) died: AtomicBool,
-    raise_died: bool,
+    pub(crate) report: DeathReport,
 }
 
 impl PyRLock {
@@ -194,29 +252,12 @@ impl PyRLock {
         PyRLock {
             lock: RLockRef::Array(array),
             origin: None,
-            died: AtomicBool::new(false),
-            raise_died: false,
+            report: DeathReport::new(false, RLOCK_DIED),
         }
     }
 
     pub(crate) fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
-        match outcome {
-            Outcome::Ok => {
-                self.died.store(false, Ordering::Relaxed);
-                Ok(true)
-            }
-            Outcome::OwnerDead => {
-                self.died.store(true, Ordering::Relaxed);
-                if self.raise_died {
-                    let cls = py.import("mpsync")?.getattr("OwnerDiedError")?;
-                    return Err(PyErr::from_value(cls.call1((
-                        "acquired, but the previous owner died holding the lock",
-                    ))?));
-                }
-                Ok(true)
-            }
-            Outcome::Timeout => Ok(false),
-        }
+        self.report.note(py, outcome)
     }
 }
 
@@ -239,8 +280,7 @@ impl PyRLock {
         Ok(PyRLock {
             lock: RLockRef::Own(lock),
             origin: Some(origin),
-            died: AtomicBool::new(false),
-            raise_died: raise_owner_died,
+            report: DeathReport::new(raise_owner_died, RLOCK_DIED),
         })
     }
 
@@ -284,14 +324,14 @@ impl PyRLock {
     /// previous owner had died holding the lock (the protected data may be torn).
     #[getter]
     fn owner_died(&self) -> bool {
-        self.died.load(Ordering::Relaxed)
+        self.report.died()
     }
 
     /// Declares the protected data repaired (the calling thread must hold the lock);
     /// for a synchronized array's lock, ends its sticky owner-died state.
     fn mark_consistent(&self) -> PyResult<()> {
         self.lock.with(|l| l.mark_consistent()).map_err(to_py)?;
-        self.died.store(false, Ordering::Relaxed);
+        self.report.clear();
         Ok(())
     }
 
@@ -335,7 +375,8 @@ impl PyRLock {
                 "RLock",
                 o,
                 vec![
-                    self.raise_died
+                    self.report
+                        .raise
                         .into_pyobject(py)?
                         .to_owned()
                         .into_any()
@@ -359,29 +400,12 @@ pub struct PySemaphore {
     origin: Origin,
     /// An undo semaphore (`MP_SEM_UNDO`): the fast paths in `fast.rs` leave it alone.
     pub(crate) undo: bool,
-    died: AtomicBool,
-    raise_died: bool,
+    report: DeathReport,
 }
 
 impl PySemaphore {
     fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
-        match outcome {
-            Outcome::Ok => {
-                self.died.store(false, Ordering::Relaxed);
-                Ok(true)
-            }
-            Outcome::OwnerDead => {
-                self.died.store(true, Ordering::Relaxed);
-                if self.raise_died {
-                    let cls = py.import("mpsync")?.getattr("OwnerDiedError")?;
-                    return Err(PyErr::from_value(cls.call1((
-                        "acquired, but a holder of the semaphore died holding units",
-                    ))?));
-                }
-                Ok(true)
-            }
-            Outcome::Timeout => Ok(false),
-        }
+        self.report.note(py, outcome)
     }
 }
 
@@ -430,8 +454,7 @@ impl PySemaphore {
             sem,
             origin,
             undo,
-            died: AtomicBool::new(false),
-            raise_died: raise_owner_died,
+            report: DeathReport::new(raise_owner_died, SEM_DIED),
         })
     }
 
@@ -477,7 +500,7 @@ impl PySemaphore {
     /// that a holder had died holding units, which came back.
     #[getter]
     fn owner_died(&self) -> bool {
-        self.died.load(Ordering::Relaxed)
+        self.report.died()
     }
 
     /// How many units of an undo semaphore the calling thread holds (0 for a plain one).
@@ -534,7 +557,8 @@ impl PySemaphore {
         let this = slf.get();
         let extra = vec![
             this.undo.into_pyobject(py)?.to_owned().into_any().unbind(),
-            this.raise_died
+            this.report
+                .raise
                 .into_pyobject(py)?
                 .to_owned()
                 .into_any()
@@ -591,8 +615,7 @@ impl PyCondition {
                     e
                 }
             })?;
-            r.died
-                .store(outcome == Outcome::OwnerDead, Ordering::Relaxed);
+            r.report.record(outcome);
             outcome
         } else if let Ok(l) = lock.downcast::<PyLock>() {
             let l = &l.get().lock;
