@@ -123,42 +123,70 @@ unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
     unsafe { undo_proven(p, header) }.map(AnySem::Undo)
 }
 
-/// `mp_sem_acquire` on a semaphore whose header (`header`, read once by the caller)
-/// is not a live plain one: an undo semaphore, or `MP_EBADOBJ`. Out of line (a tail
-/// call), so that the plain path stays as it was; inside, the extent proof is inline,
-/// so that the undo fast path makes no further call.
+/// `mp_sem_acquire` on a semaphore whose header (read once by the caller) says undo
+/// semaphore. Out of line, so that the plain path stays as it was. Inside, the usual
+/// case — the extent proof found at its first probe, a unit cached in the caller's
+/// slot — is inline and makes no call; every other case is one tail call.
 ///
 /// `#[cold]` only tells the caller's layout that the plain flavour comes first (its
 /// check stays a compare-and-branch).
 ///
 /// # Safety
-/// As [`undo_proven`].
+/// As [`undo_proven`], and the header of `p` said undo semaphore.
 #[cold]
 #[inline(never)]
-unsafe fn undo_acquire(
-    p: *const mp_sem_t,
-    block: bool,
-    timeout_ms: i64,
-    header: HeaderWords,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { undo_proven(p, header) } {
-        Ok(s) => s.acquire(Timeout::new(block, timeout_ms)).code(),
+unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
+    if !sem_undo_extent::proven_at_first_probe(p as usize) {
+        // SAFETY: forwarded contract.
+        return unsafe { undo_acquire_probed(p, timeout) };
+    }
+    // SAFETY: the extent is proven and the header says undo semaphore (the contract);
+    // the bytes are atomics and integers (any bit pattern is valid).
+    unsafe { &*(p as *const RawSemUndo) }
+        .acquire(timeout)
+        .code()
+}
+
+/// [`undo_acquire`] when the extent proof needs its whole probe.
+///
+/// # Safety
+/// As [`undo_acquire`].
+#[inline(never)]
+unsafe fn undo_acquire_probed(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
+    match sem_undo_extent::proven(p as usize) {
+        // SAFETY: as in `undo_acquire`.
+        Ok(()) => unsafe { &*(p as *const RawSemUndo) }
+            .acquire(timeout)
+            .code(),
         Err(e) => e.code(),
     }
 }
 
-/// `mp_sem_release` on a semaphore whose header is not a live plain one's (see
+/// `mp_sem_release` on a semaphore whose header says undo semaphore (see
 /// [`undo_acquire`]).
 ///
 /// # Safety
-/// As [`undo_proven`].
+/// As [`undo_acquire`].
 #[cold]
 #[inline(never)]
-unsafe fn undo_release(p: *const mp_sem_t, header: HeaderWords) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { undo_proven(p, header) } {
-        Ok(s) => s.release().code(),
+unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
+    if !sem_undo_extent::proven_at_first_probe(p as usize) {
+        // SAFETY: forwarded contract.
+        return unsafe { undo_release_probed(p) };
+    }
+    // SAFETY: as in `undo_acquire`.
+    unsafe { &*(p as *const RawSemUndo) }.release().code()
+}
+
+/// [`undo_release`] when the extent proof needs its whole probe.
+///
+/// # Safety
+/// As [`undo_acquire`].
+#[inline(never)]
+unsafe fn undo_release_probed(p: *const mp_sem_t) -> mp_status {
+    match sem_undo_extent::proven(p as usize) {
+        // SAFETY: as in `undo_acquire`.
+        Ok(()) => unsafe { &*(p as *const RawSemUndo) }.release().code(),
         Err(e) => e.code(),
     }
 }
@@ -498,8 +526,12 @@ pub unsafe extern "C" fn mp_sem_acquire(
         Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }
             .acquire(Timeout::new(block, timeout_ms))
             .code(),
-        // SAFETY: forwarded contract; non-null and aligned (checked).
-        Ok(h) => unsafe { undo_acquire(sem, block, timeout_ms, h) },
+        // SAFETY: forwarded contract; non-null and aligned (checked), the header says
+        // undo semaphore.
+        Ok(h) if h.is(Kind::SemUndo) => unsafe {
+            undo_acquire(sem, Timeout::new(block, timeout_ms))
+        },
+        Ok(_) => Status::BadObj.code(),
         Err(e) => e.code(),
     }
 }
@@ -523,8 +555,10 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     match unsafe { sem_header(sem) } {
         // SAFETY: non-null, aligned and readable, with a live plain header (checked).
         Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }.release().code(),
-        // SAFETY: forwarded contract; non-null and aligned (checked).
-        Ok(h) => unsafe { undo_release(sem, h) },
+        // SAFETY: forwarded contract; non-null and aligned (checked), the header says
+        // undo semaphore.
+        Ok(h) if h.is(Kind::SemUndo) => unsafe { undo_release(sem) },
+        Ok(_) => Status::BadObj.code(),
         Err(e) => e.code(),
     }
 }

@@ -188,6 +188,13 @@ pub(crate) fn proven(addr: usize) -> MpResult<()> {
     }
 }
 
+/// [`proven`]'s usual case, inline: `addr` found at the start of its probe path (a
+/// multiply and one load). False says nothing: ask [`proven`].
+#[inline(always)]
+pub(crate) fn proven_at_first_probe(addr: usize) -> bool {
+    DECLARED.slots[Declared::home(addr)].load(Ordering::Acquire) == addr
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

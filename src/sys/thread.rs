@@ -141,6 +141,16 @@ pub(crate) fn current_if_ready() -> Option<&'static ThreadCtx> {
     if ctx.tid != 0 { Some(ctx) } else { None }
 }
 
+/// The calling thread's identity as it is, initialised or not: all zeros (a null
+/// `book`, a zero `tid`) before the thread's first call. For fast paths whose
+/// conditions include a non-null book, which an uninitialised thread fails, so that they
+/// need no separate test.
+#[inline(always)]
+pub(crate) fn current_as_is() -> &'static ThreadCtx {
+    // SAFETY: as in `current`.
+    unsafe { &*slot() }
+}
+
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
