@@ -781,8 +781,10 @@ mod tests {
                     list_op_pending: 0,
                 },
             });
-            let head: *mut RobustListHead = &mut h.head;
-            h.head.list_next = head as usize;
+            let head: *mut RobustListHead = &raw mut h.head;
+            // SAFETY: `head` points into `h`, alive; written through the pointer that the
+            // book keeps (Miri's aliasing rules).
+            unsafe { (*head).list_next = head as usize };
             h.prev = head as usize;
             // SAFETY: a private list for this test, or none.
             let book = unsafe { new_book(if linked { head } else { core::ptr::null_mut() }) };
@@ -834,8 +836,9 @@ mod tests {
                 list_op_pending: 0,
             },
         });
-        let head: *mut RobustListHead = &mut h.head;
-        h.head.list_next = head as usize;
+        let head: *mut RobustListHead = &raw mut h.head;
+        // SAFETY: as above.
+        unsafe { (*head).list_next = head as usize };
         h.prev = head as usize;
         // SAFETY: `head` is a valid private list for this test (never registered).
         let book = unsafe { new_book(head) };
