@@ -1247,12 +1247,20 @@ impl RawSemUndo {
                 self.settle_deaths_flag();
                 return true;
             }
+            // A report published since the claim above looked (its reclaimer swapped the
+            // word to `REPORT` in between) is claimed on the next round, not missed: it
+            // may be the one for the unit we took.
+            let mut published = false;
             let in_flight = self.slots.iter().enumerate().find_map(|(j, s)| {
                 let w = s.word.load(Ordering::Acquire);
+                published |= w == REPORT;
                 let held_or_dead = w != REPORT && w & IDLE == 0 && w & !FUTEX_WAITERS != 0;
                 (held_or_dead && s.state.load(Ordering::Acquire) & DEATH_DUE != 0).then_some((j, w))
             });
             let Some((j, w)) = in_flight else {
+                if published {
+                    continue;
+                }
                 self.settle_deaths_flag();
                 return false;
             };
