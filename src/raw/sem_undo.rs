@@ -272,6 +272,37 @@ impl Patience {
     }
 }
 
+/// Places in the death-report protocol where a unit test can stop a thread, to run an
+/// interleaving that is otherwise a few instructions wide. Compiled into tests only.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HookPoint {
+    /// A reclaimer gave the dead holder's units back and has not published the report.
+    ReclaimBeforeReport,
+    /// A reclaimer published the report.
+    ReclaimReported,
+    /// `collect_report` found no published report and is about to look for one in
+    /// flight.
+    CollectAfterClaim,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The calling thread's hook (see [`HookPoint`]).
+    static HOOK: core::cell::RefCell<Option<Box<dyn FnMut(HookPoint)>>> =
+        const { core::cell::RefCell::new(None) };
+}
+
+/// Runs the calling thread's test hook, if any, at `point`.
+#[cfg(test)]
+fn hook(point: HookPoint) {
+    HOOK.with(|h| {
+        if let Some(f) = h.borrow_mut().as_mut() {
+            f(point);
+        }
+    });
+}
+
 impl Slot {
     #[inline(always)]
     fn units(&self) -> u32 {
@@ -1150,6 +1181,8 @@ impl RawSemUndo {
             }
         }
         let report = slot.state.load(Ordering::Relaxed) & DEATH_DUE != 0;
+        #[cfg(test)]
+        hook(HookPoint::ReclaimBeforeReport);
         // Free the slot (or leave the report in it).
         let pending = !robust.head.is_null() && robust.pending_while_not_owned;
         if pending {
@@ -1172,6 +1205,8 @@ impl RawSemUndo {
         if report {
             self.value.fetch_or(DEATHS, Ordering::SeqCst);
         }
+        #[cfg(test)]
+        hook(HookPoint::ReclaimReported);
     }
 
     /// Gives dead slot `j` (taken over by us, its state settled) back to the dead state.
@@ -1247,6 +1282,8 @@ impl RawSemUndo {
                 self.settle_deaths_flag();
                 return true;
             }
+            #[cfg(test)]
+            hook(HookPoint::CollectAfterClaim);
             // A report published since the claim above looked (its reclaimer swapped the
             // word to `REPORT` in between) is claimed on the next round, not missed: it
             // may be the one for the unit we took.
@@ -1551,6 +1588,76 @@ mod tests {
             assert_eq!(s.release(), Status::Ok);
         }
         assert_eq!(s.value(), 3);
+    }
+
+    /// The report is published (`REPORT`) after an acquirer that took one of the dead
+    /// holder's units looked for a published report and before it looked for one in
+    /// flight: it is still that acquirer's (the window a CI run once hit).
+    #[test]
+    fn report_published_between_the_two_looks_is_still_collected() {
+        use std::sync::mpsc;
+        let s = new_sem(2, 2);
+        let s2 = s.clone();
+        std::thread::spawn(move || {
+            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+        })
+        .join()
+        .unwrap();
+        // The reclaimer stops after giving the units back, until the acquirer has
+        // looked for a published report; then it publishes and stops again until the
+        // acquirer is done (so that it cannot claim the report itself first).
+        let (units_back_tx, units_back) = mpsc::channel::<()>();
+        let (go_on, go_on_rx) = mpsc::channel::<()>();
+        let (published_tx, published) = mpsc::channel::<()>();
+        let (done, done_rx) = mpsc::channel::<()>();
+        let s3 = s.clone();
+        let reclaimer = std::thread::spawn(move || {
+            HOOK.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move |point| match point {
+                    HookPoint::ReclaimBeforeReport => {
+                        units_back_tx.send(()).unwrap();
+                        go_on_rx.recv().unwrap();
+                    }
+                    HookPoint::ReclaimReported => {
+                        published_tx.send(()).unwrap();
+                        done_rx.recv().unwrap();
+                    }
+                    HookPoint::CollectAfterClaim => {}
+                }));
+            });
+            let got = s3.acquire(Timeout::new(true, 10_000));
+            HOOK.with(|h| h.borrow_mut().take());
+            let held = s3.held_by_caller();
+            for _ in 0..held {
+                assert_eq!(s3.release(), Status::Ok);
+            }
+            got
+        });
+        units_back.recv().unwrap();
+        let go_on_once = core::cell::Cell::new(Some((go_on, published)));
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |point| {
+                if point == HookPoint::CollectAfterClaim {
+                    if let Some((go_on, published)) = go_on_once.take() {
+                        // Let the reclaimer publish, and wait until it has.
+                        go_on.send(()).unwrap();
+                        published.recv().unwrap();
+                    }
+                }
+            }));
+        });
+        let mine = s.acquire(Timeout::new(true, 10_000));
+        HOOK.with(|h| h.borrow_mut().take());
+        done.send(()).unwrap();
+        assert_eq!(
+            mine,
+            Status::OwnerDead,
+            "the acquirer that took a returned unit is told"
+        );
+        assert_eq!(reclaimer.join().unwrap(), Status::Ok);
+        assert_eq!(s.release(), Status::Ok);
+        assert_eq!(s.value(), 2);
     }
 
     #[test]
