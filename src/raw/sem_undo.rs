@@ -286,11 +286,14 @@ enum HookPoint {
     CollectAfterClaim,
 }
 
+/// A test hook: called at every [`HookPoint`] the thread passes.
+#[cfg(test)]
+type Hook = Box<dyn FnMut(HookPoint)>;
+
 #[cfg(test)]
 thread_local! {
     /// The calling thread's hook (see [`HookPoint`]).
-    static HOOK: core::cell::RefCell<Option<Box<dyn FnMut(HookPoint)>>> =
-        const { core::cell::RefCell::new(None) };
+    static HOOK: core::cell::RefCell<Option<Hook>> = const { core::cell::RefCell::new(None) };
 }
 
 /// Runs the calling thread's test hook, if any, at `point`.
