@@ -1563,17 +1563,23 @@ mod tests {
         assert_eq!(s.value(), 3);
     }
 
+    /// A thread takes `units` units of `s` and exits holding them.
+    fn a_thread_takes_and_exits(s: &Arc<RawSemUndo>, units: u32) {
+        let s2 = s.clone();
+        std::thread::spawn(move || {
+            for _ in 0..units {
+                assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
     fn thread_exit_gives_the_units_back_and_one_acquirer_is_told() {
         let s = new_sem(3, 3);
-        let s2 = s.clone();
-        std::thread::spawn(move || {
-            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
-            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
-        })
-        .join()
-        .unwrap();
+        a_thread_takes_and_exits(&s, 2);
         assert_eq!(s.value(), 3);
         assert_eq!(s.acquire(Timeout::new(true, 10_000)), Status::Ok);
         // The dead thread's units come back when needed; one acquirer is told.
@@ -1597,16 +1603,11 @@ mod tests {
     /// holder's units looked for a published report and before it looked for one in
     /// flight: it is still that acquirer's (the window a CI run once hit).
     #[test]
+    #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
     fn report_published_between_the_two_looks_is_still_collected() {
         use std::sync::mpsc;
         let s = new_sem(2, 2);
-        let s2 = s.clone();
-        std::thread::spawn(move || {
-            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
-            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
-        })
-        .join()
-        .unwrap();
+        a_thread_takes_and_exits(&s, 2);
         // The reclaimer stops after giving the units back, until the acquirer has
         // looked for a published report; then it publishes and stops again until the
         // acquirer is done (so that it cannot claim the report itself first).
