@@ -717,20 +717,17 @@ fn gc_orphans_removes_anonymous_names_of_dead_creators_only() {
         h.finish();
         return;
     }
-    let removed: Vec<&str> = report["removed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    let kept: Vec<&str> = report["kept"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(removed, [orphan.as_str()], "{report}");
-    assert_eq!(kept, [other_ns.as_str()], "{report}");
+    // The names listed under `key` in the gc report.
+    let names = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("removed"), [orphan.as_str()], "{report}");
+    assert_eq!(names("kept"), [other_ns.as_str()], "{report}");
     for prefix in [&dead_prefix, &format!("mpsync-anon-{me}-")] {
         let o = mpsync(&["gc", "--orphans", "--prefix", prefix]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
