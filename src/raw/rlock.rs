@@ -20,7 +20,7 @@ use super::header::{Header, Kind, Lifecycle};
 use super::spin::spin_until;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
-use crate::sys::liveness;
+use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, Timeout};
@@ -530,11 +530,13 @@ impl RawRLock {
     }
 
     /// The back-stop: true only if the thread that holds `word == held` provably no
-    /// longer exists. `/proc` is evidence only when the owner's PID namespace is ours
-    /// *and* our `/proc` is provably our namespace's (`sys::liveness`); otherwise —
-    /// another namespace, a foreign or ancestor `/proc`, no `/proc`, a record that does
-    /// not match the word, anything changing while we look — it says no, and the
-    /// waiter keeps waiting (the kernel still reports a robust owner's death).
+    /// longer exists, by the judge's rules (`sys::liveness`: positive evidence only —
+    /// the kernel's `ESRCH` for the owner's ids, or a `/proc` that is provably our
+    /// namespace's showing it exited or its ids reused — about an owner of our own PID
+    /// namespace). Otherwise — another namespace, a hidden or unreadable `/proc`, a
+    /// record that does not match the word, anything changing while we look — it says
+    /// no, and the waiter keeps waiting (the kernel still reports a robust owner's
+    /// death).
     #[cold]
     fn owner_is_provably_dead(&self, me: &ThreadCtx, held: u32) -> bool {
         if me.pidns == 0 {
@@ -561,20 +563,19 @@ impl RawRLock {
             // ever used the lock.
             ids == 0 && one_namespace
         };
-        if !evidence_is_ours || !liveness::proc_is_own_namespace() {
+        if !evidence_is_ours {
             return false;
         }
-        let dead = if recorded {
+        let ns = u64::from(me.pidns);
+        let verdict = if recorded {
             // Dead if that thread is gone, or if its TID now belongs to a thread
             // started at another time.
-            match liveness::live_thread_start_time(pid, tid) {
-                None => true,
-                Some(now) => now != start,
-            }
+            Vantage::of_namespace(me.pidns).thread(pid, tid, start, ns)
         } else {
-            // Dead only if no live thread has its TID at all.
-            liveness::live_thread_start_time(owner_tid, owner_tid).is_none()
+            // Dead only if no thread has its TID at all (no /proc needed).
+            Vantage::without_proc(me.pidns).bare_tid(owner_tid, ns)
         };
+        let dead = verdict == Liveness::Dead;
         // Re-read: the word and the record must be unchanged by the check.
         dead && self.word.load(Ordering::Acquire) == held
             && self.owner_ids.load(Ordering::Relaxed) == ids

@@ -1,126 +1,52 @@
-//! What `/proc` can prove about other threads: the RLock back-stop's evidence.
+//! The evidence of other threads' and processes' deaths: the one judge of "alive, dead
+//! or unknown" for the RLock and undo-semaphore back-stops, the inspector, `gc`, and the
+//! sweeps of names that record their creator (`sys::shm::creator_names`).
 //!
-//! A waiter may only conclude "the owner is dead" from `/proc` when two things are
-//! proven, because process ids mean something only inside one PID namespace and a
-//! `/proc` mount shows the ids of the namespace it was mounted from:
+//! **Death is concluded only from positive evidence.** Two kinds count:
 //!
-//! 1. the owner's PID namespace is the waiter's (the owner records its namespace id at
-//!    every acquisition; see [`own_pidns`]);
-//! 2. the `/proc` this process sees belongs to that same namespace
-//!    ([`proc_is_own_namespace`]).
+//! 1. *The kernel's answer for the ids.* `tgkill(pid, tid, 0)` (or `kill(pid, 0)`, or
+//!    `tkill(tid, 0)` for a bare thread id) fails with `ESRCH` exactly when no such
+//!    thread (process) exists in the caller's PID namespace. It needs no file
+//!    descriptor and no memory, and `hidepid`, another uid or a non-dumpable target do
+//!    not change it: those give success or `EPERM`, which mean "something has these ids".
+//! 2. *A `/proc` entry that was read completely*: a thread shown as exited (`Z`/`X`),
+//!    or ids now used by a thread or process whose start time differs from the one
+//!    recorded (the ids were reused, so the recorded one is gone).
 //!
-//! If either is unproven (another namespace, a container's `/proc` mounted elsewhere, a
-//! `/proc` of the parent namespace after `unshare -p -f` without `--mount-proc`, no
-//! `/proc`, an old kernel), the answer is "unknown" and the waiter keeps waiting.
+//! Everything else is *not* evidence and concludes nothing (the waiter keeps waiting):
+//! an entry that cannot be opened or read (`ENOENT` under `hidepid=2`, `EACCES` under
+//! `hidepid=1` or for a non-dumpable target, `EMFILE`, `ENFILE`, `ENOMEM`), a short or
+//! unparsable read, a signal probe that fails with anything but `ESRCH`. A thread that
+//! exists but whose start time cannot be read is "unknown": it may be the recorded one
+//! or a reuse of its ids.
 //!
-//! [`Vantage`] applies these rules to a record and answers with a [`Liveness`]; it is
-//! the one judge of "alive, dead or unknown" for the inspector, `gc`, and the sweeps of
-//! names that record their creator (`sys::shm::creator_names`).
+//! Ids mean something only inside one PID namespace, so both kinds of evidence also need
+//! the recorded owner's namespace to be the caller's (the owner records its namespace
+//! id; see [`own_pidns`]); `/proc` evidence needs, in addition, a `/proc` that
+//! provably belongs to that namespace ([`proc_is_own_namespace`]): a container's
+//! `/proc` mounted elsewhere, a `/proc` of the parent namespace after `unshare -p -f`
+//! without `--mount-proc`, or no `/proc` give no `/proc` evidence.
+//!
+//! Nothing here allocates: paths are formatted and files read into stack buffers with
+//! raw system calls, so that a waiter whose heap is exhausted (or whose descriptor
+//! table is full) still judges correctly, and never aborts.
 
-/// The calling process's PID-namespace id: the inode number of `/proc/self/ns/pid`
-/// (the kernel's `ns.inum`, a 32-bit value), or 0 if unknown. Kept whole, never
-/// folded, so that two namespaces never share an id.
-///
-/// This is readable even where `/proc` belongs to an ancestor namespace (the link is
-/// resolved for the calling task itself); where `/proc/self` does not resolve (a
-/// `/proc` of an unrelated namespace), it is 0.
-pub(crate) fn own_pidns() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata("/proc/self/ns/pid") {
-        Ok(m) => u32::try_from(m.ino()).unwrap_or(0),
-        Err(_) => 0,
-    }
-}
+mod probe;
+mod procfs;
 
-/// True only if `/proc` is provably the `/proc` of the calling process's own PID
-/// namespace: `/proc/self/status` has an `NSpid:` line with exactly one id, equal to
-/// `getpid()`. (The kernel prints one id per namespace level from the level of the
-/// `/proc` mount down to the task's own, so a `/proc` of an ancestor namespace shows two
-/// or more; a `/proc` of an unrelated namespace has no `/proc/self` at all.)
-pub(crate) fn proc_is_own_namespace() -> bool {
-    let Ok(status) = std::fs::read("/proc/self/status") else {
-        return false;
-    };
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() };
-    nspid_is_exactly(&status, pid)
-}
-
-/// Parses a `/proc/<pid>/status` text: true iff its `NSpid:` line holds exactly one
-/// id and that id is `pid`.
-fn nspid_is_exactly(status: &[u8], pid: i32) -> bool {
-    let Ok(text) = core::str::from_utf8(status) else {
-        return false;
-    };
-    let Some(line) = text.lines().find_map(|l| l.strip_prefix("NSpid:")) else {
-        return false;
-    };
-    let mut ids = line.split_ascii_whitespace();
-    matches!(
-        (ids.next().map(str::parse::<i32>), ids.next()),
-        (Some(Ok(id)), None) if id == pid
-    )
-}
-
-/// Field 22 (`starttime`) of `/proc/<pid>/task/<tid>/stat` for a thread that has not
-/// exited; `None` if there is no such thread, if it has exited (a zombie `Z` or dead `X`
-/// entry stays until its parent reaps it — possibly the very process waiting for the
-/// lock — but it holds nothing), or if /proc is not mounted.
-///
-/// Only meaningful when [`proc_is_own_namespace`] holds and `pid`/`tid` are ids of the
-/// caller's namespace.
-pub(crate) fn live_thread_start_time(pid: u32, tid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and ')': fields resume after the
-    // last ')', with field 3 (the state); field 22 comes 19 fields after it.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    if matches!(fields.next()?, "Z" | "X" | "x") {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
-/// Field 22 (`starttime`) of `/proc/<pid>/stat` if process `pid` still runs: it has
-/// a thread that has not exited. Not the same as
-/// `live_thread_start_time(pid, pid)`: when a process's main thread exits
-/// (`pthread_exit`) while others run, its leader entry shows a zombie `Z`, yet the
-/// process lives on; a whole process that exited and awaits its reaping shows `Z` and
-/// has no other thread left.
-///
-/// Only meaningful when [`proc_is_own_namespace`] holds and `pid` is an id of the
-/// caller's namespace.
-pub(crate) fn live_process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = core::str::from_utf8(stat.get(close + 1..)?).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let leader_exited = matches!(fields.next()?, "Z" | "X" | "x");
-    let start = fields.nth(18)?.parse().ok()?;
-    if !leader_exited {
-        return Some(start);
-    }
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let other_thread_runs = tasks.flatten().any(|t| {
-        t.file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-            .is_some_and(|tid| tid != pid && live_thread_start_time(pid, tid).is_some())
-    });
-    other_thread_runs.then_some(start)
-}
+use probe::{Presence, bare_thread_presence, process_presence, thread_presence, valid};
+use procfs::{Fd, LineScanner, ProcPath, Stat, each_task, process_stat, read_stat, thread_stat};
 
 /// What can be proven about a recorded owner or creator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
     /// The recorded thread (or process) exists and started when the record says.
     Alive,
-    /// Provably gone: no such thread, or its id now belongs to a thread started at
-    /// another time (or the kernel itself marked the owner dead).
+    /// Provably gone: the kernel knows no such thread, `/proc` shows it exited, or its
+    /// ids now belong to a thread started at another time.
     Dead,
-    /// Cannot be proven either way: another PID namespace, a `/proc` of another
-    /// namespace or none, an incomplete record.
+    /// Cannot be proven either way: another PID namespace, a `/proc` that hides the
+    /// entry or could not be read, an incomplete record.
     Unknown,
 }
 
@@ -135,12 +61,129 @@ impl Liveness {
     }
 }
 
-/// The caller's vantage point: whose ids its `/proc` can judge. The one place that
-/// turns a record (pid, tid, start time, namespace) into a [`Liveness`], used by the
-/// inspector, `gc` and the sweeps of names that record their creator.
+// ---- the verdicts (pure: the evidence comes in, the rule is here) ----------------------
+
+/// A thread recorded with start time `start`, given what its `stat` showed (or
+/// `Unreadable` when `/proc` may not be used) and, only if that proved nothing, what
+/// the kernel says of its ids.
+fn thread_verdict(stat: Stat, start: u64, probe: impl FnOnce() -> Presence) -> Liveness {
+    match stat {
+        Stat::Running(now) if now == start => Liveness::Alive,
+        // Exited, or the ids were reused by a thread started at another time.
+        Stat::Running(_) | Stat::Exited(_) => Liveness::Dead,
+        Stat::Unreadable => match probe() {
+            Presence::Gone => Liveness::Dead,
+            Presence::Present | Presence::Unknown => Liveness::Unknown,
+        },
+    }
+}
+
+/// A thread known only by its id: dead if nothing has that id; a live thread with it
+/// may or may not be the recorded one.
+fn bare_thread_verdict(probe: Presence) -> Liveness {
+    match probe {
+        Presence::Gone => Liveness::Dead,
+        Presence::Present | Presence::Unknown => Liveness::Unknown,
+    }
+}
+
+// ---- the calling process's own identity --------------------------------------------------
+
+/// The calling process's PID-namespace id: the inode number of `/proc/self/ns/pid`
+/// (the kernel's `ns.inum`, a 32-bit value), or 0 if unknown. Kept whole, never
+/// folded, so that two namespaces never share an id.
+///
+/// This is readable even where `/proc` belongs to an ancestor namespace (the link is
+/// resolved for the calling task itself); where `/proc/self` does not resolve (a
+/// `/proc` of an unrelated namespace), it is 0.
+pub(crate) fn own_pidns() -> u32 {
+    let path = ProcPath::new().text("/proc/self/ns/pid");
+    // SAFETY: an all-zero `stat` is a valid value for the kernel to overwrite.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a writable `stat`.
+    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    u32::try_from(st.st_ino).unwrap_or(0)
+}
+
+/// True only if `/proc` is provably the `/proc` of the calling process's own PID
+/// namespace: `/proc/self/status` has an `NSpid:` line with exactly one id, equal to
+/// `getpid()`. (The kernel prints one id per namespace level from the level of the
+/// `/proc` mount down to the task's own, so a `/proc` of an ancestor namespace shows two
+/// or more; a `/proc` of an unrelated namespace has no `/proc/self` at all.)
+pub(crate) fn proc_is_own_namespace() -> bool {
+    let Some(fd) = Fd::open(&ProcPath::new().text("/proc/self/status"), libc::O_RDONLY) else {
+        return false;
+    };
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    // The file is read in chunks (a long `Groups:` line can make it large); only the
+    // `NSpid:` line matters, and it is short.
+    let mut line = LineScanner::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let Some(n) = fd.read(&mut chunk) else {
+            return false;
+        };
+        if n == 0 {
+            return line.finish().is_some_and(|l| nspid_is_exactly(l, pid));
+        }
+        for &b in &chunk[..n] {
+            if let Some(l) = line.feed(b)
+                && l.starts_with(b"NSpid:")
+            {
+                return nspid_is_exactly(l, pid);
+            }
+        }
+    }
+}
+
+/// Parses a `/proc/<pid>/status` text (or its `NSpid:` line): true iff its `NSpid:`
+/// line holds exactly one id and that id is `pid`.
+fn nspid_is_exactly(status: &[u8], pid: i32) -> bool {
+    let Ok(text) = core::str::from_utf8(status) else {
+        return false;
+    };
+    let Some(line) = text.lines().find_map(|l| l.strip_prefix("NSpid:")) else {
+        return false;
+    };
+    let mut ids = line.split_ascii_whitespace();
+    matches!(
+        (ids.next().map(str::parse::<i32>), ids.next()),
+        (Some(Ok(id)), None) if id == pid
+    )
+}
+
+/// The calling thread's start time (field 22 of its `stat`), for its records; `None`
+/// where `/proc` cannot show it. `/proc/thread-self` names the caller in whatever
+/// namespace `/proc` belongs to, so the value is right even through an ancestor's
+/// `/proc`.
+pub(crate) fn own_thread_start_time() -> Option<u64> {
+    match read_stat(&ProcPath::new().text("/proc/thread-self/stat")) {
+        Stat::Running(start) => Some(start),
+        Stat::Exited(_) | Stat::Unreadable => None,
+    }
+}
+
+/// The calling process's start time (field 22 of `/proc/self/stat`), for its records;
+/// `None` where `/proc` cannot show it. (Read even if the main thread has exited: the
+/// caller runs, so the process does.)
+pub(crate) fn own_process_start_time() -> Option<u64> {
+    match read_stat(&ProcPath::new().text("/proc/self/stat")) {
+        Stat::Running(start) | Stat::Exited(start) => Some(start),
+        Stat::Unreadable => None,
+    }
+}
+
+// ---- the judge -----------------------------------------------------------------------
+
+/// The caller's vantage point: whose ids it can judge, and whether its `/proc` counts
+/// as evidence. The one place that turns a record (pid, tid, start time, namespace)
+/// into a [`Liveness`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Vantage {
-    /// Our PID-namespace id (0 if unknown).
+    /// Our PID-namespace id (0 if unknown: then nothing is judged).
     pub(crate) pidns: u32,
     /// `/proc` provably shows our namespace.
     pub(crate) proc_is_ours: bool,
@@ -148,58 +191,117 @@ pub(crate) struct Vantage {
 
 impl Vantage {
     pub(crate) fn here() -> Vantage {
+        Vantage::of_namespace(own_pidns())
+    }
+
+    /// The vantage of a thread that already knows its namespace id.
+    pub(crate) fn of_namespace(pidns: u32) -> Vantage {
         Vantage {
-            pidns: own_pidns(),
-            proc_is_ours: proc_is_own_namespace(),
+            pidns,
+            proc_is_ours: pidns != 0 && proc_is_own_namespace(),
         }
     }
 
-    /// `/proc` evidence about ids of namespace `ns` is usable.
-    fn can_judge(self, ns: u64) -> bool {
-        self.pidns != 0 && u64::from(self.pidns) == ns && self.proc_is_ours
+    /// A vantage that takes no evidence from `/proc` (for questions the kernel's answer
+    /// settles alone, such as [`Vantage::bare_tid`]).
+    pub(crate) fn without_proc(pidns: u32) -> Vantage {
+        Vantage {
+            pidns,
+            proc_is_ours: false,
+        }
+    }
+
+    /// Ids of namespace `ns` are ids of ours.
+    fn same_namespace(self, ns: u64) -> bool {
+        self.pidns != 0 && u64::from(self.pidns) == ns
     }
 
     /// A thread recorded as (`pid`, `tid`, start time `start`) in namespace `ns`.
     pub(crate) fn thread(self, pid: u32, tid: u32, start: u64, ns: u64) -> Liveness {
-        if start == 0 || pid == 0 || tid == 0 || !self.can_judge(ns) {
+        if start == 0 || !valid(pid) || !valid(tid) || !self.same_namespace(ns) {
             return Liveness::Unknown;
         }
-        match live_thread_start_time(pid, tid) {
-            Some(now) if now == start => Liveness::Alive,
-            // Gone, a zombie, or the id was reused by a thread started at another time.
-            _ => Liveness::Dead,
-        }
+        let stat = if self.proc_is_ours {
+            thread_stat(pid, tid)
+        } else {
+            Stat::Unreadable
+        };
+        thread_verdict(stat, start, || thread_presence(pid, tid))
     }
 
-    /// A process recorded as (`pid`, start time `start`) in namespace `ns`: alive
-    /// while any of its threads runs (see [`live_process_start_time`]).
+    /// A process recorded as (`pid`, start time `start`) in namespace `ns`: alive while
+    /// any of its threads runs. (When a process's main thread exits while others run,
+    /// its leader entry shows `Z`, yet the process lives on.)
     pub(crate) fn process(self, pid: u32, start: u64, ns: u64) -> Liveness {
-        if start == 0 || pid == 0 || !self.can_judge(ns) {
+        if start == 0 || !valid(pid) || !self.same_namespace(ns) {
             return Liveness::Unknown;
         }
-        match live_process_start_time(pid) {
-            Some(now) if now == start => Liveness::Alive,
-            // Gone, reaped or not, or the pid was reused by a process started later.
-            _ => Liveness::Dead,
+        let stat = if self.proc_is_ours {
+            process_stat(pid)
+        } else {
+            Stat::Unreadable
+        };
+        match stat {
+            Stat::Exited(now) if now == start => leader_exited_process(pid),
+            stat => thread_verdict(stat, start, || process_presence(pid)),
         }
     }
 
     /// A thread known only by its TID, in a lock that only namespace `ns` ever used:
-    /// dead if no live thread has that id; a live one may or may not be the owner.
+    /// dead if no thread has that id; a live one may or may not be the owner.
     pub(crate) fn bare_tid(self, tid: u32, ns: u64) -> Liveness {
-        if tid == 0 || !self.can_judge(ns) {
+        if !valid(tid) || !self.same_namespace(ns) {
             return Liveness::Unknown;
         }
-        match live_thread_start_time(tid, tid) {
-            None => Liveness::Dead,
-            Some(_) => Liveness::Unknown,
+        bare_thread_verdict(bare_thread_presence(tid))
+    }
+}
+
+/// A process whose leader (the thread with the process's id) has exited: it lives while
+/// another of its threads runs. Dead only if its task list was read to the end and every
+/// other thread in it is provably gone.
+fn leader_exited_process(pid: u32) -> Liveness {
+    let other_thread_not_gone = each_task(pid, |tid| {
+        if tid == pid {
+            return None;
         }
+        match thread_stat(pid, tid) {
+            Stat::Running(_) => Some(Liveness::Alive),
+            Stat::Exited(_) => None,
+            Stat::Unreadable => match thread_presence(pid, tid) {
+                Presence::Gone => None,
+                Presence::Present | Presence::Unknown => Some(Liveness::Unknown),
+            },
+        }
+    });
+    match other_thread_not_gone {
+        Ok(Some(verdict)) => verdict,
+        Ok(None) => Liveness::Dead,
+        Err(()) => Liveness::Unknown,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    pub(super) fn gettid() -> u32 {
+        // SAFETY: gettid cannot fail.
+        unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+    }
+
+    /// A child that exited and was reaped: its ids name nothing.
+    pub(super) fn reaped_child() -> u32 {
+        // SAFETY: the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: async-signal-safe exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
+        pid as u32
+    }
 
     #[test]
     fn nspid_must_be_one_id_equal_to_getpid() {
@@ -217,6 +319,43 @@ mod tests {
     }
 
     #[test]
+    fn only_positive_evidence_makes_a_thread_dead() {
+        use Presence::*;
+        let start = 500;
+        // A complete read decides, and the probe is not asked.
+        let never = || -> Presence { panic!("probe asked although /proc decided") };
+        assert_eq!(
+            thread_verdict(Stat::Running(500), start, never),
+            Liveness::Alive
+        );
+        assert_eq!(
+            thread_verdict(Stat::Running(501), start, never),
+            Liveness::Dead
+        );
+        assert_eq!(
+            thread_verdict(Stat::Exited(500), start, never),
+            Liveness::Dead
+        );
+        // An unreadable entry (ENOENT under hidepid=2, EACCES, EMFILE, ENOMEM, short
+        // read): only ESRCH is evidence.
+        assert_eq!(
+            thread_verdict(Stat::Unreadable, start, || Gone),
+            Liveness::Dead
+        );
+        assert_eq!(
+            thread_verdict(Stat::Unreadable, start, || Present),
+            Liveness::Unknown
+        );
+        assert_eq!(
+            thread_verdict(Stat::Unreadable, start, || Unknown),
+            Liveness::Unknown
+        );
+        assert_eq!(bare_thread_verdict(Gone), Liveness::Dead);
+        assert_eq!(bare_thread_verdict(Present), Liveness::Unknown);
+        assert_eq!(bare_thread_verdict(Unknown), Liveness::Unknown);
+    }
+
+    #[test]
     fn own_pidns_is_the_full_inode() {
         use std::os::unix::fs::MetadataExt;
         if let Ok(m) = std::fs::metadata("/proc/self/ns/pid") {
@@ -227,21 +366,18 @@ mod tests {
 
     #[test]
     fn start_time_is_readable_for_live_threads_only() {
-        // SAFETY: gettid/getpid cannot fail.
-        let (pid, tid) = unsafe {
-            (
-                libc::getpid() as u32,
-                libc::syscall(libc::SYS_gettid) as u32,
-            )
-        };
+        let (pid, tid) = (std::process::id(), gettid());
         if proc_is_own_namespace() {
-            assert!(live_thread_start_time(pid, tid).is_some());
+            let own = own_thread_start_time();
+            assert!(own.is_some());
+            assert_eq!(thread_stat(pid, tid), Stat::Running(own.unwrap()));
+            assert!(own_process_start_time().is_some());
         }
-        assert_eq!(live_thread_start_time(pid, 0x3fff_fff0), None);
+        assert_eq!(thread_stat(pid, 0x3fff_fff0), Stat::Unreadable);
     }
 
     #[test]
-    fn zombies_are_not_alive() {
+    fn zombies_are_exited() {
         // SAFETY: fork in a test; the child only calls _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
@@ -250,9 +386,56 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         // Exited but not reaped: a zombie.
-        assert_eq!(live_thread_start_time(pid as u32, pid as u32), None);
+        let stat = thread_stat(pid as u32, pid as u32);
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
+        if proc_is_own_namespace() {
+            assert!(matches!(stat, Stat::Exited(_)), "{stat:?}");
+        }
+    }
+
+    #[test]
+    fn dead_only_with_proof() {
+        let here = Vantage::here();
+        let me = std::process::id();
+        // The main thread's start time is the process's.
+        let Some(start) = own_process_start_time() else {
+            eprintln!("skipped: no /proc");
+            return;
+        };
+        let ns = u64::from(here.pidns);
+        let gone = reaped_child();
+        if here.proc_is_ours {
+            assert_eq!(here.thread(me, me, start, ns), Liveness::Alive);
+            assert_eq!(
+                here.thread(me, me, start + 1, ns),
+                Liveness::Dead,
+                "reused id"
+            );
+        }
+        if here.pidns != 0 {
+            assert_eq!(here.thread(gone, gone, start, ns), Liveness::Dead);
+            assert_eq!(here.bare_tid(gone, ns), Liveness::Dead);
+            assert_eq!(here.bare_tid(me, ns), Liveness::Unknown);
+            // Without /proc evidence, the kernel's ESRCH still counts, and a live
+            // thread whose start time cannot be read is unknown.
+            let no_proc = Vantage {
+                proc_is_ours: false,
+                ..here
+            };
+            assert_eq!(no_proc.thread(gone, gone, start, ns), Liveness::Dead);
+            assert_eq!(no_proc.thread(me, me, start, ns), Liveness::Unknown);
+            assert_eq!(no_proc.process(me, start, ns), Liveness::Unknown);
+            assert_eq!(no_proc.process(gone, start, ns), Liveness::Dead);
+        }
+        // Another namespace, an unknown namespace, an incomplete record: unknown.
+        assert_eq!(here.thread(gone, gone, start, ns + 1), Liveness::Unknown);
+        assert_eq!(here.bare_tid(gone, ns + 1), Liveness::Unknown);
+        assert_eq!(here.thread(gone, gone, 0, ns), Liveness::Unknown);
+        assert_eq!(here.process(gone, start, ns + 1), Liveness::Unknown);
+        let no_ns = Vantage { pidns: 0, ..here };
+        assert_eq!(no_ns.thread(gone, gone, start, 0), Liveness::Unknown);
+        assert_eq!(no_ns.process(gone, start, 0), Liveness::Unknown);
     }
 
     #[test]
@@ -294,26 +477,201 @@ mod tests {
         let p = pid as u32;
         // The main thread's exit takes a moment to show.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while live_thread_start_time(p, p).is_some() && std::time::Instant::now() < deadline {
+        while matches!(thread_stat(p, p), Stat::Running(_)) && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let leader_gone = live_thread_start_time(p, p).is_none();
-        let start = live_process_start_time(p);
+        let leader = thread_stat(p, p);
+        let start = match process_stat(p) {
+            Stat::Running(s) | Stat::Exited(s) => Some(s),
+            Stat::Unreadable => None,
+        };
         let verdict = start.map(|s| v.process(p, s, ns));
         // SAFETY: our own child.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, core::ptr::null_mut(), 0);
         }
-        assert!(leader_gone, "the main thread did not exit");
+        assert!(
+            matches!(leader, Stat::Exited(_)),
+            "the main thread did not exit"
+        );
         assert_eq!(
             verdict,
             Some(Liveness::Alive),
             "a running process judged gone"
         );
-        assert_eq!(live_process_start_time(p), None);
+        assert_eq!(process_stat(p), Stat::Unreadable);
         assert_eq!(v.process(p, start.unwrap_or(1), ns), Liveness::Dead);
         assert_eq!(v.process(p, start.unwrap_or(1), ns + 1), Liveness::Unknown);
         assert_eq!(v.process(p, 0, ns), Liveness::Unknown);
+    }
+
+    /// Runs `f` in a forked child and returns its exit code (101 if it panicked, 102 if
+    /// it hung for 30 s).
+    fn in_child(f: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child only runs `f` and `_exit`s, never returning to the harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            // SAFETY: ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let t0 = std::time::Instant::now();
+        let mut status = 0;
+        // SAFETY: our own child; a valid out-pointer.
+        while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+            if t0.elapsed() > std::time::Duration::from_secs(30) {
+                // SAFETY: our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return 102;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            100 + libc::WTERMSIG(status)
+        }
+    }
+
+    /// A full descriptor table (the waiter's process at its limit): no `/proc` read can
+    /// succeed, yet a live thread is never dead and a gone one still is.
+    #[test]
+    fn a_full_descriptor_table_is_not_evidence() {
+        let parent = std::process::id();
+        let Some(parent_start) = own_process_start_time() else {
+            eprintln!("skipped: no /proc");
+            return;
+        };
+        let parent_thread_start = own_thread_start_time().unwrap_or(1);
+        let parent_tid = gettid();
+        let gone = reaped_child();
+        let code = in_child(move || {
+            let v = Vantage::here();
+            let ns = u64::from(v.pidns);
+            let limit = libc::rlimit {
+                rlim_cur: 32,
+                rlim_max: 32,
+            };
+            // SAFETY: plain resource calls in the forked child.
+            unsafe {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return 10;
+                }
+                while libc::dup(2) >= 0 {}
+            }
+            if Fd::open(&ProcPath::new().text("/proc/self/stat"), libc::O_RDONLY).is_some() {
+                return 11;
+            }
+            let ok = v.thread(parent, parent_tid, parent_thread_start, ns) != Liveness::Dead
+                && v.process(parent, parent_start, ns) != Liveness::Dead
+                && v.bare_tid(parent_tid, ns) != Liveness::Dead
+                && (v.pidns == 0
+                    || (v.thread(gone, gone, 7, ns) == Liveness::Dead
+                        && v.process(gone, 7, ns) == Liveness::Dead));
+            if ok { 0 } else { 12 }
+        });
+        assert_eq!(code, 0);
+    }
+
+    /// `hidepid=2` and another uid: the entries of a live process are invisible. The
+    /// judge (which `gc`, the inspector and the name sweeps use) must not call it dead,
+    /// and must still call it dead once it is gone. Needs root (a private mount
+    /// namespace with its own `/proc`, two unprivileged uids).
+    #[test]
+    fn a_hidden_proc_entry_is_not_evidence() {
+        let code = in_child(|| {
+            // SAFETY: namespace and mount calls in the single-threaded forked child.
+            unsafe {
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        core::ptr::null(),
+                        c"/".as_ptr(),
+                        core::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        core::ptr::null(),
+                    ) != 0
+                    || libc::mount(
+                        c"proc".as_ptr(),
+                        c"/proc".as_ptr(),
+                        c"proc".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        c"hidepid=2".as_ptr().cast(),
+                    ) != 0
+                {
+                    return 77;
+                }
+            }
+            let become_uid = |uid: libc::uid_t| {
+                // SAFETY: plain credential calls in a forked child.
+                unsafe {
+                    libc::setgroups(0, core::ptr::null()) == 0
+                        && libc::setresgid(uid, uid, uid) == 0
+                        && libc::setresuid(uid, uid, uid) == 0
+                }
+            };
+            // SAFETY: the holder only drops its uid and sleeps.
+            let holder = unsafe { libc::fork() };
+            if holder == 0 {
+                if become_uid(65533) {
+                    // SAFETY: plain sleep; the test kills it.
+                    unsafe { libc::sleep(60) };
+                }
+                // SAFETY: async-signal-safe exit of the child.
+                unsafe { libc::_exit(1) };
+            }
+            let h = holder as u32;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // As root, the entry is visible: the record the holder would have made.
+            let Stat::Running(start) = process_stat(h) else {
+                return 13;
+            };
+            let judge = |expect_dead: bool| {
+                in_child(|| {
+                    if !become_uid(65534) {
+                        return 77;
+                    }
+                    if process_stat(h) != Stat::Unreadable && !expect_dead {
+                        return 78; // hidepid did not hide it: proves nothing
+                    }
+                    let v = Vantage::here();
+                    let ns = u64::from(v.pidns);
+                    let verdicts = [
+                        v.process(h, start, ns),
+                        v.thread(h, h, start, ns),
+                        v.bare_tid(h, ns),
+                    ];
+                    let ok = if expect_dead {
+                        verdicts.iter().all(|&l| l == Liveness::Dead)
+                    } else {
+                        verdicts.iter().all(|&l| l == Liveness::Unknown)
+                    };
+                    if ok { 0 } else { 20 }
+                })
+            };
+            let alive = judge(false);
+            // SAFETY: our own child.
+            unsafe {
+                libc::kill(holder, libc::SIGKILL);
+                libc::waitpid(holder, core::ptr::null_mut(), 0);
+            }
+            if alive != 0 {
+                return alive;
+            }
+            judge(true)
+        });
+        if code == 77 || code == 78 {
+            eprintln!("skipped: needs root for a mount namespace with a hidepid /proc ({code})");
+            return;
+        }
+        assert_eq!(
+            code, 0,
+            "a hidden live process was judged dead (20), or setup failed"
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! * [`time`]: absolute `CLOCK_MONOTONIC` deadlines.
 //! * [`thread`]: the calling thread's identity (TID, 64-bit owner token), reset after `fork`.
 //! * [`robust`]: the thread's kernel robust list and its private book of held locks.
-//! * [`liveness`]: what `/proc` can prove about an owner (the RLock back-stop).
+//! * [`liveness`]: the one judge of a recorded owner's death (positive evidence only: the
+//!   kernel's `ESRCH`, or a `/proc` entry read completely), without allocating.
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 //! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
 

@@ -240,14 +240,10 @@ fn init_current() -> &'static ThreadCtx {
         tid,
         pid,
         token: new_token(tid),
-        // Our start time is evidence for other processes' back-stops: record it only
-        // when this /proc provably shows our own namespace (a /proc of another
-        // namespace would give some other thread's start time for our ids).
-        start_time: if liveness::proc_is_own_namespace() {
-            liveness::live_thread_start_time(pid, tid).unwrap_or(0)
-        } else {
-            0
-        },
+        // Our start time is evidence for other processes' back-stops (it rules out
+        // the reuse of our ids). Read through /proc/thread-self, which names this
+        // thread in any /proc that can see it; 0 where none can.
+        start_time: liveness::own_thread_start_time().unwrap_or(0),
         pidns,
         same_ns_key: if pidns != 0 {
             u64::from(pidns)

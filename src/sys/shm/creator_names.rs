@@ -58,7 +58,7 @@ impl Creator {
         }
         let c = Creator {
             pid,
-            start: liveness::live_process_start_time(pid).unwrap_or(0),
+            start: liveness::own_process_start_time().unwrap_or(0),
             pidns: u64::from(liveness::own_pidns()),
         };
         START.store(c.start, Ordering::Relaxed);
@@ -277,7 +277,7 @@ mod tests {
             // SAFETY: getpid cannot fail.
             let me = unsafe { libc::getpid() } as u32;
             let c = parse_anonymous_name(&anonymous_name());
-            let fresh = liveness::live_process_start_time(me).unwrap_or(0);
+            let fresh = liveness::own_process_start_time().unwrap_or(0);
             i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
         });
         wait_for(child, None);

@@ -123,7 +123,7 @@ mod tests {
             return;
         };
         let me = std::process::id();
-        let my_start = crate::sys::liveness::live_thread_start_time(me, me).unwrap();
+        let my_start = crate::sys::liveness::own_process_start_time().unwrap();
         let stale = format!(
             "{SHM_DIR}{}{dead}-{my_start}-{ns}-7",
             creator_names::TEMP_PREFIX
