@@ -1,11 +1,14 @@
-//! `ls`, `show`, `watch` (read-only) and `rm`, `gc` (cleanup).
+//! `ls`, `show`, `watch` (read-only) and `rm`, `gc` (cleanup). Names are bytes here,
+//! taken and printed exactly (`exact_names`), escaped in human output (`escape`).
 
 use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError};
 use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
 
+use crate::exact_names::{self, ExactNames};
 use crate::exit;
 use crate::out;
 use crate::render;
+use crate::{escape, hex};
 
 /// The exit code a `show` of this entry ends with: 0 for anything usable (a healthy
 /// object, one whose owner died, a block, a temporary file), `BAD_OBJECT` otherwise.
@@ -17,23 +20,29 @@ fn verdict_code(info: &ObjectInfo) -> i32 {
     }
 }
 
-fn inspect_failed(name: &str, e: InspectError) -> i32 {
-    out::error(&format!("{name}: {e}"));
+fn inspect_failed(name: impl AsRef<[u8]>, e: InspectError) -> i32 {
+    out::error(&format!("{}: {e}", escape::text(name)));
     exit::of_inspect(e)
 }
 
 pub fn ls(json: bool) -> i32 {
+    // Scanned first, so that every listed entry is in the scan but one that appeared
+    // between the two reads: that one is left out, as if listed a moment earlier.
+    let mut exact = ExactNames::scan();
     let list = match inspect::list() {
         Ok(l) => l,
         Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
     };
+    let named = list.iter().filter_map(|info| Some((info, exact.of(info)?)));
     if json {
-        let all: Vec<_> = list.iter().map(render::to_json).collect();
+        let all: Vec<_> = named
+            .map(|(info, name)| render::to_json(info, &name))
+            .collect();
         out::line(&serde_json::Value::Array(all).to_string());
     } else {
         out::line(render::LS_HEADER);
-        for info in &list {
-            if !out::line(&render::ls_line(info)) {
+        for (info, name) in named {
+            if !out::line(&render::ls_line(info, &name)) {
                 break;
             }
         }
@@ -41,21 +50,21 @@ pub fn ls(json: bool) -> i32 {
     exit::OK
 }
 
-pub fn show(name: &str, json: bool) -> i32 {
-    match inspect::inspect(name) {
-        Ok(info) => {
+pub fn show(name: &[u8], json: bool) -> i32 {
+    match exact_names::inspect(name) {
+        Ok((info, exact)) => {
             if json {
-                out::line(&render::to_json(&info).to_string());
+                out::line(&render::to_json(&info, &exact).to_string());
             } else {
-                out::raw(&render::show_text(&info));
+                out::raw(&render::show_text(&info, &exact));
             }
             let code = verdict_code(&info);
             if code != exit::OK {
                 out::error(&format!(
                     "{}: {}: {}",
-                    info.name,
+                    escape::text(&exact),
                     info.health.as_str(),
-                    info.detail
+                    escape::text(&info.detail)
                 ));
             }
             code
@@ -64,21 +73,21 @@ pub fn show(name: &str, json: bool) -> i32 {
     }
 }
 
-pub fn watch(name: &str, interval_ms: u64, count: u64, json: bool) -> i32 {
+pub fn watch(name: &[u8], interval_ms: u64, count: u64, json: bool) -> i32 {
     use std::io::IsTerminal;
     let clear = !json && std::io::stdout().is_terminal();
     let mut shown = 0u64;
     loop {
-        let info = match inspect::inspect(name) {
-            Ok(info) => info,
+        let (info, exact) = match exact_names::inspect(name) {
+            Ok(found) => found,
             Err(e) => return inspect_failed(name, e),
         };
         let text = if json {
-            format!("{}\n", render::to_json(&info))
+            format!("{}\n", render::to_json(&info, &exact))
         } else if clear {
-            format!("\x1b[H\x1b[2J{}", render::show_text(&info))
+            format!("\x1b[H\x1b[2J{}", render::show_text(&info, &exact))
         } else {
-            format!("{}\n", render::show_text(&info))
+            format!("{}\n", render::show_text(&info, &exact))
         };
         if !out::raw(&text) {
             return exit::OK;
@@ -91,14 +100,15 @@ pub fn watch(name: &str, interval_ms: u64, count: u64, json: bool) -> i32 {
     }
 }
 
-pub fn rm(names: &[String], force: bool, ignore_unreadable: bool) -> i32 {
+pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
     let mut code = exit::OK;
     for name in names {
-        let this = match cleanup::remove(name, force, ignore_unreadable) {
-            Ok(info) => {
+        let shown = escape::text(name);
+        let this = match exact_names::remove(name, force, ignore_unreadable) {
+            Ok((info, exact)) => {
                 out::line(&format!(
                     "removed {} ({})",
-                    info.name,
+                    escape::text(exact),
                     render::type_name(&info)
                 ));
                 exit::OK
@@ -117,17 +127,20 @@ pub fn rm(names: &[String], force: bool, ignore_unreadable: bool) -> i32 {
                     ));
                 }
                 out::error(&format!(
-                    "{name}: in use, mapped by {}; not removed ({hint})",
+                    "{shown}: in use, mapped by {}; not removed ({hint})",
                     who.join(", ")
                 ));
                 exit::BUSY
             }
             Err(RemoveError::NotRegular) => {
-                out::error(&format!("{name}: not a regular file; not removed"));
+                out::error(&format!("{shown}: not a regular file; not removed"));
                 exit::BAD_OBJECT
             }
             Err(RemoveError::Unlink(e)) => {
-                out::error(&format!("{name}: {}", std::io::Error::from_raw_os_error(e)));
+                out::error(&format!(
+                    "{shown}: {}",
+                    std::io::Error::from_raw_os_error(e)
+                ));
                 exit::FAILURE
             }
         };
@@ -145,13 +158,23 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         );
         return exit::USAGE;
     }
+    // Scanned before the names are removed. An entry that appeared after the scan is
+    // named by its `name` itself: exact, since gc never selects a name that is not
+    // UTF-8 (it is foreign).
+    let mut exact = ExactNames::scan();
     let report = match cleanup::gc(policy, dry_run) {
         Ok(c) => c,
         Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
     };
+    let mut exact_name = |info: &ObjectInfo| {
+        exact
+            .of(info)
+            .unwrap_or_else(|| info.name.clone().into_bytes())
+    };
     let mut code = exit::OK;
     let mut removed = Vec::new();
     for c in &report.collected {
+        let name = exact_name(&c.info);
         let failed = c.result.as_ref().err().map(|e| format!("{e:?}"));
         if failed.is_some() && code == exit::OK {
             code = exit::FAILURE;
@@ -159,6 +182,7 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         if json {
             removed.push(serde_json::json!({
                 "name": c.info.name,
+                "name_hex": hex::encode(&name),
                 "type": render::type_name(&c.info),
                 "reason": c.reason,
                 "removed": !dry_run && failed.is_none(),
@@ -172,7 +196,7 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
             };
             out::line(&format!(
                 "{verb} {} ({}): {}{}",
-                c.info.name,
+                escape::text(&name),
                 render::type_name(&c.info),
                 c.reason,
                 failed.map_or(String::new(), |f| format!(": {f}"))
@@ -184,7 +208,12 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
             .kept
             .iter()
             .map(|(i, why)| {
-                serde_json::json!({"name": i.name, "type": render::type_name(i), "reason": why})
+                serde_json::json!({
+                    "name": i.name,
+                    "name_hex": hex::encode(&exact_name(i)),
+                    "type": render::type_name(i),
+                    "reason": why,
+                })
             })
             .collect();
         out::line(&serde_json::json!({"removed": removed, "kept": kept}).to_string());
@@ -192,7 +221,7 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
         for (i, why) in &report.kept {
             out::line(&format!(
                 "kept {} ({}): {why}",
-                i.name,
+                escape::text(exact_name(i)),
                 render::type_name(i)
             ));
         }

@@ -5,12 +5,22 @@
 //! commands for shell scripts (`create`, `acquire`, ...) use the library's objects.
 //! Every failure class has its own exit code (`exit.rs`), and nothing panics: a bug
 //! that would is caught by the panic hook and exits with `exit::INTERNAL`.
+//!
+//! A name is any bytes but `/` and NUL: `show`, `watch` and `rm` take it as the bytes
+//! of its argument (argv need not be UTF-8), or with `--hex` as hex digits (the
+//! `name_hex` of JSON output), and human output prints it escaped (`escape.rs`).
 
+mod escape;
+mod exact_names;
 mod exit;
+mod hex;
 mod inspect_cmds;
 mod objects;
 mod out;
 mod render;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 
 use clap::{Parser, Subcommand};
 
@@ -42,8 +52,11 @@ enum Command {
     /// Show one entry in detail: raw header fields, decoded state, owner liveness,
     /// mappers, and a health verdict (ok, owner-dead, corrupt, wrong-version, foreign).
     Show {
-        /// The name (with or without a leading '/').
-        name: String,
+        /// The name (with or without a leading '/'); any bytes.
+        name: OsString,
+        /// NAME is the name's bytes in hex, as the `name_hex` field of JSON output.
+        #[arg(long)]
+        hex: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -51,9 +64,12 @@ enum Command {
     /// Remove names. Refuses (exit 6) a name that live processes map, or might map,
     /// unless --force. Existing mappings stay valid either way.
     Rm {
-        /// Names to remove.
+        /// Names to remove; any bytes.
         #[arg(required = true)]
-        names: Vec<String>,
+        names: Vec<OsString>,
+        /// The NAMEs are the names' bytes in hex, as the `name_hex` field of JSON output.
+        #[arg(long)]
+        hex: bool,
         /// Remove even if processes map it.
         #[arg(long)]
         force: bool,
@@ -94,8 +110,11 @@ enum Command {
     },
     /// Refresh `show NAME` in the terminal until interrupted.
     Watch {
-        /// The name.
-        name: String,
+        /// The name; any bytes.
+        name: OsString,
+        /// NAME is the name's bytes in hex, as the `name_hex` field of JSON output.
+        #[arg(long)]
+        hex: bool,
         /// Milliseconds between refreshes.
         #[arg(long, default_value_t = 200)]
         interval_ms: u64,
@@ -110,33 +129,64 @@ enum Command {
     Objects(objects::ObjectCommand),
 }
 
+/// The bytes a NAME argument stands for: its own, or with `--hex` those its hex digits
+/// spell. A usage error (printed) if they are not hex digits.
+fn name_bytes(arg: &OsString, hex: bool) -> Result<Vec<u8>, i32> {
+    let bytes = arg.as_bytes();
+    if !hex {
+        return Ok(bytes.to_vec());
+    }
+    hex::decode(bytes).ok_or_else(|| {
+        out::error(&format!(
+            "{}: --hex needs an even number of hex digits (two a byte)",
+            escape::text(bytes)
+        ));
+        exit::USAGE
+    })
+}
+
 fn main() {
     std::panic::set_hook(Box::new(|info| {
         // Printed with `eprintln!`'s non-panicking sibling: a closed stderr is ignored.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "mpsync: internal error: {info}");
+        let message = escape::lines(&info.to_string());
+        let _ = writeln!(std::io::stderr(), "mpsync: internal error: {message}");
         std::process::exit(exit::INTERNAL);
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // A usage error quotes the argument it refuses: printed escaped.
+            use std::io::Write;
+            let message = escape::lines(&e.render().to_string());
+            let _ = write!(std::io::stderr(), "{message}");
+            std::process::exit(exit::USAGE);
+        }
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            // --help, --version.
             let _ = e.print();
-            std::process::exit(code);
+            std::process::exit(exit::OK);
         }
     };
     let code = match cli.command {
         Command::Ls { json } => inspect_cmds::ls(json),
-        Command::Show { name, json } => inspect_cmds::show(&name, json),
+        Command::Show { name, hex, json } => match name_bytes(&name, hex) {
+            Ok(name) => inspect_cmds::show(&name, json),
+            Err(code) => code,
+        },
         Command::Rm {
             names,
+            hex,
             force,
             ignore_unreadable,
-        } => inspect_cmds::rm(&names, force, ignore_unreadable),
+        } => match names
+            .iter()
+            .map(|n| name_bytes(n, hex))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(names) => inspect_cmds::rm(&names, force, ignore_unreadable),
+            Err(code) => code,
+        },
         Command::Gc {
             dry_run,
             temp,
@@ -160,10 +210,14 @@ fn main() {
         ),
         Command::Watch {
             name,
+            hex,
             interval_ms,
             count,
             json,
-        } => inspect_cmds::watch(&name, interval_ms, count, json),
+        } => match name_bytes(&name, hex) {
+            Ok(name) => inspect_cmds::watch(&name, interval_ms, count, json),
+            Err(code) => code,
+        },
         Command::Objects(cmd) => objects::run(cmd),
     };
     std::process::exit(code);

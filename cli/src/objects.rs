@@ -1,6 +1,7 @@
 //! Commands for shell scripts, on the library's safe object API: `create`, `acquire
 //! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit,
-//! undo or not), `release`/`post`, `set`/`clear`, `wait`.
+//! undo or not), `release`/`post`, `set`/`clear`, `wait`. Only a name in the library's
+//! rules ([A-Za-z0-9._-]) is an object's; messages print the name given escaped.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use mpsync::{
     SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
 };
 
+use crate::escape;
 use crate::exit;
 use crate::out;
 
@@ -173,7 +175,7 @@ fn code_of(e: Error) -> i32 {
 }
 
 fn failed(name: &str, e: Error) -> i32 {
-    out::error(&format!("{name}: {e}"));
+    out::error(&format!("{}: {e}", escape::text(name)));
     code_of(e)
 }
 
@@ -190,14 +192,17 @@ fn kind_of(name: &str) -> Result<Kind, i32> {
                 let what = if info.detail.is_empty() {
                     info.class.as_str().to_string()
                 } else {
-                    info.detail.clone()
+                    escape::text(&info.detail)
                 };
-                out::error(&format!("{name}: not a usable libmpsync object: {what}"));
+                out::error(&format!(
+                    "{}: not a usable libmpsync object: {what}",
+                    escape::text(name)
+                ));
                 Err(exit::BAD_OBJECT)
             }
         },
         Err(e) => {
-            out::error(&format!("{name}: {e}"));
+            out::error(&format!("{}: {e}", escape::text(name)));
             Err(exit::of_inspect(e))
         }
     }
@@ -205,7 +210,8 @@ fn kind_of(name: &str) -> Result<Kind, i32> {
 
 fn wrong_type(name: &str, kind: Kind, wanted: &str) -> i32 {
     out::error(&format!(
-        "{name} is a {}; this command needs {wanted}",
+        "{} is a {}; this command needs {wanted}",
+        escape::text(name),
         inspect::kind_name(kind)
     ));
     exit::BAD_OBJECT
@@ -320,6 +326,7 @@ fn event_op(name: &str, any_owner: bool, op: impl Fn(&Event) -> Result<(), Error
 }
 
 fn release(name: &str, any_owner: bool) -> i32 {
+    let shown = escape::text(name);
     let opts = options(any_owner);
     let r = match kind_of(name) {
         Ok(Kind::Lock) => Lock::open(name, &opts).and_then(|l| l.release()),
@@ -328,7 +335,7 @@ fn release(name: &str, any_owner: bool) -> i32 {
         Ok(Kind::SemUndo) => Semaphore::open_undo(name, &opts, 0, 1).and_then(|s| s.release()),
         Ok(Kind::RLock) => {
             out::error(&format!(
-                "{name} is an rlock: only its owning thread can release it (use `mpsync acquire {name} -- CMD`)"
+                "{shown} is an rlock: only its owning thread can release it (use `mpsync acquire {shown} -- CMD`)"
             ));
             return exit::BAD_OBJECT;
         }
@@ -339,13 +346,13 @@ fn release(name: &str, any_owner: bool) -> i32 {
         Ok(()) => exit::OK,
         Err(Error::NotOwner) => {
             out::error(&format!(
-                "{name} is an undo semaphore: a unit is released only by the thread that acquired it, and this process holds none (a holder's units come back by themselves when it dies; use `mpsync acquire {name} -- CMD`)"
+                "{shown} is an undo semaphore: a unit is released only by the thread that acquired it, and this process holds none (a holder's units come back by themselves when it dies; use `mpsync acquire {shown} -- CMD`)"
             ));
             exit::NOT_OWNER
         }
         Err(Error::Overflow) => {
             out::error(&format!(
-                "{name}: not held (or the semaphore is at its maximum)"
+                "{shown}: not held (or the semaphore is at its maximum)"
             ));
             exit::FAILURE
         }
@@ -371,6 +378,7 @@ impl Held {
 }
 
 fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[String]) -> i32 {
+    let shown = escape::text(name);
     let opts = options(any_owner);
     let held = match kind_of(name) {
         Ok(Kind::RLock) => RLock::open(name, &opts).map(Held::RLock),
@@ -400,12 +408,12 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
                 "the previous owner died holding the lock"
             };
             out::error(&format!(
-                "{name}: {what}; running the command with MPSYNC_OWNER_DEAD=1"
+                "{shown}: {what}; running the command with MPSYNC_OWNER_DEAD=1"
             ));
             true
         }
         Ok(Outcome::Timeout) => {
-            out::error(&format!("{name}: timed out"));
+            out::error(&format!("{shown}: timed out"));
             return exit::TIMEOUT;
         }
         Err(e) => return failed(name, e),
@@ -422,12 +430,12 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
             child.wait()
         });
     if let Err(e) = held.release() {
-        out::error(&format!("{name}: release failed: {e}"));
+        out::error(&format!("{shown}: release failed: {e}"));
     }
     match status {
         Ok(s) => status_code(s),
         Err(e) => {
-            out::error(&format!("{}: {e}", command[0]));
+            out::error(&format!("{}: {e}", escape::text(&command[0])));
             match e.kind() {
                 std::io::ErrorKind::NotFound => 127,
                 std::io::ErrorKind::PermissionDenied => 126,

@@ -1,11 +1,15 @@
 //! How an inspected entry is printed: one line for `ls`, a block for `show`, and JSON
-//! (`--json`) with the same fields for both.
+//! (`--json`) with the same fields for both. Every function takes the entry's exact
+//! name (bytes, see `exact_names`): the human forms print it escaped (`escape`), the
+//! JSON carries it reversibly as `name_hex`.
 
 use mpsync::inspect::{
     Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState,
     State, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
+
+use crate::{escape, hex};
 
 /// `TYPE` column: the object kind, or the entry's class.
 pub fn type_name(info: &ObjectInfo) -> &'static str {
@@ -173,11 +177,11 @@ fn version_text(info: &ObjectInfo) -> String {
 /// Header line of `ls`.
 pub const LS_HEADER: &str = "NAME                     TYPE               SIZE    UID MODE VER HEALTH        MAPPED-BY  STATE";
 
-/// One line of `ls`.
-pub fn ls_line(info: &ObjectInfo) -> String {
+/// One line of `ls` for the entry `info` named exactly `name`.
+pub fn ls_line(info: &ObjectInfo, name: &[u8]) -> String {
     format!(
         "{:<24} {:<14} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
-        info.name,
+        escape::text(name),
         type_name(info),
         info.file.size,
         info.file.uid,
@@ -185,17 +189,17 @@ pub fn ls_line(info: &ObjectInfo) -> String {
         version_text(info),
         info.health.as_str(),
         pids_text(info),
-        summary(info)
+        escape::text(summary(info))
     )
 }
 
-/// The detailed text of `show`.
-pub fn show_text(info: &ObjectInfo) -> String {
+/// The detailed text of `show` for the entry `info` named exactly `name`.
+pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| {
         out.push_str(&format!("{k:<14}{v}\n"));
     };
-    line("name:", info.name.clone());
+    line("name:", escape::text(name));
     line("type:", type_name(info).into());
     line("class:", info.class.as_str().into());
     line(
@@ -203,7 +207,7 @@ pub fn show_text(info: &ObjectInfo) -> String {
         if info.detail.is_empty() {
             info.health.as_str().into()
         } else {
-            format!("{} ({})", info.health.as_str(), info.detail)
+            format!("{} ({})", info.health.as_str(), escape::text(&info.detail))
         },
     );
     line(
@@ -235,7 +239,7 @@ pub fn show_text(info: &ObjectInfo) -> String {
         );
     }
     if let Some(state) = &info.state {
-        line("state:", summary(info));
+        line("state:", escape::text(summary(info)));
         if let State::SemUndo(u) = state {
             line(
                 "units:",
@@ -362,10 +366,13 @@ fn state_json(s: &State) -> Value {
     }
 }
 
-/// The JSON object of one entry (`ls --json` lists them, `show --json` prints one).
-pub fn to_json(info: &ObjectInfo) -> Value {
+/// The JSON object of the entry `info` named exactly `name` (`ls --json` lists them,
+/// `show --json` prints one). `name` is the name made UTF-8 (a non-UTF-8 name's invalid
+/// bytes replaced by U+FFFD), `name_hex` its exact bytes.
+pub fn to_json(info: &ObjectInfo, name: &[u8]) -> Value {
     json!({
         "name": info.name,
+        "name_hex": hex::encode(name),
         "class": info.class.as_str(),
         "type": type_name(info),
         "health": info.health.as_str(),

@@ -4,7 +4,9 @@
 //! (as root, via `unshare`), and race `mpsync acquire`. Every child is waited for with
 //! a time limit, so a hang fails the test instead of blocking the run.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -77,8 +79,9 @@ fn wait_output(mut child: Child, what: &str) -> Output {
     }
 }
 
-/// Runs `mpsync args...` to completion (with the time limit).
-fn mpsync(args: &[&str]) -> Output {
+/// Runs `mpsync args...` to completion (with the time limit). Arguments may be any
+/// bytes (`OsStr`).
+fn mpsync<A: AsRef<OsStr> + std::fmt::Debug>(args: &[A]) -> Output {
     let child = Command::new(MPSYNC)
         .args(args)
         .stdin(Stdio::null())
@@ -124,6 +127,16 @@ impl Names {
     }
     fn path(&self, n: &str) -> PathBuf {
         PathBuf::from(format!("/dev/shm/{}", self.name(n)))
+    }
+    /// `name`, for a suffix of any bytes.
+    fn bytes_name(&self, n: &[u8]) -> Vec<u8> {
+        [self.prefix.as_bytes(), n].concat()
+    }
+    /// `path`, for a suffix of any bytes.
+    fn bytes_path(&self, n: &[u8]) -> PathBuf {
+        PathBuf::from(OsStr::from_bytes(
+            &[b"/dev/shm/", &self.bytes_name(n)[..]].concat(),
+        ))
     }
 }
 
@@ -1348,4 +1361,278 @@ fn unlinked_undo_holder_killed_is_proven_dead_and_a_foreign_namespace_one_is_unk
     let v = show_until(&other, |v| v["state"]["dead_units"] == 1);
     assert_eq!(undo_holder(&v, 1).unwrap()["state"], "dead");
     assert_eq!(v["health"], "owner-dead");
+}
+
+/// Text after a newline in a name that, printed raw, reads as a healthy entry of `ls`.
+const FORGED: &str =
+    "forged-lock              rlock              64      0 0600   2 ok            -          free";
+
+/// What a hostile entry is: a valid free object (its kind code) or a foreign file.
+#[derive(Clone, Copy, PartialEq)]
+enum Content {
+    Object(u32),
+    Foreign,
+}
+
+/// Names (suffixes of the test's prefix) that control a terminal or forge a line if
+/// printed raw, what each file holds, and how `mpsync` prints the name.
+fn hostile_names() -> Vec<(Vec<u8>, Content, String)> {
+    const LOCK: u32 = 1;
+    const RLOCK: u32 = 2;
+    vec![
+        (
+            b"title\x1b]0;pwned\x07".to_vec(),
+            Content::Foreign,
+            r"title\033]0;pwned\a".into(),
+        ),
+        (
+            b"clear\x1b[2J".to_vec(),
+            Content::Object(LOCK),
+            r"clear\033[2J".into(),
+        ),
+        (b"bell\x07".to_vec(), Content::Foreign, r"bell\a".into()),
+        (
+            format!("nl\n{FORGED}").into_bytes(),
+            Content::Object(RLOCK),
+            format!(r"nl\n{FORGED}"),
+        ),
+        (b"bad\xff".to_vec(), Content::Foreign, r"bad\377".into()),
+        (
+            "csi\u{9b}2J".as_bytes().to_vec(),
+            Content::Foreign,
+            r"csi\302\2332J".into(),
+        ),
+        (
+            b"back\\slash".to_vec(),
+            Content::Foreign,
+            r"back\\slash".into(),
+        ),
+    ]
+}
+
+/// Creates the hostile entries under `n`'s prefix.
+fn create_hostile_entries(n: &Names) -> Vec<(Vec<u8>, Content, String)> {
+    const MAGIC: u32 = 0x4D50_5359;
+    let names = hostile_names();
+    for (suffix, content, _) in &names {
+        let bytes = match *content {
+            Content::Object(kind) => image(MAGIC, kind, 2, 64),
+            Content::Foreign => b"x".to_vec(),
+        };
+        write_file(&n.bytes_path(suffix), &bytes);
+    }
+    names
+}
+
+/// Panics unless `bytes` is UTF-8 without control characters but line feeds.
+fn assert_printable(what: &str, bytes: &[u8]) {
+    let text =
+        std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{what}: not UTF-8 ({e}): {bytes:?}"));
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what}: control characters {bad:?} in {text:?}"
+    );
+}
+
+fn unhex(digits: &str) -> Vec<u8> {
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The exit code of `show` for an entry of this content.
+fn show_code(content: Content) -> i32 {
+    if content == Content::Foreign { 4 } else { 0 }
+}
+
+#[test]
+fn hostile_names_print_escaped_one_line_each() {
+    let n = Names::new("esc");
+    let names = create_hostile_entries(&n);
+
+    let o = mpsync(&["ls"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_printable("ls", &o.stdout);
+    let out = stdout(&o);
+    let ours: Vec<&str> = out.lines().filter(|l| l.contains(&n.prefix)).collect();
+    assert_eq!(ours.len(), names.len(), "one line per entry: {ours:#?}");
+    for (_, content, shown) in &names {
+        let start = format!("{}{shown} ", n.prefix);
+        let lines = ours.iter().filter(|l| l.starts_with(&start)).count();
+        assert_eq!(lines, 1, "{start:?} in {ours:#?}");
+        if let Content::Object(_) = content {
+            let line = ours.iter().find(|l| l.starts_with(&start)).unwrap();
+            assert!(line.contains(" ok "), "{line}");
+        }
+    }
+    assert!(
+        !out.lines().any(|l| l.starts_with("forged-")),
+        "a name forged an entry:\n{out}"
+    );
+
+    for (suffix, content, shown) in &names {
+        let name = n.bytes_name(suffix);
+        let o = mpsync(&[OsStr::new("show"), OsStr::from_bytes(&name)]);
+        assert_eq!(code(&o), show_code(*content), "{shown}: {}", stderr(&o));
+        assert_printable("show", &o.stdout);
+        assert_printable("show's error", &o.stderr);
+        assert_eq!(
+            stdout(&o).lines().next(),
+            Some(format!("name:         {}{shown}", n.prefix).as_str())
+        );
+        if *content == Content::Foreign {
+            assert!(
+                stderr(&o).starts_with(&format!("mpsync: {}{shown}: foreign: ", n.prefix)),
+                "{}",
+                stderr(&o)
+            );
+        }
+        let o = mpsync(&[
+            OsStr::new("watch"),
+            OsStr::from_bytes(&name),
+            OsStr::new("--count"),
+            OsStr::new("1"),
+        ]);
+        assert_eq!(code(&o), show_code(*content), "{shown}: {}", stderr(&o));
+        assert_printable("watch", &o.stdout);
+        // Commands for scripts refuse names outside the library's rules, printed
+        // escaped (one that is not UTF-8 is refused as a usage error).
+        let o = mpsync(&[
+            OsStr::new("acquire"),
+            OsStr::from_bytes(&name),
+            OsStr::new("--"),
+            OsStr::new("true"),
+        ]);
+        assert_printable("acquire's error", &o.stderr);
+        if std::str::from_utf8(&name).is_ok() {
+            assert_ne!(code(&o), 0, "{shown}");
+            assert!(
+                stderr(&o).contains(&format!("{}{shown}", n.prefix)),
+                "{}",
+                stderr(&o)
+            );
+        } else {
+            assert_eq!(code(&o), 2, "{shown}");
+        }
+    }
+
+    // gc reports them; usage errors quote arguments escaped.
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_printable("gc", &o.stdout);
+    let out = stdout(&o);
+    let gc_lines: Vec<&str> = out.lines().collect();
+    assert_eq!(gc_lines.len(), 2, "one line per object: {gc_lines:#?}");
+    for (_, content, shown) in &names {
+        if let Content::Object(_) = content {
+            let entry = format!("would remove {}{shown} (", n.prefix);
+            assert!(
+                gc_lines.iter().any(|l| l.starts_with(&entry)),
+                "{entry:?} in {gc_lines:#?}"
+            );
+        }
+    }
+    let title = n.bytes_name(&names[0].0);
+    let o = mpsync(&[
+        OsStr::new("show"),
+        OsStr::new("x"),
+        OsStr::from_bytes(&title),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert_printable("a usage error", &o.stderr);
+}
+
+#[test]
+fn json_name_hex_gives_back_the_exact_name_that_show_and_rm_act_on() {
+    let n = Names::new("hex");
+    let names = create_hostile_entries(&n);
+    let exact = |suffix: &[u8]| n.bytes_name(suffix);
+
+    let o = mpsync(&["ls", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let mut listed: Vec<Vec<u8>> = all
+        .iter()
+        .filter(|e| e["name"].as_str().unwrap().starts_with(&n.prefix))
+        .map(|e| unhex(e["name_hex"].as_str().expect("name_hex")))
+        .collect();
+    let mut created: Vec<Vec<u8>> = names.iter().map(|(s, ..)| exact(s)).collect();
+    listed.sort();
+    created.sort();
+    assert_eq!(listed, created, "name_hex decodes to the exact names");
+    // `name` stays the name made UTF-8.
+    assert!(
+        all.iter()
+            .any(|e| e["name"] == format!("{}bad\u{fffd}", n.prefix))
+    );
+
+    let o = gc(&n, &["--objects", "--dry-run", "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut collected: Vec<Vec<u8>> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| unhex(r["name_hex"].as_str().expect("gc name_hex")))
+        .collect();
+    let mut objects: Vec<Vec<u8>> = names
+        .iter()
+        .filter(|(_, c, _)| *c != Content::Foreign)
+        .map(|(s, ..)| exact(s))
+        .collect();
+    collected.sort();
+    objects.sort();
+    assert_eq!(collected, objects);
+
+    // A script acts on each by its name_hex, or by its bytes as an argument.
+    for (i, (suffix, content, shown)) in names.iter().enumerate() {
+        let name = exact(suffix);
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let o = mpsync(&["show", "--hex", &hex, "--json"]);
+        assert_eq!(code(&o), show_code(*content), "{shown}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["name_hex"], hex.as_str());
+        let o = mpsync(&[
+            OsStr::new("show"),
+            OsStr::from_bytes(&name),
+            OsStr::new("--json"),
+        ]);
+        assert_eq!(code(&o), show_code(*content), "{shown}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["name_hex"], hex.as_str());
+        let o = mpsync(&["watch", "--hex", &hex, "--count", "1", "--json"]);
+        assert_eq!(code(&o), show_code(*content), "{shown}: {}", stderr(&o));
+        let frame: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(frame["name_hex"], hex.as_str());
+
+        // Every other one by --hex (the name that is not UTF-8 by its bytes).
+        let o = if i % 2 == 1 {
+            mpsync(&["rm", "--ignore-unreadable", "--hex", &hex])
+        } else {
+            mpsync(&[
+                OsStr::new("rm"),
+                OsStr::new("--ignore-unreadable"),
+                OsStr::from_bytes(&name),
+            ])
+        };
+        assert_eq!(code(&o), 0, "rm {shown}: {}", stderr(&o));
+        assert_printable("rm", &o.stdout);
+        assert_eq!(
+            stdout(&o),
+            format!(
+                "removed {}{shown} ({})\n",
+                n.prefix,
+                v["type"].as_str().unwrap()
+            )
+        );
+        assert!(!n.bytes_path(suffix).exists(), "{shown} not removed");
+        let o = mpsync(&["show", "--hex", &hex]);
+        assert_eq!(code(&o), 3, "{shown} still there");
+    }
+    let o = mpsync(&["show", "--hex", "abc"]);
+    assert_eq!(code(&o), 2, "an odd number of hex digits is a usage error");
 }
