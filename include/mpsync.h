@@ -410,7 +410,8 @@ typedef struct mp_object_info {
  * Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
  * `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path
  * component: empty, `.`, `..`, a `/` after the first character), `MP_ENOENT` (no such
- * name), `MP_EACCES` (the file may not be read), `MP_ESYS`.
+ * name), `MP_EACCES` (the file may not be read), `MP_ENOMEM` (memory is short; nothing
+ * written), `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string; `info_out` is NULL or points to
