@@ -410,7 +410,8 @@ typedef struct mp_object_info {
  * Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
  * `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path
  * component: empty, `.`, `..`, a `/` after the first character), `MP_ENOENT` (no such
- * name), `MP_EACCES` (the file may not be read), `MP_ESYS`.
+ * name), `MP_EACCES` (the file may not be read), `MP_ENOMEM` (memory is short; nothing
+ * written), `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string; `info_out` is NULL or points to
@@ -612,7 +613,8 @@ typedef struct mp_rlock_t {
 /**
  * How the calling thread detects the death of an RLock owner: `MP_ROBUST_GLIBC`,
  * `MP_ROBUST_OWN` or `MP_ROBUST_OFF` (unknown libc layout, failed self-test,
- * `MPSYNC_NO_ROBUST=1` in the environment, or robust-list syscalls unavailable).
+ * `MPSYNC_NO_ROBUST=1` in the environment, robust-list syscalls unavailable, or no
+ * memory for the thread's private record of held locks at its first library call).
  * Across PID namespaces an RLock is still linked while owned (the kernel reports a dying
  * owner), but never marked pending while only waited for; the `/proc` back-stop helps
  * only when the owner is in the waiter's own PID namespace and `/proc` provably shows it.

@@ -21,8 +21,9 @@
 //! * [`ffi`]: the C ABI, one thin file per C type family; `include/mpsync.h` is
 //!   generated from it by cbindgen;
 //! * private: `raw` (the lock-word state machines, no C types, panic-free), `sys` (the
-//!   only module that makes system calls: futex, robust list, clock, shared mappings)
-//!   and `status` (the status table every layer speaks).
+//!   only module that makes system calls: futex, robust list, clock, shared mappings),
+//!   `status` (the status table every layer speaks) and `fallible` (names built on the
+//!   stack, and heap allocations that report failure instead of aborting).
 //!
 //! ## Conventions of the safe API
 //! ### Lifecycles
@@ -61,6 +62,8 @@
 
 /// cbindgen:ignore
 mod api;
+/// cbindgen:ignore
+pub(crate) mod fallible;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod inspect;

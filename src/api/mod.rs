@@ -186,9 +186,19 @@ impl OpenOptions {
     }
 }
 
-/// A name as the C ABI wants it; a name with a NUL byte is [`Error::Invalid`].
+/// A name as the C ABI wants it; a name with a NUL byte is [`Error::Invalid`], and
+/// [`Error::NoMemory`] if memory for the copy is short (never an abort).
 pub(crate) fn c_name(name: &str) -> Result<CString, Error> {
-    CString::new(name).map_err(|_| Error::Invalid)
+    if name.as_bytes().contains(&0) {
+        return Err(Error::Invalid);
+    }
+    let mut bytes = Vec::new();
+    // Room for the NUL too, so that `CString::new` does not grow the vector.
+    bytes
+        .try_reserve_exact(name.len() + 1)
+        .map_err(|_| Error::NoMemory)?;
+    bytes.extend_from_slice(name.as_bytes());
+    CString::new(bytes).map_err(|_| Error::Invalid)
 }
 
 /// Removes the name of a named object or shared-memory block (`mp_unlink`). Processes

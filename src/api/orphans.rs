@@ -26,7 +26,8 @@ pub const ANONYMOUS_NAME_PREFIX: &str = creator_names::ANON_PREFIX;
 /// [`Error::Exists`]). Where `/proc` cannot tell the start time or the namespace, they
 /// are written as 0 and the name is never swept.
 pub fn anonymous_name() -> String {
-    creator_names::anonymous_name()
+    // The library builds the name without the heap; this copy is the Rust caller's.
+    creator_names::anonymous_name().as_str().to_string()
 }
 
 /// Removes the [`anonymous_name`]s of `/dev/shm` whose creator provably no longer

@@ -39,14 +39,22 @@ impl SharedMemory {
         // SAFETY: a live handle; the name lives as long as the handle and is copied now.
         let (data, len, name) = unsafe {
             let name = mp_shm_name(p);
-            if name.is_null() {
-                return Err(Error::System);
+            let name = (!name.is_null()).then(|| CStr::from_ptr(name));
+            (mp_shm_data(p), mp_shm_size(p), name)
+        };
+        // A block's name is ASCII (the library's name rules). Copied fallibly: on
+        // `NoMemory` the handle is closed again (nothing leaks).
+        let name = match name
+            .and_then(|n| n.to_str().ok())
+            .ok_or(Error::System)
+            .and_then(|n| crate::fallible::try_string(n).map_err(|_| Error::NoMemory))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                // SAFETY: the live handle just opened, never used again.
+                unsafe { mp_shm_close(p) };
+                return Err(e);
             }
-            (
-                mp_shm_data(p),
-                mp_shm_size(p),
-                CStr::from_ptr(name).to_string_lossy().into_owned(),
-            )
         };
         Ok(SharedMemory {
             ptr,

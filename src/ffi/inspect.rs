@@ -3,7 +3,7 @@
 
 use core::ffi::c_char;
 
-use super::{MP_EACCES, MP_EINVAL, MP_ENOENT, MP_ESYS, MP_OK, mp_status};
+use super::{MP_EACCES, MP_EINVAL, MP_ENOENT, MP_ENOMEM, MP_ESYS, MP_OK, mp_status};
 use crate::inspect::{self, Class, Health, InspectError, Liveness, ObjectInfo, State};
 use crate::raw::header::Kind;
 
@@ -285,7 +285,8 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
 /// Returns `MP_OK` (also for corrupt, foreign and other-version entries: see
 /// `health`), `MP_EINVAL` (NULL argument, `info_size` too small, or not a single path
 /// component: empty, `.`, `..`, a `/` after the first character), `MP_ENOENT` (no such
-/// name), `MP_EACCES` (the file may not be read), `MP_ESYS`.
+/// name), `MP_EACCES` (the file may not be read), `MP_ENOMEM` (memory is short; nothing
+/// written), `MP_ESYS`.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; `info_out` is NULL or points to
@@ -321,6 +322,7 @@ pub unsafe extern "C" fn mp_inspect(
         Err(InspectError::NotFound) => MP_ENOENT,
         Err(InspectError::InvalidName) => MP_EINVAL,
         Err(InspectError::PermissionDenied) => MP_EACCES,
+        Err(InspectError::Io(libc::ENOMEM)) => MP_ENOMEM,
         Err(InspectError::Io(_)) => MP_ESYS,
     }
 }

@@ -66,7 +66,8 @@ pub const MP_ROBUST_OWN: i32 = 2;
 
 /// How the calling thread detects the death of an RLock owner: `MP_ROBUST_GLIBC`,
 /// `MP_ROBUST_OWN` or `MP_ROBUST_OFF` (unknown libc layout, failed self-test,
-/// `MPSYNC_NO_ROBUST=1` in the environment, or robust-list syscalls unavailable).
+/// `MPSYNC_NO_ROBUST=1` in the environment, robust-list syscalls unavailable, or no
+/// memory for the thread's private record of held locks at its first library call).
 /// Across PID namespaces an RLock is still linked while owned (the kernel reports a dying
 /// owner), but never marked pending while only waited for; the `/proc` back-stop helps
 /// only when the owner is in the waiter's own PID namespace and `/proc` provably shows it.

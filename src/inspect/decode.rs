@@ -7,6 +7,7 @@ use super::owner::{Liveness, Vantage};
 use super::{
     HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder,
 };
+use crate::fallible::{NoMem, try_push};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
 use crate::raw::cond::RawCond;
@@ -23,8 +24,89 @@ pub(crate) struct Decoded {
     pub(crate) header: Option<HeaderFields>,
     pub(crate) kind: Option<Kind>,
     pub(crate) health: Health,
-    pub(crate) detail: String,
+    pub(crate) detail: Detail,
     pub(crate) state: Option<State>,
+}
+
+/// Why a verdict is not `Ok`, as numbers: the text ([`ObjectInfo::detail`](super::ObjectInfo))
+/// is made only by whoever wants it, so that decoding allocates nothing but an undo
+/// semaphore's list of holders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Nothing to say.
+    None,
+    TruncatedHeader(usize),
+    Retired,
+    UnknownKind(u32),
+    Layout(u32),
+    Truncated {
+        file_size: u64,
+        need: usize,
+    },
+    /// The bytes read end before the state does.
+    Short,
+    SemValue {
+        value: u32,
+        max_value: u32,
+    },
+    UndoValue {
+        value: u32,
+        max_value: u32,
+    },
+    Barrier {
+        n_waiting: u32,
+        parties: u32,
+    },
+    ElemType(u32),
+    Length(u64),
+    ArrayDescriptor,
+    ArrayFileSize {
+        file_size: u64,
+        expected: usize,
+    },
+    ArrayLock,
+}
+
+impl core::fmt::Display for Detail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Detail::None => Ok(()),
+            Detail::TruncatedHeader(len) => write!(f, "truncated header: {len} bytes"),
+            Detail::Retired => f.write_str("destroyed object (retired header)"),
+            Detail::UnknownKind(code) => write!(f, "unknown kind code {code}"),
+            Detail::Layout(layout) => write!(
+                f,
+                "layout version {layout}; this library reads version {LAYOUT_VERSION}"
+            ),
+            Detail::Truncated { file_size, need } => write!(
+                f,
+                "truncated: {file_size} bytes, an object of this kind needs {need}"
+            ),
+            Detail::Short => f.write_str("truncated"),
+            Detail::SemValue { value, max_value } => {
+                write!(f, "value {value} outside 0..={max_value}")
+            }
+            Detail::UndoValue { value, max_value } => write!(
+                f,
+                "value {value} outside 0..={max_value} (an undo semaphore's bound is at most {})",
+                crate::raw::sem_undo::UNDO_VALUE_MAX
+            ),
+            Detail::Barrier { n_waiting, parties } => {
+                write!(f, "{n_waiting} waiting of {parties} parties")
+            }
+            Detail::ElemType(code) => write!(f, "unknown element type {code}"),
+            Detail::Length(length) => write!(f, "length {length} too large"),
+            Detail::ArrayDescriptor => f.write_str("inconsistent array descriptor"),
+            Detail::ArrayFileSize {
+                file_size,
+                expected,
+            } => write!(
+                f,
+                "file is {file_size} bytes, the descriptor says {expected}"
+            ),
+            Detail::ArrayLock => f.write_str("the array's lock is not a live RLock"),
+        }
+    }
 }
 
 /// The kind for a tag's kind code.
@@ -62,7 +144,7 @@ fn bad(
     header: Option<HeaderFields>,
     kind: Option<Kind>,
     health: Health,
-    detail: String,
+    detail: Detail,
 ) -> Decoded {
     Decoded {
         header,
@@ -74,15 +156,16 @@ fn bad(
 }
 
 /// Decodes an object (call only if [`looks_like_object`]); `file_size` is the size of
-/// the file it was read from.
-pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
+/// the file it was read from. `Err` only if memory for an undo semaphore's holders is
+/// short.
+pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Result<Decoded, NoMem> {
     let Some(h) = p.view::<Header>() else {
-        return bad(
+        return Ok(bad(
             None,
             None,
             Health::Corrupt,
-            format!("truncated header: {} bytes", p.len),
-        );
+            Detail::TruncatedHeader(p.len),
+        ));
     };
     let (magic, code, layout, lifecycle) = h.snapshot();
     let fields = Some(HeaderFields {
@@ -92,41 +175,36 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
         lifecycle,
     });
     if magic == RETIRED {
-        return bad(
-            fields,
-            kind_of(code),
-            Health::Corrupt,
-            "destroyed object (retired header)".into(),
-        );
+        return Ok(bad(fields, kind_of(code), Health::Corrupt, Detail::Retired));
     }
     let Some(kind) = kind_of(code) else {
-        return bad(
+        return Ok(bad(
             fields,
             None,
             Health::Corrupt,
-            format!("unknown kind code {code}"),
-        );
+            Detail::UnknownKind(code),
+        ));
     };
     if layout != LAYOUT_VERSION {
-        return bad(
+        return Ok(bad(
             fields,
             Some(kind),
             Health::WrongVersion,
-            format!("layout version {layout}; this library reads version {LAYOUT_VERSION}"),
-        );
+            Detail::Layout(layout),
+        ));
     }
     let need = fixed_size(kind);
     // The file must hold the whole object, and the bytes read must cover what is
     // decoded (all of an undo semaphore, an array's descriptor and lock).
     if p.len < need.min(super::file::OBJECT_READ_MAX) || file_size < need as u64 {
-        return bad(
+        return Ok(bad(
             fields,
             Some(kind),
             Health::Corrupt,
-            format!("truncated: {file_size} bytes, an object of this kind needs {need}"),
-        );
+            Detail::Truncated { file_size, need },
+        ));
     }
-    match state_of(p, kind, file_size, v) {
+    Ok(match state_of(p, kind, file_size, v)? {
         Ok(state) => {
             let health = if state.owner_died() {
                 Health::OwnerDead
@@ -137,43 +215,68 @@ pub(crate) fn decode(p: &Prefix, file_size: u64, v: Vantage) -> Decoded {
                 header: fields,
                 kind: Some(kind),
                 health,
-                detail: String::new(),
+                detail: Detail::None,
                 state: Some(state),
             }
         }
         Err(why) => bad(fields, Some(kind), Health::Corrupt, why),
-    }
+    })
 }
 
-fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State, String> {
-    let missing = || "truncated".to_string();
-    Ok(match kind {
+/// The decoded state, or why the object is corrupt; `Err(NoMem)` if memory is short.
+fn state_of(
+    p: &Prefix,
+    kind: Kind,
+    file_size: u64,
+    v: Vantage,
+) -> Result<Result<State, Detail>, NoMem> {
+    let missing = || Detail::Short;
+    Ok(Ok(match kind {
         Kind::Lock => {
-            let (locked, contended) = p.view::<RawLock>().ok_or_else(missing)?.snapshot();
+            let Some(l) = p.view::<RawLock>() else {
+                return Ok(Err(missing()));
+            };
+            let (locked, contended) = l.snapshot();
             State::Lock { locked, contended }
         }
-        Kind::RLock => State::RLock(rlock_state(p.view::<RawRLock>().ok_or_else(missing)?, v)),
+        Kind::RLock => match p.view::<RawRLock>() {
+            Some(r) => State::RLock(rlock_state(r, v)),
+            None => return Ok(Err(missing())),
+        },
         Kind::Sem => {
-            let s = p.view::<RawSem>().ok_or_else(missing)?;
+            let Some(s) = p.view::<RawSem>() else {
+                return Ok(Err(missing()));
+            };
             let (value, max_value) = (s.value(), s.max_value());
             if max_value == 0 || value > max_value {
-                return Err(format!("value {value} outside 0..={max_value}"));
+                return Ok(Err(Detail::SemValue { value, max_value }));
             }
             State::Sem { value, max_value }
         }
-        Kind::SemUndo => sem_undo_state(p.view::<RawSemUndo>().ok_or_else(missing)?, v)?,
-        Kind::Cond => State::Cond {
-            waiters: p.view::<RawCond>().ok_or_else(missing)?.waiters(),
+        Kind::SemUndo => match p.view::<RawSemUndo>() {
+            Some(u) => return sem_undo_state(u, v),
+            None => return Ok(Err(missing())),
+        },
+        Kind::Cond => match p.view::<RawCond>() {
+            Some(c) => State::Cond {
+                waiters: c.waiters(),
+            },
+            None => return Ok(Err(missing())),
         },
         Kind::Event => {
-            let (set, sleepers) = p.view::<RawEvent>().ok_or_else(missing)?.snapshot();
+            let Some(e) = p.view::<RawEvent>() else {
+                return Ok(Err(missing()));
+            };
+            let (set, sleepers) = e.snapshot();
             State::Event { set, sleepers }
         }
         Kind::Barrier => {
-            let (parties, n_waiting, broken, generation) =
-                p.view::<RawBarrier>().ok_or_else(missing)?.snapshot();
+            let Some(b) = p.view::<RawBarrier>() else {
+                return Ok(Err(missing()));
+            };
+            let (parties, n_waiting, broken, generation) = b.snapshot();
             if parties == 0 || parties > MAX_PARTIES || n_waiting > parties {
-                return Err(format!("{n_waiting} waiting of {parties} parties"));
+                return Ok(Err(Detail::Barrier { n_waiting, parties }));
             }
             State::Barrier {
                 parties,
@@ -182,34 +285,38 @@ fn state_of(p: &Prefix, kind: Kind, file_size: u64, v: Vantage) -> Result<State,
                 generation,
             }
         }
-        Kind::Array => array_state(p.view::<RawArray>().ok_or_else(missing)?, file_size, v)?,
-    })
+        Kind::Array => match p.view::<RawArray>() {
+            Some(a) => return Ok(array_state(a, file_size, v)),
+            None => return Ok(Err(missing())),
+        },
+    }))
 }
 
 /// The same checks as `RawArray::view`, against the file's size.
-fn array_state(a: &RawArray, file_size: u64, v: Vantage) -> Result<State, String> {
+fn array_state(a: &RawArray, file_size: u64, v: Vantage) -> Result<State, Detail> {
     let (code, flags, length, item_size, data_offset, total) = a.snapshot();
-    let ty = ElemType::from_code(code).ok_or_else(|| format!("unknown element type {code}"))?;
+    let ty = ElemType::from_code(code).ok_or(Detail::ElemType(code))?;
     let expected = usize::try_from(length)
         .ok()
         .and_then(|n| total_size(ty, n).ok())
-        .ok_or_else(|| format!("length {length} too large"))?;
+        .ok_or(Detail::Length(length))?;
     if flags & !1 != 0
         || item_size as usize != ty.item_size()
         || data_offset as usize != DATA_OFFSET
         || total != expected as u64
     {
-        return Err("inconsistent array descriptor".into());
+        return Err(Detail::ArrayDescriptor);
     }
     if file_size != expected as u64 {
-        return Err(format!(
-            "file is {file_size} bytes, the descriptor says {expected}"
-        ));
+        return Err(Detail::ArrayFileSize {
+            file_size,
+            expected,
+        });
     }
     let lock = if flags & 1 != 0 {
         let l = a.embedded_lock();
         if l.header().check(Kind::RLock).is_err() {
-            return Err("the array's lock is not a live RLock".into());
+            return Err(Detail::ArrayLock);
         }
         Some(rlock_state(l, v))
     } else {
@@ -266,28 +373,29 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
 }
 
 /// Decodes an undo semaphore: its value word and every slot that is not free.
-fn sem_undo_state(u: &RawSemUndo, v: Vantage) -> Result<State, String> {
+fn sem_undo_state(u: &RawSemUndo, v: Vantage) -> Result<Result<State, Detail>, NoMem> {
     let head = u.view_head();
     if !head.is_sane() {
-        return Err(format!(
-            "value {} outside 0..={} (an undo semaphore's bound is at most {})",
-            head.available,
-            head.max_value,
-            crate::raw::sem_undo::UNDO_VALUE_MAX
-        ));
+        return Ok(Err(Detail::UndoValue {
+            value: head.available,
+            max_value: head.max_value,
+        }));
     }
-    let holders = u
-        .view_slots(head.value_word)
-        .map(|(i, s)| undo_holder(i, &s, &head, v))
-        .collect();
-    Ok(State::SemUndo(SemUndoState {
+    let mut holders = Vec::new();
+    holders
+        .try_reserve_exact(crate::raw::sem_undo::UNDO_HOLDERS)
+        .map_err(|_| NoMem)?;
+    for (i, s) in u.view_slots(head.value_word) {
+        try_push(&mut holders, undo_holder(i, &s, &head, v))?;
+    }
+    Ok(Ok(State::SemUndo(SemUndoState {
         value: head.available,
         max_value: head.max_value,
         deaths_waiting: head.deaths,
         sleepers: head.sleepers,
         cross_ns: head.cross_ns,
         holders,
-    }))
+    })))
 }
 
 /// One slot as the public API shows it, its holder judged as an RLock owner is.
@@ -375,12 +483,12 @@ mod tests {
     fn a_short_undo_semaphore_is_truncated() {
         let size = OBJECT_READ_MAX as u64;
         for len in [8, 64, 128, OBJECT_READ_MAX - 1] {
-            let d = decode(&undo_prefix(len, |_| 0), size, Vantage::here());
+            let d = decode(&undo_prefix(len, |_| 0), size, Vantage::here()).unwrap();
             assert_eq!(d.health, Health::Corrupt, "{len}");
-            assert!(d.detail.contains("truncated"), "{}", d.detail);
+            assert!(d.detail.to_string().contains("truncated"), "{}", d.detail);
         }
         // The whole object read, but the file is shorter now: truncated too.
-        let d = decode(&undo_prefix(OBJECT_READ_MAX, |_| 0), 4096, Vantage::here());
+        let d = decode(&undo_prefix(OBJECT_READ_MAX, |_| 0), 4096, Vantage::here()).unwrap();
         assert_eq!(d.health, Health::Corrupt);
     }
 
@@ -404,7 +512,7 @@ mod tests {
                 put_u32(&mut p, 8, 2);
                 put_u32(&mut p, 16, 5);
             }
-            let d = decode(&p, OBJECT_READ_MAX as u64, v);
+            let d = decode(&p, OBJECT_READ_MAX as u64, v).unwrap();
             match &d.state {
                 Some(State::SemUndo(u)) => {
                     assert!(u.value <= u.max_value);
@@ -428,7 +536,7 @@ mod tests {
         let mut p = undo_prefix(OBJECT_READ_MAX, |_| 0xff);
         put_u32(&mut p, 8, 0);
         put_u32(&mut p, 16, 1);
-        let Some(State::SemUndo(u)) = decode(&p, OBJECT_READ_MAX as u64, v).state else {
+        let Some(State::SemUndo(u)) = decode(&p, OBJECT_READ_MAX as u64, v).unwrap().state else {
             panic!("no undo semaphore state");
         };
         assert_eq!(u.holders.len(), UNDO_HOLDERS);
@@ -446,7 +554,7 @@ mod tests {
             let mut p = undo_prefix(OBJECT_READ_MAX, |_| 0);
             put_u32(&mut p, 8, value);
             put_u32(&mut p, 16, max);
-            let d = decode(&p, OBJECT_READ_MAX as u64, v);
+            let d = decode(&p, OBJECT_READ_MAX as u64, v).unwrap();
             assert_eq!(d.health, Health::Corrupt, "{value} of {max}");
         }
     }
@@ -460,7 +568,7 @@ mod tests {
         put_u32(&mut p, slot, FUTEX_OWNER_DIED);
         p.bytes[slot + 8..slot + 16].copy_from_slice(&2u64.to_ne_bytes());
         p.bytes[slot + 24..slot + 32].copy_from_slice(&(77u64 << 32 | 78).to_ne_bytes());
-        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
+        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here()).unwrap();
         assert_eq!(d.health, Health::OwnerDead);
         let Some(State::SemUndo(u)) = d.state else {
             panic!("no undo semaphore state");
@@ -473,7 +581,7 @@ mod tests {
         assert_eq!((u.dead_units(), u.live_units(), u.holding()), (2, 0, 1));
         // Reclaimed: the units are back, the report waits.
         put_u32(&mut p, slot, 0x3fff_fffe);
-        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here());
+        let d = decode(&p, OBJECT_READ_MAX as u64, Vantage::here()).unwrap();
         assert_eq!(d.health, Health::OwnerDead);
         let Some(State::SemUndo(u)) = d.state else {
             panic!("no undo semaphore state");

@@ -8,12 +8,13 @@
 //! file is opened `O_RDONLY | O_NOFOLLOW | O_NONBLOCK`: a symlink is not followed and a
 //! FIFO planted under the name cannot block the open (it is refused as non-regular).
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::Metadata;
 use std::io::ErrorKind;
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use super::InspectError;
-use crate::sys::shm::names::SHM_DIR;
+use crate::sys::fs::File;
+use crate::sys::shm::names::path_of;
 
 /// The bytes of an entry that inspection reads first: an array's descriptor and its
 /// lock (128); every other object but an undo semaphore is 64.
@@ -91,6 +92,26 @@ pub struct FileFacts {
 }
 
 impl FileFacts {
+    /// The facts of a `stat` (or `lstat`) result.
+    pub(crate) fn of_stat(st: &libc::stat) -> FileFacts {
+        let not_regular = match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => None,
+            libc::S_IFDIR => Some("directory"),
+            libc::S_IFLNK => Some("symbolic link"),
+            libc::S_IFIFO => Some("FIFO"),
+            libc::S_IFSOCK => Some("socket"),
+            _ => Some("device"),
+        };
+        FileFacts {
+            size: st.st_size as u64,
+            uid: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            not_regular,
+        }
+    }
+
     pub(crate) fn of(m: &Metadata) -> FileFacts {
         let t = m.file_type();
         let not_regular = if t.is_file() {
@@ -136,18 +157,21 @@ fn io_error(e: &std::io::Error) -> InspectError {
 }
 
 /// Looks at `SHM_DIR/<bare>` (`bare` is one path component, checked by the caller).
+/// System calls on a path built on the stack: nothing here allocates.
 pub(crate) fn look(bare: &str) -> Result<Looked, InspectError> {
-    let path = format!("{SHM_DIR}{bare}");
-    let meta = std::fs::symlink_metadata(&path).map_err(|e| io_error(&e))?;
-    let facts = FileFacts::of(&meta);
+    let path = path_of(bare).map_err(|_| InspectError::InvalidName)?;
+    let path = path.as_cstr();
+    // SAFETY: all-zero is a valid `stat` out-buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a valid buffer.
+    if unsafe { libc::lstat(path.as_ptr(), &mut st) } != 0 {
+        return Err(io_error(&std::io::Error::last_os_error()));
+    }
+    let facts = FileFacts::of_stat(&st);
     if facts.not_regular.is_some() {
         return Ok(Looked::NotRegular(facts));
     }
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(&path)
-    {
+    let file = match File::open(path, libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
             return Ok(Looked::Unreadable(facts));
@@ -162,8 +186,7 @@ pub(crate) fn look(bare: &str) -> Result<Looked, InspectError> {
         Err(e) => return Err(io_error(&e)),
     };
     // Decide on what was opened, not on what the name showed a moment ago.
-    let meta = file.metadata().map_err(|e| io_error(&e))?;
-    let facts = FileFacts::of(&meta);
+    let facts = FileFacts::of_stat(&file.stat().map_err(|e| io_error(&e))?);
     if facts.not_regular.is_some() {
         return Ok(Looked::NotRegular(facts));
     }
@@ -199,7 +222,6 @@ fn read_up_to(file: &File, p: &mut Prefix, want: usize) -> Result<(), InspectErr
         match file.read_at(&mut p.bytes[p.len..want], p.len as u64) {
             Ok(0) => break,
             Ok(n) => p.len += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(io_error(&e)),
         }
     }

@@ -53,7 +53,8 @@ pub enum InspectError {
     InvalidName,
     /// The file exists but we may not read it.
     PermissionDenied,
-    /// Another system error (the `errno`).
+    /// Another system error (the `errno`); `ENOMEM` also when memory for the answer
+    /// is short.
     Io(i32),
 }
 
@@ -495,20 +496,39 @@ fn creator_of(bare: &str, v: Vantage) -> Option<Creator> {
 /// is given up as "unknown" (the lock kept changing under us).
 const STABLE_READS: usize = 3;
 
-/// Inspects one entry; `index` is a scan of `/proc` (shared by a listing).
-fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo, InspectError> {
+/// Who maps a file, given its facts: a targeted pass over `/proc` for one entry, or a
+/// lookup in a [`MapsIndex`] shared by a listing.
+type MappersOf<'a> = &'a dyn Fn(&FileFacts) -> Result<Mappers, InspectError>;
+
+/// The error for memory that could not be had: `Io(ENOMEM)` (`MP_ENOMEM` in C).
+fn no_mem(_: crate::fallible::NoMem) -> InspectError {
+    InspectError::Io(libc::ENOMEM)
+}
+
+/// Inspects one entry. Every allocation is fallible (`Io(ENOMEM)`): `mp_inspect` runs
+/// this.
+fn inspect_with(
+    bare: &str,
+    mappers: MappersOf<'_>,
+    v: Vantage,
+) -> Result<ObjectInfo, InspectError> {
+    use crate::fallible::{try_format, try_string};
     let looked = file::look(bare)?;
     let (facts, file) = match looked {
         Looked::NotRegular(facts) => {
-            let detail = format!("not a regular file: {}", facts.not_regular.unwrap_or("?"));
-            return Ok(entry(
+            let detail = try_format(format_args!(
+                "not a regular file: {}",
+                facts.not_regular.unwrap_or("?")
+            ))
+            .map_err(no_mem)?;
+            return entry(
                 bare,
                 Class::Foreign,
                 Health::Foreign,
                 detail,
                 facts,
-                index,
-            ));
+                mappers,
+            );
         }
         Looked::Unreadable(facts) => {
             // What it holds cannot be known: never treated as an object or a block
@@ -518,8 +538,8 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             } else {
                 Class::Foreign
             };
-            let detail = "permission denied".to_string();
-            return Ok(entry(bare, class, Health::Unreadable, detail, facts, index));
+            let detail = try_string("permission denied").map_err(no_mem)?;
+            return entry(bare, class, Health::Unreadable, detail, facts, mappers);
         }
         Looked::Open(facts, file) => (facts, file),
     };
@@ -531,27 +551,31 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             Health::Ok,
             String::new(),
             facts,
-            index,
-        );
+            mappers,
+        )?;
         info.creator = creator;
         return Ok(info);
     }
     let mut prefix = file::read_prefix(&file)?;
     if !decode::looks_like_object(&prefix) {
-        let library_name = validate_name(&std::ffi::CString::new(bare).unwrap_or_default()).is_ok();
+        let mut c_bare = crate::fallible::StackStr::<256>::new();
+        let library_name =
+            c_bare.push_bytes(bare.as_bytes()) && validate_name(c_bare.as_cstr()).is_ok();
         let (class, health, detail) = if facts.size == 0 {
-            (Class::Foreign, Health::Foreign, "empty file".to_string())
+            let d = try_string("empty file").map_err(no_mem)?;
+            (Class::Foreign, Health::Foreign, d)
         } else if !library_name {
-            let d = "a name outside the library's rules ([A-Za-z0-9._-], 1-200)".to_string();
+            let d = try_string("a name outside the library's rules ([A-Za-z0-9._-], 1-200)")
+                .map_err(no_mem)?;
             (Class::Foreign, Health::Foreign, d)
         } else {
             (Class::Block, Health::Ok, String::new())
         };
-        let mut info = entry(bare, class, health, detail, facts, index);
+        let mut info = entry(bare, class, health, detail, facts, mappers)?;
         info.creator = creator.filter(|_| class == Class::Block);
         return Ok(info);
     }
-    let mut d = decode::decode(&prefix, facts.size, v);
+    let mut d = decode::decode(&prefix, facts.size, v).map_err(no_mem)?;
     if matches!(d.state, Some(State::SemUndo(_))) {
         let again = file::read_prefix(&file)?;
         keep_stable_holders(&mut d, &prefix, &again);
@@ -575,7 +599,7 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
                 stable = true;
             } else {
                 prefix = again;
-                d = decode::decode(&prefix, facts.size, v);
+                d = decode::decode(&prefix, facts.size, v).map_err(no_mem)?;
                 stable = !judged(&d);
             }
         }
@@ -583,7 +607,11 @@ fn inspect_with(bare: &str, index: &MapsIndex, v: Vantage) -> Result<ObjectInfo,
             unjudge(&mut d);
         }
     }
-    let mut info = entry(bare, Class::Object, d.health, d.detail, facts, index);
+    let detail = match d.detail {
+        decode::Detail::None => String::new(),
+        why => try_format(format_args!("{why}")).map_err(no_mem)?,
+    };
+    let mut info = entry(bare, Class::Object, d.health, detail, facts, mappers)?;
     info.header = d.header;
     info.kind = d.kind;
     info.state = d.state;
@@ -636,11 +664,11 @@ fn entry(
     health: Health,
     detail: String,
     file: FileFacts,
-    index: &MapsIndex,
-) -> ObjectInfo {
-    let mappers = index.mappers(file.dev, file.ino, file.uid, file.mode);
-    ObjectInfo {
-        name: bare.to_string(),
+    mappers: MappersOf<'_>,
+) -> Result<ObjectInfo, InspectError> {
+    let mappers = mappers(&file)?;
+    Ok(ObjectInfo {
+        name: crate::fallible::try_string(bare).map_err(no_mem)?,
         class,
         health,
         detail,
@@ -650,14 +678,16 @@ fn entry(
         state: None,
         creator: None,
         mappers,
-    }
+    })
 }
 
 /// Inspects the entry `name` (with or without a leading `/`). A file we may not read
 /// is `Err(PermissionDenied)` here (a listing shows it as [`Health::Unreadable`]).
+/// When memory is short: `Err(Io(ENOMEM))` (it never aborts).
 pub fn inspect(name: &str) -> Result<ObjectInfo, InspectError> {
     let bare = bare_name(name)?;
-    let info = inspect_with(bare, &MapsIndex::scan(), Vantage::here())?;
+    let mappers = |f: &FileFacts| Mappers::of_file(f.dev, f.ino, f.uid, f.mode);
+    let info = inspect_with(bare, &mappers, Vantage::here())?;
     if info.health == Health::Unreadable {
         return Err(InspectError::PermissionDenied);
     }
@@ -673,6 +703,7 @@ pub fn list() -> Result<Vec<ObjectInfo>, InspectError> {
         _ => InspectError::Io(e.raw_os_error().unwrap_or(0)),
     })?;
     let index = MapsIndex::scan();
+    let mappers = |f: &FileFacts| Ok(index.mappers(f.dev, f.ino, f.uid, f.mode));
     let v = Vantage::here();
     let mut out = Vec::new();
     for e in dir.flatten() {
@@ -689,14 +720,17 @@ pub fn list() -> Result<Vec<ObjectInfo>, InspectError> {
                     Health::Foreign,
                     detail,
                     facts,
-                    &index,
-                ));
+                    &mappers,
+                )?);
             }
             continue;
         };
-        // Entries that vanish while we look (or that cannot be looked at) are left out.
-        if let Ok(info) = inspect_with(bare, &index, v) {
-            out.push(info);
+        // Entries that vanish while we look (or that cannot be looked at) are left out;
+        // running out of memory ends the listing.
+        match inspect_with(bare, &mappers, v) {
+            Ok(info) => out.push(info),
+            Err(InspectError::Io(libc::ENOMEM)) => return Err(InspectError::Io(libc::ENOMEM)),
+            Err(_) => {}
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

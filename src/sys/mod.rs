@@ -1,6 +1,7 @@
 //! The operating-system layer: the only place that makes system calls.
 //!
 //! * [`fork`]: the `fork()` handlers (consistent registry, fresh thread identity).
+//! * [`fs`]: directories and text files read into fixed buffers (no heap).
 //! * [`futex`]: shared (never `FUTEX_PRIVATE_FLAG`) futex wait/wake on 32-bit words
 //!   in shared memory, plus the robust-list syscalls.
 //! * [`time`]: absolute `CLOCK_MONOTONIC` deadlines.
@@ -12,6 +13,7 @@
 //! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
 
 pub(crate) mod fork;
+pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod liveness;
 pub(crate) mod robust;

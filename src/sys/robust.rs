@@ -97,15 +97,27 @@ pub(crate) fn init_thread(disabled: bool) -> (Mode, *mut RobustListHead) {
 
 /// Registers a head of ours for a thread that has none. The head is leaked on
 /// purpose: the kernel reads it when the thread exits, after any destructor would run.
+/// Without memory for it, the thread runs with robust mode off.
 fn register_own() -> (Mode, *mut RobustListHead) {
-    let own = Box::leak(Box::new(OwnHead {
-        prev: 0,
-        head: RobustListHead {
-            list_next: 0,
-            futex_offset: FUTEX_OFFSET,
-            list_op_pending: 0,
-        },
-    }));
+    let layout = std::alloc::Layout::new::<OwnHead>();
+    // SAFETY: OwnHead has a non-zero size. (Not `Box::new`, which aborts when memory
+    // is short.)
+    let own = unsafe { std::alloc::alloc(layout) } as *mut OwnHead;
+    if own.is_null() {
+        return (Mode::Off, core::ptr::null_mut());
+    }
+    // SAFETY: fresh memory, suitably aligned for one OwnHead, never freed.
+    let own = unsafe {
+        own.write(OwnHead {
+            prev: 0,
+            head: RobustListHead {
+                list_next: 0,
+                futex_offset: FUTEX_OFFSET,
+                list_op_pending: 0,
+            },
+        });
+        &mut *own
+    };
     let head: *mut RobustListHead = &mut own.head;
     own.head.list_next = head as usize;
     own.prev = head as usize;

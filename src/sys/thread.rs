@@ -5,8 +5,12 @@
 //! Everything is cached in thread-local storage on first use and thrown away in the
 //! child after `fork()` (a `pthread_atfork` child handler), so a forked child never
 //! passes for its parent: it gets a new TID, a new token, a fresh robust list and an
-//! empty book. At thread exit a thread-local destructor unlinks and frees the book if
+//! empty book. At thread exit a `pthread` key's destructor unlinks and frees the book if
 //! the thread holds nothing (otherwise the kernel walks it at exit, and it is leaked).
+//!
+//! Nothing here may abort when memory is short (a thread's first call may come at any
+//! time): the book is allocated fallibly (without one the thread runs with robust mode
+//! off), and the environment and the thread-exit hook are reached without allocating.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -154,36 +158,122 @@ pub(crate) fn current_as_is() -> &'static ThreadCtx {
 /// Set by `MPSYNC_NO_ROBUST=1` in the environment (read once per process).
 static ROBUST_DISABLED: AtomicBool = AtomicBool::new(false);
 static TOKEN_COUNTER: AtomicU64 = AtomicU64::new(0);
-/// Retires the thread's book at thread exit (see [`robust::retire_book`]): a Rust
-/// thread-local with a destructor, registered on the thread's first call. (glibc runs
-/// these destructors before the thread's robust list is walked, and keeps this library
-/// loaded until they ran, which a `pthread_key_create` destructor would not.)
+/// Retires the calling thread's book (see [`robust::retire_book`]): the destructor of
+/// [`EXIT_KEY`], run by glibc when a thread exits (before the kernel walks its robust
+/// list). The key's value only makes glibc call it; the slot says what to retire.
 #[cfg(not(miri))]
-struct BookRetirer;
-
-#[cfg(not(miri))]
-impl Drop for BookRetirer {
-    fn drop(&mut self) {
-        // SAFETY: this thread's own slot; no reference from `current` is in use while a
-        // thread-local destructor runs.
-        let ctx = unsafe { &mut *slot() };
-        if ctx.book.is_null() {
-            return;
-        }
-        // SAFETY: the calling thread's own book.
-        if unsafe { robust::retire_book(ctx.book) } {
-            // Later destructors that use the library run without book or list.
-            ctx.book = core::ptr::null_mut();
-            ctx.robust_head = core::ptr::null_mut();
-            ctx.robust_mode = Mode::Off;
-        }
+extern "C" fn retire_at_thread_exit(_value: *mut libc::c_void) {
+    // SAFETY: this thread's own slot; no reference from `current` is in use while a
+    // thread-exit destructor runs.
+    let ctx = unsafe { &mut *slot() };
+    if ctx.book.is_null() {
+        return;
+    }
+    // SAFETY: the calling thread's own book.
+    if unsafe { robust::retire_book(ctx.book) } {
+        // Later destructors that use the library run without book or list.
+        ctx.book = core::ptr::null_mut();
+        ctx.robust_head = core::ptr::null_mut();
+        ctx.robust_mode = Mode::Off;
     }
 }
 
+/// The `pthread_key_t` whose destructor is [`retire_at_thread_exit`], plus
+/// [`KEY_BASE`]; `NO_KEY` before it exists, `KEY_CREATING` while one thread creates it.
+///
+/// Why a `pthread` key, not a Rust `thread_local!` with a destructor: registering a
+/// Rust thread-local destructor calls glibc's `__cxa_thread_atexit_impl`, which
+/// allocates and, when memory is short, kills the process ("failed to register TLS
+/// destructor: out of memory"). `pthread_key_create` allocates nothing, and
+/// `pthread_setspecific` allocates only for a key numbered 32 or more, and then fails
+/// with `ENOMEM` instead. The key is deleted when the library is unloaded (see
+/// [`DELETE_AT_UNLOAD`]), so that glibc never calls a destructor that is gone. (glibc
+/// runs key destructors for a thread that ends, not at the process's `exit`, where
+/// nothing needs retiring.)
 #[cfg(not(miri))]
-thread_local! {
-    static BOOK_RETIRER: BookRetirer = const { BookRetirer };
+static EXIT_KEY: AtomicU64 = AtomicU64::new(NO_KEY);
+#[cfg(not(miri))]
+const NO_KEY: u64 = 0;
+#[cfg(not(miri))]
+const KEY_CREATING: u64 = 1;
+#[cfg(not(miri))]
+const KEY_BASE: u64 = 2;
+
+/// The key of [`EXIT_KEY`], created on first use (normally by the load-time
+/// constructor); `None` if it cannot be had (no key left, or another thread takes
+/// unusually long to create it).
+#[cfg(not(miri))]
+fn exit_key() -> Option<libc::pthread_key_t> {
+    // Bounded: a thread that finds another one creating the key waits a little, then
+    // goes without (its book is then kept at its exit, as a thread's that holds locks).
+    for _ in 0..1000 {
+        let k = EXIT_KEY.load(Ordering::Acquire);
+        if k >= KEY_BASE {
+            return Some((k - KEY_BASE) as libc::pthread_key_t);
+        }
+        if k == NO_KEY
+            && EXIT_KEY
+                .compare_exchange(NO_KEY, KEY_CREATING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let mut key: libc::pthread_key_t = 0;
+            // SAFETY: `key` is a valid out-parameter; the destructor is an `extern "C"
+            // fn` that touches only the calling thread's slot and book.
+            let made =
+                unsafe { libc::pthread_key_create(&mut key, Some(retire_at_thread_exit)) } == 0;
+            let state = if made {
+                u64::from(key) + KEY_BASE
+            } else {
+                NO_KEY
+            };
+            EXIT_KEY.store(state, Ordering::Release);
+            return made.then_some(key);
+        }
+        std::thread::yield_now();
+    }
+    None
 }
+
+/// Has [`retire_at_thread_exit`] run when the calling thread exits. False if it cannot
+/// be arranged (no key, or no memory for glibc's record of the value): the book is then
+/// left allocated and linked at the thread's exit, which is harmless but leaks it.
+#[cfg(not(miri))]
+fn retire_book_at_exit(book: *mut robust::Book) -> bool {
+    let Some(key) = exit_key() else {
+        return false;
+    };
+    // SAFETY: a key of this library; any non-null value makes glibc call the
+    // destructor at thread exit.
+    unsafe { libc::pthread_setspecific(key, book.cast()) == 0 }
+}
+
+/// Creates the key when the library is loaded, before threads race for it.
+#[cfg(not(miri))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CREATE_KEY_AT_LOAD: extern "C" fn() = {
+    extern "C" fn at_load() {
+        let _ = exit_key();
+    }
+    at_load
+};
+
+/// Deletes the key when the library is unloaded (`dlclose`, or process exit): glibc
+/// must not call [`retire_at_thread_exit`] after its code is gone. Threads that exit
+/// later keep their books (the memory stays, harmlessly linked).
+#[cfg(not(miri))]
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static DELETE_AT_UNLOAD: extern "C" fn() = {
+    extern "C" fn at_unload() {
+        let k = EXIT_KEY.swap(NO_KEY, Ordering::AcqRel);
+        if k >= KEY_BASE {
+            // SAFETY: our own key, deleted once (the swap above).
+            unsafe { libc::pthread_key_delete((k - KEY_BASE) as libc::pthread_key_t) };
+        }
+    }
+    at_unload
+};
 
 /// Under Miri: an identity without system calls (Miri supports none of gettid,
 /// robust lists, /proc or pthread_atfork); robust mode off.
@@ -214,10 +304,7 @@ fn init_current() -> &'static ThreadCtx {
     // `after_fork_child` runs from the process's single set of fork handlers.
     super::fork::ensure_handlers();
     if !ENV_READ.load(Ordering::Acquire) {
-        ROBUST_DISABLED.store(
-            std::env::var_os("MPSYNC_NO_ROBUST").is_some_and(|v| v != "0" && !v.is_empty()),
-            Ordering::Relaxed,
-        );
+        ROBUST_DISABLED.store(robust_disabled_by_env(), Ordering::Relaxed);
         ENV_READ.store(true, Ordering::Release);
     }
     // SAFETY: gettid/getpid cannot fail.
@@ -232,8 +319,8 @@ fn init_current() -> &'static ThreadCtx {
         // shared memory): run with robust mode off.
         (robust_mode, robust_head) = (Mode::Off, core::ptr::null_mut());
     } else {
-        // Registers the destructor (a no-op if the thread is already exiting).
-        let _ = BOOK_RETIRER.try_with(|_| ());
+        // If this fails, the book outlives the thread (see `retire_book_at_exit`).
+        let _ = retire_book_at_exit(book);
     }
     let pidns = liveness::own_pidns();
     let ctx = ThreadCtx {
@@ -262,6 +349,22 @@ fn init_current() -> &'static ThreadCtx {
     }
 }
 
+/// `MPSYNC_NO_ROBUST` is set to something other than "" and "0".
+#[cfg(not(miri))]
+fn robust_disabled_by_env() -> bool {
+    // Not `std::env::var_os`: it copies the value to the heap, and this runs in a
+    // thread's first library call, where memory may be short.
+    // SAFETY: a NUL-terminated name; the value is read at once, as every C library
+    // reads its environment (a concurrent `setenv` is the caller's race, as for them).
+    let v = unsafe { libc::getenv(c"MPSYNC_NO_ROBUST".as_ptr()) };
+    if v.is_null() {
+        return false;
+    }
+    // SAFETY: `getenv` returns a NUL-terminated string.
+    let v = unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes();
+    !v.is_empty() && v != b"0"
+}
+
 /// Called by the `fork` child handler (`sys::fork`).
 #[cfg(not(miri))]
 pub(super) fn after_fork_child() {
@@ -269,7 +372,11 @@ pub(super) fn after_fork_child() {
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
     // The parent's book is a copy here, linked into no list of the child (glibc empties
-    // the child's list; the kernel gives it none): just free it.
+    // the child's list; the kernel gives it none): just free it. The thread-exit key
+    // still holds its address; the destructor reads the slot, never that value.
+    // A fork in the middle of another thread's creation of the key: that thread does
+    // not exist here, so let the next caller create one.
+    let _ = EXIT_KEY.compare_exchange(KEY_CREATING, NO_KEY, Ordering::AcqRel, Ordering::Relaxed);
     // SAFETY: this thread's own slot and book; the child runs no other code of ours
     // meanwhile.
     unsafe {

@@ -1,13 +1,12 @@
 //! Raw shared-memory blocks, compatible with CPython's `SharedMemory`: no header,
 //! creation only sizes the file, and opening maps whatever size the file has.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 use super::create::{NamedSpec, Opened, open_named};
-use super::names::{
-    FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, validate_flags, validate_name,
-};
+use super::names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, validate_flags};
 use super::registry::Content;
+use crate::fallible::StackStr;
 use crate::status::{MpResult, Status};
 
 /// Prefix of generated block names, as CPython's `_SHM_NAME_PREFIX`.
@@ -18,9 +17,14 @@ pub(crate) const BLOCK_NAME_PREFIX: &str = "psm_";
 /// impossible in practice).
 const BLOCK_NAME_ATTEMPTS: u32 = 1000;
 
+/// A generated block name, on the stack.
+pub(crate) type BlockName = StackStr<16>;
+
 /// A fresh block name like CPython's: `psm_` and 8 random lowercase hex digits.
-pub(crate) fn unique_block_name() -> String {
-    format!("{BLOCK_NAME_PREFIX}{:08x}", random_u32())
+pub(crate) fn unique_block_name() -> BlockName {
+    // 12 bytes fit; the fallback is unreachable.
+    BlockName::format(format_args!("{BLOCK_NAME_PREFIX}{:08x}", random_u32()))
+        .unwrap_or_else(BlockName::new)
 }
 
 /// 32 random bits for generated names (unpredictable where the kernel has entropy).
@@ -72,19 +76,11 @@ impl NamedSpec for BlockSpec {
     }
 }
 
-/// A raw block opened by [`open_block`].
+/// A raw block opened by [`open_block`]. Its name (without a leading `/`, what
+/// CPython's `SharedMemory.name` shows) is kept by the registry (`block_name`).
 pub(crate) struct Block {
     /// The mapping (registered as a block, with its name; released by `close`).
     pub opened: Opened,
-    /// The name without a leading `/` (what CPython's `SharedMemory.name` shows).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the registry keeps its own copy; the unit tests read this one"
-        )
-    )]
-    pub name: String,
 }
 
 /// Opens (or with `MP_CREATE` creates) a raw shared-memory block at
@@ -110,21 +106,18 @@ pub(crate) fn open_block(
     }
     let spec = BlockSpec { size };
     match name {
-        Some(name) => {
-            let bare = validate_name(name)?.to_owned();
-            let opened = open_named(name, flags, mode, &spec)?;
-            Ok(Block { opened, name: bare })
-        }
+        Some(name) => Ok(Block {
+            opened: open_named(name, flags, mode, &spec)?,
+        }),
         None if flags & FLAG_CREATE == 0 => Err(Status::Inval),
         None => {
             let flags = FLAG_CREATE | FLAG_EXCL | (flags & FLAG_ANY_OWNER);
             for _ in 0..BLOCK_NAME_ATTEMPTS {
                 let bare = unique_block_name();
-                let cname = CString::new(bare.as_str()).map_err(|_| Status::Sys)?;
-                match open_named(&cname, flags, mode, &spec) {
+                match open_named(bare.as_cstr(), flags, mode, &spec) {
                     Err(Status::Exist) => continue,
                     Err(e) => return Err(e),
-                    Ok(opened) => return Ok(Block { opened, name: bare }),
+                    Ok(opened) => return Ok(Block { opened }),
                 }
             }
             Err(Status::Exist)

@@ -19,15 +19,15 @@
 //! with that pid and start time).
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 use super::creator_names::{sweep_stale_temps, temp_name};
 use super::map::{self, Fd};
 use super::names::{
-    FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, SHM_DIR, effective_mode, path_of, validate_flags,
-    validate_name,
+    FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, path_of, validate_flags, validate_name,
 };
 use super::registry::Content;
+use crate::fallible::StackStr;
 use crate::status::{MpResult, Status};
 use crate::sys::errno;
 
@@ -68,16 +68,18 @@ pub(crate) fn open_named(
     validate_flags(flags)?;
     let bare = validate_name(name)?;
     let mode = effective_mode(mode)?;
-    let path = path_of(bare);
+    let path = path_of(bare)?;
+    let path = path.as_cstr();
+    // A block's registry record keeps its name (for `mp_shm_name`).
     let block_name = match spec.content() {
-        Content::Block => Some(CString::new(bare).map_err(|_| Status::Sys)?),
+        Content::Block => Some(bare),
         Content::Object(_) => None,
     };
     let any_owner = flags & FLAG_ANY_OWNER != 0;
     // Bounded: each round either returns or observed the name vanish/appear under us.
     for _ in 0..64 {
         if flags & FLAG_EXCL == 0 {
-            match open_existing(&path, any_owner, spec, block_name.clone()) {
+            match open_existing(path, any_owner, spec, block_name) {
                 Err(Status::NoEnt) if flags & FLAG_CREATE != 0 => {}
                 other => return other,
             }
@@ -85,7 +87,7 @@ pub(crate) fn open_named(
         if flags & FLAG_CREATE == 0 {
             return Err(Status::NoEnt);
         }
-        match create_new(&path, mode, spec, block_name.clone()) {
+        match create_new(path, mode, spec, block_name) {
             Err(Status::Exist) if flags & FLAG_EXCL == 0 => continue,
             other => return other,
         }
@@ -97,7 +99,7 @@ fn open_existing(
     path: &CStr,
     any_owner: bool,
     spec: &dyn NamedSpec,
-    block_name: Option<CString>,
+    block_name: Option<&str>,
 ) -> MpResult<Opened> {
     let fd = map::open_fd(path, libc::O_RDWR, 0)?;
     let info = map::file_info(&fd)?;
@@ -147,7 +149,7 @@ fn build(
     fd: &Fd,
     mode: libc::mode_t,
     spec: &dyn NamedSpec,
-    block_name: Option<CString>,
+    block_name: Option<&str>,
 ) -> MpResult<*mut u8> {
     // SAFETY: `fd` is open; fchmod sets the exact requested mode, bypassing umask
     // (the contract promises the requested permission bits).
@@ -174,14 +176,14 @@ fn create_new(
     path: &CStr,
     mode: libc::mode_t,
     spec: &dyn NamedSpec,
-    block_name: Option<CString>,
+    block_name: Option<&str>,
 ) -> MpResult<Opened> {
     let fd = match open_unnamed() {
         Ok(fd) => fd,
         Err(None) => return create_with_temp_name(path, mode, spec, block_name),
         Err(Some(e)) => return Err(e),
     };
-    let base = build(&fd, mode, spec, block_name.clone())?;
+    let base = build(&fd, mode, spec, block_name)?;
     match link_unnamed(&fd, path) {
         Ok(()) => {}
         Err(Status::Exist) => {
@@ -228,12 +230,13 @@ fn open_unnamed() -> Result<Fd, Option<Status>> {
 fn link_unnamed(fd: &Fd, path: &CStr) -> MpResult<()> {
     // Through /proc (no capability needed), else AT_EMPTY_PATH (which needs
     // CAP_DAC_READ_SEARCH on most kernels).
-    let proc_path = CString::new(format!("/proc/self/fd/{}", fd.0)).map_err(|_| Status::Sys)?;
+    let proc_path =
+        StackStr::<32>::format(format_args!("/proc/self/fd/{}", fd.0)).ok_or(Status::Sys)?;
     // SAFETY: valid NUL-terminated paths.
     let r = unsafe {
         libc::linkat(
             libc::AT_FDCWD,
-            proc_path.as_ptr(),
+            proc_path.as_cstr().as_ptr(),
             libc::AT_FDCWD,
             path.as_ptr(),
             libc::AT_SYMLINK_FOLLOW,
@@ -274,13 +277,14 @@ pub(super) fn create_with_temp_name(
     path: &CStr,
     mode: libc::mode_t,
     spec: &dyn NamedSpec,
-    block_name: Option<CString>,
+    block_name: Option<&str>,
 ) -> MpResult<Opened> {
     if !STALE_TEMPS_SWEPT.swap(true, Ordering::Relaxed) {
         sweep_stale_temps();
     }
-    let tmp = CString::new(format!("{SHM_DIR}{}", temp_name())).map_err(|_| Status::Sys)?;
-    let fd = map::open_fd(&tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)?;
+    let tmp = path_of(temp_name().as_str())?;
+    let tmp = tmp.as_cstr();
+    let fd = map::open_fd(tmp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)?;
     // From here on the temporary name must go, whatever happens.
     let result = build(&fd, mode, spec, block_name).and_then(|base| {
         // SAFETY: both are valid NUL-terminated paths.

@@ -19,7 +19,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::names::SHM_DIR;
+use super::names::SHM_DIR_C;
+use crate::fallible::StackStr;
+use crate::sys::fs::{Dir, EntryType, is_regular_file_at};
 use crate::sys::liveness::{self, Liveness, Vantage};
 
 /// Prefix of temporary creation files (fallback path only).
@@ -73,41 +75,50 @@ impl Creator {
 }
 
 /// Parses the canonical decimal form only: digits, no sign, no leading zero.
-fn decimal<T: core::str::FromStr + ToString>(s: &str) -> Option<T> {
-    let v: T = s.parse().ok()?;
-    (v.to_string() == s).then_some(v)
+fn decimal<T: core::str::FromStr>(s: &str) -> Option<T> {
+    let canonical = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    // Digits only: `parse` fails only on overflow.
+    s.parse().ok()
 }
 
-/// Splits `<pid>-<start>-<pidns>-<rest...>` after `prefix` (exactly `tail` more
+/// Splits `<pid>-<start>-<pidns>-<rest...>` after `prefix` (exactly `TAIL` more
 /// fields), returning the creator and the remaining fields.
-fn parse_fields<'a>(name: &'a str, prefix: &str, tail: usize) -> Option<(Creator, Vec<&'a str>)> {
-    let fields: Vec<&str> = name.strip_prefix(prefix)?.split('-').collect();
-    if fields.len() != 3 + tail {
-        return None;
-    }
+fn parse_fields<'a, const TAIL: usize>(
+    name: &'a str,
+    prefix: &str,
+) -> Option<(Creator, [&'a str; TAIL])> {
+    let mut fields = name.strip_prefix(prefix)?.split('-');
     let creator = Creator {
-        pid: decimal(fields[0])?,
-        start: decimal(fields[1])?,
-        pidns: decimal(fields[2])?,
+        pid: decimal(fields.next()?)?,
+        start: decimal(fields.next()?)?,
+        pidns: decimal(fields.next()?)?,
     };
-    if creator.pid == 0 {
+    let mut rest = [""; TAIL];
+    for r in &mut rest {
+        *r = fields.next()?;
+    }
+    if fields.next().is_some() || creator.pid == 0 {
         return None;
     }
-    Some((creator, fields[3..].to_vec()))
+    Some((creator, rest))
 }
 
 /// The creator recorded in a temporary file name, if it is one.
 pub(crate) fn parse_temp_name(name: &str) -> Option<Creator> {
-    let (creator, rest) = parse_fields(name, TEMP_PREFIX, 1)?;
-    decimal::<u64>(rest[0])?;
+    let (creator, [n]) = parse_fields::<1>(name, TEMP_PREFIX)?;
+    decimal::<u64>(n)?;
     Some(creator)
 }
 
 /// The creator recorded in a process-owned anonymous name, if it is one.
 pub(crate) fn parse_anonymous_name(name: &str) -> Option<Creator> {
-    let (creator, rest) = parse_fields(name, ANON_PREFIX, 2)?;
-    decimal::<u64>(rest[0])?;
-    let rand = rest[1];
+    let (creator, [n, rand]) = parse_fields::<2>(name, ANON_PREFIX)?;
+    decimal::<u64>(n)?;
     let hex = rand
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -117,39 +128,55 @@ pub(crate) fn parse_anonymous_name(name: &str) -> Option<Creator> {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 static ANON_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A name that records its creator, built on the stack: the longest (an anonymous
+/// name, five decimal numbers of at most 20 digits and 8 hex digits) fits.
+pub(crate) type CreatorName = StackStr<128>;
+
 /// A fresh temporary file name (bare) for the calling process.
-pub(crate) fn temp_name() -> String {
+pub(crate) fn temp_name() -> CreatorName {
     let c = Creator::current();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TEMP_PREFIX}{}-{}-{}-{n}", c.pid, c.start, c.pidns)
+    // Fits (see `CreatorName`); the fallback is unreachable.
+    CreatorName::format(format_args!(
+        "{TEMP_PREFIX}{}-{}-{}-{n}",
+        c.pid, c.start, c.pidns
+    ))
+    .unwrap_or_else(CreatorName::new)
 }
 
 /// A fresh process-owned anonymous name (bare) for the calling process. The random
 /// part keeps names unpredictable to other users and distinct where the creator's
 /// identity is unknown (start time or namespace 0).
-pub(crate) fn anonymous_name() -> String {
+pub(crate) fn anonymous_name() -> CreatorName {
     let c = Creator::current();
     let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
     let rand = super::block::random_u32();
-    format!(
+    // Fits (see `CreatorName`); the fallback is unreachable.
+    CreatorName::format(format_args!(
         "{ANON_PREFIX}{}-{}-{}-{n}-{rand:08x}",
         c.pid, c.start, c.pidns
-    )
+    ))
+    .unwrap_or_else(CreatorName::new)
 }
 
 /// Removes every regular file of `/dev/shm` whose name `parse` accepts and whose
 /// creator is provably gone; returns how many this call removed. Cheap when nothing
 /// matches: one directory listing, and `/proc` is read only for candidates. Entries
 /// that cannot be removed (another user's, under the sticky `/dev/shm`) or that
-/// vanish meanwhile (a concurrent sweep) are skipped.
+/// vanish meanwhile (a concurrent sweep) are skipped. Allocates nothing itself (it
+/// runs inside the creation of a named object): the listing is read with `readdir`,
+/// and the judged creators are kept in a small fixed table.
 pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io::Result<usize> {
+    let mut dir = Dir::open(SHM_DIR_C)?;
+    let dirfd = dir.fd();
     let mut vantage = None;
-    // One creator usually left several names: judge each creator once.
-    let mut judged: Vec<(Creator, Liveness)> = Vec::new();
+    // One creator usually left several names: judge each creator once (the most recent
+    // ones, if there are many).
+    let mut judged: [Option<(Creator, Liveness)>; 16] = [None; 16];
+    let mut next_judged = 0;
     let mut removed = 0;
-    for entry in std::fs::read_dir(SHM_DIR)?.flatten() {
-        let file = entry.file_name();
-        let Some(name) = file.to_str() else {
+    while let Some((file, ty)) = dir.next_entry() {
+        let Ok(name) = file.to_str() else {
             continue;
         };
         if !name.starts_with(prefix) {
@@ -159,15 +186,22 @@ pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io
             continue;
         };
         // Only regular files: a directory or FIFO under such a name is not ours.
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        let regular = match ty {
+            EntryType::File => true,
+            EntryType::Other => false,
+            EntryType::Unknown => is_regular_file_at(dirfd, file),
+        };
+        if !regular {
             continue;
         }
         let v = *vantage.get_or_insert_with(Vantage::here);
-        let liveness = match judged.iter().find(|(c, _)| *c == creator) {
+        let known = judged.iter().flatten().find(|(c, _)| *c == creator);
+        let liveness = match known {
             Some(&(_, l)) => l,
             None => {
                 let l = creator.liveness(v);
-                judged.push((creator, l));
+                judged[next_judged % judged.len()] = Some((creator, l));
+                next_judged += 1;
                 l
             }
         };
@@ -176,7 +210,8 @@ pub(crate) fn sweep(prefix: &str, parse: fn(&str) -> Option<Creator>) -> std::io
         }
         // The name records a creator that no longer exists: nobody can make a new
         // file under it, so removing by name cannot hit a newer object.
-        if std::fs::remove_file(entry.path()).is_ok() {
+        // SAFETY: an open directory descriptor and a NUL-terminated entry name.
+        if unsafe { libc::unlinkat(dirfd, file.as_ptr(), 0) } == 0 {
             removed += 1;
         }
     }
@@ -195,6 +230,7 @@ pub(crate) fn sweep_orphans() -> std::io::Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::names::SHM_DIR;
     use super::*;
 
     fn random_hex() -> String {
@@ -222,15 +258,19 @@ mod tests {
             assert_eq!(parse_temp_name(bad), None, "{bad}");
         }
         let made = temp_name();
-        assert_eq!(parse_temp_name(&made), Some(Creator::current()), "{made}");
+        assert_eq!(
+            parse_temp_name(made.as_str()),
+            Some(Creator::current()),
+            "{made:?}"
+        );
     }
 
     #[test]
     fn anonymous_names_round_trip_and_garbage_is_ignored() {
         let me = Creator::current();
         assert_eq!(me.pid, std::process::id());
-        let a = anonymous_name();
-        let b = anonymous_name();
+        let a = anonymous_name().as_str().to_string();
+        let b = anonymous_name().as_str().to_string();
         assert_ne!(a, b);
         for n in [&a, &b] {
             assert_eq!(parse_anonymous_name(n), Some(me), "{n}");
@@ -276,7 +316,7 @@ mod tests {
         let child = in_child(|| {
             // SAFETY: getpid cannot fail.
             let me = unsafe { libc::getpid() } as u32;
-            let c = parse_anonymous_name(&anonymous_name());
+            let c = parse_anonymous_name(anonymous_name().as_str());
             let fresh = liveness::own_process_start_time().unwrap_or(0);
             i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
         });

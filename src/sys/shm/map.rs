@@ -2,7 +2,7 @@
 //! unmapping behind every `close`.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 use super::registry::{self, Content, Mapping, Place};
 use crate::status::{MpResult, Status};
@@ -110,22 +110,27 @@ pub(super) fn reserve(size: usize) -> Option<usize> {
 
 /// Maps `len` bytes of `fd` (or, for `None`, zeroed anonymous memory) shared and
 /// read-write, at fresh arena address space, and records it with `content` (and a
-/// block's `name`). `fd`'s file must be at least `len` bytes long.
+/// block's `name`, without `/`). `fd`'s file must be at least `len` bytes long.
+/// `MP_ENOMEM` (nothing mapped) also when memory for the record is short.
 pub(super) fn map_shared(
     fd: Option<&Fd>,
     len: usize,
     content: Content,
-    name: Option<CString>,
+    name: Option<&str>,
 ) -> MpResult<*mut u8> {
     if len == 0 {
         return Err(Status::Inval);
     }
     let span = span_of(len).ok_or(Status::NoMem)?;
+    let name = match name {
+        Some(n) => Some(crate::fallible::try_box_cstr(n.as_bytes()).ok_or(Status::NoMem)?),
+        None => None,
+    };
     let (raw_fd, mut flags) = match fd {
         Some(fd) => (fd.0, libc::MAP_SHARED),
         None => (-1, libc::MAP_SHARED | libc::MAP_ANONYMOUS),
     };
-    let at = registry::claim(span);
+    let at = registry::claim(span)?;
     if at.is_some() {
         flags |= libc::MAP_FIXED;
     }
@@ -155,12 +160,16 @@ pub(super) fn map_shared(
         content,
         in_arena: at.is_some(),
     };
-    if !registry::record(p as usize, mapping, name) {
-        // Only possible if the table were inconsistent; give the range back.
-        release_range(p as usize, mapping);
-        return Err(Status::NoMem);
+    match registry::record(p as usize, mapping, name) {
+        Ok(true) => Ok(p.cast()),
+        // No memory for the record (`claim` reserved room, but another thread's
+        // mapping may have taken it), or a record already there (only possible if the
+        // table were inconsistent): give the range back.
+        Ok(false) | Err(_) => {
+            release_range(p as usize, mapping);
+            Err(Status::NoMem)
+        }
     }
-    Ok(p.cast())
 }
 
 /// A zeroed `MAP_SHARED | MAP_ANONYMOUS` mapping, inherited by `fork()`ed children.

@@ -41,9 +41,9 @@ use crate::sys::errno;
 /// Removes a name (`mp_unlink`). Existing mappings stay valid.
 pub(crate) fn unlink_name(name: &CStr) -> MpResult<()> {
     let bare = validate_name(name)?;
-    let path = names::path_of(bare);
+    let path = names::path_of(bare)?;
     // SAFETY: valid NUL-terminated path.
-    if unsafe { libc::unlink(path.as_ptr()) } != 0 {
+    if unsafe { libc::unlink(path.as_cstr().as_ptr()) } != 0 {
         return Err(Status::from_errno(errno()));
     }
     Ok(())
@@ -179,7 +179,7 @@ mod tests {
         }
         let name = format!("mpsync-unit-{me}-fallback");
         let path = c(&format!("{SHM_DIR}{name}"));
-        let o = create::create_with_temp_name(&path, 0o640, &Spec, Some(c(&name))).unwrap();
+        let o = create::create_with_temp_name(&path, 0o640, &Spec, Some(&name)).unwrap();
         assert!(o.created);
         let meta = std::fs::metadata(format!("{SHM_DIR}{name}")).unwrap();
         use std::os::unix::fs::MetadataExt;
@@ -199,6 +199,7 @@ mod tests {
     fn generated_block_names_look_like_cpython() {
         for _ in 0..20 {
             let n = unique_block_name();
+            let n = n.as_str();
             assert_eq!(n.len(), 12, "{n}");
             assert!(n.starts_with("psm_"));
             assert!(
@@ -206,7 +207,7 @@ mod tests {
                     .bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             );
-            assert!(validate_name(&c(&n)).is_ok());
+            assert!(validate_name(&c(n)).is_ok());
         }
     }
 
@@ -217,15 +218,26 @@ mod tests {
         let cn = c(&name);
         let _ = unlink_name(&cn);
         let b = open_block(Some(&cn), FLAG_CREATE | FLAG_EXCL, 12289, 0o640).unwrap();
+        let name_of = |base: *mut u8| {
+            // SAFETY: the registry's name of a live block (the blocks stay open here).
+            let n = block_name(base as usize).map(|p| unsafe { std::ffi::CStr::from_ptr(p) });
+            n.and_then(|n| n.to_str().ok()).unwrap_or("").to_string()
+        };
         assert!(b.opened.created);
-        assert_eq!((b.opened.len, b.name.as_str()), (12289, name.as_str()));
+        assert_eq!(
+            (b.opened.len, name_of(b.opened.base)),
+            (12289, name.clone())
+        );
         let meta = std::fs::metadata(format!("{SHM_DIR}{name}")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!((meta.mode() & 0o7777, meta.size()), (0o640, 12289));
         // Opening ignores the size; MP_CREATE alone opens the existing block.
         let o = open_block(Some(&c(&format!("/{name}"))), FLAG_CREATE, 5, 0).unwrap();
         assert!(!o.opened.created);
-        assert_eq!((o.opened.len, o.name.as_str()), (12289, name.as_str()));
+        assert_eq!(
+            (o.opened.len, name_of(o.opened.base)),
+            (12289, name.clone())
+        );
         assert_eq!(
             open_block(Some(&cn), FLAG_CREATE | FLAG_EXCL, 1, 0).map(|_| ()),
             Err(Status::Exist)

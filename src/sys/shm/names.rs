@@ -1,11 +1,25 @@
 //! Names, `*_open` flags and permission modes: pure argument checks, no system calls.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
+#[cfg(test)]
+use std::ffi::CString;
 
+use crate::fallible::StackStr;
 use crate::status::{MpResult, Status};
 
 /// Where POSIX shared-memory names live on Linux (glibc's `shm_open` directory).
 pub const SHM_DIR: &str = "/dev/shm/";
+/// [`SHM_DIR`] as a C string.
+pub(crate) const SHM_DIR_C: &CStr = c"/dev/shm/";
+const _: () = {
+    let (a, b) = (SHM_DIR.as_bytes(), SHM_DIR_C.to_bytes());
+    assert!(a.len() == b.len());
+    let mut i = 0;
+    while i < a.len() {
+        assert!(a[i] == b[i]);
+        i += 1;
+    }
+};
 /// Longest accepted name, not counting an optional leading `/`.
 pub(crate) const NAME_MAX_LEN: usize = 200;
 
@@ -51,13 +65,19 @@ pub(crate) fn effective_mode(mode: u32) -> MpResult<libc::mode_t> {
     Ok(if mode == 0 { 0o600 } else { mode })
 }
 
-/// `/dev/shm/<bare>` for a validated bare name.
-pub(super) fn path_of(bare: &str) -> CString {
-    let mut p = Vec::with_capacity(SHM_DIR.len() + bare.len() + 1);
-    p.extend_from_slice(SHM_DIR.as_bytes());
-    p.extend_from_slice(bare.as_bytes());
-    // A validated name has no NUL bytes.
-    CString::new(p).unwrap_or_default()
+/// A path under [`SHM_DIR`], built on the stack: room for the directory and any name
+/// of the namespace (a file name has at most 255 bytes).
+pub(crate) type ShmPath = StackStr<{ SHM_DIR.len() + 256 }>;
+
+/// `/dev/shm/<bare>` for a bare name (one path component of at most 255 bytes, such
+/// as a validated name); `MP_EINVAL` for anything longer or with a NUL.
+pub(crate) fn path_of(bare: &str) -> MpResult<ShmPath> {
+    let mut p = ShmPath::new();
+    if p.push_bytes(SHM_DIR.as_bytes()) && p.push_bytes(bare.as_bytes()) {
+        Ok(p)
+    } else {
+        Err(Status::Inval)
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@
 //! back to addresses chosen by the kernel; stale handles are then detected only while
 //! their address has not been reused.
 //!
+//! **Out of memory.** The table's heap memory grows only through fallible
+//! reservations, made before a mapping is recorded: when memory is short, creating an
+//! object fails with `MP_ENOMEM` (and leaves nothing mapped), never aborts. Lookups and
+//! removals allocate nothing.
+//!
 //! **Locking and `fork`.** The table sits behind a [`SpinMutex`] held for a few
 //! instructions (plus, once per arena, the `mmap` that reserves it). The process's
 //! `pthread_atfork` handlers (`sys::fork`) take it before `fork()` and release it in
@@ -37,10 +42,11 @@
 //! is held by the prepare handler inherits a cache that agrees with its table.
 
 use core::sync::atomic::{AtomicUsize, Ordering, fence};
-use std::collections::BTreeMap;
-use std::ffi::CString;
+use std::collections::VecDeque;
+use std::ffi::CStr;
 
 use super::spin_mutex::SpinMutex;
+use crate::fallible::NoMem;
 
 /// What a mapping holds, as the layer above declared when it was made. Never re-read
 /// from the shared memory, which other processes may have scribbled on.
@@ -79,10 +85,12 @@ pub(crate) enum Place {
 }
 
 struct Entry {
+    /// Where the mapping starts (the table is sorted by it).
+    addr: usize,
     mapping: Mapping,
     /// The block name (without `/`), for `mp_shm_name`: heap-allocated, so the pointer
-    /// stays valid while the entry lives, however the table is rebalanced.
-    name: Option<CString>,
+    /// stays valid while the entry lives, however the table moves its entries.
+    name: Option<Box<CStr>>,
 }
 
 /// One reserved range `[start, end)`; `[start, cursor)` has been handed out.
@@ -93,12 +101,30 @@ struct Arena {
 }
 
 struct Table {
-    live: BTreeMap<usize, Entry>,
+    /// The live mappings, sorted by address. A sorted double-ended queue rather than a
+    /// map, because its growth can be reserved fallibly (a `BTreeMap` insertion
+    /// allocates a node, and aborts when memory is short). Arena addresses only grow,
+    /// so a new mapping normally goes at the back, and closing the oldest or the newest
+    /// one shifts nothing; closing one in the middle moves the entries on its shorter
+    /// side (a few bytes each, next to the cost of the `munmap`).
+    live: VecDeque<Entry>,
     arenas: Vec<Arena>,
 }
 
+impl Table {
+    /// Where `addr` is, or would be inserted, in `live`.
+    fn search(&self, addr: usize) -> Result<usize, usize> {
+        self.live.binary_search_by_key(&addr, |e| e.addr)
+    }
+
+    /// The live entry that starts at `addr`.
+    fn get(&self, addr: usize) -> Option<&Entry> {
+        self.search(addr).ok().map(|i| &self.live[i])
+    }
+}
+
 static TABLE: SpinMutex<Table> = SpinMutex::new(Table {
-    live: BTreeMap::new(),
+    live: VecDeque::new(),
     arenas: Vec::new(),
 });
 
@@ -114,49 +140,76 @@ fn table() -> super::spin_mutex::Guard<'static, Table> {
 }
 
 /// Hands out `span` bytes (a multiple of the page size) of never-used arena address
-/// space, reserving a new arena if needed; `None` if no arena can be had (the caller
-/// then lets the kernel choose).
-pub(crate) fn claim(span: usize) -> Option<usize> {
+/// space, reserving a new arena if needed; `Ok(None)` if no arena can be had (the
+/// caller then lets the kernel choose). Also makes sure that [`record`] will find room
+/// for one more entry, so that a mapping is never made that cannot be recorded:
+/// `Err(NoMem)` (nothing handed out) if memory for the record is short.
+pub(crate) fn claim(span: usize) -> Result<Option<usize>, NoMem> {
     let mut t = table();
+    t.live.try_reserve(1).map_err(|_| NoMem)?;
     if let Some(a) = t.arenas.last_mut() {
         if a.end - a.cursor >= span {
             let addr = a.cursor;
             a.cursor += span;
-            return Some(addr);
+            return Ok(Some(addr));
         }
     }
+    t.arenas.try_reserve(1).map_err(|_| NoMem)?;
     // Rare (once per arena): the reservation's mmap runs under the lock so that two
     // threads do not both reserve one.
-    let (start, size) = ARENA_SIZES
+    let Some((start, size)) = ARENA_SIZES
         .iter()
         .map(|&s| s.max(span))
-        .find_map(|s| super::map::reserve(s).map(|p| (p, s)))?;
+        .find_map(|s| super::map::reserve(s).map(|p| (p, s)))
+    else {
+        return Ok(None);
+    };
+    // Reserved above: no allocation.
     t.arenas.push(Arena {
         start,
         end: start + size,
         cursor: start + span,
     });
-    Some(start)
+    Ok(Some(start))
 }
 
-/// Records a new mapping at `addr`; false if one is recorded there already.
-pub(crate) fn record(addr: usize, mapping: Mapping, name: Option<CString>) -> bool {
+/// Records a new mapping at `addr`: `Ok(false)` if one is recorded there already,
+/// `Err(NoMem)` if the table cannot grow (nothing recorded either way). After a
+/// [`claim`], room for one entry is normally reserved already.
+pub(crate) fn record(
+    addr: usize,
+    mapping: Mapping,
+    name: Option<Box<CStr>>,
+) -> Result<bool, NoMem> {
     let mut t = table();
-    if t.live.contains_key(&addr) {
-        return false;
-    }
-    t.live.insert(addr, Entry { mapping, name });
-    true
+    let Err(at) = t.search(addr) else {
+        return Ok(false);
+    };
+    t.live.try_reserve(1).map_err(|_| NoMem)?;
+    t.live.insert(
+        at,
+        Entry {
+            addr,
+            mapping,
+            name,
+        },
+    );
+    Ok(true)
 }
 
 /// Classifies `addr` (see [`Place`]).
 pub(crate) fn place(addr: usize) -> Place {
     let t = table();
-    if let Some((&start, e)) = t.live.range(..=addr).next_back() {
-        if start == addr {
+    // The last entry that starts at or below `addr`.
+    let below = match t.search(addr) {
+        Ok(i) => Some(i),
+        Err(i) => i.checked_sub(1),
+    };
+    if let Some(e) = below.map(|i| &t.live[i]) {
+        if e.addr == addr {
             return Place::Live(e.mapping);
         }
-        if addr - start < e.mapping.span {
+        if addr - e.addr < e.mapping.span {
             return Place::Foreign;
         }
     }
@@ -190,7 +243,7 @@ pub(crate) fn live_len(addr: usize) -> Option<usize> {
 #[cold]
 fn lookup_in_table(addr: usize) -> Option<Mapping> {
     let t = table();
-    let m = t.live.get(&addr)?.mapping;
+    let m = t.get(addr)?.mapping;
     // Under the table lock: the only writers of the cache hold it.
     CACHE.fill(addr, m);
     Some(m)
@@ -200,7 +253,7 @@ fn lookup_in_table(addr: usize) -> Option<Mapping> {
 /// block is closed).
 pub(crate) fn block_name(addr: usize) -> Option<*const core::ffi::c_char> {
     let t = table();
-    let e = t.live.get(&addr)?;
+    let e = t.get(addr)?;
     match (e.mapping.content, &e.name) {
         (Content::Block, Some(n)) => Some(n.as_ptr()),
         _ => None,
@@ -211,9 +264,10 @@ pub(crate) fn block_name(addr: usize) -> Option<*const core::ffi::c_char> {
 /// `expected` (a concurrent close of the same handle removes it only once).
 pub(crate) fn remove(addr: usize, expected: Mapping) -> bool {
     let mut t = table();
-    match t.live.get(&addr) {
-        Some(e) if e.mapping == expected => {
-            t.live.remove(&addr);
+    match t.search(addr) {
+        Ok(i) if t.live[i].mapping == expected => {
+            // Frees the name (if any): deallocation never fails.
+            t.live.remove(i);
             // Under the table lock, before anyone can unmap the range: from here on
             // no lookup finds the mapping.
             CACHE.forget(addr);
@@ -410,8 +464,9 @@ mod tests {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         let (ma, mb) = (mapping(100, 7), mapping(200, 9));
-        assert!(record(A, ma, None));
-        assert!(record(B, mb, None));
+        assert_eq!(record(A, ma, None), Ok(true));
+        assert_eq!(record(B, mb, None), Ok(true));
+        assert_eq!(record(B, mb, None), Ok(false));
         // Misses fill the slot; hits agree with the table; the two addresses evict
         // each other without ever answering for one another.
         for _ in 0..3 {
@@ -437,7 +492,7 @@ mod tests {
             content: Content::Block,
             in_arena: true,
         };
-        assert!(record(A, block, None));
+        assert_eq!(record(A, block, None), Ok(true));
         assert_eq!(lookup(A), Some(block));
         assert_eq!(CACHE.get(A), Some(block));
         assert!(remove(A, block));
