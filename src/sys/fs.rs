@@ -8,7 +8,12 @@ use core::ffi::CStr;
 use std::io;
 
 /// An open directory stream (`opendir`), closed on drop.
-pub(crate) struct Dir(core::ptr::NonNull<libc::DIR>);
+pub(crate) struct Dir {
+    stream: core::ptr::NonNull<libc::DIR>,
+    /// The `errno` of a `readdir` that failed (0: none did), so that a caller for whom
+    /// "listed to the end" is evidence can tell the end from an error.
+    read_errno: i32,
+}
 
 /// What a directory entry is, as far as `readdir` tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,23 +33,39 @@ impl Dir {
         // SAFETY: a NUL-terminated path.
         let d = unsafe { libc::opendir(path.as_ptr()) };
         core::ptr::NonNull::new(d)
-            .map(Dir)
+            .map(|stream| Dir {
+                stream,
+                read_errno: 0,
+            })
             .ok_or_else(io::Error::last_os_error)
     }
 
     /// The descriptor of the directory, for the `*at` calls.
     pub(crate) fn fd(&self) -> libc::c_int {
         // SAFETY: an open directory stream.
-        unsafe { libc::dirfd(self.0.as_ptr()) }
+        unsafe { libc::dirfd(self.stream.as_ptr()) }
+    }
+
+    /// True if every `readdir` so far succeeded: a listing that ended with this true
+    /// was read to its real end.
+    pub(crate) fn read_to_the_end(&self) -> bool {
+        self.read_errno == 0
     }
 
     /// The next entry other than `.` and `..`, and its type; `None` at the end (or on a
-    /// read error, which ends a listing as the end does).
+    /// read error, which ends a listing as the end does: [`Dir::read_to_the_end`] tells
+    /// them apart).
     pub(crate) fn next_entry(&mut self) -> Option<(&CStr, EntryType)> {
         loop {
+            // `readdir` returns NULL both at the end (errno untouched) and on an error.
+            // SAFETY: the calling thread's errno slot.
+            unsafe { *libc::__errno_location() = 0 };
             // SAFETY: an open directory stream; the entry stays valid until the next
             // `readdir` or `closedir` on it, which need `&mut self`.
-            let e = unsafe { libc::readdir(self.0.as_ptr()).as_ref() }?;
+            let Some(e) = (unsafe { libc::readdir(self.stream.as_ptr()).as_ref() }) else {
+                self.read_errno = crate::sys::errno();
+                return None;
+            };
             // SAFETY: `d_name` is NUL-terminated within the entry.
             let name = unsafe { CStr::from_ptr(e.d_name.as_ptr()) };
             if matches!(name.to_bytes(), b"." | b"..") {
@@ -74,7 +95,7 @@ pub(crate) fn is_regular_file_at(dirfd: libc::c_int, name: &CStr) -> bool {
 impl Drop for Dir {
     fn drop(&mut self) {
         // SAFETY: an open directory stream, closed once.
-        unsafe { libc::closedir(self.0.as_ptr()) };
+        unsafe { libc::closedir(self.stream.as_ptr()) };
     }
 }
 

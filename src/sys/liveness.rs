@@ -27,15 +27,19 @@
 //! `/proc` mounted elsewhere, a `/proc` of the parent namespace after `unshare -p -f`
 //! without `--mount-proc`, or no `/proc` give no `/proc` evidence.
 //!
-//! Nothing here allocates: paths are formatted and files read into stack buffers with
-//! raw system calls, so that a waiter whose heap is exhausted (or whose descriptor
-//! table is full) still judges correctly, and never aborts.
+//! Nothing here allocates from Rust's heap: paths are formatted and files read into
+//! stack buffers with raw system calls (only `opendir`, for a process whose main thread
+//! exited, asks `malloc`, and its failure is "unknown"), so that a waiter whose heap is
+//! exhausted (or whose descriptor table is full) still judges correctly, and never
+//! aborts.
 
 mod probe;
 mod procfs;
 
 use probe::{Presence, bare_thread_presence, process_presence, thread_presence, valid};
-use procfs::{Fd, LineScanner, ProcPath, Stat, each_task, process_stat, read_stat, thread_stat};
+use procfs::{Stat, each_task, process_stat, read_stat, thread_stat};
+
+use crate::sys::fs::File;
 
 /// What can be proven about a recorded owner or creator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,11 +101,10 @@ fn bare_thread_verdict(probe: Presence) -> Liveness {
 /// resolved for the calling task itself); where `/proc/self` does not resolve (a
 /// `/proc` of an unrelated namespace), it is 0.
 pub(crate) fn own_pidns() -> u32 {
-    let path = ProcPath::new().text("/proc/self/ns/pid");
     // SAFETY: an all-zero `stat` is a valid value for the kernel to overwrite.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: a NUL-terminated path and a writable `stat`.
-    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
+    if unsafe { libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut st) } != 0 {
         return 0;
     }
     u32::try_from(st.st_ino).unwrap_or(0)
@@ -113,30 +116,22 @@ pub(crate) fn own_pidns() -> u32 {
 /// `/proc` mount down to the task's own, so a `/proc` of an ancestor namespace shows two
 /// or more; a `/proc` of an unrelated namespace has no `/proc/self` at all.)
 pub(crate) fn proc_is_own_namespace() -> bool {
-    let Some(fd) = Fd::open(&ProcPath::new().text("/proc/self/status"), libc::O_RDONLY) else {
+    let Ok(status) = File::open(c"/proc/self/status", 0) else {
         return false;
     };
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
-    // The file is read in chunks (a long `Groups:` line can make it large); only the
-    // `NSpid:` line matters, and it is short.
-    let mut line = LineScanner::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        let Some(n) = fd.read(&mut chunk) else {
+    // Read line by line (a long `Groups:` line can make the file large); only the
+    // `NSpid:` line matters, and it is short. A read error proves nothing.
+    let mut verdict = false;
+    let read = status.for_each_line(|line| {
+        if line.starts_with(b"NSpid:") {
+            verdict = nspid_is_exactly(line, pid);
             return false;
-        };
-        if n == 0 {
-            return line.finish().is_some_and(|l| nspid_is_exactly(l, pid));
         }
-        for &b in &chunk[..n] {
-            if let Some(l) = line.feed(b)
-                && l.starts_with(b"NSpid:")
-            {
-                return nspid_is_exactly(l, pid);
-            }
-        }
-    }
+        true
+    });
+    read.is_ok() && verdict
 }
 
 /// Parses a `/proc/<pid>/status` text (or its `NSpid:` line): true iff its `NSpid:`
@@ -160,7 +155,7 @@ fn nspid_is_exactly(status: &[u8], pid: i32) -> bool {
 /// namespace `/proc` belongs to, so the value is right even through an ancestor's
 /// `/proc`.
 pub(crate) fn own_thread_start_time() -> Option<u64> {
-    match read_stat(&ProcPath::new().text("/proc/thread-self/stat")) {
+    match read_stat(c"/proc/thread-self/stat") {
         Stat::Running(start) => Some(start),
         Stat::Exited(_) | Stat::Unreadable => None,
     }
@@ -170,7 +165,7 @@ pub(crate) fn own_thread_start_time() -> Option<u64> {
 /// `None` where `/proc` cannot show it. (Read even if the main thread has exited: the
 /// caller runs, so the process does.)
 pub(crate) fn own_process_start_time() -> Option<u64> {
-    match read_stat(&ProcPath::new().text("/proc/self/stat")) {
+    match read_stat(c"/proc/self/stat") {
         Stat::Running(start) | Stat::Exited(start) => Some(start),
         Stat::Unreadable => None,
     }
@@ -565,7 +560,7 @@ mod tests {
                 }
                 while libc::dup(2) >= 0 {}
             }
-            if Fd::open(&ProcPath::new().text("/proc/self/stat"), libc::O_RDONLY).is_some() {
+            if File::open(c"/proc/self/stat", 0).is_ok() {
                 return 11;
             }
             let ok = v.thread(parent, parent_tid, parent_thread_start, ns) != Liveness::Dead
