@@ -142,6 +142,78 @@ TEST(holder_past_the_table_gets_ebusy) {
     CHECK(value_of(s) == MP_SEM_UNDO_HOLDERS + 3);
 }
 
+/* ---- waiters take no holder slot ------------------------------------------------------ */
+
+/* More blocked waiters than the table has slots (the CLI once ran 70 `mpsync acquire`s on
+ * an undo Semaphore(1), and 4 of them exited with MP_EBUSY). */
+#define CROWD (MP_SEM_UNDO_HOLDERS + 6)
+
+struct crowd {
+    volatile int holder_ready, release_now, latecomer_done;
+    _Atomic int inside, max_inside, admitted, busy, other;
+    volatile int started[CROWD];
+};
+
+static void crowd_waiter(mp_sem_t *s, struct crowd *c, int i) {
+    c->started[i] = 1;
+    mp_status r = mp_sem_acquire(s, true, 60000);
+    if (r == MP_EBUSY) atomic_fetch_add(&c->busy, 1);
+    if (r != MP_OK) {
+        if (r != MP_EBUSY) atomic_fetch_add(&c->other, 1);
+        _exit(1);
+    }
+    int now = atomic_fetch_add(&c->inside, 1) + 1;
+    int seen = atomic_load(&c->max_inside);
+    while (now > seen && !atomic_compare_exchange_weak(&c->max_inside, &seen, now)) {}
+    usleep(1000);
+    atomic_fetch_sub(&c->inside, 1);
+    atomic_fetch_add(&c->admitted, 1);
+    _exit(mp_sem_release(s) != MP_OK);
+}
+
+/* A waiter costs no holder slot: with one holder of an undo Semaphore(1) and more
+ * blocked waiter processes than there are slots, another acquire times out (not
+ * MP_EBUSY), no waiter ever gets MP_EBUSY, and after the release every waiter gets
+ * its turn, one at a time. */
+TEST(blocked_waiters_use_no_holder_slots) {
+    mp_sem_t *s = new_undo_inplace(1, 1);
+    struct crowd *c = mpt_shared(sizeof *c);
+    pid_t holder = fork();
+    CHECK(holder >= 0);
+    if (holder == 0) {
+        if (mp_sem_acquire(s, false, 0) != MP_OK) _exit(2);
+        c->holder_ready = 1;
+        while (!c->release_now) usleep(1000);
+        _exit(mp_sem_release(s) != MP_OK);
+    }
+    wait_flag(&c->holder_ready);
+    pid_t w[CROWD];
+    for (int i = 0; i < CROWD; i++) {
+        w[i] = fork();
+        CHECK(w[i] >= 0);
+        if (w[i] == 0) crowd_waiter(s, c, i);
+    }
+    for (int i = 0; i < CROWD; i++) {
+        wait_flag(&c->started[i]);
+        mpt_wait_sleeping(w[i], 0);
+    }
+    /* This process holds no unit: it needs a slot of its own, and waiting costs none. */
+    int64_t t0 = mpt_now_ns();
+    CHECK_ST(mp_sem_acquire(s, true, 500), MP_TIMEOUT);
+    CHECK_NOT_EARLY(t0, mpt_now_ns(), 500);
+    CHECK(held_of(s) == 0);
+    CHECK(atomic_load(&c->busy) == 0 && atomic_load(&c->other) == 0);
+    CHECK(atomic_load(&c->admitted) == 0);
+    c->release_now = 1;
+    mpt_wait_ok(holder);
+    for (int i = 0; i < CROWD; i++) mpt_wait_ok(w[i]);
+    CHECK(atomic_load(&c->busy) == 0);
+    CHECK(atomic_load(&c->admitted) == CROWD);
+    CHECK(atomic_load(&c->max_inside) == 1);
+    CHECK(value_of(s) == 1);
+    CHECK_OK(mp_sem_destroy(s));
+}
+
 /* ---- deaths --------------------------------------------------------------------------- */
 
 struct death { volatile int ready; volatile int admitted; volatile int64_t t_admit; volatile int status; };

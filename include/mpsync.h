@@ -805,7 +805,8 @@ mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 
 /**
  * How many threads may hold units of one undo semaphore at the same time. One more
- * gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken).
+ * gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken). Threads that wait for a unit
+ * do not count: any number may wait.
  */
 #define MP_SEM_UNDO_HOLDERS 64
 
@@ -970,7 +971,8 @@ mp_status mp_sem_close(struct mp_sem_t *sem);
  * `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
  * holder died holding units, which came back, and this caller is the one told: each
  * such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
- * no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
+ * no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken; threads that
+ * wait do not count, so a waiter gets it only if that many hold units when it looks).
  *
  * # Safety
  * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an

@@ -33,7 +33,8 @@ pub const MP_SEM_UNDO: u32 = 1;
 /// `mp_sem_init_ex`, and to every call on that semaphore, as an `mp_sem_t *`.
 pub const MP_SEM_UNDO_SIZE: usize = 4160;
 /// How many threads may hold units of one undo semaphore at the same time. One more
-/// gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken).
+/// gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken). Threads that wait for a unit
+/// do not count: any number may wait.
 pub const MP_SEM_UNDO_HOLDERS: u32 = 64;
 /// The largest value (and bound) of an undo semaphore.
 pub const MP_SEM_UNDO_VALUE_MAX: u32 = 8388607;
@@ -508,7 +509,8 @@ pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
 /// `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
 /// holder died holding units, which came back, and this caller is the one told: each
 /// such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
-/// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
+/// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken; threads that
+/// wait do not count, so a waiter gets it only if that many hold units when it looks).
 ///
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
