@@ -142,6 +142,78 @@ TEST(holder_past_the_table_gets_ebusy) {
     CHECK(value_of(s) == MP_SEM_UNDO_HOLDERS + 3);
 }
 
+/* ---- waiters take no holder slot ------------------------------------------------------ */
+
+/* More blocked waiters than the table has slots (the CLI once ran 70 `mpsync acquire`s on
+ * an undo Semaphore(1), and 4 of them exited with MP_EBUSY). */
+#define CROWD (MP_SEM_UNDO_HOLDERS + 6)
+
+struct crowd {
+    volatile int holder_ready, release_now, latecomer_done;
+    _Atomic int inside, max_inside, admitted, busy, other;
+    volatile int started[CROWD];
+};
+
+static void crowd_waiter(mp_sem_t *s, struct crowd *c, int i) {
+    c->started[i] = 1;
+    mp_status r = mp_sem_acquire(s, true, 60000);
+    if (r == MP_EBUSY) atomic_fetch_add(&c->busy, 1);
+    if (r != MP_OK) {
+        if (r != MP_EBUSY) atomic_fetch_add(&c->other, 1);
+        _exit(1);
+    }
+    int now = atomic_fetch_add(&c->inside, 1) + 1;
+    int seen = atomic_load(&c->max_inside);
+    while (now > seen && !atomic_compare_exchange_weak(&c->max_inside, &seen, now)) {}
+    usleep(1000);
+    atomic_fetch_sub(&c->inside, 1);
+    atomic_fetch_add(&c->admitted, 1);
+    _exit(mp_sem_release(s) != MP_OK);
+}
+
+/* A waiter costs no holder slot: with one holder of an undo Semaphore(1) and more
+ * blocked waiter processes than there are slots, another acquire times out (not
+ * MP_EBUSY), no waiter ever gets MP_EBUSY, and after the release every waiter gets
+ * its turn, one at a time. */
+TEST(blocked_waiters_use_no_holder_slots) {
+    mp_sem_t *s = new_undo_inplace(1, 1);
+    struct crowd *c = mpt_shared(sizeof *c);
+    pid_t holder = fork();
+    CHECK(holder >= 0);
+    if (holder == 0) {
+        if (mp_sem_acquire(s, false, 0) != MP_OK) _exit(2);
+        c->holder_ready = 1;
+        while (!c->release_now) usleep(1000);
+        _exit(mp_sem_release(s) != MP_OK);
+    }
+    wait_flag(&c->holder_ready);
+    pid_t w[CROWD];
+    for (int i = 0; i < CROWD; i++) {
+        w[i] = fork();
+        CHECK(w[i] >= 0);
+        if (w[i] == 0) crowd_waiter(s, c, i);
+    }
+    for (int i = 0; i < CROWD; i++) {
+        wait_flag(&c->started[i]);
+        mpt_wait_sleeping(w[i], 0);
+    }
+    /* This process holds no unit: it needs a slot of its own, and waiting costs none. */
+    int64_t t0 = mpt_now_ns();
+    CHECK_ST(mp_sem_acquire(s, true, 500), MP_TIMEOUT);
+    CHECK_NOT_EARLY(t0, mpt_now_ns(), 500);
+    CHECK(held_of(s) == 0);
+    CHECK(atomic_load(&c->busy) == 0 && atomic_load(&c->other) == 0);
+    CHECK(atomic_load(&c->admitted) == 0);
+    c->release_now = 1;
+    mpt_wait_ok(holder);
+    for (int i = 0; i < CROWD; i++) mpt_wait_ok(w[i]);
+    CHECK(atomic_load(&c->busy) == 0);
+    CHECK(atomic_load(&c->admitted) == CROWD);
+    CHECK(atomic_load(&c->max_inside) == 1);
+    CHECK(value_of(s) == 1);
+    CHECK_OK(mp_sem_destroy(s));
+}
+
 /* ---- deaths --------------------------------------------------------------------------- */
 
 struct death { volatile int ready; volatile int admitted; volatile int64_t t_admit; volatile int status; };
@@ -286,6 +358,135 @@ TEST(close_and_destroy_while_holding_are_busy) {
     CHECK_ST(mp_sem_destroy(t), MP_EBUSY);
     CHECK_OK(mp_sem_release(t));
     CHECK_OK(mp_sem_destroy(t));
+}
+
+/* ---- withdrawing a declaration while holding ------------------------------------------ */
+
+struct rl_node { struct rl_node *next; };
+struct rl_head { struct rl_node list; long futex_offset; struct rl_node *pending; };
+
+/* How many entries of the calling thread's robust list, walked as the kernel walks it
+ * at the thread's death, lie in [start, start + len); -1 if the thread has no list. */
+static int robust_entries_in(const void *start, size_t len) {
+    struct rl_head *head = NULL;
+    size_t head_len = 0;
+    CHECK(syscall(SYS_get_robust_list, 0, &head, &head_len) == 0);
+    if (!head) return -1;
+    int n = 0, steps = 0;
+    const char *lo = start, *hi = lo + len;
+    for (struct rl_node *e = (struct rl_node *)((uintptr_t)head->list.next & ~(uintptr_t)1); e != &head->list;
+         e = (struct rl_node *)((uintptr_t)e->next & ~(uintptr_t)1)) {
+        CHECK(++steps < 4096);
+        if ((const char *)e >= lo && (const char *)e < hi) n++;
+    }
+    return n;
+}
+
+struct withdraw_shared {
+    pthread_mutex_t m;
+    char name[64];
+    mp_sem_t *s;
+    volatile int done;
+};
+
+/* In a second mapping of the file, declared with mp_sem_attach_ex: hold a unit, try to
+ * withdraw (refused, nothing changed), release, withdraw, unmap, put other memory of
+ * ours at that address and keep using locks. Then wait to be killed holding `m`. */
+static int withdraw_while_holding(void *arg) {
+    struct withdraw_shared *w = arg;
+    /* Locked first: it lies behind libmpsync's part of the robust list, so it is reported
+     * at our death only if the kernel's walk gets through that part. */
+    CHECK(pthread_mutex_lock(&w->m) == 0);
+    mp_sem_t *t = mpt_map_file(w->name + 1, MP_SEM_UNDO_SIZE, 0);
+    CHECK_OK(mp_sem_attach_ex(t, MP_SEM_UNDO));
+    CHECK_OK(mp_sem_acquire(t, false, 0));
+    int linked = robust_entries_in(t, MP_SEM_UNDO_SIZE);
+    CHECK(linked == 1 || (linked == -1 && mp_robust_mode() == MP_ROBUST_OFF));
+    CHECK_ST(mp_sem_attach_ex(t, 0), MP_EBUSY);
+    /* Nothing changed: still declared, the unit still ours, the slot still linked. */
+    CHECK(held_of(t) == 1);
+    CHECK(value_of(t) == 0);
+    CHECK(robust_entries_in(t, MP_SEM_UNDO_SIZE) == linked);
+    CHECK_OK(mp_sem_release(t));
+    CHECK(robust_entries_in(t, MP_SEM_UNDO_SIZE) == (linked < 0 ? -1 : 0));
+    CHECK_OK(mp_sem_attach_ex(t, 0));
+    uint32_t v = 0;
+    CHECK_ST(mp_sem_get_value(t, &v), MP_EBADOBJ); /* withdrawn */
+    CHECK(munmap(t, MP_SEM_UNDO_SIZE) == 0);
+    /* Private memory of ours where the semaphore was: no robust-list update may write
+     * into it. */
+    unsigned char *q = mmap(t, MP_SEM_UNDO_SIZE, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    CHECK(q == (unsigned char *)t);
+    memset(q, 0xa5, MP_SEM_UNDO_SIZE);
+    mp_rlock_t *l = NULL;
+    CHECK_OK(mp_rlock_new(&l));
+    for (int i = 0; i < 100; i++) {
+        CHECK_OK(mp_rlock_acquire(l, true, MP_FOREVER));
+        CHECK_OK(mp_sem_acquire(w->s, true, 5000)); /* the first mapping, still declared */
+        if (i % 2) CHECK_OK(mp_rlock_release(l));
+        CHECK_OK(mp_sem_release(w->s));
+        if (!(i % 2)) CHECK_OK(mp_rlock_release(l));
+    }
+    CHECK_OK(mp_rlock_close(l));
+    for (size_t k = 0; k < MP_SEM_UNDO_SIZE; k++) CHECK(q[k] == 0xa5);
+    CHECK(robust_entries_in(q, MP_SEM_UNDO_SIZE) <= 0);
+    w->done = 1;
+    for (;;) pause();
+}
+
+/* mp_sem_attach_ex(sem, 0), the step before unmapping, by a thread that holds a unit
+ * through `sem`: MP_EBUSY, and nothing changes (as mp_sem_close and mp_sem_destroy). Once
+ * released, the withdrawal succeeds, and after the unmap the thread's robust list is
+ * intact: its later lock operations write nothing into memory mapped at that address,
+ * and the kernel's walk at its death still reaches an older glibc robust mutex. */
+TEST(withdrawing_an_undo_semaphore_while_holding_is_busy_and_changes_nothing) {
+    struct withdraw_shared *w = mpt_shared(sizeof *w);
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    CHECK(pthread_mutex_init(&w->m, &a) == 0);
+    mpt_name(w->name, sizeof w->name, "withdraw");
+    w->s = mpt_map_file(w->name + 1, MP_SEM_UNDO_SIZE, 1);
+    CHECK_OK(mp_sem_init_ex(w->s, 1, 1, MP_SEM_UNDO));
+    pid_t pid = mpt_fork(withdraw_while_holding, w);
+    int64_t end = mpt_now_ns() + 20000000000LL;
+    while (!w->done) {
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "the child ended: %s %d\n", WIFSIGNALED(st) ? "signal" : "exit",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            CHECK(0);
+        }
+        CHECK(mpt_now_ns() < end);
+        usleep(500);
+    }
+    mpt_kill_and_reap(pid);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 3;
+    CHECK(pthread_mutex_timedlock(&w->m, &ts) == EOWNERDEAD);
+    CHECK(pthread_mutex_consistent(&w->m) == 0);
+    CHECK(pthread_mutex_unlock(&w->m) == 0);
+    CHECK(value_of(w->s) == 1);
+    CHECK_OK(mp_sem_destroy(w->s));
+    mpt_unlink_file(w->name + 1);
+    munmap(w->s, MP_SEM_UNDO_SIZE);
+}
+
+/* A handle needs no declaration and gets none withdrawn: mp_sem_attach_ex(handle, 0)
+ * changes nothing (the handle stays usable, its unit releasable, and it still closes). */
+TEST(withdrawing_an_undo_handle_changes_nothing) {
+    mp_sem_t *h = NULL;
+    CHECK_OK(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &h));
+    CHECK_OK(mp_sem_acquire(h, false, 0));
+    CHECK_ST(mp_sem_attach_ex(h, 0), MP_EBADOBJ);
+    CHECK(held_of(h) == 1);
+    CHECK_OK(mp_sem_release(h));
+    CHECK_ST(mp_sem_attach_ex(h, 0), MP_EBADOBJ);
+    CHECK(value_of(h) == 1);
+    CHECK_OK(mp_sem_close(h));
 }
 
 /* Plain and undo semaphores side by side: the plain one keeps CPython's semantics (any

@@ -1,12 +1,20 @@
 //! Fuzzes every `mp_*` entry point of the C ABI with arbitrary object memory and
 //! arbitrary arguments.
 //!
-//! The input is a program: its first `MEM` bytes become the memory that in-place
-//! calls (`mp_T_init`, `acquire`, `wait`, ...) see as objects, and the rest is a list
-//! of operations with their arguments: calls on that memory (at aligned, misaligned
-//! and NULL addresses), scribbles over it between calls, anonymous and named objects
-//! (`mp_T_new`, `mp_T_open`, arrays, shared memory blocks) used and scribbled on the
-//! same way, array copies with arbitrary indices and lengths, names, flags and modes.
+//! The input is a program: its first `HEAD` bytes become the start of the memory that
+//! in-place calls (`mp_T_init`, `acquire`, `wait`, ...) see as objects (the rest of its
+//! `MEM` bytes starts zeroed), and the rest is a list of operations with their
+//! arguments: calls on that memory (at aligned, misaligned and NULL addresses),
+//! scribbles over it between calls, anonymous and named objects (`mp_T_new`,
+//! `mp_T_open`, arrays, shared memory blocks) used and scribbled on the same way, array
+//! copies with arbitrary indices and lengths, names, flags and modes.
+//!
+//! Undo semaphores (`MP_SEM_UNDO`) get every `_ex` entry point, in place and as
+//! handles, and the calls that must refuse while the calling thread holds units
+//! (`mp_sem_attach_ex(.., 0)`, `mp_sem_close`, `mp_sem_destroy`) right after a unit was
+//! taken: none of them may succeed while the thread still holds units through that
+//! address (its slot is linked into the thread's robust list), and a refusal changes
+//! nothing (the units are still held through it).
 //!
 //! Every blocking call gets a timeout of 0, 1 or 2 ms (or `block == false`), so a call
 //! that hangs is a bug that libFuzzer's `-timeout` reports. Each input runs on a
@@ -32,13 +40,18 @@ use mpsync::ffi::lock::*;
 use mpsync::ffi::rlock::*;
 use mpsync::ffi::sem::*;
 use mpsync::ffi::shm::*;
-use mpsync::ffi::{MP_CREATE, MP_EXCL, mp_status};
+use mpsync::ffi::{MP_CREATE, MP_EXCL, MP_OK, mp_status};
 
 /// Bytes of fuzzed object memory (room for two 64-byte objects plus misaligned
 /// offsets of each).
 /// Room for the largest object at the largest offset `addr` picks (127): an undo
 /// semaphore (`MP_SEM_UNDO_SIZE`, 4160 bytes) included, rounded up to 64.
 const MEM: usize = 4352;
+/// Bytes of the input copied to the start of the memory. Far less than `MEM`, so that
+/// an input within libFuzzer's `-max_len` (scripts/fuzz.sh: 4096) still has room for
+/// operations (with the whole `MEM` taken from the input, none had any); the rest of
+/// the memory is reached by scribbles and `init` calls. The seeds were written for it.
+const HEAD: usize = 256;
 /// Most operations per input.
 const MAX_OPS: usize = 96;
 /// Largest array we create (elements); copies use a buffer that holds any array.
@@ -167,6 +180,21 @@ fn check(st: mp_status) {
     assert!((-13..=2).contains(&st), "undocumented status {st}");
 }
 
+/// Units of the undo semaphore at `s` that the calling thread holds through `s` (0 for
+/// anything else).
+///
+/// # Safety
+/// As for `mp_sem_held`: `s` is NULL, fuzzed memory with enough bytes, or a live handle.
+unsafe fn held_units(s: *const mp_sem_t) -> u32 {
+    let mut n = 0;
+    // SAFETY: forwarded contract; `n` is a valid out-pointer.
+    if unsafe { mp_sem_held(s, &mut n) } == MP_OK {
+        n
+    } else {
+        0
+    }
+}
+
 /// The fuzzed object memory, aligned like a real object.
 #[repr(C, align(64))]
 struct Mem([u8; MEM]);
@@ -227,8 +255,9 @@ impl Run<'_> {
         unsafe { self.mem.0.as_mut_ptr().add(off).cast() }
     }
 
-    /// Calls one function of `kind` on `p` (object memory or a handle).
-    fn object_op(&mut self, kind: Kind, p: *mut c_void, c: &mut Cursor, in_place: bool) {
+    /// Calls one function of `kind` on `p` (object memory or a handle). True if that
+    /// closed the handle `p` (the caller forgets it).
+    fn object_op(&mut self, kind: Kind, p: *mut c_void, c: &mut Cursor, in_place: bool) -> bool {
         let op = c.u8();
         // SAFETY: `p` is NULL, or points into `self.mem` with at least 64 bytes after
         // it, or is a live handle of this kind: every function below accepts it (they
@@ -277,16 +306,50 @@ impl Run<'_> {
                 }
                 Kind::Sem => {
                     let s = p.cast::<mp_sem_t>();
-                    match op % 10 {
+                    match op % 12 {
                         0 if in_place => check(mp_sem_init(s, c.u32(), c.u32())),
                         1 if in_place => check(mp_sem_destroy(s)),
                         // Undo semaphores: init (either flavour, any flag bits), declare
-                        // or withdraw (in-place memory has MP_SEM_UNDO_SIZE bytes here),
-                        // and the undo getters.
+                        // or withdraw (in-place memory has MP_SEM_UNDO_SIZE bytes here;
+                        // a handle is never withdrawn), and the undo getters.
                         6 if in_place => {
                             check(mp_sem_init_ex(s, c.u32() % 8, c.u32() % 8, c.u32()))
                         }
-                        7 if in_place => check(mp_sem_attach_ex(s, c.u32() % 4)),
+                        7 => {
+                            let flags = c.u32() % 4;
+                            let held = held_units(s);
+                            let st = mp_sem_attach_ex(s, flags);
+                            check(st);
+                            if flags == 0 && held > 0 {
+                                assert_ne!(st, MP_OK, "withdrew a semaphore the thread holds");
+                                assert_eq!(held_units(s), held, "a refused withdrawal changed");
+                            }
+                        }
+                        // Take a unit, then give up the address while holding it: withdraw
+                        // the declaration, destroy (in place) or close (a handle); then
+                        // perhaps release.
+                        10 | 11 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_sem_acquire(s, b, t));
+                            let held = held_units(s);
+                            let st = match (op % 12 == 10, in_place) {
+                                (true, _) => mp_sem_attach_ex(s, 0),
+                                (false, true) => mp_sem_destroy(s),
+                                (false, false) => mp_sem_close(s),
+                            };
+                            check(st);
+                            if held > 0 {
+                                // Refused, and nothing changed: the units are still ours.
+                                assert_ne!(st, MP_OK, "gave up a semaphore the thread holds");
+                                assert_eq!(held_units(s), held, "a refused call changed");
+                            }
+                            if st == MP_OK && !in_place && op % 12 == 11 {
+                                return true;
+                            }
+                            if c.bool() {
+                                check(mp_sem_release(s));
+                            }
+                        }
                         8 => {
                             let mut v = 0;
                             check(mp_sem_get_flags(s, &mut v));
@@ -407,6 +470,7 @@ impl Run<'_> {
                 }
             }
         }
+        false
     }
 
     /// A lock for `mp_cond_wait`: fuzzed memory or some handle (of any kind).
@@ -660,7 +724,7 @@ impl Run<'_> {
     }
 
     fn run(&mut self, c: &mut Cursor) {
-        let head = c.bytes(MEM);
+        let head = c.bytes(HEAD);
         self.mem.0[..head.len()].copy_from_slice(head);
         for _ in 0..MAX_OPS {
             if c.is_empty() {
@@ -671,14 +735,18 @@ impl Run<'_> {
                     let kind = KINDS[c.u8() as usize % 6]; // in-place kinds only
                     if allowed(kind) {
                         let p = self.addr(c);
-                        self.object_op(kind, p, c, true);
+                        let closed = self.object_op(kind, p, c, true);
+                        debug_assert!(!closed, "in-place memory is never a handle");
                     }
                 }
                 2 => {
                     if !self.handles.is_empty() {
                         let i = c.u8() as usize % self.handles.len();
                         let (kind, ptr) = (self.handles[i].kind, self.handles[i].ptr);
-                        self.object_op(kind, ptr, c, false);
+                        if self.object_op(kind, ptr, c, false) {
+                            // Unmapped: its address must not be used again.
+                            self.handles.swap_remove(i);
+                        }
                     }
                 }
                 3 => self.scribble(c),
@@ -692,6 +760,30 @@ impl Run<'_> {
 
     /// Closes every handle and unlinks every name this input created.
     fn finish(&mut self) {
+        for h in &self.handles {
+            // Units and RLock levels this thread still holds through a handle would make
+            // its close refuse (MP_EBUSY) and leave the mapping behind; give them back
+            // first (bounded: a scribbled count can be anything).
+            // SAFETY: live handles of these kinds.
+            unsafe {
+                match h.kind {
+                    Kind::Sem => {
+                        for _ in 0..held_units(h.ptr.cast()).min(64) {
+                            check(mp_sem_release(h.ptr.cast()));
+                        }
+                    }
+                    Kind::RLock => {
+                        let mut n = 0;
+                        if mp_rlock_count(h.ptr.cast(), &mut n) == MP_OK {
+                            for _ in 0..n.min(64) {
+                                check(mp_rlock_release(h.ptr.cast()));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
         for h in self.handles.drain(..) {
             // SAFETY: each handle came from the matching `new`/`open` and is closed once.
             let st = unsafe {

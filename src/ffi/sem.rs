@@ -33,7 +33,8 @@ pub const MP_SEM_UNDO: u32 = 1;
 /// `mp_sem_init_ex`, and to every call on that semaphore, as an `mp_sem_t *`.
 pub const MP_SEM_UNDO_SIZE: usize = 4160;
 /// How many threads may hold units of one undo semaphore at the same time. One more
-/// gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken).
+/// gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken). Threads that wait for a unit
+/// do not count: any number may wait.
 pub const MP_SEM_UNDO_HOLDERS: u32 = 64;
 /// The largest value (and bound) of an undo semaphore.
 pub const MP_SEM_UNDO_VALUE_MAX: u32 = 8388607;
@@ -331,12 +332,23 @@ pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
 /// size: the handles it mapped itself, the in-place semaphores it (or the process it
 /// was `fork()`ed from) initialised, and the ones declared here. Calls on an
 /// undeclared in-place undo semaphore are `MP_EBADOBJ`. A handle from `mp_sem_new_ex`
-/// / `mp_sem_open_ex` needs no declaration (and gets none).
+/// / `mp_sem_open_ex` needs no declaration (and gets none, nor is one withdrawn: close
+/// it with `mp_sem_close`).
 ///
-/// Returns `MP_OK` (the memory holds a live semaphore of that flavour; declared or
-/// withdrawn), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBADOBJ` (not a live
-/// semaphore of that flavour: nothing declared, though flags 0 still withdraws),
-/// `MP_ENOMEM` (the process already uses 8192 undo semaphores, in place or mapped).
+/// A declaration is not withdrawn while the calling thread holds units of the semaphore
+/// through `sem` (release them first, as for `mp_sem_close` and `mp_sem_destroy`): the
+/// thread's holder slot is linked into its kernel robust list, and once the memory is
+/// unmapped, the thread's next list update would write into whatever is mapped there
+/// then. Units that *other* threads of the process hold through `sem` are not checked:
+/// do not unmap the memory while they do.
+///
+/// Returns `MP_OK` (`MP_SEM_UNDO`: the memory holds a live undo semaphore, now
+/// declared; 0: the declaration was withdrawn, or there was none and the memory holds a
+/// live plain semaphore), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBUSY` (0: the
+/// calling thread holds units through `sem`; nothing changed), `MP_EBADOBJ` (nothing
+/// declared here and not a live semaphore of that flavour, or 0 on an undo semaphore's
+/// handle; nothing changed), `MP_ENOMEM` (the process already uses 8192 undo
+/// semaphores, in place or mapped).
 ///
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to
@@ -347,22 +359,20 @@ pub unsafe extern "C" fn mp_sem_attach_ex(sem: *const mp_sem_t, sem_flags: u32) 
         return super::MP_EINVAL;
     }
     match sem_flags {
-        0 => {
-            sem_undo_extent::withdraw(sem as usize);
+        0 => match sem_undo_extent::withdraw_declared(sem as usize) {
+            Ok(true) => super::MP_OK,
+            // Nothing declared here: fine if a plain semaphore is.
             // SAFETY: forwarded contract.
-            code(unsafe { object::<RawSem, _>(sem) }.map(|_| ()))
-        }
-        MP_SEM_UNDO => {
-            // SAFETY: only the header (the first MP_SEM_SIZE bytes) is read.
-            let header = unsafe { object::<RawSem, _>(sem) }.err().map(|_| {
-                // SAFETY: as above: `Header` is the first 8 bytes of every object.
-                unsafe { &*(sem as *const Header) }.check(Kind::SemUndo)
-            });
-            match header {
-                Some(Ok(())) => code(sem_undo_extent::declare(sem as usize)),
-                _ => super::MP_EBADOBJ,
-            }
-        }
+            Ok(false) => code(unsafe { object::<RawSem, _>(sem) }.map(|_| ())),
+            Err(e) => e.code(),
+        },
+        // SAFETY: forwarded contract: only the header (in the first MP_SEM_SIZE bytes)
+        // is read, and only from aligned memory.
+        MP_SEM_UNDO => match unsafe { sem_header(sem) } {
+            Ok(h) if h.is(Kind::SemUndo) => code(sem_undo_extent::declare(sem as usize)),
+            Ok(_) => super::MP_EBADOBJ,
+            Err(e) => e.code(),
+        },
         _ => super::MP_EINVAL,
     }
 }
@@ -508,7 +518,8 @@ pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
 /// `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
 /// holder died holding units, which came back, and this caller is the one told: each
 /// such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
-/// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken).
+/// no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken; threads that
+/// wait do not count, so a waiter gets it only if that many hold units when it looks).
 ///
 /// # Safety
 /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an

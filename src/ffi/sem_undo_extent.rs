@@ -33,6 +33,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::raw::header::Kind;
 use crate::status::{MpResult, Status};
+use crate::sys::robust;
 use crate::sys::shm as os_shm;
 
 use super::sem::MP_SEM_UNDO_SIZE;
@@ -155,6 +156,33 @@ pub(crate) fn withdraw(addr: usize) {
     DECLARED.remove(addr);
 }
 
+/// `mp_sem_attach_ex(addr, 0)`, the step before unmapping in-place memory: withdraws
+/// this process's declaration of an undo semaphore at `addr`. `Ok(true)` once withdrawn,
+/// `Ok(false)` if there was none. Changes nothing, and returns
+/// * `MP_EBUSY` while the calling thread holds units through `addr`: its holder slot is
+///   linked into the thread's robust list, so the unit could never be released through
+///   an undeclared address, and once the memory is unmapped the thread's next list
+///   update (or the kernel's walk at its death) would write into whatever is mapped
+///   there then. (`mp_sem_close` and `mp_sem_destroy` refuse for the same reason.)
+/// * `MP_EBADOBJ` for an undo handle of this process: the registry proves it until
+///   `mp_sem_close`, which is how a handle is given up. (Withdrawn, it could neither be
+///   used nor closed.)
+pub(crate) fn withdraw_declared(addr: usize) -> MpResult<bool> {
+    if !DECLARED.contains(addr) {
+        return Ok(false);
+    }
+    if let os_shm::Place::Live(m) = os_shm::place(addr) {
+        if m.content != os_shm::Content::Block {
+            return Err(Status::BadObj);
+        }
+    }
+    if robust::thread_holds_lock_in(addr, MP_SEM_UNDO_SIZE) {
+        return Err(Status::Busy);
+    }
+    DECLARED.remove(addr);
+    Ok(true)
+}
+
 /// Records that this process mapped the undo semaphore handle `addr`, once the
 /// registry confirms it: recorded as one, of at least `MP_SEM_UNDO_SIZE` bytes.
 /// `MP_ENOMEM` if the table is full (the caller then unmaps the handle, which could
@@ -230,6 +258,73 @@ mod tests {
         }
     }
 
+    /// In-place memory for one undo semaphore (`MP_SEM_UNDO_SIZE` bytes, 8-aligned).
+    fn undo_memory() -> Box<[u64; MP_SEM_UNDO_SIZE / 8]> {
+        Box::new([0; MP_SEM_UNDO_SIZE / 8])
+    }
+
+    /// The step before unmapping, `mp_sem_attach_ex(sem, 0)`, by a thread that holds a
+    /// unit through `sem`: `MP_EBUSY`, and the declaration, the unit and the robust list
+    /// stay as they were; once the unit is released, the declaration is withdrawn.
+    #[test]
+    fn withdrawing_while_holding_is_busy_and_changes_nothing() {
+        use crate::ffi::sem::*;
+        use crate::ffi::{MP_EBADOBJ, MP_EBUSY, MP_OK};
+        let mut mem = undo_memory();
+        let s = mem.as_mut_ptr().cast::<mp_sem_t>();
+        let range = s as usize..s as usize + MP_SEM_UNDO_SIZE;
+        let held_here = || {
+            robust::held_by_current_thread_checked()
+                .into_iter()
+                .filter(|a| range.contains(a))
+                .count()
+        };
+        let mut held = 0;
+        // SAFETY: `s` points to MP_SEM_UNDO_SIZE writable, 8-aligned bytes that outlive
+        // every call below; out-pointers are valid locals.
+        unsafe {
+            assert_eq!(mp_sem_init_ex(s, 1, 1, MP_SEM_UNDO), MP_OK);
+            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
+            assert_eq!(held_here(), 1);
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBUSY);
+            assert_eq!(proven(s as usize), Ok(()));
+            assert_eq!(mp_sem_held(s, &mut held), MP_OK);
+            assert_eq!(held, 1);
+            assert_eq!(held_here(), 1);
+            assert_eq!(mp_sem_release(s), MP_OK);
+            assert_eq!(held_here(), 0);
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            assert_eq!(mp_sem_get_value(s, &mut held), MP_EBADOBJ);
+            // Nothing declared any more, and not a plain semaphore.
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBADOBJ);
+            // Declared again, usable again; destroyed, withdrawn.
+            assert_eq!(mp_sem_attach_ex(s, MP_SEM_UNDO), MP_OK);
+            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
+            assert_eq!(mp_sem_release(s), MP_OK);
+            assert_eq!(mp_sem_destroy(s), MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+        }
+    }
+
+    /// `mp_sem_attach_ex` reads no header through a misaligned pointer.
+    #[test]
+    fn attach_on_misaligned_memory_is_ebadobj() {
+        use crate::ffi::sem::{MP_SEM_UNDO, mp_sem_attach_ex};
+        let mem = undo_memory();
+        for off in [1, 4] {
+            // SAFETY: in bounds of `mem` (MP_SEM_SIZE readable bytes follow).
+            let p = unsafe { mem.as_ptr().cast::<u8>().add(off) }.cast();
+            for flags in [0, MP_SEM_UNDO] {
+                // SAFETY: `p` points to readable bytes; the call checks alignment first.
+                assert_eq!(
+                    unsafe { mp_sem_attach_ex(p, flags) },
+                    crate::ffi::MP_EBADOBJ
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_undo_handle_is_proven_until_closed() {
         use crate::ffi::sem::{MP_SEM_UNDO, mp_sem_close, mp_sem_new_ex, mp_sem_t};
@@ -239,6 +334,14 @@ mod tests {
             assert_eq!(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s), crate::ffi::MP_OK);
             assert_eq!(proven(s as usize), Ok(()));
             assert_eq!(declare(s as usize), Ok(()));
+            // A handle's proof is not withdrawn by mp_sem_attach_ex(.., 0): only
+            // mp_sem_close gives a handle up.
+            assert_eq!(withdraw_declared(s as usize), Err(Status::BadObj));
+            assert_eq!(
+                crate::ffi::sem::mp_sem_attach_ex(s, 0),
+                crate::ffi::MP_EBADOBJ
+            );
+            assert_eq!(proven(s as usize), Ok(()));
             assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
             assert_eq!(proven(s as usize), Err(Status::BadObj));
             assert_eq!(declare(s as usize), Err(Status::BadObj));

@@ -36,6 +36,11 @@
 //! units nor slots are ever stuck in idle slots. A release sees registered sleepers and
 //! wakes one, which then looks for cached units.
 //!
+//! **Waiters hold no slot.** A thread that holds no unit claims a slot only to take a
+//! unit into it; when there is none, it makes the slot idle again before it sleeps. So
+//! the table bounds the threads that hold units, not those that wait (`Busy` only when
+//! `UNDO_HOLDERS` other threads hold units).
+//!
 //! **Shared memory is untrusted.** Slot indices and amounts read from the object are
 //! range-checked; nothing here follows a pointer read from it (linking goes through
 //! the thread's private book). A peer that scribbles on the object can break this
@@ -194,6 +199,8 @@ const _: () = {
     );
     assert!(core::mem::size_of::<RawSemUndo>() == 64 + 64 * UNDO_HOLDERS);
     assert!(UNDO_HOLDERS < (TAG_MASK >> TAG_SHIFT) as usize);
+    // A waiter watches the value and every holder in one futex_waitv call.
+    assert!(UNDO_HOLDERS < waitv::WAITV_MAX);
 };
 
 /// Why an operation on the value did not happen.
@@ -205,6 +212,17 @@ enum Blocked {
     Full,
     /// Gave up waiting for another slot's operation to commit (deadline).
     Timeout,
+}
+
+/// How a waiter's sleep ([`RawSemUndo::sleep_for_units`]) ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Slept {
+    /// Woken, or a unit is there already: look again.
+    Again,
+    /// The deadline passed: one last look.
+    DeadlinePassed,
+    /// A signal handler ran (`MP_EINTR`).
+    Interrupted,
 }
 
 #[inline(always)]
@@ -786,6 +804,13 @@ impl RawSemUndo {
         }
     }
 
+    /// The general acquire.
+    ///
+    /// A thread that holds units already waits with its slot (it is one of the holders
+    /// either way). A thread that holds none claims a slot only to take a unit into it:
+    /// when there is nothing to take, it gives the slot up (idle, 0 units) before it
+    /// sleeps, and claims one again when it wakes. So waiters never use up the table, and
+    /// `Busy` means what the C API promises: `UNDO_HOLDERS` other threads hold units.
     #[cold]
     #[inline(never)]
     fn acquire_slow(&self, timeout: Timeout) -> Status {
@@ -794,26 +819,84 @@ impl RawSemUndo {
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
-        let mut rounds = 0;
-        let (i, fresh) = loop {
-            if let Some(claimed) = self.claim(me, robust) {
-                break claimed;
+        let mut reclaims = 0usize;
+        let mut dead_rounds = 0;
+        // For a slot that is claimed only for a moment (see below); restarted whenever
+        // we sleep.
+        let mut patience = Patience::default();
+        // The deadline passed while we slept: one more look for a unit, then `Timeout`.
+        let mut last_look = false;
+        loop {
+            // The slot we wait with: ours if we hold units in it, else none.
+            let own = match self.claim(me, robust) {
+                Some((i, fresh)) => {
+                    if fresh && self.slots[i].units() > 0 {
+                        return self.took_cached(me, i);
+                    }
+                    if let Some(st) = self.take_one(me, i, robust, &deadline, &mut reclaims) {
+                        if st != Status::Ok && st != Status::OwnerDead && self.slots[i].units() == 0
+                        {
+                            self.go_idle(me, robust, i);
+                        }
+                        return st;
+                    }
+                    if self.slots[i].units() > 0 {
+                        Some(i)
+                    } else {
+                        self.go_idle(me, robust, i);
+                        None
+                    }
+                }
+                None => {
+                    // No slot is free or idle: perhaps some are dead holders' (a few
+                    // rounds: a peer that keeps writing dead words must not keep us here).
+                    if dead_rounds < 3 && self.reclaim_dead(me) {
+                        dead_rounds += 1;
+                        continue;
+                    }
+                    if self.full_of_holders() {
+                        return Status::Busy;
+                    }
+                    // Some slot is claimed only for a moment: by a thread between claiming
+                    // it and taking a unit or giving it up again (as we do), or it waits
+                    // for its death report to be collected. If a unit is there to take,
+                    // look again soon; else sleep like any waiter.
+                    if !last_look
+                        && (self.value.load(Ordering::SeqCst) & VALUE_MASK != 0
+                            || self.cached_elsewhere(UNDO_HOLDERS))
+                    {
+                        if !patience.wait(&deadline) {
+                            // Only a stopped thread or a damaged table takes this long.
+                            return if deadline.expired() {
+                                Status::Timeout
+                            } else {
+                                Status::Busy
+                            };
+                        }
+                        continue;
+                    }
+                    None
+                }
+            };
+            if last_look || deadline.is_now() {
+                return Status::Timeout;
             }
-            // Full of holders: perhaps of dead ones (a few rounds: a peer that keeps
-            // writing dead words must not keep us here).
-            rounds += 1;
-            if rounds > 3 || !self.reclaim_dead(me) {
-                return Status::Busy;
+            patience = Patience::default();
+            match self.sleep_for_units(me, own, &deadline) {
+                Slept::Again => {}
+                Slept::DeadlinePassed => last_look = true,
+                Slept::Interrupted => return Status::Intr,
             }
-        };
-        if fresh && self.slots[i].units() > 0 {
-            return self.took_cached(me, i);
         }
-        let result = self.acquire_in(me, i, robust, &deadline);
-        if result != Status::Ok && result != Status::OwnerDead && self.slots[i].units() == 0 {
-            self.go_idle(me, robust, i);
-        }
-        result
+    }
+
+    /// True if every slot is held, by a thread that the table says is alive, with units
+    /// in it: the one case in which an acquirer that holds no unit gets `Busy`.
+    fn full_of_holders(&self) -> bool {
+        self.slots.iter().all(|s| {
+            let w = s.word.load(Ordering::Acquire);
+            w & FUTEX_TID_MASK != 0 && w & IDLE == 0 && w & FUTEX_OWNER_DIED == 0 && s.units() > 0
+        })
     }
 
     /// Slot `i` was just taken with cached units in it: keep one, return the rest.
@@ -829,6 +912,12 @@ impl RawSemUndo {
                 futex::wake(&self.value, extra.min(n));
             }
         }
+        self.admitted(me)
+    }
+
+    /// The status of an acquirer that just took a unit: `OwnerDead` if it collects a
+    /// death report, else `Ok`.
+    fn admitted(&self, me: &ThreadCtx) -> Status {
         if self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report(me) {
             Status::OwnerDead
         } else {
@@ -871,18 +960,21 @@ impl RawSemUndo {
         None
     }
 
-    /// Waits for a unit with slot `i` claimed.
-    fn acquire_in(&self, me: &ThreadCtx, i: usize, robust: Robust, deadline: &Deadline) -> Status {
-        let mut watch: Vec<(usize, u32)> = Vec::new();
-        let mut reclaims = 0usize;
+    /// Takes one unit with slot `i` (claimed by us) if there is one to take: from the
+    /// value, after reclaiming dead holders' units, or from an idle slot's cache.
+    /// `None`: nothing to take now (slot `i` is as it was).
+    fn take_one(
+        &self,
+        me: &ThreadCtx,
+        i: usize,
+        robust: Robust,
+        deadline: &Deadline,
+        reclaims: &mut usize,
+    ) -> Option<Status> {
         loop {
             match self.apply(me, i, 1, true, false, deadline) {
-                Ok(()) => {
-                    let dead =
-                        self.value.load(Ordering::Relaxed) & DEATHS != 0 && self.collect_report(me);
-                    return if dead { Status::OwnerDead } else { Status::Ok };
-                }
-                Err(Blocked::Timeout) => return Status::Timeout,
+                Ok(()) => return Some(self.admitted(me)),
+                Err(Blocked::Timeout) => return Some(Status::Timeout),
                 Err(_) => {}
             }
             // No unit: dead holders give theirs back first; then idle slots give up
@@ -890,117 +982,120 @@ impl RawSemUndo {
             if self.reclaim_dead(me) {
                 // Bounded after the deadline: a peer that keeps writing dead words must
                 // not keep us here (a real table has at most UNDO_HOLDERS dead slots).
-                reclaims += 1;
-                if reclaims <= UNDO_HOLDERS || !deadline.expired() {
+                *reclaims += 1;
+                if *reclaims <= UNDO_HOLDERS || !deadline.expired() {
                     continue;
                 }
-                return Status::Timeout;
+                return Some(Status::Timeout);
             }
-            if let Some(j) = self.steal_cached(me, robust, i) {
-                if self.slots[i].units() == 0 {
-                    self.go_idle(me, robust, i);
-                    return self.took_cached(me, j);
+            let j = self.steal_cached(me, robust, i)?;
+            if self.slots[i].units() == 0 {
+                self.go_idle(me, robust, i);
+                return Some(self.took_cached(me, j));
+            }
+            // We hold units in slot i already: pour slot j's into the value (one slot
+            // per thread), then take one from there like everyone else.
+            let u = self.slots[j].units();
+            if self.apply(me, j, u, false, false, &Deadline::Never).is_ok() {
+                let n = self.sleepers.load(Ordering::SeqCst);
+                if n != 0 {
+                    futex::wake(&self.value, u.min(n));
                 }
-                // We hold units in slot i already: pour slot j's into the value (one
-                // slot per thread), then take one from there like everyone else.
-                let u = self.slots[j].units();
-                if self.apply(me, j, u, false, false, &Deadline::Never).is_ok() {
-                    let n = self.sleepers.load(Ordering::SeqCst);
-                    if n != 0 {
-                        futex::wake(&self.value, u.min(n));
-                    }
-                }
-                self.go_idle(me, robust, j);
+            }
+            self.go_idle(me, robust, j);
+        }
+    }
+
+    /// Sleeps until a unit may be there: a release or a reclaim wakes us through the
+    /// value, the kernel through the slot word of a holder that died, or the back-stop's
+    /// timer. `own`: the slot in which we hold units (not watched), if any.
+    ///
+    /// Allocates nothing itself (it runs in every blocking acquire, also when memory is
+    /// short): the words to watch fit in arrays on the stack. (The back-stop's look at
+    /// `/proc`, in `holder_is_provably_dead`, is the liveness module's.)
+    fn sleep_for_units(&self, me: &ThreadCtx, own: Option<usize>, deadline: &Deadline) -> Slept {
+        let except = own.unwrap_or(UNDO_HOLDERS);
+        // Watch every holder's word (setting W, so that the kernel wakes one of us when
+        // it marks the word), and the value.
+        let mut watch = [(0usize, 0u32); UNDO_HOLDERS];
+        let mut n = 0;
+        let mut short = false;
+        for (j, slot) in self.slots.iter().enumerate() {
+            if j == except {
                 continue;
             }
-            if deadline.is_now() {
-                return Status::Timeout;
-            }
-            // Watch every holder's word (setting W, so that the kernel wakes one of us
-            // when it marks the word), and the value.
-            watch.clear();
-            let mut short = false;
-            for (j, slot) in self.slots.iter().enumerate() {
-                if j == i {
-                    continue;
-                }
-                let w = slot.word.load(Ordering::Relaxed);
-                if w & FUTEX_TID_MASK == 0 || w & IDLE != 0 || w & FUTEX_OWNER_DIED != 0 {
-                    continue;
-                }
-                if w & FUTEX_WAITERS == 0
-                    && slot
-                        .word
-                        .compare_exchange(
-                            w,
-                            w | FUTEX_WAITERS,
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                        )
-                        .is_err()
-                {
-                    continue;
-                }
-                if slot.state.load(Ordering::Relaxed) & LINKED == 0 {
-                    short = true;
-                }
-                watch.push((j, w | FUTEX_WAITERS));
-            }
-            self.sleepers.fetch_add(1, Ordering::SeqCst);
-            let v = self.value.load(Ordering::SeqCst);
-            // Registered: a release from now on wakes us; one before shows here.
-            if v & VALUE_MASK != 0 || self.cached_elsewhere(i) {
-                self.sleepers.fetch_sub(1, Ordering::SeqCst);
-                if deadline.expired() {
-                    return Status::Timeout;
-                }
+            let w = slot.word.load(Ordering::Relaxed);
+            if w & FUTEX_TID_MASK == 0 || w & IDLE != 0 || w & FUTEX_OWNER_DIED != 0 {
                 continue;
             }
-            let cap = if short {
-                BACKSTOP_UNLINKED_MS
-            } else {
-                BACKSTOP_LINKED_MS
-            };
-            let sleep_until = deadline.capped_ms(cap);
-            let mut words: Vec<(&AtomicU32, u32)> = Vec::with_capacity(watch.len() + 1);
-            words.push((&self.value, v));
-            words.extend(
-                watch
-                    .iter()
-                    .take(waitv::WAITV_MAX - 1)
-                    .map(|&(j, w)| (&self.slots[j].word, w)),
-            );
-            let wake = match waitv::wait_any(&words, &sleep_until) {
-                Some(w) => w,
-                None => futex::wait(&self.value, v, &deadline.capped_ms(BACKSTOP_UNLINKED_MS)),
-            };
+            // A slot without units and without an operation in flight is claimed only
+            // for a moment (by an acquirer about to take a unit or to give it up again):
+            // its thread's death would return nothing, and watching it would wake us
+            // for nothing when it goes idle. If it takes a unit meanwhile, the next
+            // round watches it (and the back-stop's timer bounds the wait till then).
+            let s = slot.state.load(Ordering::Relaxed);
+            if s & (UNITS_MASK | PEND) == 0 {
+                continue;
+            }
+            if w & FUTEX_WAITERS == 0
+                && slot
+                    .word
+                    .compare_exchange(w, w | FUTEX_WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            if s & LINKED == 0 {
+                short = true;
+            }
+            watch[n] = (j, w | FUTEX_WAITERS);
+            n += 1;
+        }
+        let watch = &watch[..n];
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let v = self.value.load(Ordering::SeqCst);
+        // Registered: a release from now on wakes us; one before shows here.
+        if v & VALUE_MASK != 0 || self.cached_elsewhere(except) {
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
-            match wake {
-                Wake::Retry => {}
-                Wake::Interrupted => return Status::Intr,
-                Wake::TimedOut if deadline.expired() => {
-                    // A unit that arrived at the deadline is still taken.
-                    if self.apply(me, i, 1, true, false, &Deadline::Now).is_ok() {
-                        let dead = self.value.load(Ordering::Relaxed) & DEATHS != 0
-                            && self.collect_report(me);
-                        return if dead { Status::OwnerDead } else { Status::Ok };
+            return if deadline.expired() {
+                Slept::DeadlinePassed
+            } else {
+                Slept::Again
+            };
+        }
+        let cap = if short {
+            BACKSTOP_UNLINKED_MS
+        } else {
+            BACKSTOP_LINKED_MS
+        };
+        let sleep_until = deadline.capped_ms(cap);
+        let mut words = [(&self.value, v); UNDO_HOLDERS + 1];
+        for (word, &(j, w)) in words[1..].iter_mut().zip(watch) {
+            *word = (&self.slots[j].word, w);
+        }
+        let wake = match waitv::wait_any(&words[..n + 1], &sleep_until) {
+            Some(w) => w,
+            None => futex::wait(&self.value, v, &deadline.capped_ms(BACKSTOP_UNLINKED_MS)),
+        };
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        match wake {
+            Wake::Retry => Slept::Again,
+            Wake::Interrupted => Slept::Interrupted,
+            Wake::TimedOut if deadline.expired() => Slept::DeadlinePassed,
+            Wake::TimedOut => {
+                // The back-stop: holders that provably no longer exist are marked as the
+                // kernel would have; the next round reclaims them.
+                for &(j, w) in watch {
+                    if self.holder_is_provably_dead(me, j, w) {
+                        let _ = self.slots[j].word.compare_exchange(
+                            w,
+                            FUTEX_OWNER_DIED | FUTEX_WAITERS,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                     }
-                    return Status::Timeout;
                 }
-                Wake::TimedOut => {
-                    // The back-stop: holders that provably no longer exist are marked
-                    // as the kernel would have; the next round reclaims them.
-                    for &(j, w) in &watch {
-                        if self.holder_is_provably_dead(me, j, w) {
-                            let _ = self.slots[j].word.compare_exchange(
-                                w,
-                                FUTEX_OWNER_DIED | FUTEX_WAITERS,
-                                Ordering::Relaxed,
-                                Ordering::Relaxed,
-                            );
-                        }
-                    }
-                }
+                Slept::Again
             }
         }
     }
@@ -1658,6 +1753,49 @@ mod tests {
         assert_eq!(reclaimer.join().unwrap(), Status::Ok);
         assert_eq!(s.release(), Status::Ok);
         assert_eq!(s.value(), 2);
+    }
+
+    /// A waiter holds no slot: with one holder of a Semaphore(1) and more blocked
+    /// waiters than there are slots, another acquirer times out (never `Busy`), and after
+    /// the release every waiter gets its turn, one at a time.
+    #[test]
+    #[cfg_attr(miri, ignore = "70 threads sleeping in futex_waitv")]
+    fn waiters_use_no_slots() {
+        use crate::raw::test_util::wait_until;
+        let s = new_sem(1, 1);
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        let n = UNDO_HOLDERS + 6;
+        let inside = Arc::new(AtomicI32::new(0));
+        let returned = Arc::new(AtomicI32::new(0));
+        let ts: Vec<_> = (0..n)
+            .map(|_| {
+                let (s, inside, returned) = (s.clone(), inside.clone(), returned.clone());
+                std::thread::spawn(move || {
+                    let r = s.acquire(Timeout::new(true, 60_000));
+                    returned.fetch_add(1, Ordering::SeqCst);
+                    if r == Status::Ok {
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        assert_eq!(s.release(), Status::Ok);
+                    }
+                    r
+                })
+            })
+            .collect();
+        // All asleep at once (they wake for the back-stop now and then), unless one
+        // returned already.
+        wait_until(|| {
+            s.sleepers.load(Ordering::SeqCst) as usize == n || returned.load(Ordering::SeqCst) > 0
+        });
+        assert_eq!(returned.load(Ordering::SeqCst), 0, "a waiter gave up");
+        let s2 = s.clone();
+        let late = std::thread::spawn(move || s2.acquire(Timeout::new(true, 300)));
+        assert_eq!(late.join().unwrap(), Status::Timeout);
+        assert_eq!(s.release(), Status::Ok);
+        for t in ts {
+            assert_eq!(t.join().unwrap(), Status::Ok);
+        }
+        assert_eq!(s.value(), 1);
     }
 
     #[test]
