@@ -424,6 +424,15 @@ static void in_child_with_every_allocation_failing(struct shared *s, int warm, v
 
 static int round_no;
 
+/* One round with a fresh helper process: `fn` in a child whose every allocation fails
+ * (after a warm-up if `warm`). */
+static void with_helper_every_allocation_failing(int warm, void (*fn)(struct shared *)) {
+    struct helper h;
+    struct shared *s = start_helper(&h);
+    in_child_with_every_allocation_failing(s, warm, fn);
+    stop_helper(&h);
+}
+
 static void everything_but_the_undo_wait(struct shared *s) {
     inplace_calls();
     anonymous_calls();
@@ -431,19 +440,9 @@ static void everything_but_the_undo_wait(struct shared *s) {
     blocking_calls(s);
 }
 
-TEST(every_allocation_failing_without_warm_up) {
-    struct helper h;
-    struct shared *s = start_helper(&h);
-    in_child_with_every_allocation_failing(s, 0, everything_but_the_undo_wait);
-    stop_helper(&h);
-}
+TEST(every_allocation_failing_without_warm_up) { with_helper_every_allocation_failing(0, everything_but_the_undo_wait); }
 
-TEST(every_allocation_failing_with_warm_up) {
-    struct helper h;
-    struct shared *s = start_helper(&h);
-    in_child_with_every_allocation_failing(s, 1, everything_but_the_undo_wait);
-    stop_helper(&h);
-}
+TEST(every_allocation_failing_with_warm_up) { with_helper_every_allocation_failing(1, everything_but_the_undo_wait); }
 
 /* A thread made while allocation works, whose first library call comes while every
  * allocation fails (the thread's identity and its record of held locks are set up
@@ -478,19 +477,9 @@ TEST(every_allocation_failing_in_a_new_thread) {
 }
 
 /* Apart, because the undo semaphore's wait loop belongs to other code than the rest. */
-TEST(undo_semaphore_wait_without_warm_up) {
-    struct helper h;
-    struct shared *s = start_helper(&h);
-    in_child_with_every_allocation_failing(s, 0, undo_wait_call);
-    stop_helper(&h);
-}
+TEST(undo_semaphore_wait_without_warm_up) { with_helper_every_allocation_failing(0, undo_wait_call); }
 
-TEST(undo_semaphore_wait_with_warm_up) {
-    struct helper h;
-    struct shared *s = start_helper(&h);
-    in_child_with_every_allocation_failing(s, 1, undo_wait_call);
-    stop_helper(&h);
-}
+TEST(undo_semaphore_wait_with_warm_up) { with_helper_every_allocation_failing(1, undo_wait_call); }
 
 /* ---- the Nth allocation fails ------------------------------------------------------ */
 

@@ -21,6 +21,7 @@ pub(super) enum Presence {
     Unknown,
 }
 
+/// What a probe's return value (and `errno`) says.
 fn presence(rc: libc::c_long) -> Presence {
     if rc == 0 {
         return Presence::Present;
@@ -32,6 +33,7 @@ fn presence(rc: libc::c_long) -> Presence {
     }
 }
 
+/// An id that names one thread or process (never a group, never "all").
 pub(super) fn valid(id: u32) -> bool {
     (1..=ID_MAX).contains(&id)
 }
