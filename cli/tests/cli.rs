@@ -531,6 +531,37 @@ fn concurrent_acquires_exclude_each_other_and_a_c_program() {
     assert_eq!(code(&o), 127);
 }
 
+/// Blocked acquirers of an undo semaphore hold no holder slot: 70 concurrent
+/// `acquire --timeout 60` of an undo `Semaphore(1)` all get their turn (before the fix,
+/// waiters used up the 64 slots and some exited 6, `MP_EBUSY`).
+#[test]
+fn seventy_waiters_of_an_undo_semaphore_all_get_their_turn() {
+    let n = Names::new("undo70");
+    let name = n.name("pool");
+    create("semaphore", &name, &["--value", "1", "--undo"]);
+    let clis: Vec<_> = (0..70)
+        .map(|_| {
+            Command::new(MPSYNC)
+                .args(["acquire", &name, "--timeout", "60", "--", "sleep", "0.01"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failed: Vec<String> = clis
+        .into_iter()
+        .map(|child| wait_output(child, "mpsync acquire (undo)"))
+        .filter(|o| !o.status.success())
+        .map(|o| format!("exit {}: {}", code(&o), stderr(&o)))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 70 failed: {failed:?}",
+        failed.len()
+    );
+}
+
 #[test]
 fn a_semaphore_admits_at_most_its_value() {
     let n = Names::new("sem");
