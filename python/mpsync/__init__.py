@@ -1,9 +1,9 @@
 """mpsync: multiprocessing's synchronization primitives on libmpsync.
 
 ``Lock``, ``RLock``, ``Semaphore``, ``BoundedSemaphore``, ``Condition``, ``Event``,
-``Barrier``, ``Value``, ``Array``, ``RawValue``, ``RawArray``, ``SharedMemory`` and
-``ShareableList`` behave as multiprocessing's (signatures, results, exceptions), and
-also:
+``Barrier``, ``Value``, ``Array``, ``RawValue``, ``RawArray`` (of any ctypes type),
+``copy``, ``SharedMemory`` and ``ShareableList`` behave as multiprocessing's
+(signatures, results, exceptions), and also:
 
 * work in fork, spawn and forkserver children (pass them as ``Process`` arguments) and,
   by name, in unrelated processes and other languages: ``RLock(name="jobs",
@@ -19,9 +19,14 @@ also:
 """
 
 import atexit as _atexit
+import ctypes as _ctypes
 import time as _time
 import types as _types
+import weakref as _weakref
+from multiprocessing import context as _mp_context
+from multiprocessing import reduction as _mp_reduction
 from multiprocessing import shared_memory as _std_shm
+from multiprocessing import sharedctypes as _std_sharedctypes
 
 from . import _mpsync
 from ._mpsync import (
@@ -50,6 +55,7 @@ __all__ = [
     "Array",
     "RawValue",
     "RawArray",
+    "copy",
     "SharedMemory",
     "ShareableList",
     "OwnerDiedError",
@@ -88,6 +94,15 @@ class BoundedSemaphore(Semaphore):
         return super().__new__(cls, value, **kwargs)
 
 
+class _Count:
+    """A read-only count with the ``get_value()`` of multiprocessing's semaphores."""
+
+    __slots__ = ("get_value",)
+
+    def __init__(self, get_value):
+        self.get_value = get_value
+
+
 class Condition:
     """``multiprocessing.Condition(lock=None)``, with an ``RLock`` (default) or a
     ``Lock``. A named condition (``name=...``) is shared with C's ``mp_cond_open``;
@@ -95,7 +110,15 @@ class Condition:
 
     def __init__(self, lock=None, *, name=None, create=False, exclusive=False, mode=0o600,
                  any_owner=False):
-        self._lock = lock if lock is not None else RLock()
+        if lock is None:
+            lock = RLock()
+        elif not isinstance(lock, (RLock, Lock)):
+            # The library waits on the lock's own word: another package's lock (such as
+            # multiprocessing's) cannot be released and re-taken by wait().
+            raise TypeError("a Condition's lock must be an mpsync.RLock or an mpsync.Lock "
+                            "(or None for a new RLock), not %s.%s"
+                            % (type(lock).__module__, type(lock).__qualname__))
+        self._lock = lock
         self._cond = _mpsync.RawCondition(name=name, create=create, exclusive=exclusive,
                                           mode=mode, any_owner=any_owner)
         self.acquire = self._lock.acquire
@@ -128,6 +151,29 @@ class Condition:
     def owner_died(self):
         """True if the last re-acquisition found the lock's owner dead (RLock only)."""
         return getattr(self._lock, "owner_died", False)
+
+    # multiprocessing's Condition counts sleeping and woken waiters in two semaphores and
+    # posts notifications to a third; its own tests check them (sleepers minus woken, and
+    # the wait semaphore, are 0 when nobody waits). These give the same counts, read from
+    # the library's condition (snapshots).
+
+    @property
+    def _sleeping_count(self):
+        """Waiters that no notify has picked yet (``get_value()``)."""
+        return _Count(self._cond.n_waiting)
+
+    @property
+    def _woken_count(self):
+        """Woken waiters still counted as sleepers: always 0, since the library's count of
+        sleepers leaves out a waiter as soon as a notify picks it."""
+        return _Count(lambda: 0)
+
+    @property
+    def _wait_semaphore(self):
+        """Notifications handed out and not yet taken: picked waiters still on their way
+        out of ``wait()`` (read through the condition's name; ``NotImplementedError`` if
+        the name no longer holds it)."""
+        return _Count(self._cond.n_signalled)
 
     def _check_owned(self):
         is_mine = getattr(self._lock, "_is_mine", None)
@@ -181,13 +227,44 @@ class Condition:
 
 # --- Value, Array, RawValue, RawArray -----------------------------------------------
 
-def _typecode(typecode_or_type):
+# ctypes' type for each type code: multiprocessing.sharedctypes' table, plus '?'.
+_TYPECODE_TO_CTYPE = {
+    "c": _ctypes.c_char, "u": _ctypes.c_wchar,
+    "b": _ctypes.c_byte, "B": _ctypes.c_ubyte,
+    "h": _ctypes.c_short, "H": _ctypes.c_ushort,
+    "i": _ctypes.c_int, "I": _ctypes.c_uint,
+    "l": _ctypes.c_long, "L": _ctypes.c_ulong,
+    "q": _ctypes.c_longlong, "Q": _ctypes.c_ulonglong,
+    "f": _ctypes.c_float, "d": _ctypes.c_double,
+    "?": _ctypes.c_bool,
+}
+
+# The ctypes types the library stores as typed elements (an mp_array_t of the type's
+# code, which a C program opens with mp_array_open), and their subclasses. Any other
+# ctypes type (Structure, Union, array types, c_wchar, c_longdouble, pointers,
+# byte-swapped variants) is stored as its bytes, in an array of type 'B'.
+_CORE_CTYPES = frozenset(ctype for code, ctype in _TYPECODE_TO_CTYPE.items() if code != "u")
+
+
+def _element(typecode_or_type):
+    """(ctypes type, the library's type code or None) for a type code or a ctypes type."""
     if isinstance(typecode_or_type, str):
-        return typecode_or_type
-    code = getattr(typecode_or_type, "_type_", None)
-    if isinstance(code, str):
-        return code
-    raise TypeError("unsupported type %r" % (typecode_or_type,))
+        try:
+            ctype = _TYPECODE_TO_CTYPE[typecode_or_type]
+        except KeyError:
+            raise TypeError("unsupported type code %r (type codes: %s; or a ctypes type)"
+                            % (typecode_or_type, " ".join(_TYPECODE_TO_CTYPE))) from None
+        return ctype, (typecode_or_type if ctype in _CORE_CTYPES else None)
+    if isinstance(typecode_or_type, type):
+        try:
+            _ctypes.sizeof(typecode_or_type)
+        except TypeError:
+            pass
+        else:
+            # c_longlong may be c_long itself (same size): its code is then 'l'.
+            base = next((c for c in typecode_or_type.__mro__ if c in _CORE_CTYPES), None)
+            return typecode_or_type, (base._type_ if base is not None else None)
+    raise TypeError("%r is neither a type code nor a ctypes type" % (typecode_or_type,))
 
 
 def _lock_args(lock):
@@ -201,27 +278,149 @@ def _lock_args(lock):
     return False, lock
 
 
-def _make(typecode, length, with_lock, is_value, ext, named):
-    return _mpsync.SharedArray(typecode, length, with_lock, is_value, ext, **named)
+class _SharedBuffer:
+    """The shared array under a raw ctypes object, kept as the object's ``_wrapper`` as
+    multiprocessing keeps its heap buffer there: multiprocessing's pickling of shared
+    ctypes objects for a child process (``sharedctypes.reduce_ctype``) calls
+    ``create_memoryview()`` on it in the child, which here opens the array by name.
+    ``name`` is that name."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    @property
+    def name(self):
+        return self.array.name
+
+    def create_memoryview(self):
+        return memoryview(self.array)
+
+    def __reduce__(self):
+        if _mp_context.get_spawning_popen() is None:
+            raise RuntimeError(
+                "a raw shared ctypes object (RawValue, RawArray, or lock=False) is given to "
+                "child processes as Process arguments or by inheritance, as "
+                "multiprocessing's: pickled otherwise it would arrive as a private copy. "
+                "Pass a Value or Array (pickled by name) instead, or open it by name")
+        return (_SharedBuffer, (self.array,))
+
+    def __repr__(self):
+        return "<mpsync shared buffer %r>" % (self.name,)
+
+
+def _raw_view(array, ctype, length):
+    """The ctypes object (``ctype``, or an array of ``length`` of them) over the shared
+    array's elements, pickled for child processes as multiprocessing's are."""
+    type_ = ctype if length is None else ctype * length
+    _mp_reduction.ForkingPickler.register(type_, _std_sharedctypes.reduce_ctype)
+    obj = type_.from_buffer(array)
+    obj._wrapper = _SharedBuffer(array)
+    return obj
+
+
+class _PickledByName:
+    """Makes multiprocessing's synchronized wrapper of a ctypes object pickle by the
+    name of the shared array under it (as every mpsync object pickles), rather than only
+    for a spawned child."""
+
+    def __reduce__(self):
+        return (_rebuild_synchronized, self._mpsync_state)
+
+
+class _Synchronized(_PickledByName, _std_sharedctypes.Synchronized):
+    pass
+
+
+class _SynchronizedArray(_PickledByName, _std_sharedctypes.SynchronizedArray):
+    pass
+
+
+class _SynchronizedString(_PickledByName, _std_sharedctypes.SynchronizedString):
+    pass
+
+
+for _cls in (_Synchronized, _SynchronizedArray, _SynchronizedString):
+    _cls.__name__ = _cls.__qualname__ = _cls.__name__.lstrip("_")  # as in their reprs
+del _cls
+
+# The wrapper class of each Structure or Union type, made as multiprocessing makes it
+# (a property per field, each access under the lock).
+_synchronized_classes = _weakref.WeakKeyDictionary()
+
+
+def _synchronize(obj, lock, state):
+    """multiprocessing's synchronized wrapper of ``obj`` taking ``lock``; ``state`` is
+    what ``_rebuild_synchronized`` needs to open it again by name."""
+    if isinstance(obj, _ctypes._SimpleCData):
+        cls = _Synchronized
+    elif isinstance(obj, _ctypes.Array):
+        cls = _SynchronizedString if obj._type_ is _ctypes.c_char else _SynchronizedArray
+    else:
+        ctype = type(obj)
+        cls = _synchronized_classes.get(ctype)
+        if cls is None:
+            fields = {field[0]: _std_sharedctypes.make_property(field[0])
+                      for field in ctype._fields_}
+            cls = type("Synchronized" + ctype.__name__,
+                       (_PickledByName, _std_sharedctypes.SynchronizedBase), fields)
+            _synchronized_classes[ctype] = cls
+    wrapper = cls(obj, lock)
+    wrapper._mpsync_state = state
+    return wrapper
+
+
+def _rebuild_synchronized(array, ctype, length, external_lock):
+    """Unpickles a synchronized wrapper: the view of the array (opened by name), with the
+    lock that was passed, or else the array's own."""
+    lock = external_lock if external_lock is not None else array.get_lock()
+    return _synchronize(_raw_view(array, ctype, length), lock,
+                        (array, ctype, length, external_lock))
+
+
+def _shared(ctype, code, length, init, lock, named):
+    """The object behind Value (``length`` None) and Array, of ``ctype`` stored as the
+    library's type ``code`` (None: as bytes): ``init`` is a ctypes object of the right
+    type holding the initial contents, or None to keep them (zeros)."""
+    with_lock, external = _lock_args(lock)
+    count = 1 if length is None else length
+    is_value = length is None
+    if code is not None:
+        # Typed elements: with a lock (its own or the caller's), the library's
+        # synchronized array is the object; without, a ctypes view of its elements.
+        raw = not with_lock and external is None
+        array = _mpsync.SharedArray(code, count, with_lock, is_value, external, **named)
+        obj = _raw_view(array, ctype, length) if raw else array
+    else:
+        array = _mpsync.SharedArray("B", _ctypes.sizeof(ctype) * count, with_lock, False,
+                                    None, **named)
+        obj = _raw_view(array, ctype, length)
+        if with_lock or external is not None:
+            lock = external if external is not None else array.get_lock()
+            obj = _synchronize(obj, lock, (array, ctype, length, external))
+    if init is not None and count:
+        memoryview(array).cast("B")[:] = bytes(init)
+    return obj
 
 
 def Value(typecode_or_type, *args, lock=True, name=None, create=False, exclusive=False,
           mode=0o600, any_owner=False):
-    """``multiprocessing.Value``: a synchronized shared value. With ``name``, the array
-    of length 1 a C program opens with ``mp_array_open(name, ..., 1, with_lock)``; a
-    named value keeps its contents (``*args`` initialise only unnamed values)."""
-    code = _typecode(typecode_or_type)
-    with_lock, ext = _lock_args(lock)
-    obj = _make(code, 1, with_lock, True, ext, dict(name=name, create=create,
-                exclusive=exclusive, mode=mode, any_owner=any_owner))
-    if args and name is None:
-        obj.value = args[0]
-    return obj
+    """``multiprocessing.Value``: a synchronized shared ctypes object of any ctypes type
+    (or type code); ``lock=False`` gives the raw ctypes object. With ``name``, for a
+    type code or simple ctypes type, the array of length 1 a C program opens with
+    ``mp_array_open(name, ..., 1, with_lock)``; a named value keeps its contents
+    (``*args`` initialise only unnamed values)."""
+    ctype, code = _element(typecode_or_type)
+    # The initial value made by ctypes itself: its conversions and errors.
+    init = ctype(*args) if args and name is None else None
+    return _shared(ctype, code, None, init, lock, dict(name=name, create=create,
+                   exclusive=exclusive, mode=mode, any_owner=any_owner))
 
 
 def RawValue(typecode_or_type, *args, name=None, create=False, exclusive=False, mode=0o600,
              any_owner=False):
-    """``multiprocessing.RawValue``: a shared value without a lock."""
+    """``multiprocessing.RawValue``: a ctypes object in shared memory, without a lock."""
     return Value(typecode_or_type, *args, lock=False, name=name, create=create,
                  exclusive=exclusive, mode=mode, any_owner=any_owner)
 
@@ -229,31 +428,35 @@ def RawValue(typecode_or_type, *args, name=None, create=False, exclusive=False, 
 def Array(typecode_or_type, size_or_initializer, *, lock=True, name=None, create=False,
           exclusive=False, mode=0o600, any_owner=False):
     """``multiprocessing.Array``: a synchronized shared array (``'c'`` arrays have
-    ``.value`` and ``.raw``). With ``name``, the array a C program opens with
-    ``mp_array_open``; a named array keeps its contents."""
-    code = _typecode(typecode_or_type)
-    with_lock, ext = _lock_args(lock)
+    ``.value`` and ``.raw``); ``lock=False`` gives the raw ctypes array. With ``name``,
+    the array a C program opens with ``mp_array_open``; a named array keeps its
+    contents."""
+    ctype, code = _element(typecode_or_type)
     if isinstance(size_or_initializer, int):
+        if size_or_initializer < 0:
+            raise ValueError("array size must be non-negative")
         length, init = size_or_initializer, None
     else:
-        init = size_or_initializer
-        if not isinstance(init, (bytes, bytearray)):
-            init = list(init)
-        length = len(init)
-    if length < 0:
-        raise ValueError("array size must be non-negative")
-    obj = _make(code, length, with_lock, False, ext, dict(name=name, create=create,
-                exclusive=exclusive, mode=mode, any_owner=any_owner))
-    if init is not None and name is None and length:
-        obj[:] = bytes(init) if isinstance(init, bytearray) else init
-    return obj
+        items = list(size_or_initializer)
+        length = len(items)
+        init = (ctype * length)(*items) if name is None else None
+    return _shared(ctype, code, length, init, lock, dict(name=name, create=create,
+                   exclusive=exclusive, mode=mode, any_owner=any_owner))
 
 
 def RawArray(typecode_or_type, size_or_initializer, *, name=None, create=False,
              exclusive=False, mode=0o600, any_owner=False):
-    """``multiprocessing.RawArray``: a shared array without a lock."""
+    """``multiprocessing.RawArray``: a ctypes array in shared memory, without a lock."""
     return Array(typecode_or_type, size_or_initializer, lock=False, name=name,
                  create=create, exclusive=exclusive, mode=mode, any_owner=any_owner)
+
+
+def copy(obj):
+    """``multiprocessing.sharedctypes.copy``: a raw shared ctypes object holding a copy of
+    the ctypes object ``obj``."""
+    new_obj = RawValue(type(obj))
+    _ctypes.pointer(new_obj)[0] = obj
+    return new_obj
 
 
 # --- SharedMemory, ShareableList -----------------------------------------------------
@@ -274,12 +477,28 @@ class SharedMemory:
             raise ValueError("'size' must be a positive number different from zero")
         if name is None and not create:
             raise ValueError("'name' can only be None if create=True")
-        self._blk = _mpsync.SharedMemoryBlock(name, bool(create), size, mode, any_owner)
+        if name is None:
+            self._blk = self._create_fresh(size, mode)
+        else:
+            self._blk = _mpsync.SharedMemoryBlock(name, bool(create), size, mode, any_owner)
         self._buf = memoryview(self._blk)
         self._track = track
         if track:
             from multiprocessing import resource_tracker
             resource_tracker.register("/" + self.name, "shared_memory")
+
+    @staticmethod
+    def _create_fresh(size, mode):
+        """A new block under a fresh name, chosen as multiprocessing chooses it (its
+        ``_make_filename``: ``/psm_`` and 8 random hex digits), retried while taken."""
+        make_filename = getattr(_std_shm, "_make_filename", None)
+        if make_filename is None:  # not in this Python: the library picks the same form
+            return _mpsync.SharedMemoryBlock(None, True, size, mode, False)
+        while True:
+            try:
+                return _mpsync.SharedMemoryBlock(make_filename(), True, size, mode, False)
+            except FileExistsError:
+                continue
 
     def __del__(self):
         try:
@@ -302,6 +521,12 @@ class SharedMemory:
     def name(self):
         """The block's name, without a leading slash."""
         return self._blk.name
+
+    @property
+    def _name(self):
+        """The name with its leading slash, as multiprocessing's ``_name`` (what
+        ``shm_open`` was given)."""
+        return "/" + self._blk.name
 
     @property
     def size(self):

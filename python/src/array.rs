@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mpsync::{Deadline, ElemType, Outcome, SharedArray};
-use pyo3::exceptions::{PyAttributeError, PyBufferError, PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyAttributeError, PyBufferError, PyIndexError, PyOverflowError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PySlice, PyTuple};
 
+use crate::errors::describe_array;
 use crate::locks::PyRLock;
-use crate::{Origin, blocking, make, open_options, to_py};
+use crate::{Origin, Quiet, Request, blocking, make, to_py};
 
 /// ctypes' name for each type (the reprs use them).
 fn ctype_name(ty: ElemType) -> &'static str {
@@ -145,12 +148,16 @@ fn encode(ty: ElemType, v: &Bound<'_, PyAny>, out: &mut [u8]) -> PyResult<()> {
                 return Err(PyTypeError::new_err("int expected instead of float"));
             }
             // Truncate like ctypes: take the low `size` bytes of the two's complement.
+            // An integer too wide even for i128 is masked; anything that is not an
+            // integer keeps extract's TypeError (ctypes': "'str' object cannot be
+            // interpreted as an integer").
             let wide: i128 = match v.extract::<i128>() {
                 Ok(i) => i,
-                Err(_) => {
+                Err(e) if e.is_instance_of::<PyOverflowError>(v.py()) => {
                     let masked = v.call_method1("__and__", (u128::MAX,))?;
                     masked.extract::<u128>()? as i128
                 }
+                Err(e) => return Err(e),
             };
             out[..size].copy_from_slice(&wide.to_ne_bytes()[..size]);
         }
@@ -162,7 +169,7 @@ fn encode(ty: ElemType, v: &Bound<'_, PyAny>, out: &mut [u8]) -> PyResult<()> {
 /// `RawValue`/`RawArray`, sharing one class.
 #[pyclass(module = "mpsync", name = "SharedArray", frozen)]
 pub struct PyArray {
-    pub(crate) arr: Arc<SharedArray>,
+    pub(crate) arr: Arc<Quiet<SharedArray>>,
     ty: ElemType,
     origin: Origin,
     /// A Value (one element, `.value`) rather than an Array.
@@ -220,7 +227,7 @@ impl PyArray {
         // access, as in multiprocessing, just proceeds.
         match lock.acquire(Deadline::now()) {
             Ok(Outcome::Timeout) => {
-                let arr = &*self.arr;
+                let arr: &SharedArray = &self.arr;
                 blocking(py, || match arr.lock() {
                     Some(l) => l.acquire(Deadline::forever()),
                     None => Ok(Outcome::Ok),
@@ -231,7 +238,7 @@ impl PyArray {
         }
         Ok(Held {
             external: None,
-            embedded: Some(&self.arr),
+            embedded: Some(&**self.arr),
         })
     }
 
@@ -300,11 +307,13 @@ impl PyArray {
         };
         let ty = ElemType::from_code(code)
             .ok_or_else(|| PyTypeError::new_err(format!("unsupported type code {typecode:?}")))?;
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (arr, origin) = make(name, &options, mode, any_owner, |n, o| {
+        let kind = if is_value { "Value" } else { "Array" };
+        let wanted = describe_array(code, length as u64, with_lock);
+        let request = Request::new(kind, wanted, name, create, exclusive, mode, any_owner);
+        let (arr, origin) = make(&request, |n, o| {
             SharedArray::open(n, o, ty, length, with_lock)
         })?;
-        let arr = Arc::new(arr);
+        let arr = Arc::new(Quiet::new(arr));
         let external = lock.is_some();
         let lock = match lock {
             Some(l) => Some(l),

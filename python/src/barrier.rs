@@ -6,7 +6,7 @@ use mpsync::Deadline;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{Origin, blocking, make, open_options, timeout_deadline, to_py};
+use crate::{Origin, Request, blocking, make, timeout_deadline, to_py};
 
 /// `multiprocessing.Barrier(parties, action=None, timeout=None)`: `wait` returns the
 /// arrival index; a broken barrier raises `threading.BrokenBarrierError`. `action`
@@ -38,11 +38,19 @@ impl PyBarrier {
         let parties = u32::try_from(parties)
             .ok()
             .filter(|&p| (1..=mpsync::Barrier::PARTIES_MAX).contains(&p))
-            .ok_or_else(|| PyValueError::new_err("parties must be > 0"))?;
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (barrier, origin) = make(name, &options, mode, any_owner, |n, o| {
-            mpsync::Barrier::open(n, o, parties)
-        })?;
+            .ok_or_else(|| {
+                PyValueError::new_err(if parties < 1 {
+                    "parties must be > 0".to_string()
+                } else {
+                    format!(
+                        "parties must be at most {}, not {parties}",
+                        mpsync::Barrier::PARTIES_MAX
+                    )
+                })
+            })?;
+        let wanted = format!("a Barrier (parties={parties})");
+        let request = Request::new("Barrier", wanted, name, create, exclusive, mode, any_owner);
+        let (barrier, origin) = make(&request, |n, o| mpsync::Barrier::open(n, o, parties))?;
         Ok(PyBarrier {
             barrier,
             origin,

@@ -22,20 +22,24 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+pub(crate) use errors::Request;
+
 mod array;
 mod barrier;
+mod errors;
 mod fast;
 mod locks;
 mod shm;
 
+// Module `mpsync`, where the package exports them (so that they pickle by reference).
 pyo3::create_exception!(
-    _mpsync,
+    mpsync,
     BadObjectError,
     PyValueError,
     "The memory or name does not hold a live object of this type (or with these parameters)."
 );
 pyo3::create_exception!(
-    _mpsync,
+    mpsync,
     BusyError,
     PyRuntimeError,
     "The object is in use: e.g. closed while this thread holds a lock inside it."
@@ -43,14 +47,18 @@ pyo3::create_exception!(
 
 /// Turns a library error into the Python exception `multiprocessing` would raise.
 pub(crate) fn to_py(e: Error) -> PyErr {
-    let msg = e.to_string();
+    to_py_with(e, e.to_string())
+}
+
+/// [`to_py`] with another message (one that names the object: see errors.rs).
+pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
     match e {
         Error::Invalid => PyValueError::new_err(msg),
         Error::BadObject => BadObjectError::new_err(msg),
         Error::NotOwner => PyAssertionError::new_err(msg),
         Error::Overflow => PyValueError::new_err(msg),
         Error::Interrupted => PyOSError::new_err((libc::EINTR, msg)),
-        Error::Broken => match broken_barrier_error(msg.clone()) {
+        Error::Broken => match broken_barrier_error(msg) {
             Ok(err) => err,
             Err(err) => err,
         },
@@ -107,20 +115,6 @@ pub(crate) fn blocking<T: Send>(
             other => return other.map_err(to_py),
         }
     }
-}
-
-/// `OpenOptions` from the keyword arguments every named constructor takes.
-pub(crate) fn open_options(
-    create: bool,
-    exclusive: bool,
-    mode: u32,
-    any_owner: bool,
-) -> OpenOptions {
-    OpenOptions::new()
-        .create(create)
-        .exclusive(exclusive)
-        .mode(mode)
-        .any_owner(any_owner)
 }
 
 /// A fresh name for an object created without one: the core's process-owned
@@ -199,7 +193,79 @@ fn sweep_orphans(py: Python<'_>) -> usize {
 /// Removes the name of a named object or shared-memory block.
 #[pyfunction]
 fn unlink(name: &str) -> PyResult<()> {
-    mpsync::unlink(name).map_err(to_py)
+    mpsync::unlink(name).map_err(|e| match e {
+        Error::Invalid => match errors::name_problem(name) {
+            Some(problem) => PyValueError::new_err(format!("unlink: {problem} ({})", e.name())),
+            None => to_py(e),
+        },
+        Error::NotFound => PyFileNotFoundError::new_err((
+            libc::ENOENT,
+            format!("no object or block of that name to unlink ({})", e.name()),
+            name.to_string(),
+        )),
+        Error::PermissionDenied => PyPermissionError::new_err((
+            libc::EACCES,
+            format!("cannot unlink: permission denied ({})", e.name()),
+            name.to_string(),
+        )),
+        e => to_py(e),
+    })
+}
+
+/// A handle that may be dropped while the calling thread holds a lock inside its
+/// mapping: an RLock, an undo semaphore whose units it holds, or a synchronized array.
+/// The crate's own drop then keeps the mapping (unmapping memory that holds a lock the
+/// thread owns would corrupt the thread's robust list) and prints a line to standard
+/// error. Python decides when objects are dropped (collection, interpreter exit), and
+/// a program may exit while holding a lock (the next acquirer is told of the owner's
+/// death): so this wrapper keeps the mapping the same way, silently.
+pub(crate) struct Quiet<T: Close>(std::mem::ManuallyDrop<T>);
+
+/// The crate's `close(self)`, which hands the handle back when it cannot close it.
+pub(crate) trait Close: Sized {
+    fn close_or_return(self) -> Result<(), (Self, Error)>;
+}
+
+impl Close for mpsync::RLock {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
+impl Close for mpsync::Semaphore {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
+impl Close for mpsync::SharedArray {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
+impl<T: Close> Quiet<T> {
+    pub(crate) fn new(handle: T) -> Self {
+        Quiet(std::mem::ManuallyDrop::new(handle))
+    }
+}
+
+impl<T: Close> std::ops::Deref for Quiet<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Close> Drop for Quiet<T> {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; the wrapper is never used again.
+        let handle = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        if let Err((handle, _busy)) = handle.close_or_return() {
+            // Still mapped and still held: keep the mapping, as the crate's drop does.
+            std::mem::forget(handle);
+        }
+    }
 }
 
 /// Where a Python object's shared object came from: the pickling state.
@@ -234,28 +300,26 @@ impl Drop for Origin {
     }
 }
 
-/// Builds an object, anonymous (fresh name) or named, and its origin.
+/// Builds the object `request` describes, anonymous (fresh name) or named, and its
+/// origin; errors name the object and say why (errors.rs).
 pub(crate) fn make<T>(
-    name: Option<&str>,
-    options: &OpenOptions,
-    mode: u32,
-    any_owner: bool,
+    request: &Request<'_>,
     open: impl Fn(&str, &OpenOptions) -> Result<T, Error>,
 ) -> PyResult<(T, Origin)> {
-    match name {
+    match request.name {
         Some(n) => {
-            let obj = open(n, options).map_err(to_py)?;
+            let obj = open(n, &request.options()).map_err(|e| request.error(e))?;
             Ok((
                 obj,
                 Origin {
                     name: n.trim_start_matches('/').to_string(),
                     anonymous: false,
-                    any_owner,
+                    any_owner: request.any_owner,
                 },
             ))
         }
         None => {
-            let (obj, n) = create_anonymous(mode, open).map_err(to_py)?;
+            let (obj, n) = create_anonymous(request.mode, open).map_err(|e| request.error(e))?;
             Ok((
                 obj,
                 Origin {

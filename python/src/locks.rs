@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use mpsync::{Deadline, Error, Outcome};
-use pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAssertionError, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::{Origin, blocking, deadline_of, make, open_options, timeout_deadline, to_py};
+use crate::errors::quoted;
+use crate::{Origin, Quiet, Request, blocking, deadline_of, make, timeout_deadline, to_py};
 
 /// The calling thread's id (pthread_self), to tell "mine" from "another thread's" in
 /// reprs, as `multiprocessing` does.
@@ -79,8 +80,16 @@ impl PyLock {
         mode: u32,
         any_owner: bool,
     ) -> PyResult<Self> {
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (lock, origin) = make(name, &options, mode, any_owner, mpsync::Lock::open)?;
+        let request = Request::new(
+            "Lock",
+            "an mpsync.Lock",
+            name,
+            create,
+            exclusive,
+            mode,
+            any_owner,
+        );
+        let (lock, origin) = make(&request, mpsync::Lock::open)?;
         Ok(PyLock {
             lock,
             origin,
@@ -154,8 +163,8 @@ impl PyLock {
 
 /// An RLock: its own, or the one embedded in a synchronized array.
 pub(crate) enum RLockRef {
-    Own(mpsync::RLock),
-    Array(Arc<mpsync::SharedArray>),
+    Own(Quiet<mpsync::RLock>),
+    Array(Arc<Quiet<mpsync::SharedArray>>),
 }
 
 impl RLockRef {
@@ -248,7 +257,7 @@ pub struct PyRLock {
 }
 
 impl PyRLock {
-    pub(crate) fn of_array(array: Arc<mpsync::SharedArray>) -> PyRLock {
+    pub(crate) fn of_array(array: Arc<Quiet<mpsync::SharedArray>>) -> PyRLock {
         PyRLock {
             lock: RLockRef::Array(array),
             origin: None,
@@ -275,10 +284,18 @@ impl PyRLock {
         any_owner: bool,
         raise_owner_died: bool,
     ) -> PyResult<Self> {
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (lock, origin) = make(name, &options, mode, any_owner, mpsync::RLock::open)?;
+        let request = Request::new(
+            "RLock",
+            "an mpsync.RLock",
+            name,
+            create,
+            exclusive,
+            mode,
+            any_owner,
+        );
+        let (lock, origin) = make(&request, mpsync::RLock::open)?;
         Ok(PyRLock {
-            lock: RLockRef::Own(lock),
+            lock: RLockRef::Own(Quiet::new(lock)),
             origin: Some(origin),
             report: DeathReport::new(raise_owner_died, RLOCK_DIED),
         })
@@ -396,7 +413,7 @@ impl PyRLock {
 /// unit taken, if made with `raise_owner_died=True`).
 #[pyclass(module = "mpsync", name = "Semaphore", subclass, frozen)]
 pub struct PySemaphore {
-    pub(crate) sem: mpsync::Semaphore,
+    pub(crate) sem: Quiet<mpsync::Semaphore>,
     origin: Origin,
     /// An undo semaphore (`MP_SEM_UNDO`): the fast paths in `fast.rs` leave it alone.
     pub(crate) undo: bool,
@@ -442,8 +459,37 @@ impl PySemaphore {
             .map_err(|_| PyValueError::new_err("semaphore initial value too large"))?;
         let max = u32::try_from(max)
             .map_err(|_| PyValueError::new_err("semaphore maximum value out of range"))?;
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (sem, origin) = make(name, &options, mode, any_owner, |n, o| {
+        let (wanted, bound) = if undo {
+            ("an undo Semaphore (undo=True)", "SEM_UNDO_VALUE_MAX")
+        } else if max == mpsync::SEM_VALUE_MAX {
+            ("a Semaphore", "SEM_VALUE_MAX")
+        } else {
+            ("a BoundedSemaphore", "SEM_VALUE_MAX")
+        };
+        let limit = if undo {
+            mpsync::SEM_UNDO_VALUE_MAX
+        } else {
+            mpsync::SEM_VALUE_MAX
+        };
+        let mut request = Request::new(
+            "Semaphore",
+            wanted,
+            name,
+            create,
+            exclusive,
+            mode,
+            any_owner,
+        );
+        request.invalid_values = if max > limit {
+            Some(format!("maxvalue {max} is above {bound} ({limit})"))
+        } else if value > max && maxvalue.is_none() {
+            Some(format!("value {value} is above {bound} ({max})"))
+        } else if value > max {
+            Some(format!("value {value} is above maxvalue {max}"))
+        } else {
+            None
+        };
+        let (sem, origin) = make(&request, |n, o| {
             if undo {
                 mpsync::Semaphore::open_undo(n, o, value, max)
             } else {
@@ -451,7 +497,7 @@ impl PySemaphore {
             }
         })?;
         Ok(PySemaphore {
-            sem,
+            sem: Quiet::new(sem),
             origin,
             undo,
             report: DeathReport::new(raise_owner_died, SEM_DIED),
@@ -587,8 +633,16 @@ impl PyCondition {
         mode: u32,
         any_owner: bool,
     ) -> PyResult<Self> {
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (cond, origin) = make(name, &options, mode, any_owner, mpsync::Condition::open)?;
+        let request = Request::new(
+            "Condition",
+            "a Condition",
+            name,
+            create,
+            exclusive,
+            mode,
+            any_owner,
+        );
+        let (cond, origin) = make(&request, mpsync::Condition::open)?;
         Ok(PyCondition { cond, origin })
     }
 
@@ -652,6 +706,30 @@ impl PyCondition {
         self.cond.n_waiting().map_err(to_py)
     }
 
+    /// Threads that a notify picked and that are still on their way out of `wait` (the
+    /// notifications handed out and not yet taken: what multiprocessing's wait
+    /// semaphore counts). A snapshot, read by the crate's inspector through the name
+    /// (so it costs a scan of `/proc`): `NotImplementedError` if the name no longer
+    /// holds a condition.
+    fn n_signalled(&self, py: Python<'_>) -> PyResult<u32> {
+        let name = self.origin.name.as_str();
+        let registered = match py.allow_threads(|| mpsync::inspect::inspect(name)) {
+            Ok(mpsync::inspect::ObjectInfo {
+                state: Some(mpsync::inspect::State::Cond { waiters }),
+                ..
+            }) => waiters,
+            _ => {
+                return Err(PyNotImplementedError::new_err(format!(
+                    "the signalled waiters of Condition {} cannot be counted: the name no longer \
+                     holds a condition",
+                    quoted(name)
+                )));
+            }
+        };
+        let waiting = self.cond.n_waiting().map_err(to_py)?;
+        Ok(registered.saturating_sub(waiting))
+    }
+
     #[getter]
     fn name(&self) -> &str {
         &self.origin.name
@@ -681,8 +759,10 @@ impl PyEvent {
         mode: u32,
         any_owner: bool,
     ) -> PyResult<Self> {
-        let options = open_options(create, exclusive, mode, any_owner);
-        let (event, origin) = make(name, &options, mode, any_owner, mpsync::Event::open)?;
+        let request = Request::new(
+            "Event", "an Event", name, create, exclusive, mode, any_owner,
+        );
+        let (event, origin) = make(&request, mpsync::Event::open)?;
         Ok(PyEvent { event, origin })
     }
 

@@ -8,7 +8,7 @@ use mpsync::{OpenOptions, SharedMemory};
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::to_py;
+use crate::{Request, to_py};
 
 /// The mapping and its exported views, under one mutex so that `close` and a new
 /// view never race.
@@ -64,7 +64,21 @@ impl PySharedMemory {
                 }
                 (None, false) => Err(mpsync::Error::Invalid),
             })
-            .map_err(to_py)?;
+            .map_err(|e| {
+                let mut request = Request::new(
+                    "SharedMemory",
+                    "a SharedMemory block",
+                    name,
+                    create,
+                    create && name.is_some(),
+                    mode,
+                    any_owner,
+                );
+                if name.is_none() && !create {
+                    request.invalid_values = Some("'name' can only be None if create=True".into());
+                }
+                request.error(e)
+            })?;
         Ok(PySharedMemory {
             name: shm.name().to_string(),
             size: shm.len(),

@@ -32,7 +32,8 @@ objs = {
     "value": mpsync.Value("i", 7), "array": mpsync.Array("d", 4),
     "raw": mpsync.RawArray("b", 16),
 }
-names = {k: o.name for k, o in objs.items()}
+names = {k: o.name for k, o in objs.items() if k != "raw"}
+names["raw"] = objs["raw"]._wrapper.name  # a raw ctypes array: its shared array's name
 names["cond_lock"] = objs["cond"]._lock.name
 names["cond"] = objs["cond"]._cond.name
 shm = mpsync.SharedMemory(create=True, size=64)

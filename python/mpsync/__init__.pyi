@@ -1,0 +1,166 @@
+# Type stubs of the mpsync package (python/mpsync/__init__.py; the classes written in
+# Rust are in _mpsync.pyi). Value, Array, RawValue and RawArray return ctypes objects
+# or synchronized wrappers whose type depends on the arguments: they are typed Any.
+
+from collections.abc import Callable, Iterable
+from multiprocessing import shared_memory as _std_shm
+from types import TracebackType
+from typing import Any, TypeVar
+
+from typing_extensions import Self
+
+from ._mpsync import (
+    ARRAY_DATA_OFFSET as ARRAY_DATA_OFFSET,
+    NAME_MAX as NAME_MAX,
+    SEM_VALUE_MAX as SEM_VALUE_MAX,
+    BadObjectError as BadObjectError,
+    Barrier as Barrier,
+    BusyError as BusyError,
+    Event as Event,
+    Lock as Lock,
+    RLock as RLock,
+    Semaphore as Semaphore,
+    unlink as unlink,
+)
+
+_T = TypeVar("_T")
+_SLT = TypeVar("_SLT", int, float, bool, str, bytes, None)
+
+__all__ = [
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "Condition",
+    "Event",
+    "Barrier",
+    "Value",
+    "Array",
+    "RawValue",
+    "RawArray",
+    "copy",
+    "SharedMemory",
+    "ShareableList",
+    "OwnerDiedError",
+    "BadObjectError",
+    "BusyError",
+    "unlink",
+    "SEM_VALUE_MAX",
+    "NAME_MAX",
+    "ARRAY_DATA_OFFSET",
+]
+
+class OwnerDiedError(RuntimeError): ...
+
+class BoundedSemaphore(Semaphore):
+    def __new__(
+        cls,
+        value: int = 1,
+        *,
+        maxvalue: int | None = None,
+        name: str | None = None,
+        create: bool = False,
+        exclusive: bool = False,
+        mode: int = 0o600,
+        any_owner: bool = False,
+        undo: bool = False,
+        raise_owner_died: bool = False,
+    ) -> Self: ...
+
+class Condition:
+    def __init__(
+        self,
+        lock: Lock | RLock | None = None,
+        *,
+        name: str | None = None,
+        create: bool = False,
+        exclusive: bool = False,
+        mode: int = 0o600,
+        any_owner: bool = False,
+    ) -> None: ...
+    # The lock's own methods (instance attributes).
+    acquire: Callable[..., bool]
+    release: Callable[[], None]
+    def __enter__(self) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def owner_died(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def wait_for(self, predicate: Callable[[], _T], timeout: float | None = None) -> _T: ...
+    def notify(self, n: int = 1) -> None: ...
+    def notify_all(self) -> None: ...
+
+def Value(
+    typecode_or_type: str | type[Any],
+    *args: Any,
+    lock: Any = True,
+    name: str | None = None,
+    create: bool = False,
+    exclusive: bool = False,
+    mode: int = 0o600,
+    any_owner: bool = False,
+) -> Any: ...
+def RawValue(
+    typecode_or_type: str | type[Any],
+    *args: Any,
+    name: str | None = None,
+    create: bool = False,
+    exclusive: bool = False,
+    mode: int = 0o600,
+    any_owner: bool = False,
+) -> Any: ...
+def Array(
+    typecode_or_type: str | type[Any],
+    size_or_initializer: int | Iterable[Any],
+    *,
+    lock: Any = True,
+    name: str | None = None,
+    create: bool = False,
+    exclusive: bool = False,
+    mode: int = 0o600,
+    any_owner: bool = False,
+) -> Any: ...
+def RawArray(
+    typecode_or_type: str | type[Any],
+    size_or_initializer: int | Iterable[Any],
+    *,
+    name: str | None = None,
+    create: bool = False,
+    exclusive: bool = False,
+    mode: int = 0o600,
+    any_owner: bool = False,
+) -> Any: ...
+def copy(obj: _T) -> _T: ...
+
+class SharedMemory:
+    def __init__(
+        self,
+        name: str | None = None,
+        create: bool = False,
+        size: int = 0,
+        *,
+        track: bool = False,
+        mode: int = 0o600,
+        any_owner: bool = False,
+    ) -> None: ...
+    @property
+    def buf(self) -> memoryview: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    def close(self) -> None: ...
+    def unlink(self) -> None: ...
+    def __del__(self) -> None: ...
+
+class ShareableList(_std_shm.ShareableList[_SLT]):
+    def __init__(
+        self, sequence: Iterable[_SLT] | None = None, *, name: str | None = None
+    ) -> None: ...
