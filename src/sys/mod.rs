@@ -18,6 +18,8 @@ pub(crate) mod futex;
 pub(crate) mod liveness;
 pub(crate) mod robust;
 pub(crate) mod shm;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub(crate) mod thread;
 pub(crate) mod time;
 pub(crate) mod waitv;

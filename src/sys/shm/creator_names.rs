@@ -232,6 +232,7 @@ pub(crate) fn sweep_orphans() -> std::io::Result<usize> {
 mod tests {
     use super::super::names::SHM_DIR;
     use super::*;
+    use crate::sys::test_util::{in_child, reaped_child};
 
     fn random_hex() -> String {
         format!("{:08x}", super::super::block::random_u32())
@@ -311,16 +312,15 @@ mod tests {
 
     #[test]
     fn a_fork_child_records_itself() {
-        use crate::api::tests_fork::{in_child, wait_for};
         let parent = Creator::current();
-        let child = in_child(|| {
+        let code = in_child(|| {
             // SAFETY: getpid cannot fail.
             let me = unsafe { libc::getpid() } as u32;
             let c = parse_anonymous_name(anonymous_name().as_str());
             let fresh = liveness::own_process_start_time().unwrap_or(0);
             i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
         });
-        wait_for(child, None);
+        assert_eq!(code, 0, "the child's name did not record the child");
         assert_eq!(Creator::current(), parent);
     }
 
@@ -333,22 +333,15 @@ mod tests {
             return;
         }
         // A creator that no longer exists: a reaped child.
-        // SAFETY: the child only calls _exit.
-        let dead = unsafe { libc::fork() };
-        if dead == 0 {
-            // SAFETY: async-signal-safe exit of the child.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let dead = reaped_child();
         let (start, ns, r) = (me.start, me.pidns, random_hex());
         let name = |pid: u32, start: u64, ns: u64| format!("{ANON_PREFIX}{pid}-{start}-{ns}-0-{r}");
-        let orphan = name(dead as u32, start, ns);
+        let orphan = name(dead, start, ns);
         let kept = [
             name(me.pid, start, ns),                             // alive
             name(me.pid, start + 1, ns), // our pid, another start: reused pid, dead
-            name(dead as u32, start, ns + 1), // another namespace: unknown
-            name(dead as u32, 0, ns),    // unknown start time
+            name(dead, start, ns + 1),   // another namespace: unknown
+            name(dead, 0, ns),           // unknown start time
             format!("{ANON_PREFIX}{dead}-{start}-{ns}-0-{r}-x"), // not the form
             format!("mpsync-{dead}-0-{r}"), // the old form: records no start time
         ];

@@ -106,14 +106,7 @@ mod tests {
     fn fallback_creation_sweeps_dead_creators_temp_files() {
         let _g = shared_guard();
         // A creator that no longer exists: a reaped child's pid and a start time.
-        // SAFETY: the child only calls _exit.
-        let dead = unsafe { libc::fork() };
-        if dead == 0 {
-            // SAFETY: async-signal-safe exit of the child.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let dead = crate::sys::test_util::reaped_child();
         let ns = std::fs::metadata("/proc/self/ns/pid").map(|m| {
             use std::os::unix::fs::MetadataExt;
             m.ino()
