@@ -9,6 +9,7 @@
 //! * [`robust`]: the thread's kernel robust list and its private book of held locks.
 //! * [`liveness`]: the one judge of a recorded owner's death (positive evidence only: the
 //!   kernel's `ESRCH`, or a `/proc` entry read completely), without allocating.
+//! * [`random`]: random bits for generated names.
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 //! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
 
@@ -16,6 +17,7 @@ pub(crate) mod fork;
 pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod liveness;
+pub(crate) mod random;
 pub(crate) mod robust;
 pub(crate) mod shm;
 #[cfg(test)]

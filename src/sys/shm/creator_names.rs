@@ -23,6 +23,7 @@ use super::names::SHM_DIR_C;
 use crate::fallible::StackStr;
 use crate::sys::fs::{Dir, EntryType, is_regular_file_at};
 use crate::sys::liveness::{self, Liveness, Vantage};
+use crate::sys::random::random_u32;
 
 /// Prefix of temporary creation files (fallback path only).
 pub(crate) const TEMP_PREFIX: &str = ".mpsync-tmp-";
@@ -150,7 +151,7 @@ pub(crate) fn temp_name() -> CreatorName {
 pub(crate) fn anonymous_name() -> CreatorName {
     let c = Creator::current();
     let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let rand = super::block::random_u32();
+    let rand = random_u32();
     // Fits (see `CreatorName`); the fallback is unreachable.
     CreatorName::format(format_args!(
         "{ANON_PREFIX}{}-{}-{}-{n}-{rand:08x}",
@@ -235,7 +236,7 @@ mod tests {
     use crate::sys::test_util::{in_child, reaped_child};
 
     fn random_hex() -> String {
-        format!("{:08x}", super::super::block::random_u32())
+        format!("{:08x}", random_u32())
     }
 
     #[test]
