@@ -1,6 +1,7 @@
 //! The operating-system layer: the only place that makes system calls.
 //!
-//! * [`fork`]: the `fork()` handlers (consistent registry, fresh thread identity).
+//! * [`fork`]: registers a module's own `fork()` handlers, once (a leaf: `shm::registry`
+//!   and `thread` register theirs: consistent registry, fresh thread identity).
 //! * [`fs`]: directories and text files read into fixed buffers (no heap).
 //! * [`futex`]: shared (never `FUTEX_PRIVATE_FLAG`) futex wait/wake on 32-bit words
 //!   in shared memory, plus the robust-list syscalls.

@@ -25,11 +25,12 @@
 //! removals allocate nothing.
 //!
 //! **Locking and `fork`.** The table sits behind a [`SpinMutex`] held for a few
-//! instructions (plus, once per arena, the `mmap` that reserves it). The process's
-//! `pthread_atfork` handlers (`sys::fork`) take it before `fork()` and release it in
-//! both processes, so a child forked at any instant, from any thread, inherits a
-//! consistent table that it can use at once. Every entry point makes sure the handlers
-//! are registered before it touches the table.
+//! instructions (plus, once per arena, the `mmap` that reserves it). This module's
+//! `pthread_atfork` handlers (registered through `sys::fork` when the library is
+//! loaded) take it before `fork()` and release it in both processes, so a child forked
+//! at any instant, from any thread, inherits a consistent table that it can use at
+//! once. Every entry point makes sure the handlers are registered before it touches the
+//! table (for builds in which the load-time constructor did not run).
 //!
 //! **The lookup cache.** Every array access and block query looks its handle up, so
 //! [`lookup`] must not serialise the threads of a process on the table's spin flag. A
@@ -47,6 +48,7 @@ use std::ffi::CStr;
 
 use super::spin_mutex::SpinMutex;
 use crate::fallible::NoMem;
+use crate::sys::fork;
 
 /// What a mapping holds, as the layer above declared when it was made. Never re-read
 /// from the shared memory, which other processes may have scribbled on.
@@ -135,7 +137,7 @@ const ARENA_SIZES: [usize; 5] = [1 << 40, 1 << 36, 1 << 33, 1 << 30, 1 << 27];
 const ARENA_SIZES: [usize; 3] = [1 << 29, 1 << 27, 1 << 25];
 
 fn table() -> super::spin_mutex::Guard<'static, Table> {
-    crate::sys::fork::ensure_handlers();
+    FORK_HANDLERS.ensure();
     TABLE.lock()
 }
 
@@ -425,9 +427,21 @@ impl LookupCache {
     }
 }
 
+// SAFETY: `lock_for_fork` takes the table in the forking thread (it yields while
+// another thread holds it, which takes a few instructions); `unlock_after_fork` runs
+// only after it, in the same thread of the parent or in the child (its only thread).
+static FORK_HANDLERS: fork::Handlers = unsafe {
+    fork::Handlers::new(
+        Some(lock_for_fork),
+        Some(unlock_after_fork),
+        Some(unlock_after_fork),
+    )
+};
+fork::register_at_load!(FORK_HANDLERS);
+
 /// `pthread_atfork` prepare handler: holds the table across `fork()`, so that no
 /// other thread is in the middle of changing it when the child's copy is taken.
-pub(crate) fn lock_for_fork() {
+extern "C" fn lock_for_fork() {
     TABLE.lock_raw();
 }
 
@@ -435,7 +449,7 @@ pub(crate) fn lock_for_fork() {
 ///
 /// # Safety
 /// Only from those handlers, after `lock_for_fork` ran in this `fork()`.
-pub(crate) unsafe fn unlock_after_fork() {
+unsafe extern "C" fn unlock_after_fork() {
     // SAFETY: per the contract, the prepare handler took it for this fork.
     unsafe { TABLE.unlock_raw() };
 }
@@ -456,6 +470,12 @@ mod tests {
             content: Content::Object(kind),
             in_arena: false,
         }
+    }
+
+    #[cfg(not(miri))]
+    #[test]
+    fn fork_handlers_are_registered_at_load() {
+        assert!(FORK_HANDLERS.registered());
     }
 
     #[test]
