@@ -19,7 +19,9 @@ use super::fork;
 use super::futex::RobustListHead;
 #[cfg(not(miri))]
 use super::liveness;
-use super::robust::{self, Book, Mode};
+// The mechanics, not `robust` itself, which asks this module for the calling thread's
+// book.
+use super::robust::list::{self as robust, Book, Mode};
 
 /// The calling thread's identity. Lives in the thread's 64-byte initial-exec TLS slot
 /// (`src/sys/tls.c`), which starts all-zero: `tid == 0` means "not initialised yet",
