@@ -278,7 +278,7 @@ mod tests {
             assert_eq!(parse_anonymous_name(n), Some(me), "{n}");
             assert!(n.len() <= super::super::names::NAME_MAX_LEN, "{n}");
             let c = std::ffi::CString::new(n.as_str()).unwrap();
-            assert!(super::super::validate_name(&c).is_ok(), "{n}");
+            assert!(super::super::names::validate_name(&c).is_ok(), "{n}");
         }
         let good = "mpsync-anon-12-345-4026531836-7-0a1b2c3d";
         assert_eq!(

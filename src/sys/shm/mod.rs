@@ -31,6 +31,8 @@ pub(crate) use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
 pub(crate) use names::validate_name;
 #[cfg(test)]
 pub(crate) use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
+#[cfg(test)]
+pub(crate) use registry::TEST_MAPPINGS;
 pub(crate) use registry::{Content, Mapping, Place, block_name};
 
 use std::ffi::CStr;
@@ -48,12 +50,6 @@ pub(crate) fn unlink_name(name: &CStr) -> MpResult<()> {
     }
     Ok(())
 }
-
-/// Unit tests that make mappings hold this for reading; a test that uses a stale
-/// (closed) address holds it for writing, so that even where the kernel places
-/// mappings (no arena) no other test's mapping can be at that address meanwhile.
-#[cfg(test)]
-pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 #[cfg(test)]
 mod tests {

@@ -141,6 +141,28 @@ fn table() -> super::spin_mutex::Guard<'static, Table> {
     TABLE.lock()
 }
 
+/// How arena address space is reserved: inaccessible (`PROT_NONE`), private, and
+/// without memory or commit charge. `map` uses the same flags (with `MAP_FIXED`) to
+/// give a closed mapping's range back to its arena.
+pub(super) const RESERVE_FLAGS: libc::c_int =
+    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+
+/// Reserves `size` bytes of address space (no memory, no commit charge), for an arena.
+fn reserve(size: usize) -> Option<usize> {
+    // SAFETY: a fresh inaccessible mapping chosen by the kernel.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            size,
+            libc::PROT_NONE,
+            RESERVE_FLAGS,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p as usize)
+}
+
 /// Hands out `span` bytes (a multiple of the page size) of never-used arena address
 /// space, reserving a new arena if needed; `Ok(None)` if no arena can be had (the
 /// caller then lets the kernel choose). Also makes sure that [`record`] will find room
@@ -162,7 +184,7 @@ pub(crate) fn claim(span: usize) -> Result<Option<usize>, NoMem> {
     let Some((start, size)) = ARENA_SIZES
         .iter()
         .map(|&s| s.max(span))
-        .find_map(|s| super::map::reserve(s).map(|p| (p, s)))
+        .find_map(|s| reserve(s).map(|p| (p, s)))
     else {
         return Ok(None);
     };
@@ -454,6 +476,14 @@ unsafe extern "C" fn unlock_after_fork() {
     unsafe { TABLE.unlock_raw() };
 }
 
+/// Unit tests that make mappings hold this for reading; a test that uses a stale
+/// (closed) address holds it for writing, so that even where the kernel places
+/// mappings (no arena) no other test's mapping can be at that address meanwhile.
+/// (Here, with the table, so that the tests of every file of `shm` reach it without
+/// importing `shm` itself.)
+#[cfg(test)]
+pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,9 +510,7 @@ mod tests {
 
     #[test]
     fn the_lookup_cache_never_outlives_the_table() {
-        let _g = crate::sys::shm::TEST_MAPPINGS
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let _g = TEST_MAPPINGS.write().unwrap_or_else(|e| e.into_inner());
         let (ma, mb) = (mapping(100, 7), mapping(200, 9));
         assert_eq!(record(A, ma, None), Ok(true));
         assert_eq!(record(B, mb, None), Ok(true));
