@@ -4,7 +4,7 @@
  * object, whose owner then faulted on its data. Now every close is decided by the
  * process's private registry, and a closed address is never handed out again:
  * closing twice is MP_EBADOBJ, with every handle kind, and the newer object still
- * works. */
+ * works. The same registry must hold as many live objects as the process can map. */
 #include "mpt_util.h"
 #include <inttypes.h>
 
@@ -300,4 +300,24 @@ TEST(objects_work_without_an_arena) {
             CHECK_OK(kinds[i].close(h));
         }
     CHECK(largest_reservation() < (64ull << 20));
+}
+
+/* CPython lets a process hold tens of thousands of Locks (each sem_open is one mapping;
+ * the limit is vm.max_map_count, 65530). A regression: the process's record of its
+ * mappings (src/sys/shm/registry.rs) had a small fixed size, and mp_lock_new failed
+ * after 4096 live objects. */
+TEST(more_than_4096_objects_per_process) {
+    enum { N = 10000 };
+    static mp_lock_t *locks[N];
+    int n = 0;
+    mp_status st = MP_OK;
+    for (; n < N; n++) {
+        st = mp_lock_new(&locks[n]);
+        if (st != MP_OK) break;
+    }
+    for (int i = 0; i < n; i++) CHECK_OK(mp_lock_close(locks[i]));
+    if (n < N) {
+        fprintf(stderr, "mp_lock_new failed with %s after %d live objects\n", mp_status_name(st), n);
+        _exit(1);
+    }
 }

@@ -1,6 +1,7 @@
 /* mp_sem_t (CPython's multiprocessing.Semaphore / BoundedSemaphore) through the public
  * header: never more than k inside, bounds and MP_EOVERFLOW, creation arguments,
- * get_value / get_max_value, the timeout rules, exact counts, wake-ups of sleepers. */
+ * get_value / get_max_value, the timeout rules, exact counts, wake-ups of sleepers,
+ * destroy while waited on (also by a waiter that was killed). */
 #include "mpt_util.h"
 
 static uint32_t value_of(mp_sem_t *s) {
@@ -434,6 +435,33 @@ TEST(sem_destroy_busy_while_waited_on) {
     CHECK_OK(mp_sem_init(sem, 1, 1));
     CHECK(value_of(sem) == 1);
     CHECK_OK(mp_sem_destroy(sem));
+}
+
+/* A waiter that was SIGKILLed while asleep is no waiter (a regression: src/raw/sem.rs
+ * kept it counted in `sleepers`, so the semaphore could never be destroyed: MP_EBUSY
+ * forever). destroy must ask the kernel, not trust the count; a live sleeper still
+ * makes it MP_EBUSY. */
+TEST(sem_destroy_after_killed_waiter) {
+    mp_sem_t *s = mpt_shared(4096);
+    CHECK_OK(mp_sem_init(s, 0, 1));
+    pid_t pid = mpt_fork(block_on_sem, s);
+    mpt_wait_sleeping(pid, 0);
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    /* The semaphore itself still works. */
+    CHECK_OK(mp_sem_release(s));
+    CHECK_OK(mp_sem_acquire(s, false, 0));
+    pid_t live = mpt_fork(block_on_sem, s);
+    mpt_wait_sleeping(live, 0);
+    CHECK_ST(mp_sem_destroy(s), MP_EBUSY);
+    CHECK(kill(live, SIGKILL) == 0);
+    CHECK(waitpid(live, NULL, 0) == live);
+    mp_status st = mp_sem_destroy(s);
+    if (st == MP_EBUSY) {
+        fprintf(stderr, "mp_sem_destroy is MP_EBUSY forever after a waiter was killed\n");
+        _exit(1);
+    }
+    CHECK_OK(st);
 }
 
 /* One memfd mapped at two addresses is one semaphore. */

@@ -93,6 +93,9 @@ namespace mpsync {
 // ======================================================================================
 
 /// The status codes of mpsync.h as a std::error_code enum (errc::ebusy == MP_EBUSY).
+/// Each enumerator is its C name in lower case without MP_, in the order of the library's
+/// status table (the test suite checks both); names and messages are not copied
+/// here: category() asks mp_status_name and mp_strerror.
 enum class errc : std::int32_t {
     ok = MP_OK,
     timeout = MP_TIMEOUT,

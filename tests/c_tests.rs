@@ -91,7 +91,6 @@ c_test!(test_sem, 300);
 c_test!(test_errors, 300);
 c_test!(test_eintr, 300);
 c_test!(test_named, 300);
-c_test!(test_regressions, 60);
 c_test!(test_cond, 300);
 c_test!(test_event, 120);
 c_test!(test_barrier, 300);

@@ -10,7 +10,7 @@ use mpsync::{Error, OpenOptions};
 use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyPermissionError};
 use pyo3::prelude::*;
 
-use crate::{BadObjectError, to_py_with};
+use crate::{BAD_OBJECT_ERROR, to_py_with};
 
 /// What a constructor was asked for.
 pub(crate) struct Request<'a> {
@@ -128,7 +128,7 @@ impl Request<'_> {
                         self.wanted
                     ),
                 };
-                BadObjectError::new_err(format!("{subject}: {holds} ({})", e.name()))
+                BAD_OBJECT_ERROR.new_err(format!("{subject}: {holds} ({})", e.name()))
             }
             e => to_py_with(e, format!("{subject}: {e}")),
         }

@@ -12,15 +12,17 @@
 //!   run; if one raises (Ctrl-C: `KeyboardInterrupt`), the exception propagates,
 //!   otherwise the wait resumes for the time left.
 
+use std::ffi::{CStr, CString};
 use std::time::Duration;
 
-use mpsync::{Deadline, Error, OpenOptions};
+use mpsync::{Deadline, Error, OpenOptions, Outcome};
 use pyo3::exceptions::{
     PyAssertionError, PyFileExistsError, PyFileNotFoundError, PyIndexError, PyMemoryError,
     PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyTuple, PyType};
 
 pub(crate) use errors::Request;
 
@@ -31,19 +33,75 @@ mod fast;
 mod locks;
 mod shm;
 
-// Module `mpsync`, where the package exports them (so that they pickle by reference).
-pyo3::create_exception!(
-    mpsync,
-    BadObjectError,
-    PyValueError,
-    "The memory or name does not hold a live object of this type (or with these parameters)."
-);
-pyo3::create_exception!(
-    mpsync,
-    BusyError,
-    PyRuntimeError,
-    "The object is in use: e.g. closed while this thread holds a lock inside it."
-);
+/// The library's status table as the safe API gives it, `(name, code, message)` for
+/// every code in table order (outcomes, then errors), exported as
+/// `_mpsync.STATUS_CODES`. This file keeps no copy of names, numbers or texts: a raised
+/// exception's message is its row's text and name (`Error`'s `Display`), and the
+/// docstrings of the package's own exception classes are their rows (see [`OwnError`]).
+fn status_codes() -> Vec<(&'static str, i32, &'static str)> {
+    let outcomes = Outcome::ALL
+        .iter()
+        .map(|o| (o.name(), o.code(), o.message()));
+    let errors = Error::ALL.iter().map(|e| (e.name(), e.code(), e.message()));
+    outcomes.chain(errors).collect()
+}
+
+/// An exception class of the package's own, for an error that Python has no class for.
+/// Made on first use, with the error's row of the status table as its docstring, plus a
+/// note on what it means in Python.
+struct OwnError {
+    error: Error,
+    /// The class's qualified name: module `mpsync`, where the package exports it (so
+    /// that instances pickle by reference).
+    name: &'static CStr,
+    /// The Python class it derives from.
+    base: fn(Python<'_>) -> Bound<'_, PyType>,
+    note: &'static str,
+    class: GILOnceCell<Py<PyType>>,
+}
+
+impl OwnError {
+    fn class<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyType>> {
+        let class = self.class.get_or_try_init(py, || {
+            let doc = format!(
+                "{}: {}. {}",
+                self.error.name(),
+                self.error.message(),
+                self.note
+            );
+            // The table's texts hold no NUL; the fallback is unreachable.
+            let doc = CString::new(doc).unwrap_or_default();
+            PyErr::new_type(py, self.name, Some(&doc), Some(&(self.base)(py)), None)
+        })?;
+        Ok(class.bind(py))
+    }
+
+    /// An instance with message `msg` (or the error of making the class).
+    pub(crate) fn new_err(&self, msg: String) -> PyErr {
+        Python::with_gil(|py| match self.class(py) {
+            Ok(class) => PyErr::from_type(class.clone(), msg),
+            Err(err) => err,
+        })
+    }
+}
+
+/// `mpsync.BadObjectError`, a `ValueError`.
+pub(crate) static BAD_OBJECT_ERROR: OwnError = OwnError {
+    error: Error::BadObject,
+    name: c"mpsync.BadObjectError",
+    base: |py| py.get_type::<PyValueError>(),
+    note: "Also raised when a name holds an object of another type, or with other parameters.",
+    class: GILOnceCell::new(),
+};
+
+/// `mpsync.BusyError`, a `RuntimeError`.
+static BUSY_ERROR: OwnError = OwnError {
+    error: Error::Busy,
+    name: c"mpsync.BusyError",
+    base: |py| py.get_type::<PyRuntimeError>(),
+    note: "E.g. closed while this thread holds a lock inside it.",
+    class: GILOnceCell::new(),
+};
 
 /// Turns a library error into the Python exception `multiprocessing` would raise.
 pub(crate) fn to_py(e: Error) -> PyErr {
@@ -54,7 +112,7 @@ pub(crate) fn to_py(e: Error) -> PyErr {
 pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
     match e {
         Error::Invalid => PyValueError::new_err(msg),
-        Error::BadObject => BadObjectError::new_err(msg),
+        Error::BadObject => BAD_OBJECT_ERROR.new_err(msg),
         Error::NotOwner => PyAssertionError::new_err(msg),
         Error::Overflow => PyValueError::new_err(msg),
         Error::Interrupted => PyOSError::new_err((libc::EINTR, msg)),
@@ -66,7 +124,7 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::NotFound => PyFileNotFoundError::new_err((libc::ENOENT, msg)),
         Error::PermissionDenied => PyPermissionError::new_err((libc::EACCES, msg)),
         Error::NoMemory => PyMemoryError::new_err(msg),
-        Error::Busy => BusyError::new_err(msg),
+        Error::Busy => BUSY_ERROR.new_err(msg),
         Error::OutOfRange => PyIndexError::new_err(msg),
         Error::System => PyOSError::new_err(msg),
     }
@@ -347,8 +405,9 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(unlink_anonymous, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_orphans, m)?)?;
-    m.add("BadObjectError", py.get_type::<BadObjectError>())?;
-    m.add("BusyError", py.get_type::<BusyError>())?;
+    m.add("BadObjectError", BAD_OBJECT_ERROR.class(py)?)?;
+    m.add("BusyError", BUSY_ERROR.class(py)?)?;
+    m.add("STATUS_CODES", PyTuple::new(py, status_codes())?)?;
     m.add("SEM_VALUE_MAX", mpsync::SEM_VALUE_MAX)?;
     m.add("NAME_MAX", mpsync::NAME_MAX)?;
     m.add("ANONYMOUS_NAME_PREFIX", mpsync::ANONYMOUS_NAME_PREFIX)?;

@@ -14,10 +14,14 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+#[cfg(not(miri))]
+use super::fork;
 use super::futex::RobustListHead;
 #[cfg(not(miri))]
 use super::liveness;
-use super::robust::{self, Book, Mode};
+// The mechanics, not `robust` itself, which asks this module for the calling thread's
+// book.
+use super::robust::list::{self as robust, Book, Mode};
 
 /// The calling thread's identity. Lives in the thread's 64-byte initial-exec TLS slot
 /// (`src/sys/tls.c`), which starts all-zero: `tid == 0` means "not initialised yet",
@@ -301,8 +305,8 @@ fn init_current() -> &'static ThreadCtx {
 #[cfg(not(miri))]
 #[cold]
 fn init_current() -> &'static ThreadCtx {
-    // `after_fork_child` runs from the process's single set of fork handlers.
-    super::fork::ensure_handlers();
+    // Normally registered when the library was loaded.
+    FORK_HANDLERS.ensure();
     if !ENV_READ.load(Ordering::Acquire) {
         ROBUST_DISABLED.store(robust_disabled_by_env(), Ordering::Relaxed);
         ENV_READ.store(true, Ordering::Release);
@@ -365,9 +369,17 @@ fn robust_disabled_by_env() -> bool {
     !v.is_empty() && v != b"0"
 }
 
-/// Called by the `fork` child handler (`sys::fork`).
+// SAFETY: `after_fork_child` touches only the calling thread's slot and book and the
+// thread-exit key's state, and in the child the forking thread is the only thread.
 #[cfg(not(miri))]
-pub(super) fn after_fork_child() {
+static FORK_HANDLERS: fork::Handlers =
+    unsafe { fork::Handlers::new(None, None, Some(after_fork_child)) };
+#[cfg(not(miri))]
+fork::register_at_load!(FORK_HANDLERS);
+
+/// The `pthread_atfork` child handler: the child starts with a fresh identity.
+#[cfg(not(miri))]
+extern "C" fn after_fork_child() {
     // The child's only thread is the one that forked: forget its identity so that the
     // next call re-reads the TID, draws a new token and re-reads the robust list head
     // (glibc registers an empty list in the child; the kernel gave it none).
@@ -420,6 +432,12 @@ fn usable_cpus() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(miri))]
+    #[test]
+    fn fork_handlers_are_registered_at_load() {
+        assert!(FORK_HANDLERS.registered());
+    }
 
     #[test]
     fn identity_is_per_thread() {

@@ -70,6 +70,7 @@ pub(super) fn process_presence(pid: u32) -> Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::test_util::{gettid, reaped_child};
 
     #[test]
     fn probes_refuse_ids_that_name_groups() {
@@ -81,11 +82,8 @@ mod tests {
         }
         let me = std::process::id();
         assert_eq!(process_presence(me), Presence::Present);
-        assert_eq!(
-            thread_presence(me, super::super::tests::gettid()),
-            Presence::Present
-        );
-        let gone = super::super::tests::reaped_child();
+        assert_eq!(thread_presence(me, gettid()), Presence::Present);
+        let gone = reaped_child();
         assert_eq!(process_presence(gone), Presence::Gone);
         assert_eq!(thread_presence(gone, gone), Presence::Gone);
         assert_eq!(bare_thread_presence(gone), Presence::Gone);

@@ -8,6 +8,7 @@ use super::names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, effective_mode, valid
 use super::registry::Content;
 use crate::fallible::StackStr;
 use crate::status::{MpResult, Status};
+use crate::sys::random::random_u32;
 
 /// Prefix of generated block names, as CPython's `_SHM_NAME_PREFIX`.
 pub(crate) const BLOCK_NAME_PREFIX: &str = "psm_";
@@ -25,26 +26,6 @@ pub(crate) fn unique_block_name() -> BlockName {
     // 12 bytes fit; the fallback is unreachable.
     BlockName::format(format_args!("{BLOCK_NAME_PREFIX}{:08x}", random_u32()))
         .unwrap_or_else(BlockName::new)
-}
-
-/// 32 random bits for generated names (unpredictable where the kernel has entropy).
-pub(crate) fn random_u32() -> u32 {
-    use core::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let mut buf = [0u8; 4];
-    // SAFETY: `buf` is 4 writable bytes.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), 4, libc::GRND_NONBLOCK) };
-    let mut r = u32::from_ne_bytes(buf);
-    if n != 4 {
-        // No entropy yet: mix the pid, the clock and a counter (collisions only cost
-        // a retry).
-        let now = crate::sys::time::monotonic_now();
-        // SAFETY: getpid cannot fail.
-        let pid = unsafe { libc::getpid() } as u32;
-        let c = COUNTER.fetch_add(1, Ordering::Relaxed);
-        r = (now.tv_nsec as u32) ^ pid.rotate_left(16) ^ c.wrapping_mul(0x9E37_79B9);
-    }
-    r
 }
 
 /// A raw block of `size` bytes when created; an existing one is mapped whole, except

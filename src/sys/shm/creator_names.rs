@@ -23,6 +23,7 @@ use super::names::SHM_DIR_C;
 use crate::fallible::StackStr;
 use crate::sys::fs::{Dir, EntryType, is_regular_file_at};
 use crate::sys::liveness::{self, Liveness, Vantage};
+use crate::sys::random::random_u32;
 
 /// Prefix of temporary creation files (fallback path only).
 pub(crate) const TEMP_PREFIX: &str = ".mpsync-tmp-";
@@ -150,7 +151,7 @@ pub(crate) fn temp_name() -> CreatorName {
 pub(crate) fn anonymous_name() -> CreatorName {
     let c = Creator::current();
     let n = ANON_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let rand = super::block::random_u32();
+    let rand = random_u32();
     // Fits (see `CreatorName`); the fallback is unreachable.
     CreatorName::format(format_args!(
         "{ANON_PREFIX}{}-{}-{}-{n}-{rand:08x}",
@@ -232,9 +233,10 @@ pub(crate) fn sweep_orphans() -> std::io::Result<usize> {
 mod tests {
     use super::super::names::SHM_DIR;
     use super::*;
+    use crate::sys::test_util::{in_child, reaped_child};
 
     fn random_hex() -> String {
-        format!("{:08x}", super::super::block::random_u32())
+        format!("{:08x}", random_u32())
     }
 
     #[test]
@@ -276,7 +278,7 @@ mod tests {
             assert_eq!(parse_anonymous_name(n), Some(me), "{n}");
             assert!(n.len() <= super::super::names::NAME_MAX_LEN, "{n}");
             let c = std::ffi::CString::new(n.as_str()).unwrap();
-            assert!(super::super::validate_name(&c).is_ok(), "{n}");
+            assert!(super::super::names::validate_name(&c).is_ok(), "{n}");
         }
         let good = "mpsync-anon-12-345-4026531836-7-0a1b2c3d";
         assert_eq!(
@@ -311,16 +313,15 @@ mod tests {
 
     #[test]
     fn a_fork_child_records_itself() {
-        use crate::api::tests_fork::{in_child, wait_for};
         let parent = Creator::current();
-        let child = in_child(|| {
+        let code = in_child(|| {
             // SAFETY: getpid cannot fail.
             let me = unsafe { libc::getpid() } as u32;
             let c = parse_anonymous_name(anonymous_name().as_str());
             let fresh = liveness::own_process_start_time().unwrap_or(0);
             i32::from(c.map(|c| (c.pid, c.start)) != Some((me, fresh)))
         });
-        wait_for(child, None);
+        assert_eq!(code, 0, "the child's name did not record the child");
         assert_eq!(Creator::current(), parent);
     }
 
@@ -333,22 +334,15 @@ mod tests {
             return;
         }
         // A creator that no longer exists: a reaped child.
-        // SAFETY: the child only calls _exit.
-        let dead = unsafe { libc::fork() };
-        if dead == 0 {
-            // SAFETY: async-signal-safe exit of the child.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let dead = reaped_child();
         let (start, ns, r) = (me.start, me.pidns, random_hex());
         let name = |pid: u32, start: u64, ns: u64| format!("{ANON_PREFIX}{pid}-{start}-{ns}-0-{r}");
-        let orphan = name(dead as u32, start, ns);
+        let orphan = name(dead, start, ns);
         let kept = [
             name(me.pid, start, ns),                             // alive
             name(me.pid, start + 1, ns), // our pid, another start: reused pid, dead
-            name(dead as u32, start, ns + 1), // another namespace: unknown
-            name(dead as u32, 0, ns),    // unknown start time
+            name(dead, start, ns + 1),   // another namespace: unknown
+            name(dead, 0, ns),           // unknown start time
             format!("{ANON_PREFIX}{dead}-{start}-{ns}-0-{r}-x"), // not the form
             format!("mpsync-{dead}-0-{r}"), // the old form: records no start time
         ];

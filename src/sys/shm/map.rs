@@ -4,7 +4,7 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::ffi::CStr;
 
-use super::registry::{self, Content, Mapping, Place};
+use super::registry::{self, Content, Mapping, Place, RESERVE_FLAGS};
 use crate::status::{MpResult, Status};
 use crate::sys::errno;
 
@@ -88,24 +88,6 @@ fn page_size() -> usize {
 fn span_of(len: usize) -> Option<usize> {
     let page = page_size();
     Some(len.checked_add(page - 1)? & !(page - 1))
-}
-
-const RESERVE_FLAGS: libc::c_int = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-
-/// Reserves `size` bytes of address space (no memory, no commit charge), for an arena.
-pub(super) fn reserve(size: usize) -> Option<usize> {
-    // SAFETY: a fresh inaccessible mapping chosen by the kernel.
-    let p = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            size,
-            libc::PROT_NONE,
-            RESERVE_FLAGS,
-            -1,
-            0,
-        )
-    };
-    (p != libc::MAP_FAILED).then_some(p as usize)
 }
 
 /// Maps `len` bytes of `fd` (or, for `None`, zeroed anonymous memory) shared and

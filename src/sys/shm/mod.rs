@@ -31,6 +31,8 @@ pub(crate) use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
 pub(crate) use names::validate_name;
 #[cfg(test)]
 pub(crate) use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
+#[cfg(test)]
+pub(crate) use registry::TEST_MAPPINGS;
 pub(crate) use registry::{Content, Mapping, Place, block_name};
 
 use std::ffi::CStr;
@@ -48,12 +50,6 @@ pub(crate) fn unlink_name(name: &CStr) -> MpResult<()> {
     }
     Ok(())
 }
-
-/// Unit tests that make mappings hold this for reading; a test that uses a stale
-/// (closed) address holds it for writing, so that even where the kernel places
-/// mappings (no arena) no other test's mapping can be at that address meanwhile.
-#[cfg(test)]
-pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 #[cfg(test)]
 mod tests {
@@ -106,14 +102,7 @@ mod tests {
     fn fallback_creation_sweeps_dead_creators_temp_files() {
         let _g = shared_guard();
         // A creator that no longer exists: a reaped child's pid and a start time.
-        // SAFETY: the child only calls _exit.
-        let dead = unsafe { libc::fork() };
-        if dead == 0 {
-            // SAFETY: async-signal-safe exit of the child.
-            unsafe { libc::_exit(0) };
-        }
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(dead, core::ptr::null_mut(), 0) };
+        let dead = crate::sys::test_util::reaped_child();
         let ns = std::fs::metadata("/proc/self/ns/pid").map(|m| {
             use std::os::unix::fs::MetadataExt;
             m.ino()

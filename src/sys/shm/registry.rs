@@ -25,11 +25,12 @@
 //! removals allocate nothing.
 //!
 //! **Locking and `fork`.** The table sits behind a [`SpinMutex`] held for a few
-//! instructions (plus, once per arena, the `mmap` that reserves it). The process's
-//! `pthread_atfork` handlers (`sys::fork`) take it before `fork()` and release it in
-//! both processes, so a child forked at any instant, from any thread, inherits a
-//! consistent table that it can use at once. Every entry point makes sure the handlers
-//! are registered before it touches the table.
+//! instructions (plus, once per arena, the `mmap` that reserves it). This module's
+//! `pthread_atfork` handlers (registered through `sys::fork` when the library is
+//! loaded) take it before `fork()` and release it in both processes, so a child forked
+//! at any instant, from any thread, inherits a consistent table that it can use at
+//! once. Every entry point makes sure the handlers are registered before it touches the
+//! table (for builds in which the load-time constructor did not run).
 //!
 //! **The lookup cache.** Every array access and block query looks its handle up, so
 //! [`lookup`] must not serialise the threads of a process on the table's spin flag. A
@@ -47,6 +48,7 @@ use std::ffi::CStr;
 
 use super::spin_mutex::SpinMutex;
 use crate::fallible::NoMem;
+use crate::sys::fork;
 
 /// What a mapping holds, as the layer above declared when it was made. Never re-read
 /// from the shared memory, which other processes may have scribbled on.
@@ -135,8 +137,30 @@ const ARENA_SIZES: [usize; 5] = [1 << 40, 1 << 36, 1 << 33, 1 << 30, 1 << 27];
 const ARENA_SIZES: [usize; 3] = [1 << 29, 1 << 27, 1 << 25];
 
 fn table() -> super::spin_mutex::Guard<'static, Table> {
-    crate::sys::fork::ensure_handlers();
+    FORK_HANDLERS.ensure();
     TABLE.lock()
+}
+
+/// How arena address space is reserved: inaccessible (`PROT_NONE`), private, and
+/// without memory or commit charge. `map` uses the same flags (with `MAP_FIXED`) to
+/// give a closed mapping's range back to its arena.
+pub(super) const RESERVE_FLAGS: libc::c_int =
+    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+
+/// Reserves `size` bytes of address space (no memory, no commit charge), for an arena.
+fn reserve(size: usize) -> Option<usize> {
+    // SAFETY: a fresh inaccessible mapping chosen by the kernel.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            size,
+            libc::PROT_NONE,
+            RESERVE_FLAGS,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p as usize)
 }
 
 /// Hands out `span` bytes (a multiple of the page size) of never-used arena address
@@ -160,7 +184,7 @@ pub(crate) fn claim(span: usize) -> Result<Option<usize>, NoMem> {
     let Some((start, size)) = ARENA_SIZES
         .iter()
         .map(|&s| s.max(span))
-        .find_map(|s| super::map::reserve(s).map(|p| (p, s)))
+        .find_map(|s| reserve(s).map(|p| (p, s)))
     else {
         return Ok(None);
     };
@@ -425,9 +449,21 @@ impl LookupCache {
     }
 }
 
+// SAFETY: `lock_for_fork` takes the table in the forking thread (it yields while
+// another thread holds it, which takes a few instructions); `unlock_after_fork` runs
+// only after it, in the same thread of the parent or in the child (its only thread).
+static FORK_HANDLERS: fork::Handlers = unsafe {
+    fork::Handlers::new(
+        Some(lock_for_fork),
+        Some(unlock_after_fork),
+        Some(unlock_after_fork),
+    )
+};
+fork::register_at_load!(FORK_HANDLERS);
+
 /// `pthread_atfork` prepare handler: holds the table across `fork()`, so that no
 /// other thread is in the middle of changing it when the child's copy is taken.
-pub(crate) fn lock_for_fork() {
+extern "C" fn lock_for_fork() {
     TABLE.lock_raw();
 }
 
@@ -435,10 +471,18 @@ pub(crate) fn lock_for_fork() {
 ///
 /// # Safety
 /// Only from those handlers, after `lock_for_fork` ran in this `fork()`.
-pub(crate) unsafe fn unlock_after_fork() {
+unsafe extern "C" fn unlock_after_fork() {
     // SAFETY: per the contract, the prepare handler took it for this fork.
     unsafe { TABLE.unlock_raw() };
 }
+
+/// Unit tests that make mappings hold this for reading; a test that uses a stale
+/// (closed) address holds it for writing, so that even where the kernel places
+/// mappings (no arena) no other test's mapping can be at that address meanwhile.
+/// (Here, with the table, so that the tests of every file of `shm` reach it without
+/// importing `shm` itself.)
+#[cfg(test)]
+pub(crate) static TEST_MAPPINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 #[cfg(test)]
 mod tests {
@@ -458,11 +502,15 @@ mod tests {
         }
     }
 
+    #[cfg(not(miri))]
+    #[test]
+    fn fork_handlers_are_registered_at_load() {
+        assert!(FORK_HANDLERS.registered());
+    }
+
     #[test]
     fn the_lookup_cache_never_outlives_the_table() {
-        let _g = crate::sys::shm::TEST_MAPPINGS
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let _g = TEST_MAPPINGS.write().unwrap_or_else(|e| e.into_inner());
         let (ma, mb) = (mapping(100, 7), mapping(200, 9));
         assert_eq!(record(A, ma, None), Ok(true));
         assert_eq!(record(B, mb, None), Ok(true));
