@@ -19,6 +19,7 @@ __all__ = [
     "RLock",
     "RawCondition",
     "SEM_VALUE_MAX",
+    "STATUS_CODES",
     "Semaphore",
     "SharedArray",
     "SharedMemoryBlock",
@@ -31,6 +32,8 @@ ARRAY_DATA_OFFSET: int
 NAME_MAX: int
 SEM_VALUE_MAX: int
 ANONYMOUS_NAME_PREFIX: str
+# The library's status table: (name, code, message) for every code, in table order.
+STATUS_CODES: tuple[tuple[str, int, str], ...]
 
 class BadObjectError(ValueError): ...
 class BusyError(RuntimeError): ...
