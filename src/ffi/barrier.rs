@@ -27,8 +27,8 @@ pub struct mp_barrier_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_barrier_t>() == MP_BARRIER_SIZE);
     assert!(core::mem::align_of::<mp_barrier_t>() == MP_BARRIER_ALIGN);
-    assert!(core::mem::size_of::<RawBarrier>() == MP_BARRIER_SIZE);
-    assert!(core::mem::align_of::<RawBarrier>() <= MP_BARRIER_ALIGN);
+    assert!(MP_BARRIER_SIZE == RawBarrier::SIZE);
+    assert!(MP_BARRIER_ALIGN == RawBarrier::ALIGN);
     assert!(MP_BARRIER_PARTIES_MAX == crate::raw::barrier::MAX_PARTIES);
 };
 

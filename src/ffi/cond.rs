@@ -38,8 +38,8 @@ pub struct mp_cond_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_cond_t>() == MP_COND_SIZE);
     assert!(core::mem::align_of::<mp_cond_t>() == MP_COND_ALIGN);
-    assert!(core::mem::size_of::<RawCond>() == MP_COND_SIZE);
-    assert!(core::mem::align_of::<RawCond>() <= MP_COND_ALIGN);
+    assert!(MP_COND_SIZE == RawCond::SIZE);
+    assert!(MP_COND_ALIGN == RawCond::ALIGN);
     assert!(MP_COND_WAITERS_MAX == crate::raw::cond::MAX_WAITERS);
 };
 

@@ -24,8 +24,8 @@ pub struct mp_event_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_event_t>() == MP_EVENT_SIZE);
     assert!(core::mem::align_of::<mp_event_t>() == MP_EVENT_ALIGN);
-    assert!(core::mem::size_of::<RawEvent>() == MP_EVENT_SIZE);
-    assert!(core::mem::align_of::<RawEvent>() == MP_EVENT_ALIGN);
+    assert!(MP_EVENT_SIZE == RawEvent::SIZE);
+    assert!(MP_EVENT_ALIGN == RawEvent::ALIGN);
 };
 
 impl SharedObject for RawEvent {

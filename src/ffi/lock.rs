@@ -26,8 +26,8 @@ pub struct mp_lock_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_lock_t>() == MP_LOCK_SIZE);
     assert!(core::mem::align_of::<mp_lock_t>() == MP_LOCK_ALIGN);
-    assert!(core::mem::size_of::<RawLock>() == MP_LOCK_SIZE);
-    assert!(core::mem::align_of::<RawLock>() <= MP_LOCK_ALIGN);
+    assert!(MP_LOCK_SIZE == RawLock::SIZE);
+    assert!(MP_LOCK_ALIGN == RawLock::ALIGN);
 };
 
 impl SharedObject for RawLock {

@@ -25,8 +25,8 @@ pub struct mp_rlock_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_rlock_t>() == MP_RLOCK_SIZE);
     assert!(core::mem::align_of::<mp_rlock_t>() == MP_RLOCK_ALIGN);
-    assert!(core::mem::size_of::<RawRLock>() == MP_RLOCK_SIZE);
-    assert!(core::mem::align_of::<RawRLock>() <= MP_RLOCK_ALIGN);
+    assert!(MP_RLOCK_SIZE == RawRLock::SIZE);
+    assert!(MP_RLOCK_ALIGN == RawRLock::ALIGN);
 };
 
 impl SharedObject for RawRLock {

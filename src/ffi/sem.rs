@@ -48,11 +48,11 @@ pub struct mp_sem_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_sem_t>() == MP_SEM_SIZE);
     assert!(core::mem::align_of::<mp_sem_t>() == MP_SEM_ALIGN);
-    assert!(core::mem::size_of::<RawSem>() == MP_SEM_SIZE);
-    assert!(core::mem::align_of::<RawSem>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_SIZE == RawSem::SIZE);
+    assert!(MP_SEM_ALIGN == RawSem::ALIGN);
     assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
-    assert!(core::mem::size_of::<RawSemUndo>() == MP_SEM_UNDO_SIZE);
-    assert!(core::mem::align_of::<RawSemUndo>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_UNDO_SIZE == RawSemUndo::SIZE);
+    assert!(MP_SEM_ALIGN == RawSemUndo::ALIGN);
     assert!(MP_SEM_UNDO_HOLDERS as usize == UNDO_HOLDERS);
     assert!(MP_SEM_UNDO_VALUE_MAX == UNDO_VALUE_MAX);
 };

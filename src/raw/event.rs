@@ -62,6 +62,8 @@ pub(crate) struct RawEvent {
     _reserved: [u32; 12],
 }
 
+published_layout!(RawEvent, size = 64, align = 8);
+
 impl RawEvent {
     /// Initialises (clear) and publishes.
     pub(crate) fn init(&self, lifecycle: Lifecycle) {

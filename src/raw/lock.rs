@@ -43,6 +43,8 @@ pub(crate) struct RawLock {
     _reserved: [u32; 13],
 }
 
+published_layout!(RawLock, size = 64, align = 8);
+
 impl RawLock {
     /// Initialises a lock (unlocked) and publishes it.
     pub(crate) fn init(&self, lifecycle: Lifecycle) {

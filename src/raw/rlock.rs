@@ -113,6 +113,8 @@ pub(crate) struct RawRLock {
     ns_flags: AtomicU64,
 }
 
+published_layout!(RawRLock, size = 64, align = 8);
+
 /// How this acquisition uses the calling thread's robust list: the list head (or null:
 /// do not link the lock), with bit 0 set when `list_op_pending` may name this lock while
 /// we do not own it (before the CAS and while sleeping, as glibc does). That is allowed

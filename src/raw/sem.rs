@@ -52,6 +52,8 @@ pub(crate) struct RawSem {
     _reserved: [u32; 11],
 }
 
+published_layout!(RawSem, size = 64, align = 8);
+
 impl RawSem {
     /// Checks the creation arguments: `value <= max_value <= SEM_VALUE_MAX`
     /// (`BoundedSemaphore(0)` is accepted, as in CPython).

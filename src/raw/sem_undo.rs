@@ -191,6 +191,8 @@ pub(crate) struct RawSemUndo {
     slots: [Slot; UNDO_HOLDERS],
 }
 
+published_layout!(RawSemUndo, size = 64 + 64 * UNDO_HOLDERS, align = 8);
+
 const _: () = {
     assert!(core::mem::size_of::<Slot>() == 64);
     assert!(
