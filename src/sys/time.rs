@@ -41,6 +41,35 @@ impl Timeout {
     }
 }
 
+/// How long a blocking call may wait, in the form its caller has it: the C ABI's lazy
+/// [`Timeout`] (relative, made absolute only on a slow path) or an absolute [`Deadline`]
+/// (the safe API's, computed once by its caller). The state machines' blocking entry
+/// points are generic over it, so that each face pays only for its own form:
+/// monomorphised for `Timeout`, the C ABI's path is the code it was before `Deadline`
+/// could be passed, and a `Deadline` is used as it is (no round trip through
+/// milliseconds, and a retry after `EINTR` waits only for the time left).
+pub(crate) trait WaitLimit: Copy {
+    /// The absolute deadline. Slow paths call it first thing: for a [`Timeout`] it reads
+    /// the clock (a positive timeout counts from now).
+    fn deadline(self) -> Deadline;
+}
+
+impl WaitLimit for Timeout {
+    // Always inlined into the inherent method's call: the machine code of the C ABI's
+    // paths is then exactly what it was before this trait existed.
+    #[inline(always)]
+    fn deadline(self) -> Deadline {
+        Timeout::deadline(self)
+    }
+}
+
+impl WaitLimit for Deadline {
+    #[inline(always)]
+    fn deadline(self) -> Deadline {
+        self
+    }
+}
+
 /// Current `CLOCK_MONOTONIC` time.
 pub(crate) fn monotonic_now() -> libc::timespec {
     let mut ts = libc::timespec {
