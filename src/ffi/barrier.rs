@@ -3,10 +3,11 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use super::{c_name, code, ffi_out, mp_status, object, storage};
+use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
 use crate::raw::barrier::RawBarrier;
 use crate::raw::header::Lifecycle;
-use crate::status::{MpResult, Status};
+use crate::status::Status;
 use crate::sys::time::Deadline;
 
 /// Size in bytes of `mp_barrier_t` (part of the ABI).
@@ -32,14 +33,6 @@ const _: () = {
     assert!(MP_BARRIER_ALIGN == RawBarrier::ALIGN);
     assert!(MP_BARRIER_PARTIES_MAX == crate::raw::barrier::MAX_PARTIES);
 };
-
-fn check_parties(parties: u32) -> MpResult<()> {
-    if RawBarrier::valid_parties(parties) {
-        Ok(())
-    } else {
-        Err(Status::Inval)
-    }
-}
 
 /// Initialises a barrier for `parties` threads in caller-provided memory
 /// (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to

@@ -1,5 +1,11 @@
-//! The C ABI: one file per C type family (`lock`, `rlock`, `sem`, `cond`, `event`,
-//! `barrier`, `array`, `shm`, `inspect`), plus what they all share:
+//! The C ABI: a thin face over the safe core (`crate::api`), as the safe Rust API is a
+//! face over the same core. Every `extern "C"` function checks its C pointers, calls the
+//! core (its validation, lifecycles and flavour dispatch, and the state machines it
+//! hands out), and turns the core's `Status` into `mp_status`; it keeps no logic of its
+//! own. Nothing below this module imports it.
+//!
+//! One file per C type family (`lock`, `rlock`, `sem`, `cond`, `event`, `barrier`,
+//! `array`, `shm`, `inspect`), plus what they all share:
 //! * this file: the constants every family shares: `mp_status` and its codes, the
 //!   `*_open` flags, `MP_FOREVER`, `MP_NAME_MAX` and the version numbers (the status
 //!   codes stay here: tests/status_codes.rs reads them from this file);
