@@ -12,18 +12,20 @@
 //! byte-compatible with the C ABI's: a Rust process and a C program share a named
 //! object by opening the same name.
 //!
-//! Layout of the crate:
-//! * the safe API (private module `api`, re-exported here): what Rust code, the Python
-//!   package and the command-line tool use;
+//! Layout of the crate, from the bottom up (each layer uses only those below it):
+//! * private: `sys` (the only module that makes system calls: futex, robust list, clock,
+//!   shared mappings), `raw` (the lock-word state machines, no C types, panic-free),
+//!   `status` (the status table every layer speaks) and `fallible` (names built on the
+//!   stack, and heap allocations that report failure instead of aborting);
+//! * the safe core (private module `api`, its public types re-exported here): handles,
+//!   lifecycles, named creation, deadlines, `Result<_, Error>`, over `raw` and `sys`.
+//!   What Rust code, the Python package and the command-line tool use;
 //! * [`inspect`]: read-only, racy snapshots of the shared-memory namespace (what each
 //!   entry is, object state, owner liveness, who maps it) and the cleanup policies of
 //!   `mpsync rm` / `mpsync gc`;
-//! * [`ffi`]: the C ABI, one thin file per C type family; `include/mpsync.h` is
-//!   generated from it by cbindgen;
-//! * private: `raw` (the lock-word state machines, no C types, panic-free), `sys` (the
-//!   only module that makes system calls: futex, robust list, clock, shared mappings),
-//!   `status` (the status table every layer speaks) and `fallible` (names built on the
-//!   stack, and heap allocations that report failure instead of aborting).
+//! * [`ffi`]: the C ABI, a thin face over the core, one file per C type family: C
+//!   pointer checks, the core's calls, `Status` to `mp_status`; `include/mpsync.h` is
+//!   generated from it by cbindgen. Nothing below it imports it.
 //!
 //! ## Conventions of the safe API
 //! ### Lifecycles

@@ -8,11 +8,21 @@ use std::process::Command;
 fn root_commands_do_not_build_the_python_extension() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     // The default members are listed by package id, e.g. "path+file:///.../python#mpsync-python@0.1.0".
     let defaults = text
@@ -24,5 +34,8 @@ fn root_commands_do_not_build_the_python_extension() {
         !defaults.contains("mpsync-python"),
         "the Python extension is a default member: `cargo build` at the root would need python3 ({defaults})"
     );
-    assert!(defaults.contains("#mpsync@") || defaults.contains("#0."), "{defaults}");
+    assert!(
+        defaults.contains("#mpsync@") || defaults.contains("#0."),
+        "{defaults}"
+    );
 }

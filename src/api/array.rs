@@ -3,13 +3,12 @@
 
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{ArrayLock, Error, OpenOptions, Outcome, c_name, construct, report_leak};
-use crate::ffi::array::{
-    MP_ARRAY_DATA_OFFSET, mp_array_close, mp_array_data, mp_array_get, mp_array_get_lock,
-    mp_array_item_size, mp_array_len, mp_array_mark_consistent, mp_array_new, mp_array_open,
-    mp_array_read, mp_array_set, mp_array_t, mp_array_type, mp_array_write,
-};
+use super::array_mapping;
+use super::error::{done, split};
+use super::handle::report_leak;
+use super::options::c_name;
+use super::{ArrayLock, Error, OpenOptions, Outcome};
+use crate::raw::array::{self as raw, View};
 
 /// The element type of a [`SharedArray`]: a `multiprocessing`/`ctypes` type code
 /// with the platform C ABI's size.
@@ -121,7 +120,7 @@ impl ElemType {
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct SharedArray {
-    ptr: NonNull<mp_array_t>,
+    ptr: NonNull<u8>,
     // Read once from the library at open (its private record), never from shared memory.
     data: *mut u8,
     len: usize,
@@ -137,27 +136,42 @@ unsafe impl Sync for SharedArray {}
 impl SharedArray {
     /// Offset of the first element from the start of the mapping and of a named
     /// array's `/dev/shm` file (`MP_ARRAY_DATA_OFFSET`).
-    pub const DATA_OFFSET: usize = MP_ARRAY_DATA_OFFSET;
+    pub const DATA_OFFSET: usize = raw::DATA_OFFSET;
 
-    fn from_handle(ptr: NonNull<mp_array_t>) -> Result<SharedArray, Error> {
-        let p = ptr.as_ptr();
-        // SAFETY: a live handle just returned by the library.
-        let (data, len, code) = unsafe { (mp_array_data(p), mp_array_len(p), mp_array_type(p)) };
-        let ty = ElemType::from_code(code).ok_or(Error::System)?;
+    fn from_handle(ptr: NonNull<u8>) -> Result<SharedArray, Error> {
+        // SAFETY: a live handle just made, not closed while this borrow lasts.
+        let v = unsafe { array_mapping::view(ptr) }?;
+        let ty = ElemType::from_code(v.ty.code()).ok_or(Error::System)?;
         Ok(SharedArray {
             ptr,
-            data: data.cast(),
-            len,
+            data: v.data,
+            len: v.len,
             ty,
         })
+    }
+
+    /// The array as the core sees it now (validated against its mapping).
+    fn view(&self) -> Result<View<'_>, Error> {
+        // SAFETY: a live handle: closed only by `close`/`Drop`, which take it.
+        Ok(unsafe { array_mapping::view(self.ptr) }?)
+    }
+
+    /// [`SharedArray::view`] for an element access.
+    fn access_view(&self) -> Result<View<'_>, Error> {
+        // SAFETY: as in `view`.
+        Ok(unsafe { array_mapping::access_view(self.ptr) }?)
+    }
+
+    /// The core's element type for `ty`.
+    fn raw_type(ty: ElemType) -> Result<raw::ElemType, Error> {
+        raw::ElemType::from_code(u32::from(ty.code())).ok_or(Error::Invalid)
     }
 
     /// A zeroed array of `len` elements in a new anonymous shared mapping, inherited
     /// by `fork()`ed children; `with_lock` embeds an RLock (`Array`/`Value`), else it
     /// is a `RawArray`/`RawValue`.
     pub fn new(ty: ElemType, len: usize, with_lock: bool) -> Result<SharedArray, Error> {
-        // SAFETY: a valid out-pointer.
-        let ptr = construct(|out| unsafe { mp_array_new(ty.code(), len, with_lock, out) })?;
+        let ptr = array_mapping::new(SharedArray::raw_type(ty)?, len, with_lock)?;
         SharedArray::from_handle(ptr)
     }
 
@@ -171,24 +185,16 @@ impl SharedArray {
         with_lock: bool,
     ) -> Result<SharedArray, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
-            mp_array_open(
-                name.as_ptr(),
-                options.flags(),
-                options.mode_bits(),
-                ty.code(),
-                len,
-                with_lock,
-                out,
-            )
-        })?;
+        let (flags, mode) = (options.flags(), options.mode_bits());
+        let ty = SharedArray::raw_type(ty)?;
+        let ptr = array_mapping::open(&name, flags, mode, ty, len, with_lock)?;
         SharedArray::from_handle(ptr)
     }
 
-    /// The C object, for C code using the C ABI (valid while this handle lives).
-    pub fn as_ptr(&self) -> *mut mp_array_t {
-        self.ptr.as_ptr()
+    /// The C object (a `mp_array_t *`), for C code using the C ABI (valid while this
+    /// handle lives).
+    pub fn as_ptr(&self) -> *mut core::ffi::c_void {
+        self.ptr.as_ptr().cast()
     }
 
     /// The first element (16-byte aligned; valid while this handle lives), for
@@ -216,16 +222,15 @@ impl SharedArray {
 
     /// Size of one element in bytes.
     pub fn item_size(&self) -> usize {
-        // SAFETY: a live handle; the library's answer agrees with `ty.size()`.
-        unsafe { mp_array_item_size(self.ptr.as_ptr()) }
+        // The core's answer agrees with `ty.size()` (0 only if the array went bad).
+        self.view().map_or(0, |v| v.item_size)
     }
 
     /// The embedded RLock (`get_lock()`), or `None` for a raw array.
     pub fn lock(&self) -> Option<ArrayLock<'_>> {
-        // SAFETY: a live handle.
-        let p = unsafe { mp_array_get_lock(self.ptr.as_ptr()) };
+        let lock = self.view().ok()?.lock?;
         // SAFETY: the lock lives inside this array's mapping, which outlives the borrow.
-        NonNull::new(p).map(|p| unsafe { ArrayLock::new(p) })
+        Some(unsafe { ArrayLock::new(NonNull::from(lock)) })
     }
 
     fn check_items(&self, bytes: usize) -> Result<usize, Error> {
@@ -243,8 +248,8 @@ impl SharedArray {
         if item.len() != self.ty.size() {
             return Err(Error::Invalid);
         }
-        // SAFETY: a live handle; `item` has item_size writable bytes.
-        result(unsafe { mp_array_get(self.ptr.as_ptr(), index, item.as_mut_ptr().cast()) })
+        // SAFETY: `item` has item_size writable bytes.
+        split(unsafe { self.access_view()?.read(index, 1, item.as_mut_ptr()) })
     }
 
     /// Copies `item` (exactly one element's bytes) into element `index`; results as
@@ -253,50 +258,49 @@ impl SharedArray {
         if item.len() != self.ty.size() {
             return Err(Error::Invalid);
         }
-        // SAFETY: a live handle; `item` has item_size readable bytes.
-        result(unsafe { mp_array_set(self.ptr.as_ptr(), index, item.as_ptr().cast()) })
+        // SAFETY: `item` has item_size readable bytes.
+        split(unsafe { self.access_view()?.write(index, 1, item.as_ptr()) })
     }
 
     /// Copies elements `start ..` into `out` (a whole number of elements) in one step;
     /// [`Error::OutOfRange`] past the end.
     pub fn read(&self, start: usize, out: &mut [u8]) -> Result<Outcome, Error> {
         let count = self.check_items(out.len())?;
-        // SAFETY: a live handle; `out` has count * item_size writable bytes.
-        result(unsafe { mp_array_read(self.ptr.as_ptr(), start, count, out.as_mut_ptr().cast()) })
+        // SAFETY: `out` has count * item_size writable bytes.
+        split(unsafe { self.access_view()?.read(start, count, out.as_mut_ptr()) })
     }
 
     /// Copies `data` (a whole number of elements) into elements `start ..` in one
     /// step; [`Error::OutOfRange`] past the end.
     pub fn write(&self, start: usize, data: &[u8]) -> Result<Outcome, Error> {
         let count = self.check_items(data.len())?;
-        // SAFETY: a live handle; `data` has count * item_size readable bytes.
-        result(unsafe { mp_array_write(self.ptr.as_ptr(), start, count, data.as_ptr().cast()) })
+        // SAFETY: `data` has count * item_size readable bytes.
+        split(unsafe { self.access_view()?.write(start, count, data.as_ptr()) })
     }
 
     /// Declares the data repaired after an owner death (the calling thread holds the
     /// lock): later accesses report `Outcome::Ok` again.
     pub fn mark_consistent(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_array_mark_consistent(self.ptr.as_ptr()) })
+        done(self.view()?.mark_consistent())
     }
 
     /// Unmaps the array in this process; on error ([`Error::Busy`]: the calling thread
     /// holds its lock) the handle is handed back unchanged.
     pub fn close(self) -> Result<(), (SharedArray, Error)> {
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: a live handle, closed only here or in Drop (skipped).
-        match unit(unsafe { mp_array_close(this.ptr.as_ptr()) }) {
+        // Closed only here or in Drop (skipped).
+        match array_mapping::close(this.ptr) {
             Ok(()) => Ok(()),
-            Err(e) => Err((core::mem::ManuallyDrop::into_inner(this), e)),
+            Err(e) => Err((core::mem::ManuallyDrop::into_inner(this), e.into())),
         }
     }
 }
 
 impl Drop for SharedArray {
     fn drop(&mut self) {
-        // SAFETY: a live handle, never used again.
-        if let Err(e) = unit(unsafe { mp_array_close(self.ptr.as_ptr()) }) {
-            report_leak("SharedArray", e);
+        // A live handle, never used again.
+        if let Err(e) = array_mapping::close(self.ptr) {
+            report_leak("SharedArray", e.into());
         }
     }
 }

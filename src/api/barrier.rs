@@ -1,20 +1,19 @@
 //! [`Barrier`]: `multiprocessing.Barrier`.
 
-use core::ffi::{c_int, c_void};
 use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
-use super::error::unit;
-use super::{Deadline, Error, Life, OpenOptions, c_name, object_handle};
-use crate::ffi::barrier::{
-    MP_BARRIER_ALIGN, MP_BARRIER_PARTIES_MAX, MP_BARRIER_SIZE, mp_barrier_abort, mp_barrier_close,
-    mp_barrier_destroy, mp_barrier_init, mp_barrier_is_broken, mp_barrier_n_waiting,
-    mp_barrier_new, mp_barrier_open, mp_barrier_parties, mp_barrier_reset, mp_barrier_t,
-    mp_barrier_wait,
-};
+use super::handle::{Life, object_handle};
+use super::lifecycle;
+use super::object::at;
+use super::options::c_name;
+use super::{Deadline, Error, OpenOptions};
+use crate::raw::barrier::{self as raw, RawBarrier};
+use crate::raw::header::Lifecycle;
+use crate::status::{MpResult, Status};
 
 /// A cyclic barrier for `parties` threads of any processes (the C type
-/// `mp_barrier_t`).
+/// `mp_barrier_t`, what [`Barrier::as_ptr`] points to).
 ///
 /// ```
 /// use mpsync::{Barrier, Deadline};
@@ -23,63 +22,51 @@ use crate::ffi::barrier::{
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Barrier {
-    ptr: NonNull<mp_barrier_t>,
+    ptr: NonNull<RawBarrier>,
     life: Life,
 }
 
-object_handle!(Barrier, mp_barrier_t, mp_barrier_close, mp_barrier_destroy);
+object_handle!(Barrier, RawBarrier);
 
-/// What the C side calls for the action: the Rust closure behind `ctx`, and where a
-/// panic in it is parked until the wait returns (a panic must not cross the C ABI).
-struct ActionCtx<'a> {
-    action: &'a mut dyn FnMut() -> bool,
-    panic: Option<Box<dyn std::any::Any + Send>>,
-}
-
-/// # Safety
-/// `ctx` is the `ActionCtx` that `Barrier::wait_with` passed, alive for the call.
-unsafe extern "C" fn run_action(ctx: *mut c_void) -> c_int {
-    // SAFETY: per the contract; only the one thread that runs the action touches it.
-    let ctx = unsafe { &mut *ctx.cast::<ActionCtx<'_>>() };
-    match catch_unwind(AssertUnwindSafe(|| (ctx.action)())) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(panic) => {
-            ctx.panic = Some(panic);
-            1
-        }
+/// `Inval` unless `parties` is 1 ..= [`Barrier::PARTIES_MAX`] (both faces check it before
+/// creating a barrier).
+pub(crate) fn check_parties(parties: u32) -> MpResult<()> {
+    if RawBarrier::valid_parties(parties) {
+        Ok(())
+    } else {
+        Err(Status::Inval)
     }
 }
 
 impl Barrier {
     /// Size in bytes of the in-place object (`MP_BARRIER_SIZE`).
-    pub const SIZE: usize = MP_BARRIER_SIZE;
+    pub const SIZE: usize = RawBarrier::SIZE;
     /// Required alignment of the in-place object (`MP_BARRIER_ALIGN`).
-    pub const ALIGN: usize = MP_BARRIER_ALIGN;
+    pub const ALIGN: usize = RawBarrier::ALIGN;
     /// Most parties (`MP_BARRIER_PARTIES_MAX`).
-    pub const PARTIES_MAX: u32 = MP_BARRIER_PARTIES_MAX;
+    pub const PARTIES_MAX: u32 = raw::MAX_PARTIES;
 
     /// A barrier for `parties` (1 ..= `PARTIES_MAX`) in a new anonymous shared mapping,
     /// inherited by `fork()`ed children.
     pub fn new(parties: u32) -> Result<Barrier, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_barrier_new(parties, out) })
+        check_parties(parties)?;
+        let ptr =
+            lifecycle::new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous))?;
+        Ok(Barrier::mapped(ptr))
     }
 
     /// Opens, or creates for `parties`, the barrier called `name` (an existing one
     /// keeps its own number of parties: see [`Barrier::parties`]).
     pub fn open(name: &str, options: &OpenOptions, parties: u32) -> Result<Barrier, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_barrier_open(
-                name.as_ptr(),
-                options.flags(),
-                options.mode_bits(),
-                parties,
-                out,
-            )
-        })
+        check_parties(parties)?;
+        let ptr = lifecycle::open_named::<RawBarrier>(
+            &name,
+            options.flags(),
+            options.mode_bits(),
+            |b| b.init(parties, Lifecycle::Named),
+        )?;
+        Ok(Barrier::mapped(ptr))
     }
 
     /// Initialises a barrier at `mem` (`mp_barrier_init`).
@@ -88,8 +75,11 @@ impl Barrier {
     /// `mem` points to [`Barrier::SIZE`] writable bytes, [`Barrier::ALIGN`]-aligned,
     /// that stay valid while any handle to them lives; nobody uses a barrier there.
     pub unsafe fn init_at(mem: *mut u8, parties: u32) -> Result<Barrier, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_barrier_init(mem.cast(), parties) })
+        check_parties(parties)?;
+        let ptr = at::<RawBarrier>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked), writable and valid (the contract).
+        unsafe { ptr.as_ref() }.init(parties, Lifecycle::InPlace);
+        Ok(Barrier::in_place(ptr))
     }
 
     /// A handle on a barrier already initialised at `mem`.
@@ -98,9 +88,9 @@ impl Barrier {
     /// `mem` points to [`Barrier::SIZE`] readable bytes that stay valid while the
     /// handle lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Barrier, Error> {
-        let mut p = 0;
-        // SAFETY: forwarded contract; a valid out-pointer.
-        Self::in_place_after(mem, unsafe { mp_barrier_parties(mem.cast(), &mut p) })
+        let barrier = Barrier::in_place(at::<RawBarrier>(mem, Status::BadObj)?);
+        barrier.raw()?;
+        Ok(barrier)
     }
 
     /// Waits for all parties until `deadline` and returns this thread's index
@@ -109,19 +99,7 @@ impl Barrier {
     /// [`Error::Interrupted`]: a signal handler ran and this thread left the
     /// generation (a retry is a fresh arrival).
     pub fn wait(&self, deadline: impl Into<Deadline>) -> Result<u32, Error> {
-        let ms = deadline.into().timeout_ms();
-        let mut index = 0;
-        // SAFETY: a live handle, no action, a valid out-pointer.
-        unit(unsafe {
-            mp_barrier_wait(
-                self.ptr.as_ptr(),
-                ms,
-                None,
-                core::ptr::null_mut(),
-                &mut index,
-            )
-        })?;
-        Ok(index)
+        self.wait_until(deadline.into(), &mut || true)
     }
 
     /// [`Barrier::wait`], and if this thread is the last to arrive, runs `action`
@@ -132,66 +110,63 @@ impl Barrier {
         deadline: impl Into<Deadline>,
         mut action: impl FnMut() -> bool,
     ) -> Result<u32, Error> {
-        let ms = deadline.into().timeout_ms();
-        let mut ctx = ActionCtx {
-            action: &mut action,
-            panic: None,
-        };
-        let mut index = 0;
-        // SAFETY: a live handle; `run_action` gets `ctx`, alive for the call; a valid
-        // out-pointer.
-        let code = unsafe {
-            mp_barrier_wait(
-                self.ptr.as_ptr(),
-                ms,
-                Some(run_action),
-                (&raw mut ctx).cast(),
-                &mut index,
-            )
-        };
-        if let Some(panic) = ctx.panic.take() {
+        self.wait_until(deadline.into(), &mut action)
+    }
+
+    /// Both waits, monomorphic (the action behind a `dyn`): see the module docs of
+    /// `handle` for why the generic faces stop here.
+    fn wait_until(
+        &self,
+        deadline: Deadline,
+        action: &mut dyn FnMut() -> bool,
+    ) -> Result<u32, Error> {
+        let barrier = self.raw()?;
+        // A panic in the action must not unwind through the state machine, which has
+        // its own steps to finish (breaking the barrier and waking the others): it is
+        // caught, breaks the barrier like `false`, and is resumed once the wait returns.
+        let mut panic = None;
+        let result = barrier.wait(&deadline.0, || {
+            match catch_unwind(AssertUnwindSafe(&mut *action)) {
+                Ok(pass) => pass,
+                Err(p) => {
+                    panic = Some(p);
+                    false
+                }
+            }
+        });
+        if let Some(panic) = panic {
             resume_unwind(panic);
         }
-        unit(code)?;
-        Ok(index)
+        Ok(result?)
     }
 
     /// Breaks the barrier: current and future waiters get [`Error::Broken`] until
     /// [`Barrier::reset`].
     pub fn abort(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_barrier_abort(self.ptr.as_ptr()) })
+        self.raw()?.abort();
+        Ok(())
     }
 
     /// Returns the barrier to its initial state; current waiters get
     /// [`Error::Broken`].
     pub fn reset(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_barrier_reset(self.ptr.as_ptr()) })
+        self.raw()?.reset();
+        Ok(())
     }
 
     /// The number of parties.
     pub fn parties(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_barrier_parties(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(self.raw()?.parties())
     }
 
     /// The number of threads waiting now.
     pub fn n_waiting(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_barrier_n_waiting(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(self.raw()?.n_waiting())
     }
 
     /// Whether the barrier is broken.
     pub fn is_broken(&self) -> Result<bool, Error> {
-        let mut v = false;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_barrier_is_broken(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(self.raw()?.is_broken())
     }
 }
 

@@ -2,15 +2,18 @@
 
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{Deadline, Error, Life, Lock, OpenOptions, Outcome, RLock, c_name, object_handle};
-use crate::ffi::cond::{
-    MP_COND_ALIGN, MP_COND_SIZE, mp_cond_close, mp_cond_destroy, mp_cond_init, mp_cond_n_waiting,
-    mp_cond_new, mp_cond_notify, mp_cond_notify_all, mp_cond_open, mp_cond_t, mp_cond_wait,
-    mp_cond_wait_lock,
-};
+use super::error::split;
+use super::handle::{Life, object_handle};
+use super::lifecycle;
+use super::object::at;
+use super::options::c_name;
+use super::{Deadline, Error, Lock, OpenOptions, Outcome, RLock};
+use crate::raw::cond::RawCond;
+use crate::raw::header::Lifecycle;
+use crate::status::Status;
 
-/// A condition variable (the C type `mp_cond_t`). The lock is passed to each wait, as
+/// A condition variable (the C type `mp_cond_t`, what [`Condition::as_ptr`] points to).
+/// The lock is passed to each wait, as
 /// with `pthread_cond_wait`; notifying never blocks, even on a waiter that died.
 ///
 /// ```
@@ -24,32 +27,33 @@ use crate::ffi::cond::{
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Condition {
-    ptr: NonNull<mp_cond_t>,
+    ptr: NonNull<RawCond>,
     life: Life,
 }
 
-object_handle!(Condition, mp_cond_t, mp_cond_close, mp_cond_destroy);
+object_handle!(Condition, RawCond);
 
 impl Condition {
     /// Size in bytes of the in-place object (`MP_COND_SIZE`).
-    pub const SIZE: usize = MP_COND_SIZE;
+    pub const SIZE: usize = RawCond::SIZE;
     /// Required alignment of the in-place object (`MP_COND_ALIGN`).
-    pub const ALIGN: usize = MP_COND_ALIGN;
+    pub const ALIGN: usize = RawCond::ALIGN;
 
     /// A condition in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Condition, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_cond_new(out) })
+        let ptr = lifecycle::new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous))?;
+        Ok(Condition::mapped(ptr))
     }
 
     /// Opens, or creates, the condition called `name` (its lock is a separate object,
     /// opened by its own name).
     pub fn open(name: &str, options: &OpenOptions) -> Result<Condition, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_cond_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })
+        let ptr =
+            lifecycle::open_named::<RawCond>(&name, options.flags(), options.mode_bits(), |c| {
+                c.init(Lifecycle::Named)
+            })?;
+        Ok(Condition::mapped(ptr))
     }
 
     /// Initialises a condition at `mem` (`mp_cond_init`).
@@ -58,8 +62,10 @@ impl Condition {
     /// `mem` points to [`Condition::SIZE`] writable bytes, [`Condition::ALIGN`]-aligned,
     /// that stay valid while any handle to them lives; nobody uses a condition there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Condition, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_cond_init(mem.cast()) })
+        let ptr = at::<RawCond>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked), writable and valid (the contract).
+        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
+        Ok(Condition::in_place(ptr))
     }
 
     /// A handle on a condition already initialised at `mem`; [`Error::BadObject`] if
@@ -69,9 +75,9 @@ impl Condition {
     /// `mem` points to [`Condition::SIZE`] readable bytes that stay valid while the
     /// handle lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Condition, Error> {
-        // Notifying nobody checks the object and changes nothing.
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_cond_notify(mem.cast(), 0) })
+        let cond = Condition::in_place(at::<RawCond>(mem, Status::BadObj)?);
+        cond.raw()?;
+        Ok(cond)
     }
 
     /// Waits for a notification with `lock` held by the calling thread: releases all
@@ -81,39 +87,48 @@ impl Condition {
     /// dead) or [`Error::Interrupted`] (the lock is held again: retry). Errors that
     /// change nothing: [`Error::NotOwner`], [`Error::Overflow`] (too many waiters).
     pub fn wait(&self, lock: &RLock, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: live handles.
-        result(unsafe { mp_cond_wait(self.ptr.as_ptr(), lock.as_ptr(), ms) })
+        self.wait_until(lock, deadline.into())
+    }
+
+    /// [`Condition::wait`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn wait_until(&self, lock: &RLock, deadline: Deadline) -> Result<Outcome, Error> {
+        // The deadline first (it counts from the call), then both objects (the
+        // condition first), as the C ABI's `mp_cond_wait`.
+        let cond = self.raw()?;
+        split(cond.wait(lock.raw()?, &deadline.0))
     }
 
     /// [`Condition::wait`] with a [`Lock`], which must be locked ([`Error::NotOwner`]
     /// otherwise).
     pub fn wait_lock(&self, lock: &Lock, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: live handles.
-        result(unsafe { mp_cond_wait_lock(self.ptr.as_ptr(), lock.as_ptr(), ms) })
+        self.wait_lock_until(lock, deadline.into())
+    }
+
+    /// [`Condition::wait_lock`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn wait_lock_until(&self, lock: &Lock, deadline: Deadline) -> Result<Outcome, Error> {
+        let cond = self.raw()?;
+        split(cond.wait(lock.raw()?, &deadline.0))
     }
 
     /// Wakes up to `n` of the threads waiting now (oldest first).
     pub fn notify(&self, n: u32) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_cond_notify(self.ptr.as_ptr(), n) })
+        self.raw()?.notify(n);
+        Ok(())
     }
 
     /// Wakes every thread waiting now.
     pub fn notify_all(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_cond_notify_all(self.ptr.as_ptr()) })
+        self.raw()?.notify_all();
+        Ok(())
     }
 
     /// How many threads wait for a notification that no notify has picked yet (a
     /// snapshot; `mp_cond_n_waiting`): a picked thread no longer counts, even before it
     /// has its lock back; a waiter that died counts until a notify picks it.
     pub fn n_waiting(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_cond_n_waiting(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(self.raw()?.n_waiting())
     }
 }
 

@@ -1,9 +1,11 @@
 //! [`Outcome`] and [`Error`]: every status code of the library, split the Rust way.
 //!
-//! The C ABI returns one `mp_status` integer; here the non-negative codes (what a call
-//! achieved) are an [`Outcome`] and the negative ones (why it did nothing) an
-//! [`Error`]. Both keep the C number ([`Outcome::code`], [`Error::code`]) and name, so
-//! bindings can show the same vocabulary as the C header.
+//! The core's state machines return one [`Status`] (the C ABI passes it on as an
+//! `mp_status` integer); here its outcomes (what a call achieved) are an [`Outcome`] and
+//! its errors (why it did nothing) an [`Error`], converted from the `Status` directly
+//! (`split`, `From<Status>`). Both keep the C number ([`Outcome::code`],
+//! [`Error::code`]) and name from the one table in `src/status.rs`, so bindings can show
+//! the same vocabulary as the C header.
 
 use core::fmt;
 
@@ -161,24 +163,45 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Splits a C status code into an outcome or an error. An unknown code (none exists)
-/// is reported as `System` rather than trusted.
-pub(crate) fn result(code: i32) -> Result<Outcome, Error> {
-    match Status::from_code(code) {
-        Some(Status::Ok) => Ok(Outcome::Ok),
-        Some(Status::Timeout) => Ok(Outcome::Timeout),
-        Some(Status::OwnerDead) => Ok(Outcome::OwnerDead),
-        Some(s) => Err(Error::ALL
-            .into_iter()
-            .find(|e| e.status() == s)
-            .unwrap_or(Error::System)),
-        None => Err(Error::System),
+impl From<Status> for Error {
+    /// The error of a failed core call. An outcome status (`Ok`, `Timeout`,
+    /// `OwnerDead`) is no error: the core never fails with one, and one would be reported
+    /// as `System` rather than trusted.
+    fn from(s: Status) -> Error {
+        match s {
+            Status::Inval => Error::Invalid,
+            Status::BadObj => Error::BadObject,
+            Status::NotOwner => Error::NotOwner,
+            Status::Overflow => Error::Overflow,
+            Status::Intr => Error::Interrupted,
+            Status::Broken => Error::Broken,
+            Status::Exist => Error::Exists,
+            Status::NoEnt => Error::NotFound,
+            Status::Acces => Error::PermissionDenied,
+            Status::NoMem => Error::NoMemory,
+            Status::Busy => Error::Busy,
+            Status::Range => Error::OutOfRange,
+            Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead => Error::System,
+        }
     }
 }
 
-/// For calls whose only success is `MP_OK`.
-pub(crate) fn unit(code: i32) -> Result<(), Error> {
-    result(code).map(|_| ())
+/// Splits a status of the core into what the call achieved or why it did nothing.
+#[inline]
+pub(crate) fn split(s: Status) -> Result<Outcome, Error> {
+    match s {
+        Status::Ok => Ok(Outcome::Ok),
+        Status::Timeout => Ok(Outcome::Timeout),
+        Status::OwnerDead => Ok(Outcome::OwnerDead),
+        e => Err(Error::from(e)),
+    }
+}
+
+/// For calls whose only success is `Ok` (an outcome is reported as success, as `MP_OK`
+/// would be).
+#[inline]
+pub(crate) fn done(s: Status) -> Result<(), Error> {
+    split(s).map(|_| ())
 }
 
 #[cfg(test)]
@@ -195,13 +218,16 @@ mod tests {
             .collect();
         let table: Vec<i32> = ALL.iter().map(|s| s.code()).collect();
         assert_eq!(ours, table);
-        for s in ALL {
-            match result(s.code()) {
+        for &s in ALL {
+            match split(s) {
                 Ok(o) => assert_eq!(o.code(), s.code()),
-                Err(e) => assert_eq!(e.code(), s.code()),
+                Err(e) => {
+                    assert_eq!(e.code(), s.code());
+                    assert_eq!(Error::from(s), e);
+                }
             }
         }
-        assert_eq!(result(99), Err(Error::System));
+        assert_eq!(Error::from(Status::Timeout), Error::System);
         assert_eq!(Error::Interrupted.name(), "MP_EINTR");
         assert!(Error::Busy.to_string().contains("MP_EBUSY"));
     }

@@ -2,14 +2,18 @@
 
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
-use crate::ffi::event::{
-    MP_EVENT_ALIGN, MP_EVENT_SIZE, mp_event_clear, mp_event_close, mp_event_destroy, mp_event_init,
-    mp_event_is_set, mp_event_new, mp_event_open, mp_event_set, mp_event_t, mp_event_wait,
-};
+use super::error::split;
+use super::handle::{Life, object_handle};
+use super::lifecycle;
+use super::object::at;
+use super::options::c_name;
+use super::{Deadline, Error, OpenOptions, Outcome};
+use crate::raw::event::RawEvent;
+use crate::raw::header::Lifecycle;
+use crate::status::Status;
 
-/// A flag that threads of any process can wait for (the C type `mp_event_t`).
+/// A flag that threads of any process can wait for (the C type `mp_event_t`, what
+/// [`Event::as_ptr`] points to).
 ///
 /// ```
 /// use mpsync::{Deadline, Event, Outcome};
@@ -20,31 +24,32 @@ use crate::ffi::event::{
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Event {
-    ptr: NonNull<mp_event_t>,
+    ptr: NonNull<RawEvent>,
     life: Life,
 }
 
-object_handle!(Event, mp_event_t, mp_event_close, mp_event_destroy);
+object_handle!(Event, RawEvent);
 
 impl Event {
     /// Size in bytes of the in-place object (`MP_EVENT_SIZE`).
-    pub const SIZE: usize = MP_EVENT_SIZE;
+    pub const SIZE: usize = RawEvent::SIZE;
     /// Required alignment of the in-place object (`MP_EVENT_ALIGN`).
-    pub const ALIGN: usize = MP_EVENT_ALIGN;
+    pub const ALIGN: usize = RawEvent::ALIGN;
 
     /// A clear event in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Event, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_event_new(out) })
+        let ptr = lifecycle::new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous))?;
+        Ok(Event::mapped(ptr))
     }
 
     /// Opens, or creates clear, the event called `name`.
     pub fn open(name: &str, options: &OpenOptions) -> Result<Event, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_event_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })
+        let ptr =
+            lifecycle::open_named::<RawEvent>(&name, options.flags(), options.mode_bits(), |e| {
+                e.init(Lifecycle::Named)
+            })?;
+        Ok(Event::mapped(ptr))
     }
 
     /// Initialises a clear event at `mem` (`mp_event_init`).
@@ -53,8 +58,10 @@ impl Event {
     /// `mem` points to [`Event::SIZE`] writable bytes, [`Event::ALIGN`]-aligned, that
     /// stay valid while any handle to them lives; no thread uses an event there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Event, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_event_init(mem.cast()) })
+        let ptr = at::<RawEvent>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked), writable and valid (the contract).
+        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
+        Ok(Event::in_place(ptr))
     }
 
     /// A handle on an event already initialised at `mem`.
@@ -63,37 +70,38 @@ impl Event {
     /// `mem` points to [`Event::SIZE`] readable bytes that stay valid while the handle
     /// lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Event, Error> {
-        let mut set = false;
-        // SAFETY: forwarded contract; a valid out-pointer.
-        Self::in_place_after(mem, unsafe { mp_event_is_set(mem.cast(), &mut set) })
+        let event = Event::in_place(at::<RawEvent>(mem, Status::BadObj)?);
+        event.raw()?;
+        Ok(event)
     }
 
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_event_set(self.ptr.as_ptr()) })
+        self.raw()?.set();
+        Ok(())
     }
 
     /// Clears the flag.
     pub fn clear(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_event_clear(self.ptr.as_ptr()) })
+        self.raw()?.clear();
+        Ok(())
     }
 
     /// Whether the flag is set (a snapshot).
     pub fn is_set(&self) -> Result<bool, Error> {
-        let mut set = false;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_event_is_set(self.ptr.as_ptr(), &mut set) })?;
-        Ok(set)
+        Ok(self.raw()?.is_set())
     }
 
     /// Waits until the flag is set or `deadline`: `Outcome::Ok` (set at some moment
     /// during the wait), `Outcome::Timeout`, or [`Error::Interrupted`].
     pub fn wait(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: a live handle.
-        result(unsafe { mp_event_wait(self.ptr.as_ptr(), ms) })
+        self.wait_until(deadline.into())
+    }
+
+    /// [`Event::wait`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn wait_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        split(self.raw()?.wait(deadline.0))
     }
 }
 

@@ -2,15 +2,19 @@
 
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
-use crate::ffi::lock::{
-    MP_LOCK_ALIGN, MP_LOCK_SIZE, mp_lock_acquire, mp_lock_close, mp_lock_destroy, mp_lock_init,
-    mp_lock_is_locked, mp_lock_new, mp_lock_open, mp_lock_release, mp_lock_t,
-};
+use super::error::{done, split};
+use super::handle::{Life, object_handle};
+use super::lifecycle;
+use super::object::at;
+use super::options::c_name;
+use super::{Deadline, Error, OpenOptions, Outcome};
+use crate::raw::header::Lifecycle;
+use crate::raw::lock::RawLock;
+use crate::status::Status;
 
 /// A non-recursive lock that any thread of any process may release (a binary
-/// semaphore, as `multiprocessing.Lock`); the C type `mp_lock_t`.
+/// semaphore, as `multiprocessing.Lock`); the C type `mp_lock_t` (what
+/// [`Lock::as_ptr`] points to).
 ///
 /// ```
 /// use mpsync::{Deadline, Lock, Outcome};
@@ -21,32 +25,33 @@ use crate::ffi::lock::{
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Lock {
-    ptr: NonNull<mp_lock_t>,
+    ptr: NonNull<RawLock>,
     life: Life,
 }
 
-object_handle!(Lock, mp_lock_t, mp_lock_close, mp_lock_destroy);
+object_handle!(Lock, RawLock);
 
 impl Lock {
     /// Size in bytes of the in-place object (`MP_LOCK_SIZE`).
-    pub const SIZE: usize = MP_LOCK_SIZE;
+    pub const SIZE: usize = RawLock::SIZE;
     /// Required alignment of the in-place object (`MP_LOCK_ALIGN`).
-    pub const ALIGN: usize = MP_LOCK_ALIGN;
+    pub const ALIGN: usize = RawLock::ALIGN;
 
     /// An unlocked lock in a new anonymous shared mapping, inherited by `fork()`ed
     /// children (`mp_lock_new`).
     pub fn new() -> Result<Lock, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_lock_new(out) })
+        let ptr = lifecycle::new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous))?;
+        Ok(Lock::mapped(ptr))
     }
 
     /// Opens, or creates unlocked, the lock called `name` (`mp_lock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<Lock, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_lock_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })
+        let ptr =
+            lifecycle::open_named::<RawLock>(&name, options.flags(), options.mode_bits(), |l| {
+                l.init(Lifecycle::Named)
+            })?;
+        Ok(Lock::mapped(ptr))
     }
 
     /// Initialises an unlocked lock at `mem` (`mp_lock_init`); [`Error::Invalid`] if
@@ -57,8 +62,10 @@ impl Lock {
     /// the lock) that stay valid while any handle to them lives, and no thread uses a
     /// lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Lock, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_lock_init(mem.cast()) })
+        let ptr = at::<RawLock>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked), writable and valid (the contract).
+        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
+        Ok(Lock::in_place(ptr))
     }
 
     /// A handle on a lock that someone already initialised at `mem` (e.g. another
@@ -68,34 +75,32 @@ impl Lock {
     /// `mem` points to [`Lock::SIZE`] readable bytes that stay valid while the handle
     /// lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Lock, Error> {
-        let mut locked = false;
-        // SAFETY: forwarded contract; a valid out-pointer.
-        Self::in_place_after(mem, unsafe { mp_lock_is_locked(mem.cast(), &mut locked) })
+        let lock = Lock::in_place(at::<RawLock>(mem, Status::BadObj)?);
+        lock.raw()?;
+        Ok(lock)
     }
 
     /// Acquires the lock, waiting until `deadline`: `Outcome::Ok` or
     /// `Outcome::Timeout`, or [`Error::Interrupted`] (nothing acquired).
-    #[inline]
     pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: a live handle.
-        result(unsafe { mp_lock_acquire(self.ptr.as_ptr(), true, ms) })
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`Lock::acquire`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        split(self.raw()?.acquire(deadline.0))
     }
 
     /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
     /// not locked (nothing changes).
-    #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_lock_release(self.ptr.as_ptr()) })
+        done(self.raw()?.release())
     }
 
     /// Whether the lock is held right now (a snapshot).
     pub fn is_locked(&self) -> Result<bool, Error> {
-        let mut locked = false;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_lock_is_locked(self.ptr.as_ptr(), &mut locked) })?;
-        Ok(locked)
+        Ok(self.raw()?.is_locked())
     }
 }
 
@@ -142,5 +147,56 @@ mod tests {
             unsafe { Lock::attach_at(mem.0.as_mut_ptr()) }.unwrap_err(),
             Error::BadObject
         );
+    }
+
+    extern "C" fn on_signal(_: libc::c_int) {}
+
+    /// The deadline is absolute and reaches the state machine as it is: a signal handler
+    /// interrupts the wait with `Error::Interrupted`, and retrying with the same deadline
+    /// waits for the time left only (the whole loop ends at the deadline, never before).
+    #[test]
+    #[cfg_attr(miri, ignore = "signals")]
+    fn interrupted_acquire_resumes_with_the_same_deadline() {
+        use std::time::{Duration, Instant};
+        // SAFETY: a handler that does nothing, installed without SA_RESTART so that
+        // the wait sees EINTR; SIGWINCH is used by no other test.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(
+                libc::sigaction(libc::SIGWINCH, &sa, core::ptr::null_mut()),
+                0
+            );
+        }
+        let lock = Lock::new().unwrap();
+        assert_eq!(lock.acquire(Deadline::now()), Ok(Outcome::Ok));
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let poker = std::thread::spawn(move || {
+            for _ in 0..3 {
+                std::thread::sleep(Duration::from_millis(100));
+                // SAFETY: the test thread is alive until it joins this thread.
+                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGWINCH) };
+            }
+        });
+        let start = Instant::now();
+        let deadline = Deadline::after(Duration::from_millis(400));
+        let mut interrupted = 0;
+        let outcome = loop {
+            match lock.acquire(deadline) {
+                Err(Error::Interrupted) => interrupted += 1,
+                other => break other,
+            }
+        };
+        let took = start.elapsed();
+        poker.join().unwrap();
+        assert_eq!(outcome, Ok(Outcome::Timeout));
+        assert!(interrupted >= 1, "no interruption seen");
+        // Each retry waited for the time left only: the loop ended at the deadline, not
+        // 400 ms after the last interruption (which came at about 300 ms).
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(took < Duration::from_millis(650), "{took:?}");
+        lock.release().unwrap();
     }
 }

@@ -5,15 +5,18 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, SharedArray, c_name, object_handle};
-use crate::ffi::rlock::{
-    MP_RLOCK_ALIGN, MP_RLOCK_SIZE, mp_rlock_acquire, mp_rlock_close, mp_rlock_count,
-    mp_rlock_destroy, mp_rlock_init, mp_rlock_is_locked, mp_rlock_is_mine,
-    mp_rlock_mark_consistent, mp_rlock_new, mp_rlock_open, mp_rlock_release, mp_rlock_t,
-};
+use super::error::{done, split};
+use super::handle::{Life, object_handle};
+use super::lifecycle;
+use super::object::at;
+use super::options::c_name;
+use super::{Deadline, Error, OpenOptions, Outcome, SharedArray};
+use crate::raw::header::Lifecycle;
+use crate::raw::rlock::RawRLock;
+use crate::status::Status;
 
-/// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`). If
+/// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
+/// [`RLock::as_ptr`] points to). If
 /// its owner dies holding it (exit, `SIGKILL`, `exec`), the next acquirer gets it with
 /// [`Outcome::OwnerDead`].
 ///
@@ -29,32 +32,33 @@ use crate::ffi::rlock::{
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct RLock {
-    ptr: NonNull<mp_rlock_t>,
+    ptr: NonNull<RawRLock>,
     life: Life,
 }
 
-object_handle!(RLock, mp_rlock_t, mp_rlock_close, mp_rlock_destroy);
+object_handle!(RLock, RawRLock);
 
 impl RLock {
     /// Size in bytes of the in-place object (`MP_RLOCK_SIZE`).
-    pub const SIZE: usize = MP_RLOCK_SIZE;
+    pub const SIZE: usize = RawRLock::SIZE;
     /// Required alignment of the in-place object (`MP_RLOCK_ALIGN`).
-    pub const ALIGN: usize = MP_RLOCK_ALIGN;
+    pub const ALIGN: usize = RawRLock::ALIGN;
 
     /// An unowned RLock in a new anonymous shared mapping, inherited by `fork()`ed
     /// children (a child never owns its parent's lock) (`mp_rlock_new`).
     pub fn new() -> Result<RLock, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_rlock_new(out) })
+        let ptr = lifecycle::new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))?;
+        Ok(RLock::mapped(ptr))
     }
 
     /// Opens, or creates unowned, the RLock called `name` (`mp_rlock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<RLock, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_rlock_open(name.as_ptr(), options.flags(), options.mode_bits(), out)
-        })
+        let ptr =
+            lifecycle::open_named::<RawRLock>(&name, options.flags(), options.mode_bits(), |l| {
+                l.init(Lifecycle::Named)
+            })?;
+        Ok(RLock::mapped(ptr))
     }
 
     /// Initialises an unowned RLock at `mem` (`mp_rlock_init`).
@@ -64,8 +68,10 @@ impl RLock {
     /// stay valid while any handle to them lives and while any thread holds the lock;
     /// no thread uses a lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<RLock, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_rlock_init(mem.cast()) })
+        let ptr = at::<RawRLock>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked), writable and valid (the contract).
+        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
+        Ok(RLock::in_place(ptr))
     }
 
     /// A handle on an RLock already initialised at `mem`; [`Error::BadObject`] if
@@ -74,61 +80,52 @@ impl RLock {
     /// # Safety
     /// As [`RLock::init_at`], except that the memory need only be readable now.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<RLock, Error> {
-        let mut count = 0;
-        // SAFETY: forwarded contract; a valid out-pointer.
-        Self::in_place_after(mem, unsafe { mp_rlock_count(mem.cast(), &mut count) })
+        let lock = RLock::in_place(at::<RawRLock>(mem, Status::BadObj)?);
+        lock.raw()?;
+        Ok(lock)
     }
 
     /// Acquires the lock or re-enters it (no waiting then), until `deadline`:
     /// `Outcome::Ok`, `Outcome::OwnerDead` (acquired; the previous owner died holding
     /// it), `Outcome::Timeout`; [`Error::Interrupted`] (nothing acquired),
     /// [`Error::Overflow`] (recursion limit).
-    #[inline]
     pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: a live handle.
-        result(unsafe { mp_rlock_acquire(self.ptr.as_ptr(), true, ms) })
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`RLock::acquire`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        split(self.raw()?.acquire(deadline.0))
     }
 
     /// Releases one recursion level; [`Error::NotOwner`] if the calling thread does not
     /// own the lock.
-    #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_rlock_release(self.ptr.as_ptr()) })
+        done(self.raw()?.release())
     }
 
     /// Whether the calling thread owns the lock.
     pub fn is_mine(&self) -> Result<bool, Error> {
-        let mut mine = false;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_rlock_is_mine(self.ptr.as_ptr(), &mut mine) })?;
-        Ok(mine)
+        Ok(self.raw()?.is_mine())
     }
 
     /// Whether any thread of any process holds the lock (`mp_rlock_is_locked`: a
     /// snapshot that only reads, so it never takes an owner-death report).
     pub fn is_locked(&self) -> Result<bool, Error> {
-        let mut locked = false;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_rlock_is_locked(self.ptr.as_ptr(), &mut locked) })?;
-        Ok(locked)
+        Ok(self.raw()?.is_locked())
     }
 
     /// The recursion level if the calling thread owns the lock, else 0.
     pub fn count(&self) -> Result<u32, Error> {
-        let mut count = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_rlock_count(self.ptr.as_ptr(), &mut count) })?;
-        Ok(count)
+        Ok(self.raw()?.count())
     }
 
     /// Declares the protected data repaired after an owner death (for the lock of a
     /// synchronized array, ends the sticky `OwnerDead`); the calling thread must hold
     /// the lock ([`Error::NotOwner`] otherwise).
     pub fn mark_consistent(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_rlock_mark_consistent(self.ptr.as_ptr()) })
+        done(self.raw()?.mark_consistent())
     }
 }
 
@@ -142,7 +139,7 @@ pub struct ArrayLock<'a> {
 impl ArrayLock<'_> {
     /// # Safety
     /// `ptr` is the embedded lock of an array that outlives `'a`.
-    pub(crate) unsafe fn new(ptr: NonNull<mp_rlock_t>) -> Self {
+    pub(crate) unsafe fn new(ptr: NonNull<RawRLock>) -> Self {
         ArrayLock {
             // In place: its drop would do nothing anyway; ManuallyDrop makes it explicit.
             lock: core::mem::ManuallyDrop::new(RLock {

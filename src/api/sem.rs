@@ -2,22 +2,23 @@
 
 use core::ptr::NonNull;
 
-use super::error::{result, unit};
-use super::{Deadline, Error, Life, OpenOptions, Outcome, c_name, object_handle};
-use crate::ffi::sem::{
-    MP_SEM_ALIGN, MP_SEM_SIZE, MP_SEM_UNDO, MP_SEM_UNDO_SIZE, MP_SEM_UNDO_VALUE_MAX,
-    MP_SEM_VALUE_MAX, mp_sem_acquire, mp_sem_attach_ex, mp_sem_close, mp_sem_destroy,
-    mp_sem_get_flags, mp_sem_get_max_value, mp_sem_get_value, mp_sem_held, mp_sem_init,
-    mp_sem_init_ex, mp_sem_new, mp_sem_new_ex, mp_sem_open, mp_sem_open_ex, mp_sem_release,
-    mp_sem_t,
-};
+use super::error::{done, split};
+use super::handle::{Life, object_handle};
+use super::object::at;
+use super::options::c_name;
+use super::sem_flavour::{self, AnySem, Flavour};
+use super::{Deadline, Error, OpenOptions, Outcome};
+use crate::raw::sem::{self as raw_sem, RawSem};
+use crate::raw::sem_undo::{self as raw_undo, RawSemUndo};
+use crate::status::Status;
 
 /// The largest semaphore value and bound: an unbounded `Semaphore(n)` has this bound.
-pub const SEM_VALUE_MAX: u32 = MP_SEM_VALUE_MAX;
+pub const SEM_VALUE_MAX: u32 = raw_sem::SEM_VALUE_MAX;
 /// The largest value and bound of an undo semaphore ([`Semaphore::new_undo`]).
-pub const SEM_UNDO_VALUE_MAX: u32 = MP_SEM_UNDO_VALUE_MAX;
+pub const SEM_UNDO_VALUE_MAX: u32 = raw_undo::UNDO_VALUE_MAX;
 
-/// A counting semaphore with an upper bound (the C type `mp_sem_t`): `max_value ==
+/// A counting semaphore with an upper bound (the C type `mp_sem_t`, what
+/// [`Semaphore::as_ptr`] points to): `max_value ==
 /// SEM_VALUE_MAX` is `multiprocessing.Semaphore`, a smaller bound
 /// `BoundedSemaphore`.
 ///
@@ -30,26 +31,35 @@ pub const SEM_UNDO_VALUE_MAX: u32 = MP_SEM_UNDO_VALUE_MAX;
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Semaphore {
-    ptr: NonNull<mp_sem_t>,
+    // The first `Semaphore::SIZE` bytes of either flavour; `sem_flavour` tells which.
+    ptr: NonNull<RawSem>,
     life: Life,
 }
 
-object_handle!(Semaphore, mp_sem_t, mp_sem_close, mp_sem_destroy);
+object_handle!(
+    Semaphore,
+    RawSem,
+    close = sem_flavour::close,
+    destroy = sem_flavour::destroy
+);
 
 impl Semaphore {
     /// Size in bytes of the in-place object (`MP_SEM_SIZE`).
-    pub const SIZE: usize = MP_SEM_SIZE;
+    pub const SIZE: usize = RawSem::SIZE;
     /// Size in bytes of an in-place undo semaphore (`MP_SEM_UNDO_SIZE`).
-    pub const UNDO_SIZE: usize = MP_SEM_UNDO_SIZE;
+    pub const UNDO_SIZE: usize = RawSemUndo::SIZE;
     /// Required alignment of the in-place object (`MP_SEM_ALIGN`).
-    pub const ALIGN: usize = MP_SEM_ALIGN;
+    pub const ALIGN: usize = RawSem::ALIGN;
 
     /// A semaphore with `value` units and bound `max_value` in a new anonymous shared
     /// mapping, inherited by `fork()`ed children; [`Error::Invalid`] if `value >
     /// max_value` or `max_value > SEM_VALUE_MAX`.
     pub fn new(value: u32, max_value: u32) -> Result<Semaphore, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_sem_new(value, max_value, out) })
+        Ok(Semaphore::mapped(sem_flavour::new(
+            value,
+            max_value,
+            Flavour::Plain,
+        )?))
     }
 
     /// An *undo* semaphore (`MP_SEM_UNDO`) in a new anonymous shared mapping: units
@@ -59,8 +69,11 @@ impl Semaphore {
     /// no unit). At most 64 threads hold units at once ([`Error::Busy`] for one more);
     /// [`Error::Invalid`] if `value > max_value` or `max_value > SEM_UNDO_VALUE_MAX`.
     pub fn new_undo(value: u32, max_value: u32) -> Result<Semaphore, Error> {
-        // SAFETY: a valid out-pointer.
-        Self::mapped_by(|out| unsafe { mp_sem_new_ex(value, max_value, MP_SEM_UNDO, out) })
+        Ok(Semaphore::mapped(sem_flavour::new(
+            value,
+            max_value,
+            Flavour::Undo,
+        )?))
     }
 
     /// [`Semaphore::open`] for an undo semaphore (see [`Semaphore::new_undo`]). The
@@ -72,19 +85,7 @@ impl Semaphore {
         value: u32,
         max_value: u32,
     ) -> Result<Semaphore, Error> {
-        let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_sem_open_ex(
-                name.as_ptr(),
-                options.flags(),
-                options.mode_bits(),
-                value,
-                max_value,
-                MP_SEM_UNDO,
-                out,
-            )
-        })
+        Semaphore::open_flavour(name, options, value, max_value, Flavour::Undo)
     }
 
     /// Opens, or creates with `value`/`max_value`, the semaphore called `name`. The
@@ -95,18 +96,20 @@ impl Semaphore {
         value: u32,
         max_value: u32,
     ) -> Result<Semaphore, Error> {
+        Semaphore::open_flavour(name, options, value, max_value, Flavour::Plain)
+    }
+
+    fn open_flavour(
+        name: &str,
+        options: &OpenOptions,
+        value: u32,
+        max_value: u32,
+        flavour: Flavour,
+    ) -> Result<Semaphore, Error> {
         let name = c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        Self::mapped_by(|out| unsafe {
-            mp_sem_open(
-                name.as_ptr(),
-                options.flags(),
-                options.mode_bits(),
-                value,
-                max_value,
-                out,
-            )
-        })
+        let (flags, mode) = (options.flags(), options.mode_bits());
+        let ptr = sem_flavour::open(&name, flags, mode, value, max_value, flavour)?;
+        Ok(Semaphore::mapped(ptr))
     }
 
     /// Initialises a semaphore at `mem` (`mp_sem_init`).
@@ -116,7 +119,7 @@ impl Semaphore {
     /// that stay valid while any handle to them lives; no thread uses a semaphore there.
     pub unsafe fn init_at(mem: *mut u8, value: u32, max_value: u32) -> Result<Semaphore, Error> {
         // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_sem_init(mem.cast(), value, max_value) })
+        unsafe { Semaphore::init_flavour_at(mem, value, max_value, Flavour::Plain) }
     }
 
     /// Initialises an undo semaphore at `mem` (`mp_sem_init_ex` with `MP_SEM_UNDO`; see
@@ -134,9 +137,21 @@ impl Semaphore {
         max_value: u32,
     ) -> Result<Semaphore, Error> {
         // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe {
-            mp_sem_init_ex(mem.cast(), value, max_value, MP_SEM_UNDO)
-        })
+        unsafe { Semaphore::init_flavour_at(mem, value, max_value, Flavour::Undo) }
+    }
+
+    /// # Safety
+    /// As [`Semaphore::init_at`], with the flavour's size.
+    unsafe fn init_flavour_at(
+        mem: *mut u8,
+        value: u32,
+        max_value: u32,
+        flavour: Flavour,
+    ) -> Result<Semaphore, Error> {
+        let ptr = at::<RawSem>(mem, Status::Inval)?;
+        // SAFETY: aligned (checked); writable for the flavour's size (the contract).
+        unsafe { sem_flavour::init(ptr, value, max_value, flavour) }?;
+        Ok(Semaphore::in_place(ptr))
     }
 
     /// A handle on an undo semaphore that another process initialised at memory this
@@ -148,8 +163,10 @@ impl Semaphore {
     /// `mem` points to [`Semaphore::UNDO_SIZE`] readable and writable bytes that stay
     /// valid while this process uses the semaphore.
     pub unsafe fn attach_undo_at(mem: *mut u8) -> Result<Semaphore, Error> {
-        // SAFETY: forwarded contract.
-        Self::in_place_after(mem, unsafe { mp_sem_attach_ex(mem.cast(), MP_SEM_UNDO) })
+        let ptr = at::<RawSem>(mem, Status::BadObj)?;
+        // SAFETY: aligned (checked); the forwarded contract.
+        unsafe { sem_flavour::attach(ptr, Flavour::Undo) }?;
+        Ok(Semaphore::in_place(ptr))
     }
 
     /// A handle on a semaphore already initialised at `mem`.
@@ -158,63 +175,71 @@ impl Semaphore {
     /// `mem` points to [`Semaphore::SIZE`] readable bytes that stay valid while the
     /// handle lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Semaphore, Error> {
-        let mut v = 0;
-        // SAFETY: forwarded contract; a valid out-pointer.
-        Self::in_place_after(mem, unsafe { mp_sem_get_value(mem.cast(), &mut v) })
+        let sem = Semaphore::in_place(at::<RawSem>(mem, Status::BadObj)?);
+        sem.any()?;
+        Ok(sem)
+    }
+
+    /// The semaphore, of either flavour, validated on every call (as `raw` for the other
+    /// handle types).
+    fn any(&self) -> Result<AnySem<'_>, Error> {
+        // SAFETY: a live handle: mapped (until `close`) or the caller's memory (per
+        // `init_at`/`attach_at`), aligned (checked when the handle was made).
+        Ok(unsafe { sem_flavour::any(self.ptr) }?)
     }
 
     /// Takes one unit, waiting until `deadline`: `Outcome::Ok`, `Outcome::Timeout`, or
     /// [`Error::Interrupted`] (nothing taken). An undo semaphore also gives
     /// `Outcome::OwnerDead` (a unit was taken; a holder died and its units came back)
     /// and [`Error::Busy`] (the holder table is full; nothing taken).
-    #[inline]
     pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        let ms = deadline.into().timeout_ms();
-        // SAFETY: a live handle.
-        result(unsafe { mp_sem_acquire(self.ptr.as_ptr(), true, ms) })
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`Semaphore::acquire`] past its generic face: monomorphic and not inline (see the
+    /// `handle` module docs).
+    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        // SAFETY: a live handle (see `any`).
+        split(unsafe { sem_flavour::acquire(self.ptr, || deadline.0) })
     }
 
     /// Returns one unit; [`Error::Overflow`] if already at the bound (nothing changes).
     /// An undo semaphore takes back only units the calling thread holds:
     /// [`Error::NotOwner`] otherwise, [`Error::Busy`] if another thread's operation
     /// stalled in the middle (nothing changes).
-    #[inline]
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: a live handle.
-        unit(unsafe { mp_sem_release(self.ptr.as_ptr()) })
+        // SAFETY: a live handle (see `any`).
+        done(unsafe { sem_flavour::release(self.ptr) })
     }
 
     /// The number of units right now (a snapshot).
     pub fn value(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_sem_get_value(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(match self.any()? {
+            AnySem::Plain(s) => s.value(),
+            AnySem::Undo(s) => s.value(),
+        })
     }
 
     /// The bound.
     pub fn max_value(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_sem_get_max_value(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(match self.any()? {
+            AnySem::Plain(s) => s.max_value(),
+            AnySem::Undo(s) => s.max_value(),
+        })
     }
 
     /// True for an undo semaphore ([`Semaphore::new_undo`]).
     pub fn is_undo(&self) -> Result<bool, Error> {
-        let mut f = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_sem_get_flags(self.ptr.as_ptr(), &mut f) })?;
-        Ok(f & MP_SEM_UNDO != 0)
+        Ok(matches!(self.any()?, AnySem::Undo(_)))
     }
 
     /// How many units of an undo semaphore the calling thread holds (0 for a plain
     /// semaphore, which records no holders).
     pub fn held(&self) -> Result<u32, Error> {
-        let mut v = 0;
-        // SAFETY: a live handle and a valid out-pointer.
-        unit(unsafe { mp_sem_held(self.ptr.as_ptr(), &mut v) })?;
-        Ok(v)
+        Ok(match self.any()? {
+            AnySem::Plain(_) => 0,
+            AnySem::Undo(s) => s.held_by_caller(),
+        })
     }
 }
 

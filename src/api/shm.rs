@@ -1,13 +1,15 @@
 //! [`SharedMemory`]: `multiprocessing.shared_memory.SharedMemory`.
 
 use core::ptr::NonNull;
-use std::ffi::CStr;
 
-use super::error::unit;
-use super::{Error, OpenOptions, construct, report_leak};
-use crate::ffi::shm::{mp_shm_close, mp_shm_data, mp_shm_name, mp_shm_open, mp_shm_size, mp_shm_t};
+use super::block;
+use super::handle::report_leak;
+use super::options::c_name;
+use super::{Error, OpenOptions};
+use crate::sys::shm as os_shm;
 
-/// A mapped block of shared memory in `/dev/shm` (the C type `mp_shm_t`; Python's
+/// A mapped block of shared memory in `/dev/shm` (the C type `mp_shm_t`, what
+/// [`SharedMemory::as_ptr`] points to; Python's
 /// `SharedMemory(name)` attaches to the same block). Its bytes are the caller's: no
 /// header, no lock.
 ///
@@ -20,7 +22,7 @@ use crate::ffi::shm::{mp_shm_close, mp_shm_data, mp_shm_name, mp_shm_open, mp_sh
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct SharedMemory {
-    ptr: NonNull<mp_shm_t>,
+    ptr: NonNull<u8>,
     // Copied from the library's private record at open.
     data: *mut u8,
     len: usize,
@@ -34,62 +36,44 @@ unsafe impl Send for SharedMemory {}
 unsafe impl Sync for SharedMemory {}
 
 impl SharedMemory {
-    fn from_handle(ptr: NonNull<mp_shm_t>) -> Result<SharedMemory, Error> {
-        let p = ptr.as_ptr();
-        // SAFETY: a live handle; the name lives as long as the handle and is copied now.
-        let (data, len, name) = unsafe {
-            let name = mp_shm_name(p);
-            let name = (!name.is_null()).then(|| CStr::from_ptr(name));
-            (mp_shm_data(p), mp_shm_size(p), name)
-        };
+    fn from_handle(ptr: NonNull<u8>) -> Result<SharedMemory, Error> {
         // A block's name is ASCII (the library's name rules). Copied fallibly: on
         // `NoMemory` the handle is closed again (nothing leaks).
-        let name = match name
-            .and_then(|n| n.to_str().ok())
-            .ok_or(Error::System)
-            .and_then(|n| crate::fallible::try_string(n).map_err(|_| Error::NoMemory))
-        {
-            Ok(n) => n,
+        let record = block::lookup(ptr).map_err(Error::from).and_then(|m| {
+            // SAFETY: a live handle just opened; the name is copied before any close.
+            let name = unsafe { block::name(ptr) }?;
+            let name = name.to_str().map_err(|_| Error::System)?;
+            let name = crate::fallible::try_string(name).map_err(|_| Error::NoMemory)?;
+            Ok((m.len, name))
+        });
+        match record {
+            Ok((len, name)) => Ok(SharedMemory {
+                ptr,
+                data: ptr.as_ptr(),
+                len,
+                name,
+            }),
             Err(e) => {
-                // SAFETY: the live handle just opened, never used again.
-                unsafe { mp_shm_close(p) };
-                return Err(e);
+                // The live handle just opened, never used again.
+                let _ = block::close(ptr);
+                Err(e)
             }
-        };
-        Ok(SharedMemory {
-            ptr,
-            data: data.cast(),
-            len,
-            name,
-        })
+        }
     }
 
     /// Creates a zero-filled block of `size` (> 0) bytes under a fresh name
     /// (`psm_` + 8 hex digits, as CPython chooses); `mode` 0 means `0600`.
     pub fn create(size: usize, mode: u32) -> Result<SharedMemory, Error> {
-        use crate::ffi::{MP_CREATE, MP_EXCL};
-        // SAFETY: a NULL name is allowed with MP_CREATE; a valid out-pointer.
-        let ptr = construct(|out| unsafe {
-            mp_shm_open(core::ptr::null(), MP_CREATE | MP_EXCL, size, mode, out)
-        })?;
-        SharedMemory::from_handle(ptr)
+        let flags = os_shm::FLAG_CREATE | os_shm::FLAG_EXCL;
+        SharedMemory::from_handle(block::open(None, flags, size, mode)?)
     }
 
     /// Opens, or with `options.create(true)` creates with `size` bytes, the block
     /// `name` (`"blk"` and `"/blk"` are the same block). Opening an existing block
     /// maps all of it whatever `size` says: check [`SharedMemory::len`].
     pub fn open(name: &str, options: &OpenOptions, size: usize) -> Result<SharedMemory, Error> {
-        let cname = super::c_name(name)?;
-        // SAFETY: a NUL-terminated name and a valid out-pointer.
-        let ptr = construct(|out| unsafe {
-            mp_shm_open(
-                cname.as_ptr(),
-                options.flags(),
-                size,
-                options.mode_bits(),
-                out,
-            )
-        })?;
+        let cname = c_name(name)?;
+        let ptr = block::open(Some(&cname), options.flags(), size, options.mode_bits())?;
         SharedMemory::from_handle(ptr)
     }
 
@@ -116,8 +100,8 @@ impl SharedMemory {
     }
 
     /// The C handle, for C code using the C ABI (valid while this handle lives).
-    pub fn as_ptr(&self) -> *mut mp_shm_t {
-        self.ptr.as_ptr()
+    pub fn as_ptr(&self) -> *mut core::ffi::c_void {
+        self.ptr.as_ptr().cast()
     }
 
     /// Unmaps the block in this process (it lives on until [`unlink`](crate::unlink)
@@ -125,23 +109,23 @@ impl SharedMemory {
     /// inside the block) the handle is handed back unchanged.
     pub fn close(self) -> Result<(), (SharedMemory, Error)> {
         let mut this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: a live handle, closed only here or in Drop (skipped).
-        match unit(unsafe { mp_shm_close(this.ptr.as_ptr()) }) {
+        // A live handle, closed only here or in Drop (skipped).
+        match block::close(this.ptr) {
             Ok(()) => {
                 // The name is the only owned field; an empty String owns nothing.
                 drop(core::mem::take(&mut this.name));
                 Ok(())
             }
-            Err(e) => Err((core::mem::ManuallyDrop::into_inner(this), e)),
+            Err(e) => Err((core::mem::ManuallyDrop::into_inner(this), e.into())),
         }
     }
 }
 
 impl Drop for SharedMemory {
     fn drop(&mut self) {
-        // SAFETY: a live handle, never used again.
-        if let Err(e) = unit(unsafe { mp_shm_close(self.ptr.as_ptr()) }) {
-            report_leak("SharedMemory", e);
+        // A live handle, never used again.
+        if let Err(e) = block::close(self.ptr) {
+            report_leak("SharedMemory", e.into());
         }
     }
 }

@@ -8,13 +8,13 @@
 //! length (see `raw::array`).
 
 use core::ffi::{c_char, c_void};
+use core::ptr::NonNull;
 
 use super::rlock::mp_rlock_t;
 use super::{c_name, code, ffi_out, mp_status};
-use crate::raw::array::{self as raw, ElemType, RawArray, View};
-use crate::raw::header::Lifecycle;
+use crate::api::array_mapping;
+use crate::raw::array::{self as raw, ElemType, View};
 use crate::status::{MpResult, Status};
-use crate::sys::shm::{self as os_shm, NamedSpec};
 
 /// An element type: the Python `array`/`ctypes` type character, so bindings can pass
 /// Python's codes through unchanged (`MP_TYPE_INT == 'i'`).
@@ -68,81 +68,36 @@ pub struct mp_array_t {
 
 /// Looks `arr` up: `MP_EINVAL` for NULL, `MP_EBADOBJ` unless it is the start of a
 /// mapping this process made; else that start and the mapping's length.
+/// `arr` as the core takes an array handle: `MP_EINVAL` for NULL (the core looks it up
+/// in the mapping registry before reading anything).
 #[inline(always)]
-fn mapping(arr: *const mp_array_t) -> MpResult<(*mut u8, usize)> {
-    if arr.is_null() {
-        return Err(Status::Inval);
-    }
-    let len = os_shm::mapping_len(arr as usize).ok_or(Status::BadObj)?;
-    Ok((arr as *mut u8, len))
+fn handle(arr: *const mp_array_t) -> MpResult<NonNull<u8>> {
+    NonNull::new(arr.cast_mut().cast()).ok_or(Status::Inval)
 }
 
-/// [`mapping`], and `MP_EBADOBJ` unless the mapping holds a valid array.
+/// The array whose handle is `arr`, validated ([`array_mapping::view`]).
+///
+/// # Safety
+/// `arr` is not closed during `'a` (the caller's contract: no use after
+/// `mp_array_close`).
 #[inline(always)]
-fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
-    let (base, len) = mapping(arr)?;
-    // SAFETY: `base` is the page-aligned start of a live mapping of `len` bytes made by
-    // this process (registry); it stays mapped while the caller uses the array (the
-    // caller's contract: no use after mp_array_close).
-    unsafe { RawArray::view(base, len) }
+unsafe fn view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    // SAFETY: forwarded contract.
+    handle(arr).and_then(|p| unsafe { array_mapping::view(p) })
 }
 
-/// [`view`] for the element accesses (get/set/read/write): the same pointer check, and
-/// every descriptor field that decides the access (see `raw::array`, "Trust").
+/// [`view`] for an element access ([`array_mapping::access_view`]).
+///
+/// # Safety
+/// As [`view`].
 #[inline(always)]
-fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
-    let (base, len) = mapping(arr)?;
-    // SAFETY: as in `view`.
-    unsafe { RawArray::view_for_access(base, len) }
+unsafe fn access_view<'a>(arr: *const mp_array_t) -> MpResult<View<'a>> {
+    // SAFETY: forwarded contract.
+    handle(arr).and_then(|p| unsafe { array_mapping::access_view(p) })
 }
 
 fn elem_type(ty: mp_type) -> MpResult<ElemType> {
     ElemType::from_code(u32::from(ty)).ok_or(Status::Inval)
-}
-
-/// Named-object spec: an array of exactly (`ty`, `length`, `with_lock`).
-struct ArraySpec {
-    ty: ElemType,
-    length: usize,
-    with_lock: bool,
-    total: usize,
-}
-
-/// What the registry records for an array's mapping.
-const ARRAY_CONTENT: os_shm::Content =
-    os_shm::Content::Object(crate::raw::header::Kind::Array as u32);
-
-impl NamedSpec for ArraySpec {
-    fn content(&self) -> os_shm::Content {
-        ARRAY_CONTENT
-    }
-    fn create_size(&self) -> usize {
-        self.total
-    }
-    fn init(&self, base: *mut u8) -> MpResult<()> {
-        // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes (>= the
-        // descriptor); every bit pattern is a valid RawArray.
-        let a = unsafe { &*(base as *const RawArray) };
-        a.init(self.ty, self.length, self.with_lock, Lifecycle::Named);
-        Ok(())
-    }
-    fn map_size(&self, file_size: usize) -> MpResult<usize> {
-        // Checked before mapping: a truncated, grown or foreign file is refused.
-        if file_size == self.total {
-            Ok(file_size)
-        } else {
-            Err(Status::BadObj)
-        }
-    }
-    fn check(&self, base: *mut u8, len: usize) -> MpResult<()> {
-        // SAFETY: a page-aligned mapping of `len` bytes.
-        let v = unsafe { RawArray::view(base, len) }?;
-        if RawArray::matches(&v, self.ty, self.length, self.with_lock) {
-            Ok(())
-        } else {
-            Err(Status::BadObj)
-        }
-    }
 }
 
 /// Creates a zeroed array of `length` elements of `type` in a new anonymous shared
@@ -167,12 +122,7 @@ pub unsafe extern "C" fn mp_array_new(
     unsafe {
         ffi_out(arr_out, || {
             let ty = elem_type(r#type)?;
-            let total = raw::total_size(ty, length)?;
-            let base = os_shm::map_anonymous(total, ARRAY_CONTENT)?;
-            // SAFETY: a fresh, zeroed, page-aligned mapping of `total` bytes.
-            let a = &*(base as *const RawArray);
-            a.init(ty, length, with_lock, Lifecycle::Anonymous);
-            Ok(base.cast())
+            array_mapping::new(ty, length, with_lock).map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -206,13 +156,7 @@ pub unsafe extern "C" fn mp_array_open(
         ffi_out(arr_out, || {
             let name = c_name(name)?;
             let ty = elem_type(r#type)?;
-            let spec = ArraySpec {
-                ty,
-                length,
-                with_lock,
-                total: raw::total_size(ty, length)?,
-            };
-            Ok(os_shm::open_named(name, flags, mode, &spec)?.base.cast())
+            array_mapping::open(name, flags, mode, ty, length, with_lock).map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -233,15 +177,7 @@ pub unsafe extern "C" fn mp_array_open(
 /// close, the pointers from `mp_array_data`/`mp_array_get_lock` are dead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
-    if arr.is_null() {
-        return Status::Inval.code();
-    }
-    match os_shm::place(arr as usize) {
-        os_shm::Place::Live(m) if m.content == ARRAY_CONTENT => {
-            code(os_shm::unmap_live(arr as usize, m))
-        }
-        _ => Status::BadObj.code(),
-    }
+    code(handle(arr).and_then(array_mapping::close))
 }
 
 /// The first element (16-byte aligned), for direct access: with a synchronized array,
@@ -253,7 +189,8 @@ pub unsafe extern "C" fn mp_array_close(arr: *mut mp_array_t) -> mp_status {
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_data(arr: *mut mp_array_t) -> *mut c_void {
-    view(arr).map_or(core::ptr::null_mut(), |v| v.data.cast())
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    unsafe { view(arr) }.map_or(core::ptr::null_mut(), |v| v.data.cast())
 }
 
 /// Number of elements (0 for NULL or a bad object).
@@ -262,7 +199,8 @@ pub unsafe extern "C" fn mp_array_data(arr: *mut mp_array_t) -> *mut c_void {
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_len(arr: *const mp_array_t) -> usize {
-    view(arr).map_or(0, |v| v.len)
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    unsafe { view(arr) }.map_or(0, |v| v.len)
 }
 
 /// Size in bytes of one element: the platform C ABI size of its type (0 for NULL or a
@@ -272,7 +210,8 @@ pub unsafe extern "C" fn mp_array_len(arr: *const mp_array_t) -> usize {
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_item_size(arr: *const mp_array_t) -> usize {
-    view(arr).map_or(0, |v| v.item_size)
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    unsafe { view(arr) }.map_or(0, |v| v.item_size)
 }
 
 /// The element type, e.g. `MP_TYPE_INT` (0 for NULL or a bad object).
@@ -281,7 +220,8 @@ pub unsafe extern "C" fn mp_array_item_size(arr: *const mp_array_t) -> usize {
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_type(arr: *const mp_array_t) -> mp_type {
-    view(arr).map_or(0, |v| v.ty.code())
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    unsafe { view(arr) }.map_or(0, |v| v.ty.code())
 }
 
 /// Declares a synchronized array's data repaired after an owner death: later locked
@@ -306,7 +246,8 @@ pub unsafe extern "C" fn mp_array_type(arr: *const mp_array_t) -> mp_type {
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_mark_consistent(arr: *mut mp_array_t) -> mp_status {
-    match view(arr) {
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    match unsafe { view(arr) } {
         Ok(v) => v.mark_consistent().code(),
         Err(e) => e.code(),
     }
@@ -322,7 +263,8 @@ pub unsafe extern "C" fn mp_array_mark_consistent(arr: *mut mp_array_t) -> mp_st
 /// `arr` is NULL or a live array of this process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_array_get_lock(arr: *mut mp_array_t) -> *mut mp_rlock_t {
-    match view(arr) {
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    match unsafe { view(arr) } {
         Ok(View {
             lock: Some(lock), ..
         }) => (lock as *const crate::raw::rlock::RawRLock)
@@ -409,7 +351,8 @@ unsafe fn read_elements(
     if out.is_null() {
         return Status::Inval.code();
     }
-    match access_view(arr) {
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    match unsafe { access_view(arr) } {
         // SAFETY: `out` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.read(start, count, out.cast()) }.code(),
         Err(e) => e.code(),
@@ -449,7 +392,8 @@ unsafe fn write_elements(
     if r#in.is_null() {
         return Status::Inval.code();
     }
-    match access_view(arr) {
+    // SAFETY: forwarded contract (no use after `mp_array_close`).
+    match unsafe { access_view(arr) } {
         // SAFETY: `in_` is valid for count * item_size bytes per the contract.
         Ok(v) => unsafe { v.write(start, count, r#in.cast()) }.code(),
         Err(e) => e.code(),

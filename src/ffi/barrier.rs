@@ -2,10 +2,12 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::{SharedObject, code, ffi_out, mp_status, new_anonymous, object, open_named, storage};
+use super::{c_name, code, ffi_out, mp_status, object, storage};
+use crate::api::barrier::check_parties;
+use crate::api::lifecycle;
 use crate::raw::barrier::RawBarrier;
-use crate::raw::header::{Header, Kind, Lifecycle};
-use crate::status::{MpResult, Status};
+use crate::raw::header::Lifecycle;
+use crate::status::Status;
 use crate::sys::time::Deadline;
 
 /// Size in bytes of `mp_barrier_t` (part of the ABI).
@@ -27,25 +29,10 @@ pub struct mp_barrier_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_barrier_t>() == MP_BARRIER_SIZE);
     assert!(core::mem::align_of::<mp_barrier_t>() == MP_BARRIER_ALIGN);
-    assert!(core::mem::size_of::<RawBarrier>() == MP_BARRIER_SIZE);
-    assert!(core::mem::align_of::<RawBarrier>() <= MP_BARRIER_ALIGN);
+    assert!(MP_BARRIER_SIZE == RawBarrier::SIZE);
+    assert!(MP_BARRIER_ALIGN == RawBarrier::ALIGN);
     assert!(MP_BARRIER_PARTIES_MAX == crate::raw::barrier::MAX_PARTIES);
 };
-
-impl SharedObject for RawBarrier {
-    const KIND: Kind = Kind::Barrier;
-    fn header(&self) -> &Header {
-        RawBarrier::header(self)
-    }
-}
-
-fn check_parties(parties: u32) -> MpResult<()> {
-    if RawBarrier::valid_parties(parties) {
-        Ok(())
-    } else {
-        Err(Status::Inval)
-    }
-}
 
 /// Initialises a barrier for `parties` threads in caller-provided memory
 /// (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to
@@ -75,7 +62,7 @@ pub unsafe extern "C" fn mp_barrier_init(barrier: *mut mp_barrier_t, parties: u3
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_barrier_destroy(barrier: *mut mp_barrier_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawBarrier, _>(barrier, RawBarrier::destroy) }
+    unsafe { super::destroy::<RawBarrier, _>(barrier) }
 }
 
 /// Creates a barrier for `parties` threads in a new anonymous shared mapping
@@ -95,7 +82,8 @@ pub unsafe extern "C" fn mp_barrier_new(
     unsafe {
         ffi_out(barrier_out, || {
             check_parties(parties)?;
-            new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous)).map(|p| p.cast())
+            lifecycle::new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous))
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -122,8 +110,10 @@ pub unsafe extern "C" fn mp_barrier_open(
     unsafe {
         ffi_out(barrier_out, || {
             check_parties(parties)?;
-            open_named::<RawBarrier>(name, flags, mode, |b| b.init(parties, Lifecycle::Named))
-                .map(|p| p.cast())
+            lifecycle::open_named::<RawBarrier>(c_name(name)?, flags, mode, |b| {
+                b.init(parties, Lifecycle::Named)
+            })
+            .map(|p| p.as_ptr().cast())
         })
     }
 }

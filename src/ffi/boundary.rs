@@ -1,20 +1,14 @@
 //! The checks at the C boundary: pointers to objects and to storage, out-parameters,
-//! C strings, and the collapse of results into `mp_status` codes.
+//! C strings, and the collapse of the core's results into `mp_status` codes.
 
 use core::ffi::c_char;
+use core::ptr::NonNull;
 use std::ffi::CStr;
 
 use super::{MP_EINVAL, MP_OK, mp_status};
-use crate::raw::header::{Header, Kind};
+use crate::api::lifecycle;
+use crate::api::object::{SharedObject, valid};
 use crate::status::{MpResult, Status};
-
-/// A shared object type: its C opaque type maps onto a raw state machine.
-pub(crate) trait SharedObject: Sized {
-    /// The type tag in the header.
-    const KIND: Kind;
-    /// The object header.
-    fn header(&self) -> &Header;
-}
 
 /// True if `p` has the published alignment of the C type (`MP_T_ALIGN`, which is at
 /// least the state machine's own): a pointer that merely suits today's layout is still
@@ -33,9 +27,7 @@ fn aligned<T, C>(p: *const C) -> bool {
 #[inline]
 pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
     // SAFETY: forwarded contract.
-    let obj = unsafe { located::<T, C>(p) }?;
-    obj.header().check(T::KIND)?;
-    Ok(obj)
+    valid(unsafe { located::<T, C>(p) }?)
 }
 
 /// [`object`] without the header check: `MP_EINVAL` for NULL, `MP_EBADOBJ` for
@@ -45,7 +37,7 @@ pub(crate) unsafe fn object<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a
 /// # Safety
 /// As [`object`].
 #[inline(always)]
-pub(crate) unsafe fn located<'a, T: SharedObject, C>(p: *const C) -> MpResult<&'a T> {
+pub(crate) unsafe fn located<'a, T, C>(p: *const C) -> MpResult<&'a T> {
     // SAFETY: forwarded contract.
     unsafe { viewed(p, Status::BadObj) }
 }
@@ -68,16 +60,49 @@ pub(crate) unsafe fn storage<'a, T, C>(p: *mut C) -> MpResult<&'a T> {
 /// As [`object`].
 #[inline(always)]
 unsafe fn viewed<'a, T, C>(p: *const C, misaligned: Status) -> MpResult<&'a T> {
-    if p.is_null() {
-        return Err(Status::Inval);
-    }
-    if !aligned::<T, C>(p) {
-        return Err(misaligned);
-    }
+    let p = pointer::<T, C>(p, misaligned)?;
     // SAFETY: non-null, aligned, and readable for size_of::<T>() bytes per the
     // contract; T is made of atomics and integers, for which every bit pattern is
     // valid, and all access goes through atomics (other processes write concurrently).
-    Ok(unsafe { &*(p as *const T) })
+    Ok(unsafe { p.as_ref() })
+}
+
+/// The pointer check alone, nothing read: `MP_EINVAL` for NULL, `misaligned` for memory
+/// without the published alignment; else `p` as a pointer to a `T`, for a core call
+/// that decides itself what it may read (a close, a destroy, a semaphore of either
+/// flavour).
+#[inline(always)]
+pub(crate) fn pointer<T, C>(p: *const C, misaligned: Status) -> MpResult<NonNull<T>> {
+    let Some(p) = NonNull::new(p.cast_mut()) else {
+        return Err(Status::Inval);
+    };
+    if !aligned::<T, C>(p.as_ptr()) {
+        return Err(misaligned);
+    }
+    Ok(p.cast())
+}
+
+/// `mp_T_close`: `MP_EINVAL` for NULL, `MP_EBADOBJ` for misaligned memory, else the
+/// core's close ([`lifecycle::close`]: decided from the mapping registry first, so that
+/// a closed handle is never read).
+///
+/// # Safety
+/// `p` is NULL, a handle from this library (closed or not), or points to at least
+/// `size_of::<T>()` readable bytes.
+pub(crate) unsafe fn close<T: SharedObject, C>(p: *mut C) -> mp_status {
+    // SAFETY: aligned (checked) and the forwarded contract.
+    code(pointer::<T, C>(p, Status::BadObj).and_then(|p| unsafe { lifecycle::close::<T>(p) }))
+}
+
+/// `mp_T_destroy`: `MP_EINVAL` for NULL, `MP_EBADOBJ` for misaligned memory, else the
+/// core's destroy ([`lifecycle::destroy`]: in-place objects only; a closed handle of
+/// this library is `MP_EBADOBJ` without being read).
+///
+/// # Safety
+/// As [`object`], or `p` is a closed handle of this library.
+pub(crate) unsafe fn destroy<T: SharedObject, C>(p: *mut C) -> mp_status {
+    // SAFETY: aligned (checked) and the forwarded contract.
+    code(pointer::<T, C>(p, Status::BadObj).and_then(|p| unsafe { lifecycle::destroy::<T>(p) }))
 }
 
 /// Runs `f` and, on success, writes its value to the out-parameter `out`: the one

@@ -4,11 +4,11 @@ use core::ffi::c_char;
 
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
-use super::{
-    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
-};
+use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use crate::api::lifecycle;
+use crate::api::object::SharedObject;
 use crate::raw::cond::{RawCond, WaitLock};
-use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::header::Lifecycle;
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
 use crate::status::MpResult;
@@ -38,17 +38,10 @@ pub struct mp_cond_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_cond_t>() == MP_COND_SIZE);
     assert!(core::mem::align_of::<mp_cond_t>() == MP_COND_ALIGN);
-    assert!(core::mem::size_of::<RawCond>() == MP_COND_SIZE);
-    assert!(core::mem::align_of::<RawCond>() <= MP_COND_ALIGN);
+    assert!(MP_COND_SIZE == RawCond::SIZE);
+    assert!(MP_COND_ALIGN == RawCond::ALIGN);
     assert!(MP_COND_WAITERS_MAX == crate::raw::cond::MAX_WAITERS);
 };
-
-impl SharedObject for RawCond {
-    const KIND: Kind = Kind::Cond;
-    fn header(&self) -> &Header {
-        RawCond::header(self)
-    }
-}
 
 /// Initialises a condition (nobody waiting) in caller-provided memory
 /// (`MP_COND_SIZE` bytes, `MP_COND_ALIGN`-aligned; in a `MAP_SHARED` mapping to
@@ -76,7 +69,7 @@ pub unsafe extern "C" fn mp_cond_init(cond: *mut mp_cond_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawCond, _>(cond, RawCond::destroy) }
+    unsafe { super::destroy::<RawCond, _>(cond) }
 }
 
 /// Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
@@ -91,7 +84,8 @@ pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(cond_out, || {
-            new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous)).map(|p| p.cast())
+            lifecycle::new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous))
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -115,7 +109,10 @@ pub unsafe extern "C" fn mp_cond_open(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(cond_out, || {
-            open_named::<RawCond>(name, flags, mode, |c| c.init(Lifecycle::Named)).map(|p| p.cast())
+            lifecycle::open_named::<RawCond>(c_name(name)?, flags, mode, |c| {
+                c.init(Lifecycle::Named)
+            })
+            .map(|p| p.as_ptr().cast())
         })
     }
 }

@@ -2,11 +2,10 @@
 
 use core::ffi::c_char;
 
-use super::{
-    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
-};
+use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use crate::api::lifecycle;
 use crate::raw::event::RawEvent;
-use crate::raw::header::{Header, Kind, Lifecycle};
+use crate::raw::header::Lifecycle;
 use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_event_t` (part of the ABI).
@@ -24,16 +23,9 @@ pub struct mp_event_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_event_t>() == MP_EVENT_SIZE);
     assert!(core::mem::align_of::<mp_event_t>() == MP_EVENT_ALIGN);
-    assert!(core::mem::size_of::<RawEvent>() == MP_EVENT_SIZE);
-    assert!(core::mem::align_of::<RawEvent>() == MP_EVENT_ALIGN);
+    assert!(MP_EVENT_SIZE == RawEvent::SIZE);
+    assert!(MP_EVENT_ALIGN == RawEvent::ALIGN);
 };
-
-impl SharedObject for RawEvent {
-    const KIND: Kind = Kind::Event;
-    fn header(&self) -> &Header {
-        RawEvent::header(self)
-    }
-}
 
 /// Initialises a clear event in caller-provided memory (`MP_EVENT_SIZE` bytes,
 /// `MP_EVENT_ALIGN`-aligned; in a `MAP_SHARED` mapping to share it).
@@ -59,7 +51,7 @@ pub unsafe extern "C" fn mp_event_init(event: *mut mp_event_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_destroy(event: *mut mp_event_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawEvent, _>(event, RawEvent::destroy) }
+    unsafe { super::destroy::<RawEvent, _>(event) }
 }
 
 /// Creates a clear event in a new anonymous shared mapping inherited by `fork()`ed
@@ -74,7 +66,8 @@ pub unsafe extern "C" fn mp_event_new(event_out: *mut *mut mp_event_t) -> mp_sta
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(event_out, || {
-            new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous)).map(|p| p.cast())
+            lifecycle::new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous))
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -97,8 +90,10 @@ pub unsafe extern "C" fn mp_event_open(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(event_out, || {
-            open_named::<RawEvent>(name, flags, mode, |e| e.init(Lifecycle::Named))
-                .map(|p| p.cast())
+            lifecycle::open_named::<RawEvent>(c_name(name)?, flags, mode, |e| {
+                e.init(Lifecycle::Named)
+            })
+            .map(|p| p.as_ptr().cast())
         })
     }
 }

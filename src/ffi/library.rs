@@ -4,8 +4,8 @@
 use core::ffi::c_char;
 
 use super::{MP_VERSION_MAJOR, MP_VERSION_MINOR, MP_VERSION_PATCH, c_name, code, mp_status};
+use crate::api::library;
 use crate::status::Status;
-use crate::sys::shm;
 
 /// A static, NUL-terminated description of `status`; never NULL (unknown codes give
 /// `"unknown status code"`).
@@ -51,7 +51,7 @@ pub extern "C" fn mp_version_string() -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_unlink(name: *const c_char) -> mp_status {
     // SAFETY: forwarded contract.
-    code(unsafe { c_name(name) }.and_then(shm::unlink_name))
+    code(unsafe { c_name(name) }.and_then(library::unlink_c))
 }
 
 /// Robust mode off for the calling thread: owner death is found by the liveness
@@ -73,7 +73,7 @@ pub const MP_ROBUST_OWN: i32 = 2;
 /// only when the owner is in the waiter's own PID namespace and `/proc` provably shows it.
 #[unsafe(no_mangle)]
 pub extern "C" fn mp_robust_mode() -> i32 {
-    crate::sys::thread::current().robust_mode as i32
+    library::robust_mode() as i32
 }
 
 #[cfg(test)]

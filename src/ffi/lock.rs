@@ -2,10 +2,9 @@
 
 use core::ffi::c_char;
 
-use super::{
-    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
-};
-use crate::raw::header::{Header, Kind, Lifecycle};
+use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use crate::api::lifecycle;
+use crate::raw::header::Lifecycle;
 use crate::raw::lock::RawLock;
 use crate::sys::time::Timeout;
 
@@ -26,16 +25,9 @@ pub struct mp_lock_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_lock_t>() == MP_LOCK_SIZE);
     assert!(core::mem::align_of::<mp_lock_t>() == MP_LOCK_ALIGN);
-    assert!(core::mem::size_of::<RawLock>() == MP_LOCK_SIZE);
-    assert!(core::mem::align_of::<RawLock>() <= MP_LOCK_ALIGN);
+    assert!(MP_LOCK_SIZE == RawLock::SIZE);
+    assert!(MP_LOCK_ALIGN == RawLock::ALIGN);
 };
-
-impl SharedObject for RawLock {
-    const KIND: Kind = Kind::Lock;
-    fn header(&self) -> &Header {
-        RawLock::header(self)
-    }
-}
 
 /// Initialises an unlocked lock in caller-provided memory (`MP_LOCK_SIZE` bytes,
 /// `MP_LOCK_ALIGN`-aligned; put it in a `MAP_SHARED` mapping to share it). End it
@@ -63,7 +55,7 @@ pub unsafe extern "C" fn mp_lock_init(lock: *mut mp_lock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_destroy(lock: *mut mp_lock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawLock, _>(lock, RawLock::destroy) }
+    unsafe { super::destroy::<RawLock, _>(lock) }
 }
 
 /// Creates an unlocked lock in a new anonymous shared mapping, inherited by
@@ -80,7 +72,8 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(lock_out, || {
-            new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+            lifecycle::new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous))
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -112,7 +105,10 @@ pub unsafe extern "C" fn mp_lock_open(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(lock_out, || {
-            open_named::<RawLock>(name, flags, mode, |l| l.init(Lifecycle::Named)).map(|p| p.cast())
+            lifecycle::open_named::<RawLock>(c_name(name)?, flags, mode, |l| {
+                l.init(Lifecycle::Named)
+            })
+            .map(|p| p.as_ptr().cast())
         })
     }
 }

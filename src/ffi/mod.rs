@@ -1,13 +1,18 @@
-//! The C ABI: one file per C type family (`lock`, `rlock`, `sem`, `cond`, `event`,
-//! `barrier`, `array`, `shm`, `inspect`), plus what they all share:
+//! The C ABI: a thin face over the safe core (`crate::api`), as the safe Rust API is a
+//! face over the same core. Every `extern "C"` function checks its C pointers, calls the
+//! core (its validation, lifecycles and flavour dispatch, and the state machines it
+//! hands out), and turns the core's `Status` into `mp_status`; it keeps no logic of its
+//! own. Nothing below this module imports it.
+//!
+//! One file per C type family (`lock`, `rlock`, `sem`, `cond`, `event`, `barrier`,
+//! `array`, `shm`, `inspect`), plus what they all share:
 //! * this file: the constants every family shares: `mp_status` and its codes, the
 //!   `*_open` flags, `MP_FOREVER`, `MP_NAME_MAX` and the version numbers (the status
 //!   codes stay here: tests/status_codes.rs reads them from this file);
 //! * [`library`]: the calls that take no object (status strings, version, `mp_unlink`,
 //!   `mp_robust_mode`);
 //! * `boundary`: pointer checks, out-parameters (`ffi_out`), C strings, status
-//!   collapse;
-//! * `lifecycle`: the anonymous, named and in-place lifecycles and `mp_T_close`.
+//!   collapse, and the C shape of the core's `close` / `destroy`.
 //!
 //! Conventions (docs/api-conventions.md): every fallible function returns `mp_status`; NULL
 //! pointers give `MP_EINVAL`; memory that does not hold a live object of the right
@@ -18,8 +23,6 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
-mod lifecycle;
-mod sem_undo_extent;
 
 pub mod array;
 pub mod barrier;
@@ -37,8 +40,9 @@ pub mod shm;
 #[doc(hidden)]
 pub use self::library as common;
 
-pub(crate) use boundary::{SharedObject, c_name, code, code_of, ffi_out, located, object, storage};
-pub(crate) use lifecycle::{close, destroy, new_anonymous, open_named};
+pub(crate) use boundary::{
+    c_name, close, code, code_of, destroy, ffi_out, object, pointer, storage,
+};
 
 use crate::status::Status;
 
@@ -147,5 +151,45 @@ mod tests {
             MP_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
         );
+    }
+
+    /// Every close path passes `MP_EBUSY` through, changing nothing, when the calling
+    /// thread holds a lock inside the mapping (pretended here: the real record lives in
+    /// `sys::robust`).
+    #[test]
+    #[cfg_attr(miri, ignore = "maps shared memory")]
+    fn close_of_a_mapping_with_a_held_lock_is_ebusy() {
+        use super::array::{mp_array_close, mp_array_new, mp_array_t};
+        use super::lock::{mp_lock_close, mp_lock_new, mp_lock_t};
+        use super::shm::{mp_shm_close, mp_shm_open, mp_shm_size, mp_shm_t};
+        use crate::sys::shm::map::test_hold::pretend;
+        let mut l: *mut mp_lock_t = core::ptr::null_mut();
+        let mut a: *mut mp_array_t = core::ptr::null_mut();
+        let mut s: *mut mp_shm_t = core::ptr::null_mut();
+        // SAFETY: valid out-pointers; each handle is used only while live.
+        unsafe {
+            assert_eq!(mp_lock_new(&mut l), MP_OK);
+            assert_eq!(mp_array_new(b'i', 4, true, &mut a), MP_OK);
+            assert_eq!(
+                mp_shm_open(core::ptr::null(), MP_CREATE, 10, 0, &mut s),
+                MP_OK
+            );
+            assert_eq!(library::mp_unlink(shm::mp_shm_name(s)), MP_OK);
+            pretend(l as usize);
+            assert_eq!(mp_lock_close(l), MP_EBUSY);
+            let mut locked = true;
+            assert_eq!(lock::mp_lock_is_locked(l, &mut locked), MP_OK);
+            assert!(!locked);
+            pretend(a as usize);
+            assert_eq!(mp_array_close(a), MP_EBUSY);
+            assert_eq!(array::mp_array_len(a), 4);
+            pretend(s as usize);
+            assert_eq!(mp_shm_close(s), MP_EBUSY);
+            assert_eq!(mp_shm_size(s), 10);
+            pretend(0);
+            assert_eq!(mp_lock_close(l), MP_OK);
+            assert_eq!(mp_array_close(a), MP_OK);
+            assert_eq!(mp_shm_close(s), MP_OK);
+        }
     }
 }

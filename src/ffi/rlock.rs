@@ -2,10 +2,9 @@
 
 use core::ffi::c_char;
 
-use super::{
-    SharedObject, code, code_of, ffi_out, mp_status, new_anonymous, object, open_named, storage,
-};
-use crate::raw::header::{Header, Kind, Lifecycle};
+use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use crate::api::lifecycle;
+use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
 use crate::sys::time::Timeout;
 
@@ -25,16 +24,9 @@ pub struct mp_rlock_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_rlock_t>() == MP_RLOCK_SIZE);
     assert!(core::mem::align_of::<mp_rlock_t>() == MP_RLOCK_ALIGN);
-    assert!(core::mem::size_of::<RawRLock>() == MP_RLOCK_SIZE);
-    assert!(core::mem::align_of::<RawRLock>() <= MP_RLOCK_ALIGN);
+    assert!(MP_RLOCK_SIZE == RawRLock::SIZE);
+    assert!(MP_RLOCK_ALIGN == RawRLock::ALIGN);
 };
-
-impl SharedObject for RawRLock {
-    const KIND: Kind = Kind::RLock;
-    fn header(&self) -> &Header {
-        RawRLock::header(self)
-    }
-}
 
 /// Initialises an unowned RLock in caller-provided memory (`MP_RLOCK_SIZE` bytes,
 /// `MP_RLOCK_ALIGN`-aligned, in a `MAP_SHARED` mapping to share it).
@@ -62,7 +54,7 @@ pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawRLock, _>(lock, RawRLock::destroy) }
+    unsafe { super::destroy::<RawRLock, _>(lock) }
 }
 
 /// Creates an RLock in a new anonymous shared mapping inherited by `fork()`ed
@@ -77,7 +69,8 @@ pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_stat
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(lock_out, || {
-            new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous)).map(|p| p.cast())
+            lifecycle::new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -100,8 +93,10 @@ pub unsafe extern "C" fn mp_rlock_open(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(lock_out, || {
-            open_named::<RawRLock>(name, flags, mode, |l| l.init(Lifecycle::Named))
-                .map(|p| p.cast())
+            lifecycle::open_named::<RawRLock>(c_name(name)?, flags, mode, |l| {
+                l.init(Lifecycle::Named)
+            })
+            .map(|p| p.as_ptr().cast())
         })
     }
 }

@@ -2,11 +2,8 @@
 
 use core::ffi::c_char;
 
-use super::sem_undo_extent;
-use super::{
-    SharedObject, code, ffi_out, located, mp_status, new_anonymous, object, open_named, storage,
-};
-use crate::raw::header::{Header, HeaderWords, Kind, Lifecycle};
+use super::{c_name, code, ffi_out, mp_status, pointer};
+use crate::api::sem_flavour::{self, AnySem, Flavour};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
 use crate::status::{MpResult, Status};
@@ -48,191 +45,29 @@ pub struct mp_sem_t {
 const _: () = {
     assert!(core::mem::size_of::<mp_sem_t>() == MP_SEM_SIZE);
     assert!(core::mem::align_of::<mp_sem_t>() == MP_SEM_ALIGN);
-    assert!(core::mem::size_of::<RawSem>() == MP_SEM_SIZE);
-    assert!(core::mem::align_of::<RawSem>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_SIZE == RawSem::SIZE);
+    assert!(MP_SEM_ALIGN == RawSem::ALIGN);
     assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
-    assert!(core::mem::size_of::<RawSemUndo>() == MP_SEM_UNDO_SIZE);
-    assert!(core::mem::align_of::<RawSemUndo>() <= MP_SEM_ALIGN);
+    assert!(MP_SEM_UNDO_SIZE == RawSemUndo::SIZE);
+    assert!(MP_SEM_ALIGN == RawSemUndo::ALIGN);
     assert!(MP_SEM_UNDO_HOLDERS as usize == UNDO_HOLDERS);
     assert!(MP_SEM_UNDO_VALUE_MAX == UNDO_VALUE_MAX);
 };
 
-impl SharedObject for RawSem {
-    const KIND: Kind = Kind::Sem;
-    fn header(&self) -> &Header {
-        RawSem::header(self)
-    }
-}
-
-impl SharedObject for RawSemUndo {
-    const KIND: Kind = Kind::SemUndo;
-    fn header(&self) -> &Header {
-        RawSemUndo::header(self)
-    }
-}
-
-fn check_args(value: u32, max_value: u32) -> MpResult<()> {
-    if RawSem::valid_args(value, max_value) {
-        Ok(())
-    } else {
-        Err(Status::Inval)
-    }
-}
-
-/// Checks `sem_flags` and the values for its flavour: true for an undo semaphore.
-fn check_ex_args(value: u32, max_value: u32, sem_flags: u32) -> MpResult<bool> {
+/// The flavour that `sem_flags` asks for: 0 or `MP_SEM_UNDO`, else `MP_EINVAL`.
+fn flavour_of(sem_flags: u32) -> MpResult<Flavour> {
     match sem_flags {
-        0 => check_args(value, max_value).map(|()| false),
-        MP_SEM_UNDO if RawSemUndo::valid_args(value, max_value) => Ok(true),
+        0 => Ok(Flavour::Plain),
+        MP_SEM_UNDO => Ok(Flavour::Undo),
         _ => Err(Status::Inval),
     }
 }
 
-/// A semaphore of either flavour, told apart by its header.
-enum AnySem<'a> {
-    Plain(&'a RawSem),
-    Undo(&'a RawSemUndo),
-}
-
-/// The header words of `p` with [`object`]'s checks: `MP_EINVAL` for NULL,
-/// `MP_EBADOBJ` for misaligned memory. Read once, so that the plain flavour costs one
-/// header check, and the undo flavour, tried second, no more reads of it.
-///
-/// # Safety
-/// `p` is NULL or points to `MP_SEM_SIZE` readable bytes.
+/// `sem` checked at the boundary (`MP_EINVAL` for NULL, `MP_EBADOBJ` for misaligned
+/// memory), for the core's `sem_flavour`, which reads what the flavour allows.
 #[inline(always)]
-unsafe fn sem_header(p: *const mp_sem_t) -> MpResult<HeaderWords> {
-    // SAFETY: forwarded contract; only the header (the first 8 bytes) is read.
-    Ok(unsafe { located::<RawSem, _>(p) }?.header().words())
-}
-
-/// Borrows a semaphore of either flavour.
-///
-/// # Safety
-/// As `object`: `p` is NULL or points to a semaphore's readable bytes (`MP_SEM_SIZE`,
-/// or `MP_SEM_UNDO_SIZE` for an undo semaphore).
-#[inline]
-unsafe fn any_sem<'a>(p: *const mp_sem_t) -> MpResult<AnySem<'a>> {
-    // SAFETY: forwarded contract.
-    let header = unsafe { sem_header(p) }?;
-    if header.is(Kind::Sem) {
-        // SAFETY: non-null and aligned (checked), readable (the contract), a live plain
-        // semaphore (its header).
-        return Ok(AnySem::Plain(unsafe { &*(p as *const RawSem) }));
-    }
-    // SAFETY: forwarded contract; `p` is non-null and aligned (checked).
-    unsafe { undo_proven(p, header) }.map(AnySem::Undo)
-}
-
-/// `mp_sem_acquire` on a semaphore whose header (read once by the caller) says undo
-/// semaphore. Out of line, so that the plain path stays as it was. Inside, the usual
-/// case — the extent proof found at its first probe, a unit cached in the caller's
-/// slot — is inline and makes no call; every other case is one tail call.
-///
-/// `#[cold]` only tells the caller's layout that the plain flavour comes first (its
-/// check stays a compare-and-branch).
-///
-/// # Safety
-/// As [`undo_proven`], and the header of `p` said undo semaphore.
-#[cold]
-#[inline(never)]
-unsafe fn undo_acquire(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
-    if !sem_undo_extent::proven_at_first_probe(p as usize) {
-        // SAFETY: forwarded contract.
-        return unsafe { undo_acquire_probed(p, timeout) };
-    }
-    // SAFETY: the extent is proven and the header says undo semaphore (the contract);
-    // the bytes are atomics and integers (any bit pattern is valid).
-    unsafe { &*(p as *const RawSemUndo) }
-        .acquire(timeout)
-        .code()
-}
-
-/// [`undo_acquire`] when the extent proof needs its whole probe.
-///
-/// # Safety
-/// As [`undo_acquire`].
-#[inline(never)]
-unsafe fn undo_acquire_probed(p: *const mp_sem_t, timeout: Timeout) -> mp_status {
-    match sem_undo_extent::proven(p as usize) {
-        // SAFETY: as in `undo_acquire`.
-        Ok(()) => unsafe { &*(p as *const RawSemUndo) }
-            .acquire(timeout)
-            .code(),
-        Err(e) => e.code(),
-    }
-}
-
-/// `mp_sem_release` on a semaphore whose header says undo semaphore (see
-/// [`undo_acquire`]).
-///
-/// # Safety
-/// As [`undo_acquire`].
-#[cold]
-#[inline(never)]
-unsafe fn undo_release(p: *const mp_sem_t) -> mp_status {
-    if !sem_undo_extent::proven_at_first_probe(p as usize) {
-        // SAFETY: forwarded contract.
-        return unsafe { undo_release_probed(p) };
-    }
-    // SAFETY: as in `undo_acquire`.
-    unsafe { &*(p as *const RawSemUndo) }.release().code()
-}
-
-/// [`undo_release`] when the extent proof needs its whole probe.
-///
-/// # Safety
-/// As [`undo_acquire`].
-#[inline(never)]
-unsafe fn undo_release_probed(p: *const mp_sem_t) -> mp_status {
-    match sem_undo_extent::proven(p as usize) {
-        // SAFETY: as in `undo_acquire`.
-        Ok(()) => unsafe { &*(p as *const RawSemUndo) }.release().code(),
-        Err(e) => e.code(),
-    }
-}
-
-/// Borrows an undo semaphore: `header` (the words of `p`'s header) must say so, and
-/// this process's private state must prove that `MP_SEM_UNDO_SIZE` bytes are there
-/// (`sem_undo_extent`): the header's kind tag is shared memory, which a peer may have
-/// rewritten on a plain semaphore of one page or `MP_SEM_SIZE` bytes. `MP_EBADOBJ`
-/// otherwise, with no byte past the header read.
-///
-/// # Safety
-/// `p` is non-null and aligned, `header` was read from it ([`sem_header`]), and it
-/// points to `MP_SEM_SIZE` readable bytes and, if the extent proof succeeds, to
-/// `MP_SEM_UNDO_SIZE` (what the mapping registry recorded, or what this process
-/// declared).
-#[inline(always)]
-unsafe fn undo_proven<'a>(p: *const mp_sem_t, header: HeaderWords) -> MpResult<&'a RawSemUndo> {
-    if !header.is(Kind::SemUndo) {
-        return Err(Status::BadObj);
-    }
-    sem_undo_extent::proven(p as usize)?;
-    // SAFETY: the extent is proven above and the header says undo semaphore; the bytes
-    // are atomics and integers (any bit pattern is valid).
-    Ok(unsafe { &*(p as *const RawSemUndo) })
-}
-
-/// A new undo semaphore handle, remembered as proven (see `sem_undo_extent`); unmapped
-/// again if it cannot be (`MP_ENOMEM`: the process uses the most undo semaphores it can).
-fn undo_handle(p: *mut RawSemUndo) -> MpResult<*mut mp_sem_t> {
-    match sem_undo_extent::remember_handle(p as usize) {
-        Ok(()) => Ok(p.cast()),
-        Err(e) => {
-            // SAFETY: `p` is the live handle just mapped, used by nobody else yet.
-            let _ = unsafe { super::close::<RawSemUndo, _>(p) };
-            Err(e)
-        }
-    }
-}
-
-/// A new plain semaphore handle. Its address cannot carry an undo declaration: one left
-/// from in-place memory that was unmapped without `mp_sem_destroy`, where the kernel
-/// now placed this mapping, is dropped.
-fn plain_handle(p: *mut RawSem) -> *mut mp_sem_t {
-    sem_undo_extent::withdraw(p as usize);
-    p.cast()
+fn sem_ptr(sem: *const mp_sem_t) -> MpResult<core::ptr::NonNull<RawSem>> {
+    pointer::<RawSem, _>(sem, Status::BadObj)
 }
 
 /// Initialises a semaphore with `value` units and bound `max_value` in
@@ -277,21 +112,11 @@ pub unsafe extern "C" fn mp_sem_init_ex(
     max_value: u32,
     sem_flags: u32,
 ) -> mp_status {
-    code(check_ex_args(value, max_value, sem_flags).and_then(|undo| {
-        if undo {
-            // SAFETY: forwarded contract (MP_SEM_UNDO_SIZE writable bytes).
-            let s = unsafe { storage::<RawSemUndo, _>(sem) }?;
-            sem_undo_extent::declare(sem as usize)?;
-            s.init(value, max_value, Lifecycle::InPlace);
-            Ok(())
-        } else {
-            // SAFETY: forwarded contract.
-            unsafe { storage::<RawSem, _>(sem) }.map(|s| {
-                // Plain now: an earlier undo declaration of this address no longer holds.
-                sem_undo_extent::withdraw(sem as usize);
-                s.init(value, max_value, Lifecycle::InPlace)
-            })
-        }
+    code(flavour_of(sem_flags).and_then(|flavour| {
+        let sem = pointer::<RawSem, _>(sem, Status::Inval)?;
+        // SAFETY: non-null and aligned (checked); writable for the flavour's size (the
+        // forwarded contract).
+        unsafe { sem_flavour::init(sem, value, max_value, flavour) }
     }))
 }
 
@@ -307,18 +132,8 @@ pub unsafe extern "C" fn mp_sem_init_ex(
 /// `sem` is NULL or points to the semaphore's readable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { super::destroy::<RawSem, _>(sem, RawSem::destroy) } {
-        super::MP_EBADOBJ if sem_undo_extent::proven(sem as usize).is_ok() => {
-            // SAFETY: the extent is proven; the rest is the forwarded contract.
-            let st = unsafe { super::destroy::<RawSemUndo, _>(sem, RawSemUndo::destroy) };
-            if st == super::MP_OK {
-                sem_undo_extent::withdraw(sem as usize);
-            }
-            st
-        }
-        st => st,
-    }
+    // SAFETY: aligned (checked) and the forwarded contract.
+    code(sem_ptr(sem).and_then(|sem| unsafe { sem_flavour::destroy(sem) }))
 }
 
 /// Declares, in the calling process, which flavour of semaphore it expects at `sem`:
@@ -355,26 +170,11 @@ pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
 /// `MP_SEM_UNDO_SIZE` readable and writable bytes for as long as the declaration lasts.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_attach_ex(sem: *const mp_sem_t, sem_flags: u32) -> mp_status {
-    if sem.is_null() {
-        return super::MP_EINVAL;
-    }
-    match sem_flags {
-        0 => match sem_undo_extent::withdraw_declared(sem as usize) {
-            Ok(true) => super::MP_OK,
-            // Nothing declared here: fine if a plain semaphore is.
-            // SAFETY: forwarded contract.
-            Ok(false) => code(unsafe { object::<RawSem, _>(sem) }.map(|_| ())),
-            Err(e) => e.code(),
-        },
-        // SAFETY: forwarded contract: only the header (in the first MP_SEM_SIZE bytes)
-        // is read, and only from aligned memory.
-        MP_SEM_UNDO => match unsafe { sem_header(sem) } {
-            Ok(h) if h.is(Kind::SemUndo) => code(sem_undo_extent::declare(sem as usize)),
-            Ok(_) => super::MP_EBADOBJ,
-            Err(e) => e.code(),
-        },
-        _ => super::MP_EINVAL,
-    }
+    code(flavour_of(sem_flags).and_then(|flavour| {
+        let sem = sem_ptr(sem)?;
+        // SAFETY: non-null and aligned (checked); the forwarded contract.
+        unsafe { sem_flavour::attach(sem, flavour) }
+    }))
 }
 
 /// Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
@@ -412,13 +212,7 @@ pub unsafe extern "C" fn mp_sem_new_ex(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(sem_out, || {
-            if check_ex_args(value, max_value, sem_flags)? {
-                new_anonymous::<RawSemUndo>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                    .and_then(undo_handle)
-            } else {
-                new_anonymous::<RawSem>(|s| s.init(value, max_value, Lifecycle::Anonymous))
-                    .map(plain_handle)
-            }
+            sem_flavour::new(value, max_value, flavour_of(sem_flags)?).map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -467,17 +261,9 @@ pub unsafe extern "C" fn mp_sem_open_ex(
     // SAFETY: forwarded contract.
     unsafe {
         ffi_out(sem_out, || {
-            if check_ex_args(value, max_value, sem_flags)? {
-                open_named::<RawSemUndo>(name, flags, mode, |s| {
-                    s.init(value, max_value, Lifecycle::Named)
-                })
-                .and_then(undo_handle)
-            } else {
-                open_named::<RawSem>(name, flags, mode, |s| {
-                    s.init(value, max_value, Lifecycle::Named)
-                })
-                .map(plain_handle)
-            }
+            let flavour = flavour_of(sem_flags)?;
+            sem_flavour::open(c_name(name)?, flags, mode, value, max_value, flavour)
+                .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -496,19 +282,8 @@ pub unsafe extern "C" fn mp_sem_open_ex(
 /// an in-place object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { super::close::<RawSem, _>(sem) } {
-        super::MP_EBADOBJ if sem_undo_extent::proven(sem as usize).is_ok() => {
-            // SAFETY: the extent is proven; the rest is the forwarded contract.
-            let st = unsafe { super::close::<RawSemUndo, _>(sem) };
-            if st == super::MP_OK {
-                // Unmapped: the address no longer names an undo semaphore here.
-                sem_undo_extent::withdraw(sem as usize);
-            }
-            st
-        }
-        st => st,
-    }
+    // SAFETY: aligned (checked) and the forwarded contract.
+    code(sem_ptr(sem).and_then(|sem| unsafe { sem_flavour::close(sem) }))
 }
 
 /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
@@ -530,19 +305,9 @@ pub unsafe extern "C" fn mp_sem_acquire(
     block: bool,
     timeout_ms: i64,
 ) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { sem_header(sem) } {
-        // The plain semaphore's path, as before undo semaphores existed.
-        // SAFETY: non-null, aligned and readable, with a live plain header (checked).
-        Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }
-            .acquire(Timeout::new(block, timeout_ms))
-            .code(),
-        // SAFETY: forwarded contract; non-null and aligned (checked), the header says
-        // undo semaphore.
-        Ok(h) if h.is(Kind::SemUndo) => unsafe {
-            undo_acquire(sem, Timeout::new(block, timeout_ms))
-        },
-        Ok(_) => Status::BadObj.code(),
+    match sem_ptr(sem) {
+        // SAFETY: non-null and aligned (checked); the forwarded contract.
+        Ok(sem) => unsafe { sem_flavour::acquire(sem, || Timeout::new(block, timeout_ms)) }.code(),
         Err(e) => e.code(),
     }
 }
@@ -562,14 +327,9 @@ pub unsafe extern "C" fn mp_sem_acquire(
 /// undo semaphore).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    match unsafe { sem_header(sem) } {
-        // SAFETY: non-null, aligned and readable, with a live plain header (checked).
-        Ok(h) if h.is(Kind::Sem) => unsafe { &*(sem as *const RawSem) }.release().code(),
-        // SAFETY: forwarded contract; non-null and aligned (checked), the header says
-        // undo semaphore.
-        Ok(h) if h.is(Kind::SemUndo) => unsafe { undo_release(sem) },
-        Ok(_) => Status::BadObj.code(),
+    match sem_ptr(sem) {
+        // SAFETY: non-null and aligned (checked); the forwarded contract.
+        Ok(sem) => unsafe { sem_flavour::release(sem) }.code(),
         Err(e) => e.code(),
     }
 }
@@ -578,17 +338,19 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
 /// flavour) reads from `sem` to `*out`. `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
 ///
 /// # Safety
-/// `sem` as [`any_sem`]; `out` is NULL or writable.
+/// `sem` is NULL or points to the semaphore's readable bytes; `out` is NULL or
+/// writable.
 unsafe fn sem_getter(
     sem: *const mp_sem_t,
     out: *mut u32,
     plain: impl FnOnce(&RawSem) -> u32,
     undo: impl FnOnce(&RawSemUndo) -> u32,
 ) -> mp_status {
-    // SAFETY: forwarded contract.
+    // SAFETY: `out` per the forwarded contract; `sem` non-null and aligned (checked),
+    // readable per the forwarded contract.
     unsafe {
         ffi_out(out, || {
-            Ok(match any_sem(sem)? {
+            Ok(match sem_flavour::any(sem_ptr(sem)?)? {
                 AnySem::Plain(s) => plain(s),
                 AnySem::Undo(s) => undo(s),
             })
@@ -649,4 +411,111 @@ pub unsafe extern "C" fn mp_sem_get_flags(sem: *const mp_sem_t, flags_out: *mut 
 pub unsafe extern "C" fn mp_sem_held(sem: *const mp_sem_t, held_out: *mut u32) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe { sem_getter(sem, held_out, |_| 0, RawSemUndo::held_by_caller) }
+}
+
+/// The undo-extent proof as the C ABI exercises it (`crate::api::sem_undo_extent`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::sem_undo_extent::{declare, proven, remember_handle, withdraw_declared};
+    use crate::sys::robust;
+
+    #[test]
+    fn a_plain_mapping_is_never_proven_an_undo_semaphore() {
+        let mut s: *mut mp_sem_t = core::ptr::null_mut();
+        // SAFETY: a valid out-pointer; the handle is closed once.
+        unsafe {
+            assert_eq!(mp_sem_new(1, 1, &mut s), crate::ffi::MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            // A handle cannot be declared in-place memory: the registry decides.
+            assert_eq!(declare(s as usize), Err(Status::BadObj));
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
+        }
+    }
+
+    /// In-place memory for one undo semaphore (`MP_SEM_UNDO_SIZE` bytes, 8-aligned).
+    fn undo_memory() -> Box<[u64; MP_SEM_UNDO_SIZE / 8]> {
+        Box::new([0; MP_SEM_UNDO_SIZE / 8])
+    }
+
+    /// The step before unmapping, `mp_sem_attach_ex(sem, 0)`, by a thread that holds a
+    /// unit through `sem`: `MP_EBUSY`, and the declaration, the unit and the robust list
+    /// stay as they were; once the unit is released, the declaration is withdrawn.
+    #[test]
+    fn withdrawing_while_holding_is_busy_and_changes_nothing() {
+        use crate::ffi::{MP_EBADOBJ, MP_EBUSY, MP_OK};
+        let mut mem = undo_memory();
+        let s = mem.as_mut_ptr().cast::<mp_sem_t>();
+        let range = s as usize..s as usize + MP_SEM_UNDO_SIZE;
+        let held_here = || {
+            robust::held_by_current_thread_checked()
+                .into_iter()
+                .filter(|a| range.contains(a))
+                .count()
+        };
+        let mut held = 0;
+        // SAFETY: `s` points to MP_SEM_UNDO_SIZE writable, 8-aligned bytes that outlive
+        // every call below; out-pointers are valid locals.
+        unsafe {
+            assert_eq!(mp_sem_init_ex(s, 1, 1, MP_SEM_UNDO), MP_OK);
+            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
+            assert_eq!(held_here(), 1);
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBUSY);
+            assert_eq!(proven(s as usize), Ok(()));
+            assert_eq!(mp_sem_held(s, &mut held), MP_OK);
+            assert_eq!(held, 1);
+            assert_eq!(held_here(), 1);
+            assert_eq!(mp_sem_release(s), MP_OK);
+            assert_eq!(held_here(), 0);
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            assert_eq!(mp_sem_get_value(s, &mut held), MP_EBADOBJ);
+            // Nothing declared any more, and not a plain semaphore.
+            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBADOBJ);
+            // Declared again, usable again; destroyed, withdrawn.
+            assert_eq!(mp_sem_attach_ex(s, MP_SEM_UNDO), MP_OK);
+            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
+            assert_eq!(mp_sem_release(s), MP_OK);
+            assert_eq!(mp_sem_destroy(s), MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+        }
+    }
+
+    /// `mp_sem_attach_ex` reads no header through a misaligned pointer.
+    #[test]
+    fn attach_on_misaligned_memory_is_ebadobj() {
+        let mem = undo_memory();
+        for off in [1, 4] {
+            // SAFETY: in bounds of `mem` (MP_SEM_SIZE readable bytes follow).
+            let p = unsafe { mem.as_ptr().cast::<u8>().add(off) }.cast();
+            for flags in [0, MP_SEM_UNDO] {
+                // SAFETY: `p` points to readable bytes; the call checks alignment first.
+                assert_eq!(
+                    unsafe { mp_sem_attach_ex(p, flags) },
+                    crate::ffi::MP_EBADOBJ
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_undo_handle_is_proven_until_closed() {
+        let mut s: *mut mp_sem_t = core::ptr::null_mut();
+        // SAFETY: a valid out-pointer; the handle is closed once.
+        unsafe {
+            assert_eq!(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s), crate::ffi::MP_OK);
+            assert_eq!(proven(s as usize), Ok(()));
+            assert_eq!(declare(s as usize), Ok(()));
+            // A handle's proof is not withdrawn by mp_sem_attach_ex(.., 0): only
+            // mp_sem_close gives a handle up.
+            assert_eq!(withdraw_declared(s as usize), Err(Status::BadObj));
+            assert_eq!(mp_sem_attach_ex(s, 0), crate::ffi::MP_EBADOBJ);
+            assert_eq!(proven(s as usize), Ok(()));
+            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
+            assert_eq!(proven(s as usize), Err(Status::BadObj));
+            assert_eq!(declare(s as usize), Err(Status::BadObj));
+            assert_eq!(remember_handle(s as usize), Err(Status::BadObj));
+        }
+    }
 }

@@ -11,9 +11,11 @@
 //! handed out again, a stale handle can never reach a newer block.
 
 use core::ffi::{c_char, c_void};
+use core::ptr::NonNull;
 use std::ffi::CStr;
 
 use super::{code, ffi_out, mp_status};
+use crate::api::block;
 use crate::status::{MpResult, Status};
 use crate::sys::shm as os_shm;
 
@@ -27,13 +29,7 @@ pub struct mp_shm_t {
 /// The live block behind a handle: `MP_EINVAL` for NULL, `MP_EBADOBJ` for anything
 /// that is not a live block of this process (closed, another object, a bogus value).
 fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
-    if shm.is_null() {
-        return Err(Status::Inval);
-    }
-    match os_shm::lookup(shm as usize) {
-        Some(m) if m.content == os_shm::Content::Block => Ok(m),
-        _ => Err(Status::BadObj),
-    }
+    block::lookup(NonNull::new(shm.cast_mut().cast()).ok_or(Status::Inval)?)
 }
 
 /// Opens, or with `MP_CREATE` creates, the shared-memory block `name` and maps all of
@@ -89,10 +85,7 @@ pub unsafe extern "C" fn mp_shm_open(
             } else {
                 Some(CStr::from_ptr(name))
             };
-            Ok(os_shm::open_block(name, flags, size, mode)?
-                .opened
-                .base
-                .cast())
+            Ok(block::open(name, flags, size, mode)?.as_ptr().cast())
         })
     }
 }
@@ -125,10 +118,11 @@ pub unsafe extern "C" fn mp_shm_size(shm: *const mp_shm_t) -> usize {
 /// None beyond the C types: `shm` is only looked up, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_name(shm: *const mp_shm_t) -> *const c_char {
-    if handle(shm).is_err() {
-        return core::ptr::null();
+    match NonNull::new(shm.cast_mut().cast()) {
+        // SAFETY: the caller uses the name only while the handle is open (its contract).
+        Some(p) => unsafe { block::name(p) }.map_or(core::ptr::null(), CStr::as_ptr),
+        None => core::ptr::null(),
     }
-    os_shm::block_name(shm as usize).unwrap_or(core::ptr::null())
 }
 
 /// Unmaps the block in the calling process and ends the handle (CPython's
@@ -145,7 +139,11 @@ pub unsafe extern "C" fn mp_shm_name(shm: *const mp_shm_t) -> *const c_char {
 /// successful close, the data and name pointers are dead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_shm_close(shm: *mut mp_shm_t) -> mp_status {
-    code(handle(shm).and_then(|m| os_shm::unmap_live(shm as usize, m)))
+    code(
+        NonNull::new(shm.cast())
+            .ok_or(Status::Inval)
+            .and_then(block::close),
+    )
 }
 
 #[cfg(test)]

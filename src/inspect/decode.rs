@@ -128,7 +128,7 @@ pub(crate) fn kind_of(code: u32) -> Option<Kind> {
 fn fixed_size(kind: Kind) -> usize {
     match kind {
         Kind::Array => core::mem::size_of::<RawArray>(),
-        Kind::SemUndo => crate::ffi::sem::MP_SEM_UNDO_SIZE,
+        Kind::SemUndo => crate::raw::sem_undo::RawSemUndo::SIZE,
         _ => 64,
     }
 }

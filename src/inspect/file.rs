@@ -22,7 +22,7 @@ pub(crate) const PREFIX_LEN: usize = 128;
 
 /// The most bytes of an object that inspection reads: a whole undo semaphore (its
 /// holder table), read only when the header's kind code says it is one.
-pub(crate) const OBJECT_READ_MAX: usize = crate::ffi::sem::MP_SEM_UNDO_SIZE;
+pub(crate) const OBJECT_READ_MAX: usize = crate::raw::sem_undo::RawSemUndo::SIZE;
 
 /// Private, 64-byte aligned copy of an object's first bytes: every `raw` struct may be
 /// viewed in it (they are `repr(C)` atomics and integers, valid for any bit pattern,

@@ -380,6 +380,8 @@ pub(crate) struct RawBarrier {
     _reserved: [u32; 2],
 }
 
+published_layout!(RawBarrier, size = 64, align = 8);
+
 impl RawBarrier {
     /// True for `1..=MAX_PARTIES`.
     pub(crate) fn valid_parties(parties: u32) -> bool {

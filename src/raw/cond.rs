@@ -241,6 +241,8 @@ pub(crate) struct RawCond {
     _reserved: [u32; 10],
 }
 
+published_layout!(RawCond, size = 64, align = 8);
+
 /// A lock that a condition can wait with: released (all recursion levels) once the
 /// waiter is registered, re-acquired before `wait` returns.
 pub(crate) trait WaitLock {

@@ -38,7 +38,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::time::{Deadline, Timeout};
+use crate::sys::time::{Deadline, WaitLimit};
 
 const SET: u32 = 1;
 const RAISE: u32 = 2;
@@ -61,6 +61,8 @@ pub(crate) struct RawEvent {
     sleepers: AtomicU32,
     _reserved: [u32; 12],
 }
+
+published_layout!(RawEvent, size = 64, align = 8);
 
 impl RawEvent {
     /// Initialises (clear) and publishes.
@@ -122,12 +124,12 @@ impl RawEvent {
     /// raised meanwhile).
     /// The deadline is computed once, on the slow path (a set flag needs no clock).
     #[inline]
-    pub(crate) fn wait(&self, timeout: Timeout) -> Status {
+    pub(crate) fn wait<W: WaitLimit>(&self, limit: W) -> Status {
         let entry = self.word.load(Ordering::Acquire);
         if entry & SET != 0 {
             return Status::Ok;
         }
-        self.wait_slow(entry, &timeout.deadline())
+        self.wait_slow(entry, &limit.deadline())
     }
 
     #[cold]
@@ -178,6 +180,7 @@ impl RawEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::time::Timeout;
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};

@@ -11,7 +11,7 @@ use super::header::{Header, Kind, Lifecycle};
 use super::spin::spin_until;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::time::Timeout;
+use crate::sys::time::WaitLimit;
 
 /// Lock word states.
 ///
@@ -43,6 +43,8 @@ pub(crate) struct RawLock {
     _reserved: [u32; 13],
 }
 
+published_layout!(RawLock, size = 64, align = 8);
+
 impl RawLock {
     /// Initialises a lock (unlocked) and publishes it.
     pub(crate) fn init(&self, lifecycle: Lifecycle) {
@@ -58,7 +60,7 @@ impl RawLock {
 
     /// Acquires the lock: `Ok`, `Timeout`, or `Intr` (nothing acquired).
     #[inline]
-    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         if self
             .state
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -66,13 +68,13 @@ impl RawLock {
         {
             return Status::Ok;
         }
-        self.acquire_contended(timeout)
+        self.acquire_contended(limit)
     }
 
     #[cold]
     #[inline(never)]
-    fn acquire_contended(&self, timeout: Timeout) -> Status {
-        let deadline = &timeout.deadline();
+    fn acquire_contended<W: WaitLimit>(&self, limit: W) -> Status {
+        let deadline = &limit.deadline();
         // A non-blocking attempt must not mark the lock contended: nobody will sleep.
         if deadline.is_now() {
             return Status::Timeout;
@@ -160,6 +162,7 @@ impl RawLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::time::Timeout;
     use std::sync::Arc;
 
     fn new_lock() -> Box<RawLock> {

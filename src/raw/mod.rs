@@ -13,7 +13,29 @@
 //!   (`is_set`, `is_broken`), and the inspector's racy read of all fields is `snapshot`;
 //!   `get_` is not used (the C functions keep their published names, e.g.
 //!   `mp_sem_get_value`);
-//! * every object has `init`, `header` and `destroy`.
+//! * every object has `init`, `header` and `destroy`;
+//! * every fixed-size object publishes its `SIZE` and `ALIGN` (`published_layout!`):
+//!   the numbers the C ABI's `MP_T_SIZE` / `MP_T_ALIGN` and the safe API's `T::SIZE` /
+//!   `T::ALIGN` are checked against.
+
+/// Gives a fixed-size object its published size and alignment, and checks them against
+/// the struct at compile time. The alignment is what callers must provide, which may be
+/// more than the struct's own (room for a 64-bit field later without an ABI change).
+macro_rules! published_layout {
+    ($ty:ty, size = $size:expr, align = $align:expr) => {
+        impl $ty {
+            /// Size in bytes of the object in shared memory (part of the ABI).
+            pub(crate) const SIZE: usize = $size;
+            /// Alignment the object's memory must have (part of the ABI); at least the
+            /// struct's own.
+            pub(crate) const ALIGN: usize = $align;
+        }
+        const _: () = {
+            assert!(core::mem::size_of::<$ty>() == <$ty>::SIZE);
+            assert!(core::mem::align_of::<$ty>() <= <$ty>::ALIGN);
+        };
+    };
+}
 
 pub(crate) mod array;
 pub(crate) mod barrier;

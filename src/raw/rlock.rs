@@ -23,7 +23,7 @@ use crate::sys::futex::{self, Wake};
 use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
-use crate::sys::time::{Deadline, Timeout};
+use crate::sys::time::{Deadline, Timeout, WaitLimit};
 
 /// Set by a waiter before it sleeps; the releaser must `FUTEX_WAKE` one.
 pub(crate) const FUTEX_WAITERS: u32 = 0x8000_0000;
@@ -112,6 +112,8 @@ pub(crate) struct RawRLock {
     owner_start: AtomicU64,
     ns_flags: AtomicU64,
 }
+
+published_layout!(RawRLock, size = 64, align = 8);
 
 /// How this acquisition uses the calling thread's robust list: the list head (or null:
 /// do not link the lock), with bit 0 set when `list_op_pending` may name this lock while
@@ -247,15 +249,15 @@ impl RawRLock {
     /// holding it, or a sticky lock is marked inconsistent), `Timeout`, `Intr` (nothing
     /// acquired), `Overflow` (recursion limit).
     #[inline]
-    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         let Some(me) = thread::current_if_ready() else {
-            return self.acquire_unusual(timeout);
+            return self.acquire_unusual(limit);
         };
         match self.try_acquire_fast(me, 1) {
             // A free word (0) is never inconsistent: see `free_word`.
             Fast::Acquired => Status::Ok,
-            Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, timeout),
-            Fast::Unusual => self.acquire_unusual(timeout),
+            Fast::Contended(robust) => self.acquire_slow_timeout(me, robust, limit),
+            Fast::Unusual => self.acquire_unusual(limit),
         }
     }
 
@@ -322,7 +324,7 @@ impl RawRLock {
     /// reached by a tail call, so that the fast path needs no stack frame.
     #[cold]
     #[inline(never)]
-    fn acquire_unusual(&self, timeout: Timeout) -> Status {
+    fn acquire_unusual<W: WaitLimit>(&self, limit: W) -> Status {
         let me = thread::current();
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
@@ -330,7 +332,7 @@ impl RawRLock {
         if robust.pending_while_waiting() {
             robust.set_pending(&self.list_next);
         }
-        self.acquire_slow(me, robust, &timeout.deadline(), 1)
+        self.acquire_slow(me, robust, &limit.deadline(), 1)
     }
 
     /// The uncontended path, one CAS: marks the node pending (so a death right after
@@ -373,8 +375,13 @@ impl RawRLock {
     /// (the deadline lives in this frame, not the caller's).
     #[cold]
     #[inline(never)]
-    fn acquire_slow_timeout(&self, me: &ThreadCtx, robust: Robust, timeout: Timeout) -> Status {
-        self.acquire_slow(me, robust, &timeout.deadline(), 1)
+    fn acquire_slow_timeout<W: WaitLimit>(
+        &self,
+        me: &ThreadCtx,
+        robust: Robust,
+        limit: W,
+    ) -> Status {
+        self.acquire_slow(me, robust, &limit.deadline(), 1)
     }
 
     /// Clears `list_op_pending` when leaving acquire without the lock.

@@ -11,7 +11,7 @@ use super::header::{Header, Kind, Lifecycle};
 use super::spin::spin_while;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::time::Timeout;
+use crate::sys::time::WaitLimit;
 
 /// Largest value (CPython's `SEM_VALUE_MAX` on Linux).
 pub(crate) const SEM_VALUE_MAX: u32 = i32::MAX as u32;
@@ -52,6 +52,8 @@ pub(crate) struct RawSem {
     _reserved: [u32; 11],
 }
 
+published_layout!(RawSem, size = 64, align = 8);
+
 impl RawSem {
     /// Checks the creation arguments: `value <= max_value <= SEM_VALUE_MAX`
     /// (`BoundedSemaphore(0)` is accepted, as in CPython).
@@ -75,7 +77,7 @@ impl RawSem {
 
     /// Takes one unit: `Ok`, `Timeout`, or `Intr` (nothing taken).
     #[inline]
-    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         let v = self.value.load(Ordering::Relaxed);
         if v > 0
             && self
@@ -85,7 +87,7 @@ impl RawSem {
         {
             return Status::Ok;
         }
-        self.acquire_slow(timeout)
+        self.acquire_slow(limit)
     }
 
     /// Takes a unit if one is available, retrying only on CAS races.
@@ -105,11 +107,11 @@ impl RawSem {
 
     #[cold]
     #[inline(never)]
-    fn acquire_slow(&self, timeout: Timeout) -> Status {
+    fn acquire_slow<W: WaitLimit>(&self, limit: W) -> Status {
         if self.try_take() {
             return Status::Ok;
         }
-        let deadline = &timeout.deadline();
+        let deadline = &limit.deadline();
         if deadline.is_now() {
             return Status::Timeout;
         }
@@ -191,6 +193,7 @@ impl RawSem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::time::Timeout;
     use std::sync::Arc;
     use std::sync::atomic::AtomicI32;
 

@@ -55,7 +55,7 @@ use crate::sys::futex::{self, Wake};
 use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
-use crate::sys::time::{Deadline, Timeout};
+use crate::sys::time::{Deadline, WaitLimit};
 use crate::sys::waitv;
 
 /// The inspector's read-only decoding of the words (`sem_undo/view.rs`).
@@ -190,6 +190,8 @@ pub(crate) struct RawSemUndo {
     _r1: [AtomicU64; 4],
     slots: [Slot; UNDO_HOLDERS],
 }
+
+published_layout!(RawSemUndo, size = 64 + 64 * UNDO_HOLDERS, align = 8);
 
 const _: () = {
     assert!(core::mem::size_of::<Slot>() == 64);
@@ -545,12 +547,12 @@ impl RawSemUndo {
     /// and BENCHMARKS.md): the cached-unit path is inline, makes no call, and after its
     /// atomic instruction only stores; everything else is one tail call.
     #[inline(always)]
-    pub(crate) fn acquire(&self, timeout: Timeout) -> Status {
+    pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         // An uninitialised thread's null book fails the fast path's test.
         if self.try_take_cached(thread::current_as_is()) {
             return Status::Ok;
         }
-        self.acquire_uncached(timeout)
+        self.acquire_uncached(limit)
     }
 
     /// What both fast paths require, read without changing anything: the thread's
@@ -621,13 +623,13 @@ impl RawSemUndo {
     /// second fast path (take the idle home slot back and a unit from the value), else
     /// the general one.
     #[inline(never)]
-    fn acquire_uncached(&self, timeout: Timeout) -> Status {
+    fn acquire_uncached<W: WaitLimit>(&self, limit: W) -> Status {
         if let Some(me) = thread::current_if_ready() {
             if self.try_take_from_value(me) {
                 return Status::Ok;
             }
         }
-        self.acquire_slow(timeout)
+        self.acquire_slow(limit)
     }
 
     /// With [`fast_slot`](Self::fast_slot)'s conditions, no unit cached, units in the
@@ -813,9 +815,9 @@ impl RawSemUndo {
     /// `Busy` means what the C API promises: `UNDO_HOLDERS` other threads hold units.
     #[cold]
     #[inline(never)]
-    fn acquire_slow(&self, timeout: Timeout) -> Status {
+    fn acquire_slow<W: WaitLimit>(&self, limit: W) -> Status {
         let me = thread::current();
-        let deadline = timeout.deadline();
+        let deadline = limit.deadline();
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
         let robust = self.robust_for(me);
@@ -1540,6 +1542,7 @@ impl RawSemUndo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::time::Timeout;
     use std::sync::Arc;
     use std::sync::atomic::AtomicI32;
 

@@ -28,9 +28,10 @@ pub(crate) use block::open_block;
 pub(crate) use block::unique_block_name;
 pub(crate) use create::{NamedSpec, open_named};
 pub(crate) use map::{lookup, map_anonymous, mapping_len, place, unmap_live};
-pub(crate) use names::validate_name;
 #[cfg(test)]
-pub(crate) use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN, SHM_DIR};
+pub(crate) use names::SHM_DIR;
+pub(crate) use names::validate_name;
+pub(crate) use names::{FLAG_ANY_OWNER, FLAG_CREATE, FLAG_EXCL, NAME_MAX_LEN};
 #[cfg(test)]
 pub(crate) use registry::TEST_MAPPINGS;
 pub(crate) use registry::{Content, Mapping, Place, block_name};

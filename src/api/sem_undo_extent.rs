@@ -1,6 +1,10 @@
-//! Proof, from this process's private state only, that an `mp_sem_t *` names a whole
-//! undo semaphore (`MP_SEM_UNDO_SIZE` bytes), before any byte past `MP_SEM_SIZE` is
-//! touched.
+//! Proof, from this process's private state only, that a semaphore pointer (the C ABI's
+//! `mp_sem_t *`, the safe API's `Semaphore`) names a whole undo semaphore
+//! (`MP_SEM_UNDO_SIZE` bytes), before any byte past `MP_SEM_SIZE` is touched.
+//!
+//! The calls below are named by their C ABI names; the safe API's `Semaphore` methods of
+//! the same meaning (`new_undo`, `open_undo`, `init_undo_at`, `attach_undo_at`, `close`,
+//! `destroy`) take the same paths (`sem_flavour`).
 //!
 //! **Why.** A semaphore's flavour is a tag in its shared header, and a peer that can
 //! write a plain semaphore can rewrite that tag. Trusting it would make every other
@@ -32,11 +36,10 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::raw::header::Kind;
+use crate::raw::sem_undo::RawSemUndo;
 use crate::status::{MpResult, Status};
 use crate::sys::robust;
 use crate::sys::shm as os_shm;
-
-use super::sem::MP_SEM_UNDO_SIZE;
 
 /// Slot value: never used (ends a probe).
 const EMPTY: usize = 0;
@@ -176,7 +179,7 @@ pub(crate) fn withdraw_declared(addr: usize) -> MpResult<bool> {
             return Err(Status::BadObj);
         }
     }
-    if robust::thread_holds_lock_in(addr, MP_SEM_UNDO_SIZE) {
+    if robust::thread_holds_lock_in(addr, RawSemUndo::SIZE) {
         return Err(Status::Busy);
     }
     DECLARED.remove(addr);
@@ -191,7 +194,7 @@ pub(crate) fn remember_handle(addr: usize) -> MpResult<()> {
     match os_shm::lookup(addr) {
         Some(m)
             if m.content == os_shm::Content::Object(Kind::SemUndo as u32)
-                && m.len >= MP_SEM_UNDO_SIZE =>
+                && m.len >= RawSemUndo::SIZE =>
         {
             if DECLARED.insert(addr) {
                 Ok(())
@@ -242,110 +245,5 @@ mod tests {
         assert!(DECLARED.contains(b));
         withdraw(b);
         assert!(!DECLARED.contains(b));
-    }
-
-    #[test]
-    fn a_plain_mapping_is_never_proven_an_undo_semaphore() {
-        let mut s: *mut crate::ffi::sem::mp_sem_t = core::ptr::null_mut();
-        // SAFETY: a valid out-pointer; the handle is closed once.
-        unsafe {
-            assert_eq!(crate::ffi::sem::mp_sem_new(1, 1, &mut s), crate::ffi::MP_OK);
-            assert_eq!(proven(s as usize), Err(Status::BadObj));
-            // A handle cannot be declared in-place memory: the registry decides.
-            assert_eq!(declare(s as usize), Err(Status::BadObj));
-            assert_eq!(proven(s as usize), Err(Status::BadObj));
-            assert_eq!(crate::ffi::sem::mp_sem_close(s), crate::ffi::MP_OK);
-        }
-    }
-
-    /// In-place memory for one undo semaphore (`MP_SEM_UNDO_SIZE` bytes, 8-aligned).
-    fn undo_memory() -> Box<[u64; MP_SEM_UNDO_SIZE / 8]> {
-        Box::new([0; MP_SEM_UNDO_SIZE / 8])
-    }
-
-    /// The step before unmapping, `mp_sem_attach_ex(sem, 0)`, by a thread that holds a
-    /// unit through `sem`: `MP_EBUSY`, and the declaration, the unit and the robust list
-    /// stay as they were; once the unit is released, the declaration is withdrawn.
-    #[test]
-    fn withdrawing_while_holding_is_busy_and_changes_nothing() {
-        use crate::ffi::sem::*;
-        use crate::ffi::{MP_EBADOBJ, MP_EBUSY, MP_OK};
-        let mut mem = undo_memory();
-        let s = mem.as_mut_ptr().cast::<mp_sem_t>();
-        let range = s as usize..s as usize + MP_SEM_UNDO_SIZE;
-        let held_here = || {
-            robust::held_by_current_thread_checked()
-                .into_iter()
-                .filter(|a| range.contains(a))
-                .count()
-        };
-        let mut held = 0;
-        // SAFETY: `s` points to MP_SEM_UNDO_SIZE writable, 8-aligned bytes that outlive
-        // every call below; out-pointers are valid locals.
-        unsafe {
-            assert_eq!(mp_sem_init_ex(s, 1, 1, MP_SEM_UNDO), MP_OK);
-            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
-            assert_eq!(held_here(), 1);
-            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBUSY);
-            assert_eq!(proven(s as usize), Ok(()));
-            assert_eq!(mp_sem_held(s, &mut held), MP_OK);
-            assert_eq!(held, 1);
-            assert_eq!(held_here(), 1);
-            assert_eq!(mp_sem_release(s), MP_OK);
-            assert_eq!(held_here(), 0);
-            assert_eq!(mp_sem_attach_ex(s, 0), MP_OK);
-            assert_eq!(proven(s as usize), Err(Status::BadObj));
-            assert_eq!(mp_sem_get_value(s, &mut held), MP_EBADOBJ);
-            // Nothing declared any more, and not a plain semaphore.
-            assert_eq!(mp_sem_attach_ex(s, 0), MP_EBADOBJ);
-            // Declared again, usable again; destroyed, withdrawn.
-            assert_eq!(mp_sem_attach_ex(s, MP_SEM_UNDO), MP_OK);
-            assert_eq!(mp_sem_acquire(s, false, 0), MP_OK);
-            assert_eq!(mp_sem_release(s), MP_OK);
-            assert_eq!(mp_sem_destroy(s), MP_OK);
-            assert_eq!(proven(s as usize), Err(Status::BadObj));
-        }
-    }
-
-    /// `mp_sem_attach_ex` reads no header through a misaligned pointer.
-    #[test]
-    fn attach_on_misaligned_memory_is_ebadobj() {
-        use crate::ffi::sem::{MP_SEM_UNDO, mp_sem_attach_ex};
-        let mem = undo_memory();
-        for off in [1, 4] {
-            // SAFETY: in bounds of `mem` (MP_SEM_SIZE readable bytes follow).
-            let p = unsafe { mem.as_ptr().cast::<u8>().add(off) }.cast();
-            for flags in [0, MP_SEM_UNDO] {
-                // SAFETY: `p` points to readable bytes; the call checks alignment first.
-                assert_eq!(
-                    unsafe { mp_sem_attach_ex(p, flags) },
-                    crate::ffi::MP_EBADOBJ
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn an_undo_handle_is_proven_until_closed() {
-        use crate::ffi::sem::{MP_SEM_UNDO, mp_sem_close, mp_sem_new_ex, mp_sem_t};
-        let mut s: *mut mp_sem_t = core::ptr::null_mut();
-        // SAFETY: a valid out-pointer; the handle is closed once.
-        unsafe {
-            assert_eq!(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s), crate::ffi::MP_OK);
-            assert_eq!(proven(s as usize), Ok(()));
-            assert_eq!(declare(s as usize), Ok(()));
-            // A handle's proof is not withdrawn by mp_sem_attach_ex(.., 0): only
-            // mp_sem_close gives a handle up.
-            assert_eq!(withdraw_declared(s as usize), Err(Status::BadObj));
-            assert_eq!(
-                crate::ffi::sem::mp_sem_attach_ex(s, 0),
-                crate::ffi::MP_EBADOBJ
-            );
-            assert_eq!(proven(s as usize), Ok(()));
-            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
-            assert_eq!(proven(s as usize), Err(Status::BadObj));
-            assert_eq!(declare(s as usize), Err(Status::BadObj));
-            assert_eq!(remember_handle(s as usize), Err(Status::BadObj));
-        }
     }
 }

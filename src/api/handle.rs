@@ -1,0 +1,164 @@
+//! What every fixed-size object handle of the safe API shares: how it ends ([`Life`]),
+//! the report of a drop that cannot close, and the [`object_handle!`] macro that gives
+//! each handle type its `Send`/`Sync`, `as_ptr`, `close`, `destroy`, `Drop` and `Debug`.
+//!
+//! One rule for every handle method: a public method that is generic (`impl
+//! Into<Deadline>`, an action closure) or `#[inline]` only converts its arguments and
+//! calls a private, monomorphic method that does the work. The body of a generic or
+//! inline public method is compiled in the caller's crate, so everything it names must be
+//! exported from this one; were that the state machines' generic blocking paths, their
+//! C ABI instances would be exported too, and the C ABI's fast paths would reach their
+//! slow paths through the GOT instead of by a direct jump (measured: the machine code of
+//! `mp_lock_acquire` changed). Stopping the generic face here keeps the C ABI's code
+//! exactly what it was, and costs nothing where the caller is built with LTO.
+
+/// How a handle ends: what `Drop` and `close` do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// From `new`/`open`: closing unmaps it in this process.
+    Mapped,
+    /// In the caller's memory: nothing to unmap; `destroy` ends the object.
+    InPlace,
+}
+
+/// Reports a drop that could not close its mapping (see the crate docs).
+#[cold]
+pub(crate) fn report_leak(type_name: &str, error: crate::Error) {
+    eprintln!(
+        "mpsync: a {type_name} handle was dropped while it could not be closed ({error}); its mapping is kept"
+    );
+}
+
+/// The parts every fixed-size object handle shares. The handle type has the fields
+/// `ptr: NonNull<$raw>` (the raw object, aligned to its published alignment: checked
+/// when the handle was made) and `life: Life`.
+///
+/// `object_handle!(Lock, RawLock)` closes and destroys through the generic lifecycles
+/// (`lifecycle::close` / `lifecycle::destroy`) and adds `raw()`, the validated object;
+/// `object_handle!(Semaphore, RawSem, close = path, destroy = path)` names its own
+/// (`unsafe fn(NonNull<$raw>) -> MpResult<()>`, with the contract of the generic ones).
+macro_rules! object_handle {
+    ($ty:ident, $raw:ty) => {
+        $crate::api::handle::object_handle!(
+            $ty,
+            $raw,
+            close = $crate::api::lifecycle::close::<$raw>,
+            destroy = $crate::api::lifecycle::destroy::<$raw>
+        );
+
+        impl $ty {
+            /// The live object, validated (its header) on every call:
+            /// [`Error::BadObject`](crate::Error::BadObject) once it was destroyed, by any
+            /// process, or if another process overwrote it.
+            #[inline]
+            pub(crate) fn raw(&self) -> Result<&$raw, crate::Error> {
+                // SAFETY: a live handle: its memory is mapped (a `new`/`open` mapping
+                // until `close`, or the caller's per `init_at`/`attach_at`), aligned and
+                // large enough (checked when the handle was made).
+                unsafe { $crate::api::object::object(self.ptr) }.map_err(crate::Error::from)
+            }
+        }
+    };
+    ($ty:ident, $raw:ty, close = $close:path, destroy = $destroy:path) => {
+        // SAFETY: the object is made for concurrent use by any thread of any process
+        // (all its state is atomics in shared memory); the handle is a pointer to it.
+        unsafe impl Send for $ty {}
+        // SAFETY: as above.
+        unsafe impl Sync for $ty {}
+
+        impl $ty {
+            /// A handle on the object that `new`/`open` just mapped.
+            fn mapped(ptr: core::ptr::NonNull<$raw>) -> Self {
+                Self {
+                    ptr,
+                    life: $crate::api::handle::Life::Mapped,
+                }
+            }
+
+            /// A handle on the in-place object at `ptr` (checked, and initialised or
+            /// validated, by the caller). The caller's own contract keeps the memory
+            /// valid while the handle lives.
+            fn in_place(ptr: core::ptr::NonNull<$raw>) -> Self {
+                Self {
+                    ptr,
+                    life: $crate::api::handle::Life::InPlace,
+                }
+            }
+
+            /// The C object (for this type, the C ABI's pointer type named in the type's
+            /// documentation, e.g. a `mp_lock_t *`), for passing to C code that uses the C
+            /// ABI. It stays valid while this handle lives (and is not closed).
+            pub fn as_ptr(&self) -> *mut core::ffi::c_void {
+                self.ptr.as_ptr().cast()
+            }
+
+            /// True for an in-place object (`init_at`/`attach_at`).
+            pub fn is_in_place(&self) -> bool {
+                self.life == $crate::api::handle::Life::InPlace
+            }
+
+            /// Unmaps the object in this process (it lives on in other processes, and
+            /// under its name until [`unlink`](crate::unlink)). On error the handle is
+            /// handed back unchanged: [`Error::Busy`](crate::Error::Busy) when the
+            /// calling thread holds a lock inside the mapping. An in-place handle just
+            /// ends (nothing to unmap; see `destroy`).
+            pub fn close(self) -> Result<(), (Self, crate::Error)> {
+                let this = core::mem::ManuallyDrop::new(self);
+                if this.life == $crate::api::handle::Life::InPlace {
+                    return Ok(());
+                }
+                // SAFETY: a live handle from `new`/`open` (aligned: a mapping's start),
+                // closed only here or in Drop (which `ManuallyDrop` skips).
+                match unsafe { $close(this.ptr) } {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err((core::mem::ManuallyDrop::into_inner(this), e.into())),
+                }
+            }
+
+            /// Ends an in-place object (the C `destroy`): afterwards every call on that
+            /// memory fails until it is initialised again. A `new`/`open` handle gives
+            /// [`Error::Invalid`](crate::Error::Invalid) (use `close`). On error the
+            /// handle is handed back, e.g. [`Error::Busy`](crate::Error::Busy) if the
+            /// object is held or waited on.
+            ///
+            /// # Safety
+            /// No other handle (in any process) may use the object afterwards.
+            pub unsafe fn destroy(self) -> Result<(), (Self, crate::Error)> {
+                if self.life != $crate::api::handle::Life::InPlace {
+                    return Err((self, crate::Error::Invalid));
+                }
+                // SAFETY: the memory is valid and aligned per `init_at`/`attach_at`'s
+                // contract and checks.
+                match unsafe { $destroy(self.ptr) } {
+                    Ok(()) => {
+                        core::mem::forget(self);
+                        Ok(())
+                    }
+                    Err(e) => Err((self, e.into())),
+                }
+            }
+        }
+
+        impl Drop for $ty {
+            fn drop(&mut self) {
+                if self.life == $crate::api::handle::Life::InPlace {
+                    return;
+                }
+                // SAFETY: a live handle from `new`/`open`, never used again.
+                if let Err(e) = unsafe { $close(self.ptr) } {
+                    $crate::api::handle::report_leak(stringify!($ty), e.into());
+                }
+            }
+        }
+
+        impl core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("ptr", &self.ptr)
+                    .field("life", &self.life)
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use object_handle;
