@@ -1,0 +1,290 @@
+//! The undo semaphore's unit tests.
+
+use super::test_hooks::{HOOK, HookPoint};
+use super::*;
+use crate::sys::time::Timeout;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI32;
+
+fn new_sem(v: u32, max: u32) -> Arc<RawSemUndo> {
+    // SAFETY: RawSemUndo is plain atomics and integers: all-zero is valid.
+    let s: Box<RawSemUndo> = Box::new(unsafe { core::mem::zeroed() });
+    s.init(v, max, Lifecycle::InPlace);
+    Arc::from(s)
+}
+
+#[test]
+fn units_are_matched_to_acquirers() {
+    let s = new_sem(2, 2);
+    assert_eq!(s.release(), Status::NotOwner);
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(s.held_by_caller(), 2);
+    assert_eq!(s.acquire(Timeout::NOW), Status::Timeout);
+    let s2 = s.clone();
+    let other = std::thread::spawn(move || (s2.release(), s2.held_by_caller()))
+        .join()
+        .unwrap();
+    assert_eq!(other, (Status::NotOwner, 0));
+    assert_eq!(s.destroy(), Status::Busy);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.release(), Status::NotOwner);
+    assert_eq!(s.value(), 2);
+    // Fast path again, from the idle slot.
+    for _ in 0..1000 {
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.release(), Status::Ok);
+    }
+    assert_eq!(s.value(), 2);
+    assert_eq!(s.destroy(), Status::Ok);
+    assert!(RawSemUndo::valid_args(0, 0));
+    assert!(!RawSemUndo::valid_args(0, UNDO_VALUE_MAX + 1));
+}
+
+/// The fast paths link and unlink at any depth of the thread's book: among RLocks
+/// and other undo semaphores, taken and released in and out of order, the robust
+/// list the kernel would walk always matches the book.
+#[test]
+fn fast_paths_keep_the_robust_list_exact_among_other_locks() {
+    use crate::raw::rlock::RawRLock;
+    let (a, b) = (new_sem(1, 1), new_sem(1, 1));
+    // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
+    let r: Box<RawRLock> = Box::new(unsafe { core::mem::zeroed() });
+    r.init(Lifecycle::InPlace);
+    // Leave a unit cached in each semaphore's idle slot: the fast paths apply.
+    for s in [&a, &b] {
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.release(), Status::Ok);
+    }
+    let held = robust::held_by_current_thread_checked;
+    let base = held().len();
+    for round in 0..3 {
+        assert_eq!(a.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(r.acquire(Timeout::FOREVER), Status::Ok);
+        assert_eq!(b.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(held().len(), base + 3, "round {round}");
+        match round {
+            // Out of order, then the last ones.
+            0 => {
+                assert_eq!(a.release(), Status::Ok);
+                assert_eq!(held().len(), base + 2);
+                assert_eq!(b.release(), Status::Ok);
+                assert_eq!(r.release(), Status::Ok);
+            }
+            // The RLock in the middle first.
+            1 => {
+                assert_eq!(r.release(), Status::Ok);
+                assert_eq!(b.release(), Status::Ok);
+                assert_eq!(a.release(), Status::Ok);
+            }
+            // In reverse order.
+            _ => {
+                assert_eq!(b.release(), Status::Ok);
+                assert_eq!(r.release(), Status::Ok);
+                assert_eq!(a.release(), Status::Ok);
+            }
+        }
+        assert_eq!(held().len(), base, "round {round}");
+        assert_eq!((a.value(), b.value()), (1, 1));
+    }
+    assert_eq!(a.destroy(), Status::Ok);
+    assert_eq!(b.destroy(), Status::Ok);
+}
+
+#[test]
+fn never_admits_more_than_k() {
+    let s = new_sem(3, 3);
+    let inside = Arc::new(AtomicI32::new(0));
+    let n = if cfg!(miri) { 20 } else { 5_000 };
+    let ts: Vec<_> = (0..6)
+        .map(|_| {
+            let (s, inside) = (s.clone(), inside.clone());
+            std::thread::spawn(move || {
+                for _ in 0..n {
+                    assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    assert!(now <= 3, "{now} inside a Semaphore(3)");
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    assert_eq!(s.release(), Status::Ok);
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(s.value(), 3);
+}
+
+/// A thread takes `units` units of `s` and exits holding them.
+fn a_thread_takes_and_exits(s: &Arc<RawSemUndo>, units: u32) {
+    let s2 = s.clone();
+    std::thread::spawn(move || {
+        for _ in 0..units {
+            assert_eq!(s2.acquire(Timeout::FOREVER), Status::Ok);
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+fn thread_exit_gives_the_units_back_and_one_acquirer_is_told() {
+    let s = new_sem(3, 3);
+    a_thread_takes_and_exits(&s, 2);
+    assert_eq!(s.value(), 3);
+    assert_eq!(s.acquire(Timeout::new(true, 10_000)), Status::Ok);
+    // The dead thread's units come back when needed; one acquirer is told.
+    let mut told = 0;
+    for _ in 0..2 {
+        match s.acquire(Timeout::new(true, 10_000)) {
+            Status::OwnerDead => told += 1,
+            Status::Ok => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(told, 1);
+    assert_eq!(s.held_by_caller(), 3);
+    for _ in 0..3 {
+        assert_eq!(s.release(), Status::Ok);
+    }
+    assert_eq!(s.value(), 3);
+}
+
+/// The report is published (`REPORT`) after an acquirer that took one of the dead
+/// holder's units looked for a published report and before it looked for one in
+/// flight: it is still that acquirer's (the window a CI run once hit).
+#[test]
+#[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+fn report_published_between_the_two_looks_is_still_collected() {
+    use std::sync::mpsc;
+    let s = new_sem(2, 2);
+    a_thread_takes_and_exits(&s, 2);
+    // The reclaimer stops after giving the units back, until the acquirer has
+    // looked for a published report; then it publishes and stops again until the
+    // acquirer is done (so that it cannot claim the report itself first).
+    let (units_back_tx, units_back) = mpsc::channel::<()>();
+    let (go_on, go_on_rx) = mpsc::channel::<()>();
+    let (published_tx, published) = mpsc::channel::<()>();
+    let (done, done_rx) = mpsc::channel::<()>();
+    let s3 = s.clone();
+    let reclaimer = std::thread::spawn(move || {
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |point| match point {
+                HookPoint::ReclaimBeforeReport => {
+                    units_back_tx.send(()).unwrap();
+                    go_on_rx.recv().unwrap();
+                }
+                HookPoint::ReclaimReported => {
+                    published_tx.send(()).unwrap();
+                    done_rx.recv().unwrap();
+                }
+                HookPoint::CollectAfterClaim => {}
+            }));
+        });
+        let got = s3.acquire(Timeout::new(true, 10_000));
+        HOOK.with(|h| h.borrow_mut().take());
+        let held = s3.held_by_caller();
+        for _ in 0..held {
+            assert_eq!(s3.release(), Status::Ok);
+        }
+        got
+    });
+    units_back.recv().unwrap();
+    let go_on_once = core::cell::Cell::new(Some((go_on, published)));
+    HOOK.with(|h| {
+        *h.borrow_mut() = Some(Box::new(move |point| {
+            if point == HookPoint::CollectAfterClaim {
+                if let Some((go_on, published)) = go_on_once.take() {
+                    // Let the reclaimer publish, and wait until it has.
+                    go_on.send(()).unwrap();
+                    published.recv().unwrap();
+                }
+            }
+        }));
+    });
+    let mine = s.acquire(Timeout::new(true, 10_000));
+    HOOK.with(|h| h.borrow_mut().take());
+    done.send(()).unwrap();
+    assert_eq!(
+        mine,
+        Status::OwnerDead,
+        "the acquirer that took a returned unit is told"
+    );
+    assert_eq!(reclaimer.join().unwrap(), Status::Ok);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.value(), 2);
+}
+
+/// A waiter holds no slot: with one holder of a Semaphore(1) and more blocked
+/// waiters than there are slots, another acquirer times out (never `Busy`), and after
+/// the release every waiter gets its turn, one at a time.
+#[test]
+#[cfg_attr(miri, ignore = "70 threads sleeping in futex_waitv")]
+fn waiters_use_no_slots() {
+    use crate::raw::test_util::wait_until;
+    let s = new_sem(1, 1);
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    let n = UNDO_HOLDERS + 6;
+    let inside = Arc::new(AtomicI32::new(0));
+    let returned = Arc::new(AtomicI32::new(0));
+    let ts: Vec<_> = (0..n)
+        .map(|_| {
+            let (s, inside, returned) = (s.clone(), inside.clone(), returned.clone());
+            std::thread::spawn(move || {
+                let r = s.acquire(Timeout::new(true, 60_000));
+                returned.fetch_add(1, Ordering::SeqCst);
+                if r == Status::Ok {
+                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    assert_eq!(s.release(), Status::Ok);
+                }
+                r
+            })
+        })
+        .collect();
+    // All asleep at once (they wake for the back-stop now and then), unless one
+    // returned already.
+    wait_until(|| {
+        s.sleepers.load(Ordering::SeqCst) as usize == n || returned.load(Ordering::SeqCst) > 0
+    });
+    assert_eq!(returned.load(Ordering::SeqCst), 0, "a waiter gave up");
+    let s2 = s.clone();
+    let late = std::thread::spawn(move || s2.acquire(Timeout::new(true, 300)));
+    assert_eq!(late.join().unwrap(), Status::Timeout);
+    assert_eq!(s.release(), Status::Ok);
+    for t in ts {
+        assert_eq!(t.join().unwrap(), Status::Ok);
+    }
+    assert_eq!(s.value(), 1);
+}
+
+#[test]
+fn full_table_is_busy() {
+    let s = new_sem(UNDO_HOLDERS as u32 + 5, UNDO_VALUE_MAX);
+    let barrier = Arc::new(std::sync::Barrier::new(UNDO_HOLDERS + 1));
+    let done = Arc::new(std::sync::Barrier::new(UNDO_HOLDERS + 1));
+    let ts: Vec<_> = (0..UNDO_HOLDERS)
+        .map(|_| {
+            let (s, b, d) = (s.clone(), barrier.clone(), done.clone());
+            std::thread::spawn(move || {
+                assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
+                b.wait();
+                d.wait();
+                assert_eq!(s.release(), Status::Ok);
+            })
+        })
+        .collect();
+    barrier.wait();
+    assert_eq!(s.acquire(Timeout::NOW), Status::Busy);
+    assert_eq!(s.value(), 5);
+    done.wait();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.value(), UNDO_HOLDERS as u32 + 5);
+}
