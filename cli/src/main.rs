@@ -15,6 +15,7 @@ mod exact_names;
 mod exit;
 mod hex;
 mod inspect_cmds;
+mod object_name;
 mod objects;
 mod out;
 mod render;

@@ -1,7 +1,8 @@
 //! Commands for shell scripts, on the library's safe object API: `create`, `acquire
 //! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit,
 //! undo or not), `release`/`post`, `set`/`clear`, `wait`. Only a name in the library's
-//! rules ([A-Za-z0-9._-]) is an object's; messages print the name given escaped.
+//! rules ([A-Za-z0-9._-]) is an object's (`object_name` checks it before anything
+//! else); messages print the name given escaped.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use mpsync::{
 
 use crate::escape;
 use crate::exit;
+use crate::object_name;
 use crate::out;
 
 /// What `create` makes.
@@ -227,7 +229,28 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
     }
 }
 
+impl ObjectCommand {
+    /// The object name the command acts on.
+    fn name(&self) -> &str {
+        match self {
+            ObjectCommand::Create { name, .. }
+            | ObjectCommand::Acquire { name, .. }
+            | ObjectCommand::Release { name, .. }
+            | ObjectCommand::Post { name, .. }
+            | ObjectCommand::Set { name, .. }
+            | ObjectCommand::Clear { name, .. }
+            | ObjectCommand::Wait { name, .. } => name,
+        }
+    }
+}
+
 pub fn run(cmd: ObjectCommand) -> i32 {
+    // Checked here rather than by clap, whose message would print a line break of the
+    // name as one: ours prints the name escaped, on one line.
+    if let Err(why) = object_name::check(cmd.name()) {
+        out::error(&format!("{}: {why}", escape::text(cmd.name())));
+        return exit::USAGE;
+    }
     match cmd {
         ObjectCommand::Create {
             kind,

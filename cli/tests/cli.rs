@@ -1667,3 +1667,104 @@ fn json_name_hex_gives_back_the_exact_name_that_show_and_rm_act_on() {
     let o = mpsync(&["show", "--hex", "abc"]);
     assert_eq!(code(&o), 2, "an odd number of hex digits is a usage error");
 }
+
+/// Every command that takes a name refuses an invalid one as a usage error (exit 2),
+/// whether a file of that name exists or not; the commands for shell scripts refuse any
+/// name outside the library's rules (before, they answered "no such name", exit 3).
+#[test]
+fn an_invalid_name_is_a_usage_error_for_every_command() {
+    let n = Names::new("badname");
+    let too_long = "x".repeat(201);
+    // A file outside the library's rules that exists, with a valid RLock header.
+    let existing = n.name("with space");
+    write_file(&n.path("with space"), &image(0x4D50_5359, 2, 2, 64));
+    let script_names = [
+        "a b",
+        "a%b",
+        "..",
+        "",
+        "/",
+        too_long.as_str(),
+        existing.as_str(),
+        "x\n\x1b[2J",
+    ];
+    let commands: [&[&str]; 8] = [
+        &["create", "lock"],
+        &["create", "event"],
+        &["acquire"],
+        &["release"],
+        &["post"],
+        &["set"],
+        &["clear"],
+        &["wait"],
+    ];
+    for cmd in commands {
+        for name in script_names {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.push(name);
+            match cmd[0] {
+                "acquire" => args.extend(["--", "true"]),
+                "wait" => args.extend(["--timeout", "0"]),
+                _ => {}
+            }
+            let o = mpsync(&args);
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("not an object name"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+            assert_printable("the refusal", &o.stderr);
+            assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        }
+    }
+    // The inspection commands take any file name, but not what is no file name.
+    for name in ["a/b", "", "..", "x".repeat(256).as_str()] {
+        for args in [
+            vec!["show", name],
+            vec!["rm", name],
+            vec!["watch", name, "--count", "1"],
+        ] {
+            let o = mpsync(&args);
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        }
+    }
+    assert_eq!(code(&mpsync(&["show", &existing])), 0);
+}
+
+/// The codes of an exit-code table: the first number of each row (Markdown `| N |`) or
+/// line (`  N   meaning` of `--help`) under `heading`, until the table ends.
+fn table_codes(text: &str, heading: &str, row: fn(&str) -> Option<i32>) -> Vec<i32> {
+    let at = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    text[at + heading.len()..]
+        .lines()
+        .skip_while(|l| row(l).is_none())
+        .take_while(|l| row(l).is_some() || l.starts_with("      "))
+        .filter_map(row)
+        .collect()
+}
+
+/// docs/cli.md (the contract), the README and `mpsync --help` list the same exit codes.
+#[test]
+fn exit_code_tables_agree() {
+    let markdown_row =
+        |l: &str| -> Option<i32> { l.strip_prefix("| ")?.split(' ').next()?.parse().ok() };
+    let help_row = |l: &str| -> Option<i32> {
+        let rest = l.strip_prefix("  ")?;
+        if rest.starts_with(' ') {
+            return None;
+        }
+        rest.split(' ').next()?.parse().ok()
+    };
+    let docs = std::fs::read_to_string(workspace().join("docs/cli.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let help = stdout(&mpsync(&["--help"]));
+    let in_docs = table_codes(&docs, "## Exit codes", markdown_row);
+    let in_readme = table_codes(&readme, "**Exit codes**", markdown_row);
+    let in_help = table_codes(&help, "Exit codes:", help_row);
+    assert!(in_docs.contains(&70) && in_docs.len() > 8, "{in_docs:?}");
+    assert_eq!(in_readme, in_docs, "README vs docs/cli.md");
+    assert_eq!(in_help, in_docs, "mpsync --help vs docs/cli.md");
+}
