@@ -6,6 +6,7 @@ use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
 
 use crate::exact_names::{self, ExactNames};
 use crate::exit;
+use crate::name_filter::NameFilter;
 use crate::out;
 use crate::render;
 use crate::{escape, hex};
@@ -25,7 +26,7 @@ fn inspect_failed(name: impl AsRef<[u8]>, e: InspectError) -> i32 {
     exit::of_inspect(e)
 }
 
-pub fn ls(json: bool) -> i32 {
+pub fn ls(filter: &NameFilter, json: bool) -> i32 {
     // Scanned first, so that every listed entry is in the scan but one that appeared
     // between the two reads: that one is left out, as if listed a moment earlier.
     let mut exact = ExactNames::scan();
@@ -33,16 +34,20 @@ pub fn ls(json: bool) -> i32 {
         Ok(l) => l,
         Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
     };
-    let named = list.iter().filter_map(|info| Some((info, exact.of(info)?)));
+    let named: Vec<(&ObjectInfo, Vec<u8>)> = list
+        .iter()
+        .filter_map(|info| Some((info, exact.of(info)?)))
+        .filter(|(_, name)| filter.keeps(name))
+        .collect();
     if json {
         let all: Vec<_> = named
-            .map(|(info, name)| render::to_json(info, &name))
+            .iter()
+            .map(|(info, name)| render::to_json(info, name))
             .collect();
         out::line(&serde_json::Value::Array(all).to_string());
     } else {
-        out::line(render::LS_HEADER);
-        for (info, name) in named {
-            if !out::line(&render::ls_line(info, &name)) {
+        for line in render::ls_lines(&named) {
+            if !out::line(&line) {
                 break;
             }
         }

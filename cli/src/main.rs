@@ -15,15 +15,19 @@ mod exact_names;
 mod exit;
 mod hex;
 mod inspect_cmds;
+mod name_filter;
 mod object_name;
 mod objects;
 mod out;
 mod render;
+mod table;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 use clap::{Parser, Subcommand};
+
+use name_filter::NameFilter;
 
 /// Command-line interface. `after_help` carries the exit-code table.
 #[derive(Parser)]
@@ -46,6 +50,13 @@ enum Command {
     /// temporary files and foreign files, with type, size, owner uid, mode, layout
     /// version, health, the pids that map it, and its state on one line.
     Ls {
+        /// Only names that start with PREFIX (its bytes, compared with the exact name).
+        #[arg(long)]
+        prefix: Option<OsString>,
+        /// Only names that GLOB matches as a whole: `*` any characters (a leading `.`
+        /// too), `?` one character, `[a-z]`/`[!a-z]` one of (or not of) a set, `\x` x.
+        #[arg(long)]
+        glob: Option<OsString>,
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
@@ -170,7 +181,13 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Ls { json } => inspect_cmds::ls(json),
+        Command::Ls { prefix, glob, json } => {
+            let filter = NameFilter::new(
+                prefix.as_ref().map(|p| p.as_bytes()),
+                glob.as_ref().map(|g| g.as_bytes()),
+            );
+            inspect_cmds::ls(&filter, json)
+        }
         Command::Show { name, hex, json } => match name_bytes(&name, hex) {
             Ok(name) => inspect_cmds::show(&name, json),
             Err(code) => code,

@@ -1,4 +1,4 @@
-//! How an inspected entry is printed: one line for `ls`, a block for `show`, and JSON
+//! How an inspected entry is printed: one line of a table for `ls`, a block for `show`, and JSON
 //! (`--json`) with the same fields for both. Every function takes the entry's exact
 //! name (bytes, see `exact_names`): the human forms print it escaped (`escape`), the
 //! JSON carries it reversibly as `name_hex`.
@@ -9,6 +9,7 @@ use mpsync::inspect::{
 };
 use serde_json::{Value, json};
 
+use crate::table::{self, Align, Column};
 use crate::{escape, hex};
 
 /// `TYPE` column: the object kind, or the entry's class.
@@ -174,23 +175,79 @@ fn version_text(info: &ObjectInfo) -> String {
     info.header.map_or("-".into(), |h| h.layout.to_string())
 }
 
-/// Header line of `ls`.
-pub const LS_HEADER: &str = "NAME                     TYPE               SIZE    UID MODE VER HEALTH        MAPPED-BY  STATE";
+/// The columns of `ls`; the widths of all but STATE (the last, never padded) follow the
+/// longest cell, with the old fixed widths as their smallest.
+const LS_COLUMNS: [Column; 9] = [
+    Column {
+        title: "NAME",
+        align: Align::Left,
+        min_width: 24,
+    },
+    Column {
+        title: "TYPE",
+        align: Align::Left,
+        min_width: 14,
+    },
+    Column {
+        title: "SIZE",
+        align: Align::Right,
+        min_width: 8,
+    },
+    Column {
+        title: "UID",
+        align: Align::Right,
+        min_width: 6,
+    },
+    Column {
+        title: "MODE",
+        align: Align::Left,
+        min_width: 4,
+    },
+    Column {
+        title: "VER",
+        align: Align::Right,
+        min_width: 3,
+    },
+    Column {
+        title: "HEALTH",
+        align: Align::Left,
+        min_width: 13,
+    },
+    Column {
+        title: "MAPPED-BY",
+        align: Align::Left,
+        min_width: 10,
+    },
+    Column {
+        title: "STATE",
+        align: Align::Left,
+        min_width: 0,
+    },
+];
 
-/// One line of `ls` for the entry `info` named exactly `name`.
-pub fn ls_line(info: &ObjectInfo, name: &[u8]) -> String {
-    format!(
-        "{:<24} {:<14} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
+/// The cells of `ls` for the entry `info` named exactly `name`: all escaped or written
+/// by mpsync, so none holds a control character or a line break.
+fn ls_cells(info: &ObjectInfo, name: &[u8]) -> Vec<String> {
+    vec![
         escape::text(name),
-        type_name(info),
-        info.file.size,
-        info.file.uid,
-        info.file.mode,
+        type_name(info).to_string(),
+        info.file.size.to_string(),
+        info.file.uid.to_string(),
+        format!("{:04o}", info.file.mode),
         version_text(info),
-        info.health.as_str(),
+        info.health.as_str().to_string(),
         pids_text(info),
-        escape::text(summary(info))
-    )
+        escape::text(summary(info)),
+    ]
+}
+
+/// The lines of `ls` (its header first) for the entries `rows`, each with its exact name.
+pub fn ls_lines(rows: &[(&ObjectInfo, Vec<u8>)]) -> Vec<String> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(info, name)| ls_cells(info, name))
+        .collect();
+    table::lines(&LS_COLUMNS, &cells)
 }
 
 /// The detailed text of `show` for the entry `info` named exactly `name`.

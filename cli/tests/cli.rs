@@ -1768,3 +1768,167 @@ fn exit_code_tables_agree() {
     assert_eq!(in_readme, in_docs, "README vs docs/cli.md");
     assert_eq!(in_help, in_docs, "mpsync --help vs docs/cli.md");
 }
+
+/// The column of `title` in the header of `ls`, and where it ends.
+fn column(header: &str, title: &str) -> (usize, usize) {
+    let at = header
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title} in {header:?}"));
+    (at, at + title.len())
+}
+
+/// `ls` keeps its columns aligned: a name of the longest length the library allows and
+/// a block mapped by many processes widen their columns, and every other cell still
+/// starts (or, right-aligned, ends) under its title.
+#[test]
+fn ls_columns_stay_aligned_for_long_names_and_many_mappers() {
+    let n = Names::new("align");
+    let long = n.name(&"L".repeat(200 - n.prefix.len()));
+    assert_eq!(long.len(), 200);
+    create("rlock", &long, &[]);
+    create("lock", &n.name("s"), &[]);
+    let blk = n.name("blk");
+    create("block", &blk, &["--size", "123456"]);
+    let holders: Vec<Holder> = (0..8)
+        .map(|_| Holder::start(&[], &[], &["map", &blk]).expect("holder"))
+        .collect();
+
+    let o = mpsync(&["ls", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let header = lines[0];
+    let o = mpsync(&["ls", "--prefix", &n.prefix, "--json"]);
+    let entries: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(entries.len(), 3);
+    let mapped_by_blk = entries.iter().find(|e| e["name"] == blk.as_str()).unwrap()["mapped_by"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(mapped_by_blk >= holders.len(), "{entries:?}");
+    for e in &entries {
+        let name = e["name"].as_str().unwrap();
+        let row = *lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{out}"));
+        let mut mapped: Vec<String> = e["mapped_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        if e["mapped_by_unknown"] != 0 {
+            mapped.push(format!("?{}", e["mapped_by_unknown"]));
+        }
+        let mapped = if mapped.is_empty() {
+            "-".to_string()
+        } else {
+            mapped.join(",")
+        };
+        let left = [
+            ("TYPE", e["type"].as_str().unwrap().to_string()),
+            ("MODE", e["mode"].as_str().unwrap().to_string()),
+            ("HEALTH", e["health"].as_str().unwrap().to_string()),
+            ("MAPPED-BY", mapped),
+        ];
+        for (title, cell) in left {
+            let (at, _) = column(header, title);
+            assert_eq!(&row[at - 1..at], " ", "{title} of {name}:\n{out}");
+            assert!(
+                row[at..].starts_with(&format!("{cell} ")),
+                "{title} of {name} is not {cell:?}:\n{out}"
+            );
+        }
+        for (title, cell) in [
+            ("SIZE", e["size"].to_string()),
+            ("UID", e["uid"].to_string()),
+        ] {
+            let (_, end) = column(header, title);
+            assert!(
+                row[..end].ends_with(&format!(" {cell}")),
+                "{title} of {name} does not end under its title:\n{out}"
+            );
+        }
+        let (at, _) = column(header, "STATE");
+        assert_eq!(&row[at..], e["summary"].as_str().unwrap(), "{out}");
+        let (type_at, _) = column(header, "TYPE");
+        assert_eq!(row[..type_at].trim_end(), name);
+    }
+    drop(holders);
+}
+
+/// `ls --prefix` and `ls --glob` select names by their exact bytes, also a name that is
+/// not UTF-8, in the table and in JSON.
+#[test]
+fn ls_filters_names_by_prefix_and_glob() {
+    let n = Names::new("filter");
+    for s in ["lock-1", "lock-2", "lock-10", "ev"] {
+        create("lock", &n.name(s), &[]);
+    }
+    write_file(&n.bytes_path(b"bad\xff"), b"x");
+    // The suffixes of the entries that `ls ARGS` lists, in the table and in JSON.
+    let listed = |args: &[&OsStr]| -> Vec<Vec<u8>> {
+        let mut table_args = vec![OsStr::new("ls")];
+        table_args.extend_from_slice(args);
+        let o = mpsync(&table_args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stdout(&o).starts_with("NAME "), "{}", stdout(&o));
+        let rows = stdout(&o).lines().count() - 1;
+        table_args.push(OsStr::new("--json"));
+        let o = mpsync(&table_args);
+        let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(all.len(), rows, "table and JSON list the same entries");
+        let mut names: Vec<Vec<u8>> = all
+            .iter()
+            .map(|e| unhex(e["name_hex"].as_str().unwrap())[n.prefix.len()..].to_vec())
+            .collect();
+        names.sort();
+        names
+    };
+    let os = |s: &str| OsStr::new(s).to_os_string();
+    let prefix = |p: &str| os(&n.name(p));
+    let flag = |f: &str, v: &std::ffi::OsString| vec![os(f), v.clone()];
+    let run = |args: Vec<std::ffi::OsString>| {
+        let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        listed(&args)
+    };
+    let b = |s: &str| s.as_bytes().to_vec();
+    assert_eq!(
+        run(flag("--prefix", &prefix(""))),
+        [
+            b"bad\xff".to_vec(),
+            b("ev"),
+            b("lock-1"),
+            b("lock-10"),
+            b("lock-2")
+        ]
+    );
+    assert_eq!(
+        run(flag("--prefix", &prefix("lock-"))),
+        [b("lock-1"), b("lock-10"), b("lock-2")]
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("lock-?"))),
+        [b("lock-1"), b("lock-2")]
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("*[a-z]"))),
+        [b("ev")],
+        "a glob matches the whole name"
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("*[!0-9]"))),
+        [b"bad\xff".to_vec(), b("ev")]
+    );
+    let mut both = flag("--prefix", &prefix("lock-1"));
+    both.extend(flag("--glob", &os("*0")));
+    assert_eq!(run(both), [b("lock-10")], "both filters apply");
+    let not_utf8 = std::ffi::OsString::from(std::ffi::OsStr::from_bytes(
+        &[n.prefix.as_bytes(), b"*\xff"].concat(),
+    ));
+    assert_eq!(run(flag("--glob", &not_utf8)), [b"bad\xff".to_vec()]);
+    assert_eq!(run(flag("--glob", &prefix("bad?"))), [b"bad\xff".to_vec()]);
+    assert!(run(flag("--prefix", &prefix("nothing"))).is_empty());
+}
