@@ -1932,3 +1932,88 @@ fn ls_filters_names_by_prefix_and_glob() {
     assert_eq!(run(flag("--glob", &prefix("bad?"))), [b"bad\xff".to_vec()]);
     assert!(run(flag("--prefix", &prefix("nothing"))).is_empty());
 }
+
+/// The options of the commands for shell scripts that take a value.
+const VALUE_OPTIONS: [&str; 8] = [
+    "--value",
+    "--max",
+    "--mode",
+    "--parties",
+    "--elem-type",
+    "--length",
+    "--size",
+    "--timeout",
+];
+
+/// The object name of `mpsync ARGS` (a command for shell scripts): the first argument
+/// after the subcommand (and `create`'s type) that is neither an option nor its value.
+fn sample_name<'a>(args: &[&'a str]) -> Option<&'a str> {
+    let skip = if args.first() == Some(&"create") {
+        2
+    } else {
+        1
+    };
+    let mut after_option = false;
+    for a in args.iter().skip(skip) {
+        if *a == "--" {
+            return None;
+        }
+        if a.starts_with("--") {
+            after_option = VALUE_OPTIONS.contains(a);
+            continue;
+        }
+        if !after_option {
+            return Some(a);
+        }
+        after_option = false;
+    }
+    None
+}
+
+/// The sample of docs/cli.md's "Commands for shell scripts" runs as written: every
+/// object it acts on, it creates first, and every command succeeds. Names get this
+/// test's prefix, and the commands that `acquire` runs (`./deploy.sh`, ...) become
+/// `true`.
+#[test]
+fn the_docs_shell_sample_runs_as_written() {
+    let n = Names::new("sample");
+    let docs = std::fs::read_to_string(workspace().join("docs/cli.md")).unwrap();
+    let section = &docs[docs.find("## Commands for shell scripts").unwrap()..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut created: Vec<String> = Vec::new();
+    let mut ran = 0;
+    for line in block.lines() {
+        let code_part = line.split('#').next().unwrap();
+        for command in code_part.split(';') {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let Some((&"mpsync", args)) = words.split_first() else {
+                assert!(words.is_empty(), "not an mpsync command: {command:?}");
+                continue;
+            };
+            let name = sample_name(args).unwrap_or_else(|| panic!("no name in {command:?}"));
+            if args[0] == "create" {
+                created.push(name.to_string());
+            } else {
+                assert!(
+                    created.iter().any(|c| c == name),
+                    "the sample runs `{}` on {name:?}, which it never created",
+                    command.trim()
+                );
+            }
+            let mine = n.name(name);
+            let mut run: Vec<&str> = Vec::new();
+            for a in args {
+                if *a == "--" {
+                    run.extend(["--", "true"]);
+                    break;
+                }
+                run.push(if *a == name { &mine } else { a });
+            }
+            let o = mpsync(&run);
+            assert_eq!(code(&o), 0, "{run:?}: {}", stderr(&o));
+            ran += 1;
+        }
+    }
+    assert!(ran >= 8, "the sample has {ran} commands");
+}
