@@ -63,12 +63,37 @@ fn holder_exe() -> &'static Path {
     })
 }
 
-/// Waits for `child` at most `LIMIT`; kills it and panics on a hang.
+/// Reads `pipe` to its end on a thread of its own (nothing if there is no pipe).
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// Waits for `child` at most `LIMIT`; kills it and panics on a hang. Its stdout and
+/// stderr are read while it runs: a child whose output outgrows the pipe (`ls --json`
+/// of a /dev/shm that other programs on the machine filled) would otherwise block on
+/// its write, and look hung.
 fn wait_output(mut child: Child, what: &str) -> Output {
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let t0 = Instant::now();
     loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            // A process it left behind may hold the pipes open: bounded too.
+            while !(out.is_finished() && err.is_finished()) {
+                assert!(t0.elapsed() < LIMIT, "{what}: its pipes stayed open");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return Output {
+                status,
+                stdout: out.join().unwrap(),
+                stderr: err.join().unwrap(),
+            };
         }
         if t0.elapsed() > LIMIT {
             let _ = child.kill();
