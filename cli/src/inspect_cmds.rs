@@ -4,6 +4,7 @@
 use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError};
 use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
 
+use crate::cmdline::Commands;
 use crate::exact_names::{self, ExactNames};
 use crate::exit;
 use crate::name_filter::NameFilter;
@@ -42,7 +43,7 @@ pub fn ls(filter: &NameFilter, json: bool) -> i32 {
     if json {
         let all: Vec<_> = named
             .iter()
-            .map(|(info, name)| render::to_json(info, name))
+            .map(|(info, name)| render::to_json(info, name, &Commands::read(info)))
             .collect();
         out::line(&serde_json::Value::Array(all).to_string());
     } else {
@@ -58,10 +59,11 @@ pub fn ls(filter: &NameFilter, json: bool) -> i32 {
 pub fn show(name: &[u8], json: bool) -> i32 {
     match exact_names::inspect(name) {
         Ok((info, exact)) => {
+            let cmds = Commands::read(&info);
             if json {
-                out::line(&render::to_json(&info, &exact).to_string());
+                out::line(&render::to_json(&info, &exact, &cmds).to_string());
             } else {
-                out::raw(&render::show_text(&info, &exact));
+                out::raw(&render::show_text(&info, &exact, &cmds));
             }
             let code = verdict_code(&info);
             if code != exit::OK {
@@ -87,12 +89,13 @@ pub fn watch(name: &[u8], interval_ms: u64, count: u64, json: bool) -> i32 {
             Ok(found) => found,
             Err(e) => return inspect_failed(name, e),
         };
+        let cmds = Commands::read(&info);
         let text = if json {
-            format!("{}\n", render::to_json(&info, &exact))
+            format!("{}\n", render::to_json(&info, &exact, &cmds))
         } else if clear {
-            format!("\x1b[H\x1b[2J{}", render::show_text(&info, &exact))
+            format!("\x1b[H\x1b[2J{}", render::show_text(&info, &exact, &cmds))
         } else {
-            format!("{}\n", render::show_text(&info, &exact))
+            format!("{}\n", render::show_text(&info, &exact, &cmds))
         };
         if !out::raw(&text) {
             return exit::OK;

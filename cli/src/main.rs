@@ -10,6 +10,7 @@
 //! of its argument (argv need not be UTF-8), or with `--hex` as hex digits (the
 //! `name_hex` of JSON output), and human output prints it escaped (`escape.rs`).
 
+mod cmdline;
 mod escape;
 mod exact_names;
 mod exit;

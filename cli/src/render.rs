@@ -9,6 +9,7 @@ use mpsync::inspect::{
 };
 use serde_json::{Value, json};
 
+use crate::cmdline::Commands;
 use crate::table::{self, Align, Column};
 use crate::{escape, hex};
 
@@ -68,8 +69,18 @@ fn sem_undo_text(u: &SemUndoState) -> String {
     s
 }
 
+/// What `show` prints for an owner's command line: its arguments escaped one by one
+/// and joined by spaces (an argument's own spaces are kept, so JSON's `cmdline_hex` is
+/// the exact form), or "unknown".
+fn command_text(args: Option<&[Vec<u8>]>) -> String {
+    match args {
+        Some(args) => args.iter().map(escape::text).collect::<Vec<_>>().join(" "),
+        None => "unknown".into(),
+    }
+}
+
 /// One holder slot for `show`.
-fn holder_text(h: &UndoHolder) -> String {
+fn holder_text(h: &UndoHolder, cmds: &Commands) -> String {
     let units = match h.state {
         HolderState::Idle => format!("idle, {} cached", h.units),
         HolderState::Held => format!("held {}", h.units),
@@ -97,6 +108,11 @@ fn holder_text(h: &UndoHolder) -> String {
             s.push_str(", ");
             s.push_str(what);
         }
+    }
+    // Last: a command line may be long, and holds any text.
+    if let Some(o) = &h.owner {
+        s.push_str(", command: ");
+        s.push_str(&command_text(cmds.of(o)));
     }
     s
 }
@@ -250,8 +266,9 @@ pub fn ls_lines(rows: &[(&ObjectInfo, Vec<u8>)]) -> Vec<String> {
     table::lines(&LS_COLUMNS, &cells)
 }
 
-/// The detailed text of `show` for the entry `info` named exactly `name`.
-pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
+/// The detailed text of `show` for the entry `info` named exactly `name`, whose live
+/// owners' command lines are `cmds`.
+pub fn show_text(info: &ObjectInfo, name: &[u8], cmds: &Commands) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| {
         out.push_str(&format!("{k:<14}{v}\n"));
@@ -312,7 +329,7 @@ pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
                 line("holders:", "none".into());
             }
             for h in &u.holders {
-                line(&format!("slot {}:", h.slot), holder_text(h));
+                line(&format!("slot {}:", h.slot), holder_text(h, cmds));
             }
         }
         if let Some(r) = state.rlock() {
@@ -328,6 +345,7 @@ pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
                         o.liveness.as_str()
                     ),
                 );
+                line("command:", command_text(cmds.of(&o)));
             }
         }
     }
@@ -339,7 +357,21 @@ fn liveness_json(l: Liveness) -> Value {
     json!(l.as_str())
 }
 
-fn rlock_json(r: &RLockState) -> Value {
+/// `cmdline` (the arguments made UTF-8, invalid bytes replaced by U+FFFD) and
+/// `cmdline_hex` (their exact bytes in hex), both null if unknown.
+fn command_json(args: Option<&[Vec<u8>]>) -> (Value, Value) {
+    match args {
+        Some(args) => (
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+            args.iter().map(|a| hex::encode(a)).collect(),
+        ),
+        None => (Value::Null, Value::Null),
+    }
+}
+
+fn rlock_json(r: &RLockState, cmds: &Commands) -> Value {
     json!({
         "locked": r.locked,
         "word": format!("{:#010x}", r.word),
@@ -348,16 +380,22 @@ fn rlock_json(r: &RLockState) -> Value {
         "owner_died_mark": r.died_mark,
         "inconsistent": r.inconsistent,
         "cross_namespace": r.cross_ns,
-        "owner": r.owner.map(|o| json!({
-            "pid": o.pid,
-            "tid": o.tid,
-            "pidns": o.pidns,
-            "liveness": liveness_json(o.liveness),
-        })),
+        "owner": r.owner.map(|o| {
+            let (cmdline, cmdline_hex) = command_json(cmds.of(&o));
+            json!({
+                "pid": o.pid,
+                "tid": o.tid,
+                "pidns": o.pidns,
+                "liveness": liveness_json(o.liveness),
+                "cmdline": cmdline,
+                "cmdline_hex": cmdline_hex,
+            })
+        }),
     })
 }
 
-fn holder_json(h: &UndoHolder) -> Value {
+fn holder_json(h: &UndoHolder, cmds: &Commands) -> Value {
+    let (cmdline, cmdline_hex) = command_json(h.owner.as_ref().and_then(|o| cmds.of(o)));
     json!({
         "slot": h.slot,
         "state": h.state.as_str(),
@@ -371,13 +409,15 @@ fn holder_json(h: &UndoHolder) -> Value {
         "pidns": h.owner.map(|o| o.pidns),
         "start": h.owner.map(|_| h.start),
         "liveness": h.owner.map(|o| liveness_json(o.liveness)),
+        "cmdline": cmdline,
+        "cmdline_hex": cmdline_hex,
     })
 }
 
-fn state_json(s: &State) -> Value {
+fn state_json(s: &State, cmds: &Commands) -> Value {
     match *s {
         State::Lock { locked, contended } => json!({"locked": locked, "contended": contended}),
-        State::RLock(ref r) => rlock_json(r),
+        State::RLock(ref r) => rlock_json(r, cmds),
         State::Sem { value, max_value } => json!({
             "value": value,
             "max_value": max_value,
@@ -394,7 +434,7 @@ fn state_json(s: &State) -> Value {
             "dead_units": u.dead_units(),
             "cached_units": u.cached_units(),
             "holding": u.holding(),
-            "holders": u.holders.iter().map(holder_json).collect::<Vec<_>>(),
+            "holders": u.holders.iter().map(|h| holder_json(h, cmds)).collect::<Vec<_>>(),
         }),
         State::Cond { waiters } => json!({"waiters": waiters}),
         State::Event { set, sleepers } => json!({"set": set, "waiters": sleepers}),
@@ -418,15 +458,16 @@ fn state_json(s: &State) -> Value {
             "element_type": (type_code as char).to_string(),
             "length": length,
             "item_size": item_size,
-            "lock": lock.as_ref().map(rlock_json),
+            "lock": lock.as_ref().map(|r| rlock_json(r, cmds)),
         }),
     }
 }
 
-/// The JSON object of the entry `info` named exactly `name` (`ls --json` lists them,
-/// `show --json` prints one). `name` is the name made UTF-8 (a non-UTF-8 name's invalid
-/// bytes replaced by U+FFFD), `name_hex` its exact bytes.
-pub fn to_json(info: &ObjectInfo, name: &[u8]) -> Value {
+/// The JSON object of the entry `info` named exactly `name`, whose live owners' command
+/// lines are `cmds` (`ls --json` lists them, `show --json` prints one). `name` is the
+/// name made UTF-8 (a non-UTF-8 name's invalid bytes replaced by U+FFFD), `name_hex`
+/// its exact bytes.
+pub fn to_json(info: &ObjectInfo, name: &[u8], cmds: &Commands) -> Value {
     json!({
         "name": info.name,
         "name_hex": hex::encode(name),
@@ -445,7 +486,7 @@ pub fn to_json(info: &ObjectInfo, name: &[u8]) -> Value {
             "layout_version": h.layout,
             "lifecycle": h.lifecycle,
         })),
-        "state": info.state.as_ref().map(state_json),
+        "state": info.state.as_ref().map(|s| state_json(s, cmds)),
         "summary": summary(info),
         "creator": info.creator.map(|t| json!({
             "pid": t.pid,

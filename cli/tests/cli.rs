@@ -476,6 +476,9 @@ fn holder_in_another_pid_namespace_is_unknown_never_dead() {
     // The recorded pid is the holder's own namespace's: 1 (it is that namespace's init).
     assert_eq!(v["state"]["owner"]["pid"], 1);
     assert_eq!(v["state"]["owner"]["liveness"], "unknown");
+    // Pid 1 means something else here: its command line is not read.
+    assert_eq!(v["state"]["owner"]["cmdline"], Value::Null);
+    assert_eq!(v["state"]["owner"]["cmdline_hex"], Value::Null);
     assert_eq!(v["health"], "ok");
     // Its mapping is still seen from here, under its pid in our namespace.
     assert!(!v["mapped_by"].as_array().unwrap().is_empty());
@@ -2041,4 +2044,84 @@ fn the_docs_shell_sample_runs_as_written() {
         }
     }
     assert!(ran >= 8, "the sample has {ran} commands");
+}
+
+/// The hex form of `bytes`.
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `show` names a live owner's command line (an RLock's owner, an undo semaphore's
+/// holders), escaped in the text and exact in JSON (`cmdline_hex`); for an owner that
+/// is not provably alive it says "unknown" (null in JSON), never another process's.
+#[test]
+fn show_names_the_owners_command_line() {
+    let n = Names::new("cmdline");
+    let exe = holder_exe().to_str().unwrap().to_string();
+    let rl = n.name("rl");
+    create("rlock", &rl, &[]);
+    // holder.c ignores arguments after NAME: they show how arguments are printed.
+    let h = Holder::start(&[], &[], &["rlock", &rl, "tab\there", "two words", ""]).unwrap();
+    let v = show_json(&rl, 0);
+    let owner = &v["state"]["owner"];
+    let args = [
+        exe.as_str(),
+        "rlock",
+        rl.as_str(),
+        "tab\there",
+        "two words",
+        "",
+    ];
+    if owner["liveness"] == "alive" {
+        assert_eq!(owner["cmdline"], serde_json::json!(args), "{v}");
+        let hexes: Vec<String> = args.iter().map(|a| hex_of(a.as_bytes())).collect();
+        assert_eq!(owner["cmdline_hex"], serde_json::json!(hexes), "{v}");
+        let o = mpsync(&["show", &rl]);
+        assert_printable("show", &o.stdout);
+        let want = format!("command:      {exe} rlock {rl} tab\\there two words \n");
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+        // ls --json carries the same entry.
+        let o = mpsync(&["ls", "--prefix", &rl, "--json"]);
+        let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(all[0]["state"]["owner"]["cmdline"], owner["cmdline"]);
+    } else {
+        eprintln!("the owner is not provably alive from here: its command line is unknown");
+        assert_eq!(owner["cmdline"], Value::Null);
+    }
+    drop(h);
+
+    // An undo semaphore's holder: its slot line ends with its command.
+    let s = n.name("s");
+    create("semaphore", &s, &["--undo", "--value", "2", "--max", "2"]);
+    let h = Holder::start(&[], &[], &["undo", &s, "1"]).unwrap();
+    let v = show_json(&s, 0);
+    let slot = undo_holder(&v, h.pid).expect("listed");
+    if slot["liveness"] == "alive" {
+        assert_eq!(
+            slot["cmdline"],
+            serde_json::json!([exe.as_str(), "undo", s.as_str(), "1"])
+        );
+        let o = mpsync(&["show", &s]);
+        let want = format!(": alive, linked, command: {exe} undo {s} 1\n");
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+    }
+    drop(h);
+
+    // A dead owner (no robust list: the word still names it): unknown, also when its
+    // pid names a live process again.
+    let dead = n.name("dead");
+    create("rlock", &dead, &[]);
+    let mut h = Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["rlock", &dead]).unwrap();
+    h.kill();
+    let v = show_json(&dead, 0);
+    assert_eq!(v["state"]["locked"], true);
+    assert_ne!(v["state"]["owner"]["liveness"], "alive");
+    assert_eq!(v["state"]["owner"]["cmdline"], Value::Null);
+    assert_eq!(v["state"]["owner"]["cmdline_hex"], Value::Null);
+    let o = mpsync(&["show", &dead]);
+    assert!(
+        stdout(&o).contains("command:      unknown\n"),
+        "{}",
+        stdout(&o)
+    );
 }
