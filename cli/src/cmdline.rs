@@ -65,6 +65,12 @@ impl Commands {
     }
 }
 
+/// The arguments of the live process `pid` (read while it keeps one start time), if
+/// it shows any: to name a process that `/proc` lists now.
+pub fn of_process(pid: u32) -> Option<Vec<Vec<u8>>> {
+    read(pid, pid, None)
+}
+
 /// The arguments of process `pid`, read while its thread `tid` lives on with one start
 /// time (`start`, if the record has one; 0 means unrecorded). `None` if anything fails
 /// or the process shows no arguments (a process that is exiting, a kernel thread).

@@ -1,7 +1,7 @@
 //! `ls`, `show`, `watch` (read-only) and `rm`, `gc` (cleanup). Names are bytes here,
 //! taken and printed exactly (`exact_names`), escaped in human output (`escape`).
 
-use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError};
+use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError, Verdict};
 use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
 
 use crate::cmdline::Commands;
@@ -10,6 +10,7 @@ use crate::exit;
 use crate::name_filter::NameFilter;
 use crate::out;
 use crate::render;
+use crate::unreadable;
 use crate::{escape, hex};
 
 /// The exit code a `show` of this entry ends with: 0 for anything usable (a healthy
@@ -108,8 +109,43 @@ pub fn watch(name: &[u8], interval_ms: u64, count: u64, json: bool) -> i32 {
     }
 }
 
+/// At most this many processes are named in one message.
+const NAMED_AT_MOST: usize = 5;
+
+/// "pid 1 (init), uid 0; pid 7 (...), uid 0 and 3 more", or `None` if `procs` is empty.
+fn name_processes(procs: &[&unreadable::Process]) -> Option<String> {
+    if procs.is_empty() {
+        return None;
+    }
+    let mut s = procs
+        .iter()
+        .take(NAMED_AT_MOST)
+        .map(|p| p.describe(100))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if procs.len() > NAMED_AT_MOST {
+        s.push_str(&format!(" and {} more", procs.len() - NAMED_AT_MOST));
+    }
+    Some(s)
+}
+
+/// The processes of `all` whose mappings cannot be read and that could have opened the
+/// entry named `name` (all of them if it cannot be inspected).
+fn unreadable_for<'a>(all: &'a [unreadable::Process], name: &[u8]) -> Vec<&'a unreadable::Process> {
+    match exact_names::inspect(name) {
+        Ok((info, _)) => all
+            .iter()
+            .filter(|p| p.could_open(info.file.uid, info.file.mode))
+            .collect(),
+        Err(_) => all.iter().collect(),
+    }
+}
+
 pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
     let mut code = exit::OK;
+    // Looked up once, at the first refusal that needs them.
+    let mut unreadable_procs: Option<Vec<unreadable::Process>> = None;
+    let mut explain = false;
     for name in names {
         let shown = escape::text(name);
         let this = match exact_names::remove(name, force, ignore_unreadable) {
@@ -122,20 +158,23 @@ pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
                 exit::OK
             }
             Err(RemoveError::Inspect(e)) => inspect_failed(name, e),
-            Err(RemoveError::InUse { pids, unknown }) => {
-                let mut who: Vec<String> = pids.iter().map(u32::to_string).collect();
-                let hint = if pids.is_empty() {
-                    "--ignore-unreadable or --force removes it anyway"
-                } else {
-                    "--force removes it anyway"
-                };
-                if unknown != 0 && pids.is_empty() {
-                    who.push(format!(
-                        "possibly {unknown} process(es) whose mappings are unreadable"
-                    ));
-                }
+            Err(RemoveError::InUse { pids, unknown }) if pids.is_empty() && unknown != 0 => {
+                // Only processes whose mappings cannot be read stop it: say which they
+                // are, so that the user can judge whether they could be using it.
+                let all = unreadable_procs.get_or_insert_with(unreadable::processes);
+                let who = name_processes(&unreadable_for(all, name))
+                    .unwrap_or_else(|| format!("{unknown} process(es), gone by now"));
                 out::error(&format!(
-                    "{shown}: in use, mapped by {}; not removed ({hint})",
+                    "{shown}: not removed: no process that mpsync can see maps it, but \
+                     processes whose mappings cannot be read might: {who}"
+                ));
+                explain = true;
+                exit::BUSY
+            }
+            Err(RemoveError::InUse { pids, .. }) => {
+                let who: Vec<String> = pids.iter().map(u32::to_string).collect();
+                out::error(&format!(
+                    "{shown}: in use, mapped by {}; not removed (--force removes it anyway)",
                     who.join(", ")
                 ));
                 exit::BUSY
@@ -155,6 +194,9 @@ pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
         if code == exit::OK {
             code = this;
         }
+    }
+    if explain {
+        out::error(unreadable::WHY);
     }
     code
 }
@@ -211,6 +253,8 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
             ));
         }
     }
+    // The processes that keep entries only because their mappings cannot be read.
+    let blocking = unreadable_blocking(policy, report.kept.iter().map(|(i, _)| i));
     if json {
         let kept: Vec<_> = report
             .kept
@@ -224,7 +268,15 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
                 })
             })
             .collect();
-        out::line(&serde_json::json!({"removed": removed, "kept": kept}).to_string());
+        let procs: Vec<_> = blocking.iter().map(unreadable_json).collect();
+        out::line(
+            &serde_json::json!({
+                "removed": removed,
+                "kept": kept,
+                "unreadable_processes": procs,
+            })
+            .to_string(),
+        );
     } else {
         for (i, why) in &report.kept {
             out::line(&format!(
@@ -234,5 +286,54 @@ pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
             ));
         }
     }
+    if !blocking.is_empty() {
+        let refs: Vec<&unreadable::Process> = blocking.iter().collect();
+        out::error(&format!(
+            "gc: kept entries that only processes whose mappings cannot be read might map: {}",
+            name_processes(&refs).unwrap_or_default()
+        ));
+        out::error(unreadable::WHY);
+    }
     code
+}
+
+/// The processes whose mappings cannot be read and that could have opened one of the
+/// `kept` entries that they alone keep (that `--ignore-unreadable` would remove).
+fn unreadable_blocking<'a>(
+    policy: &GcPolicy,
+    kept: impl Iterator<Item = &'a ObjectInfo>,
+) -> Vec<unreadable::Process> {
+    let ignoring = GcPolicy {
+        ignore_unreadable: true,
+        ..policy.clone()
+    };
+    let files: Vec<(u32, u32)> = kept
+        .filter(|i| {
+            !policy.ignore_unreadable
+                && i.mappers.pids.is_empty()
+                && i.mappers.unknown != 0
+                && matches!(cleanup::judge(i, &ignoring), Verdict::Remove(_))
+        })
+        .map(|i| (i.file.uid, i.file.mode))
+        .collect();
+    if files.is_empty() {
+        return Vec::new();
+    }
+    unreadable::processes()
+        .into_iter()
+        .filter(|p| files.iter().any(|&(uid, mode)| p.could_open(uid, mode)))
+        .collect()
+}
+
+/// A process whose mappings cannot be read, in JSON: its command line as `show` gives
+/// an owner's (`cmdline`, `cmdline_hex`), and `comm`.
+fn unreadable_json(p: &unreadable::Process) -> serde_json::Value {
+    let args = p.args.as_deref().unwrap_or_default();
+    serde_json::json!({
+        "pid": p.pid,
+        "uid": p.euid,
+        "cmdline": p.args.as_ref().map(|_| args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()),
+        "cmdline_hex": p.args.as_ref().map(|_| args.iter().map(|a| hex::encode(a)).collect::<Vec<_>>()),
+        "comm": p.comm.as_ref().map(|c| String::from_utf8_lossy(c)),
+    })
 }

@@ -22,6 +22,7 @@ mod objects;
 mod out;
 mod render;
 mod table;
+mod unreadable;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

@@ -2125,3 +2125,104 @@ fn show_names_the_owners_command_line() {
         stdout(&o)
     );
 }
+
+/// The pids (other than `except`) whose `/proc/PID/maps` this process cannot read.
+fn unreadable_pids(except: u32) -> Vec<u32> {
+    use std::io::Read;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != except && pid != std::process::id())
+        .filter(
+            |pid| match std::fs::File::open(format!("/proc/{pid}/maps")) {
+                Ok(mut f) => f.read(&mut [0u8; 64]).is_err(),
+                Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+            },
+        )
+        .collect()
+}
+
+/// When only processes whose mappings cannot be read stop `rm` and `gc` (root without
+/// CAP_SYS_PTRACE over a container's init; any root process as another user), both say
+/// which processes they are (pid, command) and why that matters.
+#[test]
+fn rm_and_gc_name_the_processes_whose_mappings_they_cannot_read() {
+    let n = Names::new("unread");
+    let name = n.name("lk");
+    create("lock", &name, &["--mode", "644"]);
+    let v = show_json(&name, 0);
+    if v["mapped_by_unknown"] == 0 {
+        eprintln!("skipped: every process's mappings are readable here");
+        return;
+    }
+    let o = mpsync(&["rm", &name]);
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_printable("rm's refusal", &o.stderr);
+    // Who: a pid that mpsync could not read (this test cannot either: same user), with
+    // its command (its arguments, or [comm]).
+    let pids = unreadable_pids(0);
+    let named: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| err.contains(&format!("pid {p} (")))
+        .collect();
+    assert!(
+        !named.is_empty(),
+        "no unreadable pid of {pids:?} named: {err}"
+    );
+    let p = named[0];
+    let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let arg0 = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let arg0 = String::from_utf8_lossy(arg0.split(|&b| b == 0).next().unwrap()).into_owned();
+    assert!(
+        (!arg0.is_empty() && err.contains(&format!("pid {p} ({arg0}")))
+            || err.contains(&format!("pid {p} ([{}])", comm.trim_end())),
+        "pid {p}'s command is not named: {err}"
+    );
+    // Why it matters, and the way out.
+    assert!(err.contains("breaks rendezvous"), "{err}");
+    assert!(err.contains("--ignore-unreadable"), "{err}");
+    assert!(n.path("lk").exists());
+
+    // gc: the same processes, once, on stderr; in JSON too.
+    let o = mpsync(&["gc", "--objects", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("kept {name} (lock)")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains(&format!("pid {p} (")), "{}", stderr(&o));
+    assert!(stderr(&o).contains("breaks rendezvous"), "{}", stderr(&o));
+    let o = mpsync(&["gc", "--objects", "--json", "--prefix", &n.prefix]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<u64> = report["unreadable_processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(listed.contains(&u64::from(p)), "{report}");
+    assert!(n.path("lk").exists());
+
+    // Told to ignore them, both remove it, and name nobody.
+    let o = mpsync(&[
+        "gc",
+        "--objects",
+        "--ignore-unreadable",
+        "--dry-run",
+        "--prefix",
+        &n.prefix,
+    ]);
+    assert!(
+        stdout(&o).contains(&format!("would remove {name}")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stderr(&o), "");
+    let o = mpsync(&["rm", "--ignore-unreadable", &name]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!n.path("lk").exists());
+}
