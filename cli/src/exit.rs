@@ -26,6 +26,10 @@ pub const TIMEOUT: i32 = 7;
 /// Not the owner: `release`/`post` of an undo semaphore unit that this process does not
 /// hold (the library refuses with `MP_ENOTOWNER`).
 pub const NOT_OWNER: i32 = 8;
+/// An owner-death report is waiting (an RLock whose owner died; a dead undo-semaphore
+/// holder's units that this acquire reclaimed): `acquire` without `--take-over` leaves
+/// it to the next acquirer and does not run the command (see `owner_death`).
+pub const OWNER_DEAD: i32 = 9;
 /// A bug in mpsync (a caught panic).
 pub const INTERNAL: i32 = 70;
 
@@ -47,6 +51,9 @@ Exit codes:
   7   timeout (acquire --timeout, wait --timeout; also --timeout 0)
   8   not the owner: release/post of an undo semaphore unit this process does not
       hold (only the thread that acquired a unit releases it)
+  9   owner dead: acquire without --take-over met an owner-death report (an RLock
+      whose owner died; an undo semaphore's dead holder's units it reclaimed) and
+      left it to the next acquirer, without running the command
   70  internal error (a bug in mpsync)
 `mpsync acquire NAME -- CMD` exits with CMD's status once CMD ran
 (128+N if a signal N killed it; 127 if CMD was not found, 126 if not executable).";

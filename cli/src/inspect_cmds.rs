@@ -1,17 +1,18 @@
-//! `ls`, `show`, `watch` (read-only) and `rm`, `gc` (cleanup). Names are bytes here,
-//! taken and printed exactly (`exact_names`), escaped in human output (`escape`).
+//! `ls`, `show`, `watch` (read-only) and `rm` (cleanup; `gc` has its own file). Names
+//! are bytes here, taken and printed exactly (`exact_names`), escaped in human output
+//! (`escape`).
 
-use mpsync::inspect::cleanup::{self, GcPolicy, RemoveError, Verdict};
+use mpsync::inspect::cleanup::RemoveError;
 use mpsync::inspect::{self, Health, InspectError, ObjectInfo};
 
 use crate::cmdline::Commands;
+use crate::escape;
 use crate::exact_names::{self, ExactNames};
 use crate::exit;
 use crate::name_filter::NameFilter;
 use crate::out;
 use crate::render;
 use crate::unreadable;
-use crate::{escape, hex};
 
 /// The exit code a `show` of this entry ends with: 0 for anything usable (a healthy
 /// object, one whose owner died, a block, a temporary file), `BAD_OBJECT` otherwise.
@@ -109,26 +110,6 @@ pub fn watch(name: &[u8], interval_ms: u64, count: u64, json: bool) -> i32 {
     }
 }
 
-/// At most this many processes are named in one message.
-const NAMED_AT_MOST: usize = 5;
-
-/// "pid 1 (init), uid 0; pid 7 (...), uid 0 and 3 more", or `None` if `procs` is empty.
-fn name_processes(procs: &[&unreadable::Process]) -> Option<String> {
-    if procs.is_empty() {
-        return None;
-    }
-    let mut s = procs
-        .iter()
-        .take(NAMED_AT_MOST)
-        .map(|p| p.describe(100))
-        .collect::<Vec<_>>()
-        .join("; ");
-    if procs.len() > NAMED_AT_MOST {
-        s.push_str(&format!(" and {} more", procs.len() - NAMED_AT_MOST));
-    }
-    Some(s)
-}
-
 /// The processes of `all` whose mappings cannot be read and that could have opened the
 /// entry named `name` (all of them if it cannot be inspected).
 fn unreadable_for<'a>(all: &'a [unreadable::Process], name: &[u8]) -> Vec<&'a unreadable::Process> {
@@ -162,8 +143,12 @@ pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
                 // Only processes whose mappings cannot be read stop it: say which they
                 // are, so that the user can judge whether they could be using it.
                 let all = unreadable_procs.get_or_insert_with(unreadable::processes);
-                let who = name_processes(&unreadable_for(all, name))
-                    .unwrap_or_else(|| format!("{unknown} process(es), gone by now"));
+                let who = unreadable_for(all, name);
+                let who = if who.is_empty() {
+                    format!("{unknown} process(es), gone by now")
+                } else {
+                    unreadable::name_all(&who)
+                };
                 out::error(&format!(
                     "{shown}: not removed: no process that mpsync can see maps it, but \
                      processes whose mappings cannot be read might: {who}"
@@ -199,141 +184,4 @@ pub fn rm(names: &[Vec<u8>], force: bool, ignore_unreadable: bool) -> i32 {
         out::error(unreadable::WHY);
     }
     code
-}
-
-pub fn gc(policy: &GcPolicy, dry_run: bool, json: bool) -> i32 {
-    if !policy.temp_files && !policy.objects && !policy.blocks && !policy.orphans {
-        out::error(
-            "gc: say what to remove: --temp, --objects, --blocks and/or --orphans (see --help)",
-        );
-        return exit::USAGE;
-    }
-    // Scanned before the names are removed. An entry that appeared after the scan is
-    // named by its `name` itself: exact, since gc never selects a name that is not
-    // UTF-8 (it is foreign).
-    let mut exact = ExactNames::scan();
-    let report = match cleanup::gc(policy, dry_run) {
-        Ok(c) => c,
-        Err(e) => return inspect_failed(mpsync::inspect::SHM_DIR, e),
-    };
-    let mut exact_name = |info: &ObjectInfo| {
-        exact
-            .of(info)
-            .unwrap_or_else(|| info.name.clone().into_bytes())
-    };
-    let mut code = exit::OK;
-    let mut removed = Vec::new();
-    for c in &report.collected {
-        let name = exact_name(&c.info);
-        let failed = c.result.as_ref().err().map(|e| format!("{e:?}"));
-        if failed.is_some() && code == exit::OK {
-            code = exit::FAILURE;
-        }
-        if json {
-            removed.push(serde_json::json!({
-                "name": c.info.name,
-                "name_hex": hex::encode(&name),
-                "type": render::type_name(&c.info),
-                "reason": c.reason,
-                "removed": !dry_run && failed.is_none(),
-                "error": failed,
-            }));
-        } else {
-            let verb = match (&failed, dry_run) {
-                (Some(_), _) => "FAILED to remove",
-                (None, true) => "would remove",
-                (None, false) => "removed",
-            };
-            out::line(&format!(
-                "{verb} {} ({}): {}{}",
-                escape::text(&name),
-                render::type_name(&c.info),
-                c.reason,
-                failed.map_or(String::new(), |f| format!(": {f}"))
-            ));
-        }
-    }
-    // The processes that keep entries only because their mappings cannot be read.
-    let blocking = unreadable_blocking(policy, report.kept.iter().map(|(i, _)| i));
-    if json {
-        let kept: Vec<_> = report
-            .kept
-            .iter()
-            .map(|(i, why)| {
-                serde_json::json!({
-                    "name": i.name,
-                    "name_hex": hex::encode(&exact_name(i)),
-                    "type": render::type_name(i),
-                    "reason": why,
-                })
-            })
-            .collect();
-        let procs: Vec<_> = blocking.iter().map(unreadable_json).collect();
-        out::line(
-            &serde_json::json!({
-                "removed": removed,
-                "kept": kept,
-                "unreadable_processes": procs,
-            })
-            .to_string(),
-        );
-    } else {
-        for (i, why) in &report.kept {
-            out::line(&format!(
-                "kept {} ({}): {why}",
-                escape::text(exact_name(i)),
-                render::type_name(i)
-            ));
-        }
-    }
-    if !blocking.is_empty() {
-        let refs: Vec<&unreadable::Process> = blocking.iter().collect();
-        out::error(&format!(
-            "gc: kept entries that only processes whose mappings cannot be read might map: {}",
-            name_processes(&refs).unwrap_or_default()
-        ));
-        out::error(unreadable::WHY);
-    }
-    code
-}
-
-/// The processes whose mappings cannot be read and that could have opened one of the
-/// `kept` entries that they alone keep (that `--ignore-unreadable` would remove).
-fn unreadable_blocking<'a>(
-    policy: &GcPolicy,
-    kept: impl Iterator<Item = &'a ObjectInfo>,
-) -> Vec<unreadable::Process> {
-    let ignoring = GcPolicy {
-        ignore_unreadable: true,
-        ..policy.clone()
-    };
-    let files: Vec<(u32, u32)> = kept
-        .filter(|i| {
-            !policy.ignore_unreadable
-                && i.mappers.pids.is_empty()
-                && i.mappers.unknown != 0
-                && matches!(cleanup::judge(i, &ignoring), Verdict::Remove(_))
-        })
-        .map(|i| (i.file.uid, i.file.mode))
-        .collect();
-    if files.is_empty() {
-        return Vec::new();
-    }
-    unreadable::processes()
-        .into_iter()
-        .filter(|p| files.iter().any(|&(uid, mode)| p.could_open(uid, mode)))
-        .collect()
-}
-
-/// A process whose mappings cannot be read, in JSON: its command line as `show` gives
-/// an owner's (`cmdline`, `cmdline_hex`), and `comm`.
-fn unreadable_json(p: &unreadable::Process) -> serde_json::Value {
-    let args = p.args.as_deref().unwrap_or_default();
-    serde_json::json!({
-        "pid": p.pid,
-        "uid": p.euid,
-        "cmdline": p.args.as_ref().map(|_| args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()),
-        "cmdline_hex": p.args.as_ref().map(|_| args.iter().map(|a| hex::encode(a)).collect::<Vec<_>>()),
-        "comm": p.comm.as_ref().map(|c| String::from_utf8_lossy(c)),
-    })
 }

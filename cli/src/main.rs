@@ -14,12 +14,15 @@ mod cmdline;
 mod escape;
 mod exact_names;
 mod exit;
+mod gc;
+mod gc_sweep;
 mod hex;
 mod inspect_cmds;
 mod name_filter;
 mod object_name;
 mod objects;
 mod out;
+mod owner_death;
 mod render;
 mod table;
 mod unreadable;
@@ -101,9 +104,16 @@ enum Command {
         /// Temporary creation files whose creator provably died.
         #[arg(long)]
         temp: bool,
-        /// Valid objects that no process maps and no live (or unprovable) owner holds.
+        /// Valid objects that no process maps and no live (or unprovable) owner holds;
+        /// not those whose owner died (see --owner-dead).
         #[arg(long)]
         objects: bool,
+        /// With --objects: also objects whose owner died (an RLock whose owner died
+        /// holding it, an undo semaphore whose death report waits), which are kept
+        /// without it: removing the name drops the report that the next acquirer
+        /// would get (MP_OWNER_DEAD) and act on by repairing.
+        #[arg(long)]
+        owner_dead: bool,
         /// SharedMemory blocks that no process maps (their data is lost).
         #[arg(long)]
         blocks: bool,
@@ -115,9 +125,12 @@ enum Command {
         /// it, one such process that could open an entry keeps it).
         #[arg(long)]
         ignore_unreadable: bool,
-        /// Only names that start with PREFIX.
+        /// Only names that start with PREFIX (its bytes, compared with the exact name).
         #[arg(long)]
-        prefix: Option<String>,
+        prefix: Option<OsString>,
+        /// Only names that GLOB matches as a whole (the syntax of `ls --glob`).
+        #[arg(long)]
+        glob: Option<OsString>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -211,19 +224,28 @@ fn main() {
             dry_run,
             temp,
             objects,
+            owner_dead,
             blocks,
             orphans,
             ignore_unreadable,
             prefix,
+            glob,
             json,
-        } => inspect_cmds::gc(
-            &mpsync::inspect::cleanup::GcPolicy {
-                temp_files: temp,
-                objects,
-                blocks,
-                orphans,
-                ignore_unreadable,
-                prefix,
+        } => gc::gc(
+            &gc_sweep::Rules {
+                policy: mpsync::inspect::cleanup::GcPolicy {
+                    temp_files: temp,
+                    objects,
+                    blocks,
+                    orphans,
+                    ignore_unreadable,
+                    prefix: None,
+                },
+                owner_dead,
+                filter: NameFilter::new(
+                    prefix.as_ref().map(|p| p.as_bytes()),
+                    glob.as_ref().map(|g| g.as_bytes()),
+                ),
             },
             dry_run,
             json,

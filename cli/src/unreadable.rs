@@ -59,6 +59,23 @@ impl Process {
     }
 }
 
+/// At most this many processes are named in one message.
+const NAMED_AT_MOST: usize = 5;
+
+/// "pid 1 (init), uid 0; pid 7 ([kthreadd]), uid 0 and 3 more".
+pub fn name_all(procs: &[&Process]) -> String {
+    let mut s = procs
+        .iter()
+        .take(NAMED_AT_MOST)
+        .map(|p| p.describe(100))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if procs.len() > NAMED_AT_MOST {
+        s.push_str(&format!(" and {} more", procs.len() - NAMED_AT_MOST));
+    }
+    s
+}
+
 /// Every process but this one whose `/proc/<pid>/maps` cannot be read, as the library
 /// judges it: the file cannot be opened (for another reason than the process being
 /// gone) or read.

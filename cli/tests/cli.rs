@@ -183,6 +183,8 @@ struct Holder {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     pid: u32,
+    /// Its first line ("held <pid>", "held <pid> owner-dead", "mapped <pid>").
+    line: String,
 }
 
 impl Holder {
@@ -227,6 +229,7 @@ impl Holder {
             child: Some(child),
             stdin,
             pid,
+            line: line.trim_end().to_string(),
         })
     }
 
@@ -381,10 +384,24 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
             .any(|l| l.starts_with(&name) && l.contains("owner-dead"))
     );
 
-    // `acquire` takes it over and tells the command.
+    // `acquire` leaves the report alone (exit 9, command not run)...
+    let o = mpsync(&["acquire", &name, "--", "echo", "ran"]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("--take-over"), "{}", stderr(&o));
+    assert_eq!(show_json(&name, 0)["health"], "owner-dead");
+    // ... and gc keeps it (an owner-dead object needs --owner-dead).
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert!(
+        stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+        "{}",
+        stdout(&o)
+    );
+    // `acquire --take-over` takes it over and tells the command.
     let o = mpsync(&[
         "acquire",
         &name,
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -441,8 +458,16 @@ fn killed_holder_without_robust_list_is_proven_dead() {
     if proc_is_ours() {
         assert_eq!(v["state"]["owner"]["liveness"], "dead");
         assert_eq!(v["health"], "owner-dead");
-        // gc does not take "held by a dead owner" for "held".
+        // gc keeps an owner-dead object: its report waits for the next acquirer.
         let o = gc(&n, &["--objects"]);
+        assert!(
+            stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+            "{}",
+            stdout(&o)
+        );
+        assert!(n.path("rl").exists());
+        // Asked to, gc does not take "held by a dead owner" for "held".
+        let o = gc(&n, &["--objects", "--owner-dead"]);
         assert!(
             stdout(&o).contains(&format!("removed {name}")),
             "{}",
@@ -1174,12 +1199,15 @@ fn undo_semaphore_holders_are_listed_and_a_killed_ones_units_come_back() {
             .contains("dead holders' 1 coming back")
     );
 
-    // Another process that needs a unit reclaims it and is told.
+    // Another process that needs a unit reclaims it and is told (mpsync only with
+    // --take-over: without, it gives the report back, see
+    // acquire_leaves_an_owner_death_report_to_the_application_unless_take_over).
     let o = mpsync(&[
         "acquire",
         &name,
         "--timeout",
         "20",
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -1269,12 +1297,14 @@ fn mpsync_acquire_killed_gives_an_undo_unit_back() {
     let v = show_json(&name, 0);
     assert_eq!(v["state"]["dead_units"], 1, "{v}");
     assert_eq!(undo_holder(&v, pid).unwrap()["state"], "dead");
-    // The unit comes back to the next acquirer, which is told.
+    // The unit comes back to the next acquirer, which is told (mpsync: with
+    // --take-over).
     let o = mpsync(&[
         "acquire",
         &name,
         "--timeout",
         "20",
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -1998,17 +2028,32 @@ fn sample_name<'a>(args: &[&'a str]) -> Option<&'a str> {
     None
 }
 
-/// The sample of docs/cli.md's "Commands for shell scripts" runs as written: every
-/// object it acts on, it creates first, and every command succeeds. Names get this
-/// test's prefix, and the commands that `acquire` runs (`./deploy.sh`, ...) become
+/// The samples of docs/cli.md's "Commands for shell scripts" run as written: every
+/// object a sample acts on, it creates first, and every command succeeds. Names get
+/// this test's prefix, and the commands that `acquire` runs (`./deploy.sh`, ...) become
 /// `true`.
 #[test]
 fn the_docs_shell_sample_runs_as_written() {
-    let n = Names::new("sample");
     let docs = std::fs::read_to_string(workspace().join("docs/cli.md")).unwrap();
     let section = &docs[docs.find("## Commands for shell scripts").unwrap()..];
-    let block = &section[section.find("```sh\n").unwrap() + 6..];
-    let block = &block[..block.find("```").unwrap()];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    let ran: usize = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, block)| run_sample(&Names::new(&format!("sample{i}")), block))
+        .sum();
+    assert!(ran >= 10, "the samples have {ran} commands");
+}
+
+/// Runs the `mpsync` commands of one sample (see `the_docs_shell_sample_runs_as_written`)
+/// under `n`'s prefix; returns how many ran.
+fn run_sample(n: &Names, block: &str) -> usize {
     let mut created: Vec<String> = Vec::new();
     let mut ran = 0;
     for line in block.lines() {
@@ -2043,7 +2088,7 @@ fn the_docs_shell_sample_runs_as_written() {
             ran += 1;
         }
     }
-    assert!(ran >= 8, "the sample has {ran} commands");
+    ran
 }
 
 /// The hex form of `bytes`.
@@ -2225,4 +2270,199 @@ fn rm_and_gc_name_the_processes_whose_mappings_they_cannot_read() {
     let o = mpsync(&["rm", "--ignore-unreadable", &name]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!n.path("lk").exists());
+}
+
+/// A marker file that a command run by `mpsync acquire` creates, to tell whether it ran.
+fn marker(n: &Names, what: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("{}{what}", n.prefix));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// The review's case: a holder of an RLock is SIGKILLed; `mpsync acquire NAME -- CMD`
+/// must not take the death report (it used to run CMD with MPSYNC_OWNER_DEAD=1 and
+/// release, and the application's next acquire got MP_OK, so its repair never ran).
+/// Now it refuses (exit 9) without acquiring, and the application gets MP_OWNER_DEAD.
+#[test]
+fn acquire_leaves_an_owner_death_report_to_the_application_unless_take_over() {
+    let n = Names::new("leave");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    h.kill();
+    let ran = marker(&n, "ran");
+    let touch = ran.to_str().unwrap();
+    for extra in [&[][..], &["--timeout", "0"], &["--timeout", "5"]] {
+        let mut args = vec!["acquire", &name];
+        args.extend_from_slice(extra);
+        args.extend(["--", "touch", touch]);
+        let o = mpsync(&args);
+        assert_eq!(code(&o), 9, "{args:?}: {}", stderr(&o));
+        assert!(!ran.exists(), "{args:?} ran the command");
+        assert!(stderr(&o).contains("owner died"), "{}", stderr(&o));
+        assert_printable("the refusal", &o.stderr);
+        let v = show_json(&name, 0);
+        assert_eq!(v["health"], "owner-dead", "{args:?}: {v}");
+        assert_eq!(v["state"]["owner_died_mark"], true);
+    }
+    // The application's next acquire gets the report.
+    let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+    // Repaired and released: mpsync acquires as usual.
+    let o = mpsync(&["acquire", &name, "--", "touch", touch]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(ran.exists());
+    let _ = std::fs::remove_file(&ran);
+}
+
+/// The owner dies while `mpsync acquire` waits: the kernel hands the lock, and the
+/// report, to mpsync. Without --take-over it gives the report back: it does not run the
+/// command, and exits (9) without releasing, so that the lock is owner-dead again and
+/// the application's next acquire gets MP_OWNER_DEAD.
+#[test]
+fn a_report_that_reaches_acquire_while_it_waits_is_given_back() {
+    let n = Names::new("giveback");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    let ran = marker(&n, "ran");
+    let child = Command::new(MPSYNC)
+        .args(["acquire", &name, "--", "touch", ran.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // mpsync sleeps on the lock (so it passed its inspection, which found it alive).
+    show_until(&name, |v| v["state"]["waiters"] == true);
+    h.kill();
+    let o = wait_output(child, "mpsync acquire, woken by the owner's death");
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(!ran.exists(), "the command ran");
+    assert!(
+        stderr(&o).contains("gives the report back"),
+        "{}",
+        stderr(&o)
+    );
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+}
+
+/// An undo semaphore: an acquire that needs a dead holder's units reclaims them and
+/// gets the report. Without --take-over, mpsync gives it back (exit 9, command not
+/// run): its own unit comes back as a dead holder's, and the application that needs
+/// it is told.
+#[test]
+fn an_undo_semaphore_report_is_given_back_unless_take_over() {
+    let n = Names::new("undoback");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "1", "--max", "1"],
+    );
+    let mut h = Holder::start(&[], &[], &["undo", &name, "1"]).expect("holder");
+    let dead_pid = h.pid;
+    h.kill();
+    assert_eq!(show_json(&name, 0)["state"]["dead_units"], 1);
+    let ran = marker(&n, "ran");
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--timeout",
+        "20",
+        "--",
+        "touch",
+        ran.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(!ran.exists(), "the command ran");
+    assert!(stderr(&o).contains("reclaimed"), "{}", stderr(&o));
+    // The unit is a dead holder's again: mpsync's, which exited holding it.
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    assert_eq!(v["state"]["dead_units"], 1, "{v}");
+    assert!(undo_holder(&v, dead_pid).is_none(), "{v}");
+    let mut app = Holder::start(&[], &[], &["undo", &name, "1"]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+    // Nothing waits any more: mpsync acquires as usual.
+    let o = mpsync(&["acquire", &name, "--timeout", "20", "--", "true"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// `gc --objects` keeps an object whose owner died (its report waits for the next
+/// acquirer) unless `--owner-dead`; `--orphans` still removes an anonymous name whose
+/// creator died, owner-dead or not; `gc --glob` selects names as `ls --glob` does.
+#[test]
+fn gc_keeps_owner_dead_objects_unless_asked() {
+    let n = Names::new("gcdead");
+    let (a, b) = (n.name("ra"), n.name("rb"));
+    for name in [&a, &b] {
+        create("rlock", name, &[]);
+        let mut h = Holder::start(&[], &[], &["rlock", name]).expect("holder");
+        h.kill();
+        assert_eq!(show_json(name, 0)["health"], "owner-dead");
+    }
+    let o = gc(&n, &["--objects"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for name in [&a, &b] {
+        assert!(
+            stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+            "{}",
+            stdout(&o)
+        );
+    }
+    assert!(n.path("ra").exists() && n.path("rb").exists());
+    let o = gc(&n, &["--objects", "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["removed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["kept"].as_array().unwrap().len(), 2, "{report}");
+    // --owner-dead, and only the names that the glob selects.
+    let only_a = format!("{}r[a]", n.prefix);
+    let o = mpsync(&[
+        "gc",
+        "--objects",
+        "--owner-dead",
+        "--ignore-unreadable",
+        "--glob",
+        &only_a,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!(
+            "removed {a} (rlock): object mapped by no process, owner dead"
+        )),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!n.path("ra").exists());
+    assert!(n.path("rb").exists(), "outside the glob");
+
+    // An orphan: an anonymous name of a creator that no longer exists.
+    if !proc_is_ours() {
+        eprintln!("skipped the orphan part: /proc does not show our PID namespace");
+        return;
+    }
+    let (_, start, ns, dead_pid) = creator_identities();
+    let tag = format!("{:08x}", Instant::now().elapsed().subsec_nanos());
+    let orphan = format!("mpsync-anon-{dead_pid}-{start}-{ns}-0-{tag}");
+    let files = Files(vec![orphan.clone()]);
+    create("rlock", &orphan, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &orphan]).expect("holder");
+    h.kill();
+    assert_eq!(show_json(&orphan, 0)["health"], "owner-dead");
+    let o = mpsync(&["gc", "--objects", "--orphans", "--prefix", &orphan]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("removed {orphan} (rlock): anonymous name")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!Path::new(&format!("/dev/shm/{orphan}")).exists());
+    drop(files);
 }
