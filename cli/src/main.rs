@@ -51,9 +51,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every entry of /dev/shm: libmpsync objects, SharedMemory blocks, library
-    /// temporary files and foreign files, with type, size, owner uid, mode, layout
-    /// version, health, the pids that map it, and its state on one line.
+    /// List every entry of /dev/shm (or those --prefix and --glob select): libmpsync
+    /// objects, SharedMemory blocks, library temporary files and foreign files, with
+    /// type, size, owner uid, mode, layout version, health, the pids that map it, and
+    /// its state on one line.
     Ls {
         /// Only names that start with PREFIX (its bytes, compared with the exact name).
         #[arg(long)]
@@ -112,7 +113,7 @@ enum Command {
         /// holding it, an undo semaphore whose death report waits), which are kept
         /// without it: removing the name drops the report that the next acquirer
         /// would get (MP_OWNER_DEAD) and act on by repairing.
-        #[arg(long)]
+        #[arg(long, requires = "objects")]
         owner_dead: bool,
         /// SharedMemory blocks that no process maps (their data is lost).
         #[arg(long)]

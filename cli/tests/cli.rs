@@ -2422,6 +2422,9 @@ fn gc_keeps_owner_dead_objects_unless_asked() {
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["removed"], serde_json::json!([]), "{report}");
     assert_eq!(report["kept"].as_array().unwrap().len(), 2, "{report}");
+    // --owner-dead widens --objects; alone it is a usage error.
+    let o = mpsync(&["gc", "--blocks", "--owner-dead", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     // --owner-dead, and only the names that the glob selects.
     let only_a = format!("{}r[a]", n.prefix);
     let o = mpsync(&[
