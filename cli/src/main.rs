@@ -10,19 +10,29 @@
 //! of its argument (argv need not be UTF-8), or with `--hex` as hex digits (the
 //! `name_hex` of JSON output), and human output prints it escaped (`escape.rs`).
 
+mod cmdline;
 mod escape;
 mod exact_names;
 mod exit;
+mod gc;
+mod gc_sweep;
 mod hex;
 mod inspect_cmds;
+mod name_filter;
+mod object_name;
 mod objects;
 mod out;
+mod owner_death;
 mod render;
+mod table;
+mod unreadable;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 use clap::{Parser, Subcommand};
+
+use name_filter::NameFilter;
 
 /// Command-line interface. `after_help` carries the exit-code table.
 #[derive(Parser)]
@@ -41,10 +51,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every entry of /dev/shm: libmpsync objects, SharedMemory blocks, library
-    /// temporary files and foreign files, with type, size, owner uid, mode, layout
-    /// version, health, the pids that map it, and its state on one line.
+    /// List every entry of /dev/shm (or those --prefix and --glob select): libmpsync
+    /// objects, SharedMemory blocks, library temporary files and foreign files, with
+    /// type, size, owner uid, mode, layout version, health, the pids that map it, and
+    /// its state on one line.
     Ls {
+        /// Only names that start with PREFIX (its bytes, compared with the exact name).
+        #[arg(long)]
+        prefix: Option<OsString>,
+        /// Only names that GLOB matches as a whole: `*` any characters (a leading `.`
+        /// too), `?` one character, `[a-z]`/`[!a-z]` one of (or not of) a set, `\x` x.
+        #[arg(long)]
+        glob: Option<OsString>,
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
@@ -87,9 +105,16 @@ enum Command {
         /// Temporary creation files whose creator provably died.
         #[arg(long)]
         temp: bool,
-        /// Valid objects that no process maps and no live (or unprovable) owner holds.
+        /// Valid objects that no process maps and no live (or unprovable) owner holds;
+        /// not those whose owner died (see --owner-dead).
         #[arg(long)]
         objects: bool,
+        /// With --objects: also objects whose owner died (an RLock whose owner died
+        /// holding it, an undo semaphore whose death report waits), which are kept
+        /// without it: removing the name drops the report that the next acquirer
+        /// would get (MP_OWNER_DEAD) and act on by repairing.
+        #[arg(long, requires = "objects")]
+        owner_dead: bool,
         /// SharedMemory blocks that no process maps (their data is lost).
         #[arg(long)]
         blocks: bool,
@@ -101,9 +126,12 @@ enum Command {
         /// it, one such process that could open an entry keeps it).
         #[arg(long)]
         ignore_unreadable: bool,
-        /// Only names that start with PREFIX.
+        /// Only names that start with PREFIX (its bytes, compared with the exact name).
         #[arg(long)]
-        prefix: Option<String>,
+        prefix: Option<OsString>,
+        /// Only names that GLOB matches as a whole (the syntax of `ls --glob`).
+        #[arg(long)]
+        glob: Option<OsString>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -169,7 +197,13 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Ls { json } => inspect_cmds::ls(json),
+        Command::Ls { prefix, glob, json } => {
+            let filter = NameFilter::new(
+                prefix.as_ref().map(|p| p.as_bytes()),
+                glob.as_ref().map(|g| g.as_bytes()),
+            );
+            inspect_cmds::ls(&filter, json)
+        }
         Command::Show { name, hex, json } => match name_bytes(&name, hex) {
             Ok(name) => inspect_cmds::show(&name, json),
             Err(code) => code,
@@ -191,19 +225,28 @@ fn main() {
             dry_run,
             temp,
             objects,
+            owner_dead,
             blocks,
             orphans,
             ignore_unreadable,
             prefix,
+            glob,
             json,
-        } => inspect_cmds::gc(
-            &mpsync::inspect::cleanup::GcPolicy {
-                temp_files: temp,
-                objects,
-                blocks,
-                orphans,
-                ignore_unreadable,
-                prefix,
+        } => gc::gc(
+            &gc_sweep::Rules {
+                policy: mpsync::inspect::cleanup::GcPolicy {
+                    temp_files: temp,
+                    objects,
+                    blocks,
+                    orphans,
+                    ignore_unreadable,
+                    prefix: None,
+                },
+                owner_dead,
+                filter: NameFilter::new(
+                    prefix.as_ref().map(|p| p.as_bytes()),
+                    glob.as_ref().map(|g| g.as_bytes()),
+                ),
             },
             dry_run,
             json,

@@ -1,7 +1,8 @@
 //! Commands for shell scripts, on the library's safe object API: `create`, `acquire
 //! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit,
 //! undo or not), `release`/`post`, `set`/`clear`, `wait`. Only a name in the library's
-//! rules ([A-Za-z0-9._-]) is an object's; messages print the name given escaped.
+//! rules ([A-Za-z0-9._-]) is an object's (`object_name` checks it before anything
+//! else); messages print the name given escaped.
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -15,7 +16,9 @@ use mpsync::{
 
 use crate::escape;
 use crate::exit;
+use crate::object_name;
 use crate::out;
+use crate::owner_death;
 
 /// What `create` makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,9 +85,10 @@ pub enum ObjectCommand {
         size: usize,
     },
     /// Run CMD while holding the named RLock, Lock, or one unit of the named Semaphore;
-    /// exits with CMD's status. Like flock(1), with owner death (an RLock whose holder
-    /// died is taken over, an undo semaphore's dead holders' units come back; CMD then
-    /// sees MPSYNC_OWNER_DEAD=1) and counting semaphores.
+    /// exits with CMD's status. Like flock(1), with counting semaphores and owner death:
+    /// an owner-death report (an RLock whose owner died, an undo semaphore's dead
+    /// holders' units) is left to the next acquirer (exit 9, CMD not run) unless
+    /// --take-over, with which CMD runs with MPSYNC_OWNER_DEAD=1.
     Acquire {
         /// The lock or semaphore.
         name: String,
@@ -94,6 +98,11 @@ pub enum ObjectCommand {
         /// Accept an object whose file belongs to another user.
         #[arg(long)]
         any_owner: bool,
+        /// Take an owner-death report: acquire an RLock whose owner died (or reclaim an
+        /// undo semaphore's dead holders' units) and run CMD with MPSYNC_OWNER_DEAD=1,
+        /// which must repair. Without it, such a report is left to the next acquirer.
+        #[arg(long)]
+        take_over: bool,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -185,9 +194,15 @@ fn options(any_owner: bool) -> OpenOptions {
 
 /// The kind of the existing object `name` (exit code on failure).
 fn kind_of(name: &str) -> Result<Kind, i32> {
+    inspected(name).map(|(kind, _)| kind)
+}
+
+/// The kind of the existing object `name` and what the inspection saw (exit code on
+/// failure).
+fn inspected(name: &str) -> Result<(Kind, inspect::ObjectInfo), i32> {
     match inspect::inspect(name) {
         Ok(info) => match (info.kind, info.health) {
-            (Some(k), inspect::Health::Ok | inspect::Health::OwnerDead) => Ok(k),
+            (Some(k), inspect::Health::Ok | inspect::Health::OwnerDead) => Ok((k, info)),
             _ => {
                 let what = if info.detail.is_empty() {
                     info.class.as_str().to_string()
@@ -227,7 +242,28 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
     }
 }
 
+impl ObjectCommand {
+    /// The object name the command acts on.
+    fn name(&self) -> &str {
+        match self {
+            ObjectCommand::Create { name, .. }
+            | ObjectCommand::Acquire { name, .. }
+            | ObjectCommand::Release { name, .. }
+            | ObjectCommand::Post { name, .. }
+            | ObjectCommand::Set { name, .. }
+            | ObjectCommand::Clear { name, .. }
+            | ObjectCommand::Wait { name, .. } => name,
+        }
+    }
+}
+
 pub fn run(cmd: ObjectCommand) -> i32 {
+    // Checked here rather than by clap, whose message would print a line break of the
+    // name as one: ours prints the name escaped, on one line.
+    if let Err(why) = object_name::check(cmd.name()) {
+        out::error(&format!("{}: {why}", escape::text(cmd.name())));
+        return exit::USAGE;
+    }
     match cmd {
         ObjectCommand::Create {
             kind,
@@ -282,8 +318,17 @@ pub fn run(cmd: ObjectCommand) -> i32 {
             name,
             timeout,
             any_owner,
+            take_over,
             command,
-        } => acquire(&name, timeout, any_owner, &command),
+        } => acquire(
+            &name,
+            &AcquireArgs {
+                timeout,
+                any_owner,
+                take_over,
+                command: &command,
+            },
+        ),
         ObjectCommand::Release { name, any_owner } | ObjectCommand::Post { name, any_owner } => {
             release(&name, any_owner)
         }
@@ -377,23 +422,39 @@ impl Held {
     }
 }
 
-fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[String]) -> i32 {
+/// How `acquire` was asked to run.
+struct AcquireArgs<'a> {
+    timeout: Option<Duration>,
+    any_owner: bool,
+    /// Take an owner-death report (see `owner_death`).
+    take_over: bool,
+    command: &'a [String],
+}
+
+fn acquire(name: &str, args: &AcquireArgs) -> i32 {
     let shown = escape::text(name);
-    let opts = options(any_owner);
-    let held = match kind_of(name) {
-        Ok(Kind::RLock) => RLock::open(name, &opts).map(Held::RLock),
-        Ok(Kind::Lock) => Lock::open(name, &opts).map(Held::Lock),
-        Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
-        Ok(Kind::SemUndo) => Semaphore::open_undo(name, &opts, 0, 1).map(Held::Sem),
-        Ok(k) => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
+    let opts = options(args.any_owner);
+    let (kind, info) = match inspected(name) {
+        Ok(found) => found,
         Err(code) => return code,
+    };
+    // An RLock whose owner died is not acquired: that would take the death report.
+    if let Err(code) = owner_death::refuse_before(name, &info, args.take_over) {
+        return code;
+    }
+    let held = match kind {
+        Kind::RLock => RLock::open(name, &opts).map(Held::RLock),
+        Kind::Lock => Lock::open(name, &opts).map(Held::Lock),
+        Kind::Sem => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
+        Kind::SemUndo => Semaphore::open_undo(name, &opts, 0, 1).map(Held::Sem),
+        k => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
     };
     let held = match held {
         Ok(h) => h,
         Err(e) => return failed(name, e),
     };
     // One deadline for the whole wait, also across signal-handler interruptions.
-    let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+    let deadline = args.timeout.map_or(Deadline::forever(), Deadline::after);
     let outcome = retry(|| match &held {
         Held::RLock(l) => l.acquire(deadline),
         Held::Lock(l) => l.acquire(deadline),
@@ -401,6 +462,9 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
     });
     let owner_dead = match outcome {
         Ok(Outcome::Ok) => false,
+        Ok(Outcome::OwnerDead) if !args.take_over => {
+            owner_death::hand_back(name, matches!(held, Held::Sem(_)))
+        }
         Ok(Outcome::OwnerDead) => {
             let what = if matches!(held, Held::Sem(_)) {
                 "a holder died holding units of the semaphore, which came back"
@@ -418,6 +482,7 @@ fn acquire(name: &str, timeout: Option<Duration>, any_owner: bool, command: &[St
         }
         Err(e) => return failed(name, e),
     };
+    let command = args.command;
     let status = std::process::Command::new(&command[0])
         .args(&command[1..])
         .env("MPSYNC_OWNER_DEAD", if owner_dead { "1" } else { "0" })

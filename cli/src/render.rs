@@ -1,4 +1,4 @@
-//! How an inspected entry is printed: one line for `ls`, a block for `show`, and JSON
+//! How an inspected entry is printed: one line of a table for `ls`, a block for `show`, and JSON
 //! (`--json`) with the same fields for both. Every function takes the entry's exact
 //! name (bytes, see `exact_names`): the human forms print it escaped (`escape`), the
 //! JSON carries it reversibly as `name_hex`.
@@ -9,6 +9,8 @@ use mpsync::inspect::{
 };
 use serde_json::{Value, json};
 
+use crate::cmdline::Commands;
+use crate::table::{self, Align, Column};
 use crate::{escape, hex};
 
 /// `TYPE` column: the object kind, or the entry's class.
@@ -67,8 +69,18 @@ fn sem_undo_text(u: &SemUndoState) -> String {
     s
 }
 
+/// What `show` prints for an owner's command line: its arguments escaped one by one
+/// and joined by spaces (an argument's own spaces are kept, so JSON's `cmdline_hex` is
+/// the exact form), or "unknown".
+fn command_text(args: Option<&[Vec<u8>]>) -> String {
+    match args {
+        Some(args) => args.iter().map(escape::text).collect::<Vec<_>>().join(" "),
+        None => "unknown".into(),
+    }
+}
+
 /// One holder slot for `show`.
-fn holder_text(h: &UndoHolder) -> String {
+fn holder_text(h: &UndoHolder, cmds: &Commands) -> String {
     let units = match h.state {
         HolderState::Idle => format!("idle, {} cached", h.units),
         HolderState::Held => format!("held {}", h.units),
@@ -96,6 +108,11 @@ fn holder_text(h: &UndoHolder) -> String {
             s.push_str(", ");
             s.push_str(what);
         }
+    }
+    // Last: a command line may be long, and holds any text.
+    if let Some(o) = &h.owner {
+        s.push_str(", command: ");
+        s.push_str(&command_text(cmds.of(o)));
     }
     s
 }
@@ -174,27 +191,84 @@ fn version_text(info: &ObjectInfo) -> String {
     info.header.map_or("-".into(), |h| h.layout.to_string())
 }
 
-/// Header line of `ls`.
-pub const LS_HEADER: &str = "NAME                     TYPE               SIZE    UID MODE VER HEALTH        MAPPED-BY  STATE";
+/// The columns of `ls`; the widths of all but STATE (the last, never padded) follow the
+/// longest cell, with the old fixed widths as their smallest.
+const LS_COLUMNS: [Column; 9] = [
+    Column {
+        title: "NAME",
+        align: Align::Left,
+        min_width: 24,
+    },
+    Column {
+        title: "TYPE",
+        align: Align::Left,
+        min_width: 14,
+    },
+    Column {
+        title: "SIZE",
+        align: Align::Right,
+        min_width: 8,
+    },
+    Column {
+        title: "UID",
+        align: Align::Right,
+        min_width: 6,
+    },
+    Column {
+        title: "MODE",
+        align: Align::Left,
+        min_width: 4,
+    },
+    Column {
+        title: "VER",
+        align: Align::Right,
+        min_width: 3,
+    },
+    Column {
+        title: "HEALTH",
+        align: Align::Left,
+        min_width: 13,
+    },
+    Column {
+        title: "MAPPED-BY",
+        align: Align::Left,
+        min_width: 10,
+    },
+    Column {
+        title: "STATE",
+        align: Align::Left,
+        min_width: 0,
+    },
+];
 
-/// One line of `ls` for the entry `info` named exactly `name`.
-pub fn ls_line(info: &ObjectInfo, name: &[u8]) -> String {
-    format!(
-        "{:<24} {:<14} {:>8} {:>6} {:04o} {:>3} {:<13} {:<10} {}",
+/// The cells of `ls` for the entry `info` named exactly `name`: all escaped or written
+/// by mpsync, so none holds a control character or a line break.
+fn ls_cells(info: &ObjectInfo, name: &[u8]) -> Vec<String> {
+    vec![
         escape::text(name),
-        type_name(info),
-        info.file.size,
-        info.file.uid,
-        info.file.mode,
+        type_name(info).to_string(),
+        info.file.size.to_string(),
+        info.file.uid.to_string(),
+        format!("{:04o}", info.file.mode),
         version_text(info),
-        info.health.as_str(),
+        info.health.as_str().to_string(),
         pids_text(info),
-        escape::text(summary(info))
-    )
+        escape::text(summary(info)),
+    ]
 }
 
-/// The detailed text of `show` for the entry `info` named exactly `name`.
-pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
+/// The lines of `ls` (its header first) for the entries `rows`, each with its exact name.
+pub fn ls_lines(rows: &[(&ObjectInfo, Vec<u8>)]) -> Vec<String> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(info, name)| ls_cells(info, name))
+        .collect();
+    table::lines(&LS_COLUMNS, &cells)
+}
+
+/// The detailed text of `show` for the entry `info` named exactly `name`, whose live
+/// owners' command lines are `cmds`.
+pub fn show_text(info: &ObjectInfo, name: &[u8], cmds: &Commands) -> String {
     let mut out = String::new();
     let mut line = |k: &str, v: String| {
         out.push_str(&format!("{k:<14}{v}\n"));
@@ -255,7 +329,7 @@ pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
                 line("holders:", "none".into());
             }
             for h in &u.holders {
-                line(&format!("slot {}:", h.slot), holder_text(h));
+                line(&format!("slot {}:", h.slot), holder_text(h, cmds));
             }
         }
         if let Some(r) = state.rlock() {
@@ -271,6 +345,7 @@ pub fn show_text(info: &ObjectInfo, name: &[u8]) -> String {
                         o.liveness.as_str()
                     ),
                 );
+                line("command:", command_text(cmds.of(&o)));
             }
         }
     }
@@ -282,7 +357,21 @@ fn liveness_json(l: Liveness) -> Value {
     json!(l.as_str())
 }
 
-fn rlock_json(r: &RLockState) -> Value {
+/// `cmdline` (the arguments made UTF-8, invalid bytes replaced by U+FFFD) and
+/// `cmdline_hex` (their exact bytes in hex), both null if unknown.
+fn command_json(args: Option<&[Vec<u8>]>) -> (Value, Value) {
+    match args {
+        Some(args) => (
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+            args.iter().map(|a| hex::encode(a)).collect(),
+        ),
+        None => (Value::Null, Value::Null),
+    }
+}
+
+fn rlock_json(r: &RLockState, cmds: &Commands) -> Value {
     json!({
         "locked": r.locked,
         "word": format!("{:#010x}", r.word),
@@ -291,16 +380,22 @@ fn rlock_json(r: &RLockState) -> Value {
         "owner_died_mark": r.died_mark,
         "inconsistent": r.inconsistent,
         "cross_namespace": r.cross_ns,
-        "owner": r.owner.map(|o| json!({
-            "pid": o.pid,
-            "tid": o.tid,
-            "pidns": o.pidns,
-            "liveness": liveness_json(o.liveness),
-        })),
+        "owner": r.owner.map(|o| {
+            let (cmdline, cmdline_hex) = command_json(cmds.of(&o));
+            json!({
+                "pid": o.pid,
+                "tid": o.tid,
+                "pidns": o.pidns,
+                "liveness": liveness_json(o.liveness),
+                "cmdline": cmdline,
+                "cmdline_hex": cmdline_hex,
+            })
+        }),
     })
 }
 
-fn holder_json(h: &UndoHolder) -> Value {
+fn holder_json(h: &UndoHolder, cmds: &Commands) -> Value {
+    let (cmdline, cmdline_hex) = command_json(h.owner.as_ref().and_then(|o| cmds.of(o)));
     json!({
         "slot": h.slot,
         "state": h.state.as_str(),
@@ -314,13 +409,15 @@ fn holder_json(h: &UndoHolder) -> Value {
         "pidns": h.owner.map(|o| o.pidns),
         "start": h.owner.map(|_| h.start),
         "liveness": h.owner.map(|o| liveness_json(o.liveness)),
+        "cmdline": cmdline,
+        "cmdline_hex": cmdline_hex,
     })
 }
 
-fn state_json(s: &State) -> Value {
+fn state_json(s: &State, cmds: &Commands) -> Value {
     match *s {
         State::Lock { locked, contended } => json!({"locked": locked, "contended": contended}),
-        State::RLock(ref r) => rlock_json(r),
+        State::RLock(ref r) => rlock_json(r, cmds),
         State::Sem { value, max_value } => json!({
             "value": value,
             "max_value": max_value,
@@ -337,7 +434,7 @@ fn state_json(s: &State) -> Value {
             "dead_units": u.dead_units(),
             "cached_units": u.cached_units(),
             "holding": u.holding(),
-            "holders": u.holders.iter().map(holder_json).collect::<Vec<_>>(),
+            "holders": u.holders.iter().map(|h| holder_json(h, cmds)).collect::<Vec<_>>(),
         }),
         State::Cond { waiters } => json!({"waiters": waiters}),
         State::Event { set, sleepers } => json!({"set": set, "waiters": sleepers}),
@@ -361,15 +458,16 @@ fn state_json(s: &State) -> Value {
             "element_type": (type_code as char).to_string(),
             "length": length,
             "item_size": item_size,
-            "lock": lock.as_ref().map(rlock_json),
+            "lock": lock.as_ref().map(|r| rlock_json(r, cmds)),
         }),
     }
 }
 
-/// The JSON object of the entry `info` named exactly `name` (`ls --json` lists them,
-/// `show --json` prints one). `name` is the name made UTF-8 (a non-UTF-8 name's invalid
-/// bytes replaced by U+FFFD), `name_hex` its exact bytes.
-pub fn to_json(info: &ObjectInfo, name: &[u8]) -> Value {
+/// The JSON object of the entry `info` named exactly `name`, whose live owners' command
+/// lines are `cmds` (`ls --json` lists them, `show --json` prints one). `name` is the
+/// name made UTF-8 (a non-UTF-8 name's invalid bytes replaced by U+FFFD), `name_hex`
+/// its exact bytes.
+pub fn to_json(info: &ObjectInfo, name: &[u8], cmds: &Commands) -> Value {
     json!({
         "name": info.name,
         "name_hex": hex::encode(name),
@@ -388,7 +486,7 @@ pub fn to_json(info: &ObjectInfo, name: &[u8]) -> Value {
             "layout_version": h.layout,
             "lifecycle": h.lifecycle,
         })),
-        "state": info.state.as_ref().map(state_json),
+        "state": info.state.as_ref().map(|s| state_json(s, cmds)),
         "summary": summary(info),
         "creator": info.creator.map(|t| json!({
             "pid": t.pid,

@@ -63,12 +63,37 @@ fn holder_exe() -> &'static Path {
     })
 }
 
-/// Waits for `child` at most `LIMIT`; kills it and panics on a hang.
+/// Reads `pipe` to its end on a thread of its own (nothing if there is no pipe).
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// Waits for `child` at most `LIMIT`; kills it and panics on a hang. Its stdout and
+/// stderr are read while it runs: a child whose output outgrows the pipe (`ls --json`
+/// of a /dev/shm that other programs on the machine filled) would otherwise block on
+/// its write, and look hung.
 fn wait_output(mut child: Child, what: &str) -> Output {
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let t0 = Instant::now();
     loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            // A process it left behind may hold the pipes open: bounded too.
+            while !(out.is_finished() && err.is_finished()) {
+                assert!(t0.elapsed() < LIMIT, "{what}: its pipes stayed open");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return Output {
+                status,
+                stdout: out.join().unwrap(),
+                stderr: err.join().unwrap(),
+            };
         }
         if t0.elapsed() > LIMIT {
             let _ = child.kill();
@@ -158,6 +183,8 @@ struct Holder {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     pid: u32,
+    /// Its first line ("held <pid>", "held <pid> owner-dead", "mapped <pid>").
+    line: String,
 }
 
 impl Holder {
@@ -202,6 +229,7 @@ impl Holder {
             child: Some(child),
             stdin,
             pid,
+            line: line.trim_end().to_string(),
         })
     }
 
@@ -356,10 +384,24 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
             .any(|l| l.starts_with(&name) && l.contains("owner-dead"))
     );
 
-    // `acquire` takes it over and tells the command.
+    // `acquire` leaves the report alone (exit 9, command not run)...
+    let o = mpsync(&["acquire", &name, "--", "echo", "ran"]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("--take-over"), "{}", stderr(&o));
+    assert_eq!(show_json(&name, 0)["health"], "owner-dead");
+    // ... and gc keeps it (an owner-dead object needs --owner-dead).
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert!(
+        stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+        "{}",
+        stdout(&o)
+    );
+    // `acquire --take-over` takes it over and tells the command.
     let o = mpsync(&[
         "acquire",
         &name,
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -416,8 +458,16 @@ fn killed_holder_without_robust_list_is_proven_dead() {
     if proc_is_ours() {
         assert_eq!(v["state"]["owner"]["liveness"], "dead");
         assert_eq!(v["health"], "owner-dead");
-        // gc does not take "held by a dead owner" for "held".
+        // gc keeps an owner-dead object: its report waits for the next acquirer.
         let o = gc(&n, &["--objects"]);
+        assert!(
+            stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+            "{}",
+            stdout(&o)
+        );
+        assert!(n.path("rl").exists());
+        // Asked to, gc does not take "held by a dead owner" for "held".
+        let o = gc(&n, &["--objects", "--owner-dead"]);
         assert!(
             stdout(&o).contains(&format!("removed {name}")),
             "{}",
@@ -451,6 +501,9 @@ fn holder_in_another_pid_namespace_is_unknown_never_dead() {
     // The recorded pid is the holder's own namespace's: 1 (it is that namespace's init).
     assert_eq!(v["state"]["owner"]["pid"], 1);
     assert_eq!(v["state"]["owner"]["liveness"], "unknown");
+    // Pid 1 means something else here: its command line is not read.
+    assert_eq!(v["state"]["owner"]["cmdline"], Value::Null);
+    assert_eq!(v["state"]["owner"]["cmdline_hex"], Value::Null);
     assert_eq!(v["health"], "ok");
     // Its mapping is still seen from here, under its pid in our namespace.
     assert!(!v["mapped_by"].as_array().unwrap().is_empty());
@@ -1146,12 +1199,15 @@ fn undo_semaphore_holders_are_listed_and_a_killed_ones_units_come_back() {
             .contains("dead holders' 1 coming back")
     );
 
-    // Another process that needs a unit reclaims it and is told.
+    // Another process that needs a unit reclaims it and is told (mpsync only with
+    // --take-over: without, it gives the report back, see
+    // acquire_leaves_an_owner_death_report_to_the_application_unless_take_over).
     let o = mpsync(&[
         "acquire",
         &name,
         "--timeout",
         "20",
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -1241,12 +1297,14 @@ fn mpsync_acquire_killed_gives_an_undo_unit_back() {
     let v = show_json(&name, 0);
     assert_eq!(v["state"]["dead_units"], 1, "{v}");
     assert_eq!(undo_holder(&v, pid).unwrap()["state"], "dead");
-    // The unit comes back to the next acquirer, which is told.
+    // The unit comes back to the next acquirer, which is told (mpsync: with
+    // --take-over).
     let o = mpsync(&[
         "acquire",
         &name,
         "--timeout",
         "20",
+        "--take-over",
         "--",
         "sh",
         "-c",
@@ -1666,4 +1724,748 @@ fn json_name_hex_gives_back_the_exact_name_that_show_and_rm_act_on() {
     }
     let o = mpsync(&["show", "--hex", "abc"]);
     assert_eq!(code(&o), 2, "an odd number of hex digits is a usage error");
+}
+
+/// Every command that takes a name refuses an invalid one as a usage error (exit 2),
+/// whether a file of that name exists or not; the commands for shell scripts refuse any
+/// name outside the library's rules (before, they answered "no such name", exit 3).
+#[test]
+fn an_invalid_name_is_a_usage_error_for_every_command() {
+    let n = Names::new("badname");
+    let too_long = "x".repeat(201);
+    // A file outside the library's rules that exists, with a valid RLock header.
+    let existing = n.name("with space");
+    write_file(&n.path("with space"), &image(0x4D50_5359, 2, 2, 64));
+    let script_names = [
+        "a b",
+        "a%b",
+        "..",
+        "",
+        "/",
+        too_long.as_str(),
+        existing.as_str(),
+        "x\n\x1b[2J",
+    ];
+    let commands: [&[&str]; 8] = [
+        &["create", "lock"],
+        &["create", "event"],
+        &["acquire"],
+        &["release"],
+        &["post"],
+        &["set"],
+        &["clear"],
+        &["wait"],
+    ];
+    for cmd in commands {
+        for name in script_names {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.push(name);
+            match cmd[0] {
+                "acquire" => args.extend(["--", "true"]),
+                "wait" => args.extend(["--timeout", "0"]),
+                _ => {}
+            }
+            let o = mpsync(&args);
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("not an object name"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+            assert_printable("the refusal", &o.stderr);
+            assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        }
+    }
+    // The inspection commands take any file name, but not what is no file name.
+    for name in ["a/b", "", "..", "x".repeat(256).as_str()] {
+        for args in [
+            vec!["show", name],
+            vec!["rm", name],
+            vec!["watch", name, "--count", "1"],
+        ] {
+            let o = mpsync(&args);
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        }
+    }
+    assert_eq!(code(&mpsync(&["show", &existing])), 0);
+}
+
+/// The codes of an exit-code table: the first number of each row (Markdown `| N |`) or
+/// line (`  N   meaning` of `--help`) under `heading`, until the table ends.
+fn table_codes(text: &str, heading: &str, row: fn(&str) -> Option<i32>) -> Vec<i32> {
+    let at = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    text[at + heading.len()..]
+        .lines()
+        .skip_while(|l| row(l).is_none())
+        .take_while(|l| row(l).is_some() || l.starts_with("      "))
+        .filter_map(row)
+        .collect()
+}
+
+/// docs/cli.md (the contract), the README and `mpsync --help` list the same exit codes.
+#[test]
+fn exit_code_tables_agree() {
+    let markdown_row =
+        |l: &str| -> Option<i32> { l.strip_prefix("| ")?.split(' ').next()?.parse().ok() };
+    let help_row = |l: &str| -> Option<i32> {
+        let rest = l.strip_prefix("  ")?;
+        if rest.starts_with(' ') {
+            return None;
+        }
+        rest.split(' ').next()?.parse().ok()
+    };
+    let docs = std::fs::read_to_string(workspace().join("docs/cli.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let help = stdout(&mpsync(&["--help"]));
+    let in_docs = table_codes(&docs, "## Exit codes", markdown_row);
+    let in_readme = table_codes(&readme, "**Exit codes**", markdown_row);
+    let in_help = table_codes(&help, "Exit codes:", help_row);
+    assert!(in_docs.contains(&70) && in_docs.len() > 8, "{in_docs:?}");
+    assert_eq!(in_readme, in_docs, "README vs docs/cli.md");
+    assert_eq!(in_help, in_docs, "mpsync --help vs docs/cli.md");
+}
+
+/// The column of `title` in the header of `ls`, and where it ends.
+fn column(header: &str, title: &str) -> (usize, usize) {
+    let at = header
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title} in {header:?}"));
+    (at, at + title.len())
+}
+
+/// `ls` keeps its columns aligned: a name of the longest length the library allows and
+/// a block mapped by many processes widen their columns, and every other cell still
+/// starts (or, right-aligned, ends) under its title.
+#[test]
+fn ls_columns_stay_aligned_for_long_names_and_many_mappers() {
+    let n = Names::new("align");
+    let long = n.name(&"L".repeat(200 - n.prefix.len()));
+    assert_eq!(long.len(), 200);
+    create("rlock", &long, &[]);
+    create("lock", &n.name("s"), &[]);
+    let blk = n.name("blk");
+    create("block", &blk, &["--size", "123456"]);
+    let holders: Vec<Holder> = (0..8)
+        .map(|_| Holder::start(&[], &[], &["map", &blk]).expect("holder"))
+        .collect();
+
+    let o = mpsync(&["ls", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let header = lines[0];
+    let o = mpsync(&["ls", "--prefix", &n.prefix, "--json"]);
+    let entries: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(entries.len(), 3);
+    let mapped_by_blk = entries.iter().find(|e| e["name"] == blk.as_str()).unwrap()["mapped_by"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(mapped_by_blk >= holders.len(), "{entries:?}");
+    for e in &entries {
+        let name = e["name"].as_str().unwrap();
+        let row = *lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{out}"));
+        let mut mapped: Vec<String> = e["mapped_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        if e["mapped_by_unknown"] != 0 {
+            mapped.push(format!("?{}", e["mapped_by_unknown"]));
+        }
+        let mapped = if mapped.is_empty() {
+            "-".to_string()
+        } else {
+            mapped.join(",")
+        };
+        let left = [
+            ("TYPE", e["type"].as_str().unwrap().to_string()),
+            ("MODE", e["mode"].as_str().unwrap().to_string()),
+            ("HEALTH", e["health"].as_str().unwrap().to_string()),
+            ("MAPPED-BY", mapped),
+        ];
+        for (title, cell) in left {
+            let (at, _) = column(header, title);
+            assert_eq!(&row[at - 1..at], " ", "{title} of {name}:\n{out}");
+            assert!(
+                row[at..].starts_with(&format!("{cell} ")),
+                "{title} of {name} is not {cell:?}:\n{out}"
+            );
+        }
+        for (title, cell) in [
+            ("SIZE", e["size"].to_string()),
+            ("UID", e["uid"].to_string()),
+        ] {
+            let (_, end) = column(header, title);
+            assert!(
+                row[..end].ends_with(&format!(" {cell}")),
+                "{title} of {name} does not end under its title:\n{out}"
+            );
+        }
+        let (at, _) = column(header, "STATE");
+        assert_eq!(&row[at..], e["summary"].as_str().unwrap(), "{out}");
+        let (type_at, _) = column(header, "TYPE");
+        assert_eq!(row[..type_at].trim_end(), name);
+    }
+    drop(holders);
+}
+
+/// `ls --prefix` and `ls --glob` select names by their exact bytes, also a name that is
+/// not UTF-8, in the table and in JSON.
+#[test]
+fn ls_filters_names_by_prefix_and_glob() {
+    let n = Names::new("filter");
+    for s in ["lock-1", "lock-2", "lock-10", "ev"] {
+        create("lock", &n.name(s), &[]);
+    }
+    write_file(&n.bytes_path(b"bad\xff"), b"x");
+    // The suffixes of the entries that `ls ARGS` lists, in the table and in JSON.
+    let listed = |args: &[&OsStr]| -> Vec<Vec<u8>> {
+        let mut table_args = vec![OsStr::new("ls")];
+        table_args.extend_from_slice(args);
+        let o = mpsync(&table_args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stdout(&o).starts_with("NAME "), "{}", stdout(&o));
+        let rows = stdout(&o).lines().count() - 1;
+        table_args.push(OsStr::new("--json"));
+        let o = mpsync(&table_args);
+        let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(all.len(), rows, "table and JSON list the same entries");
+        let mut names: Vec<Vec<u8>> = all
+            .iter()
+            .map(|e| unhex(e["name_hex"].as_str().unwrap())[n.prefix.len()..].to_vec())
+            .collect();
+        names.sort();
+        names
+    };
+    let os = |s: &str| OsStr::new(s).to_os_string();
+    let prefix = |p: &str| os(&n.name(p));
+    let flag = |f: &str, v: &std::ffi::OsString| vec![os(f), v.clone()];
+    let run = |args: Vec<std::ffi::OsString>| {
+        let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        listed(&args)
+    };
+    let b = |s: &str| s.as_bytes().to_vec();
+    assert_eq!(
+        run(flag("--prefix", &prefix(""))),
+        [
+            b"bad\xff".to_vec(),
+            b("ev"),
+            b("lock-1"),
+            b("lock-10"),
+            b("lock-2")
+        ]
+    );
+    assert_eq!(
+        run(flag("--prefix", &prefix("lock-"))),
+        [b("lock-1"), b("lock-10"), b("lock-2")]
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("lock-?"))),
+        [b("lock-1"), b("lock-2")]
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("*[a-z]"))),
+        [b("ev")],
+        "a glob matches the whole name"
+    );
+    assert_eq!(
+        run(flag("--glob", &prefix("*[!0-9]"))),
+        [b"bad\xff".to_vec(), b("ev")]
+    );
+    let mut both = flag("--prefix", &prefix("lock-1"));
+    both.extend(flag("--glob", &os("*0")));
+    assert_eq!(run(both), [b("lock-10")], "both filters apply");
+    let not_utf8 = std::ffi::OsString::from(std::ffi::OsStr::from_bytes(
+        &[n.prefix.as_bytes(), b"*\xff"].concat(),
+    ));
+    assert_eq!(run(flag("--glob", &not_utf8)), [b"bad\xff".to_vec()]);
+    assert_eq!(run(flag("--glob", &prefix("bad?"))), [b"bad\xff".to_vec()]);
+    assert!(run(flag("--prefix", &prefix("nothing"))).is_empty());
+}
+
+/// The options of the commands for shell scripts that take a value.
+const VALUE_OPTIONS: [&str; 8] = [
+    "--value",
+    "--max",
+    "--mode",
+    "--parties",
+    "--elem-type",
+    "--length",
+    "--size",
+    "--timeout",
+];
+
+/// The object name of `mpsync ARGS` (a command for shell scripts): the first argument
+/// after the subcommand (and `create`'s type) that is neither an option nor its value.
+fn sample_name<'a>(args: &[&'a str]) -> Option<&'a str> {
+    let skip = if args.first() == Some(&"create") {
+        2
+    } else {
+        1
+    };
+    let mut after_option = false;
+    for a in args.iter().skip(skip) {
+        if *a == "--" {
+            return None;
+        }
+        if a.starts_with("--") {
+            after_option = VALUE_OPTIONS.contains(a);
+            continue;
+        }
+        if !after_option {
+            return Some(a);
+        }
+        after_option = false;
+    }
+    None
+}
+
+/// The samples of docs/cli.md's "Commands for shell scripts" run as written: every
+/// object a sample acts on, it creates first, and every command succeeds. Names get
+/// this test's prefix, and the commands that `acquire` runs (`./deploy.sh`, ...) become
+/// `true`.
+#[test]
+fn the_docs_shell_sample_runs_as_written() {
+    let docs = std::fs::read_to_string(workspace().join("docs/cli.md")).unwrap();
+    let section = &docs[docs.find("## Commands for shell scripts").unwrap()..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    let ran: usize = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, block)| run_sample(&Names::new(&format!("sample{i}")), block))
+        .sum();
+    assert!(ran >= 10, "the samples have {ran} commands");
+}
+
+/// Runs the `mpsync` commands of one sample (see `the_docs_shell_sample_runs_as_written`)
+/// under `n`'s prefix; returns how many ran.
+fn run_sample(n: &Names, block: &str) -> usize {
+    let mut created: Vec<String> = Vec::new();
+    let mut ran = 0;
+    for line in block.lines() {
+        let code_part = line.split('#').next().unwrap();
+        for command in code_part.split(';') {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let Some((&"mpsync", args)) = words.split_first() else {
+                assert!(words.is_empty(), "not an mpsync command: {command:?}");
+                continue;
+            };
+            let name = sample_name(args).unwrap_or_else(|| panic!("no name in {command:?}"));
+            if args[0] == "create" {
+                created.push(name.to_string());
+            } else {
+                assert!(
+                    created.iter().any(|c| c == name),
+                    "the sample runs `{}` on {name:?}, which it never created",
+                    command.trim()
+                );
+            }
+            let mine = n.name(name);
+            let mut run: Vec<&str> = Vec::new();
+            for a in args {
+                if *a == "--" {
+                    run.extend(["--", "true"]);
+                    break;
+                }
+                run.push(if *a == name { &mine } else { a });
+            }
+            let o = mpsync(&run);
+            assert_eq!(code(&o), 0, "{run:?}: {}", stderr(&o));
+            ran += 1;
+        }
+    }
+    ran
+}
+
+/// The hex form of `bytes`.
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `show` names a live owner's command line (an RLock's owner, an undo semaphore's
+/// holders), escaped in the text and exact in JSON (`cmdline_hex`); for an owner that
+/// is not provably alive it says "unknown" (null in JSON), never another process's.
+#[test]
+fn show_names_the_owners_command_line() {
+    let n = Names::new("cmdline");
+    let exe = holder_exe().to_str().unwrap().to_string();
+    let rl = n.name("rl");
+    create("rlock", &rl, &[]);
+    // holder.c ignores arguments after NAME: they show how arguments are printed.
+    let h = Holder::start(&[], &[], &["rlock", &rl, "tab\there", "two words", ""]).unwrap();
+    let v = show_json(&rl, 0);
+    let owner = &v["state"]["owner"];
+    let args = [
+        exe.as_str(),
+        "rlock",
+        rl.as_str(),
+        "tab\there",
+        "two words",
+        "",
+    ];
+    if owner["liveness"] == "alive" {
+        assert_eq!(owner["cmdline"], serde_json::json!(args), "{v}");
+        let hexes: Vec<String> = args.iter().map(|a| hex_of(a.as_bytes())).collect();
+        assert_eq!(owner["cmdline_hex"], serde_json::json!(hexes), "{v}");
+        let o = mpsync(&["show", &rl]);
+        assert_printable("show", &o.stdout);
+        let want = format!("command:      {exe} rlock {rl} tab\\there two words \n");
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+        // ls --json carries the same entry.
+        let o = mpsync(&["ls", "--prefix", &rl, "--json"]);
+        let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(all[0]["state"]["owner"]["cmdline"], owner["cmdline"]);
+    } else {
+        eprintln!("the owner is not provably alive from here: its command line is unknown");
+        assert_eq!(owner["cmdline"], Value::Null);
+    }
+    drop(h);
+
+    // An undo semaphore's holder: its slot line ends with its command.
+    let s = n.name("s");
+    create("semaphore", &s, &["--undo", "--value", "2", "--max", "2"]);
+    let h = Holder::start(&[], &[], &["undo", &s, "1"]).unwrap();
+    let v = show_json(&s, 0);
+    let slot = undo_holder(&v, h.pid).expect("listed");
+    if slot["liveness"] == "alive" {
+        assert_eq!(
+            slot["cmdline"],
+            serde_json::json!([exe.as_str(), "undo", s.as_str(), "1"])
+        );
+        let o = mpsync(&["show", &s]);
+        let want = format!(": alive, linked, command: {exe} undo {s} 1\n");
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+    }
+    drop(h);
+
+    // A dead owner (no robust list: the word still names it): unknown, also when its
+    // pid names a live process again.
+    let dead = n.name("dead");
+    create("rlock", &dead, &[]);
+    let mut h = Holder::start(&[], &[("MPSYNC_NO_ROBUST", "1")], &["rlock", &dead]).unwrap();
+    h.kill();
+    let v = show_json(&dead, 0);
+    assert_eq!(v["state"]["locked"], true);
+    assert_ne!(v["state"]["owner"]["liveness"], "alive");
+    assert_eq!(v["state"]["owner"]["cmdline"], Value::Null);
+    assert_eq!(v["state"]["owner"]["cmdline_hex"], Value::Null);
+    let o = mpsync(&["show", &dead]);
+    assert!(
+        stdout(&o).contains("command:      unknown\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// The pids (other than `except`) whose `/proc/PID/maps` this process cannot read.
+fn unreadable_pids(except: u32) -> Vec<u32> {
+    use std::io::Read;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != except && pid != std::process::id())
+        .filter(
+            |pid| match std::fs::File::open(format!("/proc/{pid}/maps")) {
+                Ok(mut f) => f.read(&mut [0u8; 64]).is_err(),
+                Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+            },
+        )
+        .collect()
+}
+
+/// When only processes whose mappings cannot be read stop `rm` and `gc` (root without
+/// CAP_SYS_PTRACE over a container's init; any root process as another user), both say
+/// which processes they are (pid, command) and why that matters.
+#[test]
+fn rm_and_gc_name_the_processes_whose_mappings_they_cannot_read() {
+    let n = Names::new("unread");
+    let name = n.name("lk");
+    create("lock", &name, &["--mode", "644"]);
+    let v = show_json(&name, 0);
+    if v["mapped_by_unknown"] == 0 {
+        eprintln!("skipped: every process's mappings are readable here");
+        return;
+    }
+    let o = mpsync(&["rm", &name]);
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_printable("rm's refusal", &o.stderr);
+    // Who: a pid that mpsync could not read (this test cannot either: same user), with
+    // its command (its arguments, or [comm]).
+    let pids = unreadable_pids(0);
+    let named: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| err.contains(&format!("pid {p} (")))
+        .collect();
+    assert!(
+        !named.is_empty(),
+        "no unreadable pid of {pids:?} named: {err}"
+    );
+    let p = named[0];
+    let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    let arg0 = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let arg0 = String::from_utf8_lossy(arg0.split(|&b| b == 0).next().unwrap()).into_owned();
+    assert!(
+        (!arg0.is_empty() && err.contains(&format!("pid {p} ({arg0}")))
+            || err.contains(&format!("pid {p} ([{}])", comm.trim_end())),
+        "pid {p}'s command is not named: {err}"
+    );
+    // Why it matters, and the way out.
+    assert!(err.contains("breaks rendezvous"), "{err}");
+    assert!(err.contains("--ignore-unreadable"), "{err}");
+    assert!(n.path("lk").exists());
+
+    // gc: the same processes, once, on stderr; in JSON too.
+    let o = mpsync(&["gc", "--objects", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("kept {name} (lock)")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains(&format!("pid {p} (")), "{}", stderr(&o));
+    assert!(stderr(&o).contains("breaks rendezvous"), "{}", stderr(&o));
+    let o = mpsync(&["gc", "--objects", "--json", "--prefix", &n.prefix]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<u64> = report["unreadable_processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(listed.contains(&u64::from(p)), "{report}");
+    assert!(n.path("lk").exists());
+
+    // Told to ignore them, both remove it, and name nobody.
+    let o = mpsync(&[
+        "gc",
+        "--objects",
+        "--ignore-unreadable",
+        "--dry-run",
+        "--prefix",
+        &n.prefix,
+    ]);
+    assert!(
+        stdout(&o).contains(&format!("would remove {name}")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stderr(&o), "");
+    let o = mpsync(&["rm", "--ignore-unreadable", &name]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!n.path("lk").exists());
+}
+
+/// A marker file that a command run by `mpsync acquire` creates, to tell whether it ran.
+fn marker(n: &Names, what: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("{}{what}", n.prefix));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// The review's case: a holder of an RLock is SIGKILLed; `mpsync acquire NAME -- CMD`
+/// must not take the death report (it used to run CMD with MPSYNC_OWNER_DEAD=1 and
+/// release, and the application's next acquire got MP_OK, so its repair never ran).
+/// Now it refuses (exit 9) without acquiring, and the application gets MP_OWNER_DEAD.
+#[test]
+fn acquire_leaves_an_owner_death_report_to_the_application_unless_take_over() {
+    let n = Names::new("leave");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    h.kill();
+    let ran = marker(&n, "ran");
+    let touch = ran.to_str().unwrap();
+    for extra in [&[][..], &["--timeout", "0"], &["--timeout", "5"]] {
+        let mut args = vec!["acquire", &name];
+        args.extend_from_slice(extra);
+        args.extend(["--", "touch", touch]);
+        let o = mpsync(&args);
+        assert_eq!(code(&o), 9, "{args:?}: {}", stderr(&o));
+        assert!(!ran.exists(), "{args:?} ran the command");
+        assert!(stderr(&o).contains("owner died"), "{}", stderr(&o));
+        assert_printable("the refusal", &o.stderr);
+        let v = show_json(&name, 0);
+        assert_eq!(v["health"], "owner-dead", "{args:?}: {v}");
+        assert_eq!(v["state"]["owner_died_mark"], true);
+    }
+    // The application's next acquire gets the report.
+    let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+    // Repaired and released: mpsync acquires as usual.
+    let o = mpsync(&["acquire", &name, "--", "touch", touch]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(ran.exists());
+    let _ = std::fs::remove_file(&ran);
+}
+
+/// The owner dies while `mpsync acquire` waits: the kernel hands the lock, and the
+/// report, to mpsync. Without --take-over it gives the report back: it does not run the
+/// command, and exits (9) without releasing, so that the lock is owner-dead again and
+/// the application's next acquire gets MP_OWNER_DEAD.
+#[test]
+fn a_report_that_reaches_acquire_while_it_waits_is_given_back() {
+    let n = Names::new("giveback");
+    let name = n.name("rl");
+    create("rlock", &name, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    let ran = marker(&n, "ran");
+    let child = Command::new(MPSYNC)
+        .args(["acquire", &name, "--", "touch", ran.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // mpsync sleeps on the lock (so it passed its inspection, which found it alive).
+    show_until(&name, |v| v["state"]["waiters"] == true);
+    h.kill();
+    let o = wait_output(child, "mpsync acquire, woken by the owner's death");
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(!ran.exists(), "the command ran");
+    assert!(
+        stderr(&o).contains("gives the report back"),
+        "{}",
+        stderr(&o)
+    );
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+}
+
+/// An undo semaphore: an acquire that needs a dead holder's units reclaims them and
+/// gets the report. Without --take-over, mpsync gives it back (exit 9, command not
+/// run): its own unit comes back as a dead holder's, and the application that needs
+/// it is told.
+#[test]
+fn an_undo_semaphore_report_is_given_back_unless_take_over() {
+    let n = Names::new("undoback");
+    let name = n.name("s");
+    create(
+        "semaphore",
+        &name,
+        &["--undo", "--value", "1", "--max", "1"],
+    );
+    let mut h = Holder::start(&[], &[], &["undo", &name, "1"]).expect("holder");
+    let dead_pid = h.pid;
+    h.kill();
+    assert_eq!(show_json(&name, 0)["state"]["dead_units"], 1);
+    let ran = marker(&n, "ran");
+    let o = mpsync(&[
+        "acquire",
+        &name,
+        "--timeout",
+        "20",
+        "--",
+        "touch",
+        ran.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(!ran.exists(), "the command ran");
+    assert!(stderr(&o).contains("reclaimed"), "{}", stderr(&o));
+    // The unit is a dead holder's again: mpsync's, which exited holding it.
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    assert_eq!(v["state"]["dead_units"], 1, "{v}");
+    assert!(undo_holder(&v, dead_pid).is_none(), "{v}");
+    let mut app = Holder::start(&[], &[], &["undo", &name, "1"]).expect("application");
+    assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+    app.finish();
+    // Nothing waits any more: mpsync acquires as usual.
+    let o = mpsync(&["acquire", &name, "--timeout", "20", "--", "true"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// `gc --objects` keeps an object whose owner died (its report waits for the next
+/// acquirer) unless `--owner-dead`; `--orphans` still removes an anonymous name whose
+/// creator died, owner-dead or not; `gc --glob` selects names as `ls --glob` does.
+#[test]
+fn gc_keeps_owner_dead_objects_unless_asked() {
+    let n = Names::new("gcdead");
+    let (a, b) = (n.name("ra"), n.name("rb"));
+    for name in [&a, &b] {
+        create("rlock", name, &[]);
+        let mut h = Holder::start(&[], &[], &["rlock", name]).expect("holder");
+        h.kill();
+        assert_eq!(show_json(name, 0)["health"], "owner-dead");
+    }
+    let o = gc(&n, &["--objects"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for name in [&a, &b] {
+        assert!(
+            stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+            "{}",
+            stdout(&o)
+        );
+    }
+    assert!(n.path("ra").exists() && n.path("rb").exists());
+    let o = gc(&n, &["--objects", "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["removed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["kept"].as_array().unwrap().len(), 2, "{report}");
+    // --owner-dead widens --objects; alone it is a usage error.
+    let o = mpsync(&["gc", "--blocks", "--owner-dead", "--prefix", &n.prefix]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // --owner-dead, and only the names that the glob selects.
+    let only_a = format!("{}r[a]", n.prefix);
+    let o = mpsync(&[
+        "gc",
+        "--objects",
+        "--owner-dead",
+        "--ignore-unreadable",
+        "--glob",
+        &only_a,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!(
+            "removed {a} (rlock): object mapped by no process, owner dead"
+        )),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!n.path("ra").exists());
+    assert!(n.path("rb").exists(), "outside the glob");
+
+    // An orphan: an anonymous name of a creator that no longer exists.
+    if !proc_is_ours() {
+        eprintln!("skipped the orphan part: /proc does not show our PID namespace");
+        return;
+    }
+    let (_, start, ns, dead_pid) = creator_identities();
+    let tag = format!("{:08x}", Instant::now().elapsed().subsec_nanos());
+    let orphan = format!("mpsync-anon-{dead_pid}-{start}-{ns}-0-{tag}");
+    let files = Files(vec![orphan.clone()]);
+    create("rlock", &orphan, &[]);
+    let mut h = Holder::start(&[], &[], &["rlock", &orphan]).expect("holder");
+    h.kill();
+    assert_eq!(show_json(&orphan, 0)["health"], "owner-dead");
+    let o = mpsync(&["gc", "--objects", "--orphans", "--prefix", &orphan]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("removed {orphan} (rlock): anonymous name")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!Path::new(&format!("/dev/shm/{orphan}")).exists());
+    drop(files);
 }

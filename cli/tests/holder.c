@@ -1,20 +1,23 @@
 /* A C program that uses libmpsync's named objects, for the mpsync CLI tests
  * (cli/tests/cli.rs compiles it against include/mpsync.h and libmpsync.so).
  *
- *   holder rlock NAME         acquire the RLock, print "held <pid>", wait for stdin EOF,
+ *   holder rlock NAME         acquire the RLock, print "held <pid>" (and " owner-dead" if
+ *                             the acquire got MP_OWNER_DEAD), wait for stdin EOF,
  *                             release, exit 0 (SIGKILL it to leave a dead owner)
  *   holder lock NAME          the same with a Lock
  *   holder map NAME           map the SharedMemory block, print "mapped <pid>", wait for
  *                             stdin EOF
- *   holder undo NAME N        acquire N units of the undo semaphore, print "held <pid>",
- *                             wait for stdin EOF, release them (SIGKILL it to leave a
- *                             dead holder)
+ *   holder undo NAME N        acquire N units of the undo semaphore, print "held <pid>"
+ *                             (and " owner-dead" if an acquire got MP_OWNER_DEAD), wait
+ *                             for stdin EOF, release them (SIGKILL it to leave a dead
+ *                             holder)
  *   holder critical NAME LOG N
  *                             N times: acquire the RLock, append "S c<pid>" to LOG,
  *                             sleep 30 ms, append "E c<pid>", release
  * Exit status 0 on success, 2 on bad arguments, 3 on a library error.
  */
 #include <mpsync.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +59,7 @@ int main(int argc, char **argv) {
         if (st != MP_OK) return fail("open", st);
         st = acquire(l);
         if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
-        printf("held %d\n", (int)getpid());
+        printf("held %d%s\n", (int)getpid(), st == MP_OWNER_DEAD ? " owner-dead" : "");
         fflush(stdout);
         wait_eof();
         mp_rlock_release(l);
@@ -89,12 +92,14 @@ int main(int argc, char **argv) {
         mp_status st = mp_sem_open_ex(name, 0, 0, 0, 1, MP_SEM_UNDO, &s);
         if (st != MP_OK) return fail("open", st);
         int n = atoi(argv[3]);
+        bool owner_dead = false;
         for (int i = 0; i < n; i++) {
             do st = mp_sem_acquire(s, true, MP_FOREVER);
             while (st == MP_EINTR);
             if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
+            owner_dead |= st == MP_OWNER_DEAD;
         }
-        printf("held %d\n", (int)getpid());
+        printf("held %d%s\n", (int)getpid(), owner_dead ? " owner-dead" : "");
         fflush(stdout);
         wait_eof();
         for (int i = 0; i < n; i++)
