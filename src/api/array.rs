@@ -105,7 +105,7 @@ impl ElemType {
 }
 
 /// A shared array of elements of one [`ElemType`], zeroed at creation, optionally
-/// guarded by an embedded [`RLock`](crate::RLock) (the C type `mp_array_t`). A
+/// guarded by an embedded [`RLock`] (the C type `mp_array_t`). A
 /// `Value` is an array of length 1. Elements are accessed as bytes in native order,
 /// each copy one locked step when the array has a lock; accesses report
 /// [`Outcome::OwnerDead`] (the access was made) while the data is marked inconsistent
