@@ -6,7 +6,7 @@
 
 /// Defines [`Status`], [`ALL`], [`Status::name_cstr`] and [`Status::message_cstr`] from
 /// one table, one line per code (like libuv's `UV_ERRNO_MAP`): variant, number, C name,
-/// message. The C constants `MP_*` in `src/ffi/mod.rs` (which cbindgen copies into the
+/// message. The C constants `MP_*` in `src/ffi/status.rs` (which cbindgen copies into the
 /// header) must list the same codes in the same order: `tests/status_codes.rs` compares
 /// them element by element.
 macro_rules! status_table {

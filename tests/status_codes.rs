@@ -5,7 +5,7 @@
 //! compares with it row by row (same codes, same order, same names, same numbers, and the
 //! same message where the copy has one), naming the copy and the row that differ:
 //!
-//! * the `MP_*` constants of `src/ffi/mod.rs` (what cbindgen copies into the header) and
+//! * the `MP_*` constants of `src/ffi/status.rs` (what cbindgen copies into the header) and
 //!   the `#define`s of `include/mpsync.h`;
 //! * `enum class errc` of `include/mpsync.hpp`;
 //! * the status-code table of `docs/api-conventions.md`;
@@ -42,9 +42,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `(name, value)` of every `pub const MP_X: mp_status = N;` in src/ffi/mod.rs, in order.
+/// `(name, value)` of every `pub const MP_X: mp_status = N;` in src/ffi/status.rs, in order.
 fn exported_status_constants() -> Vec<(String, i32)> {
-    let src = std::fs::read_to_string(root().join("src/ffi/mod.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("src/ffi/status.rs")).unwrap();
     src.lines()
         .filter_map(|l| {
             let rest = l.trim().strip_prefix("pub const ")?;
@@ -64,12 +64,12 @@ fn table_and_exported_constants_agree_element_by_element() {
     let exported = exported_status_constants();
     let table: Vec<(String, i32)> = all().iter().map(|s| (s.name.to_string(), s.code)).collect();
     for (i, (row, constant)) in table.iter().zip(&exported).enumerate() {
-        assert_eq!(row, constant, "status #{i}: table vs src/ffi/mod.rs");
+        assert_eq!(row, constant, "status #{i}: table vs src/ffi/status.rs");
     }
     assert_eq!(
         table.len(),
         exported.len(),
-        "the table has {} codes, src/ffi/mod.rs exports {}:\n{table:?}\n{exported:?}",
+        "the table has {} codes, src/ffi/status.rs exports {}:\n{table:?}\n{exported:?}",
         table.len(),
         exported.len()
     );

@@ -1,14 +1,17 @@
 //! [`SharedArray`]: `multiprocessing.Array`/`Value`/`RawArray`/`RawValue`, with its
-//! element type [`ElemType`].
+//! element type [`ElemType`] and [`ArrayLock`], its embedded RLock.
 
+use core::marker::PhantomData;
+use core::ops::Deref;
 use core::ptr::NonNull;
 
 use super::array_mapping;
-use super::error::{done, split};
+use super::error::{Error, Outcome, done, split};
 use super::handle::report_leak;
-use super::options::c_name;
-use super::{ArrayLock, Error, OpenOptions, Outcome};
+use super::options::{OpenOptions, c_name};
+use super::rlock::RLock;
 use crate::raw::array::{self as raw, View};
+use crate::raw::rlock::RawRLock;
 
 /// The element type of a [`SharedArray`]: a `multiprocessing`/`ctypes` type code
 /// with the platform C ABI's size.
@@ -102,7 +105,7 @@ impl ElemType {
 }
 
 /// A shared array of elements of one [`ElemType`], zeroed at creation, optionally
-/// guarded by an embedded [`RLock`](crate::RLock) (the C type `mp_array_t`). A
+/// guarded by an embedded [`RLock`] (the C type `mp_array_t`). A
 /// `Value` is an array of length 1. Elements are accessed as bytes in native order,
 /// each copy one locked step when the array has a lock; accesses report
 /// [`Outcome::OwnerDead`] (the access was made) while the data is marked inconsistent
@@ -315,10 +318,37 @@ impl core::fmt::Debug for SharedArray {
     }
 }
 
+/// The RLock embedded in a synchronized [`SharedArray`], borrowed from it (see
+/// [`SharedArray::lock`]): use it as an [`RLock`]; it is never closed on its own.
+pub struct ArrayLock<'a> {
+    lock: core::mem::ManuallyDrop<RLock>,
+    _array: PhantomData<&'a SharedArray>,
+}
+
+impl ArrayLock<'_> {
+    /// # Safety
+    /// `ptr` is the embedded lock of an array that outlives `'a`.
+    pub(crate) unsafe fn new(ptr: NonNull<RawRLock>) -> Self {
+        ArrayLock {
+            // In place: its drop would do nothing anyway; ManuallyDrop makes it explicit.
+            // SAFETY: forwarded contract.
+            lock: core::mem::ManuallyDrop::new(unsafe { RLock::embedded(ptr) }),
+            _array: PhantomData,
+        }
+    }
+}
+
+impl Deref for ArrayLock<'_> {
+    type Target = RLock;
+    fn deref(&self) -> &RLock {
+        &self.lock
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Deadline;
+    use crate::api::deadline::Deadline;
     use crate::api::tests_fork::{in_child, wait_for};
 
     #[test]

@@ -3,11 +3,12 @@
 use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
+use super::deadline::Deadline;
+use super::error::Error;
 use super::handle::{Life, object_handle};
 use super::lifecycle;
 use super::object::at;
-use super::options::c_name;
-use super::{Deadline, Error, OpenOptions};
+use super::options::{OpenOptions, c_name};
 use crate::raw::barrier::{self as raw, RawBarrier};
 use crate::raw::header::Lifecycle;
 use crate::status::{MpResult, Status};

@@ -2,12 +2,14 @@
 
 use core::ptr::NonNull;
 
-use super::error::split;
+use super::deadline::Deadline;
+use super::error::{Error, Outcome, split};
 use super::handle::{Life, object_handle};
 use super::lifecycle;
+use super::lock::Lock;
 use super::object::at;
-use super::options::c_name;
-use super::{Deadline, Error, Lock, OpenOptions, Outcome, RLock};
+use super::options::{OpenOptions, c_name};
+use super::rlock::RLock;
 use crate::raw::cond::RawCond;
 use crate::raw::header::Lifecycle;
 use crate::status::Status;
@@ -135,8 +137,8 @@ impl Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::array::{ElemType, SharedArray};
     use crate::api::tests_fork::{in_child, wait_for};
-    use crate::{ElemType, SharedArray};
     use std::time::Duration;
 
     /// A fork child notifies the parent through a condition and an RLock, and the

@@ -2,12 +2,12 @@
 
 use core::ptr::NonNull;
 
-use super::error::split;
+use super::deadline::Deadline;
+use super::error::{Error, Outcome, split};
 use super::handle::{Life, object_handle};
 use super::lifecycle;
 use super::object::at;
-use super::options::c_name;
-use super::{Deadline, Error, OpenOptions, Outcome};
+use super::options::{OpenOptions, c_name};
 use crate::raw::event::RawEvent;
 use crate::raw::header::Lifecycle;
 use crate::status::Status;

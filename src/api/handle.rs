@@ -12,6 +12,8 @@
 //! `mp_lock_acquire` changed). Stopping the generic face here keeps the C ABI's code
 //! exactly what it was, and costs nothing where the caller is built with LTO.
 
+use super::error::Error;
+
 /// How a handle ends: what `Drop` and `close` do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Life {
@@ -23,7 +25,7 @@ pub(crate) enum Life {
 
 /// Reports a drop that could not close its mapping (see the crate docs).
 #[cold]
-pub(crate) fn report_leak(type_name: &str, error: crate::Error) {
+pub(crate) fn report_leak(type_name: &str, error: Error) {
     eprintln!(
         "mpsync: a {type_name} handle was dropped while it could not be closed ({error}); its mapping is kept"
     );
@@ -51,11 +53,12 @@ macro_rules! object_handle {
             /// [`Error::BadObject`](crate::Error::BadObject) once it was destroyed, by any
             /// process, or if another process overwrote it.
             #[inline]
-            pub(crate) fn raw(&self) -> Result<&$raw, crate::Error> {
+            pub(crate) fn raw(&self) -> Result<&$raw, $crate::api::error::Error> {
                 // SAFETY: a live handle: its memory is mapped (a `new`/`open` mapping
                 // until `close`, or the caller's per `init_at`/`attach_at`), aligned and
                 // large enough (checked when the handle was made).
-                unsafe { $crate::api::object::object(self.ptr) }.map_err(crate::Error::from)
+                unsafe { $crate::api::object::object(self.ptr) }
+                    .map_err($crate::api::error::Error::from)
             }
         }
     };
@@ -102,7 +105,7 @@ macro_rules! object_handle {
             /// handed back unchanged: [`Error::Busy`](crate::Error::Busy) when the
             /// calling thread holds a lock inside the mapping. An in-place handle just
             /// ends (nothing to unmap; see `destroy`).
-            pub fn close(self) -> Result<(), (Self, crate::Error)> {
+            pub fn close(self) -> Result<(), (Self, $crate::api::error::Error)> {
                 let this = core::mem::ManuallyDrop::new(self);
                 if this.life == $crate::api::handle::Life::InPlace {
                     return Ok(());
@@ -123,9 +126,9 @@ macro_rules! object_handle {
             ///
             /// # Safety
             /// No other handle (in any process) may use the object afterwards.
-            pub unsafe fn destroy(self) -> Result<(), (Self, crate::Error)> {
+            pub unsafe fn destroy(self) -> Result<(), (Self, $crate::api::error::Error)> {
                 if self.life != $crate::api::handle::Life::InPlace {
-                    return Err((self, crate::Error::Invalid));
+                    return Err((self, $crate::api::error::Error::Invalid));
                 }
                 // SAFETY: the memory is valid and aligned per `init_at`/`attach_at`'s
                 // contract and checks.

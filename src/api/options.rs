@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 
-use super::Error;
+use super::error::Error;
 use crate::sys::shm as os_shm;
 
 /// How `open` finds or creates a named object, like [`std::fs::OpenOptions`]. The

@@ -7,7 +7,7 @@
 //! later process (the Python package runs it at import), removes the names whose
 //! creator provably no longer exists. No tracker process is needed.
 
-use super::Error;
+use super::error::Error;
 use crate::sys::shm::creator_names;
 
 /// Prefix of every [`anonymous_name`]. Names of this form are reserved: do not give

@@ -1,16 +1,14 @@
-//! [`RLock`]: `multiprocessing.RLock`, recursive and owned, with owner-death reports;
-//! [`ArrayLock`]: the RLock embedded in a synchronized [`SharedArray`].
+//! [`RLock`]: `multiprocessing.RLock`, recursive and owned, with owner-death reports
+//! (the RLock embedded in a synchronized array is `ArrayLock`, in array.rs).
 
-use core::marker::PhantomData;
-use core::ops::Deref;
 use core::ptr::NonNull;
 
-use super::error::{done, split};
+use super::deadline::Deadline;
+use super::error::{Error, Outcome, done, split};
 use super::handle::{Life, object_handle};
 use super::lifecycle;
 use super::object::at;
-use super::options::c_name;
-use super::{Deadline, Error, OpenOptions, Outcome, SharedArray};
+use super::options::{OpenOptions, c_name};
 use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
 use crate::status::Status;
@@ -129,32 +127,14 @@ impl RLock {
     }
 }
 
-/// The RLock embedded in a synchronized [`SharedArray`], borrowed from it (see
-/// [`SharedArray::lock`]): use it as an [`RLock`]; it is never closed on its own.
-pub struct ArrayLock<'a> {
-    lock: core::mem::ManuallyDrop<RLock>,
-    _array: PhantomData<&'a SharedArray>,
-}
-
-impl ArrayLock<'_> {
+impl RLock {
+    /// An in-place handle on the RLock embedded in a synchronized array (what
+    /// `ArrayLock` holds, in array.rs).
+    ///
     /// # Safety
-    /// `ptr` is the embedded lock of an array that outlives `'a`.
-    pub(crate) unsafe fn new(ptr: NonNull<RawRLock>) -> Self {
-        ArrayLock {
-            // In place: its drop would do nothing anyway; ManuallyDrop makes it explicit.
-            lock: core::mem::ManuallyDrop::new(RLock {
-                ptr,
-                life: Life::InPlace,
-            }),
-            _array: PhantomData,
-        }
-    }
-}
-
-impl Deref for ArrayLock<'_> {
-    type Target = RLock;
-    fn deref(&self) -> &RLock {
-        &self.lock
+    /// `ptr` is the embedded lock of an array that outlives the handle.
+    pub(super) unsafe fn embedded(ptr: NonNull<RawRLock>) -> RLock {
+        RLock::in_place(ptr)
     }
 }
 
@@ -199,13 +179,13 @@ mod tests {
         assert_eq!(a.acquire(Deadline::now()), Ok(Outcome::Ok));
         assert_eq!(b.count(), Ok(1)); // same thread, same lock
         a.release().unwrap();
-        crate::unlink(&name).unwrap();
+        crate::api::library::unlink(&name).unwrap();
         assert_eq!(
             RLock::open(&name, &OpenOptions::new()).unwrap_err(),
             Error::NotFound
         );
         assert_eq!(
-            crate::Lock::open(&name, &OpenOptions::new()).unwrap_err(),
+            crate::api::lock::Lock::open(&name, &OpenOptions::new()).unwrap_err(),
             Error::NotFound
         );
     }

@@ -2,12 +2,12 @@
 
 use core::ptr::NonNull;
 
-use super::error::{done, split};
+use super::deadline::Deadline;
+use super::error::{Error, Outcome, done, split};
 use super::handle::{Life, object_handle};
 use super::object::at;
-use super::options::c_name;
+use super::options::{OpenOptions, c_name};
 use super::sem_flavour::{self, AnySem, Flavour};
-use super::{Deadline, Error, OpenOptions, Outcome};
 use crate::raw::sem::{self as raw_sem, RawSem};
 use crate::raw::sem_undo::{self as raw_undo, RawSemUndo};
 use crate::status::Status;
@@ -290,6 +290,6 @@ mod tests {
         assert_eq!(a.acquire(Deadline::now()), Ok(Outcome::Ok));
         assert_eq!(b.value(), Ok(1));
         b.release().unwrap(); // matched by thread, whichever handle
-        crate::unlink(&name).unwrap();
+        crate::api::library::unlink(&name).unwrap();
     }
 }

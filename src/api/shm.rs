@@ -3,9 +3,9 @@
 use core::ptr::NonNull;
 
 use super::block;
+use super::error::Error;
 use super::handle::report_leak;
-use super::options::c_name;
-use super::{Error, OpenOptions};
+use super::options::{OpenOptions, c_name};
 use crate::sys::shm as os_shm;
 
 /// A mapped block of shared memory in `/dev/shm` (the C type `mp_shm_t`, what
@@ -156,7 +156,7 @@ mod tests {
         // SAFETY: inside b's 100-byte mapping.
         assert_eq!(unsafe { b.data().add(99).read() }, 42);
         drop(b);
-        crate::unlink(&name).unwrap();
+        crate::api::library::unlink(&name).unwrap();
         assert_eq!(
             SharedMemory::open(&name, &OpenOptions::new(), 0).unwrap_err(),
             Error::NotFound

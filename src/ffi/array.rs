@@ -10,8 +10,9 @@
 use core::ffi::{c_char, c_void};
 use core::ptr::NonNull;
 
+use super::boundary::{c_name, code, ffi_out};
 use super::rlock::mp_rlock_t;
-use super::{c_name, code, ffi_out, mp_status};
+use super::status::mp_status;
 use crate::api::array_mapping;
 use crate::raw::array::{self as raw, ElemType, View};
 use crate::status::{MpResult, Status};
@@ -403,7 +404,7 @@ unsafe fn write_elements(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::{MP_EBADOBJ, MP_EINVAL, MP_ERANGE, MP_OK};
+    use crate::ffi::status::{MP_EBADOBJ, MP_EINVAL, MP_ERANGE, MP_OK};
 
     #[test]
     fn type_constants_are_python_characters() {

@@ -2,7 +2,8 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::{c_name, code, ffi_out, mp_status, object, storage};
+use super::boundary::{c_name, code, ffi_out, object, storage};
+use super::status::mp_status;
 use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
 use crate::raw::barrier::RawBarrier;
@@ -62,7 +63,7 @@ pub unsafe extern "C" fn mp_barrier_init(barrier: *mut mp_barrier_t, parties: u3
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_barrier_destroy(barrier: *mut mp_barrier_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawBarrier, _>(barrier) }
+    unsafe { super::boundary::destroy::<RawBarrier, _>(barrier) }
 }
 
 /// Creates a barrier for `parties` threads in a new anonymous shared mapping
@@ -133,7 +134,7 @@ pub unsafe extern "C" fn mp_barrier_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_barrier_close(barrier: *mut mp_barrier_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawBarrier, _>(barrier) }
+    unsafe { super::boundary::close::<RawBarrier, _>(barrier) }
 }
 
 /// Waits until `parties` threads have called `mp_barrier_wait` (this generation),

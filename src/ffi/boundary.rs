@@ -5,7 +5,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::{MP_EINVAL, MP_OK, mp_status};
+use super::status::{MP_EINVAL, MP_OK, mp_status};
 use crate::api::lifecycle;
 use crate::api::object::{SharedObject, valid};
 use crate::status::{MpResult, Status};

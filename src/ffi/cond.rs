@@ -2,9 +2,10 @@
 
 use core::ffi::c_char;
 
+use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
-use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::api::object::SharedObject;
 use crate::raw::cond::{RawCond, WaitLock};
@@ -69,7 +70,7 @@ pub unsafe extern "C" fn mp_cond_init(cond: *mut mp_cond_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawCond, _>(cond) }
+    unsafe { super::boundary::destroy::<RawCond, _>(cond) }
 }
 
 /// Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
@@ -132,7 +133,7 @@ pub unsafe extern "C" fn mp_cond_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_cond_close(cond: *mut mp_cond_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawCond, _>(cond) }
+    unsafe { super::boundary::close::<RawCond, _>(cond) }
 }
 
 /// Waits for a notification, with `lock` held by the calling thread: releases all

@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::event::RawEvent;
 use crate::raw::header::Lifecycle;
@@ -51,7 +52,7 @@ pub unsafe extern "C" fn mp_event_init(event: *mut mp_event_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_destroy(event: *mut mp_event_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawEvent, _>(event) }
+    unsafe { super::boundary::destroy::<RawEvent, _>(event) }
 }
 
 /// Creates a clear event in a new anonymous shared mapping inherited by `fork()`ed
@@ -113,7 +114,7 @@ pub unsafe extern "C" fn mp_event_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_event_close(event: *mut mp_event_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawEvent, _>(event) }
+    unsafe { super::boundary::close::<RawEvent, _>(event) }
 }
 
 /// Sets the flag and wakes every thread waiting for it (each returns `MP_OK`, even

@@ -3,7 +3,7 @@
 
 use core::ffi::c_char;
 
-use super::{MP_EACCES, MP_EINVAL, MP_ENOENT, MP_ENOMEM, MP_ESYS, MP_OK, mp_status};
+use super::status::{MP_EACCES, MP_EINVAL, MP_ENOENT, MP_ENOMEM, MP_ESYS, MP_OK, mp_status};
 use crate::inspect::{self, Class, Health, InspectError, Liveness, ObjectInfo, State};
 use crate::raw::header::Kind;
 

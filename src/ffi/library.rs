@@ -1,11 +1,20 @@
-//! The calls that take no object: status strings, the version, `mp_unlink` (by name)
-//! and `mp_robust_mode` (per thread).
+//! The calls that take no object: status strings, the version (and its numbers
+//! `MP_VERSION_*`, which CMakeLists.txt compares with Cargo.toml through the header),
+//! `mp_unlink` (by name) and `mp_robust_mode` (per thread).
 
 use core::ffi::c_char;
 
-use super::{MP_VERSION_MAJOR, MP_VERSION_MINOR, MP_VERSION_PATCH, c_name, code, mp_status};
+use super::boundary::{c_name, code};
+use super::status::mp_status;
 use crate::api::library;
 use crate::status::Status;
+
+/// Major version (incompatible ABI changes).
+pub const MP_VERSION_MAJOR: u32 = 0;
+/// Minor version (compatible additions).
+pub const MP_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const MP_VERSION_PATCH: u32 = 0;
 
 /// A static, NUL-terminated description of `status`; never NULL (unknown codes give
 /// `"unknown status code"`).
@@ -103,5 +112,21 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(mp_version(), 0x000100);
+    }
+
+    #[test]
+    fn version_matches_cargo() {
+        assert_eq!(
+            MP_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            MP_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            MP_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
     }
 }

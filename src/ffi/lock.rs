@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::header::Lifecycle;
 use crate::raw::lock::RawLock;
@@ -55,7 +56,7 @@ pub unsafe extern "C" fn mp_lock_init(lock: *mut mp_lock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_destroy(lock: *mut mp_lock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawLock, _>(lock) }
+    unsafe { super::boundary::destroy::<RawLock, _>(lock) }
 }
 
 /// Creates an unlocked lock in a new anonymous shared mapping, inherited by
@@ -130,7 +131,7 @@ pub unsafe extern "C" fn mp_lock_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_lock_close(lock: *mut mp_lock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawLock, _>(lock) }
+    unsafe { super::boundary::close::<RawLock, _>(lock) }
 }
 
 /// Acquires the lock. `block == false` tries once and ignores `timeout_ms`;

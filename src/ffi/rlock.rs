@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use super::{c_name, code, code_of, ffi_out, mp_status, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
@@ -54,7 +55,7 @@ pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::destroy::<RawRLock, _>(lock) }
+    unsafe { super::boundary::destroy::<RawRLock, _>(lock) }
 }
 
 /// Creates an RLock in a new anonymous shared mapping inherited by `fork()`ed
@@ -117,7 +118,7 @@ pub unsafe extern "C" fn mp_rlock_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { super::close::<RawRLock, _>(lock) }
+    unsafe { super::boundary::close::<RawRLock, _>(lock) }
 }
 
 /// Acquires the RLock, or re-enters it if the calling thread owns it (the recursion

@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use super::{c_name, code, ffi_out, mp_status, pointer};
+use super::boundary::{c_name, code, ffi_out, pointer};
+use super::status::mp_status;
 use crate::api::sem_flavour::{self, AnySem, Flavour};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
@@ -425,12 +426,12 @@ mod tests {
         let mut s: *mut mp_sem_t = core::ptr::null_mut();
         // SAFETY: a valid out-pointer; the handle is closed once.
         unsafe {
-            assert_eq!(mp_sem_new(1, 1, &mut s), crate::ffi::MP_OK);
+            assert_eq!(mp_sem_new(1, 1, &mut s), crate::ffi::status::MP_OK);
             assert_eq!(proven(s as usize), Err(Status::BadObj));
             // A handle cannot be declared in-place memory: the registry decides.
             assert_eq!(declare(s as usize), Err(Status::BadObj));
             assert_eq!(proven(s as usize), Err(Status::BadObj));
-            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
+            assert_eq!(mp_sem_close(s), crate::ffi::status::MP_OK);
         }
     }
 
@@ -444,7 +445,7 @@ mod tests {
     /// stay as they were; once the unit is released, the declaration is withdrawn.
     #[test]
     fn withdrawing_while_holding_is_busy_and_changes_nothing() {
-        use crate::ffi::{MP_EBADOBJ, MP_EBUSY, MP_OK};
+        use crate::ffi::status::{MP_EBADOBJ, MP_EBUSY, MP_OK};
         let mut mem = undo_memory();
         let s = mem.as_mut_ptr().cast::<mp_sem_t>();
         let range = s as usize..s as usize + MP_SEM_UNDO_SIZE;
@@ -493,7 +494,7 @@ mod tests {
                 // SAFETY: `p` points to readable bytes; the call checks alignment first.
                 assert_eq!(
                     unsafe { mp_sem_attach_ex(p, flags) },
-                    crate::ffi::MP_EBADOBJ
+                    crate::ffi::status::MP_EBADOBJ
                 );
             }
         }
@@ -504,15 +505,18 @@ mod tests {
         let mut s: *mut mp_sem_t = core::ptr::null_mut();
         // SAFETY: a valid out-pointer; the handle is closed once.
         unsafe {
-            assert_eq!(mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s), crate::ffi::MP_OK);
+            assert_eq!(
+                mp_sem_new_ex(1, 1, MP_SEM_UNDO, &mut s),
+                crate::ffi::status::MP_OK
+            );
             assert_eq!(proven(s as usize), Ok(()));
             assert_eq!(declare(s as usize), Ok(()));
             // A handle's proof is not withdrawn by mp_sem_attach_ex(.., 0): only
             // mp_sem_close gives a handle up.
             assert_eq!(withdraw_declared(s as usize), Err(Status::BadObj));
-            assert_eq!(mp_sem_attach_ex(s, 0), crate::ffi::MP_EBADOBJ);
+            assert_eq!(mp_sem_attach_ex(s, 0), crate::ffi::status::MP_EBADOBJ);
             assert_eq!(proven(s as usize), Ok(()));
-            assert_eq!(mp_sem_close(s), crate::ffi::MP_OK);
+            assert_eq!(mp_sem_close(s), crate::ffi::status::MP_OK);
             assert_eq!(proven(s as usize), Err(Status::BadObj));
             assert_eq!(declare(s as usize), Err(Status::BadObj));
             assert_eq!(remember_handle(s as usize), Err(Status::BadObj));

@@ -14,7 +14,8 @@ use core::ffi::{c_char, c_void};
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::{code, ffi_out, mp_status};
+use super::boundary::{code, ffi_out};
+use super::status::mp_status;
 use crate::api::block;
 use crate::status::{MpResult, Status};
 use crate::sys::shm as os_shm;
@@ -149,7 +150,8 @@ pub unsafe extern "C" fn mp_shm_close(shm: *mut mp_shm_t) -> mp_status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::{MP_CREATE, MP_EINVAL, MP_EXCL, MP_OK};
+    use crate::ffi::conventions::{MP_CREATE, MP_EXCL};
+    use crate::ffi::status::{MP_EINVAL, MP_OK};
     use std::ffi::{CStr, CString};
 
     #[test]
@@ -180,7 +182,7 @@ mod tests {
                 Status::Exist.code()
             );
             assert_eq!(mp_shm_close(t), MP_OK);
-            assert_eq!(crate::ffi::common::mp_unlink(name.as_ptr()), MP_OK);
+            assert_eq!(crate::ffi::library::mp_unlink(name.as_ptr()), MP_OK);
             assert_eq!(mp_shm_close(s), MP_OK);
             assert_eq!(mp_shm_close(core::ptr::null_mut()), MP_EINVAL);
             assert_eq!(mp_shm_open(core::ptr::null(), 0, 10, 0, &mut t), MP_EINVAL);

@@ -14,10 +14,11 @@
 //! a valid, now unnamed, object. Just before the `unlink` the entry is looked at again
 //! and must still be the same file (device and inode) with the same verdict.
 
-use super::{
-    Class, Health, HolderState, InspectError, Liveness, ObjectInfo, SemUndoState, State, bare_name,
-    inspect, list,
-};
+use super::error::InspectError;
+use super::info::{Class, Health, ObjectInfo};
+use super::owner::Liveness;
+use super::snapshot::{bare_name, inspect, list};
+use super::state::{HolderState, SemUndoState, State};
 use crate::sys::shm::names::SHM_DIR;
 
 /// Why `rm` did not remove a name.

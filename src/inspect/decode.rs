@@ -3,10 +3,9 @@
 //! could have scribbled on.
 
 use super::file::Prefix;
+use super::info::{HeaderFields, Health};
 use super::owner::{Liveness, Vantage};
-use super::{
-    HeaderFields, Health, HolderState, Owner, RLockState, SemUndoState, State, UndoHolder,
-};
+use super::state::{HolderState, Owner, RLockState, SemUndoState, State, UndoHolder};
 use crate::fallible::{NoMem, try_push};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};

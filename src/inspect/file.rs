@@ -12,7 +12,7 @@ use std::fs::Metadata;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use super::InspectError;
+use super::error::InspectError;
 use crate::sys::fs::File;
 use crate::sys::shm::names::path_of;
 

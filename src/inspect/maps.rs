@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::InspectError;
+use super::error::InspectError;
 use crate::fallible::{StackStr, try_push};
 use crate::sys::fs::{Dir, File};
 
