@@ -189,6 +189,35 @@ inline int run_one(const test_case &c, int timeout_s) {
         if (!cpt_thrown_) cpt::fail(__FILE__, __LINE__, std::string(#expr " did not throw"));     \
     } while (0)
 
+namespace cpt {
+// The what() of the mpsync::error that `f()` throws with status `st` (see WHAT_OF).
+template <class F>
+std::string what_of(F f, mp_status st, const char *expr, const char *file, int line) {
+    try {
+        f();
+    } catch (const mpsync::error &e) {
+        if (e.status() != st)
+            fail(file, line, std::string(expr) + " threw " + mp_status_name(e.status()) + ", expected " +
+                                 mp_status_name(st) + ": " + e.what());
+        return e.what();
+    }
+    fail(file, line, std::string(expr) + " did not throw");
+}
+}  // namespace cpt
+
+// The what() of the mpsync::error (or subclass) that `expr` throws, which must have
+// status `st`; the test fails if it throws nothing or another status.
+#define WHAT_OF(expr, st) cpt::what_of([&] { (void)(expr); }, (st), #expr, __FILE__, __LINE__)
+
+// CHECK that the string `text` contains `part`; on failure, prints both.
+#define CHECK_CONTAINS(text, part)                                                                   \
+    do {                                                                                             \
+        const std::string cpt_text_(text), cpt_part_(part);                                          \
+        if (cpt_text_.find(cpt_part_) == std::string::npos)                                          \
+            cpt::fail(__FILE__, __LINE__, "CHECK_CONTAINS failed:\n  text: " + cpt_text_ +           \
+                                              "\n  lacks: " + cpt_part_);                           \
+    } while (0)
+
 #ifdef CPT_CHILD_MAIN
 static int cpt_child(int argc, char **argv);
 #endif

@@ -431,7 +431,7 @@ TEST(undo_semaphore_gives_back_a_killed_holders_unit) {
     CHECK(sem.held() == 0);
     CHECK(sem.acquire_for(std::chrono::seconds(1)) == mpsync::acquire_status::acquired);
     sem.release();
-    auto plain = mpsync::counting_semaphore::anonymous(1);
+    auto plain = mpsync::semaphore::anonymous(1);
     CHECK(!plain.is_undo() && plain.held() == 0);
 }
 

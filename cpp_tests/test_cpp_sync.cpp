@@ -1,14 +1,17 @@
 // mpsync::condition_variable (with an RLock held at level 3, across processes),
-// a producer/consumer across processes built only from the C++ types, the semaphores,
-// event, and barrier (arrival indices, completion function, an exception thrown by
-// it, reset, abort).
+// a producer/consumer across processes built only from the C++ types, the semaphores
+// (std::counting_semaphore's template and the multiprocessing ones), event, and
+// barrier (std::barrier's constructors, arrival indices, completion function, an
+// exception thrown by it, reset, abort; arrive() and arrive_and_drop() declined).
 #include "cpptest.hpp"
 
 #include <atomic>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
 
 #include <sys/time.h>
 
@@ -135,8 +138,8 @@ TEST(producer_consumer_across_processes) {
     constexpr int kSlots = 8, kItems = 5000;
     auto ring = mpsync::shared_array<long>::anonymous(kSlots, false);
     auto idx = mpsync::shared_array<long>::anonymous(4, false);  // head, tail, sum, count
-    auto free_slots = mpsync::counting_semaphore::anonymous(kSlots);
-    auto used_slots = mpsync::counting_semaphore::anonymous(0);
+    mpsync::counting_semaphore<kSlots> free_slots(kSlots);  // std:: style: anonymous, inherited
+    mpsync::counting_semaphore<kSlots> used_slots(0);
     auto m = mpsync::mutex::anonymous();
     std::vector<pid_t> kids;
     for (int p = 0; p < 2; p++)
@@ -173,9 +176,9 @@ TEST(producer_consumer_across_processes) {
 }
 
 TEST(semaphores) {
-    auto s = mpsync::counting_semaphore::anonymous(0);
+    auto s = mpsync::semaphore::anonymous(0);
     CHECK(s.max_value() == MP_SEM_VALUE_MAX);
-    CHECK(mpsync::counting_semaphore::max() == MP_SEM_VALUE_MAX);
+    CHECK(mpsync::semaphore::max() == MP_SEM_VALUE_MAX);
     CHECK(!s.try_acquire());
     auto t0 = std::chrono::steady_clock::now();
     CHECK(!s.try_acquire_for(15ms));
@@ -202,7 +205,127 @@ TEST(semaphores) {
     CHECK(b.value() == 2);
     auto b2 = mpsync::bounded_semaphore::anonymous(1, 5);
     CHECK(b2.max_value() == 5);
-    CHECK_THROWS_STATUS(mpsync::counting_semaphore::anonymous(3, 2), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::semaphore::anonymous(3, 2), MP_EINVAL);
+}
+
+// counting_semaphore<LeastMaxValue> and binary_semaphore have std::'s shape: a
+// template, max(), acquire, try_acquire, try_acquire_for/until, release(n).
+template <class S>
+constexpr bool has_std_semaphore_shape() {
+    using namespace std::chrono;
+    return std::is_same<decltype(S::max()), std::ptrdiff_t>::value &&
+           std::is_same<decltype(std::declval<S &>().acquire()), void>::value &&
+           std::is_same<decltype(std::declval<S &>().try_acquire()), bool>::value &&
+           std::is_same<decltype(std::declval<S &>().try_acquire_for(milliseconds(1))), bool>::value &&
+           std::is_same<decltype(std::declval<S &>().try_acquire_until(steady_clock::now())), bool>::value &&
+           std::is_same<decltype(std::declval<S &>().try_acquire_until(system_clock::now())), bool>::value &&
+           std::is_same<decltype(std::declval<S &>().release()), void>::value &&
+           std::is_same<decltype(std::declval<S &>().release(std::ptrdiff_t(2))), void>::value &&
+           std::is_constructible<S, std::ptrdiff_t>::value && !std::is_copy_constructible<S>::value;
+}
+static_assert(has_std_semaphore_shape<mpsync::counting_semaphore<4>>(), "counting_semaphore<4>");
+static_assert(has_std_semaphore_shape<mpsync::counting_semaphore<>>(), "counting_semaphore<>");
+static_assert(has_std_semaphore_shape<mpsync::binary_semaphore>(), "binary_semaphore");
+static_assert(std::is_same<mpsync::binary_semaphore, mpsync::counting_semaphore<1>>::value, "as std::");
+static_assert(mpsync::counting_semaphore<4>::max() == 4, "max() is LeastMaxValue");
+static_assert(mpsync::binary_semaphore::max() == 1, "binary");
+static_assert(mpsync::counting_semaphore<>::max() == MP_SEM_VALUE_MAX, "the default is the largest bound");
+
+TEST(counting_semaphore_template_as_in_std) {
+    mpsync::counting_semaphore<4> s(2);  // anonymous, inherited by fork()ed children
+    CHECK(s.max_value() == 4 && s.value() == 2);
+    s.acquire();
+    CHECK(s.try_acquire());
+    CHECK(!s.try_acquire());
+    CHECK(!s.try_acquire_for(5ms));
+    CHECK(!s.try_acquire_until(std::chrono::system_clock::now() + 5ms));
+    pid_t kid = cpt::fork_child([&] {
+        s.acquire();  // blocks until the parent releases
+        s.acquire();
+        return 0;
+    });
+    s.release(3);
+    CHECK(cpt::wait_child(kid) == 0);
+    CHECK(s.value() == 1);
+
+    // The bound is exactly max(), and the library enforces it: a release past it
+    // throws (std:: leaves it undefined).
+    s.release(3);
+    CHECK(s.value() == 4);
+    CHECK_THROWS_STATUS(s.release(), MP_EOVERFLOW);
+    CHECK_THROWS_STATUS(s.release(-1), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::counting_semaphore<4>(5), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::counting_semaphore<4>(-1), MP_EINVAL);
+
+    // binary_semaphore as a signal between processes.
+    mpsync::binary_semaphore ready(0);
+    kid = cpt::fork_child([&] {
+        ready.release();
+        return 0;
+    });
+    CHECK(ready.try_acquire_for(30s));
+    CHECK(cpt::wait_child(kid) == 0);
+    ready.release();
+    CHECK_THROWS_STATUS(ready.release(), MP_EOVERFLOW);
+
+    // By name: an existing semaphore must have the bound max(), so that max() never
+    // lies; mpsync::semaphore (the run-time-bound type) opens any.
+    std::string name = cpt::name("csem");
+    auto made = mpsync::counting_semaphore<4>::open(name.c_str(), mpsync::create_only, 0, 1);
+    auto same = mpsync::counting_semaphore<4>::open(name.c_str(), mpsync::open_existing, 0, 0);
+    CHECK(same.value() == 1 && same.max_value() == 4);
+    CHECK_CONTAINS(WHAT_OF(mpsync::counting_semaphore<8>::open(name.c_str(), mpsync::open_existing, 0, 0), MP_EBADOBJ),
+                   "mpsync::counting_semaphore<8> \"" + name + "\": open (mp_sem_get_max_value): its bound is 4, not "
+                   "max() = 8 (use mpsync::semaphore, or counting_semaphore<4>)");
+    auto any = mpsync::semaphore::open(name.c_str(), mpsync::open_existing, 0, 0);
+    CHECK(any.max_value() == 4);
+    CHECK_THROWS_STATUS(mpsync::counting_semaphore<4>::open(name.c_str(), mpsync::open_existing, 0, 5), MP_EINVAL);
+    mpsync::counting_semaphore<4>::unlink(name.c_str());
+
+    // In place and attached: the same rule.
+    auto *storage = cpt::shared<mp_sem_t>();
+    auto in_place = mpsync::counting_semaphore<2>::init(*storage, 1);
+    auto view = mpsync::counting_semaphore<2>::attach(*storage);
+    CHECK(view.try_acquire() && !in_place.try_acquire());
+    CHECK_THROWS_STATUS(mpsync::counting_semaphore<3>::attach(*storage), MP_EBADOBJ);
+
+    // The undo flavour, for bounds an undo semaphore can have.
+    auto u = mpsync::counting_semaphore<2>::anonymous(mpsync::undo, 2);
+    CHECK(u.is_undo() && u.max_value() == 2);
+    u.acquire();
+    CHECK(u.held() == 1);
+    u.release();
+}
+
+// std::barrier's constructors and max(); arrive() and arrive_and_drop() are declined
+// (the C API arrives and waits in one call, and a barrier's party count is fixed):
+// they are deleted, so that a call fails to compile at a comment that says why.
+template <class B, class = void>
+struct can_arrive : std::false_type {};
+template <class B>
+struct can_arrive<B, std::void_t<decltype(std::declval<B &>().arrive())>> : std::true_type {};
+template <class B, class = void>
+struct can_arrive_and_drop : std::false_type {};
+template <class B>
+struct can_arrive_and_drop<B, std::void_t<decltype(std::declval<B &>().arrive_and_drop())>> : std::true_type {};
+static_assert(!can_arrive<mpsync::barrier>::value, "barrier::arrive is declined");
+static_assert(!can_arrive_and_drop<mpsync::barrier>::value, "barrier::arrive_and_drop is declined");
+static_assert(mpsync::barrier::max() == MP_BARRIER_PARTIES_MAX, "std::barrier::max()");
+
+TEST(barrier_std_constructors_and_declined_members) {
+    auto runs = mpsync::shared_array<int>::anonymous(1, false);
+    mpsync::barrier b(2, [&] { __atomic_fetch_add(&runs[0], 1, __ATOMIC_SEQ_CST); });
+    CHECK(b.parties() == 2);
+    pid_t kid = cpt::fork_child([&] { return b.arrive_and_wait() <= 1 ? 0 : 1; });
+    CHECK(b.arrive_and_wait() <= 1);
+    CHECK(cpt::wait_child(kid) == 0);
+    CHECK(runs[0] == 1);  // once per phase, by the last arrival (either process)
+    CHECK_THROWS_STATUS(mpsync::barrier(0), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::barrier(-1), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::barrier(mpsync::barrier::max() + 1), MP_EINVAL);
+    CHECK_THROWS_STATUS(mpsync::barrier(std::ptrdiff_t(1) << 40), MP_EINVAL);
+    mpsync::barrier largest(mpsync::barrier::max());
+    CHECK(largest.parties() == MP_BARRIER_PARTIES_MAX);
 }
 
 TEST(event_across_processes) {

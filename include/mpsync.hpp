@@ -6,8 +6,23 @@
 // recursive_mutex, the test of one process-wide flag).
 // The C header's contracts apply unchanged; this file adds:
 //
-// Lifecycles. Each synchronization type T (mutex, recursive_mutex, counting_semaphore,
-// bounded_semaphore, condition_variable, event, barrier) is made by one of
+// Construction. A wrapper holds an object from the moment it exists: there is no empty
+// default state to misuse. As with std::mutex, a default-constructed mutex,
+// recursive_mutex, condition_variable or event is a new anonymous object (mp_T_new),
+// usable at once and shared with fork()ed children. The types whose std:: counterpart
+// needs arguments take the same ones: counting_semaphore<N> s(desired), barrier
+// b(expected[, completion]); so do the multiprocessing types: semaphore s(value),
+// bounded_semaphore s(value), shared_array<T> a(n[, with_lock]). shared_memory is made
+// by its factories only (a block always has a name, and a constructor that created
+// names would leave them behind). Unlike std::mutex's, these constructors are not
+// constexpr or noexcept: they map shared memory and throw mpsync::error
+// (errc::enomem) when that fails. A wrapper that open() will fill is best initialised
+// from open() directly (e.g. in a member initializer list): default-constructing it
+// first makes an anonymous object only to close it again.
+// The one wrapper without an object is one that was moved from or closed; any call on
+// it throws mpsync::error (errc::einval) saying so.
+//
+// Lifecycles. Besides the constructors, each synchronization type T is made by one of
 //   T::init(storage, ...)      in place: mp_T_init on caller memory (e.g. a member of a
 //                              struct in a MAP_SHARED mapping); the destructor calls
 //                              mp_T_destroy, but only in the process that called init
@@ -20,8 +35,19 @@
 //                              fork(); the destructor calls mp_T_close in whichever
 //                              process runs it (each process closes its own mapping);
 //   T::open(name, flags, mode, ...)  mp_T_open: a named object; destructor: mp_T_close;
-//   T::unlink(name)            static: removes the name (mp_unlink).
+//   T::unlink(name)            static: removes the name (mp_unlink); throws mpsync::error.
+//   T::unlink(name, ec)        static, noexcept: the same, reporting through `ec`.
+// mp_unlink removes whatever object the name holds: T only names the type in messages.
 // shared_array<T> and shared_memory have no in-place form (the C API has none).
+//
+// Semaphores. counting_semaphore<LeastMaxValue> (and binary_semaphore =
+// counting_semaphore<1>) is std::counting_semaphore's interface; its bound is exactly
+// max() == LeastMaxValue, enforced by the library (a release past it throws
+// errc::eoverflow instead of being undefined behaviour), and opening or attaching a
+// semaphore with another bound throws errc::ebadobj. semaphore and bounded_semaphore
+// are multiprocessing.Semaphore and BoundedSemaphore, with the bound chosen at run time
+// (semaphore is the type that this header called counting_semaphore before that name
+// became the std:: template).
 //
 // Destructor policy. Destructors never throw and never call std::terminate. A destroy
 // or close that fails (e.g. MP_EBUSY: the calling thread still holds the lock) leaves
@@ -33,8 +59,18 @@
 // same way.
 //
 // Errors. A call that fails throws mpsync::error (a std::system_error whose code is in
-// mpsync::category(), the category of mp_status). Outcomes are not errors: try_lock
-// returns false on MP_TIMEOUT, and explicit calls return an acquire_status.
+// mpsync::category(), the category of mp_status; broken_barrier for MP_EBROKEN). Its
+// what() names the object (its C++ type, then its name if it was opened by name, else
+// how it was made), the operation and the C call, then the reason where this header
+// can tell it, then the status:
+//   mpsync::mutex "/a b": open (mp_lock_open): character ' ' at offset 2 is not allowed
+//   (a name is 1 to 200 characters of A-Z a-z 0-9 . _ -, optionally after one leading
+//   '/'): MP_EINVAL: invalid argument
+// The reasons follow the library's documented rules (names, flags, modes, values: see
+// docs/api-conventions.md) but are looked up only after the library refused a call, so
+// the library stays the only judge of what is valid.
+// Outcomes are not errors: try_lock returns false on MP_TIMEOUT, and explicit calls
+// return an acquire_status.
 // MP_EINTR (a signal handler ran) is retried by every Lockable/TimedLockable call and
 // every std-like wait, with the time that remains; the explicit acquire*() calls take an
 // on_signal argument: on_signal::retry (default) or on_signal::report (hand
@@ -53,20 +89,27 @@
 // thread_local, so the query cannot race with other threads. acquire() returns
 // acquire_status::owner_dead explicitly, and set_owner_death_handler() installs a
 // callback that lock() runs, with the lock held, to repair the data.
+//
+// Not provided: barrier::arrive() and barrier::arrive_and_drop() (declared deleted, see
+// barrier): the C API arrives and waits in one call and has no way to drop a party.
 #ifndef MPSYNC_HPP
 #define MPSYNC_HPP
 
 #include "mpsync.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -164,13 +207,25 @@ inline std::error_code make_error_code(errc e) noexcept {
     return std::error_code(static_cast<int>(e), category());
 }
 
-/// What every failing call throws: a std::system_error in mpsync::category().
+/// What every failing call throws: a std::system_error in mpsync::category(). what()
+/// names the object, the operation, the C call and the reason (see the top of this
+/// file), then the status.
 class error : public std::system_error {
 public:
     error(mp_status status, const char *what)
         : std::system_error(status, category(), what) {}
+    error(mp_status status, const std::string &what)
+        : std::system_error(status, category(), what) {}
     /// The mp_status the C call returned.
     mp_status status() const noexcept { return code().value(); }
+};
+
+/// Thrown when a barrier is broken (MP_EBROKEN): aborted, reset, timed out, or its
+/// completion function failed.
+class broken_barrier : public error {
+public:
+    explicit broken_barrier(const char *what) : error(MP_EBROKEN, what) {}
+    explicit broken_barrier(const std::string &what) : error(MP_EBROKEN, what) {}
 };
 
 /// Handler for failures that cannot be thrown: a destructor's destroy/close, unlock().
@@ -191,9 +246,6 @@ inline std::atomic<error_handler> &error_handler_slot() noexcept {
 inline void report(const char *operation, mp_status status, const void *object) noexcept {
     error_handler h = error_handler_slot().load(std::memory_order_acquire);
     if (h) h(operation, status, object);
-}
-[[noreturn]] inline void throw_status(mp_status status, const char *what) {
-    throw error(status, what);
 }
 }  // namespace detail
 
@@ -231,11 +283,332 @@ constexpr open_flags create_only{MP_CREATE | MP_EXCL};
 /// Also accept an existing object owned by another user (MP_ANY_OWNER).
 constexpr open_flags any_owner{MP_ANY_OWNER};
 
-/// Removes a name (mp_unlink). Throws mpsync::error (e.g. errc::enoent).
-inline void unlink(const char *name) {
-    mp_status st = mp_unlink(name);
-    if (st != MP_OK) detail::throw_status(st, "mp_unlink");
+// ======================================================================================
+// Explaining failures
+// ======================================================================================
+//
+// Every exception says which object failed (its C++ type, and its name or how it was
+// made), in which operation and C call, and why, as far as this header can tell. The
+// "why" for MP_EINVAL re-checks the arguments against the library's documented rules
+// (docs/api-conventions.md: names, flags, modes; mpsync.h: each type's values). These
+// checks run only after the library refused a call: the library stays the judge of
+// what is valid, and a rule it relaxes one day can make a message vaguer, never make a
+// valid call fail here.
+
+namespace detail {
+
+inline void append_problem(std::string &problems, const std::string &problem) {
+    if (problem.empty()) return;
+    if (!problems.empty()) problems += "; ";
+    problems += problem;
 }
+
+// `s` in double quotes, with quotes, backslashes and unprintable bytes escaped; a
+// very long string is cut (the length is said), so a message stays readable.
+inline std::string quoted(const char *s) {
+    if (!s) return "(null name)";
+    constexpr std::size_t shown_max = 240;
+    std::size_t len = std::strlen(s);
+    std::string out = "\"";
+    for (std::size_t i = 0; i < len && i < shown_max; i++) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += '"';
+    if (len > shown_max) out += " (cut; " + std::to_string(len) + " bytes in all)";
+    return out;
+}
+
+inline std::string address_text(const void *p) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%p", p);
+    return buf;
+}
+
+inline std::string errno_text(int err) {
+    return "errno " + std::to_string(err) + ": " + std::strerror(err);
+}
+
+// Why `name` breaks the library's name rules, or "" if it follows them: 1 to
+// MP_NAME_MAX characters of [A-Za-z0-9._-], optionally after one leading '/', and
+// neither "." nor "..".
+inline std::string name_problem(const char *name) {
+    const std::string rule = "a name is 1 to " + std::to_string(MP_NAME_MAX) +
+                             " characters of A-Z a-z 0-9 . _ -, optionally after one leading '/'";
+    if (!name) return "the name is a null pointer (" + rule + ")";
+    const std::size_t skip = name[0] == '/' ? 1 : 0;
+    const char *bare = name + skip;
+    const std::size_t len = std::strlen(bare);
+    std::string problems;
+    if (len == 0) append_problem(problems, skip ? "nothing follows the leading '/'" : "the name is empty");
+    for (std::size_t i = 0; i < len; i++) {
+        unsigned char c = static_cast<unsigned char>(bare[i]);
+        bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == '-';
+        if (allowed) continue;
+        std::string where = " at offset " + std::to_string(i + skip);
+        if (c == '/') {
+            append_problem(problems, "'/'" + where + ": a '/' is allowed only as the first character");
+        } else if (c >= 0x20 && c < 0x7f) {
+            append_problem(problems, std::string("character '") + static_cast<char>(c) + "'" + where +
+                                         " is not allowed");
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", c);
+            append_problem(problems, std::string("byte ") + hex + where + " is not allowed");
+        }
+        break;  // the first offending character is enough to fix the name
+    }
+    if (len > MP_NAME_MAX)
+        append_problem(problems, std::to_string(len) + " characters" + (skip ? " after the '/'" : "") +
+                                     ", more than MP_NAME_MAX (" + std::to_string(MP_NAME_MAX) + ")");
+    if (std::strcmp(bare, ".") == 0 || std::strcmp(bare, "..") == 0)
+        append_problem(problems, "\".\" and \"..\" are not names");
+    if (problems.empty()) return problems;
+    return problems + " (" + rule + ")";
+}
+
+// Why `flags` are refused by *_open, or "".
+inline std::string flags_problem(std::uint32_t flags) {
+    const std::uint32_t known = std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL) | std::uint32_t(MP_ANY_OWNER);
+    std::string problems;
+    if (flags & ~known) {
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(flags & ~known));
+        append_problem(problems, std::string("flags have unknown bits ") + hex +
+                                     " (only MP_CREATE, MP_EXCL and MP_ANY_OWNER exist)");
+    }
+    if ((flags & (std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL))) == std::uint32_t(MP_EXCL))
+        append_problem(problems, "MP_EXCL without MP_CREATE means nothing (create_only is MP_CREATE | MP_EXCL)");
+    return problems;
+}
+
+// Why `mode` is refused by *_open, or "".
+inline std::string mode_problem(std::uint32_t mode) {
+    if ((mode & ~std::uint32_t(0777)) == 0) return {};
+    char oct[24];
+    std::snprintf(oct, sizeof oct, "0%o", static_cast<unsigned>(mode));
+    return std::string("mode ") + oct + " has bits outside 0777 (permission bits only; 0 means 0600)";
+}
+
+inline std::string alignment_problem(const void *storage, std::size_t align) {
+    if (!storage) return "the storage is a null pointer";
+    if (reinterpret_cast<std::uintptr_t>(storage) % align == 0) return {};
+    return "the storage at " + address_text(storage) + " is not aligned to " + std::to_string(align) +
+           " bytes (the type's MP_*_ALIGN)";
+}
+
+inline std::string sem_values_problem(std::uint32_t value, std::uint32_t max_value, bool undo) {
+    const std::uint32_t limit = undo ? std::uint32_t(MP_SEM_UNDO_VALUE_MAX) : std::uint32_t(MP_SEM_VALUE_MAX);
+    std::string problems;
+    if (max_value > limit)
+        append_problem(problems, "the bound " + std::to_string(max_value) + " is above " +
+                                     (undo ? "MP_SEM_UNDO_VALUE_MAX (" : "MP_SEM_VALUE_MAX (") +
+                                     std::to_string(limit) + ")");
+    if (value > max_value)
+        append_problem(problems, "the initial value " + std::to_string(value) + " is above the bound " +
+                                     std::to_string(max_value));
+    return problems;
+}
+
+inline std::string barrier_parties_problem(std::uint32_t parties) {
+    if (parties >= 1 && parties <= MP_BARRIER_PARTIES_MAX) return {};
+    return "parties " + std::to_string(parties) + " is outside 1.." + std::to_string(MP_BARRIER_PARTIES_MAX) +
+           " (MP_BARRIER_PARTIES_MAX)";
+}
+
+// What a call that makes or opens an object was given, kept as plain values (no
+// allocation) so that errno survives until the failure is explained.
+struct call_args {
+    enum class made { anonymous, in_place, named };
+    enum class values { none, semaphore, barrier, block };
+    made how = made::anonymous;
+    const char *name = nullptr;
+    std::uint32_t flags = 0;
+    std::uint32_t mode = 0;
+    const void *storage = nullptr;
+    std::size_t align = 0;
+    values checks = values::none;
+    std::uint32_t value = 0, max_value = 0, parties = 0;
+    bool undo = false;
+    std::size_t size = 0;
+    // For MP_EBADOBJ from an open: what else the name may hold that this type refuses.
+    const char *mismatch = "an object of another kind";
+
+    static call_args anonymous() noexcept { return call_args(); }
+    static call_args in_place(const void *storage, std::size_t align) noexcept {
+        call_args a;
+        a.how = made::in_place;
+        a.storage = storage;
+        a.align = align;
+        return a;
+    }
+    static call_args named(const char *name, open_flags flags, std::uint32_t mode) noexcept {
+        call_args a;
+        a.how = made::named;
+        a.name = name;
+        a.flags = flags.bits;
+        a.mode = mode;
+        return a;
+    }
+    call_args semaphore(std::uint32_t v, std::uint32_t max, bool undo_flavour) const noexcept {
+        call_args a = *this;
+        a.checks = values::semaphore;
+        a.value = v;
+        a.max_value = max;
+        a.undo = undo_flavour;
+        a.mismatch = undo_flavour ? "an object of another kind, or a plain (not undo) semaphore"
+                                  : "an object of another kind, or an undo semaphore";
+        return a;
+    }
+    call_args barrier(std::uint32_t n) const noexcept {
+        call_args a = *this;
+        a.checks = values::barrier;
+        a.parties = n;
+        return a;
+    }
+    call_args block(std::size_t bytes) const noexcept {
+        call_args a = *this;
+        a.checks = values::block;
+        a.size = bytes;
+        a.mismatch = "something that is not a shared-memory block (not a regular, non-empty file)";
+        return a;
+    }
+    call_args array() const noexcept {
+        call_args a = *this;
+        a.mismatch = "an object of another kind, or an array of another element type, length or "
+                     "with_lock";
+        return a;
+    }
+};
+
+// A block opened with a null name and MP_CREATE gets a fresh name from the library.
+inline bool fresh_block_name(const call_args &a) noexcept {
+    return a.checks == call_args::values::block && !a.name && (a.flags & std::uint32_t(MP_CREATE));
+}
+
+inline std::string identity_of(const std::string &type, const call_args &a) {
+    switch (a.how) {
+    case call_args::made::anonymous: return type + " (anonymous)";
+    case call_args::made::in_place: return type + " (in place at " + address_text(a.storage) + ")";
+    default: return type + " " + (fresh_block_name(a) ? std::string("(fresh name)") : quoted(a.name));
+    }
+}
+
+inline std::string invalid_args_reason(const call_args &a) {
+    std::string problems;
+    if (a.how == call_args::made::named) {
+        if (a.name || !fresh_block_name(a)) {
+            if (!a.name && a.checks == call_args::values::block)
+                append_problem(problems, "a null name is allowed only with MP_CREATE (the library then picks "
+                                         "a fresh psm_ name)");
+            else
+                append_problem(problems, name_problem(a.name));
+        }
+        append_problem(problems, flags_problem(a.flags));
+        append_problem(problems, mode_problem(a.mode));
+    }
+    if (a.how == call_args::made::in_place) append_problem(problems, alignment_problem(a.storage, a.align));
+    switch (a.checks) {
+    case call_args::values::semaphore:
+        append_problem(problems, sem_values_problem(a.value, a.max_value, a.undo));
+        break;
+    case call_args::values::barrier: append_problem(problems, barrier_parties_problem(a.parties)); break;
+    case call_args::values::block:
+        if (a.size == 0 && (a.flags & std::uint32_t(MP_CREATE)))
+            append_problem(problems, "size 0: a block that may be created needs a size above 0");
+        break;
+    default: break;
+    }
+    if (problems.empty())
+        problems = "none of the rules this header knows (name, flags, mode, values) explains it; see the "
+                   "C function's documentation in mpsync.h";
+    return problems;
+}
+
+inline std::string open_reason(mp_status st, const call_args &a, int err) {
+    const bool create = (a.flags & std::uint32_t(MP_CREATE)) != 0;
+    switch (st) {
+    case MP_EINVAL: return invalid_args_reason(a);
+    case MP_ENOENT:
+        return create ? std::string() : "open_existing does not create it (open_or_create or create_only would)";
+    case MP_EEXIST: return "create_only refuses a name that exists (open_or_create would open it)";
+    case MP_EACCES:
+        return (a.flags & std::uint32_t(MP_ANY_OWNER))
+                   ? "the file's permission bits refuse this user"
+                   : "the file's permission bits refuse this user, or it belongs to another user (any_owner "
+                     "accepts that; pass it only if that user is trusted)";
+    case MP_EBADOBJ: return std::string("the name holds ") + a.mismatch;
+    case MP_ESYS: return errno_text(err);
+    default: return {};
+    }
+}
+
+inline std::string what_text(const std::string &identity, const char *operation, const char *c_call,
+                             const std::string &reason) {
+    std::string w = identity + ": " + operation + " (" + c_call + ")";
+    if (!reason.empty()) w += ": " + reason;
+    return w;
+}
+
+[[noreturn]] inline void throw_failure(mp_status st, const std::string &what) {
+    if (st == MP_EBROKEN) throw broken_barrier(what);
+    throw error(st, what);
+}
+
+// A call that makes or opens an object of type `type_name()` failed with `st`.
+[[noreturn]] [[gnu::cold]] [[gnu::noinline]] inline void creation_failed(mp_status st, std::string (*type_name)(),
+                                                                         const char *operation, const char *c_call,
+                                                                         const call_args &a) {
+    const int err = errno;  // first: explaining allocates, which may change errno
+    const std::string reason = a.how == call_args::made::named ? open_reason(st, a, err)
+                               : st == MP_EINVAL               ? invalid_args_reason(a)
+                               : st == MP_ESYS                 ? errno_text(err)
+                                                               : std::string();
+    throw_failure(st, what_text(identity_of(type_name(), a), operation, c_call, reason));
+}
+
+// A check that this header makes itself (an argument that the C call cannot take)
+// failed before any C call.
+[[noreturn]] [[gnu::cold]] [[gnu::noinline]] inline void refused(mp_status st, std::string (*type_name)(),
+                                                                 const char *operation, const char *c_call,
+                                                                 const call_args &a, const std::string &reason) {
+    throw_failure(st, what_text(identity_of(type_name(), a), operation, c_call, reason));
+}
+
+inline std::string unlink_reason(mp_status st, const char *name, int err) {
+    switch (st) {
+    case MP_EINVAL: return name_problem(name);
+    case MP_EACCES:
+        return "no permission to remove it (in the sticky /dev/shm only the file's owner, or root, may)";
+    case MP_ESYS: return errno_text(err);
+    default: return {};
+    }
+}
+
+// mp_unlink on behalf of `type` ("" for the free function mpsync::unlink).
+inline void unlink_or_throw(const char *type, const char *name) {
+    mp_status st = mp_unlink(name);
+    if (st == MP_OK) return;
+    const int err = errno;
+    std::string identity = (*type ? std::string(type) + " " : std::string("name ")) + quoted(name);
+    throw_failure(st, what_text(identity, "unlink", "mp_unlink", unlink_reason(st, name, err)));
+}
+
+}  // namespace detail
+
+/// Removes a name (mp_unlink), whatever object it holds. Throws mpsync::error (e.g.
+/// errc::enoent) naming the name and the reason.
+inline void unlink(const char *name) { detail::unlink_or_throw("", name); }
 /// Removes a name; returns false and sets `ec` instead of throwing.
 inline bool unlink(const char *name, std::error_code &ec) noexcept {
     mp_status st = mp_unlink(name);
@@ -318,11 +691,6 @@ mp_status wait_forever(bool report_eintr, Call &&call) {
     }
 }
 
-inline acquire_status outcome(mp_status st, const char *what) {
-    if (st == MP_OK || st == MP_TIMEOUT || st == MP_OWNER_DEAD || st == MP_EINTR)
-        return static_cast<acquire_status>(st);
-    throw_status(st, what);
-}
 
 // ======================================================================================
 // The lifecycle shared by every synchronization type
@@ -337,20 +705,24 @@ struct timed_call {
     mp_status operator()(std::int64_t ms) const noexcept { return Acquire(p, true, ms); }
 };
 
-// Owns one C object of type C; Ops supplies destroy/close and their names.
-template <class C, class Ops>
+// Owns one C object of type C for the wrapper type Derived, which provides
+// `static std::string type_name()` (for messages); Ops supplies destroy/close and
+// their names.
+template <class Derived, class C, class Ops>
 class object {
 public:
     object(const object &) = delete;
     object &operator=(const object &) = delete;
     object(object &&other) noexcept
         : p_(std::exchange(other.p_, nullptr)),
+          name_(std::move(other.name_)),
           own_(std::exchange(other.own_, ownership::none)),
           pid_(other.pid_) {}
     object &operator=(object &&other) noexcept {
         if (this != &other) {
             release_quietly();
             p_ = std::exchange(other.p_, nullptr);
+            name_ = std::move(other.name_);
             own_ = std::exchange(other.own_, ownership::none);
             pid_ = other.pid_;
         }
@@ -360,7 +732,7 @@ public:
 
     /// The C object (for the mp_* functions); nullptr after a move or close().
     C *native_handle() const noexcept { return p_; }
-    /// Whether this wrapper refers to an object.
+    /// Whether this wrapper refers to an object (false only after a move or close()).
     explicit operator bool() const noexcept { return p_ != nullptr; }
 
     /// Ends the object now: mp_T_destroy (in place, in the process that made it),
@@ -368,17 +740,66 @@ public:
     /// failure (e.g. errc::ebusy) and then still owns the object, so it can be retried.
     void close() {
         mp_status st = end();
-        if (st != MP_OK) throw_status(st, own_ == ownership::in_place ? Ops::destroy_name : Ops::close_name);
+        if (st != MP_OK) fail(st, "close", own_ == ownership::in_place ? Ops::destroy_name : Ops::close_name);
         p_ = nullptr;
         own_ = ownership::none;
+        name_.clear();
     }
 
+    /// Removes the name (mp_unlink); throws mpsync::error naming this type, the name
+    /// and the reason. mp_unlink removes whatever object the name holds.
+    static void unlink(const char *name) { unlink_or_throw(Derived::type_name().c_str(), name); }
+    /// Removes the name; returns false and sets `ec` instead of throwing.
+    static bool unlink(const char *name, std::error_code &ec) noexcept { return mpsync::unlink(name, ec); }
+
 protected:
-    object() noexcept = default;
-    object(C *p, ownership own) noexcept
-        : p_(p), own_(own), pid_(own == ownership::in_place ? ::getpid() : 0) {}
+    // `name`: the name it was opened by (empty otherwise), for messages. Taken by
+    // value from the caller, which builds it before the C call, so that nothing can
+    // fail between making the C object and owning it.
+    object(C *p, ownership own, std::string name = std::string()) noexcept
+        : p_(p), name_(std::move(name)), own_(own), pid_(own == ownership::in_place ? ::getpid() : 0) {}
+
+    // "mpsync::mutex \"/jobs\"", "mpsync::event (anonymous)", ...: how messages name
+    // this object.
+    std::string identity() const {
+        std::string type = Derived::type_name();
+        if (!p_) return type + " (no object)";
+        if (!name_.empty()) return type + " " + quoted(name_.c_str());
+        switch (own_) {
+        case ownership::in_place: return type + " (in place at " + address_text(p_) + ")";
+        case ownership::view: return type + " (attached at " + address_text(p_) + ")";
+        default: return type + " (anonymous)";
+        }
+    }
+
+    // Throws for `st` from `c_call` in `operation`, naming this object. `reason`, if
+    // given, is what the caller knows; otherwise the reason is found here.
+    [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void fail(mp_status st, const char *operation, const char *c_call,
+                                                           const char *reason = nullptr) const {
+        const int err = errno;  // first: explaining allocates, which may change errno
+        std::string why = reason ? reason : "";
+        if (!p_ && st == MP_EINVAL)
+            why = "this wrapper holds no object: it was moved from or closed";
+        else if (st == MP_ESYS && why.empty())
+            why = errno_text(err);
+        throw_failure(st, what_text(identity(), operation, c_call, why));
+    }
+    [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void fail(mp_status st, const char *operation, const char *c_call,
+                                                           const std::string &reason) const {
+        fail(st, operation, c_call, reason.c_str());
+    }
+    void check(mp_status st, const char *operation, const char *c_call) const {
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) fail(st, operation, c_call);
+    }
+    // The acquire_status of an explicit call; anything else throws.
+    acquire_status outcome(mp_status st, const char *operation, const char *c_call) const {
+        if (st == MP_OK || st == MP_TIMEOUT || st == MP_OWNER_DEAD || st == MP_EINTR)
+            return static_cast<acquire_status>(st);
+        fail(st, operation, c_call);
+    }
 
     C *p_ = nullptr;
+    std::string name_;
 
 private:
     mp_status end() noexcept {
@@ -404,10 +825,6 @@ private:
     pid_t pid_ = 0;
 };
 
-inline void check(mp_status st, const char *what) {
-    if (st != MP_OK) throw_status(st, what);
-}
-
 #define MPSYNC_HPP_OPS(T)                                                                    \
     struct T##_ops {                                                                         \
         static constexpr const char *destroy_name = "mp_" #T "_destroy";                     \
@@ -423,10 +840,7 @@ MPSYNC_HPP_OPS(event)
 MPSYNC_HPP_OPS(barrier)
 #undef MPSYNC_HPP_OPS
 
-// Cold paths, kept out of line so that lock()/unlock() inline to one call and a test.
-[[noreturn]] [[gnu::cold]] [[gnu::noinline]] inline void lock_failed(mp_status st, const char *what) {
-    throw_status(st, what);
-}
+// Cold path of unlock(), kept out of line so that unlock() inlines to one call and a test.
 [[gnu::cold]] [[gnu::noinline]] inline void unlock_failed(mp_status st, const char *what,
                                                          const void *obj) noexcept {
     report(what, st, obj);
@@ -492,29 +906,35 @@ inline void owner_death_forget(const void *lock) noexcept {
 /// A non-recursive process-shared lock without an owner (CPython's Lock: any thread of
 /// any process may unlock it). Lockable and TimedLockable. A holder that dies is not
 /// detected (use recursive_mutex for that).
-class mutex : public detail::object<mp_lock_t, detail::lock_ops> {
+class mutex : public detail::object<mutex, mp_lock_t, detail::lock_ops> {
 public:
-    mutex() noexcept = default;
+    /// A new anonymous lock, usable at once like std::mutex and inherited by fork()ed
+    /// children (mp_lock_new). Throws mpsync::error (errc::enomem).
+    mutex() : object(new_anonymous(), detail::ownership::handle) {}
     /// In place: mp_lock_init on `storage` (e.g. inside a MAP_SHARED mapping).
     static mutex init(mp_lock_t &storage) {
-        detail::check(mp_lock_init(&storage), "mp_lock_init");
+        mp_status st = mp_lock_init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_lock_init",
+                                    detail::call_args::in_place(&storage, MP_LOCK_ALIGN));
         return mutex(&storage, detail::ownership::in_place);
     }
     /// A non-owning view of a lock initialised elsewhere.
     static mutex attach(mp_lock_t &lock) noexcept { return mutex(&lock, detail::ownership::view); }
-    /// A new anonymous lock, inherited by fork()ed children (mp_lock_new).
-    static mutex anonymous() {
-        mp_lock_t *p = nullptr;
-        detail::check(mp_lock_new(&p), "mp_lock_new");
-        return mutex(p, detail::ownership::handle);
-    }
+    /// A new anonymous lock, inherited by fork()ed children (mp_lock_new); the same as
+    /// the default constructor.
+    static mutex anonymous() { return mutex(); }
     /// The named lock `name` (mp_lock_open); `mode` 0 means 0600.
     static mutex open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
         mp_lock_t *p = nullptr;
-        detail::check(mp_lock_open(name, flags.bits, mode, &p), "mp_lock_open");
-        return mutex(p, detail::ownership::handle);
+        mp_status st = mp_lock_open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_lock_open", detail::call_args::named(name, flags, mode));
+        return mutex(p, detail::ownership::handle, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::mutex"; }
 
     /// Blocks until acquired (MP_EINTR retried). Throws mpsync::error on a bad object.
     void lock() {
@@ -526,7 +946,7 @@ public:
         mp_status st = mp_lock_acquire(p_, false, 0);
         if (st == MP_OK) return true;
         if (st == MP_TIMEOUT) return false;
-        detail::lock_failed(st, "mp_lock_acquire");
+        fail(st, "try_lock", "mp_lock_acquire");
     }
     /// Releases; failures (not locked, bad object) go to the error handler.
     void unlock() noexcept {
@@ -544,7 +964,7 @@ public:
 
     /// Explicit acquisition: acquired, or interrupted with on_signal::report.
     acquire_status acquire(on_signal sig = on_signal::retry) {
-        return detail::outcome(detail::wait_forever(sig == on_signal::report, call()), "mp_lock_acquire");
+        return outcome(detail::wait_forever(sig == on_signal::report, call()), "acquire", "mp_lock_acquire");
     }
     template <class Rep, class Period>
     acquire_status acquire_for(const std::chrono::duration<Rep, Period> &rel,
@@ -554,22 +974,29 @@ public:
     template <class Clock, class Duration>
     acquire_status acquire_until(const std::chrono::time_point<Clock, Duration> &abs,
                                  on_signal sig = on_signal::retry) {
-        return detail::outcome(detail::wait_until(abs, sig == on_signal::report, call()),
-                               "mp_lock_acquire");
+        return outcome(detail::wait_until(abs, sig == on_signal::report, call()), "acquire_until",
+                       "mp_lock_acquire");
     }
     /// Whether the lock is held by anyone (a snapshot).
     bool is_locked() const {
         bool v = false;
-        detail::check(mp_lock_is_locked(p_, &v), "mp_lock_is_locked");
+        check(mp_lock_is_locked(p_, &v), "is_locked", "mp_lock_is_locked");
         return v;
     }
 
 private:
-    mutex(mp_lock_t *p, detail::ownership o) noexcept : object(p, o) {}
+    mutex(mp_lock_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    static mp_lock_t *new_anonymous() {
+        mp_lock_t *p = nullptr;
+        mp_status st = mp_lock_new(&p);
+        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_lock_new", detail::call_args::anonymous());
+        return p;
+    }
     detail::timed_call<mp_lock_t, &mp_lock_acquire> call() const noexcept { return {p_}; }
     [[gnu::cold]] [[gnu::noinline]] void lock_slow(mp_status st) {
         if (st == MP_EINTR) st = detail::wait_forever(false, call());
-        if (st != MP_OK) detail::lock_failed(st, "mp_lock_acquire");
+        if (st != MP_OK) fail(st, "lock", "mp_lock_acquire");
     }
 };
 
@@ -579,31 +1006,38 @@ private:
 
 /// A recursive lock owned by one thread of one process, which reports the death of its
 /// owner (see "Owner death" at the top of this file). Lockable and TimedLockable.
-class recursive_mutex : public detail::object<mp_rlock_t, detail::rlock_ops> {
+class recursive_mutex : public detail::object<recursive_mutex, mp_rlock_t, detail::rlock_ops> {
 public:
-    recursive_mutex() noexcept = default;
+    /// A new anonymous RLock, usable at once like std::recursive_mutex and inherited by
+    /// fork()ed children (mp_rlock_new). Throws mpsync::error (errc::enomem).
+    recursive_mutex() : object(new_anonymous(), detail::ownership::handle) {}
     recursive_mutex(recursive_mutex &&) noexcept = default;
     recursive_mutex &operator=(recursive_mutex &&) noexcept = default;
 
     static recursive_mutex init(mp_rlock_t &storage) {
-        detail::check(mp_rlock_init(&storage), "mp_rlock_init");
+        mp_status st = mp_rlock_init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_rlock_init",
+                                    detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
         return recursive_mutex(&storage, detail::ownership::in_place);
     }
     static recursive_mutex attach(mp_rlock_t &lock) noexcept {
         return recursive_mutex(&lock, detail::ownership::view);
     }
-    static recursive_mutex anonymous() {
-        mp_rlock_t *p = nullptr;
-        detail::check(mp_rlock_new(&p), "mp_rlock_new");
-        return recursive_mutex(p, detail::ownership::handle);
-    }
+    /// The same as the default constructor.
+    static recursive_mutex anonymous() { return recursive_mutex(); }
     static recursive_mutex open(const char *name, open_flags flags = open_or_create,
                                 std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
         mp_rlock_t *p = nullptr;
-        detail::check(mp_rlock_open(name, flags.bits, mode, &p), "mp_rlock_open");
-        return recursive_mutex(p, detail::ownership::handle);
+        mp_status st = mp_rlock_open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_rlock_open",
+                                    detail::call_args::named(name, flags, mode));
+        return recursive_mutex(p, detail::ownership::handle, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::recursive_mutex"; }
 
     /// Blocks until acquired or re-entered (MP_EINTR retried). Owner death: recorded
     /// for owner_died(), then the owner-death handler (if any) runs with the lock held.
@@ -615,7 +1049,7 @@ public:
         mp_status st = mp_rlock_acquire(p_, false, 0);
         if (st == MP_OK) return true;
         if (st == MP_TIMEOUT) return false;
-        if (st != MP_OWNER_DEAD) detail::lock_failed(st, "mp_rlock_acquire");
+        if (st != MP_OWNER_DEAD) fail(st, "try_lock", "mp_rlock_acquire");
         on_owner_death(true);
         return true;
     }
@@ -664,7 +1098,7 @@ public:
     /// shared_array, owner death stays reported to every acquisition until an owner calls
     /// this; for any other RLock it only checks ownership. Throws mpsync::error
     /// (errc::enotowner) unless the calling thread holds the lock.
-    void mark_consistent() { detail::check(mp_rlock_mark_consistent(p_), "mp_rlock_mark_consistent"); }
+    void mark_consistent() { check(mp_rlock_mark_consistent(p_), "mark_consistent", "mp_rlock_mark_consistent"); }
 
     /// Runs `handler(*this)` in lock()/try_lock*() (and condition_variable waits) after an
     /// acquisition that reported owner death, with the lock held. If it throws, the
@@ -676,25 +1110,33 @@ public:
 
     bool is_mine() const {
         bool v = false;
-        detail::check(mp_rlock_is_mine(p_, &v), "mp_rlock_is_mine");
+        check(mp_rlock_is_mine(p_, &v), "is_mine", "mp_rlock_is_mine");
         return v;
     }
     /// The calling thread's recursion level (0 if it does not own the lock).
     std::uint32_t level() const {
         std::uint32_t v = 0;
-        detail::check(mp_rlock_count(p_, &v), "mp_rlock_count");
+        check(mp_rlock_count(p_, &v), "level", "mp_rlock_count");
         return v;
     }
     /// Whether any thread of any process holds it (a snapshot that only reads).
     bool is_locked() const {
         bool v = false;
-        detail::check(mp_rlock_is_locked(p_, &v), "mp_rlock_is_locked");
+        check(mp_rlock_is_locked(p_, &v), "is_locked", "mp_rlock_is_locked");
         return v;
     }
 
 private:
     friend class condition_variable;
-    recursive_mutex(mp_rlock_t *p, detail::ownership o) noexcept : object(p, o) {}
+    recursive_mutex(mp_rlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    static mp_rlock_t *new_anonymous() {
+        mp_rlock_t *p = nullptr;
+        mp_status st = mp_rlock_new(&p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_rlock_new", detail::call_args::anonymous());
+        return p;
+    }
     detail::timed_call<mp_rlock_t, &mp_rlock_acquire> call() const noexcept { return {p_}; }
     // MP_OK/MP_OWNER_DEAD: held. Everything else except MP_TIMEOUT throws.
     [[gnu::cold]] [[gnu::noinline]] void lock_slow(mp_status st) {
@@ -703,10 +1145,10 @@ private:
             on_owner_death(true);
             return;
         }
-        if (st != MP_OK) detail::lock_failed(st, "mp_rlock_acquire");
+        if (st != MP_OK) fail(st, "lock", "mp_rlock_acquire");
     }
     acquire_status finish(mp_status st) {
-        acquire_status r = detail::outcome(st, "mp_rlock_acquire");
+        acquire_status r = outcome(st, "acquire", "mp_rlock_acquire");
         if (r == acquire_status::owner_dead) record_owner_death();
         return r;
     }
@@ -738,95 +1180,41 @@ private:
 };
 
 // ======================================================================================
-// Semaphores: multiprocessing.Semaphore / BoundedSemaphore (mp_sem_t)
+// Semaphores: std::counting_semaphore, and multiprocessing.Semaphore /
+// BoundedSemaphore (mp_sem_t)
 // ======================================================================================
 
-/// Tag of the undo semaphore constructors (MP_SEM_UNDO): the units a thread acquired
+/// Tag of the undo semaphore factories (MP_SEM_UNDO): the units a thread acquired
 /// come back when it dies holding them, and one acquirer is told
 /// (acquire_status::owner_dead from the explicit acquire calls).
 struct undo_t {
     explicit undo_t() = default;
 };
-/// The tag value: `mpsync::counting_semaphore::anonymous(mpsync::undo, 1)`.
+/// The tag value: `mpsync::semaphore::anonymous(mpsync::undo, 1)`.
 inline constexpr undo_t undo{};
 
 namespace detail {
-template <bool Bounded>
-class semaphore : public object<mp_sem_t, sem_ops> {
+
+// What every semaphore type does once it exists; Derived adds the ways to make one.
+template <class Derived>
+class semaphore_base : public object<Derived, mp_sem_t, sem_ops> {
+    using base = object<Derived, mp_sem_t, sem_ops>;
+
 public:
-    semaphore() noexcept = default;
-    /// In place with `value` units; the bound is `value` for bounded_semaphore and
-    /// MP_SEM_VALUE_MAX for counting_semaphore unless `max_value` is given.
-    static semaphore init(mp_sem_t &storage, std::uint32_t value) {
-        return init(storage, value, default_max(value));
-    }
-    static semaphore init(mp_sem_t &storage, std::uint32_t value, std::uint32_t max_value) {
-        check(mp_sem_init(&storage, value, max_value), "mp_sem_init");
-        return semaphore(&storage, ownership::in_place);
-    }
-    static semaphore attach(mp_sem_t &sem) noexcept { return semaphore(&sem, ownership::view); }
-    static semaphore anonymous(std::uint32_t value) { return anonymous(value, default_max(value)); }
-    static semaphore anonymous(std::uint32_t value, std::uint32_t max_value) {
-        mp_sem_t *p = nullptr;
-        check(mp_sem_new(value, max_value, &p), "mp_sem_new");
-        return semaphore(p, ownership::handle);
-    }
-    /// `value`/`max_value` are used only if this call creates the semaphore.
-    static semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t value) {
-        return open(name, flags, mode, value, default_max(value));
-    }
-    static semaphore open(const char *name, open_flags flags, std::uint32_t mode,
-                          std::uint32_t value, std::uint32_t max_value) {
-        mp_sem_t *p = nullptr;
-        check(mp_sem_open(name, flags.bits, mode, value, max_value, &p), "mp_sem_open");
-        return semaphore(p, ownership::handle);
-    }
-    /// An undo semaphore (MP_SEM_UNDO) in a new anonymous mapping; the default bound is
-    /// `value` for bounded_semaphore and MP_SEM_UNDO_VALUE_MAX for counting_semaphore.
-    /// Releases are matched to holders (errc::enotowner for a thread holding no unit);
-    /// the blocking acquire() and the try_ calls count a unit that came back from a dead
-    /// holder as acquired (the report is then not seen): use acquire(on_signal) or
-    /// acquire_for/acquire_until, which return acquire_status::owner_dead.
-    static semaphore anonymous(undo_t, std::uint32_t value) {
-        return anonymous(undo, value, default_undo_max(value));
-    }
-    static semaphore anonymous(undo_t, std::uint32_t value, std::uint32_t max_value) {
-        mp_sem_t *p = nullptr;
-        check(mp_sem_new_ex(value, max_value, MP_SEM_UNDO, &p), "mp_sem_new_ex");
-        return semaphore(p, ownership::handle);
-    }
-    /// Opens or creates the undo semaphore `name`; opening one of the other flavour
-    /// throws errc::ebadobj.
-    static semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
-                          std::uint32_t value) {
-        return open(name, flags, mode, undo, value, default_undo_max(value));
-    }
-    static semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
-                          std::uint32_t value, std::uint32_t max_value) {
-        mp_sem_t *p = nullptr;
-        check(mp_sem_open_ex(name, flags.bits, mode, value, max_value, MP_SEM_UNDO, &p),
-              "mp_sem_open_ex");
-        return semaphore(p, ownership::handle);
-    }
-    static void unlink(const char *name) { mpsync::unlink(name); }
-
-    /// The largest value this implementation supports (std::counting_semaphore::max).
-    static constexpr std::ptrdiff_t max() noexcept { return MP_SEM_VALUE_MAX; }
-
     /// Takes one unit, waiting for it (MP_EINTR retried).
     void acquire() {
-        mp_status st = mp_sem_acquire(p_, true, MP_FOREVER);
+        mp_status st = mp_sem_acquire(this->p_, true, MP_FOREVER);
         if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) {
             if (st == MP_EINTR) st = wait_forever(false, call());
             // MP_OWNER_DEAD (undo semaphore): the unit is taken.
-            if (st != MP_OK && st != MP_OWNER_DEAD) lock_failed(st, "mp_sem_acquire");
+            if (st != MP_OK && st != MP_OWNER_DEAD) acquire_failed(st, "acquire");
         }
     }
     bool try_acquire() {
-        mp_status st = mp_sem_acquire(p_, false, 0);
+        mp_status st = mp_sem_acquire(this->p_, false, 0);
         if (st == MP_OK || st == MP_TIMEOUT) return st == MP_OK;
         if (st == MP_OWNER_DEAD) return true;  // undo semaphore: the unit is taken
-        lock_failed(st, "mp_sem_acquire");
+        acquire_failed(st, "try_acquire");
     }
     template <class Rep, class Period>
     bool try_acquire_for(const std::chrono::duration<Rep, Period> &rel) {
@@ -841,7 +1229,9 @@ public:
     /// an undo semaphore also returns owner_dead (a unit taken; a holder died holding
     /// units, which came back, and this caller is the one told).
     acquire_status acquire(on_signal sig) {
-        return outcome(wait_forever(sig == on_signal::report, call()), "mp_sem_acquire");
+        mp_status st = wait_forever(sig == on_signal::report, call());
+        if (st == MP_EBUSY) acquire_failed(st, "acquire");
+        return this->outcome(st, "acquire", "mp_sem_acquire");
     }
     template <class Rep, class Period>
     acquire_status acquire_for(const std::chrono::duration<Rep, Period> &rel,
@@ -851,56 +1241,297 @@ public:
     template <class Clock, class Duration>
     acquire_status acquire_until(const std::chrono::time_point<Clock, Duration> &abs,
                                  on_signal sig = on_signal::retry) {
-        return outcome(wait_until(abs, sig == on_signal::report, call()), "mp_sem_acquire");
+        mp_status st = wait_until(abs, sig == on_signal::report, call());
+        if (st == MP_EBUSY) acquire_failed(st, "acquire_until");
+        return this->outcome(st, "acquire_until", "mp_sem_acquire");
     }
     /// Adds `update` units, one at a time (mp_sem_release). Throws errc::eoverflow if
     /// the bound is reached; the units released before that stay released.
     void release(std::ptrdiff_t update = 1) {
-        if (update < 0) throw_status(MP_EINVAL, "mpsync semaphore release: negative update");
-        for (std::ptrdiff_t i = 0; i < update; i++) check(mp_sem_release(p_), "mp_sem_release");
+        if (update < 0)
+            this->fail(MP_EINVAL, "release", "mp_sem_release", "update is negative (release needs update >= 0)");
+        for (std::ptrdiff_t i = 0; i < update; i++) {
+            mp_status st = mp_sem_release(this->p_);
+            if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) release_failed(st, i, update);
+        }
     }
     /// The current number of units (a snapshot).
     std::uint32_t value() const {
         std::uint32_t v = 0;
-        check(mp_sem_get_value(p_, &v), "mp_sem_get_value");
+        this->check(mp_sem_get_value(this->p_, &v), "value", "mp_sem_get_value");
         return v;
     }
-    /// This semaphore's bound.
+    /// This semaphore's bound, as the library holds it.
     std::uint32_t max_value() const {
         std::uint32_t v = 0;
-        check(mp_sem_get_max_value(p_, &v), "mp_sem_get_max_value");
+        this->check(mp_sem_get_max_value(this->p_, &v), "max_value", "mp_sem_get_max_value");
         return v;
     }
     /// True for an undo semaphore (MP_SEM_UNDO).
     bool is_undo() const {
         std::uint32_t f = 0;
-        check(mp_sem_get_flags(p_, &f), "mp_sem_get_flags");
+        this->check(mp_sem_get_flags(this->p_, &f), "is_undo", "mp_sem_get_flags");
         return (f & MP_SEM_UNDO) != 0;
     }
     /// Units of an undo semaphore the calling thread holds (0 for a plain one).
     std::uint32_t held() const {
         std::uint32_t v = 0;
-        check(mp_sem_held(p_, &v), "mp_sem_held");
+        this->check(mp_sem_held(this->p_, &v), "held", "mp_sem_held");
         return v;
     }
 
+protected:
+    using base::base;
+
 private:
-    semaphore(mp_sem_t *p, ownership o) noexcept : object(p, o) {}
+    timed_call<mp_sem_t, &mp_sem_acquire> call() const noexcept { return {this->p_}; }
+    [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void acquire_failed(mp_status st, const char *operation) const {
+        if (st == MP_EBUSY)
+            this->fail(st, operation, "mp_sem_acquire",
+                       "the undo semaphore's holder table is full (at most MP_SEM_UNDO_HOLDERS = " +
+                           std::to_string(MP_SEM_UNDO_HOLDERS) + " threads hold units at once); nothing taken");
+        this->fail(st, operation, "mp_sem_acquire");
+    }
+    [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void release_failed(mp_status st, std::ptrdiff_t done,
+                                                                     std::ptrdiff_t update) const {
+        std::string why;
+        if (st == MP_EOVERFLOW) {
+            std::uint32_t bound = 0;
+            why = mp_sem_get_max_value(this->p_, &bound) == MP_OK
+                      ? "the semaphore is at its bound " + std::to_string(bound)
+                      : std::string("the semaphore is at its bound");
+            if (update > 1)
+                why += ", after " + std::to_string(done) + " of " + std::to_string(update) +
+                       " units (those stay released)";
+        } else if (st == MP_ENOTOWNER) {
+            why = "an undo semaphore takes a release only from a thread that holds one of its units";
+        }
+        this->fail(st, "release", "mp_sem_release", why);
+    }
+};
+
+// multiprocessing.Semaphore (Bounded = false) and BoundedSemaphore (true): the bound is
+// chosen at run time.
+template <bool Bounded>
+class mp_semaphore : public semaphore_base<mp_semaphore<Bounded>> {
+    using base = semaphore_base<mp_semaphore<Bounded>>;
+
+public:
+    /// A new anonymous semaphore with `value` units (as anonymous(value)).
+    explicit mp_semaphore(std::uint32_t value)
+        : base(make(value, default_max(value), false), ownership::handle) {}
+
+    /// In place with `value` units; the bound is `value` for bounded_semaphore and
+    /// MP_SEM_VALUE_MAX for semaphore unless `max_value` is given.
+    static mp_semaphore init(mp_sem_t &storage, std::uint32_t value) {
+        return init(storage, value, default_max(value));
+    }
+    static mp_semaphore init(mp_sem_t &storage, std::uint32_t value, std::uint32_t max_value) {
+        mp_status st = mp_sem_init(&storage, value, max_value);
+        if (st != MP_OK)
+            creation_failed(st, &type_name, "init", "mp_sem_init",
+                            call_args::in_place(&storage, MP_SEM_ALIGN).semaphore(value, max_value, false));
+        return mp_semaphore(&storage, ownership::in_place);
+    }
+    static mp_semaphore attach(mp_sem_t &sem) noexcept { return mp_semaphore(&sem, ownership::view); }
+    static mp_semaphore anonymous(std::uint32_t value) { return mp_semaphore(value); }
+    static mp_semaphore anonymous(std::uint32_t value, std::uint32_t max_value) {
+        return mp_semaphore(make(value, max_value, false), ownership::handle);
+    }
+    /// `value`/`max_value` are used only if this call creates the semaphore.
+    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t value) {
+        return open(name, flags, mode, value, default_max(value));
+    }
+    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t value,
+                             std::uint32_t max_value) {
+        std::string kept = name ? name : "";
+        mp_sem_t *p = nullptr;
+        mp_status st = mp_sem_open(name, flags.bits, mode, value, max_value, &p);
+        if (st != MP_OK)
+            creation_failed(st, &type_name, "open", "mp_sem_open",
+                            call_args::named(name, flags, mode).semaphore(value, max_value, false));
+        return mp_semaphore(p, ownership::handle, std::move(kept));
+    }
+    /// An undo semaphore (MP_SEM_UNDO) in a new anonymous mapping; the default bound is
+    /// `value` for bounded_semaphore and MP_SEM_UNDO_VALUE_MAX for semaphore.
+    /// Releases are matched to holders (errc::enotowner for a thread holding no unit);
+    /// the blocking acquire() and the try_ calls count a unit that came back from a dead
+    /// holder as acquired (the report is then not seen): use acquire(on_signal) or
+    /// acquire_for/acquire_until, which return acquire_status::owner_dead.
+    static mp_semaphore anonymous(undo_t, std::uint32_t value) {
+        return anonymous(undo, value, default_undo_max(value));
+    }
+    static mp_semaphore anonymous(undo_t, std::uint32_t value, std::uint32_t max_value) {
+        return mp_semaphore(make(value, max_value, true), ownership::handle);
+    }
+    /// Opens or creates the undo semaphore `name`; opening one of the other flavour
+    /// throws errc::ebadobj.
+    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t, std::uint32_t value) {
+        return open(name, flags, mode, undo, value, default_undo_max(value));
+    }
+    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t, std::uint32_t value,
+                             std::uint32_t max_value) {
+        std::string kept = name ? name : "";
+        mp_sem_t *p = nullptr;
+        mp_status st = mp_sem_open_ex(name, flags.bits, mode, value, max_value, MP_SEM_UNDO, &p);
+        if (st != MP_OK)
+            creation_failed(st, &type_name, "open", "mp_sem_open_ex",
+                            call_args::named(name, flags, mode).semaphore(value, max_value, true));
+        return mp_semaphore(p, ownership::handle, std::move(kept));
+    }
+    /// How exception messages name this type.
+    static std::string type_name() { return Bounded ? "mpsync::bounded_semaphore" : "mpsync::semaphore"; }
+
+    /// The largest bound this implementation supports (MP_SEM_VALUE_MAX); this
+    /// semaphore's own bound is max_value().
+    static constexpr std::ptrdiff_t max() noexcept { return MP_SEM_VALUE_MAX; }
+
+private:
+    mp_semaphore(mp_sem_t *p, ownership o, std::string name = std::string()) noexcept
+        : base(p, o, std::move(name)) {}
     static std::uint32_t default_max(std::uint32_t value) noexcept {
         return Bounded ? value : std::uint32_t(MP_SEM_VALUE_MAX);
     }
     static std::uint32_t default_undo_max(std::uint32_t value) noexcept {
         return Bounded ? value : std::uint32_t(MP_SEM_UNDO_VALUE_MAX);
     }
-    detail::timed_call<mp_sem_t, &mp_sem_acquire> call() const noexcept { return {p_}; }
+    static mp_sem_t *make(std::uint32_t value, std::uint32_t max_value, bool undo_flavour) {
+        mp_sem_t *p = nullptr;
+        mp_status st = undo_flavour ? mp_sem_new_ex(value, max_value, MP_SEM_UNDO, &p)
+                                    : mp_sem_new(value, max_value, &p);
+        if (st != MP_OK)
+            creation_failed(st, &type_name, "create", undo_flavour ? "mp_sem_new_ex" : "mp_sem_new",
+                            call_args::anonymous().semaphore(value, max_value, undo_flavour));
+        return p;
+    }
 };
+
 }  // namespace detail
 
-/// multiprocessing.Semaphore: std::counting_semaphore's interface, bound MP_SEM_VALUE_MAX.
-using counting_semaphore = detail::semaphore<false>;
+/// multiprocessing.Semaphore: the bound is MP_SEM_VALUE_MAX unless given. (This header
+/// called it counting_semaphore before that name became the std:: template below;
+/// counting_semaphore<>, whose bound is also MP_SEM_VALUE_MAX, replaces it where no
+/// other bound is passed.)
+using semaphore = detail::mp_semaphore<false>;
 /// multiprocessing.BoundedSemaphore: the bound is the initial value by default; a
 /// release beyond it throws errc::eoverflow.
-using bounded_semaphore = detail::semaphore<true>;
+using bounded_semaphore = detail::mp_semaphore<true>;
+
+/// std::counting_semaphore<LeastMaxValue> across processes: the bound is exactly max()
+/// == LeastMaxValue. A release past it throws errc::eoverflow (for std:: it is
+/// undefined behaviour); opening or attaching a semaphore whose bound differs throws
+/// errc::ebadobj, so max() always tells the truth. Plus the lifecycles (init, attach,
+/// anonymous, open, unlink), the explicit acquire calls, value(), and undo semaphores
+/// for LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX.
+template <std::ptrdiff_t LeastMaxValue = MP_SEM_VALUE_MAX>
+class counting_semaphore : public detail::semaphore_base<counting_semaphore<LeastMaxValue>> {
+    static_assert(LeastMaxValue >= 0 && LeastMaxValue <= MP_SEM_VALUE_MAX,
+                  "mpsync::counting_semaphore<LeastMaxValue>: LeastMaxValue must be 0 .. MP_SEM_VALUE_MAX");
+    using base = detail::semaphore_base<counting_semaphore<LeastMaxValue>>;
+
+public:
+    /// A new anonymous semaphore with `desired` units (0 .. max()), shared with
+    /// fork()ed children, as std::counting_semaphore(desired).
+    explicit counting_semaphore(std::ptrdiff_t desired)
+        : base(make(units(desired, "create", "mp_sem_new", detail::call_args::anonymous()), false),
+               detail::ownership::handle) {}
+
+    /// The bound: LeastMaxValue.
+    static constexpr std::ptrdiff_t max() noexcept { return LeastMaxValue; }
+
+    static counting_semaphore init(mp_sem_t &storage, std::ptrdiff_t desired) {
+        auto where = detail::call_args::in_place(&storage, MP_SEM_ALIGN);
+        std::uint32_t value = units(desired, "init", "mp_sem_init", where);
+        mp_status st = mp_sem_init(&storage, value, bound);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_sem_init", where.semaphore(value, bound, false));
+        return counting_semaphore(&storage, detail::ownership::in_place);
+    }
+    /// A non-owning view; throws errc::ebadobj unless `sem` is a live semaphore whose
+    /// bound is max().
+    static counting_semaphore attach(mp_sem_t &sem) {
+        counting_semaphore s(&sem, detail::ownership::view);
+        s.require_bound("attach");
+        return s;
+    }
+    static counting_semaphore anonymous(std::ptrdiff_t desired) { return counting_semaphore(desired); }
+    /// `desired` is used only if this call creates the semaphore; an existing one must
+    /// have the bound max() (errc::ebadobj otherwise).
+    static counting_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::ptrdiff_t desired) {
+        return open_flavour(name, flags, mode, desired, false);
+    }
+    /// An undo semaphore (see mpsync::semaphore::anonymous(undo_t, ...)).
+    static counting_semaphore anonymous(undo_t, std::ptrdiff_t desired) {
+        static_assert(LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX,
+                      "an undo semaphore's bound is at most MP_SEM_UNDO_VALUE_MAX (8388607): use a "
+                      "smaller LeastMaxValue, or mpsync::semaphore");
+        return counting_semaphore(make(units(desired, "create", "mp_sem_new_ex", detail::call_args::anonymous()), true),
+                                  detail::ownership::handle);
+    }
+    static counting_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
+                                   std::ptrdiff_t desired) {
+        static_assert(LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX,
+                      "an undo semaphore's bound is at most MP_SEM_UNDO_VALUE_MAX (8388607): use a "
+                      "smaller LeastMaxValue, or mpsync::semaphore");
+        return open_flavour(name, flags, mode, desired, true);
+    }
+    /// How exception messages name this type.
+    static std::string type_name() {
+        return "mpsync::counting_semaphore<" + std::to_string(LeastMaxValue) + ">";
+    }
+
+private:
+    static constexpr std::uint32_t bound = static_cast<std::uint32_t>(LeastMaxValue);
+
+    counting_semaphore(mp_sem_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : base(p, o, std::move(name)) {}
+
+    // `desired` as a count of units; std:: requires 0 <= desired <= max().
+    static std::uint32_t units(std::ptrdiff_t desired, const char *operation, const char *c_call,
+                               const detail::call_args &where) {
+        if (desired < 0 || desired > LeastMaxValue)
+            detail::refused(MP_EINVAL, &type_name, operation, c_call, where,
+                            "desired " + std::to_string(desired) + " is outside 0..max() = " +
+                                std::to_string(LeastMaxValue));
+        return static_cast<std::uint32_t>(desired);
+    }
+    static mp_sem_t *make(std::uint32_t value, bool undo_flavour) {
+        mp_sem_t *p = nullptr;
+        mp_status st = undo_flavour ? mp_sem_new_ex(value, bound, MP_SEM_UNDO, &p) : mp_sem_new(value, bound, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", undo_flavour ? "mp_sem_new_ex" : "mp_sem_new",
+                                    detail::call_args::anonymous().semaphore(value, bound, undo_flavour));
+        return p;
+    }
+    static counting_semaphore open_flavour(const char *name, open_flags flags, std::uint32_t mode,
+                                           std::ptrdiff_t desired, bool undo_flavour) {
+        const char *c_call = undo_flavour ? "mp_sem_open_ex" : "mp_sem_open";
+        auto where = detail::call_args::named(name, flags, mode);
+        std::uint32_t value = units(desired, "open", c_call, where);
+        std::string kept = name ? name : "";
+        mp_sem_t *p = nullptr;
+        mp_status st = undo_flavour ? mp_sem_open_ex(name, flags.bits, mode, value, bound, MP_SEM_UNDO, &p)
+                                    : mp_sem_open(name, flags.bits, mode, value, bound, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", c_call, where.semaphore(value, bound, undo_flavour));
+        counting_semaphore s(p, detail::ownership::handle, std::move(kept));
+        s.require_bound("open");  // an existing semaphore keeps its own bound
+        return s;
+    }
+    // max() must be the bound the library enforces: refuse any other (the wrapper,
+    // if it owns a handle, closes it while the exception propagates).
+    void require_bound(const char *operation) const {
+        std::uint32_t actual = 0;
+        this->check(mp_sem_get_max_value(this->p_, &actual), operation, "mp_sem_get_max_value");
+        if (actual != bound)
+            this->fail(MP_EBADOBJ, operation, "mp_sem_get_max_value",
+                       "its bound is " + std::to_string(actual) + ", not max() = " + std::to_string(LeastMaxValue) +
+                           " (use mpsync::semaphore, or counting_semaphore<" + std::to_string(actual) + ">)");
+    }
+};
+
+/// std::binary_semaphore across processes: a counting_semaphore whose bound is 1.
+using binary_semaphore = counting_semaphore<1>;
 
 // ======================================================================================
 // condition_variable: multiprocessing.Condition (mp_cond_t)
@@ -910,37 +1541,43 @@ using bounded_semaphore = detail::semaphore<true>;
 /// std::unique_lock of either). With a recursive_mutex held at level N, a wait releases
 /// all N levels and returns with the lock held at level N again. MP_EINTR is retried
 /// with the remaining time. Wake-ups are never spurious (but re-check the predicate).
-class condition_variable : public detail::object<mp_cond_t, detail::cond_ops> {
+class condition_variable : public detail::object<condition_variable, mp_cond_t, detail::cond_ops> {
 public:
-    condition_variable() noexcept = default;
+    /// A new anonymous condition variable, usable at once like
+    /// std::condition_variable and inherited by fork()ed children (mp_cond_new).
+    condition_variable() : object(new_anonymous(), detail::ownership::handle) {}
     static condition_variable init(mp_cond_t &storage) {
-        detail::check(mp_cond_init(&storage), "mp_cond_init");
+        mp_status st = mp_cond_init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_cond_init",
+                                    detail::call_args::in_place(&storage, MP_COND_ALIGN));
         return condition_variable(&storage, detail::ownership::in_place);
     }
     static condition_variable attach(mp_cond_t &cond) noexcept {
         return condition_variable(&cond, detail::ownership::view);
     }
-    static condition_variable anonymous() {
-        mp_cond_t *p = nullptr;
-        detail::check(mp_cond_new(&p), "mp_cond_new");
-        return condition_variable(p, detail::ownership::handle);
-    }
+    /// The same as the default constructor.
+    static condition_variable anonymous() { return condition_variable(); }
     static condition_variable open(const char *name, open_flags flags = open_or_create,
                                    std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
         mp_cond_t *p = nullptr;
-        detail::check(mp_cond_open(name, flags.bits, mode, &p), "mp_cond_open");
-        return condition_variable(p, detail::ownership::handle);
+        mp_status st = mp_cond_open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_cond_open", detail::call_args::named(name, flags, mode));
+        return condition_variable(p, detail::ownership::handle, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::condition_variable"; }
 
-    void notify_one() { detail::check(mp_cond_notify(p_, 1), "mp_cond_notify"); }
-    void notify_all() { detail::check(mp_cond_notify_all(p_), "mp_cond_notify_all"); }
+    void notify_one() { check(mp_cond_notify(p_, 1), "notify_one", "mp_cond_notify"); }
+    void notify_all() { check(mp_cond_notify_all(p_), "notify_all", "mp_cond_notify_all"); }
     /// Wakes up to `n` waiters.
-    void notify(std::uint32_t n) { detail::check(mp_cond_notify(p_, n), "mp_cond_notify"); }
+    void notify(std::uint32_t n) { check(mp_cond_notify(p_, n), "notify", "mp_cond_notify"); }
     /// Threads waiting for a notification that no notify has picked yet (a snapshot).
     std::uint32_t n_waiting() const {
         std::uint32_t v = 0;
-        detail::check(mp_cond_n_waiting(p_, &v), "mp_cond_n_waiting");
+        check(mp_cond_n_waiting(p_, &v), "n_waiting", "mp_cond_n_waiting");
         return v;
     }
 
@@ -974,14 +1611,21 @@ public:
     }
 
 private:
-    condition_variable(mp_cond_t *p, detail::ownership o) noexcept : object(p, o) {}
+    condition_variable(mp_cond_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    static mp_cond_t *new_anonymous() {
+        mp_cond_t *p = nullptr;
+        mp_status st = mp_cond_new(&p);
+        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_cond_new", detail::call_args::anonymous());
+        return p;
+    }
 
     static mutex &lockable(mutex &m) noexcept { return m; }
     static recursive_mutex &lockable(recursive_mutex &m) noexcept { return m; }
     template <class M>
-    static M &lockable(std::unique_lock<M> &l) {
+    M &lockable(std::unique_lock<M> &l) const {
         if (!l.owns_lock())
-            detail::throw_status(MP_ENOTOWNER, "mpsync::condition_variable wait: unique_lock not locked");
+            fail(MP_ENOTOWNER, "wait", "mp_cond_wait", "the std::unique_lock passed to wait does not hold its mutex");
         return *l.mutex();
     }
 
@@ -995,7 +1639,7 @@ private:
         mp_cond_t *c = p_;
         mp_lock_t *l = m.native_handle();
         mp_status st = loop([c, l](std::int64_t ms) { return mp_cond_wait_lock(c, l, ms); });
-        if (st != MP_OK && st != MP_TIMEOUT) detail::throw_status(st, "mp_cond_wait_lock");
+        if (st != MP_OK && st != MP_TIMEOUT) fail(st, "wait", "mp_cond_wait_lock");
         return st;
     }
     template <class Loop>
@@ -1010,7 +1654,7 @@ private:
             m.on_owner_death(false);
             return MP_OK;
         }
-        if (st != MP_OK && st != MP_TIMEOUT) detail::throw_status(st, "mp_cond_wait");
+        if (st != MP_OK && st != MP_TIMEOUT) fail(st, "wait", "mp_cond_wait");
         return st;
     }
 };
@@ -1019,38 +1663,44 @@ private:
 // event: multiprocessing.Event (mp_event_t)
 // ======================================================================================
 
-class event : public detail::object<mp_event_t, detail::event_ops> {
+/// A flag that processes set, clear and wait for (multiprocessing.Event).
+class event : public detail::object<event, mp_event_t, detail::event_ops> {
 public:
-    event() noexcept = default;
+    /// A new anonymous event, not set, inherited by fork()ed children (mp_event_new).
+    event() : object(new_anonymous(), detail::ownership::handle) {}
     static event init(mp_event_t &storage) {
-        detail::check(mp_event_init(&storage), "mp_event_init");
+        mp_status st = mp_event_init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_event_init",
+                                    detail::call_args::in_place(&storage, MP_EVENT_ALIGN));
         return event(&storage, detail::ownership::in_place);
     }
     static event attach(mp_event_t &e) noexcept { return event(&e, detail::ownership::view); }
-    static event anonymous() {
-        mp_event_t *p = nullptr;
-        detail::check(mp_event_new(&p), "mp_event_new");
-        return event(p, detail::ownership::handle);
-    }
+    /// The same as the default constructor.
+    static event anonymous() { return event(); }
     static event open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
         mp_event_t *p = nullptr;
-        detail::check(mp_event_open(name, flags.bits, mode, &p), "mp_event_open");
-        return event(p, detail::ownership::handle);
+        mp_status st = mp_event_open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_event_open", detail::call_args::named(name, flags, mode));
+        return event(p, detail::ownership::handle, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::event"; }
 
-    void set() { detail::check(mp_event_set(p_), "mp_event_set"); }
-    void clear() { detail::check(mp_event_clear(p_), "mp_event_clear"); }
+    void set() { check(mp_event_set(p_), "set", "mp_event_set"); }
+    void clear() { check(mp_event_clear(p_), "clear", "mp_event_clear"); }
     bool is_set() const {
         bool v = false;
-        detail::check(mp_event_is_set(p_, &v), "mp_event_is_set");
+        check(mp_event_is_set(p_, &v), "is_set", "mp_event_is_set");
         return v;
     }
     /// Waits until set (MP_EINTR retried).
     void wait() {
         mp_event_t *p = p_;
-        detail::check(detail::wait_forever(false, [p](std::int64_t ms) { return mp_event_wait(p, ms); }),
-                      "mp_event_wait");
+        check(detail::wait_forever(false, [p](std::int64_t ms) { return mp_event_wait(p, ms); }), "wait",
+              "mp_event_wait");
     }
     /// True if the flag was set before the deadline.
     template <class Rep, class Period>
@@ -1062,24 +1712,24 @@ public:
         mp_event_t *p = p_;
         mp_status st = detail::wait_until(abs, false, [p](std::int64_t ms) { return mp_event_wait(p, ms); });
         if (st == MP_TIMEOUT) return false;
-        detail::check(st, "mp_event_wait");
+        check(st, "wait_until", "mp_event_wait");
         return true;
     }
 
 private:
-    event(mp_event_t *p, detail::ownership o) noexcept : object(p, o) {}
+    event(mp_event_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    static mp_event_t *new_anonymous() {
+        mp_event_t *p = nullptr;
+        mp_status st = mp_event_new(&p);
+        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_event_new", detail::call_args::anonymous());
+        return p;
+    }
 };
 
 // ======================================================================================
 // barrier: multiprocessing.Barrier (mp_barrier_t)
 // ======================================================================================
-
-/// Thrown when a barrier is broken (MP_EBROKEN): aborted, reset, timed out, or its
-/// completion function failed.
-class broken_barrier : public error {
-public:
-    explicit broken_barrier(const char *what) : error(MP_EBROKEN, what) {}
-};
 
 }  // namespace mpsync
 
@@ -1092,29 +1742,47 @@ inline int mpsync_hpp_barrier_completion(void *ctx) noexcept;
 
 namespace mpsync {
 
-class barrier : public detail::object<mp_barrier_t, detail::barrier_ops> {
+/// A reusable barrier for a fixed number of parties in any processes
+/// (multiprocessing.Barrier, with std::barrier's constructor and arrive_and_wait).
+class barrier : public detail::object<barrier, mp_barrier_t, detail::barrier_ops> {
 public:
-    barrier() noexcept = default;
+    /// A new anonymous barrier for `expected` parties (1 .. max()), shared with
+    /// fork()ed children, as std::barrier(expected).
+    explicit barrier(std::ptrdiff_t expected)
+        : object(new_anonymous(parties_of(expected)), detail::ownership::handle) {}
+    /// The same, with a completion function (see set_completion), as
+    /// std::barrier(expected, completion).
+    barrier(std::ptrdiff_t expected, std::function<void()> completion) : barrier(expected) {
+        completion_ = std::move(completion);
+    }
     barrier(barrier &&) noexcept = default;
     barrier &operator=(barrier &&) noexcept = default;
 
     static barrier init(mp_barrier_t &storage, std::uint32_t parties) {
-        detail::check(mp_barrier_init(&storage, parties), "mp_barrier_init");
+        mp_status st = mp_barrier_init(&storage, parties);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_barrier_init",
+                                    detail::call_args::in_place(&storage, MP_BARRIER_ALIGN).barrier(parties));
         return barrier(&storage, detail::ownership::in_place);
     }
     static barrier attach(mp_barrier_t &b) noexcept { return barrier(&b, detail::ownership::view); }
     static barrier anonymous(std::uint32_t parties) {
-        mp_barrier_t *p = nullptr;
-        detail::check(mp_barrier_new(parties, &p), "mp_barrier_new");
-        return barrier(p, detail::ownership::handle);
+        return barrier(new_anonymous(parties), detail::ownership::handle);
     }
     /// `parties` is used only if this call creates the barrier.
     static barrier open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t parties) {
+        std::string kept = name ? name : "";
         mp_barrier_t *p = nullptr;
-        detail::check(mp_barrier_open(name, flags.bits, mode, parties, &p), "mp_barrier_open");
-        return barrier(p, detail::ownership::handle);
+        mp_status st = mp_barrier_open(name, flags.bits, mode, parties, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_barrier_open",
+                                    detail::call_args::named(name, flags, mode).barrier(parties));
+        return barrier(p, detail::ownership::handle, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::barrier"; }
+    /// The largest number of parties (MP_BARRIER_PARTIES_MAX), as std::barrier::max().
+    static constexpr std::ptrdiff_t max() noexcept { return MP_BARRIER_PARTIES_MAX; }
 
     /// The function the last arriving thread runs before anyone is released, if that
     /// thread is in this process and waits through this wrapper (each process sets its
@@ -1140,22 +1808,38 @@ public:
             return deadline <= now ? std::int64_t(0) : detail::ceil_ms(deadline - now);
         });
     }
+
+    // Not provided, and declared deleted so that a call names this comment instead of
+    // "no member named ...":
+    //  - arrive(): std::barrier's arrival without waiting (a token to wait on later).
+    //    The C API has no such split: mp_barrier_wait arrives and waits in one call.
+    //    Emulating it with a helper thread that waits in the caller's place was
+    //    rejected: a thread per arrival, the completion function run on that thread,
+    //    and a thread that must outlive the call yet not the wrapper.
+    //  - arrive_and_drop(): leaving for good, lowering the number of parties of later
+    //    phases. A barrier's party count is fixed when it is created, and no C call
+    //    changes it.
+    // Both would need new calls in the C API (mp_barrier_arrive returning a phase
+    // token with a matching wait, and mp_barrier_arrive_and_drop).
+    void arrive(std::ptrdiff_t update = 1) = delete;
+    void arrive_and_drop() = delete;
+
     /// Breaks the barrier: waiters and later arrivals get broken_barrier until reset().
-    void abort() { detail::check(mp_barrier_abort(p_), "mp_barrier_abort"); }
-    void reset() { detail::check(mp_barrier_reset(p_), "mp_barrier_reset"); }
+    void abort() { check(mp_barrier_abort(p_), "abort", "mp_barrier_abort"); }
+    void reset() { check(mp_barrier_reset(p_), "reset", "mp_barrier_reset"); }
     std::uint32_t parties() const {
         std::uint32_t v = 0;
-        detail::check(mp_barrier_parties(p_, &v), "mp_barrier_parties");
+        check(mp_barrier_parties(p_, &v), "parties", "mp_barrier_parties");
         return v;
     }
     std::uint32_t n_waiting() const {
         std::uint32_t v = 0;
-        detail::check(mp_barrier_n_waiting(p_, &v), "mp_barrier_n_waiting");
+        check(mp_barrier_n_waiting(p_, &v), "n_waiting", "mp_barrier_n_waiting");
         return v;
     }
     bool is_broken() const {
         bool v = false;
-        detail::check(mp_barrier_is_broken(p_, &v), "mp_barrier_is_broken");
+        check(mp_barrier_is_broken(p_, &v), "is_broken", "mp_barrier_is_broken");
         return v;
     }
 
@@ -1165,7 +1849,25 @@ public:
     };
 
 private:
-    barrier(mp_barrier_t *p, detail::ownership o) noexcept : object(p, o) {}
+    barrier(mp_barrier_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    // `expected` as the C API's party count; values that do not even fit are refused
+    // here, the rest is for the library to judge.
+    static std::uint32_t parties_of(std::ptrdiff_t expected) {
+        if (expected < 0 || static_cast<std::uintmax_t>(expected) > std::numeric_limits<std::uint32_t>::max())
+            detail::refused(MP_EINVAL, &type_name, "create", "mp_barrier_new", detail::call_args::anonymous(),
+                            "expected " + std::to_string(expected) + " is outside 1..max() = " +
+                                std::to_string(MP_BARRIER_PARTIES_MAX));
+        return static_cast<std::uint32_t>(expected);
+    }
+    static mp_barrier_t *new_anonymous(std::uint32_t parties) {
+        mp_barrier_t *p = nullptr;
+        mp_status st = mp_barrier_new(parties, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_barrier_new",
+                                    detail::call_args::anonymous().barrier(parties));
+        return p;
+    }
     // `timeout()` gives each attempt's timeout in milliseconds.
     template <class Timeout>
     std::uint32_t wait(Timeout timeout) {
@@ -1176,8 +1878,11 @@ private:
         do st = mp_barrier_wait(p_, timeout(), action, &ctx, &index);
         while (st == MP_EINTR);
         if (ctx.failure) std::rethrow_exception(ctx.failure);
-        if (st == MP_EBROKEN) throw broken_barrier("mp_barrier_wait");
-        detail::check(st, "mp_barrier_wait");
+        if (st == MP_EBROKEN)
+            fail(st, "arrive_and_wait", "mp_barrier_wait",
+                 "aborted, reset, timed out (a timeout breaks it for every party) or its completion function "
+                 "failed; reset() makes it usable again");
+        check(st, "arrive_and_wait", "mp_barrier_wait");
         return index;
     }
     std::function<void()> completion_;
@@ -1204,8 +1909,11 @@ namespace mpsync {
 
 namespace detail {
 template <class T> struct type_code;
-#define MPSYNC_HPP_TYPE(T, code) \
-    template <> struct type_code<T> { static constexpr mp_type value = code; };
+#define MPSYNC_HPP_TYPE(T, code)                        \
+    template <> struct type_code<T> {                   \
+        static constexpr mp_type value = code;          \
+        static constexpr const char *cpp_name = #T;     \
+    };
 MPSYNC_HPP_TYPE(char, MP_TYPE_CHAR)
 MPSYNC_HPP_TYPE(signed char, MP_TYPE_BYTE)
 MPSYNC_HPP_TYPE(unsigned char, MP_TYPE_UBYTE)
@@ -1239,12 +1947,15 @@ public:
     using size_type = std::size_t;
     using iterator = T *;
 
-    shared_array() noexcept = default;
+    /// A zeroed anonymous array of `n` elements, inherited by fork() (as anonymous()).
+    explicit shared_array(std::size_t n, bool with_lock = true) : shared_array(make(n, with_lock), std::string()) {}
     shared_array(const shared_array &) = delete;
     shared_array &operator=(const shared_array &) = delete;
     shared_array(shared_array &&o) noexcept
         : p_(std::exchange(o.p_, nullptr)), data_(std::exchange(o.data_, nullptr)),
-          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)) {}
+          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)), name_(std::move(o.name_)) {
+        o.lock_.reset();
+    }
     shared_array &operator=(shared_array &&o) noexcept {
         if (this != &o) {
             close_quietly();
@@ -1252,27 +1963,33 @@ public:
             data_ = std::exchange(o.data_, nullptr);
             size_ = std::exchange(o.size_, 0);
             lock_ = std::move(o.lock_);
+            o.lock_.reset();
+            name_ = std::move(o.name_);
         }
         return *this;
     }
     ~shared_array() { close_quietly(); }
 
     /// A zeroed anonymous array of `n` elements, inherited by fork() (mp_array_new).
-    static shared_array anonymous(std::size_t n, bool with_lock = true) {
-        mp_array_t *p = nullptr;
-        detail::check(mp_array_new(detail::type_code<value_type>::value, n, with_lock, &p), "mp_array_new");
-        return shared_array(p);
-    }
+    static shared_array anonymous(std::size_t n, bool with_lock = true) { return shared_array(n, with_lock); }
     /// The named array `name`; an existing one must match T, `n` and `with_lock`.
     static shared_array open(const char *name, open_flags flags, std::uint32_t mode, std::size_t n,
                              bool with_lock = true) {
+        std::string kept = name ? name : "";
         mp_array_t *p = nullptr;
-        detail::check(mp_array_open(name, flags.bits, mode, detail::type_code<value_type>::value, n,
-                                    with_lock, &p),
-                      "mp_array_open");
-        return shared_array(p);
+        mp_status st = mp_array_open(name, flags.bits, mode, detail::type_code<value_type>::value, n, with_lock, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_array_open",
+                                    detail::call_args::named(name, flags, mode).array());
+        return shared_array(p, std::move(kept));
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// Removes the name (mp_unlink); see mpsync::unlink.
+    static void unlink(const char *name) { detail::unlink_or_throw(type_name().c_str(), name); }
+    static bool unlink(const char *name, std::error_code &ec) noexcept { return mpsync::unlink(name, ec); }
+    /// How exception messages name this type.
+    static std::string type_name() {
+        return std::string("mpsync::shared_array<") + detail::type_code<value_type>::cpp_name + ">";
+    }
 
     T *data() const noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }
@@ -1281,7 +1998,7 @@ public:
     T *end() const noexcept { return data_ + size_; }
     T &operator[](std::size_t i) const noexcept { return data_[i]; }
     T &at(std::size_t i) const {
-        if (i >= size_) throw std::out_of_range("mpsync::shared_array::at: index out of range");
+        if (i >= size_) throw std::out_of_range(out_of_range_text("at", i));
         return data_[i];
     }
 #ifdef MPSYNC_HPP_HAS_SPAN
@@ -1290,26 +2007,26 @@ public:
 #endif
     /// The array's lock; throws errc::einval for an array made without one.
     recursive_mutex &get_lock() {
-        if (!lock_) detail::throw_status(MP_EINVAL, "mpsync::shared_array::get_lock: array has no lock");
-        return lock_;
+        if (!lock_) fail(MP_EINVAL, "get_lock", "mp_array_get_lock", "the array was made without a lock (with_lock = false)");
+        return *lock_;
     }
-    bool has_lock() const noexcept { return static_cast<bool>(lock_); }
+    bool has_lock() const noexcept { return lock_.has_value(); }
 
     /// Element `i`, copied under the lock (mp_array_get). Owner death of the lock is
     /// reported as acquire_status::owner_dead in `*status` if given (else ignored).
     value_type load(std::size_t i, acquire_status *status = nullptr) const {
         value_type v{};
         mp_status st = mp_array_get(p_, i, &v);
-        if (st == MP_ERANGE) throw std::out_of_range("mpsync::shared_array::load: index out of range");
-        if (st != MP_OWNER_DEAD) detail::check(st, "mp_array_get");
+        if (st == MP_ERANGE) throw std::out_of_range(out_of_range_text("load", i));
+        if (st != MP_OWNER_DEAD && st != MP_OK) fail(st, "load", "mp_array_get");
         if (status) *status = st == MP_OWNER_DEAD ? acquire_status::owner_dead : acquire_status::acquired;
         return v;
     }
     /// Writes element `i` under the lock (mp_array_set); owner death as in load().
     void store(std::size_t i, value_type v, acquire_status *status = nullptr) {
         mp_status st = mp_array_set(p_, i, &v);
-        if (st == MP_ERANGE) throw std::out_of_range("mpsync::shared_array::store: index out of range");
-        if (st != MP_OWNER_DEAD) detail::check(st, "mp_array_set");
+        if (st == MP_ERANGE) throw std::out_of_range(out_of_range_text("store", i));
+        if (st != MP_OWNER_DEAD && st != MP_OK) fail(st, "store", "mp_array_set");
         if (status) *status = st == MP_OWNER_DEAD ? acquire_status::owner_dead : acquire_status::acquired;
     }
 
@@ -1317,7 +2034,12 @@ public:
     /// until then every locked access, and every acquisition of get_lock(), reports
     /// owner death. Hold get_lock() while calling it; throws mpsync::error
     /// (errc::enotowner) otherwise, and errc::einval for an array without a lock.
-    void mark_consistent() { detail::check(mp_array_mark_consistent(p_), "mp_array_mark_consistent"); }
+    void mark_consistent() {
+        mp_status st = mp_array_mark_consistent(p_);
+        if (st != MP_OK)
+            fail(st, "mark_consistent", "mp_array_mark_consistent",
+                 st == MP_EINVAL && p_ && !lock_ ? "the array was made without a lock (with_lock = false)" : nullptr);
+    }
 
     mp_array_t *native_handle() const noexcept { return p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
@@ -1326,24 +2048,59 @@ public:
     /// lock) and then still owns the array.
     void close() {
         if (!p_) return;
-        detail::check(mp_array_close(p_), "mp_array_close");
+        mp_status st = mp_array_close(p_);
+        if (st != MP_OK) fail(st, "close", "mp_array_close");
         forget();
     }
 
 private:
-    explicit shared_array(mp_array_t *p) : p_(p) {
+    // Takes ownership of `p` at once, so that a check below that throws closes it.
+    shared_array(mp_array_t *p, std::string name) : p_(p), name_(std::move(name)) {
         // The element size and count come from the library's private record, never
         // from the shared memory; check that they agree with T before handing out T*.
-        if (mp_array_item_size(p) != sizeof(T)) {
-            mp_array_close(p);
-            detail::throw_status(MP_EBADOBJ, "mpsync::shared_array: element size differs from sizeof(T)");
+        std::size_t item = mp_array_item_size(p);
+        if (item != sizeof(T)) {
+            close_quietly();
+            mismatch(item);
         }
         data_ = static_cast<T *>(mp_array_data(p));
         size_ = mp_array_len(p);
-        if (mp_rlock_t *l = mp_array_get_lock(p)) lock_ = recursive_mutex::attach(*l);
+        if (mp_rlock_t *l = mp_array_get_lock(p)) lock_.emplace(recursive_mutex::attach(*l));
+    }
+    static mp_array_t *make(std::size_t n, bool with_lock) {
+        mp_array_t *p = nullptr;
+        mp_status st = mp_array_new(detail::type_code<value_type>::value, n, with_lock, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_array_new", detail::call_args::anonymous());
+        return p;
+    }
+    std::string identity() const {
+        if (!p_) return type_name() + " (no object)";
+        return type_name() + " " + (name_.empty() ? std::string("(anonymous)") : detail::quoted(name_.c_str()));
+    }
+    std::string out_of_range_text(const char *operation, std::size_t i) const {
+        return identity() + ": " + operation + ": index " + std::to_string(i) + " is not below the size " +
+               std::to_string(size_);
+    }
+    [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void fail(mp_status st, const char *operation, const char *c_call,
+                                                           const char *reason = nullptr) const {
+        const int err = errno;
+        std::string why = reason ? reason : "";
+        if (!p_ && st == MP_EINVAL)
+            why = "this wrapper holds no object: it was moved from or closed";
+        else if (st == MP_ESYS && why.empty())
+            why = detail::errno_text(err);
+        detail::throw_failure(st, detail::what_text(identity(), operation, c_call, why));
+    }
+    [[noreturn]] [[gnu::cold]] void mismatch(std::size_t item) const {
+        detail::throw_failure(MP_EBADOBJ, detail::what_text(type_name() + (name_.empty() ? std::string(" (anonymous)")
+                                                                                         : " " + detail::quoted(name_.c_str())),
+                                                            "open", "mp_array_item_size",
+                                                            "the library's element size " + std::to_string(item) +
+                                                                " differs from sizeof(T) = " + std::to_string(sizeof(T))));
     }
     void forget() noexcept {
-        lock_ = recursive_mutex();
+        lock_.reset();
         p_ = nullptr;
         data_ = nullptr;
         size_ = 0;
@@ -1361,7 +2118,8 @@ private:
     mp_array_t *p_ = nullptr;
     T *data_ = nullptr;
     std::size_t size_ = 0;
-    recursive_mutex lock_;
+    std::optional<recursive_mutex> lock_;
+    std::string name_;
 };
 
 // ======================================================================================
@@ -1369,10 +2127,10 @@ private:
 // ======================================================================================
 
 /// A mapped named shared-memory block: a span of bytes. Move-only; the destructor
-/// unmaps it (mp_shm_close); the block lives until unlink() and the last close.
+/// unmaps it (mp_shm_close); the block lives until unlink() and the last close. Made by
+/// open() and create() only: every block has a name, which the creator removes.
 class shared_memory {
 public:
-    shared_memory() noexcept = default;
     shared_memory(const shared_memory &) = delete;
     shared_memory &operator=(const shared_memory &) = delete;
     shared_memory(shared_memory &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
@@ -1389,14 +2147,21 @@ public:
     static shared_memory open(const char *name, open_flags flags = open_existing, std::size_t size = 0,
                               std::uint32_t mode = 0) {
         mp_shm_t *p = nullptr;
-        detail::check(mp_shm_open(name, flags.bits, size, mode, &p), "mp_shm_open");
+        mp_status st = mp_shm_open(name, flags.bits, size, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_shm_open",
+                                    detail::call_args::named(name, flags, mode).block(size));
         return shared_memory(p);
     }
     /// A new block of `size` bytes under a fresh name (see name()).
     static shared_memory create(std::size_t size, std::uint32_t mode = 0) {
         return open(nullptr, create_only, size, mode);
     }
-    static void unlink(const char *name) { mpsync::unlink(name); }
+    /// Removes the name (mp_unlink); see mpsync::unlink.
+    static void unlink(const char *name) { detail::unlink_or_throw(type_name().c_str(), name); }
+    static bool unlink(const char *name, std::error_code &ec) noexcept { return mpsync::unlink(name, ec); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::shared_memory"; }
 
     std::byte *data() const noexcept { return static_cast<std::byte *>(mp_shm_data(p_)); }
     std::size_t size() const noexcept { return mp_shm_size(p_); }
@@ -1404,7 +2169,9 @@ public:
     std::byte *end() const noexcept { return data() + size(); }
     std::byte &operator[](std::size_t i) const noexcept { return data()[i]; }
     std::byte &at(std::size_t i) const {
-        if (i >= size()) throw std::out_of_range("mpsync::shared_memory::at: offset out of range");
+        if (i >= size())
+            throw std::out_of_range(identity() + ": at: offset " + std::to_string(i) + " is not below the size " +
+                                    std::to_string(size()));
         return data()[i];
     }
 #ifdef MPSYNC_HPP_HAS_SPAN
@@ -1420,12 +2187,17 @@ public:
     explicit operator bool() const noexcept { return p_ != nullptr; }
     void close() {
         if (!p_) return;
-        detail::check(mp_shm_close(p_), "mp_shm_close");
+        mp_status st = mp_shm_close(p_);
+        if (st != MP_OK) detail::throw_failure(st, detail::what_text(identity(), "close", "mp_shm_close", ""));
         p_ = nullptr;
     }
 
 private:
     explicit shared_memory(mp_shm_t *p) noexcept : p_(p) {}
+    std::string identity() const {
+        if (!p_) return type_name() + " (no object)";
+        return type_name() + " " + detail::quoted(name().c_str());
+    }
     void close_quietly() noexcept {
         if (!p_) return;
         mp_status st = mp_shm_close(p_);
