@@ -386,21 +386,23 @@ def _shared(ctype, code, length, init, lock, named):
     with_lock, external = _lock_args(lock)
     count = 1 if length is None else length
     is_value = length is None
+    # The initial contents are written by the library when this call creates the array,
+    # before any other process can open it; an existing named array keeps its contents.
+    initial = bytes(init) if init is not None and count else None
     if code is not None:
         # Typed elements: with a lock (its own or the caller's), the library's
         # synchronized array is the object; without, a ctypes view of its elements.
         raw = not with_lock and external is None
-        array = _mpsync.SharedArray(code, count, with_lock, is_value, external, **named)
+        array = _mpsync.SharedArray(code, count, with_lock, is_value, external,
+                                    initial=initial, **named)
         obj = _raw_view(array, ctype, length) if raw else array
     else:
         array = _mpsync.SharedArray("B", _ctypes.sizeof(ctype) * count, with_lock, False,
-                                    None, **named)
+                                    None, initial=initial, **named)
         obj = _raw_view(array, ctype, length)
         if with_lock or external is not None:
             lock = external if external is not None else array.get_lock()
             obj = _synchronize(obj, lock, (array, ctype, length, external))
-    if init is not None and count:
-        memoryview(array).cast("B")[:] = bytes(init)
     return obj
 
 
@@ -409,11 +411,12 @@ def Value(typecode_or_type, *args, lock=True, name=None, create=False, exclusive
     """``multiprocessing.Value``: a synchronized shared ctypes object of any ctypes type
     (or type code); ``lock=False`` gives the raw ctypes object. With ``name``, for a
     type code or simple ctypes type, the array of length 1 a C program opens with
-    ``mp_array_open(name, ..., 1, with_lock)``; a named value keeps its contents
-    (``*args`` initialise only unnamed values)."""
+    ``mp_array_open(name, ..., 1, with_lock)``: the call that creates it gives it
+    ``*args`` (before any other process can open it); opening an existing value keeps
+    its contents."""
     ctype, code = _element(typecode_or_type)
     # The initial value made by ctypes itself: its conversions and errors.
-    init = ctype(*args) if args and name is None else None
+    init = ctype(*args) if args else None
     return _shared(ctype, code, None, init, lock, dict(name=name, create=create,
                    exclusive=exclusive, mode=mode, any_owner=any_owner))
 
@@ -429,8 +432,9 @@ def Array(typecode_or_type, size_or_initializer, *, lock=True, name=None, create
           exclusive=False, mode=0o600, any_owner=False):
     """``multiprocessing.Array``: a synchronized shared array (``'c'`` arrays have
     ``.value`` and ``.raw``); ``lock=False`` gives the raw ctypes array. With ``name``,
-    the array a C program opens with ``mp_array_open``; a named array keeps its
-    contents."""
+    the array a C program opens with ``mp_array_open``: the call that creates it gives
+    it the initializer (before any other process can open it); opening an existing
+    array keeps its contents."""
     ctype, code = _element(typecode_or_type)
     if isinstance(size_or_initializer, int):
         if size_or_initializer < 0:
@@ -439,7 +443,7 @@ def Array(typecode_or_type, size_or_initializer, *, lock=True, name=None, create
     else:
         items = list(size_or_initializer)
         length = len(items)
-        init = (ctype * length)(*items) if name is None else None
+        init = (ctype * length)(*items)
     return _shared(ctype, code, length, init, lock, dict(name=name, create=create,
                    exclusive=exclusive, mode=mode, any_owner=any_owner))
 

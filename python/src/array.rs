@@ -286,7 +286,7 @@ impl PyArray {
 impl PyArray {
     /// Internal: use `mpsync.Value`, `Array`, `RawValue` or `RawArray`.
     #[new]
-    #[pyo3(signature = (typecode, length, with_lock, is_value, lock=None, *, name=None, create=false, exclusive=false, mode=0o600, any_owner=false))]
+    #[pyo3(signature = (typecode, length, with_lock, is_value, lock=None, *, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, initial=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -300,6 +300,7 @@ impl PyArray {
         exclusive: bool,
         mode: u32,
         any_owner: bool,
+        initial: Option<Vec<u8>>,
     ) -> PyResult<Self> {
         let code = match typecode.as_bytes() {
             [c] => *c,
@@ -310,8 +311,13 @@ impl PyArray {
         let kind = if is_value { "Value" } else { "Array" };
         let wanted = describe_array(code, length as u64, with_lock);
         let request = Request::new(kind, wanted, name, create, exclusive, mode, any_owner);
-        let (arr, origin) = make(&request, |n, o| {
-            SharedArray::open(n, o, ty, length, with_lock)
+        // The creator's initial contents go in before the name is linked (an opener
+        // never sees zeros); an existing array keeps its contents.
+        let (arr, origin) = make(&request, |n, o| match &initial {
+            Some(bytes) => {
+                SharedArray::open_with(n, o, ty, length, with_lock, bytes).map(|(a, _)| a)
+            }
+            None => SharedArray::open(n, o, ty, length, with_lock),
         })?;
         let arr = Arc::new(Quiet::new(arr));
         let external = lock.is_some();

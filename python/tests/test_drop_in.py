@@ -261,3 +261,29 @@ def test_exiting_while_holding_locks_prints_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert (out.returncode, out.stdout, out.stderr) == (0, "held\n", "")
+
+
+def test_a_named_value_or_array_gets_its_initial_contents_from_its_creator():
+    """The call that creates a named Value/Array gives it its initial values; a later
+    opener's values are ignored (the object keeps its contents)."""
+    tag = f"init-{os.getpid()}"
+    names = [f"{tag}-v", f"{tag}-a", f"{tag}-s", f"{tag}-raw"]
+    try:
+        v = mpsync.Value("i", 5, name=names[0], create=True)
+        assert v.value == 5
+        assert mpsync.Value("i", 7, name=names[0], create=True).value == 5
+        a = mpsync.Array("d", [1.5, 2.5], name=names[1], create=True)
+        assert list(a) == [1.5, 2.5]
+        assert list(mpsync.Array("d", [9.0, 9.0], name=names[1], create=True)) == [1.5, 2.5]
+        s = mpsync.Value(Point, 3, 4, name=names[2], create=True)
+        assert (s.x, s.y) == (3, 4)
+        r = mpsync.RawValue("q", -2, name=names[3], create=True)
+        assert r.value == -2
+        # Unchanged: an opener that gives no values sees the creator's.
+        assert mpsync.Value("i", name=names[0]).value == 5
+    finally:
+        for n in names:
+            try:
+                mpsync.unlink(n)
+            except FileNotFoundError:
+                pass

@@ -194,6 +194,45 @@ impl SharedArray {
         SharedArray::from_handle(ptr)
     }
 
+    /// [`SharedArray::open`], where an array that this call creates starts with
+    /// `initial` as its elements' bytes (exactly `len` elements in native byte order,
+    /// else [`Error::Invalid`]), written before any other process can open the name;
+    /// an existing array keeps its contents. Also returns whether this call created
+    /// the array.
+    ///
+    /// ```
+    /// use mpsync::{ElemType, OpenOptions, SharedArray};
+    /// let name = format!("doc-open-with-{}", std::process::id());
+    /// let create = OpenOptions::new().create(true);
+    /// let five = 5i32.to_ne_bytes();
+    /// let (a, created) = SharedArray::open_with(&name, &create, ElemType::Int, 1, true, &five)?;
+    /// assert!(created);
+    /// let seven = 7i32.to_ne_bytes();
+    /// let (b, created) = SharedArray::open_with(&name, &create, ElemType::Int, 1, true, &seven)?;
+    /// assert!(!created); // the creator's 5 stays
+    /// let mut got = [0u8; 4];
+    /// b.get(0, &mut got)?;
+    /// assert_eq!(i32::from_ne_bytes(got), 5);
+    /// # drop((a, b));
+    /// mpsync::unlink(&name)?;
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn open_with(
+        name: &str,
+        options: &OpenOptions,
+        ty: ElemType,
+        len: usize,
+        with_lock: bool,
+        initial: &[u8],
+    ) -> Result<(SharedArray, bool), Error> {
+        let name = c_name(name)?;
+        let (flags, mode) = (options.flags(), options.mode_bits());
+        let ty = SharedArray::raw_type(ty)?;
+        let (ptr, created) =
+            array_mapping::open_with(&name, flags, mode, ty, len, with_lock, Some(initial))?;
+        Ok((SharedArray::from_handle(ptr)?, created))
+    }
+
     /// The C object (a `mp_array_t *`), for C code using the C ABI (valid while this
     /// handle lives).
     pub fn as_ptr(&self) -> *mut core::ffi::c_void {

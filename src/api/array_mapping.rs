@@ -53,14 +53,17 @@ pub(crate) unsafe fn access_view<'a>(p: NonNull<u8>) -> MpResult<View<'a>> {
 
 /// Named-array spec: the exact total size, and on opening an existing array, the same
 /// type, length and lock.
-struct ArraySpec {
+struct ArraySpec<'a> {
     ty: ElemType,
     length: usize,
     with_lock: bool,
     total: usize,
+    /// The elements' bytes for a created array (`length * item size` of them), written
+    /// before the name is linked, so that no opener ever sees the array without them.
+    initial: Option<&'a [u8]>,
 }
 
-impl NamedSpec for ArraySpec {
+impl NamedSpec for ArraySpec<'_> {
     fn content(&self) -> os_shm::Content {
         CONTENT
     }
@@ -72,6 +75,20 @@ impl NamedSpec for ArraySpec {
         // descriptor); every bit pattern is a valid RawArray.
         let a = unsafe { &*(base as *const RawArray) };
         a.init(self.ty, self.length, self.with_lock, Lifecycle::Named);
+        if let Some(bytes) = self.initial {
+            // Checked by `open`: exactly the elements' size, which the mapping holds
+            // after the descriptor.
+            debug_assert_eq!(raw::DATA_OFFSET + bytes.len(), self.total);
+            // SAFETY: `total` bytes are mapped at `base`, and `DATA_OFFSET + len` of
+            // them are exactly `total`; nobody else can see the unlinked file yet.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    base.add(raw::DATA_OFFSET),
+                    bytes.len(),
+                )
+            };
+        }
         Ok(())
     }
     fn map_size(&self, file_size: usize) -> MpResult<usize> {
@@ -115,15 +132,38 @@ pub(crate) fn open(
     length: usize,
     with_lock: bool,
 ) -> MpResult<NonNull<u8>> {
+    open_with(name, flags, mode, ty, length, with_lock, None).map(|(p, _)| p)
+}
+
+/// [`open`], and a created array's elements are `initial` (exactly `length` elements'
+/// bytes, else `Inval`): the pointer, and whether this call created the array (an
+/// existing array keeps its contents).
+pub(crate) fn open_with(
+    name: &CStr,
+    flags: u32,
+    mode: u32,
+    ty: ElemType,
+    length: usize,
+    with_lock: bool,
+    initial: Option<&[u8]>,
+) -> MpResult<(NonNull<u8>, bool)> {
+    let total = raw::total_size(ty, length)?;
+    if initial.is_some_and(|b| raw::DATA_OFFSET.checked_add(b.len()) != Some(total)) {
+        return Err(Status::Inval);
+    }
     let spec = ArraySpec {
         ty,
         length,
         with_lock,
-        total: raw::total_size(ty, length)?,
+        total,
+        initial,
     };
-    let base = os_shm::open_named(name, flags, mode, &spec)?.base;
+    let opened = os_shm::open_named(name, flags, mode, &spec)?;
     // A mapping never starts at address 0.
-    NonNull::new(base).ok_or(Status::Sys)
+    Ok((
+        NonNull::new(opened.base).ok_or(Status::Sys)?,
+        opened.created,
+    ))
 }
 
 /// Unmaps the array whose handle is `p`: `Busy` (nothing changed) if the calling thread

@@ -39,7 +39,6 @@ pub(crate) struct Opened {
     #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit tests"))]
     pub len: usize,
     /// True if this call created (and initialised) the object.
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit tests"))]
     pub created: bool,
 }
 
