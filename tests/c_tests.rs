@@ -28,8 +28,13 @@ fn compiler(cpp: bool) -> Command {
 fn build_c(name: &str) -> PathBuf {
     let out_dir = lib_dir().join("c_tests");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let src = root().join("c_tests").join(format!("{name}.c"));
     let exe = out_dir.join(name);
+    compile_test_program(&root().join("c_tests").join(format!("{name}.c")), &exe);
+    exe
+}
+
+/// Compiles a program on c_tests/mptest.h against the header and the library just built.
+fn compile_test_program(src: &std::path::Path, exe: &std::path::Path) {
     let lib = lib_dir();
     let out = compiler(false)
         .args([
@@ -44,9 +49,9 @@ fn build_c(name: &str) -> PathBuf {
         .arg(root().join("include"))
         .arg("-I")
         .arg(root().join("c_tests"))
-        .arg(&src)
+        .arg(src)
         .arg("-o")
-        .arg(&exe)
+        .arg(exe)
         .arg("-L")
         .arg(&lib)
         // DT_RPATH (not RUNPATH): it wins over LD_LIBRARY_PATH, which cargo sets to
@@ -57,11 +62,11 @@ fn build_c(name: &str) -> PathBuf {
         .expect("run the C compiler");
     assert!(
         out.status.success(),
-        "compiling {name}.c failed:\n{}{}",
+        "compiling {} failed:\n{}{}",
+        src.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    exe
 }
 
 /// Builds a C test program and runs it with an outer time limit (see
@@ -131,11 +136,7 @@ fn header_compiles(cpp: bool, std: &str) {
         .arg(&src)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "mpsync.h does not compile as {std}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("mpsync.h does not compile as {std}"));
 }
 
 #[test]
@@ -173,11 +174,7 @@ fn header_works_with_cffi() {
         .arg(&cdef)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "preprocessing failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "preprocessing failed");
     let script = r#"
 import sys, cffi
 ffi = cffi.FFI()
@@ -203,49 +200,13 @@ print("cffi: %d declarations parsed; mp_lock_t works" % len(dir(lib)))
         .output()
         .unwrap();
     println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "cffi could not use the header:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "cffi could not use the header");
 }
 
 /// A `c_tests/test_*.c` without a `c_test!` line above would never run: fail instead.
 #[test]
 fn every_c_test_file_is_registered() {
-    let this = std::fs::read_to_string(root().join("tests/c_tests.rs")).unwrap();
-    let registered: Vec<String> = this
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("c_test!("))
-        .filter_map(|rest| rest.split(',').next())
-        .map(|name| name.trim().to_string())
-        .collect();
-    let mut missing = Vec::new();
-    let mut found = 0;
-    for entry in std::fs::read_dir(root().join("c_tests")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if let Some(stem) = name
-            .strip_prefix("test_")
-            .and_then(|n| n.strip_suffix(".c"))
-        {
-            found += 1;
-            let stem = format!("test_{stem}");
-            if !registered.contains(&stem) {
-                missing.push(stem);
-            }
-        }
-    }
-    assert!(found > 0, "no c_tests/test_*.c found");
-    assert!(
-        missing.is_empty(),
-        "C test programs that never run: add `c_test!(name, seconds);` to tests/c_tests.rs for {missing:?}"
-    );
-    for name in &registered {
-        assert!(
-            root().join("c_tests").join(format!("{name}.c")).exists(),
-            "c_test!({name}, ..) names no c_tests/{name}.c"
-        );
-    }
+    support::check_every_test_program_is_registered("tests/c_tests.rs", "c_test!", "c_tests", ".c");
 }
 
 /// The programs in tools/ and examples/ are not run by the test suite (they are long,
@@ -305,35 +266,7 @@ fn mptest_runs_more_than_256_tests() {
     }
     std::fs::write(&src, text).unwrap();
     let exe = dir.join("many_tests");
-    let out = compiler(false)
-        .args([
-            "-std=gnu11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-Wno-unused-function",
-        ])
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(root().join("c_tests"))
-        .arg(&src)
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(lib_dir())
-        .arg(format!(
-            "-Wl,--disable-new-dtags,-rpath,{}",
-            lib_dir().display()
-        ))
-        .args(["-lmpsync"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    compile_test_program(&src, &exe);
     let listed = Command::new(&exe).arg("--list").output().unwrap();
     let names = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(names.lines().count(), 300, "--list printed:\n{names}");

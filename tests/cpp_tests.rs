@@ -109,11 +109,7 @@ fn header_compiles(std: &str) {
         .arg(&src)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "mpsync.hpp does not compile as {std}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("mpsync.hpp does not compile as {std}"));
 }
 
 #[test]
@@ -179,24 +175,10 @@ fn readme_cpp_quick_start_runs() {
 /// A `cpp_tests/test_*.cpp` without a `cpp_test!` line above would never run: fail.
 #[test]
 fn every_cpp_test_file_is_registered() {
-    let this = std::fs::read_to_string(root().join("tests/cpp_tests.rs")).unwrap();
-    let registered: Vec<String> = this
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("cpp_test!("))
-        .filter_map(|rest| rest.split(',').next())
-        .map(|name| name.trim().to_string())
-        .collect();
-    let mut missing = Vec::new();
-    for entry in std::fs::read_dir(root().join("cpp_tests")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if let Some(stem) = name.strip_suffix(".cpp") {
-            if stem.starts_with("test_") && !registered.iter().any(|r| r == stem) {
-                missing.push(stem.to_string());
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "C++ test programs that never run: add `cpp_test!(name, seconds);` for {missing:?}"
+    support::check_every_test_program_is_registered(
+        "tests/cpp_tests.rs",
+        "cpp_test!",
+        "cpp_tests",
+        ".cpp",
     );
 }

@@ -71,3 +71,48 @@ pub fn run_with_limit(exe: &Path, limit: Duration) {
         Some(st) => assert!(st.success(), "{name} failed ({st}):\n{stdout}{stderr}"),
     }
 }
+
+/// Fails unless every `<dir>/test_*<ext>` is registered in `harness` by a line
+/// `<mac>(name, seconds);`, and every registered name has its file: a test program
+/// without such a line would never run.
+pub fn check_every_test_program_is_registered(harness: &str, mac: &str, dir: &str, ext: &str) {
+    let this = std::fs::read_to_string(root().join(harness)).unwrap();
+    let opening = format!("{mac}(");
+    let registered: Vec<String> = this
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(opening.as_str()))
+        .filter_map(|rest| rest.split(',').next())
+        .map(|name| name.trim().to_string())
+        .collect();
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(ext).filter(|s| s.starts_with("test_")) {
+            found += 1;
+            if !registered.iter().any(|r| r == stem) {
+                missing.push(stem.to_string());
+            }
+        }
+    }
+    assert!(found > 0, "no {dir}/test_*{ext} found");
+    assert!(
+        missing.is_empty(),
+        "test programs that never run: add `{mac}(name, seconds);` to {harness} for {missing:?}"
+    );
+    for name in &registered {
+        assert!(
+            root().join(dir).join(format!("{name}{ext}")).exists(),
+            "{mac}({name}, ..) in {harness} names no {dir}/{name}{ext}"
+        );
+    }
+}
+
+/// Fails with `what` and the program's standard error unless `out` is a success.
+pub fn assert_success(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
