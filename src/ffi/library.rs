@@ -114,8 +114,7 @@ fn deadline_after_ms(now: libc::timespec, timeout_ms: i64) -> i64 {
     }
     // Rounded up: `deadline * 10^6 ns >= now + timeout_ms`.
     let ceil = floor_ms(now) + i64::from(i64::from(now.tv_nsec) % 1_000_000 != 0);
-    ceil.checked_add(timeout_ms)
-        .unwrap_or(MP_FOREVER)
+    ceil.checked_add(timeout_ms).unwrap_or(MP_FOREVER)
 }
 
 /// `mp_ms_left` at the time `now`: `ceil(deadline - now)` in ms, which for a whole
@@ -202,7 +201,10 @@ mod tests {
         assert_eq!(deadline_after_ms(now, i64::MAX), -1);
         assert_eq!(deadline_after_ms(now, i64::MAX - 100_249), -1);
         assert_eq!(deadline_after_ms(now, i64::MAX - 100_250), i64::MAX);
-        assert_eq!(deadline_after_ms(ts(100, 250_000_001), i64::MAX - 100_250), -1);
+        assert_eq!(
+            deadline_after_ms(ts(100, 250_000_001), i64::MAX - 100_250),
+            -1
+        );
         assert_eq!(ms_left(ts(0, 0), i64::MAX), i64::MAX);
         assert_eq!(ms_left(ts(i64::MAX / 1000, 999_999_999), 5), 0);
     }
