@@ -98,6 +98,8 @@ pub extern "C" fn mp_ms_left(deadline: i64) -> i64 {
 }
 
 /// `now` in whole milliseconds, rounded down.
+// `time_t` and `c_long` are `i64` here, but `i32` on 32-bit targets.
+#[allow(clippy::useless_conversion)]
 fn floor_ms(now: libc::timespec) -> i64 {
     i64::from(now.tv_sec)
         .saturating_mul(1000)
@@ -113,7 +115,7 @@ fn deadline_after_ms(now: libc::timespec, timeout_ms: i64) -> i64 {
         return floor_ms(now);
     }
     // Rounded up: `deadline * 10^6 ns >= now + timeout_ms`.
-    let ceil = floor_ms(now) + i64::from(i64::from(now.tv_nsec) % 1_000_000 != 0);
+    let ceil = floor_ms(now) + i64::from(now.tv_nsec % 1_000_000 != 0);
     ceil.checked_add(timeout_ms).unwrap_or(MP_FOREVER)
 }
 
