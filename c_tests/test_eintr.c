@@ -1,7 +1,8 @@
 /* MP_EINTR: a blocked acquire of a Lock, RLock or Semaphore returns MP_EINTR, with
- * nothing acquired, when a signal handler installed without SA_RESTART runs (SIGALRM
- * from setitimer); a caller that loops on MP_EINTR acquires once the object is
- * released, and a caller that re-waits for the remaining time keeps its total deadline. */
+ * nothing acquired, when a signal handler runs (SIGALRM from setitimer; installed
+ * without SA_RESTART, and with it); a caller that loops on MP_EINTR acquires once the
+ * object is released, and a caller that re-waits for the remaining time (by hand, or
+ * with mp_deadline_after_ms / mp_ms_left) keeps its total deadline. */
 #include "mpt_util.h"
 
 /* One object of any of the three kinds, made so that "held" means: a Lock or RLock is
@@ -256,4 +257,78 @@ TEST(eintr_never_from_nonblocking_calls) {
         mpt_wait_ok(pid);
         drop(&o);
     }
+}
+
+/* The header's retry idiom with an SA_RESTART handler (what a pthread program installs):
+ * the library still returns MP_EINTR, and a caller that retries with
+ * mp_ms_left(mp_deadline_after_ms(timeout)) gets MP_TIMEOUT at the original deadline:
+ * never before it, and not stretched by the interruptions (generous upper bound only). */
+static void helper_keeps_deadline_with_sa_restart(enum mpt_kind k) {
+    const int64_t timeout_ms = 400;
+    struct mpt_obj o = make(k);
+    struct ctl *c = mpt_shared(sizeof *c);
+    pid_t pid = start_holder(&o, c);
+    CHECK(mpt_install_handler(SIGALRM, mpt_on_alarm, SA_RESTART) == 0);
+    int eintrs = 0;
+    int64_t t0 = mpt_now_ns();
+    int64_t deadline = mp_deadline_after_ms(timeout_ms);
+    CHECK(deadline >= 0);
+    mpt_timer(20, 20);
+    mp_status st;
+    while ((st = mpt_acquire(&o, true, mp_ms_left(deadline))) == MP_EINTR) eintrs++;
+    mpt_timer(0, 0);
+    int64_t t1 = mpt_now_ns();
+    if (st != MP_TIMEOUT) {
+        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", mpt_kind_name(k), mp_status_name(st));
+        _exit(1);
+    }
+    CHECK_NOT_EARLY(t0, t1, timeout_ms);
+    if (t1 - t0 > (timeout_ms + 10000) * 1000000) {
+        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", mpt_kind_name(k),
+                (long long)timeout_ms, (t1 - t0) / 1e6, eintrs);
+        _exit(1);
+    }
+    CHECK(eintrs >= 1);
+    CHECK(mp_ms_left(deadline) == 0);
+    check_not_acquired_by_me(&o);
+    __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);
+    mpt_wait_ok(pid);
+    check_free_after_holder_left(&o);
+    drop(&o);
+}
+
+TEST(eintr_lock_helper_keeps_deadline_sa_restart) { helper_keeps_deadline_with_sa_restart(MPT_LOCK); }
+TEST(eintr_rlock_helper_keeps_deadline_sa_restart) { helper_keeps_deadline_with_sa_restart(MPT_RLOCK); }
+TEST(eintr_sem_helper_keeps_deadline_sa_restart) { helper_keeps_deadline_with_sa_restart(MPT_SEM); }
+
+/* The helpers' sentinels: MP_FOREVER stays forever, 0 is "try once" (0 left at once),
+ * a deadline that cannot be represented is forever, and the time left of a fresh
+ * deadline is its whole timeout (rounded up by at most 1 ms). */
+TEST(eintr_deadline_helper_sentinels) {
+    CHECK(mp_deadline_after_ms(MP_FOREVER) == MP_FOREVER);
+    CHECK(mp_deadline_after_ms(-77) == MP_FOREVER);
+    CHECK(mp_ms_left(MP_FOREVER) == MP_FOREVER);
+    CHECK(mp_ms_left(mp_deadline_after_ms(-5)) == MP_FOREVER);
+    CHECK(mp_ms_left(mp_deadline_after_ms(0)) == 0);
+    CHECK(mp_deadline_after_ms(INT64_MAX) == MP_FOREVER);
+    int64_t left = mp_ms_left(mp_deadline_after_ms(60000));
+    CHECK(left > 0 && left <= 60001);
+    /* A forever deadline with an SA_RESTART handler: the retry loop acquires once the
+     * holder lets go (after 3 interruptions). */
+    struct mpt_obj o = make(MPT_LOCK);
+    struct ctl *c = mpt_shared(sizeof *c);
+    c->release_after = 3;
+    pid_t pid = start_holder(&o, c);
+    CHECK(mpt_install_handler(SIGALRM, mpt_on_alarm, SA_RESTART) == 0);
+    int64_t forever = mp_deadline_after_ms(MP_FOREVER);
+    mp_status st;
+    mpt_timer(20, 20);
+    while ((st = mpt_acquire(&o, true, mp_ms_left(forever))) == MP_EINTR)
+        __atomic_add_fetch(&c->eintrs, 1, __ATOMIC_SEQ_CST);
+    mpt_timer(0, 0);
+    CHECK_ST(st, MP_OK);
+    CHECK(c->eintrs >= 3);
+    mpt_wait_ok(pid);
+    CHECK_OK(mpt_release(&o));
+    drop(&o);
 }

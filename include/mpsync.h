@@ -14,8 +14,12 @@
  * int64_t milliseconds on CLOCK_MONOTONIC (negative = forever, 0 = try once).
  *
  * Signals: a blocking call interrupted by a signal handler returns MP_EINTR with nothing
- * acquired or changed (also for SA_RESTART handlers). A retry starts a fresh timeout:
- * keep your own deadline if the total wait matters.
+ * acquired or changed (also for SA_RESTART handlers): mp_lock_acquire, mp_rlock_acquire,
+ * mp_sem_acquire, mp_cond_wait, mp_cond_wait_lock, mp_event_wait, mp_barrier_wait, and
+ * mp_array_get/set/read/write of a locked Array. A retry starts a fresh timeout; to keep
+ * the total, take a deadline once and pass the time left on every try:
+ *   int64_t deadline = mp_deadline_after_ms(timeout_ms);
+ *   do st = mp_lock_acquire(lock, true, mp_ms_left(deadline)); while (st == MP_EINTR);
  *
  * Owner death: an RLock (mp_rlock_t, and the RLock of a locked Array) detects the death
  * of its holder (the next acquirer gets MP_OWNER_DEAD), and so does a semaphore made
@@ -38,7 +42,7 @@
  *   mp_barrier_abort, mp_barrier_reset, mp_barrier_parties,
  *     mp_barrier_n_waiting, mp_barrier_is_broken              yes  yes
  *   mp_strerror, mp_status_name, mp_version,
- *     mp_version_string                                       yes  yes
+ *     mp_version_string, mp_deadline_after_ms, mp_ms_left     yes  yes
  *   mp_lock_acquire, mp_sem_acquire, mp_event_wait,
  *     mp_barrier_wait, mp_cond_wait, mp_cond_wait_lock        yes  no (1)
  *   mp_rlock_* (every RLock call), mp_robust_mode,
@@ -430,6 +434,35 @@ mp_status mp_inspect(const char *name, struct mp_object_info *info_out, size_t i
  * `name` is NULL or a valid NUL-terminated string.
  */
 mp_status mp_unlink(const char *name);
+
+/**
+ * An absolute deadline `timeout_ms` from now, in milliseconds on `CLOCK_MONOTONIC`,
+ * for `mp_ms_left`: the way to retry a blocking call after `MP_EINTR` without
+ * restarting its timeout. A negative `timeout_ms` (`MP_FOREVER`), or one so large that
+ * the deadline cannot be represented, gives `MP_FOREVER` (no deadline); `0` gives a
+ * deadline that has already passed (`mp_ms_left` returns 0: try once). A positive
+ * timeout is rounded so that the deadline is never earlier than `timeout_ms` from now.
+ *
+ * ```c
+ * int64_t deadline = mp_deadline_after_ms(500);
+ * mp_status st;
+ * do st = mp_lock_acquire(lock, true, mp_ms_left(deadline)); while (st == MP_EINTR);
+ * // MP_TIMEOUT: not acquired, and not before 500 ms had elapsed in total
+ * ```
+ *
+ * Every call that can return `MP_EINTR` takes a `timeout_ms`, except the Array
+ * accessors, which wait for the array's lock without a timeout (retry them as they
+ * are). MT, AS (it reads the clock only).
+ */
+int64_t mp_deadline_after_ms(int64_t timeout_ms);
+
+/**
+ * The `timeout_ms` to pass now to wait until `deadline` (from `mp_deadline_after_ms`):
+ * the milliseconds left, rounded up (so a wait never ends before the deadline), `0`
+ * once it has passed (try once, then `MP_TIMEOUT`), and `MP_FOREVER` for a negative
+ * `deadline` (no deadline). MT, AS.
+ */
+int64_t mp_ms_left(int64_t deadline);
 
 /* ======================================================================================
  * Lock (mp_lock_t): CPython's multiprocessing.Lock, a binary semaphore

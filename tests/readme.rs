@@ -17,7 +17,9 @@ use mpsync::ffi::array::{MP_TYPE_LONGLONG, mp_array_close, mp_array_open, mp_arr
 fn python_block_after(readme: &str, marker: &str) -> String {
     let from = readme.find(marker).expect("README marker");
     let rest = &readme[from..];
-    let start = rest.find("```python\n").expect("a ```python block") + "```python\n".len();
+    // The info string may carry tags after the language (see tests/docs_samples.rs).
+    let fence = rest.find("```python").expect("a ```python block");
+    let start = fence + rest[fence..].find('\n').expect("the fence line") + 1;
     let len = rest[start..].find("```").expect("end of the block");
     rest[start..start + len].to_string()
 }

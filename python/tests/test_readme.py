@@ -11,7 +11,7 @@ from conftest import ROOT, lib_dir
 def blocks(after):
     text = (ROOT / "README.md").read_text()
     rest = text[text.index(after):]
-    return {lang: re.search(rf"```{lang}\n(.*?)```", rest, re.S).group(1)
+    return {lang: re.search(rf"```{lang}(?: [^\n]*)?\n(.*?)```", rest, re.S).group(1)
             for lang in ("c", "python")}
 
 
