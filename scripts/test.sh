@@ -35,6 +35,9 @@ python_tests() {
     "${pip[@]}" install --no-build-isolation --force-reinstall --no-deps ./python
     # Each test has its own time limit (python/tests/conftest.py); this one bounds the run.
     MPSYNC_LIB_DIR="$PWD/target/debug" timeout 900 "$venv/bin/python" -m pytest -q python/tests
+    # The documentation's Python samples run only where `import mpsync` works: again,
+    # with the venv (and so the package just installed) first on PATH.
+    cargo test --test docs_samples
 }
 if [ $# -eq 0 ]; then
     python_tests
