@@ -166,6 +166,19 @@ impl Lock {
 /// the guard lived ([`Lock::release`] by any thread or process), or destroyed it.
 /// `std::mem::forget(guard)` keeps the lock held (release it later with
 /// [`Lock::release`]).
+///
+/// ```
+/// use mpsync::{Deadline, Lock};
+/// let lock = Lock::new()?;
+/// let guard = lock.acquire(Deadline::forever())?.expect("no deadline");
+/// assert!(guard.lock().is_locked()?);
+/// drop(guard);
+/// assert!(!lock.is_locked()?);
+/// // Handing the lock over to another thread, which releases it:
+/// std::mem::forget(lock.acquire(Deadline::now())?.expect("free"));
+/// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a> {
     lock: &'a Lock,

@@ -220,6 +220,17 @@ impl RLock {
 /// happens only if the program released the level itself while the guard lived
 /// ([`Error::NotOwner`]) or destroyed the lock. `std::mem::forget(guard)` keeps the level
 /// held (release it later with [`RLock::release`], from the same thread).
+///
+/// ```
+/// use mpsync::{Deadline, RLock};
+/// let lock = RLock::new()?;
+/// let guard = lock.acquire(Deadline::forever())?.expect("no deadline");
+/// assert!(!guard.owner_died()); // nobody died holding it
+/// assert!(lock.is_mine()?);
+/// drop(guard);
+/// assert!(!lock.is_locked()?);
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RLockGuard<'a> {
     // An in-place copy of the handle, never closed: the guard of an array's lock borrows

@@ -303,6 +303,17 @@ impl Semaphore {
 /// unit itself while the guard lived ([`Error::Overflow`], [`Error::NotOwner`]), or
 /// destroyed the semaphore. `std::mem::forget(guard)` keeps the unit taken (give it
 /// back later with [`Semaphore::release`]).
+///
+/// ```
+/// use mpsync::{Deadline, Semaphore};
+/// let sem = Semaphore::new(3, mpsync::SEM_VALUE_MAX)?; // Semaphore(3)
+/// let units: Vec<_> = (0..4).map_while(|_| sem.acquire(Deadline::now()).ok()?).collect();
+/// assert_eq!((units.len(), sem.value()?), (3, 0)); // the 4th timed out
+/// assert_eq!(units[0].semaphore().value()?, 0);
+/// drop(units);
+/// assert_eq!(sem.value()?, 3);
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[must_use = "the unit is given back as soon as the guard is dropped"]
 pub struct SemaphoreGuard<'a> {
     sem: &'a Semaphore,
