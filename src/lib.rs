@@ -52,11 +52,36 @@
 //! Blocking methods take a [`Deadline`] (`Deadline::forever()`, `Deadline::now()` to
 //! try once, `Deadline::after(duration)`, `Deadline::at(instant)`, or an
 //! `Option<Duration>` where `None` means forever), measured on the monotonic clock.
-//! They return `Ok(Outcome::Ok)`, `Ok(Outcome::Timeout)`, `Ok(Outcome::OwnerDead)`
-//! (acquired, but the previous owner died holding the lock), or `Err(Error::Interrupted)`
-//! when a signal handler ran: nothing was acquired, and calling again with the same
+//! The unguarded ones (`acquire_unguarded`, `wait`) return `Ok(Outcome::Ok)`,
+//! `Ok(Outcome::Timeout)`, `Ok(Outcome::OwnerDead)` (acquired, but the previous owner
+//! died holding the lock), or `Err(Error::Interrupted)` when a signal handler ran (the
+//! guarded `acquire` the same, as `Some(guard)` or `None`): nothing was acquired, and calling again with the same
 //! `Deadline` waits for the remaining time only. Runtimes with their own signal
 //! handling (Python) run their handlers between the two calls.
+//!
+//! ### Guards
+//! As `std::sync::Mutex::lock` does, [`Lock::acquire`], [`RLock::acquire`],
+//! [`Semaphore::acquire`] and [`ArrayLock::acquire`] return `Ok(Some(guard))`
+//! ([`LockGuard`], [`RLockGuard`], [`SemaphoreGuard`]) that releases when dropped, or
+//! `Ok(None)` at the deadline; `guard.owner_died()` is the `Outcome::OwnerDead` report.
+//! A release that fails on drop (only if the program released the lock itself or
+//! destroyed it meanwhile) is written to standard error, as a failed close on drop is.
+//! Code that releases in another call, thread or process (bindings, the CLI) uses the
+//! unguarded pair: `acquire_unguarded(deadline) -> Result<Outcome, Error>` and
+//! `release()`.
+//!
+//! ```
+//! use mpsync::{Deadline, Error, Lock};
+//! fn critical(lock: &Lock) -> Result<(), Error> {
+//!     let _guard = lock.acquire(Deadline::forever())?.ok_or(Error::Busy)?;
+//!     "7".parse::<u8>().map_err(|_| Error::Invalid)?; // an early `?` releases too
+//!     Ok(())
+//! }
+//! let lock = Lock::new()?;
+//! critical(&lock)?;
+//! assert!(!lock.is_locked()?);
+//! # Ok::<(), mpsync::Error>(())
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -77,7 +102,8 @@ pub(crate) mod status;
 pub(crate) mod sys;
 
 pub use api::{
-    ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Error, Event, Lock,
-    NAME_MAX, OpenOptions, Outcome, RLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore,
-    SharedArray, SharedMemory, anonymous_name, sweep_orphans, unlink,
+    ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Element, Error,
+    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, RLock, RLockGuard, SEM_UNDO_VALUE_MAX,
+    SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray, SharedMemory, anonymous_name,
+    sweep_orphans, unlink,
 };

@@ -37,8 +37,8 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     let create = OpenOptions::new().create(true).exclusive(true);
 
     let rl = RLock::open(&names[0], &create).unwrap();
-    assert_eq!(rl.acquire(Deadline::forever()), Ok(Outcome::Ok));
-    assert_eq!(rl.acquire(Deadline::forever()), Ok(Outcome::Ok));
+    assert_eq!(rl.acquire_unguarded(Deadline::forever()), Ok(Outcome::Ok));
+    assert_eq!(rl.acquire_unguarded(Deadline::forever()), Ok(Outcome::Ok));
     let (st, i) = inspect(&names[0]);
     assert_eq!(st, MP_OK);
     assert_eq!(i.info_version, MP_INFO_VERSION);
@@ -68,7 +68,7 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     );
 
     let sem = Semaphore::open(&names[1], &create, 3, 5).unwrap();
-    assert_eq!(sem.acquire(Deadline::now()), Ok(Outcome::Ok));
+    assert_eq!(sem.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
     let (_, i) = inspect(&names[1]);
     assert_eq!((i.kind, i.value, i.max_value), (3, 2, 5));
 
@@ -125,7 +125,7 @@ fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
     let _cleanup = Unlink(vec![name.clone()]);
     let create = OpenOptions::new().create(true).exclusive(true);
     let sem = Semaphore::open_undo(&name, &create, 3, 3).unwrap();
-    assert_eq!(sem.acquire(Deadline::now()), Ok(Outcome::Ok));
+    assert_eq!(sem.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
     let (st, i) = inspect(&name);
     assert_eq!(st, MP_OK);
     assert_eq!((i.info_version, i.kind, i.size), (2, 8, 4160));
@@ -141,7 +141,7 @@ fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
     // SAFETY: the child only calls async-signal-safe code and the library.
     let child = unsafe { libc::fork() };
     if child == 0 {
-        let ok = sem.acquire(Deadline::now()) == Ok(Outcome::Ok);
+        let ok = sem.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok);
         // SAFETY: ends the child at once (holding the unit), or exits on failure.
         unsafe {
             if ok {

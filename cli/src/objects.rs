@@ -456,9 +456,9 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
     // One deadline for the whole wait, also across signal-handler interruptions.
     let deadline = args.timeout.map_or(Deadline::forever(), Deadline::after);
     let outcome = retry(|| match &held {
-        Held::RLock(l) => l.acquire(deadline),
-        Held::Lock(l) => l.acquire(deadline),
-        Held::Sem(s) => s.acquire(deadline),
+        Held::RLock(l) => l.acquire_unguarded(deadline),
+        Held::Lock(l) => l.acquire_unguarded(deadline),
+        Held::Sem(s) => s.acquire_unguarded(deadline),
     });
     let owner_dead = match outcome {
         Ok(Outcome::Ok) => false,

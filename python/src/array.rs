@@ -225,11 +225,11 @@ impl PyArray {
         };
         // An owner death is reported by the lock's own acquire (get_lock()); an
         // access, as in multiprocessing, just proceeds.
-        match lock.acquire(Deadline::now()) {
+        match lock.acquire_unguarded(Deadline::now()) {
             Ok(Outcome::Timeout) => {
                 let arr: &SharedArray = &self.arr;
                 blocking(py, || match arr.lock() {
-                    Some(l) => l.acquire(Deadline::forever()),
+                    Some(l) => l.acquire_unguarded(Deadline::forever()),
                     None => Ok(Outcome::Ok),
                 })?;
             }
@@ -262,7 +262,7 @@ impl PyArray {
     fn get_item(&self, py: Python<'_>, i: usize) -> PyResult<PyObject> {
         let mut b = [0u8; 8];
         let b = &mut b[..self.ty.size()];
-        self.arr.get(i, b).map_err(to_py)?;
+        self.arr.get_bytes(i, b).map_err(to_py)?;
         decode(py, self.ty, b)
     }
 
@@ -418,7 +418,7 @@ impl PyArray {
             } else {
                 let mut i = ind.start;
                 for chunk in bytes.chunks_exact(size) {
-                    self.arr.set(i as usize, chunk).map_err(to_py)?;
+                    self.arr.set_bytes(i as usize, chunk).map_err(to_py)?;
                     i += ind.step;
                 }
             }
@@ -427,7 +427,7 @@ impl PyArray {
         let i = self.index(key.extract::<isize>()?)?;
         let mut b = [0u8; 8];
         encode(self.ty, value, &mut b[..size])?;
-        self.arr.set(i, &b[..size]).map_err(to_py)?;
+        self.arr.set_bytes(i, &b[..size]).map_err(to_py)?;
         Ok(())
     }
 
@@ -458,7 +458,7 @@ impl PyArray {
         if self.is_value {
             let mut b = [0u8; 8];
             encode(self.ty, value, &mut b[..size])?;
-            self.arr.set(0, &b[..size]).map_err(to_py)?;
+            self.arr.set_bytes(0, &b[..size]).map_err(to_py)?;
             return Ok(());
         }
         if self.is_chars() {

@@ -86,7 +86,7 @@ unsafe extern "C" fn lock_acquire(
     if nargs == 0 && kwnames.is_null() {
         // SAFETY: called through PyLock's method descriptor, with the GIL.
         let l = unsafe { this::<PyLock>(slf) };
-        if l.lock.acquire(Deadline::now()) == Ok(Outcome::Ok) {
+        if l.lock.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
             l.holder.store(thread_id(), Ordering::Relaxed);
             // SAFETY: the GIL is held.
             return new_ref(unsafe { ffi::Py_True() });
@@ -122,7 +122,7 @@ unsafe extern "C" fn rlock_acquire(
     if nargs == 0 && kwnames.is_null() {
         // SAFETY: called through PyRLock's method descriptor, with the GIL.
         let l = unsafe { this::<PyRLock>(slf) };
-        match l.lock.with(|k| k.acquire(Deadline::now())) {
+        match l.lock.with(|k| k.acquire_unguarded(Deadline::now())) {
             Ok(Outcome::Ok) => {
                 l.report.clear();
                 // SAFETY: the GIL is held.
@@ -175,7 +175,7 @@ unsafe extern "C" fn sem_acquire(
         let s = unsafe { this::<PySemaphore>(slf) };
         // An undo semaphore's acquisition may report a death (`owner_died`), and one
         // that took a unit must not be retried: it always takes the full path.
-        if !s.undo && s.sem.acquire(Deadline::now()) == Ok(Outcome::Ok) {
+        if !s.undo && s.sem.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
             // SAFETY: the GIL is held.
             return new_ref(unsafe { ffi::Py_True() });
         }

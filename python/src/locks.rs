@@ -100,13 +100,13 @@ impl PyLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.Lock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let got = match self.lock.acquire(Deadline::now()) {
+        let got = match self.lock.acquire_unguarded(Deadline::now()) {
             Ok(Outcome::Ok) => true,
             Ok(_) if !block => false,
             Ok(_) => {
                 let deadline = deadline_of(block, timeout)?;
                 let lock = &self.lock;
-                blocking(py, || lock.acquire(deadline))?.acquired()
+                blocking(py, || lock.acquire_unguarded(deadline))?.acquired()
             }
             Err(e) => return Err(to_py(e)),
         };
@@ -304,12 +304,12 @@ impl PyRLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.RLock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let first = self.lock.with(|l| l.acquire(Deadline::now()));
+        let first = self.lock.with(|l| l.acquire_unguarded(Deadline::now()));
         let outcome = match first {
             Ok(Outcome::Timeout) if block => {
                 let deadline = deadline_of(block, timeout)?;
                 let lock = &self.lock;
-                blocking(py, || lock.with(|l| l.acquire(deadline)))?
+                blocking(py, || lock.with(|l| l.acquire_unguarded(deadline)))?
             }
             Ok(o) => o,
             Err(e) => return Err(to_py(e)),
@@ -507,11 +507,11 @@ impl PySemaphore {
     /// `acquire(block=True, timeout=None) -> bool`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let outcome = match self.sem.acquire(Deadline::now()) {
+        let outcome = match self.sem.acquire_unguarded(Deadline::now()) {
             Ok(Outcome::Timeout) if block => {
                 let deadline = deadline_of(block, timeout)?;
                 let sem = &self.sem;
-                blocking(py, || sem.acquire(deadline))?
+                blocking(py, || sem.acquire_unguarded(deadline))?
             }
             Ok(o) => o,
             Err(e) => return Err(to_py(e)),

@@ -22,10 +22,10 @@ use crate::status::Status;
 /// use mpsync::{Condition, Deadline, Outcome, RLock};
 /// let lock = RLock::new()?;
 /// let cond = Condition::new()?;
-/// lock.acquire(Deadline::forever())?;
+/// let held = lock.acquire(Deadline::forever())?.expect("no deadline");
 /// let waited = cond.wait(&lock, std::time::Duration::from_millis(10))?;
 /// assert_eq!(waited, Outcome::Timeout); // nobody notified; the lock is held again
-/// lock.release()?;
+/// drop(held); // released
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Condition {
@@ -149,22 +149,20 @@ mod tests {
         let lock = RLock::new().unwrap();
         let cond = Condition::new().unwrap();
         let flag = SharedArray::new(ElemType::Int, 1, false).unwrap();
-        lock.acquire(Deadline::forever()).unwrap();
+        lock.acquire_unguarded(Deadline::forever()).unwrap();
         assert_eq!(cond.n_waiting(), Ok(0));
         let pid = in_child(|| {
-            lock.acquire(Deadline::forever()).unwrap();
+            lock.acquire_unguarded(Deadline::forever()).unwrap();
             // The parent let go of the lock only by waiting, and nobody notified it.
             let waiting = cond.n_waiting().unwrap();
-            flag.set(0, &1i32.to_ne_bytes()).unwrap();
+            flag.set(0, 1i32).unwrap();
             cond.notify_all().unwrap();
             let after = cond.n_waiting().unwrap();
             lock.release().unwrap();
             if (waiting, after) == (1, 0) { 0 } else { 1 }
         });
-        let mut v = [0u8; 4];
         loop {
-            flag.get(0, &mut v).unwrap();
-            if i32::from_ne_bytes(v) == 1 {
+            if flag.get::<i32>(0).unwrap() == 1 {
                 break;
             }
             let o = cond.wait(&lock, Duration::from_secs(30)).unwrap();

@@ -10,6 +10,19 @@ use crate::sys::time;
 /// Computed once per operation and handed to the state machines as it is: retrying after
 /// [`Error::Interrupted`](crate::Error::Interrupted) with the same value waits only for
 /// the time left.
+///
+/// ```
+/// use mpsync::{Deadline, Lock};
+/// use std::time::Duration;
+/// let lock = Lock::new()?;
+/// let _held = lock.acquire(Deadline::forever())?;
+/// let deadline = Deadline::after(Duration::from_millis(20));
+/// assert!(lock.acquire(deadline)?.is_none()); // waited 20 ms, then gave up
+/// assert_eq!(deadline.remaining(), Some(Duration::ZERO));
+/// // Any `Into<Deadline>` will do: a `Duration`, an `Instant`, an `Option<Duration>`.
+/// assert!(lock.acquire(Duration::ZERO)?.is_none());
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline(pub(crate) time::Deadline);
 

@@ -12,6 +12,16 @@ use core::fmt;
 use crate::status::Status;
 
 /// What a successful call achieved: the non-negative status codes.
+///
+/// ```
+/// use mpsync::{Deadline, Outcome, Semaphore};
+/// let sem = Semaphore::new(0, 1)?;
+/// let got = sem.acquire_unguarded(Deadline::now())?;
+/// assert_eq!(got, Outcome::Timeout);
+/// assert!(!got.acquired());
+/// assert_eq!((got.code(), got.name()), (1, "MP_TIMEOUT"));
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// `MP_OK`: done (acquired, notified, set, ...).
@@ -25,6 +35,17 @@ pub enum Outcome {
 }
 
 /// Why a call failed; nothing was acquired or changed unless the variant says so.
+///
+/// ```
+/// use mpsync::{Error, Lock};
+/// let lock = Lock::new()?;
+/// let e = lock.release().unwrap_err(); // not held
+/// assert_eq!(e, Error::Overflow);
+/// assert_eq!((e.code(), e.name()), (-4, "MP_EOVERFLOW"));
+/// let boxed: Box<dyn std::error::Error> = e.into(); // a std error
+/// assert!(boxed.to_string().contains("MP_EOVERFLOW"));
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Error {
     /// `MP_EINVAL`: invalid argument (bad name, flags, mode, value, type code).

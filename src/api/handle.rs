@@ -31,6 +31,17 @@ pub(crate) fn report_leak(type_name: &str, error: Error) {
     );
 }
 
+/// Reports a guard (`LockGuard`, `RLockGuard`, `SemaphoreGuard`) whose release on drop
+/// failed: `Drop` cannot return the error, so it is written to standard error, as a
+/// failed close on drop is ([`report_leak`]). It happens only when the program broke the
+/// guard's contract: released the lock itself while the guard lived (then
+/// [`Error::Overflow`] or [`Error::NotOwner`]), or destroyed the object
+/// ([`Error::BadObject`]).
+#[cold]
+pub(crate) fn report_unreleased(type_name: &str, error: Error) {
+    eprintln!("mpsync: a {type_name} was dropped but its release failed ({error})");
+}
+
 /// The parts every fixed-size object handle shares. The handle type has the fields
 /// `ptr: NonNull<$raw>` (the raw object, aligned to its published alignment: checked
 /// when the handle was made) and `life: Life`.

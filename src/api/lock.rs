@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, report_unreleased};
 use super::lifecycle;
 use super::object::at;
 use super::options::{OpenOptions, c_name};
@@ -16,14 +16,24 @@ use crate::status::Status;
 /// semaphore, as `multiprocessing.Lock`); the C type `mp_lock_t` (what
 /// [`Lock::as_ptr`] points to).
 ///
+/// [`Lock::acquire`] returns a [`LockGuard`] that releases the lock when dropped, so an
+/// early return (`?`) never leaves it held:
+///
 /// ```
-/// use mpsync::{Deadline, Lock, Outcome};
+/// use mpsync::{Deadline, Lock};
 /// let lock = Lock::new()?;
-/// assert_eq!(lock.acquire(Deadline::forever())?, Outcome::Ok);
-/// assert_eq!(lock.acquire(Deadline::now())?, Outcome::Timeout);
-/// lock.release()?;
+/// {
+///     let _guard = lock.acquire(Deadline::forever())?.expect("no deadline");
+///     assert!(lock.is_locked()?);
+///     assert!(lock.acquire(Deadline::now())?.is_none()); // timed out: not reentrant
+/// } // released here
+/// assert!(!lock.is_locked()?);
 /// # Ok::<(), mpsync::Error>(())
 /// ```
+///
+/// [`Lock::acquire_unguarded`] and [`Lock::release`] are the same operations without a
+/// guard, for code that releases in another call (a binding's `release()` method), in
+/// another thread or in another process.
 pub struct Lock {
     ptr: NonNull<RawLock>,
     life: Life,
@@ -80,20 +90,66 @@ impl Lock {
         Ok(lock)
     }
 
-    /// Acquires the lock, waiting until `deadline`: `Outcome::Ok` or
-    /// `Outcome::Timeout`, or [`Error::Interrupted`] (nothing acquired).
-    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
+    /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
+    /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
+    /// signal handler ran (nothing acquired: call again with the same deadline).
+    ///
+    /// ```
+    /// use mpsync::{Error, Lock};
+    /// use std::time::Duration;
+    ///
+    /// fn update(lock: &Lock) -> Result<(), Error> {
+    ///     let Some(_guard) = lock.acquire(Duration::from_secs(1))? else {
+    ///         return Err(Error::Busy); // timed out
+    ///     };
+    ///     // ... critical section; an early `?` here releases the lock too ...
+    ///     Ok(())
+    /// }
+    /// let lock = Lock::new()?;
+    /// update(&lock)?;
+    /// assert!(!lock.is_locked()?);
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Option<LockGuard<'_>>, Error> {
+        self.guarded_until(deadline.into())
     }
 
     /// [`Lock::acquire`] past its generic face: monomorphic and not inline (see the
     /// `handle` module docs).
+    fn guarded_until(&self, deadline: Deadline) -> Result<Option<LockGuard<'_>>, Error> {
+        Ok(match self.acquire_until(deadline)? {
+            Outcome::Timeout => None,
+            Outcome::Ok | Outcome::OwnerDead => Some(LockGuard { lock: self }),
+        })
+    }
+
+    /// Acquires the lock without a guard: `Outcome::Ok` or `Outcome::Timeout`, or
+    /// [`Error::Interrupted`] (nothing acquired). The caller releases it with
+    /// [`Lock::release`]; for bindings and for code that releases it elsewhere (a
+    /// `Lock` may be released by any thread of any process).
+    ///
+    /// ```
+    /// use mpsync::{Deadline, Lock, Outcome};
+    /// let lock = Lock::new()?;
+    /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
+    /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Timeout);
+    /// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
+    /// assert!(!lock.is_locked()?);
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`Lock::acquire_unguarded`] past its generic face: monomorphic and not inline
+    /// (see the `handle` module docs).
     fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
         split(self.raw()?.acquire(deadline.0))
     }
 
     /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
-    /// not locked (nothing changes).
+    /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
+    /// [`LockGuard`] calls it when dropped.
     pub fn release(&self) -> Result<(), Error> {
         done(self.raw()?.release())
     }
@@ -104,18 +160,87 @@ impl Lock {
     }
 }
 
+/// The proof that a [`Lock`] is held, from [`Lock::acquire`]: dropping it releases the
+/// lock. A failed release cannot be returned from `drop`; it is written to standard
+/// error (one line), and happens only if the program released the lock itself while
+/// the guard lived ([`Lock::release`] by any thread or process), or destroyed it.
+/// `std::mem::forget(guard)` keeps the lock held (release it later with
+/// [`Lock::release`]).
+///
+/// ```
+/// use mpsync::{Deadline, Lock};
+/// let lock = Lock::new()?;
+/// let guard = lock.acquire(Deadline::forever())?.expect("no deadline");
+/// assert!(guard.lock().is_locked()?);
+/// drop(guard);
+/// assert!(!lock.is_locked()?);
+/// // Handing the lock over to another thread, which releases it:
+/// std::mem::forget(lock.acquire(Deadline::now())?.expect("free"));
+/// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
+/// # Ok::<(), mpsync::Error>(())
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl LockGuard<'_> {
+    /// The lock this guard holds.
+    pub fn lock(&self) -> &Lock {
+        self.lock
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.lock.release() {
+            report_unreleased("LockGuard", e);
+        }
+    }
+}
+
+impl core::fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     #[cfg_attr(miri, ignore = "maps shared memory")]
+    fn guard_releases_on_drop_and_on_early_return() {
+        fn early(lock: &Lock) -> Result<(), Error> {
+            let _g = lock.acquire(Deadline::now())?.ok_or(Error::Busy)?;
+            "not a number".parse::<u8>().map_err(|_| Error::Invalid)?;
+            Ok(())
+        }
+        let lock = Lock::new().unwrap();
+        assert_eq!(early(&lock), Err(Error::Invalid));
+        assert!(!lock.is_locked().unwrap());
+        let g = lock.acquire(Deadline::now()).unwrap().unwrap();
+        assert!(lock.acquire(Deadline::now()).unwrap().is_none());
+        drop(g);
+        assert!(!lock.is_locked().unwrap());
+        // A guard forgotten leaves the lock held for `release`.
+        core::mem::forget(lock.acquire(Deadline::now()).unwrap().unwrap());
+        assert!(lock.is_locked().unwrap());
+        lock.release().unwrap();
+        lock.close().unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "maps shared memory")]
     fn acquire_release_and_overflow() {
         let lock = Lock::new().unwrap();
-        assert_eq!(lock.acquire(Deadline::forever()), Ok(Outcome::Ok));
+        assert_eq!(lock.acquire_unguarded(Deadline::forever()), Ok(Outcome::Ok));
         assert!(lock.is_locked().unwrap());
         assert_eq!(
-            lock.acquire(std::time::Duration::from_millis(20)),
+            lock.acquire_unguarded(std::time::Duration::from_millis(20)),
             Ok(Outcome::Timeout)
         );
         lock.release().unwrap();
@@ -133,7 +258,7 @@ mod tests {
         let lock = unsafe { Lock::init_at(mem.0.as_mut_ptr()) }.unwrap();
         // SAFETY: as above.
         let again = unsafe { Lock::attach_at(mem.0.as_mut_ptr()) }.unwrap();
-        assert_eq!(lock.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(lock.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         assert!(again.is_locked().unwrap());
         drop(again);
         // SAFETY: no other handle uses it afterwards.
@@ -170,7 +295,7 @@ mod tests {
             );
         }
         let lock = Lock::new().unwrap();
-        assert_eq!(lock.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(lock.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         // SAFETY: pthread_self has no preconditions.
         let me = unsafe { libc::pthread_self() } as usize;
         let poker = std::thread::spawn(move || {
@@ -184,7 +309,7 @@ mod tests {
         let deadline = Deadline::after(Duration::from_millis(400));
         let mut interrupted = 0;
         let outcome = loop {
-            match lock.acquire(deadline) {
+            match lock.acquire_unguarded(deadline) {
                 Err(Error::Interrupted) => interrupted += 1,
                 other => break other,
             }

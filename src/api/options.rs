@@ -9,6 +9,20 @@ use crate::sys::shm as os_shm;
 /// How `open` finds or creates a named object, like [`std::fs::OpenOptions`]. The
 /// default opens an existing object only, owned by the caller's effective user, and
 /// creates with mode `0600`.
+///
+/// ```
+/// use mpsync::{Error, Event, OpenOptions};
+/// # let name = format!("doc-open-options-{}", std::process::id());
+/// let create_new = OpenOptions::new().create(true).exclusive(true).mode(0o640);
+/// let first = Event::open(&name, &create_new)?;
+/// assert_eq!(Event::open(&name, &create_new).unwrap_err(), Error::Exists);
+/// let second = Event::open(&name, &OpenOptions::new())?; // the same event
+/// first.set()?;
+/// assert!(second.is_set()?);
+/// mpsync::unlink(&name)?;
+/// assert_eq!(Event::open(&name, &OpenOptions::new()).unwrap_err(), Error::NotFound);
+/// # Ok::<(), mpsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
     create: bool,

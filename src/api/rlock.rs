@@ -1,11 +1,13 @@
 //! [`RLock`]: `multiprocessing.RLock`, recursive and owned, with owner-death reports
 //! (the RLock embedded in a synchronized array is `ArrayLock`, in array.rs).
 
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, report_unreleased};
 use super::lifecycle;
 use super::object::at;
 use super::options::{OpenOptions, c_name};
@@ -14,18 +16,22 @@ use crate::raw::rlock::RawRLock;
 use crate::status::Status;
 
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
-/// [`RLock::as_ptr`] points to). If
-/// its owner dies holding it (exit, `SIGKILL`, `exec`), the next acquirer gets it with
-/// [`Outcome::OwnerDead`].
+/// [`RLock::as_ptr`] points to). If its owner dies holding it (exit, `SIGKILL`, `exec`),
+/// the next acquirer gets it and is told so ([`RLockGuard::owner_died`], or
+/// [`Outcome::OwnerDead`] from [`RLock::acquire_unguarded`]).
+///
+/// [`RLock::acquire`] returns an [`RLockGuard`] that releases one level when dropped:
 ///
 /// ```
-/// use mpsync::{Deadline, Error, Outcome, RLock};
+/// use mpsync::{Deadline, Error, RLock};
 /// let lock = RLock::new()?;
-/// assert_eq!(lock.acquire(Deadline::forever())?, Outcome::Ok);
-/// assert_eq!(lock.acquire(Deadline::now())?, Outcome::Ok); // re-entered
-/// assert_eq!(lock.count()?, 2);
-/// lock.release()?;
-/// lock.release()?;
+/// {
+///     let outer = lock.acquire(Deadline::forever())?.expect("no deadline");
+///     let _inner = lock.acquire(Deadline::now())?.expect("re-entered, no wait");
+///     assert_eq!(lock.count()?, 2);
+///     assert!(!outer.owner_died());
+/// } // both levels released here
+/// assert_eq!(lock.count()?, 0);
 /// assert_eq!(lock.release(), Err(Error::NotOwner));
 /// # Ok::<(), mpsync::Error>(())
 /// ```
@@ -84,21 +90,88 @@ impl RLock {
     }
 
     /// Acquires the lock or re-enters it (no waiting then), until `deadline`:
-    /// `Outcome::Ok`, `Outcome::OwnerDead` (acquired; the previous owner died holding
-    /// it), `Outcome::Timeout`; [`Error::Interrupted`] (nothing acquired),
-    /// [`Error::Overflow`] (recursion limit).
-    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
+    /// `Some(guard)`, which releases this level when dropped (its
+    /// [`owner_died`](RLockGuard::owner_died) tells whether the previous owner died
+    /// holding the lock), or `None` if the deadline passed first; [`Error::Interrupted`]
+    /// (nothing acquired: call again with the same deadline), [`Error::Overflow`]
+    /// (recursion limit).
+    ///
+    /// ```
+    /// use mpsync::{OpenOptions, RLock};
+    /// use std::time::Duration;
+    /// # let name = format!("doc-rlock-acquire-{}", std::process::id());
+    /// let lock = RLock::open(&name, &OpenOptions::new().create(true))?;
+    /// if let Some(guard) = lock.acquire(Duration::from_secs(5))? {
+    ///     if guard.owner_died() {
+    ///         // repair what the dead owner was changing, then:
+    ///         guard.mark_consistent()?;
+    ///     }
+    ///     // ... critical section ...
+    /// } // released here
+    /// # mpsync::unlink(&name)?;
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Option<RLockGuard<'_>>, Error> {
+        self.guarded_until(deadline.into())
     }
 
     /// [`RLock::acquire`] past its generic face: monomorphic and not inline (see the
     /// `handle` module docs).
+    fn guarded_until(&self, deadline: Deadline) -> Result<Option<RLockGuard<'_>>, Error> {
+        // SAFETY: the guard borrows `self`, which keeps the object mapped.
+        unsafe { self.guarded_for(deadline) }
+    }
+
+    /// Acquires the lock and makes its guard, for a lifetime the caller chooses (an
+    /// `ArrayLock`'s guard borrows the array, not the `ArrayLock`).
+    ///
+    /// # Safety
+    /// The object stays mapped during `'a`.
+    pub(super) unsafe fn guarded_for<'a>(
+        &self,
+        deadline: Deadline,
+    ) -> Result<Option<RLockGuard<'a>>, Error> {
+        Ok(match self.acquire_until(deadline)? {
+            Outcome::Timeout => None,
+            o => Some(RLockGuard {
+                // Never closed (ManuallyDrop; in place anyway): the contract keeps the
+                // object mapped while the guard lives.
+                lock: ManuallyDrop::new(RLock::in_place(self.ptr)),
+                owner_died: o == Outcome::OwnerDead,
+                _not_send: PhantomData,
+            }),
+        })
+    }
+
+    /// Acquires the lock or re-enters it without a guard, until `deadline`:
+    /// `Outcome::Ok`, `Outcome::OwnerDead` (acquired; the previous owner died holding
+    /// it), `Outcome::Timeout`; [`Error::Interrupted`] (nothing acquired),
+    /// [`Error::Overflow`] (recursion limit). The calling thread releases it with
+    /// [`RLock::release`], e.g. from a binding's separate `release()` call.
+    ///
+    /// ```
+    /// use mpsync::{Deadline, Error, Outcome, RLock};
+    /// let lock = RLock::new()?;
+    /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
+    /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Ok); // re-entered
+    /// lock.release()?;
+    /// lock.release()?;
+    /// assert_eq!(lock.release(), Err(Error::NotOwner));
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`RLock::acquire_unguarded`] past its generic face: monomorphic and not inline
+    /// (see the `handle` module docs).
     fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
         split(self.raw()?.acquire(deadline.0))
     }
 
     /// Releases one recursion level; [`Error::NotOwner`] if the calling thread does not
-    /// own the lock.
+    /// own the lock. The pair of [`RLock::acquire_unguarded`]; an [`RLockGuard`] calls
+    /// it when dropped.
     pub fn release(&self) -> Result<(), Error> {
         done(self.raw()?.release())
     }
@@ -138,6 +211,69 @@ impl RLock {
     }
 }
 
+/// The proof that the calling thread holds one level of an [`RLock`] (from
+/// [`RLock::acquire`]) or of a synchronized array's lock (from
+/// [`ArrayLock::acquire`](crate::ArrayLock::acquire)): dropping it releases that level.
+///
+/// It is neither `Send` nor `Sync`: the owning thread must release. A failed release
+/// cannot be returned from `drop`; it is written to standard error (one line), and
+/// happens only if the program released the level itself while the guard lived
+/// ([`Error::NotOwner`]) or destroyed the lock. `std::mem::forget(guard)` keeps the level
+/// held (release it later with [`RLock::release`], from the same thread).
+///
+/// ```
+/// use mpsync::{Deadline, RLock};
+/// let lock = RLock::new()?;
+/// let guard = lock.acquire(Deadline::forever())?.expect("no deadline");
+/// assert!(!guard.owner_died()); // nobody died holding it
+/// assert!(lock.is_mine()?);
+/// drop(guard);
+/// assert!(!lock.is_locked()?);
+/// # Ok::<(), mpsync::Error>(())
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RLockGuard<'a> {
+    // An in-place copy of the handle, never closed: the guard of an array's lock borrows
+    // the array, and outlives the `ArrayLock` it came from.
+    lock: ManuallyDrop<RLock>,
+    owner_died: bool,
+    // !Send, !Sync: the owning thread releases; the borrow keeps the object mapped.
+    _not_send: PhantomData<(&'a RLock, *const ())>,
+}
+
+impl RLockGuard<'_> {
+    /// True if this acquisition took the lock from an owner that died holding it
+    /// ([`Outcome::OwnerDead`]): the data it protects may be inconsistent. A re-entry
+    /// is never told.
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+
+    /// Declares the protected data repaired after an owner death
+    /// ([`RLock::mark_consistent`]; for an array's lock, later accesses report
+    /// `Outcome::Ok` again).
+    pub fn mark_consistent(&self) -> Result<(), Error> {
+        self.lock.mark_consistent()
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.lock.release() {
+            report_unreleased("RLockGuard", e);
+        }
+    }
+}
+
+impl core::fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("ptr", &self.lock.ptr)
+            .field("owner_died", &self.owner_died)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,23 +284,51 @@ mod tests {
     fn a_killed_owner_is_reported_to_the_next_acquirer() {
         let lock = RLock::new().unwrap();
         let pid = in_child(|| {
-            assert_eq!(lock.acquire(Deadline::forever()), Ok(Outcome::Ok));
+            assert_eq!(lock.acquire_unguarded(Deadline::forever()), Ok(Outcome::Ok));
             // SAFETY: ends the child at once, holding the lock.
             unsafe { libc::raise(libc::SIGKILL) };
             0
         });
         crate::api::tests_fork::wait_for(pid, Some(libc::SIGKILL));
         assert_eq!(
-            lock.acquire(std::time::Duration::from_secs(10)),
+            lock.acquire_unguarded(std::time::Duration::from_secs(10)),
             Ok(Outcome::OwnerDead)
         );
         assert!(lock.is_mine().unwrap());
         lock.release().unwrap();
-        assert_eq!(lock.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(lock.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         // Dropping a held lock's handle cannot close it: `close` hands it back.
         let (lock, e) = lock.close().unwrap_err();
         assert_eq!(e, Error::Busy);
         lock.release().unwrap();
+        lock.close().unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "forks")]
+    fn the_guard_tells_the_owner_death_and_releases_on_drop() {
+        let lock = RLock::new().unwrap();
+        let pid = in_child(|| {
+            core::mem::forget(lock.acquire(Deadline::forever()).unwrap().unwrap());
+            // SAFETY: ends the child at once, holding the lock.
+            unsafe { libc::raise(libc::SIGKILL) };
+            0
+        });
+        crate::api::tests_fork::wait_for(pid, Some(libc::SIGKILL));
+        {
+            let g = lock.acquire(std::time::Duration::from_secs(10)).unwrap();
+            let g = g.unwrap();
+            assert!(g.owner_died());
+            let again = lock.acquire(Deadline::now()).unwrap().unwrap();
+            assert!(!again.owner_died()); // a re-entry is never told
+            assert_eq!(lock.count(), Ok(2));
+            g.mark_consistent().unwrap();
+        }
+        assert_eq!(lock.count(), Ok(0));
+        assert!(!lock.is_locked().unwrap());
+        let g = lock.acquire(Deadline::now()).unwrap().unwrap();
+        assert!(!g.owner_died());
+        drop(g);
         lock.close().unwrap();
     }
 
@@ -176,7 +340,7 @@ mod tests {
         let a = RLock::open(&name, &opts).unwrap();
         assert_eq!(RLock::open(&name, &opts).unwrap_err(), Error::Exists);
         let b = RLock::open(&name, &OpenOptions::new()).unwrap();
-        assert_eq!(a.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(a.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         assert_eq!(b.count(), Ok(1)); // same thread, same lock
         a.release().unwrap();
         crate::api::library::unlink(&name).unwrap();

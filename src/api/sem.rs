@@ -1,10 +1,11 @@
 //! [`Semaphore`]: `multiprocessing.Semaphore` and `BoundedSemaphore`.
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, report_unreleased};
 use super::object::at;
 use super::options::{OpenOptions, c_name};
 use super::sem_flavour::{self, AnySem, Flavour};
@@ -22,12 +23,22 @@ pub const SEM_UNDO_VALUE_MAX: u32 = raw_undo::UNDO_VALUE_MAX;
 /// SEM_VALUE_MAX` is `multiprocessing.Semaphore`, a smaller bound
 /// `BoundedSemaphore`.
 ///
+/// [`Semaphore::acquire`] returns a [`SemaphoreGuard`] that gives the unit back when
+/// dropped; [`Semaphore::acquire_unguarded`] and [`Semaphore::release`] take and give
+/// units separately (a producer releases what a consumer acquires).
+///
 /// ```
 /// use mpsync::{Deadline, Error, Outcome, Semaphore};
 /// let sem = Semaphore::new(1, 1)?; // BoundedSemaphore(1)
 /// assert_eq!(sem.release(), Err(Error::Overflow));
-/// assert_eq!(sem.acquire(Deadline::now())?, Outcome::Ok);
-/// assert_eq!(sem.value()?, 0);
+/// {
+///     let _unit = sem.acquire(Deadline::now())?.expect("one unit free");
+///     assert_eq!(sem.value()?, 0);
+///     assert!(sem.acquire(Deadline::now())?.is_none()); // timed out
+/// } // given back here
+/// assert_eq!(sem.value()?, 1);
+/// assert_eq!(sem.acquire_unguarded(Deadline::now())?, Outcome::Ok);
+/// sem.release()?;
 /// # Ok::<(), mpsync::Error>(())
 /// ```
 pub struct Semaphore {
@@ -188,16 +199,55 @@ impl Semaphore {
         Ok(unsafe { sem_flavour::any(self.ptr) }?)
     }
 
-    /// Takes one unit, waiting until `deadline`: `Outcome::Ok`, `Outcome::Timeout`, or
-    /// [`Error::Interrupted`] (nothing taken). An undo semaphore also gives
-    /// `Outcome::OwnerDead` (a unit was taken; a holder died and its units came back)
-    /// and [`Error::Busy`] (the holder table is full; nothing taken).
-    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
+    /// Takes one unit, waiting until `deadline`: `Some(guard)`, which gives it back when
+    /// dropped, or `None` if the deadline passed first; [`Error::Interrupted`] (nothing
+    /// taken: call again with the same deadline). For an undo semaphore the guard's
+    /// [`owner_died`](SemaphoreGuard::owner_died) tells whether a holder died and its
+    /// units came back, and [`Error::Busy`] is a full holder table (nothing taken).
+    ///
+    /// ```
+    /// use mpsync::Semaphore;
+    /// use std::time::Duration;
+    /// let slots = Semaphore::new_undo(2, 2)?; // at most two workers at once
+    /// let a = slots.acquire(Duration::from_secs(1))?.expect("free");
+    /// let b = slots.acquire(Duration::from_secs(1))?.expect("free");
+    /// assert!(!a.owner_died() && !b.owner_died());
+    /// assert_eq!(slots.held()?, 2);
+    /// drop((a, b));
+    /// assert_eq!(slots.value()?, 2);
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn acquire(
+        &self,
+        deadline: impl Into<Deadline>,
+    ) -> Result<Option<SemaphoreGuard<'_>>, Error> {
+        self.guarded_until(deadline.into())
     }
 
     /// [`Semaphore::acquire`] past its generic face: monomorphic and not inline (see the
     /// `handle` module docs).
+    fn guarded_until(&self, deadline: Deadline) -> Result<Option<SemaphoreGuard<'_>>, Error> {
+        Ok(match self.acquire_until(deadline)? {
+            Outcome::Timeout => None,
+            o => Some(SemaphoreGuard {
+                sem: self,
+                owner_died: o == Outcome::OwnerDead,
+                _not_send: PhantomData,
+            }),
+        })
+    }
+
+    /// Takes one unit without a guard, waiting until `deadline`: `Outcome::Ok`,
+    /// `Outcome::Timeout`, or [`Error::Interrupted`] (nothing taken). An undo semaphore
+    /// also gives `Outcome::OwnerDead` (a unit was taken; a holder died and its units
+    /// came back) and [`Error::Busy`] (the holder table is full; nothing taken). Give it
+    /// back with [`Semaphore::release`] (any thread, for a plain semaphore).
+    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
+        self.acquire_until(deadline.into())
+    }
+
+    /// [`Semaphore::acquire_unguarded`] past its generic face: monomorphic and not
+    /// inline (see the `handle` module docs).
     fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
         // SAFETY: a live handle (see `any`).
         split(unsafe { sem_flavour::acquire(self.ptr, || deadline.0) })
@@ -206,7 +256,8 @@ impl Semaphore {
     /// Returns one unit; [`Error::Overflow`] if already at the bound (nothing changes).
     /// An undo semaphore takes back only units the calling thread holds:
     /// [`Error::NotOwner`] otherwise, [`Error::Busy`] if another thread's operation
-    /// stalled in the middle (nothing changes).
+    /// stalled in the middle (nothing changes). A [`SemaphoreGuard`] calls it when
+    /// dropped.
     pub fn release(&self) -> Result<(), Error> {
         // SAFETY: a live handle (see `any`).
         done(unsafe { sem_flavour::release(self.ptr) })
@@ -243,6 +294,65 @@ impl Semaphore {
     }
 }
 
+/// One unit of a [`Semaphore`], from [`Semaphore::acquire`]: dropping it gives the
+/// unit back.
+///
+/// It is neither `Send` nor `Sync` (an undo semaphore takes units back only from the
+/// thread that holds them). A failed release cannot be returned from `drop`; it is
+/// written to standard error (one line), and happens only if the program released the
+/// unit itself while the guard lived ([`Error::Overflow`], [`Error::NotOwner`]), or
+/// destroyed the semaphore. `std::mem::forget(guard)` keeps the unit taken (give it
+/// back later with [`Semaphore::release`]).
+///
+/// ```
+/// use mpsync::{Deadline, Semaphore};
+/// let sem = Semaphore::new(3, mpsync::SEM_VALUE_MAX)?; // Semaphore(3)
+/// let units: Vec<_> = (0..4).map_while(|_| sem.acquire(Deadline::now()).ok()?).collect();
+/// assert_eq!((units.len(), sem.value()?), (3, 0)); // the 4th timed out
+/// assert_eq!(units[0].semaphore().value()?, 0);
+/// drop(units);
+/// assert_eq!(sem.value()?, 3);
+/// # Ok::<(), mpsync::Error>(())
+/// ```
+#[must_use = "the unit is given back as soon as the guard is dropped"]
+pub struct SemaphoreGuard<'a> {
+    sem: &'a Semaphore,
+    owner_died: bool,
+    // !Send, !Sync: an undo semaphore's units are released by their holder thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SemaphoreGuard<'_> {
+    /// True if this acquisition was told that a holder of an undo semaphore died
+    /// holding units, which came back ([`Outcome::OwnerDead`]). Always false for a
+    /// plain semaphore.
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+
+    /// The semaphore this unit belongs to.
+    pub fn semaphore(&self) -> &Semaphore {
+        self.sem
+    }
+}
+
+impl Drop for SemaphoreGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.sem.release() {
+            report_unreleased("SemaphoreGuard", e);
+        }
+    }
+}
+
+impl core::fmt::Debug for SemaphoreGuard<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SemaphoreGuard")
+            .field("sem", self.sem)
+            .field("owner_died", &self.owner_died)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,21 +365,35 @@ mod tests {
         assert!(sem.is_undo().unwrap());
         assert_eq!(sem.release(), Err(Error::NotOwner));
         let pid = in_child(|| {
-            assert_eq!(sem.acquire(Deadline::forever()), Ok(Outcome::Ok));
+            assert_eq!(sem.acquire_unguarded(Deadline::forever()), Ok(Outcome::Ok));
             // SAFETY: ends the child at once, holding the unit.
             unsafe { libc::raise(libc::SIGKILL) };
             0
         });
         wait_for(pid, Some(libc::SIGKILL));
         assert_eq!(
-            sem.acquire(std::time::Duration::from_secs(10)),
+            sem.acquire_unguarded(std::time::Duration::from_secs(10)),
             Ok(Outcome::OwnerDead)
         );
         assert_eq!(sem.held(), Ok(1));
         sem.release().unwrap();
         assert_eq!(sem.held(), Ok(0));
-        assert_eq!(sem.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(sem.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         sem.release().unwrap();
+        // The guard: the same report, and the unit back on drop.
+        let pid = in_child(|| {
+            core::mem::forget(sem.acquire(Deadline::forever()).unwrap().unwrap());
+            // SAFETY: ends the child at once, holding the unit.
+            unsafe { libc::raise(libc::SIGKILL) };
+            0
+        });
+        wait_for(pid, Some(libc::SIGKILL));
+        let g = sem.acquire(std::time::Duration::from_secs(10)).unwrap();
+        assert!(g.as_ref().unwrap().owner_died());
+        assert_eq!(sem.held(), Ok(1));
+        assert!(sem.acquire(Deadline::now()).unwrap().is_none());
+        drop(g);
+        assert_eq!((sem.held(), sem.value()), (Ok(0), Ok(1)));
         // A plain semaphore is not an undo one, and records no holders.
         let plain = Semaphore::new(1, 1).unwrap();
         assert_eq!(plain.is_undo(), Ok(false));
@@ -287,7 +411,7 @@ mod tests {
             Error::BadObject
         );
         let b = Semaphore::open_undo(&name, &OpenOptions::new(), 0, 1).unwrap();
-        assert_eq!(a.acquire(Deadline::now()), Ok(Outcome::Ok));
+        assert_eq!(a.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
         assert_eq!(b.value(), Ok(1));
         b.release().unwrap(); // matched by thread, whichever handle
         crate::api::library::unlink(&name).unwrap();
