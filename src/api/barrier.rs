@@ -6,11 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use super::deadline::Deadline;
 use super::error::Error;
 use super::handle::{Life, object_handle};
-use super::lifecycle;
-use super::object::at;
-use super::options::{OpenOptions, c_name};
+use super::options::OpenOptions;
 use crate::raw::barrier::{self as raw, RawBarrier};
-use crate::raw::header::Lifecycle;
 use crate::status::{MpResult, Status};
 
 /// A cyclic barrier for `parties` threads of any processes (the C type
@@ -51,23 +48,14 @@ impl Barrier {
     /// inherited by `fork()`ed children.
     pub fn new(parties: u32) -> Result<Barrier, Error> {
         check_parties(parties)?;
-        let ptr =
-            lifecycle::new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous))?;
-        Ok(Barrier::mapped(ptr))
+        Barrier::anonymous_with(|b, life| b.init(parties, life))
     }
 
     /// Opens, or creates for `parties`, the barrier called `name` (an existing one
     /// keeps its own number of parties: see [`Barrier::parties`]).
     pub fn open(name: &str, options: &OpenOptions, parties: u32) -> Result<Barrier, Error> {
-        let name = c_name(name)?;
         check_parties(parties)?;
-        let ptr = lifecycle::open_named::<RawBarrier>(
-            &name,
-            options.flags(),
-            options.mode_bits(),
-            |b| b.init(parties, Lifecycle::Named),
-        )?;
-        Ok(Barrier::mapped(ptr))
+        Barrier::named_with(name, options, |b, life| b.init(parties, life))
     }
 
     /// Initialises a barrier at `mem` (`mp_barrier_init`).
@@ -77,10 +65,8 @@ impl Barrier {
     /// that stay valid while any handle to them lives; nobody uses a barrier there.
     pub unsafe fn init_at(mem: *mut u8, parties: u32) -> Result<Barrier, Error> {
         check_parties(parties)?;
-        let ptr = at::<RawBarrier>(mem, Status::Inval)?;
-        // SAFETY: aligned (checked), writable and valid (the contract).
-        unsafe { ptr.as_ref() }.init(parties, Lifecycle::InPlace);
-        Ok(Barrier::in_place(ptr))
+        // SAFETY: forwarded contract.
+        unsafe { Barrier::in_place_with(mem, |b, life| b.init(parties, life)) }
     }
 
     /// A handle on a barrier already initialised at `mem`.
@@ -89,9 +75,8 @@ impl Barrier {
     /// `mem` points to [`Barrier::SIZE`] readable bytes that stay valid while the
     /// handle lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Barrier, Error> {
-        let barrier = Barrier::in_place(at::<RawBarrier>(mem, Status::BadObj)?);
-        barrier.raw()?;
-        Ok(barrier)
+        // SAFETY: forwarded contract.
+        unsafe { Barrier::attached(mem) }
     }
 
     /// Waits for all parties until `deadline` and returns this thread's index

@@ -5,14 +5,10 @@ use core::ptr::NonNull;
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
 use super::handle::{Life, object_handle};
-use super::lifecycle;
 use super::lock::Lock;
-use super::object::at;
-use super::options::{OpenOptions, c_name};
+use super::options::OpenOptions;
 use super::rlock::RLock;
 use crate::raw::cond::RawCond;
-use crate::raw::header::Lifecycle;
-use crate::status::Status;
 
 /// A condition variable (the C type `mp_cond_t`, what [`Condition::as_ptr`] points to).
 /// The lock is passed to each wait, as
@@ -43,19 +39,13 @@ impl Condition {
 
     /// A condition in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Condition, Error> {
-        let ptr = lifecycle::new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous))?;
-        Ok(Condition::mapped(ptr))
+        Condition::anonymous_with(RawCond::init)
     }
 
     /// Opens, or creates, the condition called `name` (its lock is a separate object,
     /// opened by its own name).
     pub fn open(name: &str, options: &OpenOptions) -> Result<Condition, Error> {
-        let name = c_name(name)?;
-        let ptr =
-            lifecycle::open_named::<RawCond>(&name, options.flags(), options.mode_bits(), |c| {
-                c.init(Lifecycle::Named)
-            })?;
-        Ok(Condition::mapped(ptr))
+        Condition::named_with(name, options, RawCond::init)
     }
 
     /// Initialises a condition at `mem` (`mp_cond_init`).
@@ -64,10 +54,8 @@ impl Condition {
     /// `mem` points to [`Condition::SIZE`] writable bytes, [`Condition::ALIGN`]-aligned,
     /// that stay valid while any handle to them lives; nobody uses a condition there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Condition, Error> {
-        let ptr = at::<RawCond>(mem, Status::Inval)?;
-        // SAFETY: aligned (checked), writable and valid (the contract).
-        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
-        Ok(Condition::in_place(ptr))
+        // SAFETY: forwarded contract.
+        unsafe { Condition::in_place_with(mem, RawCond::init) }
     }
 
     /// A handle on a condition already initialised at `mem`; [`Error::BadObject`] if
@@ -77,9 +65,8 @@ impl Condition {
     /// `mem` points to [`Condition::SIZE`] readable bytes that stay valid while the
     /// handle lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Condition, Error> {
-        let cond = Condition::in_place(at::<RawCond>(mem, Status::BadObj)?);
-        cond.raw()?;
-        Ok(cond)
+        // SAFETY: forwarded contract.
+        unsafe { Condition::attached(mem) }
     }
 
     /// Waits for a notification with `lock` held by the calling thread: releases all

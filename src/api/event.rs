@@ -5,12 +5,8 @@ use core::ptr::NonNull;
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
 use super::handle::{Life, object_handle};
-use super::lifecycle;
-use super::object::at;
-use super::options::{OpenOptions, c_name};
+use super::options::OpenOptions;
 use crate::raw::event::RawEvent;
-use crate::raw::header::Lifecycle;
-use crate::status::Status;
 
 /// A flag that threads of any process can wait for (the C type `mp_event_t`, what
 /// [`Event::as_ptr`] points to).
@@ -38,18 +34,12 @@ impl Event {
 
     /// A clear event in a new anonymous shared mapping, inherited by `fork()`ed children.
     pub fn new() -> Result<Event, Error> {
-        let ptr = lifecycle::new_anonymous::<RawEvent>(|e| e.init(Lifecycle::Anonymous))?;
-        Ok(Event::mapped(ptr))
+        Event::anonymous_with(RawEvent::init)
     }
 
     /// Opens, or creates clear, the event called `name`.
     pub fn open(name: &str, options: &OpenOptions) -> Result<Event, Error> {
-        let name = c_name(name)?;
-        let ptr =
-            lifecycle::open_named::<RawEvent>(&name, options.flags(), options.mode_bits(), |e| {
-                e.init(Lifecycle::Named)
-            })?;
-        Ok(Event::mapped(ptr))
+        Event::named_with(name, options, RawEvent::init)
     }
 
     /// Initialises a clear event at `mem` (`mp_event_init`).
@@ -58,10 +48,8 @@ impl Event {
     /// `mem` points to [`Event::SIZE`] writable bytes, [`Event::ALIGN`]-aligned, that
     /// stay valid while any handle to them lives; no thread uses an event there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Event, Error> {
-        let ptr = at::<RawEvent>(mem, Status::Inval)?;
-        // SAFETY: aligned (checked), writable and valid (the contract).
-        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
-        Ok(Event::in_place(ptr))
+        // SAFETY: forwarded contract.
+        unsafe { Event::in_place_with(mem, RawEvent::init) }
     }
 
     /// A handle on an event already initialised at `mem`.
@@ -70,9 +58,8 @@ impl Event {
     /// `mem` points to [`Event::SIZE`] readable bytes that stay valid while the handle
     /// lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Event, Error> {
-        let event = Event::in_place(at::<RawEvent>(mem, Status::BadObj)?);
-        event.raw()?;
-        Ok(event)
+        // SAFETY: forwarded contract.
+        unsafe { Event::attached(mem) }
     }
 
     /// Sets the flag and wakes every waiter.

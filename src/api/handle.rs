@@ -60,6 +60,67 @@ macro_rules! object_handle {
         );
 
         impl $ty {
+            /// `new`: the object in a fresh anonymous mapping, initialised by `init`.
+            fn anonymous_with(
+                init: impl Fn(&$raw, $crate::raw::header::Lifecycle),
+            ) -> Result<Self, $crate::api::error::Error> {
+                let ptr = $crate::api::lifecycle::new_anonymous::<$raw>(|o| {
+                    init(o, $crate::raw::header::Lifecycle::Anonymous)
+                })?;
+                Ok(Self::mapped(ptr))
+            }
+
+            /// `open`: the object called `name`, initialised by `init` if this call
+            /// creates it.
+            fn named_with(
+                name: &str,
+                options: &$crate::api::options::OpenOptions,
+                init: impl Fn(&$raw, $crate::raw::header::Lifecycle),
+            ) -> Result<Self, $crate::api::error::Error> {
+                let name = $crate::api::options::c_name(name)?;
+                let ptr = $crate::api::lifecycle::open_named::<$raw>(
+                    &name,
+                    options.flags(),
+                    options.mode_bits(),
+                    |o| init(o, $crate::raw::header::Lifecycle::Named),
+                )?;
+                Ok(Self::mapped(ptr))
+            }
+
+            /// `init_at`: `init` on the caller's memory at `mem` (NULL or misaligned:
+            /// [`Error::Invalid`](crate::Error::Invalid)).
+            ///
+            /// # Safety
+            /// `mem` points to `SIZE` writable bytes that stay valid while any handle to
+            /// them lives, and no thread uses an object there.
+            unsafe fn in_place_with(
+                mem: *mut u8,
+                init: impl FnOnce(&$raw, $crate::raw::header::Lifecycle),
+            ) -> Result<Self, $crate::api::error::Error> {
+                let ptr = $crate::api::object::at::<$raw>(mem, $crate::status::Status::Inval)?;
+                // SAFETY: aligned (checked), writable and valid (the caller's contract).
+                init(
+                    unsafe { ptr.as_ref() },
+                    $crate::raw::header::Lifecycle::InPlace,
+                );
+                Ok(Self::in_place(ptr))
+            }
+
+            /// `attach_at`: a handle on the object someone initialised at `mem`
+            /// ([`Error::BadObject`](crate::Error::BadObject) if it holds none).
+            ///
+            /// # Safety
+            /// `mem` points to `SIZE` readable bytes that stay valid while the handle
+            /// lives.
+            unsafe fn attached(mem: *mut u8) -> Result<Self, $crate::api::error::Error> {
+                let this = Self::in_place($crate::api::object::at::<$raw>(
+                    mem,
+                    $crate::status::Status::BadObj,
+                )?);
+                this.raw()?;
+                Ok(this)
+            }
+
             /// The live object, validated (its header) on every call:
             /// [`Error::BadObject`](crate::Error::BadObject) once it was destroyed, by any
             /// process, or if another process overwrote it.

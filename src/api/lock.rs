@@ -5,12 +5,8 @@ use core::ptr::NonNull;
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
 use super::handle::{Life, object_handle, report_unreleased};
-use super::lifecycle;
-use super::object::at;
-use super::options::{OpenOptions, c_name};
-use crate::raw::header::Lifecycle;
+use super::options::OpenOptions;
 use crate::raw::lock::RawLock;
-use crate::status::Status;
 
 /// A non-recursive lock that any thread of any process may release (a binary
 /// semaphore, as `multiprocessing.Lock`); the C type `mp_lock_t` (what
@@ -50,18 +46,12 @@ impl Lock {
     /// An unlocked lock in a new anonymous shared mapping, inherited by `fork()`ed
     /// children (`mp_lock_new`).
     pub fn new() -> Result<Lock, Error> {
-        let ptr = lifecycle::new_anonymous::<RawLock>(|l| l.init(Lifecycle::Anonymous))?;
-        Ok(Lock::mapped(ptr))
+        Lock::anonymous_with(RawLock::init)
     }
 
     /// Opens, or creates unlocked, the lock called `name` (`mp_lock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<Lock, Error> {
-        let name = c_name(name)?;
-        let ptr =
-            lifecycle::open_named::<RawLock>(&name, options.flags(), options.mode_bits(), |l| {
-                l.init(Lifecycle::Named)
-            })?;
-        Ok(Lock::mapped(ptr))
+        Lock::named_with(name, options, RawLock::init)
     }
 
     /// Initialises an unlocked lock at `mem` (`mp_lock_init`); [`Error::Invalid`] if
@@ -72,10 +62,8 @@ impl Lock {
     /// the lock) that stay valid while any handle to them lives, and no thread uses a
     /// lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<Lock, Error> {
-        let ptr = at::<RawLock>(mem, Status::Inval)?;
-        // SAFETY: aligned (checked), writable and valid (the contract).
-        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
-        Ok(Lock::in_place(ptr))
+        // SAFETY: forwarded contract.
+        unsafe { Lock::in_place_with(mem, RawLock::init) }
     }
 
     /// A handle on a lock that someone already initialised at `mem` (e.g. another
@@ -85,9 +73,8 @@ impl Lock {
     /// `mem` points to [`Lock::SIZE`] readable bytes that stay valid while the handle
     /// lives.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<Lock, Error> {
-        let lock = Lock::in_place(at::<RawLock>(mem, Status::BadObj)?);
-        lock.raw()?;
-        Ok(lock)
+        // SAFETY: forwarded contract.
+        unsafe { Lock::attached(mem) }
     }
 
     /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it

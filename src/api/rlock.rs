@@ -8,12 +8,8 @@ use core::ptr::NonNull;
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
 use super::handle::{Life, object_handle, report_unreleased};
-use super::lifecycle;
-use super::object::at;
-use super::options::{OpenOptions, c_name};
-use crate::raw::header::Lifecycle;
+use super::options::OpenOptions;
 use crate::raw::rlock::RawRLock;
-use crate::status::Status;
 
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
 /// [`RLock::as_ptr`] points to). If its owner dies holding it (exit, `SIGKILL`, `exec`),
@@ -51,18 +47,12 @@ impl RLock {
     /// An unowned RLock in a new anonymous shared mapping, inherited by `fork()`ed
     /// children (a child never owns its parent's lock) (`mp_rlock_new`).
     pub fn new() -> Result<RLock, Error> {
-        let ptr = lifecycle::new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))?;
-        Ok(RLock::mapped(ptr))
+        RLock::anonymous_with(RawRLock::init)
     }
 
     /// Opens, or creates unowned, the RLock called `name` (`mp_rlock_open`).
     pub fn open(name: &str, options: &OpenOptions) -> Result<RLock, Error> {
-        let name = c_name(name)?;
-        let ptr =
-            lifecycle::open_named::<RawRLock>(&name, options.flags(), options.mode_bits(), |l| {
-                l.init(Lifecycle::Named)
-            })?;
-        Ok(RLock::mapped(ptr))
+        RLock::named_with(name, options, RawRLock::init)
     }
 
     /// Initialises an unowned RLock at `mem` (`mp_rlock_init`).
@@ -72,10 +62,8 @@ impl RLock {
     /// stay valid while any handle to them lives and while any thread holds the lock;
     /// no thread uses a lock there.
     pub unsafe fn init_at(mem: *mut u8) -> Result<RLock, Error> {
-        let ptr = at::<RawRLock>(mem, Status::Inval)?;
-        // SAFETY: aligned (checked), writable and valid (the contract).
-        unsafe { ptr.as_ref() }.init(Lifecycle::InPlace);
-        Ok(RLock::in_place(ptr))
+        // SAFETY: forwarded contract.
+        unsafe { RLock::in_place_with(mem, RawRLock::init) }
     }
 
     /// A handle on an RLock already initialised at `mem`; [`Error::BadObject`] if
@@ -84,9 +72,8 @@ impl RLock {
     /// # Safety
     /// As [`RLock::init_at`], except that the memory need only be readable now.
     pub unsafe fn attach_at(mem: *mut u8) -> Result<RLock, Error> {
-        let lock = RLock::in_place(at::<RawRLock>(mem, Status::BadObj)?);
-        lock.raw()?;
-        Ok(lock)
+        // SAFETY: forwarded contract.
+        unsafe { RLock::attached(mem) }
     }
 
     /// Acquires the lock or re-enters it (no waiting then), until `deadline`:
