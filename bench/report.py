@@ -664,7 +664,7 @@ def section_callgrind(x, w):
             w(f"| {label} | {ir.total[key]:.1f} | " + " | ".join(cells) + " |")
         w("")
         w("Inside libmpsync, self Ir per pair by source file (inlined code is attributed to the file "
-          "it comes from; `src/raw/header.rs` is the object-header validation, `src/ffi/mod.rs` the "
+          "it comes from; `src/raw/header.rs` is the object-header validation, `src/ffi/boundary.rs` the "
           "NULL/alignment checks and status conversion):\n")
         for key in IR_DETAIL:
             files = ir.by_file.get(key)
