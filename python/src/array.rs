@@ -6,7 +6,7 @@ use std::ffi::{CStr, c_int};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mpsync::{Deadline, ElemType, Outcome, SharedArray};
+use mpsync::{Deadline, ElemType, Error, Outcome, SharedArray};
 use pyo3::exceptions::{
     PyAttributeError, PyBufferError, PyIndexError, PyOverflowError, PyTypeError, PyValueError,
 };
@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyList, PySlice, PyTuple};
 
 use crate::errors::describe_array;
 use crate::locks::PyRLock;
-use crate::{Origin, Quiet, Request, blocking, make, to_py};
+use crate::{Origin, Quiet, Request, blocking, err_for, make, subject};
 
 /// ctypes' name for each type (the reprs use them).
 fn ctype_name(ty: ElemType) -> &'static str {
@@ -205,10 +205,22 @@ impl Drop for Held<'_, '_> {
 }
 
 impl PyArray {
+    /// "Value" or "Array": the factory that made it, as errors name it.
+    fn kind(&self) -> &'static str {
+        if self.is_value { "Value" } else { "Array" }
+    }
+
+    /// Names this array in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for(self.kind(), &self.origin, op)
+    }
+
+    /// Takes the lock for operation `op` (which its errors name).
     fn hold<'a, 'py>(
         &'a self,
         py: Python<'py>,
         external: &'a Option<Bound<'py, PyAny>>,
+        op: &'a str,
     ) -> PyResult<Held<'a, 'py>> {
         if let Some(l) = external {
             l.call_method0("acquire")?;
@@ -228,13 +240,13 @@ impl PyArray {
         match lock.acquire_unguarded(Deadline::now()) {
             Ok(Outcome::Timeout) => {
                 let arr: &SharedArray = &self.arr;
-                blocking(py, || match arr.lock() {
+                blocking(py, self.err(op), || match arr.lock() {
                     Some(l) => l.acquire_unguarded(Deadline::forever()),
                     None => Ok(Outcome::Ok),
                 })?;
             }
             Ok(_) => {}
-            Err(e) => return Err(to_py(e)),
+            Err(e) => return Err(self.err(op)(e)),
         }
         Ok(Held {
             external: None,
@@ -250,25 +262,29 @@ impl PyArray {
         }
     }
 
-    fn index(&self, i: isize) -> PyResult<usize> {
+    /// Element `i` (negative: from the end); `IndexError` naming the array and `op`.
+    fn index(&self, i: isize, op: &str) -> PyResult<usize> {
         let len = self.arr.len() as isize;
         let j = if i < 0 { i + len } else { i };
         if j < 0 || j >= len {
-            return Err(PyIndexError::new_err("invalid index"));
+            return Err(PyIndexError::new_err(format!(
+                "{}: {op}: invalid index {i} (length {len})",
+                subject(self.kind(), &self.origin)
+            )));
         }
         Ok(j as usize)
     }
 
-    fn get_item(&self, py: Python<'_>, i: usize) -> PyResult<PyObject> {
+    fn get_item(&self, py: Python<'_>, i: usize, op: &str) -> PyResult<PyObject> {
         let mut b = [0u8; 8];
         let b = &mut b[..self.ty.size()];
-        self.arr.get_bytes(i, b).map_err(to_py)?;
+        self.arr.get_bytes(i, b).map_err(self.err(op))?;
         decode(py, self.ty, b)
     }
 
-    fn read_bytes(&self, start: usize, count: usize) -> PyResult<Vec<u8>> {
+    fn read_bytes(&self, start: usize, count: usize, op: &str) -> PyResult<Vec<u8>> {
         let mut buf = vec![0u8; count * self.ty.size()];
-        self.arr.read(start, &mut buf).map_err(to_py)?;
+        self.arr.read(start, &mut buf).map_err(self.err(op))?;
         Ok(buf)
     }
 
@@ -277,7 +293,7 @@ impl PyArray {
     }
 
     fn value_repr(&self, py: Python<'_>) -> PyResult<String> {
-        let v = self.get_item(py, 0)?;
+        let v = self.get_item(py, 0, "__repr__")?;
         Ok(format!("{}({})", ctype_name(self.ty), v.bind(py).repr()?))
     }
 }
@@ -323,7 +339,13 @@ impl PyArray {
         let external = lock.is_some();
         let lock = match lock {
             Some(l) => Some(l),
-            None if with_lock => Some(Py::new(py, PyRLock::of_array(Arc::clone(&arr)))?.into_any()),
+            None if with_lock => Some(
+                Py::new(
+                    py,
+                    PyRLock::of_array(Arc::clone(&arr), subject(kind, &origin)),
+                )?
+                .into_any(),
+            ),
             None => None,
         };
         let item = ty.size() as isize;
@@ -346,12 +368,12 @@ impl PyArray {
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
+        let _held = self.hold(py, &ext, "__getitem__")?;
         if let Ok(slice) = key.downcast::<PySlice>() {
             let ind = slice.indices(self.arr.len() as isize)?;
             if ind.step == 1 {
                 let count = ind.slicelength;
-                let bytes = self.read_bytes(ind.start as usize, count)?;
+                let bytes = self.read_bytes(ind.start as usize, count, "__getitem__")?;
                 if self.is_chars() {
                     return Ok(PyBytes::new(py, &bytes).into_any().unbind());
                 }
@@ -365,7 +387,7 @@ impl PyArray {
             let mut out = Vec::with_capacity(ind.slicelength);
             let mut i = ind.start;
             for _ in 0..ind.slicelength {
-                out.push(self.get_item(py, i as usize)?);
+                out.push(self.get_item(py, i as usize, "__getitem__")?);
                 i += ind.step;
             }
             if self.is_chars() {
@@ -377,8 +399,8 @@ impl PyArray {
             }
             return Ok(PyList::new(py, out)?.into_any().unbind());
         }
-        let i = self.index(key.extract::<isize>()?)?;
-        self.get_item(py, i)
+        let i = self.index(key.extract::<isize>()?, "__getitem__")?;
+        self.get_item(py, i, "__getitem__")
     }
 
     fn __setitem__(
@@ -389,7 +411,7 @@ impl PyArray {
     ) -> PyResult<()> {
         let size = self.ty.size();
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
+        let _held = self.hold(py, &ext, "__setitem__")?;
         if let Ok(slice) = key.downcast::<PySlice>() {
             let ind = slice.indices(self.arr.len() as isize)?;
             let items: Vec<Bound<'_, PyAny>> = if self.is_chars() {
@@ -414,20 +436,26 @@ impl PyArray {
                 encode(self.ty, item, out)?;
             }
             if ind.step == 1 {
-                self.arr.write(ind.start as usize, &bytes).map_err(to_py)?;
+                self.arr
+                    .write(ind.start as usize, &bytes)
+                    .map_err(self.err("__setitem__"))?;
             } else {
                 let mut i = ind.start;
                 for chunk in bytes.chunks_exact(size) {
-                    self.arr.set_bytes(i as usize, chunk).map_err(to_py)?;
+                    self.arr
+                        .set_bytes(i as usize, chunk)
+                        .map_err(self.err("__setitem__"))?;
                     i += ind.step;
                 }
             }
             return Ok(());
         }
-        let i = self.index(key.extract::<isize>()?)?;
+        let i = self.index(key.extract::<isize>()?, "__setitem__")?;
         let mut b = [0u8; 8];
         encode(self.ty, value, &mut b[..size])?;
-        self.arr.set_bytes(i, &b[..size]).map_err(to_py)?;
+        self.arr
+            .set_bytes(i, &b[..size])
+            .map_err(self.err("__setitem__"))?;
         Ok(())
     }
 
@@ -436,12 +464,12 @@ impl PyArray {
     #[getter]
     fn get_value(&self, py: Python<'_>) -> PyResult<PyObject> {
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
+        let _held = self.hold(py, &ext, "get value")?;
         if self.is_value {
-            return self.get_item(py, 0);
+            return self.get_item(py, 0, "get value");
         }
         if self.is_chars() {
-            let bytes = self.read_bytes(0, self.arr.len())?;
+            let bytes = self.read_bytes(0, self.arr.len(), "get value")?;
             let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
             return Ok(PyBytes::new(py, &bytes[..end]).into_any().unbind());
         }
@@ -453,12 +481,14 @@ impl PyArray {
     #[setter]
     fn set_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
+        let _held = self.hold(py, &ext, "set value")?;
         let size = self.ty.size();
         if self.is_value {
             let mut b = [0u8; 8];
             encode(self.ty, value, &mut b[..size])?;
-            self.arr.set_bytes(0, &b[..size]).map_err(to_py)?;
+            self.arr
+                .set_bytes(0, &b[..size])
+                .map_err(self.err("set value"))?;
             return Ok(());
         }
         if self.is_chars() {
@@ -473,7 +503,7 @@ impl PyArray {
             if data.len() < self.arr.len() {
                 data.push(0);
             }
-            self.arr.write(0, &data).map_err(to_py)?;
+            self.arr.write(0, &data).map_err(self.err("set value"))?;
             return Ok(());
         }
         Err(PyAttributeError::new_err(
@@ -490,10 +520,12 @@ impl PyArray {
             ));
         }
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
-        Ok(PyBytes::new(py, &self.read_bytes(0, self.arr.len())?)
-            .into_any()
-            .unbind())
+        let _held = self.hold(py, &ext, "get raw")?;
+        Ok(
+            PyBytes::new(py, &self.read_bytes(0, self.arr.len(), "get raw")?)
+                .into_any()
+                .unbind(),
+        )
     }
 
     #[setter]
@@ -511,8 +543,8 @@ impl PyArray {
             return Err(PyValueError::new_err("byte string too long"));
         }
         let ext = self.external(py);
-        let _held = self.hold(py, &ext)?;
-        self.arr.write(0, bytes).map_err(to_py)?;
+        let _held = self.hold(py, &ext, "set raw")?;
+        self.arr.write(0, bytes).map_err(self.err("set raw"))?;
         Ok(())
     }
 

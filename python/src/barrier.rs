@@ -2,11 +2,11 @@
 
 use std::sync::Mutex;
 
-use mpsync::Deadline;
+use mpsync::{Deadline, Error};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{Origin, Request, blocking, make, timeout_deadline, to_py};
+use crate::{Origin, Request, blocking, err_for, make, timeout_deadline};
 
 /// `multiprocessing.Barrier(parties, action=None, timeout=None)`: `wait` returns the
 /// arrival index; a broken barrier raises `threading.BrokenBarrierError`. `action`
@@ -18,6 +18,13 @@ pub struct PyBarrier {
     origin: Origin,
     action: Option<PyObject>,
     timeout: Option<f64>,
+}
+
+impl PyBarrier {
+    /// Names this barrier in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for("Barrier", &self.origin, op)
+    }
 }
 
 #[pymethods]
@@ -65,12 +72,12 @@ impl PyBarrier {
         let deadline: Deadline = timeout_deadline(timeout.or(self.timeout))?;
         let barrier = &self.barrier;
         let Some(action) = &self.action else {
-            return blocking(py, || barrier.wait(deadline));
+            return blocking(py, self.err("wait"), || barrier.wait(deadline));
         };
         // The action runs on the C side's last arrival, with the GIL released: it
         // takes the GIL back to call Python, and parks an exception for re-raising.
         let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-        let result = blocking(py, || {
+        let result = blocking(py, self.err("wait"), || {
             barrier.wait_with(deadline, || {
                 Python::with_gil(|py| match action.call0(py) {
                     Ok(_) => true,
@@ -91,27 +98,27 @@ impl PyBarrier {
 
     /// Breaks the barrier: waiters get `BrokenBarrierError`.
     fn abort(&self) -> PyResult<()> {
-        self.barrier.abort().map_err(to_py)
+        self.barrier.abort().map_err(self.err("abort"))
     }
 
     /// Returns the barrier to its initial state.
     fn reset(&self) -> PyResult<()> {
-        self.barrier.reset().map_err(to_py)
+        self.barrier.reset().map_err(self.err("reset"))
     }
 
     #[getter]
     fn parties(&self) -> PyResult<u32> {
-        self.barrier.parties().map_err(to_py)
+        self.barrier.parties().map_err(self.err("parties"))
     }
 
     #[getter]
     fn n_waiting(&self) -> PyResult<u32> {
-        self.barrier.n_waiting().map_err(to_py)
+        self.barrier.n_waiting().map_err(self.err("n_waiting"))
     }
 
     #[getter]
     fn broken(&self) -> PyResult<bool> {
-        self.barrier.is_broken().map_err(to_py)
+        self.barrier.is_broken().map_err(self.err("broken"))
     }
 
     #[getter]
@@ -122,7 +129,8 @@ impl PyBarrier {
     /// threading.Barrier's repr (which `multiprocessing.Barrier` inherits):
     /// `<mpsync.Barrier at 0x7f...: waiters=1/3>`, or `...: broken>`.
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let barrier = &slf.get().barrier;
+        let this = slf.get();
+        let barrier = &this.barrier;
         let cls = slf.get_type();
         let at = format!(
             "<{}.{} at {:#x}:",
@@ -130,11 +138,11 @@ impl PyBarrier {
             cls.qualname()?,
             slf.as_ptr() as usize
         );
-        if barrier.is_broken().map_err(to_py)? {
+        if barrier.is_broken().map_err(this.err("__repr__"))? {
             return Ok(format!("{at} broken>"));
         }
-        let waiting = barrier.n_waiting().map_err(to_py)?;
-        let parties = barrier.parties().map_err(to_py)?;
+        let waiting = barrier.n_waiting().map_err(this.err("__repr__"))?;
+        let parties = barrier.parties().map_err(this.err("__repr__"))?;
         Ok(format!("{at} waiters={waiting}/{parties}>"))
     }
 

@@ -10,7 +10,7 @@ use mpsync::{Error, OpenOptions};
 use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyPermissionError};
 use pyo3::prelude::*;
 
-use crate::{BAD_OBJECT_ERROR, to_py_with};
+use crate::{BAD_OBJECT_ERROR, Origin, to_py_with};
 
 /// What a constructor was asked for.
 pub(crate) struct Request<'a> {
@@ -169,7 +169,7 @@ pub(crate) fn quoted(name: &str) -> String {
 }
 
 /// [`quoted`], shortened for a message if long (`filename` carries the whole name).
-fn shown(name: &str) -> String {
+pub(crate) fn shown(name: &str) -> String {
     const SHOWN: usize = 48;
     if name.len() <= SHOWN + 16 {
         return quoted(name);
@@ -296,4 +296,35 @@ fn permission_reason(name: &str, any_owner: bool) -> String {
             meta.uid()
         )
     }
+}
+
+/// How an error on an existing object names it: "Lock 'jobs'", or "Lock (anonymous)"
+/// for one made without a name (its generated name says nothing to the reader).
+pub(crate) fn subject(kind: &str, origin: &Origin) -> String {
+    if origin.anonymous {
+        format!("{kind} (anonymous)")
+    } else {
+        format!("{kind} {}", shown(&origin.name))
+    }
+}
+
+/// The exception for library error `e` from operation `op` on an existing object,
+/// described by [`subject`]: the class [`to_py_with`](crate::to_py_with) gives, with the message
+/// "Lock 'jobs': release: released too many times (...) (MP_EOVERFLOW)".
+pub(crate) fn to_py_for(kind: &str, origin: &Origin, op: &str, e: Error) -> PyErr {
+    to_py_about(&subject(kind, origin), op, e)
+}
+
+/// [`to_py_for`] for an object described by `subject` (e.g. an array's lock).
+pub(crate) fn to_py_about(subject: &str, op: &str, e: Error) -> PyErr {
+    to_py_with(e, format!("{subject}: {op}: {e}"))
+}
+
+/// [`to_py_for`] as a `map_err` argument: `.map_err(err_for("Lock", &origin, "release"))`.
+pub(crate) fn err_for<'a>(
+    kind: &'a str,
+    origin: &'a Origin,
+    op: &'a str,
+) -> impl Fn(Error) -> PyErr + 'a {
+    move |e| to_py_for(kind, origin, op, e)
 }

@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyTuple, PyType};
 
-pub(crate) use errors::Request;
+pub(crate) use errors::{Request, err_for, subject, to_py_about};
 
 mod array;
 mod barrier;
@@ -103,12 +103,9 @@ static BUSY_ERROR: OwnError = OwnError {
     class: GILOnceCell::new(),
 };
 
-/// Turns a library error into the Python exception `multiprocessing` would raise.
-pub(crate) fn to_py(e: Error) -> PyErr {
-    to_py_with(e, e.to_string())
-}
-
-/// [`to_py`] with another message (one that names the object: see errors.rs).
+/// Turns a library error into the Python exception `multiprocessing` would raise, with
+/// message `msg`, which names the object (errors.rs: `Request::error` for constructors,
+/// `to_py_for` for calls on an existing object).
 pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
     match e {
         Error::Invalid => PyValueError::new_err(msg),
@@ -159,9 +156,11 @@ pub(crate) fn timeout_deadline(timeout: Option<f64>) -> PyResult<Deadline> {
 
 /// Runs a blocking call with the GIL released, and on `Error::Interrupted` runs
 /// Python's signal handlers and retries (the call reuses its deadline, so the total
-/// wait never grows) unless a handler raised.
+/// wait never grows) unless a handler raised. Any other error becomes `on_err(e)`
+/// (which names the object: [`to_py_for`]).
 pub(crate) fn blocking<T: Send>(
     py: Python<'_>,
+    on_err: impl FnOnce(Error) -> PyErr,
     f: impl Fn() -> Result<T, Error> + Send + Sync,
 ) -> PyResult<T> {
     // A signal that arrived since the interpreter last looked (e.g. just before this
@@ -170,7 +169,7 @@ pub(crate) fn blocking<T: Send>(
     loop {
         match py.allow_threads(&f) {
             Err(Error::Interrupted) => py.check_signals()?,
-            other => return other.map_err(to_py),
+            other => return other.map_err(on_err),
         }
     }
 }
@@ -251,10 +250,11 @@ fn sweep_orphans(py: Python<'_>) -> usize {
 /// Removes the name of a named object or shared-memory block.
 #[pyfunction]
 fn unlink(name: &str) -> PyResult<()> {
+    let other = |e: Error| to_py_with(e, format!("unlink: {}: {e}", errors::shown(name)));
     mpsync::unlink(name).map_err(|e| match e {
         Error::Invalid => match errors::name_problem(name) {
             Some(problem) => PyValueError::new_err(format!("unlink: {problem} ({})", e.name())),
-            None => to_py(e),
+            None => other(e),
         },
         Error::NotFound => PyFileNotFoundError::new_err((
             libc::ENOENT,
@@ -266,7 +266,7 @@ fn unlink(name: &str) -> PyResult<()> {
             format!("cannot unlink: permission denied ({})", e.name()),
             name.to_string(),
         )),
-        e => to_py(e),
+        e => other(e),
     })
 }
 

@@ -10,7 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::errors::quoted;
-use crate::{Origin, Quiet, Request, blocking, deadline_of, make, timeout_deadline, to_py};
+use crate::{
+    Origin, Quiet, Request, blocking, deadline_of, err_for, make, timeout_deadline, to_py_about,
+};
 
 /// The calling thread's id (pthread_self), to tell "mine" from "another thread's" in
 /// reprs, as `multiprocessing` does.
@@ -106,9 +108,9 @@ impl PyLock {
             Ok(_) => {
                 let deadline = deadline_of(block, timeout)?;
                 let lock = &self.lock;
-                blocking(py, || lock.acquire_unguarded(deadline))?.acquired()
+                blocking(py, self.err("acquire"), || lock.acquire_unguarded(deadline))?.acquired()
             }
-            Err(e) => return Err(to_py(e)),
+            Err(e) => return Err(self.err("acquire")(e)),
         };
         if got {
             self.holder.store(thread_id(), Ordering::Relaxed);
@@ -120,10 +122,7 @@ impl PyLock {
     #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
         self.holder.store(0, Ordering::Relaxed);
-        self.lock.release().map_err(|e| match e {
-            Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
-            e => to_py(e),
-        })
+        self.lock.release().map_err(self.err("release"))
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -143,7 +142,7 @@ impl PyLock {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let (py, this) = (slf.py(), slf.get());
-        let owner = if !this.lock.is_locked().map_err(to_py)? {
+        let owner = if !this.lock.is_locked().map_err(this.err("__repr__"))? {
             "None".to_string()
         } else if this.holder.load(Ordering::Relaxed) == thread_id() {
             owner_name(py)?
@@ -158,6 +157,13 @@ impl PyLock {
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
         reduce(py, "Lock", &self.origin, vec![])
+    }
+}
+
+impl PyLock {
+    /// Names this lock in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for("Lock", &self.origin, op)
     }
 }
 
@@ -252,21 +258,40 @@ const SEM_DIED: &str = "acquired, but a holder of the semaphore died holding uni
 #[pyclass(module = "mpsync", name = "RLock", subclass, frozen)]
 pub struct PyRLock {
     pub(crate) lock: RLockRef,
+    /// Its own origin; None for an array's lock, which `of_array` describes instead.
     origin: Option<Origin>,
+    /// "Array 'x'": the array whose lock this is, for errors.
+    of_array: Option<String>,
     pub(crate) report: DeathReport,
 }
 
 impl PyRLock {
-    pub(crate) fn of_array(array: Arc<Quiet<mpsync::SharedArray>>) -> PyRLock {
+    /// The lock of `array`, which `subject` describes ("Array 'x'").
+    pub(crate) fn of_array(array: Arc<Quiet<mpsync::SharedArray>>, subject: String) -> PyRLock {
         PyRLock {
             lock: RLockRef::Array(array),
             origin: None,
+            of_array: Some(subject),
             report: DeathReport::new(false, RLOCK_DIED),
         }
     }
 
     pub(crate) fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         self.report.note(py, outcome)
+    }
+
+    /// "RLock 'jobs'", "RLock (anonymous)" or "RLock of Array 'x'".
+    fn subject(&self) -> String {
+        match (&self.origin, &self.of_array) {
+            (Some(o), _) => crate::subject("RLock", o),
+            (None, Some(array)) => format!("RLock of {array}"),
+            (None, None) => "RLock".to_string(),
+        }
+    }
+
+    /// Names this lock in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        move |e| to_py_about(&self.subject(), op, e)
     }
 }
 
@@ -297,6 +322,7 @@ impl PyRLock {
         Ok(PyRLock {
             lock: RLockRef::Own(Quiet::new(lock)),
             origin: Some(origin),
+            of_array: None,
             report: DeathReport::new(raise_owner_died, RLOCK_DIED),
         })
     }
@@ -309,10 +335,12 @@ impl PyRLock {
             Ok(Outcome::Timeout) if block => {
                 let deadline = deadline_of(block, timeout)?;
                 let lock = &self.lock;
-                blocking(py, || lock.with(|l| l.acquire_unguarded(deadline)))?
+                blocking(py, self.err("acquire"), || {
+                    lock.with(|l| l.acquire_unguarded(deadline))
+                })?
             }
             Ok(o) => o,
-            Err(e) => return Err(to_py(e)),
+            Err(e) => return Err(self.err("acquire")(e)),
         };
         self.note(py, outcome)
     }
@@ -320,12 +348,7 @@ impl PyRLock {
     /// `release()`: `AssertionError` unless the calling thread owns the lock.
     #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
-        self.lock.with(|l| l.release()).map_err(|e| match e {
-            Error::NotOwner => {
-                PyAssertionError::new_err("attempt to release recursive lock not owned by thread")
-            }
-            e => to_py(e),
-        })
+        self.lock.with(|l| l.release()).map_err(self.err("release"))
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -347,19 +370,23 @@ impl PyRLock {
     /// Declares the protected data repaired (the calling thread must hold the lock);
     /// for a synchronized array's lock, ends its sticky owner-died state.
     fn mark_consistent(&self) -> PyResult<()> {
-        self.lock.with(|l| l.mark_consistent()).map_err(to_py)?;
+        self.lock
+            .with(|l| l.mark_consistent())
+            .map_err(self.err("mark_consistent"))?;
         self.report.clear();
         Ok(())
     }
 
     /// Whether the calling thread owns the lock.
     fn _is_mine(&self) -> PyResult<bool> {
-        self.lock.with(|l| l.is_mine()).map_err(to_py)
+        self.lock
+            .with(|l| l.is_mine())
+            .map_err(self.err("_is_mine"))
     }
 
     /// The calling thread's recursion level (0 unless it owns the lock).
     fn _count(&self) -> PyResult<u32> {
-        self.lock.with(|l| l.count()).map_err(to_py)
+        self.lock.with(|l| l.count()).map_err(self.err("_count"))
     }
 
     /// The name a C program opens this lock by (`None` for an array's lock).
@@ -371,13 +398,19 @@ impl PyRLock {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let (py, this) = (slf.py(), slf.get());
         let cls = slf.get_type().name()?;
-        let count = this.lock.with(|l| l.count()).map_err(to_py)?;
+        let count = this
+            .lock
+            .with(|l| l.count())
+            .map_err(this.err("__repr__"))?;
         if count > 0 {
             return Ok(format!("<{cls}({}, {count})>", owner_name(py)?));
         }
         // Not ours. Only read the lock: a trial acquire would take the owner-death
         // report that belongs to the next real acquirer.
-        let held = this.lock.with(|l| l.is_locked()).map_err(to_py)?;
+        let held = this
+            .lock
+            .with(|l| l.is_locked())
+            .map_err(this.err("__repr__"))?;
         Ok(if held {
             format!("<{cls}(SomeOtherProcess, nonzero)>")
         } else {
@@ -418,11 +451,18 @@ pub struct PySemaphore {
     /// An undo semaphore (`MP_SEM_UNDO`): the fast paths in `fast.rs` leave it alone.
     pub(crate) undo: bool,
     report: DeathReport,
+    /// The Python class it was made as ("Semaphore", "BoundedSemaphore"), for errors.
+    kind: &'static str,
 }
 
 impl PySemaphore {
     fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         self.report.note(py, outcome)
+    }
+
+    /// Names this semaphore in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for(self.kind, &self.origin, op)
     }
 }
 
@@ -433,8 +473,10 @@ impl PySemaphore {
     /// raise_owner_died=False)`.
     #[new]
     #[pyo3(signature = (value=1, *, maxvalue=None, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, undo=false, raise_owner_died=false))]
+    #[classmethod]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        cls: &Bound<'_, pyo3::types::PyType>,
         value: i64,
         maxvalue: Option<i64>,
         name: Option<&str>,
@@ -489,6 +531,13 @@ impl PySemaphore {
         } else {
             None
         };
+        // Errors on the object name its class as made: BoundedSemaphore is a Python
+        // subclass (the package's), any other subclass is a Semaphore.
+        let kind = if cls.name()?.to_str()? == "BoundedSemaphore" {
+            "BoundedSemaphore"
+        } else {
+            "Semaphore"
+        };
         let (sem, origin) = make(&request, |n, o| {
             if undo {
                 mpsync::Semaphore::open_undo(n, o, value, max)
@@ -501,6 +550,7 @@ impl PySemaphore {
             origin,
             undo,
             report: DeathReport::new(raise_owner_died, SEM_DIED),
+            kind,
         })
     }
 
@@ -511,10 +561,10 @@ impl PySemaphore {
             Ok(Outcome::Timeout) if block => {
                 let deadline = deadline_of(block, timeout)?;
                 let sem = &self.sem;
-                blocking(py, || sem.acquire_unguarded(deadline))?
+                blocking(py, self.err("acquire"), || sem.acquire_unguarded(deadline))?
             }
             Ok(o) => o,
-            Err(e) => return Err(to_py(e)),
+            Err(e) => return Err(self.err("acquire")(e)),
         };
         if self.undo {
             self.note(py, outcome)
@@ -527,13 +577,7 @@ impl PySemaphore {
     /// for an undo semaphore, `AssertionError` if the calling thread holds no unit.
     #[pyo3(name = "_release")]
     fn release(&self) -> PyResult<()> {
-        self.sem.release().map_err(|e| match e {
-            Error::Overflow => PyValueError::new_err("semaphore or lock released too many times"),
-            Error::NotOwner => PyAssertionError::new_err(
-                "attempt to release an undo semaphore unit not held by this thread",
-            ),
-            e => to_py(e),
-        })
+        self.sem.release().map_err(self.err("release"))
     }
 
     /// True for a semaphore made with `undo=True`.
@@ -551,7 +595,7 @@ impl PySemaphore {
 
     /// How many units of an undo semaphore the calling thread holds (0 for a plain one).
     fn held(&self) -> PyResult<u32> {
-        self.sem.held().map_err(to_py)
+        self.sem.held().map_err(self.err("held"))
     }
 
     fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
@@ -565,13 +609,13 @@ impl PySemaphore {
 
     /// The number of units now.
     fn get_value(&self) -> PyResult<u32> {
-        self.sem.value().map_err(to_py)
+        self.sem.value().map_err(self.err("get_value"))
     }
 
     /// The bound (`SEM_VALUE_MAX` for an unbounded semaphore).
     #[getter]
     fn maxvalue(&self) -> PyResult<u32> {
-        self.sem.max_value().map_err(to_py)
+        self.sem.max_value().map_err(self.err("maxvalue"))
     }
 
     /// The name a C program opens this semaphore by.
@@ -582,8 +626,8 @@ impl PySemaphore {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let this = slf.get();
-        let value = this.sem.value().map_err(to_py)?;
-        let max = this.sem.max_value().map_err(to_py)?;
+        let value = this.sem.value().map_err(this.err("__repr__"))?;
+        let max = this.sem.max_value().map_err(this.err("__repr__"))?;
         let cls = slf.get_type().name()?.to_string();
         Ok(if max == mpsync::SEM_VALUE_MAX {
             format!("<{cls}(value={value})>")
@@ -657,29 +701,23 @@ impl PyCondition {
     ) -> PyResult<(bool, bool)> {
         let deadline = timeout_deadline(timeout)?;
         let cond = &self.cond;
-        let not_owned =
-            |_| PyAssertionError::new_err("must acquire() condition before using wait()");
+        // multiprocessing's words for a wait without the lock, with the object's name.
+        let on_err = |e| match e {
+            Error::NotOwner => PyAssertionError::new_err(format!(
+                "{}: wait: must acquire() condition before using wait() ({})",
+                crate::subject("Condition", &self.origin),
+                e.name()
+            )),
+            e => self.err("wait")(e),
+        };
         let outcome = if let Ok(r) = lock.downcast::<PyRLock>() {
             let r = r.get();
-            let outcome = blocking(py, || r.lock.with(|l| cond.wait(l, deadline)));
-            let outcome = outcome.map_err(|e| {
-                if e.is_instance_of::<PyAssertionError>(py) {
-                    not_owned(e)
-                } else {
-                    e
-                }
-            })?;
+            let outcome = blocking(py, on_err, || r.lock.with(|l| cond.wait(l, deadline)))?;
             r.report.record(outcome);
             outcome
         } else if let Ok(l) = lock.downcast::<PyLock>() {
             let l = &l.get().lock;
-            blocking(py, || cond.wait_lock(l, deadline)).map_err(|e| {
-                if e.is_instance_of::<PyAssertionError>(py) {
-                    not_owned(e)
-                } else {
-                    e
-                }
-            })?
+            blocking(py, on_err, || cond.wait_lock(l, deadline))?
         } else {
             return Err(PyTypeError::new_err(
                 "a Condition's lock must be an mpsync.RLock or mpsync.Lock",
@@ -692,18 +730,18 @@ impl PyCondition {
     #[pyo3(signature = (n=1))]
     fn notify(&self, n: i64) -> PyResult<()> {
         let n = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
-        self.cond.notify(n).map_err(to_py)
+        self.cond.notify(n).map_err(self.err("notify"))
     }
 
     /// Wakes every waiter.
     fn notify_all(&self) -> PyResult<()> {
-        self.cond.notify_all().map_err(to_py)
+        self.cond.notify_all().map_err(self.err("notify_all"))
     }
 
     /// Threads waiting for a notification that no notify has picked yet (a snapshot;
     /// `Condition.__repr__` shows it, as `multiprocessing`'s does).
     fn n_waiting(&self) -> PyResult<u32> {
-        self.cond.n_waiting().map_err(to_py)
+        self.cond.n_waiting().map_err(self.err("n_waiting"))
     }
 
     /// Threads that a notify picked and that are still on their way out of `wait` (the
@@ -726,7 +764,7 @@ impl PyCondition {
                 )));
             }
         };
-        let waiting = self.cond.n_waiting().map_err(to_py)?;
+        let waiting = self.cond.n_waiting().map_err(self.err("n_signalled"))?;
         Ok(registered.saturating_sub(waiting))
     }
 
@@ -737,6 +775,13 @@ impl PyCondition {
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
         reduce(py, "RawCondition", &self.origin, vec![])
+    }
+}
+
+impl PyCondition {
+    /// Names this condition in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for("Condition", &self.origin, op)
     }
 }
 
@@ -767,26 +812,26 @@ impl PyEvent {
     }
 
     fn is_set(&self) -> PyResult<bool> {
-        self.event.is_set().map_err(to_py)
+        self.event.is_set().map_err(self.err("is_set"))
     }
 
     fn set(&self) -> PyResult<()> {
-        self.event.set().map_err(to_py)
+        self.event.set().map_err(self.err("set"))
     }
 
     fn clear(&self) -> PyResult<()> {
-        self.event.clear().map_err(to_py)
+        self.event.clear().map_err(self.err("clear"))
     }
 
     /// `wait(timeout=None) -> bool`: True once the flag is set, False on timeout.
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        if self.event.is_set().map_err(to_py)? {
+        if self.event.is_set().map_err(self.err("wait"))? {
             return Ok(true);
         }
         let deadline = timeout_deadline(timeout)?;
         let event = &self.event;
-        Ok(blocking(py, || event.wait(deadline))? == Outcome::Ok)
+        Ok(blocking(py, self.err("wait"), || event.wait(deadline))? == Outcome::Ok)
     }
 
     #[getter]
@@ -796,7 +841,12 @@ impl PyEvent {
 
     /// `<Event at 0x7f... set>` (or `unset`), as `multiprocessing.Event`.
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let state = if slf.get().event.is_set().map_err(to_py)? {
+        let state = if slf
+            .get()
+            .event
+            .is_set()
+            .map_err(slf.get().err("__repr__"))?
+        {
             "set"
         } else {
             "unset"
@@ -807,5 +857,12 @@ impl PyEvent {
 
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(PyObject, PyObject)> {
         reduce(py, "Event", &self.origin, vec![])
+    }
+}
+
+impl PyEvent {
+    /// Names this event in the errors of operation `op`.
+    fn err<'a>(&'a self, op: &'a str) -> impl Fn(Error) -> PyErr + 'a {
+        err_for("Event", &self.origin, op)
     }
 }

@@ -8,7 +8,7 @@ use mpsync::{OpenOptions, SharedMemory};
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::{Request, to_py};
+use crate::{Request, to_py_about};
 
 /// The mapping and its exported views, under one mutex so that `close` and a new
 /// view never race.
@@ -115,7 +115,11 @@ impl PySharedMemory {
         if let Some(shm) = st.shm.take() {
             if let Err((shm, e)) = shm.close() {
                 st.shm = Some(shm);
-                return Err(to_py(e));
+                return Err(to_py_about(
+                    &format!("SharedMemory {}", crate::errors::shown(&self.name)),
+                    "close",
+                    e,
+                ));
             }
         }
         Ok(())
