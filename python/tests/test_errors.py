@@ -150,3 +150,106 @@ def test_the_package_exceptions_belong_to_the_package():
     assert mpsync.BusyError.__module__ == "mpsync"
     error = pickle.loads(pickle.dumps(mpsync.BadObjectError("why")))
     assert type(error) is mpsync.BadObjectError and str(error) == "why"
+
+
+# Errors of calls on an existing object: the same class as before, and a message that
+# starts with the object's type, its name ("(anonymous)" without one) and the operation.
+
+def _subject(kind, name):
+    return f"{kind} '{name}'" if name else f"{kind} (anonymous)"
+
+
+@pytest.fixture(params=["named", "anonymous"])
+def name_or_none(request, uname):
+    if request.param == "anonymous":
+        yield None
+        return
+    yield uname
+    for suffix in ("", "-arr"):
+        try:
+            mpsync.unlink(uname + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def _named(name, **kw):
+    return dict(name=name, create=True, **kw) if name else {}
+
+
+def test_releasing_an_unheld_lock_names_the_lock(name_or_none):
+    lock = mpsync.Lock(**_named(name_or_none))
+    with pytest.raises(ValueError) as e:
+        lock.release()
+    assert str(e.value).startswith(f"{_subject('Lock', name_or_none)}: release: "), e.value
+    assert "MP_EOVERFLOW" in str(e.value)
+
+
+def test_an_rlock_released_by_a_non_owner_names_the_lock(name_or_none):
+    import threading
+    lock = mpsync.RLock(**_named(name_or_none))
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            done.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert taken.wait(10)
+        with pytest.raises(AssertionError) as e:
+            lock.release()
+    finally:
+        done.set()
+        t.join()
+    assert str(e.value).startswith(f"{_subject('RLock', name_or_none)}: release: "), e.value
+    assert "MP_ENOTOWNER" in str(e.value)
+
+
+def test_an_arrays_lock_released_by_a_non_owner_names_the_array(name_or_none):
+    name = name_or_none and name_or_none + "-arr"
+    array = mpsync.Array("i", 3, **_named(name))
+    with pytest.raises(AssertionError) as e:
+        array.get_lock().release()
+    assert str(e.value).startswith(f"RLock of {_subject('Array', name)}: release: "), e.value
+
+
+@pytest.mark.parametrize("kind", ["Semaphore", "BoundedSemaphore"])
+def test_a_semaphore_released_past_its_bound_names_the_semaphore(kind, name_or_none):
+    if kind == "BoundedSemaphore":
+        sem = mpsync.BoundedSemaphore(1, **_named(name_or_none))
+    else:
+        sem = mpsync.Semaphore(1, maxvalue=1, **_named(name_or_none))
+    with pytest.raises(ValueError) as e:
+        sem.release()
+    assert str(e.value).startswith(f"{_subject(kind, name_or_none)}: release: "), e.value
+    assert "MP_EOVERFLOW" in str(e.value)
+
+
+def test_a_barrier_wait_after_abort_names_the_barrier(name_or_none):
+    import threading
+    barrier = mpsync.Barrier(2, **_named(name_or_none))
+    barrier.abort()
+    with pytest.raises(threading.BrokenBarrierError) as e:
+        barrier.wait(timeout=5)
+    assert str(e.value).startswith(f"{_subject('Barrier', name_or_none)}: wait: "), e.value
+    assert "MP_EBROKEN" in str(e.value)
+
+
+# (A raw array is a ctypes view of the shared elements: ctypes raises its IndexError.)
+@pytest.mark.parametrize("kind", ["Array", "Value"])
+def test_an_index_out_of_range_names_the_array(kind, name_or_none):
+    kw = _named(name_or_none)
+    if kind == "Array":
+        array, shown = mpsync.Array("i", 3, **kw), "Array"
+    else:
+        # A Value is indexed through its shared object.
+        array, shown = mpsync.Value("i", **kw).get_obj(), "Value"
+    for op, access in [("__getitem__", lambda: array[5]),
+                       ("__setitem__", lambda: array.__setitem__(-9, 1))]:
+        with pytest.raises(IndexError) as e:
+            access()
+        message = str(e.value)
+        assert message.startswith(f"{_subject(shown, name_or_none)}: {op}: "), message
+        assert "invalid index" in message
