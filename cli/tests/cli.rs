@@ -585,8 +585,9 @@ fn concurrent_acquires_exclude_each_other_and_a_c_program() {
 }
 
 /// Blocked acquirers of an undo semaphore hold no holder slot: 70 concurrent
-/// `acquire --timeout 60` of an undo `Semaphore(1)` all get their turn (before the fix,
-/// waiters used up the 64 slots and some exited 6, `MP_EBUSY`).
+/// `acquire --timeout 60` of an undo `Semaphore(1)` all get their turn. Each holds for
+/// 100 ms, so that more than 64 wait at once (before the fix, waiters used up the 64
+/// slots: 3 of 70 exited 6, `MP_EBUSY`, on ad24c91).
 #[test]
 fn seventy_waiters_of_an_undo_semaphore_all_get_their_turn() {
     let n = Names::new("undo70");
@@ -595,7 +596,7 @@ fn seventy_waiters_of_an_undo_semaphore_all_get_their_turn() {
     let clis: Vec<_> = (0..70)
         .map(|_| {
             Command::new(MPSYNC)
-                .args(["acquire", &name, "--timeout", "60", "--", "sleep", "0.01"])
+                .args(["acquire", &name, "--timeout", "60", "--", "sleep", "0.1"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
