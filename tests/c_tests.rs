@@ -13,17 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{lib_dir, root, run_with_limit};
-
-fn compiler(cpp: bool) -> Command {
-    let mut b = cc::Build::new();
-    b.cargo_metadata(false)
-        .cpp(cpp)
-        .opt_level(1)
-        .target(env!("MPSYNC_TARGET"))
-        .host(env!("MPSYNC_TARGET"));
-    b.get_compiler().to_command()
-}
+use support::{assert_success, build_against_library, compiler, lib_dir, root, run_with_limit};
 
 fn build_c(name: &str) -> PathBuf {
     let out_dir = lib_dir().join("c_tests");
@@ -35,38 +25,11 @@ fn build_c(name: &str) -> PathBuf {
 
 /// Compiles a program on c_tests/mptest.h against the header and the library just built.
 fn compile_test_program(src: &std::path::Path, exe: &std::path::Path) {
-    let lib = lib_dir();
-    let out = compiler(false)
-        .args([
-            "-std=gnu11",
-            "-g",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-Wno-unused-function",
-        ])
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(root().join("c_tests"))
-        .arg(src)
-        .arg("-o")
-        .arg(exe)
-        .arg("-L")
-        .arg(&lib)
-        // DT_RPATH (not RUNPATH): it wins over LD_LIBRARY_PATH, which cargo sets to
-        // include target/<profile>, where a stale libmpsync.so may lie.
-        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()))
-        .args(["-lmpsync", "-lpthread", "-lm"])
-        .output()
-        .expect("run the C compiler");
-    assert!(
-        out.status.success(),
-        "compiling {} failed:\n{}{}",
-        src.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cc = compiler(false);
+    cc.args(["-std=gnu11", "-g", "-Wall", "-Wextra", "-Werror"])
+        .arg("-Wno-unused-function");
+    let out = build_against_library(cc, &["c_tests"], src, exe, &["-lpthread", "-lm"]);
+    assert_success(&out, &format!("compiling {} failed", src.display()));
 }
 
 /// Builds a C test program and runs it with an outer time limit (see
@@ -136,7 +99,7 @@ fn header_compiles(cpp: bool, std: &str) {
         .arg(&src)
         .output()
         .unwrap();
-    support::assert_success(&out, &format!("mpsync.h does not compile as {std}"));
+    assert_success(&out, &format!("mpsync.h does not compile as {std}"));
 }
 
 #[test]
@@ -174,7 +137,7 @@ fn header_works_with_cffi() {
         .arg(&cdef)
         .output()
         .unwrap();
-    support::assert_success(&out, "preprocessing failed");
+    assert_success(&out, "preprocessing failed");
     let script = r#"
 import sys, cffi
 ffi = cffi.FFI()
@@ -200,7 +163,7 @@ print("cffi: %d declarations parsed; mp_lock_t works" % len(dir(lib)))
         .output()
         .unwrap();
     println!("{}", String::from_utf8_lossy(&out.stdout));
-    support::assert_success(&out, "cffi could not use the header");
+    assert_success(&out, "cffi could not use the header");
 }
 
 /// A `c_tests/test_*.c` without a `c_test!` line above would never run: fail instead.
@@ -216,7 +179,6 @@ fn every_c_test_file_is_registered() {
 fn tools_and_examples_compile() {
     let out_dir = lib_dir().join("c_tests").join("tools");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let lib = lib_dir();
     let mut sources = Vec::new();
     for dir in ["tools", "examples", "examples/consumer"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
@@ -230,26 +192,10 @@ fn tools_and_examples_compile() {
     assert!(sources.len() >= 4, "found only {sources:?}");
     for src in &sources {
         let exe = out_dir.join(src.file_stem().unwrap());
-        let out = compiler(false)
-            .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror"])
-            .arg("-I")
-            .arg(root().join("include"))
-            .arg("-I")
-            .arg(root().join("c_tests"))
-            .arg(src)
-            .arg("-o")
-            .arg(&exe)
-            .arg("-L")
-            .arg(&lib)
-            .args(["-lmpsync", "-lpthread", "-lm"])
-            .output()
-            .expect("run the C compiler");
-        assert!(
-            out.status.success(),
-            "{} does not compile:\n{}",
-            src.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut cc = compiler(false);
+        cc.args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror"]);
+        let out = build_against_library(cc, &["c_tests"], src, &exe, &["-lpthread", "-lm"]);
+        assert_success(&out, &format!("{} does not compile", src.display()));
     }
     println!("compiled {} programs: {sources:?}", sources.len());
 }

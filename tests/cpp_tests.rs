@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{lib_dir, root, run_with_limit};
+use support::{assert_success, build_against_library, compiler, lib_dir, root, run_with_limit};
 
 fn out_dir() -> PathBuf {
     let dir = lib_dir().join("cpp_tests");
@@ -22,45 +22,16 @@ fn out_dir() -> PathBuf {
     dir
 }
 
-fn cxx() -> Command {
-    let mut b = cc::Build::new();
-    b.cargo_metadata(false)
-        .cpp(true)
-        .opt_level(1)
-        .target(env!("MPSYNC_TARGET"))
-        .host(env!("MPSYNC_TARGET"));
-    b.get_compiler().to_command()
-}
-
 const WARNINGS: [&str; 4] = ["-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 
 /// Compiles and links `src` as `std` into `exe`.
 fn build(src: &Path, std: &str, exe: &Path) {
-    let lib = lib_dir();
-    let out = cxx()
-        .arg(format!("-std={std}"))
-        .arg("-g")
-        .args(WARNINGS)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(root().join("cpp_tests"))
-        .arg(src)
-        .arg("-o")
-        .arg(exe)
-        .arg("-L")
-        .arg(&lib)
-        // DT_RPATH (not RUNPATH), as in tests/c_tests.rs: wins over LD_LIBRARY_PATH.
-        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()))
-        .args(["-lmpsync", "-pthread"])
-        .output()
-        .expect("run the C++ compiler");
-    assert!(
-        out.status.success(),
-        "compiling {} as {std} failed:\n{}{}",
-        src.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let mut cxx = compiler(true);
+    cxx.arg(format!("-std={std}")).arg("-g").args(WARNINGS);
+    let out = build_against_library(cxx, &["cpp_tests"], src, exe, &["-pthread"]);
+    assert_success(
+        &out,
+        &format!("compiling {} as {std} failed", src.display()),
     );
 }
 
@@ -101,7 +72,7 @@ fn header_compiles(std: &str) {
          int main() { mpsync::mutex m; return m ? 1 : 0; }\n",
     )
     .unwrap();
-    let out = cxx()
+    let out = compiler(true)
         .arg(format!("-std={std}"))
         .args(WARNINGS)
         .args(["-Wshadow", "-Wconversion", "-fsyntax-only", "-I"])
@@ -109,7 +80,7 @@ fn header_compiles(std: &str) {
         .arg(&src)
         .output()
         .unwrap();
-    support::assert_success(&out, &format!("mpsync.hpp does not compile as {std}"));
+    assert_success(&out, &format!("mpsync.hpp does not compile as {std}"));
 }
 
 #[test]

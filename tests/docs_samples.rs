@@ -29,9 +29,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
-use support::{lib_dir, root, run_with_limit};
+use support::{build_against_library, compiler, lib_dir, root, run_with_limit};
 
 /// One fenced block: where it is, its language, its tags, its text and its context.
 #[derive(Debug)]
@@ -139,8 +139,11 @@ fn stem(b: &Block) -> String {
     format!("{}_{}", b.file.replace(['/', '.'], "_"), b.line)
 }
 
-fn check(cmd: &mut Command, what: &str, b: &Block) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+fn check(out: Output, what: &str, b: &Block) {
     assert!(
         out.status.success(),
         "{}: {what} failed:\n{}\n--- the sample ---\n{}",
@@ -170,23 +173,10 @@ fn c_samples_compile_and_programs_run() {
             let src = dir.join(format!("{}.c", stem(b)));
             std::fs::write(&src, b.code.replace("jobs-", &prefix)).unwrap();
             let exe = dir.join(stem(b));
-            let lib = lib_dir();
-            check(
-                Command::new("cc")
-                    .arg("-std=gnu11")
-                    .args(C_WARNINGS)
-                    .arg("-I")
-                    .arg(root().join("include"))
-                    .arg(&src)
-                    .arg("-o")
-                    .arg(&exe)
-                    .arg("-L")
-                    .arg(&lib)
-                    .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()))
-                    .args(["-lmpsync", "-lpthread"]),
-                "building the program",
-                b,
-            );
+            let mut cc = compiler(false);
+            cc.arg("-std=gnu11").args(C_WARNINGS);
+            let out = build_against_library(cc, &[], &src, &exe, &["-lpthread"]);
+            check(out, "building the program", b);
             programs += 1;
             if !b.has("no-run") {
                 println!("running {}", b.at());
@@ -206,18 +196,11 @@ fn c_samples_compile_and_programs_run() {
             text += &format!("#line {} \"{}\"\n{}", b.line + 1, b.file, b.code);
             text += "    return MP_OK;\n}\n";
             std::fs::write(&src, text).unwrap();
-            check(
-                Command::new("cc")
-                    .args(["-std=gnu11", "-c"])
-                    .args(C_WARNINGS)
-                    .arg("-I")
-                    .arg(root().join("include"))
-                    .arg(&src)
-                    .arg("-o")
-                    .arg(dir.join(format!("{}.o", stem(b)))),
-                "compiling the fragment",
-                b,
-            );
+            let mut cc = compiler(false);
+            cc.args(["-std=gnu11", "-c"]).args(C_WARNINGS);
+            cc.arg("-I").arg(root().join("include")).arg(&src);
+            cc.arg("-o").arg(dir.join(format!("{}.o", stem(b))));
+            check(run(&mut cc), "compiling the fragment", b);
             fragments += 1;
         }
     }
@@ -242,16 +225,10 @@ fn cpp_samples_compile() {
     for b in all_blocks().iter().filter(|b| b.lang == "cpp") {
         let src = dir.join(format!("{}.cpp", stem(b)));
         std::fs::write(&src, &b.code).unwrap();
-        check(
-            Command::new("c++")
-                .args(["-std=c++17", "-fsyntax-only"])
-                .args(C_WARNINGS)
-                .arg("-I")
-                .arg(root().join("include"))
-                .arg(&src),
-            "compiling",
-            b,
-        );
+        let mut cxx = compiler(true);
+        cxx.args(["-std=c++17", "-fsyntax-only"]).args(C_WARNINGS);
+        cxx.arg("-I").arg(root().join("include")).arg(&src);
+        check(run(&mut cxx), "compiling", b);
         n += 1;
     }
     println!("C++ samples: {n} compiled");
@@ -293,12 +270,7 @@ fn python_samples_parse_and_run() {
             &b.code,
             &dir,
         );
-        assert!(
-            out.status.success(),
-            "{}: not valid Python:\n{}",
-            b.at(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        check(out, "parsing as Python", b);
         parsed += 1;
         if b.has("no-run") || b.has("fragment") {
             continue;
@@ -310,13 +282,7 @@ fn python_samples_parse_and_run() {
         let prefix = format!("mpsync-docs-{}-{}-", std::process::id(), b.line);
         let out = python3(&["-"], &b.code.replace("jobs-", &prefix), &dir);
         remove_names(&prefix);
-        assert!(
-            out.status.success(),
-            "{}: the sample failed:\n{}{}",
-            b.at(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        check(out, "running the sample", b);
         ran += 1;
     }
     println!("Python samples: {parsed} parsed, {ran} run");

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// The repository's root.
@@ -25,6 +25,47 @@ pub fn lib_dir() -> PathBuf {
         deps.display()
     );
     deps
+}
+
+/// The target's C (`cpp == false`) or C++ compiler, as the cc crate finds it (what
+/// `CC`/`CXX` name, else the platform's default).
+pub fn compiler(cpp: bool) -> Command {
+    let mut b = cc::Build::new();
+    b.cargo_metadata(false)
+        .cpp(cpp)
+        .opt_level(1)
+        .target(env!("MPSYNC_TARGET"))
+        .host(env!("MPSYNC_TARGET"));
+    b.get_compiler().to_command()
+}
+
+/// Builds `src` into `exe` with `cmd` (a compiler with its language flags), against
+/// include/ (plus `include_dirs`, relative to the root) and the library just built,
+/// then `libs`. The library is found through DT_RPATH (not RUNPATH): it wins over
+/// LD_LIBRARY_PATH, which cargo sets to include target/<profile>, where a stale
+/// libmpsync.so may lie.
+pub fn build_against_library(
+    mut cmd: Command,
+    include_dirs: &[&str],
+    src: &Path,
+    exe: &Path,
+    libs: &[&str],
+) -> Output {
+    let lib = lib_dir();
+    cmd.arg("-I").arg(root().join("include"));
+    for dir in include_dirs {
+        cmd.arg("-I").arg(root().join(dir));
+    }
+    cmd.arg(src)
+        .arg("-o")
+        .arg(exe)
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()))
+        .arg("-lmpsync")
+        .args(libs)
+        .output()
+        .expect("run the compiler")
 }
 
 /// Runs a test program (on c_tests/mptest.h or cpp_tests/cpptest.hpp) with an outer time
@@ -108,11 +149,12 @@ pub fn check_every_test_program_is_registered(harness: &str, mac: &str, dir: &st
     }
 }
 
-/// Fails with `what` and the program's standard error unless `out` is a success.
-pub fn assert_success(out: &std::process::Output, what: &str) {
+/// Fails with `what` and the program's output unless `out` is a success.
+pub fn assert_success(out: &Output, what: &str) {
     assert!(
         out.status.success(),
-        "{what}:\n{}",
+        "{what}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
