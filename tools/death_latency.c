@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "mpsync.h"
+#include "latency.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,23 +32,6 @@ struct shared {
     volatile int status;
 };
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, double *v, int n) {
-    qsort(v, n, sizeof *v, cmp);
-    printf("%-34s n=%d  p50 %8.1f us  p90 %8.1f us  p99 %8.1f us  max %8.1f us\n", what, n, v[n / 2], v[n * 9 / 10],
-           v[n * 99 / 100], v[n - 1]);
-}
-
 /* One kill; returns the latency in microseconds (or -1 on failure). */
 static double one(struct shared *s, int use_pthread) {
     s->held = s->waiting = 0;
@@ -67,11 +51,11 @@ static double one(struct shared *s, int use_pthread) {
         if (use_pthread) {
             st = pthread_mutex_lock(&s->mutex) == EOWNERDEAD ? MP_OWNER_DEAD : -1;
             pthread_mutex_consistent(&s->mutex);
-            s->woke_at = now_us();
+            s->woke_at = latency_now_us();
             pthread_mutex_unlock(&s->mutex);
         } else {
             st = mp_rlock_acquire(&s->lock, true, 30000);
-            s->woke_at = now_us();
+            s->woke_at = latency_now_us();
             mp_rlock_release(&s->lock);
         }
         s->status = st;
@@ -79,7 +63,7 @@ static double one(struct shared *s, int use_pthread) {
     }
     while (!s->waiting) usleep(20);
     usleep(2000); /* let the waiter block in the kernel */
-    double t0 = now_us();
+    double t0 = latency_now_us();
     kill(holder, SIGKILL);
     waitpid(waiter, NULL, 0);
     waitpid(holder, NULL, 0);
@@ -103,8 +87,8 @@ int main(int argc, char **argv) {
         ref[i] = one(s, 1);
         if (lat[i] < 0 || ref[i] < 0) failures++;
     }
-    report("mp_rlock  kill -> MP_OWNER_DEAD", lat, n);
-    report("pthread robust kill -> EOWNERDEAD", ref, n);
+    latency_report("mp_rlock  kill -> MP_OWNER_DEAD", lat, n);
+    latency_report("pthread robust kill -> EOWNERDEAD", ref, n);
     printf("failures: %d\n", failures);
     return failures != 0;
 }

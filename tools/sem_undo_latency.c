@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "mpsync.h"
+#include "latency.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,43 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
-
 struct shared {
     char sem[MP_SEM_UNDO_SIZE];
     volatile int held;
     volatile double woke_at;
     volatile int status;
 };
-
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Waits (up to ~2 s) until `pid` sleeps in futex() or futex_waitv(). */
-static void wait_blocked(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
-    for (int i = 0; i < 2000; i++) {
-        char buf[32] = {0};
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) return;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        long nr = n > 0 ? atol(buf) : -1;
-        if (nr == SYS_futex || nr == SYS_futex_waitv) return;
-        usleep(1000);
-    }
-}
 
 /* One kill; returns the latency in microseconds (or -1 on failure). */
 static double one(struct shared *s) {
@@ -75,14 +45,14 @@ static double one(struct shared *s) {
     pid_t waiter = fork();
     if (waiter == 0) {
         int st = mp_sem_acquire(sem, true, 30000);
-        s->woke_at = now_us();
+        s->woke_at = latency_now_us();
         s->status = st;
         if (st == MP_OK || st == MP_OWNER_DEAD) mp_sem_release(sem);
         _exit(0);
     }
-    wait_blocked(waiter);
+    latency_wait_blocked(waiter);
     usleep(1000);
-    double t0 = now_us();
+    double t0 = latency_now_us();
     kill(holder, SIGKILL);
     waitpid(waiter, NULL, 0);
     waitpid(holder, NULL, 0);
@@ -101,9 +71,7 @@ int main(int argc, char **argv) {
         lat[i] = one(s);
         if (lat[i] < 0) failures++;
     }
-    qsort(lat, n, sizeof *lat, cmp);
-    printf("undo semaphore kill -> admission n=%d  p50 %8.1f us  p90 %8.1f us  p99 %8.1f us  max %8.1f us\n", n,
-           lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100], lat[n - 1]);
+    latency_report("undo semaphore kill -> admission", lat, n);
     printf("failures: %d\n", failures);
     return failures != 0;
 }
