@@ -32,7 +32,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use clap::{Parser, Subcommand};
 
-use name_filter::NameFilter;
+use name_filter::NameFilterArgs;
 
 /// Command-line interface. `after_help` carries the exit-code table.
 #[derive(Parser)]
@@ -56,13 +56,8 @@ enum Command {
     /// type, size, owner uid, mode, layout version, health, the pids that map it, and
     /// its state on one line.
     Ls {
-        /// Only names that start with PREFIX (its bytes, compared with the exact name).
-        #[arg(long)]
-        prefix: Option<OsString>,
-        /// Only names that GLOB matches as a whole: `*` any characters (a leading `.`
-        /// too), `?` one character, `[a-z]`/`[!a-z]` one of (or not of) a set, `\x` x.
-        #[arg(long)]
-        glob: Option<OsString>,
+        #[command(flatten)]
+        filter: NameFilterArgs,
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
@@ -126,12 +121,8 @@ enum Command {
         /// it, one such process that could open an entry keeps it).
         #[arg(long)]
         ignore_unreadable: bool,
-        /// Only names that start with PREFIX (its bytes, compared with the exact name).
-        #[arg(long)]
-        prefix: Option<OsString>,
-        /// Only names that GLOB matches as a whole (the syntax of `ls --glob`).
-        #[arg(long)]
-        glob: Option<OsString>,
+        #[command(flatten)]
+        filter: NameFilterArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -197,13 +188,7 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Ls { prefix, glob, json } => {
-            let filter = NameFilter::new(
-                prefix.as_ref().map(|p| p.as_bytes()),
-                glob.as_ref().map(|g| g.as_bytes()),
-            );
-            inspect_cmds::ls(&filter, json)
-        }
+        Command::Ls { filter, json } => inspect_cmds::ls(&filter.to_filter(), json),
         Command::Show { name, hex, json } => match name_bytes(&name, hex) {
             Ok(name) => inspect_cmds::show(&name, json),
             Err(code) => code,
@@ -229,8 +214,7 @@ fn main() {
             blocks,
             orphans,
             ignore_unreadable,
-            prefix,
-            glob,
+            filter,
             json,
         } => gc::gc(
             &gc_sweep::Rules {
@@ -243,10 +227,7 @@ fn main() {
                     prefix: None,
                 },
                 owner_dead,
-                filter: NameFilter::new(
-                    prefix.as_ref().map(|p| p.as_bytes()),
-                    glob.as_ref().map(|g| g.as_bytes()),
-                ),
+                filter: filter.to_filter(),
             },
             dry_run,
             json,

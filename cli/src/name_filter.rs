@@ -10,6 +10,9 @@
 //! escapes show); a `[` without its `]` is itself. Written here rather than taken from
 //! libc's `fnmatch`, whose idea of a character depends on the locale.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
 /// One unit of a name or pattern: a UTF-8 character, or a byte that is not UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Unit {
@@ -168,6 +171,28 @@ impl NameFilter {
                 .glob
                 .as_ref()
                 .is_none_or(|g| glob_matches(g, &units(name)))
+    }
+}
+
+/// The options that select names, shared by `ls` and `gc`.
+#[derive(clap::Args, Debug)]
+pub struct NameFilterArgs {
+    /// Only names that start with PREFIX (its bytes, compared with the exact name).
+    #[arg(long)]
+    prefix: Option<OsString>,
+    /// Only names that GLOB matches as a whole: `*` any characters (a leading `.`
+    /// too), `?` one character, `[a-z]`/`[!a-z]` one of (or not of) a set, `\x` x.
+    #[arg(long)]
+    glob: Option<OsString>,
+}
+
+impl NameFilterArgs {
+    /// The filter these options describe.
+    pub fn to_filter(&self) -> NameFilter {
+        NameFilter::new(
+            self.prefix.as_ref().map(|p| p.as_bytes()),
+            self.glob.as_ref().map(|g| g.as_bytes()),
+        )
     }
 }
 
