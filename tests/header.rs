@@ -9,6 +9,8 @@
 //! type (flags, `mp_status`, `mp_unlink`, and anything new that matches no section)
 //! go to the first section, "Conventions".
 
+mod support;
+
 use std::path::PathBuf;
 
 /// A section of the header: its banner text and the name prefixes of its declarations
@@ -246,16 +248,8 @@ fn safety_table_covers_every_function() {
             }
         })
     };
-    let functions: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
-        .filter_map(|l| {
-            let before = &l[..l.find('(')?];
-            let name = before.rsplit([' ', '*']).next()?;
-            name.starts_with("mp_").then_some(name)
-        })
-        .collect();
-    let missing: Vec<&str> = functions.into_iter().filter(|f| !covered(f)).collect();
+    let functions = support::header_functions();
+    let missing: Vec<&String> = functions.iter().filter(|f| !covered(f)).collect();
     assert!(
         missing.is_empty(),
         "functions missing from the thread/signal-safety table in cbindgen.toml's header: {missing:?}"

@@ -4,6 +4,8 @@
 //! then checks both against the functions that `include/mpsync.h` declares (parsed
 //! from the header, so new functions need no change here).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,17 +36,24 @@ fn sh(script: &Path) -> Command {
     c
 }
 
-#[test]
-fn release_libraries_export_exactly_the_header_functions() {
+/// Runs cmake/release-libs.sh on the libmpsync.a cargo built, into a fresh
+/// target/<profile>/deps/`dir`, naming the shared library `realname`.
+fn release_libs(dir: &str, realname: &str, soname: &str) -> PathBuf {
     let archive = deps_dir().join("libmpsync.a");
     assert!(archive.exists(), "{} was not built", archive.display());
-    let out = deps_dir().join("release-libs");
+    let out = deps_dir().join(dir);
     let _ = std::fs::remove_dir_all(&out);
-    let (realname, soname) = ("libmpsync.so.0.0.0-test", "libmpsync.so.0");
     run(sh(&root().join("cmake/release-libs.sh"))
         .arg(&archive)
         .arg(&out)
         .args([realname, soname]));
+    out
+}
+
+#[test]
+fn release_libraries_export_exactly_the_header_functions() {
+    let (realname, soname) = ("libmpsync.so.0.0.0-test", "libmpsync.so.0");
+    let out = release_libs("release-libs", realname, soname);
     let so = out.join(realname);
     let report = run(sh(&root().join("scripts/check-exports.sh"))
         .arg(root().join("include/mpsync.h"))
@@ -78,14 +87,8 @@ fn release_libraries_export_exactly_the_header_functions() {
 /// check, a Lock across fork()) runs against the shared and against the static one.
 #[test]
 fn release_libraries_run_a_program() {
-    let archive = deps_dir().join("libmpsync.a");
-    let out = deps_dir().join("release-libs-run");
-    let _ = std::fs::remove_dir_all(&out);
     let (realname, soname) = ("libmpsync.so.0.0.0-run", "libmpsync.so.0");
-    run(sh(&root().join("cmake/release-libs.sh"))
-        .arg(&archive)
-        .arg(&out)
-        .args([realname, soname]));
+    let out = release_libs("release-libs-run", realname, soname);
     std::os::unix::fs::symlink(realname, out.join(soname)).unwrap();
     let consumer = root().join("examples/consumer/consumer.c");
     let include = root().join("include");
@@ -140,19 +143,7 @@ fn cargo_cdylib_exports_exactly_the_header_functions() {
         .collect();
     exported.sort_unstable();
     exported.dedup();
-    let header = std::fs::read_to_string(root().join("include/mpsync.h")).unwrap();
-    let mut declared: Vec<&str> = header
-        .lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
-        .filter_map(|l| {
-            let before = &l[..l.find('(')?];
-            let name = before.rsplit([' ', '*']).next()?;
-            name.starts_with("mp_").then_some(name)
-        })
-        .collect();
-    declared.sort_unstable();
-    declared.dedup();
-    assert!(!declared.is_empty(), "no functions parsed from the header");
+    let declared = support::header_functions();
     assert_eq!(
         exported, declared,
         "cargo's libmpsync.so exports differ from the header"

@@ -1,6 +1,7 @@
 //! What the test harnesses that build and run programs against the freshly built
-//! library share (tests/c_tests.rs, tests/cpp_tests.rs): where things are, and running a
-//! test program with an outer time limit. Each harness is its own crate and uses only
+//! library share (tests/c_tests.rs, tests/cpp_tests.rs, tests/docs_samples.rs, ...):
+//! where things are, building a program against the library, running it with an outer
+//! time limit, and the header's function list. Each harness is its own crate and uses only
 //! part of this module.
 #![allow(dead_code)]
 
@@ -147,6 +148,25 @@ pub fn check_every_test_program_is_registered(harness: &str, mac: &str, dir: &st
             "{mac}({name}, ..) in {harness} names no {dir}/{name}{ext}"
         );
     }
+}
+
+/// The functions that include/mpsync.h declares (every top-level declaration
+/// `... mp_name(...);`), sorted, without repeats.
+pub fn header_functions() -> Vec<String> {
+    let header = std::fs::read_to_string(root().join("include/mpsync.h")).unwrap();
+    let mut names: Vec<String> = header
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let before = &l[..l.find('(')?];
+            let name = before.rsplit([' ', '*']).next()?;
+            name.starts_with("mp_").then(|| name.to_string())
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(!names.is_empty(), "no functions parsed from the header");
+    names
 }
 
 /// Fails with `what` and the program's output unless `out` is a success.
