@@ -378,10 +378,10 @@ impl LookupCache {
         &self.slots[(addr >> 12) & (CACHE_SLOTS - 1)]
     }
 
-    /// The cached live mapping at `addr`, if the cache has it (lock-free; `None` also
-    /// while a writer changes the slot).
+    /// Reads the slot of `addr` with `read` as a seqlock reader: `None` if the slot does
+    /// not hold `addr`, or a writer changed it meanwhile (lock-free).
     #[inline]
-    fn get(&self, addr: usize) -> Option<Mapping> {
+    fn read_slot<T>(&self, addr: usize, read: impl FnOnce(&CacheSlot) -> T) -> Option<T> {
         if addr == 0 {
             return None;
         }
@@ -390,34 +390,30 @@ impl LookupCache {
         if seq & 1 != 0 || s.addr.load(Ordering::Relaxed) != addr {
             return None;
         }
-        let (len, span, meta) = (
-            s.len.load(Ordering::Relaxed),
-            s.span.load(Ordering::Relaxed),
-            s.meta.load(Ordering::Relaxed),
-        );
+        let value = read(s);
         // Orders the field loads before the re-check of `seq` (seqlock read side).
         fence(Ordering::Acquire);
-        if s.seq.load(Ordering::Relaxed) != seq {
-            return None;
-        }
+        (s.seq.load(Ordering::Relaxed) == seq).then_some(value)
+    }
+
+    /// The cached live mapping at `addr`, if the cache has it (lock-free; `None` also
+    /// while a writer changes the slot).
+    #[inline]
+    fn get(&self, addr: usize) -> Option<Mapping> {
+        let (len, span, meta) = self.read_slot(addr, |s| {
+            (
+                s.len.load(Ordering::Relaxed),
+                s.span.load(Ordering::Relaxed),
+                s.meta.load(Ordering::Relaxed),
+            )
+        })?;
         decode_meta(meta, len, span)
     }
 
     /// The cached length of the live mapping at `addr` (as [`LookupCache::get`]).
     #[inline]
     fn get_len(&self, addr: usize) -> Option<usize> {
-        if addr == 0 {
-            return None;
-        }
-        let s = self.slot(addr);
-        let seq = s.seq.load(Ordering::Acquire);
-        if seq & 1 != 0 || s.addr.load(Ordering::Relaxed) != addr {
-            return None;
-        }
-        let len = s.len.load(Ordering::Relaxed);
-        // Orders the load of `len` before the re-check of `seq` (seqlock read side).
-        fence(Ordering::Acquire);
-        (s.seq.load(Ordering::Relaxed) == seq).then_some(len)
+        self.read_slot(addr, |s| s.len.load(Ordering::Relaxed))
     }
 
     /// Writes a slot. Only with the table held (one writer at a time).
