@@ -33,6 +33,13 @@ static pid_t spawn_waiter(struct es *s, int slot, int64_t timeout_ms) {
     return pid;
 }
 
+/* Starts `n` waiters in slots 0..n-1 (no timeout) and returns once all of them sleep. */
+static void spawn_sleeping_waiters(struct es *s, pid_t *w, int n) {
+    for (int i = 0; i < n; i++) w[i] = spawn_waiter(s, i, 60000);
+    WAIT_UNTIL(s->ready == n);
+    for (int i = 0; i < n; i++) mpt_wait_sleeping(w[i], 0);
+}
+
 TEST(event_set_clear_is_set_and_timeouts) {
     struct es *s = new_es();
     bool set = true;
@@ -61,9 +68,7 @@ TEST(event_set_clear_is_set_and_timeouts) {
 TEST(event_set_wakes_every_waiter_even_if_cleared_at_once) {
     struct es *s = new_es();
     pid_t w[5];
-    for (int i = 0; i < 5; i++) w[i] = spawn_waiter(s, i, 60000);
-    WAIT_UNTIL(s->ready == 5);
-    for (int i = 0; i < 5; i++) mpt_wait_sleeping(w[i], 0);
+    spawn_sleeping_waiters(s, w, 5);
     CHECK_ST(mp_event_destroy(&s->ev), MP_EBUSY);
     CHECK_OK(mp_event_set(&s->ev));
     CHECK_OK(mp_event_clear(&s->ev));
@@ -82,9 +87,7 @@ TEST(event_set_wakes_every_waiter_even_if_cleared_at_once) {
 TEST(event_killed_waiter_never_hangs_set) {
     struct es *s = new_es();
     pid_t w[3];
-    for (int i = 0; i < 3; i++) w[i] = spawn_waiter(s, i, 60000);
-    WAIT_UNTIL(s->ready == 3);
-    for (int i = 0; i < 3; i++) mpt_wait_sleeping(w[i], 0);
+    spawn_sleeping_waiters(s, w, 3);
     CHECK(kill(w[1], SIGKILL) == 0);
     int st;
     CHECK(waitpid(w[1], &st, 0) == w[1] && WIFSIGNALED(st));
