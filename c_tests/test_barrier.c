@@ -124,6 +124,22 @@ static pid_t spawn_party(struct gs *s, mp_barrier_t *b, int slot, int64_t timeou
     return pid;
 }
 
+/* One full generation: `n` parties in slots first..first+n-1 and the caller; every wait
+ * succeeds and the indices are distinct (0..n). */
+static void full_generation(struct gs *s, mp_barrier_t *b, int first, int n) {
+    pid_t v[8];
+    for (int i = 0; i < n; i++) v[i] = spawn_party(s, b, first + i, 60000);
+    uint32_t idx = 99;
+    CHECK_OK(mp_barrier_wait(b, 60000, NULL, NULL, &idx));
+    for (int i = 0; i < n; i++) mpt_wait_ok(v[i]);
+    uint32_t mask = 1u << idx;
+    for (int i = first; i < first + n; i++) {
+        CHECK(s->status[i] == MP_OK);
+        mask |= 1u << s->index[i];
+    }
+    CHECK(mask == (1u << (n + 1)) - 1);
+}
+
 TEST(barrier_abort_while_others_wait) {
     struct gs *s = mpt_shared(sizeof *s);
     mp_barrier_t *b = &s->b;
@@ -142,12 +158,7 @@ TEST(barrier_abort_while_others_wait) {
     CHECK_OK(mp_barrier_reset(b));
     CHECK(!is_broken(b));
     /* Usable again: a full generation with distinct indices. */
-    pid_t v[2] = {spawn_party(s, b, 2, 60000), spawn_party(s, b, 3, 60000)};
-    uint32_t idx = 99;
-    CHECK_OK(mp_barrier_wait(b, 60000, NULL, NULL, &idx));
-    for (int i = 0; i < 2; i++) mpt_wait_ok(v[i]);
-    CHECK(s->status[2] == MP_OK && s->status[3] == MP_OK);
-    CHECK((1u << idx | 1u << s->index[2] | 1u << s->index[3]) == 7u);
+    full_generation(s, b, 2, 2);
     CHECK_OK(mp_barrier_destroy(b));
 }
 
@@ -165,19 +176,7 @@ TEST(barrier_reset_while_others_wait) {
     CHECK(!is_broken(b)); /* reset leaves it usable */
     CHECK(n_waiting(b) == 0);
     CHECK_OK(mp_barrier_reset(b)); /* nobody waiting: no-op */
-    for (int round = 0; round < 3; round++) {
-        pid_t v[3] = {spawn_party(s, b, 3, 60000), spawn_party(s, b, 4, 60000),
-                      spawn_party(s, b, 5, 60000)};
-        uint32_t idx = 99;
-        CHECK_OK(mp_barrier_wait(b, 60000, NULL, NULL, &idx));
-        for (int i = 0; i < 3; i++) mpt_wait_ok(v[i]);
-        uint32_t mask = 1u << idx;
-        for (int i = 3; i < 6; i++) {
-            CHECK(s->status[i] == MP_OK);
-            mask |= 1u << s->index[i];
-        }
-        CHECK(mask == 15u);
-    }
+    for (int round = 0; round < 3; round++) full_generation(s, b, 3, 3);
 }
 
 TEST(barrier_timeout_breaks_it_for_everyone) {
