@@ -115,6 +115,17 @@ static void on_usr1(int sig) {
     g_signals++;
 }
 
+/* Once the child `pid` is ready, sends it SIGUSR1 every 5 ms until its wait returned. */
+static void signal_until_returned(struct es *s, pid_t pid) {
+    WAIT_UNTIL(s->ready);
+    double t0 = mpt_now_ms();
+    while (!s->returned) {
+        CHECK(mpt_now_ms() - t0 < 30000);
+        kill(pid, SIGUSR1);
+        usleep(5000);
+    }
+}
+
 TEST(event_wait_interrupted_by_signal_is_eintr) {
     struct es *s = new_es();
     pid_t pid = fork();
@@ -129,13 +140,7 @@ TEST(event_wait_interrupted_by_signal_is_eintr) {
         s->status[1] = mp_event_wait(&s->ev, 60000);
         _exit(g_signals >= 1 ? 0 : 3);
     }
-    WAIT_UNTIL(s->ready);
-    double t0 = mpt_now_ms();
-    while (!s->returned) {
-        CHECK(mpt_now_ms() - t0 < 30000);
-        kill(pid, SIGUSR1);
-        usleep(5000);
-    }
+    signal_until_returned(s, pid);
     CHECK(s->status[0] == MP_EINTR);
     CHECK_OK(mp_event_set(&s->ev));
     mpt_wait_ok(pid);
@@ -155,13 +160,7 @@ TEST(event_wait_interrupted_by_sa_restart_handler_is_eintr_too) {
         s->returned = 1;
         _exit(0);
     }
-    WAIT_UNTIL(s->ready);
-    double t0 = mpt_now_ms();
-    while (!s->returned) {
-        CHECK(mpt_now_ms() - t0 < 30000);
-        kill(pid, SIGUSR1);
-        usleep(5000);
-    }
+    signal_until_returned(s, pid);
     mpt_wait_ok(pid);
     CHECK(s->status[0] == MP_EINTR);
 }
