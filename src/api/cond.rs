@@ -4,15 +4,15 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, plain_constructors};
 use super::lock::Lock;
-use super::options::OpenOptions;
 use super::rlock::RLock;
 use crate::raw::cond::RawCond;
 
 /// A condition variable (the C type `mp_cond_t`, what [`Condition::as_ptr`] points to).
 /// The lock is passed to each wait, as
-/// with `pthread_cond_wait`; notifying never blocks, even on a waiter that died.
+/// with `pthread_cond_wait`; notifying never blocks, even on a waiter that died. The
+/// lock is a separate object: a named condition's lock is opened by its own name.
 ///
 /// ```
 /// use mpsync::{Condition, Deadline, Outcome, RLock};
@@ -30,45 +30,17 @@ pub struct Condition {
 }
 
 object_handle!(Condition, RawCond);
+plain_constructors!(
+    Condition,
+    RawCond,
+    RawCond::init,
+    c = "cond",
+    C = "COND",
+    noun = "condition",
+    fresh = "nobody waiting"
+);
 
 impl Condition {
-    /// Size in bytes of the in-place object (`MP_COND_SIZE`).
-    pub const SIZE: usize = RawCond::SIZE;
-    /// Required alignment of the in-place object (`MP_COND_ALIGN`).
-    pub const ALIGN: usize = RawCond::ALIGN;
-
-    /// A condition in a new anonymous shared mapping, inherited by `fork()`ed children.
-    pub fn new() -> Result<Condition, Error> {
-        Condition::anonymous_with(RawCond::init)
-    }
-
-    /// Opens, or creates, the condition called `name` (its lock is a separate object,
-    /// opened by its own name).
-    pub fn open(name: &str, options: &OpenOptions) -> Result<Condition, Error> {
-        Condition::named_with(name, options, RawCond::init)
-    }
-
-    /// Initialises a condition at `mem` (`mp_cond_init`).
-    ///
-    /// # Safety
-    /// `mem` points to [`Condition::SIZE`] writable bytes, [`Condition::ALIGN`]-aligned,
-    /// that stay valid while any handle to them lives; nobody uses a condition there.
-    pub unsafe fn init_at(mem: *mut u8) -> Result<Condition, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Condition::in_place_with(mem, RawCond::init) }
-    }
-
-    /// A handle on a condition already initialised at `mem`; [`Error::BadObject`] if
-    /// `mem` holds none.
-    ///
-    /// # Safety
-    /// `mem` points to [`Condition::SIZE`] readable bytes that stay valid while the
-    /// handle lives.
-    pub unsafe fn attach_at(mem: *mut u8) -> Result<Condition, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Condition::attached(mem) }
-    }
-
     /// Waits for a notification with `lock` held by the calling thread: releases all
     /// its levels, sleeps until notified, `deadline` or a signal handler, then takes
     /// the lock back (levels restored) and returns `Outcome::Ok` (notified),

@@ -4,8 +4,7 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
-use super::handle::{Life, object_handle};
-use super::options::OpenOptions;
+use super::handle::{Life, object_handle, plain_constructors};
 use crate::raw::event::RawEvent;
 
 /// A flag that threads of any process can wait for (the C type `mp_event_t`, what
@@ -25,43 +24,17 @@ pub struct Event {
 }
 
 object_handle!(Event, RawEvent);
+plain_constructors!(
+    Event,
+    RawEvent,
+    RawEvent::init,
+    c = "event",
+    C = "EVENT",
+    noun = "event",
+    fresh = "clear"
+);
 
 impl Event {
-    /// Size in bytes of the in-place object (`MP_EVENT_SIZE`).
-    pub const SIZE: usize = RawEvent::SIZE;
-    /// Required alignment of the in-place object (`MP_EVENT_ALIGN`).
-    pub const ALIGN: usize = RawEvent::ALIGN;
-
-    /// A clear event in a new anonymous shared mapping, inherited by `fork()`ed children.
-    pub fn new() -> Result<Event, Error> {
-        Event::anonymous_with(RawEvent::init)
-    }
-
-    /// Opens, or creates clear, the event called `name`.
-    pub fn open(name: &str, options: &OpenOptions) -> Result<Event, Error> {
-        Event::named_with(name, options, RawEvent::init)
-    }
-
-    /// Initialises a clear event at `mem` (`mp_event_init`).
-    ///
-    /// # Safety
-    /// `mem` points to [`Event::SIZE`] writable bytes, [`Event::ALIGN`]-aligned, that
-    /// stay valid while any handle to them lives; no thread uses an event there.
-    pub unsafe fn init_at(mem: *mut u8) -> Result<Event, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Event::in_place_with(mem, RawEvent::init) }
-    }
-
-    /// A handle on an event already initialised at `mem`.
-    ///
-    /// # Safety
-    /// `mem` points to [`Event::SIZE`] readable bytes that stay valid while the handle
-    /// lives.
-    pub unsafe fn attach_at(mem: *mut u8) -> Result<Event, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Event::attached(mem) }
-    }
-
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) -> Result<(), Error> {
         self.raw()?.set();

@@ -237,3 +237,58 @@ macro_rules! object_handle {
     };
 }
 pub(crate) use object_handle;
+
+/// The size, alignment and four constructors of a handle whose object takes no
+/// creation arguments (Lock, Event, Condition): `new`, `open`, `init_at` and
+/// `attach_at`, each initialising with `$init` where it creates. `$c` is the C name's
+/// middle (`"lock"` for `mp_lock_new`, `MP_LOCK_SIZE`), `$noun` what the docs call the
+/// object and `$fresh` the state it is created in.
+macro_rules! plain_constructors {
+    ($ty:ident, $raw:ty, $init:path, c = $c:literal, C = $cc:literal, noun = $noun:literal, fresh = $fresh:literal) => {
+        impl $ty {
+            #[doc = concat!("Size in bytes of the in-place object (`MP_", $cc, "_SIZE`).")]
+            pub const SIZE: usize = <$raw>::SIZE;
+            #[doc = concat!("Required alignment of the in-place object (`MP_", $cc, "_ALIGN`).")]
+            pub const ALIGN: usize = <$raw>::ALIGN;
+
+            #[doc = concat!("A new ", $noun, " (", $fresh, ") in an anonymous shared mapping, ")]
+            #[doc = concat!("inherited by `fork()`ed children (`mp_", $c, "_new`).")]
+            pub fn new() -> Result<$ty, $crate::api::error::Error> {
+                <$ty>::anonymous_with($init)
+            }
+
+            #[doc = concat!("Opens the ", $noun, " called `name`, or creates it (", $fresh, ") ")]
+            #[doc = concat!("if `options` allow (`mp_", $c, "_open`).")]
+            pub fn open(
+                name: &str,
+                options: &$crate::api::options::OpenOptions,
+            ) -> Result<$ty, $crate::api::error::Error> {
+                <$ty>::named_with(name, options, $init)
+            }
+
+            #[doc = concat!("Initialises a ", $noun, " (", $fresh, ") at `mem` (`mp_", $c, "_init`); ")]
+            /// [`Error::Invalid`](crate::Error::Invalid) if `mem` is NULL or not `ALIGN`-aligned.
+            ///
+            /// # Safety
+            /// `mem` points to `SIZE` writable bytes (in a `MAP_SHARED` mapping to share the
+            /// object) that stay valid while any handle to them lives, and no thread uses
+            /// an object there.
+            pub unsafe fn init_at(mem: *mut u8) -> Result<$ty, $crate::api::error::Error> {
+                // SAFETY: forwarded contract.
+                unsafe { <$ty>::in_place_with(mem, $init) }
+            }
+
+            #[doc = concat!("A handle on a ", $noun, " that someone already initialised at `mem` ")]
+            /// (e.g. another process, through the C ABI);
+            /// [`Error::BadObject`](crate::Error::BadObject) if `mem` holds none.
+            ///
+            /// # Safety
+            /// `mem` points to `SIZE` readable bytes that stay valid while the handle lives.
+            pub unsafe fn attach_at(mem: *mut u8) -> Result<$ty, $crate::api::error::Error> {
+                // SAFETY: forwarded contract.
+                unsafe { <$ty>::attached(mem) }
+            }
+        }
+    };
+}
+pub(crate) use plain_constructors;

@@ -4,8 +4,7 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, report_unreleased};
-use super::options::OpenOptions;
+use super::handle::{Life, object_handle, plain_constructors, report_unreleased};
 use crate::raw::lock::RawLock;
 
 /// A non-recursive lock that any thread of any process may release (a binary
@@ -36,47 +35,17 @@ pub struct Lock {
 }
 
 object_handle!(Lock, RawLock);
+plain_constructors!(
+    Lock,
+    RawLock,
+    RawLock::init,
+    c = "lock",
+    C = "LOCK",
+    noun = "lock",
+    fresh = "unlocked"
+);
 
 impl Lock {
-    /// Size in bytes of the in-place object (`MP_LOCK_SIZE`).
-    pub const SIZE: usize = RawLock::SIZE;
-    /// Required alignment of the in-place object (`MP_LOCK_ALIGN`).
-    pub const ALIGN: usize = RawLock::ALIGN;
-
-    /// An unlocked lock in a new anonymous shared mapping, inherited by `fork()`ed
-    /// children (`mp_lock_new`).
-    pub fn new() -> Result<Lock, Error> {
-        Lock::anonymous_with(RawLock::init)
-    }
-
-    /// Opens, or creates unlocked, the lock called `name` (`mp_lock_open`).
-    pub fn open(name: &str, options: &OpenOptions) -> Result<Lock, Error> {
-        Lock::named_with(name, options, RawLock::init)
-    }
-
-    /// Initialises an unlocked lock at `mem` (`mp_lock_init`); [`Error::Invalid`] if
-    /// `mem` is NULL or not [`Lock::ALIGN`]-aligned.
-    ///
-    /// # Safety
-    /// `mem` points to [`Lock::SIZE`] writable bytes (in a `MAP_SHARED` mapping to share
-    /// the lock) that stay valid while any handle to them lives, and no thread uses a
-    /// lock there.
-    pub unsafe fn init_at(mem: *mut u8) -> Result<Lock, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Lock::in_place_with(mem, RawLock::init) }
-    }
-
-    /// A handle on a lock that someone already initialised at `mem` (e.g. another
-    /// process, through the C ABI); [`Error::BadObject`] if `mem` holds none.
-    ///
-    /// # Safety
-    /// `mem` points to [`Lock::SIZE`] readable bytes that stay valid while the handle
-    /// lives.
-    pub unsafe fn attach_at(mem: *mut u8) -> Result<Lock, Error> {
-        // SAFETY: forwarded contract.
-        unsafe { Lock::attached(mem) }
-    }
-
     /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
     /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
     /// signal handler ran (nothing acquired: call again with the same deadline).
