@@ -4,10 +4,9 @@
 
 from collections.abc import Callable, Iterable
 from multiprocessing import shared_memory as _std_shm
-from types import TracebackType
 from typing import Any, TypeVar
 
-from typing_extensions import Self
+from typing_extensions import Unpack
 
 from ._mpsync import (
     ARRAY_DATA_OFFSET as ARRAY_DATA_OFFSET,
@@ -22,6 +21,7 @@ from ._mpsync import (
     Semaphore as Semaphore,
     unlink as unlink,
 )
+from ._mpsync import _OpenArgs
 
 _T = TypeVar("_T")
 _SLT = TypeVar("_SLT", int, float, bool, str, bytes, None)
@@ -52,42 +52,19 @@ __all__ = [
 
 class OwnerDiedError(RuntimeError): ...
 
-class BoundedSemaphore(Semaphore):
-    def __new__(
-        cls,
-        value: int = 1,
-        *,
-        maxvalue: int | None = None,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
-        undo: bool = False,
-        raise_owner_died: bool = False,
-    ) -> Self: ...
+class BoundedSemaphore(Semaphore): ...  # Semaphore's signature and methods
 
 class Condition:
     def __init__(
         self,
         lock: Lock | RLock | None = None,
-        *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
+        **kwargs: Unpack[_OpenArgs],
     ) -> None: ...
     # The lock's own methods (instance attributes).
     acquire: Callable[..., bool]
     release: Callable[[], None]
     def __enter__(self) -> bool: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+    def __exit__(self, *exc_info: object) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -101,41 +78,24 @@ def Value(
     typecode_or_type: str | type[Any],
     *args: Any,
     lock: Any = True,
-    name: str | None = None,
-    create: bool = False,
-    exclusive: bool = False,
-    mode: int = 0o600,
-    any_owner: bool = False,
+    **kwargs: Unpack[_OpenArgs],
 ) -> Any: ...
 def RawValue(
     typecode_or_type: str | type[Any],
     *args: Any,
-    name: str | None = None,
-    create: bool = False,
-    exclusive: bool = False,
-    mode: int = 0o600,
-    any_owner: bool = False,
+    **kwargs: Unpack[_OpenArgs],
 ) -> Any: ...
 def Array(
     typecode_or_type: str | type[Any],
     size_or_initializer: int | Iterable[Any],
     *,
     lock: Any = True,
-    name: str | None = None,
-    create: bool = False,
-    exclusive: bool = False,
-    mode: int = 0o600,
-    any_owner: bool = False,
+    **kwargs: Unpack[_OpenArgs],
 ) -> Any: ...
 def RawArray(
     typecode_or_type: str | type[Any],
     size_or_initializer: int | Iterable[Any],
-    *,
-    name: str | None = None,
-    create: bool = False,
-    exclusive: bool = False,
-    mode: int = 0o600,
-    any_owner: bool = False,
+    **kwargs: Unpack[_OpenArgs],
 ) -> Any: ...
 def copy(obj: _T) -> _T: ...
 

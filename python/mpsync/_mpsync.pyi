@@ -5,7 +5,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, SupportsIndex, final
 
-from typing_extensions import Self
+from typing_extensions import Self, TypedDict, Unpack
 
 __all__ = [
     "ANONYMOUS_NAME_PREFIX",
@@ -35,80 +35,58 @@ ANONYMOUS_NAME_PREFIX: str
 # The library's status table: (name, code, message) for every code, in table order.
 STATUS_CODES: tuple[tuple[str, int, str], ...]
 
+class _OpenArgs(TypedDict, total=False):
+    # Stub only: the keyword arguments that name an object and say how to open or
+    # create it, which every class takes (defaults: None, False, False, 0o600, False).
+    name: str | None
+    create: bool
+    exclusive: bool
+    mode: int
+    any_owner: bool
+
+class _Acquirable:
+    # Stub only (not a base class at runtime): what every lock-like class has.
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
 class BadObjectError(ValueError): ...
 class BusyError(RuntimeError): ...
 
-class Lock:
-    def __new__(
-        cls,
-        *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
-    ) -> Self: ...
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-    def release(self) -> None: ...
-    def __enter__(self) -> bool: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+class Lock(_Acquirable):
+    def __new__(cls, **kwargs: Unpack[_OpenArgs]) -> Self: ...
     @property
     def name(self) -> str: ...
 
-class RLock:
+class RLock(_Acquirable):
     def __new__(
         cls,
         *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
         raise_owner_died: bool = False,
+        **kwargs: Unpack[_OpenArgs],
     ) -> Self: ...
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-    def release(self) -> None: ...
-    def __enter__(self) -> bool: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
     @property
     def owner_died(self) -> bool: ...
     def mark_consistent(self) -> None: ...
     @property
     def name(self) -> str | None: ...
 
-class Semaphore:
+class Semaphore(_Acquirable):
     def __new__(
         cls,
         value: int = 1,
         *,
         maxvalue: int | None = None,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
         undo: bool = False,
         raise_owner_died: bool = False,
+        **kwargs: Unpack[_OpenArgs],
     ) -> Self: ...
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-    def release(self) -> None: ...
-    def __enter__(self) -> bool: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
     def get_value(self) -> int: ...
     def held(self) -> int: ...
     @property
@@ -122,15 +100,7 @@ class Semaphore:
 
 @final
 class RawCondition:
-    def __new__(
-        cls,
-        *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
-    ) -> Self: ...
+    def __new__(cls, **kwargs: Unpack[_OpenArgs]) -> Self: ...
     def wait(self, lock: Lock | RLock, timeout: float | None = None) -> tuple[bool, bool]: ...
     def notify(self, n: int = 1) -> None: ...
     def notify_all(self) -> None: ...
@@ -140,15 +110,7 @@ class RawCondition:
     def name(self) -> str: ...
 
 class Event:
-    def __new__(
-        cls,
-        *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
-    ) -> Self: ...
+    def __new__(cls, **kwargs: Unpack[_OpenArgs]) -> Self: ...
     def is_set(self) -> bool: ...
     def set(self) -> None: ...
     def clear(self) -> None: ...
@@ -162,12 +124,7 @@ class Barrier:
         parties: int,
         action: Callable[[], object] | None = None,
         timeout: float | None = None,
-        *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
+        **kwargs: Unpack[_OpenArgs],
     ) -> Self: ...
     def wait(self, timeout: float | None = None) -> int: ...
     def abort(self) -> None: ...
@@ -182,7 +139,7 @@ class Barrier:
     def name(self) -> str: ...
 
 @final
-class SharedArray:
+class SharedArray(_Acquirable):
     """A synchronized Value or Array of a type code (made by mpsync.Value/Array)."""
 
     def __new__(
@@ -193,12 +150,8 @@ class SharedArray:
         is_value: bool,
         lock: Any = None,
         *,
-        name: str | None = None,
-        create: bool = False,
-        exclusive: bool = False,
-        mode: int = 0o600,
-        any_owner: bool = False,
         initial: bytes | None = None,
+        **kwargs: Unpack[_OpenArgs],
     ) -> Self: ...
     def __len__(self) -> int: ...
     def __getitem__(self, key: SupportsIndex | slice, /) -> Any: ...
@@ -207,15 +160,6 @@ class SharedArray:
     raw: bytes
     def get_lock(self) -> Any: ...
     def get_obj(self) -> SharedArray: ...
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-    def release(self) -> None: ...
-    def __enter__(self) -> bool: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
     @property
     def typecode(self) -> str: ...
     @property
