@@ -746,6 +746,34 @@ public:
         name_.clear();
     }
 
+    // The constructors of the types made without arguments (mutex, condition_variable,
+    // event: their Ops come from MPSYNC_HPP_PLAIN_OPS; they befriend this base). Each
+    // throws mpsync::error naming the type, the call and the reason.
+
+    /// In place: mp_T_init on `storage` (e.g. inside a MAP_SHARED mapping); the object
+    /// ends (mp_T_destroy) with the wrapper, in the process that made it.
+    static Derived init(C &storage) {
+        mp_status st = Ops::init(&storage);
+        if (st != MP_OK)
+            creation_failed(st, &Derived::type_name, "init", Ops::init_name,
+                            call_args::in_place(&storage, Ops::align));
+        return Derived(&storage, ownership::in_place);
+    }
+    /// A non-owning view of an object initialised elsewhere.
+    static Derived attach(C &existing) noexcept { return Derived(&existing, ownership::view); }
+    /// A new anonymous object, inherited by fork()ed children (mp_T_new); the same as
+    /// the default constructor.
+    static Derived anonymous() { return Derived(); }
+    /// The object called `name` (mp_T_open); `mode` 0 means 0600.
+    static Derived open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
+        C *p = nullptr;
+        mp_status st = Ops::open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            creation_failed(st, &Derived::type_name, "open", Ops::open_name, call_args::named(name, flags, mode));
+        return Derived(p, ownership::handle, std::move(kept));
+    }
+
     /// Removes the name (mp_unlink); throws mpsync::error naming this type, the name
     /// and the reason. mp_unlink removes whatever object the name holds.
     static void unlink(const char *name) { unlink_or_throw(Derived::type_name().c_str(), name); }
@@ -791,11 +819,26 @@ protected:
     void check(mp_status st, const char *operation, const char *c_call) const {
         if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) fail(st, operation, c_call);
     }
+    // A query's value: `fn` writes it through its out parameter; a failure throws.
+    template <class V, class P>
+    V query(mp_status (*fn)(P, V *), const char *operation, const char *c_call) const {
+        V v{};
+        check(fn(p_, &v), operation, c_call);
+        return v;
+    }
     // The acquire_status of an explicit call; anything else throws.
     acquire_status outcome(mp_status st, const char *operation, const char *c_call) const {
         if (st == MP_OK || st == MP_TIMEOUT || st == MP_OWNER_DEAD || st == MP_EINTR)
             return static_cast<acquire_status>(st);
         fail(st, operation, c_call);
+    }
+
+    // What the default constructor of a plain type maps: mp_T_new's object.
+    static C *new_anonymous() {
+        C *p = nullptr;
+        mp_status st = Ops::create(&p);
+        if (st != MP_OK) creation_failed(st, &Derived::type_name, "create", Ops::new_name, call_args::anonymous());
+        return p;
     }
 
     C *p_ = nullptr;
@@ -832,13 +875,32 @@ private:
         static mp_status destroy(mp_##T##_t *p) noexcept { return mp_##T##_destroy(p); }     \
         static mp_status close(mp_##T##_t *p) noexcept { return mp_##T##_close(p); }         \
     };
-MPSYNC_HPP_OPS(lock)
+// The types made without arguments add what object's plain constructors call.
+#define MPSYNC_HPP_PLAIN_OPS(T, ALIGN)                                                       \
+    struct T##_ops {                                                                         \
+        static constexpr const char *destroy_name = "mp_" #T "_destroy";                     \
+        static constexpr const char *close_name = "mp_" #T "_close";                         \
+        static constexpr const char *init_name = "mp_" #T "_init";                           \
+        static constexpr const char *new_name = "mp_" #T "_new";                             \
+        static constexpr const char *open_name = "mp_" #T "_open";                           \
+        static constexpr std::size_t align = ALIGN;                                          \
+        static mp_status destroy(mp_##T##_t *p) noexcept { return mp_##T##_destroy(p); }     \
+        static mp_status close(mp_##T##_t *p) noexcept { return mp_##T##_close(p); }         \
+        static mp_status init(mp_##T##_t *p) noexcept { return mp_##T##_init(p); }           \
+        static mp_status create(mp_##T##_t **p) noexcept { return mp_##T##_new(p); }         \
+        static mp_status open(const char *name, std::uint32_t flags, std::uint32_t mode,     \
+                              mp_##T##_t **p) noexcept {                                     \
+            return mp_##T##_open(name, flags, mode, p);                                      \
+        }                                                                                    \
+    };
+MPSYNC_HPP_PLAIN_OPS(lock, MP_LOCK_ALIGN)
 MPSYNC_HPP_OPS(rlock)
 MPSYNC_HPP_OPS(sem)
-MPSYNC_HPP_OPS(cond)
-MPSYNC_HPP_OPS(event)
+MPSYNC_HPP_PLAIN_OPS(cond, MP_COND_ALIGN)
+MPSYNC_HPP_PLAIN_OPS(event, MP_EVENT_ALIGN)
 MPSYNC_HPP_OPS(barrier)
 #undef MPSYNC_HPP_OPS
+#undef MPSYNC_HPP_PLAIN_OPS
 
 // Cold path of unlock(), kept out of line so that unlock() inlines to one call and a test.
 [[gnu::cold]] [[gnu::noinline]] inline void unlock_failed(mp_status st, const char *what,
@@ -911,28 +973,6 @@ public:
     /// A new anonymous lock, usable at once like std::mutex and inherited by fork()ed
     /// children (mp_lock_new). Throws mpsync::error (errc::enomem).
     mutex() : object(new_anonymous(), detail::ownership::handle) {}
-    /// In place: mp_lock_init on `storage` (e.g. inside a MAP_SHARED mapping).
-    static mutex init(mp_lock_t &storage) {
-        mp_status st = mp_lock_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_lock_init",
-                                    detail::call_args::in_place(&storage, MP_LOCK_ALIGN));
-        return mutex(&storage, detail::ownership::in_place);
-    }
-    /// A non-owning view of a lock initialised elsewhere.
-    static mutex attach(mp_lock_t &lock) noexcept { return mutex(&lock, detail::ownership::view); }
-    /// A new anonymous lock, inherited by fork()ed children (mp_lock_new); the same as
-    /// the default constructor.
-    static mutex anonymous() { return mutex(); }
-    /// The named lock `name` (mp_lock_open); `mode` 0 means 0600.
-    static mutex open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
-        std::string kept = name ? name : "";
-        mp_lock_t *p = nullptr;
-        mp_status st = mp_lock_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", "mp_lock_open", detail::call_args::named(name, flags, mode));
-        return mutex(p, detail::ownership::handle, std::move(kept));
-    }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::mutex"; }
 
@@ -979,20 +1019,13 @@ public:
     }
     /// Whether the lock is held by anyone (a snapshot).
     bool is_locked() const {
-        bool v = false;
-        check(mp_lock_is_locked(p_, &v), "is_locked", "mp_lock_is_locked");
-        return v;
+        return query<bool>(mp_lock_is_locked, "is_locked", "mp_lock_is_locked");
     }
 
 private:
+    friend object;  // its plain constructors make this type
     mutex(mp_lock_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_lock_t *new_anonymous() {
-        mp_lock_t *p = nullptr;
-        mp_status st = mp_lock_new(&p);
-        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_lock_new", detail::call_args::anonymous());
-        return p;
-    }
     detail::timed_call<mp_lock_t, &mp_lock_acquire> call() const noexcept { return {p_}; }
     [[gnu::cold]] [[gnu::noinline]] void lock_slow(mp_status st) {
         if (st == MP_EINTR) st = detail::wait_forever(false, call());
@@ -1109,21 +1142,15 @@ public:
     }
 
     bool is_mine() const {
-        bool v = false;
-        check(mp_rlock_is_mine(p_, &v), "is_mine", "mp_rlock_is_mine");
-        return v;
+        return query<bool>(mp_rlock_is_mine, "is_mine", "mp_rlock_is_mine");
     }
     /// The calling thread's recursion level (0 if it does not own the lock).
     std::uint32_t level() const {
-        std::uint32_t v = 0;
-        check(mp_rlock_count(p_, &v), "level", "mp_rlock_count");
-        return v;
+        return query<std::uint32_t>(mp_rlock_count, "level", "mp_rlock_count");
     }
     /// Whether any thread of any process holds it (a snapshot that only reads).
     bool is_locked() const {
-        bool v = false;
-        check(mp_rlock_is_locked(p_, &v), "is_locked", "mp_rlock_is_locked");
-        return v;
+        return query<bool>(mp_rlock_is_locked, "is_locked", "mp_rlock_is_locked");
     }
 
 private:
@@ -1546,27 +1573,6 @@ public:
     /// A new anonymous condition variable, usable at once like
     /// std::condition_variable and inherited by fork()ed children (mp_cond_new).
     condition_variable() : object(new_anonymous(), detail::ownership::handle) {}
-    static condition_variable init(mp_cond_t &storage) {
-        mp_status st = mp_cond_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_cond_init",
-                                    detail::call_args::in_place(&storage, MP_COND_ALIGN));
-        return condition_variable(&storage, detail::ownership::in_place);
-    }
-    static condition_variable attach(mp_cond_t &cond) noexcept {
-        return condition_variable(&cond, detail::ownership::view);
-    }
-    /// The same as the default constructor.
-    static condition_variable anonymous() { return condition_variable(); }
-    static condition_variable open(const char *name, open_flags flags = open_or_create,
-                                   std::uint32_t mode = 0) {
-        std::string kept = name ? name : "";
-        mp_cond_t *p = nullptr;
-        mp_status st = mp_cond_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", "mp_cond_open", detail::call_args::named(name, flags, mode));
-        return condition_variable(p, detail::ownership::handle, std::move(kept));
-    }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::condition_variable"; }
 
@@ -1576,9 +1582,7 @@ public:
     void notify(std::uint32_t n) { check(mp_cond_notify(p_, n), "notify", "mp_cond_notify"); }
     /// Threads waiting for a notification that no notify has picked yet (a snapshot).
     std::uint32_t n_waiting() const {
-        std::uint32_t v = 0;
-        check(mp_cond_n_waiting(p_, &v), "n_waiting", "mp_cond_n_waiting");
-        return v;
+        return query<std::uint32_t>(mp_cond_n_waiting, "n_waiting", "mp_cond_n_waiting");
     }
 
     /// `L`: mutex, recursive_mutex, or std::unique_lock of either (locked).
@@ -1611,14 +1615,9 @@ public:
     }
 
 private:
+    friend object;  // its plain constructors make this type
     condition_variable(mp_cond_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_cond_t *new_anonymous() {
-        mp_cond_t *p = nullptr;
-        mp_status st = mp_cond_new(&p);
-        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_cond_new", detail::call_args::anonymous());
-        return p;
-    }
 
     static mutex &lockable(mutex &m) noexcept { return m; }
     static recursive_mutex &lockable(recursive_mutex &m) noexcept { return m; }
@@ -1668,33 +1667,13 @@ class event : public detail::object<event, mp_event_t, detail::event_ops> {
 public:
     /// A new anonymous event, not set, inherited by fork()ed children (mp_event_new).
     event() : object(new_anonymous(), detail::ownership::handle) {}
-    static event init(mp_event_t &storage) {
-        mp_status st = mp_event_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_event_init",
-                                    detail::call_args::in_place(&storage, MP_EVENT_ALIGN));
-        return event(&storage, detail::ownership::in_place);
-    }
-    static event attach(mp_event_t &e) noexcept { return event(&e, detail::ownership::view); }
-    /// The same as the default constructor.
-    static event anonymous() { return event(); }
-    static event open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
-        std::string kept = name ? name : "";
-        mp_event_t *p = nullptr;
-        mp_status st = mp_event_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", "mp_event_open", detail::call_args::named(name, flags, mode));
-        return event(p, detail::ownership::handle, std::move(kept));
-    }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::event"; }
 
     void set() { check(mp_event_set(p_), "set", "mp_event_set"); }
     void clear() { check(mp_event_clear(p_), "clear", "mp_event_clear"); }
     bool is_set() const {
-        bool v = false;
-        check(mp_event_is_set(p_, &v), "is_set", "mp_event_is_set");
-        return v;
+        return query<bool>(mp_event_is_set, "is_set", "mp_event_is_set");
     }
     /// Waits until set (MP_EINTR retried).
     void wait() {
@@ -1717,14 +1696,9 @@ public:
     }
 
 private:
+    friend object;  // its plain constructors make this type
     event(mp_event_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_event_t *new_anonymous() {
-        mp_event_t *p = nullptr;
-        mp_status st = mp_event_new(&p);
-        if (st != MP_OK) detail::creation_failed(st, &type_name, "create", "mp_event_new", detail::call_args::anonymous());
-        return p;
-    }
 };
 
 // ======================================================================================
@@ -1828,19 +1802,13 @@ public:
     void abort() { check(mp_barrier_abort(p_), "abort", "mp_barrier_abort"); }
     void reset() { check(mp_barrier_reset(p_), "reset", "mp_barrier_reset"); }
     std::uint32_t parties() const {
-        std::uint32_t v = 0;
-        check(mp_barrier_parties(p_, &v), "parties", "mp_barrier_parties");
-        return v;
+        return query<std::uint32_t>(mp_barrier_parties, "parties", "mp_barrier_parties");
     }
     std::uint32_t n_waiting() const {
-        std::uint32_t v = 0;
-        check(mp_barrier_n_waiting(p_, &v), "n_waiting", "mp_barrier_n_waiting");
-        return v;
+        return query<std::uint32_t>(mp_barrier_n_waiting, "n_waiting", "mp_barrier_n_waiting");
     }
     bool is_broken() const {
-        bool v = false;
-        check(mp_barrier_is_broken(p_, &v), "is_broken", "mp_barrier_is_broken");
-        return v;
+        return query<bool>(mp_barrier_is_broken, "is_broken", "mp_barrier_is_broken");
     }
 
     struct completion_context {
