@@ -75,31 +75,14 @@ c_test!(test_proc_evidence, 120);
 c_test!(test_oom, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
-    let dir = lib_dir().join("c_tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(if cpp { "hdr.cpp" } else { "hdr.c" });
-    // Included twice: a program may include it from two of its own headers.
-    std::fs::write(
-        &src,
-        "#include \"mpsync.h\"\n#include \"mpsync.h\"\n\
-         int main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n",
-    )
-    .unwrap();
-    let out = compiler(cpp)
-        .arg(format!("-std={std}"))
-        .args([
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-fsyntax-only",
-            "-I",
-        ])
-        .arg(root().join("include"))
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert_success(&out, &format!("mpsync.h does not compile as {std}"));
+    let file = format!(
+        "hdr_{}.{}",
+        std.replace('+', "x"),
+        if cpp { "cpp" } else { "c" }
+    );
+    let program = "#include \"mpsync.h\"\n#include \"mpsync.h\"\n\
+                   int main(void) { mp_lock_t l; (void)l; return (int)mp_version() == 0; }\n";
+    support::header_compiles(cpp, std, &file, program, &[]);
 }
 
 #[test]

@@ -65,22 +65,10 @@ cpp_test!(test_cpp_sync, 180);
 cpp_test!(test_cpp_lifecycle, 180);
 
 fn header_compiles(std: &str) {
-    let src = out_dir().join(format!("hpp_{}.cpp", std.replace('+', "x")));
-    std::fs::write(
-        &src,
-        "#include \"mpsync.hpp\"\n#include \"mpsync.hpp\"\n\
-         int main() { mpsync::mutex m; return m ? 1 : 0; }\n",
-    )
-    .unwrap();
-    let out = compiler(true)
-        .arg(format!("-std={std}"))
-        .args(WARNINGS)
-        .args(["-Wshadow", "-Wconversion", "-fsyntax-only", "-I"])
-        .arg(root().join("include"))
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert_success(&out, &format!("mpsync.hpp does not compile as {std}"));
+    let file = format!("hpp_{}.cpp", std.replace('+', "x"));
+    let program = "#include \"mpsync.hpp\"\n#include \"mpsync.hpp\"\n\
+                   int main() { mpsync::mutex m; return m ? 1 : 0; }\n";
+    support::header_compiles(true, std, &file, program, &["-Wshadow", "-Wconversion"]);
 }
 
 #[test]

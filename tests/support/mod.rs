@@ -150,6 +150,25 @@ pub fn check_every_test_program_is_registered(harness: &str, mac: &str, dir: &st
     }
 }
 
+/// Checks that `program` (which includes a header of include/ twice, as a program
+/// may from two of its own headers) compiles warning-free as `std` with
+/// `-Wall -Wextra -Wpedantic -Werror` and `extra` flags; `file` names the source
+/// written under the library's directory.
+pub fn header_compiles(cpp: bool, std: &str, file: &str, program: &str, extra: &[&str]) {
+    let src = lib_dir().join(file);
+    std::fs::write(&src, program).unwrap();
+    let out = compiler(cpp)
+        .arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only"])
+        .args(extra)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert_success(&out, &format!("{file} does not compile as {std}"));
+}
+
 /// The functions that include/mpsync.h declares (every top-level declaration
 /// `... mp_name(...);`), sorted, without repeats.
 pub fn header_functions() -> Vec<String> {
