@@ -137,7 +137,7 @@ relocated_pkgconfig() {
 check "installed libmpsync.so.$version has SONAME libmpsync.so.$major" soname_is_major
 check "symlinks libmpsync.so -> libmpsync.so.$major -> libmpsync.so.$version, and libmpsync.a" symlinks
 check "installed include/mpsync.h and mpsync.hpp are the committed headers" header_installed
-check "installed libraries are stripped and export exactly the header's functions (MPSYNC_0.1)" exports_are_the_header
+check "installed libraries are stripped and export exactly the header's functions (MPSYNC_0.2)" exports_are_the_header
 check "debug information installed in lib/.debug and linked from the library" debuginfo_installed
 check "cmake --install --strip works" install_strip
 sizes

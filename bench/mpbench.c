@@ -232,7 +232,7 @@ static int available(int k) {
 }
 
 /* Every object gets its own 8 KiB slot (more than any of them needs: an undo
- * semaphore is MP_SEM_UNDO_SIZE bytes). */
+ * semaphore is sizeof(mp_sem_undo_t) bytes). */
 #define SLOT 8192
 
 static void pt_init(pthread_mutex_t *m, int robust, int recursive) {
@@ -263,7 +263,7 @@ static void p_init(int k, void *o) {
         break;
     case P_MP_SEM:
     case P_MP_SEM_TIMED: CK_MP(mp_sem_init(o, 1, 2147483647u)); break;
-    case P_MP_SEM_UNDO: CK_MP(mp_sem_init_ex(o, 1, MP_SEM_UNDO_VALUE_MAX, MP_SEM_UNDO)); break;
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_undo_init(o, 1, MP_SEM_UNDO_VALUE_MAX)); break;
     case P_PT_PSHARED: pt_init(o, 0, 0); break;
     case P_PT_RECURSIVE: pt_init(o, 0, 1); break;
     case P_PT_ROBUST: pt_init(o, 1, 0); break;
@@ -294,8 +294,8 @@ static inline __attribute__((always_inline)) void p_acq(int k, void *o) {
     case P_MP_LOCK_TIMED: CK_MP(mp_lock_acquire(o, true, 1000)); break;
     case P_MP_RLOCK:
     case P_MP_RLOCK_NESTED: CK_MP(mp_rlock_acquire(o, true, MP_FOREVER)); break;
-    case P_MP_SEM:
-    case P_MP_SEM_UNDO: CK_MP(mp_sem_acquire(o, true, MP_FOREVER)); break;
+    case P_MP_SEM: CK_MP(mp_sem_acquire(o, true, MP_FOREVER)); break;
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_undo_acquire(o, true, MP_FOREVER)); break;
     case P_MP_SEM_TIMED: CK_MP(mp_sem_acquire(o, true, 1000)); break;
     case P_PT_PSHARED:
     case P_PT_RECURSIVE:
@@ -325,8 +325,8 @@ static inline __attribute__((always_inline)) void p_rel(int k, void *o) {
     case P_MP_RLOCK:
     case P_MP_RLOCK_NESTED: CK_MP(mp_rlock_release(o)); break;
     case P_MP_SEM:
-    case P_MP_SEM_TIMED:
-    case P_MP_SEM_UNDO: CK_MP(mp_sem_release(o)); break;
+    case P_MP_SEM_TIMED: CK_MP(mp_sem_release(o)); break;
+    case P_MP_SEM_UNDO: CK_MP(mp_sem_undo_release(o)); break;
     case P_PT_PSHARED:
     case P_PT_RECURSIVE:
     case P_PT_ROBUST:

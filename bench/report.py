@@ -34,7 +34,7 @@ U_ROWS = [
     ("mp_rlock_nested", "mp_rlock re-entry (already held once)"),
     ("mp_sem", "**mp_sem** acquire + release"),
     ("mp_sem_timed", "mp_sem `acquire(s, true, 1000)` + `release`"),
-    ("mp_sem_undo", "**mp_sem undo** (`MP_SEM_UNDO`) acquire + release"),
+    ("mp_sem_undo", "**mp_sem_undo** (`mp_sem_undo_t`) acquire + release"),
     ("pthread_pshared", "pthread_mutex_t pshared"),
     ("pthread_recursive", "pthread_mutex_t pshared recursive"),
     ("pthread_robust", "pthread_mutex_t pshared robust"),

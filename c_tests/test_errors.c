@@ -644,14 +644,15 @@ TEST(errors_null_out_is_checked_first) {
     mp_cond_t *c;
     mp_array_t *a;
     mp_sem_t *s;
+    mp_sem_undo_t *u;
     CHECK_ST(mp_cond_open(other, 0, 0, &c), MP_EBADOBJ);
     CHECK_ST(mp_array_open(other, 0, 0, MP_TYPE_INT, 1, true, &a), MP_EBADOBJ);
     CHECK_ST(mp_sem_open(other, 0, 0, 1, 1, &s), MP_EBADOBJ);
-    CHECK_ST(mp_sem_open_ex(other, 0, 0, 1, 1, MP_SEM_UNDO, &s), MP_EBADOBJ);
+    CHECK_ST(mp_sem_undo_open(other, 0, 0, 1, 1, &u), MP_EBADOBJ);
     CHECK_ST(mp_cond_open(absent, 0, 0, &c), MP_ENOENT);
     CHECK_ST(mp_array_open(absent, 0, 0, MP_TYPE_INT, 1, true, &a), MP_ENOENT);
     CHECK_ST(mp_sem_open(absent, 0, 0, 1, 1, &s), MP_ENOENT);
-    CHECK_ST(mp_sem_open_ex(absent, 0, 0, 1, 1, 0, &s), MP_ENOENT);
+    CHECK_ST(mp_sem_undo_open(absent, 0, 0, 1, 1, &u), MP_ENOENT);
     CHECK_ST(mp_cond_open(other, MP_CREATE | MP_EXCL, 0, &c), MP_EEXIST);
 
     const char *names[] = {other, absent};
@@ -662,11 +663,11 @@ TEST(errors_null_out_is_checked_first) {
             CHECK_ST(mp_cond_open(nm, flags[i], 0, NULL), MP_EINVAL);
             CHECK_ST(mp_array_open(nm, flags[i], 0, MP_TYPE_INT, 1, true, NULL), MP_EINVAL);
             CHECK_ST(mp_sem_open(nm, flags[i], 0, 1, 1, NULL), MP_EINVAL);
-            CHECK_ST(mp_sem_open_ex(nm, flags[i], 0, 1, 1, 0, NULL), MP_EINVAL);
-            CHECK_ST(mp_sem_open_ex(nm, flags[i], 0, 1, 1, MP_SEM_UNDO, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_undo_open(nm, flags[i], 0, 1, 1, NULL), MP_EINVAL);
             /* Bad values too: the out-parameter is still what is reported. */
             CHECK_ST(mp_array_open(nm, flags[i], 0, (mp_type)0, 1, true, NULL), MP_EINVAL);
             CHECK_ST(mp_sem_open(nm, flags[i], 0, 2, 1, NULL), MP_EINVAL);
+            CHECK_ST(mp_sem_undo_open(nm, flags[i], 0, 2, 1, NULL), MP_EINVAL);
             CHECK(!mpt_file_exists(absent));
         }
     }
@@ -674,8 +675,8 @@ TEST(errors_null_out_is_checked_first) {
     CHECK_ST(mp_array_new(MP_TYPE_INT, 1, false, NULL), MP_EINVAL);
     CHECK_ST(mp_array_new((mp_type)0, 1, false, NULL), MP_EINVAL);
     CHECK_ST(mp_sem_new(2, 1, NULL), MP_EINVAL);
-    CHECK_ST(mp_sem_new_ex(1, 1, MP_SEM_UNDO, NULL), MP_EINVAL);
-    CHECK_ST(mp_sem_new_ex(1, 1, 0x80, NULL), MP_EINVAL);
+    CHECK_ST(mp_sem_undo_new(1, 1, NULL), MP_EINVAL);
+    CHECK_ST(mp_sem_undo_new(2, 1, NULL), MP_EINVAL);
 
     /* The event under the name was not disturbed. */
     CHECK_OK(mp_event_set(ev));

@@ -113,7 +113,7 @@ struct shared {
     mp_event_t event;  /* never set */
     mp_barrier_t bar;  /* 2 parties, only one arrives: the wait times out */
     mp_sem_t empty_sem; /* no units: an acquire must wait */
-    _Alignas(MP_SEM_ALIGN) unsigned char undo_sem[MP_SEM_UNDO_SIZE]; /* the helper holds its only unit */
+    mp_sem_undo_t undo_sem; /* the helper holds its only unit */
     volatile int ready;
     char prefix[64]; /* "/mpt-<pid>-oom": the names are prefix + "-" + tag */
 };
@@ -128,14 +128,14 @@ static const char *name_of(const struct shared *s, char *buf, size_t len, const 
 
 /* Creates kind `k` under `name` (allocation working): the helper's named objects. */
 static void create_named(int k, const char *name) {
-    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_cond_t *c; mp_event_t *e; mp_barrier_t *b;
-    mp_array_t *a; mp_shm_t *m;
+    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_sem_undo_t *usem; mp_cond_t *c; mp_event_t *e;
+    mp_barrier_t *b; mp_array_t *a; mp_shm_t *m;
     uint32_t f = MP_CREATE | MP_EXCL;
     switch (k) {
     case 0: CHECK_OK(mp_lock_open(name, f, 0, &l)); break;
     case 1: CHECK_OK(mp_rlock_open(name, f, 0, &r)); break;
     case 2: CHECK_OK(mp_sem_open(name, f, 0, 1, 1, &sem)); break;
-    case 3: CHECK_OK(mp_sem_open_ex(name, f, 0, 1, 1, MP_SEM_UNDO, &sem)); break;
+    case 3: CHECK_OK(mp_sem_undo_open(name, f, 0, 1, 1, &usem)); break;
     case 4: CHECK_OK(mp_cond_open(name, f, 0, &c)); break;
     case 5: CHECK_OK(mp_event_open(name, f, 0, &e)); break;
     case 6: CHECK_OK(mp_barrier_open(name, f, 0, 2, &b)); break;
@@ -148,7 +148,7 @@ static void create_named(int k, const char *name) {
  * MP_OK or MP_ENOMEM; an object made is used once and closed. */
 static void open_use_close(int k, const char *name, uint32_t flags) {
     mp_status st_;
-    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_cond_t *c; mp_event_t *e; mp_barrier_t *b;
+    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_sem_undo_t *usem; mp_cond_t *c; mp_event_t *e; mp_barrier_t *b;
     mp_array_t *a; mp_shm_t *m;
     int32_t v = 7;
     switch (k) {
@@ -169,11 +169,11 @@ static void open_use_close(int k, const char *name, uint32_t flags) {
         if (OK_OR_ENOMEM(mp_sem_open(name, flags, 0, 1, 1, &sem))) EXPECT(mp_sem_close(sem), MP_OK);
         break;
     case 3:
-        if (OK_OR_ENOMEM(mp_sem_open_ex(name, flags, 0, 1, 1, MP_SEM_UNDO, &sem))) {
+        if (OK_OR_ENOMEM(mp_sem_undo_open(name, flags, 0, 1, 1, &usem))) {
             if (flags & MP_CREATE) {
-                if (OK_OR_ENOMEM(mp_sem_acquire(sem, false, 0))) EXPECT(mp_sem_release(sem), MP_OK);
+                if (OK_OR_ENOMEM(mp_sem_undo_acquire(usem, false, 0))) EXPECT(mp_sem_undo_release(usem), MP_OK);
             }
-            EXPECT(mp_sem_close(sem), MP_OK);
+            EXPECT(mp_sem_undo_close(usem), MP_OK);
         }
         break;
     case 4:
@@ -207,7 +207,7 @@ static void open_use_close(int k, const char *name, uint32_t flags) {
 /* Every anonymous constructor, used once and closed. */
 static void anonymous_calls(void) {
     mp_status st_;
-    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_cond_t *c; mp_event_t *e; mp_barrier_t *b;
+    mp_lock_t *l; mp_rlock_t *r; mp_sem_t *sem; mp_sem_undo_t *usem; mp_cond_t *c; mp_event_t *e; mp_barrier_t *b;
     mp_array_t *a; mp_shm_t *m;
     uint32_t idx;
     double d = 1.5;
@@ -224,14 +224,14 @@ static void anonymous_calls(void) {
         }
         EXPECT(mp_rlock_close(r), MP_OK);
     }
-    if (OK_OR_ENOMEM(mp_sem_new_ex(1, 1, 0, &sem))) {
+    if (OK_OR_ENOMEM(mp_sem_new(1, 1, &sem))) {
         EXPECT(mp_sem_acquire(sem, true, 1000), MP_OK);
         EXPECT(mp_sem_release(sem), MP_OK);
         EXPECT(mp_sem_close(sem), MP_OK);
     }
-    if (OK_OR_ENOMEM(mp_sem_new_ex(2, 2, MP_SEM_UNDO, &sem))) {
-        if (OK_OR_ENOMEM(mp_sem_acquire(sem, true, 1000))) EXPECT(mp_sem_release(sem), MP_OK);
-        EXPECT(mp_sem_close(sem), MP_OK);
+    if (OK_OR_ENOMEM(mp_sem_undo_new(2, 2, &usem))) {
+        if (OK_OR_ENOMEM(mp_sem_undo_acquire(usem, true, 1000))) EXPECT(mp_sem_undo_release(usem), MP_OK);
+        EXPECT(mp_sem_undo_close(usem), MP_OK);
     }
     if (OK_OR_ENOMEM(mp_array_new(MP_TYPE_INT, 16, true, &a))) {
         int32_t in[4] = {1, 2, 3, 4}, out[4];
@@ -334,11 +334,10 @@ static void blocking_calls(struct shared *s) {
     EXPECT(mp_barrier_reset(&s->bar), MP_OK);
 }
 
-/* The undo semaphore's blocking acquire: the helper holds the only unit. */
+/* The undo semaphore's blocking acquire: the helper holds the only unit. (The helper
+ * initialised it; this process uses it as it is: no declaration, nothing to allocate.) */
 static void undo_wait_call(struct shared *s) {
-    mp_sem_t *u = (mp_sem_t *)s->undo_sem;
-    EXPECT(mp_sem_attach_ex(u, MP_SEM_UNDO), MP_OK);
-    EXPECT(mp_sem_acquire(u, true, 300), MP_TIMEOUT, MP_ENOMEM);
+    EXPECT(mp_sem_undo_acquire(&s->undo_sem, true, 300), MP_TIMEOUT, MP_ENOMEM);
 }
 
 /* ---- the helper ---------------------------------------------------------------------- */
@@ -381,10 +380,10 @@ static struct shared *start_helper(struct helper *h) {
         CHECK_OK(mp_event_init(&s->event));
         CHECK_OK(mp_barrier_init(&s->bar, 2));
         CHECK_OK(mp_sem_init(&s->empty_sem, 0, 1));
-        CHECK_OK(mp_sem_init_ex((mp_sem_t *)s->undo_sem, 1, 1, MP_SEM_UNDO));
+        CHECK_OK(mp_sem_undo_init(&s->undo_sem, 1, 1));
         CHECK_OK(mp_rlock_acquire(&s->held_rlock, false, 0));
         CHECK_OK(mp_lock_acquire(&s->held_lock, false, 0));
-        CHECK_OK(mp_sem_acquire((mp_sem_t *)s->undo_sem, false, 0));
+        CHECK_OK(mp_sem_undo_acquire(&s->undo_sem, false, 0));
         s->ready = 1;
         char c;
         while (read(fds[0], &c, 1) < 0 && errno == EINTR) {}
@@ -502,7 +501,7 @@ static void sequence(const char *prefix) {
     char name[128];
     struct mp_object_info info;
     mp_rlock_t *r, *r2;
-    mp_sem_t *u;
+    mp_sem_undo_t *u;
     mp_array_t *a;
     mp_shm_t *m;
     int32_t v = 3;
@@ -518,9 +517,9 @@ static void sequence(const char *prefix) {
         EXPECT(mp_unlink(name), MP_OK);
     }
     snprintf(name, sizeof name, "%s-seq-usem", prefix);
-    if (OK_OR_ENOMEM(mp_sem_open_ex(name, MP_CREATE | MP_EXCL, 0, 1, 1, MP_SEM_UNDO, &u))) {
-        if (OK_OR_ENOMEM(mp_sem_acquire(u, false, 0))) EXPECT(mp_sem_release(u), MP_OK);
-        EXPECT(mp_sem_close(u), MP_OK);
+    if (OK_OR_ENOMEM(mp_sem_undo_open(name, MP_CREATE | MP_EXCL, 0, 1, 1, &u))) {
+        if (OK_OR_ENOMEM(mp_sem_undo_acquire(u, false, 0))) EXPECT(mp_sem_undo_release(u), MP_OK);
+        EXPECT(mp_sem_undo_close(u), MP_OK);
         EXPECT(mp_unlink(name), MP_OK);
     }
     if (OK_OR_ENOMEM(mp_array_new(MP_TYPE_INT, 8, true, &a))) {

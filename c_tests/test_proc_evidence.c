@@ -21,26 +21,26 @@ struct stage {
     volatile int holder_status;
     volatile int waiter_status;
     volatile int waiter_ready;
-    _Alignas(64) unsigned char sem[MP_SEM_UNDO_SIZE];
+    mp_sem_undo_t sem;
 };
 
 #define WAITER_UID 65534 /* nobody */
 #define OTHER_UID 65533
 
-static mp_sem_t *undo_sem(struct stage *s) { return (mp_sem_t *)s->sem; }
+static mp_sem_undo_t *undo_sem(struct stage *s) { return &s->sem; }
 
 static mp_status take(struct stage *s, enum holder_kind k, int64_t ms) {
-    return k == RLOCK ? mp_rlock_acquire(&s->lock, true, ms) : mp_sem_acquire(undo_sem(s), true, ms);
+    return k == RLOCK ? mp_rlock_acquire(&s->lock, true, ms) : mp_sem_undo_acquire(undo_sem(s), true, ms);
 }
 
 static mp_status give(struct stage *s, enum holder_kind k) {
-    return k == RLOCK ? mp_rlock_release(&s->lock) : mp_sem_release(undo_sem(s));
+    return k == RLOCK ? mp_rlock_release(&s->lock) : mp_sem_undo_release(undo_sem(s));
 }
 
 static struct stage *new_stage(void) {
     struct stage *s = mpt_shared(sizeof *s);
     CHECK_OK(mp_rlock_init(&s->lock));
-    CHECK_OK(mp_sem_init_ex(undo_sem(s), 1, 1, MP_SEM_UNDO));
+    CHECK_OK(mp_sem_undo_init(undo_sem(s), 1, 1));
     return s;
 }
 

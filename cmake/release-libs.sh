@@ -10,7 +10,7 @@
 #                        leak into, the program that links it);
 #   REALNAME             the shared library, linked from the same object with the
 #                        version script cmake/mpsync.map (exports exactly mp_*, each
-#                        versioned MPSYNC_0.1), SONAME set, stripped, with a
+#                        versioned MPSYNC_0.2), SONAME set, stripped, with a
 #                        .gnu_debuglink to:
 #   REALNAME.debug       its debug information (gdb finds it next to the library or in
 #                        a .debug/ directory beside it).

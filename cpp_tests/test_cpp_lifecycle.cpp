@@ -423,17 +423,16 @@ TEST(exceptions_name_the_object_and_the_reason) {
     mpsync::mutex::unlink(name.c_str());
     {
         auto plain = mpsync::semaphore::open(name.c_str(), mpsync::create_only, 0, 1);
-        CHECK_CONTAINS(WHAT_OF(mpsync::semaphore::open(name.c_str(), mpsync::open_existing, 0, mpsync::undo, 1),
-                               MP_EBADOBJ),
-                       "mpsync::semaphore \"" + name + "\": open (mp_sem_open_ex): the name holds an object of "
-                       "another kind, or a plain (not undo) semaphore");
+        CHECK_CONTAINS(WHAT_OF(mpsync::undo_semaphore::open(name.c_str(), mpsync::open_existing, 0, 1), MP_EBADOBJ),
+                       "mpsync::undo_semaphore \"" + name + "\": open (mp_sem_undo_open): the name holds an object "
+                       "of another kind, or a plain (not undo) semaphore");
         mpsync::semaphore::unlink(name.c_str());
     }
 
     // Values, for anonymous objects too.
     CHECK_CONTAINS(WHAT_OF(mpsync::semaphore::anonymous(3, 2), MP_EINVAL),
                    "mpsync::semaphore (anonymous): create (mp_sem_new): the initial value 3 is above the bound 2");
-    CHECK_CONTAINS(WHAT_OF(mpsync::bounded_semaphore::anonymous(mpsync::undo, 1, 9000000), MP_EINVAL),
+    CHECK_CONTAINS(WHAT_OF(mpsync::undo_semaphore::anonymous(1, 9000000), MP_EINVAL),
                    "the bound 9000000 is above MP_SEM_UNDO_VALUE_MAX (8388607)");
     CHECK_CONTAINS(WHAT_OF(mpsync::barrier::anonymous(0), MP_EINVAL),
                    "mpsync::barrier (anonymous): create (mp_barrier_new): parties 0 is outside 1..65535");

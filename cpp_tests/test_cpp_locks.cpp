@@ -407,12 +407,11 @@ TEST(in_place_owner_in_a_child_does_not_destroy) {
     CHECK(mp_lock_is_locked(&s->lock, &locked) == MP_EBADOBJ);
 }
 
-// An undo semaphore (mpsync::undo): the unit of a SIGKILLed holder comes back to a
-// blocked waiter, which is told with acquire_status::owner_dead; releases are matched.
+// An undo semaphore (mpsync::undo_semaphore): the unit of a SIGKILLed holder comes back
+// to a blocked waiter, which is told with acquire_status::owner_dead; releases are matched.
 TEST(undo_semaphore_gives_back_a_killed_holders_unit) {
     auto *s = cpt::shared<shared_locks>();
-    auto sem = mpsync::bounded_semaphore::anonymous(mpsync::undo, 1);
-    CHECK(sem.is_undo());
+    auto sem = mpsync::undo_semaphore::anonymous(1, 1);
     CHECK(sem.max_value() == 1);
     CHECK_THROWS_STATUS(sem.release(), MP_ENOTOWNER);
     pid_t kid = cpt::fork_child([&] {
@@ -431,8 +430,22 @@ TEST(undo_semaphore_gives_back_a_killed_holders_unit) {
     CHECK(sem.held() == 0);
     CHECK(sem.acquire_for(std::chrono::seconds(1)) == mpsync::acquire_status::acquired);
     sem.release();
-    auto plain = mpsync::semaphore::anonymous(1);
-    CHECK(!plain.is_undo() && plain.held() == 0);
+}
+
+// In place: init, attach at another address (a second mapping would do the same), and
+// detach, which refuses while the calling thread holds a unit.
+TEST(undo_semaphore_in_place_attach_and_detach) {
+    auto *storage = cpt::shared<mp_sem_undo_t>();
+    static_assert(sizeof(mp_sem_undo_t) == MP_SEM_UNDO_SIZE, "sizeof is the object's size");
+    auto sem = mpsync::undo_semaphore::init(*storage, 2, 2);
+    auto view = mpsync::undo_semaphore::attach(*storage);
+    view.detach();
+    CHECK(sem.try_acquire());
+    CHECK_THROWS_STATUS(view.detach(), MP_EBUSY);
+    CHECK(view.held() == 1 && view.value() == 1);
+    view.release();
+    view.detach();
+    CHECK_THROWS_STATUS(mpsync::undo_semaphore::init(*storage, 3, 2), MP_EINVAL);
 }
 
 }  // namespace

@@ -288,13 +288,6 @@ TEST(counting_semaphore_template_as_in_std) {
     auto view = mpsync::counting_semaphore<2>::attach(*storage);
     CHECK(view.try_acquire() && !in_place.try_acquire());
     CHECK_THROWS_STATUS(mpsync::counting_semaphore<3>::attach(*storage), MP_EBADOBJ);
-
-    // The undo flavour, for bounds an undo semaphore can have.
-    auto u = mpsync::counting_semaphore<2>::anonymous(mpsync::undo, 2);
-    CHECK(u.is_undo() && u.max_value() == 2);
-    u.acquire();
-    CHECK(u.held() == 1);
-    u.release();
 }
 
 // std::barrier's constructors and max(); arrive() and arrive_and_drop() are declined

@@ -15,15 +15,15 @@
  *
  * Signals: a blocking call interrupted by a signal handler returns MP_EINTR with nothing
  * acquired or changed (also for SA_RESTART handlers): mp_lock_acquire, mp_rlock_acquire,
- * mp_sem_acquire, mp_cond_wait, mp_cond_wait_lock, mp_event_wait, mp_barrier_wait, and
- * mp_array_get/set/read/write of a locked Array. A retry starts a fresh timeout; to keep
+ * mp_sem_acquire, mp_sem_undo_acquire, mp_cond_wait, mp_cond_wait_lock, mp_event_wait,
+ * mp_barrier_wait, and mp_array_get/set/read/write of a locked Array. A retry starts a fresh timeout; to keep
  * the total, take a deadline once and pass the time left on every try:
  *   int64_t deadline = mp_deadline_after_ms(timeout_ms);
  *   do st = mp_lock_acquire(lock, true, mp_ms_left(deadline)); while (st == MP_EINTR);
  *
  * Owner death: an RLock (mp_rlock_t, and the RLock of a locked Array) detects the death
- * of its holder (the next acquirer gets MP_OWNER_DEAD), and so does a semaphore made
- * with MP_SEM_UNDO (the dead thread's units come back; one acquirer gets MP_OWNER_DEAD).
+ * of its holder (the next acquirer gets MP_OWNER_DEAD), and so does an undo semaphore,
+ * mp_sem_undo_t (the dead thread's units come back; one acquirer gets MP_OWNER_DEAD).
  * A Lock or a plain Semaphore has no owner, as in CPython: a process that dies holding
  * one is NOT detected, and the unit it held stays taken.
  *
@@ -35,8 +35,8 @@
  *
  *   call                                                      MT   AS
  *   mp_lock_release, mp_lock_is_locked                        yes  yes
- *   mp_sem_release (plain semaphore), mp_sem_get_value,
- *     mp_sem_get_max_value, mp_sem_get_flags                  yes  yes
+ *   mp_sem_release, mp_sem_get_value, mp_sem_get_max_value,
+ *     mp_sem_undo_get_value, mp_sem_undo_get_max_value        yes  yes
  *   mp_event_set, mp_event_clear, mp_event_is_set             yes  yes
  *   mp_cond_notify, mp_cond_notify_all, mp_cond_n_waiting     yes  yes
  *   mp_barrier_abort, mp_barrier_reset, mp_barrier_parties,
@@ -46,11 +46,13 @@
  *   mp_lock_acquire, mp_sem_acquire, mp_event_wait,
  *     mp_barrier_wait, mp_cond_wait, mp_cond_wait_lock        yes  no (1)
  *   mp_rlock_* (every RLock call), mp_robust_mode,
- *     mp_sem_release and mp_sem_held of an undo semaphore     yes  no (2)
+ *     mp_sem_undo_acquire, mp_sem_undo_release,
+ *     mp_sem_undo_held, mp_sem_undo_detach                    yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
- *     mp_sem_new_ex, mp_sem_open_ex, mp_sem_attach_ex         yes  no (3)
- *   mp_T_init, mp_T_destroy, mp_sem_init_ex                   no   no
+ *     mp_sem_undo_new, mp_sem_undo_open, mp_sem_undo_close    yes  no (3)
+ *   mp_T_init, mp_T_destroy,
+ *     mp_sem_undo_init, mp_sem_undo_destroy                   no   no
  *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
@@ -801,7 +803,8 @@ mp_status mp_rlock_is_locked(const struct mp_rlock_t *lock, bool *locked_out);
 mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 
 /* ======================================================================================
- * Semaphore (mp_sem_t): multiprocessing.Semaphore and BoundedSemaphore.
+ * Semaphore (mp_sem_t): multiprocessing.Semaphore and BoundedSemaphore; and
+ * the undo semaphore (mp_sem_undo_t), whose units come back when their holder dies.
  * ====================================================================================== */
 
 /**
@@ -822,26 +825,20 @@ mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 #define MP_SEM_VALUE_MAX 2147483647
 
 /**
- * `sem_flags` bit of `mp_sem_init_ex` / `mp_sem_new_ex` / `mp_sem_open_ex`: an *undo*
- * semaphore. Units that a thread acquired return to the semaphore when the thread dies
- * holding them (its process exits, is killed, calls `exec`, or the thread exits), and
- * one later acquirer is told with `MP_OWNER_DEAD`. Releases are matched to acquirers:
- * a thread that holds no unit gets `MP_ENOTOWNER`. At most `MP_SEM_UNDO_HOLDERS`
- * threads hold units at once; the value is at most `MP_SEM_UNDO_VALUE_MAX`; the object
- * is `MP_SEM_UNDO_SIZE` bytes.
- */
-#define MP_SEM_UNDO 1
-
-/**
- * Size in bytes of an undo semaphore (`MP_SEM_UNDO`): the memory given to
- * `mp_sem_init_ex`, and to every call on that semaphore, as an `mp_sem_t *`.
+ * Size in bytes of `mp_sem_undo_t` (part of the ABI): a header, the value, and the
+ * holder table (`MP_SEM_UNDO_HOLDERS` slots of 64 bytes).
  */
 #define MP_SEM_UNDO_SIZE 4160
 
 /**
+ * Alignment in bytes of `mp_sem_undo_t`.
+ */
+#define MP_SEM_UNDO_ALIGN 8
+
+/**
  * How many threads may hold units of one undo semaphore at the same time. One more
- * gets `MP_EBUSY` from `mp_sem_acquire` (nothing taken). Threads that wait for a unit
- * do not count: any number may wait.
+ * gets `MP_EBUSY` from `mp_sem_undo_acquire` (nothing taken). Threads that wait for a
+ * unit do not count: any number may wait.
  */
 #define MP_SEM_UNDO_HOLDERS 64
 
@@ -851,11 +848,26 @@ mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 #define MP_SEM_UNDO_VALUE_MAX 8388607
 
 /**
- * A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`.
+ * A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`. Any thread
+ * of any process may release it; nothing is recorded about holders (for a semaphore
+ * whose units come back when their holder dies, see `mp_sem_undo_t`).
  */
 typedef struct mp_sem_t {
     uint64_t _opaque[8];
 } mp_sem_t;
+
+/**
+ * An *undo* semaphore: a counting semaphore with an upper bound whose units return
+ * when the thread that acquired them dies holding them (its process exits, is killed,
+ * calls `exec`, or the thread exits); one later acquirer is told with
+ * `MP_OWNER_DEAD`. Releases are matched to acquirers: a thread that holds no unit gets
+ * `MP_ENOTOWNER`. Plain memory like every `mp_*_t` (`sizeof` is the object's size):
+ * embed it in your own shared struct and `mp_sem_undo_init` it, or get one from
+ * `mp_sem_undo_new` / `mp_sem_undo_open`. Contains no pointers.
+ */
+typedef struct mp_sem_undo_t {
+    uint64_t _opaque[520];
+} mp_sem_undo_t;
 
 /**
  * Initialises a semaphore with `value` units and bound `max_value` in
@@ -870,79 +882,15 @@ typedef struct mp_sem_t {
 mp_status mp_sem_init(struct mp_sem_t *sem, uint32_t value, uint32_t max_value);
 
 /**
- * `mp_sem_init` with `sem_flags`: 0 (the same as `mp_sem_init`) or `MP_SEM_UNDO`
- * (an undo semaphore, in `MP_SEM_UNDO_SIZE` bytes; `max_value` at most
- * `MP_SEM_UNDO_VALUE_MAX`). Every later call on the semaphore must be given memory
- * of that size.
+ * Ends a semaphore made by `mp_sem_init`.
  *
- * The flavour is not taken from the shared memory alone (a peer could rewrite it):
- * this call also records, privately in the calling process, that `sem` starts an undo
- * semaphore's `MP_SEM_UNDO_SIZE` bytes. The record is inherited by `fork()` children
- * and removed by `mp_sem_destroy` (or a plain `mp_sem_init` at the same address).
- * Any other process that maps this memory must declare it with `mp_sem_attach_ex`
- * before using it; until then its calls on it are `MP_EBADOBJ`.
- *
- * Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, a bound past
- * the flavour's maximum, or an unknown flag), `MP_EBADOBJ` (with `MP_SEM_UNDO`: `sem`
- * is the handle of another object; nothing written), `MP_ENOMEM` (with `MP_SEM_UNDO`:
- * the process already uses 8192 undo semaphores, in place or mapped; nothing
- * written).
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
+ * place), `MP_EBADOBJ`.
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` writable bytes (`MP_SEM_UNDO_SIZE` with
- * `MP_SEM_UNDO`).
- */
-mp_status mp_sem_init_ex(struct mp_sem_t *sem, uint32_t value, uint32_t max_value, uint32_t sem_flags);
-
-/**
- * Ends a semaphore made by `mp_sem_init` or `mp_sem_init_ex`.
- *
- * Returns `MP_OK`, `MP_EBUSY` (threads wait on it; for an undo semaphore also: a live
- * thread holds units, the calling one included), `MP_EINVAL` (NULL or not in place),
- * `MP_EBADOBJ` (also: an undo semaphore this process did not declare, see
- * `mp_sem_attach_ex`). Destroying an undo semaphore withdraws the calling process's
- * declaration of it.
- *
- * # Safety
- * `sem` is NULL or points to the semaphore's readable bytes.
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
  */
 mp_status mp_sem_destroy(struct mp_sem_t *sem);
-
-/**
- * Declares, in the calling process, which flavour of semaphore it expects at `sem`:
- * `sem_flags` `MP_SEM_UNDO` for an in-place undo semaphore that another process
- * initialised (with `mp_sem_init_ex`) in memory this process maps too, or 0 to
- * withdraw such a declaration (before unmapping that memory, for one).
- *
- * Why: an undo semaphore is `MP_SEM_UNDO_SIZE` bytes, but its flavour is written in
- * shared memory, which a peer could rewrite on a smaller plain semaphore. So the
- * library uses the undo flavour only where the calling process's own state proves the
- * size: the handles it mapped itself, the in-place semaphores it (or the process it
- * was `fork()`ed from) initialised, and the ones declared here. Calls on an
- * undeclared in-place undo semaphore are `MP_EBADOBJ`. A handle from `mp_sem_new_ex`
- * / `mp_sem_open_ex` needs no declaration (and gets none, nor is one withdrawn: close
- * it with `mp_sem_close`).
- *
- * A declaration is not withdrawn while the calling thread holds units of the semaphore
- * through `sem` (release them first, as for `mp_sem_close` and `mp_sem_destroy`): the
- * thread's holder slot is linked into its kernel robust list, and once the memory is
- * unmapped, the thread's next list update would write into whatever is mapped there
- * then. Units that *other* threads of the process hold through `sem` are not checked:
- * do not unmap the memory while they do.
- *
- * Returns `MP_OK` (`MP_SEM_UNDO`: the memory holds a live undo semaphore, now
- * declared; 0: the declaration was withdrawn, or there was none and the memory holds a
- * live plain semaphore), `MP_EINVAL` (NULL, or an unknown flag), `MP_EBUSY` (0: the
- * calling thread holds units through `sem`; nothing changed), `MP_EBADOBJ` (nothing
- * declared here and not a live semaphore of that flavour, or 0 on an undo semaphore's
- * handle; nothing changed), `MP_ENOMEM` (the process already uses 8192 undo
- * semaphores, in place or mapped).
- *
- * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; with `MP_SEM_UNDO`, to
- * `MP_SEM_UNDO_SIZE` readable and writable bytes for as long as the declaration lasts.
- */
-mp_status mp_sem_attach_ex(const struct mp_sem_t *sem, uint32_t sem_flags);
 
 /**
  * Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
@@ -957,20 +905,10 @@ mp_status mp_sem_attach_ex(const struct mp_sem_t *sem, uint32_t sem_flags);
 mp_status mp_sem_new(uint32_t value, uint32_t max_value, struct mp_sem_t **sem_out);
 
 /**
- * `mp_sem_new` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`).
- *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad values or
- * flags), `MP_ENOMEM`.
- *
- * # Safety
- * `sem_out` is NULL or writable.
- */
-mp_status mp_sem_new_ex(uint32_t value, uint32_t max_value, uint32_t sem_flags, struct mp_sem_t **sem_out);
-
-/**
  * Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
  * `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
- * but used only when this call creates the semaphore.
+ * but used only when this call creates the semaphore. An undo semaphore
+ * (`mp_sem_undo_t`) of that name is `MP_EBADOBJ`, as another type would be.
  *
  * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
@@ -981,27 +919,14 @@ mp_status mp_sem_new_ex(uint32_t value, uint32_t max_value, uint32_t sem_flags, 
 mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t value, uint32_t max_value, struct mp_sem_t **sem_out);
 
 /**
- * `mp_sem_open` with `sem_flags` (0 or `MP_SEM_UNDO`, as `mp_sem_init_ex`). The
- * flavour is part of the object: opening an existing semaphore of the other flavour
- * (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
- *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
- * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
- *
- * # Safety
- * `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
- */
-mp_status mp_sem_open_ex(const char *name, uint32_t flags, uint32_t mode, uint32_t value, uint32_t max_value, uint32_t sem_flags, struct mp_sem_t **sem_out);
-
-/**
  * Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
  *
  * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
  * and touches no other object.
  *
  * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds a lock inside the mapping, or units of this undo semaphore: nothing changed),
- * `MP_EBADOBJ` (another type's handle, or already closed).
+ * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+ * handle, or already closed).
  *
  * # Safety
  * `sem` is NULL, a handle from this library (closed or not), or readable memory of
@@ -1014,39 +939,26 @@ mp_status mp_sem_close(struct mp_sem_t *sem);
  * `mp_lock_acquire`.
  *
  * Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
- * `MP_EBADOBJ`. An undo semaphore also returns `MP_OWNER_DEAD` (a unit was taken; a
- * holder died holding units, which came back, and this caller is the one told: each
- * such death is told to exactly one acquirer) and `MP_EBUSY` (the calling thread holds
- * no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing taken; threads that
- * wait do not count, so a waiter gets it only if that many hold units when it looks).
+ * `MP_EBADOBJ` (also for an undo semaphore's memory: that is `mp_sem_undo_acquire`).
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
- * undo semaphore).
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
  */
 mp_status mp_sem_acquire(struct mp_sem_t *sem, bool block, int64_t timeout_ms);
 
 /**
- * Returns one unit and wakes a waiter if any. Any thread or process may release a
- * plain semaphore; an undo semaphore takes back only units the calling thread
- * acquired.
+ * Returns one unit and wakes a waiter if any. Any thread or process may release.
  *
  * Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
- * `MP_ENOTOWNER` (undo semaphore: the calling thread holds no unit of it; nothing
- * changed), `MP_EBUSY` (undo semaphore: another thread's operation did not complete
- * within 2 s — it is stopped in the middle, or a peer damaged the object; nothing
- * changed, the caller still holds the unit), `MP_EINVAL`, `MP_EBADOBJ`.
+ * `MP_EINVAL`, `MP_EBADOBJ`.
  *
  * # Safety
- * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes (`MP_SEM_UNDO_SIZE` for an
- * undo semaphore).
+ * `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
  */
 mp_status mp_sem_release(struct mp_sem_t *sem);
 
 /**
- * Writes the current number of units to `*value_out` (a snapshot). For an undo
- * semaphore this counts the units of holders that died as available (the next
- * acquirer that needs them takes them back).
+ * Writes the current number of units to `*value_out` (a snapshot).
  *
  * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
  *
@@ -1067,25 +979,151 @@ mp_status mp_sem_get_value(const struct mp_sem_t *sem, uint32_t *value_out);
 mp_status mp_sem_get_max_value(const struct mp_sem_t *sem, uint32_t *max_out);
 
 /**
- * Writes the semaphore's `sem_flags` (0, or `MP_SEM_UNDO`) to `*flags_out`.
+ * Initialises an undo semaphore with `value` units and bound `max_value` in
+ * caller-provided memory (`MP_SEM_UNDO_SIZE` bytes, `MP_SEM_UNDO_ALIGN`-aligned; put
+ * it in a `MAP_SHARED` mapping to share it). Every process that maps the memory uses
+ * it as it is: no declaration or attach step.
  *
- * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
+ * `max_value > MP_SEM_UNDO_VALUE_MAX`).
  *
  * # Safety
- * As `mp_sem_get_value`.
+ * `sem` is NULL or points to `MP_SEM_UNDO_SIZE` writable bytes.
  */
-mp_status mp_sem_get_flags(const struct mp_sem_t *sem, uint32_t *flags_out);
+mp_status mp_sem_undo_init(struct mp_sem_undo_t *sem, uint32_t value, uint32_t max_value);
 
 /**
- * Writes how many units of an undo semaphore the calling thread holds to
- * `*held_out` (0 for a plain semaphore, which does not record holders).
+ * Ends an undo semaphore made by `mp_sem_undo_init`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (threads wait on it, or a live thread holds units, the
+ * calling one included), `MP_EINVAL` (NULL or not in place), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+ */
+mp_status mp_sem_undo_destroy(struct mp_sem_undo_t *sem);
+
+/**
+ * The step before this process unmaps in-place memory holding an undo semaphore that
+ * other processes go on using (no call is needed to start using one). Refused with
+ * `MP_EBUSY` while the calling thread holds units of it: the thread's holder slot is
+ * linked into its kernel robust list, and once the memory is unmapped the thread's
+ * next list update (or the kernel's walk at its death) would write into whatever is
+ * mapped there then. Only the calling thread's private records are read, never the
+ * object; nothing changes. Units that *other* threads of the process hold are not
+ * checked: do not unmap the memory while they do. (`mp_sem_undo_close` and
+ * `mp_sem_undo_destroy` make the same check.)
+ *
+ * Returns `MP_OK` (the calling thread holds no unit of it), `MP_EBUSY`, `MP_EINVAL`
+ * (NULL), `MP_EBADOBJ` (misaligned).
+ *
+ * # Safety
+ * None beyond the pointer's value: nothing is read through it.
+ */
+mp_status mp_sem_undo_detach(const struct mp_sem_undo_t *sem);
+
+/**
+ * Creates an undo semaphore in a new anonymous shared mapping inherited by
+ * `fork()`ed children. Close with `mp_sem_undo_close`.
+ *
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
+ * values), `MP_ENOMEM`.
+ *
+ * # Safety
+ * `sem_out` is NULL or writable.
+ */
+mp_status mp_sem_undo_new(uint32_t value, uint32_t max_value, struct mp_sem_undo_t **sem_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the undo semaphore
+ * called `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked
+ * always but used only when this call creates it. A plain semaphore (`mp_sem_t`) of
+ * that name is `MP_EBADOBJ`, as another type would be.
+ *
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+ */
+mp_status mp_sem_undo_open(const char *name, uint32_t flags, uint32_t mode, uint32_t value, uint32_t max_value, struct mp_sem_undo_t **sem_out);
+
+/**
+ * Unmaps an undo semaphore from `mp_sem_undo_new` / `mp_sem_undo_open` in the calling
+ * process (closing twice is `MP_EBADOBJ`, as for every handle).
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds units of it: nothing changed), `MP_EBADOBJ` (another type's handle, or
+ * already closed).
+ *
+ * # Safety
+ * `sem` is NULL, a handle from this library (closed or not), or readable memory of
+ * an in-place object.
+ */
+mp_status mp_sem_undo_close(struct mp_sem_undo_t *sem);
+
+/**
+ * Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
+ * `mp_lock_acquire`.
+ *
+ * Returns `MP_OK`, `MP_OWNER_DEAD` (a unit was taken; a holder died holding units,
+ * which came back, and this caller is the one told: each such death is told to
+ * exactly one acquirer), `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EBUSY` (the
+ * calling thread holds no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing
+ * taken; threads that wait do not count), `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+ */
+mp_status mp_sem_undo_acquire(struct mp_sem_undo_t *sem, bool block, int64_t timeout_ms);
+
+/**
+ * Returns one unit that the calling thread acquired, and wakes a waiter if any.
+ *
+ * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread holds no unit of it; nothing
+ * changed), `MP_EBUSY` (another thread's operation did not complete within 2 s — it is
+ * stopped in the middle, or a peer damaged the object; nothing changed, the caller
+ * still holds the unit), `MP_EOVERFLOW` (at `max_value`, which only a damaged object
+ * reaches), `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+ */
+mp_status mp_sem_undo_release(struct mp_sem_undo_t *sem);
+
+/**
+ * Writes the current number of units to `*value_out` (a snapshot). The units of
+ * holders that died count as available (the next acquirer that needs them takes them
+ * back).
  *
  * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
  *
  * # Safety
- * As `mp_sem_get_value`.
+ * `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable bytes; `value_out` is NULL
+ * or writable.
  */
-mp_status mp_sem_held(const struct mp_sem_t *sem, uint32_t *held_out);
+mp_status mp_sem_undo_get_value(const struct mp_sem_undo_t *sem, uint32_t *value_out);
+
+/**
+ * Writes the undo semaphore's bound to `*max_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * As `mp_sem_undo_get_value`.
+ */
+mp_status mp_sem_undo_get_max_value(const struct mp_sem_undo_t *sem, uint32_t *max_out);
+
+/**
+ * Writes how many units of the undo semaphore the calling thread holds to
+ * `*held_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * As `mp_sem_undo_get_value`.
+ */
+mp_status mp_sem_undo_held(const struct mp_sem_undo_t *sem, uint32_t *held_out);
 
 /* ======================================================================================
  * Condition (mp_cond_t): multiprocessing.Condition, used with an RLock or a Lock.
@@ -2100,7 +2138,7 @@ const char *mp_status_name(mp_status status);
 /**
  * Minor version (compatible additions).
  */
-#define MP_VERSION_MINOR 1
+#define MP_VERSION_MINOR 2
 
 /**
  * Patch version.
@@ -2120,7 +2158,7 @@ const char *mp_status_name(mp_status status);
 uint32_t mp_version(void);
 
 /**
- * The library's version as a static string, e.g. `"0.1.0"`.
+ * The library's version as a static string, e.g. `"0.2.0"`.
  */
 const char *mp_version_string(void);
 
@@ -2141,6 +2179,7 @@ const char *mp_version_string(void);
 MP__STATIC_ASSERT(sizeof(mp_lock_t) == MP_LOCK_SIZE, "mp_lock_t size");
 MP__STATIC_ASSERT(sizeof(mp_rlock_t) == MP_RLOCK_SIZE, "mp_rlock_t size");
 MP__STATIC_ASSERT(sizeof(mp_sem_t) == MP_SEM_SIZE, "mp_sem_t size");
+MP__STATIC_ASSERT(sizeof(mp_sem_undo_t) == MP_SEM_UNDO_SIZE, "mp_sem_undo_t size");
 MP__STATIC_ASSERT(sizeof(mp_cond_t) == MP_COND_SIZE, "mp_cond_t size");
 MP__STATIC_ASSERT(sizeof(mp_event_t) == MP_EVENT_SIZE, "mp_event_t size");
 MP__STATIC_ASSERT(sizeof(mp_barrier_t) == MP_BARRIER_SIZE, "mp_barrier_t size");
@@ -2151,6 +2190,7 @@ MP__STATIC_ASSERT(MP_ARRAY_DATA_OFFSET % 16 == 0, "array data alignment");
 MP__STATIC_ASSERT(alignof(mp_lock_t) == MP_LOCK_ALIGN, "mp_lock_t alignment");
 MP__STATIC_ASSERT(alignof(mp_rlock_t) == MP_RLOCK_ALIGN, "mp_rlock_t alignment");
 MP__STATIC_ASSERT(alignof(mp_sem_t) == MP_SEM_ALIGN, "mp_sem_t alignment");
+MP__STATIC_ASSERT(alignof(mp_sem_undo_t) == MP_SEM_UNDO_ALIGN, "mp_sem_undo_t alignment");
 MP__STATIC_ASSERT(alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
 MP__STATIC_ASSERT(alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
 MP__STATIC_ASSERT(alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
@@ -2158,6 +2198,7 @@ MP__STATIC_ASSERT(alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t align
 MP__STATIC_ASSERT(_Alignof(mp_lock_t) == MP_LOCK_ALIGN, "mp_lock_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_rlock_t) == MP_RLOCK_ALIGN, "mp_rlock_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_sem_t) == MP_SEM_ALIGN, "mp_sem_t alignment");
+MP__STATIC_ASSERT(_Alignof(mp_sem_undo_t) == MP_SEM_UNDO_ALIGN, "mp_sem_undo_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
@@ -2168,6 +2209,7 @@ MP__STATIC_ASSERT(_Alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alig
 typedef char mp__check_lock_size[(sizeof(mp_lock_t) == MP_LOCK_SIZE) ? 1 : -1];
 typedef char mp__check_rlock_size[(sizeof(mp_rlock_t) == MP_RLOCK_SIZE) ? 1 : -1];
 typedef char mp__check_sem_size[(sizeof(mp_sem_t) == MP_SEM_SIZE) ? 1 : -1];
+typedef char mp__check_sem_undo_size[(sizeof(mp_sem_undo_t) == MP_SEM_UNDO_SIZE) ? 1 : -1];
 typedef char mp__check_cond_size[(sizeof(mp_cond_t) == MP_COND_SIZE) ? 1 : -1];
 typedef char mp__check_event_size[(sizeof(mp_event_t) == MP_EVENT_SIZE) ? 1 : -1];
 typedef char mp__check_barrier_size[(sizeof(mp_barrier_t) == MP_BARRIER_SIZE) ? 1 : -1];

@@ -896,6 +896,7 @@ private:
 MPSYNC_HPP_PLAIN_OPS(lock, MP_LOCK_ALIGN)
 MPSYNC_HPP_OPS(rlock)
 MPSYNC_HPP_OPS(sem)
+MPSYNC_HPP_OPS(sem_undo)
 MPSYNC_HPP_PLAIN_OPS(cond, MP_COND_ALIGN)
 MPSYNC_HPP_PLAIN_OPS(event, MP_EVENT_ALIGN)
 MPSYNC_HPP_OPS(barrier)
@@ -1211,26 +1212,55 @@ private:
 // BoundedSemaphore (mp_sem_t)
 // ======================================================================================
 
-/// Tag of the undo semaphore factories (MP_SEM_UNDO): the units a thread acquired
-/// come back when it dies holding them, and one acquirer is told
-/// (acquire_status::owner_dead from the explicit acquire calls).
-struct undo_t {
-    explicit undo_t() = default;
-};
-/// The tag value: `mpsync::semaphore::anonymous(mpsync::undo, 1)`.
-inline constexpr undo_t undo{};
-
 namespace detail {
 
-// What every semaphore type does once it exists; Derived adds the ways to make one.
-template <class Derived>
-class semaphore_base : public object<Derived, mp_sem_t, sem_ops> {
-    using base = object<Derived, mp_sem_t, sem_ops>;
+// The C calls of a semaphore type: mp_sem_t (plain) or mp_sem_undo_t (undo).
+template <class C>
+struct sem_calls;
+template <>
+struct sem_calls<mp_sem_t> {
+    using ops = sem_ops;
+    static mp_status acquire(mp_sem_t *s, bool b, std::int64_t ms) noexcept { return mp_sem_acquire(s, b, ms); }
+    static mp_status release(mp_sem_t *s) noexcept { return mp_sem_release(s); }
+    static mp_status get_value(const mp_sem_t *s, std::uint32_t *v) noexcept { return mp_sem_get_value(s, v); }
+    static mp_status get_max_value(const mp_sem_t *s, std::uint32_t *v) noexcept {
+        return mp_sem_get_max_value(s, v);
+    }
+    static constexpr const char *acquire_name = "mp_sem_acquire";
+    static constexpr const char *release_name = "mp_sem_release";
+    static constexpr const char *get_value_name = "mp_sem_get_value";
+    static constexpr const char *get_max_value_name = "mp_sem_get_max_value";
+};
+template <>
+struct sem_calls<mp_sem_undo_t> {
+    using ops = sem_undo_ops;
+    static mp_status acquire(mp_sem_undo_t *s, bool b, std::int64_t ms) noexcept {
+        return mp_sem_undo_acquire(s, b, ms);
+    }
+    static mp_status release(mp_sem_undo_t *s) noexcept { return mp_sem_undo_release(s); }
+    static mp_status get_value(const mp_sem_undo_t *s, std::uint32_t *v) noexcept {
+        return mp_sem_undo_get_value(s, v);
+    }
+    static mp_status get_max_value(const mp_sem_undo_t *s, std::uint32_t *v) noexcept {
+        return mp_sem_undo_get_max_value(s, v);
+    }
+    static constexpr const char *acquire_name = "mp_sem_undo_acquire";
+    static constexpr const char *release_name = "mp_sem_undo_release";
+    static constexpr const char *get_value_name = "mp_sem_undo_get_value";
+    static constexpr const char *get_max_value_name = "mp_sem_undo_get_max_value";
+};
+
+// What every semaphore type does once it exists; Derived adds the ways to make one. C is
+// the C type (mp_sem_t, or mp_sem_undo_t for undo_semaphore).
+template <class Derived, class C = mp_sem_t>
+class semaphore_base : public object<Derived, C, typename sem_calls<C>::ops> {
+    using base = object<Derived, C, typename sem_calls<C>::ops>;
+    using calls = sem_calls<C>;
 
 public:
     /// Takes one unit, waiting for it (MP_EINTR retried).
     void acquire() {
-        mp_status st = mp_sem_acquire(this->p_, true, MP_FOREVER);
+        mp_status st = calls::acquire(this->p_, true, MP_FOREVER);
         if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) {
             if (st == MP_EINTR) st = wait_forever(false, call());
             // MP_OWNER_DEAD (undo semaphore): the unit is taken.
@@ -1238,7 +1268,7 @@ public:
         }
     }
     bool try_acquire() {
-        mp_status st = mp_sem_acquire(this->p_, false, 0);
+        mp_status st = calls::acquire(this->p_, false, 0);
         if (st == MP_OK || st == MP_TIMEOUT) return st == MP_OK;
         if (st == MP_OWNER_DEAD) return true;  // undo semaphore: the unit is taken
         acquire_failed(st, "try_acquire");
@@ -1258,7 +1288,7 @@ public:
     acquire_status acquire(on_signal sig) {
         mp_status st = wait_forever(sig == on_signal::report, call());
         if (st == MP_EBUSY) acquire_failed(st, "acquire");
-        return this->outcome(st, "acquire", "mp_sem_acquire");
+        return this->outcome(st, "acquire", calls::acquire_name);
     }
     template <class Rep, class Period>
     acquire_status acquire_for(const std::chrono::duration<Rep, Period> &rel,
@@ -1270,40 +1300,28 @@ public:
                                  on_signal sig = on_signal::retry) {
         mp_status st = wait_until(abs, sig == on_signal::report, call());
         if (st == MP_EBUSY) acquire_failed(st, "acquire_until");
-        return this->outcome(st, "acquire_until", "mp_sem_acquire");
+        return this->outcome(st, "acquire_until", calls::acquire_name);
     }
     /// Adds `update` units, one at a time (mp_sem_release). Throws errc::eoverflow if
     /// the bound is reached; the units released before that stay released.
     void release(std::ptrdiff_t update = 1) {
         if (update < 0)
-            this->fail(MP_EINVAL, "release", "mp_sem_release", "update is negative (release needs update >= 0)");
+            this->fail(MP_EINVAL, "release", calls::release_name, "update is negative (release needs update >= 0)");
         for (std::ptrdiff_t i = 0; i < update; i++) {
-            mp_status st = mp_sem_release(this->p_);
+            mp_status st = calls::release(this->p_);
             if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) release_failed(st, i, update);
         }
     }
     /// The current number of units (a snapshot).
     std::uint32_t value() const {
         std::uint32_t v = 0;
-        this->check(mp_sem_get_value(this->p_, &v), "value", "mp_sem_get_value");
+        this->check(calls::get_value(this->p_, &v), "value", calls::get_value_name);
         return v;
     }
     /// This semaphore's bound, as the library holds it.
     std::uint32_t max_value() const {
         std::uint32_t v = 0;
-        this->check(mp_sem_get_max_value(this->p_, &v), "max_value", "mp_sem_get_max_value");
-        return v;
-    }
-    /// True for an undo semaphore (MP_SEM_UNDO).
-    bool is_undo() const {
-        std::uint32_t f = 0;
-        this->check(mp_sem_get_flags(this->p_, &f), "is_undo", "mp_sem_get_flags");
-        return (f & MP_SEM_UNDO) != 0;
-    }
-    /// Units of an undo semaphore the calling thread holds (0 for a plain one).
-    std::uint32_t held() const {
-        std::uint32_t v = 0;
-        this->check(mp_sem_held(this->p_, &v), "held", "mp_sem_held");
+        this->check(calls::get_max_value(this->p_, &v), "max_value", calls::get_max_value_name);
         return v;
     }
 
@@ -1311,20 +1329,20 @@ protected:
     using base::base;
 
 private:
-    timed_call<mp_sem_t, &mp_sem_acquire> call() const noexcept { return {this->p_}; }
+    timed_call<C, &calls::acquire> call() const noexcept { return {this->p_}; }
     [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void acquire_failed(mp_status st, const char *operation) const {
         if (st == MP_EBUSY)
-            this->fail(st, operation, "mp_sem_acquire",
+            this->fail(st, operation, calls::acquire_name,
                        "the undo semaphore's holder table is full (at most MP_SEM_UNDO_HOLDERS = " +
                            std::to_string(MP_SEM_UNDO_HOLDERS) + " threads hold units at once); nothing taken");
-        this->fail(st, operation, "mp_sem_acquire");
+        this->fail(st, operation, calls::acquire_name);
     }
     [[noreturn]] [[gnu::cold]] [[gnu::noinline]] void release_failed(mp_status st, std::ptrdiff_t done,
                                                                      std::ptrdiff_t update) const {
         std::string why;
         if (st == MP_EOVERFLOW) {
             std::uint32_t bound = 0;
-            why = mp_sem_get_max_value(this->p_, &bound) == MP_OK
+            why = calls::get_max_value(this->p_, &bound) == MP_OK
                       ? "the semaphore is at its bound " + std::to_string(bound)
                       : std::string("the semaphore is at its bound");
             if (update > 1)
@@ -1333,7 +1351,7 @@ private:
         } else if (st == MP_ENOTOWNER) {
             why = "an undo semaphore takes a release only from a thread that holds one of its units";
         }
-        this->fail(st, "release", "mp_sem_release", why);
+        this->fail(st, "release", calls::release_name, why);
     }
 };
 
@@ -1346,7 +1364,7 @@ class mp_semaphore : public semaphore_base<mp_semaphore<Bounded>> {
 public:
     /// A new anonymous semaphore with `value` units (as anonymous(value)).
     explicit mp_semaphore(std::uint32_t value)
-        : base(make(value, default_max(value), false), ownership::handle) {}
+        : base(make(value, default_max(value)), ownership::handle) {}
 
     /// In place with `value` units; the bound is `value` for bounded_semaphore and
     /// MP_SEM_VALUE_MAX for semaphore unless `max_value` is given.
@@ -1363,7 +1381,7 @@ public:
     static mp_semaphore attach(mp_sem_t &sem) noexcept { return mp_semaphore(&sem, ownership::view); }
     static mp_semaphore anonymous(std::uint32_t value) { return mp_semaphore(value); }
     static mp_semaphore anonymous(std::uint32_t value, std::uint32_t max_value) {
-        return mp_semaphore(make(value, max_value, false), ownership::handle);
+        return mp_semaphore(make(value, max_value), ownership::handle);
     }
     /// `value`/`max_value` are used only if this call creates the semaphore.
     static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t value) {
@@ -1379,33 +1397,6 @@ public:
                             call_args::named(name, flags, mode).semaphore(value, max_value, false));
         return mp_semaphore(p, ownership::handle, std::move(kept));
     }
-    /// An undo semaphore (MP_SEM_UNDO) in a new anonymous mapping; the default bound is
-    /// `value` for bounded_semaphore and MP_SEM_UNDO_VALUE_MAX for semaphore.
-    /// Releases are matched to holders (errc::enotowner for a thread holding no unit);
-    /// the blocking acquire() and the try_ calls count a unit that came back from a dead
-    /// holder as acquired (the report is then not seen): use acquire(on_signal) or
-    /// acquire_for/acquire_until, which return acquire_status::owner_dead.
-    static mp_semaphore anonymous(undo_t, std::uint32_t value) {
-        return anonymous(undo, value, default_undo_max(value));
-    }
-    static mp_semaphore anonymous(undo_t, std::uint32_t value, std::uint32_t max_value) {
-        return mp_semaphore(make(value, max_value, true), ownership::handle);
-    }
-    /// Opens or creates the undo semaphore `name`; opening one of the other flavour
-    /// throws errc::ebadobj.
-    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t, std::uint32_t value) {
-        return open(name, flags, mode, undo, value, default_undo_max(value));
-    }
-    static mp_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t, std::uint32_t value,
-                             std::uint32_t max_value) {
-        std::string kept = name ? name : "";
-        mp_sem_t *p = nullptr;
-        mp_status st = mp_sem_open_ex(name, flags.bits, mode, value, max_value, MP_SEM_UNDO, &p);
-        if (st != MP_OK)
-            creation_failed(st, &type_name, "open", "mp_sem_open_ex",
-                            call_args::named(name, flags, mode).semaphore(value, max_value, true));
-        return mp_semaphore(p, ownership::handle, std::move(kept));
-    }
     /// How exception messages name this type.
     static std::string type_name() { return Bounded ? "mpsync::bounded_semaphore" : "mpsync::semaphore"; }
 
@@ -1419,16 +1410,12 @@ private:
     static std::uint32_t default_max(std::uint32_t value) noexcept {
         return Bounded ? value : std::uint32_t(MP_SEM_VALUE_MAX);
     }
-    static std::uint32_t default_undo_max(std::uint32_t value) noexcept {
-        return Bounded ? value : std::uint32_t(MP_SEM_UNDO_VALUE_MAX);
-    }
-    static mp_sem_t *make(std::uint32_t value, std::uint32_t max_value, bool undo_flavour) {
+    static mp_sem_t *make(std::uint32_t value, std::uint32_t max_value) {
         mp_sem_t *p = nullptr;
-        mp_status st = undo_flavour ? mp_sem_new_ex(value, max_value, MP_SEM_UNDO, &p)
-                                    : mp_sem_new(value, max_value, &p);
+        mp_status st = mp_sem_new(value, max_value, &p);
         if (st != MP_OK)
-            creation_failed(st, &type_name, "create", undo_flavour ? "mp_sem_new_ex" : "mp_sem_new",
-                            call_args::anonymous().semaphore(value, max_value, undo_flavour));
+            creation_failed(st, &type_name, "create", "mp_sem_new",
+                            call_args::anonymous().semaphore(value, max_value, false));
         return p;
     }
 };
@@ -1444,12 +1431,82 @@ using semaphore = detail::mp_semaphore<false>;
 /// release beyond it throws errc::eoverflow.
 using bounded_semaphore = detail::mp_semaphore<true>;
 
+/// An undo semaphore (mp_sem_undo_t): a semaphore (a bounded one if max_value is given)
+/// whose units come back when the thread holding them dies (exit, SIGKILL, exec, thread
+/// exit). Releases are matched to holders (errc::enotowner for a thread holding no
+/// unit); at most MP_SEM_UNDO_HOLDERS threads hold units at once (errc::ebusy for one
+/// more; waiters do not count). The blocking acquire() and the try_ calls count a unit
+/// that came back from a dead holder as acquired (the report is then not seen): use
+/// acquire(on_signal) or acquire_for/acquire_until, which return
+/// acquire_status::owner_dead. In place, it is used at any address by any process that
+/// maps it (attach); call detach() before unmapping memory that others go on using.
+class undo_semaphore : public detail::semaphore_base<undo_semaphore, mp_sem_undo_t> {
+    using base = detail::semaphore_base<undo_semaphore, mp_sem_undo_t>;
+
+public:
+    /// A new anonymous undo semaphore with `value` units, bound MP_SEM_UNDO_VALUE_MAX
+    /// (the same as anonymous(value)).
+    explicit undo_semaphore(std::uint32_t value) : undo_semaphore(make(value, MP_SEM_UNDO_VALUE_MAX)) {}
+
+    static undo_semaphore init(mp_sem_undo_t &storage, std::uint32_t value,
+                               std::uint32_t max_value = MP_SEM_UNDO_VALUE_MAX) {
+        mp_status st = mp_sem_undo_init(&storage, value, max_value);
+        if (st != MP_OK)
+            detail::creation_failed(
+                st, &type_name, "init", "mp_sem_undo_init",
+                detail::call_args::in_place(&storage, MP_SEM_UNDO_ALIGN).semaphore(value, max_value, true));
+        return undo_semaphore(&storage, detail::ownership::in_place);
+    }
+    static undo_semaphore attach(mp_sem_undo_t &sem) noexcept {
+        return undo_semaphore(&sem, detail::ownership::view);
+    }
+    static undo_semaphore anonymous(std::uint32_t value, std::uint32_t max_value = MP_SEM_UNDO_VALUE_MAX) {
+        return undo_semaphore(make(value, max_value));
+    }
+    /// `value`/`max_value` are used only if this call creates it; a plain semaphore of
+    /// that name throws errc::ebadobj.
+    static undo_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t value,
+                               std::uint32_t max_value = MP_SEM_UNDO_VALUE_MAX) {
+        std::string kept = name ? name : "";
+        mp_sem_undo_t *p = nullptr;
+        mp_status st = mp_sem_undo_open(name, flags.bits, mode, value, max_value, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_sem_undo_open",
+                                    detail::call_args::named(name, flags, mode).semaphore(value, max_value, true));
+        return undo_semaphore(p, detail::ownership::handle, std::move(kept));
+    }
+    /// Units the calling thread holds.
+    std::uint32_t held() const {
+        std::uint32_t v = 0;
+        this->check(mp_sem_undo_held(this->p_, &v), "held", "mp_sem_undo_held");
+        return v;
+    }
+    /// The step before unmapping in-place memory of this semaphore that others go on
+    /// using: throws errc::ebusy while the calling thread holds units of it (its holder
+    /// slot is linked into the thread's robust list); changes nothing.
+    void detach() const { this->check(mp_sem_undo_detach(this->p_), "detach", "mp_sem_undo_detach"); }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::undo_semaphore"; }
+
+private:
+    explicit undo_semaphore(mp_sem_undo_t *p) noexcept : base(p, detail::ownership::handle) {}
+    undo_semaphore(mp_sem_undo_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : base(p, o, std::move(name)) {}
+    static mp_sem_undo_t *make(std::uint32_t value, std::uint32_t max_value) {
+        mp_sem_undo_t *p = nullptr;
+        mp_status st = mp_sem_undo_new(value, max_value, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_sem_undo_new",
+                                    detail::call_args::anonymous().semaphore(value, max_value, true));
+        return p;
+    }
+};
+
 /// std::counting_semaphore<LeastMaxValue> across processes: the bound is exactly max()
 /// == LeastMaxValue. A release past it throws errc::eoverflow (for std:: it is
 /// undefined behaviour); opening or attaching a semaphore whose bound differs throws
 /// errc::ebadobj, so max() always tells the truth. Plus the lifecycles (init, attach,
-/// anonymous, open, unlink), the explicit acquire calls, value(), and undo semaphores
-/// for LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX.
+/// anonymous, open, unlink), the explicit acquire calls and value().
 template <std::ptrdiff_t LeastMaxValue = MP_SEM_VALUE_MAX>
 class counting_semaphore : public detail::semaphore_base<counting_semaphore<LeastMaxValue>> {
     static_assert(LeastMaxValue >= 0 && LeastMaxValue <= MP_SEM_VALUE_MAX,
@@ -1460,7 +1517,7 @@ public:
     /// A new anonymous semaphore with `desired` units (0 .. max()), shared with
     /// fork()ed children, as std::counting_semaphore(desired).
     explicit counting_semaphore(std::ptrdiff_t desired)
-        : base(make(units(desired, "create", "mp_sem_new", detail::call_args::anonymous()), false),
+        : base(make(units(desired, "create", "mp_sem_new", detail::call_args::anonymous())),
                detail::ownership::handle) {}
 
     /// The bound: LeastMaxValue.
@@ -1485,22 +1542,7 @@ public:
     /// `desired` is used only if this call creates the semaphore; an existing one must
     /// have the bound max() (errc::ebadobj otherwise).
     static counting_semaphore open(const char *name, open_flags flags, std::uint32_t mode, std::ptrdiff_t desired) {
-        return open_flavour(name, flags, mode, desired, false);
-    }
-    /// An undo semaphore (see mpsync::semaphore::anonymous(undo_t, ...)).
-    static counting_semaphore anonymous(undo_t, std::ptrdiff_t desired) {
-        static_assert(LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX,
-                      "an undo semaphore's bound is at most MP_SEM_UNDO_VALUE_MAX (8388607): use a "
-                      "smaller LeastMaxValue, or mpsync::semaphore");
-        return counting_semaphore(make(units(desired, "create", "mp_sem_new_ex", detail::call_args::anonymous()), true),
-                                  detail::ownership::handle);
-    }
-    static counting_semaphore open(const char *name, open_flags flags, std::uint32_t mode, undo_t,
-                                   std::ptrdiff_t desired) {
-        static_assert(LeastMaxValue <= MP_SEM_UNDO_VALUE_MAX,
-                      "an undo semaphore's bound is at most MP_SEM_UNDO_VALUE_MAX (8388607): use a "
-                      "smaller LeastMaxValue, or mpsync::semaphore");
-        return open_flavour(name, flags, mode, desired, true);
+        return open_named(name, flags, mode, desired);
     }
     /// How exception messages name this type.
     static std::string type_name() {
@@ -1522,25 +1564,23 @@ private:
                                 std::to_string(LeastMaxValue));
         return static_cast<std::uint32_t>(desired);
     }
-    static mp_sem_t *make(std::uint32_t value, bool undo_flavour) {
+    static mp_sem_t *make(std::uint32_t value) {
         mp_sem_t *p = nullptr;
-        mp_status st = undo_flavour ? mp_sem_new_ex(value, bound, MP_SEM_UNDO, &p) : mp_sem_new(value, bound, &p);
+        mp_status st = mp_sem_new(value, bound, &p);
         if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "create", undo_flavour ? "mp_sem_new_ex" : "mp_sem_new",
-                                    detail::call_args::anonymous().semaphore(value, bound, undo_flavour));
+            detail::creation_failed(st, &type_name, "create", "mp_sem_new",
+                                    detail::call_args::anonymous().semaphore(value, bound, false));
         return p;
     }
-    static counting_semaphore open_flavour(const char *name, open_flags flags, std::uint32_t mode,
-                                           std::ptrdiff_t desired, bool undo_flavour) {
-        const char *c_call = undo_flavour ? "mp_sem_open_ex" : "mp_sem_open";
+    static counting_semaphore open_named(const char *name, open_flags flags, std::uint32_t mode,
+                                         std::ptrdiff_t desired) {
         auto where = detail::call_args::named(name, flags, mode);
-        std::uint32_t value = units(desired, "open", c_call, where);
+        std::uint32_t value = units(desired, "open", "mp_sem_open", where);
         std::string kept = name ? name : "";
         mp_sem_t *p = nullptr;
-        mp_status st = undo_flavour ? mp_sem_open_ex(name, flags.bits, mode, value, bound, MP_SEM_UNDO, &p)
-                                    : mp_sem_open(name, flags.bits, mode, value, bound, &p);
+        mp_status st = mp_sem_open(name, flags.bits, mode, value, bound, &p);
         if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", c_call, where.semaphore(value, bound, undo_flavour));
+            detail::creation_failed(st, &type_name, "open", "mp_sem_open", where.semaphore(value, bound, false));
         counting_semaphore s(p, detail::ownership::handle, std::move(kept));
         s.require_bound("open");  // an existing semaphore keeps its own bound
         return s;

@@ -5,7 +5,7 @@
 #   scripts/check-exports.sh HEADER LIBRARY...
 #
 # For a shared library (*.so*): the defined dynamic symbols are exactly the header's
-# functions, each with the version MPSYNC_0.1 (cmake/mpsync.map), plus that version's
+# functions, each with the version MPSYNC_0.2 (cmake/mpsync.map), plus that version's
 # own definition; no .debug_* or .symtab section; a .gnu_debuglink section.
 # For a static library (*.a): the defined global and weak symbols are exactly the
 # header's functions; no .debug_* section.
@@ -20,7 +20,7 @@ if [ $# -lt 2 ]; then
 fi
 header=$1
 shift
-version=MPSYNC_0.1
+version=MPSYNC_0.2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

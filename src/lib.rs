@@ -5,8 +5,8 @@
 //! for any language with a C FFI, across related and unrelated processes.
 //!
 //! **Rust users** use the safe API at the crate root: [`Lock`], [`RLock`],
-//! [`Semaphore`], [`Condition`], [`Event`], [`Barrier`], [`SharedArray`],
-//! [`SharedMemory`], with [`Deadline`], [`OpenOptions`], [`Outcome`] and [`Error`]
+//! [`Semaphore`], [`UndoSemaphore`], [`Condition`], [`Event`], [`Barrier`],
+//! [`SharedArray`], [`SharedMemory`], with [`Deadline`], [`OpenOptions`], [`Outcome`] and [`Error`]
 //! (see the `api` module's conventions below, and docs/rust-api.md), and
 //! [`anonymous_name`] / [`sweep_orphans`] for bindings that name unnamed objects. The objects are
 //! byte-compatible with the C ABI's: a Rust process and a C program share a named
@@ -61,8 +61,9 @@
 //!
 //! ### Guards
 //! As `std::sync::Mutex::lock` does, [`Lock::acquire`], [`RLock::acquire`],
-//! [`Semaphore::acquire`] and [`ArrayLock::acquire`] return `Ok(Some(guard))`
-//! ([`LockGuard`], [`RLockGuard`], [`SemaphoreGuard`]) that releases when dropped, or
+//! [`Semaphore::acquire`], [`UndoSemaphore::acquire`] and [`ArrayLock::acquire`] return
+//! `Ok(Some(guard))` ([`LockGuard`], [`RLockGuard`], [`SemaphoreGuard`],
+//! [`UndoSemaphoreGuard`]) that releases when dropped, or
 //! `Ok(None)` at the deadline; `guard.owner_died()` is the `Outcome::OwnerDead` report.
 //! A release that fails on drop (only if the program released the lock itself or
 //! destroyed it meanwhile) is written to standard error, as a failed close on drop is.
@@ -103,7 +104,7 @@ pub(crate) mod sys;
 
 pub use api::{
     ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Element, Error,
-    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, RLock, RLockGuard, SEM_UNDO_VALUE_MAX,
-    SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray, SharedMemory, anonymous_name,
-    sweep_orphans, unlink,
+    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, RLock, RLockGuard, SEM_UNDO_HOLDERS,
+    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray, SharedMemory,
+    UndoSemaphore, UndoSemaphoreGuard, anonymous_name, sweep_orphans, unlink,
 };

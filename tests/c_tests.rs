@@ -70,7 +70,7 @@ c_test!(test_rlock_hardening, 180);
 c_test!(test_array_death, 180);
 c_test!(test_hostile, 300);
 c_test!(test_sem_undo, 300);
-c_test!(test_sem_flavour_flip, 60);
+c_test!(test_sem_types, 60);
 c_test!(test_proc_evidence, 120);
 c_test!(test_oom, 300);
 

@@ -7,7 +7,7 @@ use std::mem::size_of;
 
 use mpsync::ffi::inspect::*;
 use mpsync::ffi::{MP_EINVAL, MP_ENOENT, MP_OK};
-use mpsync::{Deadline, OpenOptions, Outcome, RLock, Semaphore, SharedMemory};
+use mpsync::{Deadline, OpenOptions, Outcome, RLock, Semaphore, SharedMemory, UndoSemaphore};
 
 fn inspect(name: &str) -> (i32, mp_object_info) {
     let c = CString::new(name).unwrap();
@@ -48,7 +48,7 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     );
     assert_eq!(
         (i.magic, i.layout_version, i.lifecycle),
-        (0x4D50_5359, 2, 2)
+        (0x4D50_5359, 3, 2)
     );
     assert_eq!((i.size, i.mode), (64, 0o600));
     assert_ne!(i.flags & MP_INFO_LOCKED, 0);
@@ -124,7 +124,7 @@ fn mp_inspect_counts_an_undo_semaphores_live_dead_and_cached_units() {
     let name = format!("mpsync-ffi-inspect-{}-undo", std::process::id());
     let _cleanup = Unlink(vec![name.clone()]);
     let create = OpenOptions::new().create(true).exclusive(true);
-    let sem = Semaphore::open_undo(&name, &create, 3, 3).unwrap();
+    let sem = UndoSemaphore::open(&name, &create, 3, 3).unwrap();
     assert_eq!(sem.acquire_unguarded(Deadline::now()), Ok(Outcome::Ok));
     let (st, i) = inspect(&name);
     assert_eq!(st, MP_OK);

@@ -34,7 +34,7 @@ const SECTIONS: &[Section] = &[
         prefixes: &["mp_rlock_", "MP_RLOCK_", "mp_robust_", "MP_ROBUST_"],
     },
     Section {
-        banner: "Semaphore (mp_sem_t): multiprocessing.Semaphore and BoundedSemaphore.",
+        banner: "Semaphore (mp_sem_t): multiprocessing.Semaphore and BoundedSemaphore; and\n * the undo semaphore (mp_sem_undo_t), whose units come back when their holder dies.",
         prefixes: &["mp_sem_", "MP_SEM_"],
     },
     Section {

@@ -11,7 +11,7 @@ use clap::{Subcommand, ValueEnum};
 use mpsync::inspect::{self, Kind};
 use mpsync::{
     Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, RLock,
-    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory,
+    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, UndoSemaphore,
 };
 
 use crate::escape;
@@ -64,7 +64,7 @@ pub enum ObjectCommand {
         /// largest undo value, 8388607).
         #[arg(long)]
         max: Option<u32>,
-        /// Semaphore: an undo semaphore (MP_SEM_UNDO): the units a holder acquired
+        /// Semaphore: an undo semaphore (mp_sem_undo_t): the units a holder acquired
         /// come back when it dies, even by SIGKILL; only the holder releases them.
         #[arg(long)]
         undo: bool,
@@ -289,7 +289,7 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                 CreateType::Rlock => RLock::open(&name, &opts).map(drop),
                 CreateType::Semaphore if undo => {
                     let max = max.unwrap_or(SEM_UNDO_VALUE_MAX);
-                    Semaphore::open_undo(&name, &opts, value, max).map(drop)
+                    UndoSemaphore::open(&name, &opts, value, max).map(drop)
                 }
                 CreateType::Semaphore => {
                     Semaphore::open(&name, &opts, value, max.unwrap_or(SEM_VALUE_MAX)).map(drop)
@@ -377,7 +377,7 @@ fn release(name: &str, any_owner: bool) -> i32 {
         Ok(Kind::Lock) => Lock::open(name, &opts).and_then(|l| l.release()),
         // Opening an existing semaphore ignores the creation arguments.
         Ok(Kind::Sem) => Semaphore::open(name, &opts, 0, 1).and_then(|s| s.release()),
-        Ok(Kind::SemUndo) => Semaphore::open_undo(name, &opts, 0, 1).and_then(|s| s.release()),
+        Ok(Kind::SemUndo) => UndoSemaphore::open(name, &opts, 0, 1).and_then(|s| s.release()),
         Ok(Kind::RLock) => {
             out::error(&format!(
                 "{shown} is an rlock: only its owning thread can release it (use `mpsync acquire {shown} -- CMD`)"
@@ -410,6 +410,7 @@ enum Held {
     RLock(RLock),
     Lock(Lock),
     Sem(Semaphore),
+    UndoSem(UndoSemaphore),
 }
 
 impl Held {
@@ -418,6 +419,7 @@ impl Held {
             Held::RLock(l) => l.release(),
             Held::Lock(l) => l.release(),
             Held::Sem(s) => s.release(),
+            Held::UndoSem(s) => s.release(),
         }
     }
 }
@@ -446,7 +448,7 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         Kind::RLock => RLock::open(name, &opts).map(Held::RLock),
         Kind::Lock => Lock::open(name, &opts).map(Held::Lock),
         Kind::Sem => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
-        Kind::SemUndo => Semaphore::open_undo(name, &opts, 0, 1).map(Held::Sem),
+        Kind::SemUndo => UndoSemaphore::open(name, &opts, 0, 1).map(Held::UndoSem),
         k => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
     };
     let held = match held {
@@ -459,14 +461,15 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         Held::RLock(l) => l.acquire_unguarded(deadline),
         Held::Lock(l) => l.acquire_unguarded(deadline),
         Held::Sem(s) => s.acquire_unguarded(deadline),
+        Held::UndoSem(s) => s.acquire_unguarded(deadline),
     });
     let owner_dead = match outcome {
         Ok(Outcome::Ok) => false,
         Ok(Outcome::OwnerDead) if !args.take_over => {
-            owner_death::hand_back(name, matches!(held, Held::Sem(_)))
+            owner_death::hand_back(name, matches!(held, Held::UndoSem(_)))
         }
         Ok(Outcome::OwnerDead) => {
-            let what = if matches!(held, Held::Sem(_)) {
+            let what = if matches!(held, Held::UndoSem(_)) {
                 "a holder died holding units of the semaphore, which came back"
             } else {
                 "the previous owner died holding the lock"

@@ -304,7 +304,7 @@ fn alive_holder_in_ls_and_show_field_by_field() {
     assert_eq!(v["size"], 64);
     assert_eq!(v["uid"], euid());
     assert_eq!(v["mode"], "0640");
-    assert_eq!(v["layout_version"], 2);
+    assert_eq!(v["layout_version"], LAYOUT);
     assert_eq!(v["header"]["magic"], "0x4d505359");
     assert_eq!(v["header"]["kind_code"], 2);
     assert_eq!(v["header"]["lifecycle"], 2);
@@ -843,6 +843,9 @@ fn write_file(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// The layout version this library writes and reads (`raw::header::LAYOUT_VERSION`).
+const LAYOUT: u32 = 3;
+
 /// A 64-byte object image: magic, tag (kind | layout << 8 | named << 16), zero body.
 fn image(magic: u32, kind: u32, layout: u32, len: usize) -> Vec<u8> {
     let mut b = vec![0u8; len.max(8)];
@@ -889,11 +892,11 @@ fn every_bad_input_class_has_its_exit_code() {
     assert!(n.path("dir").exists());
 
     // Corrupted and truncated headers, another layout version, a destroyed object.
-    write_file(&n.path("kind99"), &image(MAGIC, 99, 2, 64));
-    write_file(&n.path("short"), &image(MAGIC, 2, 2, 20));
+    write_file(&n.path("kind99"), &image(MAGIC, 99, LAYOUT, 64));
+    write_file(&n.path("short"), &image(MAGIC, 2, LAYOUT, 20));
     write_file(&n.path("v1"), &image(MAGIC, 1, 1, 64));
-    write_file(&n.path("retired"), &image(0x4D50_DEAD, 1, 2, 64));
-    let mut sem = image(MAGIC, 3, 2, 64);
+    write_file(&n.path("retired"), &image(0x4D50_DEAD, 1, LAYOUT, 64));
+    let mut sem = image(MAGIC, 3, LAYOUT, 64);
     sem[8..12].copy_from_slice(&5u32.to_ne_bytes()); // value 5
     sem[16..20].copy_from_slice(&2u32.to_ne_bytes()); // max 2
     write_file(&n.path("sem"), &sem);
@@ -1350,7 +1353,7 @@ fn scribbled_and_truncated_undo_semaphores_never_crash_the_inspector() {
     // Truncated: the header says undo semaphore, the file is short.
     for len in [64, 128, 4159] {
         let f = format!("short{len}");
-        write_file(&n.path(&f), &image(MAGIC, 8, 2, len));
+        write_file(&n.path(&f), &image(MAGIC, 8, LAYOUT, len));
         let v = show_json(&n.name(&f), 4);
         assert_eq!(v["health"], "corrupt");
         assert!(v["detail"].as_str().unwrap().contains("truncated"), "{v}");
@@ -1358,7 +1361,7 @@ fn scribbled_and_truncated_undo_semaphores_never_crash_the_inspector() {
     // Random bytes after a valid header, many times: a verdict, never a crash.
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     for i in 0..30 {
-        let mut b = image(MAGIC, 8, 2, 4160);
+        let mut b = image(MAGIC, 8, LAYOUT, 4160);
         for chunk in b[8..].chunks_mut(8) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -1506,7 +1509,7 @@ fn create_hostile_entries(n: &Names) -> Vec<(Vec<u8>, Content, String)> {
     let names = hostile_names();
     for (suffix, content, _) in &names {
         let bytes = match *content {
-            Content::Object(kind) => image(MAGIC, kind, 2, 64),
+            Content::Object(kind) => image(MAGIC, kind, LAYOUT, 64),
             Content::Foreign => b"x".to_vec(),
         };
         write_file(&n.bytes_path(suffix), &bytes);
@@ -1736,7 +1739,7 @@ fn an_invalid_name_is_a_usage_error_for_every_command() {
     let too_long = "x".repeat(201);
     // A file outside the library's rules that exists, with a valid RLock header.
     let existing = n.name("with space");
-    write_file(&n.path("with space"), &image(0x4D50_5359, 2, 2, 64));
+    write_file(&n.path("with space"), &image(0x4D50_5359, 2, LAYOUT, 64));
     let script_names = [
         "a b",
         "a%b",

@@ -88,13 +88,13 @@ int main(int argc, char **argv) {
         return mp_shm_close(s) == MP_OK ? 0 : 3;
     }
     if (strcmp(mode, "undo") == 0 && argc == 4) {
-        mp_sem_t *s;
-        mp_status st = mp_sem_open_ex(name, 0, 0, 0, 1, MP_SEM_UNDO, &s);
+        mp_sem_undo_t *s;
+        mp_status st = mp_sem_undo_open(name, 0, 0, 0, 1, &s);
         if (st != MP_OK) return fail("open", st);
         int n = atoi(argv[3]);
         bool owner_dead = false;
         for (int i = 0; i < n; i++) {
-            do st = mp_sem_acquire(s, true, MP_FOREVER);
+            do st = mp_sem_undo_acquire(s, true, MP_FOREVER);
             while (st == MP_EINTR);
             if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
             owner_dead |= st == MP_OWNER_DEAD;
@@ -103,8 +103,8 @@ int main(int argc, char **argv) {
         fflush(stdout);
         wait_eof();
         for (int i = 0; i < n; i++)
-            if ((st = mp_sem_release(s)) != MP_OK) return fail("release", st);
-        return mp_sem_close(s) == MP_OK ? 0 : 3;
+            if ((st = mp_sem_undo_release(s)) != MP_OK) return fail("release", st);
+        return mp_sem_undo_close(s) == MP_OK ? 0 : 3;
     }
     if (strcmp(mode, "critical") == 0 && argc == 5) {
         mp_rlock_t *l;

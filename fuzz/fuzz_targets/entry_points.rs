@@ -9,12 +9,14 @@
 //! `mp_T_open`, arrays, shared memory blocks) used and scribbled on the same way, array
 //! copies with arbitrary indices and lengths, names, flags and modes.
 //!
-//! Undo semaphores (`MP_SEM_UNDO`) get every `_ex` entry point, in place and as
-//! handles, and the calls that must refuse while the calling thread holds units
-//! (`mp_sem_attach_ex(.., 0)`, `mp_sem_close`, `mp_sem_destroy`) right after a unit was
-//! taken: none of them may succeed while the thread still holds units through that
-//! address (its slot is linked into the thread's robust list), and a refusal changes
-//! nothing (the units are still held through it).
+//! Undo semaphores (`mp_sem_undo_t`) get every `mp_sem_undo_*` entry point, in place
+//! and as handles, and the calls that must refuse while the calling thread holds units
+//! (`mp_sem_undo_detach`, `mp_sem_undo_close`, `mp_sem_undo_destroy`) right after a
+//! unit was taken: none of them may succeed while the thread still holds units through
+//! that address (its slot is linked into the thread's robust list), and a refusal
+//! changes nothing (the units are still held through it). In-place memory is shared by
+//! every kind, so plain-semaphore calls on an undo semaphore (and the reverse) happen
+//! too: they must be `MP_EBADOBJ`, never a crash.
 //!
 //! Every blocking call gets a timeout of 0, 1 or 2 ms (or `block == false`), so a call
 //! that hangs is a bug that libFuzzer's `-timeout` reports. Each input runs on a
@@ -22,7 +24,7 @@
 //! and does not leak into the next input. Named objects get the per-process prefix
 //! `$MPSYNC_FUZZ_PREFIX` (default `mpfz<pid>-`) and are unlinked when the input ends; nothing is created under any
 //! other name. `MPSYNC_FUZZ_SKIP=rlock` (comma-separated kinds: lock, rlock, sem,
-//! cond, event, barrier, array, shm) leaves kinds out, to fuzz the rest while a known
+//! cond, event, barrier, semundo, array, shm) leaves kinds out, to fuzz the rest while a known
 //! bug in one kind is being fixed.
 #![no_main]
 
@@ -39,6 +41,7 @@ use mpsync::ffi::event::*;
 use mpsync::ffi::lock::*;
 use mpsync::ffi::rlock::*;
 use mpsync::ffi::sem::*;
+use mpsync::ffi::sem_undo::*;
 use mpsync::ffi::shm::*;
 use mpsync::ffi::{MP_CREATE, MP_EXCL, MP_OK, mp_status};
 
@@ -66,20 +69,24 @@ enum Kind {
     Cond,
     Event,
     Barrier,
+    SemUndo,
     Array,
     Shm,
 }
 
-const KINDS: [Kind; 8] = [
+/// Every kind; the first `IN_PLACE_KINDS` can be initialised in caller memory.
+const KINDS: [Kind; 9] = [
     Kind::Lock,
     Kind::RLock,
     Kind::Sem,
     Kind::Cond,
     Kind::Event,
     Kind::Barrier,
+    Kind::SemUndo,
     Kind::Array,
     Kind::Shm,
 ];
+const IN_PLACE_KINDS: usize = 7;
 
 fn skipped() -> &'static Vec<Kind> {
     static SKIP: OnceLock<Vec<Kind>> = OnceLock::new();
@@ -184,11 +191,12 @@ fn check(st: mp_status) {
 /// anything else).
 ///
 /// # Safety
-/// As for `mp_sem_held`: `s` is NULL, fuzzed memory with enough bytes, or a live handle.
-unsafe fn held_units(s: *const mp_sem_t) -> u32 {
+/// As for `mp_sem_undo_held`: `s` is NULL, fuzzed memory with enough bytes, or a live
+/// handle.
+unsafe fn held_units(s: *const mp_sem_undo_t) -> u32 {
     let mut n = 0;
     // SAFETY: forwarded contract; `n` is a valid out-pointer.
-    if unsafe { mp_sem_held(s, &mut n) } == MP_OK {
+    if unsafe { mp_sem_undo_held(s, &mut n) } == MP_OK {
         n
     } else {
         0
@@ -251,7 +259,7 @@ impl Run<'_> {
             _ => return core::ptr::null_mut(),
         };
         // SAFETY: off <= 127 and MEM - 127 >= MP_SEM_UNDO_SIZE: in bounds for every
-        // object, an undo semaphore included.
+        // object, an undo semaphore included (for which `addr` is used as well).
         unsafe { self.mem.0.as_mut_ptr().add(off).cast() }
     }
 
@@ -306,58 +314,9 @@ impl Run<'_> {
                 }
                 Kind::Sem => {
                     let s = p.cast::<mp_sem_t>();
-                    match op % 12 {
+                    match op % 6 {
                         0 if in_place => check(mp_sem_init(s, c.u32(), c.u32())),
                         1 if in_place => check(mp_sem_destroy(s)),
-                        // Undo semaphores: init (either flavour, any flag bits), declare
-                        // or withdraw (in-place memory has MP_SEM_UNDO_SIZE bytes here;
-                        // a handle is never withdrawn), and the undo getters.
-                        6 if in_place => {
-                            check(mp_sem_init_ex(s, c.u32() % 8, c.u32() % 8, c.u32()))
-                        }
-                        7 => {
-                            let flags = c.u32() % 4;
-                            let held = held_units(s);
-                            let st = mp_sem_attach_ex(s, flags);
-                            check(st);
-                            if flags == 0 && held > 0 {
-                                assert_ne!(st, MP_OK, "withdrew a semaphore the thread holds");
-                                assert_eq!(held_units(s), held, "a refused withdrawal changed");
-                            }
-                        }
-                        // Take a unit, then give up the address while holding it: withdraw
-                        // the declaration, destroy (in place) or close (a handle); then
-                        // perhaps release.
-                        10 | 11 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_sem_acquire(s, b, t));
-                            let held = held_units(s);
-                            let st = match (op % 12 == 10, in_place) {
-                                (true, _) => mp_sem_attach_ex(s, 0),
-                                (false, true) => mp_sem_destroy(s),
-                                (false, false) => mp_sem_close(s),
-                            };
-                            check(st);
-                            if held > 0 {
-                                // Refused, and nothing changed: the units are still ours.
-                                assert_ne!(st, MP_OK, "gave up a semaphore the thread holds");
-                                assert_eq!(held_units(s), held, "a refused call changed");
-                            }
-                            if st == MP_OK && !in_place && op % 12 == 11 {
-                                return true;
-                            }
-                            if c.bool() {
-                                check(mp_sem_release(s));
-                            }
-                        }
-                        8 => {
-                            let mut v = 0;
-                            check(mp_sem_get_flags(s, &mut v));
-                        }
-                        9 => {
-                            let mut v = 0;
-                            check(mp_sem_held(s, &mut v));
-                        }
                         2 => {
                             let (b, t) = c.block_timeout();
                             check(mp_sem_acquire(s, b, t));
@@ -370,6 +329,57 @@ impl Run<'_> {
                         _ => {
                             let mut v = 0;
                             check(mp_sem_get_max_value(s, &mut v));
+                        }
+                    }
+                }
+                Kind::SemUndo => {
+                    let s = p.cast::<mp_sem_undo_t>();
+                    match op % 10 {
+                        0 if in_place => {
+                            check(mp_sem_undo_init(s, c.u32() % 8, c.u32() % 8))
+                        }
+                        1 if in_place => check(mp_sem_undo_destroy(s)),
+                        2 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_sem_undo_acquire(s, b, t));
+                        }
+                        3 => check(mp_sem_undo_release(s)),
+                        4 => {
+                            let mut v = 0;
+                            check(mp_sem_undo_get_value(s, &mut v));
+                        }
+                        5 => {
+                            let mut v = 0;
+                            check(mp_sem_undo_held(s, &mut v));
+                        }
+                        // Take a unit, then give up the address while holding it:
+                        // detach, destroy (in place) or close (a handle); then perhaps
+                        // release.
+                        6..=8 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_sem_undo_acquire(s, b, t));
+                            let held = held_units(s);
+                            let st = match (op % 10, in_place) {
+                                (6, _) => mp_sem_undo_detach(s),
+                                (_, true) => mp_sem_undo_destroy(s),
+                                (_, false) => mp_sem_undo_close(s),
+                            };
+                            check(st);
+                            if held > 0 {
+                                // Refused, and nothing changed: the units are still ours.
+                                assert_ne!(st, MP_OK, "gave up a semaphore the thread holds");
+                                assert_eq!(held_units(s), held, "a refused call changed");
+                            }
+                            if st == MP_OK && !in_place && op % 10 != 6 {
+                                return true;
+                            }
+                            if c.bool() {
+                                check(mp_sem_undo_release(s));
+                            }
+                        }
+                        _ => {
+                            let mut v = 0;
+                            check(mp_sem_undo_get_max_value(s, &mut v));
                         }
                     }
                 }
@@ -613,14 +623,8 @@ impl Run<'_> {
             let len = match kind {
                 Kind::Array => 128,
                 Kind::Shm => 0,
-                Kind::Sem => {
-                    // An undo semaphore's holder table is scribbled on too.
-                    let mut f = 0;
-                    // SAFETY: a live semaphore handle, just made.
-                    let undo = unsafe { mp_sem_get_flags(ptr.cast(), &mut f) } == 0
-                        && f & MP_SEM_UNDO != 0;
-                    if undo { MP_SEM_UNDO_SIZE } else { 64 }
-                }
+                // An undo semaphore's holder table is scribbled on too.
+                Kind::SemUndo => MP_SEM_UNDO_SIZE,
                 _ => 64,
             };
             self.handles.push(Handle { kind, ptr, len });
@@ -643,22 +647,19 @@ impl Run<'_> {
                 (Kind::Lock, true) => mp_lock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::RLock, false) => mp_rlock_new(o.cast()),
                 (Kind::RLock, true) => mp_rlock_open(name.as_ptr(), flags, mode, o.cast()),
-                (Kind::Sem, false) if c.bool() => {
-                    mp_sem_new_ex(c.u32() % 8, c.u32() % 8, c.u32() % 4, o.cast())
-                }
                 (Kind::Sem, false) => mp_sem_new(c.u32(), c.u32(), o.cast()),
-                (Kind::Sem, true) if c.bool() => mp_sem_open_ex(
+                (Kind::Sem, true) => {
+                    mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast())
+                }
+                (Kind::SemUndo, false) => mp_sem_undo_new(c.u32() % 8, c.u32() % 8, o.cast()),
+                (Kind::SemUndo, true) => mp_sem_undo_open(
                     name.as_ptr(),
                     flags,
                     mode,
                     c.u32() % 8,
                     c.u32() % 8,
-                    c.u32() % 4,
                     o.cast(),
                 ),
-                (Kind::Sem, true) => {
-                    mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast())
-                }
                 (Kind::Cond, false) => mp_cond_new(o.cast()),
                 (Kind::Cond, true) => mp_cond_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::Event, false) => mp_event_new(o.cast()),
@@ -732,7 +733,7 @@ impl Run<'_> {
             }
             match c.u8() % 8 {
                 0 | 1 => {
-                    let kind = KINDS[c.u8() as usize % 6]; // in-place kinds only
+                    let kind = KINDS[c.u8() as usize % IN_PLACE_KINDS];
                     if allowed(kind) {
                         let p = self.addr(c);
                         let closed = self.object_op(kind, p, c, true);
@@ -767,9 +768,9 @@ impl Run<'_> {
             // SAFETY: live handles of these kinds.
             unsafe {
                 match h.kind {
-                    Kind::Sem => {
+                    Kind::SemUndo => {
                         for _ in 0..held_units(h.ptr.cast()).min(64) {
-                            check(mp_sem_release(h.ptr.cast()));
+                            check(mp_sem_undo_release(h.ptr.cast()));
                         }
                     }
                     Kind::RLock => {
@@ -791,6 +792,7 @@ impl Run<'_> {
                     Kind::Lock => mp_lock_close(h.ptr.cast()),
                     Kind::RLock => mp_rlock_close(h.ptr.cast()),
                     Kind::Sem => mp_sem_close(h.ptr.cast()),
+                    Kind::SemUndo => mp_sem_undo_close(h.ptr.cast()),
                     Kind::Cond => mp_cond_close(h.ptr.cast()),
                     Kind::Event => mp_event_close(h.ptr.cast()),
                     Kind::Barrier => mp_barrier_close(h.ptr.cast()),

@@ -175,7 +175,7 @@ unsafe extern "C" fn sem_acquire(
         let s = unsafe { this::<PySemaphore>(slf) };
         // An undo semaphore's acquisition may report a death (`owner_died`), and one
         // that took a unit must not be retried: it always takes the full path.
-        if !s.undo && s.sem.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
+        if !s.sem.is_undo() && s.sem.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
             // SAFETY: the GIL is held.
             return new_ref(unsafe { ffi::Py_True() });
         }

@@ -296,6 +296,12 @@ impl Close for mpsync::Semaphore {
     }
 }
 
+impl Close for mpsync::UndoSemaphore {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
 impl Close for mpsync::SharedArray {
     fn close_or_return(self) -> Result<(), (Self, Error)> {
         self.close()

@@ -446,13 +446,62 @@ impl PyRLock {
 /// unit taken, if made with `raise_owner_died=True`).
 #[pyclass(module = "mpsync", name = "Semaphore", subclass, frozen)]
 pub struct PySemaphore {
-    pub(crate) sem: Quiet<mpsync::Semaphore>,
+    pub(crate) sem: Sem,
     origin: Origin,
-    /// An undo semaphore (`MP_SEM_UNDO`): the fast paths in `fast.rs` leave it alone.
-    pub(crate) undo: bool,
     report: DeathReport,
     /// The Python class it was made as ("Semaphore", "BoundedSemaphore"), for errors.
     kind: &'static str,
+}
+
+/// The core semaphore under a [`PySemaphore`]: plain, or an undo semaphore
+/// (`undo=True`, the core's `UndoSemaphore`), whose acquisitions the fast paths in
+/// `fast.rs` leave alone.
+pub(crate) enum Sem {
+    Plain(Quiet<mpsync::Semaphore>),
+    Undo(Quiet<mpsync::UndoSemaphore>),
+}
+
+impl Sem {
+    pub(crate) fn acquire_unguarded(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        match self {
+            Sem::Plain(s) => s.acquire_unguarded(deadline),
+            Sem::Undo(s) => s.acquire_unguarded(deadline),
+        }
+    }
+
+    pub(crate) fn release(&self) -> Result<(), Error> {
+        match self {
+            Sem::Plain(s) => s.release(),
+            Sem::Undo(s) => s.release(),
+        }
+    }
+
+    fn value(&self) -> Result<u32, Error> {
+        match self {
+            Sem::Plain(s) => s.value(),
+            Sem::Undo(s) => s.value(),
+        }
+    }
+
+    fn max_value(&self) -> Result<u32, Error> {
+        match self {
+            Sem::Plain(s) => s.max_value(),
+            Sem::Undo(s) => s.max_value(),
+        }
+    }
+
+    /// Units the calling thread holds (a plain semaphore records no holders: 0).
+    fn held(&self) -> Result<u32, Error> {
+        match self {
+            Sem::Plain(_) => Ok(0),
+            Sem::Undo(s) => s.held(),
+        }
+    }
+
+    /// True for an undo semaphore.
+    pub(crate) fn is_undo(&self) -> bool {
+        matches!(self, Sem::Undo(_))
+    }
 }
 
 impl PySemaphore {
@@ -538,17 +587,18 @@ impl PySemaphore {
         } else {
             "Semaphore"
         };
-        let (sem, origin) = make(&request, |n, o| {
-            if undo {
-                mpsync::Semaphore::open_undo(n, o, value, max)
-            } else {
-                mpsync::Semaphore::open(n, o, value, max)
-            }
-        })?;
+        let (sem, origin) = if undo {
+            let (s, origin) = make(&request, |n, o| {
+                mpsync::UndoSemaphore::open(n, o, value, max)
+            })?;
+            (Sem::Undo(Quiet::new(s)), origin)
+        } else {
+            let (s, origin) = make(&request, |n, o| mpsync::Semaphore::open(n, o, value, max))?;
+            (Sem::Plain(Quiet::new(s)), origin)
+        };
         Ok(PySemaphore {
-            sem: Quiet::new(sem),
+            sem,
             origin,
-            undo,
             report: DeathReport::new(raise_owner_died, SEM_DIED),
             kind,
         })
@@ -566,7 +616,7 @@ impl PySemaphore {
             Ok(o) => o,
             Err(e) => return Err(self.err("acquire")(e)),
         };
-        if self.undo {
+        if self.sem.is_undo() {
             self.note(py, outcome)
         } else {
             Ok(outcome.acquired())
@@ -583,7 +633,7 @@ impl PySemaphore {
     /// True for a semaphore made with `undo=True`.
     #[getter]
     fn undo(&self) -> bool {
-        self.undo
+        self.sem.is_undo()
     }
 
     /// True if the most recent acquisition through this object (undo semaphore) found
@@ -646,7 +696,12 @@ impl PySemaphore {
         };
         let this = slf.get();
         let extra = vec![
-            this.undo.into_pyobject(py)?.to_owned().into_any().unbind(),
+            this.sem
+                .is_undo()
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind(),
             this.report
                 .raise
                 .into_pyobject(py)?

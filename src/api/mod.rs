@@ -10,8 +10,6 @@
 //!   type) and the header check;
 //! * `lifecycle`: anonymous, named and in-place lifecycles, and `close` (decided from
 //!   the mapping registry first);
-//! * `sem_flavour` and `sem_undo_extent`: a semaphore of either flavour behind one
-//!   pointer, and the private proof of an undo semaphore's size;
 //! * `array_mapping` and `block`: arrays and shared-memory blocks, which exist only as
 //!   mappings of this library;
 //! * `library`: what takes no object (`unlink`, `robust_mode`).
@@ -42,8 +40,7 @@ pub(crate) mod handle;
 pub(crate) mod library;
 pub(crate) mod lifecycle;
 pub(crate) mod object;
-pub(crate) mod sem_flavour;
-pub(crate) mod sem_undo_extent;
+pub(crate) mod sem_undo;
 #[cfg(test)]
 pub(crate) mod tests_fork;
 
@@ -70,5 +67,6 @@ pub use lock::{Lock, LockGuard};
 pub use options::OpenOptions;
 pub use orphans::{ANONYMOUS_NAME_PREFIX, anonymous_name, sweep_orphans};
 pub use rlock::{RLock, RLockGuard};
-pub use sem::{SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard};
+pub use sem::{SEM_VALUE_MAX, Semaphore, SemaphoreGuard};
+pub use sem_undo::{SEM_UNDO_HOLDERS, SEM_UNDO_VALUE_MAX, UndoSemaphore, UndoSemaphoreGuard};
 pub use shm::SharedMemory;

@@ -15,7 +15,7 @@ use core::ptr::NonNull;
 use crate::raw::barrier::RawBarrier;
 use crate::raw::cond::RawCond;
 use crate::raw::event::RawEvent;
-use crate::raw::header::{Header, Kind};
+use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
 use crate::raw::sem::RawSem;
@@ -60,6 +60,41 @@ shared_object!(RawSemUndo, Kind::SemUndo);
 shared_object!(RawCond, Kind::Cond);
 shared_object!(RawEvent, Kind::Event);
 shared_object!(RawBarrier, Kind::Barrier);
+
+/// A counting semaphore's state machine (`RawSem`, `RawSemUndo`): two types with the same
+/// creation arguments, so that every face makes both the same way.
+pub(crate) trait CountingObject: SharedObject {
+    /// `value <= max_value <= ` the type's largest bound.
+    fn valid_args(value: u32, max_value: u32) -> bool;
+    /// Initialises and publishes (arguments checked by [`counting_args`]).
+    fn init_counting(&self, value: u32, max_value: u32, lifecycle: Lifecycle);
+}
+
+/// Implements [`CountingObject`] with the state machine's inherent methods.
+macro_rules! counting_object {
+    ($ty:ty) => {
+        impl CountingObject for $ty {
+            fn valid_args(value: u32, max_value: u32) -> bool {
+                <$ty>::valid_args(value, max_value)
+            }
+            fn init_counting(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
+                <$ty>::init(self, value, max_value, lifecycle)
+            }
+        }
+    };
+}
+
+counting_object!(RawSem);
+counting_object!(RawSemUndo);
+
+/// `Inval` unless `value` and `max_value` suit a `T` (see [`CountingObject::valid_args`]).
+pub(crate) fn counting_args<T: CountingObject>(value: u32, max_value: u32) -> MpResult<()> {
+    if T::valid_args(value, max_value) {
+        Ok(())
+    } else {
+        Err(Status::Inval)
+    }
+}
 
 /// `obj` if it holds a live object of type `T` and this layout version (its header),
 /// else `Status::BadObj`.

@@ -15,7 +15,7 @@ use crate::sys::time::monotonic_now;
 /// Major version (incompatible ABI changes).
 pub const MP_VERSION_MAJOR: u32 = 0;
 /// Minor version (compatible additions).
-pub const MP_VERSION_MINOR: u32 = 1;
+pub const MP_VERSION_MINOR: u32 = 2;
 /// Patch version.
 pub const MP_VERSION_PATCH: u32 = 0;
 
@@ -46,7 +46,7 @@ pub extern "C" fn mp_version() -> u32 {
     (MP_VERSION_MAJOR << 16) | (MP_VERSION_MINOR << 8) | MP_VERSION_PATCH
 }
 
-/// The library's version as a static string, e.g. `"0.1.0"`.
+/// The library's version as a static string, e.g. `"0.2.0"`.
 #[unsafe(no_mangle)]
 pub extern "C" fn mp_version_string() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
@@ -176,7 +176,7 @@ mod tests {
                 .unwrap(),
             env!("CARGO_PKG_VERSION")
         );
-        assert_eq!(mp_version(), 0x000100);
+        assert_eq!(mp_version(), 0x000200);
     }
 
     fn ts(sec: i64, nsec: i64) -> libc::timespec {

@@ -42,6 +42,7 @@ pub mod library;
 pub mod lock;
 pub mod rlock;
 pub mod sem;
+pub mod sem_undo;
 pub mod shm;
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ impl UndoHolder {
     }
 }
 
-/// An undo semaphore's decoded state (`MP_SEM_UNDO`).
+/// An undo semaphore's decoded state (`mp_sem_undo_t`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SemUndoState {
     /// Units available in the value word now (`mp_sem_get_value` adds the cached units
@@ -214,7 +214,7 @@ pub enum State {
         /// Bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
         max_value: u32,
     },
-    /// `mp_sem_t` made with `MP_SEM_UNDO`: the value word and every holder slot.
+    /// `mp_sem_undo_t`: the value word and every holder slot.
     SemUndo(SemUndoState),
     /// `mp_cond_t`.
     Cond {

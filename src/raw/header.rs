@@ -22,7 +22,7 @@ pub(crate) const MAGIC: u32 = 0x4D50_5359;
 pub(crate) const RETIRED: u32 = 0x4D50_DEAD;
 /// Layout version of every object kind in this release. Bump on any change of a
 /// shared layout or of a lock word's protocol.
-pub(crate) const LAYOUT_VERSION: u32 = 2;
+pub(crate) const LAYOUT_VERSION: u32 = 3;
 
 /// Type tag of each object kind (part of the ABI: never reuse a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub enum Kind {
     Barrier = 6,
     /// `mp_array_t`.
     Array = 7,
-    /// `mp_sem_t` made with `MP_SEM_UNDO` (a larger object: see `raw::sem_undo`).
+    /// `mp_sem_undo_t` (see `raw::sem_undo`).
     SemUndo = 8,
 }
 
@@ -69,23 +69,6 @@ const KIND_MASK: u32 = 0xff;
 const LAYOUT_SHIFT: u32 = 8;
 const LIFECYCLE_SHIFT: u32 = 16;
 
-/// A snapshot of a header's words (see [`Header::words`]).
-#[derive(Clone, Copy)]
-pub(crate) struct HeaderWords {
-    magic: u32,
-    tag: u32,
-}
-
-impl HeaderWords {
-    /// What [`Header::check`] says for `kind`, on this snapshot.
-    #[inline(always)]
-    pub(crate) fn is(self, kind: Kind) -> bool {
-        self.magic == MAGIC
-            && self.tag & KIND_MASK == kind as u32
-            && (self.tag >> LAYOUT_SHIFT) & 0xff == LAYOUT_VERSION
-    }
-}
-
 impl Header {
     /// Writes the tag, then publishes the object (`Release`). Call after the body is
     /// initialised.
@@ -111,16 +94,6 @@ impl Header {
             Ok(())
         } else {
             Err(Status::BadObj)
-        }
-    }
-
-    /// The header's two words as they are now, for a caller that dispatches on the
-    /// kind: it reads the header once and then asks [`HeaderWords::is`] per kind.
-    #[inline(always)]
-    pub(crate) fn words(&self) -> HeaderWords {
-        HeaderWords {
-            magic: self.magic.load(Ordering::Acquire),
-            tag: self.tag.load(Ordering::Relaxed),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Undo semaphore (`MP_SEM_UNDO`): a `Semaphore` / `BoundedSemaphore` whose units come
+//! Undo semaphore (`mp_sem_undo_t`): a `Semaphore` / `BoundedSemaphore` whose units come
 //! back when the thread that acquired them dies holding them (`SIGKILL` at any
 //! instruction, exit, `exec`, or the thread's exit), like System V's `SEM_UNDO` — but
 //! without a system call on the uncontended path.
