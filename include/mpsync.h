@@ -104,6 +104,16 @@ extern "C" {
 #define MP_ANY_OWNER 16
 
 /**
+ * `flags` bit for every `*_open` (`mp_shm_open` included): report whether this call
+ * created the object. With it, an open that creates the object (possible only with
+ * `MP_CREATE`) returns `MP_CREATED` instead of `MP_OK`; one that opens an existing
+ * object still returns `MP_OK`. Of processes that open one name with `MP_CREATE` at
+ * the same time, exactly one gets `MP_CREATED`. Test success with `st >= 0` or
+ * `st == MP_OK || st == MP_CREATED`. Without the bit, no call returns `MP_CREATED`.
+ */
+#define MP_REPORT_CREATED 32
+
+/**
  * `timeout_ms` value that waits forever (any negative value does).
  */
 #define MP_FOREVER -1
@@ -530,7 +540,8 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
 /**
  * Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
  * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
- * `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+ * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+ * `mode`: permission bits for a created object (0 means 0600).
  * Unrelated processes in any language that open the same name share the lock. Many
  * processes creating the same name at once all get the same, fully initialised lock.
  * An existing object whose file belongs to another user than the caller's effective
@@ -538,7 +549,8 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
  * A creator killed at any point leaves nothing behind (the object is built in an
  * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
+ * Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name, bad flags
  * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
  * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
  * `MP_ENOMEM`, `MP_ESYS`.
@@ -694,7 +706,8 @@ mp_status mp_rlock_new(struct mp_rlock_t **lock_out);
  * Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
  * for `flags`, `mode` and the race-free creation guarantee.
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -972,7 +985,8 @@ mp_status mp_sem_new_ex(uint32_t value, uint32_t max_value, uint32_t sem_flags, 
  * `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
  * but used only when this call creates the semaphore.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -985,7 +999,8 @@ mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t 
  * flavour is part of the object: opening an existing semaphore of the other flavour
  * (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1162,7 +1177,8 @@ mp_status mp_cond_new(struct mp_cond_t **cond_out);
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
  * lock that goes with it is a separate object (open it by its own name).
  *
- * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*cond_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1339,7 +1355,8 @@ mp_status mp_event_new(struct mp_event_t **event_out);
  * Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
  *
- * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*event_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1481,7 +1498,8 @@ mp_status mp_barrier_new(uint32_t parties, struct mp_barrier_t **barrier_out);
  * guarantee. `parties` is checked always but used only when this call creates the
  * barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
  *
- * Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL`, `MP_ENOENT`,
+ * Returns `MP_OK` (and writes `*barrier_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`,
  * `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1738,7 +1756,8 @@ mp_status mp_array_new(mp_type type, size_t length, bool with_lock, struct mp_ar
  * such an array (wrong size, truncated, another object, foreign data) is
  * `MP_EBADOBJ`; its size is checked before it is mapped.
  *
- * Returns `MP_OK` (and writes `*arr_out`), `MP_EINVAL` (NULL, bad name/flags/mode,
+ * Returns `MP_OK` (and writes `*arr_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name/flags/mode,
  * unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
  * (also when `/dev/shm` has no room), `MP_ESYS`.
  *
@@ -1933,7 +1952,8 @@ typedef struct mp_shm_t mp_shm_t;
  * every recompiled caller pass its size as the mode and its mode as the size
  * without a compiler warning.
  *
- * Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+ * Returns `MP_OK` (and writes `*shm_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+ * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL `shm_out`, NULL `name`
  * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
  * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
  * without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
@@ -2008,6 +2028,13 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
  * inconsistent. The lock works normally afterwards (no poisoning).
  */
 #define MP_OWNER_DEAD 2
+
+/**
+ * An `mp_*_open` with `MP_REPORT_CREATED` in its flags created the object (and wrote
+ * the out-parameter): success, like `MP_OK`, which such an open returns when it found
+ * the object existing. Without `MP_REPORT_CREATED` no call returns it.
+ */
+#define MP_CREATED 3
 
 /**
  * Invalid argument: NULL, bad name, bad flags, bad type code, value > max.

@@ -143,6 +143,7 @@ enum class errc : std::int32_t {
     ok = MP_OK,
     timeout = MP_TIMEOUT,
     owner_dead = MP_OWNER_DEAD,
+    created = MP_CREATED,
     einval = MP_EINVAL,
     ebadobj = MP_EBADOBJ,
     enotowner = MP_ENOTOWNER,
@@ -716,6 +717,7 @@ public:
     object(object &&other) noexcept
         : p_(std::exchange(other.p_, nullptr)),
           name_(std::move(other.name_)),
+          created_(other.created_),
           own_(std::exchange(other.own_, ownership::none)),
           pid_(other.pid_) {}
     object &operator=(object &&other) noexcept {
@@ -725,6 +727,7 @@ public:
             name_ = std::move(other.name_);
             own_ = std::exchange(other.own_, ownership::none);
             pid_ = other.pid_;
+            created_ = other.created_;
         }
         return *this;
     }
@@ -734,6 +737,11 @@ public:
     C *native_handle() const noexcept { return p_; }
     /// Whether this wrapper refers to an object (false only after a move or close()).
     explicit operator bool() const noexcept { return p_ != nullptr; }
+    /// Whether the call that made this wrapper created the object: true for open()
+    /// when the name held no object (of concurrent creators exactly one is told so:
+    /// MP_REPORT_CREATED / MP_CREATED) and for a new anonymous object; false for open()
+    /// of an existing object, init() and attach().
+    bool created() const noexcept { return created_; }
 
     /// Ends the object now: mp_T_destroy (in place, in the process that made it),
     /// mp_T_close (anonymous or named), or nothing (a view). Throws mpsync::error on
@@ -757,7 +765,8 @@ protected:
     // value from the caller, which builds it before the C call, so that nothing can
     // fail between making the C object and owning it.
     object(C *p, ownership own, std::string name = std::string()) noexcept
-        : p_(p), name_(std::move(name)), own_(own), pid_(own == ownership::in_place ? ::getpid() : 0) {}
+        : p_(p), name_(std::move(name)), created_(own == ownership::handle && name_.empty()), own_(own),
+          pid_(own == ownership::in_place ? ::getpid() : 0) {}
 
     // "mpsync::mutex \"/jobs\"", "mpsync::event (anonymous)", ...: how messages name
     // this object.
@@ -800,6 +809,8 @@ protected:
 
     C *p_ = nullptr;
     std::string name_;
+    // Set by the factories that made the object (see created()).
+    bool created_ = false;
 
 private:
     mp_status end() noexcept {
@@ -928,10 +939,12 @@ public:
     static mutex open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_lock_t *p = nullptr;
-        mp_status st = mp_lock_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_lock_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_lock_open", detail::call_args::named(name, flags, mode));
-        return mutex(p, detail::ownership::handle, std::move(kept));
+        mutex made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::mutex"; }
@@ -1030,11 +1043,13 @@ public:
                                 std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_rlock_t *p = nullptr;
-        mp_status st = mp_rlock_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_rlock_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_rlock_open",
                                     detail::call_args::named(name, flags, mode));
-        return recursive_mutex(p, detail::ownership::handle, std::move(kept));
+        recursive_mutex made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::recursive_mutex"; }
@@ -1346,11 +1361,13 @@ public:
                              std::uint32_t max_value) {
         std::string kept = name ? name : "";
         mp_sem_t *p = nullptr;
-        mp_status st = mp_sem_open(name, flags.bits, mode, value, max_value, &p);
-        if (st != MP_OK)
+        mp_status st = mp_sem_open(name, flags.bits | MP_REPORT_CREATED, mode, value, max_value, &p);
+        if (st != MP_OK && st != MP_CREATED)
             creation_failed(st, &type_name, "open", "mp_sem_open",
                             call_args::named(name, flags, mode).semaphore(value, max_value, false));
-        return mp_semaphore(p, ownership::handle, std::move(kept));
+        mp_semaphore made(p, ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// An undo semaphore (MP_SEM_UNDO) in a new anonymous mapping; the default bound is
     /// `value` for bounded_semaphore and MP_SEM_UNDO_VALUE_MAX for semaphore.
@@ -1511,10 +1528,11 @@ private:
         std::string kept = name ? name : "";
         mp_sem_t *p = nullptr;
         mp_status st = undo_flavour ? mp_sem_open_ex(name, flags.bits, mode, value, bound, MP_SEM_UNDO, &p)
-                                    : mp_sem_open(name, flags.bits, mode, value, bound, &p);
-        if (st != MP_OK)
+                                    : mp_sem_open(name, flags.bits | MP_REPORT_CREATED, mode, value, bound, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", c_call, where.semaphore(value, bound, undo_flavour));
         counting_semaphore s(p, detail::ownership::handle, std::move(kept));
+        s.created_ = st == MP_CREATED;
         s.require_bound("open");  // an existing semaphore keeps its own bound
         return s;
     }
@@ -1562,10 +1580,12 @@ public:
                                    std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_cond_t *p = nullptr;
-        mp_status st = mp_cond_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_cond_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_cond_open", detail::call_args::named(name, flags, mode));
-        return condition_variable(p, detail::ownership::handle, std::move(kept));
+        condition_variable made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::condition_variable"; }
@@ -1681,10 +1701,12 @@ public:
     static event open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_event_t *p = nullptr;
-        mp_status st = mp_event_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_event_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_event_open", detail::call_args::named(name, flags, mode));
-        return event(p, detail::ownership::handle, std::move(kept));
+        event made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::event"; }
@@ -1773,11 +1795,13 @@ public:
     static barrier open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t parties) {
         std::string kept = name ? name : "";
         mp_barrier_t *p = nullptr;
-        mp_status st = mp_barrier_open(name, flags.bits, mode, parties, &p);
-        if (st != MP_OK)
+        mp_status st = mp_barrier_open(name, flags.bits | MP_REPORT_CREATED, mode, parties, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_barrier_open",
                                     detail::call_args::named(name, flags, mode).barrier(parties));
-        return barrier(p, detail::ownership::handle, std::move(kept));
+        barrier made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::barrier"; }
@@ -1948,12 +1972,15 @@ public:
     using iterator = T *;
 
     /// A zeroed anonymous array of `n` elements, inherited by fork() (as anonymous()).
-    explicit shared_array(std::size_t n, bool with_lock = true) : shared_array(make(n, with_lock), std::string()) {}
+    explicit shared_array(std::size_t n, bool with_lock = true) : shared_array(make(n, with_lock), std::string()) {
+        created_ = true;
+    }
     shared_array(const shared_array &) = delete;
     shared_array &operator=(const shared_array &) = delete;
     shared_array(shared_array &&o) noexcept
         : p_(std::exchange(o.p_, nullptr)), data_(std::exchange(o.data_, nullptr)),
-          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)), name_(std::move(o.name_)) {
+          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)), name_(std::move(o.name_)),
+          created_(o.created_) {
         o.lock_.reset();
     }
     shared_array &operator=(shared_array &&o) noexcept {
@@ -1965,6 +1992,7 @@ public:
             lock_ = std::move(o.lock_);
             o.lock_.reset();
             name_ = std::move(o.name_);
+            created_ = o.created_;
         }
         return *this;
     }
@@ -1977,11 +2005,13 @@ public:
                              bool with_lock = true) {
         std::string kept = name ? name : "";
         mp_array_t *p = nullptr;
-        mp_status st = mp_array_open(name, flags.bits, mode, detail::type_code<value_type>::value, n, with_lock, &p);
-        if (st != MP_OK)
+        mp_status st = mp_array_open(name, flags.bits | MP_REPORT_CREATED, mode, detail::type_code<value_type>::value, n, with_lock, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_array_open",
                                     detail::call_args::named(name, flags, mode).array());
-        return shared_array(p, std::move(kept));
+        shared_array made(p, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// Removes the name (mp_unlink); see mpsync::unlink.
     static void unlink(const char *name) { detail::unlink_or_throw(type_name().c_str(), name); }
@@ -2043,6 +2073,9 @@ public:
 
     mp_array_t *native_handle() const noexcept { return p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
+    /// Whether the call that made this array created it: open() when the name held no
+    /// array (of concurrent creators exactly one: MP_CREATED), or a new anonymous array.
+    bool created() const noexcept { return created_; }
 
     /// Closes now; throws mpsync::error (e.g. errc::ebusy while this thread holds the
     /// lock) and then still owns the array.
@@ -2120,6 +2153,7 @@ private:
     std::size_t size_ = 0;
     std::optional<recursive_mutex> lock_;
     std::string name_;
+    bool created_ = false;
 };
 
 // ======================================================================================
@@ -2133,11 +2167,12 @@ class shared_memory {
 public:
     shared_memory(const shared_memory &) = delete;
     shared_memory &operator=(const shared_memory &) = delete;
-    shared_memory(shared_memory &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    shared_memory(shared_memory &&o) noexcept : p_(std::exchange(o.p_, nullptr)), created_(o.created_) {}
     shared_memory &operator=(shared_memory &&o) noexcept {
         if (this != &o) {
             close_quietly();
             p_ = std::exchange(o.p_, nullptr);
+            created_ = o.created_;
         }
         return *this;
     }
@@ -2147,11 +2182,13 @@ public:
     static shared_memory open(const char *name, open_flags flags = open_existing, std::size_t size = 0,
                               std::uint32_t mode = 0) {
         mp_shm_t *p = nullptr;
-        mp_status st = mp_shm_open(name, flags.bits, size, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_shm_open(name, flags.bits | MP_REPORT_CREATED, size, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_shm_open",
                                     detail::call_args::named(name, flags, mode).block(size));
-        return shared_memory(p);
+        shared_memory made(p);
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// A new block of `size` bytes under a fresh name (see name()).
     static shared_memory create(std::size_t size, std::uint32_t mode = 0) {
@@ -2184,6 +2221,9 @@ public:
         return n ? std::string(n) : std::string();
     }
     mp_shm_t *native_handle() const noexcept { return p_; }
+    /// Whether the call that made this wrapper created the block (create(), or open()
+    /// when the name held no block: of concurrent creators exactly one, MP_CREATED).
+    bool created() const noexcept { return created_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
     void close() {
         if (!p_) return;
@@ -2205,6 +2245,7 @@ private:
         p_ = nullptr;
     }
     mp_shm_t *p_ = nullptr;
+    bool created_ = false;
 };
 
 }  // namespace mpsync

@@ -461,7 +461,8 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         Held::Sem(s) => s.acquire_unguarded(deadline),
     });
     let owner_dead = match outcome {
-        Ok(Outcome::Ok) => false,
+        // `Created` is never an acquisition's; it is success like `Ok`.
+        Ok(Outcome::Ok | Outcome::Created) => false,
         Ok(Outcome::OwnerDead) if !args.take_over => {
             owner_death::hand_back(name, matches!(held, Held::Sem(_)))
         }

@@ -216,7 +216,8 @@ impl DeathReport {
     /// found a death and `raise` is set.
     fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         match outcome {
-            Outcome::Ok => {
+            // `Created` is never an acquisition's; it is success like `Ok`.
+            Outcome::Ok | Outcome::Created => {
                 self.clear();
                 Ok(true)
             }

@@ -66,11 +66,10 @@ impl Semaphore {
     /// mapping, inherited by `fork()`ed children; [`Error::Invalid`] if `value >
     /// max_value` or `max_value > SEM_VALUE_MAX`.
     pub fn new(value: u32, max_value: u32) -> Result<Semaphore, Error> {
-        Ok(Semaphore::mapped(sem_flavour::new(
-            value,
-            max_value,
-            Flavour::Plain,
-        )?))
+        Ok(Semaphore::mapped(
+            sem_flavour::new(value, max_value, Flavour::Plain)?,
+            true,
+        ))
     }
 
     /// An *undo* semaphore (`MP_SEM_UNDO`) in a new anonymous shared mapping: units
@@ -80,11 +79,10 @@ impl Semaphore {
     /// no unit). At most 64 threads hold units at once ([`Error::Busy`] for one more);
     /// [`Error::Invalid`] if `value > max_value` or `max_value > SEM_UNDO_VALUE_MAX`.
     pub fn new_undo(value: u32, max_value: u32) -> Result<Semaphore, Error> {
-        Ok(Semaphore::mapped(sem_flavour::new(
-            value,
-            max_value,
-            Flavour::Undo,
-        )?))
+        Ok(Semaphore::mapped(
+            sem_flavour::new(value, max_value, Flavour::Undo)?,
+            true,
+        ))
     }
 
     /// [`Semaphore::open`] for an undo semaphore (see [`Semaphore::new_undo`]). The
@@ -119,8 +117,8 @@ impl Semaphore {
     ) -> Result<Semaphore, Error> {
         let name = c_name(name)?;
         let (flags, mode) = (options.flags(), options.mode_bits());
-        let ptr = sem_flavour::open(&name, flags, mode, value, max_value, flavour)?;
-        Ok(Semaphore::mapped(ptr))
+        let (ptr, created) = sem_flavour::open(&name, flags, mode, value, max_value, flavour)?;
+        Ok(Semaphore::mapped(ptr, created))
     }
 
     /// Initialises a semaphore at `mem` (`mp_sem_init`).

@@ -281,7 +281,8 @@ pub(crate) fn new(value: u32, max_value: u32, flavour: Flavour) -> MpResult<NonN
 
 /// Opens (or creates, with `value`/`max_value`) the semaphore of `flavour` called
 /// `name`. The values are checked always but used only on creation; an existing
-/// semaphore of the other flavour is `BadObj`, as another type would be.
+/// semaphore of the other flavour is `BadObj`, as another type would be. Also returns
+/// whether this call created it.
 pub(crate) fn open(
     name: &CStr,
     flags: u32,
@@ -289,17 +290,17 @@ pub(crate) fn open(
     value: u32,
     max_value: u32,
     flavour: Flavour,
-) -> MpResult<NonNull<RawSem>> {
+) -> MpResult<(NonNull<RawSem>, bool)> {
     check_args(value, max_value, flavour)?;
     match flavour {
         Flavour::Undo => lifecycle::open_named::<RawSemUndo>(name, flags, mode, |s| {
             s.init(value, max_value, Lifecycle::Named)
         })
-        .and_then(undo_handle),
+        .and_then(|(p, created)| Ok((undo_handle(p)?, created))),
         Flavour::Plain => lifecycle::open_named::<RawSem>(name, flags, mode, |s| {
             s.init(value, max_value, Lifecycle::Named)
         })
-        .map(plain_handle),
+        .map(|(p, created)| (plain_handle(p), created)),
     }
 }
 

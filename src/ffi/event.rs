@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::event::RawEvent;
@@ -76,7 +76,8 @@ pub unsafe extern "C" fn mp_event_new(event_out: *mut *mut mp_event_t) -> mp_sta
 /// Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
 /// `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
 ///
-/// Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*event_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -90,11 +91,10 @@ pub unsafe extern "C" fn mp_event_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(event_out, || {
+        open_out(event_out, flags, |flags| {
             lifecycle::open_named::<RawEvent>(c_name(name)?, flags, mode, |e| {
                 e.init(Lifecycle::Named)
             })
-            .map(|p| p.as_ptr().cast())
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::header::Lifecycle;
@@ -81,7 +81,8 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
 /// `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
-/// `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+/// `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+/// `mode`: permission bits for a created object (0 means 0600).
 /// Unrelated processes in any language that open the same name share the lock. Many
 /// processes creating the same name at once all get the same, fully initialised lock.
 /// An existing object whose file belongs to another user than the caller's effective
@@ -89,7 +90,8 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
 /// A creator killed at any point leaves nothing behind (the object is built in an
 /// unnamed file and linked to its name only when complete).
 ///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
+/// Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name, bad flags
 /// or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
 /// object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
 /// `MP_ENOMEM`, `MP_ESYS`.
@@ -105,11 +107,10 @@ pub unsafe extern "C" fn mp_lock_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(lock_out, || {
+        open_out(lock_out, flags, |flags| {
             lifecycle::open_named::<RawLock>(c_name(name)?, flags, mode, |l| {
                 l.init(Lifecycle::Named)
             })
-            .map(|p| p.as_ptr().cast())
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::header::Lifecycle;
@@ -79,7 +79,8 @@ pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_stat
 /// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
 /// for `flags`, `mode` and the race-free creation guarantee.
 ///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -93,11 +94,10 @@ pub unsafe extern "C" fn mp_rlock_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(lock_out, || {
+        open_out(lock_out, flags, |flags| {
             lifecycle::open_named::<RawRLock>(c_name(name)?, flags, mode, |l| {
                 l.init(Lifecycle::Named)
             })
-            .map(|p| p.as_ptr().cast())
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, ffi_out, pointer};
+use super::boundary::{c_name, code, ffi_out, open_out, pointer};
 use super::status::mp_status;
 use crate::api::sem_flavour::{self, AnySem, Flavour};
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
@@ -222,7 +222,8 @@ pub unsafe extern "C" fn mp_sem_new_ex(
 /// `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
 /// but used only when this call creates the semaphore.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -244,7 +245,8 @@ pub unsafe extern "C" fn mp_sem_open(
 /// flavour is part of the object: opening an existing semaphore of the other flavour
 /// (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
+/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -261,10 +263,9 @@ pub unsafe extern "C" fn mp_sem_open_ex(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(sem_out, || {
+        open_out(sem_out, flags, |flags| {
             let flavour = flavour_of(sem_flags)?;
             sem_flavour::open(c_name(name)?, flags, mode, value, max_value, flavour)
-                .map(|p| p.as_ptr().cast())
         })
     }
 }
