@@ -647,6 +647,15 @@ mp_status mp_lock_is_locked(const struct mp_lock_t *lock, bool *locked_out);
 #define MP_RLOCK_ALIGN 8
 
 /**
+ * `flags` bit of `mp_rlock_open` only: the RLock is *sticky*. One that this call
+ * creates is made sticky (as by `mp_rlock_init_sticky`), and an existing RLock that is
+ * not sticky is refused with `MP_EBADOBJ`. Without the bit, `mp_rlock_open` opens an
+ * RLock of either mode (the mode is chosen by its creator). Any other `*_open` refuses
+ * the bit (`MP_EINVAL`).
+ */
+#define MP_RLOCK_STICKY 64
+
+/**
  * A recursive lock owned by one thread of one process. If the owner dies holding it
  * (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
  * memory, like `mp_lock_t`.
@@ -678,6 +687,23 @@ int32_t mp_robust_mode(void);
 mp_status mp_rlock_init(struct mp_rlock_t *lock);
 
 /**
+ * Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
+ * Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
+ * acquisition returns `MP_OWNER_DEAD` (with the lock acquired; re-entries, a
+ * Condition's re-acquire included) until a thread that holds it calls
+ * `mp_rlock_mark_consistent`; a holder that releases without calling it leaves the
+ * lock so. So the report cannot be lost to an acquirer that does not repair (a
+ * plain RLock tells the next acquirer only). The lock of a synchronized array is
+ * sticky too.
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+ */
+mp_status mp_rlock_init_sticky(struct mp_rlock_t *lock);
+
+/**
  * Ends an RLock made by `mp_rlock_init`.
  *
  * Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
@@ -703,8 +729,20 @@ mp_status mp_rlock_destroy(struct mp_rlock_t *lock);
 mp_status mp_rlock_new(struct mp_rlock_t **lock_out);
 
 /**
+ * `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
+ *
+ * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `lock_out` is NULL or writable.
+ */
+mp_status mp_rlock_new_sticky(struct mp_rlock_t **lock_out);
+
+/**
  * Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
- * for `flags`, `mode` and the race-free creation guarantee.
+ * for `flags`, `mode` and the race-free creation guarantee. `flags` may also have
+ * `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
+ * existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
  *
  * Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
  * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
@@ -738,10 +776,10 @@ mp_status mp_rlock_close(struct mp_rlock_t *lock);
  * `mp_lock_acquire`.
  *
  * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
- * repair the protected data; the lock works normally afterwards. For the lock of a
- * synchronized array (`mp_array_get_lock`), every acquisition, re-entries included,
- * returns `MP_OWNER_DEAD` until an owner calls `mp_rlock_mark_consistent` or
- * `mp_array_mark_consistent`),
+ * repair the protected data; the lock works normally afterwards. For a sticky RLock
+ * (`mp_rlock_init_sticky`) and the lock of a synchronized array (`mp_array_get_lock`),
+ * every acquisition, re-entries included, returns `MP_OWNER_DEAD` until an owner calls
+ * `mp_rlock_mark_consistent` (or `mp_array_mark_consistent`)),
  * `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
  * its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
  *
@@ -801,9 +839,11 @@ mp_status mp_rlock_is_locked(const struct mp_rlock_t *lock, bool *locked_out);
 
 /**
  * Declares the data guarded by the lock repaired: ends the "inconsistent" state that
- * an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
- * that later acquisitions return `MP_OK` again. For any other RLock it only checks
- * ownership (their `MP_OWNER_DEAD` is reported once, to the next acquirer).
+ * an owner's death leaves on a sticky RLock (`mp_rlock_init_sticky`,
+ * `mp_rlock_new_sticky`, `MP_RLOCK_STICKY`) or the lock of a synchronized array
+ * (`mp_array_get_lock`), so that later acquisitions return `MP_OK` again. For any other
+ * RLock it only checks ownership (their `MP_OWNER_DEAD` is reported once, to the next
+ * acquirer).
  *
  * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
  * `MP_EINVAL`, `MP_EBADOBJ`.

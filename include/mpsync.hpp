@@ -380,13 +380,15 @@ inline std::string name_problem(const char *name) {
 
 // Why `flags` are refused by *_open, or "".
 inline std::string flags_problem(std::uint32_t flags) {
-    const std::uint32_t known = std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL) | std::uint32_t(MP_ANY_OWNER);
+    const std::uint32_t known = std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL) | std::uint32_t(MP_ANY_OWNER) |
+                                std::uint32_t(MP_REPORT_CREATED);
     std::string problems;
     if (flags & ~known) {
         char hex[16];
         std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(flags & ~known));
         append_problem(problems, std::string("flags have unknown bits ") + hex +
-                                     " (only MP_CREATE, MP_EXCL and MP_ANY_OWNER exist)");
+                                     " (only MP_CREATE, MP_EXCL, MP_ANY_OWNER and MP_REPORT_CREATED exist, and "
+                                     "MP_RLOCK_STICKY for an RLock)");
     }
     if ((flags & (std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL))) == std::uint32_t(MP_EXCL))
         append_problem(problems, "MP_EXCL without MP_CREATE means nothing (create_only is MP_CREATE | MP_EXCL)");
@@ -1017,36 +1019,56 @@ private:
 // recursive_mutex: multiprocessing.RLock (mp_rlock_t)
 // ======================================================================================
 
+/// Tag of the sticky recursive_mutex factories (mp_rlock_init_sticky,
+/// mp_rlock_new_sticky, MP_RLOCK_STICKY): after an owner died holding the lock, every
+/// acquisition reports it (owner_died(), the owner-death handler, acquire_status::
+/// owner_dead) until a holder calls mark_consistent().
+struct sticky_t {
+    explicit sticky_t() = default;
+};
+/// The tag value: `mpsync::recursive_mutex(mpsync::sticky)`.
+inline constexpr sticky_t sticky{};
+
 /// A recursive lock owned by one thread of one process, which reports the death of its
 /// owner (see "Owner death" at the top of this file). Lockable and TimedLockable.
 class recursive_mutex : public detail::object<recursive_mutex, mp_rlock_t, detail::rlock_ops> {
 public:
     /// A new anonymous RLock, usable at once like std::recursive_mutex and inherited by
     /// fork()ed children (mp_rlock_new). Throws mpsync::error (errc::enomem).
-    recursive_mutex() : object(new_anonymous(), detail::ownership::handle) {}
+    recursive_mutex() : object(new_anonymous(false), detail::ownership::handle) {}
+    /// A new anonymous sticky RLock (mp_rlock_new_sticky; see sticky_t).
+    explicit recursive_mutex(sticky_t) : object(new_anonymous(true), detail::ownership::handle) {}
     recursive_mutex(recursive_mutex &&) noexcept = default;
     recursive_mutex &operator=(recursive_mutex &&) noexcept = default;
 
-    static recursive_mutex init(mp_rlock_t &storage) {
-        mp_status st = mp_rlock_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_rlock_init",
-                                    detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
-        return recursive_mutex(&storage, detail::ownership::in_place);
+    static recursive_mutex init(mp_rlock_t &storage) { return init_with(storage, &mp_rlock_init, "mp_rlock_init"); }
+    /// In place, sticky (mp_rlock_init_sticky; see sticky_t).
+    static recursive_mutex init(mp_rlock_t &storage, sticky_t) {
+        return init_with(storage, &mp_rlock_init_sticky, "mp_rlock_init_sticky");
     }
     static recursive_mutex attach(mp_rlock_t &lock) noexcept {
         return recursive_mutex(&lock, detail::ownership::view);
     }
     /// The same as the default constructor.
     static recursive_mutex anonymous() { return recursive_mutex(); }
+    static recursive_mutex anonymous(sticky_t) { return recursive_mutex(sticky); }
+    /// The named sticky RLock `name` (mp_rlock_open with MP_RLOCK_STICKY): created
+    /// sticky, and an existing RLock that is not sticky throws errc::ebadobj. The plain
+    /// open() opens either mode.
+    static recursive_mutex open(const char *name, open_flags flags, std::uint32_t mode, sticky_t) {
+        return open(name, flags | open_flags{MP_RLOCK_STICKY}, mode);
+    }
     static recursive_mutex open(const char *name, open_flags flags = open_or_create,
                                 std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_rlock_t *p = nullptr;
         mp_status st = mp_rlock_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
-        if (st != MP_OK && st != MP_CREATED)
-            detail::creation_failed(st, &type_name, "open", "mp_rlock_open",
-                                    detail::call_args::named(name, flags, mode));
+        if (st != MP_OK && st != MP_CREATED) {
+            detail::call_args where = detail::call_args::named(name, flags, mode);
+            if (flags.bits & std::uint32_t(MP_RLOCK_STICKY))
+                where.mismatch = "an object of another kind, or a plain (not sticky) RLock";
+            detail::creation_failed(st, &type_name, "open", "mp_rlock_open", where);
+        }
         recursive_mutex made(p, detail::ownership::handle, std::move(kept));
         made.created_ = st == MP_CREATED;
         return made;
@@ -1109,9 +1131,10 @@ public:
     /// threads never see or change it.
     bool owner_died() const noexcept { return detail::owner_death_recorded(p_); }
 
-    /// Declares the guarded data repaired (mp_rlock_mark_consistent). For the lock of a
-    /// shared_array, owner death stays reported to every acquisition until an owner calls
-    /// this; for any other RLock it only checks ownership. Throws mpsync::error
+    /// Declares the guarded data repaired (mp_rlock_mark_consistent). For a sticky lock
+    /// (sticky_t) and the lock of a shared_array, owner death stays reported to every
+    /// acquisition until an owner calls this; for any other RLock it only checks
+    /// ownership. Throws mpsync::error
     /// (errc::enotowner) unless the calling thread holds the lock.
     void mark_consistent() { check(mp_rlock_mark_consistent(p_), "mark_consistent", "mp_rlock_mark_consistent"); }
 
@@ -1145,12 +1168,19 @@ private:
     friend class condition_variable;
     recursive_mutex(mp_rlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_rlock_t *new_anonymous() {
+    static mp_rlock_t *new_anonymous(bool sticky_mode) {
         mp_rlock_t *p = nullptr;
-        mp_status st = mp_rlock_new(&p);
+        mp_status st = sticky_mode ? mp_rlock_new_sticky(&p) : mp_rlock_new(&p);
         if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "create", "mp_rlock_new", detail::call_args::anonymous());
+            detail::creation_failed(st, &type_name, "create", sticky_mode ? "mp_rlock_new_sticky" : "mp_rlock_new",
+                                    detail::call_args::anonymous());
         return p;
+    }
+    static recursive_mutex init_with(mp_rlock_t &storage, mp_status (*init)(mp_rlock_t *), const char *c_call) {
+        mp_status st = init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", c_call, detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
+        return recursive_mutex(&storage, detail::ownership::in_place);
     }
     detail::timed_call<mp_rlock_t, &mp_rlock_acquire> call() const noexcept { return {p_}; }
     // MP_OK/MP_OWNER_DEAD: held. Everything else except MP_TIMEOUT throws.

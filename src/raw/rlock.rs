@@ -41,7 +41,8 @@ const FLAG_CROSS_NS: u32 = 1;
 const FLAG_INCONSISTENT: u32 = 2;
 
 /// `options` bit (fixed at init): owner death makes the lock "inconsistent" until an
-/// owner marks it consistent again (used by synchronized arrays).
+/// owner marks it consistent again (synchronized arrays' locks, and RLocks created in the
+/// sticky mode).
 pub(crate) const OPT_STICKY: u32 = 1;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
@@ -749,6 +750,11 @@ impl RawRLock {
         self.ns_flags
             .fetch_and(!(u64::from(FLAG_INCONSISTENT) << 32), Ordering::Relaxed);
         Status::Ok
+    }
+
+    /// True for a sticky lock (`OPT_STICKY`, fixed at init).
+    pub(crate) fn is_sticky(&self) -> bool {
+        self.options.load(Ordering::Relaxed) & OPT_STICKY != 0
     }
 
     /// True if the calling thread owns the lock.
