@@ -320,38 +320,56 @@ def _view_type(base):
     """``base`` (a ctypes array type) whose IndexErrors name the shared array under the
     object, the operation and the index, as every mpsync error does ("Array 'jobs':
     __getitem__: invalid index 5 (length 3)"), instead of ctypes' bare "invalid index".
-    A subclass, so the object stays a ctypes array of that type (same name); only an
-    out-of-range index takes the extra step of naming it."""
+    A subclass, so the object stays a ctypes array of that type (same name). ``view[i]``
+    and ``view[i] = v`` keep ctypes' speed: the extension puts C slots in front of
+    ctypes' own, which only act on an IndexError (``_mpsync._name_index_errors``); the
+    Python methods below serve explicit ``view.__getitem__(i)`` calls."""
     cls = _view_types.get(base)
     if cls is not None:
         return cls
-
-    def index_error(self, op, index):
-        subject = self._wrapper.array._subject(self._wrapper.kind)
-        return IndexError("%s: %s: invalid index %r (length %d)"
-                          % (subject, op, index, self._length_))
-
     getitem, setitem = base.__getitem__, base.__setitem__
 
     def __getitem__(self, index):
         try:
             return getitem(self, index)
         except IndexError:
-            raise index_error(self, "__getitem__", index) from None
+            raise _index_error(self, "__getitem__", index) from None
 
     def __setitem__(self, index, value):
         try:
             setitem(self, index, value)
         except IndexError:
-            raise index_error(self, "__setitem__", index) from None
+            raise _index_error(self, "__setitem__", index) from None
 
-    cls = type(base.__name__, (base,), {"__getitem__": __getitem__,
-                                        "__setitem__": __setitem__,
+    cls = type(base.__name__, (base,), {"__getitem__": _ExplicitCall(__getitem__),
+                                        "__setitem__": _ExplicitCall(__setitem__),
                                         "__module__": base.__module__})
     cls.__qualname__ = base.__qualname__
+    _mpsync._name_index_errors(cls)
     _mp_reduction.ForkingPickler.register(cls, _reduce_view)
     _view_types[base] = cls
     return cls
+
+
+class _ExplicitCall:
+    """A method of a raw view's class for explicit calls (``view.__getitem__(i)``): not a
+    plain function, so that the interpreter does not call it for ``view[i]`` in place of
+    the class's C slot (CPython 3.11+ specializes subscripts of Python ``__getitem__``)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func):
+        self.func = func
+
+    def __get__(self, obj, objtype=None):
+        return self.func if obj is None else _types.MethodType(self.func, obj)
+
+
+def _index_error(view, op, index):
+    """The IndexError of a raw array view (``_view_type``) for ``op`` at ``index``."""
+    subject = view._wrapper.array._subject(view._wrapper.kind)
+    return IndexError("%s: %s: invalid index %r (length %d)"
+                      % (subject, op, index, view._length_))
 
 
 def _reduce_view(obj):

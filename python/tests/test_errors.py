@@ -289,6 +289,10 @@ def test_raw_ctypes_views_name_the_array_in_their_index_errors(name_or_none):
     _index_errors(value, re.escape(_subject("Value", name_or_none and name_or_none + "-arr")))
     points = mpsync.Array(_Point, 3)
     _index_errors(points, re.escape("Array (anonymous)"))
+    # The slots are replaced only on a subclass of a ctypes array type.
+    for not_a_view in (int, ctypes.Array, ctypes.c_int * 3, type(raw).__mro__[1]):
+        with pytest.raises(TypeError):
+            mpsync._mpsync._name_index_errors(not_a_view)
     # In the child, an anonymous array is one it opened by its generated name.
     in_child = re.escape(_subject("Array", name_or_none)) if name_or_none else "Array '[^']+'"
     ctx = multiprocessing.get_context("spawn")  # the view is pickled for the child
