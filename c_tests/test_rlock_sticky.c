@@ -7,7 +7,6 @@
 struct shared {
     mp_rlock_t lock;
     volatile int ready;
-    volatile int started;
     volatile int results[8];
 };
 
@@ -16,8 +15,8 @@ static void wait_flag(volatile int *flag) {
 }
 
 /* A child that takes `lock` (any outcome that holds it), raises `ready`, and sleeps
- * until killed; then SIGKILLs it. */
-static void kill_a_holder(struct shared *s, mp_rlock_t *lock) {
+ * until killed; returns once it holds the lock. */
+static pid_t start_holder(struct shared *s, mp_rlock_t *lock) {
     s->ready = 0;
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -28,19 +27,29 @@ static void kill_a_holder(struct shared *s, mp_rlock_t *lock) {
         for (;;) pause();
     }
     wait_flag(&s->ready);
-    mpt_kill_and_reap(pid);
+    return pid;
 }
 
-/* In a forked child: one acquisition's status, then a release (no repair). */
-static mp_status acquire_release_in_child(mp_rlock_t *lock, volatile int *result) {
+/* start_holder, then SIGKILL it. */
+static void kill_a_holder(struct shared *s, mp_rlock_t *lock) {
+    mpt_kill_and_reap(start_holder(s, lock));
+}
+
+/* A forked child: one acquisition (at most 60 s), its status in `*result`, then a
+ * release (no repair). */
+static pid_t spawn_acquirer(mp_rlock_t *lock, volatile int *result) {
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        mp_status st = mp_rlock_acquire(lock, true, 30000);
-        *result = st;
+        *result = mp_rlock_acquire(lock, true, 60000);
         _exit(mp_rlock_release(lock) == MP_OK ? 0 : 4);
     }
-    mpt_wait_ok(pid);
+    return pid;
+}
+
+/* spawn_acquirer, waited for: its acquisition's status. */
+static mp_status acquire_release_in_child(mp_rlock_t *lock, volatile int *result) {
+    mpt_wait_ok(spawn_acquirer(lock, result));
     return *result;
 }
 
@@ -129,28 +138,10 @@ TEST(sticky_anonymous_and_named) {
 TEST(sticky_every_waiter_after_the_death_is_told) {
     struct shared *s = mpt_shared(sizeof *s);
     CHECK_OK(mp_rlock_init_sticky(&s->lock));
-    s->ready = 0;
-    pid_t holder = fork();
-    CHECK(holder >= 0);
-    if (holder == 0) {
-        if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) _exit(3);
-        s->ready = 1;
-        for (;;) pause();
-    }
-    wait_flag(&s->ready);
+    pid_t holder = start_holder(s, &s->lock);
     enum { WAITERS = 4 };
     pid_t waiters[WAITERS];
-    for (int i = 0; i < WAITERS; i++) {
-        waiters[i] = fork();
-        CHECK(waiters[i] >= 0);
-        if (waiters[i] == 0) {
-            __atomic_fetch_add(&s->started, 1, __ATOMIC_SEQ_CST);
-            mp_status st = mp_rlock_acquire(&s->lock, true, 60000);
-            s->results[i] = st;
-            _exit(mp_rlock_release(&s->lock) == MP_OK ? 0 : 4);
-        }
-    }
-    MPT_WAIT_UNTIL(__atomic_load_n(&s->started, __ATOMIC_SEQ_CST) == WAITERS, 30);
+    for (int i = 0; i < WAITERS; i++) waiters[i] = spawn_acquirer(&s->lock, &s->results[i]);
     for (int i = 0; i < WAITERS; i++) mpt_wait_sleeping(waiters[i], 0);
     mpt_kill_and_reap(holder);
     for (int i = 0; i < WAITERS; i++) mpt_wait_ok(waiters[i]);

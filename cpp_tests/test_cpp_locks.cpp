@@ -187,6 +187,20 @@ TEST(deadline_is_kept_across_eintr) {
     cpt::wait_child(kid);
 }
 
+// A fork()ed child locks `r`, says so through `s->ready`, and is SIGKILLed holding it.
+void sigkill_a_holder(shared_locks *s, mpsync::recursive_mutex &r) {
+    __atomic_store_n(&s->ready, 0, __ATOMIC_SEQ_CST);
+    pid_t kid = cpt::fork_child([&] {
+        r.lock();
+        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+        pause();
+        return 0;
+    });
+    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
+    CHECK(kill(kid, SIGKILL) == 0);
+    CHECK(cpt::wait_child(kid) == -SIGKILL);
+}
+
 // Owner death through std::lock_guard: a child holding the RLock is SIGKILLed; the
 // parent's lock_guard gets the lock, owner_died() tells that thread (and only it), the
 // handler ran with the lock held, and the record ends with the last release.
@@ -239,17 +253,8 @@ TEST(owner_death_through_lock_guard_after_sigkill) {
     CHECK(handler_calls == 1);
 
     // The explicit call returns it as a result.
-    __atomic_store_n(&s->ready, 0, __ATOMIC_SEQ_CST);
-    kid = cpt::fork_child([&] {
-        auto view = mpsync::recursive_mutex::attach(s->rlock);
-        view.lock();
-        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
-        pause();
-        return 0;
-    });
-    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
-    kill(kid, SIGKILL);
-    cpt::wait_child(kid);
+    auto holder_view = mpsync::recursive_mutex::attach(s->rlock);
+    sigkill_a_holder(s, holder_view);
     auto view = mpsync::recursive_mutex::attach(s->rlock);  // no handler on this wrapper
     CHECK(view.acquire() == mpsync::acquire_status::owner_dead);
     CHECK(view.acquire() == mpsync::acquire_status::acquired);  // re-entry: level 2
@@ -307,16 +312,7 @@ TEST(sticky_reports_owner_death_until_marked_consistent) {
     mpsync::recursive_mutex anonymous(mpsync::sticky);
     auto in_place = mpsync::recursive_mutex::init(s->rlock, mpsync::sticky);
     for (mpsync::recursive_mutex *r : {&anonymous, &in_place, &named}) {
-        __atomic_store_n(&s->ready, 0, __ATOMIC_SEQ_CST);
-        pid_t kid = cpt::fork_child([&] {
-            r->lock();
-            __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
-            pause();
-            return 0;
-        });
-        while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
-        CHECK(kill(kid, SIGKILL) == 0);
-        CHECK(cpt::wait_child(kid) == -SIGKILL);
+        sigkill_a_holder(s, *r);
         int handler_calls = 0;
         r->set_owner_death_handler([&](mpsync::recursive_mutex &) { handler_calls++; });
         for (int i = 0; i < 3; i++) {  // nobody repairs: every holder is told

@@ -260,6 +260,23 @@ impl Drop for Holder {
     }
 }
 
+/// `mpsync acquire NAME --take-over -- sh -c 'echo owner_dead=$MPSYNC_OWNER_DEAD'` on
+/// a lock whose owner died: it succeeds, and the command is told.
+fn take_over_with_a_command_that_is_told(name: &str) -> Output {
+    let o = mpsync(&[
+        "acquire",
+        name,
+        "--take-over",
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    o
+}
+
 fn create(kind: &str, name: &str, extra: &[&str]) {
     let mut args = vec!["create", kind, name];
     args.extend_from_slice(extra);
@@ -398,17 +415,7 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
         stdout(&o)
     );
     // `acquire --take-over` takes it over and tells the command.
-    let o = mpsync(&[
-        "acquire",
-        &name,
-        "--take-over",
-        "--",
-        "sh",
-        "-c",
-        "echo owner_dead=$MPSYNC_OWNER_DEAD",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    let o = take_over_with_a_command_that_is_told(&name);
     assert!(stderr(&o).contains("previous owner died"));
     let v = show_json(&name, 0);
     assert_eq!(v["health"], "ok");
@@ -2359,17 +2366,7 @@ fn a_sticky_rlock_stays_owner_dead_until_a_repair() {
     let o = mpsync(&["acquire", &name, "--take-over", "--", "false"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(show_json(&name, 0)["state"]["inconsistent"], true);
-    let o = mpsync(&[
-        "acquire",
-        &name,
-        "--take-over",
-        "--",
-        "sh",
-        "-c",
-        "echo owner_dead=$MPSYNC_OWNER_DEAD",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    let o = take_over_with_a_command_that_is_told(&name);
     let v = show_json(&name, 0);
     assert_eq!(
         (v["health"].clone(), v["state"]["inconsistent"].clone()),
