@@ -549,8 +549,7 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
  * A creator killed at any point leaves nothing behind (the object is built in an
  * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name, bad flags
+ * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name, bad flags
  * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
  * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
  * `MP_ENOMEM`, `MP_ESYS`.
@@ -744,8 +743,7 @@ mp_status mp_rlock_new_sticky(struct mp_rlock_t **lock_out);
  * `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
  * existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1025,8 +1023,7 @@ mp_status mp_sem_new_ex(uint32_t value, uint32_t max_value, uint32_t sem_flags, 
  * `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
  * but used only when this call creates the semaphore.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1039,8 +1036,7 @@ mp_status mp_sem_open(const char *name, uint32_t flags, uint32_t mode, uint32_t 
  * flavour is part of the object: opening an existing semaphore of the other flavour
  * (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1217,8 +1213,7 @@ mp_status mp_cond_new(struct mp_cond_t **cond_out);
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
  * lock that goes with it is a separate object (open it by its own name).
  *
- * Returns `MP_OK` (and writes `*cond_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1395,8 +1390,7 @@ mp_status mp_event_new(struct mp_event_t **event_out);
  * Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
  *
- * Returns `MP_OK` (and writes `*event_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*event_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1538,8 +1532,7 @@ mp_status mp_barrier_new(uint32_t parties, struct mp_barrier_t **barrier_out);
  * guarantee. `parties` is checked always but used only when this call creates the
  * barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
  *
- * Returns `MP_OK` (and writes `*barrier_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`,
+ * Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
  * `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1796,8 +1789,7 @@ mp_status mp_array_new(mp_type type, size_t length, bool with_lock, struct mp_ar
  * such an array (wrong size, truncated, another object, foreign data) is
  * `MP_EBADOBJ`; its size is checked before it is mapped.
  *
- * Returns `MP_OK` (and writes `*arr_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name/flags/mode,
+ * Returns `MP_OK` (and writes `*arr_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name/flags/mode,
  * unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
  * (also when `/dev/shm` has no room), `MP_ESYS`.
  *
@@ -1992,8 +1984,7 @@ typedef struct mp_shm_t mp_shm_t;
  * every recompiled caller pass its size as the mode and its mode as the size
  * without a compiler warning.
  *
- * Returns `MP_OK` (and writes `*shm_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
- * `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+ * Returns `MP_OK` (and writes `*shm_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL `shm_out`, NULL `name`
  * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
  * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
  * without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),

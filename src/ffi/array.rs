@@ -136,8 +136,7 @@ pub unsafe extern "C" fn mp_array_new(
 /// such an array (wrong size, truncated, another object, foreign data) is
 /// `MP_EBADOBJ`; its size is checked before it is mapped.
 ///
-/// Returns `MP_OK` (and writes `*arr_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL, bad name/flags/mode,
+/// Returns `MP_OK` (and writes `*arr_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name/flags/mode,
 /// unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
 /// (also when `/dev/shm` has no room), `MP_ESYS`.
 ///

@@ -94,8 +94,7 @@ pub unsafe extern "C" fn mp_barrier_new(
 /// guarantee. `parties` is checked always but used only when this call creates the
 /// barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
 ///
-/// Returns `MP_OK` (and writes `*barrier_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`,
+/// Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
 /// `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

@@ -131,8 +131,7 @@ pub unsafe extern "C" fn mp_rlock_new_sticky(lock_out: *mut *mut mp_rlock_t) -> 
 /// `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
 /// existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
 ///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

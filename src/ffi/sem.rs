@@ -222,8 +222,7 @@ pub unsafe extern "C" fn mp_sem_new_ex(
 /// `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
 /// but used only when this call creates the semaphore.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -245,8 +244,7 @@ pub unsafe extern "C" fn mp_sem_open(
 /// flavour is part of the object: opening an existing semaphore of the other flavour
 /// (with or without `MP_CREATE`) is `MP_EBADOBJ`, as another type would be.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

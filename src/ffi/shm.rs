@@ -62,8 +62,7 @@ fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
 /// every recompiled caller pass its size as the mode and its mode as the size
 /// without a compiler warning.
 ///
-/// Returns `MP_OK` (and writes `*shm_out`), `MP_CREATED` (as `MP_OK`, when `flags` has
-/// `MP_REPORT_CREATED` and this call created the object), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+/// Returns `MP_OK` (and writes `*shm_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL `shm_out`, NULL `name`
 /// without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
 /// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
 /// without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
