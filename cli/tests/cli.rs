@@ -2366,7 +2366,7 @@ fn a_sticky_rlock_stays_owner_dead_until_a_repair() {
     let o = mpsync(&["acquire", &name, "--take-over", "--", "false"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(show_json(&name, 0)["state"]["inconsistent"], true);
-    let o = take_over_with_a_command_that_is_told(&name);
+    take_over_with_a_command_that_is_told(&name);
     let v = show_json(&name, 0);
     assert_eq!(
         (v["health"].clone(), v["state"]["inconsistent"].clone()),
