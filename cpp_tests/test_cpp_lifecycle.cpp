@@ -409,7 +409,8 @@ TEST(exceptions_name_the_object_and_the_reason) {
 
     std::string name = cpt::name("why");
     CHECK_CONTAINS(WHAT_OF(mpsync::mutex::open(name.c_str(), mpsync::open_flags{64}), MP_EINVAL),
-                   "flags have unknown bits 0x40 (only MP_CREATE, MP_EXCL and MP_ANY_OWNER exist)");
+                   "flags have unknown bits 0x40 (only MP_CREATE, MP_EXCL, MP_ANY_OWNER and MP_REPORT_CREATED "
+                   "exist, and MP_RLOCK_STICKY for an RLock)");
     CHECK_CONTAINS(WHAT_OF(mpsync::event::open(name.c_str(), mpsync::open_existing), MP_ENOENT),
                    "mpsync::event \"" + name + "\": open (mp_event_open): open_existing does not create it "
                    "(open_or_create or create_only would): MP_ENOENT: no object of that name");

@@ -1064,9 +1064,10 @@ public:
         mp_rlock_t *p = nullptr;
         mp_status st = mp_rlock_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
         if (st != MP_OK && st != MP_CREATED) {
-            detail::call_args where = detail::call_args::named(name, flags, mode);
-            if (flags.bits & std::uint32_t(MP_RLOCK_STICKY))
-                where.mismatch = "an object of another kind, or a plain (not sticky) RLock";
+            // The RLock's own bit is no problem of the flags (detail::flags_problem).
+            const std::uint32_t sticky_bit = flags.bits & std::uint32_t(MP_RLOCK_STICKY);
+            detail::call_args where = detail::call_args::named(name, open_flags{flags.bits & ~sticky_bit}, mode);
+            if (sticky_bit) where.mismatch = "an object of another kind, or a plain (not sticky) RLock";
             detail::creation_failed(st, &type_name, "open", "mp_rlock_open", where);
         }
         recursive_mutex made(p, detail::ownership::handle, std::move(kept));
