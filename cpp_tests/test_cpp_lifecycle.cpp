@@ -409,7 +409,8 @@ TEST(exceptions_name_the_object_and_the_reason) {
 
     std::string name = cpt::name("why");
     CHECK_CONTAINS(WHAT_OF(mpsync::mutex::open(name.c_str(), mpsync::open_flags{64}), MP_EINVAL),
-                   "flags have unknown bits 0x40 (only MP_CREATE, MP_EXCL and MP_ANY_OWNER exist)");
+                   "flags have unknown bits 0x40 (only MP_CREATE, MP_EXCL, MP_ANY_OWNER and MP_REPORT_CREATED "
+                   "exist, and MP_RLOCK_STICKY for an RLock)");
     CHECK_CONTAINS(WHAT_OF(mpsync::event::open(name.c_str(), mpsync::open_existing), MP_ENOENT),
                    "mpsync::event \"" + name + "\": open (mp_event_open): open_existing does not create it "
                    "(open_or_create or create_only would): MP_ENOENT: no object of that name");
@@ -570,6 +571,77 @@ TEST(shared_memory_bytes) {
     shm.close();
     CHECK(!shm);
     CHECK_THROWS_STATUS(mpsync::shared_memory::open(name.c_str()), MP_ENOENT);
+}
+
+// created(): whether the call that made the wrapper created the object (open() passes
+// MP_REPORT_CREATED); of concurrent creators of one name exactly one is told so.
+TEST(open_tells_whether_it_created) {
+    std::string prefix = cpt::name("created-");
+    auto n = [&](const char *tag) { return prefix + tag; };
+    {
+        auto m = mpsync::mutex::open(n("lock").c_str());
+        auto m2 = mpsync::mutex::open(n("lock").c_str());
+        CHECK(m.created() && !m2.created());
+        auto moved = std::move(m);
+        CHECK(moved.created());
+        auto r = mpsync::recursive_mutex::open(n("rlock").c_str(), mpsync::create_only);
+        CHECK(r.created() && !mpsync::recursive_mutex::open(n("rlock").c_str(), mpsync::open_existing).created());
+        CHECK(mpsync::semaphore::open(n("sem").c_str(), mpsync::open_or_create, 0, 1).created());
+        CHECK(!mpsync::semaphore::open(n("sem").c_str(), mpsync::open_or_create, 0, 1).created());
+        CHECK(mpsync::counting_semaphore<4>::open(n("csem").c_str(), mpsync::open_or_create, 0, 2).created());
+        CHECK(!mpsync::counting_semaphore<4>::open(n("csem").c_str(), mpsync::open_or_create, 0, 2).created());
+        CHECK(mpsync::condition_variable::open(n("cond").c_str()).created());
+        CHECK(!mpsync::condition_variable::open(n("cond").c_str()).created());
+        CHECK(mpsync::event::open(n("event").c_str()).created());
+        CHECK(!mpsync::event::open(n("event").c_str()).created());
+        CHECK(mpsync::barrier::open(n("barrier").c_str(), mpsync::open_or_create, 0, 2).created());
+        CHECK(!mpsync::barrier::open(n("barrier").c_str(), mpsync::open_or_create, 0, 2).created());
+        auto a = mpsync::shared_array<int>::open(n("array").c_str(), mpsync::open_or_create, 0, 3);
+        CHECK(a.created() && !mpsync::shared_array<int>::open(n("array").c_str(), mpsync::open_or_create, 0, 3).created());
+        auto shm = mpsync::shared_memory::open(n("shm").c_str(), mpsync::open_or_create, 4096);
+        CHECK(shm.created() && !mpsync::shared_memory::open(n("shm").c_str()).created());
+        // Anonymous objects are made by their call; in-place ones and views are not.
+        CHECK(mpsync::mutex().created() && mpsync::shared_array<int>(2).created());
+        CHECK(mpsync::shared_memory::create(4096).created());
+        mp_lock_t storage;
+        auto in_place = mpsync::mutex::init(storage);
+        CHECK(!in_place.created() && !mpsync::mutex::attach(storage).created());
+    }
+    for (const char *tag : {"lock", "rlock", "sem", "csem", "cond", "event", "barrier", "array", "shm"})
+        mpsync::unlink(n(tag).c_str());
+
+    // Concurrent creators: forked processes released together, one name per round.
+    constexpr int kProcs = 6;
+    for (int round = 0; round < 5; round++) {
+        std::string name = n("race-") + std::to_string(round);
+        int gate[2], report[2];
+        CHECK(pipe(gate) == 0 && pipe(report) == 0);
+        pid_t kids[kProcs];
+        for (int i = 0; i < kProcs; i++) {
+            kids[i] = fork();
+            CHECK(kids[i] >= 0);
+            if (kids[i] == 0) {
+                close(gate[1]);
+                char c;
+                while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+                char created = mpsync::recursive_mutex::open(name.c_str()).created() ? 'c' : 'o';
+                _exit(write(report[1], &created, 1) == 1 ? 0 : 1);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);  // everyone opens now
+        close(report[1]);
+        int created = 0;
+        for (int i = 0; i < kProcs; i++) {
+            char c = 0;
+            CHECK(read(report[0], &c, 1) == 1);
+            created += c == 'c';
+        }
+        close(report[0]);
+        for (pid_t kid : kids) CHECK(cpt::wait_child(kid) == 0);
+        CHECK(created == 1);
+        mpsync::unlink(name.c_str());
+    }
 }
 
 }  // namespace

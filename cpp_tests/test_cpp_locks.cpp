@@ -187,6 +187,20 @@ TEST(deadline_is_kept_across_eintr) {
     cpt::wait_child(kid);
 }
 
+// A fork()ed child locks `r`, says so through `s->ready`, and is SIGKILLed holding it.
+void sigkill_a_holder(shared_locks *s, mpsync::recursive_mutex &r) {
+    __atomic_store_n(&s->ready, 0, __ATOMIC_SEQ_CST);
+    pid_t kid = cpt::fork_child([&] {
+        r.lock();
+        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
+        pause();
+        return 0;
+    });
+    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
+    CHECK(kill(kid, SIGKILL) == 0);
+    CHECK(cpt::wait_child(kid) == -SIGKILL);
+}
+
 // Owner death through std::lock_guard: a child holding the RLock is SIGKILLed; the
 // parent's lock_guard gets the lock, owner_died() tells that thread (and only it), the
 // handler ran with the lock held, and the record ends with the last release.
@@ -239,17 +253,8 @@ TEST(owner_death_through_lock_guard_after_sigkill) {
     CHECK(handler_calls == 1);
 
     // The explicit call returns it as a result.
-    __atomic_store_n(&s->ready, 0, __ATOMIC_SEQ_CST);
-    kid = cpt::fork_child([&] {
-        auto view = mpsync::recursive_mutex::attach(s->rlock);
-        view.lock();
-        __atomic_store_n(&s->ready, 1, __ATOMIC_SEQ_CST);
-        pause();
-        return 0;
-    });
-    while (!__atomic_load_n(&s->ready, __ATOMIC_SEQ_CST)) usleep(1000);
-    kill(kid, SIGKILL);
-    cpt::wait_child(kid);
+    auto holder_view = mpsync::recursive_mutex::attach(s->rlock);
+    sigkill_a_holder(s, holder_view);
     auto view = mpsync::recursive_mutex::attach(s->rlock);  // no handler on this wrapper
     CHECK(view.acquire() == mpsync::acquire_status::owner_dead);
     CHECK(view.acquire() == mpsync::acquire_status::acquired);  // re-entry: level 2
@@ -290,6 +295,41 @@ TEST(owner_death_is_told_to_exactly_one_of_many_threads) {
         CHECK(entered.load() == 200);
         CHECK(told.load() == 1);
     }
+}
+
+// A sticky recursive_mutex (mpsync::sticky): after its owner was SIGKILLed, every
+// lock() reports the death (owner_died(), the handler) until a holder calls
+// mark_consistent(); the anonymous, in-place and named factories all make one.
+TEST(sticky_reports_owner_death_until_marked_consistent) {
+    auto *s = cpt::shared<shared_locks>();
+    std::string name = cpt::name("sticky");
+    auto named = mpsync::recursive_mutex::open(name.c_str(), mpsync::create_only, 0, mpsync::sticky);
+    CHECK(named.created());
+    auto plain_name = cpt::name("sticky-plain");
+    auto plain = mpsync::recursive_mutex::open(plain_name.c_str(), mpsync::create_only);
+    CHECK_THROWS_STATUS(mpsync::recursive_mutex::open(plain_name.c_str(), mpsync::open_existing, 0, mpsync::sticky),
+                        MP_EBADOBJ);
+    mpsync::recursive_mutex anonymous(mpsync::sticky);
+    auto in_place = mpsync::recursive_mutex::init(s->rlock, mpsync::sticky);
+    for (mpsync::recursive_mutex *r : {&anonymous, &in_place, &named}) {
+        sigkill_a_holder(s, *r);
+        int handler_calls = 0;
+        r->set_owner_death_handler([&](mpsync::recursive_mutex &) { handler_calls++; });
+        for (int i = 0; i < 3; i++) {  // nobody repairs: every holder is told
+            std::lock_guard<mpsync::recursive_mutex> g(*r);
+            CHECK(r->owner_died());
+        }
+        CHECK(handler_calls == 3);
+        std::thread([&] { CHECK(r->acquire() == mpsync::acquire_status::owner_dead); r->unlock(); }).join();
+        {
+            std::lock_guard<mpsync::recursive_mutex> g(*r);
+            r->mark_consistent();  // repaired
+        }
+        std::lock_guard<mpsync::recursive_mutex> g(*r);
+        CHECK(!r->owner_died() && handler_calls == 4);
+    }
+    mpsync::unlink(name.c_str());
+    mpsync::unlink(plain_name.c_str());
 }
 
 // try_lock() also reports owner death (through owner_died()).

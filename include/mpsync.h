@@ -106,6 +106,16 @@ extern "C" {
 #define MP_ANY_OWNER 16
 
 /**
+ * `flags` bit for every `*_open` (`mp_shm_open` included): report whether this call
+ * created the object. With it, an open that creates the object (possible only with
+ * `MP_CREATE`) returns `MP_CREATED` instead of `MP_OK`; one that opens an existing
+ * object still returns `MP_OK`. Of processes that open one name with `MP_CREATE` at
+ * the same time, exactly one gets `MP_CREATED`. Test success with `st >= 0` or
+ * `st == MP_OK || st == MP_CREATED`. Without the bit, no call returns `MP_CREATED`.
+ */
+#define MP_REPORT_CREATED 32
+
+/**
  * `timeout_ms` value that waits forever (any negative value does).
  */
 #define MP_FOREVER -1
@@ -532,7 +542,8 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
 /**
  * Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
  * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
- * `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+ * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+ * `mode`: permission bits for a created object (0 means 0600).
  * Unrelated processes in any language that open the same name share the lock. Many
  * processes creating the same name at once all get the same, fully initialised lock.
  * An existing object whose file belongs to another user than the caller's effective
@@ -540,7 +551,7 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
  * A creator killed at any point leaves nothing behind (the object is built in an
  * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
+ * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name, bad flags
  * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
  * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
  * `MP_ENOMEM`, `MP_ESYS`.
@@ -637,6 +648,15 @@ mp_status mp_lock_is_locked(const struct mp_lock_t *lock, bool *locked_out);
 #define MP_RLOCK_ALIGN 8
 
 /**
+ * `flags` bit of `mp_rlock_open` only: the RLock is *sticky*. One that this call
+ * creates is made sticky (as by `mp_rlock_init_sticky`), and an existing RLock that is
+ * not sticky is refused with `MP_EBADOBJ`. Without the bit, `mp_rlock_open` opens an
+ * RLock of either mode (the mode is chosen by its creator). Any other `*_open` refuses
+ * the bit (`MP_EINVAL`).
+ */
+#define MP_RLOCK_STICKY 64
+
+/**
  * A recursive lock owned by one thread of one process. If the owner dies holding it
  * (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
  * memory, like `mp_lock_t`.
@@ -668,6 +688,23 @@ int32_t mp_robust_mode(void);
 mp_status mp_rlock_init(struct mp_rlock_t *lock);
 
 /**
+ * Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
+ * Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
+ * acquisition returns `MP_OWNER_DEAD` (with the lock acquired; re-entries, a
+ * Condition's re-acquire included) until a thread that holds it calls
+ * `mp_rlock_mark_consistent`; a holder that releases without calling it leaves the
+ * lock so. So the report cannot be lost to an acquirer that does not repair (a
+ * plain RLock tells the next acquirer only). The lock of a synchronized array is
+ * sticky too.
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+ */
+mp_status mp_rlock_init_sticky(struct mp_rlock_t *lock);
+
+/**
  * Ends an RLock made by `mp_rlock_init`.
  *
  * Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
@@ -693,10 +730,22 @@ mp_status mp_rlock_destroy(struct mp_rlock_t *lock);
 mp_status mp_rlock_new(struct mp_rlock_t **lock_out);
 
 /**
- * Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
- * for `flags`, `mode` and the race-free creation guarantee.
+ * `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
  *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `lock_out` is NULL or writable.
+ */
+mp_status mp_rlock_new_sticky(struct mp_rlock_t **lock_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
+ * for `flags`, `mode` and the race-free creation guarantee. `flags` may also have
+ * `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
+ * existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
+ *
+ * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -727,10 +776,10 @@ mp_status mp_rlock_close(struct mp_rlock_t *lock);
  * `mp_lock_acquire`.
  *
  * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
- * repair the protected data; the lock works normally afterwards. For the lock of a
- * synchronized array (`mp_array_get_lock`), every acquisition, re-entries included,
- * returns `MP_OWNER_DEAD` until an owner calls `mp_rlock_mark_consistent` or
- * `mp_array_mark_consistent`),
+ * repair the protected data; the lock works normally afterwards. For a sticky RLock
+ * (`mp_rlock_init_sticky`) and the lock of a synchronized array (`mp_array_get_lock`),
+ * every acquisition, re-entries included, returns `MP_OWNER_DEAD` until an owner calls
+ * `mp_rlock_mark_consistent` (or `mp_array_mark_consistent`)),
  * `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
  * its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
  *
@@ -790,9 +839,11 @@ mp_status mp_rlock_is_locked(const struct mp_rlock_t *lock, bool *locked_out);
 
 /**
  * Declares the data guarded by the lock repaired: ends the "inconsistent" state that
- * an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
- * that later acquisitions return `MP_OK` again. For any other RLock it only checks
- * ownership (their `MP_OWNER_DEAD` is reported once, to the next acquirer).
+ * an owner's death leaves on a sticky RLock (`mp_rlock_init_sticky`,
+ * `mp_rlock_new_sticky`, `MP_RLOCK_STICKY`) or the lock of a synchronized array
+ * (`mp_array_get_lock`), so that later acquisitions return `MP_OK` again. For any other
+ * RLock it only checks ownership (their `MP_OWNER_DEAD` is reported once, to the next
+ * acquirer).
  *
  * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
  * `MP_EINVAL`, `MP_EBADOBJ`.
@@ -910,7 +961,7 @@ mp_status mp_sem_new(uint32_t value, uint32_t max_value, struct mp_sem_t **sem_o
  * but used only when this call creates the semaphore. An undo semaphore
  * (`mp_sem_undo_t`) of that name is `MP_EBADOBJ`, as another type would be.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1040,7 +1091,7 @@ mp_status mp_sem_undo_new(uint32_t value, uint32_t max_value, struct mp_sem_undo
  * always but used only when this call creates it. A plain semaphore (`mp_sem_t`) of
  * that name is `MP_EBADOBJ`, as another type would be.
  *
- * Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1200,7 +1251,7 @@ mp_status mp_cond_new(struct mp_cond_t **cond_out);
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
  * lock that goes with it is a separate object (open it by its own name).
  *
- * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1377,7 +1428,7 @@ mp_status mp_event_new(struct mp_event_t **event_out);
  * Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
  * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
  *
- * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+ * Returns `MP_OK` (and writes `*event_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
  * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1519,7 +1570,7 @@ mp_status mp_barrier_new(uint32_t parties, struct mp_barrier_t **barrier_out);
  * guarantee. `parties` is checked always but used only when this call creates the
  * barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
  *
- * Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL`, `MP_ENOENT`,
+ * Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
  * `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
@@ -1776,7 +1827,7 @@ mp_status mp_array_new(mp_type type, size_t length, bool with_lock, struct mp_ar
  * such an array (wrong size, truncated, another object, foreign data) is
  * `MP_EBADOBJ`; its size is checked before it is mapped.
  *
- * Returns `MP_OK` (and writes `*arr_out`), `MP_EINVAL` (NULL, bad name/flags/mode,
+ * Returns `MP_OK` (and writes `*arr_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name/flags/mode,
  * unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
  * (also when `/dev/shm` has no room), `MP_ESYS`.
  *
@@ -1971,7 +2022,7 @@ typedef struct mp_shm_t mp_shm_t;
  * every recompiled caller pass its size as the mode and its mode as the size
  * without a compiler warning.
  *
- * Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+ * Returns `MP_OK` (and writes `*shm_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL `shm_out`, NULL `name`
  * without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
  * `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
  * without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
@@ -2046,6 +2097,13 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
  * inconsistent. The lock works normally afterwards (no poisoning).
  */
 #define MP_OWNER_DEAD 2
+
+/**
+ * An `mp_*_open` with `MP_REPORT_CREATED` in its flags created the object (and wrote
+ * the out-parameter): success, like `MP_OK`, which such an open returns when it found
+ * the object existing. Without `MP_REPORT_CREATED` no call returns it.
+ */
+#define MP_CREATED 3
 
 /**
  * Invalid argument: NULL, bad name, bad flags, bad type code, value > max.

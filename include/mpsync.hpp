@@ -143,6 +143,7 @@ enum class errc : std::int32_t {
     ok = MP_OK,
     timeout = MP_TIMEOUT,
     owner_dead = MP_OWNER_DEAD,
+    created = MP_CREATED,
     einval = MP_EINVAL,
     ebadobj = MP_EBADOBJ,
     enotowner = MP_ENOTOWNER,
@@ -379,13 +380,15 @@ inline std::string name_problem(const char *name) {
 
 // Why `flags` are refused by *_open, or "".
 inline std::string flags_problem(std::uint32_t flags) {
-    const std::uint32_t known = std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL) | std::uint32_t(MP_ANY_OWNER);
+    const std::uint32_t known = std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL) | std::uint32_t(MP_ANY_OWNER) |
+                                std::uint32_t(MP_REPORT_CREATED);
     std::string problems;
     if (flags & ~known) {
         char hex[16];
         std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(flags & ~known));
         append_problem(problems, std::string("flags have unknown bits ") + hex +
-                                     " (only MP_CREATE, MP_EXCL and MP_ANY_OWNER exist)");
+                                     " (only MP_CREATE, MP_EXCL, MP_ANY_OWNER and MP_REPORT_CREATED exist, and "
+                                     "MP_RLOCK_STICKY for an RLock)");
     }
     if ((flags & (std::uint32_t(MP_CREATE) | std::uint32_t(MP_EXCL))) == std::uint32_t(MP_EXCL))
         append_problem(problems, "MP_EXCL without MP_CREATE means nothing (create_only is MP_CREATE | MP_EXCL)");
@@ -716,6 +719,7 @@ public:
     object(object &&other) noexcept
         : p_(std::exchange(other.p_, nullptr)),
           name_(std::move(other.name_)),
+          created_(other.created_),
           own_(std::exchange(other.own_, ownership::none)),
           pid_(other.pid_) {}
     object &operator=(object &&other) noexcept {
@@ -725,6 +729,7 @@ public:
             name_ = std::move(other.name_);
             own_ = std::exchange(other.own_, ownership::none);
             pid_ = other.pid_;
+            created_ = other.created_;
         }
         return *this;
     }
@@ -734,6 +739,11 @@ public:
     C *native_handle() const noexcept { return p_; }
     /// Whether this wrapper refers to an object (false only after a move or close()).
     explicit operator bool() const noexcept { return p_ != nullptr; }
+    /// Whether the call that made this wrapper created the object: true for open()
+    /// when the name held no object (of concurrent creators exactly one is told so:
+    /// MP_REPORT_CREATED / MP_CREATED) and for a new anonymous object; false for open()
+    /// of an existing object, init() and attach().
+    bool created() const noexcept { return created_; }
 
     /// Ends the object now: mp_T_destroy (in place, in the process that made it),
     /// mp_T_close (anonymous or named), or nothing (a view). Throws mpsync::error on
@@ -768,10 +778,12 @@ public:
     static Derived open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         C *p = nullptr;
-        mp_status st = Ops::open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
+        mp_status st = Ops::open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             creation_failed(st, &Derived::type_name, "open", Ops::open_name, call_args::named(name, flags, mode));
-        return Derived(p, ownership::handle, std::move(kept));
+        Derived made(p, ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
 
     /// Removes the name (mp_unlink); throws mpsync::error naming this type, the name
@@ -785,7 +797,8 @@ protected:
     // value from the caller, which builds it before the C call, so that nothing can
     // fail between making the C object and owning it.
     object(C *p, ownership own, std::string name = std::string()) noexcept
-        : p_(p), name_(std::move(name)), own_(own), pid_(own == ownership::in_place ? ::getpid() : 0) {}
+        : p_(p), name_(std::move(name)), created_(own == ownership::handle && name_.empty()), own_(own),
+          pid_(own == ownership::in_place ? ::getpid() : 0) {}
 
     // "mpsync::mutex \"/jobs\"", "mpsync::event (anonymous)", ...: how messages name
     // this object.
@@ -843,6 +856,8 @@ protected:
 
     C *p_ = nullptr;
     std::string name_;
+    // Set by the factories that made the object (see created()).
+    bool created_ = false;
 
 private:
     mp_status end() noexcept {
@@ -1038,37 +1053,60 @@ private:
 // recursive_mutex: multiprocessing.RLock (mp_rlock_t)
 // ======================================================================================
 
+/// Tag of the sticky recursive_mutex factories (mp_rlock_init_sticky,
+/// mp_rlock_new_sticky, MP_RLOCK_STICKY): after an owner died holding the lock, every
+/// acquisition reports it (owner_died(), the owner-death handler, acquire_status::
+/// owner_dead) until a holder calls mark_consistent().
+struct sticky_t {
+    explicit sticky_t() = default;
+};
+/// The tag value: `mpsync::recursive_mutex(mpsync::sticky)`.
+inline constexpr sticky_t sticky{};
+
 /// A recursive lock owned by one thread of one process, which reports the death of its
 /// owner (see "Owner death" at the top of this file). Lockable and TimedLockable.
 class recursive_mutex : public detail::object<recursive_mutex, mp_rlock_t, detail::rlock_ops> {
 public:
     /// A new anonymous RLock, usable at once like std::recursive_mutex and inherited by
     /// fork()ed children (mp_rlock_new). Throws mpsync::error (errc::enomem).
-    recursive_mutex() : object(new_anonymous(), detail::ownership::handle) {}
+    recursive_mutex() : object(new_anonymous(false), detail::ownership::handle) {}
+    /// A new anonymous sticky RLock (mp_rlock_new_sticky; see sticky_t).
+    explicit recursive_mutex(sticky_t) : object(new_anonymous(true), detail::ownership::handle) {}
     recursive_mutex(recursive_mutex &&) noexcept = default;
     recursive_mutex &operator=(recursive_mutex &&) noexcept = default;
 
-    static recursive_mutex init(mp_rlock_t &storage) {
-        mp_status st = mp_rlock_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_rlock_init",
-                                    detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
-        return recursive_mutex(&storage, detail::ownership::in_place);
+    static recursive_mutex init(mp_rlock_t &storage) { return init_with(storage, &mp_rlock_init, "mp_rlock_init"); }
+    /// In place, sticky (mp_rlock_init_sticky; see sticky_t).
+    static recursive_mutex init(mp_rlock_t &storage, sticky_t) {
+        return init_with(storage, &mp_rlock_init_sticky, "mp_rlock_init_sticky");
     }
     static recursive_mutex attach(mp_rlock_t &lock) noexcept {
         return recursive_mutex(&lock, detail::ownership::view);
     }
     /// The same as the default constructor.
     static recursive_mutex anonymous() { return recursive_mutex(); }
+    static recursive_mutex anonymous(sticky_t) { return recursive_mutex(sticky); }
+    /// The named sticky RLock `name` (mp_rlock_open with MP_RLOCK_STICKY): created
+    /// sticky, and an existing RLock that is not sticky throws errc::ebadobj. The plain
+    /// open() opens either mode.
+    static recursive_mutex open(const char *name, open_flags flags, std::uint32_t mode, sticky_t) {
+        return open(name, flags | open_flags{MP_RLOCK_STICKY}, mode);
+    }
     static recursive_mutex open(const char *name, open_flags flags = open_or_create,
                                 std::uint32_t mode = 0) {
         std::string kept = name ? name : "";
         mp_rlock_t *p = nullptr;
-        mp_status st = mp_rlock_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", "mp_rlock_open",
-                                    detail::call_args::named(name, flags, mode));
-        return recursive_mutex(p, detail::ownership::handle, std::move(kept));
+        mp_status st = mp_rlock_open(name, flags.bits | MP_REPORT_CREATED, mode, &p);
+        if (st != MP_OK && st != MP_CREATED) {
+            // The RLock's own bit is no problem of the flags (detail::flags_problem).
+            const std::uint32_t sticky_bit = flags.bits & std::uint32_t(MP_RLOCK_STICKY);
+            detail::call_args where = detail::call_args::named(name, open_flags{flags.bits & ~sticky_bit}, mode);
+            if (sticky_bit) where.mismatch = "an object of another kind, or a plain (not sticky) RLock";
+            detail::creation_failed(st, &type_name, "open", "mp_rlock_open", where);
+        }
+        recursive_mutex made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::recursive_mutex"; }
@@ -1128,9 +1166,10 @@ public:
     /// threads never see or change it.
     bool owner_died() const noexcept { return detail::owner_death_recorded(p_); }
 
-    /// Declares the guarded data repaired (mp_rlock_mark_consistent). For the lock of a
-    /// shared_array, owner death stays reported to every acquisition until an owner calls
-    /// this; for any other RLock it only checks ownership. Throws mpsync::error
+    /// Declares the guarded data repaired (mp_rlock_mark_consistent). For a sticky lock
+    /// (sticky_t) and the lock of a shared_array, owner death stays reported to every
+    /// acquisition until an owner calls this; for any other RLock it only checks
+    /// ownership. Throws mpsync::error
     /// (errc::enotowner) unless the calling thread holds the lock.
     void mark_consistent() { check(mp_rlock_mark_consistent(p_), "mark_consistent", "mp_rlock_mark_consistent"); }
 
@@ -1158,12 +1197,19 @@ private:
     friend class condition_variable;
     recursive_mutex(mp_rlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_rlock_t *new_anonymous() {
+    static mp_rlock_t *new_anonymous(bool sticky_mode) {
         mp_rlock_t *p = nullptr;
-        mp_status st = mp_rlock_new(&p);
+        mp_status st = sticky_mode ? mp_rlock_new_sticky(&p) : mp_rlock_new(&p);
         if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "create", "mp_rlock_new", detail::call_args::anonymous());
+            detail::creation_failed(st, &type_name, "create", sticky_mode ? "mp_rlock_new_sticky" : "mp_rlock_new",
+                                    detail::call_args::anonymous());
         return p;
+    }
+    static recursive_mutex init_with(mp_rlock_t &storage, mp_status (*init)(mp_rlock_t *), const char *c_call) {
+        mp_status st = init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", c_call, detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
+        return recursive_mutex(&storage, detail::ownership::in_place);
     }
     detail::timed_call<mp_rlock_t, &mp_rlock_acquire> call() const noexcept { return {p_}; }
     // MP_OK/MP_OWNER_DEAD: held. Everything else except MP_TIMEOUT throws.
@@ -1391,11 +1437,13 @@ public:
                              std::uint32_t max_value) {
         std::string kept = name ? name : "";
         mp_sem_t *p = nullptr;
-        mp_status st = mp_sem_open(name, flags.bits, mode, value, max_value, &p);
-        if (st != MP_OK)
+        mp_status st = mp_sem_open(name, flags.bits | MP_REPORT_CREATED, mode, value, max_value, &p);
+        if (st != MP_OK && st != MP_CREATED)
             creation_failed(st, &type_name, "open", "mp_sem_open",
                             call_args::named(name, flags, mode).semaphore(value, max_value, false));
-        return mp_semaphore(p, ownership::handle, std::move(kept));
+        mp_semaphore made(p, ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return Bounded ? "mpsync::bounded_semaphore" : "mpsync::semaphore"; }
@@ -1469,11 +1517,13 @@ public:
                                std::uint32_t max_value = MP_SEM_UNDO_VALUE_MAX) {
         std::string kept = name ? name : "";
         mp_sem_undo_t *p = nullptr;
-        mp_status st = mp_sem_undo_open(name, flags.bits, mode, value, max_value, &p);
-        if (st != MP_OK)
+        mp_status st = mp_sem_undo_open(name, flags.bits | MP_REPORT_CREATED, mode, value, max_value, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_sem_undo_open",
                                     detail::call_args::named(name, flags, mode).semaphore(value, max_value, true));
-        return undo_semaphore(p, detail::ownership::handle, std::move(kept));
+        undo_semaphore made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// Units the calling thread holds.
     std::uint32_t held() const {
@@ -1578,10 +1628,11 @@ private:
         std::uint32_t value = units(desired, "open", "mp_sem_open", where);
         std::string kept = name ? name : "";
         mp_sem_t *p = nullptr;
-        mp_status st = mp_sem_open(name, flags.bits, mode, value, bound, &p);
-        if (st != MP_OK)
+        mp_status st = mp_sem_open(name, flags.bits | MP_REPORT_CREATED, mode, value, bound, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_sem_open", where.semaphore(value, bound, false));
         counting_semaphore s(p, detail::ownership::handle, std::move(kept));
+        s.created_ = st == MP_CREATED;
         s.require_bound("open");  // an existing semaphore keeps its own bound
         return s;
     }
@@ -1787,11 +1838,13 @@ public:
     static barrier open(const char *name, open_flags flags, std::uint32_t mode, std::uint32_t parties) {
         std::string kept = name ? name : "";
         mp_barrier_t *p = nullptr;
-        mp_status st = mp_barrier_open(name, flags.bits, mode, parties, &p);
-        if (st != MP_OK)
+        mp_status st = mp_barrier_open(name, flags.bits | MP_REPORT_CREATED, mode, parties, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_barrier_open",
                                     detail::call_args::named(name, flags, mode).barrier(parties));
-        return barrier(p, detail::ownership::handle, std::move(kept));
+        barrier made(p, detail::ownership::handle, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::barrier"; }
@@ -1956,12 +2009,15 @@ public:
     using iterator = T *;
 
     /// A zeroed anonymous array of `n` elements, inherited by fork() (as anonymous()).
-    explicit shared_array(std::size_t n, bool with_lock = true) : shared_array(make(n, with_lock), std::string()) {}
+    explicit shared_array(std::size_t n, bool with_lock = true) : shared_array(make(n, with_lock), std::string()) {
+        created_ = true;
+    }
     shared_array(const shared_array &) = delete;
     shared_array &operator=(const shared_array &) = delete;
     shared_array(shared_array &&o) noexcept
         : p_(std::exchange(o.p_, nullptr)), data_(std::exchange(o.data_, nullptr)),
-          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)), name_(std::move(o.name_)) {
+          size_(std::exchange(o.size_, 0)), lock_(std::move(o.lock_)), name_(std::move(o.name_)),
+          created_(o.created_) {
         o.lock_.reset();
     }
     shared_array &operator=(shared_array &&o) noexcept {
@@ -1973,6 +2029,7 @@ public:
             lock_ = std::move(o.lock_);
             o.lock_.reset();
             name_ = std::move(o.name_);
+            created_ = o.created_;
         }
         return *this;
     }
@@ -1985,11 +2042,13 @@ public:
                              bool with_lock = true) {
         std::string kept = name ? name : "";
         mp_array_t *p = nullptr;
-        mp_status st = mp_array_open(name, flags.bits, mode, detail::type_code<value_type>::value, n, with_lock, &p);
-        if (st != MP_OK)
+        mp_status st = mp_array_open(name, flags.bits | MP_REPORT_CREATED, mode, detail::type_code<value_type>::value, n, with_lock, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_array_open",
                                     detail::call_args::named(name, flags, mode).array());
-        return shared_array(p, std::move(kept));
+        shared_array made(p, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// Removes the name (mp_unlink); see mpsync::unlink.
     static void unlink(const char *name) { detail::unlink_or_throw(type_name().c_str(), name); }
@@ -2051,6 +2110,9 @@ public:
 
     mp_array_t *native_handle() const noexcept { return p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
+    /// Whether the call that made this array created it: open() when the name held no
+    /// array (of concurrent creators exactly one: MP_CREATED), or a new anonymous array.
+    bool created() const noexcept { return created_; }
 
     /// Closes now; throws mpsync::error (e.g. errc::ebusy while this thread holds the
     /// lock) and then still owns the array.
@@ -2128,6 +2190,7 @@ private:
     std::size_t size_ = 0;
     std::optional<recursive_mutex> lock_;
     std::string name_;
+    bool created_ = false;
 };
 
 // ======================================================================================
@@ -2141,11 +2204,12 @@ class shared_memory {
 public:
     shared_memory(const shared_memory &) = delete;
     shared_memory &operator=(const shared_memory &) = delete;
-    shared_memory(shared_memory &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    shared_memory(shared_memory &&o) noexcept : p_(std::exchange(o.p_, nullptr)), created_(o.created_) {}
     shared_memory &operator=(shared_memory &&o) noexcept {
         if (this != &o) {
             close_quietly();
             p_ = std::exchange(o.p_, nullptr);
+            created_ = o.created_;
         }
         return *this;
     }
@@ -2155,11 +2219,13 @@ public:
     static shared_memory open(const char *name, open_flags flags = open_existing, std::size_t size = 0,
                               std::uint32_t mode = 0) {
         mp_shm_t *p = nullptr;
-        mp_status st = mp_shm_open(name, flags.bits, size, mode, &p);
-        if (st != MP_OK)
+        mp_status st = mp_shm_open(name, flags.bits | MP_REPORT_CREATED, size, mode, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_shm_open",
                                     detail::call_args::named(name, flags, mode).block(size));
-        return shared_memory(p);
+        shared_memory made(p);
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// A new block of `size` bytes under a fresh name (see name()).
     static shared_memory create(std::size_t size, std::uint32_t mode = 0) {
@@ -2192,6 +2258,9 @@ public:
         return n ? std::string(n) : std::string();
     }
     mp_shm_t *native_handle() const noexcept { return p_; }
+    /// Whether the call that made this wrapper created the block (create(), or open()
+    /// when the name held no block: of concurrent creators exactly one, MP_CREATED).
+    bool created() const noexcept { return created_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
     void close() {
         if (!p_) return;
@@ -2213,6 +2282,7 @@ private:
         p_ = nullptr;
     }
     mp_shm_t *p_ = nullptr;
+    bool created_ = false;
 };
 
 }  // namespace mpsync

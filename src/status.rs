@@ -11,8 +11,8 @@
 /// them element by element.
 macro_rules! status_table {
     ($($variant:ident = $code:literal, $name:literal, $message:literal;)*) => {
-        /// Outcome of a libmpsync call. `Ok`, `Timeout` and `OwnerDead` are outcomes
-        /// (non-negative); everything else is an error (negative).
+        /// Outcome of a libmpsync call. `Ok`, `Timeout`, `OwnerDead` and `Created` are
+        /// outcomes (non-negative); everything else is an error (negative).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(i32)]
         pub enum Status {
@@ -47,6 +47,7 @@ status_table! {
     Ok = 0, "MP_OK", "success";
     Timeout = 1, "MP_TIMEOUT", "not acquired before the deadline";
     OwnerDead = 2, "MP_OWNER_DEAD", "acquired, but the previous owner died while holding it; protected data may be inconsistent";
+    Created = 3, "MP_CREATED", "success: this call created the object";
     Inval = -1, "MP_EINVAL", "invalid argument";
     BadObj = -2, "MP_EBADOBJ", "memory does not hold a live object of this type and layout version";
     NotOwner = -3, "MP_ENOTOWNER", "the calling thread does not own the lock";
@@ -81,7 +82,7 @@ impl Status {
         core::str::from_utf8(&bytes[..bytes.len() - 1]).unwrap_or("MP_UNKNOWN")
     }
 
-    /// True for `Ok`, `Timeout` and `OwnerDead`.
+    /// True for the outcomes (`Ok`, `Timeout`, `OwnerDead`, `Created`).
     #[inline]
     pub const fn is_outcome(self) -> bool {
         (self as i32) >= 0
@@ -126,7 +127,7 @@ mod tests {
     #[test]
     fn outcomes_are_non_negative() {
         assert!(Status::Ok.is_outcome() && Status::Timeout.is_outcome());
-        assert!(Status::OwnerDead.is_outcome());
+        assert!(Status::OwnerDead.is_outcome() && Status::Created.is_outcome());
         assert!(!Status::Inval.is_outcome());
     }
 }

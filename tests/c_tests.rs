@@ -73,6 +73,8 @@ c_test!(test_sem_undo, 300);
 c_test!(test_sem_types, 60);
 c_test!(test_proc_evidence, 120);
 c_test!(test_oom, 300);
+c_test!(test_created, 120);
+c_test!(test_rlock_sticky, 180);
 
 fn header_compiles(cpp: bool, std: &str) {
     let file = format!(

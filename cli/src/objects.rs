@@ -68,6 +68,10 @@ pub enum ObjectCommand {
         /// come back when it dies, even by SIGKILL; only the holder releases them.
         #[arg(long)]
         undo: bool,
+        /// RLock: sticky (MP_RLOCK_STICKY): once an owner died holding it, every
+        /// acquirer gets MP_OWNER_DEAD until a holder marks it consistent.
+        #[arg(long)]
+        sticky: bool,
         /// Barrier: number of parties.
         #[arg(long, default_value_t = 2)]
         parties: u32,
@@ -100,7 +104,9 @@ pub enum ObjectCommand {
         any_owner: bool,
         /// Take an owner-death report: acquire an RLock whose owner died (or reclaim an
         /// undo semaphore's dead holders' units) and run CMD with MPSYNC_OWNER_DEAD=1,
-        /// which must repair. Without it, such a report is left to the next acquirer.
+        /// which must repair. For a sticky RLock, CMD's exit status 0 marks the repair
+        /// done (mark_consistent); any other leaves the lock reporting the death. Without
+        /// it, such a report is left to the next acquirer.
         #[arg(long)]
         take_over: bool,
         /// The command and its arguments.
@@ -273,6 +279,7 @@ pub fn run(cmd: ObjectCommand) -> i32 {
             value,
             max,
             undo,
+            sticky,
             parties,
             elem_type,
             length,
@@ -283,9 +290,14 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                 out::error("--undo applies to a semaphore only");
                 return exit::USAGE;
             }
+            if sticky && kind != CreateType::Rlock {
+                out::error("--sticky applies to an rlock only");
+                return exit::USAGE;
+            }
             let opts = OpenOptions::new().create(true).exclusive(excl).mode(mode);
             let r = match kind {
                 CreateType::Lock => Lock::open(&name, &opts).map(drop),
+                CreateType::Rlock if sticky => RLock::open_sticky(&name, &opts).map(drop),
                 CreateType::Rlock => RLock::open(&name, &opts).map(drop),
                 CreateType::Semaphore if undo => {
                     let max = max.unwrap_or(SEM_UNDO_VALUE_MAX);
@@ -464,7 +476,8 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         Held::UndoSem(s) => s.acquire_unguarded(deadline),
     });
     let owner_dead = match outcome {
-        Ok(Outcome::Ok) => false,
+        // `Created` is never an acquisition's; it is success like `Ok`.
+        Ok(Outcome::Ok | Outcome::Created) => false,
         Ok(Outcome::OwnerDead) if !args.take_over => {
             owner_death::hand_back(name, matches!(held, Held::UndoSem(_)))
         }
@@ -497,6 +510,15 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
             let _ignored = TerminalSignalsIgnored::new();
             child.wait()
         });
+    // The command was told, and succeeded: it repaired. A sticky RLock stops reporting
+    // the death (for a plain one this only checks that we hold it).
+    if let (true, Held::RLock(l), Ok(s)) = (owner_dead, &held, &status) {
+        if s.success() {
+            if let Err(e) = l.mark_consistent() {
+                out::error(&format!("{shown}: mark_consistent failed: {e}"));
+            }
+        }
+    }
     if let Err(e) = held.release() {
         out::error(&format!("{shown}: release failed: {e}"));
     }

@@ -27,7 +27,8 @@ fn owner_text(o: &Owner) -> String {
     format!("owner {pid}/{} {}", o.tid, o.liveness.as_str())
 }
 
-fn rlock_text(r: &RLockState) -> String {
+/// `mode`: say whether the lock is sticky (an array's lock always is: not said).
+fn rlock_text(r: &RLockState, mode: bool) -> String {
     let mut s = match r.owner {
         Some(o) => format!("locked, {}, level {}", owner_text(&o), r.count),
         None if r.died_mark => "free, owner died (next acquirer gets MP_OWNER_DEAD)".into(),
@@ -37,7 +38,11 @@ fn rlock_text(r: &RLockState) -> String {
         s.push_str(", waiters");
     }
     if r.inconsistent {
-        s.push_str(", inconsistent");
+        s.push_str(
+            ", inconsistent: repair pending (every acquirer gets MP_OWNER_DEAD until a holder marks it consistent)",
+        );
+    } else if mode && r.sticky {
+        s.push_str(", sticky");
     }
     s
 }
@@ -138,7 +143,7 @@ pub fn summary(info: &ObjectInfo) -> String {
             (true, false) => "locked".into(),
             (true, true) => "locked, waiters".into(),
         },
-        State::RLock(r) => rlock_text(r),
+        State::RLock(r) => rlock_text(r, true),
         &State::Sem { value, max_value } => {
             if max_value == mpsync::SEM_VALUE_MAX {
                 format!("value {value}")
@@ -167,7 +172,7 @@ pub fn summary(info: &ObjectInfo) -> String {
             ..
         } => {
             let lock = match lock {
-                Some(r) => format!(", lock {}", rlock_text(r)),
+                Some(r) => format!(", lock {}", rlock_text(r, false)),
                 None => ", raw".into(),
             };
             format!("'{}'[{length}]{lock}", *type_code as char)
@@ -379,6 +384,7 @@ fn rlock_json(r: &RLockState, cmds: &Commands) -> Value {
         "waiters": r.waiters,
         "owner_died_mark": r.died_mark,
         "inconsistent": r.inconsistent,
+        "sticky": r.sticky,
         "cross_namespace": r.cross_ns,
         "owner": r.owner.map(|o| {
             let (cmdline, cmdline_hex) = command_json(cmds.of(&o));

@@ -260,6 +260,23 @@ impl Drop for Holder {
     }
 }
 
+/// `mpsync acquire NAME --take-over -- sh -c 'echo owner_dead=$MPSYNC_OWNER_DEAD'` on
+/// a lock whose owner died: it succeeds, and the command is told.
+fn take_over_with_a_command_that_is_told(name: &str) -> Output {
+    let o = mpsync(&[
+        "acquire",
+        name,
+        "--take-over",
+        "--",
+        "sh",
+        "-c",
+        "echo owner_dead=$MPSYNC_OWNER_DEAD",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    o
+}
+
 fn create(kind: &str, name: &str, extra: &[&str]) {
     let mut args = vec!["create", kind, name];
     args.extend_from_slice(extra);
@@ -398,17 +415,7 @@ fn killed_holder_is_found_dead_and_recovered_or_cleaned() {
         stdout(&o)
     );
     // `acquire --take-over` takes it over and tells the command.
-    let o = mpsync(&[
-        "acquire",
-        &name,
-        "--take-over",
-        "--",
-        "sh",
-        "-c",
-        "echo owner_dead=$MPSYNC_OWNER_DEAD",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), "owner_dead=1");
+    let o = take_over_with_a_command_that_is_told(&name);
     assert!(stderr(&o).contains("previous owner died"));
     let v = show_json(&name, 0);
     assert_eq!(v["health"], "ok");
@@ -2318,6 +2325,59 @@ fn acquire_leaves_an_owner_death_report_to_the_application_unless_take_over() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(ran.exists());
     let _ = std::fs::remove_file(&ran);
+}
+
+/// A sticky RLock (`create rlock --sticky`) whose holder was SIGKILLed stays owner-dead
+/// through every acquirer that does not repair: `show` says a repair is pending, `acquire`
+/// refuses without --take-over, gc keeps it; `acquire --take-over` whose command fails
+/// leaves it so, and one whose command succeeds marks it consistent.
+#[test]
+fn a_sticky_rlock_stays_owner_dead_until_a_repair() {
+    let n = Names::new("sticky");
+    let name = n.name("rl");
+    create("rlock", &name, &["--sticky"]);
+    let v = show_json(&name, 0);
+    assert_eq!(
+        (v["health"].clone(), v["state"]["sticky"].clone()),
+        ("ok".into(), true.into())
+    );
+    assert!(stdout(&mpsync(&["show", &name])).contains("free, sticky"));
+    let o = mpsync(&["create", "lock", &n.name("l"), "--sticky"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let mut h = Holder::start(&[], &[], &["rlock", &name]).expect("holder");
+    h.kill();
+    // The application's acquirers get the report, and release without repairing.
+    for _ in 0..2 {
+        let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+        assert_eq!(app.line, format!("held {} owner-dead", app.pid));
+        app.finish();
+    }
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    assert_eq!(v["state"]["inconsistent"], true);
+    let shown = stdout(&mpsync(&["show", &name]));
+    assert!(shown.contains("repair pending"), "{shown}");
+    let o = mpsync(&["acquire", &name, "--", "true"]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    let o = gc(&n, &["--objects", "--dry-run"]);
+    assert!(
+        stdout(&o).contains(&format!("kept {name} (rlock): owner died")),
+        "{}",
+        stdout(&o)
+    );
+    // A repair command that fails leaves the report in place; one that succeeds ends it.
+    let o = mpsync(&["acquire", &name, "--take-over", "--", "false"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(show_json(&name, 0)["state"]["inconsistent"], true);
+    take_over_with_a_command_that_is_told(&name);
+    let v = show_json(&name, 0);
+    assert_eq!(
+        (v["health"].clone(), v["state"]["inconsistent"].clone()),
+        ("ok".into(), false.into())
+    );
+    let mut app = Holder::start(&[], &[], &["rlock", &name]).expect("application");
+    assert_eq!(app.line, format!("held {}", app.pid));
+    app.finish();
 }
 
 /// The owner dies while `mpsync acquire` waits: the kernel hands the lock, and the

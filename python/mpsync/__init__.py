@@ -283,12 +283,13 @@ class _SharedBuffer:
     multiprocessing keeps its heap buffer there: multiprocessing's pickling of shared
     ctypes objects for a child process (``sharedctypes.reduce_ctype``) calls
     ``create_memoryview()`` on it in the child, which here opens the array by name.
-    ``name`` is that name."""
+    ``name`` is that name; ``kind`` how errors call it (``"Value"``, ``"Array"``)."""
 
-    __slots__ = ("array",)
+    __slots__ = ("array", "kind")
 
-    def __init__(self, array):
+    def __init__(self, array, kind):
         self.array = array
+        self.kind = kind
 
     @property
     def name(self):
@@ -304,19 +305,97 @@ class _SharedBuffer:
                 "child processes as Process arguments or by inheritance, as "
                 "multiprocessing's: pickled otherwise it would arrive as a private copy. "
                 "Pass a Value or Array (pickled by name) instead, or open it by name")
-        return (_SharedBuffer, (self.array,))
+        return (_SharedBuffer, (self.array, self.kind))
 
     def __repr__(self):
         return "<mpsync shared buffer %r>" % (self.name,)
 
 
-def _raw_view(array, ctype, length):
+# The ctypes array types of raw views, each with IndexErrors that name the shared
+# array (see _view_type), by the plain ctypes array type.
+_view_types = _weakref.WeakKeyDictionary()
+
+
+def _view_type(base):
+    """``base`` (a ctypes array type) whose IndexErrors name the shared array under the
+    object, the operation and the index, as every mpsync error does ("Array 'jobs':
+    __getitem__: invalid index 5 (length 3)"), instead of ctypes' bare "invalid index".
+    A subclass, so the object stays a ctypes array of that type (same name). ``view[i]``
+    and ``view[i] = v`` keep ctypes' speed: the extension puts C slots in front of
+    ctypes' own, which only act on an IndexError (``_mpsync._name_index_errors``); the
+    Python methods below serve explicit ``view.__getitem__(i)`` calls."""
+    cls = _view_types.get(base)
+    if cls is not None:
+        return cls
+    getitem, setitem = base.__getitem__, base.__setitem__
+
+    def __getitem__(self, index):
+        try:
+            return getitem(self, index)
+        except IndexError:
+            raise _index_error(self, "__getitem__", index) from None
+
+    def __setitem__(self, index, value):
+        try:
+            setitem(self, index, value)
+        except IndexError:
+            raise _index_error(self, "__setitem__", index) from None
+
+    cls = type(base.__name__, (base,), {"__getitem__": _ExplicitCall(__getitem__),
+                                        "__setitem__": _ExplicitCall(__setitem__),
+                                        "__module__": base.__module__})
+    cls.__qualname__ = base.__qualname__
+    _mpsync._name_index_errors(cls)
+    _mp_reduction.ForkingPickler.register(cls, _reduce_view)
+    _view_types[base] = cls
+    return cls
+
+
+class _ExplicitCall:
+    """A method of a raw view's class for explicit calls (``view.__getitem__(i)``): not a
+    plain function, so that the interpreter does not call it for ``view[i]`` in place of
+    the class's C slot (CPython 3.11+ specializes subscripts of Python ``__getitem__``)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func):
+        self.func = func
+
+    def __get__(self, obj, objtype=None):
+        return self.func if obj is None else _types.MethodType(self.func, obj)
+
+
+def _index_error(view, op, index):
+    """The IndexError of a raw array view (``_view_type``) for ``op`` at ``index``."""
+    subject = view._wrapper.array._subject(view._wrapper.kind)
+    return IndexError("%s: %s: invalid index %r (length %d)"
+                      % (subject, op, index, view._length_))
+
+
+def _reduce_view(obj):
+    """Pickles a raw array view for a child process as ``sharedctypes.reduce_ctype``
+    does, rebuilt there as the same kind of view (``_view_type``)."""
+    _mp_context.assert_spawning(obj)
+    return _rebuild_view, (obj._wrapper, obj._type_, obj._length_)
+
+
+def _rebuild_view(wrapper, ctype, length):
+    return _raw_view(wrapper.array, ctype, length, wrapper.kind)
+
+
+def _raw_view(array, ctype, length, kind=None):
     """The ctypes object (``ctype``, or an array of ``length`` of them) over the shared
-    array's elements, pickled for child processes as multiprocessing's are."""
+    array's elements, pickled for child processes as multiprocessing's are; an array
+    names the shared array in its IndexErrors (``_view_type``) as a ``kind`` (by default
+    a Value without ``length``, else an Array)."""
+    if kind is None:
+        kind = "Value" if length is None else "Array"
     type_ = ctype if length is None else ctype * length
     _mp_reduction.ForkingPickler.register(type_, _std_sharedctypes.reduce_ctype)
+    if issubclass(type_, _ctypes.Array):
+        type_ = _view_type(type_)
     obj = type_.from_buffer(array)
-    obj._wrapper = _SharedBuffer(array)
+    obj._wrapper = _SharedBuffer(array, kind)
     return obj
 
 

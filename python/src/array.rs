@@ -591,6 +591,12 @@ impl PyArray {
         &self.origin.name
     }
 
+    /// How errors name this array as a `kind` ("Array 'jobs'", "Value (anonymous)"): for
+    /// the raw ctypes views over it (`lock=False`), whose own errors come from ctypes.
+    fn _subject(&self, kind: &str) -> String {
+        subject(kind, &self.origin)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let synchronized = self.lock.is_some();
         let inner = if self.is_value {

@@ -123,7 +123,8 @@ unsafe extern "C" fn rlock_acquire(
         // SAFETY: called through PyRLock's method descriptor, with the GIL.
         let l = unsafe { this::<PyRLock>(slf) };
         match l.lock.with(|k| k.acquire_unguarded(Deadline::now())) {
-            Ok(Outcome::Ok) => {
+            // (`Created` is never an acquisition's.)
+            Ok(Outcome::Ok | Outcome::Created) => {
                 l.report.clear();
                 // SAFETY: the GIL is held.
                 return new_ref(unsafe { ffi::Py_True() });

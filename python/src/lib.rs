@@ -31,6 +31,7 @@ mod barrier;
 mod errors;
 mod fast;
 mod locks;
+mod raw_view;
 mod shm;
 
 /// The library's status table as the safe API gives it, `(name, code, message)` for
@@ -409,6 +410,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<shm::PySharedMemory>()?;
     fast::install_all(py)?;
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
+    m.add_function(wrap_pyfunction!(raw_view::_name_index_errors, m)?)?;
     m.add_function(wrap_pyfunction!(unlink_anonymous, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_orphans, m)?)?;
     m.add("BadObjectError", BAD_OBJECT_ERROR.class(py)?)?;

@@ -216,7 +216,8 @@ impl DeathReport {
     /// found a death and `raise` is set.
     fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         match outcome {
-            Outcome::Ok => {
+            // `Created` is never an acquisition's; it is success like `Ok`.
+            Outcome::Ok | Outcome::Created => {
                 self.clear();
                 Ok(true)
             }
@@ -298,9 +299,13 @@ impl PyRLock {
 #[pymethods]
 impl PyRLock {
     /// `RLock(*, name=None, create=False, exclusive=False, mode=0o600,
-    /// any_owner=False, raise_owner_died=False)`.
+    /// any_owner=False, raise_owner_died=False, sticky=False)`. `sticky`: after an owner
+    /// died holding it, every acquisition reports it until a holder calls
+    /// `mark_consistent()` (a lock this call creates is made so; an existing lock must
+    /// be sticky). Without it, an existing lock of either mode is opened.
     #[new]
-    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, raise_owner_died=false))]
+    #[pyo3(signature = (*, name=None, create=false, exclusive=false, mode=0o600, any_owner=false, raise_owner_died=false, sticky=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         name: Option<&str>,
         create: bool,
@@ -308,6 +313,7 @@ impl PyRLock {
         mode: u32,
         any_owner: bool,
         raise_owner_died: bool,
+        sticky: bool,
     ) -> PyResult<Self> {
         let request = Request::new(
             "RLock",
@@ -318,7 +324,12 @@ impl PyRLock {
             mode,
             any_owner,
         );
-        let (lock, origin) = make(&request, mpsync::RLock::open)?;
+        let open = if sticky {
+            mpsync::RLock::open_sticky
+        } else {
+            mpsync::RLock::open
+        };
+        let (lock, origin) = make(&request, open)?;
         Ok(PyRLock {
             lock: RLockRef::Own(Quiet::new(lock)),
             origin: Some(origin),
@@ -367,8 +378,18 @@ impl PyRLock {
         self.report.died()
     }
 
+    /// Whether the lock is sticky (`RLock(sticky=True)`, or a synchronized array's
+    /// lock): an owner's death stays reported until `mark_consistent()`.
+    #[getter]
+    fn sticky(&self) -> PyResult<bool> {
+        self.lock
+            .with(|l| l.is_sticky())
+            .map_err(self.err("sticky"))
+    }
+
     /// Declares the protected data repaired (the calling thread must hold the lock);
-    /// for a synchronized array's lock, ends its sticky owner-died state.
+    /// for a sticky lock (`sticky=True`, or a synchronized array's), ends its
+    /// owner-died state.
     fn mark_consistent(&self) -> PyResult<()> {
         self.lock
             .with(|l| l.mark_consistent())

@@ -101,6 +101,59 @@ def test_owner_death_as_an_exception_keeps_the_lock_held(uname):
         pass
 
 
+STICKY_HOLDER = """
+import sys, time, mpsync
+lock = mpsync.RLock(name=sys.argv[1], create=True, sticky=True)
+lock.acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+STICKY_ACQUIRER = """
+import sys, mpsync
+lock = mpsync.RLock(name=sys.argv[1])
+assert lock.acquire(timeout=30)
+print("owner_died" if lock.owner_died else "ok", lock.sticky, flush=True)
+lock.release()  # no repair
+"""
+
+
+def test_a_sticky_rlock_reports_the_death_until_marked_consistent(uname):
+    """RLock(sticky=True): after its holder was SIGKILLed, every acquirer (each a new
+    process that does not repair, then this one) is told, until a holder calls
+    mark_consistent(); a plain RLock of the same name is refused to sticky=True."""
+    name = f"{uname}-sticky"
+    holder = python_code(STICKY_HOLDER, name)
+    try:
+        assert read_line(holder) == "held"
+        holder.kill()
+        holder.wait(timeout=30)
+        for _ in range(3):
+            acquirer = python_code(STICKY_ACQUIRER, name)
+            assert read_line(acquirer, timeout=60) == "owner_died True"
+            assert acquirer.wait(timeout=60) == 0
+        lock = mpsync.RLock(name=name, sticky=True)
+        assert lock.sticky
+        with lock:
+            assert lock.owner_died
+            with lock:  # re-entry: still reported
+                assert lock.owner_died
+        with lock:
+            assert lock.owner_died
+            lock.mark_consistent()
+        with lock:
+            assert not lock.owner_died
+        acquirer = python_code(STICKY_ACQUIRER, name)
+        assert read_line(acquirer, timeout=60) == "ok True"
+        assert acquirer.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+    assert not mpsync.RLock(sticky=False).sticky and mpsync.RLock(sticky=True).sticky
+    mpsync.RLock(name=f"{uname}-plain", create=True)
+    with pytest.raises(mpsync.BadObjectError):
+        mpsync.RLock(name=f"{uname}-plain", sticky=True)
+
+
 def _attach_and_close(name):
     shm = mpsync.SharedMemory(name)
     assert shm.buf[250] == 250 % 251

@@ -287,3 +287,41 @@ def test_a_named_value_or_array_gets_its_initial_contents_from_its_creator():
                 mpsync.unlink(n)
             except FileNotFoundError:
                 pass
+
+
+def test_concurrent_creators_of_a_named_value_agree_on_one_creators_contents():
+    """Processes that create one named Value at the same moment, each with its own
+    initial value: one call creates it (the core tells it which), and every process
+    sees that creator's value, never zeros nor a mix."""
+    creators = 6
+    for round_ in range(4):
+        name = f"init-race-{os.getpid()}-{round_}"
+        gate_rd, gate_wr = os.pipe()
+        report_rd, report_wr = os.pipe()
+        pids = []
+        for i in range(creators):
+            pid = os.fork()
+            if pid == 0:  # the child: wait for the gate, create, report what it sees
+                code = 1
+                try:
+                    os.close(gate_wr)
+                    os.read(gate_rd, 1)
+                    v = mpsync.Value("q", 1000 + i, name=name, create=True)
+                    os.write(report_wr, f"{v.value}\n".encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        os.close(gate_rd)
+        os.close(report_wr)
+        os.close(gate_wr)  # everyone creates now
+        try:
+            with os.fdopen(report_rd) as report:
+                seen = [int(line) for line in report]
+            for pid in pids:
+                assert os.waitpid(pid, 0)[1] == 0
+            assert len(seen) == creators
+            assert len(set(seen)) == 1 and seen[0] in range(1000, 1000 + creators), seen
+            assert mpsync.Value("q", name=name).value == seen[0]
+        finally:
+            mpsync.unlink(name)

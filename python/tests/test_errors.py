@@ -2,6 +2,8 @@
 what a name holds when it holds something else, who owns it; and `filename` on the
 OSErrors of named objects, as the standard library sets it."""
 
+import ctypes
+import multiprocessing
 import os
 import pickle
 import re
@@ -237,7 +239,6 @@ def test_a_barrier_wait_after_abort_names_the_barrier(name_or_none):
     assert "MP_EBROKEN" in str(e.value)
 
 
-# (A raw array is a ctypes view of the shared elements: ctypes raises its IndexError.)
 @pytest.mark.parametrize("kind", ["Array", "Value"])
 def test_an_index_out_of_range_names_the_array(kind, name_or_none):
     kw = _named(name_or_none)
@@ -253,3 +254,49 @@ def test_an_index_out_of_range_names_the_array(kind, name_or_none):
         message = str(e.value)
         assert message.startswith(f"{_subject(shown, name_or_none)}: {op}: "), message
         assert "invalid index" in message
+
+
+class _Point(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_int)]
+
+
+def _index_errors(view, subject):
+    """Both accesses of `view` out of range raise an IndexError naming `subject` (a
+    regular expression), the operation and the index."""
+    for op, index, access in [("__getitem__", 7, lambda: view[7]),
+                              ("__setitem__", -9, lambda: view.__setitem__(-9, view[0]))]:
+        with pytest.raises(IndexError) as e:
+            access()
+        expected = f"{subject}: {re.escape(op)}: invalid index {index} \\(length 3\\)"
+        assert re.fullmatch(expected, str(e.value)), e.value
+
+
+def _child_index_error(view, subject):
+    _index_errors(view, subject)
+
+
+def test_raw_ctypes_views_name_the_array_in_their_index_errors(name_or_none):
+    """Array(..., lock=False), Value(<ctypes array type>, lock=False) and the
+    synchronized wrapper of an array of Structures are ctypes objects: their IndexError
+    comes from ctypes, and names the shared array, the operation and the index as
+    mpsync's own errors do (also in a child process the view was passed to)."""
+    second = dict(name=name_or_none + "-arr", create=True) if name_or_none else {}
+    raw = mpsync.Array("i", [1, 2, 3], lock=False, **_named(name_or_none))
+    assert isinstance(raw, ctypes.Array) and type(raw).__name__ == "c_int_Array_3"
+    assert raw[:] == [1, 2, 3] and raw[-1] == 3
+    _index_errors(raw, re.escape(_subject("Array", name_or_none)))
+    value = mpsync.Value(ctypes.c_double * 3, lock=False, **second)
+    _index_errors(value, re.escape(_subject("Value", name_or_none and name_or_none + "-arr")))
+    points = mpsync.Array(_Point, 3)
+    _index_errors(points, re.escape("Array (anonymous)"))
+    # The slots are replaced only on a subclass of a ctypes array type.
+    for not_a_view in (int, ctypes.Array, ctypes.c_int * 3, type(raw).__mro__[1]):
+        with pytest.raises(TypeError):
+            mpsync._mpsync._name_index_errors(not_a_view)
+    # In the child, an anonymous array is one it opened by its generated name.
+    in_child = re.escape(_subject("Array", name_or_none)) if name_or_none else "Array '[^']+'"
+    ctx = multiprocessing.get_context("spawn")  # the view is pickled for the child
+    child = ctx.Process(target=_child_index_error, args=(raw, in_child))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0

@@ -225,6 +225,7 @@ pub struct SharedArray {
     data: *mut u8,
     len: usize,
     ty: ElemType,
+    created: bool,
 }
 
 // SAFETY: the array's accesses are copies under its process-shared lock (or raw
@@ -238,7 +239,7 @@ impl SharedArray {
     /// array's `/dev/shm` file (`MP_ARRAY_DATA_OFFSET`).
     pub const DATA_OFFSET: usize = raw::DATA_OFFSET;
 
-    fn from_handle(ptr: NonNull<u8>) -> Result<SharedArray, Error> {
+    fn from_handle(ptr: NonNull<u8>, created: bool) -> Result<SharedArray, Error> {
         // SAFETY: a live handle just made, not closed while this borrow lasts.
         let v = unsafe { array_mapping::view(ptr) }?;
         let ty = ElemType::from_code(v.ty.code()).ok_or(Error::System)?;
@@ -247,6 +248,7 @@ impl SharedArray {
             data: v.data,
             len: v.len,
             ty,
+            created,
         })
     }
 
@@ -272,7 +274,7 @@ impl SharedArray {
     /// is a `RawArray`/`RawValue`.
     pub fn new(ty: ElemType, len: usize, with_lock: bool) -> Result<SharedArray, Error> {
         let ptr = array_mapping::new(SharedArray::raw_type(ty)?, len, with_lock)?;
-        SharedArray::from_handle(ptr)
+        SharedArray::from_handle(ptr, true)
     }
 
     /// Opens, or creates zeroed, the array called `name`; an existing array must match
@@ -287,8 +289,17 @@ impl SharedArray {
         let name = c_name(name)?;
         let (flags, mode) = (options.flags(), options.mode_bits());
         let ty = SharedArray::raw_type(ty)?;
-        let ptr = array_mapping::open(&name, flags, mode, ty, len, with_lock)?;
-        SharedArray::from_handle(ptr)
+        let (ptr, created) =
+            array_mapping::open_with(&name, flags, mode, ty, len, with_lock, None)?;
+        SharedArray::from_handle(ptr, created)
+    }
+
+    /// True if the call that made this handle created the array ([`new`](Self::new),
+    /// or an [`open`](Self::open) / [`open_with`](Self::open_with) that found no array
+    /// under the name: of concurrent creators of one name exactly one), false if it
+    /// opened an existing array (the C ABI's `MP_CREATED`, see `MP_REPORT_CREATED`).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// [`SharedArray::open`], where an array that this call creates starts with
@@ -328,7 +339,7 @@ impl SharedArray {
         let ty = SharedArray::raw_type(ty)?;
         let (ptr, created) =
             array_mapping::open_with(&name, flags, mode, ty, len, with_lock, Some(initial))?;
-        Ok((SharedArray::from_handle(ptr)?, created))
+        Ok((SharedArray::from_handle(ptr, created)?, created))
     }
 
     /// The C object (a `mp_array_t *`), for C code using the C ABI (valid while this

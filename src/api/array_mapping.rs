@@ -5,7 +5,7 @@
 //! An array is a mapping made by this library that starts with a descriptor and an
 //! embedded RLock; its handle points at the mapping's start. Every call first looks the
 //! handle up in the process's mapping registry, so a pointer this process did not get
-//! from [`new`] / [`open`] is `BadObj` without being dereferenced, and the descriptor is
+//! from [`new`] / [`open_with`] is `BadObj` without being dereferenced, and the descriptor is
 //! re-validated against the mapping's real length (see `raw::array`).
 
 use core::ptr::NonNull;
@@ -122,22 +122,11 @@ pub(crate) fn new(ty: ElemType, length: usize, with_lock: bool) -> MpResult<NonN
     NonNull::new(base).ok_or(Status::Sys)
 }
 
-/// Opens, or creates zeroed, the array called `name`; an existing one must match `ty`,
-/// `length` and `with_lock` exactly (`BadObj` otherwise).
-pub(crate) fn open(
-    name: &CStr,
-    flags: u32,
-    mode: u32,
-    ty: ElemType,
-    length: usize,
-    with_lock: bool,
-) -> MpResult<NonNull<u8>> {
-    open_with(name, flags, mode, ty, length, with_lock, None).map(|(p, _)| p)
-}
-
-/// [`open`], and a created array's elements are `initial` (exactly `length` elements'
-/// bytes, else `Inval`): the pointer, and whether this call created the array (an
-/// existing array keeps its contents).
+/// Opens, or creates, the array called `name`; an existing one must match `ty`,
+/// `length` and `with_lock` exactly (`BadObj` otherwise) and keeps its contents. A
+/// created array's elements are `initial` (exactly `length` elements' bytes, else
+/// `Inval`), or zeros for `None`. Returns the pointer, and whether this call created
+/// the array.
 pub(crate) fn open_with(
     name: &CStr,
     flags: u32,

@@ -15,16 +15,20 @@ use crate::status::{MpResult, Status};
 use crate::sys::shm as os_shm;
 
 /// Opens (or with `FLAG_CREATE` creates, of `size` bytes) the block called `name`; a
-/// `None` name with `FLAG_CREATE | FLAG_EXCL` gets a fresh generated one.
+/// `None` name with `FLAG_CREATE | FLAG_EXCL` gets a fresh generated one. Also returns
+/// whether this call created the block.
 pub(crate) fn open(
     name: Option<&CStr>,
     flags: u32,
     size: usize,
     mode: u32,
-) -> MpResult<NonNull<u8>> {
-    let base = os_shm::open_block(name, flags, size, mode)?.opened.base;
+) -> MpResult<(NonNull<u8>, bool)> {
+    let opened = os_shm::open_block(name, flags, size, mode)?.opened;
     // A mapping never starts at address 0.
-    NonNull::new(base).ok_or(Status::Sys)
+    Ok((
+        NonNull::new(opened.base).ok_or(Status::Sys)?,
+        opened.created,
+    ))
 }
 
 /// The live block whose handle is `p` (its mapping record); `BadObj` for anything else.

@@ -32,6 +32,10 @@ pub enum Outcome {
     /// `MP_OWNER_DEAD`: acquired (or the access was made), but the previous owner of the
     /// lock died holding it: the data it protects may be inconsistent.
     OwnerDead,
+    /// `MP_CREATED`: the C ABI's report that an `mp_*_open` with `MP_REPORT_CREATED`
+    /// created the object. The Rust API reports it by the handles' `created()` instead:
+    /// no Rust call returns this outcome.
+    Created,
 }
 
 /// Why a call failed; nothing was acquired or changed unless the variant says so.
@@ -84,17 +88,23 @@ pub enum Error {
 
 impl Outcome {
     /// Every outcome, in the order of the C header's status table.
-    pub const ALL: [Outcome; 3] = [Outcome::Ok, Outcome::Timeout, Outcome::OwnerDead];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Timeout,
+        Outcome::OwnerDead,
+        Outcome::Created,
+    ];
 
     fn status(self) -> Status {
         match self {
             Outcome::Ok => Status::Ok,
             Outcome::Timeout => Status::Timeout,
             Outcome::OwnerDead => Status::OwnerDead,
+            Outcome::Created => Status::Created,
         }
     }
 
-    /// The C status code (`MP_OK`, `MP_TIMEOUT`, `MP_OWNER_DEAD`).
+    /// The C status code (`MP_OK`, `MP_TIMEOUT`, `MP_OWNER_DEAD`, `MP_CREATED`).
     pub fn code(self) -> i32 {
         self.status().code()
     }
@@ -186,7 +196,7 @@ impl std::error::Error for Error {}
 
 impl From<Status> for Error {
     /// The error of a failed core call. An outcome status (`Ok`, `Timeout`,
-    /// `OwnerDead`) is no error: the core never fails with one, and one would be reported
+    /// `OwnerDead`, `Created`) is no error: the core never fails with one, and one would be reported
     /// as `System` rather than trusted.
     fn from(s: Status) -> Error {
         match s {
@@ -202,7 +212,9 @@ impl From<Status> for Error {
             Status::NoMem => Error::NoMemory,
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
-            Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead => Error::System,
+            Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead | Status::Created => {
+                Error::System
+            }
         }
     }
 }
@@ -214,6 +226,7 @@ pub(crate) fn split(s: Status) -> Result<Outcome, Error> {
         Status::Ok => Ok(Outcome::Ok),
         Status::Timeout => Ok(Outcome::Timeout),
         Status::OwnerDead => Ok(Outcome::OwnerDead),
+        Status::Created => Ok(Outcome::Created),
         e => Err(Error::from(e)),
     }
 }

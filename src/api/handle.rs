@@ -17,8 +17,10 @@ use super::error::Error;
 /// How a handle ends: what `Drop` and `close` do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Life {
-    /// From `new`/`open`: closing unmaps it in this process.
+    /// From an `open` that found the object: closing unmaps it in this process.
     Mapped,
+    /// From `new`, or an `open` that created the object: as `Mapped`.
+    Created,
     /// In the caller's memory: nothing to unmap; `destroy` ends the object.
     InPlace,
 }
@@ -67,7 +69,7 @@ macro_rules! object_handle {
                 let ptr = $crate::api::lifecycle::new_anonymous::<$raw>(|o| {
                     init(o, $crate::raw::header::Lifecycle::Anonymous)
                 })?;
-                Ok(Self::mapped(ptr))
+                Ok(Self::mapped(ptr, true))
             }
 
             /// `open`: the object called `name`, initialised by `init` if this call
@@ -78,13 +80,13 @@ macro_rules! object_handle {
                 init: impl Fn(&$raw, $crate::raw::header::Lifecycle),
             ) -> Result<Self, $crate::api::error::Error> {
                 let name = $crate::api::options::c_name(name)?;
-                let ptr = $crate::api::lifecycle::open_named::<$raw>(
+                let (ptr, created) = $crate::api::lifecycle::open_named::<$raw>(
                     &name,
                     options.flags(),
                     options.mode_bits(),
                     |o| init(o, $crate::raw::header::Lifecycle::Named),
                 )?;
-                Ok(Self::mapped(ptr))
+                Ok(Self::mapped(ptr, created))
             }
 
             /// `init_at`: `init` on the caller's memory at `mem` (NULL or misaligned:
@@ -142,11 +144,16 @@ macro_rules! object_handle {
         unsafe impl Sync for $ty {}
 
         impl $ty {
-            /// A handle on the object that `new`/`open` just mapped.
-            fn mapped(ptr: core::ptr::NonNull<$raw>) -> Self {
+            /// A handle on the object that `new`/`open` just mapped; `created`: that
+            /// call created it.
+            fn mapped(ptr: core::ptr::NonNull<$raw>, created: bool) -> Self {
                 Self {
                     ptr,
-                    life: $crate::api::handle::Life::Mapped,
+                    life: if created {
+                        $crate::api::handle::Life::Created
+                    } else {
+                        $crate::api::handle::Life::Mapped
+                    },
                 }
             }
 
@@ -170,6 +177,15 @@ macro_rules! object_handle {
             /// True for an in-place object (`init_at`/`attach_at`).
             pub fn is_in_place(&self) -> bool {
                 self.life == $crate::api::handle::Life::InPlace
+            }
+
+            /// True if the call that made this handle created the object: `new`, or an
+            /// `open` that found no object under the name (of concurrent creators of
+            /// one name, exactly one); false for an `open` that found it existing, and
+            /// for in-place handles (`init_at`/`attach_at`). The C ABI's `MP_CREATED`
+            /// (see `MP_REPORT_CREATED`).
+            pub fn created(&self) -> bool {
+                self.life == $crate::api::handle::Life::Created
             }
 
             /// Unmaps the object in this process (it lives on in other processes, and

@@ -58,20 +58,22 @@ impl<T: SharedObject, F: Fn(&T)> NamedSpec for FixedSpec<T, F> {
 }
 
 /// Opens or creates the object called `name`; `init` runs only on creation. `flags`
-/// and `mode` as the C ABI's (`os_shm::FLAG_*`).
+/// and `mode` as the C ABI's (`os_shm::FLAG_*`). Returns the object, and whether this
+/// call created it (of concurrent creators of one name, exactly one did).
 pub(crate) fn open_named<T: SharedObject>(
     name: &CStr,
     flags: u32,
     mode: u32,
     init: impl Fn(&T),
-) -> MpResult<NonNull<T>> {
+) -> MpResult<(NonNull<T>, bool)> {
     let spec = FixedSpec::<T, _> {
         init,
         _t: core::marker::PhantomData,
     };
-    let base = os_shm::open_named(name, flags, mode, &spec)?.base;
+    let opened = os_shm::open_named(name, flags, mode, &spec)?;
     // A mapping never starts at address 0.
-    NonNull::new(base.cast()).ok_or(Status::Sys)
+    let p = NonNull::new(opened.base.cast()).ok_or(Status::Sys)?;
+    Ok((p, opened.created))
 }
 
 /// Unmaps an object obtained from [`new_anonymous`] / [`open_named`].

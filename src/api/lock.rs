@@ -75,7 +75,8 @@ impl Lock {
     fn guarded_until(&self, deadline: Deadline) -> Result<Option<LockGuard<'_>>, Error> {
         Ok(match self.acquire_until(deadline)? {
             Outcome::Timeout => None,
-            Outcome::Ok | Outcome::OwnerDead => Some(LockGuard { lock: self }),
+            // Acquired (`Ok`; `OwnerDead` and `Created` are never a Lock's).
+            _ => Some(LockGuard { lock: self }),
         })
     }
 
@@ -187,6 +188,25 @@ mod tests {
         assert!(lock.is_locked().unwrap());
         lock.release().unwrap();
         lock.close().unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "maps shared memory")]
+    fn created_tells_the_one_creator() {
+        let name = format!("api-created-{}", std::process::id());
+        let create = OpenOptions::new().create(true);
+        for _ in 0..5 {
+            let opened: Vec<Lock> = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..6)
+                    .map(|_| s.spawn(|| Lock::open(&name, &create).unwrap()))
+                    .collect();
+                racers.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            assert_eq!(opened.iter().filter(|l| l.created()).count(), 1);
+            assert!(!Lock::open(&name, &OpenOptions::new()).unwrap().created());
+            crate::unlink(&name).unwrap();
+        }
+        assert!(Lock::new().unwrap().created());
     }
 
     #[test]

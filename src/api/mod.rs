@@ -52,7 +52,7 @@ mod event;
 mod lock;
 mod options;
 mod orphans;
-mod rlock;
+pub(crate) mod rlock;
 mod sem;
 mod shm;
 

@@ -4,12 +4,47 @@
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use std::ffi::CStr;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, done, split};
 use super::handle::{Life, object_handle, report_unreleased};
-use super::options::OpenOptions;
-use crate::raw::rlock::RawRLock;
+use super::lifecycle;
+use super::options::{OpenOptions, c_name};
+use crate::raw::header::Lifecycle;
+use crate::raw::rlock::{OPT_STICKY, RawRLock};
+use crate::status::{MpResult, Status};
+
+/// `flags` bit of an RLock's named open (the C ABI's `MP_RLOCK_STICKY`): a created lock
+/// is sticky, and an existing one must be (`BadObj` otherwise). Without it, an open
+/// accepts either mode: the mode is the creator's.
+pub(crate) const FLAG_STICKY: u32 = 64;
+
+/// The `options` of [`RawRLock::init_with`] for the mode asked for.
+pub(crate) fn options_for(sticky: bool) -> u32 {
+    if sticky { OPT_STICKY } else { 0 }
+}
+
+/// Opens, or with `FLAG_CREATE` creates, the RLock called `name`, in the mode `flags`
+/// asks for (see [`FLAG_STICKY`]); both faces' named open. Also returns whether this
+/// call created it.
+pub(crate) fn open_named(
+    name: &CStr,
+    flags: u32,
+    mode: u32,
+) -> MpResult<(NonNull<RawRLock>, bool)> {
+    let sticky = flags & FLAG_STICKY != 0;
+    let (p, created) = lifecycle::open_named::<RawRLock>(name, flags & !FLAG_STICKY, mode, |l| {
+        l.init_with(Lifecycle::Named, options_for(sticky))
+    })?;
+    // SAFETY: a live mapping of a validated RawRLock, just made by this call.
+    if sticky && !unsafe { p.as_ref() }.is_sticky() {
+        // SAFETY: the live handle just opened, which nobody else has seen.
+        let _ = unsafe { lifecycle::close(p) };
+        return Err(Status::BadObj);
+    }
+    Ok((p, created))
+}
 
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
 /// [`RLock::as_ptr`] points to). If its owner dies holding it (exit, `SIGKILL`, `exec`),
@@ -50,9 +85,52 @@ impl RLock {
         RLock::anonymous_with(RawRLock::init)
     }
 
-    /// Opens, or creates unowned, the RLock called `name` (`mp_rlock_open`).
+    /// Opens, or creates unowned, the RLock called `name` (`mp_rlock_open`). An existing
+    /// lock may be of either mode (see [`RLock::new_sticky`]).
     pub fn open(name: &str, options: &OpenOptions) -> Result<RLock, Error> {
         RLock::named_with(name, options, RawRLock::init)
+    }
+
+    /// A *sticky* RLock in a new anonymous shared mapping (`mp_rlock_new_sticky`): once
+    /// an owner dies holding it, every acquisition (re-entries included) reports the
+    /// death ([`RLockGuard::owner_died`], [`Outcome::OwnerDead`]) until a holder calls
+    /// [`mark_consistent`](RLock::mark_consistent); a holder that releases without it
+    /// leaves the lock so. The report cannot be lost to an acquirer that does not repair.
+    ///
+    /// ```
+    /// use mpsync::RLock;
+    /// let lock = RLock::new_sticky()?;
+    /// assert!(lock.is_sticky()?);
+    /// assert!(!RLock::new()?.is_sticky()?);
+    /// # Ok::<(), mpsync::Error>(())
+    /// ```
+    pub fn new_sticky() -> Result<RLock, Error> {
+        RLock::anonymous_with(|l, life| l.init_with(life, OPT_STICKY))
+    }
+
+    /// [`RLock::open`] of a sticky RLock (`mp_rlock_open` with `MP_RLOCK_STICKY`): one
+    /// this call creates is sticky, and an existing lock that is not is
+    /// [`Error::BadObject`].
+    pub fn open_sticky(name: &str, options: &OpenOptions) -> Result<RLock, Error> {
+        let name = c_name(name)?;
+        let flags = options.flags() | FLAG_STICKY;
+        let (ptr, created) = open_named(&name, flags, options.mode_bits())?;
+        Ok(RLock::mapped(ptr, created))
+    }
+
+    /// [`RLock::init_at`] of a sticky RLock (`mp_rlock_init_sticky`).
+    ///
+    /// # Safety
+    /// As [`RLock::init_at`].
+    pub unsafe fn init_sticky_at(mem: *mut u8) -> Result<RLock, Error> {
+        // SAFETY: forwarded contract.
+        unsafe { RLock::in_place_with(mem, |l, life| l.init_with(life, OPT_STICKY)) }
+    }
+
+    /// Whether the lock is sticky ([`RLock::new_sticky`]; the lock of a synchronized
+    /// array is too). Fixed at creation.
+    pub fn is_sticky(&self) -> Result<bool, Error> {
+        Ok(self.raw()?.is_sticky())
     }
 
     /// Initialises an unowned RLock at `mem` (`mp_rlock_init`).
@@ -179,9 +257,9 @@ impl RLock {
         Ok(self.raw()?.count())
     }
 
-    /// Declares the protected data repaired after an owner death (for the lock of a
-    /// synchronized array, ends the sticky `OwnerDead`); the calling thread must hold
-    /// the lock ([`Error::NotOwner`] otherwise).
+    /// Declares the protected data repaired after an owner death (for a sticky lock,
+    /// [`RLock::new_sticky`] or a synchronized array's, ends the `OwnerDead` reports); the
+    /// calling thread must hold the lock ([`Error::NotOwner`] otherwise).
     pub fn mark_consistent(&self) -> Result<(), Error> {
         done(self.raw()?.mark_consistent())
     }

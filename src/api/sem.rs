@@ -108,7 +108,8 @@ impl Semaphore {
     fn guarded_until(&self, deadline: Deadline) -> Result<Option<SemaphoreGuard<'_>>, Error> {
         Ok(match self.acquire_until(deadline)? {
             Outcome::Timeout => None,
-            Outcome::Ok | Outcome::OwnerDead => Some(SemaphoreGuard { sem: self }),
+            // Acquired (`Ok`; `OwnerDead` and `Created` are never a plain Semaphore's).
+            _ => Some(SemaphoreGuard { sem: self }),
         })
     }
 

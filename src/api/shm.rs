@@ -27,6 +27,7 @@ pub struct SharedMemory {
     data: *mut u8,
     len: usize,
     name: String,
+    created: bool,
 }
 
 // SAFETY: the handle is a pointer to a shared mapping, whose bytes are only reached
@@ -36,7 +37,7 @@ unsafe impl Send for SharedMemory {}
 unsafe impl Sync for SharedMemory {}
 
 impl SharedMemory {
-    fn from_handle(ptr: NonNull<u8>) -> Result<SharedMemory, Error> {
+    fn from_handle((ptr, created): (NonNull<u8>, bool)) -> Result<SharedMemory, Error> {
         // A block's name is ASCII (the library's name rules). Copied fallibly: on
         // `NoMemory` the handle is closed again (nothing leaks).
         let record = block::lookup(ptr).map_err(Error::from).and_then(|m| {
@@ -52,6 +53,7 @@ impl SharedMemory {
                 data: ptr.as_ptr(),
                 len,
                 name,
+                created,
             }),
             Err(e) => {
                 // The live handle just opened, never used again.
@@ -73,8 +75,16 @@ impl SharedMemory {
     /// maps all of it whatever `size` says: check [`SharedMemory::len`].
     pub fn open(name: &str, options: &OpenOptions, size: usize) -> Result<SharedMemory, Error> {
         let cname = c_name(name)?;
-        let ptr = block::open(Some(&cname), options.flags(), size, options.mode_bits())?;
-        SharedMemory::from_handle(ptr)
+        let opened = block::open(Some(&cname), options.flags(), size, options.mode_bits())?;
+        SharedMemory::from_handle(opened)
+    }
+
+    /// True if the call that made this handle created the block ([`create`](Self::create),
+    /// or an [`open`](Self::open) that found no block under the name: of concurrent
+    /// creators of one name exactly one), false if it opened an existing block (the C
+    /// ABI's `MP_CREATED`, see `MP_REPORT_CREATED`).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// The block's name without a leading `/`, as CPython's `SharedMemory.name`.

@@ -10,7 +10,7 @@
 use core::ffi::{c_char, c_void};
 use core::ptr::NonNull;
 
-use super::boundary::{c_name, code, ffi_out};
+use super::boundary::{c_name, code, ffi_out, open_out};
 use super::rlock::mp_rlock_t;
 use super::status::mp_status;
 use crate::api::array_mapping;
@@ -136,7 +136,7 @@ pub unsafe extern "C" fn mp_array_new(
 /// such an array (wrong size, truncated, another object, foreign data) is
 /// `MP_EBADOBJ`; its size is checked before it is mapped.
 ///
-/// Returns `MP_OK` (and writes `*arr_out`), `MP_EINVAL` (NULL, bad name/flags/mode,
+/// Returns `MP_OK` (and writes `*arr_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name/flags/mode,
 /// unknown `type`), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`
 /// (also when `/dev/shm` has no room), `MP_ESYS`.
 ///
@@ -154,10 +154,10 @@ pub unsafe extern "C" fn mp_array_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(arr_out, || {
+        open_out(arr_out, flags, |flags| {
             let name = c_name(name)?;
             let ty = elem_type(r#type)?;
-            array_mapping::open(name, flags, mode, ty, length, with_lock).map(|p| p.as_ptr().cast())
+            array_mapping::open_with(name, flags, mode, ty, length, with_lock, None)
         })
     }
 }

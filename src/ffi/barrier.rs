@@ -2,7 +2,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use super::boundary::{c_name, code, ffi_out, object, storage};
+use super::boundary::{c_name, code, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn mp_barrier_new(
 /// guarantee. `parties` is checked always but used only when this call creates the
 /// barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
 ///
-/// Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL`, `MP_ENOENT`,
+/// Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
 /// `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -109,12 +109,11 @@ pub unsafe extern "C" fn mp_barrier_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(barrier_out, || {
+        open_out(barrier_out, flags, |flags| {
             check_parties(parties)?;
             lifecycle::open_named::<RawBarrier>(c_name(name)?, flags, mode, |b| {
                 b.init(parties, Lifecycle::Named)
             })
-            .map(|p| p.as_ptr().cast())
         })
     }
 }

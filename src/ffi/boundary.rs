@@ -5,7 +5,8 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::status::{MP_EINVAL, MP_OK, mp_status};
+use super::conventions::MP_REPORT_CREATED;
+use super::status::{MP_CREATED, MP_EINVAL, MP_OK, mp_status};
 use crate::api::lifecycle;
 use crate::api::object::{SharedObject, valid};
 use crate::status::{MpResult, Status};
@@ -124,6 +125,53 @@ pub(crate) unsafe fn ffi_out<T>(out: *mut T, f: impl FnOnce() -> MpResult<T>) ->
             MP_OK
         }
         Err(e) => e.code(),
+    }
+}
+
+/// `mp_T_open`: runs `open` with `flags` less `MP_REPORT_CREATED` and writes the
+/// handle it returns to `out`, as [`ffi_out`]. Returns `MP_CREATED` when the flags had
+/// `MP_REPORT_CREATED` and `open` created the object, otherwise what `ffi_out` returns.
+///
+/// # Safety
+/// `out` is NULL or valid for writing a pointer.
+pub(crate) unsafe fn open_out<T, C>(
+    out: *mut *mut C,
+    flags: u32,
+    open: impl FnOnce(u32) -> MpResult<(NonNull<T>, bool)>,
+) -> mp_status {
+    let mut created = false;
+    // SAFETY: forwarded contract.
+    let st = unsafe {
+        ffi_out(out, || {
+            let (p, made) = open(flags & !MP_REPORT_CREATED)?;
+            created = made;
+            Ok(p.as_ptr().cast())
+        })
+    };
+    if st == MP_OK && created && flags & MP_REPORT_CREATED != 0 {
+        MP_CREATED
+    } else {
+        st
+    }
+}
+
+/// `mp_T_open` of a fixed-size object `T`: [`open_out`] of the core's named open
+/// ([`lifecycle::open_named`]), with `init` for a created object.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `out` is NULL or valid for writing a pointer.
+pub(crate) unsafe fn open_fixed<T: SharedObject, C>(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    out: *mut *mut C,
+    init: impl Fn(&T),
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        open_out(out, flags, |flags| {
+            lifecycle::open_named::<T>(c_name(name)?, flags, mode, init)
+        })
     }
 }
 

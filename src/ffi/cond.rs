@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{code, code_of, ffi_out, object, open_fixed, storage};
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
 use super::status::mp_status;
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status
 /// `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
 /// lock that goes with it is a separate object (open it by its own name).
 ///
-/// Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -108,14 +108,7 @@ pub unsafe extern "C" fn mp_cond_open(
     cond_out: *mut *mut mp_cond_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(cond_out, || {
-            lifecycle::open_named::<RawCond>(c_name(name)?, flags, mode, |c| {
-                c.init(Lifecycle::Named)
-            })
-            .map(|p| p.as_ptr().cast())
-        })
-    }
+    unsafe { open_fixed::<RawCond, _>(name, flags, mode, cond_out, |c| c.init(Lifecycle::Named)) }
 }
 
 /// Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.

@@ -12,6 +12,13 @@ pub const MP_EXCL: u32 = 2;
 /// it only when the object's owner is trusted, e.g. to share a block with a Python
 /// process of another user.
 pub const MP_ANY_OWNER: u32 = 16;
+/// `flags` bit for every `*_open` (`mp_shm_open` included): report whether this call
+/// created the object. With it, an open that creates the object (possible only with
+/// `MP_CREATE`) returns `MP_CREATED` instead of `MP_OK`; one that opens an existing
+/// object still returns `MP_OK`. Of processes that open one name with `MP_CREATE` at
+/// the same time, exactly one gets `MP_CREATED`. Test success with `st >= 0` or
+/// `st == MP_OK || st == MP_CREATED`. Without the bit, no call returns `MP_CREATED`.
+pub const MP_REPORT_CREATED: u32 = 32;
 /// `timeout_ms` value that waits forever (any negative value does).
 pub const MP_FOREVER: i64 = -1;
 /// Longest object name, not counting an optional leading `/`.

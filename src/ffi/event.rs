@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{code, code_of, ffi_out, object, open_fixed, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::event::RawEvent;
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn mp_event_new(event_out: *mut *mut mp_event_t) -> mp_sta
 /// Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
 /// `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
 ///
-/// Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*event_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -89,14 +89,7 @@ pub unsafe extern "C" fn mp_event_open(
     event_out: *mut *mut mp_event_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(event_out, || {
-            lifecycle::open_named::<RawEvent>(c_name(name)?, flags, mode, |e| {
-                e.init(Lifecycle::Named)
-            })
-            .map(|p| p.as_ptr().cast())
-        })
-    }
+    unsafe { open_fixed::<RawEvent, _>(name, flags, mode, event_out, |e| e.init(Lifecycle::Named)) }
 }
 
 /// Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.

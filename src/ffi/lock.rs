@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{code, code_of, ffi_out, object, open_fixed, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::raw::header::Lifecycle;
@@ -81,7 +81,8 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
 
 /// Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
 /// `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
-/// `MP_ANY_OWNER`. `mode`: permission bits for a created object (0 means 0600).
+/// `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+/// `mode`: permission bits for a created object (0 means 0600).
 /// Unrelated processes in any language that open the same name share the lock. Many
 /// processes creating the same name at once all get the same, fully initialised lock.
 /// An existing object whose file belongs to another user than the caller's effective
@@ -89,7 +90,7 @@ pub unsafe extern "C" fn mp_lock_new(lock_out: *mut *mut mp_lock_t) -> mp_status
 /// A creator killed at any point leaves nothing behind (the object is built in an
 /// unnamed file and linked to its name only when complete).
 ///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL, bad name, bad flags
+/// Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name, bad flags
 /// or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
 /// object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
 /// `MP_ENOMEM`, `MP_ESYS`.
@@ -104,14 +105,7 @@ pub unsafe extern "C" fn mp_lock_open(
     lock_out: *mut *mut mp_lock_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(lock_out, || {
-            lifecycle::open_named::<RawLock>(c_name(name)?, flags, mode, |l| {
-                l.init(Lifecycle::Named)
-            })
-            .map(|p| p.as_ptr().cast())
-        })
-    }
+    unsafe { open_fixed::<RawLock, _>(name, flags, mode, lock_out, |l| l.init(Lifecycle::Named)) }
 }
 
 /// Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the

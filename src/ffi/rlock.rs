@@ -2,9 +2,10 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
+use crate::api::rlock::{self as core_rlock, FLAG_STICKY};
 use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
 use crate::sys::time::Timeout;
@@ -13,6 +14,14 @@ use crate::sys::time::Timeout;
 pub const MP_RLOCK_SIZE: usize = 64;
 /// Alignment in bytes of `mp_rlock_t`.
 pub const MP_RLOCK_ALIGN: usize = 8;
+/// `flags` bit of `mp_rlock_open` only: the RLock is *sticky*. One that this call
+/// creates is made sticky (as by `mp_rlock_init_sticky`), and an existing RLock that is
+/// not sticky is refused with `MP_EBADOBJ`. Without the bit, `mp_rlock_open` opens an
+/// RLock of either mode (the mode is chosen by its creator). Any other `*_open` refuses
+/// the bit (`MP_EINVAL`).
+pub const MP_RLOCK_STICKY: u32 = 64;
+
+const _: () = assert!(MP_RLOCK_STICKY == FLAG_STICKY);
 
 /// A recursive lock owned by one thread of one process. If the owner dies holding it
 /// (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
@@ -40,6 +49,28 @@ const _: () = {
 pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
     // SAFETY: forwarded contract.
     code(unsafe { storage::<RawRLock, _>(lock) }.map(|l| l.init(Lifecycle::InPlace)))
+}
+
+/// Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
+/// Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
+/// acquisition returns `MP_OWNER_DEAD` (with the lock acquired; re-entries, a
+/// Condition's re-acquire included) until a thread that holds it calls
+/// `mp_rlock_mark_consistent`; a holder that releases without calling it leaves the
+/// lock so. So the report cannot be lost to an acquirer that does not repair (a
+/// plain RLock tells the next acquirer only). The lock of a synchronized array is
+/// sticky too.
+///
+/// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+///
+/// # Safety
+/// `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_init_sticky(lock: *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    code(
+        unsafe { storage::<RawRLock, _>(lock) }
+            .map(|l| l.init_with(Lifecycle::InPlace, core_rlock::options_for(true))),
+    )
 }
 
 /// Ends an RLock made by `mp_rlock_init`.
@@ -76,10 +107,31 @@ pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_stat
     }
 }
 
-/// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
-/// for `flags`, `mode` and the race-free creation guarantee.
+/// `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
 ///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+///
+/// # Safety
+/// `lock_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_rlock_new_sticky(lock_out: *mut *mut mp_rlock_t) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(lock_out, || {
+            lifecycle::new_anonymous::<RawRLock>(|l| {
+                l.init_with(Lifecycle::Anonymous, core_rlock::options_for(true))
+            })
+            .map(|p| p.as_ptr().cast())
+        })
+    }
+}
+
+/// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
+/// for `flags`, `mode` and the race-free creation guarantee. `flags` may also have
+/// `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
+/// existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
+///
+/// Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety
@@ -93,11 +145,8 @@ pub unsafe extern "C" fn mp_rlock_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(lock_out, || {
-            lifecycle::open_named::<RawRLock>(c_name(name)?, flags, mode, |l| {
-                l.init(Lifecycle::Named)
-            })
-            .map(|p| p.as_ptr().cast())
+        open_out(lock_out, flags, |flags| {
+            core_rlock::open_named(c_name(name)?, flags, mode)
         })
     }
 }
@@ -126,10 +175,10 @@ pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
 /// `mp_lock_acquire`.
 ///
 /// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
-/// repair the protected data; the lock works normally afterwards. For the lock of a
-/// synchronized array (`mp_array_get_lock`), every acquisition, re-entries included,
-/// returns `MP_OWNER_DEAD` until an owner calls `mp_rlock_mark_consistent` or
-/// `mp_array_mark_consistent`),
+/// repair the protected data; the lock works normally afterwards. For a sticky RLock
+/// (`mp_rlock_init_sticky`) and the lock of a synchronized array (`mp_array_get_lock`),
+/// every acquisition, re-entries included, returns `MP_OWNER_DEAD` until an owner calls
+/// `mp_rlock_mark_consistent` (or `mp_array_mark_consistent`)),
 /// `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
 /// its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
 ///
@@ -219,9 +268,11 @@ pub unsafe extern "C" fn mp_rlock_is_locked(
 }
 
 /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that
-/// an owner's death leaves on the lock of a synchronized array (`mp_array_get_lock`), so
-/// that later acquisitions return `MP_OK` again. For any other RLock it only checks
-/// ownership (their `MP_OWNER_DEAD` is reported once, to the next acquirer).
+/// an owner's death leaves on a sticky RLock (`mp_rlock_init_sticky`,
+/// `mp_rlock_new_sticky`, `MP_RLOCK_STICKY`) or the lock of a synchronized array
+/// (`mp_array_get_lock`), so that later acquisitions return `MP_OK` again. For any other
+/// RLock it only checks ownership (their `MP_OWNER_DEAD` is reported once, to the next
+/// acquirer).
 ///
 /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
 /// `MP_EINVAL`, `MP_EBADOBJ`.

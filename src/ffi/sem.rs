@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::boundary::{c_name, code, code_of, ffi_out, object, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::api::object::{CountingObject, counting_args};
@@ -87,12 +87,11 @@ pub(super) unsafe fn counting_open<T: CountingObject, C>(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(out, || {
+        open_out(out, flags, |flags| {
             counting_args::<T>(value, max_value)?;
             lifecycle::open_named::<T>(c_name(name)?, flags, mode, |s| {
                 s.init_counting(value, max_value, Lifecycle::Named)
             })
-            .map(|p| p.as_ptr().cast())
         })
     }
 }
@@ -160,7 +159,7 @@ pub unsafe extern "C" fn mp_sem_new(
 /// but used only when this call creates the semaphore. An undo semaphore
 /// (`mp_sem_undo_t`) of that name is `MP_EBADOBJ`, as another type would be.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

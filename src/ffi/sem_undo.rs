@@ -120,7 +120,7 @@ pub unsafe extern "C" fn mp_sem_undo_new(
 /// always but used only when this call creates it. A plain semaphore (`mp_sem_t`) of
 /// that name is `MP_EBADOBJ`, as another type would be.
 ///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
 /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
 ///
 /// # Safety

@@ -14,7 +14,7 @@ use core::ffi::{c_char, c_void};
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::boundary::{code, ffi_out};
+use super::boundary::{code, open_out};
 use super::status::mp_status;
 use crate::api::block;
 use crate::status::{MpResult, Status};
@@ -62,7 +62,7 @@ fn handle(shm: *const mp_shm_t) -> MpResult<os_shm::Mapping> {
 /// every recompiled caller pass its size as the mode and its mode as the size
 /// without a compiler warning.
 ///
-/// Returns `MP_OK` (and writes `*shm_out`), `MP_EINVAL` (NULL `shm_out`, NULL `name`
+/// Returns `MP_OK` (and writes `*shm_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL `shm_out`, NULL `name`
 /// without `MP_CREATE`, bad name/flags/mode, `size == 0` with `MP_CREATE`),
 /// `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's block
 /// without `MP_ANY_OWNER`), `MP_EBADOBJ` (not a regular non-empty file),
@@ -80,13 +80,13 @@ pub unsafe extern "C" fn mp_shm_open(
 ) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe {
-        ffi_out(shm_out, || {
+        open_out(shm_out, flags, |flags| {
             let name = if name.is_null() {
                 None
             } else {
                 Some(CStr::from_ptr(name))
             };
-            Ok(block::open(name, flags, size, mode)?.as_ptr().cast())
+            block::open(name, flags, size, mode)
         })
     }
 }

@@ -21,6 +21,10 @@ pub const MP_TIMEOUT: mp_status = 1;
 /// Acquired, but the previous owner died while holding it: the protected data may be
 /// inconsistent. The lock works normally afterwards (no poisoning).
 pub const MP_OWNER_DEAD: mp_status = 2;
+/// An `mp_*_open` with `MP_REPORT_CREATED` in its flags created the object (and wrote
+/// the out-parameter): success, like `MP_OK`, which such an open returns when it found
+/// the object existing. Without `MP_REPORT_CREATED` no call returns it.
+pub const MP_CREATED: mp_status = 3;
 /// Invalid argument: NULL, bad name, bad flags, bad type code, value > max.
 pub const MP_EINVAL: mp_status = -1;
 /// The memory does not hold a live object of this type and layout version.

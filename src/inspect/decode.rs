@@ -368,6 +368,7 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
         owner,
         cross_ns,
         inconsistent,
+        sticky: r.is_sticky(),
     }
 }
 

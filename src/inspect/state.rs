@@ -34,8 +34,11 @@ pub struct RLockState {
     pub owner: Option<Owner>,
     /// Used from more than one PID namespace.
     pub cross_ns: bool,
-    /// A sticky (array) lock whose owner died: reports `MP_OWNER_DEAD` until repaired.
+    /// A sticky lock whose owner died: reports `MP_OWNER_DEAD` until repaired.
     pub inconsistent: bool,
+    /// A sticky lock (a sticky RLock, or a synchronized array's): an owner's death stays
+    /// reported until a holder marks it consistent.
+    pub sticky: bool,
 }
 
 impl RLockState {

@@ -41,7 +41,8 @@ const FLAG_CROSS_NS: u32 = 1;
 const FLAG_INCONSISTENT: u32 = 2;
 
 /// `options` bit (fixed at init): owner death makes the lock "inconsistent" until an
-/// owner marks it consistent again (used by synchronized arrays).
+/// owner marks it consistent again (synchronized arrays' locks, and RLocks created in the
+/// sticky mode).
 pub(crate) const OPT_STICKY: u32 = 1;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
@@ -161,6 +162,15 @@ impl Robust {
             unsafe { robust::clear_pending(self.head()) };
         }
     }
+}
+
+/// `status`, hidden from the optimiser: the result of an out-of-line path that the fast
+/// path returns as it is. Were the constant visible, the caller would `call` the path and
+/// return the constant itself, and that call needs a stack frame; this way it is a tail
+/// jump, and the uncontended release stays frameless.
+#[inline(always)]
+fn tail_status(status: Status) -> Status {
+    core::hint::black_box(status)
 }
 
 /// What the fast path did.
@@ -353,8 +363,12 @@ impl RawRLock {
         {
             return Fast::Unusual;
         }
-        let robust = Robust::new(me.robust_head, true);
-        robust.set_pending(&self.list_next);
+        // The head itself, not a `Robust` (whose tag bit would be set, then masked off).
+        let head = me.robust_head;
+        if !head.is_null() {
+            // SAFETY: the calling thread's live head.
+            unsafe { robust::set_pending(head, &self.list_next) };
+        }
         if self
             .word
             .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
@@ -365,10 +379,13 @@ impl RawRLock {
             // SAFETY: `has_room` held: a non-null book of this thread with room for
             // one more entry; we own the lock, and the caller keeps it mapped while held.
             unsafe { robust::record_with_room(&mut *me.book, &self.list_next) };
-            robust.clear_pending();
+            if !head.is_null() {
+                // SAFETY: as above.
+                unsafe { robust::clear_pending(head) };
+            }
             return Fast::Acquired;
         }
-        Fast::Contended(robust)
+        Fast::Contended(Robust::new(head, true))
     }
 
     /// Out of line so that the fast path stays a leaf function without a stack frame
@@ -592,15 +609,37 @@ impl RawRLock {
 
     /// Releases one level: `Ok`, or `NotOwner` if the caller does not own it (also
     /// when it is free).
-    #[inline]
+    ///
+    /// Inline, and free of calls but tail calls (so that the C entry point needs no
+    /// stack frame): the token check is the one test on the way; a token that does
+    /// not match goes to [`release_unrecorded`](Self::release_unrecorded).
+    #[inline(always)]
     pub(crate) fn release(&self) -> Status {
         // A thread that never used the library holds nothing.
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
         };
-        if self.owner_token.load(Ordering::Relaxed) != me.token && !self.listed_in_book(me) {
+        if self.owner_token.load(Ordering::Relaxed) != me.token {
+            return self.release_unrecorded(me);
+        }
+        self.release_owned(me)
+    }
+
+    /// [`release`](Self::release) when the shared token is not ours: `NotOwner`, unless
+    /// the private book lists the lock (another process rewrote the token while we
+    /// hold it, see `owned_by`).
+    #[cold]
+    #[inline(never)]
+    fn release_unrecorded(&self, me: &ThreadCtx) -> Status {
+        if !self.listed_in_book(me) {
             return Status::NotOwner;
         }
+        self.release_owned(me)
+    }
+
+    /// Releases one level of a lock the caller owns.
+    #[inline(always)]
+    fn release_owned(&self, me: &ThreadCtx) -> Status {
         let c = self.count.load(Ordering::Relaxed);
         if c > 1 {
             self.count.store(c - 1, Ordering::Relaxed);
@@ -691,7 +730,7 @@ impl RawRLock {
             // SAFETY: this thread's live head.
             unsafe { robust::clear_pending(head) };
         }
-        Status::Ok
+        tail_status(Status::Ok)
     }
 
     /// Wakes one sleeper after the word was freed, then clears the pending mark (if
@@ -704,7 +743,7 @@ impl RawRLock {
             // SAFETY: this thread's live head (passed by the unlock paths).
             unsafe { robust::clear_pending(head) };
         }
-        Status::Ok
+        tail_status(Status::Ok)
     }
 
     /// Releases every recursion level at once (for `Condition.wait`) and returns how
@@ -749,6 +788,11 @@ impl RawRLock {
         self.ns_flags
             .fetch_and(!(u64::from(FLAG_INCONSISTENT) << 32), Ordering::Relaxed);
         Status::Ok
+    }
+
+    /// True for a sticky lock (`OPT_STICKY`, fixed at init).
+    pub(crate) fn is_sticky(&self) -> bool {
+        self.options.load(Ordering::Relaxed) & OPT_STICKY != 0
     }
 
     /// True if the calling thread owns the lock.
