@@ -167,6 +167,7 @@ impl core::fmt::Debug for LockGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::options::OpenOptions;
 
     #[test]
     #[cfg_attr(miri, ignore = "maps shared memory")]
