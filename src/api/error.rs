@@ -80,6 +80,9 @@ pub enum Error {
     OutOfRange,
     /// `MP_ESYS`: unexpected operating-system error.
     System,
+    /// `MP_EDEADLK`: the calling thread already holds this reader-writer lock in a
+    /// conflicting mode (an upgrade from read to write is refused).
+    Deadlock,
 }
 
 impl Outcome {
@@ -113,7 +116,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 14] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -127,6 +130,7 @@ impl Error {
         Error::Busy,
         Error::OutOfRange,
         Error::System,
+        Error::Deadlock,
     ];
 
     fn status(self) -> Status {
@@ -144,6 +148,7 @@ impl Error {
             Error::Busy => Status::Busy,
             Error::OutOfRange => Status::Range,
             Error::System => Status::Sys,
+            Error::Deadlock => Status::Deadlock,
         }
     }
 
@@ -202,6 +207,7 @@ impl From<Status> for Error {
             Status::NoMem => Error::NoMemory,
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
+            Status::Deadlock => Error::Deadlock,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead => Error::System,
         }
     }
