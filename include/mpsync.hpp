@@ -156,6 +156,7 @@ enum class errc : std::int32_t {
     ebusy = MP_EBUSY,
     erange = MP_ERANGE,
     esys = MP_ESYS,
+    edeadlk = MP_EDEADLK,
 };
 
 }  // namespace mpsync
@@ -190,6 +191,7 @@ public:
         case MP_EBUSY: return std::errc::device_or_resource_busy;
         case MP_ERANGE: return std::errc::result_out_of_range;
         case MP_OWNER_DEAD: return std::errc::owner_dead;
+        case MP_EDEADLK: return std::errc::resource_deadlock_would_occur;
         default: return std::error_condition(code, *this);
         }
     }

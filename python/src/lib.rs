@@ -124,6 +124,7 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::Busy => BUSY_ERROR.new_err(msg),
         Error::OutOfRange => PyIndexError::new_err(msg),
         Error::System => PyOSError::new_err(msg),
+        Error::Deadlock => PyRuntimeError::new_err(msg),
     }
 }
 

@@ -56,6 +56,7 @@ mod lock;
 mod options;
 mod orphans;
 mod rlock;
+mod rwlock;
 mod sem;
 mod shm;
 
@@ -70,5 +71,6 @@ pub use lock::{Lock, LockGuard};
 pub use options::OpenOptions;
 pub use orphans::{ANONYMOUS_NAME_PREFIX, anonymous_name, sweep_orphans};
 pub use rlock::{RLock, RLockGuard};
+pub use rwlock::{ReadGuard, RwLock, WriteGuard};
 pub use sem::{SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard};
 pub use shm::SharedMemory;
