@@ -262,14 +262,6 @@ extern "C" {
 #define MP_RWLOCK_READERS 64
 
 /**
- * A reader-writer lock: any number of readers (up to `MP_RWLOCK_READERS` threads at
- * once) or one writer, each side owned by the thread that acquired it. If a writer or
- * a reader dies holding it (exit, `SIGKILL`, `exec`), its share comes back and one
- * later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
- */
-typedef struct mp_rwlock_t mp_rwlock_t;
-
-/**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
  * negative codes are errors. See `mp_strerror`.
  */
@@ -410,6 +402,16 @@ typedef struct mp_object_info {
      */
     uint32_t reserved[1];
 } mp_object_info;
+
+/**
+ * A reader-writer lock: any number of readers (up to `MP_RWLOCK_READERS` threads at
+ * once) or one writer, each side owned by the thread that acquired it. If a writer or
+ * a reader dies holding it (exit, `SIGKILL`, `exec`), its share comes back and one
+ * later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
+ */
+typedef struct mp_rwlock_t {
+    uint64_t _opaque[520];
+} mp_rwlock_t;
 
 /**
  * Takes a racy, read-only snapshot of the entry `name` of the shared-memory namespace

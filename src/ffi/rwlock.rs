@@ -24,7 +24,7 @@ pub const MP_RWLOCK_READERS: usize = 64;
 /// later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
 #[repr(C)]
 pub struct mp_rwlock_t {
-    _opaque: [u64; MP_RWLOCK_SIZE / 8],
+    _opaque: [u64; 520],
 }
 
 const _: () = {

@@ -568,12 +568,12 @@ impl RawRwLock {
         }
     }
 
-    /// A writer leaves its wait without the lock: if the word is free with sleepers,
-    /// one of them may have been woken for us — pass the wake-up on. `Timeout`.
+    /// A writer leaves its wait without the lock: if the word is free, the wake-up of
+    /// a phase's end may have been meant for us — pass it on to another writer (a
+    /// spare wake-up only costs a look). `Timeout`.
     #[cold]
     fn leave_write_wait(&self) -> Status {
-        let v = self.wword.load(Ordering::SeqCst);
-        if v & FUTEX_TID_MASK == 0 && v & FUTEX_WAITERS != 0 {
+        if self.wword.load(Ordering::SeqCst) & FUTEX_TID_MASK == 0 {
             futex::wake_bitset(&self.wword, 1, WAKE_WRITERS);
         }
         Status::Timeout
@@ -674,14 +674,17 @@ impl RawRwLock {
         }
     }
 
-    /// Ends the read phase (if still open) and wakes one writer.
+    /// Ends the read phase (if still open) and wakes one writer. The word becomes 0:
+    /// the writer woken takes it keeping `W` (it cannot know whether others sleep), so a
+    /// free lock does not keep a stale `W` that would send every release down the slow
+    /// path.
     #[cold]
     fn end_read_phase(&self) {
         let v = self.wword.load(Ordering::SeqCst);
         if v & FUTEX_TID_MASK == READ_PHASE
             && self
                 .wword
-                .compare_exchange(v, v & FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange(v, 0, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             && v & FUTEX_WAITERS != 0
         {
@@ -751,7 +754,12 @@ impl RawRwLock {
             return Status::Busy;
         }
         let w = self.wword.load(Ordering::SeqCst);
-        if (w & FUTEX_TID_MASK != 0 && w & FUTEX_TID_MASK != READ_PHASE) || w & FUTEX_WAITERS != 0 {
+        if w & FUTEX_TID_MASK != 0 && w & FUTEX_TID_MASK != READ_PHASE {
+            return Status::Busy;
+        }
+        // A `W` left by waiters that were killed is stale unless the kernel finds a
+        // sleeper (who re-checks and sleeps again).
+        if w & FUTEX_WAITERS != 0 && futex::wake_all(&self.wword) != 0 {
             return Status::Busy;
         }
         if self.slots.iter().any(|s| {

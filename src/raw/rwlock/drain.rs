@@ -41,17 +41,24 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn drain_slow(&self, me: &ThreadCtx, robust: Robust, told: bool, deadline: &Deadline) -> Status {
+        // A report met on the way, claimed once every slot is drained (a writer that
+        // gives up meanwhile leaves it for the next acquirer).
+        let mut report_at = None;
         for (i, s) in self.slots.iter().enumerate() {
             let mut spun = false;
             loop {
                 let w = s.word.load(Ordering::SeqCst);
-                if w == 0 || w == REPORT {
+                if w == REPORT {
+                    report_at.get_or_insert(i);
+                    break;
+                }
+                if w == 0 {
                     break;
                 }
                 if w & FUTEX_TID_MASK == 0 {
                     if w & FUTEX_OWNER_DIED != 0 {
                         self.reclaim_dead_slot(i, w);
-                        continue;
+                        continue; // now REPORT (or changed): look again
                     }
                     break; // a stray W bit: free
                 }
@@ -103,6 +110,16 @@ impl RawRwLock {
                     }
                 }
             }
+        }
+        if !told
+            && let Some(i) = report_at
+            && self.slots[i]
+                .word
+                .compare_exchange(REPORT, 0, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.reports_sub();
+            return Status::OwnerDead;
         }
         self.writer_admitted(told)
     }
