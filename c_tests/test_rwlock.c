@@ -4,9 +4,50 @@
  * once), fairness both ways, and the kill loop (>= 2,000 SIGKILLs of random readers and
  * writers, threads and processes mixed).
  */
+#define MPT_CHILD_MAIN
 #include "mptest.h"
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Exec'ed child: `die NAME read|write` opens the named lock, takes one side, and dies
+ * holding it (with whatever robust mode its environment gives it). */
+static int mpt_child(int argc, char **argv) {
+    if (argc != 3 || strcmp(argv[0], "die") != 0) return 64;
+    mp_rwlock_t *rw;
+    if (mp_rwlock_open(argv[1], 0, 0, &rw) != MP_OK) return 2;
+    int write = strcmp(argv[2], "write") == 0;
+    mp_status st = write ? mp_rwlock_acquire_write(rw, true, 10000) : mp_rwlock_acquire_read(rw, true, 10000);
+    if (st != MP_OK) return 3;
+    raise(SIGKILL);
+    return 4;
+}
+
+/* Robust mode off in the dying holder: nothing is linked, the kernel marks nothing, and
+ * the waiter's /proc back-stop finds the death (same PID namespace), told once. */
+TEST(rwlock_robust_mode_off_deaths_found_by_the_back_stop) {
+    char name[64];
+    mpt_name(name, sizeof name, "rw-norobust");
+    mp_rwlock_t *rw;
+    CHECK_OK(mp_rwlock_open(name, MP_CREATE | MP_EXCL, 0600, &rw));
+    const char *sides[2] = {"write", "read"};
+    for (int i = 0; i < 2; i++) {
+        setenv("MPSYNC_NO_ROBUST", "1", 1);
+        const char *args[] = {"die", name, sides[i], NULL};
+        pid_t pid = mpt_spawn_child(args);
+        unsetenv("MPSYNC_NO_ROBUST");
+        int st = 0;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        double t0 = mpt_now_ms();
+        CHECK_ST(mp_rwlock_acquire_write(rw, true, 20000), MP_OWNER_DEAD);
+        printf("  a %s holder without robust list: found after %.0f ms\n", sides[i], mpt_now_ms() - t0);
+        CHECK_OK(mp_rwlock_release_write(rw));
+        CHECK_OK(mp_rwlock_acquire_write(rw, false, 0));
+        CHECK_OK(mp_rwlock_release_write(rw));
+    }
+    CHECK_OK(mp_rwlock_close(rw));
+    CHECK_OK(mp_unlink(name));
+}
 
 static int die_holding(void *p) {
     void **a = p;
