@@ -22,7 +22,7 @@
 //! and does not leak into the next input. Named objects get the per-process prefix
 //! `$MPSYNC_FUZZ_PREFIX` (default `mpfz<pid>-`) and are unlinked when the input ends; nothing is created under any
 //! other name. `MPSYNC_FUZZ_SKIP=rlock` (comma-separated kinds: lock, rlock, sem,
-//! cond, event, barrier, array, shm) leaves kinds out, to fuzz the rest while a known
+//! cond, event, barrier, array, shm, rwlock) leaves kinds out, to fuzz the rest while a known
 //! bug in one kind is being fixed.
 #![no_main]
 
@@ -38,6 +38,7 @@ use mpsync::ffi::cond::*;
 use mpsync::ffi::event::*;
 use mpsync::ffi::lock::*;
 use mpsync::ffi::rlock::*;
+use mpsync::ffi::rwlock::*;
 use mpsync::ffi::sem::*;
 use mpsync::ffi::shm::*;
 use mpsync::ffi::{MP_CREATE, MP_EXCL, MP_OK, mp_status};
@@ -68,9 +69,10 @@ enum Kind {
     Barrier,
     Array,
     Shm,
+    RwLock,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Lock,
     Kind::RLock,
     Kind::Sem,
@@ -79,6 +81,7 @@ const KINDS: [Kind; 8] = [
     Kind::Barrier,
     Kind::Array,
     Kind::Shm,
+    Kind::RwLock,
 ];
 
 fn skipped() -> &'static Vec<Kind> {
@@ -177,7 +180,7 @@ impl Cursor<'_> {
 
 /// The statuses the header defines.
 fn check(st: mp_status) {
-    assert!((-13..=2).contains(&st), "undocumented status {st}");
+    assert!((-14..=2).contains(&st), "undocumented status {st}");
 }
 
 /// Units of the undo semaphore at `s` that the calling thread holds through `s` (0 for
@@ -455,6 +458,31 @@ impl Run<'_> {
                         }
                     }
                 }
+                Kind::RwLock => {
+                    let l = p.cast::<mp_rwlock_t>();
+                    match op % 8 {
+                        0 if in_place => check(mp_rwlock_init(l)),
+                        1 if in_place => check(mp_rwlock_destroy(l)),
+                        2 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_rwlock_acquire_read(l, b, t));
+                        }
+                        3 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_rwlock_acquire_write(l, b, t));
+                        }
+                        4 => check(mp_rwlock_release_read(l)),
+                        5 => check(mp_rwlock_release_write(l)),
+                        6 => {
+                            let mut n = 0;
+                            check(mp_rwlock_read_level(l, &mut n));
+                        }
+                        _ => {
+                            let mut x = false;
+                            check(mp_rwlock_is_writer(l, &mut x));
+                        }
+                    }
+                }
                 Kind::Array => self.array_op(p.cast(), op, c),
                 Kind::Shm => {
                     let s = p.cast::<mp_shm_t>();
@@ -613,6 +641,7 @@ impl Run<'_> {
             let len = match kind {
                 Kind::Array => 128,
                 Kind::Shm => 0,
+                Kind::RwLock => MP_RWLOCK_SIZE,
                 Kind::Sem => {
                     // An undo semaphore's holder table is scribbled on too.
                     let mut f = 0;
@@ -643,6 +672,8 @@ impl Run<'_> {
                 (Kind::Lock, true) => mp_lock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::RLock, false) => mp_rlock_new(o.cast()),
                 (Kind::RLock, true) => mp_rlock_open(name.as_ptr(), flags, mode, o.cast()),
+                (Kind::RwLock, false) => mp_rwlock_new(o.cast()),
+                (Kind::RwLock, true) => mp_rwlock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::Sem, false) if c.bool() => {
                     mp_sem_new_ex(c.u32() % 8, c.u32() % 8, c.u32() % 4, o.cast())
                 }
@@ -780,6 +811,15 @@ impl Run<'_> {
                             }
                         }
                     }
+                    Kind::RwLock => {
+                        let mut n = 0;
+                        if mp_rwlock_read_level(h.ptr.cast(), &mut n) == MP_OK {
+                            for _ in 0..n.min(64) {
+                                check(mp_rwlock_release_read(h.ptr.cast()));
+                            }
+                        }
+                        check(mp_rwlock_release_write(h.ptr.cast()));
+                    }
                     _ => {}
                 }
             }
@@ -796,6 +836,7 @@ impl Run<'_> {
                     Kind::Barrier => mp_barrier_close(h.ptr.cast()),
                     Kind::Array => mp_array_close(h.ptr.cast()),
                     Kind::Shm => mp_shm_close(h.ptr.cast()),
+                    Kind::RwLock => mp_rwlock_close(h.ptr.cast()),
                 }
             };
             // A scribbled header can make close refuse (MP_EBADOBJ): a documented

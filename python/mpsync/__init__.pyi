@@ -20,6 +20,9 @@ from ._mpsync import (
     Lock as Lock,
     RLock as RLock,
     Semaphore as Semaphore,
+)
+from ._mpsync import (
+    RWLock as _RWLock,
     unlink as unlink,
 )
 
@@ -29,6 +32,7 @@ _SLT = TypeVar("_SLT", int, float, bool, str, bytes, None)
 __all__ = [
     "Lock",
     "RLock",
+    "RWLock",
     "Semaphore",
     "BoundedSemaphore",
     "Condition",
@@ -51,6 +55,25 @@ __all__ = [
 ]
 
 class OwnerDiedError(RuntimeError): ...
+
+class _Side:
+    def __init__(
+        self,
+        acquire: Callable[[bool, float | None], bool],
+        release: Callable[[], None],
+        timeout: float | None,
+    ) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+class RWLock(_RWLock):
+    def read(self, timeout: float | None = None) -> _Side: ...
+    def write(self, timeout: float | None = None) -> _Side: ...
 
 class BoundedSemaphore(Semaphore):
     def __new__(

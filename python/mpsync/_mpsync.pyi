@@ -17,6 +17,7 @@ __all__ = [
     "Lock",
     "NAME_MAX",
     "RLock",
+    "RWLock",
     "RawCondition",
     "SEM_VALUE_MAX",
     "STATUS_CODES",
@@ -85,6 +86,29 @@ class RLock:
     def mark_consistent(self) -> None: ...
     @property
     def name(self) -> str | None: ...
+
+class RWLock:
+    READERS: int
+    def __new__(
+        cls,
+        *,
+        name: str | None = None,
+        create: bool = False,
+        exclusive: bool = False,
+        mode: int = 0o600,
+        any_owner: bool = False,
+        raise_owner_died: bool = False,
+    ) -> Self: ...
+    def acquire_read(self, block: bool = True, timeout: float | None = None) -> bool: ...
+    def acquire_write(self, block: bool = True, timeout: float | None = None) -> bool: ...
+    def release_read(self) -> None: ...
+    def release_write(self) -> None: ...
+    @property
+    def owner_died(self) -> bool: ...
+    def _read_level(self) -> int: ...
+    def _is_writer(self) -> bool: ...
+    @property
+    def name(self) -> str: ...
 
 class Semaphore:
     def __new__(

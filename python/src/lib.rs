@@ -31,6 +31,7 @@ mod barrier;
 mod errors;
 mod fast;
 mod locks;
+mod rwlock;
 mod shm;
 
 /// The library's status table as the safe API gives it, `(name, code, message)` for
@@ -291,6 +292,12 @@ impl Close for mpsync::RLock {
     }
 }
 
+impl Close for mpsync::RwLock {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
 impl Close for mpsync::Semaphore {
     fn close_or_return(self) -> Result<(), (Self, Error)> {
         self.close()
@@ -396,6 +403,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<locks::PyLock>()?;
     m.add_class::<locks::PyRLock>()?;
+    m.add_class::<rwlock::PyRwLock>()?;
     m.add_class::<locks::PySemaphore>()?;
     m.add_class::<locks::PyCondition>()?;
     m.add_class::<locks::PyEvent>()?;
