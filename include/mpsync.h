@@ -248,7 +248,7 @@ extern "C" {
 /**
  * Size in bytes of `mp_rwlock_t` (part of the ABI).
  */
-#define MP_RWLOCK_SIZE 4160
+#define MP_RWLOCK_SIZE 4224
 
 /**
  * Alignment in bytes of `mp_rwlock_t`.
@@ -410,7 +410,7 @@ typedef struct mp_object_info {
  * later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
  */
 typedef struct mp_rwlock_t {
-    uint64_t _opaque[520];
+    uint64_t _opaque[528];
 } mp_rwlock_t;
 
 /**

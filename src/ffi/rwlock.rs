@@ -11,7 +11,7 @@ use crate::raw::rwlock::{RW_READERS, RawRwLock};
 use crate::sys::time::Timeout;
 
 /// Size in bytes of `mp_rwlock_t` (part of the ABI).
-pub const MP_RWLOCK_SIZE: usize = 4160;
+pub const MP_RWLOCK_SIZE: usize = 4224;
 /// Alignment in bytes of `mp_rwlock_t`.
 pub const MP_RWLOCK_ALIGN: usize = 8;
 /// How many threads may hold the read side of one lock at the same time; one more gets
@@ -24,7 +24,7 @@ pub const MP_RWLOCK_READERS: usize = 64;
 /// later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
 #[repr(C)]
 pub struct mp_rwlock_t {
-    _opaque: [u64; 520],
+    _opaque: [u64; 528],
 }
 
 const _: () = {

@@ -20,10 +20,15 @@ use crate::sys::shm::names::path_of;
 /// lock (128); every other object but an undo semaphore is 64.
 pub(crate) const PREFIX_LEN: usize = 128;
 
-/// The most bytes of an object that inspection reads: a whole undo semaphore (its
+/// The most bytes of an object that inspection reads: a whole undo semaphore or reader-writer lock (its
 /// holder table), read only when the header's kind code says it is one.
-pub(crate) const OBJECT_READ_MAX: usize = crate::raw::sem_undo::RawSemUndo::SIZE;
-const _: () = assert!(crate::raw::rwlock::RawRwLock::SIZE <= OBJECT_READ_MAX);
+pub(crate) const OBJECT_READ_MAX: usize = {
+    let (undo, rw) = (
+        crate::raw::sem_undo::RawSemUndo::SIZE,
+        crate::raw::rwlock::RawRwLock::SIZE,
+    );
+    if undo > rw { undo } else { rw }
+};
 
 /// Private, 64-byte aligned copy of an object's first bytes: every `raw` struct may be
 /// viewed in it (they are `repr(C)` atomics and integers, valid for any bit pattern,
@@ -74,7 +79,7 @@ unsafe impl RawView for crate::raw::barrier::RawBarrier {}
 unsafe impl RawView for crate::raw::array::RawArray {}
 // SAFETY: as above (4160 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
-// SAFETY: as above (4160 bytes, 8-aligned).
+// SAFETY: as above (4224 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::rwlock::RawRwLock {}
 
 /// Facts about the directory entry.

@@ -117,7 +117,7 @@ pub(crate) struct ReadSlot {
     _reserved: [AtomicU32; 5],
 }
 
-/// Shared layout (`MP_RWLOCK_SIZE` = 4160 bytes, 8-aligned):
+/// Shared layout (`MP_RWLOCK_SIZE` = 4224 bytes, 8-aligned):
 ///
 /// ```text
 /// +0   header      (8)
@@ -131,8 +131,17 @@ pub(crate) struct ReadSlot {
 /// +52  reports     u32   how many slots may be REPORT (a hint: readers check it on
 ///                        their fast path; writers look at every slot anyway)
 /// +56  ns_flags    u64   creator's PID-namespace id | FLAG_CROSS_NS << 32
-/// +64  slots       [ReadSlot; 64]
+/// +64  used        u64   bit i: slot i was ever claimed (never cleared); writers look
+///                        only at those slots
+/// +72  reserved    (56)
+/// +128 slots       [ReadSlot; 64]
 /// ```
+///
+/// `used` keeps the uncontended write pair from reading 64 lines: a reader sets its
+/// slot's bit (once per slot, so the line stays read-mostly) after claiming the slot
+/// and before reading `wword`; a writer reads `used` after taking `wword`. Both `SeqCst`:
+/// a reader admitted before the writer's CAS set (or saw) its bit before the writer
+/// reads `used`, so the writer looks at its slot.
 ///
 /// `wword` states (`W` = someone may sleep on it, `D` = owner died):
 ///
@@ -155,10 +164,12 @@ pub(crate) struct RawRwLock {
     wns: AtomicU32,
     reports: AtomicU32,
     ns_flags: AtomicU64,
+    used: AtomicU64,
+    _reserved: [AtomicU64; 7],
     slots: [ReadSlot; RW_READERS],
 }
 
-published_layout!(RawRwLock, size = 64 + 64 * RW_READERS, align = 8);
+published_layout!(RawRwLock, size = 128 + 64 * RW_READERS, align = 8);
 
 const _: () = {
     assert!(core::mem::size_of::<ReadSlot>() == 64);
@@ -170,7 +181,8 @@ const _: () = {
         core::mem::offset_of!(RawRwLock, wlist_next) as isize + robust::FUTEX_OFFSET
             == core::mem::offset_of!(RawRwLock, wword) as isize
     );
-    assert!(core::mem::offset_of!(RawRwLock, slots) == 64);
+    assert!(core::mem::offset_of!(RawRwLock, slots) == 128);
+    assert!(RW_READERS <= 64); // one bit of `used` per slot
 };
 
 /// How this thread uses its robust list here: the head (null: do not link), and
@@ -365,6 +377,10 @@ impl RawRwLock {
         self.wns.store(0, Ordering::Relaxed);
         self.reports.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
+        self.used.store(0, Ordering::Relaxed);
+        for r in &self._reserved {
+            r.store(0, Ordering::Relaxed);
+        }
         for s in &self.slots {
             s.word.store(0, Ordering::Relaxed);
             s.level.store(0, Ordering::Relaxed);
@@ -426,6 +442,28 @@ impl RawRwLock {
         })
     }
 
+    /// Records that slot `i` is in use, after claiming it and before reading `wword`
+    /// (see `used`): a load, and once per slot a `fetch_or`.
+    #[inline(always)]
+    fn mark_used(&self, i: usize) {
+        let bit = 1u64 << i;
+        if self.used.load(Ordering::SeqCst) & bit == 0 {
+            self.mark_used_slow(bit);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn mark_used_slow(&self, bit: u64) {
+        self.used.fetch_or(bit, Ordering::SeqCst);
+    }
+
+    /// The slots a writer must look at (ever claimed).
+    #[inline(always)]
+    fn used_slots(&self) -> u64 {
+        self.used.load(Ordering::SeqCst)
+    }
+
     /// The general path's robust use (first call of the thread, another namespace, a
     /// book without room).
     #[cold]
@@ -443,21 +481,44 @@ impl RawRwLock {
     /// or a reader died holding the read side, and this acquisition is the one told),
     /// `Timeout`, `Intr` (nothing acquired), `Deadlock` (the caller holds this lock,
     /// read or write: an upgrade is refused rather than waiting for ever).
+    ///
+    /// The inline path (our namespace, a book that links and has room) is one CAS of
+    /// the writer line, plain stores that record and link it (planned before the CAS),
+    /// and a look at the slots ever used (`used`).
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
         if let Some(me) = thread::current_if_ready()
-            && let Some(robust) = self.fast_robust(me)
+            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
+            // SAFETY: the calling thread's own book (or null), used only during this call.
+            && let Some(book) = unsafe { me.book.as_mut() }
+            && book.links()
+            && robust::book_has_room(book)
         {
-            robust.set_pending(&self.wlist_next);
+            // SAFETY: the book has room.
+            let plan = unsafe { robust::plan_push(book) };
+            let head = me.robust_head;
+            // SAFETY: this thread's live head (a book that links has one).
+            unsafe { robust::set_pending(head, &self.wlist_next) };
             if self
                 .wword
                 .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             {
-                self.on_write_acquired(me, robust);
+                // SAFETY: the book links and has room, `plan` was made from it just now;
+                // we own the word, and the caller keeps the object mapped.
+                unsafe { robust::record_linked_planned(book, &self.wlist_next, plan) };
+                self.wtoken.store(me.token, Ordering::Relaxed);
+                self.writer_record().write(me);
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
+                let robust = Robust {
+                    head,
+                    pending_while_not_owned: true,
+                };
                 return self.drain_readers(me, robust, false, &limit.deadline());
             }
-            robust.clear_pending();
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
         }
         self.acquire_write_slow(limit.deadline())
     }
@@ -593,12 +654,46 @@ impl RawRwLock {
         thread::current_if_ready().is_some_and(|me| self.is_writer(me))
     }
 
-    /// Releases the write side: `Ok`, or `NotOwner`.
+    /// Releases the write side: `Ok`, or `NotOwner`. The inline path (nobody sleeps,
+    /// the word is the thread's most recently linked one) is one swap and plain stores.
     #[inline]
     pub(crate) fn release_write(&self) -> Status {
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
         };
+        if self.wword.load(Ordering::Relaxed) == me.tid
+            && self.wtoken.load(Ordering::Relaxed) == me.token
+            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
+            // SAFETY: the calling thread's own book (or null), used only during this call.
+            && let Some(book) = unsafe { me.book.as_mut() }
+            && book.links()
+            && robust::is_last(book, &self.wlist_next)
+        {
+            // SAFETY: the book lists a lock (`is_last`).
+            let plan = unsafe { robust::plan_pop(book) };
+            let head = me.robust_head;
+            // SAFETY: this thread's live head (a book that links has one).
+            unsafe { robust::set_pending(head, &self.wlist_next) };
+            // SAFETY: we own the word; the book links, `is_last` holds, `plan` is fresh.
+            unsafe { robust::unlink_last_linked(book, &self.wlist_next, plan) };
+            self.wtoken.store(0, Ordering::Relaxed);
+            self.wids.store(0, Ordering::Relaxed);
+            let old = self.wword.swap(0, Ordering::SeqCst);
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
+            // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
+            unsafe { robust::pop_unlinked_last(book, plan) };
+            if old & FUTEX_WAITERS != 0 {
+                self.after_write_release(old, false);
+            }
+            return Status::Ok;
+        }
+        self.release_write_slow(me)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_write_slow(&self, me: &ThreadCtx) -> Status {
         if !self.is_writer(me) {
             return Status::NotOwner;
         }
@@ -634,10 +729,18 @@ impl RawRwLock {
         }
         let free = if sleepers { READ_PHASE | FUTEX_WAITERS } else { 0 };
         let old = robust.unlink_and_swap(me, &self.wlist_next, &self.wword, free);
+        self.after_write_release(old, sleepers);
+    }
+
+    /// After the swap that freed the write side (`old`: the word before): with
+    /// sleepers, the read phase (already opened by the swap if `opened`).
+    #[cold]
+    #[inline(never)]
+    fn after_write_release(&self, old: u32, opened: bool) {
         if old & FUTEX_WAITERS == 0 {
             return;
         }
-        if !sleepers {
+        if !opened {
             // A sleeper arrived after our look: open the phase now, unless a writer
             // took the word meanwhile (then wake everyone: they re-check).
             self.phase_left.store(0, Ordering::SeqCst);

@@ -19,11 +19,14 @@ impl RawRwLock {
     ) -> Status {
         // The CAS on `wword` was SeqCst: these loads see every reader that entered
         // before it (and every later reader sees our TID and backs off).
-        if self
-            .slots
-            .iter()
-            .all(|s| s.word.load(Ordering::SeqCst) == 0)
-        {
+        let mut used = self.used_slots();
+        let mut busy = false;
+        while used != 0 {
+            let i = used.trailing_zeros() as usize;
+            used &= used - 1;
+            busy |= self.slots[i].word.load(Ordering::SeqCst) != 0;
+        }
+        if !busy {
             return self.writer_admitted(told);
         }
         self.drain_slow(me, robust, told, deadline)
@@ -44,7 +47,11 @@ impl RawRwLock {
         // A report met on the way, claimed once every slot is drained (a writer that
         // gives up meanwhile leaves it for the next acquirer).
         let mut report_at = None;
+        let used = self.used_slots();
         for (i, s) in self.slots.iter().enumerate() {
+            if used & (1u64 << i) == 0 {
+                continue;
+            }
             let mut spun = false;
             loop {
                 let w = s.word.load(Ordering::SeqCst);

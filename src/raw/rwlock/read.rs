@@ -9,35 +9,54 @@ impl RawRwLock {
     /// that died holding the lock), `Timeout`, `Intr` (nothing acquired), `Busy` (all
     /// `RW_READERS` slots are held by other threads), `Deadlock` (the caller holds the
     /// write side), `Overflow` (re-entry level at its limit).
+    ///
+    /// The inline path — the thread's home slot, which it held before (its record is
+    /// there already), our namespace, a book that links and has room — is one CAS of
+    /// the thread's own slot line, loads of the writer line, and plain stores that link
+    /// the slot (planned before the CAS, see `robust::PushPlan`).
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
         if let Some(me) = thread::current_if_ready()
-            && let Some(robust) = self.fast_robust(me)
+            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
+            // SAFETY: the calling thread's own book (or null), used only during this call.
+            && let Some(book) = unsafe { me.book.as_mut() }
+            && book.links()
+            && robust::book_has_room(book)
         {
             let i = home(me);
             let s = &self.slots[i];
-            robust.set_pending(&s.list_next);
-            if s.word
-                .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                // SeqCst after our SeqCst CAS: a writer that took `wword` before sees
-                // our slot, or we see its TID here.
-                let w = self.wword.load(Ordering::SeqCst);
-                if s.token.load(Ordering::Relaxed) != me.token {
-                    self.record_reader(me, s);
+            if s.token.load(Ordering::Relaxed) == me.token {
+                // SAFETY: the book has room.
+                let plan = unsafe { robust::plan_push(book) };
+                let head = me.robust_head;
+                // SAFETY: this thread's live head (a book that links has one).
+                unsafe { robust::set_pending(head, &s.list_next) };
+                if s.word
+                    .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.mark_used(i);
+                    // SeqCst after our SeqCst CAS: a writer that took `wword` before
+                    // sees our slot, or we see its TID here.
+                    let w = self.wword.load(Ordering::SeqCst);
+                    // SAFETY: the book links and has room, `plan` was made from it just
+                    // now; we own the slot, and the caller keeps the object mapped.
+                    unsafe { robust::record_linked_planned(book, &s.list_next, plan) };
+                    s.level.store(1, Ordering::Relaxed);
+                    // SAFETY: this thread's live head.
+                    unsafe { robust::clear_pending(head) };
+                    if w == 0 && self.reports.load(Ordering::Relaxed) == 0 {
+                        return Status::Ok;
+                    }
+                    let robust = Robust {
+                        head,
+                        pending_while_not_owned: true,
+                    };
+                    return self.read_loop(me, robust, Some(i), false, &limit.deadline());
                 }
-                s.level.store(1, Ordering::Relaxed);
-                // SAFETY: `fast_robust` saw a book with room; we own the slot, and the
-                // caller keeps the object mapped while it holds it.
-                unsafe { robust::record_with_room(&mut *me.book, &s.list_next) };
-                robust.clear_pending();
-                if w == 0 && self.reports.load(Ordering::Relaxed) == 0 {
-                    return Status::Ok;
-                }
-                return self.read_loop(me, robust, Some(i), false, &limit.deadline());
+                // SAFETY: this thread's live head.
+                unsafe { robust::clear_pending(head) };
             }
-            robust.clear_pending();
         }
         self.acquire_read_slow(limit.deadline())
     }
@@ -252,6 +271,7 @@ impl RawRwLock {
             robust.after_failed_cas();
             return false;
         }
+        self.mark_used(i);
         if s.token.load(Ordering::Relaxed) != me.token {
             self.record_reader(me, s);
         }
@@ -285,10 +305,13 @@ impl RawRwLock {
     fn give_report_back(&self, held: usize) {
         self.reports.fetch_add(1, Ordering::SeqCst);
         let placed = self.slots.iter().enumerate().any(|(j, s)| {
-            j != held
-                && s.word
-                    .compare_exchange(0, REPORT, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
+            if j == held {
+                return false;
+            }
+            self.mark_used(j); // a writer must see the report
+            s.word
+                .compare_exchange(0, REPORT, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
         });
         if !placed {
             self.reports_sub();
@@ -296,11 +319,48 @@ impl RawRwLock {
     }
 
     /// Releases one read level: `Ok`, or `NotOwner` if the caller holds no read slot.
+    /// The inline path (the home slot at level 1, most recently linked, nobody waiting
+    /// on it) is one swap of the thread's own slot line and plain stores that unlink it.
     #[inline]
     pub(crate) fn release_read(&self) -> Status {
         let Some(me) = thread::current_if_ready() else {
             return Status::NotOwner;
         };
+        let s = &self.slots[home(me)];
+        if self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
+            && s.word.load(Ordering::Relaxed) == me.tid
+            && s.token.load(Ordering::Relaxed) == me.token
+            && s.level.load(Ordering::Relaxed) == 1
+            // SAFETY: the calling thread's own book (or null), used only during this call.
+            && let Some(book) = unsafe { me.book.as_mut() }
+            && book.links()
+            && robust::is_last(book, &s.list_next)
+        {
+            // Read before the swap, so that only stores follow it.
+            // SAFETY: the book lists a lock (`is_last`).
+            let plan = unsafe { robust::plan_pop(book) };
+            let head = me.robust_head;
+            // SAFETY: this thread's live head (a book that links has one).
+            unsafe { robust::set_pending(head, &s.list_next) };
+            // SAFETY: we own the slot; the book links, `is_last` holds, `plan` is fresh.
+            unsafe { robust::unlink_last_linked(book, &s.list_next, plan) };
+            s.level.store(0, Ordering::Relaxed);
+            let old = s.word.swap(0, Ordering::SeqCst);
+            // SAFETY: this thread's live head.
+            unsafe { robust::clear_pending(head) };
+            // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
+            unsafe { robust::pop_unlinked_last(book, plan) };
+            if old & FUTEX_WAITERS != 0 {
+                futex::wake_all(&s.word);
+            }
+            return Status::Ok;
+        }
+        self.release_read_slow(me)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_read_slow(&self, me: &ThreadCtx) -> Status {
         let h = home(me);
         let i = if self.slots[h].is_held_by(me) {
             h

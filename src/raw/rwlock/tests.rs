@@ -20,7 +20,7 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 #[test]
 fn layout_is_published() {
-    assert_eq!(RawRwLock::SIZE, 4160);
+    assert_eq!(RawRwLock::SIZE, 4224);
     assert_eq!(core::mem::size_of::<RawRwLock>(), RawRwLock::SIZE);
 }
 
