@@ -2489,21 +2489,40 @@ fn acquire_read_and_write_sides_of_an_rwlock() {
     let o = mpsync(&["acquire", "--read", &name, "--", "sh", "-c", &inner]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let shown: Value = serde_json::from_slice(&o.stdout).expect("show --json prints JSON");
-    let readers = shown["state"]["readers"].as_array().expect("readers listed");
+    let readers = shown["state"]["readers"]
+        .as_array()
+        .expect("readers listed");
     assert_eq!(readers.len(), 1, "{shown}");
     assert_eq!(readers[0]["state"], "held");
     assert_eq!(readers[0]["owner"]["liveness"], "alive", "{shown}");
     assert!(shown["state"]["writer"].is_null());
     assert_eq!(code(&mpsync(&["acquire", &name, "--", "true"])), 2);
     // A writer killed holding (its command kills it).
-    let o = mpsync(&["acquire", "--write", &name, "--", "sh", "-c", "kill -9 $PPID; sleep 5"]);
+    let o = mpsync(&[
+        "acquire",
+        "--write",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "kill -9 $PPID; sleep 5",
+    ]);
     assert_eq!(o.status.code(), None, "the holder was killed");
     let v = show_json(&name, 0);
     assert_eq!(v["health"], "owner-dead", "{v}");
     assert_eq!(v["state"]["writer_died_mark"], true, "{v}");
     let o = mpsync(&["acquire", "--read", &name, "--", "true"]);
     assert_eq!(code(&o), 9, "{}", stderr(&o));
-    let o = mpsync(&["acquire", "--read", "--take-over", &name, "--", "sh", "-c", "test \"$MPSYNC_OWNER_DEAD\" = 1"]);
+    let o = mpsync(&[
+        "acquire",
+        "--read",
+        "--take-over",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "test \"$MPSYNC_OWNER_DEAD\" = 1",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(show_json(&name, 0)["health"], "ok");
 }

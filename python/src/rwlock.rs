@@ -7,8 +7,7 @@ use pyo3::prelude::*;
 use crate::locks::DeathReport;
 use crate::{Origin, Quiet, Request, blocking, deadline_of, make, to_py_about};
 
-const RWLOCK_DIED: &str =
-    "acquired, but a writer or a reader died holding the reader-writer lock";
+const RWLOCK_DIED: &str = "acquired, but a writer or a reader died holding the reader-writer lock";
 
 /// A reader-writer lock shared between processes: any number of readers (up to
 /// `RWLock.READERS` threads at once) or one writer. When a writer or a reader dies
@@ -36,7 +35,11 @@ impl PyRwLock {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<bool> {
-        let op = if write { "acquire_write" } else { "acquire_read" };
+        let op = if write {
+            "acquire_write"
+        } else {
+            "acquire_read"
+        };
         let lock = &self.lock;
         let once = move |d: Deadline| {
             if write {

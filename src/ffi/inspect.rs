@@ -221,9 +221,16 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
         }
         Some(State::RwLock(ref r)) => {
             // The writer as the owner; `count` = readers holding, `holders` = slots in use.
-            out.flags |= if r.writer.is_some() { MP_INFO_LOCKED } else { 0 }
-                | if r.waiters { MP_INFO_WAITERS } else { 0 }
-                | if r.writer_died_mark { MP_INFO_OWNER_DIED } else { 0 }
+            out.flags |= if r.writer.is_some() {
+                MP_INFO_LOCKED
+            } else {
+                0
+            } | if r.waiters { MP_INFO_WAITERS } else { 0 }
+                | if r.writer_died_mark {
+                    MP_INFO_OWNER_DIED
+                } else {
+                    0
+                }
                 | if r.cross_ns { MP_INFO_CROSS_NS } else { 0 };
             if let Some(o) = r.writer {
                 out.owner_pid = o.pid.unwrap_or(0);

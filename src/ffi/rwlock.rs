@@ -214,7 +214,11 @@ pub unsafe extern "C" fn mp_rwlock_read_level(
     level_out: *mut u32,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(level_out, || object::<RawRwLock, _>(rw).map(|l| l.read_level())) }
+    unsafe {
+        ffi_out(level_out, || {
+            object::<RawRwLock, _>(rw).map(|l| l.read_level())
+        })
+    }
 }
 
 /// Writes whether the calling thread holds the write side to `*writer_out`.
@@ -230,5 +234,9 @@ pub unsafe extern "C" fn mp_rwlock_is_writer(
     writer_out: *mut bool,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { ffi_out(writer_out, || object::<RawRwLock, _>(rw).map(|l| l.holds_write())) }
+    unsafe {
+        ffi_out(writer_out, || {
+            object::<RawRwLock, _>(rw).map(|l| l.holds_write())
+        })
+    }
 }

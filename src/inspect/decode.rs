@@ -466,7 +466,11 @@ fn rwlock_state(
             RwReader {
                 slot: i as u32,
                 state,
-                level: if state == HolderState::Held { s.level } else { 0 },
+                level: if state == HolderState::Held {
+                    s.level
+                } else {
+                    0
+                },
                 owner,
             },
         )?;

@@ -242,7 +242,13 @@ impl Robust {
 
     /// Forgets and unlinks a word we own, then frees it with `free` (one swap), the
     /// pending mark covering both: returns the word's old value.
-    fn unlink_and_swap(self, me: &ThreadCtx, node: &AtomicUsize, word: &AtomicU32, free: u32) -> u32 {
+    fn unlink_and_swap(
+        self,
+        me: &ThreadCtx,
+        node: &AtomicUsize,
+        word: &AtomicU32,
+        free: u32,
+    ) -> u32 {
         // Across namespaces the mark must not outlive our ownership (another
         // namespace's thread with our TID may own the word after the swap): unlink
         // without it there.
@@ -433,7 +439,9 @@ impl RawRwLock {
     #[inline(always)]
     fn fast_robust(&self, me: &ThreadCtx) -> Option<Robust> {
         // SAFETY: the calling thread's own book (or null).
-        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key || !unsafe { robust::has_room(me.book) } {
+        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
+            || !unsafe { robust::has_room(me.book) }
+        {
             return None;
         }
         Some(Robust {
@@ -727,7 +735,11 @@ impl RawRwLock {
             // Readers woken by this phase count down from here.
             self.phase_left.store(0, Ordering::SeqCst);
         }
-        let free = if sleepers { READ_PHASE | FUTEX_WAITERS } else { 0 };
+        let free = if sleepers {
+            READ_PHASE | FUTEX_WAITERS
+        } else {
+            0
+        };
         let old = robust.unlink_and_swap(me, &self.wlist_next, &self.wword, free);
         self.after_write_release(old, sleepers);
     }
@@ -746,7 +758,12 @@ impl RawRwLock {
             self.phase_left.store(0, Ordering::SeqCst);
             if self
                 .wword
-                .compare_exchange(0, READ_PHASE | FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange(
+                    0,
+                    READ_PHASE | FUTEX_WAITERS,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                )
                 .is_err()
             {
                 futex::wake_all(&self.wword);

@@ -43,7 +43,13 @@ impl RawRwLock {
 
     #[cold]
     #[inline(never)]
-    fn drain_slow(&self, me: &ThreadCtx, robust: Robust, told: bool, deadline: &Deadline) -> Status {
+    fn drain_slow(
+        &self,
+        me: &ThreadCtx,
+        robust: Robust,
+        told: bool,
+        deadline: &Deadline,
+    ) -> Status {
         // A report met on the way, claimed once every slot is drained (a writer that
         // gives up meanwhile leaves it for the next acquirer).
         let mut report_at = None;
@@ -87,8 +93,7 @@ impl RawRwLock {
                     continue;
                 }
                 if w & FUTEX_WAITERS == 0
-                    && s
-                        .word
+                    && s.word
                         .compare_exchange(w, w | FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
                         .is_err()
                 {

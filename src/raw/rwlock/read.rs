@@ -90,11 +90,7 @@ impl RawRwLock {
             return Status::Overflow;
         }
         s.level.store(l + 1, Ordering::Relaxed);
-        if told {
-            Status::OwnerDead
-        } else {
-            Status::Ok
-        }
+        if told { Status::OwnerDead } else { Status::Ok }
     }
 
     /// The slot the caller holds (other than `except`), if any: its home slot first.

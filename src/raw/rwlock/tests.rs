@@ -141,13 +141,19 @@ fn a_writer_thread_exiting_holding_is_told_once() {
     let l = new_rwlock();
     let l2 = l.clone();
     on_thread(move || assert_eq!(l2.acquire_write(Timeout::FOREVER), Status::Ok));
-    assert_eq!(l.acquire_read(Timeout::new(true, 10_000)), Status::OwnerDead);
+    assert_eq!(
+        l.acquire_read(Timeout::new(true, 10_000)),
+        Status::OwnerDead
+    );
     assert_eq!(l.release_read(), Status::Ok);
     assert_eq!(l.acquire_write(Timeout::NOW), Status::Ok);
     assert_eq!(l.release_write(), Status::Ok);
     let l2 = l.clone();
     on_thread(move || assert_eq!(l2.acquire_write(Timeout::FOREVER), Status::Ok));
-    assert_eq!(l.acquire_write(Timeout::new(true, 10_000)), Status::OwnerDead);
+    assert_eq!(
+        l.acquire_write(Timeout::new(true, 10_000)),
+        Status::OwnerDead
+    );
     assert_eq!(l.release_write(), Status::Ok);
     assert_eq!(l.acquire_read(Timeout::NOW), Status::Ok);
     assert_eq!(l.release_read(), Status::Ok);
@@ -160,7 +166,10 @@ fn a_reader_thread_exiting_holding_is_told_once() {
     let l2 = l.clone();
     on_thread(move || assert_eq!(l2.acquire_read(Timeout::FOREVER), Status::Ok));
     // The writer does not wait for the dead reader, and is told.
-    assert_eq!(l.acquire_write(Timeout::new(true, 10_000)), Status::OwnerDead);
+    assert_eq!(
+        l.acquire_write(Timeout::new(true, 10_000)),
+        Status::OwnerDead
+    );
     assert_eq!(l.release_write(), Status::Ok);
     assert_eq!(l.acquire_write(Timeout::NOW), Status::Ok);
     assert_eq!(l.release_write(), Status::Ok);
@@ -187,7 +196,14 @@ fn a_reader_thread_exiting_holding_is_told_once() {
     assert!(told <= 1);
     // Whoever has not been told: the next writer is.
     let s = l.acquire_write(Timeout::NOW);
-    assert_eq!(s, if told == 1 { Status::Ok } else { Status::OwnerDead });
+    assert_eq!(
+        s,
+        if told == 1 {
+            Status::Ok
+        } else {
+            Status::OwnerDead
+        }
+    );
     assert_eq!(l.release_write(), Status::Ok);
 }
 
