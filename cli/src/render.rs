@@ -417,17 +417,7 @@ fn rlock_json(r: &RLockState, cmds: &Commands) -> Value {
         "owner_died_mark": r.died_mark,
         "inconsistent": r.inconsistent,
         "cross_namespace": r.cross_ns,
-        "owner": r.owner.map(|o| {
-            let (cmdline, cmdline_hex) = command_json(cmds.of(&o));
-            json!({
-                "pid": o.pid,
-                "tid": o.tid,
-                "pidns": o.pidns,
-                "liveness": liveness_json(o.liveness),
-                "cmdline": cmdline,
-                "cmdline_hex": cmdline_hex,
-            })
-        }),
+        "owner": r.owner.map(|o| owner_json(&o, cmds)),
     })
 }
 

@@ -341,16 +341,8 @@ fn array_state(a: &RawArray, file_size: u64, v: Vantage) -> Result<State, Detail
 fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
     let (word, count, ids, owner_ns, start, creator_ns, cross_ns, inconsistent) = r.snapshot();
     let tid = word & FUTEX_TID_MASK;
-    let (pid, recorded_tid) = ((ids >> 32) as u32, ids as u32);
     let owner = (tid != 0).then(|| {
-        if ids != 0 && recorded_tid == tid {
-            Owner {
-                pid: Some(pid),
-                tid,
-                pidns: owner_ns,
-                liveness: v.thread(pid, tid, start, u64::from(owner_ns)),
-            }
-        } else if ids == 0 && !cross_ns {
+        if ids == 0 && !cross_ns {
             // Taken a moment ago (or died before recording itself): only the TID.
             Owner {
                 pid: None,
@@ -359,12 +351,7 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
                 liveness: v.bare_tid(tid, u64::from(creator_ns)),
             }
         } else {
-            Owner {
-                pid: None,
-                tid,
-                pidns: 0,
-                liveness: Liveness::Unknown,
-            }
+            recorded_holder(tid, ids, start, owner_ns, v)
         }
     });
     RLockState {
@@ -569,8 +556,9 @@ mod tests {
 
     #[test]
     fn a_short_undo_semaphore_is_truncated() {
-        let size = OBJECT_READ_MAX as u64;
-        for len in [8, 64, 128, OBJECT_READ_MAX - 1] {
+        // (OBJECT_READ_MAX is the larger of the undo semaphore and the reader-writer lock.)
+        let size = RawSemUndo::SIZE as u64;
+        for len in [8, 64, 128, RawSemUndo::SIZE - 1] {
             let d = decode(&undo_prefix(len, |_| 0), size, Vantage::here()).unwrap();
             assert_eq!(d.health, Health::Corrupt, "{len}");
             assert!(d.detail.to_string().contains("truncated"), "{}", d.detail);
