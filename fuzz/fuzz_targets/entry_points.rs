@@ -45,9 +45,11 @@ use mpsync::ffi::{MP_CREATE, MP_EXCL, MP_OK, mp_status};
 
 /// Bytes of fuzzed object memory (room for two 64-byte objects plus misaligned
 /// offsets of each).
-/// Room for the largest object at the largest offset `addr` picks (127): an undo
-/// semaphore (`MP_SEM_UNDO_SIZE`, 4160 bytes) included, rounded up to 64.
+/// Room for the largest object at the largest offset `addr` picks (127): a reader-writer
+/// lock (`MP_RWLOCK_SIZE`, 4224 bytes) and an undo semaphore (4160) included, rounded up
+/// to 64.
 const MEM: usize = 4352;
+const _: () = assert!(MEM - 127 >= MP_RWLOCK_SIZE);
 /// Bytes of the input copied to the start of the memory. Far less than `MEM`, so that
 /// an input within libFuzzer's `-max_len` (scripts/fuzz.sh: 4096) still has room for
 /// operations (with the whole `MEM` taken from the input, none had any); the rest of
@@ -253,8 +255,8 @@ impl Run<'_> {
             6 => 1 + usize::from(sel >> 3) % 127,
             _ => return core::ptr::null_mut(),
         };
-        // SAFETY: off <= 127 and MEM - 127 >= MP_SEM_UNDO_SIZE: in bounds for every
-        // object, an undo semaphore included.
+        // SAFETY: off <= 127 and MEM - 127 >= MP_RWLOCK_SIZE > MP_SEM_UNDO_SIZE: in
+        // bounds for every object, the two large ones included.
         unsafe { self.mem.0.as_mut_ptr().add(off).cast() }
     }
 
@@ -763,7 +765,11 @@ impl Run<'_> {
             }
             match c.u8() % 8 {
                 0 | 1 => {
-                    let kind = KINDS[c.u8() as usize % 6]; // in-place kinds only
+                    // In-place kinds only: the first six, and the reader-writer lock.
+                    let kind = match c.u8() % 7 {
+                        6 => Kind::RwLock,
+                        k => KINDS[usize::from(k)],
+                    };
                     if allowed(kind) {
                         let p = self.addr(c);
                         let closed = self.object_op(kind, p, c, true);
