@@ -435,22 +435,6 @@ impl RawRwLock {
         }
     }
 
-    /// The robust use of the fast paths (our namespace, no flag), or `None` for the
-    /// general path.
-    #[inline(always)]
-    fn fast_robust(&self, me: &ThreadCtx) -> Option<Robust> {
-        // SAFETY: the calling thread's own book (or null).
-        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
-            || !unsafe { robust::has_room(me.book) }
-        {
-            return None;
-        }
-        Some(Robust {
-            head: me.robust_head,
-            pending_while_not_owned: true,
-        })
-    }
-
     /// Records that slot `i` is in use, after claiming it and before reading `wword`
     /// (see `used`): a load, and once per slot a `fetch_or`.
     #[inline(always)]

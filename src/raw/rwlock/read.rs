@@ -372,10 +372,7 @@ impl RawRwLock {
             s.level.store(l - 1, Ordering::Relaxed);
             return Status::Ok;
         }
-        let robust = match self.fast_robust(me) {
-            Some(r) => r,
-            None => self.robust_for(me),
-        };
+        let robust = self.robust_for(me);
         s.level.store(0, Ordering::Relaxed);
         if robust.unlink_and_swap(me, &s.list_next, &s.word, 0) & FUTEX_WAITERS != 0 {
             futex::wake_all(&s.word);

@@ -225,10 +225,7 @@ impl RawRwLock {
         if !self.is_writer(me) {
             return Status::NotOwner;
         }
-        let robust = match self.fast_robust(me) {
-            Some(r) => r,
-            None => self.robust_for(me),
-        };
+        let robust = self.robust_for(me);
         self.unlock_write(me, robust, false);
         Status::Ok
     }
