@@ -7,19 +7,142 @@
 #define MPT_CHILD_MAIN
 #include "mptest.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 
 /* Exec'ed child: `die NAME read|write` opens the named lock, takes one side, and dies
- * holding it (with whatever robust mode its environment gives it). */
+ * holding it (with whatever robust mode its environment gives it); `hold NAME
+ * read|write EVENT` holds it until the named event is set, then releases. */
 static int mpt_child(int argc, char **argv) {
-    if (argc != 3 || strcmp(argv[0], "die") != 0) return 64;
+    if (argc < 3 || (strcmp(argv[0], "die") != 0 && strcmp(argv[0], "hold") != 0)) return 64;
     mp_rwlock_t *rw;
     if (mp_rwlock_open(argv[1], 0, 0, &rw) != MP_OK) return 2;
     int write = strcmp(argv[2], "write") == 0;
     mp_status st = write ? mp_rwlock_acquire_write(rw, true, 10000) : mp_rwlock_acquire_read(rw, true, 10000);
     if (st != MP_OK) return 3;
-    raise(SIGKILL);
-    return 4;
+    if (strcmp(argv[0], "die") == 0) {
+        raise(SIGKILL);
+        return 4;
+    }
+    mp_event_t *ev;
+    if (argc != 4 || mp_event_open(argv[3], 0, 0, &ev) != MP_OK) return 5;
+    if (mp_event_wait(ev, 30000) != MP_OK) return 6;
+    st = write ? mp_rwlock_release_write(rw) : mp_rwlock_release_read(rw);
+    return st == MP_OK ? 0 : 7;
+}
+
+/* Runs `--child ARGS...` as PID 2 of a new PID namespace with its own /proc (a
+ * container: unshare -p -f --mount-proc), robust mode as `robust` says; returns the pid
+ * of the namespace's init (in our namespace), which exits with the child's status
+ * (77/78: namespaces unavailable here). */
+static pid_t in_container(const char *const *args, int robust) {
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(n > 0);
+    exe[n] = 0;
+    pid_t outer = fork();
+    CHECK(outer >= 0);
+    if (outer != 0) return outer;
+    if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) _exit(77);
+    pid_t init = fork();
+    if (init != 0) {
+        int st = 0;
+        waitpid(init, &st, 0);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st));
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) _exit(78);
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) _exit(78);
+    if (!robust) setenv("MPSYNC_NO_ROBUST", "1", 1);
+    /* Not PID 1 (which SIGKILL from inside cannot kill): a child of it. */
+    pid_t child = fork();
+    if (child == 0) {
+        char *argv[8] = {exe, (char *)"--child"};
+        int k = 2;
+        while (*args && k < 7) argv[k++] = (char *)*args++;
+        argv[k] = NULL;
+        execv(exe, argv);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st));
+}
+
+/* A writer and a reader in another PID namespace die holding (robust mode on): the
+ * kernel still marks their words (it compares TIDs in the dying thread's own
+ * namespace), and one acquirer here is told. */
+TEST(rwlock_holders_in_another_pid_namespace_are_reported_by_the_kernel) {
+    char name[64];
+    mpt_name(name, sizeof name, "rw-ns");
+    mp_rwlock_t *rw;
+    CHECK_OK(mp_rwlock_open(name, MP_CREATE | MP_EXCL, 0600, &rw));
+    const char *sides[2] = {"write", "read"};
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"die", name, sides[i], NULL};
+        int st = 0;
+        pid_t outer = in_container(args, 1);
+        CHECK(waitpid(outer, &st, 0) == outer);
+        if (WIFEXITED(st) && (WEXITSTATUS(st) == 77 || WEXITSTATUS(st) == 78)) {
+            fprintf(stderr, "SKIP: PID/mount namespaces unavailable (needs root)\n");
+            break;
+        }
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 100 + SIGKILL);
+        CHECK_ST(mp_rwlock_acquire_write(rw, true, 10000), MP_OWNER_DEAD);
+        CHECK_OK(mp_rwlock_release_write(rw));
+        CHECK_OK(mp_rwlock_acquire_read(rw, false, 0));
+        CHECK_OK(mp_rwlock_release_read(rw));
+    }
+    CHECK_OK(mp_rwlock_close(rw));
+    CHECK_OK(mp_unlink(name));
+}
+
+/* A live holder in another PID namespace with robust mode off: its ids mean nothing in
+ * our /proc, so the back-stop never takes the lock from it; we wait, then get it
+ * normally once it releases. */
+TEST(rwlock_back_stop_leaves_a_live_holder_in_another_pid_namespace_alone) {
+    char name[64], ev_name[64];
+    mpt_name(name, sizeof name, "rw-nsb");
+    mpt_name(ev_name, sizeof ev_name, "rw-nsb-ev");
+    mp_rwlock_t *rw;
+    mp_event_t *ev;
+    CHECK_OK(mp_rwlock_open(name, MP_CREATE | MP_EXCL, 0600, &rw));
+    CHECK_OK(mp_event_open(ev_name, MP_CREATE | MP_EXCL, 0600, &ev));
+    const char *args[] = {"hold", name, "write", ev_name, NULL};
+    pid_t outer = in_container(args, 0);
+    double t0 = mpt_now_ms();
+    bool writer_seen = false;
+    while (mpt_now_ms() - t0 < 10000) {
+        mp_status st = mp_rwlock_acquire_read(rw, false, 0);
+        if (st == MP_TIMEOUT) { writer_seen = true; break; }
+        CHECK_OK(st);
+        CHECK_OK(mp_rwlock_release_read(rw));
+        int wst = 0;
+        if (waitpid(outer, &wst, WNOHANG) == outer) {
+            CHECK(WIFEXITED(wst) && (WEXITSTATUS(wst) == 77 || WEXITSTATUS(wst) == 78));
+            fprintf(stderr, "SKIP: PID/mount namespaces unavailable (needs root)\n");
+            mp_event_close(ev);
+            mp_unlink(ev_name);
+            mp_rwlock_close(rw);
+            mp_unlink(name);
+            return;
+        }
+        usleep(1000);
+    }
+    CHECK(writer_seen);
+    /* Several back-stop rounds (250 ms each): never taken over. */
+    CHECK_ST(mp_rwlock_acquire_write(rw, true, 1500), MP_TIMEOUT);
+    CHECK_ST(mp_rwlock_acquire_read(rw, true, 600), MP_TIMEOUT);
+    CHECK_OK(mp_event_set(ev));
+    mpt_wait_ok(outer);
+    CHECK_OK(mp_rwlock_acquire_write(rw, true, 5000));
+    CHECK_OK(mp_rwlock_release_write(rw));
+    CHECK_OK(mp_event_close(ev));
+    CHECK_OK(mp_unlink(ev_name));
+    CHECK_OK(mp_rwlock_close(rw));
+    CHECK_OK(mp_unlink(name));
 }
 
 /* Robust mode off in the dying holder: nothing is linked, the kernel marks nothing, and
