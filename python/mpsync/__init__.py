@@ -10,6 +10,8 @@
   create=True)`` is the lock a C program gets from ``mp_rlock_open("jobs", ...)``;
 * report the death of an RLock's owner (``lock.owner_died``, or ``OwnerDiedError``
   with ``raise_owner_died=True``) instead of hanging;
+* add ``RWLock``, a reader-writer lock (``with lock.read():`` / ``with lock.write():``)
+  that reports its writers' and readers' deaths the same way;
 * release the GIL during every blocking wait, and let Ctrl-C interrupt it;
 * never register ``SharedMemory`` with multiprocessing's resource tracker unless
   ``track=True``;
