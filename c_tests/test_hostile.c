@@ -35,6 +35,7 @@
 #define B_BROKEN BIT(MP_EBROKEN)
 #define B_RANGE BIT(MP_ERANGE)
 #define B_BUSY BIT(MP_EBUSY)
+#define B_DEADLK BIT(MP_EDEADLK)
 /* What each function documents (see include/mpsync.h). */
 #define A_GETTER (B_OK | B_INVAL | B_BAD)
 #define A_LOCK_ACQ (B_OK | B_TO | B_INTR | B_INVAL | B_BAD)
@@ -46,11 +47,13 @@
 #define A_COND_WAIT (B_OK | B_TO | B_OD | B_INTR | B_NOTOWN | B_OVF | B_INVAL | B_BAD)
 #define A_EVENT_WAIT (B_OK | B_TO | B_INTR | B_INVAL | B_BAD)
 #define A_BARRIER_WAIT (B_OK | B_BROKEN | B_INTR | B_INVAL | B_BAD)
+#define A_RW_READ (B_OK | B_TO | B_OD | B_INTR | B_BUSY | B_DEADLK | B_OVF | B_INVAL | B_BAD)
+#define A_RW_WRITE (B_OK | B_TO | B_OD | B_INTR | B_DEADLK | B_INVAL | B_BAD)
 #define A_ARRAY (B_OK | B_OD | B_RANGE | B_INTR | B_OVF | B_INVAL | B_BAD)
 
 enum kind {
     K_LOCK, K_RLOCK, K_SEM, K_BSEM, K_COND_RLOCK, K_COND_LOCK, K_EVENT, K_BARRIER,
-    K_ARRAY_SYNC, K_ARRAY_RAW, K_SHM,
+    K_ARRAY_SYNC, K_ARRAY_RAW, K_SHM, K_RWLOCK,
 };
 
 struct hostile {
@@ -58,6 +61,7 @@ struct hostile {
     union {
         mp_lock_t lock;
         mp_rlock_t rlock;
+        mp_rwlock_t rwlock;
         mp_sem_t sem;
         mp_event_t event;
         mp_barrier_t barrier;
@@ -156,6 +160,26 @@ static void victim_step(struct victim_ctx *v) {
                     CALL(v, A_RLOCK_REL, mp_rlock_release(l));
                 usleep(r % 1000); /* held: the hostile process writes meanwhile */
                 CALL(v, A_RLOCK_REL, mp_rlock_release(l));
+            }
+        }
+        break;
+    }
+    case K_RWLOCK: {
+        mp_rwlock_t *l = &h->u.rwlock;
+        int write = (r >> 8) % 3 == 0;
+        if (r % 4 == 0) {
+            CALL(v, A_GETTER, mp_rwlock_read_level(l, &u));
+            CALL(v, A_GETTER, mp_rwlock_is_writer(l, &b));
+        } else if (r % 4 == 1) {
+            CALL(v, A_RLOCK_REL, write ? mp_rwlock_release_write(l) : mp_rwlock_release_read(l));
+        } else {
+            mp_status st = write ? CALL(v, A_RW_WRITE, mp_rwlock_acquire_write(l, r & 8, short_timeout(v)))
+                                 : CALL(v, A_RW_READ, mp_rwlock_acquire_read(l, r & 8, short_timeout(v)));
+            if (st == MP_OK || st == MP_OWNER_DEAD) {
+                if (!write && r & 16 && CALL(v, A_RW_READ, mp_rwlock_acquire_read(l, true, 0)) == MP_OK)
+                    CALL(v, A_RLOCK_REL, mp_rwlock_release_read(l));
+                usleep(r % 1000); /* held: the hostile process writes meanwhile */
+                CALL(v, A_RLOCK_REL, write ? mp_rwlock_release_write(l) : mp_rwlock_release_read(l));
             }
         }
         break;
@@ -339,6 +363,7 @@ static void run_hostile(enum kind kind, bool header_too) {
     switch (kind) {
     case K_LOCK: CHECK_OK(mp_lock_init(&h->u.lock)); len = MP_LOCK_SIZE; break;
     case K_RLOCK: CHECK_OK(mp_rlock_init(&h->u.rlock)); len = MP_RLOCK_SIZE; break;
+    case K_RWLOCK: CHECK_OK(mp_rwlock_init(&h->u.rwlock)); len = MP_RWLOCK_SIZE; break;
     case K_SEM: CHECK_OK(mp_sem_init(&h->u.sem, 1, MP_SEM_VALUE_MAX)); len = MP_SEM_SIZE; break;
     case K_BSEM: CHECK_OK(mp_sem_init(&h->u.sem, 2, 2)); len = MP_SEM_SIZE; break;
     case K_COND_RLOCK:
@@ -454,3 +479,4 @@ HOSTILE_TESTS(barrier, K_BARRIER)
 HOSTILE_TESTS(array_synchronized, K_ARRAY_SYNC)
 HOSTILE_TESTS(array_raw, K_ARRAY_RAW)
 HOSTILE_TESTS(shared_memory, K_SHM)
+HOSTILE_TESTS(rwlock, K_RWLOCK)

@@ -16,7 +16,8 @@
  * Signals: a blocking call interrupted by a signal handler returns MP_EINTR with nothing
  * acquired or changed (also for SA_RESTART handlers): mp_lock_acquire, mp_rlock_acquire,
  * mp_sem_acquire, mp_sem_undo_acquire, mp_cond_wait, mp_cond_wait_lock, mp_event_wait,
- * mp_barrier_wait, and mp_array_get/set/read/write of a locked Array. A retry starts a fresh timeout; to keep
+ * mp_barrier_wait, mp_rwlock_acquire_read, mp_rwlock_acquire_write, and
+ * mp_array_get/set/read/write of a locked Array. A retry starts a fresh timeout; to keep
  * the total, take a deadline once and pass the time left on every try:
  *   int64_t deadline = mp_deadline_after_ms(timeout_ms);
  *   do st = mp_lock_acquire(lock, true, mp_ms_left(deadline)); while (st == MP_EINTR);
@@ -24,6 +25,8 @@
  * Owner death: an RLock (mp_rlock_t, and the RLock of a locked Array) detects the death
  * of its holder (the next acquirer gets MP_OWNER_DEAD), and so does an undo semaphore,
  * mp_sem_undo_t (the dead thread's units come back; one acquirer gets MP_OWNER_DEAD).
+ * A reader-writer lock (mp_rwlock_t) detects the death of a writer and of each reader
+ * (the share comes back; one later acquirer gets MP_OWNER_DEAD).
  * A Lock or a plain Semaphore has no owner, as in CPython: a process that dies holding
  * one is NOT detected, and the unit it held stays taken.
  *
@@ -49,6 +52,7 @@
  *     mp_sem_undo_acquire, mp_sem_undo_release,
  *     mp_sem_undo_held, mp_sem_undo_detach                    yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
+ *   mp_rwlock_* (every reader-writer lock call)               yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
  *     mp_sem_undo_new, mp_sem_undo_open, mp_sem_undo_close    yes  no (3)
  *   mp_T_init, mp_T_destroy,
@@ -57,7 +61,8 @@
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
  *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
- *       is an RLock; an undo semaphore links its holders' slots into their lists).
+ *       is an RLock; an undo semaphore links its holders' slots into their lists, and a
+ *       reader-writer lock its readers' slots and its writer's word).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
  *   (4) It allocates and reads /proc; it never writes to or blocks on the object.
  *   mp_shm_* calls on one handle must not race with mp_shm_close of that handle.
@@ -253,6 +258,22 @@ extern "C" {
 #define MP_INFO_DEATHS 256
 
 /**
+ * Size in bytes of `mp_rwlock_t` (part of the ABI).
+ */
+#define MP_RWLOCK_SIZE 4224
+
+/**
+ * Alignment in bytes of `mp_rwlock_t`.
+ */
+#define MP_RWLOCK_ALIGN 8
+
+/**
+ * How many threads may hold the read side of one lock at the same time; one more gets
+ * `MP_EBUSY`. Threads that only wait use nothing.
+ */
+#define MP_RWLOCK_READERS 64
+
+/**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
  * negative codes are errors. See `mp_strerror`.
  */
@@ -395,6 +416,16 @@ typedef struct mp_object_info {
 } mp_object_info;
 
 /**
+ * A reader-writer lock: any number of readers (up to `MP_RWLOCK_READERS` threads at
+ * once) or one writer, each side owned by the thread that acquired it. If a writer or
+ * a reader dies holding it (exit, `SIGKILL`, `exec`), its share comes back and one
+ * later acquisition returns `MP_OWNER_DEAD`. Plain memory, like `mp_lock_t`.
+ */
+typedef struct mp_rwlock_t {
+    uint64_t _opaque[528];
+} mp_rwlock_t;
+
+/**
  * Takes a racy, read-only snapshot of the entry `name` of the shared-memory namespace
  * (`/dev/shm/<name>`; one leading `/` is ignored) and writes it to `*info_out`.
  *
@@ -475,6 +506,146 @@ int64_t mp_deadline_after_ms(int64_t timeout_ms);
  * `deadline` (no deadline). MT, AS.
  */
 int64_t mp_ms_left(int64_t deadline);
+
+/**
+ * Initialises a free reader-writer lock in caller-provided memory (`MP_RWLOCK_SIZE`
+ * bytes, `MP_RWLOCK_ALIGN`-aligned, in a `MAP_SHARED` mapping to share it).
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` writable bytes.
+ */
+mp_status mp_rwlock_init(struct mp_rwlock_t *rw);
+
+/**
+ * Ends a lock made by `mp_rwlock_init`.
+ *
+ * Returns `MP_OK`, `MP_EBUSY` (held on either side, a dead holder not yet noticed, or
+ * waited on: nothing changes; a lock the calling thread holds is refused from the
+ * thread's private record), `MP_EINVAL` (NULL, or not an in-place object),
+ * `MP_EBADOBJ`. Do not free or unmap the memory of a lock that a thread of this
+ * process still holds (its slot is in that thread's kernel robust list).
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes.
+ */
+mp_status mp_rwlock_destroy(struct mp_rwlock_t *rw);
+
+/**
+ * Creates a free lock in a new anonymous shared mapping inherited by `fork()`ed
+ * children (a child holds nothing of its parent's). Close with `mp_rwlock_close`.
+ *
+ * Returns `MP_OK` (and writes `*rw_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `rw_out` is NULL or writable.
+ */
+mp_status mp_rwlock_new(struct mp_rwlock_t **rw_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates) the lock called `name`; see `mp_lock_open` for
+ * `flags`, `mode` and the race-free creation guarantee.
+ *
+ * Returns `MP_OK` (and writes `*rw_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
+ * created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`,
+ * `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `rw_out` is NULL or writable.
+ */
+mp_status mp_rwlock_open(const char *name, uint32_t flags, uint32_t mode, struct mp_rwlock_t **rw_out);
+
+/**
+ * Unmaps a lock from `mp_rwlock_new` / `mp_rwlock_open` in the calling process.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+ * holds either side of the lock: nothing changed; release it, then close),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
+ *
+ * # Safety
+ * `rw` is NULL, a handle from this library (closed or not), or readable memory of an
+ * in-place object.
+ */
+mp_status mp_rwlock_close(struct mp_rwlock_t *rw);
+
+/**
+ * Acquires the read side, or re-enters it if the calling thread holds it (its level
+ * goes up by one, without waiting, even behind a waiting writer). `block`/`timeout_ms`
+ * as in `mp_lock_acquire`. A writer's release admits the readers that were waiting
+ * before the next writer.
+ *
+ * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
+ * writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
+ * acquired), `MP_EBUSY` (`MP_RWLOCK_READERS` other threads hold the read side),
+ * `MP_EDEADLK` (the calling thread holds the write side), `MP_EOVERFLOW` (re-entry
+ * level at its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
+ * the calling thread holds the lock. Not async-signal-safe.
+ */
+mp_status mp_rwlock_acquire_read(struct mp_rwlock_t *rw, bool block, int64_t timeout_ms);
+
+/**
+ * Releases one read level of the calling thread.
+ *
+ * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the read side),
+ * `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
+ */
+mp_status mp_rwlock_release_read(struct mp_rwlock_t *rw);
+
+/**
+ * Acquires the write side: waits for the writer word, then for the readers already
+ * in (new readers wait meanwhile). `block`/`timeout_ms` as in `mp_lock_acquire`.
+ *
+ * Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
+ * writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
+ * acquired), `MP_EDEADLK` (the calling thread already holds this lock, read or write:
+ * an upgrade is refused at once), `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
+ * the calling thread holds the lock. Not async-signal-safe.
+ */
+mp_status mp_rwlock_acquire_write(struct mp_rwlock_t *rw, bool block, int64_t timeout_ms);
+
+/**
+ * Releases the write side held by the calling thread.
+ *
+ * Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold it), `MP_EINVAL`,
+ * `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
+ */
+mp_status mp_rwlock_release_write(struct mp_rwlock_t *rw);
+
+/**
+ * Writes the calling thread's read level (0 if it does not hold the read side) to
+ * `*level_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `level_out` is NULL or
+ * writable.
+ */
+mp_status mp_rwlock_read_level(const struct mp_rwlock_t *rw, uint32_t *level_out);
+
+/**
+ * Writes whether the calling thread holds the write side to `*writer_out`.
+ *
+ * Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `writer_out` is NULL or
+ * writable.
+ */
+mp_status mp_rwlock_is_writer(const struct mp_rwlock_t *rw, bool *writer_out);
 
 /* ======================================================================================
  * Lock (mp_lock_t): CPython's multiprocessing.Lock, a binary semaphore
@@ -2173,6 +2344,12 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
 #define MP_ESYS -13
 
 /**
+ * Would deadlock: the calling thread already holds this reader-writer lock in a
+ * conflicting mode (an upgrade from read to write is refused).
+ */
+#define MP_EDEADLK -14
+
+/**
  * A static, NUL-terminated description of `status`; never NULL (unknown codes give
  * `"unknown status code"`).
  */
@@ -2241,6 +2418,7 @@ MP__STATIC_ASSERT(sizeof(mp_sem_undo_t) == MP_SEM_UNDO_SIZE, "mp_sem_undo_t size
 MP__STATIC_ASSERT(sizeof(mp_cond_t) == MP_COND_SIZE, "mp_cond_t size");
 MP__STATIC_ASSERT(sizeof(mp_event_t) == MP_EVENT_SIZE, "mp_event_t size");
 MP__STATIC_ASSERT(sizeof(mp_barrier_t) == MP_BARRIER_SIZE, "mp_barrier_t size");
+MP__STATIC_ASSERT(sizeof(mp_rwlock_t) == MP_RWLOCK_SIZE, "mp_rwlock_t size");
 MP__STATIC_ASSERT(sizeof(mp_status) == 4, "mp_status size");
 MP__STATIC_ASSERT(sizeof(mp_type) == 1, "mp_type size");
 MP__STATIC_ASSERT(MP_ARRAY_DATA_OFFSET % 16 == 0, "array data alignment");
@@ -2252,6 +2430,7 @@ MP__STATIC_ASSERT(alignof(mp_sem_undo_t) == MP_SEM_UNDO_ALIGN, "mp_sem_undo_t al
 MP__STATIC_ASSERT(alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
 MP__STATIC_ASSERT(alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
 MP__STATIC_ASSERT(alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
+MP__STATIC_ASSERT(alignof(mp_rwlock_t) == MP_RWLOCK_ALIGN, "mp_rwlock_t alignment");
 #else
 MP__STATIC_ASSERT(_Alignof(mp_lock_t) == MP_LOCK_ALIGN, "mp_lock_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_rlock_t) == MP_RLOCK_ALIGN, "mp_rlock_t alignment");
@@ -2260,6 +2439,7 @@ MP__STATIC_ASSERT(_Alignof(mp_sem_undo_t) == MP_SEM_UNDO_ALIGN, "mp_sem_undo_t a
 MP__STATIC_ASSERT(_Alignof(mp_cond_t) == MP_COND_ALIGN, "mp_cond_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_event_t) == MP_EVENT_ALIGN, "mp_event_t alignment");
 MP__STATIC_ASSERT(_Alignof(mp_barrier_t) == MP_BARRIER_ALIGN, "mp_barrier_t alignment");
+MP__STATIC_ASSERT(_Alignof(mp_rwlock_t) == MP_RWLOCK_ALIGN, "mp_rwlock_t alignment");
 #endif
 #undef MP__STATIC_ASSERT
 #else
@@ -2271,6 +2451,7 @@ typedef char mp__check_sem_undo_size[(sizeof(mp_sem_undo_t) == MP_SEM_UNDO_SIZE)
 typedef char mp__check_cond_size[(sizeof(mp_cond_t) == MP_COND_SIZE) ? 1 : -1];
 typedef char mp__check_event_size[(sizeof(mp_event_t) == MP_EVENT_SIZE) ? 1 : -1];
 typedef char mp__check_barrier_size[(sizeof(mp_barrier_t) == MP_BARRIER_SIZE) ? 1 : -1];
+typedef char mp__check_rwlock_size[(sizeof(mp_rwlock_t) == MP_RWLOCK_SIZE) ? 1 : -1];
 typedef char mp__check_type_size[(sizeof(mp_type) == 1) ? 1 : -1];
 #endif
 #endif /* MPSYNC_CDEF */

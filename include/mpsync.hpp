@@ -157,6 +157,7 @@ enum class errc : std::int32_t {
     ebusy = MP_EBUSY,
     erange = MP_ERANGE,
     esys = MP_ESYS,
+    edeadlk = MP_EDEADLK,
 };
 
 }  // namespace mpsync
@@ -191,6 +192,7 @@ public:
         case MP_EBUSY: return std::errc::device_or_resource_busy;
         case MP_ERANGE: return std::errc::result_out_of_range;
         case MP_OWNER_DEAD: return std::errc::owner_dead;
+        case MP_EDEADLK: return std::errc::resource_deadlock_would_occur;
         default: return std::error_condition(code, *this);
         }
     }
@@ -915,6 +917,7 @@ MPSYNC_HPP_OPS(sem_undo)
 MPSYNC_HPP_PLAIN_OPS(cond, MP_COND_ALIGN)
 MPSYNC_HPP_PLAIN_OPS(event, MP_EVENT_ALIGN)
 MPSYNC_HPP_OPS(barrier)
+MPSYNC_HPP_OPS(rwlock)
 #undef MPSYNC_HPP_OPS
 #undef MPSYNC_HPP_PLAIN_OPS
 
@@ -1251,6 +1254,135 @@ private:
     }
 
     std::function<void(recursive_mutex &)> on_death_;
+};
+
+// ======================================================================================
+// shared_mutex: a reader-writer lock (mp_rwlock_t)
+// ======================================================================================
+
+/// A process-shared reader-writer lock that reports the death of a writer or a reader
+/// holding it (docs/rwlock.md). Meets Lockable, TimedLockable, SharedLockable and
+/// SharedTimedLockable, so std::unique_lock, std::shared_lock and std::lock_guard work.
+/// Fair both ways; a thread may re-enter the shared side; lock() while holding either
+/// side throws mpsync::error (errc::edeadlk) instead of deadlocking. Owner death: the
+/// acquisition told still acquires, and owner_died() says so (the explicit acquire*()
+/// calls return acquire_status::owner_dead).
+class shared_mutex : public detail::object<shared_mutex, mp_rwlock_t, detail::rwlock_ops> {
+public:
+    /// A new anonymous lock, inherited by fork()ed children (mp_rwlock_new).
+    shared_mutex() : object(new_anonymous(), detail::ownership::handle) {}
+    shared_mutex(shared_mutex &&other) noexcept
+        : object(std::move(other)), died_(other.died_.load(std::memory_order_relaxed)) {}
+
+    static shared_mutex init(mp_rwlock_t &storage) {
+        mp_status st = mp_rwlock_init(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_rwlock_init",
+                                    detail::call_args::in_place(&storage, MP_RWLOCK_ALIGN));
+        return shared_mutex(&storage, detail::ownership::in_place);
+    }
+    static shared_mutex attach(mp_rwlock_t &lock) noexcept { return shared_mutex(&lock, detail::ownership::view); }
+    static shared_mutex open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
+        std::string kept = name ? name : "";
+        mp_rwlock_t *p = nullptr;
+        mp_status st = mp_rwlock_open(name, flags.bits, mode, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_rwlock_open", detail::call_args::named(name, flags, mode));
+        return shared_mutex(p, detail::ownership::handle, std::move(kept));
+    }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::shared_mutex"; }
+
+    // ---- exclusive (write) side ----
+    void lock() { held(detail::wait_forever(false, write_call()), "lock", "mp_rwlock_acquire_write"); }
+    bool try_lock() { return try_with(mp_rwlock_acquire_write(p_, false, 0), "try_lock", "mp_rwlock_acquire_write"); }
+    template <class Rep, class Period>
+    bool try_lock_for(const std::chrono::duration<Rep, Period> &rel) {
+        return try_lock_until(detail::steady_deadline(rel));
+    }
+    template <class Clock, class Duration>
+    bool try_lock_until(const std::chrono::time_point<Clock, Duration> &abs) {
+        return try_with(detail::wait_until(abs, false, write_call()), "try_lock_until", "mp_rwlock_acquire_write");
+    }
+    void unlock() noexcept {
+        mp_status st = mp_rwlock_release_write(p_);
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) detail::unlock_failed(st, "mp_rwlock_release_write", p_);
+    }
+
+    // ---- shared (read) side ----
+    void lock_shared() { held(detail::wait_forever(false, read_call()), "lock_shared", "mp_rwlock_acquire_read"); }
+    bool try_lock_shared() {
+        return try_with(mp_rwlock_acquire_read(p_, false, 0), "try_lock_shared", "mp_rwlock_acquire_read");
+    }
+    template <class Rep, class Period>
+    bool try_lock_shared_for(const std::chrono::duration<Rep, Period> &rel) {
+        return try_lock_shared_until(detail::steady_deadline(rel));
+    }
+    template <class Clock, class Duration>
+    bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration> &abs) {
+        return try_with(detail::wait_until(abs, false, read_call()), "try_lock_shared_until", "mp_rwlock_acquire_read");
+    }
+    void unlock_shared() noexcept {
+        mp_status st = mp_rwlock_release_read(p_);
+        if (MPSYNC_HPP_UNLIKELY(st != MP_OK)) detail::unlock_failed(st, "mp_rwlock_release_read", p_);
+    }
+
+    // ---- explicit acquisitions (acquired, owner_dead, timeout, interrupted) ----
+    template <class Rep, class Period>
+    acquire_status acquire_for(const std::chrono::duration<Rep, Period> &rel, on_signal sig = on_signal::retry) {
+        return note(outcome(detail::wait_until(detail::steady_deadline(rel), sig == on_signal::report, write_call()),
+                            "acquire_for", "mp_rwlock_acquire_write"));
+    }
+    template <class Rep, class Period>
+    acquire_status acquire_shared_for(const std::chrono::duration<Rep, Period> &rel, on_signal sig = on_signal::retry) {
+        return note(outcome(detail::wait_until(detail::steady_deadline(rel), sig == on_signal::report, read_call()),
+                            "acquire_shared_for", "mp_rwlock_acquire_read"));
+    }
+
+    /// True if the most recent acquisition through this wrapper was told that a writer
+    /// or a reader died holding the lock.
+    bool owner_died() const noexcept { return died_.load(std::memory_order_relaxed); }
+    /// The calling thread's shared level (0 if it does not hold the shared side).
+    std::uint32_t shared_level() const {
+        std::uint32_t v = 0;
+        check(mp_rwlock_read_level(p_, &v), "shared_level", "mp_rwlock_read_level");
+        return v;
+    }
+    /// Whether the calling thread holds the exclusive side.
+    bool is_writer() const {
+        bool v = false;
+        check(mp_rwlock_is_writer(p_, &v), "is_writer", "mp_rwlock_is_writer");
+        return v;
+    }
+
+private:
+    shared_mutex(mp_rwlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
+        : object(p, o, std::move(name)) {}
+    static mp_rwlock_t *new_anonymous() {
+        mp_rwlock_t *p = nullptr;
+        mp_status st = mp_rwlock_new(&p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_rwlock_new", detail::call_args::anonymous());
+        return p;
+    }
+    detail::timed_call<mp_rwlock_t, &mp_rwlock_acquire_write> write_call() const noexcept { return {p_}; }
+    detail::timed_call<mp_rwlock_t, &mp_rwlock_acquire_read> read_call() const noexcept { return {p_}; }
+    acquire_status note(acquire_status r) noexcept {
+        if (r == acquire_status::acquired || r == acquire_status::owner_dead)
+            died_.store(r == acquire_status::owner_dead, std::memory_order_relaxed);
+        return r;
+    }
+    void held(mp_status st, const char *operation, const char *c_call) {
+        if (st != MP_OK && st != MP_OWNER_DEAD) fail(st, operation, c_call);
+        died_.store(st == MP_OWNER_DEAD, std::memory_order_relaxed);
+    }
+    bool try_with(mp_status st, const char *operation, const char *c_call) {
+        if (st == MP_TIMEOUT) return false;
+        held(st, operation, c_call);
+        return true;
+    }
+
+    std::atomic<bool> died_{false};
 };
 
 // ======================================================================================

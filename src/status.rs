@@ -61,6 +61,7 @@ status_table! {
     Busy = -11, "MP_EBUSY", "object is in use (held or waited on)";
     Range = -12, "MP_ERANGE", "index or length out of bounds";
     Sys = -13, "MP_ESYS", "unexpected operating-system error (see errno)";
+    Deadlock = -14, "MP_EDEADLK", "would deadlock: the calling thread already holds this reader-writer lock in a conflicting mode (upgrade refused)";
 }
 
 impl Status {

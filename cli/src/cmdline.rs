@@ -37,6 +37,10 @@ impl Commands {
                         .filter_map(|h| Some((h.owner?, Some(h.start)))),
                 );
             }
+            Some(State::RwLock(r)) => {
+                owners.extend(r.writer.iter().map(|&o| (o, None)));
+                owners.extend(r.readers.iter().filter_map(|x| Some((x.owner?, None))));
+            }
             Some(s) => owners.extend(s.rlock().and_then(|r| r.owner).map(|o| (o, None))),
             None => {}
         }

@@ -1,6 +1,6 @@
 //! Commands for shell scripts, on the library's safe object API: `create`, `acquire
-//! NAME -- CMD` (run a command while holding an RLock, a Lock or one Semaphore unit,
-//! undo or not), `release`/`post`, `set`/`clear`, `wait`. Only a name in the library's
+//! NAME -- CMD` (run a command while holding an RLock, a Lock, one Semaphore unit,
+//! undo or not, or either side of an RWLock: `--read` / `--write`), `release`/`post`, `set`/`clear`, `wait`. Only a name in the library's
 //! rules ([A-Za-z0-9._-]) is an object's (`object_name` checks it before anything
 //! else); messages print the name given escaped.
 
@@ -11,7 +11,7 @@ use clap::{Subcommand, ValueEnum};
 use mpsync::inspect::{self, Kind};
 use mpsync::{
     Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, RLock,
-    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, UndoSemaphore,
+    RwLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, UndoSemaphore,
 };
 
 use crate::escape;
@@ -39,6 +39,8 @@ pub enum CreateType {
     Array,
     /// SharedMemory block (--size).
     Block,
+    /// Reader-writer lock (owner death of writers and readers detected).
+    Rwlock,
 }
 
 #[derive(Subcommand)]
@@ -92,10 +94,17 @@ pub enum ObjectCommand {
     /// exits with CMD's status. Like flock(1), with counting semaphores and owner death:
     /// an owner-death report (an RLock whose owner died, an undo semaphore's dead
     /// holders' units) is left to the next acquirer (exit 9, CMD not run) unless
-    /// --take-over, with which CMD runs with MPSYNC_OWNER_DEAD=1.
+    /// --take-over, with which CMD runs with MPSYNC_OWNER_DEAD=1. An RWLock needs
+    /// --read or --write.
     Acquire {
         /// The lock or semaphore.
         name: String,
+        /// Hold the read side of an RWLock.
+        #[arg(long, conflicts_with = "write")]
+        read: bool,
+        /// Hold the write side of an RWLock.
+        #[arg(long)]
+        write: bool,
         /// Seconds to wait (fractions allowed; 0 tries once); forever if absent.
         #[arg(long, value_parser = parse_timeout)]
         timeout: Option<Duration>,
@@ -320,6 +329,7 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                     SharedArray::open(&name, &opts, ty, length, !raw).map(drop)
                 }
                 CreateType::Block => SharedMemory::open(&name, &opts, size).map(drop),
+                CreateType::Rwlock => RwLock::open(&name, &opts).map(drop),
             };
             match r {
                 Ok(()) => exit::OK,
@@ -328,6 +338,8 @@ pub fn run(cmd: ObjectCommand) -> i32 {
         }
         ObjectCommand::Acquire {
             name,
+            read,
+            write,
             timeout,
             any_owner,
             take_over,
@@ -335,6 +347,11 @@ pub fn run(cmd: ObjectCommand) -> i32 {
         } => acquire(
             &name,
             &AcquireArgs {
+                side: match (read, write) {
+                    (true, _) => Some(Side::Read),
+                    (_, true) => Some(Side::Write),
+                    _ => None,
+                },
                 timeout,
                 any_owner,
                 take_over,
@@ -423,6 +440,8 @@ enum Held {
     Lock(Lock),
     Sem(Semaphore),
     UndoSem(UndoSemaphore),
+    Read(RwLock),
+    Write(RwLock),
 }
 
 impl Held {
@@ -432,12 +451,23 @@ impl Held {
             Held::Lock(l) => l.release(),
             Held::Sem(s) => s.release(),
             Held::UndoSem(s) => s.release(),
+            Held::Read(l) => l.release_read(),
+            Held::Write(l) => l.release_write(),
         }
     }
 }
 
+/// The side of an RWLock that `acquire --read` / `--write` holds.
+#[derive(Clone, Copy)]
+enum Side {
+    Read,
+    Write,
+}
+
 /// How `acquire` was asked to run.
 struct AcquireArgs<'a> {
+    /// `--read` / `--write` (an RWLock only).
+    side: Option<Side>,
     timeout: Option<Duration>,
     any_owner: bool,
     /// Take an owner-death report (see `owner_death`).
@@ -456,13 +486,26 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
     if let Err(code) = owner_death::refuse_before(name, &info, args.take_over) {
         return code;
     }
+    if args.side.is_some() && kind != Kind::RwLock {
+        out::error(&format!("{shown}: --read and --write are for an rwlock"));
+        return exit::USAGE;
+    }
     let held = match kind {
         Kind::RLock => RLock::open(name, &opts).map(Held::RLock),
         Kind::Lock => Lock::open(name, &opts).map(Held::Lock),
         Kind::Sem => Semaphore::open(name, &opts, 0, 1).map(Held::Sem),
         Kind::SemUndo => UndoSemaphore::open(name, &opts, 0, 1).map(Held::UndoSem),
-        k => return wrong_type(name, k, "an rlock, a lock or a semaphore"),
+        Kind::RwLock => match args.side {
+            Some(Side::Read) => RwLock::open(name, &opts).map(Held::Read),
+            Some(Side::Write) => RwLock::open(name, &opts).map(Held::Write),
+            None => {
+                out::error(&format!("{shown} is an rwlock: say --read or --write"));
+                return exit::USAGE;
+            }
+        },
+        k => return wrong_type(name, k, "an rlock, a lock, a semaphore or an rwlock"),
     };
+
     let held = match held {
         Ok(h) => h,
         Err(e) => return failed(name, e),
@@ -474,6 +517,8 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         Held::Lock(l) => l.acquire_unguarded(deadline),
         Held::Sem(s) => s.acquire_unguarded(deadline),
         Held::UndoSem(s) => s.acquire_unguarded(deadline),
+        Held::Read(l) => l.acquire_read(deadline),
+        Held::Write(l) => l.acquire_write(deadline),
     });
     let owner_dead = match outcome {
         // `Created` is never an acquisition's; it is success like `Ok`.

@@ -34,6 +34,18 @@ use crate::out;
 /// `Err(exit::OWNER_DEAD)` (after saying why) if `info` is an RLock whose owner died
 /// and `take_over` is not set.
 pub fn refuse_before(name: &str, info: &ObjectInfo, take_over: bool) -> Result<(), i32> {
+    if let Some(State::RwLock(r)) = &info.state {
+        if take_over || !r.owner_died() {
+            return Ok(());
+        }
+        out::error(&format!(
+            "{}: a writer or a reader died holding it; the death report waits for the next \
+             acquirer. Not acquired, command not run: --take-over takes the report, and runs \
+             the command with MPSYNC_OWNER_DEAD=1 to do the repair",
+            escape::text(name)
+        ));
+        return Err(exit::OWNER_DEAD);
+    }
     let Some(r) = info.state.as_ref().and_then(State::rlock) else {
         return Ok(());
     };

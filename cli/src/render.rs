@@ -4,8 +4,8 @@
 //! JSON carries it reversibly as `name_hex`.
 
 use mpsync::inspect::{
-    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, SemUndoState,
-    State, UndoHolder, kind_name,
+    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, RwLockState,
+    SemUndoState, State, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
 
@@ -45,6 +45,42 @@ fn rlock_text(r: &RLockState, mode: bool) -> String {
         s.push_str(", sticky");
     }
     s
+}
+
+/// The writer (or its death), then every reader slot in use with its liveness.
+fn rwlock_text(r: &RwLockState) -> String {
+    let mut parts = Vec::new();
+    match r.writer {
+        Some(o) => parts.push(format!("write-locked, writer {}", &owner_text(&o)[6..])),
+        None if r.writer_died_mark => {
+            parts.push("writer died (next acquirer gets MP_OWNER_DEAD)".into())
+        }
+        None if r.read_phase => parts.push("read phase".into()),
+        None => {}
+    }
+    let held: Vec<String> = r
+        .readers
+        .iter()
+        .map(|x| match (x.state, x.owner) {
+            (HolderState::Held, Some(o)) => {
+                let pid = o.pid.map_or("?".to_string(), |p| p.to_string());
+                format!("{pid}/{} {} level {}", o.tid, o.liveness.as_str(), x.level)
+            }
+            (HolderState::Dead, _) => format!("slot {} dead", x.slot),
+            (HolderState::Reclaimed, _) => format!("slot {} death report waiting", x.slot),
+            (state, _) => format!("slot {} {}", x.slot, state.as_str()),
+        })
+        .collect();
+    if !held.is_empty() {
+        parts.push(format!("readers {}: {}", held.len(), held.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("free".into());
+    }
+    if r.waiters {
+        parts.push("waiters".into());
+    }
+    parts.join(", ")
 }
 
 /// `value V of max M`, then what the holders have (parts that are 0 left out).
@@ -152,6 +188,7 @@ pub fn summary(info: &ObjectInfo) -> String {
             }
         }
         State::SemUndo(u) => sem_undo_text(u),
+        State::RwLock(r) => rwlock_text(r),
         State::Cond { waiters } => format!("waiters {waiters}"),
         &State::Event { set, sleepers } => {
             format!("{}, waiters {sleepers}", if set { "set" } else { "clear" })
@@ -386,17 +423,36 @@ fn rlock_json(r: &RLockState, cmds: &Commands) -> Value {
         "inconsistent": r.inconsistent,
         "sticky": r.sticky,
         "cross_namespace": r.cross_ns,
-        "owner": r.owner.map(|o| {
-            let (cmdline, cmdline_hex) = command_json(cmds.of(&o));
-            json!({
-                "pid": o.pid,
-                "tid": o.tid,
-                "pidns": o.pidns,
-                "liveness": liveness_json(o.liveness),
-                "cmdline": cmdline,
-                "cmdline_hex": cmdline_hex,
-            })
-        }),
+        "owner": r.owner.map(|o| owner_json(&o, cmds)),
+    })
+}
+
+fn owner_json(o: &Owner, cmds: &Commands) -> Value {
+    let (cmdline, cmdline_hex) = command_json(cmds.of(o));
+    json!({
+        "pid": o.pid,
+        "tid": o.tid,
+        "pidns": o.pidns,
+        "liveness": liveness_json(o.liveness),
+        "cmdline": cmdline,
+        "cmdline_hex": cmdline_hex,
+    })
+}
+
+fn rwlock_json(r: &RwLockState, cmds: &Commands) -> Value {
+    json!({
+        "word": format!("{:#010x}", r.word),
+        "writer": r.writer.map(|o| owner_json(&o, cmds)),
+        "writer_died_mark": r.writer_died_mark,
+        "read_phase": r.read_phase,
+        "waiters": r.waiters,
+        "cross_namespace": r.cross_ns,
+        "readers": r.readers.iter().map(|x| json!({
+            "slot": x.slot,
+            "state": x.state.as_str(),
+            "level": x.level,
+            "owner": x.owner.map(|o| owner_json(&o, cmds)),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -442,6 +498,7 @@ fn state_json(s: &State, cmds: &Commands) -> Value {
             "holding": u.holding(),
             "holders": u.holders.iter().map(|h| holder_json(h, cmds)).collect::<Vec<_>>(),
         }),
+        State::RwLock(ref r) => rwlock_json(r, cmds),
         State::Cond { waiters } => json!({"waiters": waiters}),
         State::Event { set, sleepers } => json!({"set": set, "waiters": sleepers}),
         State::Barrier {

@@ -2533,3 +2533,59 @@ fn gc_keeps_owner_dead_objects_unless_asked() {
     assert!(!Path::new(&format!("/dev/shm/{orphan}")).exists());
     drop(files);
 }
+
+/// `mpsync acquire --read|--write NAME -- CMD` on an RWLock: readers share (a nested
+/// `--read` from inside one runs), a writer waits (here: times out, exit 7), an RWLock
+/// without a side is a usage error, `show` lists the reader with its liveness, and a
+/// writer killed holding leaves the report to the next acquirer (exit 9) unless
+/// --take-over.
+#[test]
+fn acquire_read_and_write_sides_of_an_rwlock() {
+    let n = Names::new("rwacq");
+    let name = n.name("rw");
+    create("rwlock", &name, &[]);
+    let exe = env!("CARGO_BIN_EXE_mpsync");
+    let inner = format!(
+        "{exe} show {name} --json; {exe} acquire --read --timeout 5 {name} -- true || exit 20; \
+         {exe} acquire --write --timeout 0.2 {name} -- true; test $? -eq 7 || exit 21"
+    );
+    let o = mpsync(&["acquire", "--read", &name, "--", "sh", "-c", &inner]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).expect("show --json prints JSON");
+    let readers = shown["state"]["readers"]
+        .as_array()
+        .expect("readers listed");
+    assert_eq!(readers.len(), 1, "{shown}");
+    assert_eq!(readers[0]["state"], "held");
+    assert_eq!(readers[0]["owner"]["liveness"], "alive", "{shown}");
+    assert!(shown["state"]["writer"].is_null());
+    assert_eq!(code(&mpsync(&["acquire", &name, "--", "true"])), 2);
+    // A writer killed holding (its command kills it).
+    let o = mpsync(&[
+        "acquire",
+        "--write",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "kill -9 $PPID; sleep 5",
+    ]);
+    assert_eq!(o.status.code(), None, "the holder was killed");
+    let v = show_json(&name, 0);
+    assert_eq!(v["health"], "owner-dead", "{v}");
+    assert_eq!(v["state"]["writer_died_mark"], true, "{v}");
+    let o = mpsync(&["acquire", "--read", &name, "--", "true"]);
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    let o = mpsync(&[
+        "acquire",
+        "--read",
+        "--take-over",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "test \"$MPSYNC_OWNER_DEAD\" = 1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(show_json(&name, 0)["health"], "ok");
+}

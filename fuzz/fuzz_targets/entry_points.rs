@@ -24,7 +24,7 @@
 //! and does not leak into the next input. Named objects get the per-process prefix
 //! `$MPSYNC_FUZZ_PREFIX` (default `mpfz<pid>-`) and are unlinked when the input ends; nothing is created under any
 //! other name. `MPSYNC_FUZZ_SKIP=rlock` (comma-separated kinds: lock, rlock, sem,
-//! cond, event, barrier, semundo, array, shm) leaves kinds out, to fuzz the rest while a known
+//! cond, event, barrier, semundo, rwlock, array, shm) leaves kinds out, to fuzz the rest while a known
 //! bug in one kind is being fixed.
 #![no_main]
 
@@ -40,6 +40,7 @@ use mpsync::ffi::cond::*;
 use mpsync::ffi::event::*;
 use mpsync::ffi::lock::*;
 use mpsync::ffi::rlock::*;
+use mpsync::ffi::rwlock::*;
 use mpsync::ffi::sem::*;
 use mpsync::ffi::sem_undo::*;
 use mpsync::ffi::shm::*;
@@ -47,9 +48,11 @@ use mpsync::ffi::{MP_CREATE, MP_EXCL, MP_OK, mp_status};
 
 /// Bytes of fuzzed object memory (room for two 64-byte objects plus misaligned
 /// offsets of each).
-/// Room for the largest object at the largest offset `addr` picks (127): an undo
-/// semaphore (`MP_SEM_UNDO_SIZE`, 4160 bytes) included, rounded up to 64.
+/// Room for the largest object at the largest offset `addr` picks (127): a reader-writer
+/// lock (`MP_RWLOCK_SIZE`, 4224 bytes) and an undo semaphore (4160) included, rounded up
+/// to 64.
 const MEM: usize = 4352;
+const _: () = assert!(MEM - 127 >= MP_RWLOCK_SIZE);
 /// Bytes of the input copied to the start of the memory. Far less than `MEM`, so that
 /// an input within libFuzzer's `-max_len` (scripts/fuzz.sh: 4096) still has room for
 /// operations (with the whole `MEM` taken from the input, none had any); the rest of
@@ -72,10 +75,11 @@ enum Kind {
     SemUndo,
     Array,
     Shm,
+    RwLock,
 }
 
 /// Every kind; the first `IN_PLACE_KINDS` can be initialised in caller memory.
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 10] = [
     Kind::Lock,
     Kind::RLock,
     Kind::Sem,
@@ -83,10 +87,11 @@ const KINDS: [Kind; 9] = [
     Kind::Event,
     Kind::Barrier,
     Kind::SemUndo,
+    Kind::RwLock,
     Kind::Array,
     Kind::Shm,
 ];
-const IN_PLACE_KINDS: usize = 7;
+const IN_PLACE_KINDS: usize = 8;
 
 fn skipped() -> &'static Vec<Kind> {
     static SKIP: OnceLock<Vec<Kind>> = OnceLock::new();
@@ -184,7 +189,7 @@ impl Cursor<'_> {
 
 /// The statuses the header defines.
 fn check(st: mp_status) {
-    assert!((-13..=2).contains(&st), "undocumented status {st}");
+    assert!((-14..=2).contains(&st), "undocumented status {st}");
 }
 
 /// Units of the undo semaphore at `s` that the calling thread holds through `s` (0 for
@@ -258,8 +263,8 @@ impl Run<'_> {
             6 => 1 + usize::from(sel >> 3) % 127,
             _ => return core::ptr::null_mut(),
         };
-        // SAFETY: off <= 127 and MEM - 127 >= MP_SEM_UNDO_SIZE: in bounds for every
-        // object, an undo semaphore included (for which `addr` is used as well).
+        // SAFETY: off <= 127 and MEM - 127 >= MP_RWLOCK_SIZE > MP_SEM_UNDO_SIZE: in
+        // bounds for every object, the two large ones included.
         unsafe { self.mem.0.as_mut_ptr().add(off).cast() }
     }
 
@@ -465,6 +470,31 @@ impl Run<'_> {
                         }
                     }
                 }
+                Kind::RwLock => {
+                    let l = p.cast::<mp_rwlock_t>();
+                    match op % 8 {
+                        0 if in_place => check(mp_rwlock_init(l)),
+                        1 if in_place => check(mp_rwlock_destroy(l)),
+                        2 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_rwlock_acquire_read(l, b, t));
+                        }
+                        3 => {
+                            let (b, t) = c.block_timeout();
+                            check(mp_rwlock_acquire_write(l, b, t));
+                        }
+                        4 => check(mp_rwlock_release_read(l)),
+                        5 => check(mp_rwlock_release_write(l)),
+                        6 => {
+                            let mut n = 0;
+                            check(mp_rwlock_read_level(l, &mut n));
+                        }
+                        _ => {
+                            let mut x = false;
+                            check(mp_rwlock_is_writer(l, &mut x));
+                        }
+                    }
+                }
                 Kind::Array => self.array_op(p.cast(), op, c),
                 Kind::Shm => {
                     let s = p.cast::<mp_shm_t>();
@@ -625,6 +655,7 @@ impl Run<'_> {
                 Kind::Shm => 0,
                 // An undo semaphore's holder table is scribbled on too.
                 Kind::SemUndo => MP_SEM_UNDO_SIZE,
+                Kind::RwLock => MP_RWLOCK_SIZE,
                 _ => 64,
             };
             self.handles.push(Handle { kind, ptr, len });
@@ -647,6 +678,8 @@ impl Run<'_> {
                 (Kind::Lock, true) => mp_lock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::RLock, false) => mp_rlock_new(o.cast()),
                 (Kind::RLock, true) => mp_rlock_open(name.as_ptr(), flags, mode, o.cast()),
+                (Kind::RwLock, false) => mp_rwlock_new(o.cast()),
+                (Kind::RwLock, true) => mp_rwlock_open(name.as_ptr(), flags, mode, o.cast()),
                 (Kind::Sem, false) => mp_sem_new(c.u32(), c.u32(), o.cast()),
                 (Kind::Sem, true) => {
                     mp_sem_open(name.as_ptr(), flags, mode, c.u32(), c.u32(), o.cast())
@@ -781,6 +814,15 @@ impl Run<'_> {
                             }
                         }
                     }
+                    Kind::RwLock => {
+                        let mut n = 0;
+                        if mp_rwlock_read_level(h.ptr.cast(), &mut n) == MP_OK {
+                            for _ in 0..n.min(64) {
+                                check(mp_rwlock_release_read(h.ptr.cast()));
+                            }
+                        }
+                        check(mp_rwlock_release_write(h.ptr.cast()));
+                    }
                     _ => {}
                 }
             }
@@ -798,6 +840,7 @@ impl Run<'_> {
                     Kind::Barrier => mp_barrier_close(h.ptr.cast()),
                     Kind::Array => mp_array_close(h.ptr.cast()),
                     Kind::Shm => mp_shm_close(h.ptr.cast()),
+                    Kind::RwLock => mp_rwlock_close(h.ptr.cast()),
                 }
             };
             // A scribbled header can make close refuse (MP_EBADOBJ): a documented

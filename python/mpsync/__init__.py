@@ -10,6 +10,8 @@
   create=True)`` is the lock a C program gets from ``mp_rlock_open("jobs", ...)``;
 * report the death of an RLock's owner (``lock.owner_died``, or ``OwnerDiedError``
   with ``raise_owner_died=True``) instead of hanging;
+* add ``RWLock``, a reader-writer lock (``with lock.read():`` / ``with lock.write():``)
+  that reports its writers' and readers' deaths the same way;
 * release the GIL during every blocking wait, and let Ctrl-C interrupt it;
 * never register ``SharedMemory`` with multiprocessing's resource tracker unless
   ``track=True``;
@@ -42,10 +44,12 @@ from ._mpsync import (
     Barrier,
     unlink,
 )
+from ._mpsync import RWLock as _RWLock
 
 __all__ = [
     "Lock",
     "RLock",
+    "RWLock",
     "Semaphore",
     "BoundedSemaphore",
     "Condition",
@@ -83,6 +87,47 @@ class OwnerDiedError(RuntimeError):
     repair the protected data, call ``lock.mark_consistent()`` if it guards an array,
     then ``lock.release()``. Also raised by an undo semaphore (``undo=True``) made with
     ``raise_owner_died=True`` when a holder died holding units: the unit IS taken."""
+
+
+class _Side:
+    """The context manager of ``RWLock.read()`` / ``RWLock.write()``: acquires on
+    entry (``TimeoutError`` if ``timeout`` passes first), releases on exit."""
+
+    __slots__ = ("_acquire", "_release", "_timeout")
+
+    def __init__(self, acquire, release, timeout):
+        self._acquire, self._release, self._timeout = acquire, release, timeout
+
+    def __enter__(self):
+        if not self._acquire(True, self._timeout):
+            raise TimeoutError("RWLock: not acquired within %r s" % (self._timeout,))
+        return self
+
+    def __exit__(self, *exc):
+        self._release()
+
+
+class RWLock(_RWLock):
+    """A reader-writer lock shared between processes (the C ``mp_rwlock_t``): any
+    number of readers (up to ``RWLock.READERS`` threads at once) or one writer, each
+    side held by the thread that acquired it. Neither side starves the other. When a
+    writer or a reader dies holding it, its share comes back and the next acquisition
+    told sets ``owner_died`` (or raises ``OwnerDiedError`` with the lock held, if made
+    with ``raise_owner_died=True``). A thread may re-enter the read side; taking the
+    write side while holding either side raises ``RuntimeError`` (no silent deadlock).
+
+    ``with lock.read():`` / ``with lock.write(timeout=5):`` hold one side for a block.
+    """
+
+    __slots__ = ()
+
+    def read(self, timeout=None):
+        """Context manager holding the read side (``TimeoutError`` after ``timeout``)."""
+        return _Side(self.acquire_read, self.release_read, timeout)
+
+    def write(self, timeout=None):
+        """Context manager holding the write side (``TimeoutError`` after ``timeout``)."""
+        return _Side(self.acquire_write, self.release_write, timeout)
 
 
 class BoundedSemaphore(Semaphore):
@@ -657,6 +702,8 @@ def _rebuild(kind, name, any_owner, *extra):
         return Lock(name=name, any_owner=any_owner)
     if kind == "RLock":
         return RLock(name=name, any_owner=any_owner, raise_owner_died=extra[0])
+    if kind == "RWLock":
+        return RWLock(name=name, any_owner=any_owner, raise_owner_died=extra[0])
     if kind == "Semaphore":
         undo, raise_owner_died = extra
         return Semaphore(0, name=name, any_owner=any_owner,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from multiprocessing import shared_memory as _std_shm
 from typing import Any, TypeVar
 
-from typing_extensions import Unpack
+from typing_extensions import Self, Unpack
 
 from ._mpsync import (
     ARRAY_DATA_OFFSET as ARRAY_DATA_OFFSET,
@@ -19,6 +19,9 @@ from ._mpsync import (
     Lock as Lock,
     RLock as RLock,
     Semaphore as Semaphore,
+)
+from ._mpsync import (
+    RWLock as _RWLock,
     unlink as unlink,
 )
 from ._mpsync import _OpenArgs
@@ -29,6 +32,7 @@ _SLT = TypeVar("_SLT", int, float, bool, str, bytes, None)
 __all__ = [
     "Lock",
     "RLock",
+    "RWLock",
     "Semaphore",
     "BoundedSemaphore",
     "Condition",
@@ -51,6 +55,20 @@ __all__ = [
 ]
 
 class OwnerDiedError(RuntimeError): ...
+
+class _Side:
+    def __init__(
+        self,
+        acquire: Callable[[bool, float | None], bool],
+        release: Callable[[], None],
+        timeout: float | None,
+    ) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+class RWLock(_RWLock):
+    def read(self, timeout: float | None = None) -> _Side: ...
+    def write(self, timeout: float | None = None) -> _Side: ...
 
 class BoundedSemaphore(Semaphore): ...  # Semaphore's signature and methods
 

@@ -247,6 +247,7 @@ fn describe_state(state: &State) -> String {
         }
         State::Sem { max_value, .. } => format!("a BoundedSemaphore (maxvalue={max_value})"),
         State::SemUndo(_) => "an undo Semaphore (undo=True)".to_string(),
+        State::RwLock(_) => "an RWLock".to_string(),
         State::Cond { .. } => "a Condition".to_string(),
         State::Event { .. } => "an Event".to_string(),
         State::Barrier { parties, .. } => format!("a Barrier (parties={parties})"),

@@ -32,6 +32,7 @@ mod errors;
 mod fast;
 mod locks;
 mod raw_view;
+mod rwlock;
 mod shm;
 
 /// The library's status table as the safe API gives it, `(name, code, message)` for
@@ -125,6 +126,7 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::Busy => BUSY_ERROR.new_err(msg),
         Error::OutOfRange => PyIndexError::new_err(msg),
         Error::System => PyOSError::new_err(msg),
+        Error::Deadlock => PyRuntimeError::new_err(msg),
     }
 }
 
@@ -291,6 +293,12 @@ impl Close for mpsync::RLock {
     }
 }
 
+impl Close for mpsync::RwLock {
+    fn close_or_return(self) -> Result<(), (Self, Error)> {
+        self.close()
+    }
+}
+
 impl Close for mpsync::Semaphore {
     fn close_or_return(self) -> Result<(), (Self, Error)> {
         self.close()
@@ -402,6 +410,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<locks::PyLock>()?;
     m.add_class::<locks::PyRLock>()?;
+    m.add_class::<rwlock::PyRwLock>()?;
     m.add_class::<locks::PySemaphore>()?;
     m.add_class::<locks::PyCondition>()?;
     m.add_class::<locks::PyEvent>()?;

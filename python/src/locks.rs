@@ -41,7 +41,7 @@ fn owner_name(py: Python<'_>) -> PyResult<String> {
 }
 
 /// Calls `_rebuild(kind, *state, *extra)` of the `mpsync` package when unpickled.
-fn reduce<'py>(
+pub(crate) fn reduce<'py>(
     py: Python<'py>,
     kind: &str,
     origin: &Origin,
@@ -204,7 +204,7 @@ pub(crate) struct DeathReport {
 }
 
 impl DeathReport {
-    fn new(raise: bool, message: &'static str) -> Self {
+    pub(crate) fn new(raise: bool, message: &'static str) -> Self {
         DeathReport {
             died: AtomicBool::new(false),
             raise,
@@ -214,7 +214,7 @@ impl DeathReport {
 
     /// Records the outcome of an acquisition: true if it acquired; the error when it
     /// found a death and `raise` is set.
-    fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
+    pub(crate) fn note(&self, py: Python<'_>, outcome: Outcome) -> PyResult<bool> {
         match outcome {
             // `Created` is never an acquisition's; it is success like `Ok`.
             Outcome::Ok | Outcome::Created => {
@@ -245,8 +245,13 @@ impl DeathReport {
         self.died.store(false, Ordering::Relaxed);
     }
 
-    fn died(&self) -> bool {
+    pub(crate) fn died(&self) -> bool {
         self.died.load(Ordering::Relaxed)
+    }
+
+    /// Whether a death is raised as `OwnerDiedError` (pickled with the object).
+    pub(crate) fn raises(&self) -> bool {
+        self.raise
     }
 }
 

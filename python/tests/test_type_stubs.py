@@ -60,7 +60,7 @@ def test_type_stubs_match_the_runtime():
     # built-in base: newer stubtests ask for PEP 800's @disjoint_base, which older type
     # checkers do not know.
     allow = "|".join(f"mpsync._mpsync.{c}" for c in
-                     ("Lock", "RLock", "Semaphore", "Event", "Barrier"))
+                     ("Lock", "RLock", "RWLock", "Semaphore", "Event", "Barrier"))
     out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "mpsync"],
                          capture_output=True, text=True, timeout=300)
     errors = [line for line in out.stdout.splitlines() if line.startswith("error: ")

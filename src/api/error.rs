@@ -84,6 +84,9 @@ pub enum Error {
     OutOfRange,
     /// `MP_ESYS`: unexpected operating-system error.
     System,
+    /// `MP_EDEADLK`: the calling thread already holds this reader-writer lock in a
+    /// conflicting mode (an upgrade from read to write is refused).
+    Deadlock,
 }
 
 impl Outcome {
@@ -123,7 +126,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 14] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -137,6 +140,7 @@ impl Error {
         Error::Busy,
         Error::OutOfRange,
         Error::System,
+        Error::Deadlock,
     ];
 
     fn status(self) -> Status {
@@ -154,6 +158,7 @@ impl Error {
             Error::Busy => Status::Busy,
             Error::OutOfRange => Status::Range,
             Error::System => Status::Sys,
+            Error::Deadlock => Status::Deadlock,
         }
     }
 
@@ -212,6 +217,7 @@ impl From<Status> for Error {
             Status::NoMem => Error::NoMemory,
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
+            Status::Deadlock => Error::Deadlock,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead | Status::Created => {
                 Error::System
             }

@@ -53,6 +53,7 @@ mod lock;
 mod options;
 mod orphans;
 pub(crate) mod rlock;
+mod rwlock;
 mod sem;
 mod shm;
 
@@ -67,6 +68,7 @@ pub use lock::{Lock, LockGuard};
 pub use options::OpenOptions;
 pub use orphans::{ANONYMOUS_NAME_PREFIX, anonymous_name, sweep_orphans};
 pub use rlock::{RLock, RLockGuard};
+pub use rwlock::{ReadGuard, RwLock, WriteGuard};
 pub use sem::{SEM_VALUE_MAX, Semaphore, SemaphoreGuard};
 pub use sem_undo::{SEM_UNDO_HOLDERS, SEM_UNDO_VALUE_MAX, UndoSemaphore, UndoSemaphoreGuard};
 pub use shm::SharedMemory;

@@ -18,6 +18,7 @@ use crate::raw::event::RawEvent;
 use crate::raw::header::{Header, Kind, Lifecycle};
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
+use crate::raw::rwlock::RawRwLock;
 use crate::raw::sem::RawSem;
 use crate::raw::sem_undo::RawSemUndo;
 use crate::status::{MpResult, Status};
@@ -60,6 +61,7 @@ shared_object!(RawSemUndo, Kind::SemUndo);
 shared_object!(RawCond, Kind::Cond);
 shared_object!(RawEvent, Kind::Event);
 shared_object!(RawBarrier, Kind::Barrier);
+shared_object!(RawRwLock, Kind::RwLock);
 
 /// A counting semaphore's state machine (`RawSem`, `RawSemUndo`): two types with the same
 /// creation arguments, so that every face makes both the same way.

@@ -219,6 +219,31 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
             out.flags |= if u.deaths_waiting { MP_INFO_DEATHS } else { 0 }
                 | if u.cross_ns { MP_INFO_CROSS_NS } else { 0 };
         }
+        Some(State::RwLock(ref r)) => {
+            // The writer as the owner; `count` = readers holding, `holders` = slots in use.
+            out.flags |= if r.writer.is_some() {
+                MP_INFO_LOCKED
+            } else {
+                0
+            } | if r.waiters { MP_INFO_WAITERS } else { 0 }
+                | if r.writer_died_mark {
+                    MP_INFO_OWNER_DIED
+                } else {
+                    0
+                }
+                | if r.cross_ns { MP_INFO_CROSS_NS } else { 0 };
+            if let Some(o) = r.writer {
+                out.owner_pid = o.pid.unwrap_or(0);
+                out.owner_tid = o.tid;
+                out.owner_liveness = liveness_code(o.liveness);
+            }
+            out.count = r
+                .readers
+                .iter()
+                .filter(|x| x.state == inspect::HolderState::Held)
+                .count() as u32;
+            out.holders = r.readers.len() as u32;
+        }
         Some(State::Cond { waiters }) => out.waiters = waiters,
         Some(State::Event { set, sleepers }) => {
             out.flags |= if set { MP_INFO_SET } else { 0 };

@@ -53,6 +53,9 @@ pub const MP_EBUSY: mp_status = -11;
 pub const MP_ERANGE: mp_status = -12;
 /// Unexpected operating-system error (`errno` tells more).
 pub const MP_ESYS: mp_status = -13;
+/// Would deadlock: the calling thread already holds this reader-writer lock in a
+/// conflicting mode (an upgrade from read to write is refused).
+pub const MP_EDEADLK: mp_status = -14;
 
 impl From<Status> for mp_status {
     #[inline]

@@ -5,7 +5,9 @@
 use super::file::Prefix;
 use super::info::{HeaderFields, Health};
 use super::owner::{Liveness, Vantage};
-use super::state::{HolderState, Owner, RLockState, SemUndoState, State, UndoHolder};
+use super::state::{
+    HolderState, Owner, RLockState, RwLockState, RwReader, SemUndoState, State, UndoHolder,
+};
 use crate::fallible::{NoMem, try_push};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
 use crate::raw::barrier::{MAX_PARTIES, RawBarrier};
@@ -119,6 +121,7 @@ pub(crate) fn kind_of(code: u32) -> Option<Kind> {
         6 => Kind::Barrier,
         7 => Kind::Array,
         8 => Kind::SemUndo,
+        9 => Kind::RwLock,
         _ => return None,
     })
 }
@@ -128,6 +131,7 @@ fn fixed_size(kind: Kind) -> usize {
     match kind {
         Kind::Array => core::mem::size_of::<RawArray>(),
         Kind::SemUndo => crate::raw::sem_undo::RawSemUndo::SIZE,
+        Kind::RwLock => crate::raw::rwlock::RawRwLock::SIZE,
         _ => 64,
     }
 }
@@ -256,6 +260,10 @@ fn state_of(
             Some(u) => return sem_undo_state(u, v),
             None => return Ok(Err(missing())),
         },
+        Kind::RwLock => match p.view::<crate::raw::rwlock::RawRwLock>() {
+            Some(r) => return rwlock_state(r, v),
+            None => return Ok(Err(missing())),
+        },
         Kind::Cond => match p.view::<RawCond>() {
             Some(c) => State::Cond {
                 waiters: c.waiters(),
@@ -333,16 +341,8 @@ fn array_state(a: &RawArray, file_size: u64, v: Vantage) -> Result<State, Detail
 fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
     let (word, count, ids, owner_ns, start, creator_ns, cross_ns, inconsistent) = r.snapshot();
     let tid = word & FUTEX_TID_MASK;
-    let (pid, recorded_tid) = ((ids >> 32) as u32, ids as u32);
     let owner = (tid != 0).then(|| {
-        if ids != 0 && recorded_tid == tid {
-            Owner {
-                pid: Some(pid),
-                tid,
-                pidns: owner_ns,
-                liveness: v.thread(pid, tid, start, u64::from(owner_ns)),
-            }
-        } else if ids == 0 && !cross_ns {
+        if ids == 0 && !cross_ns {
             // Taken a moment ago (or died before recording itself): only the TID.
             Owner {
                 pid: None,
@@ -351,12 +351,7 @@ fn rlock_state(r: &RawRLock, v: Vantage) -> RLockState {
                 liveness: v.bare_tid(tid, u64::from(creator_ns)),
             }
         } else {
-            Owner {
-                pid: None,
-                tid,
-                pidns: 0,
-                liveness: Liveness::Unknown,
-            }
+            recorded_holder(tid, ids, start, owner_ns, v)
         }
     });
     RLockState {
@@ -395,6 +390,87 @@ fn sem_undo_state(u: &RawSemUndo, v: Vantage) -> Result<Result<State, Detail>, N
         sleepers: head.sleepers,
         cross_ns: head.cross_ns,
         holders,
+    })))
+}
+
+/// A holder recorded as `ids` (pid << 32 | tid), `start`, `ns`, whose word names `tid`:
+/// judged as an RLock owner is (a record that does not match the word is unknown).
+fn recorded_holder(tid: u32, ids: u64, start: u64, ns: u32, v: Vantage) -> Owner {
+    let (pid, recorded_tid) = ((ids >> 32) as u32, ids as u32);
+    if ids != 0 && recorded_tid == tid {
+        Owner {
+            pid: Some(pid),
+            tid,
+            pidns: ns,
+            liveness: v.thread(pid, tid, start, u64::from(ns)),
+        }
+    } else {
+        Owner {
+            pid: None,
+            tid,
+            pidns: 0,
+            liveness: Liveness::Unknown,
+        }
+    }
+}
+
+/// The writer and every reader slot in use.
+fn rwlock_state(
+    r: &crate::raw::rwlock::RawRwLock,
+    v: Vantage,
+) -> Result<Result<State, Detail>, NoMem> {
+    use crate::raw::rwlock::{READ_PHASE, REPORT, RW_READERS};
+    let view = r.snapshot();
+    let wtid = view.wword & FUTEX_TID_MASK;
+    let writer = (wtid != 0 && wtid != READ_PHASE)
+        .then(|| recorded_holder(wtid, view.wids, view.wstart, view.wns, v));
+    let mut readers = Vec::new();
+    readers.try_reserve_exact(RW_READERS).map_err(|_| NoMem)?;
+    for (i, s) in view.slots.iter().enumerate() {
+        let tid = s.word & FUTEX_TID_MASK;
+        let (state, owner) = if s.word == 0 {
+            continue;
+        } else if s.word == REPORT {
+            (HolderState::Reclaimed, None)
+        } else if tid == 0 && s.word & FUTEX_OWNER_DIED != 0 {
+            let pid = (s.ids >> 32) as u32;
+            let dead = Owner {
+                pid: (s.ids != 0).then_some(pid),
+                tid: s.ids as u32,
+                pidns: s.ns,
+                liveness: Liveness::Dead,
+            };
+            (HolderState::Dead, Some(dead))
+        } else if tid != 0 && tid < READ_PHASE {
+            (
+                HolderState::Held,
+                Some(recorded_holder(tid, s.ids, s.start, s.ns, v)),
+            )
+        } else {
+            (HolderState::Unknown, None)
+        };
+        try_push(
+            &mut readers,
+            RwReader {
+                slot: i as u32,
+                state,
+                level: if state == HolderState::Held {
+                    s.level
+                } else {
+                    0
+                },
+                owner,
+            },
+        )?;
+    }
+    Ok(Ok(State::RwLock(RwLockState {
+        word: view.wword,
+        writer,
+        writer_died_mark: wtid == 0 && view.wword & FUTEX_OWNER_DIED != 0,
+        read_phase: wtid == READ_PHASE,
+        waiters: view.wword & FUTEX_WAITERS != 0,
+        cross_ns: view.cross_ns,
+        readers,
     })))
 }
 
@@ -481,8 +557,9 @@ mod tests {
 
     #[test]
     fn a_short_undo_semaphore_is_truncated() {
-        let size = OBJECT_READ_MAX as u64;
-        for len in [8, 64, 128, OBJECT_READ_MAX - 1] {
+        // (OBJECT_READ_MAX is the larger of the undo semaphore and the reader-writer lock.)
+        let size = RawSemUndo::SIZE as u64;
+        for len in [8, 64, 128, RawSemUndo::SIZE - 1] {
             let d = decode(&undo_prefix(len, |_| 0), size, Vantage::here()).unwrap();
             assert_eq!(d.health, Health::Corrupt, "{len}");
             assert!(d.detail.to_string().contains("truncated"), "{}", d.detail);

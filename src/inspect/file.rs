@@ -20,9 +20,15 @@ use crate::sys::shm::names::path_of;
 /// lock (128); every other object but an undo semaphore is 64.
 pub(crate) const PREFIX_LEN: usize = 128;
 
-/// The most bytes of an object that inspection reads: a whole undo semaphore (its
+/// The most bytes of an object that inspection reads: a whole undo semaphore or reader-writer lock (its
 /// holder table), read only when the header's kind code says it is one.
-pub(crate) const OBJECT_READ_MAX: usize = crate::raw::sem_undo::RawSemUndo::SIZE;
+pub(crate) const OBJECT_READ_MAX: usize = {
+    let (undo, rw) = (
+        crate::raw::sem_undo::RawSemUndo::SIZE,
+        crate::raw::rwlock::RawRwLock::SIZE,
+    );
+    if undo > rw { undo } else { rw }
+};
 
 /// Private, 64-byte aligned copy of an object's first bytes: every `raw` struct may be
 /// viewed in it (they are `repr(C)` atomics and integers, valid for any bit pattern,
@@ -73,6 +79,8 @@ unsafe impl RawView for crate::raw::barrier::RawBarrier {}
 unsafe impl RawView for crate::raw::array::RawArray {}
 // SAFETY: as above (4160 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
+// SAFETY: as above (4224 bytes, 8-aligned).
+unsafe impl RawView for crate::raw::rwlock::RawRwLock {}
 
 /// Facts about the directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,7 +203,8 @@ pub(crate) fn look(bare: &str) -> Result<Looked, InspectError> {
 
 /// Copies the first bytes of `file` (short files leave the rest zero): `PREFIX_LEN`,
 /// or the whole object (`OBJECT_READ_MAX`) when they start as an undo semaphore's
-/// header (live magic, kind code 8), whose holder table lies beyond them.
+/// header (live magic, kind code 8) or a reader-writer lock's (kind code 9), whose
+/// holder tables lie beyond them.
 pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
     let mut p = Prefix {
         bytes: [0; OBJECT_READ_MAX],
@@ -208,7 +217,8 @@ pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
         .map_or(0, |b| u32::from_ne_bytes(b) & 0xff);
     if p.len == PREFIX_LEN
         && magic == crate::raw::header::MAGIC
-        && kind_code == crate::raw::header::Kind::SemUndo as u32
+        && (kind_code == crate::raw::header::Kind::SemUndo as u32
+            || kind_code == crate::raw::header::Kind::RwLock as u32)
     {
         read_up_to(file, &mut p, OBJECT_READ_MAX)?;
     }

@@ -47,7 +47,9 @@ pub use info::{Class, Creator, HeaderFields, Health, ObjectInfo, kind_name};
 pub use maps::{Mappers, MapsIndex};
 pub use owner::Liveness;
 pub use snapshot::{TEMP_PREFIX, bare_name, inspect, list};
-pub use state::{HolderState, Owner, RLockState, SemUndoState, State, UndoHolder};
+pub use state::{
+    HolderState, Owner, RLockState, RwLockState, RwReader, SemUndoState, State, UndoHolder,
+};
 
 /// The kind of a libmpsync object (its header's kind code).
 pub use crate::raw::header::Kind;

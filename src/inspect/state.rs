@@ -198,6 +198,51 @@ impl SemUndoState {
     }
 }
 
+/// One reader slot of an `mp_rwlock_t` that is not free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RwReader {
+    /// Slot index (0..64).
+    pub slot: u32,
+    /// `Held` (a live or unproven reader), `Dead` (the kernel or a back-stop marked
+    /// it), `Reclaimed` (its share is back, the death not told yet), `Unknown`.
+    pub state: HolderState,
+    /// Read re-entry level of a held slot.
+    pub level: u32,
+    /// The recorded reader (held or dead slots).
+    pub owner: Option<Owner>,
+}
+
+/// An `mp_rwlock_t`'s decoded state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RwLockState {
+    /// The raw writer word.
+    pub word: u32,
+    /// The writer holding (or draining readers for) the write side.
+    pub writer: Option<Owner>,
+    /// The writer word carries `FUTEX_OWNER_DIED`: a writer died holding it, and the
+    /// next acquirer is to be told.
+    pub writer_died_mark: bool,
+    /// A read phase is open (a writer released while others slept).
+    pub read_phase: bool,
+    /// `FUTEX_WAITERS` on the writer word: sleepers may exist.
+    pub waiters: bool,
+    /// Participants from several PID namespaces were seen.
+    pub cross_ns: bool,
+    /// Every reader slot that is not free.
+    pub readers: Vec<RwReader>,
+}
+
+impl RwLockState {
+    /// A death is waiting to be told to a later acquirer (writer or reader).
+    pub fn owner_died(&self) -> bool {
+        self.writer_died_mark
+            || self
+                .readers
+                .iter()
+                .any(|r| matches!(r.state, HolderState::Dead | HolderState::Reclaimed))
+    }
+}
+
 /// An object's decoded state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum State {
@@ -219,6 +264,8 @@ pub enum State {
     },
     /// `mp_sem_undo_t`: the value word and every holder slot.
     SemUndo(SemUndoState),
+    /// `mp_rwlock_t`: the writer and every reader slot in use.
+    RwLock(RwLockState),
     /// `mp_cond_t`.
     Cond {
         /// Registered waiters (dead ones included until their group closes).
@@ -269,6 +316,7 @@ impl State {
     pub fn owner_died(&self) -> bool {
         match self {
             State::SemUndo(u) => u.owner_died(),
+            State::RwLock(r) => r.owner_died(),
             _ => self.rlock().is_some_and(RLockState::owner_died),
         }
     }

@@ -44,6 +44,8 @@ pub enum Kind {
     Array = 7,
     /// `mp_sem_undo_t` (see `raw::sem_undo`).
     SemUndo = 8,
+    /// `mp_rwlock_t` (see `raw::rwlock`).
+    RwLock = 9,
 }
 
 /// How an object came to be; decides whether `destroy` or `close` ends it.

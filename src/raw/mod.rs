@@ -44,6 +44,7 @@ pub(crate) mod event;
 pub(crate) mod header;
 pub(crate) mod lock;
 pub(crate) mod rlock;
+pub(crate) mod rwlock;
 pub(crate) mod sem;
 pub(crate) mod sem_undo;
 pub(crate) mod spin;

@@ -1,0 +1,575 @@
+//! `RwLock`: a reader-writer lock whose readers' and writers' deaths are detected by
+//! the kernel (robust futex list) and, as a back-stop, by the liveness judge
+//! (`sys::liveness`). Design note: docs/rwlock.md.
+//!
+//! **Writers** take one robust word (`wword`, kernel robust format, like an RLock's),
+//! then wait until every reader slot is free. **Readers** each hold a *slot* of their
+//! own (one cache line, a robust word of its own, linked in the reader's robust list
+//! while held) and check `wword` after claiming it. The two orders — reader: claim
+//! slot, then read `wword`; writer: take `wword`, then read the slots — are both
+//! `SeqCst`, so at least one side sees the other (Dekker): a reader that sees a writer
+//! frees its slot and waits; a writer waits for every slot it sees held.
+//!
+//! Uncontended, a read pair touches only the reader's own slot line (one CAS, one swap)
+//! and reads the shared line without writing it, so readers on different CPUs do not
+//! slow each other down.
+//!
+//! **Fairness (phase hand-off).** Readers stay out while a writer holds `wword` (also
+//! while it waits for readers to drain), so a stream of readers delays a writer by at
+//! most the longest read already admitted. A writer that releases while others sleep
+//! opens a *read phase* (`wword = READ_PHASE`): it wakes the sleeping readers, and
+//! writers wait until those readers are in (`phase_left` counts them down), so a stream
+//! of writers delays a reader by at most one write. A phase whose readers never show up
+//! (killed while waking) ends after `PHASE_GIVE_UP_MS`.
+//!
+//! **Deaths.** A writer that dies holding `wword` is marked by the kernel
+//! (`FUTEX_OWNER_DIED`); the next acquirer, reader or writer, takes that mark away with
+//! one CAS and is told (`OwnerDead`). A reader that dies holding a slot is marked the
+//! same way; whoever meets the dead slot (a writer draining, or a reader looking for a
+//! slot) turns it into a `REPORT` slot (the reader's share is back: a writer no longer
+//! waits for it), and one later acquisition takes the report with one CAS and is told.
+//!
+//! **Shared memory is untrusted.** Slot indices come from private state (the thread's
+//! token) or from loops bounded by the table; nothing here follows a pointer read from
+//! the object (robust-list linking goes through the thread's private book,
+//! `sys::robust`). A peer that scribbles on the object can break this lock for its
+//! users, never make another process crash or write outside it.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+use super::header::{Header, Kind, Lifecycle};
+use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
+use super::spin::spin_until;
+use crate::status::Status;
+use crate::sys::futex::{self, RobustListHead, Wake};
+use crate::sys::liveness::{Liveness, Vantage};
+use crate::sys::robust;
+use crate::sys::thread::{self, ThreadCtx};
+use crate::sys::time::{Deadline, WaitLimit};
+
+mod drain;
+mod read;
+#[cfg(test)]
+mod tests;
+mod write;
+
+/// How many threads may hold the read side at the same time (each holds one slot).
+/// Threads that only wait hold none.
+pub(crate) const RW_READERS: usize = 64;
+
+/// In `wword`'s TID field: a read phase is open (see the module docs). Not a TID
+/// (`PID_MAX_LIMIT` is 2^22), so the kernel never matches it.
+pub(crate) const READ_PHASE: u32 = 0x3fff_fffd;
+/// A slot word: the slot's reader died, its share is back, its death is not reported
+/// yet. Not a TID either.
+pub(crate) const REPORT: u32 = 0x3fff_fffe;
+
+/// `futex_wait_bitset` masks on `wword`: readers and writers sleep on the same word
+/// and a release wakes one kind or the other.
+const WAKE_READERS: u32 = 1;
+const WAKE_WRITERS: u32 = 2;
+
+/// `ns_flags` flag: participants in different (or unknown) PID namespaces were seen
+/// (the RLock's rule: then a word is marked pending in a robust list only while owned).
+const FLAG_CROSS_NS: u32 = 1;
+
+/// How long a waiter sleeps before it asks `/proc` about the holder it waits for (the
+/// back-stop for deaths the kernel does not report). Only blocked waiters pay for it.
+const BACKSTOP_INTERVAL_MS: i64 = 250;
+/// How long writers wait for the readers of a read phase to come in before they end
+/// the phase themselves (only readers killed while waking, or never scheduled, take
+/// that long).
+const PHASE_GIVE_UP_MS: i64 = 20;
+
+/// One reader slot (64 bytes, its own cache line). The node is 32 bytes after the
+/// word, as the kernel's robust list expects (glibc's `futex_offset` -32).
+///
+/// ```text
+/// +0   word       u32   robust word, see the table below
+/// +4   level      u32   read re-entry level (written by the holder only)
+/// +8   token      u64   holder thread's token ("is it mine?")
+/// +16  ids        u64   holder's pid << 32 | tid (back-stop record)
+/// +24  start      u64   holder thread's start time (back-stop record)
+/// +32  list_next  usize robust-list node: written by the holder, read by the kernel only
+/// +40  ns         u32   holder's PID-namespace id (back-stop record)
+/// +44  reserved   (20)
+/// ```
+///
+/// The record (token, ids, start, ns) stays after a release: the next holder rewrites
+/// it when its token differs (a thread that reads again keeps its slot's line as it was).
+///
+/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
+///
+/// | word     | meaning                                           | moved on by                          |
+/// |----------|---------------------------------------------------|--------------------------------------|
+/// | 0        | free                                              | a reader (CAS to its TID)            |
+/// | t (\| W) | read-held by thread t; W: a writer sleeps on it   | t (swap to 0), the kernel (to D)     |
+/// | D (\| W) | its reader died (kernel, or the back-stop marked it) | anyone who meets it (CAS to REPORT) |
+/// | REPORT   | share back, death not told yet                    | one acquisition (CAS to 0, or to its TID) |
+#[repr(C)]
+pub(crate) struct ReadSlot {
+    word: AtomicU32,
+    level: AtomicU32,
+    token: AtomicU64,
+    ids: AtomicU64,
+    start: AtomicU64,
+    list_next: AtomicUsize,
+    ns: AtomicU32,
+    _reserved: [AtomicU32; 5],
+}
+
+/// Shared layout (`MP_RWLOCK_SIZE` = 4224 bytes, 8-aligned):
+///
+/// ```text
+/// +0   header      (8)
+/// +8   wword       u32   writer word (robust format), see the table below
+/// +12  phase_left  u32   (as i32) readers of the open read phase not yet in
+/// +16  wtoken      u64   writer's token; 0 when free (written by the writer only)
+/// +24  wids        u64   writer's pid << 32 | tid (back-stop record; 0 when free)
+/// +32  wstart      u64   writer thread's start time (back-stop record)
+/// +40  wlist_next  usize writer's robust-list node (wword + 32)
+/// +48  wns         u32   writer's PID-namespace id (back-stop record)
+/// +52  reports     u32   how many slots may be REPORT (a hint: readers check it on
+///                        their fast path; writers look at every slot anyway)
+/// +56  ns_flags    u64   creator's PID-namespace id | FLAG_CROSS_NS << 32
+/// +64  used        u64   bit i: slot i was ever claimed (never cleared); writers look
+///                        only at those slots
+/// +72  reserved    (56)
+/// +128 slots       [ReadSlot; 64]
+/// ```
+///
+/// `used` keeps the uncontended write pair from reading 64 lines: a reader sets its
+/// slot's bit (once per slot, so the line stays read-mostly) after claiming the slot
+/// and before reading `wword`; a writer reads `used` after taking `wword`. Both `SeqCst`:
+/// a reader admitted before the writer's CAS set (or saw) its bit before the writer
+/// reads `used`, so the writer looks at its slot.
+///
+/// `wword` states (`W` = someone may sleep on it, `D` = owner died):
+///
+/// | TID field  | W | D | meaning                                                       |
+/// |------------|---|---|---------------------------------------------------------------|
+/// | 0          | x | 0 | no writer: readers enter; a writer may take it                 |
+/// | t          | x | 0 | writer t holds it (or is draining readers): readers wait       |
+/// | 0          | x | 1 | its writer died: the next acquirer takes the mark and is told  |
+/// | READ_PHASE | x | 0 | a writer released with sleepers: readers enter, writers wait   |
+/// |            |   |   | until `phase_left` reaches 0 (or `PHASE_GIVE_UP_MS`)            |
+#[repr(C)]
+pub(crate) struct RawRwLock {
+    header: Header,
+    wword: AtomicU32,
+    phase_left: AtomicU32,
+    wtoken: AtomicU64,
+    wids: AtomicU64,
+    wstart: AtomicU64,
+    wlist_next: AtomicUsize,
+    wns: AtomicU32,
+    reports: AtomicU32,
+    ns_flags: AtomicU64,
+    used: AtomicU64,
+    _reserved: [AtomicU64; 7],
+    slots: [ReadSlot; RW_READERS],
+}
+
+published_layout!(RawRwLock, size = 128 + 64 * RW_READERS, align = 8);
+
+const _: () = {
+    assert!(core::mem::size_of::<ReadSlot>() == 64);
+    assert!(
+        core::mem::offset_of!(ReadSlot, list_next) as isize + robust::FUTEX_OFFSET
+            == core::mem::offset_of!(ReadSlot, word) as isize
+    );
+    assert!(
+        core::mem::offset_of!(RawRwLock, wlist_next) as isize + robust::FUTEX_OFFSET
+            == core::mem::offset_of!(RawRwLock, wword) as isize
+    );
+    assert!(core::mem::offset_of!(RawRwLock, slots) == 128);
+    assert!(RW_READERS <= 64); // one bit of `used` per slot
+};
+
+/// How this thread uses its robust list here: the head (null: do not link), and
+/// whether a word may be marked pending while the thread does not own it (only while
+/// every participant shares our PID namespace; see `RawRLock`'s `Robust`).
+#[derive(Clone, Copy)]
+pub(crate) struct Robust {
+    head: *mut RobustListHead,
+    pending_while_not_owned: bool,
+}
+
+impl Robust {
+    #[inline]
+    fn set_pending(self, node: &AtomicUsize) {
+        if !self.head.is_null() {
+            // SAFETY: `head` is the calling thread's live head (thread::current).
+            unsafe { robust::set_pending(self.head, node) };
+        }
+    }
+
+    #[inline]
+    fn clear_pending(self) {
+        if !self.head.is_null() {
+            // SAFETY: as above.
+            unsafe { robust::clear_pending(self.head) };
+        }
+    }
+
+    /// Marks `node` pending before a CAS that may make us its owner, if allowed.
+    #[inline]
+    fn before_cas(self, node: &AtomicUsize) {
+        if self.pending_while_not_owned {
+            self.set_pending(node);
+        }
+    }
+
+    /// Undoes [`before_cas`](Self::before_cas) after a CAS that failed.
+    #[inline]
+    fn after_failed_cas(self) {
+        if self.pending_while_not_owned {
+            self.clear_pending();
+        }
+    }
+
+    /// Records a word we now own (its CAS succeeded) in the thread's book, which links
+    /// it into the robust list, covering the linking with the pending mark.
+    fn link(self, me: &ThreadCtx, node: &AtomicUsize) {
+        self.set_pending(node);
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
+        // we own the word, and the caller keeps the object mapped while held.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::record(book, node) };
+        }
+        self.clear_pending();
+    }
+
+    /// Forgets and unlinks a word we own, then frees it with `free` (one swap), the
+    /// pending mark covering both: returns the word's old value.
+    fn unlink_and_swap(
+        self,
+        me: &ThreadCtx,
+        node: &AtomicUsize,
+        word: &AtomicU32,
+        free: u32,
+    ) -> u32 {
+        // Across namespaces the mark must not outlive our ownership (another
+        // namespace's thread with our TID may own the word after the swap): unlink
+        // without it there.
+        if self.pending_while_not_owned {
+            self.set_pending(node);
+        }
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
+        // we own the word.
+        if let Some(book) = unsafe { me.book.as_mut() } {
+            // SAFETY: as above.
+            unsafe { robust::forget(book, node) };
+        }
+        let old = word.swap(free, Ordering::SeqCst);
+        if self.pending_while_not_owned {
+            self.clear_pending();
+        }
+        old
+    }
+}
+
+/// The back-stop record of a holder (writer or reader slot).
+struct Record<'a> {
+    ids: &'a AtomicU64,
+    start: &'a AtomicU64,
+    ns: &'a AtomicU32,
+}
+
+impl Record<'_> {
+    /// Writes `me` as the holder (start time and namespace before ids, Release: a
+    /// back-stop that reads our ids also reads the rest).
+    #[inline]
+    fn write(&self, me: &ThreadCtx) {
+        self.start.store(me.start_time, Ordering::Relaxed);
+        self.ns.store(me.pidns, Ordering::Relaxed);
+        self.ids.store(
+            (u64::from(me.pid) << 32) | u64::from(me.tid),
+            Ordering::Release,
+        );
+    }
+
+    /// The back-stop: true only if the thread that holds `word == held` provably no
+    /// longer exists, by the judge's rules (`sys::liveness`): a recorded holder of our
+    /// own PID namespace whose record matches the word, nothing changing meanwhile.
+    /// Another namespace, a hidden `/proc`, a mismatching record: no.
+    #[cold]
+    fn holder_is_provably_dead(&self, me: &ThreadCtx, word: &AtomicU32, held: u32) -> bool {
+        if me.pidns == 0 {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        let ids = self.ids.load(Ordering::Acquire);
+        let start = self.start.load(Ordering::Relaxed);
+        let ns = self.ns.load(Ordering::Relaxed);
+        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
+        if ids == 0 || tid != held & FUTEX_TID_MASK || ns != me.pidns || start == 0 {
+            return false;
+        }
+        let verdict = Vantage::of_namespace(me.pidns).thread(pid, tid, start, u64::from(ns));
+        verdict == Liveness::Dead
+            && word.load(Ordering::Acquire) == held
+            && self.ids.load(Ordering::Relaxed) == ids
+            && self.start.load(Ordering::Relaxed) == start
+    }
+}
+
+impl ReadSlot {
+    fn record(&self) -> Record<'_> {
+        Record {
+            ids: &self.ids,
+            start: &self.start,
+            ns: &self.ns,
+        }
+    }
+
+    /// True if `me` holds this slot: the word names our TID, and the token is ours or
+    /// — when a peer rewrote the token — our private book lists the slot.
+    #[inline]
+    fn is_held_by(&self, me: &ThreadCtx) -> bool {
+        self.word.load(Ordering::Relaxed) & FUTEX_TID_MASK == me.tid
+            && (self.token.load(Ordering::Relaxed) == me.token
+                || listed_in_book(me, &self.list_next))
+    }
+}
+
+/// True if the calling thread's private book lists `node`.
+#[cold]
+#[inline(never)]
+fn listed_in_book(me: &ThreadCtx, node: &AtomicUsize) -> bool {
+    // SAFETY: the calling thread's own book (or null), used only during this call.
+    unsafe { me.book.as_ref() }.is_some_and(|book| robust::book_lists(book, node))
+}
+
+/// The slot a thread looks at first.
+#[inline(always)]
+fn home(me: &ThreadCtx) -> usize {
+    ((me.token >> 32) as usize) % RW_READERS
+}
+
+/// What a read-side inspector sees of one slot (see [`RawRwLock::snapshot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotView {
+    pub word: u32,
+    pub level: u32,
+    pub ids: u64,
+    pub start: u64,
+    pub ns: u32,
+}
+
+/// What an inspector sees of the whole lock (racy; each field loaded once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RwLockView {
+    pub wword: u32,
+    pub wids: u64,
+    pub wstart: u64,
+    pub wns: u32,
+    pub reports: u32,
+    pub creator_ns: u32,
+    pub cross_ns: bool,
+    pub slots: Vec<SlotView>,
+}
+
+impl RawRwLock {
+    /// Initialises (free) and publishes, recording the caller's PID namespace.
+    pub(crate) fn init(&self, lifecycle: Lifecycle) {
+        let me = thread::current();
+        self.wword.store(0, Ordering::Relaxed);
+        self.phase_left.store(0, Ordering::Relaxed);
+        self.wtoken.store(0, Ordering::Relaxed);
+        self.wids.store(0, Ordering::Relaxed);
+        self.wstart.store(0, Ordering::Relaxed);
+        self.wlist_next.store(0, Ordering::Relaxed);
+        self.wns.store(0, Ordering::Relaxed);
+        self.reports.store(0, Ordering::Relaxed);
+        self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
+        self.used.store(0, Ordering::Relaxed);
+        for r in &self._reserved {
+            r.store(0, Ordering::Relaxed);
+        }
+        for s in &self.slots {
+            s.word.store(0, Ordering::Relaxed);
+            s.level.store(0, Ordering::Relaxed);
+            s.token.store(0, Ordering::Relaxed);
+            s.ids.store(0, Ordering::Relaxed);
+            s.start.store(0, Ordering::Relaxed);
+            s.list_next.store(0, Ordering::Relaxed);
+            s.ns.store(0, Ordering::Relaxed);
+            for r in &s._reserved {
+                r.store(0, Ordering::Relaxed);
+            }
+        }
+        self.header.publish(Kind::RwLock, lifecycle);
+    }
+
+    /// The object header.
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn writer_record(&self) -> Record<'_> {
+        Record {
+            ids: &self.wids,
+            start: &self.wstart,
+            ns: &self.wns,
+        }
+    }
+
+    /// How `me` may use its robust list here; flags a participant from another (or an
+    /// unknown) PID namespace for everyone, as the RLock does.
+    #[cold]
+    #[inline(never)]
+    fn robust_for(&self, me: &ThreadCtx) -> Robust {
+        let v = self.ns_flags.load(Ordering::Relaxed);
+        let same = me.pidns != 0 && v as u32 == me.pidns;
+        if !same && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
+            self.ns_flags
+                .fetch_or(u64::from(FLAG_CROSS_NS) << 32, Ordering::Relaxed);
+            fence(Ordering::Release);
+        }
+        Robust {
+            head: me.robust_head,
+            pending_while_not_owned: same && (v >> 32) as u32 & FLAG_CROSS_NS == 0,
+        }
+    }
+
+    /// Records that slot `i` is in use, after claiming it and before reading `wword`
+    /// (see `used`): a load, and once per slot a `fetch_or`.
+    #[inline(always)]
+    fn mark_used(&self, i: usize) {
+        let bit = 1u64 << i;
+        if self.used.load(Ordering::SeqCst) & bit == 0 {
+            self.mark_used_slow(bit);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn mark_used_slow(&self, bit: u64) {
+        self.used.fetch_or(bit, Ordering::SeqCst);
+    }
+
+    /// The slots a writer must look at (ever claimed).
+    #[inline(always)]
+    fn used_slots(&self) -> u64 {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// The general path's robust use (first call of the thread, another namespace, a
+    /// book without room).
+    #[cold]
+    #[inline(never)]
+    fn general_robust(&self) -> (&'static ThreadCtx, Robust) {
+        let me = thread::current();
+        // SAFETY: the calling thread's own book (or null).
+        unsafe { robust::make_room(me.book) };
+        (me, self.robust_for(me))
+    }
+
+    // ---- reports of dead readers ---------------------------------------------------
+
+    /// Turns dead slot `i` (word `w`: no TID, `D`) into a report: the reader's share is
+    /// back (nobody waits for the slot any more), its death not told yet.
+    #[cold]
+    fn reclaim_dead_slot(&self, i: usize, w: u32) {
+        // Count first: a reclaimer that dies between the two leaves a count too high,
+        // which the next claim settles, never a report nobody looks for.
+        self.reports.fetch_add(1, Ordering::SeqCst);
+        if self.slots[i]
+            .word
+            .compare_exchange(w, REPORT, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            self.reports_sub();
+        }
+    }
+
+    /// Takes one report (a `REPORT` slot freed): true if this acquisition is told.
+    #[cold]
+    #[inline(never)]
+    fn claim_report(&self) -> bool {
+        let seen = self.reports.load(Ordering::SeqCst);
+        if seen == 0 {
+            return false;
+        }
+        for s in &self.slots {
+            if s.word.load(Ordering::Relaxed) == REPORT
+                && s.word
+                    .compare_exchange(REPORT, 0, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.reports_sub();
+                return true;
+            }
+        }
+        // A stale count (a reclaimer died between counting and marking): settle it.
+        let _ = self
+            .reports
+            .compare_exchange(seen, 0, Ordering::SeqCst, Ordering::Relaxed);
+        false
+    }
+
+    fn reports_sub(&self) {
+        let _ = self
+            .reports
+            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    // ---- lifecycle and inspection --------------------------------------------------
+
+    /// Ends an in-place lock: `Busy` while held (either side, or a dead holder not yet
+    /// reclaimed) or slept on, and whenever the calling thread's private book says it
+    /// holds a part of it.
+    pub(crate) fn destroy(&self) -> Status {
+        if robust::thread_holds_lock_in(
+            self as *const RawRwLock as usize,
+            core::mem::size_of::<RawRwLock>(),
+        ) {
+            return Status::Busy;
+        }
+        let w = self.wword.load(Ordering::SeqCst);
+        if w & FUTEX_TID_MASK != 0 && w & FUTEX_TID_MASK != READ_PHASE {
+            return Status::Busy;
+        }
+        // A `W` left by waiters that were killed is stale unless the kernel finds a
+        // sleeper (who re-checks and sleeps again).
+        if w & FUTEX_WAITERS != 0 && futex::wake_all(&self.wword) != 0 {
+            return Status::Busy;
+        }
+        if self.slots.iter().any(|s| {
+            let sw = s.word.load(Ordering::SeqCst);
+            sw != 0 && sw != REPORT
+        }) {
+            return Status::Busy;
+        }
+        self.header.retire();
+        Status::Ok
+    }
+
+    /// Read-only snapshot for inspectors. Never blocks, never writes.
+    pub(crate) fn snapshot(&self) -> RwLockView {
+        let flags = self.ns_flags.load(Ordering::Relaxed);
+        RwLockView {
+            wword: self.wword.load(Ordering::Acquire),
+            wids: self.wids.load(Ordering::Acquire),
+            wstart: self.wstart.load(Ordering::Relaxed),
+            wns: self.wns.load(Ordering::Relaxed),
+            reports: self.reports.load(Ordering::Relaxed),
+            creator_ns: flags as u32,
+            cross_ns: (flags >> 32) as u32 & FLAG_CROSS_NS != 0,
+            slots: self
+                .slots
+                .iter()
+                .map(|s| SlotView {
+                    word: s.word.load(Ordering::Acquire),
+                    level: s.level.load(Ordering::Relaxed),
+                    ids: s.ids.load(Ordering::Acquire),
+                    start: s.start.load(Ordering::Relaxed),
+                    ns: s.ns.load(Ordering::Relaxed),
+                })
+                .collect(),
+        }
+    }
+}
