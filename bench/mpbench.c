@@ -2,8 +2,9 @@
  *
  * Run through bench/run.sh (which builds everything and writes BENCHMARKS.md); by hand:
  *
- *   mpbench uncontended REPS          acquire+release pairs, one process, pinned, timed
- *                                     in thread CPU time
+ *   mpbench uncontended REPS [PROC]   acquire+release pairs, one process, pinned, timed
+ *                                     in thread CPU time; PROC numbers this process among
+ *                                     the fresh ones run.sh starts (default 0)
  *   mpbench contended REPS SECS       N processes on a shared counter, N = 2, 4, 8
  *   mpbench contended1 NAME N REPS SECS   one contended configuration (for profiling)
  *   mpbench handoff REPS              two-process ping-pong over two semaphores/locks
@@ -14,7 +15,7 @@
  *   mpbench list                      names usable with `ir`
  *
  * Output: one tab-separated record per measurement on stdout (parsed by report.py):
- *   U rep name ns_per_pair
+ *   U rep name ns_per_pair proc
  *   C rep name nprocs ops_per_s min_share_pct max_share_pct ctxsw_per_kop
  *   H rep name placement p50_us p99_us          (one-way = round trip / 2)
  *   V rep name placement p50_us p99_us          (Condition round trip)
@@ -408,7 +409,7 @@ static __attribute__((noinline)) double u_burst(int k, void *o, size_t cushion) 
 /* Many short repetitions, each measuring every primitive once in a rotated order, so
  * that every primitive sees the same machine states (a shared VM drifts over seconds)
  * and ratios can be taken within a repetition. */
-static int cmd_uncontended(int reps) {
+static int cmd_uncontended(int reps, int proc) {
     pin(0);
 #ifndef HAVE_BOOST
     printf("N\tBoost.Interprocess rows skipped: Boost headers not available\n");
@@ -428,7 +429,7 @@ static int cmd_uncontended(int reps) {
             int k = (j + rep * 5) % P_COUNT;
             if (!available(k)) continue;
             double ns = u_burst(k, mem + (size_t)k * SLOT, cushion);
-            printf("U\t%d\t%s\t%.2f\n", rep, NAMES[k], ns);
+            printf("U\t%d\t%s\t%.2f\t%d\n", rep, NAMES[k], ns, proc);
         }
         /* In-place objects in anonymous memory need no destroy; unmapping ends them.
          * The arrays are mappings of their own. */
@@ -943,7 +944,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     if (reps < 1) reps = 1;
-    if (!strcmp(cmd, "uncontended")) return cmd_uncontended(reps);
+    if (!strcmp(cmd, "uncontended")) return cmd_uncontended(reps, argc > 3 ? atoi(argv[3]) : 0);
     if (!strcmp(cmd, "contended")) return cmd_contended(reps, argc > 3 ? atof(argv[3]) : 0.4);
     if (!strcmp(cmd, "contended1") && argc == 6) return cmd_contended1(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
     if (!strcmp(cmd, "handoff")) return cmd_handoff(reps);

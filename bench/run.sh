@@ -27,10 +27,14 @@ for arg in "$@"; do
     esac
 done
 
+# Uncontended rows: U_PROCS fresh processes, U_REPS repetitions each. A process keeps
+# its addresses (stack, heap, TLS) and its threads' tokens for its whole life, and
+# where those meet the objects' page offsets decides some costs (4K aliasing, see
+# BENCHMARKS.md): every ratio is reported as the median and the spread over processes.
 if [ "$QUICK" = 1 ]; then
-    U_REPS=9 C_REPS=2 C_SECS=0.2 H_REPS=2 V_REPS=2 PY_REPS=3
+    U_PROCS=10 U_REPS=3 C_REPS=2 C_SECS=0.2 H_REPS=2 V_REPS=2 PY_REPS=3
 else
-    U_REPS=31 C_REPS=10 C_SECS=0.15 H_REPS=5 V_REPS=5 PY_REPS=7
+    U_PROCS=12 U_REPS=5 C_REPS=10 C_SECS=0.15 H_REPS=5 V_REPS=5 PY_REPS=7
 fi
 CG_SMALL=2000
 CG_LARGE=12000
@@ -109,8 +113,8 @@ if nice -n -10 true 2> /dev/null; then PRIO=(nice -n -10); fi
     printf 'priority\t%s\n' "$([ ${#PRIO[@]} -gt 0 ] && echo 'measured at nice -10' || echo 'measured at the default priority')"
     printf 'load_start\t%s (1, 5, 15 min; other work on the machine inflates contended and hand-off figures)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf 'command\t%s\n' "bash bench/run.sh${1:+ $*}"
-    printf 'reps\tuncontended %s, contended %s x %s s, hand-off %s, Condition %s, Python %s\n' \
-        "$U_REPS" "$C_REPS" "$C_SECS" "$H_REPS" "$V_REPS" "$PY_REPS"
+    printf 'reps\tuncontended %s fresh processes x %s, contended %s x %s s, hand-off %s, Condition %s, Python %s\n' \
+        "$U_PROCS" "$U_REPS" "$C_REPS" "$C_SECS" "$H_REPS" "$V_REPS" "$PY_REPS"
 } > "$OUT/machine.tsv"
 
 # --- Measurements ---------------------------------------------------------------------------
@@ -125,7 +129,9 @@ run_phase() {
         note "phase $name failed (exit status $rc): its rows are missing or incomplete"
     fi
 }
-run_phase "uncontended ($U_REPS reps)" "$BENCH" uncontended "$U_REPS"
+for proc in $(seq 1 "$U_PROCS"); do
+    run_phase "uncontended (process $proc of $U_PROCS, $U_REPS reps)" "$BENCH" uncontended "$U_REPS" "$proc"
+done
 run_phase "contended ($C_REPS reps x 28 runs x $C_SECS s)" "$BENCH" contended "$C_REPS" "$C_SECS"
 run_phase "hand-off ($H_REPS reps)" "$BENCH" handoff "$H_REPS"
 run_phase "Condition ($V_REPS reps)" "$BENCH" cond "$V_REPS"

@@ -211,6 +211,8 @@ const _: () = {
     assert!(UNDO_HOLDERS < (TAG_MASK >> TAG_SHIFT) as usize);
     // A waiter watches the value and every holder in one futex_waitv call.
     assert!(UNDO_HOLDERS < waitv::WAITV_MAX);
+    // `home`: the 64 slots of 64 bytes cover every line of a page exactly once.
+    assert!(UNDO_HOLDERS * core::mem::size_of::<Slot>() == 4096);
 };
 
 /// Why an operation on the value did not happen.
@@ -373,10 +375,13 @@ impl RawSemUndo {
         &self.header
     }
 
-    /// The slot this thread looks at first.
+    /// The slot this thread looks at first: the one that lies at the thread's own line
+    /// of a page (`ThreadCtx::undo_line`), whatever the object's address. Slot `i` lies
+    /// at line `object line + 1 + i`, and 64 slots cover every line of a page once.
     #[inline(always)]
-    fn home(me: &ThreadCtx) -> usize {
-        ((me.token >> 32) as usize) % UNDO_HOLDERS
+    fn home(&self, me: &ThreadCtx) -> usize {
+        let object_line = (self as *const RawSemUndo as usize >> 6) as u32;
+        (me.undo_line.wrapping_sub(1).wrapping_sub(object_line) % UNDO_HOLDERS as u32) as usize
     }
 
     /// How `me` may use its robust list here; flags a participant from another (or an

@@ -31,7 +31,7 @@ impl RawSemUndo {
         me: &ThreadCtx,
         book: &robust::Book,
     ) -> Option<(usize, &Slot, u32)> {
-        let i = Self::home(me);
+        let i = self.home(me);
         let slot = &self.slots[i];
         let v = self.value.load(Ordering::Relaxed);
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
@@ -161,7 +161,7 @@ impl RawSemUndo {
 
     /// Finds the calling thread's claimed slot (held or holding 0 units, not idle).
     pub(super) fn my_claimed_slot(&self, me: &ThreadCtx) -> Option<usize> {
-        let home = Self::home(me);
+        let home = self.home(me);
         (0..UNDO_HOLDERS)
             .map(|k| (home + k) % UNDO_HOLDERS)
             .find(|&i| {
@@ -179,7 +179,7 @@ impl RawSemUndo {
         if let Some(i) = self.my_claimed_slot(me) {
             return Some((i, false));
         }
-        let home = Self::home(me);
+        let home = self.home(me);
         let order = || (0..UNDO_HOLDERS).map(move |k| (home + k) % UNDO_HOLDERS);
         // Ours first (no record to rewrite), then free ones, then anyone's idle one.
         let mine = order().find(|&i| {

@@ -35,7 +35,7 @@ impl RawSemUndo {
     /// word; false, with nothing changed, when this is not the case.
     #[inline(always)]
     pub(super) fn try_release_cached(&self, me: &ThreadCtx) -> bool {
-        let i = Self::home(me);
+        let i = self.home(me);
         let slot = &self.slots[i];
         let s = slot.state.load(Ordering::Relaxed);
         // SAFETY: the calling thread's own book (or null), used only in this call.

@@ -288,3 +288,32 @@ fn full_table_is_busy() {
     assert_eq!(s.release(), Status::Ok);
     assert_eq!(s.value(), UNDO_HOLDERS as u32 + 5);
 }
+
+/// The home slot lies at the thread's own line of a page, whatever the object's address,
+/// and that line is none of the thread's hot private lines (nor line 0).
+#[test]
+fn the_home_slot_lies_at_the_threads_line_for_any_placement() {
+    let me = thread::current();
+    assert_ne!(me.undo_line, 0);
+    let private = thread::private_lines_of_current();
+    assert_eq!(
+        private & (1 << me.undo_line),
+        0,
+        "line {} is private",
+        me.undo_line
+    );
+    let mut mem = vec![0u64; (RawSemUndo::SIZE + 4096) / 8];
+    for off in (0..4096).step_by(64) {
+        // SAFETY: in bounds: `mem` has SIZE + 4096 bytes.
+        let p = unsafe { mem.as_mut_ptr().cast::<u8>().add(off) }.cast::<RawSemUndo>();
+        // SAFETY: 8-aligned (a Vec<u64>, offsets of 64), SIZE writable bytes, used only by
+        // this test.
+        let s = unsafe { &*p };
+        s.init(1, 1, Lifecycle::InPlace);
+        let slot = &s.slots[s.home(me)] as *const Slot as usize;
+        assert_eq!((slot >> 6) as u32 % 64, me.undo_line, "object at +{off}");
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        assert_eq!(s.slots[s.home(me)].word.load(Ordering::Relaxed), me.tid);
+        assert_eq!(s.release(), Status::Ok);
+    }
+}

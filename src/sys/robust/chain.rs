@@ -40,6 +40,11 @@ impl Chain {
         unsafe { self.limit.offset_from(self.base.as_ptr()) as usize }
     }
 
+    /// The first entry's address.
+    pub(super) fn base(&self) -> *const usize {
+        self.base.as_ptr()
+    }
+
     /// How many entries the chain holds.
     pub(super) fn len(&self) -> usize {
         // SAFETY: as in `capacity`.

@@ -579,6 +579,30 @@ impl Book {
     }
 }
 
+/// The page lines (bit `i`: bytes `64 i .. 64 i + 64` of a page) of `[addr, addr +
+/// len)`.
+pub(crate) fn lines_of(addr: usize, len: usize) -> u64 {
+    let mut lines = 0u64;
+    let mut a = addr & !63;
+    while a < addr + len {
+        lines |= 1 << ((a >> 6) & 63);
+        a += 64;
+    }
+    lines
+}
+
+/// The page lines that a fast path's stores into `book` touch: the book itself and the
+/// first entries of its chain (a thread that holds few locks stays there). 0 for null.
+pub(crate) fn private_lines(book: *const Book) -> u64 {
+    // SAFETY: null, or the calling thread's book (only its address and its chain's base
+    // are read).
+    let Some(b) = (unsafe { book.as_ref() }) else {
+        return 0;
+    };
+    lines_of(b as *const Book as usize, core::mem::size_of::<Book>())
+        | lines_of(b.chain.base() as usize, 4 * core::mem::size_of::<usize>())
+}
+
 /// True if the book lists the lock whose `next` slot is `node` (by its address in the
 /// mapping it was acquired through; the node's contents are not read).
 pub(crate) fn book_lists(book: &Book, node: &AtomicUsize) -> bool {
