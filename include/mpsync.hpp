@@ -156,6 +156,9 @@ enum class errc : std::int32_t {
     ebusy = MP_EBUSY,
     erange = MP_ERANGE,
     esys = MP_ESYS,
+    emsgsize = MP_EMSGSIZE,
+    ebufsize = MP_EBUFSIZE,
+    eclosed = MP_ECLOSED,
 };
 
 }  // namespace mpsync

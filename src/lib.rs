@@ -103,7 +103,7 @@ pub(crate) mod sys;
 
 pub use api::{
     ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Element, Error,
-    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, RLock, RLockGuard, SEM_UNDO_VALUE_MAX,
-    SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray, SharedMemory, anonymous_name,
-    sweep_orphans, unlink,
+    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, Queue, RLock, RLockGuard,
+    SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray, SharedMemory,
+    anonymous_name, sweep_orphans, unlink,
 };

@@ -60,6 +60,9 @@ status_table! {
     Busy = -11, "MP_EBUSY", "object is in use (held or waited on)";
     Range = -12, "MP_ERANGE", "index or length out of bounds";
     Sys = -13, "MP_ESYS", "unexpected operating-system error (see errno)";
+    MsgSize = -15, "MP_EMSGSIZE", "the message (or batch) can never fit in the queue";
+    BufSize = -16, "MP_EBUFSIZE", "the buffer is too small for the next message; nothing was consumed";
+    Closed = -17, "MP_ECLOSED", "the queue is closed for writing (end of stream)";
 }
 
 impl Status {

@@ -80,6 +80,14 @@ pub enum Error {
     OutOfRange,
     /// `MP_ESYS`: unexpected operating-system error.
     System,
+    /// `MP_EMSGSIZE`: a queue's message (or batch) can never fit (larger than its
+    /// capacity, or more messages than its maximum count).
+    MessageTooBig,
+    /// `MP_EBUFSIZE`: the buffer is too small for a queue's next message (nothing was
+    /// consumed).
+    BufferTooSmall,
+    /// `MP_ECLOSED`: the queue is closed for writing (end of stream).
+    Closed,
 }
 
 impl Outcome {
@@ -113,7 +121,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 16] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -127,6 +135,9 @@ impl Error {
         Error::Busy,
         Error::OutOfRange,
         Error::System,
+        Error::MessageTooBig,
+        Error::BufferTooSmall,
+        Error::Closed,
     ];
 
     fn status(self) -> Status {
@@ -144,6 +155,9 @@ impl Error {
             Error::Busy => Status::Busy,
             Error::OutOfRange => Status::Range,
             Error::System => Status::Sys,
+            Error::MessageTooBig => Status::MsgSize,
+            Error::BufferTooSmall => Status::BufSize,
+            Error::Closed => Status::Closed,
         }
     }
 
@@ -202,6 +216,9 @@ impl From<Status> for Error {
             Status::NoMem => Error::NoMemory,
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
+            Status::MsgSize => Error::MessageTooBig,
+            Status::BufSize => Error::BufferTooSmall,
+            Status::Closed => Error::Closed,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead => Error::System,
         }
     }

@@ -73,6 +73,8 @@ unsafe impl RawView for crate::raw::barrier::RawBarrier {}
 unsafe impl RawView for crate::raw::array::RawArray {}
 // SAFETY: as above (4160 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
+// SAFETY: as above (192 bytes, 8-aligned).
+unsafe impl RawView for crate::raw::queue::RawQueue {}
 
 /// Facts about the directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,6 +213,13 @@ pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
         && kind_code == crate::raw::header::Kind::SemUndo as u32
     {
         read_up_to(file, &mut p, OBJECT_READ_MAX)?;
+    }
+    // A queue's descriptor (its ring is never read).
+    if p.len == PREFIX_LEN
+        && magic == crate::raw::header::MAGIC
+        && kind_code == crate::raw::header::Kind::Queue as u32
+    {
+        read_up_to(file, &mut p, crate::raw::queue::RING_OFFSET)?;
     }
     Ok(p)
 }

@@ -131,5 +131,6 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::Event => "event",
         Kind::Barrier => "barrier",
         Kind::Array => "array",
+        Kind::Queue => "queue",
     }
 }

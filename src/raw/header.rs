@@ -44,6 +44,8 @@ pub enum Kind {
     Array = 7,
     /// `mp_sem_t` made with `MP_SEM_UNDO` (a larger object: see `raw::sem_undo`).
     SemUndo = 8,
+    /// `mp_queue_t` (a mapping of variable size: see `raw::queue`).
+    Queue = 10,
 }
 
 /// How an object came to be; decides whether `destroy` or `close` ends it.
