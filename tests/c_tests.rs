@@ -111,6 +111,7 @@ c_test!(test_sem_flavour_flip, 60);
 c_test!(test_proc_evidence, 120);
 c_test!(test_oom, 300);
 c_test!(test_queue, 120);
+c_test!(test_queue_kill, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let dir = lib_dir().join("c_tests");
