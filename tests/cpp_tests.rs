@@ -92,6 +92,7 @@ macro_rules! cpp_test {
 cpp_test!(test_cpp_locks, 180);
 cpp_test!(test_cpp_sync, 180);
 cpp_test!(test_cpp_lifecycle, 180);
+cpp_test!(test_cpp_queue, 120);
 
 fn header_compiles(std: &str) {
     let src = out_dir().join(format!("hpp_{}.cpp", std.replace('+', "x")));
