@@ -53,13 +53,15 @@ impl Queue {
     }
 
     /// Opens, or creates empty, the queue called `name` (`mp_queue_open`); an existing
-    /// queue must have the same capacity and no message limit ([`Error::BadObject`]
-    /// otherwise).
+    /// queue must have the same capacity ([`Error::BadObject`] otherwise), or any with
+    /// `capacity == 0` (which cannot create one: [`Error::Invalid`]); it keeps its own
+    /// message limit.
     pub fn open(name: &str, options: &OpenOptions, capacity: usize) -> Result<Queue, Error> {
         Queue::open_bounded(name, options, capacity, 0)
     }
 
-    /// [`Queue::open`] with a message limit, which an existing queue must share.
+    /// [`Queue::open`] with a message limit for a queue this call creates (an existing
+    /// queue keeps its own: see [`Queue::max_messages`]).
     pub fn open_bounded(
         name: &str,
         options: &OpenOptions,

@@ -128,7 +128,10 @@ impl<'a> QueueView<'a> {
     #[inline]
     fn announce(&self, need: Need) -> bool {
         let seq = self.seq(need);
-        seq.store(seq.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+        seq.store(
+            seq.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
         self.sleepers(need).load(Ordering::Relaxed) != 0
     }
 
