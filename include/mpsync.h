@@ -48,13 +48,15 @@
  *   mp_rlock_* (every RLock call), mp_robust_mode,
  *     mp_sem_release and mp_sem_held of an undo semaphore     yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
+ *   mp_queue_* (every Queue call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
  *     mp_sem_new_ex, mp_sem_open_ex, mp_sem_attach_ex         yes  no (3)
  *   mp_T_init, mp_T_destroy, mp_sem_init_ex                   no   no
  *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
- *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
+ *   (2) They use the calling thread's robust list and per-thread state (an Array's or a
+ *       Queue's lock
  *       is an RLock; an undo semaphore links its holders' slots into their lists).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
  *   (4) It allocates and reads /proc; it never writes to or blocks on the object.

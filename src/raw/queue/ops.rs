@@ -22,8 +22,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
-use super::ring::RECORD_HEADER;
-use super::{FLAG_CLOSED, QueueView};
+use super::{FLAG_CLOSED, QueueView, RECORD_HEADER};
 use crate::raw::spin::spin_until;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};

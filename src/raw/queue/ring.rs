@@ -2,10 +2,7 @@
 //! offset is a position modulo the *private* capacity, and every length is checked by
 //! the caller against `tail - head <= capacity`, so no copy here leaves the ring.
 
-use super::QueueView;
-
-/// Bytes before each message: its length as a native-endian `u32`.
-pub(crate) const RECORD_HEADER: usize = 4;
+use super::{QueueView, RECORD_HEADER};
 
 impl QueueView<'_> {
     /// Offset in the ring of the position `pos`.

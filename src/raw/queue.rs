@@ -56,7 +56,8 @@ use super::header::{Header, Kind, Lifecycle};
 use super::rlock::RawRLock;
 use crate::status::{MpResult, Status};
 
-pub(crate) use ring::RECORD_HEADER;
+/// Bytes before each message in the ring: its length as a native-endian `u32`.
+pub(crate) const RECORD_HEADER: usize = 4;
 
 /// Offset of the ring from the start of the mapping.
 pub(crate) const RING_OFFSET: usize = 192;
