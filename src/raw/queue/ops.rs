@@ -30,6 +30,8 @@ use crate::sys::time::{Deadline, WaitLimit};
 
 /// The longest a sleeper goes without looking at the queue again (see the module docs).
 const RECHECK_MS: i64 = 200;
+/// How many times a waiter yields the CPU, after spinning and before it sleeps.
+const YIELDS: u32 = 4;
 /// How long a non-blocking call may wait for the lock itself: it is held only for a
 /// copy, so a longer wait means a stopped (not dead) holder, reported as `Timeout`.
 const LOCK_GRACE: Duration = Duration::from_millis(50);
@@ -161,7 +163,7 @@ impl<'a> QueueView<'a> {
         let word = self.seq(need);
         let seen = word.load(Ordering::Acquire);
         self.unlock(Owed::default());
-        if spin_until(word, |v| v == seen, |v| v != seen) != seen {
+        if spin_until(word, |v| v == seen, |v| v != seen) != seen || self.yield_until_changed(word, seen) {
             return self.lock(*deadline);
         }
         let s = self.lock(*deadline);
@@ -179,6 +181,18 @@ impl<'a> QueueView<'a> {
         }
         // One last look even after the deadline: a free lock is taken on its fast path.
         self.lock(*deadline)
+    }
+
+    /// After a spin that saw no commit: gives the CPU away a few times ([`YIELDS`]),
+    /// looking at `word` after each; true if it changed. On a busy machine the peer that
+    /// would commit may be waiting for this very CPU; a `sched_yield` costs far less than
+    /// the `FUTEX_WAIT` + `FUTEX_WAKE` pair of a real sleep.
+    #[cold]
+    fn yield_until_changed(&self, word: &AtomicU32, seen: u32) -> bool {
+        (0..YIELDS).any(|_| {
+            std::thread::yield_now();
+            word.load(Ordering::Acquire) != seen
+        })
     }
 
     /// Bytes in use, validated under the lock (`BadObj` if a peer scribbled on the
