@@ -124,7 +124,33 @@ impl PyQueue {
         }
     }
 
-    /// One put of `msg`, waiting as `(block, timeout)` say; `queue.Full` at the deadline.
+    /// A put (`put(deadline)`: true if done) tried once with the GIL held, then, if
+    /// `block` says so, waited for with the GIL released; `queue.Full` at the deadline.
+    fn put_with(
+        &self,
+        py: Python<'_>,
+        op: &str,
+        block: bool,
+        timeout: Option<f64>,
+        put: impl Fn(Deadline) -> Result<bool, Error> + Send + Sync,
+    ) -> PyResult<()> {
+        let done = match put(Deadline::now()) {
+            Ok(true) => true,
+            Ok(false) if !block => false,
+            Ok(false) => {
+                let deadline = deadline_of(block, timeout)?;
+                blocking(py, |e| self.fail(op, e), || put(deadline))?
+            }
+            Err(e) => return Err(self.fail(op, e)),
+        };
+        if done {
+            Ok(())
+        } else {
+            Err(raise(py, &imports(py)?.full))
+        }
+    }
+
+    /// One put of `msg`, waiting as `(block, timeout)` say.
     fn put_bytes(
         &self,
         py: Python<'_>,
@@ -132,21 +158,7 @@ impl PyQueue {
         block: bool,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let done = match self.q.put(msg, Deadline::now()) {
-            Ok(true) => true,
-            Ok(false) if !block => false,
-            Ok(false) => {
-                let deadline = deadline_of(block, timeout)?;
-                let q = &self.q;
-                blocking(py, |e| self.fail("put", e), || q.put(msg, deadline))?
-            }
-            Err(e) => return Err(self.fail("put", e)),
-        };
-        if done {
-            Ok(())
-        } else {
-            Err(raise(py, &imports(py)?.full))
-        }
+        self.put_with(py, "put", block, timeout, |d| self.q.put(msg, d))
     }
 }
 
@@ -280,25 +292,9 @@ impl PyQueue {
             msgs.push(this.encode(py, &obj?)?);
         }
         let slices: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-        let done = match this.q.put_many(&slices, Deadline::now()) {
-            Ok(true) => true,
-            Ok(false) if !block => false,
-            Ok(false) => {
-                let deadline = deadline_of(block, timeout)?;
-                let q = &this.q;
-                blocking(
-                    py,
-                    |e| this.fail("put_many", e),
-                    || q.put_many(&slices, deadline),
-                )?
-            }
-            Err(e) => return Err(this.fail("put_many", e)),
-        };
-        if done {
-            Ok(())
-        } else {
-            Err(raise(py, &imports(py)?.full))
-        }
+        this.put_with(py, "put_many", block, timeout, |d| {
+            this.q.put_many(&slices, d)
+        })
     }
 
     /// `get_many(block=True, timeout=None, max_messages_to_get=1000)`: a list of at

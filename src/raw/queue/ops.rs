@@ -163,7 +163,9 @@ impl<'a> QueueView<'a> {
         let word = self.seq(need);
         let seen = word.load(Ordering::Acquire);
         self.unlock(Owed::default());
-        if spin_until(word, |v| v == seen, |v| v != seen) != seen || self.yield_until_changed(word, seen) {
+        if spin_until(word, |v| v == seen, |v| v != seen) != seen
+            || self.yield_until_changed(word, seen)
+        {
             return self.lock(*deadline);
         }
         let s = self.lock(*deadline);
