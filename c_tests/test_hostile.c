@@ -23,7 +23,7 @@
 #define CALL_LIMIT_MS 2000  /* no single call may take longer */
 #define RUN_LIMIT_MS 10000  /* a victim still running after this has hung */
 
-#define BIT(st) (1ull << ((st) + 16))
+#define BIT(st) (1ull << ((st) + 20))
 #define B_OK BIT(MP_OK)
 #define B_TO BIT(MP_TIMEOUT)
 #define B_OD BIT(MP_OWNER_DEAD)
@@ -36,6 +36,9 @@
 #define B_RANGE BIT(MP_ERANGE)
 #define B_BUSY BIT(MP_EBUSY)
 #define B_DEADLK BIT(MP_EDEADLK)
+#define B_MSGSIZE BIT(MP_EMSGSIZE)
+#define B_BUFSIZE BIT(MP_EBUFSIZE)
+#define B_CLOSED BIT(MP_ECLOSED)
 /* What each function documents (see include/mpsync.h). */
 #define A_GETTER (B_OK | B_INVAL | B_BAD)
 #define A_LOCK_ACQ (B_OK | B_TO | B_INTR | B_INVAL | B_BAD)
@@ -50,10 +53,14 @@
 #define A_RW_READ (B_OK | B_TO | B_OD | B_INTR | B_BUSY | B_DEADLK | B_OVF | B_INVAL | B_BAD)
 #define A_RW_WRITE (B_OK | B_TO | B_OD | B_INTR | B_DEADLK | B_INVAL | B_BAD)
 #define A_ARRAY (B_OK | B_OD | B_RANGE | B_INTR | B_OVF | B_INVAL | B_BAD)
+#define A_QUEUE_PUT (B_OK | B_TO | B_MSGSIZE | B_CLOSED | B_INTR | B_INVAL | B_BAD)
+#define A_QUEUE_GET (B_OK | B_TO | B_BUFSIZE | B_CLOSED | B_INTR | B_INVAL | B_BAD)
+#define A_QUEUE_DONE (B_OK | B_OVF | B_INTR | B_INVAL | B_BAD)
+#define A_QUEUE_JOIN (B_OK | B_TO | B_INTR | B_INVAL | B_BAD)
 
 enum kind {
     K_LOCK, K_RLOCK, K_SEM, K_BSEM, K_COND_RLOCK, K_COND_LOCK, K_EVENT, K_BARRIER,
-    K_ARRAY_SYNC, K_ARRAY_RAW, K_SHM, K_RWLOCK,
+    K_ARRAY_SYNC, K_ARRAY_RAW, K_SHM, K_RWLOCK, K_QUEUE,
 };
 
 struct hostile {
@@ -81,6 +88,7 @@ struct victim_ctx {
     int slot;
     mp_array_t *arr;
     mp_shm_t *shm;
+    mp_queue_t *queue;
     uint64_t rng;
 };
 
@@ -108,7 +116,7 @@ static void victim_fail(struct victim_ctx *v, int code, const char *fmt, ...) {
         mp_status st_ = (expr);                                                                \
         double ms_ = mpt_now_ms() - t0_;                                                       \
         if (ms_ > CALL_LIMIT_MS) victim_fail(v, 3, "%s took %.0f ms", #expr, ms_);             \
-        if (st_ < -16 || st_ > 16 || !((allowed) & BIT(st_)))                                  \
+        if (st_ < -20 || st_ > 20 || !((allowed) & BIT(st_)))                                  \
             victim_fail(v, 4, "%s returned undocumented %d (%s)", #expr, st_,                  \
                         mp_status_name(st_));                                                  \
         st_;                                                                                   \
@@ -123,7 +131,7 @@ static void victim_fail(struct victim_ctx *v, int code, const char *fmt, ...) {
         mp_status st_ = (expr);                                                                \
         (void)t0_;                                                                             \
         v->h->in_untimed_wait[v->slot] = 0;                                                    \
-        if (st_ < -16 || st_ > 16 || !((allowed) & BIT(st_)))                                  \
+        if (st_ < -20 || st_ > 20 || !((allowed) & BIT(st_)))                                  \
             victim_fail(v, 4, "%s returned undocumented %d (%s)", #expr, st_,                  \
                         mp_status_name(st_));                                                  \
         st_;                                                                                   \
@@ -282,6 +290,30 @@ static void victim_step(struct victim_ctx *v) {
         }
         break;
     }
+    case K_QUEUE: {
+        /* Every blocking call has a short timeout; end of stream (close_producer) and
+         * task_done wait for the lock without one (see the top comment). */
+        mp_queue_t *q = v->queue;
+        unsigned char buf[160];
+        size_t n = 0, lens[4], got;
+        size_t len = (size_t)(r >> 8) % sizeof buf;
+        memset(buf, (int)r, len);
+        const void *msgs[3] = {buf, buf + 1, buf + 2};
+        size_t mlens[3] = {len / 3, len / 2, len / 4};
+        switch (r % 9) {
+        case 0: case 1: CALL(v, A_QUEUE_PUT, mp_queue_put(q, buf, len, true, short_timeout(v))); break;
+        case 2: CALL(v, A_QUEUE_PUT, mp_queue_put_many(q, msgs, mlens, 3, true, short_timeout(v))); break;
+        case 3: case 4: CALL(v, A_QUEUE_GET, mp_queue_get(q, buf, len, &n, true, short_timeout(v))); break;
+        case 5: CALL(v, A_QUEUE_GET, mp_queue_get_many(q, buf, sizeof buf, lens, 4, &got, true, short_timeout(v))); break;
+        case 6: CALL(v, A_GETTER, mp_queue_size(q, &n)); break;
+        case 7: CALL(v, A_QUEUE_JOIN, mp_queue_join(q, true, short_timeout(v))); break;
+        default:
+            if ((r >> 8) % 64 == 0) CALL_UNTIMED(v, A_QUEUE_JOIN, mp_queue_close_producer(q));
+            else CALL_UNTIMED(v, A_QUEUE_DONE, mp_queue_task_done(q));
+            break;
+        }
+        break;
+    }
     case K_SHM: {
         volatile unsigned char *d = mp_shm_data(v->shm);
         size_t n = mp_shm_size(v->shm);
@@ -384,6 +416,13 @@ static void run_hostile(enum kind kind, bool header_too) {
         mem = (unsigned char *)v.arr;
         len = MP_ARRAY_DATA_OFFSET + 32 * sizeof(long);
         break;
+    case K_QUEUE:
+        /* The descriptor (192 bytes) and a 256-byte ring: the same layout as
+         * docs/queue.md describes; the scribbler covers all of it. */
+        CHECK_OK(mp_queue_new(256, &v.queue));
+        mem = (unsigned char *)v.queue;
+        len = 192 + 256;
+        break;
     case K_SHM:
         CHECK_OK(mp_shm_open(NULL, MP_CREATE | MP_EXCL, 4096, 0, &v.shm));
         snprintf(shm_name, sizeof shm_name, "%s", mp_shm_name(v.shm));
@@ -457,6 +496,7 @@ static void run_hostile(enum kind kind, bool header_too) {
     fprintf(stderr, "kind %d, header %s: %d + %d calls\n", (int)kind,
             header_too ? "scribbled" : "spared", h->calls[0], h->calls[1]);
     if (v.arr) mp_array_close(v.arr); /* may be MP_EBADOBJ: its descriptor was scribbled */
+    if (v.queue) CHECK_OK(mp_queue_close(v.queue)); /* decided from private state only */
     if (v.shm) {
         CHECK_OK(mp_unlink(shm_name));
         CHECK_OK(mp_shm_close(v.shm));
@@ -480,3 +520,4 @@ HOSTILE_TESTS(array_synchronized, K_ARRAY_SYNC)
 HOSTILE_TESTS(array_raw, K_ARRAY_RAW)
 HOSTILE_TESTS(shared_memory, K_SHM)
 HOSTILE_TESTS(rwlock, K_RWLOCK)
+HOSTILE_TESTS(queue, K_QUEUE)

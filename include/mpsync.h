@@ -53,6 +53,7 @@
  *     mp_sem_undo_held, mp_sem_undo_detach                    yes  no (2)
  *   mp_array_* (every Array call)                             yes  no (2)
  *   mp_rwlock_* (every reader-writer lock call)               yes  no (2)
+ *   mp_queue_* (every Queue call)                             yes  no (2)
  *   mp_T_new, mp_T_open, mp_T_close, mp_unlink, mp_shm_*,
  *     mp_sem_undo_new, mp_sem_undo_open, mp_sem_undo_close    yes  no (3)
  *   mp_T_init, mp_T_destroy,
@@ -60,9 +61,9 @@
  *   mp_inspect                                                yes  no (4)
  *
  *   (1) They block, and on first use in a thread they set up its per-thread state.
- *   (2) They use the calling thread's robust list and per-thread state (an Array's lock
- *       is an RLock; an undo semaphore links its holders' slots into their lists, and a
- *       reader-writer lock its readers' slots and its writer's word).
+ *   (2) They use the calling thread's robust list and per-thread state (an Array's or a
+ *       Queue's lock is an RLock; an undo semaphore links its holders' slots into their
+ *       lists, and a reader-writer lock its readers' slots and its writer's word).
  *   (3) They allocate and take a process-wide lock on the table of mappings.
  *   (4) It allocates and reads /proc; it never writes to or blocks on the object.
  *   mp_shm_* calls on one handle must not race with mp_shm_close of that handle.
@@ -258,6 +259,11 @@ extern "C" {
 #define MP_INFO_DEATHS 256
 
 /**
+ * `flags`: a queue is closed for writing (end of stream).
+ */
+#define MP_INFO_CLOSED 512
+
+/**
  * Size in bytes of `mp_rwlock_t` (part of the ABI).
  */
 #define MP_RWLOCK_SIZE 4224
@@ -272,6 +278,15 @@ extern "C" {
  * `MP_EBUSY`. Threads that only wait use nothing.
  */
 #define MP_RWLOCK_READERS 64
+
+/**
+ * A queue of byte messages shared by processes: puts are invisible until complete,
+ * and a get consumes a message whole or not at all, even when a process is killed in
+ * the middle of one (docs/queue.md). Opaque: get one from `mp_queue_new` or
+ * `mp_queue_open`, end it with `mp_queue_close`. It is a shared mapping, so a
+ * `fork()`ed child uses the parent's pointer.
+ */
+typedef struct mp_queue_t mp_queue_t;
 
 /**
  * Result of every fallible call: `MP_OK` (0) and the positive codes are outcomes,
@@ -348,16 +363,18 @@ typedef struct mp_object_info {
      */
     uint32_t count;
     /**
-     * Semaphore value. For an undo semaphore: the units in its value word, available
+     * Queue: bytes in use (saturated at `UINT32_MAX`). Semaphore value. For an undo semaphore: the units in its value word, available
      * now (`mp_sem_get_value` adds `cached_units` and `dead_units`, up to the bound).
      */
     uint32_t value;
     /**
-     * Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
+     * Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore); queue: capacity in
+     * bytes (saturated at `UINT32_MAX`).
      */
     uint32_t max_value;
     /**
-     * Condition waiters, Event sleepers, Barrier parties waiting, or undo Semaphore
+     * Queue sleepers (consumers + producers + joiners), Condition waiters, Event
+     * sleepers, Barrier parties waiting, or undo Semaphore
      * sleepers (killed waiters may be counted until the object forgets them).
      */
     uint32_t waiters;
@@ -374,7 +391,7 @@ typedef struct mp_object_info {
      */
     uint32_t type_code;
     /**
-     * Array length.
+     * Array length; queue: messages in it.
      */
     uint64_t length;
     /**
@@ -506,6 +523,176 @@ int64_t mp_deadline_after_ms(int64_t timeout_ms);
  * `deadline` (no deadline). MT, AS.
  */
 int64_t mp_ms_left(int64_t deadline);
+
+/**
+ * Creates an empty queue whose ring holds `capacity_bytes` bytes, in a new anonymous
+ * shared mapping inherited by `fork()`ed children. Each message takes 4 bytes of the
+ * ring more than its length, so the longest message is `capacity_bytes - 4`.
+ *
+ * Returns `MP_OK` (and writes `*q_out`), `MP_EINVAL` (NULL `q_out`, capacity below 8
+ * or above 2^40), `MP_ENOMEM`.
+ *
+ * # Safety
+ * `q_out` is NULL or writable.
+ */
+mp_status mp_queue_new(size_t capacity_bytes, struct mp_queue_t **q_out);
+
+/**
+ * Opens (or with `MP_CREATE` creates) the queue called `name`, so that unrelated
+ * processes share it; `flags`, `mode` and race-free creation as in `mp_lock_open`. An
+ * existing queue must have a ring of `capacity_bytes` bytes, else `MP_EBADOBJ`;
+ * `capacity_bytes == 0` opens an existing queue of any capacity (and cannot create
+ * one: `MP_EINVAL`). A file under the name that is not such a queue is `MP_EBADOBJ`;
+ * its size is checked before it is mapped.
+ *
+ * Returns `MP_OK` (and writes `*q_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
+ * created it), `MP_EINVAL` (NULL, bad name/flags/mode/capacity), `MP_ENOENT`,
+ * `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `q_out` is NULL or writable.
+ */
+mp_status mp_queue_open(const char *name, uint32_t flags, uint32_t mode, size_t capacity_bytes, struct mp_queue_t **q_out);
+
+/**
+ * Unmaps a queue in the calling process (it lives on in other processes, and under
+ * its name until `mp_unlink`). Decided from the process's private record of its
+ * mappings, never from shared memory: a scribbled queue can still be closed, and a
+ * closed handle is never dereferenced.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBUSY` (the calling thread is inside an
+ * operation on it, e.g. from a signal handler), `MP_EBADOBJ` (not a queue of this
+ * process, e.g. already closed).
+ *
+ * # Safety
+ * `q` is NULL or any pointer value (it is not dereferenced).
+ */
+mp_status mp_queue_close(struct mp_queue_t *q);
+
+/**
+ * Puts the `len` bytes at `data` as one message (`len` may be 0). Waits for room as
+ * `mp_lock_acquire` waits (`block`, `timeout_ms`). Once it returns `MP_OK` the message
+ * is in the queue whatever happens to the caller; if the caller is killed before,
+ * nothing of it is ever seen.
+ *
+ * Returns `MP_OK`, `MP_TIMEOUT` (no room in time: nothing put), `MP_EMSGSIZE` (longer
+ * than the capacity allows, or the queue's message limit is 0), `MP_ECLOSED` (end of
+ * stream was declared), `MP_EINTR`, `MP_EINVAL` (NULL `q`, NULL `data` with `len > 0`),
+ * `MP_EBADOBJ` (not a live queue, or another process scribbled on it).
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `data` is NULL or readable for `len`
+ * bytes.
+ */
+mp_status mp_queue_put(struct mp_queue_t *q, const void *data, size_t len, bool block, int64_t timeout_ms);
+
+/**
+ * Puts `n` messages (`msgs[i]`, `lens[i]` bytes each) all or none, one after another
+ * with no other producer's message between them, under one acquisition of the
+ * queue's lock. Waits until all of them fit, as `mp_queue_put`.
+ *
+ * Returns `MP_OK` (all put; also for `n == 0`), `MP_TIMEOUT` (none put), `MP_EMSGSIZE`
+ * (together they can never fit), `MP_ECLOSED`, `MP_EINTR`, `MP_EINVAL` (NULL arrays
+ * with `n > 0`, a NULL message with a non-zero length), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `msgs` and `lens` are NULL or readable
+ * for `n` elements, and each `msgs[i]` is NULL or readable for `lens[i]` bytes.
+ */
+mp_status mp_queue_put_many(struct mp_queue_t *q, const void *const *msgs, const size_t *lens, size_t n, bool block, int64_t timeout_ms);
+
+/**
+ * Takes the oldest message into `buf` (`buf_len` bytes) and writes its length to
+ * `*msg_len`. Waits for one as `mp_lock_acquire` waits (`block`, `timeout_ms`). A
+ * message is consumed exactly when this returns `MP_OK`; a caller killed before that
+ * leaves it whole for the next consumer.
+ *
+ * Returns `MP_OK`, `MP_TIMEOUT` (none in time), `MP_EBUFSIZE` (`buf_len` is smaller
+ * than the message: nothing consumed, `*msg_len` is the size needed), `MP_ECLOSED`
+ * (empty, and end of stream was declared), `MP_EINTR`, `MP_EINVAL` (NULL `q` or
+ * `msg_len`, NULL `buf` with `buf_len > 0`), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `buf` is NULL or writable for
+ * `buf_len` bytes; `msg_len` is NULL or writable.
+ */
+mp_status mp_queue_get(struct mp_queue_t *q, void *buf, size_t buf_len, size_t *msg_len, bool block, int64_t timeout_ms);
+
+/**
+ * Takes up to `max_msgs` messages (at least one) under one acquisition of the queue's
+ * lock, packed one after another into `buf`: message `i` has `lens[i]` bytes, and
+ * `*n_got` tells how many were taken. It takes as many as fit in `buf_len`; the rest
+ * stay whole in the queue. Waits for the first as `mp_queue_get`.
+ *
+ * Returns `MP_OK` (`*n_got >= 1`), `MP_TIMEOUT` (`*n_got == 0`), `MP_EBUFSIZE` (the
+ * first message does not fit: nothing consumed, `lens[0]` is the size needed),
+ * `MP_ECLOSED`, `MP_EINTR`, `MP_EINVAL` (NULL `q`, `lens` or `n_got`, `max_msgs == 0`,
+ * NULL `buf` with `buf_len > 0`), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `buf` is NULL or writable for `buf_len`
+ * bytes; `lens` is NULL or writable for `max_msgs` elements; `n_got` is NULL or
+ * writable.
+ */
+mp_status mp_queue_get_many(struct mp_queue_t *q, void *buf, size_t buf_len, size_t *lens, size_t max_msgs, size_t *n_got, bool block, int64_t timeout_ms);
+
+/**
+ * Writes the number of messages in the queue now to `*n_out` (racy: a count, not a
+ * promise, like `qsize()`).
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `n_out` is NULL or writable.
+ */
+mp_status mp_queue_size(const struct mp_queue_t *q, size_t *n_out);
+
+/**
+ * Writes the ring's size in bytes to `*capacity_out` (the longest message is 4 bytes
+ * less).
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `capacity_out` is NULL or writable.
+ */
+mp_status mp_queue_capacity(const struct mp_queue_t *q, size_t *capacity_out);
+
+/**
+ * Declares end of stream, for every process: later puts fail with `MP_ECLOSED`; gets
+ * return the messages left, then `MP_ECLOSED` instead of waiting. Wakes every sleeping
+ * producer and consumer. Idempotent; there is no reopening.
+ *
+ * Returns `MP_OK`, `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process.
+ */
+mp_status mp_queue_close_producer(struct mp_queue_t *q);
+
+/**
+ * Marks one message processed (Python's `JoinableQueue.task_done`): every put counts
+ * one unfinished message.
+ *
+ * Returns `MP_OK`, `MP_EOVERFLOW` (no message is unfinished: nothing changed),
+ * `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process.
+ */
+mp_status mp_queue_task_done(struct mp_queue_t *q);
+
+/**
+ * Waits until every message put has been marked processed (`JoinableQueue.join`), as
+ * `mp_lock_acquire` waits (`block`, `timeout_ms`). A consumer killed before its
+ * `mp_queue_task_done` leaves its message unfinished for ever (join then times out).
+ *
+ * Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process.
+ */
+mp_status mp_queue_join(struct mp_queue_t *q, bool block, int64_t timeout_ms);
 
 /**
  * Initialises a free reader-writer lock in caller-provided memory (`MP_RWLOCK_SIZE`
@@ -2348,6 +2535,24 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
  * conflicting mode (an upgrade from read to write is refused).
  */
 #define MP_EDEADLK -14
+
+/**
+ * A queue's message (or batch) can never fit: larger than its capacity, or more
+ * messages than its maximum count. Nothing was put.
+ */
+#define MP_EMSGSIZE -15
+
+/**
+ * The buffer given to a queue's get is too small for the next message: nothing was
+ * consumed, and the size needed was written to the length out-parameter.
+ */
+#define MP_EBUFSIZE -16
+
+/**
+ * The queue is closed for writing (end of stream): puts fail; gets fail once it is
+ * empty.
+ */
+#define MP_ECLOSED -17
 
 /**
  * A static, NUL-terminated description of `status`; never NULL (unknown codes give

@@ -115,6 +115,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -158,6 +159,9 @@ enum class errc : std::int32_t {
     erange = MP_ERANGE,
     esys = MP_ESYS,
     edeadlk = MP_EDEADLK,
+    emsgsize = MP_EMSGSIZE,
+    ebufsize = MP_EBUFSIZE,
+    eclosed = MP_ECLOSED,
 };
 
 }  // namespace mpsync
@@ -920,6 +924,13 @@ MPSYNC_HPP_OPS(barrier)
 MPSYNC_HPP_OPS(rwlock)
 #undef MPSYNC_HPP_OPS
 #undef MPSYNC_HPP_PLAIN_OPS
+// A queue is never in place: only close ends it.
+struct queue_ops {
+    static constexpr const char *destroy_name = "mp_queue_close";
+    static constexpr const char *close_name = "mp_queue_close";
+    static mp_status destroy(mp_queue_t *p) noexcept { return mp_queue_close(p); }
+    static mp_status close(mp_queue_t *p) noexcept { return mp_queue_close(p); }
+};
 
 // Cold path of unlock(), kept out of line so that unlock() inlines to one call and a test.
 [[gnu::cold]] [[gnu::noinline]] inline void unlock_failed(mp_status st, const char *what,
@@ -2415,6 +2426,175 @@ private:
     }
     mp_shm_t *p_ = nullptr;
     bool created_ = false;
+};
+
+// ======================================================================================
+// queue: a shared-memory queue of byte messages (mp_queue_t; docs/queue.md)
+// ======================================================================================
+
+/// A bounded multi-producer, multi-consumer queue of byte messages shared by processes
+/// (mp_queue_t): a put is invisible until complete and a get consumes a message whole,
+/// even when a process is killed in the middle of one. Messages are pointer + size, or
+/// std::span<const std::byte> under C++20. Blocking calls retry after a signal handler
+/// (MP_EINTR). put() throws mpsync::error with errc::emsgsize for a message that can
+/// never fit and errc::eclosed after close_producer(); get() throws errc::eclosed once
+/// the queue is closed and empty, and errc::ebufsize for a buffer too small (nothing
+/// consumed; the std::vector overloads grow instead). Move-only; the destructor closes it.
+class queue : public detail::object<queue, mp_queue_t, detail::queue_ops> {
+public:
+    /// An empty anonymous queue of `capacity_bytes` ring bytes, inherited by fork()
+    /// (mp_queue_new). A message takes 4 bytes more than its length.
+    explicit queue(std::size_t capacity_bytes) : object(make(capacity_bytes), detail::ownership::handle) {}
+    /// The named queue `name` (mp_queue_open); `capacity_bytes == 0` opens an existing
+    /// queue of any capacity.
+    static queue open(const char *name, open_flags flags, std::uint32_t mode, std::size_t capacity_bytes) {
+        std::string kept = name ? name : "";
+        mp_queue_t *p = nullptr;
+        mp_status st = mp_queue_open(name, flags.bits, mode, capacity_bytes, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "open", "mp_queue_open", detail::call_args::named(name, flags, mode));
+        return queue(p, std::move(kept));
+    }
+    /// How exception messages name this type.
+    static std::string type_name() { return "mpsync::queue"; }
+
+    /// Puts one message, waiting for room as long as needed.
+    void put(const void *data, std::size_t len) {
+        check(detail::wait_forever(false, put_call{p_, data, len}), "put", "mp_queue_put");
+    }
+    /// Puts one message if there is room now; false if not.
+    bool try_put(const void *data, std::size_t len) { return timed(mp_queue_put(p_, data, len, false, 0), "try_put", "mp_queue_put"); }
+    /// Puts one message, waiting for room at most `d`; false if none in time.
+    template <class Rep, class Period>
+    bool try_put_for(const void *data, std::size_t len, std::chrono::duration<Rep, Period> d) {
+        return try_put_until(data, len, detail::steady_deadline(d));
+    }
+    template <class Clock, class Duration>
+    bool try_put_until(const void *data, std::size_t len, const std::chrono::time_point<Clock, Duration> &t) {
+        return timed(detail::wait_until(t, false, put_call{p_, data, len}), "try_put_until", "mp_queue_put");
+    }
+    /// Puts all of `n` messages or none, contiguously, under one lock acquisition,
+    /// waiting as long as needed (mp_queue_put_many).
+    void put_many(const void *const *msgs, const std::size_t *lens, std::size_t n) {
+        check(detail::wait_forever(false, [&](std::int64_t ms) { return mp_queue_put_many(p_, msgs, lens, n, true, ms); }),
+              "put_many", "mp_queue_put_many");
+    }
+
+    /// Takes the oldest message into `buf` (`len` bytes), waiting as long as needed;
+    /// returns its length.
+    std::size_t get(void *buf, std::size_t len) {
+        std::size_t n = 0;
+        mp_status st = detail::wait_forever(false, get_call{p_, buf, len, &n});  // before reading n
+        check(st, "get", "mp_queue_get", n);
+        return n;
+    }
+    /// The oldest message if one is there now (its length), else nullopt.
+    std::optional<std::size_t> try_get(void *buf, std::size_t len) {
+        std::size_t n = 0;
+        mp_status st = mp_queue_get(p_, buf, len, &n, false, 0);
+        if (!timed(st, "try_get", "mp_queue_get", n)) return std::nullopt;
+        return n;
+    }
+    /// The oldest message within `d` (its length), else nullopt.
+    template <class Rep, class Period>
+    std::optional<std::size_t> try_get_for(void *buf, std::size_t len, std::chrono::duration<Rep, Period> d) {
+        std::size_t n = 0;
+        mp_status st = detail::wait_until(detail::steady_deadline(d), false, get_call{p_, buf, len, &n});
+        if (!timed(st, "try_get_for", "mp_queue_get", n)) return std::nullopt;
+        return n;
+    }
+    /// Takes the oldest message into `out` (resized to it), waiting as long as needed.
+    void get(std::vector<std::byte> &out) {
+        for (;;) {
+            std::size_t n = 0;
+            mp_status st = detail::wait_forever(false, get_call{p_, out.data(), out.size(), &n});
+            if (st == MP_EBUFSIZE) {
+                out.resize(n);
+                continue;
+            }
+            check(st, "get", "mp_queue_get", n);
+            out.resize(n);
+            return;
+        }
+    }
+    /// The oldest message, as a new vector, waiting as long as needed.
+    std::vector<std::byte> get() {
+        std::vector<std::byte> out;
+        get(out);
+        return out;
+    }
+#ifdef MPSYNC_HPP_HAS_SPAN
+    void put(std::span<const std::byte> msg) { put(msg.data(), msg.size()); }
+    bool try_put(std::span<const std::byte> msg) { return try_put(msg.data(), msg.size()); }
+    template <class Rep, class Period>
+    bool try_put_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d) {
+        return try_put_for(msg.data(), msg.size(), d);
+    }
+    /// Takes the oldest message into `buf`; returns the part of `buf` it fills.
+    std::span<std::byte> get(std::span<std::byte> buf) { return buf.first(get(buf.data(), buf.size())); }
+#endif
+
+    /// Messages in the queue now (mp_queue_size).
+    std::size_t size() const {
+        std::size_t n = 0;
+        check(mp_queue_size(p_, &n), "size", "mp_queue_size");
+        return n;
+    }
+    /// The ring's size in bytes (mp_queue_capacity).
+    std::size_t capacity() const {
+        std::size_t n = 0;
+        check(mp_queue_capacity(p_, &n), "capacity", "mp_queue_capacity");
+        return n;
+    }
+    /// End of stream for every process (mp_queue_close_producer).
+    void close_producer() { check(detail::wait_forever(false, [&](std::int64_t) { return mp_queue_close_producer(p_); }), "close_producer", "mp_queue_close_producer"); }
+    /// One message processed (mp_queue_task_done); errc::eoverflow if none is unfinished.
+    void task_done() { check(detail::wait_forever(false, [&](std::int64_t) { return mp_queue_task_done(p_); }), "task_done", "mp_queue_task_done"); }
+    /// Waits until every message put is done (mp_queue_join).
+    void join() { check(detail::wait_forever(false, timed_join{p_}), "join", "mp_queue_join"); }
+    template <class Rep, class Period>
+    bool join_for(std::chrono::duration<Rep, Period> d) {
+        return timed(detail::wait_until(detail::steady_deadline(d), false, timed_join{p_}), "join_for", "mp_queue_join");
+    }
+
+private:
+    queue(mp_queue_t *p, std::string name) noexcept : object(p, detail::ownership::handle, std::move(name)) {}
+    static mp_queue_t *make(std::size_t capacity_bytes) {
+        mp_queue_t *p = nullptr;
+        mp_status st = mp_queue_new(capacity_bytes, &p);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "create", "mp_queue_new", detail::call_args::anonymous());
+        return p;
+    }
+    struct put_call {
+        mp_queue_t *p;
+        const void *data;
+        std::size_t len;
+        mp_status operator()(std::int64_t ms) const noexcept { return mp_queue_put(p, data, len, true, ms); }
+    };
+    struct get_call {
+        mp_queue_t *p;
+        void *buf;
+        std::size_t len;
+        std::size_t *n;
+        mp_status operator()(std::int64_t ms) const noexcept { return mp_queue_get(p, buf, len, n, true, ms); }
+    };
+    struct timed_join {
+        mp_queue_t *p;
+        mp_status operator()(std::int64_t ms) const noexcept { return mp_queue_join(p, true, ms); }
+    };
+    // True for MP_OK, false for MP_TIMEOUT; throws for the rest.
+    bool timed(mp_status st, const char *operation, const char *c_call, std::size_t needed = 0) const {
+        if (st == MP_TIMEOUT) return false;
+        check(st, operation, c_call, needed);
+        return true;
+    }
+    void check(mp_status st, const char *operation, const char *c_call, std::size_t needed = 0) const {
+        if (!MPSYNC_HPP_UNLIKELY(st != MP_OK)) return;
+        if (st == MP_EBUFSIZE)
+            fail(st, operation, c_call, "the buffer is too small: the message has " + std::to_string(needed) + " bytes");
+        fail(st, operation, c_call);
+    }
 };
 
 }  // namespace mpsync

@@ -104,8 +104,8 @@ pub(crate) mod sys;
 
 pub use api::{
     ANONYMOUS_NAME_PREFIX, ArrayLock, Barrier, Condition, Deadline, ElemType, Element, Error,
-    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, RLock, RLockGuard, ReadGuard, RwLock,
-    SEM_UNDO_HOLDERS, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard, SharedArray,
-    SharedMemory, UndoSemaphore, UndoSemaphoreGuard, WriteGuard, anonymous_name, sweep_orphans,
-    unlink,
+    Event, Lock, LockGuard, NAME_MAX, OpenOptions, Outcome, Queue, RLock, RLockGuard, ReadGuard,
+    RwLock, SEM_UNDO_HOLDERS, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SemaphoreGuard,
+    SharedArray, SharedMemory, UndoSemaphore, UndoSemaphoreGuard, WriteGuard, anonymous_name,
+    sweep_orphans, unlink,
 };

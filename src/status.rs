@@ -62,6 +62,9 @@ status_table! {
     Range = -12, "MP_ERANGE", "index or length out of bounds";
     Sys = -13, "MP_ESYS", "unexpected operating-system error (see errno)";
     Deadlock = -14, "MP_EDEADLK", "would deadlock: the calling thread already holds this reader-writer lock in a conflicting mode (upgrade refused)";
+    MsgSize = -15, "MP_EMSGSIZE", "the message (or batch) can never fit in the queue";
+    BufSize = -16, "MP_EBUFSIZE", "the buffer is too small for the next message; nothing was consumed";
+    Closed = -17, "MP_ECLOSED", "the queue is closed for writing (end of stream)";
 }
 
 impl Status {

@@ -76,6 +76,8 @@ c_test!(test_oom, 300);
 c_test!(test_created, 120);
 c_test!(test_rlock_sticky, 180);
 c_test!(test_rwlock, 300);
+c_test!(test_queue, 120);
+c_test!(test_queue_kill, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let file = format!(

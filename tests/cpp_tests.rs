@@ -64,6 +64,7 @@ cpp_test!(test_cpp_locks, 180);
 cpp_test!(test_cpp_sync, 180);
 cpp_test!(test_cpp_lifecycle, 180);
 cpp_test!(test_cpp_shared_mutex, 180);
+cpp_test!(test_cpp_queue, 120);
 
 fn header_compiles(std: &str) {
     let file = format!("hpp_{}.cpp", std.replace('+', "x"));

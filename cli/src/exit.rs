@@ -30,6 +30,8 @@ pub const NOT_OWNER: i32 = 8;
 /// holder's units that this acquire reclaimed): `acquire` without `--take-over` leaves
 /// it to the next acquirer and does not run the command (see `owner_death`).
 pub const OWNER_DEAD: i32 = 9;
+/// End of stream: `get` found the queue empty and closed for writing.
+pub const END_OF_STREAM: i32 = 10;
 /// A bug in mpsync (a caught panic).
 pub const INTERNAL: i32 = 70;
 
@@ -54,6 +56,7 @@ Exit codes:
   9   owner dead: acquire without --take-over met an owner-death report (an RLock
       whose owner died; an undo semaphore's dead holder's units it reclaimed) and
       left it to the next acquirer, without running the command
+  10  end of stream: get of a queue that is empty and closed for writing (put --eof)
   70  internal error (a bug in mpsync)
 `mpsync acquire NAME -- CMD` exits with CMD's status once CMD ran
 (128+N if a signal N killed it; 127 if CMD was not found, 126 if not executable).";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 use mpsync::inspect::{self, Kind};
 use mpsync::{
-    Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, RLock,
+    Barrier, Condition, Deadline, ElemType, Error, Event, Lock, OpenOptions, Outcome, Queue, RLock,
     RwLock, SEM_UNDO_VALUE_MAX, SEM_VALUE_MAX, Semaphore, SharedArray, SharedMemory, UndoSemaphore,
 };
 
@@ -41,6 +41,8 @@ pub enum CreateType {
     Block,
     /// Reader-writer lock (owner death of writers and readers detected).
     Rwlock,
+    /// Queue of byte messages (--capacity, in bytes).
+    Queue,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +91,39 @@ pub enum ObjectCommand {
         /// Block: size in bytes.
         #[arg(long, default_value_t = 4096)]
         size: usize,
+        /// Queue: ring size in bytes (a message takes 4 bytes more than its length).
+        #[arg(long, default_value_t = 65536)]
+        capacity: usize,
+    },
+    /// Put one message on a queue: MESSAGE, or all of standard input if absent;
+    /// waits for room (exit 7 at the timeout). With --eof, then declares end of stream
+    /// (gets drain the queue, then exit 10).
+    Put {
+        /// The queue.
+        name: String,
+        /// The message's bytes; standard input if absent (and not --eof alone).
+        message: Option<std::ffi::OsString>,
+        /// Seconds to wait for room (fractions allowed; 0 tries once); forever if absent.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Declare end of stream afterwards (alone: without putting anything).
+        #[arg(long)]
+        eof: bool,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
+    },
+    /// Take one message from a queue and write its bytes to standard output (nothing
+    /// added); exit 7 at the timeout, 10 at end of stream.
+    Get {
+        /// The queue.
+        name: String,
+        /// Seconds to wait (fractions allowed; 0 tries once); forever if absent.
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<Duration>,
+        /// Accept an object whose file belongs to another user.
+        #[arg(long)]
+        any_owner: bool,
     },
     /// Run CMD while holding the named RLock, Lock, or one unit of the named Semaphore;
     /// exits with CMD's status. Like flock(1), with counting semaphores and owner death:
@@ -267,7 +302,9 @@ impl ObjectCommand {
             | ObjectCommand::Post { name, .. }
             | ObjectCommand::Set { name, .. }
             | ObjectCommand::Clear { name, .. }
-            | ObjectCommand::Wait { name, .. } => name,
+            | ObjectCommand::Wait { name, .. }
+            | ObjectCommand::Put { name, .. }
+            | ObjectCommand::Get { name, .. } => name,
         }
     }
 }
@@ -294,6 +331,7 @@ pub fn run(cmd: ObjectCommand) -> i32 {
             length,
             raw,
             size,
+            capacity,
         } => {
             if undo && kind != CreateType::Semaphore {
                 out::error("--undo applies to a semaphore only");
@@ -316,6 +354,7 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                     Semaphore::open(&name, &opts, value, max.unwrap_or(SEM_VALUE_MAX)).map(drop)
                 }
                 CreateType::Condition => Condition::open(&name, &opts).map(drop),
+                CreateType::Queue => Queue::open(&name, &opts, capacity).map(drop),
                 CreateType::Event => Event::open(&name, &opts).map(drop),
                 CreateType::Barrier => Barrier::open(&name, &opts, parties).map(drop),
                 CreateType::Array => {
@@ -361,6 +400,18 @@ pub fn run(cmd: ObjectCommand) -> i32 {
         ObjectCommand::Release { name, any_owner } | ObjectCommand::Post { name, any_owner } => {
             release(&name, any_owner)
         }
+        ObjectCommand::Put {
+            name,
+            message,
+            timeout,
+            eof,
+            any_owner,
+        } => put(&name, message, timeout, eof, any_owner),
+        ObjectCommand::Get {
+            name,
+            timeout,
+            any_owner,
+        } => get(&name, timeout, any_owner),
         ObjectCommand::Set { name, any_owner } => event_op(&name, any_owner, |e| e.set()),
         ObjectCommand::Clear { name, any_owner } => event_op(&name, any_owner, |e| e.clear()),
         ObjectCommand::Wait {
@@ -378,6 +429,87 @@ pub fn run(cmd: ObjectCommand) -> i32 {
                 Ok(_) => exit::OK,
                 Err(e) => failed(&name, e),
             }
+        }
+    }
+}
+
+fn open_queue(name: &str, any_owner: bool) -> Result<Queue, i32> {
+    match kind_of(name)? {
+        // Capacity 0: the queue's own, whatever it is.
+        Kind::Queue => Queue::open(name, &options(any_owner), 0).map_err(|e| failed(name, e)),
+        k => Err(wrong_type(name, k, "a queue")),
+    }
+}
+
+/// The exit code of a queue operation's error.
+fn queue_failed(name: &str, e: Error) -> i32 {
+    match e {
+        Error::Closed => {
+            out::error(&format!("{}: end of stream", escape::text(name)));
+            exit::END_OF_STREAM
+        }
+        e => failed(name, e),
+    }
+}
+
+fn put(
+    name: &str,
+    message: Option<std::ffi::OsString>,
+    timeout: Option<Duration>,
+    eof: bool,
+    any_owner: bool,
+) -> i32 {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let q = match open_queue(name, any_owner) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let bytes = match message {
+        Some(m) => Some(m.as_bytes().to_vec()),
+        None if eof => None,
+        None => {
+            let mut v = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut v) {
+                out::error(&format!("standard input: {e}"));
+                return exit::FAILURE;
+            }
+            Some(v)
+        }
+    };
+    if let Some(bytes) = bytes {
+        let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+        match retry(|| q.put(&bytes, deadline)) {
+            Ok(true) => {}
+            Ok(false) => return exit::TIMEOUT,
+            Err(e) => return queue_failed(name, e),
+        }
+    }
+    if eof && let Err(e) = retry(|| q.close_producers()) {
+        return failed(name, e);
+    }
+    exit::OK
+}
+
+fn get(name: &str, timeout: Option<Duration>, any_owner: bool) -> i32 {
+    use std::io::Write;
+    let q = match open_queue(name, any_owner) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let deadline = timeout.map_or(Deadline::forever(), Deadline::after);
+    let mut msg = Vec::new();
+    match retry(|| q.get(&mut msg, deadline)) {
+        Ok(true) => {}
+        Ok(false) => return exit::TIMEOUT,
+        Err(e) => return queue_failed(name, e),
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&msg).and_then(|()| stdout.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            out::error(&format!("standard output: {e}"));
+            exit::FAILURE
         }
     }
 }

@@ -190,6 +190,22 @@ pub fn summary(info: &ObjectInfo) -> String {
         State::SemUndo(u) => sem_undo_text(u),
         State::RwLock(r) => rwlock_text(r),
         State::Cond { waiters } => format!("waiters {waiters}"),
+        State::Queue {
+            capacity,
+            used,
+            messages,
+            closed,
+            getters,
+            putters,
+            joiners,
+            lock,
+            ..
+        } => format!(
+            "messages {messages}, {used} of {capacity} bytes ({}%), waiters get {getters} put {putters} join {joiners}{}, lock {}",
+            used.saturating_mul(100).checked_div(*capacity).unwrap_or(0),
+            if *closed { ", closed" } else { "" },
+            rlock_text(lock, false)
+        ),
         &State::Event { set, sleepers } => {
             format!("{}, waiters {sleepers}", if set { "set" } else { "clear" })
         }
@@ -480,6 +496,27 @@ fn state_json(s: &State, cmds: &Commands) -> Value {
     match *s {
         State::Lock { locked, contended } => json!({"locked": locked, "contended": contended}),
         State::RLock(ref r) => rlock_json(r, cmds),
+        State::Queue {
+            capacity,
+            used,
+            messages,
+            max_messages,
+            unfinished,
+            closed,
+            getters,
+            putters,
+            joiners,
+            ref lock,
+        } => json!({
+            "capacity": capacity,
+            "used_bytes": used,
+            "messages": messages,
+            "max_messages": max_messages,
+            "unfinished": unfinished,
+            "closed": closed,
+            "waiters": {"get": getters, "put": putters, "join": joiners},
+            "lock": rlock_json(lock, cmds),
+        }),
         State::Sem { value, max_value } => json!({
             "value": value,
             "max_value": max_value,

@@ -2589,3 +2589,55 @@ fn acquire_read_and_write_sides_of_an_rwlock() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(show_json(&name, 0)["health"], "ok");
 }
+
+#[test]
+fn queue_put_get_show_and_end_of_stream_for_scripts() {
+    let n = Names::new("queue");
+    let name = n.name("q");
+    create("queue", &name, &["--capacity", "256"]);
+    assert_eq!(code(&mpsync(&["put", &name, "first"])), 0);
+    // A message from standard input, bytes as they are.
+    let mut child = Command::new(MPSYNC)
+        .args(["put", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"two\nlines\0").unwrap();
+    }
+    assert_eq!(code(&wait_output(child, "mpsync put (stdin)")), 0);
+    let v = show_json(&name, 0);
+    assert_eq!(v["type"], "queue");
+    assert_eq!(v["state"]["messages"], 2);
+    assert_eq!(v["state"]["used_bytes"], 4 + 5 + 4 + 10);
+    assert_eq!(v["state"]["capacity"], 256);
+    assert_eq!(v["state"]["waiters"]["get"], 0);
+    let o = mpsync(&["get", &name]);
+    assert_eq!((code(&o), o.stdout.as_slice()), (0, &b"first"[..]));
+    let o = mpsync(&["get", &name]);
+    assert_eq!((code(&o), o.stdout.as_slice()), (0, &b"two\nlines\0"[..]));
+    assert_eq!(code(&mpsync(&["get", &name, "--timeout", "0.05"])), 7);
+    // Too big for the ring: a failure naming the queue, nothing put.
+    let big = "x".repeat(300);
+    let o = mpsync(&["put", &name, &big]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("MP_EMSGSIZE"), "{}", stderr(&o));
+    // End of stream: the last message is still delivered, then exit 10.
+    assert_eq!(code(&mpsync(&["put", &name, "last", "--eof"])), 0);
+    assert_eq!(code(&mpsync(&["put", &name, "more"])), 10);
+    assert_eq!(mpsync(&["get", &name]).stdout, b"last");
+    assert_eq!(code(&mpsync(&["get", &name])), 10);
+    assert!(show_json(&name, 0)["state"]["closed"].as_bool().unwrap());
+    // Another type, or no such name.
+    let lock = n.name("lock");
+    create("lock", &lock, &[]);
+    assert_eq!(code(&mpsync(&["get", &lock])), 4);
+    assert_eq!(code(&mpsync(&["put", &n.name("none"), "x"])), 3);
+    for x in [&name, &lock] {
+        let _ = std::fs::remove_file(format!("/dev/shm/{x}"));
+    }
+}

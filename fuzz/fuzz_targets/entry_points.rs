@@ -24,7 +24,7 @@
 //! and does not leak into the next input. Named objects get the per-process prefix
 //! `$MPSYNC_FUZZ_PREFIX` (default `mpfz<pid>-`) and are unlinked when the input ends; nothing is created under any
 //! other name. `MPSYNC_FUZZ_SKIP=rlock` (comma-separated kinds: lock, rlock, sem,
-//! cond, event, barrier, semundo, rwlock, array, shm) leaves kinds out, to fuzz the rest while a known
+//! cond, event, barrier, semundo, rwlock, array, shm, queue) leaves kinds out, to fuzz the rest while a known
 //! bug in one kind is being fixed.
 #![no_main]
 
@@ -39,6 +39,7 @@ use mpsync::ffi::common::*;
 use mpsync::ffi::cond::*;
 use mpsync::ffi::event::*;
 use mpsync::ffi::lock::*;
+use mpsync::ffi::queue::*;
 use mpsync::ffi::rlock::*;
 use mpsync::ffi::rwlock::*;
 use mpsync::ffi::sem::*;
@@ -76,10 +77,11 @@ enum Kind {
     Array,
     Shm,
     RwLock,
+    Queue,
 }
 
 /// Every kind; the first `IN_PLACE_KINDS` can be initialised in caller memory.
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Lock,
     Kind::RLock,
     Kind::Sem,
@@ -90,6 +92,7 @@ const KINDS: [Kind; 10] = [
     Kind::RwLock,
     Kind::Array,
     Kind::Shm,
+    Kind::Queue,
 ];
 const IN_PLACE_KINDS: usize = 8;
 
@@ -189,7 +192,7 @@ impl Cursor<'_> {
 
 /// The statuses the header defines.
 fn check(st: mp_status) {
-    assert!((-14..=2).contains(&st), "undocumented status {st}");
+    assert!((-17..=3).contains(&st), "undocumented status {st}");
 }
 
 /// Units of the undo semaphore at `s` that the calling thread holds through `s` (0 for
@@ -496,6 +499,7 @@ impl Run<'_> {
                     }
                 }
                 Kind::Array => self.array_op(p.cast(), op, c),
+                Kind::Queue => return self.queue_op(p.cast(), op, c),
                 Kind::Shm => {
                     let s = p.cast::<mp_shm_t>();
                     let data = mp_shm_data(s);
@@ -518,7 +522,7 @@ impl Run<'_> {
         if c.bool() && !self.handles.is_empty() {
             let i = c.u8() as usize % self.handles.len();
             let h = &self.handles[i];
-            if h.kind != Kind::Shm && h.kind != Kind::Array {
+            if !matches!(h.kind, Kind::Shm | Kind::Array | Kind::Queue) {
                 return h.ptr;
             }
         }
@@ -560,6 +564,49 @@ impl Run<'_> {
                 _ => check(mp_array_get(a, 0, buf)),
             }
         }
+    }
+
+    /// One call on a queue handle; true if it closed the handle.
+    fn queue_op(&mut self, q: *mut mp_queue_t, op: u8, c: &mut Cursor) -> bool {
+        let buf = self.copy.as_mut_ptr().cast::<c_void>();
+        let cap = COPY_BUF * 8;
+        let (b, t) = c.block_timeout();
+        // SAFETY: `q` is a live queue handle; `buf` holds `cap` bytes, and every length
+        // passed with it is at most `cap`; out-pointers are valid locals.
+        unsafe {
+            let mut n = 0usize;
+            let mut lens = [0usize; 8];
+            match op % 11 {
+                0 | 1 => check(mp_queue_put(q, buf, c.size() % cap, b, t)),
+                2 | 3 => check(mp_queue_get(q, buf, c.size() % cap, &mut n, b, t)),
+                4 => {
+                    let msgs = [buf.cast_const(); 3];
+                    let ls = [c.size() % cap, c.size() % cap, c.size() % cap];
+                    let k = c.u8() as usize % 4;
+                    check(mp_queue_put_many(q, msgs.as_ptr(), ls.as_ptr(), k, b, t));
+                }
+                5 => {
+                    let (max, len) = (c.u8() as usize % 9, c.size() % cap);
+                    let st = mp_queue_get_many(q, buf, len, lens.as_mut_ptr(), max, &mut n, b, t);
+                    check(st);
+                    assert!(st != MP_OK || (1..=max).contains(&n));
+                }
+                6 => {
+                    check(mp_queue_size(q, &mut n));
+                    check(mp_queue_capacity(q, &mut n));
+                }
+                7 => check(mp_queue_task_done(q)),
+                8 => check(mp_queue_join(q, b, t)),
+                9 if c.u8() < 16 => check(mp_queue_close_producer(q)),
+                10 if c.u8() < 32 => {
+                    let st = mp_queue_close(q);
+                    check(st);
+                    return st == MP_OK;
+                }
+                _ => check(mp_queue_size(q, &mut n)),
+            }
+        }
+        false
     }
 
     fn scribble(&mut self, c: &mut Cursor) {
@@ -656,6 +703,8 @@ impl Run<'_> {
                 // An undo semaphore's holder table is scribbled on too.
                 Kind::SemUndo => MP_SEM_UNDO_SIZE,
                 Kind::RwLock => MP_RWLOCK_SIZE,
+                // The descriptor and the smallest ring (scribbles reach 256 bytes).
+                Kind::Queue => 200,
                 _ => 64,
             };
             self.handles.push(Handle { kind, ptr, len });
@@ -709,6 +758,10 @@ impl Run<'_> {
                     } else {
                         mp_array_new(ty, len, lock, o.cast())
                     }
+                }
+                (Kind::Queue, false) => mp_queue_new(c.size() % 70_000, o.cast()),
+                (Kind::Queue, true) => {
+                    mp_queue_open(name.as_ptr(), flags, mode, c.size() % 70_000, o.cast())
                 }
                 (Kind::Shm, named) => {
                     let size = if c.u8() < 0xf0 {
@@ -841,6 +894,7 @@ impl Run<'_> {
                     Kind::Array => mp_array_close(h.ptr.cast()),
                     Kind::Shm => mp_shm_close(h.ptr.cast()),
                     Kind::RwLock => mp_rwlock_close(h.ptr.cast()),
+                    Kind::Queue => mp_queue_close(h.ptr.cast()),
                 }
             };
             // A scribbled header can make close refuse (MP_EBADOBJ): a documented

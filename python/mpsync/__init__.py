@@ -62,6 +62,9 @@ __all__ = [
     "copy",
     "SharedMemory",
     "ShareableList",
+    "Queue",
+    "SimpleQueue",
+    "JoinableQueue",
     "OwnerDiedError",
     "BadObjectError",
     "BusyError",
@@ -696,8 +699,96 @@ class ShareableList(_std_shm.ShareableList):
 
 # --- pickling -----------------------------------------------------------------------
 
+class Queue(_mpsync._Queue):
+    """``multiprocessing.Queue(maxsize=0)`` in shared memory: ``put``/``get`` (with
+    ``block``/``timeout``), ``put_nowait``/``get_nowait``, ``qsize``/``empty``/``full``,
+    ``close``/``join_thread``/``cancel_join_thread``, ``queue.Empty``/``queue.Full``;
+    works with fork, spawn and forkserver children and ``Pool`` workers (it pickles by
+    name). Also ``put_many``/``get_many`` (one lock acquisition for a batch),
+    ``close_producers()`` (end of stream for every process: gets then raise
+    ``EOFError`` once it is empty), and ``raw=True`` (bytes in, bytes out: a C program
+    using ``mp_queue_open(queue.name, ...)`` can be the other end).
+
+    Differences, by design: objects are pickled in the calling thread (no feeder
+    thread), so a put is in the queue when it returns; the queue holds at most
+    ``capacity`` bytes (default 1 MiB; each message takes its pickle's size + 4), so a
+    put can wait for room even with ``maxsize=0``, and an object whose pickle can never
+    fit raises ``ValueError``. A process killed at any moment never leaves a torn
+    message or a stuck lock (docs/queue.md)."""
+
+    __slots__ = ()
+
+    def __new__(cls, maxsize=0, *, ctx=None, **kwargs):
+        return super().__new__(cls, maxsize, **kwargs)
+
+    def __init__(self, maxsize=0, *, ctx=None, **kwargs):
+        pass
+
+    def join_thread(self):
+        """No feeder thread to join; as multiprocessing, only after ``close()``."""
+        assert self._closed, "Queue {0!r} not closed".format(self)
+
+    def cancel_join_thread(self):
+        """No feeder thread: nothing to cancel."""
+
+    @staticmethod
+    def _on_queue_feeder_error(e, obj):
+        """Called (as multiprocessing's feeder thread does) when ``obj`` cannot be
+        pickled: prints the traceback; the object is dropped."""
+        import traceback
+        traceback.print_exception(type(e), e, e.__traceback__)
+
+    def __repr__(self):
+        return "<%s name=%r maxsize=%d capacity=%d%s>" % (
+            type(self).__name__, self.name, self.maxsize, self.capacity,
+            " raw" if self.raw else "")
+
+
+class JoinableQueue(Queue):
+    """``multiprocessing.JoinableQueue(maxsize=0)``: a ``Queue`` with ``task_done()``
+    and ``join()``. The count of unfinished messages lives in the shared queue and is
+    raised by the put itself. A consumer killed before its ``task_done()`` leaves its
+    message unfinished (``join`` then waits, as multiprocessing's does; give it a
+    ``timeout``)."""
+
+    __slots__ = ()
+
+    def task_done(self):
+        """One message processed; ``ValueError`` if called more times than put."""
+        self._task_done()
+
+    def join(self, timeout=None):
+        """Waits until every message put has been marked done. With a ``timeout``
+        (an mpsync extension): returns False if it passed first."""
+        return self._join(timeout)
+
+
+class SimpleQueue(_mpsync._Queue):
+    """``multiprocessing.SimpleQueue()``: ``put``, ``get``, ``empty``, ``close``, in
+    shared memory (unbounded in messages, ``capacity`` bytes). Unlike ``Queue``, an
+    object that cannot be pickled raises from ``put``."""
+
+    __slots__ = ()
+
+    def __new__(cls, *, ctx=None, **kwargs):
+        return super().__new__(cls, 0, **kwargs)
+
+    def __init__(self, *, ctx=None, **kwargs):
+        pass
+
+    def __repr__(self):
+        return "<SimpleQueue name=%r>" % (self.name,)
+
+
 def _rebuild(kind, name, any_owner, *extra):
     """Opens by name the object a pickle describes (see each class's ``__reduce__``)."""
+    if kind == "Queue":
+        cls, maxsize, capacity, raw = extra
+        cls = {"SimpleQueue": SimpleQueue, "JoinableQueue": JoinableQueue}.get(cls, Queue)
+        kwargs = dict(capacity=capacity, raw=raw, name=name, any_owner=any_owner)
+        if cls is SimpleQueue:
+            return SimpleQueue(**kwargs)
+        return cls(maxsize, **kwargs)
     if kind == "Lock":
         return Lock(name=name, any_owner=any_owner)
     if kind == "RLock":

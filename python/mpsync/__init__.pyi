@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from typing_extensions import Self, Unpack
 
+from . import _mpsync
 from ._mpsync import (
     ARRAY_DATA_OFFSET as ARRAY_DATA_OFFSET,
     NAME_MAX as NAME_MAX,
@@ -45,6 +46,9 @@ __all__ = [
     "copy",
     "SharedMemory",
     "ShareableList",
+    "Queue",
+    "SimpleQueue",
+    "JoinableQueue",
     "OwnerDiedError",
     "BadObjectError",
     "BusyError",
@@ -142,3 +146,30 @@ class ShareableList(_std_shm.ShareableList[_SLT]):
     def __init__(
         self, sequence: Iterable[_SLT] | None = None, *, name: str | None = None
     ) -> None: ...
+
+class Queue(_mpsync._Queue):
+    """``multiprocessing.Queue`` in shared memory; see the package's documentation."""
+    def __new__(cls, maxsize: int = 0, *, ctx: Any = None, capacity: int = ...,
+                raw: bool = False, name: str | None = None, create: bool = False,
+                exclusive: bool = False, mode: int = 0o600,
+                any_owner: bool = False) -> Self: ...
+    def __init__(self, maxsize: int = 0, *, ctx: Any = None, capacity: int = ...,
+                 raw: bool = False, name: str | None = None, create: bool = False,
+                 exclusive: bool = False, mode: int = 0o600,
+                 any_owner: bool = False) -> None: ...
+    def join_thread(self) -> None: ...
+    def cancel_join_thread(self) -> None: ...
+    @staticmethod
+    def _on_queue_feeder_error(e: BaseException, obj: object) -> None: ...
+
+class JoinableQueue(Queue):
+    def task_done(self) -> None: ...
+    def join(self, timeout: float | None = None) -> bool: ...
+
+class SimpleQueue(_mpsync._Queue):
+    def __new__(cls, *, ctx: Any = None, capacity: int = ..., raw: bool = False,
+                name: str | None = None, create: bool = False, exclusive: bool = False,
+                mode: int = 0o600, any_owner: bool = False) -> Self: ...
+    def __init__(self, *, ctx: Any = None, capacity: int = ..., raw: bool = False,
+                 name: str | None = None, create: bool = False, exclusive: bool = False,
+                 mode: int = 0o600, any_owner: bool = False) -> None: ...

@@ -1,7 +1,7 @@
 # Type stubs of the extension module mpsync._mpsync (python/src). The package's public
 # names are re-exported, and documented, by mpsync/__init__.pyi.
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, SupportsIndex, final
 
@@ -16,6 +16,7 @@ __all__ = [
     "Event",
     "Lock",
     "NAME_MAX",
+    "QUEUE_DEFAULT_CAPACITY",
     "RLock",
     "RWLock",
     "RawCondition",
@@ -27,6 +28,7 @@ __all__ = [
     "sweep_orphans",
     "unlink",
     "unlink_anonymous",
+    "_Queue",
     "_name_index_errors",
 ]
 
@@ -34,6 +36,7 @@ ARRAY_DATA_OFFSET: int
 NAME_MAX: int
 SEM_VALUE_MAX: int
 ANONYMOUS_NAME_PREFIX: str
+QUEUE_DEFAULT_CAPACITY: int
 # The library's status table: (name, code, message) for every code, in table order.
 STATUS_CODES: tuple[tuple[str, int, str], ...]
 
@@ -206,6 +209,50 @@ class SharedMemoryBlock:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
+
+class _Queue:
+    def __new__(
+        cls,
+        maxsize: int = 0,
+        *,
+        capacity: int = ...,
+        raw: bool = False,
+        name: str | None = None,
+        create: bool = False,
+        exclusive: bool = False,
+        mode: int = 0o600,
+        any_owner: bool = False,
+    ) -> Self: ...
+    def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None: ...
+    def put_nowait(self, obj: Any) -> None: ...
+    def get(self, block: bool = True, timeout: float | None = None) -> Any: ...
+    def get_nowait(self) -> Any: ...
+    def put_many(
+        self, objs: Iterable[Any], block: bool = True, timeout: float | None = None
+    ) -> None: ...
+    def get_many(
+        self,
+        block: bool = True,
+        timeout: float | None = None,
+        max_messages_to_get: int = 1000,
+    ) -> list[Any]: ...
+    def qsize(self) -> int: ...
+    def empty(self) -> bool: ...
+    def full(self) -> bool: ...
+    def close(self) -> None: ...
+    def close_producers(self) -> None: ...
+    def _task_done(self) -> None: ...
+    def _join(self, timeout: float | None = None) -> bool: ...
+    @property
+    def _closed(self) -> bool: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def maxsize(self) -> int: ...
+    @property
+    def raw(self) -> bool: ...
 
 def unlink(name: str) -> None: ...
 def unlink_anonymous() -> None: ...

@@ -257,6 +257,7 @@ fn describe_state(state: &State) -> String {
             lock,
             ..
         } => describe_array(*type_code, *length, lock.is_some()),
+        State::Queue { capacity, .. } => format!("a queue of capacity {capacity}"),
     }
 }
 

@@ -31,6 +31,7 @@ mod barrier;
 mod errors;
 mod fast;
 mod locks;
+mod queue;
 mod raw_view;
 mod rwlock;
 mod shm;
@@ -127,6 +128,8 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::OutOfRange => PyIndexError::new_err(msg),
         Error::System => PyOSError::new_err(msg),
         Error::Deadlock => PyRuntimeError::new_err(msg),
+        Error::MessageTooBig | Error::Closed => PyValueError::new_err(msg),
+        Error::BufferTooSmall => PyMemoryError::new_err(msg),
     }
 }
 
@@ -417,6 +420,7 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<barrier::PyBarrier>()?;
     m.add_class::<array::PyArray>()?;
     m.add_class::<shm::PySharedMemory>()?;
+    m.add_class::<queue::PyQueue>()?;
     fast::install_all(py)?;
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(raw_view::_name_index_errors, m)?)?;
@@ -429,5 +433,6 @@ fn _mpsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NAME_MAX", mpsync::NAME_MAX)?;
     m.add("ANONYMOUS_NAME_PREFIX", mpsync::ANONYMOUS_NAME_PREFIX)?;
     m.add("ARRAY_DATA_OFFSET", mpsync::SharedArray::DATA_OFFSET)?;
+    m.add("QUEUE_DEFAULT_CAPACITY", queue::DEFAULT_CAPACITY)?;
     Ok(())
 }

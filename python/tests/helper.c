@@ -59,7 +59,26 @@ static int count(const char *prefix, long n) {
     return 0;
 }
 
+/* Raw-bytes queue peer: takes messages from queue `in` until end of stream and puts
+ * each back on queue `out` with "C:" in front; then declares end of stream on `out`. */
+static int queue_echo(const char *in_name, const char *out_name) {
+    mp_queue_t *in = NULL, *out = NULL;
+    if (mp_queue_open(in_name, 0, 0, 0, &in) != MP_OK) return 3;
+    if (mp_queue_open(out_name, 0, 0, 0, &out) != MP_OK) return 4;
+    char buf[4096] = "C:";
+    for (;;) {
+        size_t n = 0;
+        mp_status st = mp_queue_get(in, buf + 2, sizeof buf - 2, &n, true, 30000);
+        if (st == MP_ECLOSED) break;
+        if (st != MP_OK) return 5;
+        if (mp_queue_put(out, buf, n + 2, true, 30000) != MP_OK) return 6;
+    }
+    mp_queue_close_producer(out);
+    return mp_queue_close(in) == MP_OK && mp_queue_close(out) == MP_OK ? 0 : 7;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "qecho") == 0) return queue_echo(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "count") == 0) return count(argv[2], atol(argv[3]));
     if (argc == 3 && strcmp(argv[1], "wait") == 0) {
         mp_rlock_t *lock;

@@ -46,7 +46,11 @@ CPYTHON_CLASSES = [
     "_TestArray",
     "_TestSharedCTypes",
     "_TestSharedMemory",
+    "_TestQueue",
 ]
+# Classes whose test case gets mpsync's queues (the others keep multiprocessing's, which
+# their tests use as plumbing).
+WITH_MPSYNC_QUEUES = {"_TestQueue"}
 NOT_RUN = {}
 
 # The module globals the CPython tests use besides the test case's attributes: the
@@ -118,6 +122,9 @@ def _make_class(cpython_name, method):
     base = getattr(cpython_tests, cpython_name)
     name = f"Test{method.capitalize()}{cpython_name[len('_Test'):]}"
     body = {"START_METHOD": method, "__module__": __name__, "__qualname__": name}
+    if cpython_name in WITH_MPSYNC_QUEUES:
+        body["Queue"] = staticmethod(mpsync.Queue)
+        body["JoinableQueue"] = staticmethod(mpsync.JoinableQueue)
     for test_name, reason in NOT_RUN.get(cpython_name, {}).items():
         body[test_name] = _not_run(reason)
     return type(name, (base, MpsyncMixin, unittest.TestCase), body)

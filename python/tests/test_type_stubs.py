@@ -33,6 +33,11 @@ view: memoryview = shm.buf
 sem = mpsync.BoundedSemaphore(2, undo=True)
 units: int = sem.held()
 mpsync.unlink(shm.name)
+q = mpsync.JoinableQueue(4, capacity=4096)
+q.put_many([1, 2])
+items: list[object] = q.get_many(timeout=1.0)
+q.task_done()
+done: bool = q.join(timeout=0.1)
 """
 
 SAMPLE_ERRORS = """
@@ -60,7 +65,7 @@ def test_type_stubs_match_the_runtime():
     # built-in base: newer stubtests ask for PEP 800's @disjoint_base, which older type
     # checkers do not know.
     allow = "|".join(f"mpsync._mpsync.{c}" for c in
-                     ("Lock", "RLock", "RWLock", "Semaphore", "Event", "Barrier"))
+                     ("Lock", "RLock", "RWLock", "Semaphore", "Event", "Barrier", "_Queue"))
     out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "mpsync"],
                          capture_output=True, text=True, timeout=300)
     errors = [line for line in out.stdout.splitlines() if line.startswith("error: ")

@@ -87,6 +87,14 @@ pub enum Error {
     /// `MP_EDEADLK`: the calling thread already holds this reader-writer lock in a
     /// conflicting mode (an upgrade from read to write is refused).
     Deadlock,
+    /// `MP_EMSGSIZE`: a queue's message (or batch) can never fit (larger than its
+    /// capacity, or more messages than its maximum count).
+    MessageTooBig,
+    /// `MP_EBUFSIZE`: the buffer is too small for a queue's next message (nothing was
+    /// consumed).
+    BufferTooSmall,
+    /// `MP_ECLOSED`: the queue is closed for writing (end of stream).
+    Closed,
 }
 
 impl Outcome {
@@ -126,7 +134,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 14] = [
+    pub const ALL: [Error; 17] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -141,6 +149,9 @@ impl Error {
         Error::OutOfRange,
         Error::System,
         Error::Deadlock,
+        Error::MessageTooBig,
+        Error::BufferTooSmall,
+        Error::Closed,
     ];
 
     fn status(self) -> Status {
@@ -159,6 +170,9 @@ impl Error {
             Error::OutOfRange => Status::Range,
             Error::System => Status::Sys,
             Error::Deadlock => Status::Deadlock,
+            Error::MessageTooBig => Status::MsgSize,
+            Error::BufferTooSmall => Status::BufSize,
+            Error::Closed => Status::Closed,
         }
     }
 
@@ -218,6 +232,9 @@ impl From<Status> for Error {
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
             Status::Deadlock => Error::Deadlock,
+            Status::MsgSize => Error::MessageTooBig,
+            Status::BufSize => Error::BufferTooSmall,
+            Status::Closed => Error::Closed,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead | Status::Created => {
                 Error::System
             }

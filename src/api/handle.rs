@@ -159,7 +159,8 @@ macro_rules! object_handle {
 
             /// A handle on the in-place object at `ptr` (checked, and initialised or
             /// validated, by the caller). The caller's own contract keeps the memory
-            /// valid while the handle lives.
+            /// valid while the handle lives. (Unused by mapping-only types: Queue.)
+            #[allow(dead_code)]
             fn in_place(ptr: core::ptr::NonNull<$raw>) -> Self {
                 Self {
                     ptr,

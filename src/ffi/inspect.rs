@@ -66,6 +66,8 @@ pub const MP_INFO_WITH_LOCK: u32 = 128;
 /// `flags`: an undo semaphore's value word has its `DEATHS` bit: death reports may wait
 /// in its holder table (info version 2).
 pub const MP_INFO_DEATHS: u32 = 256;
+/// `flags`: a queue is closed for writing (end of stream).
+pub const MP_INFO_CLOSED: u32 = 512;
 
 /// A racy snapshot of one entry of the shared-memory namespace, filled by
 /// `mp_inspect`. Fields that do not apply to the entry are 0. New fields are only ever
@@ -105,12 +107,14 @@ pub struct mp_object_info {
     pub owner_liveness: u32,
     /// RLock recursion level while held.
     pub count: u32,
-    /// Semaphore value. For an undo semaphore: the units in its value word, available
+    /// Queue: bytes in use (saturated at `UINT32_MAX`). Semaphore value. For an undo semaphore: the units in its value word, available
     /// now (`mp_sem_get_value` adds `cached_units` and `dead_units`, up to the bound).
     pub value: u32,
-    /// Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore).
+    /// Semaphore bound (`MP_SEM_VALUE_MAX` for a plain Semaphore); queue: capacity in
+    /// bytes (saturated at `UINT32_MAX`).
     pub max_value: u32,
-    /// Condition waiters, Event sleepers, Barrier parties waiting, or undo Semaphore
+    /// Queue sleepers (consumers + producers + joiners), Condition waiters, Event
+    /// sleepers, Barrier parties waiting, or undo Semaphore
     /// sleepers (killed waiters may be counted until the object forgets them).
     pub waiters: u32,
     /// Barrier parties.
@@ -119,7 +123,7 @@ pub struct mp_object_info {
     pub generation: u32,
     /// Array element type (a Python type character, as `mp_type`).
     pub type_code: u32,
-    /// Array length.
+    /// Array length; queue: messages in it.
     pub length: u64,
     /// Array element size in bytes.
     pub item_size: u32,
@@ -273,6 +277,24 @@ fn to_c(info: &ObjectInfo) -> mp_object_info {
                 out.flags |= MP_INFO_WITH_LOCK;
                 fill_rlock(&mut out, r);
             }
+        }
+        Some(State::Queue {
+            capacity,
+            used,
+            messages,
+            getters,
+            putters,
+            joiners,
+            closed,
+            ref lock,
+            ..
+        }) => {
+            out.length = messages;
+            out.value = u32::try_from(used).unwrap_or(u32::MAX);
+            out.max_value = u32::try_from(capacity).unwrap_or(u32::MAX);
+            out.waiters = getters.saturating_add(putters).saturating_add(joiners);
+            out.flags |= if closed { MP_INFO_CLOSED } else { 0 };
+            fill_rlock(&mut out, lock);
         }
         None => {}
     }

@@ -40,6 +40,7 @@ pub mod event;
 pub mod inspect;
 pub mod library;
 pub mod lock;
+pub mod queue;
 pub mod rlock;
 pub mod rwlock;
 pub mod sem;
@@ -59,7 +60,7 @@ pub use conventions::{
 };
 pub use library::{MP_VERSION_MAJOR, MP_VERSION_MINOR, MP_VERSION_PATCH};
 pub use status::{
-    MP_CREATED, MP_EACCES, MP_EBADOBJ, MP_EBROKEN, MP_EBUSY, MP_EDEADLK, MP_EEXIST, MP_EINTR,
-    MP_EINVAL, MP_ENOENT, MP_ENOMEM, MP_ENOTOWNER, MP_EOVERFLOW, MP_ERANGE, MP_ESYS, MP_OK,
-    MP_OWNER_DEAD, MP_TIMEOUT, mp_status,
+    MP_CREATED, MP_EACCES, MP_EBADOBJ, MP_EBROKEN, MP_EBUFSIZE, MP_EBUSY, MP_ECLOSED, MP_EDEADLK,
+    MP_EEXIST, MP_EINTR, MP_EINVAL, MP_EMSGSIZE, MP_ENOENT, MP_ENOMEM, MP_ENOTOWNER, MP_EOVERFLOW,
+    MP_ERANGE, MP_ESYS, MP_OK, MP_OWNER_DEAD, MP_TIMEOUT, mp_status,
 };

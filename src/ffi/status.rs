@@ -56,6 +56,15 @@ pub const MP_ESYS: mp_status = -13;
 /// Would deadlock: the calling thread already holds this reader-writer lock in a
 /// conflicting mode (an upgrade from read to write is refused).
 pub const MP_EDEADLK: mp_status = -14;
+/// A queue's message (or batch) can never fit: larger than its capacity, or more
+/// messages than its maximum count. Nothing was put.
+pub const MP_EMSGSIZE: mp_status = -15;
+/// The buffer given to a queue's get is too small for the next message: nothing was
+/// consumed, and the size needed was written to the length out-parameter.
+pub const MP_EBUFSIZE: mp_status = -16;
+/// The queue is closed for writing (end of stream): puts fail; gets fail once it is
+/// empty.
+pub const MP_ECLOSED: mp_status = -17;
 
 impl From<Status> for mp_status {
     #[inline]

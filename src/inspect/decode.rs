@@ -122,6 +122,7 @@ pub(crate) fn kind_of(code: u32) -> Option<Kind> {
         7 => Kind::Array,
         8 => Kind::SemUndo,
         9 => Kind::RwLock,
+        10 => Kind::Queue,
         _ => return None,
     })
 }
@@ -132,6 +133,7 @@ fn fixed_size(kind: Kind) -> usize {
         Kind::Array => core::mem::size_of::<RawArray>(),
         Kind::SemUndo => crate::raw::sem_undo::RawSemUndo::SIZE,
         Kind::RwLock => crate::raw::rwlock::RawRwLock::SIZE,
+        Kind::Queue => crate::raw::queue::RING_OFFSET,
         _ => 64,
     }
 }
@@ -296,7 +298,46 @@ fn state_of(
             Some(a) => return Ok(array_state(a, file_size, v)),
             None => return Ok(Err(missing())),
         },
+        Kind::Queue => match p.view::<crate::raw::queue::RawQueue>() {
+            Some(q) => return Ok(queue_state(q, file_size, v)),
+            None => return Ok(Err(missing())),
+        },
     }))
+}
+
+/// The same checks as `RawQueue::view`, against the file's size.
+fn queue_state(
+    q: &crate::raw::queue::RawQueue,
+    file_size: u64,
+    v: Vantage,
+) -> Result<State, Detail> {
+    let s = q.snapshot();
+    let expected = usize::try_from(s.capacity)
+        .ok()
+        .and_then(|c| crate::raw::queue::total_size(c).ok())
+        .ok_or(Detail::Length(s.capacity))?;
+    if file_size != expected as u64 {
+        return Err(Detail::ArrayFileSize {
+            file_size,
+            expected,
+        });
+    }
+    let l = q.embedded_lock();
+    if l.header().check(Kind::RLock).is_err() || s.used > s.capacity {
+        return Err(Detail::ArrayDescriptor);
+    }
+    Ok(State::Queue {
+        capacity: s.capacity,
+        used: s.used,
+        messages: s.count,
+        max_messages: s.max_count,
+        unfinished: s.unfinished,
+        closed: s.closed,
+        getters: s.getters,
+        putters: s.putters,
+        joiners: s.joiners,
+        lock: rlock_state(l, v),
+    })
 }
 
 /// The same checks as `RawArray::view`, against the file's size.

@@ -81,6 +81,8 @@ unsafe impl RawView for crate::raw::array::RawArray {}
 unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
 // SAFETY: as above (4224 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::rwlock::RawRwLock {}
+// SAFETY: as above (192 bytes, 8-aligned).
+unsafe impl RawView for crate::raw::queue::RawQueue {}
 
 /// Facts about the directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +223,13 @@ pub(crate) fn read_prefix(file: &File) -> Result<Prefix, InspectError> {
             || kind_code == crate::raw::header::Kind::RwLock as u32)
     {
         read_up_to(file, &mut p, OBJECT_READ_MAX)?;
+    }
+    // A queue's descriptor (its ring is never read).
+    if p.len == PREFIX_LEN
+        && magic == crate::raw::header::MAGIC
+        && kind_code == crate::raw::header::Kind::Queue as u32
+    {
+        read_up_to(file, &mut p, crate::raw::queue::RING_OFFSET)?;
     }
     Ok(p)
 }

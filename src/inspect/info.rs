@@ -132,5 +132,6 @@ pub fn kind_name(kind: Kind) -> &'static str {
         Kind::Barrier => "barrier",
         Kind::Array => "array",
         Kind::RwLock => "rwlock",
+        Kind::Queue => "queue",
     }
 }

@@ -199,6 +199,7 @@ fn unjudge(d: &mut decode::Decoded) {
     match d.state.as_mut() {
         Some(State::RLock(r)) => fix(r),
         Some(State::Array { lock: Some(r), .. }) => fix(r),
+        Some(State::Queue { lock: r, .. }) => fix(r),
         _ => {}
     }
     if d.health == Health::OwnerDead && !d.state.as_ref().is_some_and(State::owner_died) {

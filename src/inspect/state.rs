@@ -300,6 +300,29 @@ pub enum State {
         /// The embedded lock of a synchronized array.
         lock: Option<RLockState>,
     },
+    /// A message queue.
+    Queue {
+        /// Ring size in bytes.
+        capacity: u64,
+        /// Bytes in use (records: 4-byte length + message).
+        used: u64,
+        /// Messages in the queue.
+        messages: u64,
+        /// Most messages at once (0: no limit).
+        max_messages: u64,
+        /// Messages put and not yet marked done (JoinableQueue).
+        unfinished: u64,
+        /// End of stream was declared.
+        closed: bool,
+        /// Consumers sleeping for a message (killed sleepers may be counted).
+        getters: u32,
+        /// Producers sleeping for room (as above).
+        putters: u32,
+        /// Threads sleeping in `join` (as above).
+        joiners: u32,
+        /// The queue's internal lock.
+        lock: RLockState,
+    },
 }
 
 impl State {
@@ -308,6 +331,7 @@ impl State {
         match self {
             State::RLock(r) => Some(r),
             State::Array { lock, .. } => lock.as_ref(),
+            State::Queue { lock, .. } => Some(lock),
             _ => None,
         }
     }

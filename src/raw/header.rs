@@ -46,6 +46,8 @@ pub enum Kind {
     SemUndo = 8,
     /// `mp_rwlock_t` (see `raw::rwlock`).
     RwLock = 9,
+    /// `mp_queue_t` (a mapping of variable size: see `raw::queue`).
+    Queue = 10,
 }
 
 /// How an object came to be; decides whether `destroy` or `close` ends it.

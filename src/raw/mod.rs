@@ -43,6 +43,7 @@ pub(crate) mod cond;
 pub(crate) mod event;
 pub(crate) mod header;
 pub(crate) mod lock;
+pub(crate) mod queue;
 pub(crate) mod rlock;
 pub(crate) mod rwlock;
 pub(crate) mod sem;
