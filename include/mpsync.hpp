@@ -156,6 +156,7 @@ enum class errc : std::int32_t {
     ebusy = MP_EBUSY,
     erange = MP_ERANGE,
     esys = MP_ESYS,
+    elease = MP_ELEASE,
 };
 
 }  // namespace mpsync

@@ -60,6 +60,8 @@ status_table! {
     Busy = -11, "MP_EBUSY", "object is in use (held or waited on)";
     Range = -12, "MP_ERANGE", "index or length out of bounds";
     Sys = -13, "MP_ESYS", "unexpected operating-system error (see errno)";
+    // -14..-17: reserved for this wave's RWLock and Queue codes.
+    LeaseLost = -18, "MP_ELEASE", "the cluster lease expired: everything this connection held was lost";
 }
 
 impl Status {

@@ -124,6 +124,8 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::Busy => BUSY_ERROR.new_err(msg),
         Error::OutOfRange => PyIndexError::new_err(msg),
         Error::System => PyOSError::new_err(msg),
+        // Only the cluster library (mpsync.cluster) reports it.
+        Error::LeaseLost => PyRuntimeError::new_err(msg),
     }
 }
 

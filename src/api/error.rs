@@ -80,6 +80,9 @@ pub enum Error {
     OutOfRange,
     /// `MP_ESYS`: unexpected operating-system error.
     System,
+    /// `MP_ELEASE`: the cluster lease expired (libmpsync_cluster only); everything the
+    /// connection held was released by the cluster.
+    LeaseLost,
 }
 
 impl Outcome {
@@ -113,7 +116,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 14] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -127,6 +130,7 @@ impl Error {
         Error::Busy,
         Error::OutOfRange,
         Error::System,
+        Error::LeaseLost,
     ];
 
     fn status(self) -> Status {
@@ -144,6 +148,7 @@ impl Error {
             Error::Busy => Status::Busy,
             Error::OutOfRange => Status::Range,
             Error::System => Status::Sys,
+            Error::LeaseLost => Status::LeaseLost,
         }
     }
 
@@ -202,6 +207,7 @@ impl From<Status> for Error {
             Status::NoMem => Error::NoMemory,
             Status::Busy => Error::Busy,
             Status::Range => Error::OutOfRange,
+            Status::LeaseLost => Error::LeaseLost,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead => Error::System,
         }
     }

@@ -49,6 +49,10 @@ pub const MP_EBUSY: mp_status = -11;
 pub const MP_ERANGE: mp_status = -12;
 /// Unexpected operating-system error (`errno` tells more).
 pub const MP_ESYS: mp_status = -13;
+/// libmpsync_cluster only (include/mpsync_cluster.h): the connection's etcd lease
+/// expired (the process was paused or cut off longer than its TTL), so everything it
+/// held was released by the cluster; every later call on the connection says so too.
+pub const MP_ELEASE: mp_status = -18;
 
 impl From<Status> for mp_status {
     #[inline]
