@@ -131,14 +131,14 @@ impl Cluster {
                     .with_connect_timeout(timeout)
                     .with_timeout(timeout)
                     .with_keep_alive(Duration::from_secs(2), timeout);
-                let mut client = Client::connect(&urls, Some(connect))
-                    .await
-                    .map_err(|e| match e {
-                        etcd_client::Error::InvalidArgs(_) | etcd_client::Error::InvalidUri(_) => {
-                            Error::Invalid
-                        }
-                        e => unreachable(e),
-                    })?;
+                let mut client =
+                    Client::connect(&urls, Some(connect))
+                        .await
+                        .map_err(|e| match e {
+                            etcd_client::Error::InvalidArgs(_)
+                            | etcd_client::Error::InvalidUri(_) => Error::Invalid,
+                            e => unreachable(e),
+                        })?;
                 let grant = client
                     .lease_grant(options.ttl_secs, None::<LeaseGrantOptions>)
                     .await
@@ -241,7 +241,11 @@ impl Conn {
     /// deadline the channel is closed (the task's `send` fails from then on, and
     /// `Sender::closed` tells it the caller gave up) and an answer that arrived just
     /// before is still taken.
-    pub(crate) fn wait_for<T>(&self, deadline: Deadline, rx: &mut oneshot::Receiver<T>) -> Option<T> {
+    pub(crate) fn wait_for<T>(
+        &self,
+        deadline: Deadline,
+        rx: &mut oneshot::Receiver<T>,
+    ) -> Option<T> {
         // Only the faces' threads come here, never the runtime's own (which would panic).
         let answer = self.runtime.block_on(async {
             match deadline.remaining() {
@@ -255,15 +259,24 @@ impl Conn {
         })
     }
 
-    /// Runs one request with the connection's request timeout: `Error::System` when the
-    /// cluster did not answer in time.
+    /// Runs one request (retries included) within the connection's request timeout:
+    /// `Error::System` when it did not get through in time (the task stops then too, so
+    /// nothing happens behind the caller's back). `Error::LeaseLost` marks the
+    /// connection lost.
     pub(crate) fn request<T: Send + 'static>(
         &self,
         fut: impl Future<Output = Result<T, Error>> + Send + 'static,
     ) -> Result<T, Error> {
         self.check()?;
+        let limit = self.request_timeout;
+        let bounded = async move {
+            tokio::time::timeout(limit, fut)
+                .await
+                .unwrap_or(Err(Error::System))
+        };
+        // The task ends itself at `limit`; the margin only covers scheduling.
         let out = self
-            .run_until(Deadline::after(self.request_timeout), fut)
+            .run_until(Deadline::after(limit + Duration::from_secs(1)), bounded)
             .unwrap_or(Err(Error::System));
         if matches!(out, Err(Error::LeaseLost)) {
             self.mark_lost();

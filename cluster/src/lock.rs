@@ -148,7 +148,10 @@ impl ClusterRLock {
     pub fn release(&self) -> Result<(), Error> {
         let me = std::thread::current().id();
         let mut owner = self.owner();
-        let o = owner.as_mut().filter(|o| o.thread == me).ok_or(Error::NotOwner)?;
+        let o = owner
+            .as_mut()
+            .filter(|o| o.thread == me)
+            .ok_or(Error::NotOwner)?;
         if o.depth > 1 {
             self.q.conn.check()?;
             o.depth -= 1;
@@ -167,7 +170,9 @@ impl ClusterRLock {
     /// Recursion depth held by the calling thread (0 if it does not hold it).
     pub fn depth(&self) -> u32 {
         let me = std::thread::current().id();
-        self.owner().filter(|o| o.thread == me).map_or(0, |o| o.depth)
+        self.owner()
+            .filter(|o| o.thread == me)
+            .map_or(0, |o| o.depth)
     }
 
     /// As [`ClusterLock::fence`].

@@ -174,17 +174,20 @@ impl Queue {
         let mine = Compare::create_revision(entry.key.as_str(), CompareOp::Equal, entry.rev);
         let txn = if self.tracks_holder() {
             // At the head: every key of the queue was created at or after ours.
-            let head =
-                Compare::create_revision(self.prefix(), CompareOp::Greater, entry.rev - 1)
-                    .with_prefix();
+            let head = Compare::create_revision(self.prefix(), CompareOp::Greater, entry.rev - 1)
+                .with_prefix();
             Txn::new()
                 .when([mine, head])
                 .and_then(self.take_holder_ops(&entry.key))
-                .or_else([TxnOp::get(entry.key.as_str(), None), self.ahead_of(entry.rev)])
+                .or_else([
+                    TxnOp::get(entry.key.as_str(), None),
+                    self.ahead_of(entry.rev),
+                ])
         } else {
-            Txn::new()
-                .when([mine])
-                .and_then([TxnOp::get(entry.key.as_str(), None), self.ahead_of(entry.rev)])
+            Txn::new().when([mine]).and_then([
+                TxnOp::get(entry.key.as_str(), None),
+                self.ahead_of(entry.rev),
+            ])
         };
         let resp = txn_call(ctx, txn).await?;
         let after = revision(&resp);
@@ -231,6 +234,24 @@ impl Queue {
         })
     }
 
+    /// Gives a grant back, retrying requests that did not get through (a leader
+    /// election, a member going down). `Error::LeaseLost` if the key was gone before
+    /// the first try (the lease expired: another may hold the object now); after a
+    /// failed try, a key found gone was deleted by that try.
+    pub(crate) async fn release(&self, ctx: &Ctx, key: &str) -> Result<(), Error> {
+        let mut tried = false;
+        loop {
+            match self.leave(ctx, key).await {
+                Ok(true) => return Ok(()),
+                Ok(false) if tried => return Ok(()),
+                Ok(false) => return Err(Error::LeaseLost),
+                Err(Error::System) => tried = true,
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
     /// Leaves the queue, retrying until it gets through or the connection is gone: a
     /// queue key left behind by a caller that gave up would block everyone behind it
     /// for as long as the lease lives.
@@ -259,7 +280,13 @@ impl Queue {
                 entry.rev,
             )])
             .and_then([TxnOp::put(key, value, None)]);
-        let resp = txn_call(ctx, txn).await?;
+        // Retried when it did not get through: writing the same value again is harmless.
+        let resp = loop {
+            match txn_call(ctx, txn.clone()).await {
+                Err(Error::System) => tokio::time::sleep(RETRY_PAUSE).await,
+                other => break other?,
+            }
+        };
         if resp.succeeded() {
             Ok(revision(&resp))
         } else {
@@ -319,7 +346,11 @@ pub(crate) async fn wait_for_deletion(client: &Client, keys: &[String], after: i
         return;
     };
     for key in rest {
-        if stream.watch(key.as_str(), Some(opts.clone())).await.is_err() {
+        if stream
+            .watch(key.as_str(), Some(opts.clone()))
+            .await
+            .is_err()
+        {
             tokio::time::sleep(RETRY_PAUSE).await;
             return;
         }

@@ -29,7 +29,12 @@ pub(crate) struct Queued {
 }
 
 impl Queued {
-    pub(crate) fn open(cluster: &Cluster, kind: &str, name: &str, permits: usize) -> Result<Queued, Error> {
+    pub(crate) fn open(
+        cluster: &Cluster,
+        kind: &str,
+        name: &str,
+        permits: usize,
+    ) -> Result<Queued, Error> {
         check_name(name)?;
         cluster.conn.check()?;
         Ok(Queued {
@@ -64,12 +69,12 @@ impl Queued {
         let ctx = self.conn.ctx();
         let queue = self.queue.clone();
         let key = grant.entry.key.clone();
-        match self.conn.request(async move { queue.leave(&ctx, &key).await }) {
-            Ok(true) => Ok(()),
-            Ok(false) | Err(Error::LeaseLost) => {
-                self.conn.mark_lost();
-                Err(Error::LeaseLost)
-            }
+        match self
+            .conn
+            .request(async move { queue.release(&ctx, &key).await })
+        {
+            Ok(()) => Ok(()),
+            Err(Error::LeaseLost) => Err(Error::LeaseLost),
             Err(e) => {
                 self.held().push(grant);
                 Err(e)
@@ -88,7 +93,11 @@ impl Queued {
 
     /// Writes `key = value` in etcd only while the newest grant still holds.
     pub(crate) fn fenced_put(&self, key: &[u8], value: &[u8]) -> Result<i64, Error> {
-        let entry = self.held().last().map(|g| g.entry.clone()).ok_or(Error::NotOwner)?;
+        let entry = self
+            .held()
+            .last()
+            .map(|g| g.entry.clone())
+            .ok_or(Error::NotOwner)?;
         let ctx = self.conn.ctx();
         let queue = self.queue.clone();
         let (key, value) = (key.to_vec(), value.to_vec());

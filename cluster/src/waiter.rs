@@ -23,7 +23,11 @@ pub(crate) struct Grant {
 /// Acquires a place among the first `queue.permits` contenders for a new key of this
 /// connection. `Ok(None)` at the deadline (a deadline already passed tries once: one
 /// transaction, within the connection's request timeout).
-pub(crate) fn acquire(conn: &Conn, queue: &Queue, deadline: Deadline) -> Result<Option<Grant>, Error> {
+pub(crate) fn acquire(
+    conn: &Conn,
+    queue: &Queue,
+    deadline: Deadline,
+) -> Result<Option<Grant>, Error> {
     conn.check()?;
     let key = queue.key_for(&conn.unique_suffix());
     let try_once = deadline.remaining() == Some(std::time::Duration::ZERO);
@@ -78,7 +82,11 @@ async fn run(
                 return Some(Ok(Some(Grant { entry, owner_dead })));
             }
             Err(e) => return Some(Err(e)),
-            Ok(Step::Wait { entry, ahead, after }) => {
+            Ok(Step::Wait {
+                entry,
+                ahead,
+                after,
+            }) => {
                 if try_once {
                     queue.leave_until_done(ctx, key).await;
                     return Some(Ok(None));
@@ -95,7 +103,10 @@ async fn run(
 
 /// Runs `op` until it gets through (`Error::System` is a request that did not: retried
 /// after a pause) or the caller gives up (`None`). Other errors are answers.
-async fn retrying<F, Fut>(tx: &mut oneshot::Sender<Answer>, mut op: F) -> Option<Result<Step, Error>>
+async fn retrying<F, Fut>(
+    tx: &mut oneshot::Sender<Answer>,
+    mut op: F,
+) -> Option<Result<Step, Error>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Step, Error>>,
