@@ -39,6 +39,21 @@ python_tests() {
     # with the venv (and so the package just installed) first on PATH.
     cargo test --test docs_samples
 }
+# The cluster library (cluster/, not a default member): its tests start a real 3-member
+# etcd cluster on loopback. They need protoc (to build etcd-client) and etcd; without
+# them they are skipped with a message (.ci/run installs both, so CI runs them).
+cluster_tests() {
+    if ! command -v protoc > /dev/null 2>&1; then
+        echo "SKIP: protoc not found (apt-get install protobuf-compiler): the cluster tests did not run"
+        return 0
+    fi
+    if ! command -v etcd > /dev/null 2>&1; then
+        echo "SKIP: etcd not found (apt-get install etcd-server): the cluster tests did not run"
+        return 0
+    fi
+    cargo test -p mpsync-cluster
+}
 if [ $# -eq 0 ]; then
     python_tests
+    cluster_tests
 fi
