@@ -27,6 +27,10 @@ mod queue;
 mod queued;
 mod waiter;
 
+/// The C ABI (`include/mpsync_cluster.h`).
+#[allow(non_camel_case_types)]
+pub mod ffi;
+
 pub use conn::{Cluster, ClusterOptions};
 pub use lock::{ClusterLock, ClusterRLock};
 pub use mpsync::{Deadline, Error, Outcome};
