@@ -1,7 +1,8 @@
 //! # mpsync-cluster
 //!
 //! libmpsync's primitives on an etcd v3 cluster, for processes on several machines:
-//! [`ClusterLock`], [`ClusterRLock`] (and more to come) opened by name through a
+//! [`ClusterLock`], [`ClusterRLock`], [`ClusterSemaphore`], [`ClusterEvent`] and
+//! [`ClusterBarrier`], opened by name through a
 //! [`Cluster`] connection. Same status vocabulary as the local library
 //! ([`mpsync::Outcome`], [`mpsync::Error`], plus [`mpsync::Error::LeaseLost`]).
 //!
@@ -21,17 +22,25 @@
 //! `waiter` (blocking with deadlines) → the primitives (this crate's safe core) → `ffi`
 //! (the C ABI, `include/mpsync_cluster.h`). See docs/cluster.md.
 
+mod barrier;
 mod conn;
+mod event;
+mod inspect;
 mod lock;
 mod queue;
 mod queued;
+mod sem;
 mod waiter;
 
 /// The C ABI (`include/mpsync_cluster.h`).
 #[allow(non_camel_case_types)]
 pub mod ffi;
 
+pub use barrier::ClusterBarrier;
 pub use conn::{Cluster, ClusterOptions};
+pub use event::ClusterEvent;
+pub use inspect::{ObjectSummary, list};
 pub use lock::{ClusterLock, ClusterRLock};
 pub use mpsync::{Deadline, Error, Outcome};
 pub use queued::NAME_MAX;
+pub use sem::ClusterSemaphore;
