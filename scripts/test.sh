@@ -52,6 +52,8 @@ cluster_tests() {
         return 0
     fi
     cargo test -p mpsync-cluster
+    # `mpsync --etcd` (the CLI's `etcd` feature, off by default).
+    cargo test -p mpsync-cli --features etcd --test etcd
 }
 if [ $# -eq 0 ]; then
     python_tests
