@@ -54,6 +54,17 @@ cluster_tests() {
     cargo test -p mpsync-cluster
     # `mpsync --etcd` (the CLI's `etcd` feature, off by default).
     cargo test -p mpsync-cli --features etcd --test etcd
+    # The Python face (the separately installed package mpsync-cluster, imported as
+    # mpsync.cluster), in the venv python_tests made; a debug build reuses the crates
+    # just built for the tests.
+    local venv=target/pyvenv
+    if [ -x "$venv/bin/python" ]; then
+        PATH="$PWD/$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip -q \
+            --disable-pip-version-check install --no-build-isolation --force-reinstall --no-deps ./cluster/python
+        timeout 600 "$venv/bin/python" -m pytest -q cluster/python/tests
+    else
+        echo "SKIP: no Python venv: the mpsync.cluster tests did not run"
+    fi
 }
 if [ $# -eq 0 ]; then
     python_tests
