@@ -1,5 +1,5 @@
 /*
- * libmpsync_cluster: libmpsync's Lock and RLock on an etcd v3 cluster, for processes on
+ * libmpsync_cluster: libmpsync's Lock, RLock, Semaphore, Event and Barrier on an etcd v3 cluster, for processes on
  * several machines (docs/cluster.md). Link with -lmpsync_cluster; the status codes and
  * mp_status come from mpsync.h (one table), plus MP_ELEASE (-18, lease lost).
  *
@@ -23,6 +23,16 @@
 #include "mpsync.h"
 
 /**
+ * A Barrier on the cluster (opaque).
+ */
+typedef struct mp_cluster_barrier_t mp_cluster_barrier_t;
+
+/**
+ * An Event on the cluster (opaque).
+ */
+typedef struct mp_cluster_event_t mp_cluster_event_t;
+
+/**
  * A Lock on the cluster (opaque): `multiprocessing.Lock` with owner death and fencing.
  */
 typedef struct mp_cluster_lock_t mp_cluster_lock_t;
@@ -31,6 +41,12 @@ typedef struct mp_cluster_lock_t mp_cluster_lock_t;
  * An RLock on the cluster (opaque): recursive for the thread that holds it.
  */
 typedef struct mp_cluster_rlock_t mp_cluster_rlock_t;
+
+/**
+ * A Semaphore on the cluster (opaque). Units belong to the handle that took them (a
+ * dead holder's units come back at lease expiry), so it behaves as a BoundedSemaphore.
+ */
+typedef struct mp_cluster_sem_t mp_cluster_sem_t;
 
 /**
  * A connection to an etcd cluster, with its lease (opaque). Thread-safe.
@@ -237,6 +253,164 @@ mp_status mp_cluster_rlock_fenced_put(const struct mp_cluster_rlock_t *rlock,
  * Returns `MP_OK`, `MP_EINVAL` (NULL).
  */
 mp_status mp_cluster_rlock_close(struct mp_cluster_rlock_t *rlock);
+
+/**
+ * Opens the semaphore `name`; the first opener on the cluster sets its value (>= 1),
+ * later openers use the stored one.
+ *
+ * Safety: `cluster` is a live connection, `name` a NUL-terminated string, `sem_out`
+ * writable. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, bad name, value 0), `MP_EBADOBJ` (the stored
+ * value is not a semaphore's), `MP_ESYS`, `MP_ELEASE`.
+ */
+mp_status mp_cluster_sem_open(const struct mp_cluster_t *cluster,
+                              const char *name,
+                              uint32_t value,
+                              struct mp_cluster_sem_t **sem_out);
+
+/**
+ * Takes one unit, waiting as `mp_cluster_lock_acquire` does.
+ *
+ * Safety: `sem` is an open semaphore. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_TIMEOUT`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_sem_acquire(const struct mp_cluster_sem_t *sem,
+                                 bool block,
+                                 int64_t timeout_ms);
+
+/**
+ * Gives back one unit this handle holds.
+ *
+ * Safety: `sem` is an open semaphore. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_EOVERFLOW` (this handle holds none), `MP_ELEASE`, `MP_ESYS`,
+ * `MP_EINVAL`.
+ */
+mp_status mp_cluster_sem_release(const struct mp_cluster_sem_t *sem);
+
+/**
+ * Closes the handle, giving back the units it holds.
+ *
+ * Safety: `sem` came from `mp_cluster_sem_open` and is not used afterwards. MT: no.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL).
+ */
+mp_status mp_cluster_sem_close(struct mp_cluster_sem_t *sem);
+
+/**
+ * Opens the event `name` (initially clear).
+ *
+ * Safety: `cluster` is a live connection, `name` a NUL-terminated string, `event_out`
+ * writable. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, bad name), `MP_ELEASE`.
+ */
+mp_status mp_cluster_event_open(const struct mp_cluster_t *cluster,
+                                const char *name,
+                                struct mp_cluster_event_t **event_out);
+
+/**
+ * Sets the flag, waking every waiter.
+ *
+ * Safety: `event` is an open event. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_ESYS` (the cluster did not answer in time), `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_event_set(const struct mp_cluster_event_t *event);
+
+/**
+ * Clears the flag.
+ *
+ * Safety: `event` is an open event. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_ESYS`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_event_clear(const struct mp_cluster_event_t *event);
+
+/**
+ * Writes whether the flag is set to `*set_out`.
+ *
+ * Safety: `event` is an open event, `set_out` writable. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_ESYS`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_event_is_set(const struct mp_cluster_event_t *event, bool *set_out);
+
+/**
+ * Waits until the flag is set, at most `timeout_ms` ms (negative = forever, 0 = look once).
+ *
+ * Safety: `event` is an open event. MT: yes.
+ *
+ * Returns `MP_OK` (set), `MP_TIMEOUT`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_event_wait(const struct mp_cluster_event_t *event, int64_t timeout_ms);
+
+/**
+ * Closes the handle (the flag stays as it is).
+ *
+ * Safety: `event` came from `mp_cluster_event_open` and is not used afterwards. MT: no.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL).
+ */
+mp_status mp_cluster_event_close(struct mp_cluster_event_t *event);
+
+/**
+ * Opens the barrier `name`; the first opener sets `parties` (>= 1), later openers use
+ * the stored number.
+ *
+ * Safety: `cluster` is a live connection, `name` a NUL-terminated string,
+ * `barrier_out` writable. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, bad name, 0 parties), `MP_EBADOBJ`, `MP_ESYS`,
+ * `MP_ELEASE`.
+ */
+mp_status mp_cluster_barrier_open(const struct mp_cluster_t *cluster,
+                                  const char *name,
+                                  uint32_t parties,
+                                  struct mp_cluster_barrier_t **barrier_out);
+
+/**
+ * Waits until `parties` have arrived; `*index_out` (may be NULL) gets this arrival's
+ * index (0 .. parties-1). A timeout breaks the barrier, as in CPython.
+ *
+ * Safety: `barrier` is an open barrier; `index_out` is NULL or writable. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_EBROKEN` (broken, reset or aborted, or a member's timeout),
+ * `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_barrier_wait(const struct mp_cluster_barrier_t *barrier,
+                                  int64_t timeout_ms,
+                                  uint32_t *index_out);
+
+/**
+ * Breaks the barrier: waiters get `MP_EBROKEN` until `mp_cluster_barrier_reset`.
+ *
+ * Safety: `barrier` is an open barrier. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_ESYS`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_barrier_abort(const struct mp_cluster_barrier_t *barrier);
+
+/**
+ * Starts a new, unbroken generation; current waiters get `MP_EBROKEN`.
+ *
+ * Safety: `barrier` is an open barrier. MT: yes.
+ *
+ * Returns `MP_OK`, `MP_ESYS`, `MP_ELEASE`, `MP_EINVAL`.
+ */
+mp_status mp_cluster_barrier_reset(const struct mp_cluster_barrier_t *barrier);
+
+/**
+ * Closes the handle.
+ *
+ * Safety: `barrier` came from `mp_cluster_barrier_open` and is not used afterwards.
+ * MT: no.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL).
+ */
+mp_status mp_cluster_barrier_close(struct mp_cluster_barrier_t *barrier);
 
 #ifdef __cplusplus
 }  // extern "C"

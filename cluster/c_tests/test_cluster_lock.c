@@ -1,5 +1,5 @@
 /* The C face of libmpsync_cluster against a real etcd cluster (endpoints in argv[1]):
- * argument checks, Lock and RLock, fencing, and owner death of a SIGKILLed holder
+ * argument checks, Lock and RLock, fencing, Semaphore, Event, Barrier, and owner death of a SIGKILLed holder
  * (a fork()ed child that connects on its own). Exits 0 on success. */
 #include "mpsync_cluster.h"
 
@@ -105,12 +105,43 @@ static void owner_death(const char *endpoints, mp_cluster_t *cluster) {
     CHECK(mp_cluster_lock_close(lock) == MP_OK); /* releases */
 }
 
+static void semaphore_event_barrier(mp_cluster_t *cluster) {
+    mp_cluster_sem_t *sem = NULL;
+    mp_cluster_event_t *event = NULL;
+    mp_cluster_barrier_t *barrier = NULL;
+    bool set = true;
+    uint32_t index = 99;
+    CHECK(mp_cluster_sem_open(cluster, "c-sem", 0, &sem) == MP_EINVAL);
+    CHECK(mp_cluster_sem_open(cluster, "c-sem", 2, &sem) == MP_OK);
+    CHECK(mp_cluster_sem_release(sem) == MP_EOVERFLOW);
+    CHECK(mp_cluster_sem_acquire(sem, true, 1000) == MP_OK);
+    CHECK(mp_cluster_sem_acquire(sem, true, 1000) == MP_OK);
+    CHECK(mp_cluster_sem_acquire(sem, true, 200) == MP_TIMEOUT);
+    CHECK(mp_cluster_sem_release(sem) == MP_OK);
+    CHECK(mp_cluster_sem_close(sem) == MP_OK); /* gives the other unit back */
+    CHECK(mp_cluster_event_open(cluster, "c-event", &event) == MP_OK);
+    CHECK(mp_cluster_event_is_set(event, &set) == MP_OK && !set);
+    CHECK(mp_cluster_event_wait(event, 100) == MP_TIMEOUT);
+    CHECK(mp_cluster_event_set(event) == MP_OK);
+    CHECK(mp_cluster_event_wait(event, -1) == MP_OK);
+    CHECK(mp_cluster_event_clear(event) == MP_OK);
+    CHECK(mp_cluster_event_close(event) == MP_OK);
+    CHECK(mp_cluster_barrier_open(cluster, "c-barrier", 1, &barrier) == MP_OK);
+    CHECK(mp_cluster_barrier_wait(barrier, 1000, &index) == MP_OK && index == 0);
+    CHECK(mp_cluster_barrier_abort(barrier) == MP_OK);
+    CHECK(mp_cluster_barrier_wait(barrier, 1000, NULL) == MP_EBROKEN);
+    CHECK(mp_cluster_barrier_reset(barrier) == MP_OK);
+    CHECK(mp_cluster_barrier_wait(barrier, 1000, NULL) == MP_OK);
+    CHECK(mp_cluster_barrier_close(barrier) == MP_OK);
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2);
     mp_cluster_t *cluster = connect_or_die(argv[1]);
     argument_checks(cluster);
     lock_and_fence(cluster);
     rlock_recursion(cluster);
+    semaphore_event_barrier(cluster);
     owner_death(argv[1], cluster);
     CHECK(mp_cluster_close(cluster) == MP_OK);
     puts("test_cluster_lock: ok");
