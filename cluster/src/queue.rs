@@ -150,22 +150,27 @@ impl Queue {
             };
             return self.recheck(ctx, entry).await;
         }
-        let ahead = keys(&ops[1]);
         let entry = Entry {
             key: key.to_string(),
             rev,
         };
+        Ok(self.place(entry, keys(&ops[1]), rev))
+    }
+
+    /// Holds with fewer than `permits` keys ahead, else waits on them.
+    fn place(&self, entry: Entry, ahead: Vec<String>, after: i64) -> Step {
         if ahead.len() < self.permits {
-            return Ok(Step::Granted {
+            Step::Granted {
                 entry,
                 owner_dead: false,
-            });
+            }
+        } else {
+            Step::Wait {
+                entry,
+                ahead,
+                after,
+            }
         }
-        Ok(Step::Wait {
-            entry,
-            ahead,
-            after: rev,
-        })
     }
 
     /// After a deletion ahead: holds now (taking the holder record), or waits on the new
@@ -201,18 +206,7 @@ impl Queue {
         if ops.is_empty() || kvs(&ops[0]).is_empty() {
             return Err(Error::LeaseLost);
         }
-        let ahead = keys(&ops[1]);
-        if ahead.len() < self.permits {
-            return Ok(Step::Granted {
-                entry,
-                owner_dead: false,
-            });
-        }
-        Ok(Step::Wait {
-            entry,
-            ahead,
-            after,
-        })
+        Ok(self.place(entry, keys(&ops[1]), after))
     }
 
     /// Leaves the queue: deletes `key` (and the holder record if it names `key`).
