@@ -15,7 +15,8 @@ import pytest
 etcd_bin = shutil.which("etcd")
 pytestmark = pytest.mark.skipif(etcd_bin is None, reason="etcd is not installed (apt-get install etcd-server)")
 
-cluster = pytest.importorskip("mpsync.cluster")
+pytest.importorskip("mpsync_cluster", reason="the package mpsync-cluster is not installed (pip install ./cluster/python)")
+import mpsync.cluster as cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")
