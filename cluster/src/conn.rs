@@ -127,9 +127,12 @@ impl Cluster {
         let timeout = options.request_timeout;
         let (client, lease, ttl_secs) = runtime.block_on(async move {
             tokio::time::timeout(timeout, async move {
+                // Short tries, retried within the caller's budget: a try sent to a member
+                // that just died must not use up the whole request timeout.
+                let attempt = timeout.min(Duration::from_secs(2));
                 let connect = ConnectOptions::new()
-                    .with_connect_timeout(timeout)
-                    .with_timeout(timeout)
+                    .with_connect_timeout(attempt.min(Duration::from_secs(1)))
+                    .with_timeout(attempt)
                     .with_keep_alive(Duration::from_secs(2), timeout);
                 let mut client =
                     Client::connect(&urls, Some(connect))
