@@ -563,9 +563,10 @@ TEST(errors_status_strings) {
         {MP_ENOMEM, "MP_ENOMEM"}, {MP_EBUSY, "MP_EBUSY"}, {MP_ERANGE, "MP_ERANGE"}, {MP_ESYS, "MP_ESYS"},
         {MP_EDEADLK, "MP_EDEADLK"},
         {MP_EMSGSIZE, "MP_EMSGSIZE"}, {MP_EBUFSIZE, "MP_EBUFSIZE"}, {MP_ECLOSED, "MP_ECLOSED"},
+        {MP_ELEASE, "MP_ELEASE"},
     };
     const size_t n = sizeof known / sizeof known[0];
-    CHECK(n == 21);
+    CHECK(n == 22);
     for (size_t i = 0; i < n; i++) {
         const char *nm = mp_status_name(known[i].code);
         const char *msg = mp_strerror(known[i].code);
@@ -578,7 +579,7 @@ TEST(errors_status_strings) {
         CHECK(strcmp(msg, "unknown status code") != 0);
         for (size_t j = 0; j < i; j++) CHECK(strcmp(msg, mp_strerror(known[j].code)) != 0);
     }
-    const mp_status unknown[] = {4, 5, 42, 1000, -18, -100, INT32_MIN, INT32_MAX, INT32_MIN + 1};
+    const mp_status unknown[] = {4, 5, 42, 1000, -19, -100, INT32_MIN, INT32_MAX, INT32_MIN + 1};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *nm = mp_status_name(unknown[i]);
         const char *msg = mp_strerror(unknown[i]);

@@ -2555,6 +2555,13 @@ mp_status mp_shm_close(struct mp_shm_t *shm);
 #define MP_ECLOSED -17
 
 /**
+ * libmpsync_cluster only (include/mpsync_cluster.h): the connection's etcd lease
+ * expired (the process was paused or cut off longer than its TTL), so everything it
+ * held was released by the cluster; every later call on the connection says so too.
+ */
+#define MP_ELEASE -18
+
+/**
  * A static, NUL-terminated description of `status`; never NULL (unknown codes give
  * `"unknown status code"`).
  */

@@ -162,6 +162,7 @@ enum class errc : std::int32_t {
     emsgsize = MP_EMSGSIZE,
     ebufsize = MP_EBUFSIZE,
     eclosed = MP_ECLOSED,
+    elease = MP_ELEASE,
 };
 
 }  // namespace mpsync

@@ -39,6 +39,34 @@ python_tests() {
     # with the venv (and so the package just installed) first on PATH.
     cargo test --test docs_samples
 }
+# The cluster library (cluster/, not a default member): its tests start a real 3-member
+# etcd cluster on loopback. They need protoc (to build etcd-client) and etcd; without
+# them they are skipped with a message (.ci/run installs both, so CI runs them).
+cluster_tests() {
+    if ! command -v protoc > /dev/null 2>&1; then
+        echo "SKIP: protoc not found (apt-get install protobuf-compiler): the cluster tests did not run"
+        return 0
+    fi
+    if ! command -v etcd > /dev/null 2>&1; then
+        echo "SKIP: etcd not found (apt-get install etcd-server): the cluster tests did not run"
+        return 0
+    fi
+    cargo test -p mpsync-cluster
+    # `mpsync --etcd` (the CLI's `etcd` feature, off by default).
+    cargo test -p mpsync-cli --features etcd --test etcd
+    # The Python face (the separately installed package mpsync-cluster, imported as
+    # mpsync.cluster), in the venv python_tests made; a debug build reuses the crates
+    # just built for the tests.
+    local venv=target/pyvenv
+    if [ -x "$venv/bin/python" ]; then
+        PATH="$PWD/$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip -q \
+            --disable-pip-version-check install --no-build-isolation --force-reinstall --no-deps ./cluster/python
+        timeout 600 "$venv/bin/python" -m pytest -q cluster/python/tests
+    else
+        echo "SKIP: no Python venv: the mpsync.cluster tests did not run"
+    fi
+}
 if [ $# -eq 0 ]; then
     python_tests
+    cluster_tests
 fi

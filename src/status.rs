@@ -65,6 +65,7 @@ status_table! {
     MsgSize = -15, "MP_EMSGSIZE", "the message (or batch) can never fit in the queue";
     BufSize = -16, "MP_EBUFSIZE", "the buffer is too small for the next message; nothing was consumed";
     Closed = -17, "MP_ECLOSED", "the queue is closed for writing (end of stream)";
+    LeaseLost = -18, "MP_ELEASE", "the cluster lease expired: everything this connection held was lost";
 }
 
 impl Status {

@@ -1,6 +1,8 @@
 //! The workspace's root commands need only Rust and a C compiler, as the README
 //! promises: `cargo build` at the root (and so `scripts/demo.sh`) must not build the
-//! PyO3 extension, which needs a Python interpreter to configure itself.
+//! PyO3 extension, which needs a Python interpreter to configure itself, nor the etcd
+//! cluster library (cluster/), whose etcd-client dependency needs `protoc` to build and
+//! brings tokio and tonic: a user who never touches the cluster needs none of them.
 
 use std::process::Command;
 
@@ -33,6 +35,10 @@ fn root_commands_do_not_build_the_python_extension() {
     assert!(
         !defaults.contains("mpsync-python"),
         "the Python extension is a default member: `cargo build` at the root would need python3 ({defaults})"
+    );
+    assert!(
+        !defaults.contains("mpsync-cluster"),
+        "the cluster library is a default member: `cargo build` at the root would need protoc ({defaults})"
     );
     assert!(
         defaults.contains("#mpsync@") || defaults.contains("#0."),

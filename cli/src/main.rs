@@ -12,6 +12,8 @@
 
 mod cmdline;
 mod escape;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod exact_names;
 mod exit;
 mod gc;
@@ -172,6 +174,12 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "mpsync: internal error: {message}");
         std::process::exit(exit::INTERNAL);
     }));
+    // `mpsync --etcd URL ...`: the cluster library's objects (cli/src/etcd.rs).
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "--etcd") {
+        let rest = argv.split_off(2);
+        std::process::exit(etcd_command(rest));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
@@ -245,4 +253,25 @@ fn main() {
         Command::Objects(cmd) => objects::run(cmd),
     };
     std::process::exit(code);
+}
+
+/// `mpsync --etcd URL ARGS...` (`args` starts with the URL).
+#[cfg(feature = "etcd")]
+fn etcd_command(mut args: Vec<OsString>) -> i32 {
+    if args.is_empty() {
+        out::error("--etcd needs a URL, e.g. --etcd http://127.0.0.1:2379 ls");
+        return exit::USAGE;
+    }
+    let url = args.remove(0).to_string_lossy().into_owned();
+    etcd::run(&url, args)
+}
+
+/// Without the `etcd` feature: says how to get it.
+#[cfg(not(feature = "etcd"))]
+fn etcd_command(_args: Vec<OsString>) -> i32 {
+    out::error(
+        "--etcd: this mpsync was built without the cluster commands; build it with \
+         `cargo build -p mpsync-cli --features etcd` (needs protoc)",
+    );
+    exit::USAGE
 }

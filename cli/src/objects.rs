@@ -211,7 +211,7 @@ fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(t) if t.is_finite() && t >= 0.0 => {
             Duration::try_from_secs_f64(t).map_err(|e| e.to_string())
@@ -675,30 +675,39 @@ fn acquire(name: &str, args: &AcquireArgs) -> i32 {
         }
         Err(e) => return failed(name, e),
     };
-    let command = args.command;
-    let status = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .env("MPSYNC_OWNER_DEAD", if owner_dead { "1" } else { "0" })
-        .spawn()
-        .and_then(|mut child| {
-            // Ctrl-C and Ctrl-\ reach the whole foreground group: let the command decide
-            // what they mean, and release when it is done, instead of dying with a Lock
-            // or plain Semaphore unit taken (they have no owner whose death is detected).
-            let _ignored = TerminalSignalsIgnored::new();
-            child.wait()
-        });
+    let code = run_command(
+        args.command,
+        &[(
+            "MPSYNC_OWNER_DEAD",
+            if owner_dead { "1" } else { "0" }.to_string(),
+        )],
+    );
     // The command was told, and succeeded: it repaired. A sticky RLock stops reporting
     // the death (for a plain one this only checks that we hold it).
-    if let (true, Held::RLock(l), Ok(s)) = (owner_dead, &held, &status) {
-        if s.success() {
-            if let Err(e) = l.mark_consistent() {
-                out::error(&format!("{shown}: mark_consistent failed: {e}"));
-            }
+    if let (true, Held::RLock(l), 0) = (owner_dead, &held, code) {
+        if let Err(e) = l.mark_consistent() {
+            out::error(&format!("{shown}: mark_consistent failed: {e}"));
         }
     }
     if let Err(e) = held.release() {
         out::error(&format!("{shown}: release failed: {e}"));
     }
+    code
+}
+
+/// Runs `command` with `envs` added and waits for it (ignoring Ctrl-C and Ctrl-\
+/// meanwhile, which reach the whole foreground group: the command decides what they
+/// mean, and the caller releases when it is done). Its status as a shell reports it:
+/// 127 if not found, 126 if not executable.
+pub(crate) fn run_command(command: &[String], envs: &[(&str, String)]) -> i32 {
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .spawn()
+        .and_then(|mut child| {
+            let _ignored = TerminalSignalsIgnored::new();
+            child.wait()
+        });
     match status {
         Ok(s) => status_code(s),
         Err(e) => {

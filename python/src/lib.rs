@@ -130,6 +130,8 @@ pub(crate) fn to_py_with(e: Error, msg: String) -> PyErr {
         Error::Deadlock => PyRuntimeError::new_err(msg),
         Error::MessageTooBig | Error::Closed => PyValueError::new_err(msg),
         Error::BufferTooSmall => PyMemoryError::new_err(msg),
+        // Only the cluster library (mpsync.cluster) reports it.
+        Error::LeaseLost => PyRuntimeError::new_err(msg),
     }
 }
 

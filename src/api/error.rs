@@ -95,6 +95,9 @@ pub enum Error {
     BufferTooSmall,
     /// `MP_ECLOSED`: the queue is closed for writing (end of stream).
     Closed,
+    /// `MP_ELEASE`: the cluster lease expired (libmpsync_cluster only); everything the
+    /// connection held was released by the cluster.
+    LeaseLost,
 }
 
 impl Outcome {
@@ -134,7 +137,7 @@ impl Outcome {
 
 impl Error {
     /// Every error, in the order of the C header's status table.
-    pub const ALL: [Error; 17] = [
+    pub const ALL: [Error; 18] = [
         Error::Invalid,
         Error::BadObject,
         Error::NotOwner,
@@ -152,6 +155,7 @@ impl Error {
         Error::MessageTooBig,
         Error::BufferTooSmall,
         Error::Closed,
+        Error::LeaseLost,
     ];
 
     fn status(self) -> Status {
@@ -173,6 +177,7 @@ impl Error {
             Error::MessageTooBig => Status::MsgSize,
             Error::BufferTooSmall => Status::BufSize,
             Error::Closed => Status::Closed,
+            Error::LeaseLost => Status::LeaseLost,
         }
     }
 
@@ -235,6 +240,7 @@ impl From<Status> for Error {
             Status::MsgSize => Error::MessageTooBig,
             Status::BufSize => Error::BufferTooSmall,
             Status::Closed => Error::Closed,
+            Status::LeaseLost => Error::LeaseLost,
             Status::Sys | Status::Ok | Status::Timeout | Status::OwnerDead | Status::Created => {
                 Error::System
             }

@@ -65,6 +65,10 @@ pub const MP_EBUFSIZE: mp_status = -16;
 /// The queue is closed for writing (end of stream): puts fail; gets fail once it is
 /// empty.
 pub const MP_ECLOSED: mp_status = -17;
+/// libmpsync_cluster only (include/mpsync_cluster.h): the connection's etcd lease
+/// expired (the process was paused or cut off longer than its TTL), so everything it
+/// held was released by the cluster; every later call on the connection says so too.
+pub const MP_ELEASE: mp_status = -18;
 
 impl From<Status> for mp_status {
     #[inline]

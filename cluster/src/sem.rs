@@ -1,0 +1,86 @@
+//! [`ClusterSemaphore`]: `multiprocessing.Semaphore` / `BoundedSemaphore` on the
+//! cluster. Each unit taken is a queue key under the taker's lease (queue.rs with
+//! `permits` = the value), so a process that dies gives its units back at TTL.
+
+use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+use mpsync::{Deadline, Error, Outcome};
+
+use crate::conn::Cluster;
+use crate::queue::txn_call;
+use crate::queued::{Queued, check_name};
+
+/// A counting semaphore shared by every process that opens the same name. Units are
+/// owned by the handle that took them (so that a dead holder's units come back):
+/// `release` gives back one unit this handle holds, and `Error::Overflow` when it holds
+/// none. Both flavours therefore behave as a BoundedSemaphore.
+pub struct ClusterSemaphore {
+    q: Queued,
+}
+
+impl ClusterSemaphore {
+    /// Opens the semaphore `name`; the first opener on the cluster sets its value
+    /// (`value` >= 1), later openers use the stored one (see [`Self::value`]).
+    pub fn open(cluster: &Cluster, name: &str, value: usize) -> Result<ClusterSemaphore, Error> {
+        check_name(name)?;
+        if value == 0 || value > i32::MAX as usize {
+            return Err(Error::Invalid);
+        }
+        let key = format!("/mpsync/sem/{name}/value");
+        let ctx = cluster.conn.ctx();
+        let stored = cluster.conn.request(async move {
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key.as_str(), value.to_string(), None)])
+                .or_else([TxnOp::get(key.as_str(), None)]);
+            let resp = txn_call(&ctx, txn).await?;
+            if resp.succeeded() {
+                return Ok(value);
+            }
+            match resp.op_responses().first() {
+                Some(TxnOpResponse::Get(g)) => g
+                    .kvs()
+                    .first()
+                    .and_then(|kv| std::str::from_utf8(kv.value()).ok()?.parse().ok())
+                    .ok_or(Error::BadObject),
+                _ => Err(Error::BadObject),
+            }
+        })?;
+        Ok(ClusterSemaphore {
+            q: Queued::open(cluster, "sem", name, stored)?,
+        })
+    }
+
+    /// The name it was opened with.
+    pub fn name(&self) -> &str {
+        &self.q.name
+    }
+
+    /// The semaphore's value (its number of units), as stored by the first opener.
+    pub fn value(&self) -> usize {
+        self.q.queue.permits
+    }
+
+    /// Takes one unit, waiting until `deadline`: `Ok` or `Timeout`.
+    pub fn acquire(&self, deadline: Deadline) -> Result<Outcome, Error> {
+        Ok(match self.q.acquire(deadline)? {
+            Some(_) => Outcome::Ok,
+            None => Outcome::Timeout,
+        })
+    }
+
+    /// Gives back the newest unit this handle holds: `Error::Overflow` when it holds
+    /// none, `Error::LeaseLost` if the lease expired meanwhile.
+    pub fn release(&self) -> Result<(), Error> {
+        self.q.release_newest()
+    }
+
+    /// Units this handle holds.
+    pub fn held(&self) -> usize {
+        self.q.held().len()
+    }
+
+    /// The fencing token of the newest unit this handle holds.
+    pub fn fence(&self) -> Result<i64, Error> {
+        self.q.fence()
+    }
+}
