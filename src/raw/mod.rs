@@ -42,6 +42,7 @@ pub(crate) mod barrier;
 pub(crate) mod cond;
 pub(crate) mod event;
 pub(crate) mod header;
+pub(crate) mod holder;
 pub(crate) mod lock;
 pub(crate) mod queue;
 pub(crate) mod rlock;

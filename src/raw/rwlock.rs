@@ -35,14 +35,14 @@
 //! `sys::robust`). A peer that scribbles on the object can break this lock for its
 //! users, never make another process crash or write outside it.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
+use super::holder::{FLAG_CROSS_NS, Record, Robust, zero_words};
 use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
 use super::spin::spin_until;
 use crate::status::Status;
-use crate::sys::futex::{self, RobustListHead, Wake};
-use crate::sys::liveness::{Liveness, Vantage};
+use crate::sys::futex::{self, Wake};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, WaitLimit};
@@ -68,10 +68,6 @@ pub(crate) const REPORT: u32 = 0x3fff_fffe;
 /// and a release wakes one kind or the other.
 const WAKE_READERS: u32 = 1;
 const WAKE_WRITERS: u32 = 2;
-
-/// `ns_flags` flag: participants in different (or unknown) PID namespaces were seen
-/// (the RLock's rule: then a word is marked pending in a robust list only while owned).
-const FLAG_CROSS_NS: u32 = 1;
 
 /// How long a waiter sleeps before it asks `/proc` about the holder it waits for (the
 /// back-stop for deaths the kernel does not report). Only blocked waiters pay for it.
@@ -186,135 +182,6 @@ const _: () = {
     assert!(RW_READERS <= 64); // one bit of `used` per slot
 };
 
-/// How this thread uses its robust list here: the head (null: do not link), and
-/// whether a word may be marked pending while the thread does not own it (only while
-/// every participant shares our PID namespace; see `RawRLock`'s `Robust`).
-#[derive(Clone, Copy)]
-pub(crate) struct Robust {
-    head: *mut RobustListHead,
-    pending_while_not_owned: bool,
-}
-
-impl Robust {
-    #[inline]
-    fn set_pending(self, node: &AtomicUsize) {
-        if !self.head.is_null() {
-            // SAFETY: `head` is the calling thread's live head (thread::current).
-            unsafe { robust::set_pending(self.head, node) };
-        }
-    }
-
-    #[inline]
-    fn clear_pending(self) {
-        if !self.head.is_null() {
-            // SAFETY: as above.
-            unsafe { robust::clear_pending(self.head) };
-        }
-    }
-
-    /// Marks `node` pending before a CAS that may make us its owner, if allowed.
-    #[inline]
-    fn before_cas(self, node: &AtomicUsize) {
-        if self.pending_while_not_owned {
-            self.set_pending(node);
-        }
-    }
-
-    /// Undoes [`before_cas`](Self::before_cas) after a CAS that failed.
-    #[inline]
-    fn after_failed_cas(self) {
-        if self.pending_while_not_owned {
-            self.clear_pending();
-        }
-    }
-
-    /// Records a word we now own (its CAS succeeded) in the thread's book, which links
-    /// it into the robust list, covering the linking with the pending mark.
-    fn link(self, me: &ThreadCtx, node: &AtomicUsize) {
-        self.set_pending(node);
-        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
-        // we own the word, and the caller keeps the object mapped while held.
-        if let Some(book) = unsafe { me.book.as_mut() } {
-            // SAFETY: as above.
-            unsafe { robust::record(book, node) };
-        }
-        self.clear_pending();
-    }
-
-    /// Forgets and unlinks a word we own, then frees it with `free` (one swap), the
-    /// pending mark covering both: returns the word's old value.
-    fn unlink_and_swap(
-        self,
-        me: &ThreadCtx,
-        node: &AtomicUsize,
-        word: &AtomicU32,
-        free: u32,
-    ) -> u32 {
-        // Across namespaces the mark must not outlive our ownership (another
-        // namespace's thread with our TID may own the word after the swap): unlink
-        // without it there.
-        if self.pending_while_not_owned {
-            self.set_pending(node);
-        }
-        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
-        // we own the word.
-        if let Some(book) = unsafe { me.book.as_mut() } {
-            // SAFETY: as above.
-            unsafe { robust::forget(book, node) };
-        }
-        let old = word.swap(free, Ordering::SeqCst);
-        if self.pending_while_not_owned {
-            self.clear_pending();
-        }
-        old
-    }
-}
-
-/// The back-stop record of a holder (writer or reader slot).
-struct Record<'a> {
-    ids: &'a AtomicU64,
-    start: &'a AtomicU64,
-    ns: &'a AtomicU32,
-}
-
-impl Record<'_> {
-    /// Writes `me` as the holder (start time and namespace before ids, Release: a
-    /// back-stop that reads our ids also reads the rest).
-    #[inline]
-    fn write(&self, me: &ThreadCtx) {
-        self.start.store(me.start_time, Ordering::Relaxed);
-        self.ns.store(me.pidns, Ordering::Relaxed);
-        self.ids.store(
-            (u64::from(me.pid) << 32) | u64::from(me.tid),
-            Ordering::Release,
-        );
-    }
-
-    /// The back-stop: true only if the thread that holds `word == held` provably no
-    /// longer exists, by the judge's rules (`sys::liveness`): a recorded holder of our
-    /// own PID namespace whose record matches the word, nothing changing meanwhile.
-    /// Another namespace, a hidden `/proc`, a mismatching record: no.
-    #[cold]
-    fn holder_is_provably_dead(&self, me: &ThreadCtx, word: &AtomicU32, held: u32) -> bool {
-        if me.pidns == 0 {
-            return false;
-        }
-        fence(Ordering::Acquire);
-        let ids = self.ids.load(Ordering::Acquire);
-        let start = self.start.load(Ordering::Relaxed);
-        let ns = self.ns.load(Ordering::Relaxed);
-        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
-        if ids == 0 || tid != held & FUTEX_TID_MASK || ns != me.pidns || start == 0 {
-            return false;
-        }
-        let verdict = Vantage::of_namespace(me.pidns).thread(pid, tid, start, u64::from(ns));
-        verdict == Liveness::Dead
-            && word.load(Ordering::Acquire) == held
-            && self.ids.load(Ordering::Relaxed) == ids
-            && self.start.load(Ordering::Relaxed) == start
-    }
-}
-
 impl ReadSlot {
     fn record(&self) -> Record<'_> {
         Record {
@@ -385,20 +252,10 @@ impl RawRwLock {
         self.reports.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
         self.used.store(0, Ordering::Relaxed);
-        for r in &self._reserved {
-            r.store(0, Ordering::Relaxed);
-        }
-        for s in &self.slots {
-            s.word.store(0, Ordering::Relaxed);
-            s.level.store(0, Ordering::Relaxed);
-            s.token.store(0, Ordering::Relaxed);
-            s.ids.store(0, Ordering::Relaxed);
-            s.start.store(0, Ordering::Relaxed);
-            s.list_next.store(0, Ordering::Relaxed);
-            s.ns.store(0, Ordering::Relaxed);
-            for r in &s._reserved {
-                r.store(0, Ordering::Relaxed);
-            }
+        // SAFETY: arrays of atomics; the object is not published yet (nobody looks).
+        unsafe {
+            zero_words(&self._reserved);
+            zero_words(&self.slots);
         }
         self.header.publish(Kind::RwLock, lifecycle);
     }
@@ -417,22 +274,11 @@ impl RawRwLock {
         }
     }
 
-    /// How `me` may use its robust list here; flags a participant from another (or an
-    /// unknown) PID namespace for everyone, as the RLock does.
-    #[cold]
-    #[inline(never)]
+    /// How `me` may use its robust list here (flags a participant from another, or an
+    /// unknown, PID namespace for everyone, as the RLock does).
+    #[inline]
     fn robust_for(&self, me: &ThreadCtx) -> Robust {
-        let v = self.ns_flags.load(Ordering::Relaxed);
-        let same = me.pidns != 0 && v as u32 == me.pidns;
-        if !same && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
-            self.ns_flags
-                .fetch_or(u64::from(FLAG_CROSS_NS) << 32, Ordering::Relaxed);
-            fence(Ordering::Release);
-        }
-        Robust {
-            head: me.robust_head,
-            pending_while_not_owned: same && (v >> 32) as u32 & FLAG_CROSS_NS == 0,
-        }
+        Robust::of(&self.ns_flags, me)
     }
 
     /// Records that slot `i` is in use, after claiming it and before reading `wword`

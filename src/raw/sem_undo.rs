@@ -46,13 +46,13 @@
 //! the thread's private book). A peer that scribbles on the object can break this
 //! semaphore for its users, never make another process crash or write outside it.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
+use super::holder::{FLAG_CROSS_NS, Record, Robust, zero_words};
 use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
-use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::robust;
 use crate::sys::thread::{self, ThreadCtx};
 use crate::sys::time::{Deadline, WaitLimit};
@@ -109,9 +109,6 @@ const DEATH_DUE: u64 = 1 << 51;
 /// hold left (so that neither fast path rewrites the state); whoever takes a slot over
 /// sets it afresh. A stale 0 is harmless (waiters then use the shorter back-stop).
 const LINKED: u64 = 1 << 52;
-
-/// `ns_flags` high half: participants from several PID namespaces were seen.
-const FLAG_CROSS_NS: u32 = 1;
 
 /// How long a waiter sleeps before it checks holders in `/proc` (the back-stop), when
 /// every holder it watches is linked (the kernel reports their deaths) ...
@@ -172,7 +169,7 @@ pub(crate) struct Slot {
 /// +12  sleepers   u32  threads registered as (about to be) asleep
 /// +16  max_value  u32  fixed at init (<= UNDO_VALUE_MAX)
 /// +20  reserved   u32
-/// +24  ns_flags   u64  creator's PID-namespace id | FLAG_CROSS_NS << 32
+/// +24  ns_flags   u64  creator's PID-namespace id | FLAG_CROSS_NS << 32 (`holder`)
 /// +32  reserved   (32)
 /// +64  slots      [Slot; 64]
 /// ```
@@ -307,31 +304,13 @@ impl Slot {
     fn units(&self) -> u32 {
         (self.state.load(Ordering::Relaxed) & UNITS_MASK) as u32
     }
-}
 
-/// How this thread uses its robust list for the object (as the RLock's `Robust`): the
-/// head (null: do not link), and whether the slot may be marked pending while the
-/// thread does not own it (only when every participant shares our PID namespace).
-#[derive(Clone, Copy)]
-struct Robust {
-    head: *mut crate::sys::futex::RobustListHead,
-    pending_while_not_owned: bool,
-}
-
-impl Robust {
-    #[inline]
-    fn set_pending(self, node: &AtomicUsize) {
-        if !self.head.is_null() {
-            // SAFETY: `head` is the calling thread's live head (thread::current).
-            unsafe { robust::set_pending(self.head, node) };
-        }
-    }
-
-    #[inline]
-    fn clear_pending(self) {
-        if !self.head.is_null() {
-            // SAFETY: as above.
-            unsafe { robust::clear_pending(self.head) };
+    /// The holder's back-stop record.
+    fn record(&self) -> Record<'_> {
+        Record {
+            ids: &self.ids,
+            start: &self.start,
+            ns: &self.ns,
         }
     }
 }
@@ -350,21 +329,10 @@ impl RawSemUndo {
         self.max_value.store(max_value, Ordering::Relaxed);
         self._r0.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
-        for r in &self._r1 {
-            r.store(0, Ordering::Relaxed);
-        }
-        for s in &self.slots {
-            s.word.store(0, Ordering::Relaxed);
-            s._r0.store(0, Ordering::Relaxed);
-            s.state.store(0, Ordering::Relaxed);
-            s.token.store(0, Ordering::Relaxed);
-            s.ids.store(0, Ordering::Relaxed);
-            s.list_next.store(0, Ordering::Relaxed);
-            s.start.store(0, Ordering::Relaxed);
-            s.ns.store(0, Ordering::Relaxed);
-            for r in &s._r1 {
-                r.store(0, Ordering::Relaxed);
-            }
+        // SAFETY: arrays of atomics; the object is not published yet (nobody looks).
+        unsafe {
+            zero_words(&self._r1);
+            zero_words(&self.slots);
         }
         self.header.publish(Kind::SemUndo, lifecycle);
     }
@@ -384,20 +352,10 @@ impl RawSemUndo {
         (me.undo_line.wrapping_sub(1).wrapping_sub(object_line) % UNDO_HOLDERS as u32) as usize
     }
 
-    /// How `me` may use its robust list here; flags a participant from another (or an
-    /// unknown) PID namespace for everyone, as the RLock does.
+    /// How `me` may use its robust list here (flags a participant from another, or an
+    /// unknown, PID namespace for everyone, as the RLock does).
     fn robust_for(&self, me: &ThreadCtx) -> Robust {
-        let v = self.ns_flags.load(Ordering::Relaxed);
-        let same = me.pidns != 0 && v as u32 == me.pidns;
-        if !same && (v >> 32) as u32 & FLAG_CROSS_NS == 0 {
-            self.ns_flags
-                .fetch_or(u64::from(FLAG_CROSS_NS) << 32, Ordering::Relaxed);
-            fence(Ordering::Release);
-        }
-        Robust {
-            head: me.robust_head,
-            pending_while_not_owned: same && (v >> 32) as u32 & FLAG_CROSS_NS == 0,
-        }
+        Robust::of(&self.ns_flags, me)
     }
 
     // ---- operations on the value ---------------------------------------------------

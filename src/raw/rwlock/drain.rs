@@ -111,7 +111,7 @@ impl RawRwLock {
                         return Status::Timeout;
                     }
                     Wake::TimedOut => {
-                        if s.record().holder_is_provably_dead(me, &s.word, held) {
+                        if s.record().holder_is_provably_dead(me, &s.word, held, 0) {
                             let _ = s.word.compare_exchange(
                                 held,
                                 FUTEX_OWNER_DIED | FUTEX_WAITERS,

@@ -203,7 +203,7 @@ impl RawRwLock {
                 Wake::TimedOut => {
                     if self
                         .writer_record()
-                        .holder_is_provably_dead(me, &self.wword, waited)
+                        .holder_is_provably_dead(me, &self.wword, waited, 0)
                     {
                         let _ = self.wword.compare_exchange(
                             waited,

@@ -142,7 +142,7 @@ impl RawRwLock {
                     if tid != READ_PHASE
                         && self
                             .writer_record()
-                            .holder_is_provably_dead(me, &self.wword, held)
+                            .holder_is_provably_dead(me, &self.wword, held, 0)
                     {
                         // Mark it as the kernel would have; the loop takes it.
                         let _ = self.wword.compare_exchange(

@@ -77,21 +77,8 @@ impl RawSemUndo {
         #[cfg(test)]
         test_hooks::hook(test_hooks::HookPoint::ReclaimBeforeReport);
         // Free the slot (or leave the report in it).
-        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
-        if pending {
-            robust.set_pending(&slot.list_next);
-        }
-        // SAFETY: the calling thread's own book (or null); we own the slot.
-        if let Some(book) = unsafe { me.book.as_mut() } {
-            // SAFETY: as above.
-            unsafe { robust::forget(book, &slot.list_next) };
-        }
-        let old = slot
-            .word
-            .swap(if report { REPORT } else { 0 }, Ordering::AcqRel);
-        if pending {
-            robust.clear_pending();
-        }
+        let free = if report { REPORT } else { 0 };
+        let old = robust.unlink_and_swap(me, &slot.list_next, &slot.word, free);
         if old & FUTEX_WAITERS != 0 {
             futex::wake_all(&slot.word);
         }
@@ -105,29 +92,19 @@ impl RawSemUndo {
     /// Gives dead slot `j` (taken over by us, its state settled) back to the dead state.
     pub(super) fn abandon_reclaim(&self, me: &ThreadCtx, robust: Robust, j: usize) {
         let slot = &self.slots[j];
-        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
-        if pending {
-            robust.set_pending(&slot.list_next);
-        }
-        // SAFETY: the calling thread's own book (or null); we own the slot.
-        if let Some(book) = unsafe { me.book.as_mut() } {
-            // SAFETY: as above.
-            unsafe { robust::forget(book, &slot.list_next) };
-        }
-        slot.word
-            .swap(FUTEX_OWNER_DIED | FUTEX_WAITERS, Ordering::AcqRel);
-        if pending {
-            robust.clear_pending();
-        }
+        robust.unlink_and_swap(
+            me,
+            &slot.list_next,
+            &slot.word,
+            FUTEX_OWNER_DIED | FUTEX_WAITERS,
+        );
     }
 
     /// CASes dead slot `j` from `w` to ours and links it (as `take_slot`, keeping the
     /// dead holder's state): true on success.
     pub(super) fn take_dead(&self, me: &ThreadCtx, robust: Robust, j: usize, w: u32) -> bool {
         let slot = &self.slots[j];
-        if robust.pending_while_not_owned {
-            robust.set_pending(&slot.list_next);
-        }
+        robust.before_cas(&slot.list_next);
         // Keep W: sleepers on the word are woken when we free it.
         if slot
             .word
@@ -139,19 +116,12 @@ impl RawSemUndo {
             )
             .is_err()
         {
-            if robust.pending_while_not_owned {
-                robust.clear_pending();
-            }
+            robust.after_failed_cas();
             return false;
         }
-        robust.set_pending(&slot.list_next);
+        // Linked first: from here on the kernel reports our death, record or not.
+        robust.link(me, &slot.list_next);
         self.record_holder(me, slot);
-        // SAFETY: the calling thread's own book (or null), not otherwise borrowed now.
-        if let Some(book) = unsafe { me.book.as_mut() } {
-            // SAFETY: as above; we own the slot until we free its word.
-            unsafe { robust::record(book, &slot.list_next) };
-        }
-        robust.clear_pending();
         true
     }
 
@@ -244,22 +214,11 @@ impl RawSemUndo {
     #[cold]
     pub(super) fn holder_is_provably_dead(&self, me: &ThreadCtx, j: usize, w: u32) -> bool {
         let slot = &self.slots[j];
-        let tid_w = w & FUTEX_TID_MASK;
-        if me.pidns == 0 || tid_w == 0 || w & IDLE != 0 || w == REPORT {
+        if w & FUTEX_TID_MASK == 0 || w & IDLE != 0 || w == REPORT {
             return false;
         }
-        fence(Ordering::Acquire);
-        let ids = slot.ids.load(Ordering::Acquire);
-        let start = slot.start.load(Ordering::Relaxed);
-        let ns = slot.ns.load(Ordering::Relaxed);
-        let (pid, tid) = ((ids >> 32) as u32, ids as u32);
-        if ids == 0 || tid != tid_w || ns != me.pidns || start == 0 {
-            return false;
-        }
-        let dead = Vantage::of_namespace(me.pidns).thread(pid, tid, start, u64::from(ns))
-            == Liveness::Dead;
-        dead && slot.word.load(Ordering::Acquire) & !FUTEX_WAITERS == w & !FUTEX_WAITERS
-            && slot.ids.load(Ordering::Relaxed) == ids
-            && slot.start.load(Ordering::Relaxed) == start
+        // Waiters set W on the word meanwhile: that is no change of holder.
+        slot.record()
+            .holder_is_provably_dead(me, &slot.word, w, FUTEX_WAITERS)
     }
 }
