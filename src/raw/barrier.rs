@@ -704,16 +704,13 @@ impl RawBarrier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw::test_util::wait_until;
+    use crate::raw::test_util::{fresh, wait_until};
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
 
     fn new_barrier(parties: u32) -> Arc<RawBarrier> {
-        // SAFETY: RawBarrier is plain atomics and integers: all-zero is valid.
-        let b: Box<RawBarrier> = Box::new(unsafe { core::mem::zeroed() });
-        b.init(parties, Lifecycle::InPlace);
-        Arc::from(b)
+        fresh(|b: &RawBarrier| b.init(parties, Lifecycle::InPlace))
     }
 
     fn st(count: u32, hole: u32, generation: u32) -> State {

@@ -597,30 +597,21 @@ impl RawCond {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw::test_util::wait_until;
+    use crate::raw::test_util::{fresh, on_threads, rounds, wait_until};
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
 
     fn new_cond() -> Arc<RawCond> {
-        // SAFETY: RawCond is plain atomics and integers: all-zero is valid.
-        let c: Box<RawCond> = Box::new(unsafe { core::mem::zeroed() });
-        c.init(Lifecycle::InPlace);
-        Arc::from(c)
+        fresh(|c: &RawCond| c.init(Lifecycle::InPlace))
     }
 
     fn new_rlock() -> Arc<RawRLock> {
-        // SAFETY: as above.
-        let l: Box<RawRLock> = Box::new(unsafe { core::mem::zeroed() });
-        l.init(Lifecycle::InPlace);
-        Arc::from(l)
+        fresh(|l: &RawRLock| l.init(Lifecycle::InPlace))
     }
 
     fn new_lock() -> Arc<RawLock> {
-        // SAFETY: as above.
-        let l: Box<RawLock> = Box::new(unsafe { core::mem::zeroed() });
-        l.init(Lifecycle::InPlace);
-        Arc::from(l)
+        fresh(|l: &RawLock| l.init(Lifecycle::InPlace))
     }
 
     #[test]
@@ -924,29 +915,18 @@ mod tests {
     fn timeouts_and_notifies_keep_counts_consistent() {
         let c = new_cond();
         let l = new_rlock();
-        let rounds = if cfg!(miri) { 10 } else { 2_000 };
-        let ts: Vec<_> = (0..4)
-            .map(|t| {
-                let (c, l) = (c.clone(), l.clone());
-                std::thread::spawn(move || {
-                    for i in 0..rounds {
-                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
-                        match (i + t) % 4 {
-                            0 => c.notify(1),
-                            1 => c.notify_all(),
-                            _ => {
-                                let r = c.wait(&*l, &Deadline::from_timeout(true, 1));
-                                assert!(r == Status::Ok || r == Status::Timeout, "{r:?}");
-                            }
-                        }
-                        assert_eq!(l.release(), Status::Ok);
-                    }
-                })
-            })
-            .collect();
-        for t in ts {
-            t.join().unwrap();
-        }
+        on_threads(4, rounds(2_000, 10), |t, i| {
+            assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
+            match (i as usize + t) % 4 {
+                0 => c.notify(1),
+                1 => c.notify_all(),
+                _ => {
+                    let r = c.wait(&*l, &Deadline::from_timeout(true, 1));
+                    assert!(r == Status::Ok || r == Status::Timeout, "{r:?}");
+                }
+            }
+            assert_eq!(l.release(), Status::Ok);
+        });
         assert_eq!(c.waiters(), 0);
     }
 }

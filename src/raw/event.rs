@@ -180,16 +180,14 @@ impl RawEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::fresh;
     use crate::sys::time::Timeout;
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
 
     fn new_event() -> Arc<RawEvent> {
-        // SAFETY: RawEvent is plain atomics and integers: all-zero is valid.
-        let e: Box<RawEvent> = Box::new(unsafe { core::mem::zeroed() });
-        e.init(Lifecycle::InPlace);
-        Arc::from(e)
+        fresh(|e: &RawEvent| e.init(Lifecycle::InPlace))
     }
 
     #[test]

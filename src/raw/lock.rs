@@ -162,14 +162,12 @@ impl RawLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::{counts_exactly, fresh};
     use crate::sys::time::Timeout;
     use std::sync::Arc;
 
-    fn new_lock() -> Box<RawLock> {
-        // SAFETY: RawLock is plain atomics and integers: all-zero is a valid bit pattern.
-        let l: Box<RawLock> = Box::new(unsafe { core::mem::zeroed() });
-        l.init(Lifecycle::InPlace);
-        l
+    fn new_lock() -> Arc<RawLock> {
+        fresh(|l: &RawLock| l.init(Lifecycle::InPlace))
     }
 
     #[test]
@@ -196,32 +194,16 @@ mod tests {
 
     #[test]
     fn threads_count_exactly() {
-        let l: Arc<RawLock> = Arc::from(new_lock());
-        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                let (l, c) = (l.clone(), counter.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..if cfg!(miri) { 50 } else { 20_000 } {
-                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
-                        // Non-atomic read-modify-write under the lock.
-                        let v = c.load(Ordering::Relaxed);
-                        c.store(v + 1, Ordering::Relaxed);
-                        assert_eq!(l.release(), Status::Ok);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let n = if cfg!(miri) { 50 } else { 20_000 };
-        assert_eq!(counter.load(Ordering::Relaxed), 4 * n);
+        let l = new_lock();
+        counts_exactly(
+            || assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok),
+            || assert_eq!(l.release(), Status::Ok),
+        );
     }
 
     #[test]
     fn release_from_another_thread_wakes_a_waiter() {
-        let l: Arc<RawLock> = Arc::from(new_lock());
+        let l = new_lock();
         assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
         let l2 = l.clone();
         let t = std::thread::spawn(move || l2.acquire(Timeout::new(true, 10_000)));

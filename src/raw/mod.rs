@@ -34,6 +34,10 @@ macro_rules! published_layout {
             assert!(core::mem::size_of::<$ty>() == <$ty>::SIZE);
             assert!(core::mem::align_of::<$ty>() <= <$ty>::ALIGN);
         };
+        // SAFETY: every object of `raw` is `#[repr(C)]` and made only of atomics and
+        // integers (this module's rule): all-zero is a valid value.
+        #[cfg(test)]
+        unsafe impl $crate::raw::test_util::AllZeroValid for $ty {}
     };
 }
 
@@ -71,18 +75,4 @@ pub(crate) fn has_sleepers(sleepers: &AtomicU32, word: &AtomicU32) -> bool {
 
 /// Helpers for the state machines' unit tests.
 #[cfg(test)]
-pub(crate) mod test_util {
-    use std::time::{Duration, Instant};
-
-    /// Polls `what` every millisecond; panics if it is still false after 20 s.
-    pub(crate) fn wait_until(what: impl Fn() -> bool) {
-        let t0 = Instant::now();
-        while !what() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "condition never came true"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
+pub(crate) mod test_util;

@@ -877,13 +877,11 @@ impl RawRLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::{counts_exactly, fresh};
     use std::sync::Arc;
 
     fn new_rlock() -> Arc<RawRLock> {
-        // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
-        let l: Box<RawRLock> = Box::new(unsafe { core::mem::zeroed() });
-        l.init(Lifecycle::InPlace);
-        Arc::from(l)
+        fresh(|l: &RawRLock| l.init(Lifecycle::InPlace))
     }
 
     #[test]
@@ -956,9 +954,7 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
     fn sticky_lock_reports_owner_death_until_marked_consistent() {
-        // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
-        let l: Arc<RawRLock> = Arc::from(Box::new(unsafe { core::mem::zeroed::<RawRLock>() }));
-        l.init_with(Lifecycle::InPlace, OPT_STICKY);
+        let l = fresh(|l: &RawRLock| l.init_with(Lifecycle::InPlace, OPT_STICKY));
         let l2 = l.clone();
         std::thread::spawn(move || assert_eq!(l2.acquire(Timeout::FOREVER), Status::Ok))
             .join()
@@ -987,26 +983,10 @@ mod tests {
     #[test]
     fn threads_count_exactly() {
         let l = new_rlock();
-        let counter = Arc::new(AtomicU64::new(0));
-        let n = if cfg!(miri) { 50 } else { 20_000 };
-        let ts: Vec<_> = (0..4)
-            .map(|_| {
-                let (l, c) = (l.clone(), counter.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..n {
-                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
-                        assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok);
-                        let v = c.load(Ordering::Relaxed);
-                        c.store(v + 1, Ordering::Relaxed);
-                        assert_eq!(l.release(), Status::Ok);
-                        assert_eq!(l.release(), Status::Ok);
-                    }
-                })
-            })
-            .collect();
-        for t in ts {
-            t.join().unwrap();
-        }
-        assert_eq!(counter.load(Ordering::Relaxed), 4 * n);
+        // Twice in, twice out: the inner level re-enters.
+        counts_exactly(
+            || (0..2).for_each(|_| assert_eq!(l.acquire(Timeout::FOREVER), Status::Ok)),
+            || (0..2).for_each(|_| assert_eq!(l.release(), Status::Ok)),
+        );
     }
 }

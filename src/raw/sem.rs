@@ -193,15 +193,12 @@ impl RawSem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::test_util::{admits_at_most, fresh};
     use crate::sys::time::Timeout;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicI32;
 
     fn new_sem(v: u32, max: u32) -> Arc<RawSem> {
-        // SAFETY: RawSem is plain atomics and integers: all-zero is valid.
-        let s: Box<RawSem> = Box::new(unsafe { core::mem::zeroed() });
-        s.init(v, max, Lifecycle::InPlace);
-        Arc::from(s)
+        fresh(|s: &RawSem| s.init(v, max, Lifecycle::InPlace))
     }
 
     #[test]
@@ -222,25 +219,7 @@ mod tests {
     #[test]
     fn never_admits_more_than_k() {
         let s = new_sem(3, SEM_VALUE_MAX);
-        let inside = Arc::new(AtomicI32::new(0));
-        let n = if cfg!(miri) { 20 } else { 5_000 };
-        let ts: Vec<_> = (0..6)
-            .map(|_| {
-                let (s, inside) = (s.clone(), inside.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..n {
-                        assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
-                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                        assert!(now <= 3, "{now} inside a Semaphore(3)");
-                        inside.fetch_sub(1, Ordering::SeqCst);
-                        assert_eq!(s.release(), Status::Ok);
-                    }
-                })
-            })
-            .collect();
-        for t in ts {
-            t.join().unwrap();
-        }
+        admits_at_most(3, || s.acquire(Timeout::FOREVER), || s.release());
         assert_eq!(s.value(), 3);
     }
 

@@ -2,16 +2,13 @@
 //! kill real processes).
 
 use super::*;
-use crate::raw::test_util::wait_until;
+use crate::raw::test_util::{fresh, on_threads, rounds, wait_until};
 use crate::sys::time::Timeout;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 fn new_rwlock() -> Arc<RawRwLock> {
-    // SAFETY: RawRwLock is plain atomics and integers: all-zero is valid.
-    let l: Box<RawRwLock> = Box::new(unsafe { core::mem::zeroed() });
-    l.init(Lifecycle::InPlace);
-    Arc::from(l)
+    fresh(|l: &RawRwLock| l.init(Lifecycle::InPlace))
 }
 
 fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -210,33 +207,22 @@ fn a_reader_thread_exiting_holding_is_told_once() {
 #[test]
 fn threads_exclude_exactly() {
     let l = new_rwlock();
-    let state = Arc::new(AtomicU64::new(0)); // readers in low half, writers in high
-    let n = if cfg!(miri) { 20 } else { 3_000 };
-    let ts: Vec<_> = (0..4)
-        .map(|k| {
-            let (l, st) = (l.clone(), state.clone());
-            std::thread::spawn(move || {
-                for i in 0..n {
-                    if (i + k) % 3 == 0 {
-                        assert_eq!(l.acquire_write(Timeout::FOREVER), Status::Ok);
-                        let v = st.fetch_add(1 << 32, Ordering::SeqCst);
-                        assert_eq!(v, 0, "a writer with another holder");
-                        st.fetch_sub(1 << 32, Ordering::SeqCst);
-                        assert_eq!(l.release_write(), Status::Ok);
-                    } else {
-                        assert_eq!(l.acquire_read(Timeout::FOREVER), Status::Ok);
-                        let v = st.fetch_add(1, Ordering::SeqCst);
-                        assert_eq!(v >> 32, 0, "a reader with a writer");
-                        st.fetch_sub(1, Ordering::SeqCst);
-                        assert_eq!(l.release_read(), Status::Ok);
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in ts {
-        t.join().unwrap();
-    }
+    let st = AtomicU64::new(0); // readers in low half, writers in high
+    on_threads(4, rounds(3_000, 20), |k, i| {
+        if (i as usize + k) % 3 == 0 {
+            assert_eq!(l.acquire_write(Timeout::FOREVER), Status::Ok);
+            let v = st.fetch_add(1 << 32, Ordering::SeqCst);
+            assert_eq!(v, 0, "a writer with another holder");
+            st.fetch_sub(1 << 32, Ordering::SeqCst);
+            assert_eq!(l.release_write(), Status::Ok);
+        } else {
+            assert_eq!(l.acquire_read(Timeout::FOREVER), Status::Ok);
+            let v = st.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(v >> 32, 0, "a reader with a writer");
+            st.fetch_sub(1, Ordering::SeqCst);
+            assert_eq!(l.release_read(), Status::Ok);
+        }
+    });
     assert_eq!(l.destroy(), Status::Ok);
 }
 

@@ -2,15 +2,13 @@
 
 use super::test_hooks::{HOOK, HookPoint};
 use super::*;
+use crate::raw::test_util::{admits_at_most, fresh};
 use crate::sys::time::Timeout;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI32;
 
 fn new_sem(v: u32, max: u32) -> Arc<RawSemUndo> {
-    // SAFETY: RawSemUndo is plain atomics and integers: all-zero is valid.
-    let s: Box<RawSemUndo> = Box::new(unsafe { core::mem::zeroed() });
-    s.init(v, max, Lifecycle::InPlace);
-    Arc::from(s)
+    fresh(|s: &RawSemUndo| s.init(v, max, Lifecycle::InPlace))
 }
 
 #[test]
@@ -49,9 +47,7 @@ fn units_are_matched_to_acquirers() {
 fn fast_paths_keep_the_robust_list_exact_among_other_locks() {
     use crate::raw::rlock::RawRLock;
     let (a, b) = (new_sem(1, 1), new_sem(1, 1));
-    // SAFETY: RawRLock is plain atomics and integers: all-zero is valid.
-    let r: Box<RawRLock> = Box::new(unsafe { core::mem::zeroed() });
-    r.init(Lifecycle::InPlace);
+    let r = fresh(|r: &RawRLock| r.init(Lifecycle::InPlace));
     // Leave a unit cached in each semaphore's idle slot: the fast paths apply.
     for s in [&a, &b] {
         assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
@@ -95,25 +91,7 @@ fn fast_paths_keep_the_robust_list_exact_among_other_locks() {
 #[test]
 fn never_admits_more_than_k() {
     let s = new_sem(3, 3);
-    let inside = Arc::new(AtomicI32::new(0));
-    let n = if cfg!(miri) { 20 } else { 5_000 };
-    let ts: Vec<_> = (0..6)
-        .map(|_| {
-            let (s, inside) = (s.clone(), inside.clone());
-            std::thread::spawn(move || {
-                for _ in 0..n {
-                    assert_eq!(s.acquire(Timeout::FOREVER), Status::Ok);
-                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                    assert!(now <= 3, "{now} inside a Semaphore(3)");
-                    inside.fetch_sub(1, Ordering::SeqCst);
-                    assert_eq!(s.release(), Status::Ok);
-                }
-            })
-        })
-        .collect();
-    for t in ts {
-        t.join().unwrap();
-    }
+    admits_at_most(3, || s.acquire(Timeout::FOREVER), || s.release());
     assert_eq!(s.value(), 3);
 }
 

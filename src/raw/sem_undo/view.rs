@@ -208,14 +208,12 @@ mod tests {
     use super::super::DELTA_SHIFT;
     use super::*;
     use crate::raw::header::Lifecycle;
+    use crate::raw::test_util::fresh;
     use crate::status::Status;
     use crate::sys::time::Timeout;
 
-    fn new_sem(v: u32, max: u32) -> Box<RawSemUndo> {
-        // SAFETY: RawSemUndo is plain atomics and integers: all-zero is valid.
-        let s: Box<RawSemUndo> = Box::new(unsafe { core::mem::zeroed() });
-        s.init(v, max, Lifecycle::InPlace);
-        s
+    fn new_sem(v: u32, max: u32) -> std::sync::Arc<RawSemUndo> {
+        fresh(|s: &RawSemUndo| s.init(v, max, Lifecycle::InPlace))
     }
 
     fn only_slot(s: &RawSemUndo) -> (usize, SlotView) {
