@@ -178,6 +178,11 @@ impl Cursor<'_> {
             (false, self.u64() as i64)
         }
     }
+    /// Makes a blocking call with a fuzzed `(block, timeout_ms)` and checks its status.
+    fn blocking(&mut self, call: impl FnOnce(bool, i64) -> mp_status) {
+        let (block, timeout_ms) = self.block_timeout();
+        check(call(block, timeout_ms));
+    }
     /// A count or index: small, at a boundary, or anything.
     fn size(&mut self) -> usize {
         match self.u8() % 4 {
@@ -193,6 +198,12 @@ impl Cursor<'_> {
 /// The statuses the header defines.
 fn check(st: mp_status) {
     assert!((-17..=3).contains(&st), "undocumented status {st}");
+}
+
+/// Makes a query (a call with one out-value, given a fresh local) and checks its status.
+fn query<T: Default>(call: impl FnOnce(*mut T) -> mp_status) {
+    let mut out = T::default();
+    check(call(&raw mut out));
 }
 
 /// Units of the undo semaphore at `s` that the calling thread holds through `s` (0 for
@@ -285,15 +296,9 @@ impl Run<'_> {
                     match op % 6 {
                         0 if in_place => check(mp_lock_init(l)),
                         1 if in_place => check(mp_lock_destroy(l)),
-                        2 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_lock_acquire(l, b, t));
-                        }
+                        2 => c.blocking(|b, t| mp_lock_acquire(l, b, t)),
                         3 => check(mp_lock_release(l)),
-                        _ => {
-                            let mut x = false;
-                            check(mp_lock_is_locked(l, &mut x));
-                        }
+                        _ => query(|x| mp_lock_is_locked(l, x)),
                     }
                 }
                 Kind::RLock => {
@@ -301,23 +306,11 @@ impl Run<'_> {
                     match op % 7 {
                         0 if in_place => check(mp_rlock_init(l)),
                         1 if in_place => check(mp_rlock_destroy(l)),
-                        2 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_rlock_acquire(l, b, t));
-                        }
+                        2 => c.blocking(|b, t| mp_rlock_acquire(l, b, t)),
                         3 => check(mp_rlock_release(l)),
-                        4 => {
-                            let mut x = false;
-                            check(mp_rlock_is_mine(l, &mut x));
-                        }
-                        5 => {
-                            let mut x = false;
-                            check(mp_rlock_is_locked(l, &mut x));
-                        }
-                        _ => {
-                            let mut n = 0;
-                            check(mp_rlock_count(l, &mut n));
-                        }
+                        4 => query(|x| mp_rlock_is_mine(l, x)),
+                        5 => query(|x| mp_rlock_is_locked(l, x)),
+                        _ => query(|n| mp_rlock_count(l, n)),
                     }
                 }
                 Kind::Sem => {
@@ -325,41 +318,21 @@ impl Run<'_> {
                     match op % 6 {
                         0 if in_place => check(mp_sem_init(s, c.u32(), c.u32())),
                         1 if in_place => check(mp_sem_destroy(s)),
-                        2 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_sem_acquire(s, b, t));
-                        }
+                        2 => c.blocking(|b, t| mp_sem_acquire(s, b, t)),
                         3 => check(mp_sem_release(s)),
-                        4 => {
-                            let mut v = 0;
-                            check(mp_sem_get_value(s, &mut v));
-                        }
-                        _ => {
-                            let mut v = 0;
-                            check(mp_sem_get_max_value(s, &mut v));
-                        }
+                        4 => query(|v| mp_sem_get_value(s, v)),
+                        _ => query(|v| mp_sem_get_max_value(s, v)),
                     }
                 }
                 Kind::SemUndo => {
                     let s = p.cast::<mp_sem_undo_t>();
                     match op % 10 {
-                        0 if in_place => {
-                            check(mp_sem_undo_init(s, c.u32() % 8, c.u32() % 8))
-                        }
+                        0 if in_place => check(mp_sem_undo_init(s, c.u32() % 8, c.u32() % 8)),
                         1 if in_place => check(mp_sem_undo_destroy(s)),
-                        2 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_sem_undo_acquire(s, b, t));
-                        }
+                        2 => c.blocking(|b, t| mp_sem_undo_acquire(s, b, t)),
                         3 => check(mp_sem_undo_release(s)),
-                        4 => {
-                            let mut v = 0;
-                            check(mp_sem_undo_get_value(s, &mut v));
-                        }
-                        5 => {
-                            let mut v = 0;
-                            check(mp_sem_undo_held(s, &mut v));
-                        }
+                        4 => query(|v| mp_sem_undo_get_value(s, v)),
+                        5 => query(|v| mp_sem_undo_held(s, v)),
                         // Take a unit, then give up the address while holding it:
                         // detach, destroy (in place) or close (a handle); then perhaps
                         // release.
@@ -385,10 +358,7 @@ impl Run<'_> {
                                 check(mp_sem_undo_release(s));
                             }
                         }
-                        _ => {
-                            let mut v = 0;
-                            check(mp_sem_undo_get_max_value(s, &mut v));
-                        }
+                        _ => query(|v| mp_sem_undo_get_max_value(s, v)),
                     }
                 }
                 Kind::Cond => {
@@ -407,10 +377,7 @@ impl Run<'_> {
                             }
                         }
                         3 => check(mp_cond_notify(cv, c.u32())),
-                        4 => {
-                            let mut n = 0;
-                            check(mp_cond_n_waiting(cv, &mut n));
-                        }
+                        4 => query(|n| mp_cond_n_waiting(cv, n)),
                         _ => check(mp_cond_notify_all(cv)),
                     }
                 }
@@ -421,10 +388,7 @@ impl Run<'_> {
                         1 if in_place => check(mp_event_destroy(e)),
                         2 => check(mp_event_set(e)),
                         3 => check(mp_event_clear(e)),
-                        4 => {
-                            let mut x = false;
-                            check(mp_event_is_set(e, &mut x));
-                        }
+                        4 => query(|x| mp_event_is_set(e, x)),
                         _ => check(mp_event_wait(e, c.short_timeout())),
                     }
                 }
@@ -459,18 +423,9 @@ impl Run<'_> {
                         }
                         4 => check(mp_barrier_abort(b)),
                         5 => check(mp_barrier_reset(b)),
-                        6 => {
-                            let mut n = 0;
-                            check(mp_barrier_parties(b, &mut n));
-                        }
-                        7 => {
-                            let mut n = 0;
-                            check(mp_barrier_n_waiting(b, &mut n));
-                        }
-                        _ => {
-                            let mut x = false;
-                            check(mp_barrier_is_broken(b, &mut x));
-                        }
+                        6 => query(|n| mp_barrier_parties(b, n)),
+                        7 => query(|n| mp_barrier_n_waiting(b, n)),
+                        _ => query(|x| mp_barrier_is_broken(b, x)),
                     }
                 }
                 Kind::RwLock => {
@@ -478,24 +433,12 @@ impl Run<'_> {
                     match op % 8 {
                         0 if in_place => check(mp_rwlock_init(l)),
                         1 if in_place => check(mp_rwlock_destroy(l)),
-                        2 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_rwlock_acquire_read(l, b, t));
-                        }
-                        3 => {
-                            let (b, t) = c.block_timeout();
-                            check(mp_rwlock_acquire_write(l, b, t));
-                        }
+                        2 => c.blocking(|b, t| mp_rwlock_acquire_read(l, b, t)),
+                        3 => c.blocking(|b, t| mp_rwlock_acquire_write(l, b, t)),
                         4 => check(mp_rwlock_release_read(l)),
                         5 => check(mp_rwlock_release_write(l)),
-                        6 => {
-                            let mut n = 0;
-                            check(mp_rwlock_read_level(l, &mut n));
-                        }
-                        _ => {
-                            let mut x = false;
-                            check(mp_rwlock_is_writer(l, &mut x));
-                        }
+                        6 => query(|n| mp_rwlock_read_level(l, n)),
+                        _ => query(|x| mp_rwlock_is_writer(l, x)),
                     }
                 }
                 Kind::Array => self.array_op(p.cast(), op, c),
