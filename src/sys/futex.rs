@@ -85,22 +85,11 @@ pub(crate) fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, 
 
 /// Wakes up to `n` threads (of any process) sleeping on `word`. Returns how many
 /// were woken.
+/// (The kernel's `FUTEX_WAKE` is `FUTEX_WAKE_BITSET` with every bit, as [`wait`] is
+/// [`wait_bitset`] with every bit.)
+#[inline]
 pub(crate) fn wake(word: &AtomicU32, n: u32) -> u32 {
-    let n = n.min(i32::MAX as u32) as i32;
-    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only uses the address as a key.
-    // Shared (no FUTEX_PRIVATE_FLAG) as explained in the module docs.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            n,
-            core::ptr::null::<libc::timespec>(),
-            core::ptr::null::<u32>(),
-            0u32,
-        )
-    };
-    if r < 0 { 0 } else { r as u32 }
+    wake_bitset(word, n, libc::FUTEX_BITSET_MATCH_ANY as u32)
 }
 
 /// Wakes up to `n` threads sleeping on `word` whose wait mask shares a bit with `mask`

@@ -752,19 +752,8 @@ mod tests {
     #[cfg_attr(miri, ignore = "mmap")]
     fn release_through_another_mapping_finds_the_entry() {
         for linked in [false, true] {
-            let mut h = Box::new(TestHead {
-                prev: 0,
-                head: RobustListHead {
-                    list_next: 0,
-                    futex_offset: FUTEX_OFFSET,
-                    list_op_pending: 0,
-                },
-            });
-            let head: *mut RobustListHead = &raw mut h.head;
-            // SAFETY: `head` points into `h`, alive; written through the pointer that the
-            // book keeps (Miri's aliasing rules).
-            unsafe { (*head).list_next = head as usize };
-            h.prev = head as usize;
+            let mut h = Box::new(TestHead::EMPTY);
+            let head = h.make_empty();
             // SAFETY: a private list for this test, or none.
             let book = unsafe { new_book(if linked { head } else { core::ptr::null_mut() }) };
             // SAFETY: our book.
@@ -805,20 +794,32 @@ mod tests {
         head: RobustListHead,
     }
 
-    #[test]
-    fn linking_never_reads_a_node() {
-        let mut h = Box::new(TestHead {
+    impl TestHead {
+        const EMPTY: TestHead = TestHead {
             prev: 0,
             head: RobustListHead {
                 list_next: 0,
                 futex_offset: FUTEX_OFFSET,
                 list_op_pending: 0,
             },
-        });
-        let head: *mut RobustListHead = &raw mut h.head;
-        // SAFETY: as above.
-        unsafe { (*head).list_next = head as usize };
-        h.prev = head as usize;
+        };
+
+        /// Makes the list empty where it lies (the head and the back-link point at the
+        /// head): returns the head pointer a book keeps.
+        fn make_empty(&mut self) -> *mut RobustListHead {
+            let head: *mut RobustListHead = &raw mut self.head;
+            // SAFETY: `head` points into `self`, alive; written through the pointer that
+            // the book keeps (Miri's aliasing rules).
+            unsafe { (*head).list_next = head as usize };
+            self.prev = head as usize;
+            head
+        }
+    }
+
+    #[test]
+    fn linking_never_reads_a_node() {
+        let mut h = Box::new(TestHead::EMPTY);
+        let head = h.make_empty();
         // SAFETY: `head` is a valid private list for this test (never registered).
         let book = unsafe { new_book(head) };
         // SAFETY: our book.
