@@ -16,7 +16,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
-use super::rlock::FUTEX_TID_MASK;
+use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
 use crate::sys::futex::RobustListHead;
 use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::robust;
@@ -192,6 +192,28 @@ impl Record<'_> {
             && word.load(Ordering::Acquire) & !ignore == held & !ignore
             && self.ids.load(Ordering::Relaxed) == ids
             && self.start.load(Ordering::Relaxed) == start
+    }
+
+    /// The back-stop applied: if the holder of `word == held` provably no longer exists
+    /// (see [`holder_is_provably_dead`](Self::holder_is_provably_dead)), marks the word
+    /// as the kernel would have (`FUTEX_OWNER_DIED`, keeping `FUTEX_WAITERS`) unless it
+    /// changed meanwhile; whoever looks at it next takes the dead holder's place.
+    #[cold]
+    pub(crate) fn mark_if_provably_dead(
+        &self,
+        me: &ThreadCtx,
+        word: &AtomicU32,
+        held: u32,
+        ignore: u32,
+    ) {
+        if self.holder_is_provably_dead(me, word, held, ignore) {
+            let _ = word.compare_exchange(
+                held,
+                FUTEX_OWNER_DIED | (held & FUTEX_WAITERS),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            );
+        }
     }
 }
 

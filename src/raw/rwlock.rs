@@ -209,6 +209,21 @@ fn listed_in_book(me: &ThreadCtx, node: &AtomicUsize) -> bool {
     unsafe { me.book.as_ref() }.is_some_and(|book| robust::book_lists(book, node))
 }
 
+/// How a sleep on a held word ended ([`RawRwLock::sleep_on`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slept {
+    /// The word changed before `FUTEX_WAITERS` was set on it: look again (no sleep).
+    Changed,
+    /// Woken (or a spurious wake-up, or the word changed before the sleep): look again.
+    Woken,
+    /// A signal handler ran (`Intr`).
+    Interrupted,
+    /// The deadline passed (`Timeout`).
+    DeadlinePassed,
+    /// The cap passed; the back-stop looked at the holder: look again.
+    BackStopLooked,
+}
+
 /// The slot a thread looks at first.
 #[inline(always)]
 fn home(me: &ThreadCtx) -> usize {
@@ -312,6 +327,43 @@ impl RawRwLock {
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
         (me, self.robust_for(me))
+    }
+
+    // ---- sleeping on a held word ---------------------------------------------------
+
+    /// Sleeps on `word` (the writer word or a reader slot, seen as `w`: held), woken
+    /// only by wake-ups for `mask`, after setting `FUTEX_WAITERS` on it, until woken, the
+    /// deadline, a signal handler, or `cap_ms`. At the cap, if `holder` (the word's
+    /// back-stop record) provably died, marks the word dead for the next look.
+    #[cold]
+    fn sleep_on(
+        &self,
+        me: &ThreadCtx,
+        word: &AtomicU32,
+        w: u32,
+        (mask, cap_ms): (u32, i64),
+        holder: Option<Record<'_>>,
+        deadline: &Deadline,
+    ) -> Slept {
+        if w & FUTEX_WAITERS == 0
+            && word
+                .compare_exchange(w, w | FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
+            return Slept::Changed;
+        }
+        let held = w | FUTEX_WAITERS;
+        match futex::wait_bitset(word, held, &deadline.capped_ms(cap_ms), mask) {
+            Wake::Retry => Slept::Woken,
+            Wake::Interrupted => Slept::Interrupted,
+            Wake::TimedOut if deadline.expired() => Slept::DeadlinePassed,
+            Wake::TimedOut => {
+                if let Some(record) = holder {
+                    record.mark_if_provably_dead(me, word, held, 0);
+                }
+                Slept::BackStopLooked
+            }
+        }
     }
 
     // ---- reports of dead readers ---------------------------------------------------

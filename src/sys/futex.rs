@@ -22,17 +22,15 @@ pub(crate) enum Wake {
     Interrupted,
 }
 
+/// The wait/wake mask that matches every mask: plain [`wait`] and [`wake`] use it.
+pub(crate) const MASK_ANY: u32 = libc::FUTEX_BITSET_MATCH_ANY as u32;
+
 /// Sleeps while `*word == expected`, until woken, the deadline, or a signal handler.
 ///
 /// `Deadline::Now` never sleeps and reports `TimedOut`.
 #[inline]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: &Deadline) -> Wake {
-    wait_bitset(
-        word,
-        expected,
-        deadline,
-        libc::FUTEX_BITSET_MATCH_ANY as u32,
-    )
+    wait_bitset(word, expected, deadline, MASK_ANY)
 }
 
 /// As [`wait`], but only [`wake_bitset`] calls whose mask shares a bit with `mask` (or
@@ -89,7 +87,7 @@ pub(crate) fn wait_bitset(word: &AtomicU32, expected: u32, deadline: &Deadline, 
 /// [`wait_bitset`] with every bit.)
 #[inline]
 pub(crate) fn wake(word: &AtomicU32, n: u32) -> u32 {
-    wake_bitset(word, n, libc::FUTEX_BITSET_MATCH_ANY as u32)
+    wake_bitset(word, n, MASK_ANY)
 }
 
 /// Wakes up to `n` threads sleeping on `word` whose wait mask shares a bit with `mask`

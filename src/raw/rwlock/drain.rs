@@ -92,35 +92,15 @@ impl RawRwLock {
                     );
                     continue;
                 }
-                if w & FUTEX_WAITERS == 0
-                    && s.word
-                        .compare_exchange(w, w | FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
-                        .is_err()
-                {
-                    continue;
-                }
-                let held = w | FUTEX_WAITERS;
-                match futex::wait(&s.word, held, &deadline.capped_ms(BACKSTOP_INTERVAL_MS)) {
-                    Wake::Retry => {}
-                    Wake::Interrupted => {
-                        self.unlock_write(me, robust, told);
-                        return Status::Intr;
-                    }
-                    Wake::TimedOut if deadline.expired() => {
-                        self.unlock_write(me, robust, told);
-                        return Status::Timeout;
-                    }
-                    Wake::TimedOut => {
-                        if s.record().holder_is_provably_dead(me, &s.word, held, 0) {
-                            let _ = s.word.compare_exchange(
-                                held,
-                                FUTEX_OWNER_DIED | FUTEX_WAITERS,
-                                Ordering::SeqCst,
-                                Ordering::Relaxed,
-                            );
-                        }
-                    }
-                }
+                // A reader's release wakes every sleeper on its slot (any mask).
+                let wait = (futex::MASK_ANY, BACKSTOP_INTERVAL_MS);
+                let status = match self.sleep_on(me, &s.word, w, wait, Some(s.record()), deadline) {
+                    Slept::Interrupted => Status::Intr,
+                    Slept::DeadlinePassed => Status::Timeout,
+                    Slept::Changed | Slept::Woken | Slept::BackStopLooked => continue,
+                };
+                self.unlock_write(me, robust, told);
+                return status;
             }
         }
         if !told

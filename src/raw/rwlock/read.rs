@@ -182,37 +182,19 @@ impl RawRwLock {
                 );
                 continue;
             }
-            if w & FUTEX_WAITERS == 0
-                && self
-                    .wword
-                    .compare_exchange(w, w | FUTEX_WAITERS, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            let waited = w | FUTEX_WAITERS;
-            match futex::wait_bitset(
+            let wait = (WAKE_READERS, BACKSTOP_INTERVAL_MS);
+            match self.sleep_on(
+                me,
                 &self.wword,
-                waited,
-                &deadline.capped_ms(BACKSTOP_INTERVAL_MS),
-                WAKE_READERS,
+                w,
+                wait,
+                Some(self.writer_record()),
+                deadline,
             ) {
-                Wake::Retry => slept = true,
-                Wake::Interrupted => return Status::Intr,
-                Wake::TimedOut if deadline.expired() => return Status::Timeout,
-                Wake::TimedOut => {
-                    if self
-                        .writer_record()
-                        .holder_is_provably_dead(me, &self.wword, waited, 0)
-                    {
-                        let _ = self.wword.compare_exchange(
-                            waited,
-                            FUTEX_OWNER_DIED | FUTEX_WAITERS,
-                            Ordering::SeqCst,
-                            Ordering::Relaxed,
-                        );
-                    }
-                }
+                Slept::Woken => slept = true,
+                Slept::Interrupted => return Status::Intr,
+                Slept::DeadlinePassed => return Status::Timeout,
+                Slept::Changed | Slept::BackStopLooked => {}
             }
         }
     }

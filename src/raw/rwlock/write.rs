@@ -116,44 +116,26 @@ impl RawRwLock {
                 );
                 continue;
             }
-            if v & FUTEX_WAITERS == 0
-                && self
-                    .wword
-                    .compare_exchange(v, v | FUTEX_WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            keep_waiters = FUTEX_WAITERS;
-            let held = v | FUTEX_WAITERS;
-            let cap = if tid == READ_PHASE {
-                PHASE_GIVE_UP_MS
+            // A read phase has no holder to ask about: it ends after PHASE_GIVE_UP_MS.
+            let (wait, holder) = if tid == READ_PHASE {
+                ((WAKE_WRITERS, PHASE_GIVE_UP_MS), None)
             } else {
-                BACKSTOP_INTERVAL_MS
+                (
+                    (WAKE_WRITERS, BACKSTOP_INTERVAL_MS),
+                    Some(self.writer_record()),
+                )
             };
-            match futex::wait_bitset(&self.wword, held, &deadline.capped_ms(cap), WAKE_WRITERS) {
-                Wake::Retry => {}
-                Wake::Interrupted => {
+            match self.sleep_on(me, &self.wword, v, wait, holder, &deadline) {
+                Slept::Changed => continue,
+                Slept::Interrupted => {
                     self.leave_write_wait();
                     return Status::Intr;
                 }
-                Wake::TimedOut if deadline.expired() => return self.leave_write_wait(),
-                Wake::TimedOut => {
-                    if tid != READ_PHASE
-                        && self
-                            .writer_record()
-                            .holder_is_provably_dead(me, &self.wword, held, 0)
-                    {
-                        // Mark it as the kernel would have; the loop takes it.
-                        let _ = self.wword.compare_exchange(
-                            held,
-                            FUTEX_WAITERS | FUTEX_OWNER_DIED,
-                            Ordering::SeqCst,
-                            Ordering::Relaxed,
-                        );
-                    }
-                }
+                Slept::DeadlinePassed => return self.leave_write_wait(),
+                Slept::Woken | Slept::BackStopLooked => {}
             }
+            // We set FUTEX_WAITERS: other writers may sleep behind us, keep it.
+            keep_waiters = FUTEX_WAITERS;
         }
     }
 
