@@ -216,29 +216,3 @@ impl Record<'_> {
         }
     }
 }
-
-/// Stores 0 into every 32-bit word of `x` (an object's slot table or reserved words,
-/// at `init`).
-///
-/// # Safety
-/// `T` is made only of atomic integers of 4 bytes or more, without padding (every byte
-/// of it lies in an `UnsafeCell`, so it may be written through a shared reference), and
-/// no other thread accesses `x` during the call (init's own rule: the object is not
-/// published yet), so the 4-byte stores race with no access of another size.
-pub(crate) unsafe fn zero_words<T>(x: &T) {
-    const {
-        assert!(core::mem::size_of::<T>().is_multiple_of(4));
-        assert!(core::mem::align_of::<T>() >= 4);
-    };
-    // SAFETY: `x` is aligned for u32 and `size_of::<T>() / 4` whole words long (checked
-    // above); by the caller's contract every byte is atomic and no access races.
-    let words = unsafe {
-        core::slice::from_raw_parts(
-            (x as *const T).cast::<AtomicU32>(),
-            core::mem::size_of::<T>() / 4,
-        )
-    };
-    for w in words {
-        w.store(0, Ordering::Relaxed);
-    }
-}

@@ -57,6 +57,35 @@ pub(crate) mod spin;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+/// Stores 0 into every 32-bit word of `obj` after its header: `init`'s first step for
+/// an object whose every field starts at 0 but for a few (the caller stores those after).
+///
+/// # Safety
+/// `T` is one of this module's objects (it starts with a [`header::Header`]) made only
+/// of atomics, without padding (every byte lies in an `UnsafeCell`, so it may be written
+/// through a shared reference), and no other thread accesses its body during the call
+/// (init's rule: the object is not published yet), so these 4-byte stores race with no
+/// access of another size.
+pub(crate) unsafe fn zero_body<T>(obj: &T) {
+    const HEADER_WORDS: usize = core::mem::size_of::<header::Header>() / 4;
+    const {
+        assert!(core::mem::size_of::<T>().is_multiple_of(4));
+        assert!(core::mem::size_of::<T>() >= 4 * HEADER_WORDS);
+        assert!(core::mem::align_of::<T>() >= 4);
+    };
+    // SAFETY: `obj` is aligned for u32 and `size_of::<T>() / 4` whole words long (checked
+    // above); by the caller's contract every byte is atomic and no access races.
+    let words = unsafe {
+        core::slice::from_raw_parts(
+            (obj as *const T).cast::<AtomicU32>(),
+            core::mem::size_of::<T>() / 4,
+        )
+    };
+    for w in &words[HEADER_WORDS..] {
+        w.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Whether any thread really sleeps on `word`, for `destroy`. `sleepers` over-counts
 /// waiters that were killed while registered, so a non-zero count is confirmed with the
 /// kernel: `FUTEX_WAKE` returns how many threads really sleep on the word (the woken ones

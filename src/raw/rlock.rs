@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::header::{Header, Kind, Lifecycle};
 use super::spin::spin_until;
+use super::zero_body;
 use crate::status::{MpResult, Status};
 use crate::sys::futex::{self, Wake};
 use crate::sys::liveness::{Liveness, Vantage};
@@ -193,14 +194,9 @@ impl RawRLock {
     /// As [`init`](Self::init), with `options` (`OPT_STICKY`).
     pub(crate) fn init_with(&self, lifecycle: Lifecycle, options: u32) {
         let me = thread::current();
-        self.word.store(0, Ordering::Relaxed);
-        self.count.store(0, Ordering::Relaxed);
-        self.owner_token.store(0, Ordering::Relaxed);
-        self.owner_ids.store(0, Ordering::Relaxed);
-        self.owner_ns.store(0, Ordering::Relaxed);
+        // SAFETY: only atomics after the header; not published yet (nobody looks).
+        unsafe { zero_body(self) };
         self.options.store(options & OPT_STICKY, Ordering::Relaxed);
-        self.list_next.store(0, Ordering::Relaxed);
-        self.owner_start.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
         self.header.publish(Kind::RLock, lifecycle);
     }

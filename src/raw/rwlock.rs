@@ -38,9 +38,10 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::holder::{FLAG_CROSS_NS, Record, Robust, zero_words};
+use super::holder::{FLAG_CROSS_NS, Record, Robust};
 use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
 use super::spin::spin_until;
+use super::zero_body;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
 use crate::sys::robust;
@@ -257,21 +258,9 @@ impl RawRwLock {
     /// Initialises (free) and publishes, recording the caller's PID namespace.
     pub(crate) fn init(&self, lifecycle: Lifecycle) {
         let me = thread::current();
-        self.wword.store(0, Ordering::Relaxed);
-        self.phase_left.store(0, Ordering::Relaxed);
-        self.wtoken.store(0, Ordering::Relaxed);
-        self.wids.store(0, Ordering::Relaxed);
-        self.wstart.store(0, Ordering::Relaxed);
-        self.wlist_next.store(0, Ordering::Relaxed);
-        self.wns.store(0, Ordering::Relaxed);
-        self.reports.store(0, Ordering::Relaxed);
+        // SAFETY: only atomics after the header; not published yet (nobody looks).
+        unsafe { zero_body(self) };
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
-        self.used.store(0, Ordering::Relaxed);
-        // SAFETY: arrays of atomics; the object is not published yet (nobody looks).
-        unsafe {
-            zero_words(&self._reserved);
-            zero_words(&self.slots);
-        }
         self.header.publish(Kind::RwLock, lifecycle);
     }
 

@@ -49,8 +49,9 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::holder::{FLAG_CROSS_NS, Record, Robust, zero_words};
+use super::holder::{FLAG_CROSS_NS, Record, Robust};
 use super::rlock::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
+use super::zero_body;
 use crate::status::Status;
 use crate::sys::futex::{self, Wake};
 use crate::sys::robust;
@@ -324,16 +325,11 @@ impl RawSemUndo {
     /// Initialises and publishes. Arguments must satisfy [`RawSemUndo::valid_args`].
     pub(crate) fn init(&self, value: u32, max_value: u32, lifecycle: Lifecycle) {
         let me = thread::current();
+        // SAFETY: only atomics after the header; not published yet (nobody looks).
+        unsafe { zero_body(self) };
         self.value.store(value, Ordering::Relaxed);
-        self.sleepers.store(0, Ordering::Relaxed);
         self.max_value.store(max_value, Ordering::Relaxed);
-        self._r0.store(0, Ordering::Relaxed);
         self.ns_flags.store(u64::from(me.pidns), Ordering::Relaxed);
-        // SAFETY: arrays of atomics; the object is not published yet (nobody looks).
-        unsafe {
-            zero_words(&self._r1);
-            zero_words(&self.slots);
-        }
         self.header.publish(Kind::SemUndo, lifecycle);
     }
 
