@@ -404,17 +404,9 @@ impl View<'_> {
     /// array (the copy is a `memmove`).
     #[inline(always)]
     pub(crate) unsafe fn read(&self, start: usize, count: usize, out: *mut u8) -> Status {
-        let (off, n) = match self.byte_range(start, count) {
-            Ok(r) => r,
-            Err(e) => return e,
-        };
-        // SAFETY: off + n <= len * item_size <= the mapping's data (validated by
-        // `view`), so this stays in bounds.
-        let src = unsafe { self.data.add(off) };
-        // By value (`move`), so that the fused lock path keeps them in registers.
-        self.locked(move || {
-            // SAFETY: the source is inside the mapping (above); `out` is valid for n
-            // bytes per the contract.
+        self.at_range(start, count, move |src, n| {
+            // SAFETY: `src .. src + n` is inside the mapping (`at_range`); `out` is
+            // valid for n bytes per the contract.
             unsafe { copy_bytes(src, out, n) }
         })
     }
@@ -426,16 +418,26 @@ impl View<'_> {
     /// `inp` is valid for reads of `count * item_size` bytes. It may overlap the array.
     #[inline(always)]
     pub(crate) unsafe fn write(&self, start: usize, count: usize, inp: *const u8) -> Status {
+        self.at_range(start, count, move |dst, n| {
+            // SAFETY: as in `read`, with the roles swapped; the mapping is writable.
+            unsafe { copy_bytes(inp, dst, n) }
+        })
+    }
+
+    /// Runs `copy(at, n)` (under the lock if any) on the bytes of elements
+    /// `start .. start + count`: `at` their first byte in the mapping, `n` their length.
+    /// Returns as [`read`](Self::read).
+    #[inline(always)]
+    fn at_range(&self, start: usize, count: usize, copy: impl FnOnce(*mut u8, usize)) -> Status {
         let (off, n) = match self.byte_range(start, count) {
             Ok(r) => r,
             Err(e) => return e,
         };
-        // SAFETY: as in `read`.
-        let dst = unsafe { self.data.add(off) };
-        self.locked(move || {
-            // SAFETY: as in `read`, with the roles swapped; the mapping is writable.
-            unsafe { copy_bytes(inp, dst, n) }
-        })
+        // SAFETY: off + n <= len * item_size <= the mapping's data (validated by
+        // `view`), so this stays in bounds.
+        let at = unsafe { self.data.add(off) };
+        // By value (`move`), so that the fused lock path keeps them in registers.
+        self.locked(move || copy(at, n))
     }
 }
 
