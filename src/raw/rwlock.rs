@@ -307,15 +307,41 @@ impl RawRwLock {
         self.used.load(Ordering::SeqCst)
     }
 
-    /// The general path's robust use (first call of the thread, another namespace, a
-    /// book without room).
+    /// The calling thread's book when the inline paths apply: every participant seen
+    /// shares our PID namespace (`same_ns_key`), and the book links (a robust list is
+    /// registered).
+    #[inline(always)]
+    fn inline_book<'a>(&self, me: &'a ThreadCtx) -> Option<&'a mut robust::Book> {
+        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
+            return None;
+        }
+        // SAFETY: the calling thread's own book (or null), used only during the call of
+        // the inline path that asks.
+        let book = unsafe { me.book.as_mut() }?;
+        book.links().then_some(book)
+    }
+
+    /// The calling thread and its book when an inline acquisition (of either side)
+    /// applies: as [`inline_book`](Self::inline_book), and the book has room.
+    #[inline(always)]
+    fn inline_acquirer(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
+        let me = thread::current_if_ready()?;
+        let book = self.inline_book(me)?;
+        robust::book_has_room(book).then_some((me, book))
+    }
+
+    /// The start of either side's general path (first call of the thread, another
+    /// namespace, a book without room, a wait): the thread and its robust use, or `None`
+    /// if it holds the write side (`Deadlock`: an upgrade, or a second write, would wait
+    /// for ever).
     #[cold]
     #[inline(never)]
-    fn general_robust(&self) -> (&'static ThreadCtx, Robust) {
+    fn general_start(&self) -> Option<(&'static ThreadCtx, Robust)> {
         let me = thread::current();
         // SAFETY: the calling thread's own book (or null).
         unsafe { robust::make_room(me.book) };
-        (me, self.robust_for(me))
+        let robust = self.robust_for(me);
+        (!self.is_writer(me)).then_some((me, robust))
     }
 
     // ---- sleeping on a held word ---------------------------------------------------

@@ -16,46 +16,40 @@ impl RawRwLock {
     /// the slot (planned before the CAS, see `robust::PushPlan`).
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
-        if let Some(me) = thread::current_if_ready()
-            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
-            // SAFETY: the calling thread's own book (or null), used only during this call.
-            && let Some(book) = unsafe { me.book.as_mut() }
-            && book.links()
-            && robust::book_has_room(book)
-        {
+        if let Some((me, book)) = self.inline_acquirer() {
             let i = home(me);
             let s = &self.slots[i];
-            if s.token.load(Ordering::Relaxed) == me.token {
-                // SAFETY: the book has room.
-                let plan = unsafe { robust::plan_push(book) };
-                let head = me.robust_head;
-                // SAFETY: this thread's live head (a book that links has one).
-                unsafe { robust::set_pending(head, &s.list_next) };
-                if s.word
-                    .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    self.mark_used(i);
-                    // SeqCst after our SeqCst CAS: a writer that took `wword` before
-                    // sees our slot, or we see its TID here.
-                    let w = self.wword.load(Ordering::SeqCst);
-                    // SAFETY: the book links and has room, `plan` was made from it just
-                    // now; we own the slot, and the caller keeps the object mapped.
-                    unsafe { robust::record_linked_planned(book, &s.list_next, plan) };
-                    s.level.store(1, Ordering::Relaxed);
-                    // SAFETY: this thread's live head.
-                    unsafe { robust::clear_pending(head) };
-                    if w == 0 && self.reports.load(Ordering::Relaxed) == 0 {
-                        return Status::Ok;
-                    }
-                    let robust = Robust {
-                        head,
-                        pending_while_not_owned: true,
-                    };
-                    return self.read_loop(me, robust, Some(i), false, &limit.deadline());
+            if s.token.load(Ordering::Relaxed) == me.token
+                // SAFETY: the book links and has room; we own the slot once the CAS
+                // succeeds, and the caller keeps the object mapped while it is held.
+                && let Some(w) = unsafe {
+                    robust::acquire_linked(
+                        book,
+                        me.robust_head,
+                        &s.list_next,
+                        || {
+                            s.word
+                                .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
+                                .is_ok()
+                        },
+                        || {
+                            self.mark_used(i);
+                            s.level.store(1, Ordering::Relaxed);
+                            // SeqCst after our SeqCst CAS: a writer that took `wword`
+                            // before sees our slot, or we see its TID here.
+                            self.wword.load(Ordering::SeqCst)
+                        },
+                    )
                 }
-                // SAFETY: this thread's live head.
-                unsafe { robust::clear_pending(head) };
+            {
+                if w == 0 && self.reports.load(Ordering::Relaxed) == 0 {
+                    return Status::Ok;
+                }
+                let robust = Robust {
+                    head: me.robust_head,
+                    pending_while_not_owned: true,
+                };
+                return self.read_loop(me, robust, Some(i), false, &limit.deadline());
             }
         }
         self.acquire_read_slow(limit.deadline())
@@ -72,10 +66,9 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn acquire_read_slow(&self, deadline: Deadline) -> Status {
-        let (me, robust) = self.general_robust();
-        if self.is_writer(me) {
+        let Some((me, robust)) = self.general_start() else {
             return Status::Deadlock;
-        }
+        };
         if let Some(j) = self.my_slot(me, None) {
             return self.reenter(j, false);
         }
@@ -305,29 +298,19 @@ impl RawRwLock {
             return Status::NotOwner;
         };
         let s = &self.slots[home(me)];
-        if self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
-            && s.word.load(Ordering::Relaxed) == me.tid
+        if s.word.load(Ordering::Relaxed) == me.tid
             && s.token.load(Ordering::Relaxed) == me.token
             && s.level.load(Ordering::Relaxed) == 1
-            // SAFETY: the calling thread's own book (or null), used only during this call.
-            && let Some(book) = unsafe { me.book.as_mut() }
-            && book.links()
+            && let Some(book) = self.inline_book(me)
             && robust::is_last(book, &s.list_next)
         {
-            // Read before the swap, so that only stores follow it.
-            // SAFETY: the book lists a lock (`is_last`).
-            let plan = unsafe { robust::plan_pop(book) };
-            let head = me.robust_head;
-            // SAFETY: this thread's live head (a book that links has one).
-            unsafe { robust::set_pending(head, &s.list_next) };
-            // SAFETY: we own the slot; the book links, `is_last` holds, `plan` is fresh.
-            unsafe { robust::unlink_last_linked(book, &s.list_next, plan) };
-            s.level.store(0, Ordering::Relaxed);
-            let old = s.word.swap(0, Ordering::SeqCst);
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
-            // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
-            unsafe { robust::pop_unlinked_last(book, plan) };
+            // SAFETY: the book links, we own the slot, `is_last` holds.
+            let old = unsafe {
+                robust::release_last_linked(book, me.robust_head, &s.list_next, || {
+                    s.level.store(0, Ordering::Relaxed);
+                    s.word.swap(0, Ordering::SeqCst)
+                })
+            };
             if old & FUTEX_WAITERS != 0 {
                 futex::wake_all(&s.word);
             }

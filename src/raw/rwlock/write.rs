@@ -15,38 +15,32 @@ impl RawRwLock {
     /// and a look at the slots ever used (`used`).
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
-        if let Some(me) = thread::current_if_ready()
-            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
-            // SAFETY: the calling thread's own book (or null), used only during this call.
-            && let Some(book) = unsafe { me.book.as_mut() }
-            && book.links()
-            && robust::book_has_room(book)
-        {
-            // SAFETY: the book has room.
-            let plan = unsafe { robust::plan_push(book) };
-            let head = me.robust_head;
-            // SAFETY: this thread's live head (a book that links has one).
-            unsafe { robust::set_pending(head, &self.wlist_next) };
-            if self
-                .wword
-                .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                // SAFETY: the book links and has room, `plan` was made from it just now;
-                // we own the word, and the caller keeps the object mapped.
-                unsafe { robust::record_linked_planned(book, &self.wlist_next, plan) };
-                self.wtoken.store(me.token, Ordering::Relaxed);
-                self.writer_record().write(me);
-                // SAFETY: this thread's live head.
-                unsafe { robust::clear_pending(head) };
-                let robust = Robust {
-                    head,
-                    pending_while_not_owned: true,
-                };
-                return self.drain_readers(me, robust, false, &limit.deadline());
+        if let Some((me, book)) = self.inline_acquirer()
+            // SAFETY: the book links and has room; we own the word once the CAS
+            // succeeds, and the caller keeps the object mapped while it is held.
+            && unsafe {
+                robust::acquire_linked(
+                    book,
+                    me.robust_head,
+                    &self.wlist_next,
+                    || {
+                        self.wword
+                            .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
+                            .is_ok()
+                    },
+                    || {
+                        self.wtoken.store(me.token, Ordering::Relaxed);
+                        self.writer_record().write(me);
+                    },
+                )
             }
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
+            .is_some()
+        {
+            let robust = Robust {
+                head: me.robust_head,
+                pending_while_not_owned: true,
+            };
+            return self.drain_readers(me, robust, false, &limit.deadline());
         }
         self.acquire_write_slow(limit.deadline())
     }
@@ -62,10 +56,9 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn acquire_write_slow(&self, deadline: Deadline) -> Status {
-        let (me, robust) = self.general_robust();
-        if self.is_writer(me) {
+        let Some((me, robust)) = self.general_start() else {
             return Status::Deadlock;
-        }
+        };
         let mut keep_waiters = 0;
         let mut spun = false;
         let mut phase_since: Option<std::time::Instant> = None;
@@ -173,26 +166,17 @@ impl RawRwLock {
         };
         if self.wword.load(Ordering::Relaxed) == me.tid
             && self.wtoken.load(Ordering::Relaxed) == me.token
-            && self.ns_flags.load(Ordering::Relaxed) == me.same_ns_key
-            // SAFETY: the calling thread's own book (or null), used only during this call.
-            && let Some(book) = unsafe { me.book.as_mut() }
-            && book.links()
+            && let Some(book) = self.inline_book(me)
             && robust::is_last(book, &self.wlist_next)
         {
-            // SAFETY: the book lists a lock (`is_last`).
-            let plan = unsafe { robust::plan_pop(book) };
-            let head = me.robust_head;
-            // SAFETY: this thread's live head (a book that links has one).
-            unsafe { robust::set_pending(head, &self.wlist_next) };
-            // SAFETY: we own the word; the book links, `is_last` holds, `plan` is fresh.
-            unsafe { robust::unlink_last_linked(book, &self.wlist_next, plan) };
-            self.wtoken.store(0, Ordering::Relaxed);
-            self.wids.store(0, Ordering::Relaxed);
-            let old = self.wword.swap(0, Ordering::SeqCst);
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
-            // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
-            unsafe { robust::pop_unlinked_last(book, plan) };
+            // SAFETY: the book links, we own the word, `is_last` holds.
+            let old = unsafe {
+                robust::release_last_linked(book, me.robust_head, &self.wlist_next, || {
+                    self.wtoken.store(0, Ordering::Relaxed);
+                    self.wids.store(0, Ordering::Relaxed);
+                    self.wword.swap(0, Ordering::SeqCst)
+                })
+            };
             if old & FUTEX_WAITERS != 0 {
                 self.after_write_release(old, false);
             }

@@ -498,6 +498,70 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
     unsafe { book.chain.set_top(plan.at) };
 }
 
+/// An inline acquisition of a lock word in the robust format, put together from the
+/// parts above: plans the push (before the atomic step, so that only stores follow
+/// it), marks `node` pending, and runs `take` (the one atomic step that makes us the
+/// owner). On success, links and records `node`, runs `held` (the caller's stores and
+/// loads as the new owner) and clears the mark: `Some` of what `held` returned. `None`
+/// if `take` failed (the mark cleared, nothing else changed).
+///
+/// # Safety
+/// `head` is the calling thread's live robust-list head and `book` its book, which
+/// links and has room ([`book_has_room`]); the lock stays mapped while recorded (as
+/// for [`record`]).
+#[inline(always)]
+pub(crate) unsafe fn acquire_linked<R>(
+    book: &mut Book,
+    head: *mut RobustListHead,
+    node: &AtomicUsize,
+    take: impl FnOnce() -> bool,
+    held: impl FnOnce() -> R,
+) -> Option<R> {
+    // SAFETY: the book has room (the contract).
+    let plan = unsafe { plan_push(book) };
+    // SAFETY: the thread's live head (the contract).
+    unsafe { set_pending(head, node) };
+    let got = take().then(|| {
+        // SAFETY: the book links and has room, `plan` was made from it just now; we own
+        // the lock, which stays mapped while recorded (the contract).
+        unsafe { record_linked_planned(book, node, plan) };
+        held()
+    });
+    // SAFETY: as above.
+    unsafe { clear_pending(head) };
+    got
+}
+
+/// An inline release of the book's last lock, put together from the parts above: plans
+/// the pop (before the atomic step, so that only stores follow it), marks `node`
+/// pending, unlinks it, runs `free` (the caller's stores as the owner, then the one
+/// atomic step that frees the word), clears the mark and drops the lock from the book.
+/// Returns what `free` returned.
+///
+/// # Safety
+/// `head` is the calling thread's live robust-list head and `book` its book, which
+/// links; the caller owns the lock, and `is_last(book, node)` holds.
+#[inline(always)]
+pub(crate) unsafe fn release_last_linked<R>(
+    book: &mut Book,
+    head: *mut RobustListHead,
+    node: &AtomicUsize,
+    free: impl FnOnce() -> R,
+) -> R {
+    // SAFETY: the book lists a lock (`is_last`, the contract).
+    let plan = unsafe { plan_pop(book) };
+    // SAFETY: the thread's live head (the contract).
+    unsafe { set_pending(head, node) };
+    // SAFETY: we own the lock; the book links, `is_last` holds, `plan` is fresh.
+    unsafe { unlink_last_linked(book, node, plan) };
+    let freed = free();
+    // SAFETY: as above.
+    unsafe { clear_pending(head) };
+    // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
+    unsafe { pop_unlinked_last(book, plan) };
+    freed
+}
+
 /// [`forget`] for a lock that is not the most recently acquired one, or that was
 /// acquired through another mapping of the same object (a named lock opened twice in
 /// one process: the book lists the node's address in the mapping used to acquire).
