@@ -307,26 +307,34 @@ impl RawRwLock {
         self.used.load(Ordering::SeqCst)
     }
 
-    /// The calling thread's book when the inline paths apply: every participant seen
-    /// shares our PID namespace (`same_ns_key`), and the book links (a robust list is
-    /// registered).
+    /// The calling thread and its book when the inline paths apply: the thread is
+    /// set up, every participant seen shares its PID namespace (`same_ns_key`), and the
+    /// book links (a robust list is registered).
+    ///
+    /// # Safety
+    /// The caller uses the book only during its own call and holds no other reference
+    /// to it meanwhile.
     #[inline(always)]
-    fn inline_book<'a>(&self, me: &'a ThreadCtx) -> Option<&'a mut robust::Book> {
+    unsafe fn inline_thread(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
+        let me = thread::current_if_ready()?;
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
             return None;
         }
-        // SAFETY: the calling thread's own book (or null), used only during the call of
-        // the inline path that asks.
+        // SAFETY: the calling thread's own book (or null), not otherwise borrowed (the
+        // contract).
         let book = unsafe { me.book.as_mut() }?;
-        book.links().then_some(book)
+        book.links().then_some((me, book))
     }
 
-    /// The calling thread and its book when an inline acquisition (of either side)
-    /// applies: as [`inline_book`](Self::inline_book), and the book has room.
+    /// [`inline_thread`](Self::inline_thread) for an inline acquisition (of either
+    /// side): the book also has room.
+    ///
+    /// # Safety
+    /// As for `inline_thread`.
     #[inline(always)]
-    fn inline_acquirer(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        let me = thread::current_if_ready()?;
-        let book = self.inline_book(me)?;
+    unsafe fn inline_acquirer(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
+        // SAFETY: the caller's contract.
+        let (me, book) = unsafe { self.inline_thread() }?;
         robust::book_has_room(book).then_some((me, book))
     }
 

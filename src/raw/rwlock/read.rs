@@ -16,7 +16,8 @@ impl RawRwLock {
     /// the slot (planned before the CAS, see `robust::PushPlan`).
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
-        if let Some((me, book)) = self.inline_acquirer() {
+        // SAFETY: the book is used only during this call, and nothing else borrows it.
+        if let Some((me, book)) = unsafe { self.inline_acquirer() } {
             let i = home(me);
             let s = &self.slots[i];
             if s.token.load(Ordering::Relaxed) == me.token
@@ -294,29 +295,28 @@ impl RawRwLock {
     /// on it) is one swap of the thread's own slot line and plain stores that unlink it.
     #[inline]
     pub(crate) fn release_read(&self) -> Status {
-        let Some(me) = thread::current_if_ready() else {
-            return Status::NotOwner;
-        };
-        let s = &self.slots[home(me)];
-        if s.word.load(Ordering::Relaxed) == me.tid
-            && s.token.load(Ordering::Relaxed) == me.token
-            && s.level.load(Ordering::Relaxed) == 1
-            && let Some(book) = self.inline_book(me)
-            && robust::is_last(book, &s.list_next)
-        {
-            // SAFETY: the book links, we own the slot, `is_last` holds.
-            let old = unsafe {
-                robust::release_last_linked(book, me.robust_head, &s.list_next, || {
-                    s.level.store(0, Ordering::Relaxed);
-                    s.word.swap(0, Ordering::SeqCst)
-                })
-            };
-            if old & FUTEX_WAITERS != 0 {
-                futex::wake_all(&s.word);
+        // SAFETY: the book is used only during this call, and nothing else borrows it.
+        if let Some((me, book)) = unsafe { self.inline_thread() } {
+            let s = &self.slots[home(me)];
+            if s.word.load(Ordering::Relaxed) == me.tid
+                && s.token.load(Ordering::Relaxed) == me.token
+                && s.level.load(Ordering::Relaxed) == 1
+                && robust::is_last(book, &s.list_next)
+            {
+                // SAFETY: the book links, we own the slot, `is_last` holds.
+                let old = unsafe {
+                    robust::release_last_linked(book, me.robust_head, &s.list_next, || {
+                        s.level.store(0, Ordering::Relaxed);
+                        s.word.swap(0, Ordering::SeqCst)
+                    })
+                };
+                if old & FUTEX_WAITERS != 0 {
+                    futex::wake_all(&s.word);
+                }
+                return Status::Ok;
             }
-            return Status::Ok;
         }
-        self.release_read_slow(me)
+        thread::current_if_ready().map_or(Status::NotOwner, |me| self.release_read_slow(me))
     }
 
     #[cold]

@@ -209,7 +209,7 @@ fn threads_exclude_exactly() {
     let l = new_rwlock();
     let st = AtomicU64::new(0); // readers in low half, writers in high
     on_threads(4, rounds(3_000, 20), |k, i| {
-        if (i as usize + k) % 3 == 0 {
+        if (i as usize + k).is_multiple_of(3) {
             assert_eq!(l.acquire_write(Timeout::FOREVER), Status::Ok);
             let v = st.fetch_add(1 << 32, Ordering::SeqCst);
             assert_eq!(v, 0, "a writer with another holder");

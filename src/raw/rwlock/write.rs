@@ -15,7 +15,8 @@ impl RawRwLock {
     /// and a look at the slots ever used (`used`).
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
-        if let Some((me, book)) = self.inline_acquirer()
+        // SAFETY: the book is used only during this call, and nothing else borrows it.
+        if let Some((me, book)) = unsafe { self.inline_acquirer() }
             // SAFETY: the book links and has room; we own the word once the CAS
             // succeeds, and the caller keeps the object mapped while it is held.
             && unsafe {
@@ -161,12 +162,10 @@ impl RawRwLock {
     /// the word is the thread's most recently linked one) is one swap and plain stores.
     #[inline]
     pub(crate) fn release_write(&self) -> Status {
-        let Some(me) = thread::current_if_ready() else {
-            return Status::NotOwner;
-        };
-        if self.wword.load(Ordering::Relaxed) == me.tid
+        // SAFETY: the book is used only during this call, and nothing else borrows it.
+        if let Some((me, book)) = unsafe { self.inline_thread() }
+            && self.wword.load(Ordering::Relaxed) == me.tid
             && self.wtoken.load(Ordering::Relaxed) == me.token
-            && let Some(book) = self.inline_book(me)
             && robust::is_last(book, &self.wlist_next)
         {
             // SAFETY: the book links, we own the word, `is_last` holds.
@@ -182,7 +181,7 @@ impl RawRwLock {
             }
             return Status::Ok;
         }
-        self.release_write_slow(me)
+        thread::current_if_ready().map_or(Status::NotOwner, |me| self.release_write_slow(me))
     }
 
     #[cold]
