@@ -1,6 +1,6 @@
 //! The holder machinery that the lock words with robust holder records share (the
-//! RwLock's writer word and reader slots, the undo semaphore's holder slots, the RLock's
-//! owner): how a thread may use its robust list for an object (`Robust`, from the
+//! RwLock's writer word and reader slots, the undo semaphore's holder slots; the RLock
+//! keeps a one-register `Robust` of its own for its fast path): how a thread may use its robust list for an object (`Robust`, from the
 //! object's `ns_flags` word), and the back-stop record of a holder (`Record`: who holds
 //! a word, and the `/proc` check that it provably no longer exists).
 //!
@@ -25,7 +25,7 @@ use crate::sys::thread::ThreadCtx;
 /// `ns_flags` flag (high half): participants in different (or unknown) PID namespaces
 /// were seen. From then on holders still link their words (the kernel compares a dying
 /// holder's TID in the holder's own namespace), but nobody marks a word pending while
-/// not owning it, and the back-stop's TID-only checks are off.
+/// not owning it.
 pub(crate) const FLAG_CROSS_NS: u32 = 1;
 
 /// True while every participant seen so far shares `me`'s PID namespace, by the
