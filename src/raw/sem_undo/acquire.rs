@@ -14,36 +14,45 @@ impl RawSemUndo {
     /// atomic instruction only stores; everything else is one tail call.
     #[inline(always)]
     pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
-        // An uninitialised thread's null book fails the fast path's test.
+        // An uninitialised thread's null head fails the fast path's test.
         if self.try_take_cached(thread::current_as_is()) {
             return Status::Ok;
         }
         self.acquire_uncached(limit)
     }
 
-    /// What both fast paths require, read without changing anything: the thread's
-    /// idle slot is its home slot (index and slot returned), no death report waits, the
-    /// thread's `book` links and has room, and the object has seen no participant from
-    /// another PID namespace. Also returns the value word as read.
+    /// What both fast paths require, read without changing anything: the thread has a
+    /// robust head (so it is initialised and its book links), the book has room, the
+    /// object has seen no participant from another PID namespace, the home slot's
+    /// record names this thread and no death report waits. Returns the book, the home
+    /// slot (index and slot) and the value word as read.
+    ///
+    /// The slot *word* is not read here: each fast path's CAS expects `tid | IDLE`,
+    /// which is the test (a failed CAS changes nothing, and its path then undoes the
+    /// pending mark it set). The token is: the CAS must not take an idle slot whose
+    /// back-stop record names another thread (a dead one that had our TID).
     #[inline(always)]
-    pub(super) fn fast_slot(
-        &self,
-        me: &ThreadCtx,
-        book: &robust::Book,
-    ) -> Option<(usize, &Slot, u32)> {
+    pub(super) fn fast_slot<'a>(
+        &'a self,
+        me: &'a ThreadCtx,
+    ) -> Option<(&'a mut robust::Book, usize, &'a Slot, u32)> {
+        if me.robust_head.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null head comes with the calling thread's own book, which links
+        // into it (`ThreadCtx::robust_head`); used only during this call.
+        let book = unsafe { &mut *me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         let v = self.value.load(Ordering::Relaxed);
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
-            || slot.word.load(Ordering::Relaxed) != me.tid | IDLE
             || slot.token.load(Ordering::Relaxed) != me.token
             || v & DEATHS != 0
-            || !book.links()
             || !robust::book_has_room(book)
         {
             return None;
         }
-        Some((i, slot, v))
+        Some((book, i, slot, v))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
@@ -52,11 +61,7 @@ impl RawSemUndo {
     /// nothing changed, otherwise.
     #[inline(always)]
     pub(super) fn try_take_cached(&self, me: &ThreadCtx) -> bool {
-        // SAFETY: the calling thread's own book (or null), used only during this call.
-        let Some(book) = (unsafe { me.book.as_mut() }) else {
-            return false;
-        };
-        let Some((_, slot, _)) = self.fast_slot(me, book) else {
+        let Some((book, _, slot, _)) = self.fast_slot(me) else {
             return false;
         };
         if slot.state.load(Ordering::Relaxed) & (UNITS_MASK | PEND) != 1 {
@@ -68,7 +73,7 @@ impl RawSemUndo {
         // SAFETY: the book has room (`fast_slot`).
         let plan = unsafe { robust::plan_push(book) };
         let head = me.robust_head;
-        // SAFETY: this thread's live head (a book that links has one).
+        // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
         if slot
             .word
@@ -108,11 +113,7 @@ impl RawSemUndo {
     /// claimed and linked with no units (the slow path finds it as ours).
     #[inline(always)]
     pub(super) fn try_take_from_value(&self, me: &ThreadCtx) -> bool {
-        // SAFETY: as in `try_take_cached`.
-        let Some(book) = (unsafe { me.book.as_mut() }) else {
-            return false;
-        };
-        let Some((i, slot, v)) = self.fast_slot(me, book) else {
+        let Some((book, i, slot, v)) = self.fast_slot(me) else {
             return false;
         };
         let s0 = slot.state.load(Ordering::Relaxed);
@@ -123,7 +124,7 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
-        // SAFETY: this thread's live head (a book that links has one).
+        // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
         if slot
             .word
