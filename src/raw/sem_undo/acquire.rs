@@ -9,9 +9,12 @@ impl RawSemUndo {
     /// returned, and this acquirer is the one told), `Timeout`, `Intr` (nothing taken),
     /// `Busy` (all `UNDO_HOLDERS` slots hold units: nothing taken).
     ///
-    /// Shaped for the machine code of the usual case (measured; see `robust::PushPlan`
-    /// and BENCHMARKS.md): the cached-unit path is inline, makes no call, and after its
-    /// atomic instruction only stores; everything else is one tail call.
+    /// Shaped for the machine code of the usual case (measured; BENCHMARKS.md, "Undo
+    /// semaphore"): the cached-unit path is inline, makes no call and saves no register
+    /// (the entry's own arguments stay live for the tail call, so it reads the book's
+    /// top and last entry again after its CAS instead of holding them across it: two
+    /// loads of lines it has just read cost less than a frame); everything else is one
+    /// tail call.
     #[inline(always)]
     pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         // An uninitialised thread's null head fails the fast path's test.
@@ -79,6 +82,8 @@ impl RawSemUndo {
             unsafe { robust::clear_pending(head) };
             return false;
         }
+        // Planned only now (unlike `robust::PushPlan`'s advice): a plan held across the
+        // CAS took two callee-saved registers, whose saves cost more than these loads.
         // SAFETY: the book links and has room (`fast_slot`); we own the slot, and the
         // caller keeps the object mapped while it holds units.
         unsafe { robust::record_linked_with_room(book, &slot.list_next) };
