@@ -27,8 +27,9 @@ impl RawSemUndo {
     /// What both fast paths require, read without changing anything: the thread has a
     /// robust head (so it is initialised and its book links), the book has room, the
     /// object has seen no participant from another PID namespace, the home slot's
-    /// record names this thread and no death report waits. Returns the book, the home
-    /// slot (index and slot) and the value word as read.
+    /// record names this thread and no death report waits. Returns the book (the
+    /// thread's own, non-null: `me.book`), the home slot (index and slot) and the value
+    /// word as read.
     ///
     /// The slot *word* is not read here: each fast path's CAS expects `tid | IDLE`,
     /// which is the test (a failed CAS changes nothing, and its path then undoes the
@@ -38,13 +39,13 @@ impl RawSemUndo {
     pub(super) fn fast_slot<'a>(
         &'a self,
         me: &'a ThreadCtx,
-    ) -> Option<(&'a mut robust::Book, usize, &'a Slot, u32)> {
+    ) -> Option<(*mut robust::Book, usize, &'a Slot, u32)> {
         if me.robust_head.is_null() {
             return None;
         }
         // SAFETY: a non-null head comes with the calling thread's own book, which links
-        // into it (`ThreadCtx::robust_head`); used only during this call.
-        let book = unsafe { &mut *me.book };
+        // into it (`ThreadCtx::robust_head`); only read here.
+        let book = unsafe { &*me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         let v = self.value.load(Ordering::Relaxed);
@@ -55,7 +56,7 @@ impl RawSemUndo {
         {
             return None;
         }
-        Some((book, i, slot, v))
+        Some((me.book, i, slot, v))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
@@ -67,6 +68,8 @@ impl RawSemUndo {
         let Some((book, _, slot, _)) = self.fast_slot(me) else {
             return false;
         };
+        // SAFETY: the calling thread's own book (`fast_slot`), used only in this call.
+        let book = unsafe { &mut *book };
         if slot.state.load(Ordering::Relaxed) & (UNITS_MASK | PEND) != 1 {
             return false;
         }
@@ -116,6 +119,8 @@ impl RawSemUndo {
         let Some((book, i, slot, v)) = self.fast_slot(me) else {
             return false;
         };
+        // SAFETY: as in `try_take_cached`.
+        let book = unsafe { &mut *book };
         let s0 = slot.state.load(Ordering::Relaxed);
         if s0 & (UNITS_MASK | PEND) != 0
             || v & VALUE_MASK == 0
