@@ -19,8 +19,9 @@ impl RawSemUndo {
     /// which only a damaged object can reach: nothing changed).
     ///
     /// Shaped like [`acquire`](Self::acquire): the usual case inline and without a
-    /// call; waking sleepers and everything else are tail calls, so that the inline
-    /// part keeps nothing across a call and saves no register.
+    /// call; waking sleepers and everything else are out of line, reached from the
+    /// cold branches, so that the inline part keeps nothing across a call and saves no
+    /// register.
     #[inline(always)]
     pub(crate) fn release(&self) -> Status {
         // An uninitialised thread's null head fails the fast path's test.
@@ -92,7 +93,7 @@ impl RawSemUndo {
 
     /// After a fast release that found someone to wake: the waiters that watch our
     /// slot word (`old`, the word our swap replaced, has `FUTEX_WAITERS`), then one
-    /// sleeper on the value if any. Out of line, reached by a tail call.
+    /// sleeper on the value if any. Out of line: the fast path only branches here.
     #[cold]
     #[inline(never)]
     pub(super) fn wake_after_release(&self, old: u32) -> Status {
