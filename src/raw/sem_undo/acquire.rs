@@ -74,6 +74,30 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
+        if !self.take_idle_home(me, head, book, slot) {
+            return false;
+        }
+        // Nobody else changes an idle slot's state: it is ours again, unit included, and
+        // `LINKED` is still set from when we last held it (see `Slot`).
+        // SAFETY: this thread's live head (`fast_slot`).
+        unsafe { robust::clear_pending(head) };
+        true
+    }
+
+    /// The step both fast paths share, with [`fast_slot`](Self::fast_slot)'s
+    /// conditions (`head` is `me.robust_head`, which the caller keeps for clearing the
+    /// mark): marks the home slot pending, takes it back from idle with one CAS
+    /// (which is the slot-word test) and links it through the book. True with the slot
+    /// ours and still marked pending (the caller clears the mark when it is done);
+    /// false, with the mark cleared and nothing changed, if the word was not our idle one.
+    #[inline(always)]
+    fn take_idle_home(
+        &self,
+        me: &ThreadCtx,
+        head: *mut crate::sys::futex::RobustListHead,
+        book: &mut robust::Book,
+        slot: &Slot,
+    ) -> bool {
         // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
         if slot
@@ -90,10 +114,6 @@ impl RawSemUndo {
         // SAFETY: the book links and has room (`fast_slot`); we own the slot, and the
         // caller keeps the object mapped while it holds units.
         unsafe { robust::record_linked_with_room(book, &slot.list_next) };
-        // Nobody else changes an idle slot's state: it is ours again, unit included, and
-        // `LINKED` is still set from when we last held it (see `Slot`).
-        // SAFETY: this thread's live head.
-        unsafe { robust::clear_pending(head) };
         true
     }
 
@@ -129,19 +149,9 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
-        // SAFETY: this thread's live head (`fast_slot`).
-        unsafe { robust::set_pending(head, &slot.list_next) };
-        if slot
-            .word
-            .compare_exchange(me.tid | IDLE, me.tid, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
+        if !self.take_idle_home(me, head, book, slot) {
             return false;
         }
-        // SAFETY: as in `try_take_cached`.
-        unsafe { robust::record_linked_with_room(book, &slot.list_next) };
         let s = s0 & CP;
         let pend = s | LINKED | PEND | ACQ | (1 << DELTA_SHIFT);
         slot.state.store(pend, Ordering::Relaxed);
