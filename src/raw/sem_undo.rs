@@ -211,7 +211,11 @@ const _: () = {
     assert!(UNDO_HOLDERS < waitv::WAITV_MAX);
     // `home`: the 64 slots of 64 bytes cover every line of a page exactly once.
     assert!(UNDO_HOLDERS * core::mem::size_of::<Slot>() == 4096);
+    assert!(SLOT_OFFSET_MASK as usize == 4096 - core::mem::size_of::<Slot>());
 };
+
+/// The bits of a page offset that pick a 64-byte slot of the table (`home`).
+const SLOT_OFFSET_MASK: u32 = 0xfc0;
 
 /// Why an operation on the value did not happen.
 #[derive(Debug, PartialEq, Eq)]
@@ -342,10 +346,16 @@ impl RawSemUndo {
     /// The slot this thread looks at first: the one that lies at the thread's own line
     /// of a page (`ThreadCtx::undo_line`), whatever the object's address. Slot `i` lies
     /// at line `object line + 1 + i`, and 64 slots cover every line of a page once.
+    ///
+    /// With the object at `64 p + r` (`r < 64`) and `undo_line_end = 64 L - 1`:
+    /// `undo_line_end - address = 64 (L - 1 - p) + (63 - r)`, so masking it to bits
+    /// 6..12 leaves `64 i` with `i = (L - 1 - p) mod 64`: the slot's byte offset in the
+    /// table, in two instructions.
     #[inline(always)]
     fn home(&self, me: &ThreadCtx) -> usize {
-        let object_line = (self as *const RawSemUndo as usize >> 6) as u32;
-        (me.undo_line.wrapping_sub(1).wrapping_sub(object_line) % UNDO_HOLDERS as u32) as usize
+        let address = self as *const RawSemUndo as usize as u32;
+        let offset = me.undo_line_end.wrapping_sub(address) & SLOT_OFFSET_MASK;
+        (offset / core::mem::size_of::<Slot>() as u32) as usize
     }
 
     /// How `me` may use its robust list here (flags a participant from another, or an

@@ -54,7 +54,9 @@ pub(crate) struct ThreadCtx {
     /// no `ns_flags` word holds) when `pidns` is unknown. Lets a fast path make that
     /// decision with one compare.
     pub same_ns_key: u64,
-    /// The thread's robust list head, or null when robust mode is off.
+    /// The thread's robust list head, or null when robust mode is off. Non-null only
+    /// with a non-null `book` that links into it (both are set, and cleared at thread
+    /// exit, together), so a fast path may test this one pointer for both.
     pub robust_head: *mut RobustListHead,
     /// The thread's private book of held locks (see `robust`); null if it could not be
     /// allocated, or after the thread-exit destructor freed it.
@@ -65,6 +67,10 @@ pub(crate) struct ThreadCtx {
     /// the library): spinning before sleeping can only pay off then — with one CPU, the
     /// thread that would release the lock cannot run while we spin.
     pub may_spin: bool,
+    /// `64 * undo_line - 1` (wrapping): the page offset of the byte just before the
+    /// home line, so that `RawSemUndo::home` finds the home slot of an object at any
+    /// address with one subtraction and one mask (no shift, no second add).
+    pub undo_line_end: u32,
 }
 
 impl ThreadCtx {
@@ -80,6 +86,7 @@ impl ThreadCtx {
         book: core::ptr::null_mut(),
         robust_mode: Mode::Off,
         may_spin: false,
+        undo_line_end: 0,
     };
 }
 
@@ -338,6 +345,7 @@ fn init_current() -> &'static ThreadCtx {
     }
     let pidns = liveness::own_pidns();
     let token = new_token(tid);
+    let line = undo_line(token, robust_head, book);
     let ctx = ThreadCtx {
         tid,
         pid,
@@ -353,10 +361,11 @@ fn init_current() -> &'static ThreadCtx {
             u64::MAX
         },
         robust_head,
-        undo_line: undo_line(token, robust_head, book),
+        undo_line: line,
         book,
         robust_mode,
         may_spin: usable_cpus() > 1,
+        undo_line_end: (line * 64).wrapping_sub(1),
     };
     // SAFETY: this thread's own slot (see `current`); no reference to it is live.
     unsafe {

@@ -9,41 +9,54 @@ impl RawSemUndo {
     /// returned, and this acquirer is the one told), `Timeout`, `Intr` (nothing taken),
     /// `Busy` (all `UNDO_HOLDERS` slots hold units: nothing taken).
     ///
-    /// Shaped for the machine code of the usual case (measured; see `robust::PushPlan`
-    /// and BENCHMARKS.md): the cached-unit path is inline, makes no call, and after its
-    /// atomic instruction only stores; everything else is one tail call.
+    /// Shaped for the machine code of the usual case (measured; BENCHMARKS.md, "Undo
+    /// semaphore"): the cached-unit path is inline, makes no call and saves no register
+    /// (the entry's own arguments stay live for the tail call, so it reads the book's
+    /// top and last entry again after its CAS instead of holding them across it: two
+    /// loads of lines it has just read cost less than a frame); everything else is one
+    /// tail call.
     #[inline(always)]
     pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
-        // An uninitialised thread's null book fails the fast path's test.
+        // An uninitialised thread's null head fails the fast path's test.
         if self.try_take_cached(thread::current_as_is()) {
             return Status::Ok;
         }
         self.acquire_uncached(limit)
     }
 
-    /// What both fast paths require, read without changing anything: the thread's
-    /// idle slot is its home slot (index and slot returned), no death report waits, the
-    /// thread's `book` links and has room, and the object has seen no participant from
-    /// another PID namespace. Also returns the value word as read.
+    /// What both fast paths require, read without changing anything: the thread has a
+    /// robust head (so it is initialised and its book links), the book has room, the
+    /// object has seen no participant from another PID namespace, the home slot's
+    /// record names this thread and no death report waits. Returns the book (the
+    /// thread's own, non-null: `me.book`), the home slot (index and slot) and the value
+    /// word as read.
+    ///
+    /// The slot *word* is not read here: each fast path's CAS expects `tid | IDLE`,
+    /// which is the test (a failed CAS changes nothing, and its path then undoes the
+    /// pending mark it set). The token is: the CAS must not take an idle slot whose
+    /// back-stop record names another thread (a dead one that had our TID).
     #[inline(always)]
-    pub(super) fn fast_slot(
-        &self,
-        me: &ThreadCtx,
-        book: &robust::Book,
-    ) -> Option<(usize, &Slot, u32)> {
+    pub(super) fn fast_slot<'a>(
+        &'a self,
+        me: &'a ThreadCtx,
+    ) -> Option<(*mut robust::Book, usize, &'a Slot, u32)> {
+        if me.robust_head.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null head comes with the calling thread's own book, which links
+        // into it (`ThreadCtx::robust_head`); only read here.
+        let book = unsafe { &*me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         let v = self.value.load(Ordering::Relaxed);
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
-            || slot.word.load(Ordering::Relaxed) != me.tid | IDLE
             || slot.token.load(Ordering::Relaxed) != me.token
             || v & DEATHS != 0
-            || !book.links()
             || !robust::book_has_room(book)
         {
             return None;
         }
-        Some((i, slot, v))
+        Some((me.book, i, slot, v))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
@@ -52,23 +65,40 @@ impl RawSemUndo {
     /// nothing changed, otherwise.
     #[inline(always)]
     pub(super) fn try_take_cached(&self, me: &ThreadCtx) -> bool {
-        // SAFETY: the calling thread's own book (or null), used only during this call.
-        let Some(book) = (unsafe { me.book.as_mut() }) else {
+        let Some((book, _, slot, _)) = self.fast_slot(me) else {
             return false;
         };
-        let Some((_, slot, _)) = self.fast_slot(me, book) else {
-            return false;
-        };
+        // SAFETY: the calling thread's own book (`fast_slot`), used only in this call.
+        let book = unsafe { &mut *book };
         if slot.state.load(Ordering::Relaxed) & (UNITS_MASK | PEND) != 1 {
             return false;
         }
-        // Read before the CAS, so that only stores follow it (see `robust::PushPlan`).
-        // (`try_take_from_value` makes the same first step; written out here rather than
-        // shared, because the shared version measured 0.3 ns slower in this path.)
-        // SAFETY: the book has room (`fast_slot`).
-        let plan = unsafe { robust::plan_push(book) };
         let head = me.robust_head;
-        // SAFETY: this thread's live head (a book that links has one).
+        if !self.take_idle_home(me, head, book, slot) {
+            return false;
+        }
+        // Nobody else changes an idle slot's state: it is ours again, unit included, and
+        // `LINKED` is still set from when we last held it (see `Slot`).
+        // SAFETY: this thread's live head (`fast_slot`).
+        unsafe { robust::clear_pending(head) };
+        true
+    }
+
+    /// The step both fast paths share, with [`fast_slot`](Self::fast_slot)'s
+    /// conditions (`head` is `me.robust_head`, which the caller keeps for clearing the
+    /// mark): marks the home slot pending, takes it back from idle with one CAS
+    /// (which is the slot-word test) and links it through the book. True with the slot
+    /// ours and still marked pending (the caller clears the mark when it is done);
+    /// false, with the mark cleared and nothing changed, if the word was not our idle one.
+    #[inline(always)]
+    fn take_idle_home(
+        &self,
+        me: &ThreadCtx,
+        head: *mut crate::sys::futex::RobustListHead,
+        book: &mut robust::Book,
+        slot: &Slot,
+    ) -> bool {
+        // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
         if slot
             .word
@@ -79,13 +109,11 @@ impl RawSemUndo {
             unsafe { robust::clear_pending(head) };
             return false;
         }
-        // SAFETY: the book links and has room, and `plan` was made from it just now; we
-        // own the slot, and the caller keeps the object mapped while it holds units.
-        unsafe { robust::record_linked_planned(book, &slot.list_next, plan) };
-        // Nobody else changes an idle slot's state: it is ours again, unit included, and
-        // `LINKED` is still set from when we last held it (see `Slot`).
-        // SAFETY: this thread's live head.
-        unsafe { robust::clear_pending(head) };
+        // Planned only now (unlike `robust::PushPlan`'s advice): a plan held across the
+        // CAS took two callee-saved registers, whose saves cost more than these loads.
+        // SAFETY: the book links and has room (`fast_slot`); we own the slot, and the
+        // caller keeps the object mapped while it holds units.
+        unsafe { robust::record_linked_with_room(book, &slot.list_next) };
         true
     }
 
@@ -108,13 +136,11 @@ impl RawSemUndo {
     /// claimed and linked with no units (the slow path finds it as ours).
     #[inline(always)]
     pub(super) fn try_take_from_value(&self, me: &ThreadCtx) -> bool {
+        let Some((book, i, slot, v)) = self.fast_slot(me) else {
+            return false;
+        };
         // SAFETY: as in `try_take_cached`.
-        let Some(book) = (unsafe { me.book.as_mut() }) else {
-            return false;
-        };
-        let Some((i, slot, v)) = self.fast_slot(me, book) else {
-            return false;
-        };
+        let book = unsafe { &mut *book };
         let s0 = slot.state.load(Ordering::Relaxed);
         if s0 & (UNITS_MASK | PEND) != 0
             || v & VALUE_MASK == 0
@@ -123,19 +149,9 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
-        // SAFETY: this thread's live head (a book that links has one).
-        unsafe { robust::set_pending(head, &slot.list_next) };
-        if slot
-            .word
-            .compare_exchange(me.tid | IDLE, me.tid, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            // SAFETY: this thread's live head.
-            unsafe { robust::clear_pending(head) };
+        if !self.take_idle_home(me, head, book, slot) {
             return false;
         }
-        // SAFETY: as in `try_take_cached`.
-        unsafe { robust::record_linked_with_room(book, &slot.list_next) };
         let s = s0 & CP;
         let pend = s | LINKED | PEND | ACQ | (1 << DELTA_SHIFT);
         slot.state.store(pend, Ordering::Relaxed);

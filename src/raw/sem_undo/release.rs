@@ -3,20 +3,33 @@
 
 use super::*;
 
+/// What the fast release did.
+pub(super) enum Released {
+    /// Released, and nobody to wake.
+    Quietly,
+    /// Released; sleepers or watchers of the slot word (whose old value this is) wait.
+    WakeNeeded(u32),
+    /// Not the usual case: nothing changed.
+    No,
+}
+
 impl RawSemUndo {
     /// Returns one unit that the calling thread acquired: `Ok`, `NotOwner` (the thread
     /// holds no unit of this semaphore: nothing changed), `Overflow` (at `max_value`,
     /// which only a damaged object can reach: nothing changed).
     ///
-    /// Shaped like [`acquire`](Self::acquire): the usual case inline, without a call
-    /// unless someone sleeps; the rest one tail call.
+    /// Shaped like [`acquire`](Self::acquire): the usual case inline and without a
+    /// call; waking sleepers and everything else are out of line, reached from the
+    /// cold branches, so that the inline part keeps nothing across a call and saves no
+    /// register.
     #[inline(always)]
     pub(crate) fn release(&self) -> Status {
-        // An uninitialised thread's null book fails the fast path's test.
-        if self.try_release_cached(thread::current_as_is()) {
-            return Status::Ok;
+        // An uninitialised thread's null head fails the fast path's test.
+        match self.try_release_cached(thread::current_as_is()) {
+            Released::Quietly => Status::Ok,
+            Released::WakeNeeded(old) => self.wake_after_release(old),
+            Released::No => self.release_uncached(),
         }
-        self.release_uncached()
     }
 
     /// [`release`](Self::release) when its fast path did not apply.
@@ -32,32 +45,33 @@ impl RawSemUndo {
     /// which goes idle ("cached"): our next acquire takes it back with one CAS on our
     /// own word, and anyone who needs it takes the idle slot over (it holds nothing for
     /// the kernel to report). `LINKED` stays set (see `Slot`). One swap of the slot
-    /// word; false, with nothing changed, when this is not the case.
+    /// word; `No`, with nothing changed, when this is not the case.
     #[inline(always)]
-    pub(super) fn try_release_cached(&self, me: &ThreadCtx) -> bool {
+    pub(super) fn try_release_cached(&self, me: &ThreadCtx) -> Released {
+        let head = me.robust_head;
+        if head.is_null() {
+            return Released::No;
+        }
+        // SAFETY: a non-null head comes with the calling thread's own book, which links
+        // into it (`ThreadCtx::robust_head`); used only in this call.
+        let book = unsafe { &mut *me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         let s = slot.state.load(Ordering::Relaxed);
-        // SAFETY: the calling thread's own book (or null), used only in this call.
-        let Some(book) = (unsafe { me.book.as_mut() }) else {
-            return false;
-        };
         // "Ours" without comparing tokens: the book (private) lists this slot's node
         // last, so this thread took the slot and still holds it, and the word says no
         // reclaimer took it over since.
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             || slot.word.load(Ordering::Relaxed) != me.tid
             || s & (UNITS_MASK | PEND) != 1
-            || !book.links()
             || !robust::is_last(book, &slot.list_next)
         {
-            return false;
+            return Released::No;
         }
         // Read before the swap, so that only stores follow it (see `robust::PushPlan`).
         // SAFETY: the book lists a lock (`is_last`).
         let plan = unsafe { robust::plan_pop(book) };
-        let head = me.robust_head;
-        // SAFETY: this thread's live head (a book that links has one).
+        // SAFETY: this thread's live head.
         unsafe { robust::set_pending(head, &slot.list_next) };
         // SAFETY: we own the slot; the book links, `is_last` holds and `plan` was made
         // from the book just now.
@@ -71,13 +85,26 @@ impl RawSemUndo {
         // of an atomic instruction delay it.
         // SAFETY: `unlink_last_linked` just unlinked the book's last lock per `plan`.
         unsafe { robust::pop_unlinked_last(book, plan) };
+        if old & FUTEX_WAITERS != 0 || self.sleepers.load(Ordering::SeqCst) != 0 {
+            return Released::WakeNeeded(old);
+        }
+        Released::Quietly
+    }
+
+    /// After a fast release that found someone to wake: the waiters that watch our
+    /// slot word (`old`, the word our swap replaced, has `FUTEX_WAITERS`), then one
+    /// sleeper on the value if any. Out of line: the fast path only branches here.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn wake_after_release(&self, old: u32) -> Status {
         if old & FUTEX_WAITERS != 0 {
-            wake_all_watchers(&slot.word);
+            let me = thread::current_as_is();
+            wake_all_watchers(&self.slots[self.home(me)].word);
         }
         if self.sleepers.load(Ordering::SeqCst) != 0 {
             self.wake_one();
         }
-        true
+        Status::Ok
     }
 
     #[cold]
