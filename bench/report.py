@@ -675,6 +675,11 @@ def section_array_threads(x, w):
     w("")
 
 
+def measured_rows(rows, measured):
+    """(label, record) of each (key, label) of `rows` that has a record in `measured`, in order."""
+    return ((label, measured[key]) for key, label in rows if key in measured)
+
+
 def section_python(x, w):
     """5. Python's locks, for reference."""
     raw, u = x.raw, x.u
@@ -682,19 +687,15 @@ def section_python(x, w):
     w("`timeit` of `a(); r()` (bound `acquire`/`release`) in a separate `python3` process, "
       "500,000 pairs per repetition; includes the interpreter's two method calls and loop.\n")
     w("| lock | ns / pair | spread | × mp_lock from C |\n|---|---:|---:|---:|")
-    for key, label in P_ROWS:
-        if key in raw.p:
-            m, lo, hi = raw.p[key]
-            w(f"| {label} | {m:.1f} | {lo:.1f}–{hi:.1f} | {fmt_ratio(ratio(m, u.get('mp_lock')))} |")
+    for label, (m, lo, hi) in measured_rows(P_ROWS, raw.p):
+        w(f"| {label} | {m:.1f} | {lo:.1f}–{hi:.1f} | {fmt_ratio(ratio(m, u.get('mp_lock')))} |")
     w("")
     if raw.r:
         w("The `mpsync` Python package against `multiprocessing`, measured interleaved in one "
           "process by bench/py_mpsync.py (medians of the repetitions; target: ratio ≤ 1.2):\n")
         w("| operation | mpsync ns | multiprocessing ns | ratio |\n|---|---:|---:|---:|")
-        for key, label in R_ROWS:
-            if key in raw.r:
-                ours, theirs, r = raw.r[key]
-                w(f"| {label} | {ours:.1f} | {theirs:.1f} | {r:.2f} |")
+        for label, (ours, theirs, r) in measured_rows(R_ROWS, raw.r):
+            w(f"| {label} | {ours:.1f} | {theirs:.1f} | {r:.2f} |")
         w("")
 
 

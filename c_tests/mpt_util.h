@@ -40,6 +40,11 @@ static inline int64_t mpt_now_ns(void) {
         fprintf(stderr, "%s:%d: still waiting after %d s for: %s\n", __FILE__, __LINE__, (int)(secs), #cond); \
         _exit(1); } usleep(1000); } } while (0)
 
+/* The uint32_t that a getter such as mp_sem_get_value(obj, &out) reports, the call
+ * CHECKed to succeed: CHECK(MPT_U32(mp_sem_get_value, s) == 1). */
+#define MPT_U32(getter, obj) __extension__({ uint32_t mpt_u32_ = 0xdeadbeef; \
+    CHECK_OK(getter((obj), &mpt_u32_)); mpt_u32_; })
+
 /* ---- start gates ---------------------------------------------------------------- */
 
 /* A start gate: children block in read() until the parent closes the write end; then

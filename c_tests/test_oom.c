@@ -652,13 +652,7 @@ static void under_rlimit_as(int warm, void (*fn)(struct shared *)) {
         fn(s);
         _exit(0);
     }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (WIFSIGNALED(st)) {
-        fprintf(stderr, "the child died of signal %d (%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));
-        _exit(1);
-    }
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    mpt_wait_ok(pid);
     stop_helper(&h);
 }
 

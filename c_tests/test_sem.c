@@ -4,17 +4,9 @@
  * destroy while waited on (also by a waiter that was killed). */
 #include "mpt_util.h"
 
-static uint32_t value_of(mp_sem_t *s) {
-    uint32_t v = 0xdeadbeef;
-    CHECK_OK(mp_sem_get_value(s, &v));
-    return v;
-}
+static uint32_t value_of(mp_sem_t *s) { return MPT_U32(mp_sem_get_value, s); }
 
-static uint32_t max_of(mp_sem_t *s) {
-    uint32_t v = 0xdeadbeef;
-    CHECK_OK(mp_sem_get_max_value(s, &v));
-    return v;
-}
+static uint32_t max_of(mp_sem_t *s) { return MPT_U32(mp_sem_get_max_value, s); }
 
 struct k_shared {
     int in_flight;     /* atomic */
