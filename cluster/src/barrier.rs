@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::conn::{Cluster, Ctx};
 use crate::queue::{RETRY_PAUSE, revision, txn_call};
-use crate::queued::check_name;
+use crate::queued::check_name_and_count;
 
 /// The barrier's state as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +85,7 @@ impl ClusterBarrier {
     /// Opens the barrier `name`; the first opener sets `parties` (>= 1), later openers
     /// use the stored number (see [`Self::parties`]).
     pub fn open(cluster: &Cluster, name: &str, parties: usize) -> Result<ClusterBarrier, Error> {
-        check_name(name)?;
-        if parties == 0 || parties > i32::MAX as usize {
-            return Err(Error::Invalid);
-        }
+        check_name_and_count(name, parties)?;
         let key = format!("/mpsync/barrier/{name}/state");
         let init = State {
             generation: 0,

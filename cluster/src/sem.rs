@@ -7,7 +7,7 @@ use mpsync::{Deadline, Error, Outcome};
 
 use crate::conn::Cluster;
 use crate::queue::txn_call;
-use crate::queued::{Queued, check_name};
+use crate::queued::{Queued, check_name_and_count};
 
 /// A counting semaphore shared by every process that opens the same name. Units are
 /// owned by the handle that took them (so that a dead holder's units come back):
@@ -21,10 +21,7 @@ impl ClusterSemaphore {
     /// Opens the semaphore `name`; the first opener on the cluster sets its value
     /// (`value` >= 1), later openers use the stored one (see [`Self::value`]).
     pub fn open(cluster: &Cluster, name: &str, value: usize) -> Result<ClusterSemaphore, Error> {
-        check_name(name)?;
-        if value == 0 || value > i32::MAX as usize {
-            return Err(Error::Invalid);
-        }
+        check_name_and_count(name, value)?;
         let key = format!("/mpsync/sem/{name}/value");
         let ctx = cluster.conn.ctx();
         let stored = cluster.conn.request(async move {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mpsync_cluster::{
     Cluster, ClusterLock, ClusterOptions, ClusterRLock, Deadline, Error, Outcome,
 };
-use support::{ENDPOINTS, EtcdCluster, ROLE, Worker, cluster_or_skip, with_timeout};
+use support::{ENDPOINTS, EtcdCluster, ROLE, Worker, on_cluster};
 
 const TTL: i64 = 2;
 
@@ -133,13 +133,10 @@ fn spawn_exclusion_workers(
 
 #[test]
 fn lock_excludes_across_four_processes() {
-    with_timeout(
+    on_cluster(
         "lock_excludes_across_four_processes",
         Duration::from_secs(240),
-        || {
-            let Some(etcd) = cluster_or_skip("lock_excludes_across_four_processes") else {
-                return;
-            };
+        |etcd| {
             let dir = scratch("exclusion");
             let workers = spawn_exclusion_workers(&etcd, &dir, "excl", 4, 15);
             for w in workers {
@@ -154,13 +151,10 @@ fn lock_excludes_across_four_processes() {
 
 #[test]
 fn killed_holder_is_reported_owner_dead_within_ttl() {
-    with_timeout(
+    on_cluster(
         "killed_holder_is_reported_owner_dead_within_ttl",
         Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("killed_holder") else {
-                return;
-            };
+        |etcd| {
             let mut holder = Worker::spawn("hold", &etcd.endpoints, &[("LOCK", "kill9".into())]);
             let token: i64 = holder.expect_line("held").parse().unwrap();
             let cluster = connect(&etcd.endpoints);
@@ -194,13 +188,10 @@ fn killed_holder_is_reported_owner_dead_within_ttl() {
 
 #[test]
 fn paused_holder_loses_its_lease_and_its_fenced_write_is_rejected() {
-    with_timeout(
+    on_cluster(
         "paused_holder_loses_its_lease",
         Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("paused_holder") else {
-                return;
-            };
+        |etcd| {
             let mut holder = Worker::spawn("hold", &etcd.endpoints, &[("LOCK", "stop".into())]);
             let token: i64 = holder.expect_line("held").parse().unwrap();
             holder.signal(libc::SIGSTOP);
@@ -228,121 +219,121 @@ fn paused_holder_loses_its_lease_and_its_fenced_write_is_rejected() {
 
 #[test]
 fn leader_killed_mid_run_progress_continues_with_one_holder() {
-    with_timeout("leader_killed_mid_run", Duration::from_secs(300), || {
-        let Some(mut etcd) = cluster_or_skip("leader_killed") else {
-            return;
-        };
-        let dir = scratch("leader");
-        let workers = spawn_exclusion_workers(&etcd, &dir, "leader", 4, 25);
-        let start = Instant::now();
-        while logged_tokens(&dir).len() < 20 {
-            assert!(start.elapsed() < Duration::from_secs(120), "no progress");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let leader = etcd.leader();
-        let before = logged_tokens(&dir).len();
-        etcd.kill(leader);
-        println!(
-            "killed leader {} after {before} holds",
-            etcd.member_name(leader)
-        );
-        for w in workers {
-            assert_eq!(w.wait(Duration::from_secs(180)), Some(0));
-        }
-        let tokens = logged_tokens(&dir);
-        assert_eq!(tokens.len(), 100);
-        assert_strictly_increasing(&tokens);
-    });
+    on_cluster(
+        "leader_killed_mid_run",
+        Duration::from_secs(300),
+        |mut etcd| {
+            let dir = scratch("leader");
+            let workers = spawn_exclusion_workers(&etcd, &dir, "leader", 4, 25);
+            let start = Instant::now();
+            while logged_tokens(&dir).len() < 20 {
+                assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let leader = etcd.leader();
+            let before = logged_tokens(&dir).len();
+            etcd.kill(leader);
+            println!(
+                "killed leader {} after {before} holds",
+                etcd.member_name(leader)
+            );
+            for w in workers {
+                assert_eq!(w.wait(Duration::from_secs(180)), Some(0));
+            }
+            let tokens = logged_tokens(&dir);
+            assert_eq!(tokens.len(), 100);
+            assert_strictly_increasing(&tokens);
+        },
+    );
 }
 
 #[test]
 fn all_members_stopped_gives_a_clear_status_within_the_timeout() {
-    with_timeout("all_members_stopped", Duration::from_secs(120), || {
-        let Some(mut etcd) = cluster_or_skip("all_stopped") else {
-            return;
-        };
-        let cluster = connect(&etcd.endpoints);
-        let held = ClusterLock::open(&cluster, "down").unwrap();
-        assert_eq!(held.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        let other = ClusterLock::open(&cluster, "down2").unwrap();
-        etcd.kill_all();
-        let start = Instant::now();
-        let got = other
-            .acquire(Deadline::after(Duration::from_secs(2)))
-            .unwrap();
-        let waited = start.elapsed();
-        println!("acquire with a 2 s timeout, cluster down: {got:?} after {waited:?}");
-        assert_eq!(got, Outcome::Timeout);
-        assert!(waited < Duration::from_secs(10), "{waited:?}");
-        let start = Instant::now();
-        assert_eq!(held.release(), Err(Error::System));
-        assert!(
-            held.is_held(),
-            "a release that did not get through keeps the lock"
-        );
-        println!("release, cluster down: MP_ESYS after {:?}", start.elapsed());
-        let options = ClusterOptions {
-            ttl_secs: TTL,
-            request_timeout: Duration::from_secs(2),
-        };
-        let start = Instant::now();
-        assert!(matches!(
-            Cluster::connect(&etcd.endpoints, options),
-            Err(Error::System)
-        ));
-        println!("connect, cluster down: MP_ESYS after {:?}", start.elapsed());
-    });
+    on_cluster(
+        "all_members_stopped",
+        Duration::from_secs(120),
+        |mut etcd| {
+            let cluster = connect(&etcd.endpoints);
+            let held = ClusterLock::open(&cluster, "down").unwrap();
+            assert_eq!(held.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+            let other = ClusterLock::open(&cluster, "down2").unwrap();
+            etcd.kill_all();
+            let start = Instant::now();
+            let got = other
+                .acquire(Deadline::after(Duration::from_secs(2)))
+                .unwrap();
+            let waited = start.elapsed();
+            println!("acquire with a 2 s timeout, cluster down: {got:?} after {waited:?}");
+            assert_eq!(got, Outcome::Timeout);
+            assert!(waited < Duration::from_secs(10), "{waited:?}");
+            let start = Instant::now();
+            assert_eq!(held.release(), Err(Error::System));
+            assert!(
+                held.is_held(),
+                "a release that did not get through keeps the lock"
+            );
+            println!("release, cluster down: MP_ESYS after {:?}", start.elapsed());
+            let options = ClusterOptions {
+                ttl_secs: TTL,
+                request_timeout: Duration::from_secs(2),
+            };
+            let start = Instant::now();
+            assert!(matches!(
+                Cluster::connect(&etcd.endpoints, options),
+                Err(Error::System)
+            ));
+            println!("connect, cluster down: MP_ESYS after {:?}", start.elapsed());
+        },
+    );
 }
 
 #[test]
 fn waiters_are_served_in_arrival_order_and_timeouts_leave_the_queue() {
-    with_timeout("waiters_in_arrival_order", Duration::from_secs(120), || {
-        let Some(etcd) = cluster_or_skip("fifo") else {
-            return;
-        };
-        let cluster = connect(&etcd.endpoints);
-        let first = ClusterLock::open(&cluster, "fifo").unwrap();
-        assert_eq!(first.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        // A waiter that gives up leaves the queue: it does not block those behind it.
-        let quitter = ClusterLock::open(&cluster, "fifo").unwrap();
-        assert_eq!(
-            quitter
-                .acquire(Deadline::after(Duration::from_millis(300)))
-                .unwrap(),
-            Outcome::Timeout
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut threads = Vec::new();
-        for i in 0..3 {
-            let c = cluster.clone();
-            let tx = tx.clone();
-            threads.push(std::thread::spawn(move || {
-                let l = ClusterLock::open(&c, "fifo").unwrap();
-                assert_eq!(l.acquire(Deadline::forever()).unwrap(), Outcome::Ok);
-                tx.send(i).unwrap();
-                l.release().unwrap();
-            }));
-            // Arrival order: each waiter is queued before the next starts.
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        first.release().unwrap();
-        let order: Vec<i32> = (0..3).map(|_| rx.recv().unwrap()).collect();
-        assert_eq!(order, vec![0, 1, 2]);
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(quitter.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        assert_eq!(quitter.release(), Ok(()));
-        assert_eq!(quitter.release(), Err(Error::Overflow));
-    });
+    on_cluster(
+        "waiters_in_arrival_order",
+        Duration::from_secs(120),
+        |etcd| {
+            let cluster = connect(&etcd.endpoints);
+            let first = ClusterLock::open(&cluster, "fifo").unwrap();
+            assert_eq!(first.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+            // A waiter that gives up leaves the queue: it does not block those behind it.
+            let quitter = ClusterLock::open(&cluster, "fifo").unwrap();
+            assert_eq!(
+                quitter
+                    .acquire(Deadline::after(Duration::from_millis(300)))
+                    .unwrap(),
+                Outcome::Timeout
+            );
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut threads = Vec::new();
+            for i in 0..3 {
+                let c = cluster.clone();
+                let tx = tx.clone();
+                threads.push(std::thread::spawn(move || {
+                    let l = ClusterLock::open(&c, "fifo").unwrap();
+                    assert_eq!(l.acquire(Deadline::forever()).unwrap(), Outcome::Ok);
+                    tx.send(i).unwrap();
+                    l.release().unwrap();
+                }));
+                // Arrival order: each waiter is queued before the next starts.
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            first.release().unwrap();
+            let order: Vec<i32> = (0..3).map(|_| rx.recv().unwrap()).collect();
+            assert_eq!(order, vec![0, 1, 2]);
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(quitter.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+            assert_eq!(quitter.release(), Ok(()));
+            assert_eq!(quitter.release(), Err(Error::Overflow));
+        },
+    );
 }
 
 #[test]
 fn rlock_is_recursive_for_its_thread_only() {
-    with_timeout("rlock_is_recursive", Duration::from_secs(120), || {
-        let Some(etcd) = cluster_or_skip("rlock") else {
-            return;
-        };
+    on_cluster("rlock_is_recursive", Duration::from_secs(120), |etcd| {
         let cluster = connect(&etcd.endpoints);
         let r = std::sync::Arc::new(ClusterRLock::open(&cluster, "r").unwrap());
         assert_eq!(r.release(), Err(Error::NotOwner));

@@ -10,7 +10,7 @@ use mpsync_cluster::{
     Cluster, ClusterBarrier, ClusterEvent, ClusterOptions, ClusterSemaphore, Deadline, Error,
     Outcome,
 };
-use support::{cluster_or_skip, with_timeout};
+use support::on_cluster;
 
 fn connect(endpoints: &str) -> Cluster {
     let options = ClusterOptions {
@@ -22,13 +22,10 @@ fn connect(endpoints: &str) -> Cluster {
 
 #[test]
 fn semaphore_admits_value_holders_and_a_dead_holders_units_come_back() {
-    with_timeout(
+    on_cluster(
         "semaphore_admits_value_holders",
         Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("semaphore") else {
-                return;
-            };
+        |etcd| {
             let a = connect(&etcd.endpoints);
             let s = ClusterSemaphore::open(&a, "s", 2).unwrap();
             assert_eq!(s.value(), 2);
@@ -65,44 +62,42 @@ fn semaphore_admits_value_holders_and_a_dead_holders_units_come_back() {
 
 #[test]
 fn event_wakes_its_waiters_and_times_out_when_unset() {
-    with_timeout("event_wakes_its_waiters", Duration::from_secs(120), || {
-        let Some(etcd) = cluster_or_skip("event") else {
-            return;
-        };
-        let c = connect(&etcd.endpoints);
-        let e = Arc::new(ClusterEvent::open(&c, "e").unwrap());
-        assert!(!e.is_set().unwrap());
-        assert!(!e.wait(Duration::from_millis(200).into()).unwrap());
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let c = c.clone();
-                std::thread::spawn(move || {
-                    let e = ClusterEvent::open(&c, "e").unwrap();
-                    e.wait(Deadline::after(Duration::from_secs(30))).unwrap()
+    on_cluster(
+        "event_wakes_its_waiters",
+        Duration::from_secs(120),
+        |etcd| {
+            let c = connect(&etcd.endpoints);
+            let e = Arc::new(ClusterEvent::open(&c, "e").unwrap());
+            assert!(!e.is_set().unwrap());
+            assert!(!e.wait(Duration::from_millis(200).into()).unwrap());
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        let e = ClusterEvent::open(&c, "e").unwrap();
+                        e.wait(Deadline::after(Duration::from_secs(30))).unwrap()
+                    })
                 })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(300));
-        e.set().unwrap();
-        for w in waiters {
-            assert!(w.join().unwrap());
-        }
-        assert!(e.is_set().unwrap());
-        assert!(e.wait(Deadline::now()).unwrap());
-        e.clear().unwrap();
-        assert!(!e.is_set().unwrap());
-    });
+                .collect();
+            std::thread::sleep(Duration::from_millis(300));
+            e.set().unwrap();
+            for w in waiters {
+                assert!(w.join().unwrap());
+            }
+            assert!(e.is_set().unwrap());
+            assert!(e.wait(Deadline::now()).unwrap());
+            e.clear().unwrap();
+            assert!(!e.is_set().unwrap());
+        },
+    );
 }
 
 #[test]
 fn barrier_releases_its_parties_together_and_breaks_on_timeout_abort_and_reset() {
-    with_timeout(
+    on_cluster(
         "barrier_releases_its_parties",
         Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("barrier") else {
-                return;
-            };
+        |etcd| {
             let c = connect(&etcd.endpoints);
             let b = ClusterBarrier::open(&c, "b", 3).unwrap();
             assert_eq!(b.parties(), 3);

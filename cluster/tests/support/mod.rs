@@ -283,6 +283,17 @@ impl Drop for Worker {
     }
 }
 
+/// Runs `f` on a fresh cluster as `with_timeout(name, limit, ..)` does; where etcd is
+/// not installed, says that the test is skipped and returns.
+pub fn on_cluster(name: &str, limit: Duration, f: impl FnOnce(EtcdCluster) + Send + 'static) {
+    let tag = name.to_string();
+    with_timeout(name, limit, move || {
+        if let Some(etcd) = cluster_or_skip(&tag) {
+            f(etcd)
+        }
+    })
+}
+
 /// Runs `f` on a thread and fails the test named `name` if it takes longer than `limit`.
 pub fn with_timeout<T: Send + 'static>(
     name: &str,
