@@ -11,7 +11,7 @@ use pyo3::types::PyTuple;
 
 use crate::errors::quoted;
 use crate::{
-    Origin, Quiet, Request, blocking, deadline_of, err_for, make, timeout_deadline, to_py_about,
+    Origin, Quiet, Request, blocking, err_for, make, timeout_deadline, to_py_about, try_then_block,
 };
 
 /// The calling thread's id (pthread_self), to tell "mine" from "another thread's" in
@@ -102,16 +102,11 @@ impl PyLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.Lock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let got = match self.lock.acquire_unguarded(Deadline::now()) {
-            Ok(Outcome::Ok) => true,
-            Ok(_) if !block => false,
-            Ok(_) => {
-                let deadline = deadline_of(block, timeout)?;
-                let lock = &self.lock;
-                blocking(py, self.err("acquire"), || lock.acquire_unguarded(deadline))?.acquired()
-            }
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let lock = &self.lock;
+        let got = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            lock.acquire_unguarded(d)
+        })?
+        .acquired();
         if got {
             self.holder.store(thread_id(), Ordering::Relaxed);
         }
@@ -346,18 +341,10 @@ impl PyRLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.RLock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let first = self.lock.with(|l| l.acquire_unguarded(Deadline::now()));
-        let outcome = match first {
-            Ok(Outcome::Timeout) if block => {
-                let deadline = deadline_of(block, timeout)?;
-                let lock = &self.lock;
-                blocking(py, self.err("acquire"), || {
-                    lock.with(|l| l.acquire_unguarded(deadline))
-                })?
-            }
-            Ok(o) => o,
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let lock = &self.lock;
+        let outcome = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            lock.with(|l| l.acquire_unguarded(d))
+        })?;
         self.note(py, outcome)
     }
 
@@ -633,15 +620,10 @@ impl PySemaphore {
     /// `acquire(block=True, timeout=None) -> bool`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let outcome = match self.sem.acquire_unguarded(Deadline::now()) {
-            Ok(Outcome::Timeout) if block => {
-                let deadline = deadline_of(block, timeout)?;
-                let sem = &self.sem;
-                blocking(py, self.err("acquire"), || sem.acquire_unguarded(deadline))?
-            }
-            Ok(o) => o,
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let sem = &self.sem;
+        let outcome = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            sem.acquire_unguarded(d)
+        })?;
         if self.sem.is_undo() {
             self.note(py, outcome)
         } else {
