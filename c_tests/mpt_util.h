@@ -45,6 +45,19 @@ static inline int64_t mpt_now_ns(void) {
 #define MPT_U32(getter, obj) __extension__({ uint32_t mpt_u32_ = 0xdeadbeef; \
     CHECK_OK(getter((obj), &mpt_u32_)); mpt_u32_; })
 
+/* fork() a child that acquires the RLock `l` (exit 3 if it cannot), sets *holds, and
+ * sleeps holding it until killed. */
+static inline pid_t mpt_fork_rlock_holder(mp_rlock_t *l, volatile int *holds) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (mp_rlock_acquire(l, true, MP_FOREVER) != MP_OK) _exit(3);
+        *holds = 1;
+        for (;;) pause();
+    }
+    return pid;
+}
+
 /* ---- start gates ---------------------------------------------------------------- */
 
 /* A start gate: children block in read() until the parent closes the write end; then
