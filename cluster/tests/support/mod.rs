@@ -12,10 +12,25 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use mpsync_cluster::{Cluster, ClusterOptions};
+
 /// Environment variable that makes the `worker` test of a test binary play a role.
 pub const ROLE: &str = "MPSYNC_CLUSTER_ROLE";
 /// Environment variable giving workers the endpoints.
 pub const ENDPOINTS: &str = "MPSYNC_CLUSTER_ENDPOINTS";
+
+/// The lease TTL (seconds) of the tests' connections: short, so that owner deaths are
+/// found quickly.
+pub const TTL: i64 = 2;
+
+/// A connection to `endpoints` with the tests' TTL.
+pub fn connect(endpoints: &str) -> Cluster {
+    let options = ClusterOptions {
+        ttl_secs: TTL,
+        ..ClusterOptions::default()
+    };
+    Cluster::connect(endpoints, options).expect("connect")
+}
 
 /// Prints why the test is skipped (etcd missing) and returns `None`; else the cluster.
 pub fn cluster_or_skip(test: &str) -> Option<EtcdCluster> {
@@ -293,6 +308,22 @@ pub fn on_cluster(name: &str, limit: Duration, f: impl FnOnce(EtcdCluster) + Sen
         }
     })
 }
+
+/// `cluster_test!(name, secs, |etcd| { ... })`: the test `name`, which runs the closure
+/// on a fresh cluster as [`on_cluster`] does, with a limit of `secs` seconds.
+macro_rules! cluster_test {
+    ($name:ident, $secs:expr, $body:expr) => {
+        #[test]
+        fn $name() {
+            support::on_cluster(
+                stringify!($name),
+                std::time::Duration::from_secs($secs),
+                $body,
+            )
+        }
+    };
+}
+pub(crate) use cluster_test;
 
 /// Runs `f` on a thread and fails the test named `name` if it takes longer than `limit`.
 pub fn with_timeout<T: Send + 'static>(
