@@ -81,7 +81,7 @@ trait FastPath: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sy
     /// `acquire()` without arguments, if it is decided at once: `Some` of the result
     /// (a new reference, or NULL with an exception set); `None` when nothing was
     /// acquired and the full method must decide.
-    fn try_acquire(&self) -> Option<*mut ffi::PyObject>;
+    fn try_acquire(&self, py: Python<'_>) -> Option<*mut ffi::PyObject>;
 
     /// `release()`: true if done; false when it changed nothing (the full method then
     /// raises the error).
@@ -89,12 +89,12 @@ trait FastPath: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sy
 }
 
 impl FastPath for PyLock {
-    fn try_acquire(&self) -> Option<*mut ffi::PyObject> {
+    fn try_acquire(&self, _py: Python<'_>) -> Option<*mut ffi::PyObject> {
         if self.lock.acquire_unguarded(Deadline::now()) != Ok(Outcome::Ok) {
             return None;
         }
         self.holder.store(thread_id(), Ordering::Relaxed);
-        // SAFETY: the GIL is held.
+        // SAFETY: the GIL is held (`_py`).
         Some(new_ref(unsafe { ffi::Py_True() }))
     }
 
@@ -105,20 +105,18 @@ impl FastPath for PyLock {
 }
 
 impl FastPath for PyRLock {
-    fn try_acquire(&self) -> Option<*mut ffi::PyObject> {
+    fn try_acquire(&self, py: Python<'_>) -> Option<*mut ffi::PyObject> {
         match self.lock.with(|k| k.acquire_unguarded(Deadline::now())) {
             // (`Created` is never an acquisition's.)
             Ok(Outcome::Ok | Outcome::Created) => {
                 self.report.clear();
-                // SAFETY: the GIL is held.
+                // SAFETY: the GIL is held (`py`).
                 Some(new_ref(unsafe { ffi::Py_True() }))
             }
             // Acquired: the full method must not try again (it would re-enter).
             Ok(Outcome::OwnerDead) => {
-                // SAFETY: the GIL is held.
-                let py = unsafe { Python::assume_gil_acquired() };
                 Some(match self.note(py, Outcome::OwnerDead) {
-                    // SAFETY: the GIL is held.
+                    // SAFETY: the GIL is held (`py`).
                     Ok(_) => new_ref(unsafe { ffi::Py_True() }),
                     Err(e) => {
                         e.restore(py);
@@ -136,13 +134,13 @@ impl FastPath for PyRLock {
 }
 
 impl FastPath for PySemaphore {
-    fn try_acquire(&self) -> Option<*mut ffi::PyObject> {
+    fn try_acquire(&self, _py: Python<'_>) -> Option<*mut ffi::PyObject> {
         // An undo semaphore's acquisition may report a death (`owner_died`), and one
         // that took a unit must not be retried: it always takes the full path.
         if self.sem.is_undo() || self.sem.acquire_unguarded(Deadline::now()) != Ok(Outcome::Ok) {
             return None;
         }
-        // SAFETY: the GIL is held.
+        // SAFETY: the GIL is held (`_py`).
         Some(new_ref(unsafe { ffi::Py_True() }))
     }
 
@@ -160,7 +158,8 @@ unsafe extern "C" fn acquire<T: FastPath>(
 ) -> *mut ffi::PyObject {
     if nargs == 0 && kwnames.is_null() {
         // SAFETY: called through T's method descriptor, with the GIL.
-        if let Some(result) = unsafe { this::<T>(slf) }.try_acquire() {
+        let (obj, py) = unsafe { (this::<T>(slf), Python::assume_gil_acquired()) };
+        if let Some(result) = obj.try_acquire(py) {
             return result;
         }
     }

@@ -120,14 +120,7 @@ impl PyLock {
         self.lock.release().map_err(self.err("release"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// The name a C program or another process opens this lock by.
     #[getter]
@@ -354,14 +347,7 @@ impl PyRLock {
         self.lock.with(|l| l.release()).map_err(self.err("release"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// True if the most recent acquisition through this object found that the
     /// previous owner had died holding the lock (the protected data may be torn).
@@ -656,14 +642,7 @@ impl PySemaphore {
         self.sem.held().map_err(self.err("held"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// The number of units now.
     fn get_value(&self) -> PyResult<u32> {
