@@ -84,6 +84,14 @@ static inline pid_t mpt_fork(int (*fn)(void *), void *arg) {
     return pid;
 }
 
+/* pipe(fds), then fork(): the child's pid (0 in the child), both ends open in both. */
+static inline pid_t mpt_fork_with_pipe(int fds[2]) {
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    return pid;
+}
+
 /* Wait for a child; CHECK that it exited with status 0 (a signal is named). */
 static inline void mpt_wait_ok(pid_t pid) {
     int st = 0;

@@ -365,9 +365,7 @@ struct ns_shared {
  * Returns -1 if PID namespaces are not available (not root, or forbidden). */
 static pid_t fork_in_new_pidns(void (*fn)(struct ns_shared *), struct ns_shared *s) {
     int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    pid_t outer = fork();
-    CHECK(outer >= 0);
+    pid_t outer = mpt_fork_with_pipe(pipefd);
     if (outer == 0) {
         close(pipefd[0]);
         char ok = unshare(CLONE_NEWPID) == 0 ? 1 : 0;

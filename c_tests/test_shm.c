@@ -529,9 +529,7 @@ TEST(shm_shared_with_forked_and_unrelated_processes) {
  * `quiet`). Returns the exit status, or -1 if python3 cannot be executed. */
 static int run_python_q(const char *script, const char *const *args, char *out, size_t outlen, int quiet) {
     int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
+    pid_t pid = mpt_fork_with_pipe(fds);
     if (pid == 0) {
         dup2(fds[1], 1);
         if (quiet) {
