@@ -146,7 +146,7 @@ cluster_test!(
     killed_holder_is_reported_owner_dead_within_ttl,
     120,
     |etcd| {
-        let (mut holder, token) = holding_worker(&etcd, "kill9");
+        let (holder, token) = holding_worker(&etcd, "kill9");
         let cluster = connect(&etcd.endpoints);
         let lock = ClusterLock::open(&cluster, "kill9").unwrap();
         assert_eq!(lock.acquire(Deadline::now()).unwrap(), Outcome::Timeout);

@@ -129,7 +129,13 @@ impl PyCluster {
     #[allow(non_snake_case)]
     #[pyo3(signature = (name, value = 1))]
     fn Semaphore(&self, py: Python<'_>, name: &str, value: usize) -> PyResult<PySemaphore> {
-        self.open(py, "Semaphore", name, |c| ClusterSemaphore::open(c, name, value), PySemaphore)
+        self.open(
+            py,
+            "Semaphore",
+            name,
+            |c| ClusterSemaphore::open(c, name, value),
+            PySemaphore,
+        )
     }
 
     /// The same as `Semaphore`: a cluster semaphore's units belong to their taker, so
@@ -147,7 +153,13 @@ impl PyCluster {
 
     #[allow(non_snake_case)]
     fn Barrier(&self, py: Python<'_>, name: &str, parties: usize) -> PyResult<PyBarrier> {
-        self.open(py, "Barrier", name, |c| ClusterBarrier::open(c, name, parties), PyBarrier)
+        self.open(
+            py,
+            "Barrier",
+            name,
+            |c| ClusterBarrier::open(c, name, parties),
+            PyBarrier,
+        )
     }
 }
 

@@ -311,6 +311,7 @@ pub fn on_cluster(name: &str, limit: Duration, f: impl FnOnce(EtcdCluster) + Sen
 
 /// `cluster_test!(name, secs, |etcd| { ... })`: the test `name`, which runs the closure
 /// on a fresh cluster as [`on_cluster`] does, with a limit of `secs` seconds.
+#[allow(unused_macros)] // as `dead_code` above: not every test crate uses it
 macro_rules! cluster_test {
     ($name:ident, $secs:expr, $body:expr) => {
         #[test]
@@ -323,6 +324,7 @@ macro_rules! cluster_test {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use cluster_test;
 
 /// Runs `f` on a thread and fails the test named `name` if it takes longer than `limit`.
