@@ -611,6 +611,13 @@ def section_contended(x, w):
     w("")
 
 
+def placement_rows(rows, measured):
+    """(placement, key, label) for each placement, cross-CPU first, and each (key, label)
+    of `rows` with records for it in `measured` (keyed by (key, placement))."""
+    return ((pl, key, label) for pl in ("cross", "same") for key, label in rows
+            if measured.get((key, pl)))
+
+
 def section_handoff(x, w):
     """3. Two-process hand-off latency."""
     raw = x.raw
@@ -623,13 +630,10 @@ def section_handoff(x, w):
       "wake-ups include the idle vCPU's halt exit and IPI.\n")
     w("| primitive | placement | median µs | p99 µs | × sem_t (median) | × sem_t (p99) |")
     w("|---|---|---:|---:|---:|---:|")
-    for pl in ("cross", "same"):
-        for key, label in H_ROWS:
-            if (key, pl) not in raw.h:
-                continue
-            a50, a99 = h_med(key, pl), h_med(key, pl, 1)
-            w(f"| {label} | {PLACEMENT[pl]} | {a50:.2f} | {a99:.2f} | "
-              f"{fmt_ratio(raw.paired('H50', (key, pl), ('sem_t', pl)))} | {fmt_ratio(raw.paired('H99', (key, pl), ('sem_t', pl)))} |")
+    for pl, key, label in placement_rows(H_ROWS, raw.h):
+        a50, a99 = h_med(key, pl), h_med(key, pl, 1)
+        w(f"| {label} | {PLACEMENT[pl]} | {a50:.2f} | {a99:.2f} | "
+          f"{fmt_ratio(raw.paired('H50', (key, pl), ('sem_t', pl)))} | {fmt_ratio(raw.paired('H99', (key, pl), ('sem_t', pl)))} |")
     w("")
 
 
@@ -644,13 +648,10 @@ def section_condition(x, w):
           "CPUs) or 10,000 (same CPU) cycles, then the median over repetitions.\n")
         w("| primitive | placement | round trip median µs | p99 µs | × pthread_cond_t (median) |")
         w("|---|---|---:|---:|---:|")
-        for pl in ("cross", "same"):
-            for key, label in V_ROWS:
-                xs = raw.v.get((key, pl))
-                if not xs:
-                    continue
-                a50, a99 = med([x[0] for x in xs]), med([x[1] for x in xs])
-                w(f"| {label} | {PLACEMENT[pl]} | {a50:.2f} | {a99:.2f} | {fmt_ratio(raw.paired('V', (key, pl), ('pthread_cond', pl)))} |")
+        for pl, key, label in placement_rows(V_ROWS, raw.v):
+            xs = raw.v[(key, pl)]
+            a50, a99 = med([x[0] for x in xs]), med([x[1] for x in xs])
+            w(f"| {label} | {PLACEMENT[pl]} | {a50:.2f} | {a99:.2f} | {fmt_ratio(raw.paired('V', (key, pl), ('pthread_cond', pl)))} |")
     else:
         w("No Condition records in this run (`mpbench cond` did not run or failed; see the notes).")
     w("")
@@ -675,6 +676,11 @@ def section_array_threads(x, w):
     w("")
 
 
+def measured_rows(rows, measured):
+    """(label, record) of each (key, label) of `rows` that has a record in `measured`, in order."""
+    return ((label, measured[key]) for key, label in rows if key in measured)
+
+
 def section_python(x, w):
     """5. Python's locks, for reference."""
     raw, u = x.raw, x.u
@@ -682,19 +688,15 @@ def section_python(x, w):
     w("`timeit` of `a(); r()` (bound `acquire`/`release`) in a separate `python3` process, "
       "500,000 pairs per repetition; includes the interpreter's two method calls and loop.\n")
     w("| lock | ns / pair | spread | × mp_lock from C |\n|---|---:|---:|---:|")
-    for key, label in P_ROWS:
-        if key in raw.p:
-            m, lo, hi = raw.p[key]
-            w(f"| {label} | {m:.1f} | {lo:.1f}–{hi:.1f} | {fmt_ratio(ratio(m, u.get('mp_lock')))} |")
+    for label, (m, lo, hi) in measured_rows(P_ROWS, raw.p):
+        w(f"| {label} | {m:.1f} | {lo:.1f}–{hi:.1f} | {fmt_ratio(ratio(m, u.get('mp_lock')))} |")
     w("")
     if raw.r:
         w("The `mpsync` Python package against `multiprocessing`, measured interleaved in one "
           "process by bench/py_mpsync.py (medians of the repetitions; target: ratio ≤ 1.2):\n")
         w("| operation | mpsync ns | multiprocessing ns | ratio |\n|---|---:|---:|---:|")
-        for key, label in R_ROWS:
-            if key in raw.r:
-                ours, theirs, r = raw.r[key]
-                w(f"| {label} | {ours:.1f} | {theirs:.1f} | {r:.2f} |")
+        for label, (ours, theirs, r) in measured_rows(R_ROWS, raw.r):
+            w(f"| {label} | {ours:.1f} | {theirs:.1f} | {r:.2f} |")
         w("")
 
 

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "mpsync.h"
+#include "../tools/latency.h"
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -235,42 +236,22 @@ static void cmd_mix(double secs) {
 
 struct death {
     mp_rwlock_t rw;
-    volatile int held, waiting;
-    volatile double woke_at;
-    volatile int status;
+    struct latency_sample sample;
 };
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+static void hold_read(void *rw) { CKA(mp_rwlock_acquire_read(rw, true, MP_FOREVER)); }
+static void hold_write(void *rw) { CKA(mp_rwlock_acquire_write(rw, true, MP_FOREVER)); }
+
+/* The blocked writer. */
+static void wake_writer(void *rw, struct latency_sample *s) {
+    int st = mp_rwlock_acquire_write(rw, true, 30000);
+    s->woke_at = latency_now_us();
+    mp_rwlock_release_write(rw);
+    s->owner_dead = st == MP_OWNER_DEAD;
 }
 
 static double one_death(struct death *s, int victim_writes) {
-    s->held = s->waiting = 0;
-    s->status = 0;
-    pid_t holder = fork();
-    if (holder == 0) {
-        CKA(victim_writes ? mp_rwlock_acquire_write(&s->rw, true, MP_FOREVER) : mp_rwlock_acquire_read(&s->rw, true, MP_FOREVER));
-        s->held = 1;
-        for (;;) pause();
-    }
-    while (!s->held) usleep(20);
-    pid_t waiter = fork();
-    if (waiter == 0) {
-        s->waiting = 1;
-        int st = mp_rwlock_acquire_write(&s->rw, true, 30000);
-        s->woke_at = now_ns();
-        mp_rwlock_release_write(&s->rw);
-        s->status = st;
-        _exit(0);
-    }
-    while (!s->waiting) usleep(20);
-    usleep(2000); /* let the waiter block in the kernel */
-    double t0 = now_ns();
-    kill(holder, SIGKILL);
-    waitpid(waiter, NULL, 0);
-    waitpid(holder, NULL, 0);
-    return s->status == MP_OWNER_DEAD ? (s->woke_at - t0) / 1e3 : -1;
+    return latency_kill_sample(&s->sample, &s->rw, victim_writes ? hold_write : hold_read, wake_writer);
 }
 
 static void cmd_death(int n) {
@@ -283,7 +264,7 @@ static void cmd_death(int n) {
             lat[i] = one_death(s, victim_writes);
             if (lat[i] < 0) failures++, lat[i] = 1e9;
         }
-        qsort(lat, (size_t)n, sizeof *lat, cmp);
+        qsort(lat, (size_t)n, sizeof *lat, latency_cmp);
         printf("death\t%s killed\tn=%d\tp50 %.1f us\tp90 %.1f us\tp99 %.1f us\tmax %.1f us\tfailures %d\n",
                victim_writes ? "writer" : "reader", n, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100], lat[n - 1], failures);
     }

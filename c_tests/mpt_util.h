@@ -40,6 +40,48 @@ static inline int64_t mpt_now_ns(void) {
         fprintf(stderr, "%s:%d: still waiting after %d s for: %s\n", __FILE__, __LINE__, (int)(secs), #cond); \
         _exit(1); } usleep(1000); } } while (0)
 
+/* The uint32_t that a getter such as mp_sem_get_value(obj, &out) reports, the call
+ * CHECKed to succeed: CHECK(MPT_U32(mp_sem_get_value, s) == 1). */
+#define MPT_U32(getter, obj) __extension__({ uint32_t mpt_u32_ = 0xdeadbeef; \
+    CHECK_OK(getter((obj), &mpt_u32_)); mpt_u32_; })
+
+/* fork() a child that acquires the RLock `l` (exit 3 if it cannot), sets *holds, and
+ * sleeps holding it until killed. */
+static inline pid_t mpt_fork_rlock_holder(mp_rlock_t *l, volatile int *holds) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (mp_rlock_acquire(l, true, MP_FOREVER) != MP_OK) _exit(3);
+        *holds = 1;
+        for (;;) pause();
+    }
+    return pid;
+}
+
+/* One page of shared memory (a memfd) mapped at two addresses: an object in it is one
+ * object at two addresses. */
+struct mpt_two_maps {
+    void *a, *b;
+    int fd;
+};
+
+static inline struct mpt_two_maps mpt_map_twice(void) {
+    struct mpt_two_maps m;
+    m.fd = memfd_create("mpt-twice", MFD_CLOEXEC);
+    CHECK(m.fd >= 0);
+    CHECK(ftruncate(m.fd, 4096) == 0);
+    m.a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
+    m.b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
+    CHECK(m.a != MAP_FAILED && m.b != MAP_FAILED && m.a != m.b);
+    return m;
+}
+
+static inline void mpt_unmap_twice(struct mpt_two_maps *m) {
+    munmap(m->a, 4096);
+    munmap(m->b, 4096);
+    close(m->fd);
+}
+
 /* ---- start gates ---------------------------------------------------------------- */
 
 /* A start gate: children block in read() until the parent closes the write end; then
@@ -238,6 +280,23 @@ static inline mp_status mpt_close(struct mpt_obj *o) {
     case MPT_LOCK: return mp_lock_close(o->p);
     case MPT_RLOCK: return mp_rlock_close(o->p);
     default: return mp_sem_close(o->p);
+    }
+}
+
+/* The timeout rules on an object that cannot be acquired now: block=false gives up at
+ * once whatever the timeout (even "forever"), so does timeout 0, and a positive
+ * timeout never gives up before it elapsed. */
+static inline void mpt_check_timeouts_when_unavailable(struct mpt_obj *o) {
+    int64_t el;
+    TIMED_ST(el, mpt_acquire(o, false, 60000), MP_TIMEOUT);
+    CHECK(el < 30000LL * 1000000);
+    TIMED_ST(el, mpt_acquire(o, false, MP_FOREVER), MP_TIMEOUT);
+    TIMED_ST(el, mpt_acquire(o, true, 0), MP_TIMEOUT);
+    const int64_t timed[] = {1, 2, 10, 55, 120, 1001};
+    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++) {
+        int64_t t0 = mpt_now_ns();
+        CHECK_ST(mpt_acquire(o, true, timed[i]), MP_TIMEOUT);
+        CHECK_NOT_EARLY(t0, mpt_now_ns(), timed[i]);
     }
 }
 

@@ -84,13 +84,24 @@ static inline pid_t mpt_fork(int (*fn)(void *), void *arg) {
     return pid;
 }
 
-/* Wait for a child; CHECK that it exited with status 0. */
+/* pipe(fds), then fork(): the child's pid (0 in the child), both ends open in both. */
+static inline pid_t mpt_fork_with_pipe(int fds[2]) {
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    return pid;
+}
+
+/* Wait for a child; CHECK that it exited with status 0 (a signal is named). */
 static inline void mpt_wait_ok(pid_t pid) {
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid);
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "child %d failed: signal %d (%s)\n", (int)pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
+        _exit(1);
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "child %d failed: %s %d\n", (int)pid, WIFEXITED(st) ? "exit" : "signal",
-                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        fprintf(stderr, "child %d failed: exit %d\n", (int)pid, WEXITSTATUS(st));
         _exit(1);
     }
 }

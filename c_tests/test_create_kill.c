@@ -71,36 +71,45 @@ static int temp_files_of(const pid_t *pids, int n, int remove) {
     return found;
 }
 
-TEST(creators_killed_during_creation_leave_nothing) {
-    snprintf(prefix, sizeof prefix, "mpt-%d-ck-", (int)getpid());
-    static pid_t pids[KILLS];
-    uint64_t before = shm_free_bytes();
+/* Forks `n` processes that each run create(i), creating objects in a loop, and
+ * SIGKILLs each after a random 0.3-3.3 ms, which lands anywhere in a creation. */
+static void kill_creators(pid_t *pids, int n, int (*create)(void *)) {
     srand((unsigned)getpid());
-    for (int i = 0; i < KILLS; i++) {
-        pids[i] = mpt_fork(create_forever, (void *)(intptr_t)i);
-        usleep(300 + rand() % 3000); /* lands anywhere in a creation */
-        CHECK(kill(pids[i], SIGKILL) == 0);
-        int st;
-        CHECK(waitpid(pids[i], &st, 0) == pids[i]);
-        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL); /* no creation failed */
+    for (int i = 0; i < n; i++) {
+        pids[i] = mpt_fork(create, (void *)(intptr_t)i);
+        usleep(300 + rand() % 3000);
+        mpt_kill_and_reap(pids[i]); /* died of the SIGKILL: no creation failed */
     }
-    int published = unlink_published();
-    int temps = temp_files_of(pids, KILLS, 0);
-    /* Other test programs may use /dev/shm meanwhile: wait (bounded) for the free
-     * space to come back to within 2 MiB of where it was (a leaked file holds up to
-     * 512 KiB: the old code lost 7-10 MiB per run this way). */
+}
+
+/* Waits (bounded) for the free space of /dev/shm to come back to within 2 MiB of
+ * `before` (other test programs may use /dev/shm meanwhile; a leaked file holds up to
+ * 512 KiB: the old code lost 7-10 MiB per run this way) and prints the change; removes
+ * the killed creators' temporary files (so that a failed check leaves none); then
+ * CHECKs that there were none (`left`) and that the free space came back. */
+static void check_nothing_left(pid_t *pids, int n, int left, uint64_t before) {
     uint64_t after = 0;
     for (int tries = 0; tries < 50; tries++) {
         after = shm_free_bytes();
         if (after + 2 * 1024 * 1024 >= before) break;
         usleep(100 * 1000);
     }
-    fprintf(stderr, "%d kills: %d published-but-not-unlinked arrays removed by name, %d temporary files left, "
-                    "free space %+.1f MiB\n",
-            KILLS, published, temps, ((double)after - (double)before) / (1024.0 * 1024.0));
-    temp_files_of(pids, KILLS, 1);
-    CHECK(temps == 0);
+    fprintf(stderr, "free space %+.1f MiB\n", ((double)after - (double)before) / (1024.0 * 1024.0));
+    temp_files_of(pids, n, 1);
+    CHECK(left == 0);
     CHECK(after + 2 * 1024 * 1024 >= before);
+}
+
+TEST(creators_killed_during_creation_leave_nothing) {
+    snprintf(prefix, sizeof prefix, "mpt-%d-ck-", (int)getpid());
+    static pid_t pids[KILLS];
+    uint64_t before = shm_free_bytes();
+    kill_creators(pids, KILLS, create_forever);
+    int published = unlink_published();
+    int temps = temp_files_of(pids, KILLS, 0);
+    fprintf(stderr, "%d kills: %d published-but-not-unlinked arrays removed by name, %d temporary files left\n",
+            KILLS, published, temps);
+    check_nothing_left(pids, KILLS, temps, before);
 }
 
 /* ---- creation without /proc ------------------------------------------------------- */
@@ -216,29 +225,13 @@ TEST(without_tmpfile_dead_creators_temp_files_are_swept) {
     snprintf(prefix, sizeof prefix, "mpt-%d-ckt-", (int)getpid());
     static pid_t pids[N];
     uint64_t before = shm_free_bytes();
-    srand((unsigned)getpid());
-    for (int i = 0; i < N; i++) {
-        pids[i] = mpt_fork(create_forever_without_tmpfile, (void *)(intptr_t)i);
-        usleep(300 + rand() % 3000);
-        CHECK(kill(pids[i], SIGKILL) == 0);
-        int st;
-        CHECK(waitpid(pids[i], &st, 0) == pids[i]);
-        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    }
+    kill_creators(pids, N, create_forever_without_tmpfile);
     unlink_published();
     int left = temp_files_of(pids, N, 0);
     mpt_wait_ok(mpt_fork(create_once_without_tmpfile, NULL));
     int after_sweep = temp_files_of(pids, N, 0);
-    uint64_t after = 0;
-    for (int tries = 0; tries < 50; tries++) {
-        after = shm_free_bytes();
-        if (after + 2 * 1024 * 1024 >= before) break;
-        usleep(100 * 1000);
-    }
     fprintf(stderr, "%d kills without O_TMPFILE: %d temporary files at the end (each creator sweeps "
-                    "its predecessors), %d after one more creation; free space %+.1f MiB\n",
-            N, left, after_sweep, ((double)after - (double)before) / (1024.0 * 1024.0));
-    temp_files_of(pids, N, 1);
-    CHECK(after_sweep == 0);
-    CHECK(after + 2 * 1024 * 1024 >= before);
+                    "its predecessors), %d after one more creation\n",
+            N, left, after_sweep);
+    check_nothing_left(pids, N, after_sweep, before);
 }

@@ -91,6 +91,33 @@ static pid_t start_holder(struct mpt_obj *o, struct ctl *c) {
 
 /* ---- tests ------------------------------------------------------------------------ */
 
+/* Lets the holder release and exit, checks that the object is free, and drops it. */
+static void release_holder_and_drop(struct mpt_obj *o, struct ctl *c, pid_t pid) {
+    __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);
+    mpt_wait_ok(pid);
+    check_free_after_holder_left(o);
+    drop(o);
+}
+
+/* A retry loop started at `t0` with a `timeout_ms` deadline, just ended with `st` after
+ * `eintrs` interruptions: it must have ended with MP_TIMEOUT, not before the deadline
+ * and not stretched by the interruptions (generous upper bound only), and been
+ * interrupted at least once. */
+static void check_timed_out_at_deadline(enum mpt_kind k, mp_status st, int64_t t0, int64_t timeout_ms, int eintrs) {
+    int64_t t1 = mpt_now_ns();
+    if (st != MP_TIMEOUT) {
+        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", mpt_kind_name(k), mp_status_name(st));
+        _exit(1);
+    }
+    CHECK_NOT_EARLY(t0, t1, timeout_ms);
+    if (t1 - t0 > (timeout_ms + 10000) * 1000000) {
+        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", mpt_kind_name(k),
+                (long long)timeout_ms, (t1 - t0) / 1e6, eintrs);
+        _exit(1);
+    }
+    CHECK(eintrs >= 1);
+}
+
 /* A blocked acquire (infinite and timed) returns MP_EINTR when SIGALRM's handler runs;
  * nothing is acquired: after the holder releases, the object is free. */
 static void interrupted_acquire(enum mpt_kind k) {
@@ -112,10 +139,7 @@ static void interrupted_acquire(enum mpt_kind k) {
         CHECK(mpt_alarms >= 1);
         check_not_acquired_by_me(&o);
     }
-    __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);
-    mpt_wait_ok(pid);
-    check_free_after_holder_left(&o);
-    drop(&o);
+    release_holder_and_drop(&o, c, pid);
 }
 
 TEST(eintr_lock_blocked_acquire) { interrupted_acquire(MPT_LOCK); }
@@ -214,23 +238,9 @@ static void retry_keeps_deadline(enum mpt_kind k) {
         eintrs++;
     }
     mpt_timer(0, 0);
-    int64_t t1 = mpt_now_ns();
-    if (st != MP_TIMEOUT) {
-        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", mpt_kind_name(k), mp_status_name(st));
-        _exit(1);
-    }
-    CHECK_NOT_EARLY(t0, t1, timeout_ms);
-    if (t1 - t0 > (timeout_ms + 10000) * 1000000) {
-        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", mpt_kind_name(k),
-                (long long)timeout_ms, (t1 - t0) / 1e6, eintrs);
-        _exit(1);
-    }
-    CHECK(eintrs >= 1);
+    check_timed_out_at_deadline(k, st, t0, timeout_ms, eintrs);
     check_not_acquired_by_me(&o);
-    __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);
-    mpt_wait_ok(pid);
-    check_free_after_holder_left(&o);
-    drop(&o);
+    release_holder_and_drop(&o, c, pid);
 }
 
 TEST(eintr_lock_retry_keeps_deadline) { retry_keeps_deadline(MPT_LOCK); }
@@ -277,24 +287,10 @@ static void helper_keeps_deadline_with_sa_restart(enum mpt_kind k) {
     mp_status st;
     while ((st = mpt_acquire(&o, true, mp_ms_left(deadline))) == MP_EINTR) eintrs++;
     mpt_timer(0, 0);
-    int64_t t1 = mpt_now_ns();
-    if (st != MP_TIMEOUT) {
-        fprintf(stderr, "%s: ended with %s, expected MP_TIMEOUT\n", mpt_kind_name(k), mp_status_name(st));
-        _exit(1);
-    }
-    CHECK_NOT_EARLY(t0, t1, timeout_ms);
-    if (t1 - t0 > (timeout_ms + 10000) * 1000000) {
-        fprintf(stderr, "%s: a %lld ms deadline took %.0f ms with %d interruptions\n", mpt_kind_name(k),
-                (long long)timeout_ms, (t1 - t0) / 1e6, eintrs);
-        _exit(1);
-    }
-    CHECK(eintrs >= 1);
+    check_timed_out_at_deadline(k, st, t0, timeout_ms, eintrs);
     CHECK(mp_ms_left(deadline) == 0);
     check_not_acquired_by_me(&o);
-    __atomic_store_n(&c->release_now, 1, __ATOMIC_SEQ_CST);
-    mpt_wait_ok(pid);
-    check_free_after_holder_left(&o);
-    drop(&o);
+    release_holder_and_drop(&o, c, pid);
 }
 
 TEST(eintr_lock_helper_keeps_deadline_sa_restart) { helper_keeps_deadline_with_sa_restart(MPT_LOCK); }

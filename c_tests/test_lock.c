@@ -1,22 +1,7 @@
 /* mp_lock_t (CPython's multiprocessing.Lock) through the public header: mutual exclusion
  * across fork()ed processes and threads with exact counts, release by anyone, the
  * timeout rules, wake-ups of many sleepers, and objects mapped at two addresses. */
-#include "mpt_util.h"
-
-/* Shared state of the counting tests. */
-struct count_shared {
-    volatile long counter;   /* non-atomic read-modify-write under the lock */
-    volatile int inside;     /* who is inside the critical section (0 = nobody) */
-    volatile int violations; /* entrants that found someone else inside */
-};
-
-struct count_arg {
-    mp_lock_t *lock;
-    struct count_shared *s;
-    int id;     /* non-zero */
-    long iters;
-    struct mpt_gate *gate; /* NULL: start at once */
-};
+#include "count_check.h"
 
 /* The critical section: checks the "inside" flag on entry and exit, then a
  * deliberately non-atomic increment. Alternates the three ways to acquire. */
@@ -35,32 +20,15 @@ static int lock_counter_worker(void *p) {
         }
         default: CHECK_OK(mp_lock_acquire(a->lock, true, -7)); break;
         }
-        if (a->s->inside != 0) a->s->violations++;
-        a->s->inside = a->id;
-        long v = a->s->counter;
-        if ((i & 1023) == 0) sched_yield(); /* sometimes get preempted inside */
-        a->s->counter = v + 1;
-        if (a->s->inside != a->id) a->s->violations++;
-        a->s->inside = 0;
+        long v = count_enter(a);
+        count_leave(a, i, v);
         CHECK_OK(mp_lock_release(a->lock));
     }
     return 0;
 }
 
 static void run_count(mp_lock_t *lock, int nproc, long iters) {
-    struct count_shared *s = mpt_shared(sizeof *s);
-    pid_t pids[16];
-    struct count_arg args[16];
-    struct mpt_gate gate;
-    mpt_gate_init(&gate);
-    for (int i = 0; i < nproc; i++) {
-        args[i] = (struct count_arg){lock, s, i + 1, iters, &gate};
-        pids[i] = mpt_fork(lock_counter_worker, &args[i]);
-    }
-    mpt_gate_open(&gate);
-    mpt_wait_all(pids, nproc);
-    CHECK(s->violations == 0);
-    CHECK(s->counter == (long)nproc * iters);
+    count_in_processes(lock, lock_counter_worker, nproc, iters);
     bool locked = true;
     CHECK_OK(mp_lock_is_locked(lock, &locked));
     CHECK(!locked);
@@ -82,33 +50,11 @@ TEST(lock_exact_count_in_place) {
     CHECK_OK(mp_lock_destroy(l));
 }
 
-static void *thread_counter(void *p) { return (void *)(intptr_t)lock_counter_worker(p); }
-
-static int proc_with_threads(void *p) {
-    struct count_arg *a = p;
-    pthread_t t[3];
-    struct count_arg ta[3];
-    for (int i = 0; i < 3; i++) {
-        ta[i] = *a;
-        ta[i].id = a->id * 10 + i;
-        CHECK(pthread_create(&t[i], NULL, thread_counter, &ta[i]) == 0);
-    }
-    for (int i = 0; i < 3; i++) CHECK(pthread_join(t[i], NULL) == 0);
-    return 0;
-}
-
 /* 2 processes x 3 threads each: a Lock excludes threads of one process too. */
 TEST(lock_exact_count_threads_and_processes) {
     mp_lock_t *l;
     CHECK_OK(mp_lock_new(&l));
-    struct count_shared *s = mpt_shared(sizeof *s);
-    struct count_arg a[2] = {{l, s, 1, 30000, NULL}, {l, s, 2, 30000, NULL}};
-    pid_t p0 = mpt_fork(proc_with_threads, &a[0]);
-    pid_t p1 = mpt_fork(proc_with_threads, &a[1]);
-    mpt_wait_ok(p0);
-    mpt_wait_ok(p1);
-    CHECK(s->violations == 0);
-    CHECK(s->counter == 6L * 30000);
+    count_in_threads_and_processes(l, lock_counter_worker, 30000);
     CHECK_OK(mp_lock_close(l));
 }
 
@@ -116,7 +62,6 @@ TEST(lock_exact_count_threads_and_processes) {
  * gives up before it elapsed; a free lock is taken whatever the timeout. */
 TEST(lock_nonblocking_and_timed) {
     mp_lock_t *l;
-    int64_t el;
     CHECK_OK(mp_lock_new(&l));
     /* Free lock: taken by every form, even block=false / timeout 0 / negative. */
     const int64_t tos[] = {0, 1, 100, MP_FOREVER, -5, INT64_MIN, INT64_MAX};
@@ -127,18 +72,8 @@ TEST(lock_nonblocking_and_timed) {
         CHECK_OK(mp_lock_release(l));
     }
     CHECK_OK(mp_lock_acquire(l, true, MP_FOREVER));
-    /* Held: block=false returns at once whatever the timeout (even "forever"). */
-    TIMED_ST(el, mp_lock_acquire(l, false, 60000), MP_TIMEOUT);
-    CHECK(el < 30000LL * 1000000);
-    TIMED_ST(el, mp_lock_acquire(l, false, MP_FOREVER), MP_TIMEOUT);
-    TIMED_ST(el, mp_lock_acquire(l, true, 0), MP_TIMEOUT);
-    /* Timed: never MP_TIMEOUT before the timeout. */
-    const int64_t timed[] = {1, 2, 10, 55, 120, 1001};
-    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++) {
-        int64_t t0 = mpt_now_ns();
-        CHECK_ST(mp_lock_acquire(l, true, timed[i]), MP_TIMEOUT);
-        CHECK_NOT_EARLY(t0, mpt_now_ns(), timed[i]);
-    }
+    /* Held: block=false and timeout 0 give up at once, a timeout never early. */
+    mpt_check_timeouts_when_unavailable(&(struct mpt_obj){MPT_LOCK, l});
     bool locked = false;
     CHECK_OK(mp_lock_is_locked(l, &locked));
     CHECK(locked);
@@ -250,12 +185,8 @@ TEST(lock_many_sleepers_all_get_through) {
 
 /* The lock holds no pointers: one memfd mapped at two addresses is one lock. */
 TEST(lock_same_memory_two_addresses) {
-    int fd = memfd_create("mpt-lock", MFD_CLOEXEC);
-    CHECK(fd >= 0);
-    CHECK(ftruncate(fd, 4096) == 0);
-    mp_lock_t *a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    mp_lock_t *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CHECK(a != MAP_FAILED && b != MAP_FAILED && a != b);
+    struct mpt_two_maps m = mpt_map_twice();
+    mp_lock_t *a = m.a, *b = m.b;
     CHECK_OK(mp_lock_init(a));
     CHECK_OK(mp_lock_acquire(a, true, MP_FOREVER));
     bool locked = false;
@@ -266,9 +197,7 @@ TEST(lock_same_memory_two_addresses) {
     CHECK_ST(mp_lock_release(a), MP_EOVERFLOW);
     CHECK_OK(mp_lock_destroy(b));
     CHECK_ST(mp_lock_acquire(a, false, 0), MP_EBADOBJ);
-    munmap(a, 4096);
-    munmap(b, 4096);
-    close(fd);
+    mpt_unmap_twice(&m);
 }
 
 /* In-place lifecycle: destroy while held is MP_EBUSY (and changes nothing); after

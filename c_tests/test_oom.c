@@ -362,9 +362,7 @@ static struct shared *start_helper(struct helper *h) {
     struct shared *s = mpt_shared(sizeof *s);
     snprintf(s->prefix, sizeof s->prefix, "/mpt-%d-oom", (int)getpid());
     int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
+    pid_t pid = mpt_fork_with_pipe(fds);
     if (pid == 0) {
         close(fds[1]);
         /* Its own process group: the runner kills the test's group when the test ends,
@@ -538,9 +536,7 @@ static void sequence(const char *prefix) {
  * stays mapped or named; returns how many allocations the sequence asked for. */
 static long nth_in_child(const char *prefix, int warm, long nth) {
     int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
+    pid_t pid = mpt_fork_with_pipe(pipefd);
     if (pid == 0) {
         close(pipefd[0]);
         int before = shared_mappings();
@@ -652,13 +648,7 @@ static void under_rlimit_as(int warm, void (*fn)(struct shared *)) {
         fn(s);
         _exit(0);
     }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (WIFSIGNALED(st)) {
-        fprintf(stderr, "the child died of signal %d (%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));
-        _exit(1);
-    }
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    mpt_wait_ok(pid);
     stop_helper(&h);
 }
 

@@ -31,13 +31,7 @@ static void wait_flag(volatile int *flag) {
 /* A child that takes `lock`, raises `ready`, and sleeps until killed. */
 static pid_t spawn_holder(struct shared *s) {
     s->ready = 0;
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) _exit(3);
-        s->ready = 1;
-        for (;;) pause();
-    }
+    pid_t pid = mpt_fork_rlock_holder(&s->lock, &s->ready);
     wait_flag(&s->ready);
     return pid;
 }
@@ -308,14 +302,7 @@ TEST(fallback_without_robust_list_recovers_by_backstop) {
     fprintf(stderr, "fallback mode: recovered %.0f ms after the kill\n", mpt_now_ms() - t0);
     CHECK_OK(mp_rlock_release(&s->lock));
     /* A live owner is never taken over, however long we wait. */
-    s->ready = 0;
-    pid_t live = fork();
-    if (live == 0) {
-        if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) _exit(3);
-        s->ready = 1;
-        for (;;) pause();
-    }
-    wait_flag(&s->ready);
+    pid_t live = spawn_holder(s);
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 1200), MP_TIMEOUT);
     mpt_kill_and_reap(live);
 }
@@ -378,9 +365,7 @@ struct ns_shared {
  * Returns -1 if PID namespaces are not available (not root, or forbidden). */
 static pid_t fork_in_new_pidns(void (*fn)(struct ns_shared *), struct ns_shared *s) {
     int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    pid_t outer = fork();
-    CHECK(outer >= 0);
+    pid_t outer = mpt_fork_with_pipe(pipefd);
     if (outer == 0) {
         close(pipefd[0]);
         char ok = unshare(CLONE_NEWPID) == 0 ? 1 : 0;

@@ -1,21 +1,7 @@
 /* mp_rlock_t (CPython's multiprocessing.RLock) through the public header: exact counts
  * across processes and threads, recursion, ownership per thread of a process (a fork()ed
  * child never owns its parent's lock), every wrong release, and the timeout rules. */
-#include "mpt_util.h"
-
-struct count_shared {
-    volatile long counter;
-    volatile int inside;
-    volatile int violations;
-};
-
-struct count_arg {
-    mp_rlock_t *lock;
-    struct count_shared *s;
-    int id;
-    long iters;
-    struct mpt_gate *gate;
-};
+#include "count_check.h"
 
 static void check_mine(mp_rlock_t *l, bool mine, uint32_t count) {
     bool m = !mine;
@@ -41,9 +27,7 @@ static int rlock_counter_worker(void *p) {
             CHECK_OK(st);
         }
         }
-        if (a->s->inside != 0) a->s->violations++;
-        a->s->inside = a->id;
-        long v = a->s->counter;
+        long v = count_enter(a);
         if ((i & 7) == 0) {
             CHECK_OK(mp_rlock_acquire(a->lock, false, 0));
             CHECK_OK(mp_rlock_acquire(a->lock, true, 5));
@@ -52,10 +36,7 @@ static int rlock_counter_worker(void *p) {
             CHECK_OK(mp_rlock_release(a->lock));
             check_mine(a->lock, true, 1);
         }
-        if ((i & 1023) == 0) sched_yield();
-        a->s->counter = v + 1;
-        if (a->s->inside != a->id) a->s->violations++;
-        a->s->inside = 0;
+        count_leave(a, i, v);
         CHECK_OK(mp_rlock_release(a->lock));
     }
     check_mine(a->lock, false, 0);
@@ -66,52 +47,18 @@ static int rlock_counter_worker(void *p) {
 TEST(rlock_exact_count_4_processes) {
     mp_rlock_t *l;
     CHECK_OK(mp_rlock_new(&l));
-    struct count_shared *s = mpt_shared(sizeof *s);
-    struct mpt_gate gate;
-    mpt_gate_init(&gate);
-    pid_t pids[4];
-    struct count_arg a[4];
-    for (int i = 0; i < 4; i++) {
-        a[i] = (struct count_arg){l, s, i + 1, 100000, &gate};
-        pids[i] = mpt_fork(rlock_counter_worker, &a[i]);
-    }
-    mpt_gate_open(&gate);
-    mpt_wait_all(pids, 4);
-    CHECK(s->violations == 0);
-    CHECK(s->counter == 400000);
+    count_in_processes(l, rlock_counter_worker, 4, 100000);
     check_mine(l, false, 0);
     CHECK_OK(mp_rlock_acquire(l, false, 0)); /* free, and not "owner dead" */
     CHECK_OK(mp_rlock_release(l));
     CHECK_OK(mp_rlock_close(l));
 }
 
-static void *thread_counter(void *p) { return (void *)(intptr_t)rlock_counter_worker(p); }
-
-static int proc_with_threads(void *p) {
-    struct count_arg *a = p;
-    pthread_t t[3];
-    struct count_arg ta[3];
-    for (int i = 0; i < 3; i++) {
-        ta[i] = *a;
-        ta[i].id = a->id * 10 + i;
-        CHECK(pthread_create(&t[i], NULL, thread_counter, &ta[i]) == 0);
-    }
-    for (int i = 0; i < 3; i++) CHECK(pthread_join(t[i], NULL) == 0);
-    return 0;
-}
-
 /* Ownership is per thread: 2 processes x 3 threads, exact counts, in-place lock. */
 TEST(rlock_exact_count_threads_and_processes) {
     mp_rlock_t *l = mpt_shared(4096);
     CHECK_OK(mp_rlock_init(l));
-    struct count_shared *s = mpt_shared(sizeof *s);
-    struct count_arg a[2] = {{l, s, 1, 25000, NULL}, {l, s, 2, 25000, NULL}};
-    pid_t p0 = mpt_fork(proc_with_threads, &a[0]);
-    pid_t p1 = mpt_fork(proc_with_threads, &a[1]);
-    mpt_wait_ok(p0);
-    mpt_wait_ok(p1);
-    CHECK(s->violations == 0);
-    CHECK(s->counter == 6L * 25000);
+    count_in_threads_and_processes(l, rlock_counter_worker, 25000);
     CHECK_OK(mp_rlock_destroy(l));
 }
 
@@ -364,12 +311,8 @@ TEST(rlock_timed_acquire_succeeds_on_release) {
 
 /* One memfd mapped at two addresses is one RLock (ownership and level included). */
 TEST(rlock_same_memory_two_addresses) {
-    int fd = memfd_create("mpt-rlock", MFD_CLOEXEC);
-    CHECK(fd >= 0);
-    CHECK(ftruncate(fd, 4096) == 0);
-    mp_rlock_t *a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    mp_rlock_t *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CHECK(a != MAP_FAILED && b != MAP_FAILED && a != b);
+    struct mpt_two_maps m = mpt_map_twice();
+    mp_rlock_t *a = m.a, *b = m.b;
     CHECK_OK(mp_rlock_init(a));
     CHECK_OK(mp_rlock_acquire(a, true, MP_FOREVER));
     check_mine(b, true, 1);
@@ -384,9 +327,7 @@ TEST(rlock_same_memory_two_addresses) {
     CHECK_OK(mp_rlock_release(a));
     CHECK_OK(mp_rlock_destroy(a));
     CHECK_ST(mp_rlock_acquire(b, false, 0), MP_EBADOBJ);
-    munmap(a, 4096);
-    munmap(b, 4096);
-    close(fd);
+    mpt_unmap_twice(&m);
 }
 
 /* In-place lifecycle: destroy while held is MP_EBUSY; after destroy MP_EBADOBJ. */

@@ -247,13 +247,7 @@ TEST(backstop_still_recovers_a_dead_owner_in_our_own_namespace) {
     setenv("MPSYNC_NO_ROBUST", "1", 1);
     struct ns_shared *s = mpt_shared(sizeof *s);
     CHECK_OK(mp_rlock_init(&s->lock));
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        if (mp_rlock_acquire(&s->lock, true, MP_FOREVER) != MP_OK) _exit(3);
-        s->holds = 1;
-        for (;;) pause();
-    }
+    pid_t pid = mpt_fork_rlock_holder(&s->lock, &s->holds);
     wait_flag_or_exit(&s->holds, 10);
     mpt_kill_and_reap(pid);
     CHECK_ST(mp_rlock_acquire(&s->lock, true, 10000), MP_OWNER_DEAD);

@@ -4,17 +4,9 @@
  * destroy while waited on (also by a waiter that was killed). */
 #include "mpt_util.h"
 
-static uint32_t value_of(mp_sem_t *s) {
-    uint32_t v = 0xdeadbeef;
-    CHECK_OK(mp_sem_get_value(s, &v));
-    return v;
-}
+static uint32_t value_of(mp_sem_t *s) { return MPT_U32(mp_sem_get_value, s); }
 
-static uint32_t max_of(mp_sem_t *s) {
-    uint32_t v = 0xdeadbeef;
-    CHECK_OK(mp_sem_get_max_value(s, &v));
-    return v;
-}
+static uint32_t max_of(mp_sem_t *s) { return MPT_U32(mp_sem_get_max_value, s); }
 
 struct k_shared {
     int in_flight;     /* atomic */
@@ -208,18 +200,8 @@ TEST(sem_get_value_tracks_operations) {
  * never give up early; with a unit available every form takes it. */
 TEST(sem_nonblocking_and_timed) {
     mp_sem_t *s;
-    int64_t el;
     CHECK_OK(mp_sem_new(0, MP_SEM_VALUE_MAX, &s));
-    TIMED_ST(el, mp_sem_acquire(s, false, 60000), MP_TIMEOUT);
-    CHECK(el < 30000LL * 1000000);
-    TIMED_ST(el, mp_sem_acquire(s, false, MP_FOREVER), MP_TIMEOUT);
-    TIMED_ST(el, mp_sem_acquire(s, true, 0), MP_TIMEOUT);
-    const int64_t timed[] = {1, 2, 10, 55, 120, 1001};
-    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++) {
-        int64_t t0 = mpt_now_ns();
-        CHECK_ST(mp_sem_acquire(s, true, timed[i]), MP_TIMEOUT);
-        CHECK_NOT_EARLY(t0, mpt_now_ns(), timed[i]);
-    }
+    mpt_check_timeouts_when_unavailable(&(struct mpt_obj){MPT_SEM, s});
     CHECK(value_of(s) == 0);
     const int64_t tos[] = {0, 1, 100, MP_FOREVER, -5, INT64_MIN, INT64_MAX};
     for (size_t i = 0; i < sizeof tos / sizeof tos[0]; i++) {
@@ -466,12 +448,8 @@ TEST(sem_destroy_after_killed_waiter) {
 
 /* One memfd mapped at two addresses is one semaphore. */
 TEST(sem_same_memory_two_addresses) {
-    int fd = memfd_create("mpt-sem", MFD_CLOEXEC);
-    CHECK(fd >= 0);
-    CHECK(ftruncate(fd, 4096) == 0);
-    mp_sem_t *a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    mp_sem_t *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CHECK(a != MAP_FAILED && b != MAP_FAILED && a != b);
+    struct mpt_two_maps m = mpt_map_twice();
+    mp_sem_t *a = m.a, *b = m.b;
     CHECK_OK(mp_sem_init(a, 2, 2));
     CHECK_OK(mp_sem_acquire(b, false, 0));
     CHECK(value_of(a) == 1);
@@ -482,7 +460,5 @@ TEST(sem_same_memory_two_addresses) {
     CHECK_ST(mp_sem_release(b), MP_EOVERFLOW);
     CHECK_OK(mp_sem_destroy(a));
     CHECK_ST(mp_sem_get_value(b, &(uint32_t){0}), MP_EBADOBJ);
-    munmap(a, 4096);
-    munmap(b, 4096);
-    close(fd);
+    mpt_unmap_twice(&m);
 }

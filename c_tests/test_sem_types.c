@@ -47,21 +47,11 @@ static void victims(void (*calls)(mp_sem_t *), mp_sem_t *s) {
         calls(s);
         _exit(0);
     }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    if (WIFSIGNALED(st)) {
-        fprintf(stderr, "victim process killed by signal %d (%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));
-        _exit(1);
-    }
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    mpt_wait_ok(pid); /* a crash in the victim is named with its signal */
     calls(s);
 }
 
-static uint32_t undo_value(mp_sem_undo_t *u) {
-    uint32_t v = 0;
-    CHECK_OK(mp_sem_undo_get_value(u, &v));
-    return v;
-}
+static uint32_t undo_value(mp_sem_undo_t *u) { return MPT_U32(mp_sem_undo_get_value, u); }
 
 TEST(plain_calls_refuse_an_undo_semaphore_in_place_anonymous_and_named) {
     mp_sem_undo_t *u = mpt_shared(sizeof *u);
@@ -80,6 +70,7 @@ TEST(plain_calls_refuse_an_undo_semaphore_in_place_anonymous_and_named) {
     CHECK_OK(mp_sem_undo_close(h));
 
     char name[64];
+
     mpt_name(name, sizeof name, "types");
     CHECK_OK(mp_sem_undo_open(name, MP_CREATE | MP_EXCL, 0600, 1, 1, &h));
     mp_sem_t *p = NULL;

@@ -15,17 +15,9 @@ static mp_sem_undo_t *new_undo_inplace(uint32_t value, uint32_t max) {
     return s;
 }
 
-static uint32_t value_of(mp_sem_undo_t *s) {
-    uint32_t v = 0;
-    CHECK_OK(mp_sem_undo_get_value(s, &v));
-    return v;
-}
+static uint32_t value_of(mp_sem_undo_t *s) { return MPT_U32(mp_sem_undo_get_value, s); }
 
-static uint32_t held_of(mp_sem_undo_t *s) {
-    uint32_t v = 0;
-    CHECK_OK(mp_sem_undo_held(s, &v));
-    return v;
-}
+static uint32_t held_of(mp_sem_undo_t *s) { return MPT_U32(mp_sem_undo_held, s); }
 
 static void wait_flag(volatile int *f) { MPT_WAIT_UNTIL(*f, 20); }
 
@@ -59,6 +51,7 @@ TEST(api_sizes_arguments_and_types) {
     CHECK_ST(mp_sem_undo_close(a), MP_EBADOBJ);
 
     char name[64];
+
     mpt_name(name, sizeof name, "undo");
     CHECK_OK(mp_sem_undo_open(name, MP_CREATE | MP_EXCL, 0, 3, 3, &a));
     /* The type is part of the object: a plain semaphore's calls refuse it. */

@@ -529,9 +529,7 @@ TEST(shm_shared_with_forked_and_unrelated_processes) {
  * `quiet`). Returns the exit status, or -1 if python3 cannot be executed. */
 static int run_python_q(const char *script, const char *const *args, char *out, size_t outlen, int quiet) {
     int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
+    pid_t pid = mpt_fork_with_pipe(fds);
     if (pid == 0) {
         dup2(fds[1], 1);
         if (quiet) {
@@ -581,6 +579,13 @@ static void chomp(char *s) {
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
 }
 
+/* Runs `script`, CHECKs that it succeeded, and leaves its output in `out` without the
+ * trailing newline. */
+static void python_line(const char *script, const char *const *args, char *out, size_t outlen) {
+    CHECK(run_python(script, args, out, outlen) == 0);
+    chomp(out);
+}
+
 TEST(shm_python_attaches_blocks_created_in_c) {
     if (!have_python()) return;
     const char *script = PY_PRELUDE
@@ -600,9 +605,7 @@ TEST(shm_python_attaches_blocks_created_in_c) {
         for (int i = 0; i < 256; i++) p[i] = (unsigned char)i;
         char out[512];
         const char *args[] = {mp_shm_name(s), "4096", NULL};
-        int r = run_python(script, args, out, sizeof out);
-        CHECK(r == 0);
-        chomp(out);
+        python_line(script, args, out, sizeof out);
         CHECK(strcmp(out, mp_shm_name(s)) == 0); /* Python shows the same name */
         CHECK(memcmp(p + 1000, "from-python", 11) == 0);
         /* Still there after Python exited (its resource tracker left it alone). */
@@ -630,8 +633,7 @@ TEST(shm_c_attaches_blocks_created_in_python) {
         "print('ok')\n"
         "shm.close()\n";
     char out[512], path[256];
-    CHECK(run_python(create, NULL, out, sizeof out) == 0);
-    chomp(out);
+    python_line(create, NULL, out, sizeof out);
     CHECK(strncmp(out, "psm_", 4) == 0);
     CHECK(path_mode(mpt_shm_path(path, sizeof path, out)) == 0600);
     mp_shm_t *s;
@@ -644,8 +646,7 @@ TEST(shm_c_attaches_blocks_created_in_python) {
     char name[64];
     snprintf(name, sizeof name, "%.60s", out);
     const char *args[] = {name, NULL};
-    CHECK(run_python(verify, args, out, sizeof out) == 0);
-    chomp(out);
+    python_line(verify, args, out, sizeof out);
     CHECK(strcmp(out, "ok") == 0);
     CHECK_OK(mp_unlink(name));
     CHECK(run_python_q(verify, args, out, sizeof out, 1) != 0); /* FileNotFoundError now */
@@ -674,8 +675,7 @@ TEST(array_elements_readable_from_python_at_the_data_offset) {
     }
     snprintf(off, sizeof off, "%d", (int)MP_ARRAY_DATA_OFFSET);
     const char *args[] = {name + 1, off, NULL};
-    CHECK(run_python(script, args, out, sizeof out) == 0);
-    chomp(out);
+    python_line(script, args, out, sizeof out);
     CHECK(strcmp(out, "55") == 0);
     int last = 0;
     CHECK_OK(mp_array_get(a, 9, &last));

@@ -98,8 +98,10 @@ static void *shared_page(void) {
 }
 
 /* fork() n children that each run fn(i, arg) and exit with its result; wait for all.
+ * With a `start` gate (a semaphore at 0 that each child first takes a unit of), the
+ * children start their loops together: the parent releases n units once all exist.
  * Returns the number of children that did not exit with status 0. */
-static int run_children(int n, int (*fn)(int, void *), void *arg) {
+static int run_children_gated(int n, int (*fn)(int, void *), void *arg, mp_sem_t *start) {
     pid_t pids[16];
     int bad = 0;
     fflush(NULL); /* nothing buffered may be printed twice by the children */
@@ -111,11 +113,16 @@ static int run_children(int n, int (*fn)(int, void *), void *arg) {
         }
         if (pids[i] == 0) _exit(fn(i, arg));
     }
+    for (int i = 0; start && i < n; i++) must(mp_sem_release(start), "mp_sem_release");
     for (int i = 0; i < n; i++) {
         int st = 0;
         if (waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
     }
     return bad;
+}
+
+static int run_children(int n, int (*fn)(int, void *), void *arg) {
+    return run_children_gated(n, fn, arg, NULL);
 }
 
 /* ---- Part 1: Lock ------------------------------------------------------------------- */
@@ -139,28 +146,6 @@ static int part1_worker(int i, void *arg) {
     return 0;
 }
 
-/* Like run_children, but the children start their loops together: each first takes a
- * unit of `start` (a semaphore at 0), and the parent releases n units once all exist. */
-static int run_together(int n, int (*fn)(int, void *), struct part1 *p) {
-    pid_t pids[16];
-    int bad = 0;
-    fflush(NULL);
-    for (int i = 0; i < n; i++) {
-        pids[i] = fork();
-        if (pids[i] < 0) {
-            perror("fork");
-            exit(1);
-        }
-        if (pids[i] == 0) _exit(fn(i, p));
-    }
-    for (int i = 0; i < n; i++) must(mp_sem_release(p->start), "mp_sem_release");
-    for (int i = 0; i < n; i++) {
-        int st = 0;
-        if (waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
-    }
-    return bad;
-}
-
 static void part1(void) {
     printf("\n== Part 1: Lock shared by %d fork()ed processes ==\n", LOCK_WORKERS);
     mp_lock_t *l;
@@ -173,7 +158,7 @@ static void part1(void) {
     const long want = (long)LOCK_WORKERS * LOCK_ITERS;
 
     struct part1 without = {NULL, counter, start};
-    if (run_together(LOCK_WORKERS, part1_worker, &without)) failures++;
+    if (run_children_gated(LOCK_WORKERS, part1_worker, &without, start)) failures++;
     long lost = want - *counter;
     printf("Without a lock: %d workers x %d increments gave %ld; %ld increments were lost%s\n",
            LOCK_WORKERS, LOCK_ITERS, *counter, lost,
@@ -182,7 +167,7 @@ static void part1(void) {
     *counter = 0;
     struct part1 with = {l, counter, start};
     double t0 = now_ms();
-    if (run_together(LOCK_WORKERS, part1_worker, &with)) failures++;
+    if (run_children_gated(LOCK_WORKERS, part1_worker, &with, start)) failures++;
     double ms = now_ms() - t0;
     report(*counter == want, "With mp_lock_t:  total %ld, expected %ld:", *counter, want);
     printf("(%ld acquire/release pairs by %d processes took %.0f ms, fork() included)\n", want, LOCK_WORKERS, ms);

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{assert_success, build_against_library, compiler, lib_dir, root, run_with_limit};
+use support::{
+    assert_success, build_against_library, compiler, file_section, lib_dir, root, run_with_limit,
+};
 
 fn out_dir() -> PathBuf {
     let dir = lib_dir().join("cpp_tests");
@@ -110,15 +112,9 @@ fn cpp_examples_compile_and_run() {
 /// The README's C++ quick start program compiles warning-free, runs, and counts right.
 #[test]
 fn readme_cpp_quick_start_runs() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let from = readme
-        .find("## C++ quick start")
-        .expect("README has a C++ quick start");
-    let rest = &readme[from..];
-    let start = rest.find("```cpp\n").expect("a ```cpp block") + "```cpp\n".len();
-    let len = rest[start..].find("```").expect("end of the block");
+    let program = file_section("README.md", "## C++ quick start", "```cpp\n", "```");
     let src = out_dir().join("readme_quick_start.cpp");
-    std::fs::write(&src, &rest[start..start + len]).unwrap();
+    std::fs::write(&src, program).unwrap();
     let exe = out_dir().join("readme_quick_start");
     build(&src, "c++17", &exe);
     let out = Command::new(&exe)

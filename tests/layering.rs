@@ -108,7 +108,6 @@ fn module_of(file: &str) -> Vec<String> {
 fn blank_non_code(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
     let is_ident = |ch: char| ch.is_alphanumeric() || ch == '_';
     let mut i = 0;
     while i < c.len() {
@@ -171,35 +170,10 @@ fn blank_non_code(text: &str) -> String {
                 i += 1;
             }
         } else if c[i] == '"' {
-            out.push(' ');
-            i += 1;
-            while i < c.len() && c[i] != '"' {
-                if c[i] == '\\' {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-                if i < c.len() {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-            out.push(' ');
-            i += 1;
+            i = blank_quoted(&c, i, &mut out);
         } else if c[i] == '\'' && c.get(i + 1) == Some(&'\\') {
             // An escaped character literal: '\n', '\'', '\u{1F600}'.
-            out.push(' ');
-            i += 2;
-            out.push(' ');
-            if i < c.len() {
-                out.push(' ');
-                i += 1;
-            }
-            while i < c.len() && c[i] != '\'' {
-                blank(&mut out, c[i]);
-                i += 1;
-            }
-            out.push(' ');
-            i += 1;
+            i = blank_quoted(&c, i, &mut out);
         } else if c[i] == '\'' && c.get(i + 2) == Some(&'\'') {
             // A plain character literal 'x' (a lifetime `'a` has no closing quote).
             out.push_str("   ");
@@ -210,6 +184,32 @@ fn blank_non_code(text: &str) -> String {
         }
     }
     out
+}
+
+/// A blank in place of `ch` (a newline stays, so that line numbers do not move).
+fn blank(out: &mut String, ch: char) {
+    out.push(if ch == '\n' { '\n' } else { ' ' });
+}
+
+/// Blanks the literal opened by the quote at `c[i]` (a string, or a character literal
+/// with an escape) up to its closing quote, a backslash escaping the character after it;
+/// returns the index after the closing quote.
+fn blank_quoted(c: &[char], mut i: usize, out: &mut String) -> usize {
+    let quote = c[i];
+    out.push(' ');
+    i += 1;
+    while i < c.len() && c[i] != quote {
+        if c[i] == '\\' {
+            blank(out, c[i]);
+            i += 1;
+        }
+        if i < c.len() {
+            blank(out, c[i]);
+            i += 1;
+        }
+    }
+    out.push(' ');
+    i + 1
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -11,10 +11,12 @@
 //! * the status-code table of `docs/api-conventions.md`;
 //! * the lists of `Outcome` and `Error` variants in `docs/rust-api.md`.
 
+mod support;
+
 use std::ffi::CStr;
-use std::path::PathBuf;
 
 use mpsync::{Error, Outcome};
+use support::{file_section, root};
 
 /// One row of the status table as the public API shows it.
 struct Row {
@@ -36,10 +38,6 @@ fn all() -> Vec<Row> {
         message: e.message(),
     });
     outcomes.chain(errors).collect()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `(name, value)` of every `pub const MP_X: mp_status = N;` in src/ffi/status.rs, in order.
@@ -165,12 +163,12 @@ fn api_conventions_table_agrees_with_the_table() {
 
 #[test]
 fn cpp_errc_lists_every_code_in_order() {
-    let hpp = std::fs::read_to_string(root().join("include/mpsync.hpp")).unwrap();
-    let from = hpp
-        .find("enum class errc : std::int32_t {")
-        .expect("include/mpsync.hpp: enum class errc");
-    let body = &hpp[from..];
-    let body = &body[body.find('{').unwrap() + 1..body.find("};").unwrap()];
+    let body = file_section(
+        "include/mpsync.hpp",
+        "enum class errc : std::int32_t",
+        "{",
+        "};",
+    );
     let rows: Vec<_> = body
         .lines()
         .map(str::trim)

@@ -4,6 +4,8 @@
 //! cluster library (cluster/), whose etcd-client dependency needs `protoc` to build and
 //! brings tokio and tonic: a user who never touches the cluster needs none of them.
 
+mod support;
+
 use std::process::Command;
 
 #[test]
@@ -20,11 +22,7 @@ fn root_commands_do_not_build_the_python_extension() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "cargo metadata failed");
     let text = String::from_utf8_lossy(&out.stdout);
     // The default members are listed by package id, e.g. "path+file:///.../python#mpsync-python@0.1.0".
     let defaults = text

@@ -26,48 +26,32 @@
 struct shared {
     mp_rlock_t lock;
     pthread_mutex_t mutex;
-    volatile int held;
-    volatile int waiting;
-    volatile double woke_at;
-    volatile int status;
+    struct latency_sample sample;
 };
+
+static void rlock_hold(void *l) { mp_rlock_acquire(l, true, MP_FOREVER); }
+
+static void rlock_wake(void *l, struct latency_sample *s) {
+    mp_status st = mp_rlock_acquire(l, true, 30000);
+    s->woke_at = latency_now_us();
+    mp_rlock_release(l);
+    s->owner_dead = st == MP_OWNER_DEAD;
+}
+
+static void mutex_hold(void *m) { pthread_mutex_lock(m); }
+
+static void mutex_wake(void *m, struct latency_sample *s) {
+    int st = pthread_mutex_lock(m);
+    pthread_mutex_consistent(m);
+    s->woke_at = latency_now_us();
+    pthread_mutex_unlock(m);
+    s->owner_dead = st == EOWNERDEAD;
+}
 
 /* One kill; returns the latency in microseconds (or -1 on failure). */
 static double one(struct shared *s, int use_pthread) {
-    s->held = s->waiting = 0;
-    s->status = 0;
-    pid_t holder = fork();
-    if (holder == 0) {
-        if (use_pthread) pthread_mutex_lock(&s->mutex);
-        else mp_rlock_acquire(&s->lock, true, MP_FOREVER);
-        s->held = 1;
-        for (;;) pause();
-    }
-    while (!s->held) usleep(20);
-    pid_t waiter = fork();
-    if (waiter == 0) {
-        s->waiting = 1;
-        int st;
-        if (use_pthread) {
-            st = pthread_mutex_lock(&s->mutex) == EOWNERDEAD ? MP_OWNER_DEAD : -1;
-            pthread_mutex_consistent(&s->mutex);
-            s->woke_at = latency_now_us();
-            pthread_mutex_unlock(&s->mutex);
-        } else {
-            st = mp_rlock_acquire(&s->lock, true, 30000);
-            s->woke_at = latency_now_us();
-            mp_rlock_release(&s->lock);
-        }
-        s->status = st;
-        _exit(0);
-    }
-    while (!s->waiting) usleep(20);
-    usleep(2000); /* let the waiter block in the kernel */
-    double t0 = latency_now_us();
-    kill(holder, SIGKILL);
-    waitpid(waiter, NULL, 0);
-    waitpid(holder, NULL, 0);
-    return s->status == MP_OWNER_DEAD ? s->woke_at - t0 : -1;
+    if (use_pthread) return latency_kill_sample(&s->sample, &s->mutex, mutex_hold, mutex_wake);
+    return latency_kill_sample(&s->sample, &s->lock, rlock_hold, rlock_wake);
 }
 
 int main(int argc, char **argv) {

@@ -24,7 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void wait_eof(void) {
+/* Prints "<what> <pid>" (and " owner-dead"), then waits for stdin EOF. */
+static void announce_and_wait_eof(const char *what, bool owner_dead) {
+    printf("%s %d%s\n", what, (int)getpid(), owner_dead ? " owner-dead" : "");
+    fflush(stdout);
     char buf[64];
     while (read(0, buf, sizeof buf) > 0) {
     }
@@ -59,9 +62,7 @@ int main(int argc, char **argv) {
         if (st != MP_OK) return fail("open", st);
         st = acquire(l);
         if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
-        printf("held %d%s\n", (int)getpid(), st == MP_OWNER_DEAD ? " owner-dead" : "");
-        fflush(stdout);
-        wait_eof();
+        announce_and_wait_eof("held", st == MP_OWNER_DEAD);
         mp_rlock_release(l);
         return mp_rlock_close(l) == MP_OK ? 0 : 3;
     }
@@ -72,9 +73,7 @@ int main(int argc, char **argv) {
         do st = mp_lock_acquire(l, true, MP_FOREVER);
         while (st == MP_EINTR);
         if (st != MP_OK) return fail("acquire", st);
-        printf("held %d\n", (int)getpid());
-        fflush(stdout);
-        wait_eof();
+        announce_and_wait_eof("held", false);
         mp_lock_release(l);
         return mp_lock_close(l) == MP_OK ? 0 : 3;
     }
@@ -82,9 +81,7 @@ int main(int argc, char **argv) {
         mp_shm_t *s;
         mp_status st = mp_shm_open(name, 0, 0, 0, &s);
         if (st != MP_OK) return fail("open", st);
-        printf("mapped %d\n", (int)getpid());
-        fflush(stdout);
-        wait_eof();
+        announce_and_wait_eof("mapped", false);
         return mp_shm_close(s) == MP_OK ? 0 : 3;
     }
     if (strcmp(mode, "undo") == 0 && argc == 4) {
@@ -99,9 +96,7 @@ int main(int argc, char **argv) {
             if (st != MP_OK && st != MP_OWNER_DEAD) return fail("acquire", st);
             owner_dead |= st == MP_OWNER_DEAD;
         }
-        printf("held %d%s\n", (int)getpid(), owner_dead ? " owner-dead" : "");
-        fflush(stdout);
-        wait_eof();
+        announce_and_wait_eof("held", owner_dead);
         for (int i = 0; i < n; i++)
             if ((st = mp_sem_undo_release(s)) != MP_OK) return fail("release", st);
         return mp_sem_undo_close(s) == MP_OK ? 0 : 3;

@@ -17,8 +17,8 @@ use mpsync::{Deadline, Error};
 use tokio::sync::oneshot;
 
 use crate::conn::{Cluster, Ctx};
-use crate::queue::{RETRY_PAUSE, revision, txn_call};
-use crate::queued::check_name;
+use crate::queue::{RETRY_PAUSE, put_if_absent, revision, txn_call};
+use crate::queued::check_name_and_count;
 
 /// The barrier's state as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +85,7 @@ impl ClusterBarrier {
     /// Opens the barrier `name`; the first opener sets `parties` (>= 1), later openers
     /// use the stored number (see [`Self::parties`]).
     pub fn open(cluster: &Cluster, name: &str, parties: usize) -> Result<ClusterBarrier, Error> {
-        check_name(name)?;
-        if parties == 0 || parties > i32::MAX as usize {
-            return Err(Error::Invalid);
-        }
+        check_name_and_count(name, parties)?;
         let key = format!("/mpsync/barrier/{name}/state");
         let init = State {
             generation: 0,
@@ -99,15 +96,10 @@ impl ClusterBarrier {
         };
         let (ctx, k) = (cluster.conn.ctx(), key.clone());
         let stored = cluster.conn.request(async move {
-            let txn = Txn::new()
-                .when([Compare::create_revision(k.as_str(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(k.as_str(), init.encode(), None)])
-                .or_else([TxnOp::get(k.as_str(), None)]);
-            let resp = txn_call(&ctx, txn).await?;
-            if resp.succeeded() {
-                return Ok(parties);
+            match put_if_absent(&ctx, &k, init.encode()).await? {
+                None => Ok(parties),
+                Some(read) => Ok(read_state(&read)?.0.parties),
             }
-            Ok(read_state(&resp.op_responses())?.0.parties)
         })?;
         Ok(ClusterBarrier {
             cluster: cluster.clone(),

@@ -298,6 +298,22 @@ pub(crate) async fn txn_call(ctx: &Ctx, txn: Txn) -> Result<TxnResponse, Error> 
     kv.txn(txn).await.map_err(unreachable)
 }
 
+/// Writes `key = value` unless `key` exists, in one transaction: `None` when it wrote,
+/// else `Some` of the responses of reading the stored value (one get): the first
+/// opener of an object stores its setting, later openers read it.
+pub(crate) async fn put_if_absent(
+    ctx: &Ctx,
+    key: &str,
+    value: impl Into<Vec<u8>>,
+) -> Result<Option<Vec<TxnOpResponse>>, Error> {
+    let txn = Txn::new()
+        .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+        .and_then([TxnOp::put(key, value, None)])
+        .or_else([TxnOp::get(key, None)]);
+    let resp = txn_call(ctx, txn).await?;
+    Ok((!resp.succeeded()).then(|| resp.op_responses()))
+}
+
 /// The store revision a response was answered at (the revision of its write, if any).
 pub(crate) fn revision(resp: &TxnResponse) -> i64 {
     resp.header().map_or(0, |h| h.revision())

@@ -21,6 +21,16 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     if ok { Ok(()) } else { Err(Error::Invalid) }
 }
 
+/// As `check_name`, and `Error::Invalid` unless `count` (a semaphore's value, a
+/// barrier's parties) is 1..=i32::MAX.
+pub(crate) fn check_name_and_count(name: &str, count: usize) -> Result<(), Error> {
+    check_name(name)?;
+    if count == 0 || count > i32::MAX as usize {
+        return Err(Error::Invalid);
+    }
+    Ok(())
+}
+
 pub(crate) struct Queued {
     pub(crate) conn: Arc<Conn>,
     pub(crate) queue: Queue,

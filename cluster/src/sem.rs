@@ -2,12 +2,12 @@
 //! cluster. Each unit taken is a queue key under the taker's lease (queue.rs with
 //! `permits` = the value), so a process that dies gives its units back at TTL.
 
-use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+use etcd_client::TxnOpResponse;
 use mpsync::{Deadline, Error, Outcome};
 
 use crate::conn::Cluster;
-use crate::queue::txn_call;
-use crate::queued::{Queued, check_name};
+use crate::queue::put_if_absent;
+use crate::queued::{Queued, check_name_and_count};
 
 /// A counting semaphore shared by every process that opens the same name. Units are
 /// owned by the handle that took them (so that a dead holder's units come back):
@@ -21,22 +21,14 @@ impl ClusterSemaphore {
     /// Opens the semaphore `name`; the first opener on the cluster sets its value
     /// (`value` >= 1), later openers use the stored one (see [`Self::value`]).
     pub fn open(cluster: &Cluster, name: &str, value: usize) -> Result<ClusterSemaphore, Error> {
-        check_name(name)?;
-        if value == 0 || value > i32::MAX as usize {
-            return Err(Error::Invalid);
-        }
+        check_name_and_count(name, value)?;
         let key = format!("/mpsync/sem/{name}/value");
         let ctx = cluster.conn.ctx();
         let stored = cluster.conn.request(async move {
-            let txn = Txn::new()
-                .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key.as_str(), value.to_string(), None)])
-                .or_else([TxnOp::get(key.as_str(), None)]);
-            let resp = txn_call(&ctx, txn).await?;
-            if resp.succeeded() {
+            let Some(read) = put_if_absent(&ctx, &key, value.to_string()).await? else {
                 return Ok(value);
-            }
-            match resp.op_responses().first() {
+            };
+            match read.first() {
                 Some(TxnOpResponse::Get(g)) => g
                     .kvs()
                     .first()

@@ -12,17 +12,7 @@ use std::time::{Duration, Instant};
 use mpsync_cluster::{
     Cluster, ClusterLock, ClusterOptions, ClusterRLock, Deadline, Error, Outcome,
 };
-use support::{ENDPOINTS, EtcdCluster, ROLE, Worker, cluster_or_skip, with_timeout};
-
-const TTL: i64 = 2;
-
-fn connect(endpoints: &str) -> Cluster {
-    let options = ClusterOptions {
-        ttl_secs: TTL,
-        ..ClusterOptions::default()
-    };
-    Cluster::connect(endpoints, options).expect("connect")
-}
+use support::{ENDPOINTS, EtcdCluster, ROLE, TTL, Worker, cluster_test, connect};
 
 fn scratch(test: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -94,6 +84,14 @@ fn critical_section(dir: &Path, token: i64) {
     std::fs::remove_file(&inside).unwrap();
 }
 
+/// A worker process holding the lock `lock` (its `hold` role: see `worker`), and the
+/// fencing token it got.
+fn holding_worker(etcd: &EtcdCluster, lock: &str) -> (Worker, i64) {
+    let mut holder = Worker::spawn("hold", &etcd.endpoints, &[("LOCK", lock.into())]);
+    let token = holder.expect_line("held").parse().unwrap();
+    (holder, token)
+}
+
 /// The tokens logged by the holders, in the order they held the lock.
 fn logged_tokens(dir: &Path) -> Vec<i64> {
     std::fs::read_to_string(dir.join("log"))
@@ -103,7 +101,14 @@ fn logged_tokens(dir: &Path) -> Vec<i64> {
         .collect()
 }
 
-fn assert_strictly_increasing(tokens: &[i64]) {
+/// Each worker exits 0 (within 180 s), and its holds were logged: `holds` tokens in
+/// all, strictly increasing in holding order.
+fn assert_every_hold_logged_in_fencing_order(workers: Vec<Worker>, dir: &Path, holds: usize) {
+    for w in workers {
+        assert_eq!(w.wait(Duration::from_secs(180)), Some(0));
+    }
+    let tokens = logged_tokens(dir);
+    assert_eq!(tokens.len(), holds);
     for w in tokens.windows(2) {
         assert!(w[0] < w[1], "fencing tokens not strictly increasing: {w:?}");
     }
@@ -131,107 +136,76 @@ fn spawn_exclusion_workers(
         .collect()
 }
 
-#[test]
-fn lock_excludes_across_four_processes() {
-    with_timeout(
-        "lock_excludes_across_four_processes",
-        Duration::from_secs(240),
-        || {
-            let Some(etcd) = cluster_or_skip("lock_excludes_across_four_processes") else {
-                return;
-            };
-            let dir = scratch("exclusion");
-            let workers = spawn_exclusion_workers(&etcd, &dir, "excl", 4, 15);
-            for w in workers {
-                assert_eq!(w.wait(Duration::from_secs(180)), Some(0));
-            }
-            let tokens = logged_tokens(&dir);
-            assert_eq!(tokens.len(), 60);
-            assert_strictly_increasing(&tokens);
-        },
-    );
-}
+cluster_test!(lock_excludes_across_four_processes, 240, |etcd| {
+    let dir = scratch("exclusion");
+    let workers = spawn_exclusion_workers(&etcd, &dir, "excl", 4, 15);
+    assert_every_hold_logged_in_fencing_order(workers, &dir, 60);
+});
 
-#[test]
-fn killed_holder_is_reported_owner_dead_within_ttl() {
-    with_timeout(
-        "killed_holder_is_reported_owner_dead_within_ttl",
-        Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("killed_holder") else {
-                return;
-            };
-            let mut holder = Worker::spawn("hold", &etcd.endpoints, &[("LOCK", "kill9".into())]);
-            let token: i64 = holder.expect_line("held").parse().unwrap();
-            let cluster = connect(&etcd.endpoints);
-            let lock = ClusterLock::open(&cluster, "kill9").unwrap();
-            assert_eq!(lock.acquire(Deadline::now()).unwrap(), Outcome::Timeout);
-            holder.signal(libc::SIGKILL);
-            let killed = Instant::now();
-            // Generous deadline for a loaded machine; the figure is printed.
-            let got = lock
-                .acquire(Deadline::after(Duration::from_secs(TTL as u64 + 10)))
-                .unwrap();
-            let waited = killed.elapsed();
-            println!(
-                "owner death reported {waited:?} after the SIGKILL (TTL {} s)",
-                cluster.ttl()
-            );
-            assert_eq!(got, Outcome::OwnerDead);
-            assert!(lock.owner_died());
-            assert!(lock.fence().unwrap() > token);
-            assert!(
-                waited < Duration::from_secs(cluster.ttl() as u64 + 5),
-                "{waited:?}"
-            );
-            // A clean release is no death: the next acquirer gets plain Ok.
-            lock.release().unwrap();
-            assert_eq!(lock.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-            lock.release().unwrap();
-        },
-    );
-}
+cluster_test!(
+    killed_holder_is_reported_owner_dead_within_ttl,
+    120,
+    |etcd| {
+        let (holder, token) = holding_worker(&etcd, "kill9");
+        let cluster = connect(&etcd.endpoints);
+        let lock = ClusterLock::open(&cluster, "kill9").unwrap();
+        assert_eq!(lock.acquire(Deadline::now()).unwrap(), Outcome::Timeout);
+        holder.signal(libc::SIGKILL);
+        let killed = Instant::now();
+        // Generous deadline for a loaded machine; the figure is printed.
+        let got = lock
+            .acquire(Deadline::after(Duration::from_secs(TTL as u64 + 10)))
+            .unwrap();
+        let waited = killed.elapsed();
+        println!(
+            "owner death reported {waited:?} after the SIGKILL (TTL {} s)",
+            cluster.ttl()
+        );
+        assert_eq!(got, Outcome::OwnerDead);
+        assert!(lock.owner_died());
+        assert!(lock.fence().unwrap() > token);
+        assert!(
+            waited < Duration::from_secs(cluster.ttl() as u64 + 5),
+            "{waited:?}"
+        );
+        // A clean release is no death: the next acquirer gets plain Ok.
+        lock.release().unwrap();
+        assert_eq!(lock.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+        lock.release().unwrap();
+    }
+);
 
-#[test]
-fn paused_holder_loses_its_lease_and_its_fenced_write_is_rejected() {
-    with_timeout(
-        "paused_holder_loses_its_lease",
-        Duration::from_secs(120),
-        || {
-            let Some(etcd) = cluster_or_skip("paused_holder") else {
-                return;
-            };
-            let mut holder = Worker::spawn("hold", &etcd.endpoints, &[("LOCK", "stop".into())]);
-            let token: i64 = holder.expect_line("held").parse().unwrap();
-            holder.signal(libc::SIGSTOP);
-            let cluster = connect(&etcd.endpoints);
-            let lock = ClusterLock::open(&cluster, "stop").unwrap();
-            let got = lock
-                .acquire(Deadline::after(Duration::from_secs(TTL as u64 + 10)))
-                .unwrap();
-            assert_eq!(got, Outcome::OwnerDead, "the paused holder's lease expired");
-            assert!(lock.fence().unwrap() > token);
-            lock.fenced_put(b"/test/resource", b"new holder").unwrap();
-            holder.signal(libc::SIGCONT);
-            holder.send_line("fenced");
-            assert_eq!(holder.expect_line("fenced"), "Err(LeaseLost)");
-            assert_eq!(holder.expect_line("release"), "Err(LeaseLost)");
-            assert_eq!(holder.expect_line("again"), "Err(LeaseLost)");
-            assert_eq!(holder.wait(Duration::from_secs(30)), Some(0));
-            // The resource still holds the new holder's write.
-            let cluster2 = connect(&etcd.endpoints);
-            drop(cluster2);
-            lock.release().unwrap();
-        },
-    );
-}
+cluster_test!(
+    paused_holder_loses_its_lease_and_its_fenced_write_is_rejected,
+    120,
+    |etcd| {
+        let (mut holder, token) = holding_worker(&etcd, "stop");
+        holder.signal(libc::SIGSTOP);
+        let cluster = connect(&etcd.endpoints);
+        let lock = ClusterLock::open(&cluster, "stop").unwrap();
+        let got = lock
+            .acquire(Deadline::after(Duration::from_secs(TTL as u64 + 10)))
+            .unwrap();
+        assert_eq!(got, Outcome::OwnerDead, "the paused holder's lease expired");
+        assert!(lock.fence().unwrap() > token);
+        lock.fenced_put(b"/test/resource", b"new holder").unwrap();
+        holder.signal(libc::SIGCONT);
+        holder.send_line("fenced");
+        assert_eq!(holder.expect_line("fenced"), "Err(LeaseLost)");
+        assert_eq!(holder.expect_line("release"), "Err(LeaseLost)");
+        assert_eq!(holder.expect_line("again"), "Err(LeaseLost)");
+        assert_eq!(holder.wait(Duration::from_secs(30)), Some(0));
+        // The resource still holds the new holder's write.
+        let cluster2 = connect(&etcd.endpoints);
+        drop(cluster2);
+        lock.release().unwrap();
+    }
+);
 
-#[test]
-fn leader_killed_mid_run_progress_continues_with_one_holder() {
-    with_timeout("leader_killed_mid_run", Duration::from_secs(300), || {
-        let Some(mut etcd) = cluster_or_skip("leader_killed") else {
-            return;
-        };
+cluster_test!(
+    leader_killed_mid_run_progress_continues_with_one_holder,
+    300,
+    |mut etcd| {
         let dir = scratch("leader");
         let workers = spawn_exclusion_workers(&etcd, &dir, "leader", 4, 25);
         let start = Instant::now();
@@ -246,21 +220,14 @@ fn leader_killed_mid_run_progress_continues_with_one_holder() {
             "killed leader {} after {before} holds",
             etcd.member_name(leader)
         );
-        for w in workers {
-            assert_eq!(w.wait(Duration::from_secs(180)), Some(0));
-        }
-        let tokens = logged_tokens(&dir);
-        assert_eq!(tokens.len(), 100);
-        assert_strictly_increasing(&tokens);
-    });
-}
+        assert_every_hold_logged_in_fencing_order(workers, &dir, 100);
+    }
+);
 
-#[test]
-fn all_members_stopped_gives_a_clear_status_within_the_timeout() {
-    with_timeout("all_members_stopped", Duration::from_secs(120), || {
-        let Some(mut etcd) = cluster_or_skip("all_stopped") else {
-            return;
-        };
+cluster_test!(
+    all_members_stopped_gives_a_clear_status_within_the_timeout,
+    120,
+    |mut etcd| {
         let cluster = connect(&etcd.endpoints);
         let held = ClusterLock::open(&cluster, "down").unwrap();
         assert_eq!(held.acquire(Deadline::now()).unwrap(), Outcome::Ok);
@@ -291,15 +258,13 @@ fn all_members_stopped_gives_a_clear_status_within_the_timeout() {
             Err(Error::System)
         ));
         println!("connect, cluster down: MP_ESYS after {:?}", start.elapsed());
-    });
-}
+    }
+);
 
-#[test]
-fn waiters_are_served_in_arrival_order_and_timeouts_leave_the_queue() {
-    with_timeout("waiters_in_arrival_order", Duration::from_secs(120), || {
-        let Some(etcd) = cluster_or_skip("fifo") else {
-            return;
-        };
+cluster_test!(
+    waiters_are_served_in_arrival_order_and_timeouts_leave_the_queue,
+    120,
+    |etcd| {
         let cluster = connect(&etcd.endpoints);
         let first = ClusterLock::open(&cluster, "fifo").unwrap();
         assert_eq!(first.acquire(Deadline::now()).unwrap(), Outcome::Ok);
@@ -334,36 +299,30 @@ fn waiters_are_served_in_arrival_order_and_timeouts_leave_the_queue() {
         assert_eq!(quitter.acquire(Deadline::now()).unwrap(), Outcome::Ok);
         assert_eq!(quitter.release(), Ok(()));
         assert_eq!(quitter.release(), Err(Error::Overflow));
-    });
-}
+    }
+);
 
-#[test]
-fn rlock_is_recursive_for_its_thread_only() {
-    with_timeout("rlock_is_recursive", Duration::from_secs(120), || {
-        let Some(etcd) = cluster_or_skip("rlock") else {
-            return;
-        };
-        let cluster = connect(&etcd.endpoints);
-        let r = std::sync::Arc::new(ClusterRLock::open(&cluster, "r").unwrap());
-        assert_eq!(r.release(), Err(Error::NotOwner));
-        assert_eq!(r.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        assert_eq!(r.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        assert_eq!(r.depth(), 2);
-        let token = r.fence().unwrap();
-        let r2 = r.clone();
-        std::thread::spawn(move || {
-            assert_eq!(r2.release(), Err(Error::NotOwner));
-            assert_eq!(r2.acquire(Deadline::now()).unwrap(), Outcome::Timeout);
-        })
-        .join()
-        .unwrap();
-        r.release().unwrap();
-        r.release().unwrap();
-        assert_eq!(r.depth(), 0);
-        let other = ClusterRLock::open(&cluster, "r").unwrap();
-        assert_eq!(other.acquire(Deadline::now()).unwrap(), Outcome::Ok);
-        assert!(other.fence().unwrap() > token);
-        assert!(ClusterRLock::open(&cluster, "bad/name").is_err());
-        assert!(ClusterRLock::open(&cluster, "").is_err());
-    });
-}
+cluster_test!(rlock_is_recursive_for_its_thread_only, 120, |etcd| {
+    let cluster = connect(&etcd.endpoints);
+    let r = std::sync::Arc::new(ClusterRLock::open(&cluster, "r").unwrap());
+    assert_eq!(r.release(), Err(Error::NotOwner));
+    assert_eq!(r.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+    assert_eq!(r.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+    assert_eq!(r.depth(), 2);
+    let token = r.fence().unwrap();
+    let r2 = r.clone();
+    std::thread::spawn(move || {
+        assert_eq!(r2.release(), Err(Error::NotOwner));
+        assert_eq!(r2.acquire(Deadline::now()).unwrap(), Outcome::Timeout);
+    })
+    .join()
+    .unwrap();
+    r.release().unwrap();
+    r.release().unwrap();
+    assert_eq!(r.depth(), 0);
+    let other = ClusterRLock::open(&cluster, "r").unwrap();
+    assert_eq!(other.acquire(Deadline::now()).unwrap(), Outcome::Ok);
+    assert!(other.fence().unwrap() > token);
+    assert!(ClusterRLock::open(&cluster, "bad/name").is_err());
+    assert!(ClusterRLock::open(&cluster, "").is_err());
+});

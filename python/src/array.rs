@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mpsync::{Deadline, ElemType, Error, Outcome, SharedArray};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{
     PyAttributeError, PyBufferError, PyIndexError, PyOverflowError, PyTypeError, PyValueError,
 };
@@ -64,57 +65,22 @@ fn decode(py: Python<'_>, ty: ElemType, b: &[u8]) -> PyResult<PyObject> {
         a.copy_from_slice(&b[..N]);
         a
     }
-    let o = match (ty, b.len()) {
+    Ok(match (ty, b.len()) {
         (ElemType::Char, _) => PyBytes::new(py, &b[..1]).into_any().unbind(),
-        (ElemType::Bool, _) => (b[0] != 0)
-            .into_pyobject(py)?
-            .to_owned()
-            .into_any()
-            .unbind(),
-        (ElemType::Byte, _) => (b[0] as i8).into_pyobject(py)?.into_any().unbind(),
-        (ElemType::UByte, _) => b[0].into_pyobject(py)?.into_any().unbind(),
-        (ElemType::Short, _) => i16::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::UShort, _) => u16::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::Int, _) => i32::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::UInt, _) => u32::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::Long | ElemType::LongLong, 8) => i64::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::Long | ElemType::LongLong, _) => i32::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::ULong | ElemType::ULongLong, 8) => u64::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::ULong | ElemType::ULongLong, _) => u32::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::Float, _) => f32::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-        (ElemType::Double, _) => f64::from_ne_bytes(arr(b))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
-    };
-    Ok(o)
+        (ElemType::Bool, _) => (b[0] != 0).into_py_any(py)?,
+        (ElemType::Byte, _) => (b[0] as i8).into_py_any(py)?,
+        (ElemType::UByte, _) => b[0].into_py_any(py)?,
+        (ElemType::Short, _) => i16::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::UShort, _) => u16::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::Int, _) => i32::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::UInt, _) => u32::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::Long | ElemType::LongLong, 8) => i64::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::Long | ElemType::LongLong, _) => i32::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::ULong | ElemType::ULongLong, 8) => u64::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::ULong | ElemType::ULongLong, _) => u32::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::Float, _) => f32::from_ne_bytes(arr(b)).into_py_any(py)?,
+        (ElemType::Double, _) => f64::from_ne_bytes(arr(b)).into_py_any(py)?,
+    })
 }
 
 /// A Python object as one element's bytes, converted as ctypes does (integers are
@@ -286,6 +252,19 @@ impl PyArray {
         let mut buf = vec![0u8; count * self.ty.size()];
         self.arr.read(start, &mut buf).map_err(self.err(op))?;
         Ok(buf)
+    }
+
+    /// `value` as the bytes of a char array's `value` or `raw`: `TypeError` unless
+    /// bytes, `ValueError` if longer than the array.
+    fn fitting_bytes<'a>(&self, value: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+        let bytes = value
+            .downcast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("bytes expected"))?
+            .as_bytes();
+        if bytes.len() > self.arr.len() {
+            return Err(PyValueError::new_err("byte string too long"));
+        }
+        Ok(bytes)
     }
 
     fn is_chars(&self) -> bool {
@@ -492,13 +471,7 @@ impl PyArray {
             return Ok(());
         }
         if self.is_chars() {
-            let bytes: &[u8] = value
-                .downcast::<PyBytes>()
-                .map_err(|_| PyTypeError::new_err("bytes expected"))?
-                .as_bytes();
-            if bytes.len() > self.arr.len() {
-                return Err(PyValueError::new_err("byte string too long"));
-            }
+            let bytes = self.fitting_bytes(value)?;
             let mut data = bytes.to_vec();
             if data.len() < self.arr.len() {
                 data.push(0);
@@ -535,13 +508,7 @@ impl PyArray {
                 "'SharedArray' object has no attribute 'raw'",
             ));
         }
-        let bytes: &[u8] = value
-            .downcast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err("bytes expected"))?
-            .as_bytes();
-        if bytes.len() > self.arr.len() {
-            return Err(PyValueError::new_err("byte string too long"));
-        }
+        let bytes = self.fitting_bytes(value)?;
         let ext = self.external(py);
         let _held = self.hold(py, &ext, "set raw")?;
         self.arr.write(0, bytes).map_err(self.err("set raw"))?;

@@ -75,165 +75,131 @@ fn thread_id() -> u64 {
     unsafe { libc::pthread_self() as u64 }
 }
 
-// --- Lock ---------------------------------------------------------------------------
+/// What the fast entry points of one class do: the uncontended case only. Whatever
+/// they do not finish goes to the full PyO3 methods `_acquire`/`_release`.
+trait FastPath: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
+    /// `acquire()` without arguments, if it is decided at once: `Some` of the result
+    /// (a new reference, or NULL with an exception set); `None` when nothing was
+    /// acquired and the full method must decide.
+    fn try_acquire(&self, py: Python<'_>) -> Option<*mut ffi::PyObject>;
 
-unsafe extern "C" fn lock_acquire(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    if nargs == 0 && kwnames.is_null() {
-        // SAFETY: called through PyLock's method descriptor, with the GIL.
-        let l = unsafe { this::<PyLock>(slf) };
-        if l.lock.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
-            l.holder.store(thread_id(), Ordering::Relaxed);
-            // SAFETY: the GIL is held.
-            return new_ref(unsafe { ffi::Py_True() });
+    /// `release()`: true if done; false when it changed nothing (the full method then
+    /// raises the error).
+    fn try_release(&self) -> bool;
+}
+
+impl FastPath for PyLock {
+    fn try_acquire(&self, _py: Python<'_>) -> Option<*mut ffi::PyObject> {
+        if self.lock.acquire_unguarded(Deadline::now()) != Ok(Outcome::Ok) {
+            return None;
         }
+        self.holder.store(thread_id(), Ordering::Relaxed);
+        // SAFETY: the GIL is held (`_py`).
+        Some(new_ref(unsafe { ffi::Py_True() }))
     }
-    // SAFETY: forwarded vectorcall.
-    unsafe { full(slf, c"_acquire", args, nargs, kwnames) }
+
+    fn try_release(&self) -> bool {
+        self.holder.store(0, Ordering::Relaxed);
+        self.lock.release().is_ok()
+    }
 }
 
-unsafe extern "C" fn lock_release(
-    slf: *mut ffi::PyObject,
-    _: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: called through PyLock's method descriptor, with the GIL.
-    let l = unsafe { this::<PyLock>(slf) };
-    l.holder.store(0, Ordering::Relaxed);
-    if l.lock.release().is_ok() {
-        // SAFETY: the GIL is held.
-        return new_ref(unsafe { ffi::Py_None() });
-    }
-    // SAFETY: forwarded call (no arguments); the failed release changed nothing.
-    unsafe { full(slf, c"_release", std::ptr::null(), 0, std::ptr::null_mut()) }
-}
-
-// --- RLock --------------------------------------------------------------------------
-
-unsafe extern "C" fn rlock_acquire(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    if nargs == 0 && kwnames.is_null() {
-        // SAFETY: called through PyRLock's method descriptor, with the GIL.
-        let l = unsafe { this::<PyRLock>(slf) };
-        match l.lock.with(|k| k.acquire_unguarded(Deadline::now())) {
+impl FastPath for PyRLock {
+    fn try_acquire(&self, py: Python<'_>) -> Option<*mut ffi::PyObject> {
+        match self.lock.with(|k| k.acquire_unguarded(Deadline::now())) {
             // (`Created` is never an acquisition's.)
             Ok(Outcome::Ok | Outcome::Created) => {
-                l.report.clear();
-                // SAFETY: the GIL is held.
-                return new_ref(unsafe { ffi::Py_True() });
+                self.report.clear();
+                // SAFETY: the GIL is held (`py`).
+                Some(new_ref(unsafe { ffi::Py_True() }))
             }
             // Acquired: the full method must not try again (it would re-enter).
             Ok(Outcome::OwnerDead) => {
-                // SAFETY: the GIL is held.
-                let py = unsafe { Python::assume_gil_acquired() };
-                return match l.note(py, Outcome::OwnerDead) {
-                    // SAFETY: the GIL is held.
+                Some(match self.note(py, Outcome::OwnerDead) {
+                    // SAFETY: the GIL is held (`py`).
                     Ok(_) => new_ref(unsafe { ffi::Py_True() }),
                     Err(e) => {
                         e.restore(py);
                         std::ptr::null_mut()
                     }
-                };
+                })
             }
-            Ok(Outcome::Timeout) | Err(_) => {}
+            Ok(Outcome::Timeout) | Err(_) => None,
         }
     }
-    // SAFETY: forwarded vectorcall.
-    unsafe { full(slf, c"_acquire", args, nargs, kwnames) }
-}
 
-unsafe extern "C" fn rlock_release(
-    slf: *mut ffi::PyObject,
-    _: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: called through PyRLock's method descriptor, with the GIL.
-    let l = unsafe { this::<PyRLock>(slf) };
-    if l.lock.with(|k| k.release()).is_ok() {
-        // SAFETY: the GIL is held.
-        return new_ref(unsafe { ffi::Py_None() });
+    fn try_release(&self) -> bool {
+        self.lock.with(|k| k.release()).is_ok()
     }
-    // SAFETY: forwarded call; the failed release changed nothing.
-    unsafe { full(slf, c"_release", std::ptr::null(), 0, std::ptr::null_mut()) }
 }
 
-// --- Semaphore ----------------------------------------------------------------------
+impl FastPath for PySemaphore {
+    fn try_acquire(&self, _py: Python<'_>) -> Option<*mut ffi::PyObject> {
+        // An undo semaphore's acquisition may report a death (`owner_died`), and one
+        // that took a unit must not be retried: it always takes the full path.
+        if self.sem.is_undo() || self.sem.acquire_unguarded(Deadline::now()) != Ok(Outcome::Ok) {
+            return None;
+        }
+        // SAFETY: the GIL is held (`_py`).
+        Some(new_ref(unsafe { ffi::Py_True() }))
+    }
 
-unsafe extern "C" fn sem_acquire(
+    fn try_release(&self) -> bool {
+        self.sem.release().is_ok()
+    }
+}
+
+/// `acquire(...)`: the fast path without arguments, else the full method.
+unsafe extern "C" fn acquire<T: FastPath>(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     if nargs == 0 && kwnames.is_null() {
-        // SAFETY: called through PySemaphore's method descriptor, with the GIL.
-        let s = unsafe { this::<PySemaphore>(slf) };
-        // An undo semaphore's acquisition may report a death (`owner_died`), and one
-        // that took a unit must not be retried: it always takes the full path.
-        if !s.sem.is_undo() && s.sem.acquire_unguarded(Deadline::now()) == Ok(Outcome::Ok) {
-            // SAFETY: the GIL is held.
-            return new_ref(unsafe { ffi::Py_True() });
+        // SAFETY: called through T's method descriptor, with the GIL.
+        let (obj, py) = unsafe { (this::<T>(slf), Python::assume_gil_acquired()) };
+        if let Some(result) = obj.try_acquire(py) {
+            return result;
         }
     }
     // SAFETY: forwarded vectorcall.
     unsafe { full(slf, c"_acquire", args, nargs, kwnames) }
 }
 
-unsafe extern "C" fn sem_release(
+/// `release()`: the fast path, else the full method (the failed release changed
+/// nothing).
+unsafe extern "C" fn release<T: FastPath>(
     slf: *mut ffi::PyObject,
     _: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: called through PySemaphore's method descriptor, with the GIL.
-    let s = unsafe { this::<PySemaphore>(slf) };
-    if s.sem.release().is_ok() {
+    // SAFETY: called through T's method descriptor, with the GIL.
+    if unsafe { this::<T>(slf) }.try_release() {
         // SAFETY: the GIL is held.
         return new_ref(unsafe { ffi::Py_None() });
     }
-    // SAFETY: forwarded call; the failed release changed nothing.
+    // SAFETY: forwarded call (no arguments).
     unsafe { full(slf, c"_release", std::ptr::null(), 0, std::ptr::null_mut()) }
 }
 
-// --- __enter__ / __exit__ -----------------------------------------------------------
-
 /// `__enter__()` is `acquire()`.
-macro_rules! enter {
-    ($name:ident, $acquire:ident) => {
-        unsafe extern "C" fn $name(
-            slf: *mut ffi::PyObject,
-            _: *mut ffi::PyObject,
-        ) -> *mut ffi::PyObject {
-            // SAFETY: the same object and GIL; no arguments.
-            unsafe { $acquire(slf, std::ptr::null(), 0, std::ptr::null_mut()) }
-        }
-    };
+unsafe extern "C" fn enter<T: FastPath>(
+    slf: *mut ffi::PyObject,
+    _: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: the same object and GIL; no arguments.
+    unsafe { acquire::<T>(slf, std::ptr::null(), 0, std::ptr::null_mut()) }
 }
 
 /// `__exit__(*exc_info)` is `release()`.
-macro_rules! exit {
-    ($name:ident, $release:ident) => {
-        unsafe extern "C" fn $name(
-            slf: *mut ffi::PyObject,
-            _args: *mut *mut ffi::PyObject,
-            _nargs: ffi::Py_ssize_t,
-        ) -> *mut ffi::PyObject {
-            // SAFETY: the same object and GIL.
-            unsafe { $release(slf, std::ptr::null_mut()) }
-        }
-    };
+unsafe extern "C" fn exit<T: FastPath>(
+    slf: *mut ffi::PyObject,
+    _args: *mut *mut ffi::PyObject,
+    _nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: the same object and GIL.
+    unsafe { release::<T>(slf, std::ptr::null_mut()) }
 }
-
-enter!(lock_enter, lock_acquire);
-enter!(rlock_enter, rlock_acquire);
-enter!(sem_enter, sem_acquire);
-exit!(lock_exit, lock_release);
-exit!(rlock_exit, rlock_release);
-exit!(sem_exit, sem_release);
 
 type FastKw = unsafe extern "C" fn(
     *mut ffi::PyObject,
@@ -294,24 +260,20 @@ fn install(
     ty.setattr(name.to_str().unwrap_or("?"), descr)
 }
 
-/// Installs the fast entry points on the three classes.
-pub(crate) fn install_all(py: Python<'_>) -> PyResult<()> {
+/// Installs the fast entry points of `T`'s class.
+fn install_class<T: FastPath>(py: Python<'_>) -> PyResult<()> {
     const ACQ: &CStr = c"acquire(block=True, timeout=None) -> bool";
     const REL: &CStr = c"release()";
-    let lock = py.get_type::<PyLock>();
-    install(&lock, c"acquire", ACQ, Entry::FastKw(lock_acquire))?;
-    install(&lock, c"release", REL, Entry::NoArgs(lock_release))?;
-    install(&lock, c"__enter__", ACQ, Entry::NoArgs(lock_enter))?;
-    install(&lock, c"__exit__", REL, Entry::Fast(lock_exit))?;
-    let rlock = py.get_type::<PyRLock>();
-    install(&rlock, c"acquire", ACQ, Entry::FastKw(rlock_acquire))?;
-    install(&rlock, c"release", REL, Entry::NoArgs(rlock_release))?;
-    install(&rlock, c"__enter__", ACQ, Entry::NoArgs(rlock_enter))?;
-    install(&rlock, c"__exit__", REL, Entry::Fast(rlock_exit))?;
-    let sem = py.get_type::<PySemaphore>();
-    install(&sem, c"acquire", ACQ, Entry::FastKw(sem_acquire))?;
-    install(&sem, c"release", REL, Entry::NoArgs(sem_release))?;
-    install(&sem, c"__enter__", ACQ, Entry::NoArgs(sem_enter))?;
-    install(&sem, c"__exit__", REL, Entry::Fast(sem_exit))?;
-    Ok(())
+    let ty = py.get_type::<T>();
+    install(&ty, c"acquire", ACQ, Entry::FastKw(acquire::<T>))?;
+    install(&ty, c"release", REL, Entry::NoArgs(release::<T>))?;
+    install(&ty, c"__enter__", ACQ, Entry::NoArgs(enter::<T>))?;
+    install(&ty, c"__exit__", REL, Entry::Fast(exit::<T>))
+}
+
+/// Installs the fast entry points on the three classes.
+pub(crate) fn install_all(py: Python<'_>) -> PyResult<()> {
+    install_class::<PyLock>(py)?;
+    install_class::<PyRLock>(py)?;
+    install_class::<PySemaphore>(py)
 }

@@ -182,6 +182,26 @@ pub(crate) fn blocking<T: Send>(
     }
 }
 
+/// An acquisition as `multiprocessing` makes one: `once` tried without waiting (GIL
+/// held: it never sleeps); if that timed out and `block`, `once` again with the
+/// deadline of `timeout`, in [`blocking`]. `on_err` names the object in errors.
+pub(crate) fn try_then_block(
+    py: Python<'_>,
+    block: bool,
+    timeout: Option<f64>,
+    on_err: impl FnOnce(Error) -> PyErr,
+    once: impl Fn(Deadline) -> Result<Outcome, Error> + Send + Sync,
+) -> PyResult<Outcome> {
+    match once(Deadline::now()) {
+        Ok(Outcome::Timeout) if block => {
+            let deadline = deadline_of(block, timeout)?;
+            blocking(py, on_err, || once(deadline))
+        }
+        Ok(o) => Ok(o),
+        Err(e) => Err(on_err(e)),
+    }
+}
+
 /// A fresh name for an object created without one: the core's process-owned
 /// anonymous name, which records this process's identity. Such objects are named
 /// (rather than anonymous mappings) so that pickling can hand them to spawn and
@@ -292,35 +312,24 @@ pub(crate) trait Close: Sized {
     fn close_or_return(self) -> Result<(), (Self, Error)>;
 }
 
-impl Close for mpsync::RLock {
-    fn close_or_return(self) -> Result<(), (Self, Error)> {
-        self.close()
-    }
+/// `Close` for handle types whose inherent `close(self)` is it.
+macro_rules! close_is_inherent {
+    ($($handle:ty),* $(,)?) => {$(
+        impl Close for $handle {
+            fn close_or_return(self) -> Result<(), (Self, Error)> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl Close for mpsync::RwLock {
-    fn close_or_return(self) -> Result<(), (Self, Error)> {
-        self.close()
-    }
-}
-
-impl Close for mpsync::Semaphore {
-    fn close_or_return(self) -> Result<(), (Self, Error)> {
-        self.close()
-    }
-}
-
-impl Close for mpsync::UndoSemaphore {
-    fn close_or_return(self) -> Result<(), (Self, Error)> {
-        self.close()
-    }
-}
-
-impl Close for mpsync::SharedArray {
-    fn close_or_return(self) -> Result<(), (Self, Error)> {
-        self.close()
-    }
-}
+close_is_inherent!(
+    mpsync::RLock,
+    mpsync::RwLock,
+    mpsync::Semaphore,
+    mpsync::UndoSemaphore,
+    mpsync::SharedArray,
+);
 
 impl<T: Close> Quiet<T> {
     pub(crate) fn new(handle: T) -> Self {

@@ -11,7 +11,7 @@ use pyo3::types::PyTuple;
 
 use crate::errors::quoted;
 use crate::{
-    Origin, Quiet, Request, blocking, deadline_of, err_for, make, timeout_deadline, to_py_about,
+    Origin, Quiet, Request, blocking, err_for, make, timeout_deadline, to_py_about, try_then_block,
 };
 
 /// The calling thread's id (pthread_self), to tell "mine" from "another thread's" in
@@ -102,16 +102,11 @@ impl PyLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.Lock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let got = match self.lock.acquire_unguarded(Deadline::now()) {
-            Ok(Outcome::Ok) => true,
-            Ok(_) if !block => false,
-            Ok(_) => {
-                let deadline = deadline_of(block, timeout)?;
-                let lock = &self.lock;
-                blocking(py, self.err("acquire"), || lock.acquire_unguarded(deadline))?.acquired()
-            }
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let lock = &self.lock;
+        let got = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            lock.acquire_unguarded(d)
+        })?
+        .acquired();
         if got {
             self.holder.store(thread_id(), Ordering::Relaxed);
         }
@@ -125,14 +120,7 @@ impl PyLock {
         self.lock.release().map_err(self.err("release"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// The name a C program or another process opens this lock by.
     #[getter]
@@ -346,18 +334,10 @@ impl PyRLock {
     /// `acquire(block=True, timeout=None) -> bool`, as `multiprocessing.RLock`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let first = self.lock.with(|l| l.acquire_unguarded(Deadline::now()));
-        let outcome = match first {
-            Ok(Outcome::Timeout) if block => {
-                let deadline = deadline_of(block, timeout)?;
-                let lock = &self.lock;
-                blocking(py, self.err("acquire"), || {
-                    lock.with(|l| l.acquire_unguarded(deadline))
-                })?
-            }
-            Ok(o) => o,
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let lock = &self.lock;
+        let outcome = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            lock.with(|l| l.acquire_unguarded(d))
+        })?;
         self.note(py, outcome)
     }
 
@@ -367,14 +347,7 @@ impl PyRLock {
         self.lock.with(|l| l.release()).map_err(self.err("release"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// True if the most recent acquisition through this object found that the
     /// previous owner had died holding the lock (the protected data may be torn).
@@ -633,15 +606,10 @@ impl PySemaphore {
     /// `acquire(block=True, timeout=None) -> bool`.
     #[pyo3(name = "_acquire", signature = (block=true, timeout=None))]
     fn acquire(&self, py: Python<'_>, block: bool, timeout: Option<f64>) -> PyResult<bool> {
-        let outcome = match self.sem.acquire_unguarded(Deadline::now()) {
-            Ok(Outcome::Timeout) if block => {
-                let deadline = deadline_of(block, timeout)?;
-                let sem = &self.sem;
-                blocking(py, self.err("acquire"), || sem.acquire_unguarded(deadline))?
-            }
-            Ok(o) => o,
-            Err(e) => return Err(self.err("acquire")(e)),
-        };
+        let sem = &self.sem;
+        let outcome = try_then_block(py, block, timeout, self.err("acquire"), |d| {
+            sem.acquire_unguarded(d)
+        })?;
         if self.sem.is_undo() {
             self.note(py, outcome)
         } else {
@@ -674,14 +642,7 @@ impl PySemaphore {
         self.sem.held().map_err(self.err("held"))
     }
 
-    fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
-        self.acquire(py, true, None)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.release()
-    }
+    // `acquire`, `release`, `__enter__` and `__exit__`: fast.rs installs them.
 
     /// The number of units now.
     fn get_value(&self) -> PyResult<u32> {

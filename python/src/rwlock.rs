@@ -1,11 +1,11 @@
 //! `mpsync.RWLock`: the reader-writer lock (`mp_rwlock_t`), with owner-death reports
 //! like `RLock`'s. `read()` / `write()` context managers live in Python (`__init__.py`).
 
-use mpsync::{Deadline, Error, Outcome};
+use mpsync::{Deadline, Error};
 use pyo3::prelude::*;
 
 use crate::locks::DeathReport;
-use crate::{Origin, Quiet, Request, blocking, deadline_of, make, to_py_about};
+use crate::{Origin, Quiet, Request, make, to_py_about, try_then_block};
 
 const RWLOCK_DIED: &str = "acquired, but a writer or a reader died holding the reader-writer lock";
 
@@ -48,14 +48,7 @@ impl PyRwLock {
                 lock.acquire_read(d)
             }
         };
-        let outcome = match once(Deadline::now()) {
-            Ok(Outcome::Timeout) if block => {
-                let deadline = deadline_of(block, timeout)?;
-                blocking(py, self.err(op), || once(deadline))?
-            }
-            Ok(o) => o,
-            Err(e) => return Err(self.err(op)(e)),
-        };
+        let outcome = try_then_block(py, block, timeout, self.err(op), once)?;
         self.report.note(py, outcome)
     }
 }

@@ -188,6 +188,23 @@ pub fn header_functions() -> Vec<String> {
     names
 }
 
+/// The text of the repository's file `rel` between `open` and the next `close` after
+/// the first `marker` (a fenced block under a README heading, an enum's body, ...).
+pub fn file_section(rel: &str, marker: &str, open: &str, close: &str) -> String {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let rest = &text[text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{rel}: no `{marker}`"))..];
+    let start = rest
+        .find(open)
+        .unwrap_or_else(|| panic!("{rel}: no `{open}` after `{marker}`"))
+        + open.len();
+    let len = rest[start..]
+        .find(close)
+        .unwrap_or_else(|| panic!("{rel}: `{marker}` is not closed by `{close}`"));
+    rest[start..start + len].to_string()
+}
+
 /// Fails with `what` and the program's output unless `out` is a success.
 pub fn assert_success(out: &Output, what: &str) {
     assert!(

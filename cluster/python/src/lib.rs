@@ -75,6 +75,26 @@ fn connect(py: Python<'_>, endpoints: &str, ttl: i64, timeout: f64) -> PyResult<
         .map_err(|e| to_py(e, &format!("connect({endpoints:?})")))
 }
 
+impl PyCluster {
+    /// Opens the object `name` with `open` (GIL released) as a `wrap` Python object;
+    /// errors name the call `what(name)`.
+    fn open<T, P>(
+        &self,
+        py: Python<'_>,
+        what: &str,
+        name: &str,
+        open: impl FnOnce(&Cluster) -> Result<T, Error> + Send,
+        wrap: impl FnOnce(T) -> P,
+    ) -> PyResult<P>
+    where
+        T: Send,
+    {
+        py.allow_threads(|| open(&self.0))
+            .map(wrap)
+            .map_err(|e| to_py(e, &format!("{what}({name:?})")))
+    }
+}
+
 #[pymethods]
 impl PyCluster {
     /// The lease TTL granted, in seconds.
@@ -98,24 +118,24 @@ impl PyCluster {
 
     #[allow(non_snake_case)]
     fn Lock(&self, py: Python<'_>, name: &str) -> PyResult<PyLock> {
-        py.allow_threads(|| ClusterLock::open(&self.0, name))
-            .map(PyLock)
-            .map_err(|e| to_py(e, &format!("Lock({name:?})")))
+        self.open(py, "Lock", name, |c| ClusterLock::open(c, name), PyLock)
     }
 
     #[allow(non_snake_case)]
     fn RLock(&self, py: Python<'_>, name: &str) -> PyResult<PyRLock> {
-        py.allow_threads(|| ClusterRLock::open(&self.0, name))
-            .map(PyRLock)
-            .map_err(|e| to_py(e, &format!("RLock({name:?})")))
+        self.open(py, "RLock", name, |c| ClusterRLock::open(c, name), PyRLock)
     }
 
     #[allow(non_snake_case)]
     #[pyo3(signature = (name, value = 1))]
     fn Semaphore(&self, py: Python<'_>, name: &str, value: usize) -> PyResult<PySemaphore> {
-        py.allow_threads(|| ClusterSemaphore::open(&self.0, name, value))
-            .map(PySemaphore)
-            .map_err(|e| to_py(e, &format!("Semaphore({name:?})")))
+        self.open(
+            py,
+            "Semaphore",
+            name,
+            |c| ClusterSemaphore::open(c, name, value),
+            PySemaphore,
+        )
     }
 
     /// The same as `Semaphore`: a cluster semaphore's units belong to their taker, so
@@ -128,16 +148,18 @@ impl PyCluster {
 
     #[allow(non_snake_case)]
     fn Event(&self, py: Python<'_>, name: &str) -> PyResult<PyEvent> {
-        py.allow_threads(|| ClusterEvent::open(&self.0, name))
-            .map(PyEvent)
-            .map_err(|e| to_py(e, &format!("Event({name:?})")))
+        self.open(py, "Event", name, |c| ClusterEvent::open(c, name), PyEvent)
     }
 
     #[allow(non_snake_case)]
     fn Barrier(&self, py: Python<'_>, name: &str, parties: usize) -> PyResult<PyBarrier> {
-        py.allow_threads(|| ClusterBarrier::open(&self.0, name, parties))
-            .map(PyBarrier)
-            .map_err(|e| to_py(e, &format!("Barrier({name:?})")))
+        self.open(
+            py,
+            "Barrier",
+            name,
+            |c| ClusterBarrier::open(c, name, parties),
+            PyBarrier,
+        )
     }
 }
 

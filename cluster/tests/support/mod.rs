@@ -12,10 +12,25 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use mpsync_cluster::{Cluster, ClusterOptions};
+
 /// Environment variable that makes the `worker` test of a test binary play a role.
 pub const ROLE: &str = "MPSYNC_CLUSTER_ROLE";
 /// Environment variable giving workers the endpoints.
 pub const ENDPOINTS: &str = "MPSYNC_CLUSTER_ENDPOINTS";
+
+/// The lease TTL (seconds) of the tests' connections: short, so that owner deaths are
+/// found quickly.
+pub const TTL: i64 = 2;
+
+/// A connection to `endpoints` with the tests' TTL.
+pub fn connect(endpoints: &str) -> Cluster {
+    let options = ClusterOptions {
+        ttl_secs: TTL,
+        ..ClusterOptions::default()
+    };
+    Cluster::connect(endpoints, options).expect("connect")
+}
 
 /// Prints why the test is skipped (etcd missing) and returns `None`; else the cluster.
 pub fn cluster_or_skip(test: &str) -> Option<EtcdCluster> {
@@ -282,6 +297,35 @@ impl Drop for Worker {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `f` on a fresh cluster as `with_timeout(name, limit, ..)` does; where etcd is
+/// not installed, says that the test is skipped and returns.
+pub fn on_cluster(name: &str, limit: Duration, f: impl FnOnce(EtcdCluster) + Send + 'static) {
+    let tag = name.to_string();
+    with_timeout(name, limit, move || {
+        if let Some(etcd) = cluster_or_skip(&tag) {
+            f(etcd)
+        }
+    })
+}
+
+/// `cluster_test!(name, secs, |etcd| { ... })`: the test `name`, which runs the closure
+/// on a fresh cluster as [`on_cluster`] does, with a limit of `secs` seconds.
+#[allow(unused_macros)] // as `dead_code` above: not every test crate uses it
+macro_rules! cluster_test {
+    ($name:ident, $secs:expr, $body:expr) => {
+        #[test]
+        fn $name() {
+            support::on_cluster(
+                stringify!($name),
+                std::time::Duration::from_secs($secs),
+                $body,
+            )
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use cluster_test;
 
 /// Runs `f` on a thread and fails the test named `name` if it takes longer than `limit`.
 pub fn with_timeout<T: Send + 'static>(
