@@ -19,8 +19,11 @@
 //! +136  done_seq    u32   futex word: bumped when `unfinished` reaches 0
 //! +140  reserved    u32   zero
 //! +144  max_count   u64   most messages at once (`Queue(maxsize)`); 0 = no limit; fixed
-//! +152  reserved    (40)  zero
-//! +192  ring              `capacity` bytes
+//! +152  abandoned   u64   unfinished messages whose consumer died (JoinableQueue) [lock]
+//! +160  journal     (40)  the critical section in progress (see `consumers`)  [lock]
+//! +200  reserved    (56)  zero
+//! +256  consumers   (64 × 24)  who holds the unfinished messages (see `consumers`)
+//! +1792 ring              `capacity` bytes
 //! ```
 //!
 //! A message is a *record* in the ring: its length (`u32`, native byte order) and its
@@ -34,8 +37,9 @@
 //! and then consumes it with one store of `head`. A process killed at any instruction
 //! before the store leaves the queue as it was (the put invisible, the message whole for
 //! the next consumer); after it, the operation happened. The fields written after the
-//! commit (`count`, `unfinished`, the sequence words) are derived or advisory: the next
-//! acquirer of the lock gets `OwnerDead` and [`repair`](QueueView::repair)s them.
+//! commit are derived or advisory (`count`, the sequence words), or journaled
+//! (`unfinished`, `abandoned`, a consumer's count: see `consumers`): the next acquirer of
+//! the lock gets `OwnerDead` and [`repair`](QueueView::repair)s them.
 //!
 //! **Trust.** Every field can be rewritten by any process that maps the queue. Each
 //! operation validates, under the lock, what decides where it reads or writes:
@@ -45,6 +49,7 @@
 //! reports `MP_EBADOBJ`) but can never make a reader or writer touch memory outside
 //! the ring.
 
+mod consumers;
 mod ops;
 mod ring;
 #[cfg(test)]
@@ -55,12 +60,14 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use super::rlock::RawRLock;
 use crate::status::{MpResult, Status};
+pub(crate) use consumers::CONSUMER_SLOTS;
+use consumers::{ConsumerSlot, Journal};
 
 /// Bytes before each message in the ring: its length as a native-endian `u32`.
 pub(crate) const RECORD_HEADER: usize = 4;
 
 /// Offset of the ring from the start of the mapping.
-pub(crate) const RING_OFFSET: usize = 192;
+pub(crate) const RING_OFFSET: usize = 256 + CONSUMER_SLOTS * 24;
 /// The smallest ring: one record of a 4-byte message.
 pub(crate) const MIN_CAPACITY: usize = 8;
 /// The largest ring (1 TiB): far beyond any real `/dev/shm`, and every offset sum stays
@@ -92,13 +99,18 @@ pub(crate) struct RawQueue {
     done_seq: AtomicU32,
     _reserved0: AtomicU32,
     max_count: AtomicU64,
-    _reserved: [AtomicU64; 5],
+    abandoned: AtomicU64,
+    journal: Journal,
+    _reserved: [AtomicU64; 7],
+    consumers: [ConsumerSlot; CONSUMER_SLOTS],
 }
 
 const _: () = {
     assert!(core::mem::size_of::<RawQueue>() == RING_OFFSET);
     assert!(core::mem::offset_of!(RawQueue, lock) == 64);
     assert!(core::mem::offset_of!(RawQueue, data_seq) == 128);
+    assert!(core::mem::offset_of!(RawQueue, journal) == 160);
+    assert!(core::mem::offset_of!(RawQueue, consumers) == 256);
 };
 
 /// Size of the whole mapping for a ring of `capacity` bytes: `Inval` outside
@@ -142,6 +154,8 @@ pub(crate) struct QueueSnapshot {
     pub joiners: u32,
     /// Most messages at once (0: no limit).
     pub max_count: u64,
+    /// Unfinished messages whose consumer was found dead (JoinableQueue).
+    pub abandoned: u64,
 }
 
 impl RawQueue {
@@ -150,7 +164,8 @@ impl RawQueue {
     pub(crate) fn init(&self, capacity: usize, max_count: u64, lifecycle: Lifecycle) {
         self.capacity.store(capacity as u64, Ordering::Relaxed);
         self.max_count.store(max_count, Ordering::Relaxed);
-        for w in [&self.head, &self.tail, &self.count, &self.unfinished] {
+        // (A fresh mapping is zeroed: the journal and the consumer table start empty.)
+        for w in [&self.head, &self.tail, &self.count, &self.unfinished, &self.abandoned] {
             w.store(0, Ordering::Relaxed);
         }
         for w in [
@@ -215,6 +230,7 @@ impl RawQueue {
             putters: self.putters.load(Ordering::Relaxed),
             joiners: self.joiners.load(Ordering::Relaxed),
             max_count: self.max_count.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
@@ -248,6 +264,11 @@ impl QueueView<'_> {
     /// Messages put and not yet marked done (racy).
     pub(crate) fn unfinished(&self) -> u64 {
         self.q.unfinished.load(Ordering::Relaxed)
+    }
+
+    /// Unfinished messages whose consumer was found dead (racy; never decreases).
+    pub(crate) fn abandoned(&self) -> u64 {
+        self.q.abandoned.load(Ordering::Relaxed)
     }
 
     /// The largest message a put can ever fit (`capacity - RECORD_HEADER`, at most
