@@ -9,7 +9,7 @@
 //! +24   tail        u64   bytes ever committed (monotonic, wrapping)        [lock]
 //! +32   count       u64   messages in [head, tail): derived, repaired on owner death
 //! +40   unfinished  u64   messages put and not yet `task_done` (JoinableQueue)
-//! +48   flags       u32   FLAG_CLOSED: end of stream (no more puts)
+//! +48   flags       u32   FLAG_CLOSED: end of stream (no more puts); FLAG_STALE_COUNTS [lock]
 //! +52   getters     u32   consumers registered as sleeping for data        [lock]
 //! +56   putters     u32   producers registered as sleeping for room        [lock]
 //! +60   joiners     u32   threads registered as sleeping in `join`         [lock]
@@ -79,6 +79,10 @@ pub(crate) const MAX_MESSAGE: usize = u32::MAX as usize;
 /// `flags` bit: end of stream. Puts fail with `Closed`; gets drain what is left, then
 /// fail with `Closed` instead of waiting.
 const FLAG_CLOSED: u32 = 1;
+/// `flags` bit: a `task_done` lowered `unfinished` beyond the caller's own count (see
+/// `consumers`), so consumer counts may be stale: cleared with them when `unfinished`
+/// reaches 0. Without it the counts are all 0 then, and the clearing is skipped.
+const FLAG_STALE_COUNTS: u32 = 2;
 
 /// The descriptor at the start of a queue's mapping (see the module documentation).
 #[repr(C)]

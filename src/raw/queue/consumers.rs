@@ -38,7 +38,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::QueueView;
+use super::{FLAG_STALE_COUNTS, QueueView};
 use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::shm::creator_names::Creator;
 use crate::sys::thread;
@@ -253,15 +253,37 @@ impl QueueView<'_> {
         j.what.store(0, Ordering::Release);
     }
 
+    /// Under the lock: a `task_done` of `n` lowered `unfinished` beyond the caller's
+    /// own count `mine` (messages another process took): counts may now be stale.
+    #[inline]
+    pub(super) fn note_foreign_done(&self, n: u64, mine: u64) {
+        if n > mine {
+            self.q.flags.fetch_or(FLAG_STALE_COUNTS, Ordering::Relaxed);
+        }
+    }
+
     /// Under the lock, when `unfinished` reached 0: no message is held by anyone, so
-    /// every count left is stale (messages another process marked done). Clears them.
-    #[cold]
+    /// every count left is stale (messages another process marked done). Clears them
+    /// (only if a `task_done` made any: otherwise they are all 0 already).
+    #[inline]
     pub(super) fn clear_consumer_counts(&self) {
+        if self.q.flags.load(Ordering::Relaxed) & FLAG_STALE_COUNTS != 0 {
+            self.clear_stale_counts();
+        }
+    }
+
+    #[cold]
+    fn clear_stale_counts(&self) {
+        // Counts first: a holder killed in between leaves the flag, and the next
+        // clearing repeats this.
         for s in &self.q.consumers {
             if s.taken.load(Ordering::Relaxed) != 0 {
                 s.taken.store(0, Ordering::Relaxed);
             }
         }
+        self.q
+            .flags
+            .fetch_and(!FLAG_STALE_COUNTS, Ordering::Release);
     }
 
     /// Without the lock (`/proc` reads are slow): the slots of other processes that hold

@@ -434,15 +434,17 @@ impl<'a> QueueView<'a> {
             self.unlock(Owed::default());
             return Status::Overflow;
         }
-        match self.consumer(false) {
-            Some((i, taken)) if taken != 0 => self.journal(Entry {
+        let mine = self.consumer(false).filter(|&(_, taken)| taken != 0);
+        // Messages another process took (allowed, as in CPython): its count stays
+        // until `unfinished` reaches 0, and a reap never moves more than is left.
+        self.note_foreign_done(n, mine.map_or(0, |(_, taken)| taken));
+        match mine {
+            Some((i, taken)) => self.journal(Entry {
                 slot: Some((i, taken - taken.min(n))),
                 counts: Some((left - n, self.abandoned())),
                 ..Entry::default()
             }),
-            // Messages another process took (allowed, as in CPython): its count stays
-            // until `unfinished` reaches 0, and a reap never moves more than is left.
-            _ => self.q.unfinished.store(left - n, Ordering::Relaxed),
+            None => self.q.unfinished.store(left - n, Ordering::Relaxed),
         }
         if left == n {
             self.clear_consumer_counts();
