@@ -48,6 +48,17 @@ static int jq_get(void) {
     return mp_queue_get(g_q, &v, sizeof v, &len, true, 10000) == MP_OK ? 0 : 1;
 }
 
+/* A fresh queue with `msgs` messages and a consumer child running `consumer`, once it
+ * said it is ready. */
+static pid_t jq_start(int msgs, int (*consumer)(void *)) {
+    g_q = jq_new();
+    S = mpt_shared(sizeof *S);
+    jq_put(msgs);
+    pid_t c = mpt_fork(consumer, NULL);
+    MPT_WAIT_UNTIL(S->ready, 10);
+    return c;
+}
+
 /* Gets 4, marks 1 done, then waits to be killed. */
 static int hold_three(void *arg) {
     (void)arg;
@@ -64,11 +75,7 @@ static int kill_later(void *arg) {
 }
 
 TEST(queue_join_after_consumer_killed) {
-    g_q = jq_new();
-    S = mpt_shared(sizeof *S);
-    jq_put(5);
-    pid_t holder = mpt_fork(hold_three, NULL);
-    MPT_WAIT_UNTIL(S->ready, 10);
+    pid_t holder = jq_start(5, hold_three);
     CHECK_ST(mp_queue_join(g_q, false, 0), MP_TIMEOUT);
     CHECK(jq_get() == 0); /* the fifth, held by us: join must wait for it too */
     pid_t killer = mpt_fork(kill_later, &holder);
@@ -87,11 +94,7 @@ TEST(queue_join_after_consumer_killed) {
 
 /* A blocked join woken by the death: the holder dies while we sleep in join. */
 TEST(queue_join_blocked_until_consumer_killed) {
-    g_q = jq_new();
-    S = mpt_shared(sizeof *S);
-    jq_put(4);
-    pid_t holder = mpt_fork(hold_three, NULL);
-    MPT_WAIT_UNTIL(S->ready, 10);
+    pid_t holder = jq_start(4, hold_three);
     pid_t killer = mpt_fork(kill_later, &holder);
     CHECK_ST(mp_queue_join(g_q, true, 20000), MP_OWNER_DEAD);
     CHECK(jq_abandoned() == 3);
@@ -110,11 +113,7 @@ static int get_one_and_wait(void *arg) {
 }
 
 TEST(queue_join_waits_for_live_consumers) {
-    g_q = jq_new();
-    S = mpt_shared(sizeof *S);
-    jq_put(2);
-    pid_t c = mpt_fork(get_one_and_wait, NULL);
-    MPT_WAIT_UNTIL(S->ready, 10);
+    pid_t c = jq_start(2, get_one_and_wait);
     /* The live consumer's message is waited for; judging it is no reason to stop. */
     CHECK_ST(mp_queue_join(g_q, true, 450), MP_TIMEOUT);
     /* A task_done by a process that took nothing (the queued message) is allowed. */

@@ -69,11 +69,7 @@ pub unsafe extern "C" fn mp_queue_new(
     q_out: *mut *mut mp_queue_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(q_out, || {
-            queue_mapping::new(capacity_bytes, 0).map(|p| p.as_ptr().cast())
-        })
-    }
+    unsafe { mp_queue_new_bounded(capacity_bytes, 0, q_out) }
 }
 
 /// Opens (or with `MP_CREATE` creates) the queue called `name`, so that unrelated
@@ -98,11 +94,7 @@ pub unsafe extern "C" fn mp_queue_open(
     q_out: *mut *mut mp_queue_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        open_out(q_out, flags, |flags| {
-            queue_mapping::open(c_name(name)?, flags, mode, capacity_bytes, 0)
-        })
-    }
+    unsafe { mp_queue_open_bounded(name, flags, mode, capacity_bytes, 0, q_out) }
 }
 
 /// Unmaps a queue in the calling process (it lives on in other processes, and under
