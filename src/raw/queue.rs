@@ -169,7 +169,13 @@ impl RawQueue {
         self.capacity.store(capacity as u64, Ordering::Relaxed);
         self.max_count.store(max_count, Ordering::Relaxed);
         // (A fresh mapping is zeroed: the journal and the consumer table start empty.)
-        for w in [&self.head, &self.tail, &self.count, &self.unfinished, &self.abandoned] {
+        for w in [
+            &self.head,
+            &self.tail,
+            &self.count,
+            &self.unfinished,
+            &self.abandoned,
+        ] {
             w.store(0, Ordering::Relaxed);
         }
         for w in [
