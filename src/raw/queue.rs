@@ -60,8 +60,6 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::header::{Header, Kind, Lifecycle};
 use super::rlock::RawRLock;
 use crate::status::{MpResult, Status};
-pub(crate) use consumers::CONSUMER_SLOTS;
-use consumers::{ConsumerSlot, Journal};
 
 /// Bytes before each message in the ring: its length as a native-endian `u32`.
 pub(crate) const RECORD_HEADER: usize = 4;
@@ -83,6 +81,48 @@ const FLAG_CLOSED: u32 = 1;
 /// `consumers`), so consumer counts may be stale: cleared with them when `unfinished`
 /// reaches 0. Without it the counts are all 0 then, and the clearing is skipped.
 const FLAG_STALE_COUNTS: u32 = 2;
+
+/// How many processes can hold unfinished messages of one queue with their deaths
+/// tracked (`consumers` says what happens to the 65th).
+pub(crate) const CONSUMER_SLOTS: usize = 64;
+
+/// One consumer slot (24 bytes).
+///
+/// ```text
+/// +0   who    u64  pid << 32 | PID-namespace id; 0: free
+/// +8   start  u64  the process's start time (clock ticks since boot; 0: unknown)
+/// +16  taken  u64  messages it got and has not marked done
+/// ```
+///
+/// | who | taken | state                                  | next                        |
+/// |-----|-------|----------------------------------------|-----------------------------|
+/// | 0   | 0     | free                                   | a get claims it             |
+/// | P   | 0     | idle: P holds nothing (P keeps it)     | P's get; any claim takes it |
+/// | P   | n > 0 | P holds n unfinished messages          | P's task_done; a reap (dead) |
+#[repr(C)]
+struct ConsumerSlot {
+    who: AtomicU64,
+    start: AtomicU64,
+    taken: AtomicU64,
+}
+
+/// The critical section in progress (40 bytes; how it is used: `consumers`).
+///
+/// ```text
+/// +0   what        u64  VALID | condition | what to apply | slot index (bits 0..8)
+/// +8   at          u64  the `head` (IF_HEAD) or `tail` (IF_TAIL) of the commit
+/// +16  taken       u64  the slot's new count (SLOT)
+/// +24  unfinished  u64  new `unfinished` (COUNTS)
+/// +32  abandoned   u64  new `abandoned` (COUNTS)
+/// ```
+#[repr(C)]
+struct Journal {
+    what: AtomicU64,
+    at: AtomicU64,
+    taken: AtomicU64,
+    unfinished: AtomicU64,
+    abandoned: AtomicU64,
+}
 
 /// The descriptor at the start of a queue's mapping (see the module documentation).
 #[repr(C)]

@@ -36,54 +36,12 @@
 //! and nothing here is used as a pointer or a length, so a scribbled table only makes
 //! this queue's join return early or wait.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
-use super::{FLAG_STALE_COUNTS, QueueView};
+use super::{CONSUMER_SLOTS, ConsumerSlot, FLAG_STALE_COUNTS, QueueView};
 use crate::sys::liveness::{Liveness, Vantage};
 use crate::sys::shm::creator_names::Creator;
 use crate::sys::thread;
-
-/// How many processes can hold unfinished messages of one queue with their deaths
-/// tracked (see the module documentation for the 65th).
-pub(crate) const CONSUMER_SLOTS: usize = 64;
-
-/// One consumer slot (24 bytes).
-///
-/// ```text
-/// +0   who    u64  pid << 32 | PID-namespace id; 0: free
-/// +8   start  u64  the process's start time (clock ticks since boot; 0: unknown)
-/// +16  taken  u64  messages it got and has not marked done
-/// ```
-///
-/// | who | taken | state                                  | next                        |
-/// |-----|-------|----------------------------------------|-----------------------------|
-/// | 0   | 0     | free                                   | a get claims it             |
-/// | P   | 0     | idle: P holds nothing (P keeps it)     | P's get; any claim takes it |
-/// | P   | n > 0 | P holds n unfinished messages          | P's task_done; a reap (dead) |
-#[repr(C)]
-pub(crate) struct ConsumerSlot {
-    who: AtomicU64,
-    start: AtomicU64,
-    taken: AtomicU64,
-}
-
-/// The critical section in progress (40 bytes; see the module documentation).
-///
-/// ```text
-/// +0   what        u64  VALID | condition | what to apply | slot index (bits 0..8)
-/// +8   at          u64  the `head` (IF_HEAD) or `tail` (IF_TAIL) of the commit
-/// +16  taken       u64  the slot's new count (SLOT)
-/// +24  unfinished  u64  new `unfinished` (COUNTS)
-/// +32  abandoned   u64  new `abandoned` (COUNTS)
-/// ```
-#[repr(C)]
-pub(super) struct Journal {
-    what: AtomicU64,
-    at: AtomicU64,
-    taken: AtomicU64,
-    unfinished: AtomicU64,
-    abandoned: AtomicU64,
-}
 
 /// The journal holds an entry (0: empty).
 const VALID: u64 = 1 << 63;
