@@ -100,7 +100,7 @@ def memory():
         after = rss_kib()
         extra = ""
         if kind == "mpsync":
-            extra = f", shared memory {qs[0].capacity + 192} bytes (capacity + 192)"
+            extra = f", shared memory {qs[0].capacity + 1792} bytes (capacity + 1792)"
         if kind == "faster_fifo":
             extra = f", shared buffer {CAPACITY} bytes (max_size_bytes)"
         if kind == "multiprocessing":

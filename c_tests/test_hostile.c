@@ -56,7 +56,7 @@
 #define A_QUEUE_PUT (B_OK | B_TO | B_MSGSIZE | B_CLOSED | B_INTR | B_INVAL | B_BAD)
 #define A_QUEUE_GET (B_OK | B_TO | B_BUFSIZE | B_CLOSED | B_INTR | B_INVAL | B_BAD)
 #define A_QUEUE_DONE (B_OK | B_OVF | B_INTR | B_INVAL | B_BAD)
-#define A_QUEUE_JOIN (B_OK | B_TO | B_INTR | B_INVAL | B_BAD)
+#define A_QUEUE_JOIN (B_OK | B_TO | B_OD | B_INTR | B_INVAL | B_BAD)
 
 enum kind {
     K_LOCK, K_RLOCK, K_SEM, K_BSEM, K_COND_RLOCK, K_COND_LOCK, K_EVENT, K_BARRIER,
@@ -417,11 +417,11 @@ static void run_hostile(enum kind kind, bool header_too) {
         len = MP_ARRAY_DATA_OFFSET + 32 * sizeof(long);
         break;
     case K_QUEUE:
-        /* The descriptor (192 bytes) and a 256-byte ring: the same layout as
-         * docs/queue.md describes; the scribbler covers all of it. */
+        /* The descriptor and consumer table (1792 bytes) and a 256-byte ring: the same
+         * layout as docs/queue.md describes; the scribbler covers all of it. */
         CHECK_OK(mp_queue_new(256, &v.queue));
         mem = (unsigned char *)v.queue;
-        len = 192 + 256;
+        len = 1792 + 256;
         break;
     case K_SHM:
         CHECK_OK(mp_shm_open(NULL, MP_CREATE | MP_EXCL, 4096, 0, &v.shm));

@@ -1,6 +1,7 @@
 // mpsync::queue: byte messages across fork()ed processes (pointer + size, std::vector,
 // and std::span under C++20), timed tries, batches, errors as exceptions naming the
-// queue (too big, too small a buffer, end of stream), named queues, task_done/join.
+// queue (too big, too small a buffer, end of stream), named queues, task_done/join,
+// join after a consumer's SIGKILL.
 #include "cpptest.hpp"
 
 #include <cstring>
@@ -93,6 +94,33 @@ TEST(queue_named_and_joinable) {
     CHECK(cpt::wait_child(kid) == 0);
     CHECK_THROWS_STATUS(a.task_done(), MP_EOVERFLOW);
     mpsync::queue::unlink(name.c_str());
+}
+
+TEST(queue_join_returns_when_the_consumer_is_killed) {
+    mpsync::queue q(256);
+    q.put("a", 1);
+    q.put("b", 1);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t kid = cpt::fork_child([&] {
+        char buf[8];
+        q.get(buf, sizeof buf);
+        q.get(buf, sizeof buf);
+        CHECK(write(ready[1], "r", 1) == 1);
+        for (;;) pause();  // holds both until killed
+        return 0;
+    });
+    char r;
+    CHECK(read(ready[0], &r, 1) == 1);
+    CHECK(!q.join_for(10ms));  // a live consumer's messages are waited for
+    CHECK(kill(kid, SIGKILL) == 0);
+    int st;
+    CHECK(waitpid(kid, &st, 0) == kid);
+    CHECK(q.join_for(60s));  // the dead consumer's messages are abandoned
+    CHECK(q.abandoned() == 2);
+    q.join();
+    close(ready[0]);
+    close(ready[1]);
 }
 
 }  // namespace

@@ -672,7 +672,8 @@ mp_status mp_queue_close_producer(struct mp_queue_t *q);
 
 /**
  * Marks one message processed (Python's `JoinableQueue.task_done`): every put counts
- * one unfinished message.
+ * one unfinished message. Taken from the calling process's own count of messages it
+ * got first (any process may call it, as in Python; docs/queue.md, "JoinableQueue").
  *
  * Returns `MP_OK`, `MP_EOVERFLOW` (no message is unfinished: nothing changed),
  * `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
@@ -684,15 +685,56 @@ mp_status mp_queue_task_done(struct mp_queue_t *q);
 
 /**
  * Waits until every message put has been marked processed (`JoinableQueue.join`), as
- * `mp_lock_acquire` waits (`block`, `timeout_ms`). A consumer killed before its
- * `mp_queue_task_done` leaves its message unfinished for ever (join then times out).
+ * `mp_lock_acquire` waits (`block`, `timeout_ms`), or was taken by a consumer process
+ * that is provably dead: its messages count as *abandoned* (`mp_queue_abandoned`).
+ * While waiting it judges the consumers holding messages at least every 200 ms. A
+ * consumer whose death cannot be proven (another PID namespace, no `/proc`) is
+ * waited for (until the timeout).
  *
- * Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ * Returns `MP_OK` (all done), `MP_OWNER_DEAD` (all done or abandoned, and the count of
+ * abandoned messages grew during this call), `MP_TIMEOUT`, `MP_EINTR`, `MP_EINVAL`
+ * (NULL), `MP_EBADOBJ`.
  *
  * # Safety
  * `q` is NULL or a live queue of this process.
  */
 mp_status mp_queue_join(struct mp_queue_t *q, bool block, int64_t timeout_ms);
+
+/**
+ * Writes to `*n_out` how many unfinished messages were abandoned so far: taken by a
+ * consumer process that died before marking them processed, and found dead by a
+ * `mp_queue_join` (docs/queue.md, "JoinableQueue"). Never decreases.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+ *
+ * # Safety
+ * `q` is NULL or a live queue of this process; `n_out` is NULL or writable.
+ */
+mp_status mp_queue_abandoned(const struct mp_queue_t *q, uint64_t *n_out);
+
+/**
+ * `mp_queue_new` with a message limit: the queue holds at most `max_messages` messages
+ * at once (0: no limit), as Python's `Queue(maxsize)`; a put that would pass it waits
+ * for room like one that does not fit the ring, and a batch of more than
+ * `max_messages` is `MP_EMSGSIZE`. The limit is fixed for the queue's life.
+ *
+ * Returns as `mp_queue_new`.
+ *
+ * # Safety
+ * `q_out` is NULL or writable.
+ */
+mp_status mp_queue_new_bounded(size_t capacity_bytes, uint64_t max_messages, struct mp_queue_t **q_out);
+
+/**
+ * `mp_queue_open` with a message limit (see `mp_queue_new_bounded`) for a queue this
+ * call creates; an existing queue keeps the limit it was created with.
+ *
+ * Returns as `mp_queue_open`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `q_out` is NULL or writable.
+ */
+mp_status mp_queue_open_bounded(const char *name, uint32_t flags, uint32_t mode, size_t capacity_bytes, uint64_t max_messages, struct mp_queue_t **q_out);
 
 /**
  * Initialises a free reader-writer lock in caller-provided memory (`MP_RWLOCK_SIZE`

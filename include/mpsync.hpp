@@ -2551,11 +2551,19 @@ public:
     void close_producer() { check(detail::wait_forever(false, [&](std::int64_t) { return mp_queue_close_producer(p_); }), "close_producer", "mp_queue_close_producer"); }
     /// One message processed (mp_queue_task_done); errc::eoverflow if none is unfinished.
     void task_done() { check(detail::wait_forever(false, [&](std::int64_t) { return mp_queue_task_done(p_); }), "task_done", "mp_queue_task_done"); }
-    /// Waits until every message put is done (mp_queue_join).
+    /// Waits until every message put is done, or was taken by a consumer process found
+    /// dead (mp_queue_join; such messages are counted by abandoned()).
     void join() { check(detail::wait_forever(false, timed_join{p_}), "join", "mp_queue_join"); }
     template <class Rep, class Period>
     bool join_for(std::chrono::duration<Rep, Period> d) {
         return timed(detail::wait_until(detail::steady_deadline(d), false, timed_join{p_}), "join_for", "mp_queue_join");
+    }
+    /// Unfinished messages abandoned so far: taken by a consumer process that died before
+    /// its task_done (mp_queue_abandoned).
+    std::uint64_t abandoned() const {
+        std::uint64_t n = 0;
+        check(mp_queue_abandoned(p_, &n), "abandoned", "mp_queue_abandoned");
+        return n;
     }
 
 private:
@@ -2582,7 +2590,10 @@ private:
     };
     struct timed_join {
         mp_queue_t *p;
-        mp_status operator()(std::int64_t ms) const noexcept { return mp_queue_join(p, true, ms); }
+        mp_status operator()(std::int64_t ms) const noexcept {
+            mp_status st = mp_queue_join(p, true, ms);
+            return st == MP_OWNER_DEAD ? MP_OK : st;  // done; some abandoned (see abandoned())
+        }
     };
     // True for MP_OK, false for MP_TIMEOUT; throws for the rest.
     bool timed(mp_status st, const char *operation, const char *c_call, std::size_t needed = 0) const {

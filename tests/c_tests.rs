@@ -78,6 +78,7 @@ c_test!(test_rlock_sticky, 180);
 c_test!(test_rwlock, 300);
 c_test!(test_queue, 120);
 c_test!(test_queue_kill, 300);
+c_test!(test_queue_join, 300);
 
 fn header_compiles(cpp: bool, std: &str) {
     let file = format!(

@@ -4,8 +4,8 @@
 //! JSON carries it reversibly as `name_hex`.
 
 use mpsync::inspect::{
-    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, RLockState, RwLockState,
-    SemUndoState, State, UndoHolder, kind_name,
+    Class, Creator, Health, HolderState, Liveness, ObjectInfo, Owner, QueueConsumer, RLockState,
+    RwLockState, SemUndoState, State, UndoHolder, kind_name,
 };
 use serde_json::{Value, json};
 
@@ -48,6 +48,23 @@ fn rlock_text(r: &RLockState, mode: bool) -> String {
 }
 
 /// The writer (or its death), then every reader slot in use with its liveness.
+/// A queue's consumers holding unfinished messages, and the abandoned count.
+fn consumers_text(consumers: &[QueueConsumer], abandoned: u64) -> String {
+    let holding: Vec<String> = consumers
+        .iter()
+        .filter(|c| c.taken != 0)
+        .map(|c| format!("{} holds {} ({})", c.pid, c.taken, c.liveness.as_str()))
+        .collect();
+    let mut text = String::new();
+    if !holding.is_empty() {
+        text = format!(", consumers {}", holding.join(", "));
+    }
+    if abandoned != 0 {
+        text += &format!(", abandoned {abandoned}");
+    }
+    text
+}
+
 fn rwlock_text(r: &RwLockState) -> String {
     let mut parts = Vec::new();
     match r.writer {
@@ -199,12 +216,15 @@ pub fn summary(info: &ObjectInfo) -> String {
             putters,
             joiners,
             lock,
+            abandoned,
+            consumers,
             ..
         } => format!(
-            "messages {messages}, {used} of {capacity} bytes ({}%), waiters get {getters} put {putters} join {joiners}{}, lock {}",
+            "messages {messages}, {used} of {capacity} bytes ({}%), waiters get {getters} put {putters} join {joiners}{}, lock {}{}",
             used.saturating_mul(100).checked_div(*capacity).unwrap_or(0),
             if *closed { ", closed" } else { "" },
-            rlock_text(lock, false)
+            rlock_text(lock, false),
+            consumers_text(consumers, *abandoned)
         ),
         &State::Event { set, sleepers } => {
             format!("{}, waiters {sleepers}", if set { "set" } else { "clear" })
@@ -507,6 +527,8 @@ fn state_json(s: &State, cmds: &Commands) -> Value {
             putters,
             joiners,
             ref lock,
+            abandoned,
+            ref consumers,
         } => json!({
             "capacity": capacity,
             "used_bytes": used,
@@ -516,6 +538,14 @@ fn state_json(s: &State, cmds: &Commands) -> Value {
             "closed": closed,
             "waiters": {"get": getters, "put": putters, "join": joiners},
             "lock": rlock_json(lock, cmds),
+            "abandoned": abandoned,
+            "consumers": consumers.iter().map(|c| json!({
+                "slot": c.slot,
+                "pid": c.pid,
+                "pidns": c.pidns,
+                "taken": c.taken,
+                "liveness": c.liveness.as_str(),
+            })).collect::<Vec<_>>(),
         }),
         State::Sem { value, max_value } => json!({
             "value": value,

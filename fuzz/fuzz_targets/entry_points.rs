@@ -537,6 +537,8 @@ impl Run<'_> {
                 6 => {
                     check(mp_queue_size(q, &mut n));
                     check(mp_queue_capacity(q, &mut n));
+                    let mut abandoned = 0u64;
+                    check(mp_queue_abandoned(q, &mut abandoned));
                 }
                 7 => check(mp_queue_task_done(q)),
                 8 => check(mp_queue_join(q, b, t)),

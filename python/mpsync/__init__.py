@@ -747,9 +747,10 @@ class Queue(_mpsync._Queue):
 class JoinableQueue(Queue):
     """``multiprocessing.JoinableQueue(maxsize=0)``: a ``Queue`` with ``task_done()``
     and ``join()``. The count of unfinished messages lives in the shared queue and is
-    raised by the put itself. A consumer killed before its ``task_done()`` leaves its
-    message unfinished (``join`` then waits, as multiprocessing's does; give it a
-    ``timeout``)."""
+    raised by the put itself. Unlike multiprocessing's, a consumer process killed
+    between its ``get()`` and its ``task_done()`` does not make ``join`` wait for ever:
+    once that process is provably dead, its messages count as *abandoned*
+    (``abandoned``) and ``join`` returns (see docs/queue.md, "JoinableQueue")."""
 
     __slots__ = ()
 
@@ -761,6 +762,12 @@ class JoinableQueue(Queue):
         """Waits until every message put has been marked done. With a ``timeout``
         (an mpsync extension): returns False if it passed first."""
         return self._join(timeout)
+
+    @property
+    def abandoned(self):
+        """How many unfinished messages were abandoned so far: taken by a consumer
+        process that died before its ``task_done()`` (an mpsync extension)."""
+        return self._abandoned()
 
 
 class SimpleQueue(_mpsync._Queue):

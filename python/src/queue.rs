@@ -392,6 +392,12 @@ impl PyQueue {
         blocking(py, self.err("join"), || q.join(deadline))
     }
 
+    /// Internal: `JoinableQueue.abandoned`: unfinished messages whose consumer process
+    /// died before marking them done (found by a `join`).
+    fn _abandoned(&self) -> PyResult<u64> {
+        self.q.abandoned().map_err(self.err("abandoned"))
+    }
+
     /// The name other processes (and C programs: `mp_queue_open`) open it by.
     #[getter]
     fn name(&self) -> &str {

@@ -9,6 +9,7 @@ import pickle
 import queue
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -119,6 +120,41 @@ def test_joinable_queue_task_done_and_join():
     q.task_done()
     q.task_done()
     assert q.join(timeout=5) is True
+    with pytest.raises(ValueError, match="too many times"):
+        q.task_done()
+
+
+def _take_and_hold(q, n, ready):
+    for _ in range(n):
+        q.get(timeout=30)
+    q.task_done()  # one of them done; the others held until the SIGKILL
+    ready.set()
+    time.sleep(600)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_joinable_queue_join_returns_when_a_consumer_is_killed(method):
+    ctx = multiprocessing.get_context(method)
+    q = mpsync.JoinableQueue()
+    for i in range(4):
+        q.put(i)
+    ready = ctx.Event()
+    p = ctx.Process(target=_take_and_hold, args=(q, 3, ready))
+    p.start()
+    try:
+        assert ready.wait(60)
+        q.get(timeout=30)  # the fourth: held by this (live) process
+        assert q.join(timeout=0.3) is False  # a live consumer's messages are waited for
+        # Killed while this process sleeps in join (blocking, with a long timeout
+        # only as the test's guard): join returns once the death is seen.
+        threading.Timer(0.2, os.kill, (p.pid, signal.SIGKILL)).start()
+        q.task_done()
+        assert q.join(timeout=60) is True
+        assert q.abandoned == 2
+    finally:
+        p.kill()
+        p.join(30)
+    assert q.join() is True
     with pytest.raises(ValueError, match="too many times"):
         q.task_done()
 

@@ -238,13 +238,25 @@ impl Queue {
     }
 
     /// Waits until every message put has been marked processed (JoinableQueue's
-    /// `join`): `true`, or `false` if the deadline passed first.
+    /// `join`) or was taken by a consumer process found dead (see
+    /// [`Queue::abandoned`]): `true`, or `false` if the deadline passed first.
     pub fn join(&self, deadline: impl Into<Deadline>) -> Result<bool, Error> {
         self.join_until(deadline.into())
     }
 
     fn join_until(&self, deadline: Deadline) -> Result<bool, Error> {
-        timed(self.view()?.join(deadline.0))
+        match self.view()?.join(deadline.0) {
+            // Done, some of it abandoned: see `abandoned`.
+            Status::OwnerDead => Ok(true),
+            s => timed(s),
+        }
+    }
+
+    /// Unfinished messages abandoned so far: taken by a consumer process that died
+    /// before marking them processed, and found dead by a `join` (`mp_queue_abandoned`;
+    /// docs/queue.md). Never decreases.
+    pub fn abandoned(&self) -> Result<u64, Error> {
+        Ok(self.view()?.abandoned())
     }
 }
 

@@ -69,11 +69,7 @@ pub unsafe extern "C" fn mp_queue_new(
     q_out: *mut *mut mp_queue_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(q_out, || {
-            queue_mapping::new(capacity_bytes, 0).map(|p| p.as_ptr().cast())
-        })
-    }
+    unsafe { mp_queue_new_bounded(capacity_bytes, 0, q_out) }
 }
 
 /// Opens (or with `MP_CREATE` creates) the queue called `name`, so that unrelated
@@ -98,11 +94,7 @@ pub unsafe extern "C" fn mp_queue_open(
     q_out: *mut *mut mp_queue_t,
 ) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        open_out(q_out, flags, |flags| {
-            queue_mapping::open(c_name(name)?, flags, mode, capacity_bytes, 0)
-        })
-    }
+    unsafe { mp_queue_open_bounded(name, flags, mode, capacity_bytes, 0, q_out) }
 }
 
 /// Unmaps a queue in the calling process (it lives on in other processes, and under
@@ -357,7 +349,8 @@ pub unsafe extern "C" fn mp_queue_close_producer(q: *mut mp_queue_t) -> mp_statu
 }
 
 /// Marks one message processed (Python's `JoinableQueue.task_done`): every put counts
-/// one unfinished message.
+/// one unfinished message. Taken from the calling process's own count of messages it
+/// got first (any process may call it, as in Python; docs/queue.md, "JoinableQueue").
 ///
 /// Returns `MP_OK`, `MP_EOVERFLOW` (no message is unfinished: nothing changed),
 /// `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
@@ -374,10 +367,15 @@ pub unsafe extern "C" fn mp_queue_task_done(q: *mut mp_queue_t) -> mp_status {
 }
 
 /// Waits until every message put has been marked processed (`JoinableQueue.join`), as
-/// `mp_lock_acquire` waits (`block`, `timeout_ms`). A consumer killed before its
-/// `mp_queue_task_done` leaves its message unfinished for ever (join then times out).
+/// `mp_lock_acquire` waits (`block`, `timeout_ms`), or was taken by a consumer process
+/// that is provably dead: its messages count as *abandoned* (`mp_queue_abandoned`).
+/// While waiting it judges the consumers holding messages at least every 200 ms. A
+/// consumer whose death cannot be proven (another PID namespace, no `/proc`) is
+/// waited for (until the timeout).
 ///
-/// Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+/// Returns `MP_OK` (all done), `MP_OWNER_DEAD` (all done or abandoned, and the count of
+/// abandoned messages grew during this call), `MP_TIMEOUT`, `MP_EINTR`, `MP_EINVAL`
+/// (NULL), `MP_EBADOBJ`.
 ///
 /// # Safety
 /// `q` is NULL or a live queue of this process.
@@ -391,5 +389,66 @@ pub unsafe extern "C" fn mp_queue_join(
     match unsafe { view(q) } {
         Ok(v) => v.join(Timeout::new(block, timeout_ms)).code(),
         Err(e) => e.code(),
+    }
+}
+
+/// Writes to `*n_out` how many unfinished messages were abandoned so far: taken by a
+/// consumer process that died before marking them processed, and found dead by a
+/// `mp_queue_join` (docs/queue.md, "JoinableQueue"). Never decreases.
+///
+/// Returns `MP_OK`, `MP_EINVAL` (NULL), `MP_EBADOBJ`.
+///
+/// # Safety
+/// `q` is NULL or a live queue of this process; `n_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_queue_abandoned(q: *const mp_queue_t, n_out: *mut u64) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { ffi_out(n_out, || Ok(view(q)?.abandoned())) }
+}
+
+/// `mp_queue_new` with a message limit: the queue holds at most `max_messages` messages
+/// at once (0: no limit), as Python's `Queue(maxsize)`; a put that would pass it waits
+/// for room like one that does not fit the ring, and a batch of more than
+/// `max_messages` is `MP_EMSGSIZE`. The limit is fixed for the queue's life.
+///
+/// Returns as `mp_queue_new`.
+///
+/// # Safety
+/// `q_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_queue_new_bounded(
+    capacity_bytes: usize,
+    max_messages: u64,
+    q_out: *mut *mut mp_queue_t,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        ffi_out(q_out, || {
+            queue_mapping::new(capacity_bytes, max_messages).map(|p| p.as_ptr().cast())
+        })
+    }
+}
+
+/// `mp_queue_open` with a message limit (see `mp_queue_new_bounded`) for a queue this
+/// call creates; an existing queue keeps the limit it was created with.
+///
+/// Returns as `mp_queue_open`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `q_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mp_queue_open_bounded(
+    name: *const c_char,
+    flags: u32,
+    mode: u32,
+    capacity_bytes: usize,
+    max_messages: u64,
+    q_out: *mut *mut mp_queue_t,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        open_out(q_out, flags, |flags| {
+            queue_mapping::open(c_name(name)?, flags, mode, capacity_bytes, max_messages)
+        })
     }
 }

@@ -6,7 +6,8 @@ use super::file::Prefix;
 use super::info::{HeaderFields, Health};
 use super::owner::{Liveness, Vantage};
 use super::state::{
-    HolderState, Owner, RLockState, RwLockState, RwReader, SemUndoState, State, UndoHolder,
+    HolderState, Owner, QueueConsumer, RLockState, RwLockState, RwReader, SemUndoState, State,
+    UndoHolder,
 };
 use crate::fallible::{NoMem, try_push};
 use crate::raw::array::{DATA_OFFSET, ElemType, RawArray, total_size};
@@ -299,7 +300,7 @@ fn state_of(
             None => return Ok(Err(missing())),
         },
         Kind::Queue => match p.view::<crate::raw::queue::RawQueue>() {
-            Some(q) => return Ok(queue_state(q, file_size, v)),
+            Some(q) => return queue_state(q, file_size, v),
             None => return Ok(Err(missing())),
         },
     }))
@@ -310,23 +311,42 @@ fn queue_state(
     q: &crate::raw::queue::RawQueue,
     file_size: u64,
     v: Vantage,
-) -> Result<State, Detail> {
+) -> Result<Result<State, Detail>, NoMem> {
     let s = q.snapshot();
-    let expected = usize::try_from(s.capacity)
+    let Some(expected) = usize::try_from(s.capacity)
         .ok()
         .and_then(|c| crate::raw::queue::total_size(c).ok())
-        .ok_or(Detail::Length(s.capacity))?;
+    else {
+        return Ok(Err(Detail::Length(s.capacity)));
+    };
     if file_size != expected as u64 {
-        return Err(Detail::ArrayFileSize {
+        return Ok(Err(Detail::ArrayFileSize {
             file_size,
             expected,
-        });
+        }));
     }
     let l = q.embedded_lock();
     if l.header().check(Kind::RLock).is_err() || s.used > s.capacity {
-        return Err(Detail::ArrayDescriptor);
+        return Ok(Err(Detail::ArrayDescriptor));
     }
-    Ok(State::Queue {
+    let mut consumers = Vec::new();
+    consumers
+        .try_reserve_exact(crate::raw::queue::CONSUMER_SLOTS)
+        .map_err(|_| NoMem)?;
+    for c in q.consumer_records() {
+        let liveness = c.process.liveness(v);
+        try_push(
+            &mut consumers,
+            QueueConsumer {
+                slot: c.slot as u32,
+                pid: c.process.pid,
+                pidns: c.process.pidns as u32,
+                taken: c.taken,
+                liveness,
+            },
+        )?;
+    }
+    Ok(Ok(State::Queue {
         capacity: s.capacity,
         used: s.used,
         messages: s.count,
@@ -337,7 +357,9 @@ fn queue_state(
         putters: s.putters,
         joiners: s.joiners,
         lock: rlock_state(l, v),
-    })
+        abandoned: s.abandoned,
+        consumers,
+    }))
 }
 
 /// The same checks as `RawArray::view`, against the file's size.

@@ -81,7 +81,7 @@ unsafe impl RawView for crate::raw::array::RawArray {}
 unsafe impl RawView for crate::raw::sem_undo::RawSemUndo {}
 // SAFETY: as above (4224 bytes, 8-aligned).
 unsafe impl RawView for crate::raw::rwlock::RawRwLock {}
-// SAFETY: as above (192 bytes, 8-aligned).
+// SAFETY: as above (1792 bytes with its consumer table, 8-aligned).
 unsafe impl RawView for crate::raw::queue::RawQueue {}
 
 /// Facts about the directory entry.

@@ -48,7 +48,8 @@ pub use maps::{Mappers, MapsIndex};
 pub use owner::Liveness;
 pub use snapshot::{TEMP_PREFIX, bare_name, inspect, list};
 pub use state::{
-    HolderState, Owner, RLockState, RwLockState, RwReader, SemUndoState, State, UndoHolder,
+    HolderState, Owner, QueueConsumer, RLockState, RwLockState, RwReader, SemUndoState, State,
+    UndoHolder,
 };
 
 /// The kind of a libmpsync object (its header's kind code).

@@ -212,6 +212,21 @@ pub struct RwReader {
     pub owner: Option<Owner>,
 }
 
+/// One consumer slot of a queue that is not free (docs/queue.md, "JoinableQueue").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConsumer {
+    /// Slot index (0..64).
+    pub slot: u32,
+    /// The consumer process, in its PID namespace.
+    pub pid: u32,
+    /// Its PID-namespace id (nsfs inode; 0 if unknown).
+    pub pidns: u32,
+    /// Messages it got and has not marked done.
+    pub taken: u64,
+    /// What can be proven about it from here.
+    pub liveness: Liveness,
+}
+
 /// An `mp_rwlock_t`'s decoded state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RwLockState {
@@ -322,6 +337,10 @@ pub enum State {
         joiners: u32,
         /// The queue's internal lock.
         lock: RLockState,
+        /// Unfinished messages whose consumer was found dead.
+        abandoned: u64,
+        /// The consumer slots in use (processes that got messages).
+        consumers: Vec<QueueConsumer>,
     },
 }
 

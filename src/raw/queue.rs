@@ -9,7 +9,7 @@
 //! +24   tail        u64   bytes ever committed (monotonic, wrapping)        [lock]
 //! +32   count       u64   messages in [head, tail): derived, repaired on owner death
 //! +40   unfinished  u64   messages put and not yet `task_done` (JoinableQueue)
-//! +48   flags       u32   FLAG_CLOSED: end of stream (no more puts)
+//! +48   flags       u32   FLAG_CLOSED: end of stream (no more puts); FLAG_STALE_COUNTS [lock]
 //! +52   getters     u32   consumers registered as sleeping for data        [lock]
 //! +56   putters     u32   producers registered as sleeping for room        [lock]
 //! +60   joiners     u32   threads registered as sleeping in `join`         [lock]
@@ -19,8 +19,11 @@
 //! +136  done_seq    u32   futex word: bumped when `unfinished` reaches 0
 //! +140  reserved    u32   zero
 //! +144  max_count   u64   most messages at once (`Queue(maxsize)`); 0 = no limit; fixed
-//! +152  reserved    (40)  zero
-//! +192  ring              `capacity` bytes
+//! +152  abandoned   u64   unfinished messages whose consumer died (JoinableQueue) [lock]
+//! +160  journal     (40)  the critical section in progress (see `consumers`)  [lock]
+//! +200  reserved    (56)  zero
+//! +256  consumers   (64 × 24)  who holds the unfinished messages (see `consumers`)
+//! +1792 ring              `capacity` bytes
 //! ```
 //!
 //! A message is a *record* in the ring: its length (`u32`, native byte order) and its
@@ -34,8 +37,9 @@
 //! and then consumes it with one store of `head`. A process killed at any instruction
 //! before the store leaves the queue as it was (the put invisible, the message whole for
 //! the next consumer); after it, the operation happened. The fields written after the
-//! commit (`count`, `unfinished`, the sequence words) are derived or advisory: the next
-//! acquirer of the lock gets `OwnerDead` and [`repair`](QueueView::repair)s them.
+//! commit are derived or advisory (`count`, the sequence words), or journaled
+//! (`unfinished`, `abandoned`, a consumer's count: see `consumers`): the next acquirer of
+//! the lock gets `OwnerDead` and [`repair`](QueueView::repair)s them.
 //!
 //! **Trust.** Every field can be rewritten by any process that maps the queue. Each
 //! operation validates, under the lock, what decides where it reads or writes:
@@ -45,6 +49,7 @@
 //! reports `MP_EBADOBJ`) but can never make a reader or writer touch memory outside
 //! the ring.
 
+mod consumers;
 mod ops;
 mod ring;
 #[cfg(test)]
@@ -60,7 +65,7 @@ use crate::status::{MpResult, Status};
 pub(crate) const RECORD_HEADER: usize = 4;
 
 /// Offset of the ring from the start of the mapping.
-pub(crate) const RING_OFFSET: usize = 192;
+pub(crate) const RING_OFFSET: usize = 256 + CONSUMER_SLOTS * 24;
 /// The smallest ring: one record of a 4-byte message.
 pub(crate) const MIN_CAPACITY: usize = 8;
 /// The largest ring (1 TiB): far beyond any real `/dev/shm`, and every offset sum stays
@@ -72,6 +77,52 @@ pub(crate) const MAX_MESSAGE: usize = u32::MAX as usize;
 /// `flags` bit: end of stream. Puts fail with `Closed`; gets drain what is left, then
 /// fail with `Closed` instead of waiting.
 const FLAG_CLOSED: u32 = 1;
+/// `flags` bit: a `task_done` lowered `unfinished` beyond the caller's own count (see
+/// `consumers`), so consumer counts may be stale: cleared with them when `unfinished`
+/// reaches 0. Without it the counts are all 0 then, and the clearing is skipped.
+const FLAG_STALE_COUNTS: u32 = 2;
+
+/// How many processes can hold unfinished messages of one queue with their deaths
+/// tracked (`consumers` says what happens to the 65th).
+pub(crate) const CONSUMER_SLOTS: usize = 64;
+
+/// One consumer slot (24 bytes).
+///
+/// ```text
+/// +0   who    u64  pid << 32 | PID-namespace id; 0: free
+/// +8   start  u64  the process's start time (clock ticks since boot; 0: unknown)
+/// +16  taken  u64  messages it got and has not marked done
+/// ```
+///
+/// | who | taken | state                                  | next                        |
+/// |-----|-------|----------------------------------------|-----------------------------|
+/// | 0   | 0     | free                                   | a get claims it             |
+/// | P   | 0     | idle: P holds nothing (P keeps it)     | P's get; any claim takes it |
+/// | P   | n > 0 | P holds n unfinished messages          | P's task_done; a reap (dead) |
+#[repr(C)]
+struct ConsumerSlot {
+    who: AtomicU64,
+    start: AtomicU64,
+    taken: AtomicU64,
+}
+
+/// The critical section in progress (40 bytes; how it is used: `consumers`).
+///
+/// ```text
+/// +0   what        u64  VALID | condition | what to apply | slot index (bits 0..8)
+/// +8   at          u64  the `head` (IF_HEAD) or `tail` (IF_TAIL) of the commit
+/// +16  taken       u64  the slot's new count (SLOT)
+/// +24  unfinished  u64  new `unfinished` (COUNTS)
+/// +32  abandoned   u64  new `abandoned` (COUNTS)
+/// ```
+#[repr(C)]
+struct Journal {
+    what: AtomicU64,
+    at: AtomicU64,
+    taken: AtomicU64,
+    unfinished: AtomicU64,
+    abandoned: AtomicU64,
+}
 
 /// The descriptor at the start of a queue's mapping (see the module documentation).
 #[repr(C)]
@@ -92,13 +143,18 @@ pub(crate) struct RawQueue {
     done_seq: AtomicU32,
     _reserved0: AtomicU32,
     max_count: AtomicU64,
-    _reserved: [AtomicU64; 5],
+    abandoned: AtomicU64,
+    journal: Journal,
+    _reserved: [AtomicU64; 7],
+    consumers: [ConsumerSlot; CONSUMER_SLOTS],
 }
 
 const _: () = {
     assert!(core::mem::size_of::<RawQueue>() == RING_OFFSET);
     assert!(core::mem::offset_of!(RawQueue, lock) == 64);
     assert!(core::mem::offset_of!(RawQueue, data_seq) == 128);
+    assert!(core::mem::offset_of!(RawQueue, journal) == 160);
+    assert!(core::mem::offset_of!(RawQueue, consumers) == 256);
 };
 
 /// Size of the whole mapping for a ring of `capacity` bytes: `Inval` outside
@@ -142,6 +198,8 @@ pub(crate) struct QueueSnapshot {
     pub joiners: u32,
     /// Most messages at once (0: no limit).
     pub max_count: u64,
+    /// Unfinished messages whose consumer was found dead (JoinableQueue).
+    pub abandoned: u64,
 }
 
 impl RawQueue {
@@ -150,7 +208,14 @@ impl RawQueue {
     pub(crate) fn init(&self, capacity: usize, max_count: u64, lifecycle: Lifecycle) {
         self.capacity.store(capacity as u64, Ordering::Relaxed);
         self.max_count.store(max_count, Ordering::Relaxed);
-        for w in [&self.head, &self.tail, &self.count, &self.unfinished] {
+        // (A fresh mapping is zeroed: the journal and the consumer table start empty.)
+        for w in [
+            &self.head,
+            &self.tail,
+            &self.count,
+            &self.unfinished,
+            &self.abandoned,
+        ] {
             w.store(0, Ordering::Relaxed);
         }
         for w in [
@@ -215,6 +280,7 @@ impl RawQueue {
             putters: self.putters.load(Ordering::Relaxed),
             joiners: self.joiners.load(Ordering::Relaxed),
             max_count: self.max_count.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
         }
     }
 
@@ -248,6 +314,11 @@ impl QueueView<'_> {
     /// Messages put and not yet marked done (racy).
     pub(crate) fn unfinished(&self) -> u64 {
         self.q.unfinished.load(Ordering::Relaxed)
+    }
+
+    /// Unfinished messages whose consumer was found dead (racy; never decreases).
+    pub(crate) fn abandoned(&self) -> u64 {
+        self.q.abandoned.load(Ordering::Relaxed)
     }
 
     /// The largest message a put can ever fit (`capacity - RECORD_HEADER`, at most

@@ -22,6 +22,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
+use super::consumers::Entry;
 use super::{FLAG_CLOSED, QueueView, RECORD_HEADER};
 use crate::raw::spin::spin_until;
 use crate::status::{MpResult, Status};
@@ -210,11 +211,13 @@ impl<'a> QueueView<'a> {
     }
 
     /// After an owner died holding the lock (we hold it now): the positions are
-    /// committed values, so only the derived count can be stale. Recounts it; a ring
+    /// committed values, so only the journaled counts (see `consumers`) and the derived
+    /// count can be stale. Completes or drops the journal's entry and recounts; a ring
     /// that does not parse was scribbled on, and is left for the next operation's
     /// validation to report.
     #[cold]
     pub(super) fn repair(&self) {
+        self.apply_journal();
         if let Ok((head, used)) = self.used()
             && let Some(n) = self.count_records(head, used)
         {
@@ -223,6 +226,7 @@ impl<'a> QueueView<'a> {
         // Its sleepers may have missed a wake-up that the dead owner owed.
         self.seq(Need::Data).fetch_add(1, Ordering::Release);
         self.seq(Need::Room).fetch_add(1, Ordering::Release);
+        self.seq(Need::Done).fetch_add(1, Ordering::Release);
     }
 
     /// Puts `n` messages (`msg(0)`, ..., `msg(n - 1)`), all or none, contiguously (no
@@ -282,10 +286,16 @@ impl<'a> QueueView<'a> {
                     unsafe { self.write_record(pos, m) };
                     pos = pos.wrapping_add((RECORD_HEADER + m.len()) as u64);
                 }
+                // `unfinished` rises exactly when the commit happens (journaled).
+                let unfinished = self.q.unfinished.load(Ordering::Relaxed);
+                self.journal(Entry {
+                    counts: Some((unfinished.saturating_add(n as u64), self.abandoned())),
+                    ..Entry::if_tail(pos)
+                });
                 // The commit: the records become visible all at once.
                 self.q.tail.store(pos, Ordering::Release);
+                self.apply_journal();
                 self.q.count.store(count + n as u64, Ordering::Relaxed);
-                self.q.unfinished.fetch_add(n as u64, Ordering::Relaxed);
                 let owed = Owed {
                     data: self.announce(Need::Data),
                     ..Owed::default()
@@ -365,8 +375,20 @@ impl<'a> QueueView<'a> {
                 self.unlock(Owed::default());
                 return Err(result.err().unwrap_or(Status::BadObj));
             }
+            // The consumer's count rises exactly when the commit happens (journaled).
+            let new_head = head.wrapping_add(pos);
+            let slot = self.consumer(true);
+            if let Some((i, taken)) = slot {
+                self.journal(Entry {
+                    slot: Some((i, taken.saturating_add(got as u64))),
+                    ..Entry::if_head(new_head)
+                });
+            }
             // The commit: the messages are consumed all at once.
-            self.q.head.store(head.wrapping_add(pos), Ordering::Release);
+            self.q.head.store(new_head, Ordering::Release);
+            if slot.is_some() {
+                self.apply_journal();
+            }
             let count = self.q.count.load(Ordering::Relaxed);
             let left = count.saturating_sub(got as u64);
             self.q.count.store(left, Ordering::Relaxed);
@@ -399,8 +421,9 @@ impl<'a> QueueView<'a> {
         Status::Ok
     }
 
-    /// One fewer unfinished message (JoinableQueue's `task_done`): `Ok`, or `Overflow`
-    /// if none is unfinished (nothing changed), or the lock's `Intr`.
+    /// `n` fewer unfinished messages (JoinableQueue's `task_done`), taken from the
+    /// calling process's own count first (see `consumers`): `Ok`, or `Overflow` if fewer
+    /// are unfinished (nothing changed), or the lock's `Intr`.
     pub(crate) fn task_done(&self, n: u64) -> Status {
         let s = self.lock(Deadline::Never);
         if s != Status::Ok {
@@ -411,7 +434,21 @@ impl<'a> QueueView<'a> {
             self.unlock(Owed::default());
             return Status::Overflow;
         }
-        self.q.unfinished.store(left - n, Ordering::Relaxed);
+        let mine = self.consumer(false).filter(|&(_, taken)| taken != 0);
+        // Messages another process took (allowed, as in CPython): its count stays
+        // until `unfinished` reaches 0, and a reap never moves more than is left.
+        self.note_foreign_done(n, mine.map_or(0, |(_, taken)| taken));
+        match mine {
+            Some((i, taken)) => self.journal(Entry {
+                slot: Some((i, taken - taken.min(n))),
+                counts: Some((left - n, self.abandoned())),
+                ..Entry::default()
+            }),
+            None => self.q.unfinished.store(left - n, Ordering::Relaxed),
+        }
+        if left == n {
+            self.clear_consumer_counts();
+        }
         let owed = Owed {
             done: left == n && self.announce(Need::Done),
             ..Owed::default()
@@ -421,17 +458,42 @@ impl<'a> QueueView<'a> {
         Status::Ok
     }
 
-    /// Waits until every message put has been marked done (JoinableQueue's `join`):
-    /// `Ok`, `Timeout`, `Intr`.
+    /// Waits until every message put has been marked done or was taken by a consumer
+    /// found dead (JoinableQueue's `join`; see `consumers`): `Ok`; `OwnerDead` (done, and
+    /// `abandoned` grew during this call: some of the messages waited for were
+    /// abandoned); `Timeout`; `Intr`. Judges the consumers holding messages on entry and
+    /// after every sleep (at least every [`RECHECK_MS`]).
     pub(crate) fn join<W: WaitLimit>(&self, limit: W) -> Status {
         let mut s = self.lock(limit);
         let mut deadline = None;
+        let mut abandoned_on_entry = None;
+        let mut owed = Owed::default();
         while s == Status::Ok {
+            let abandoned = self.abandoned();
+            let on_entry = *abandoned_on_entry.get_or_insert(abandoned);
             if self.q.unfinished.load(Ordering::Relaxed) == 0 {
-                self.unlock(Owed::default());
-                return Status::Ok;
+                self.unlock(owed);
+                return if abandoned == on_entry {
+                    Status::Ok
+                } else {
+                    Status::OwnerDead
+                };
             }
             let d = *deadline.get_or_insert_with(|| limit.deadline());
+            self.unlock(core::mem::take(&mut owed));
+            let dead = self.dead_consumers();
+            s = self.lock(d);
+            if s != Status::Ok {
+                break;
+            }
+            if self.reap(&dead) {
+                // Other joiners wait for this too.
+                owed.done = self.announce(Need::Done);
+                continue;
+            }
+            if self.q.unfinished.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
             s = self.sleep(Need::Done, &d);
         }
         s

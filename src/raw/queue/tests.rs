@@ -207,3 +207,55 @@ fn threads_keep_order_per_producer() {
         t.join().unwrap();
     }
 }
+
+/// The calling process's consumer slot's count, as the inspector reads it.
+fn my_taken(m: &Mem) -> u64 {
+    let me = crate::sys::thread::current().pid;
+    m.raw()
+        .consumer_records()
+        .find(|c| c.process.pid == me)
+        .map_or(0, |c| c.taken)
+}
+
+#[test]
+fn gets_and_task_dones_keep_the_callers_count() {
+    let m = Mem::new(64, 0);
+    let v = m.view().unwrap();
+    for msg in [&b"a"[..], b"b", b"c"] {
+        assert_eq!(put(&v, msg, NOW), Status::Ok);
+    }
+    get(&v, NOW).unwrap();
+    get(&v, NOW).unwrap();
+    assert_eq!((my_taken(&m), v.unfinished()), (2, 3));
+    assert_eq!(v.task_done(1), Status::Ok);
+    assert_eq!((my_taken(&m), v.unfinished()), (1, 2));
+    // More than this process took: the rest is someone else's (allowed).
+    assert_eq!(v.task_done(2), Status::Ok);
+    assert_eq!((my_taken(&m), v.unfinished(), v.abandoned()), (0, 0, 0));
+    assert_eq!(v.task_done(1), Status::Overflow);
+    assert_eq!(v.join(NOW), Status::Ok);
+}
+
+#[test]
+fn repair_completes_a_committed_get_and_drops_an_uncommitted_one() {
+    let m = Mem::new(64, 0);
+    let v = m.view().unwrap();
+    assert_eq!(put(&v, b"abc", NOW), Status::Ok);
+    let (slot, _) = v.consumer(true).unwrap();
+    let head = m.raw().head.load(Ordering::Relaxed);
+    let get = consumers::Entry {
+        slot: Some((slot, 1)),
+        ..consumers::Entry::if_head(head + 7)
+    };
+    // Killed after journaling, before the commit: the message is still queued.
+    v.journal(get);
+    v.repair();
+    assert_eq!(my_taken(&m), 0);
+    // Killed after the commit: the consumer holds it.
+    v.journal(get);
+    m.raw().head.store(head + 7, Ordering::Relaxed);
+    v.repair();
+    assert_eq!(my_taken(&m), 1);
+    v.repair(); // an empty journal changes nothing
+    assert_eq!(my_taken(&m), 1);
+}

@@ -46,11 +46,16 @@ impl Creator {
     /// thread was filling the cache cannot deadlock here: every thread of a process
     /// writes the same values, the start time before the word that names the pid.
     pub(crate) fn current() -> Creator {
+        // SAFETY: getpid cannot fail.
+        Creator::current_with_pid(unsafe { libc::getpid() } as u32)
+    }
+
+    /// [`Creator::current`] for a caller that already knows its own pid (a fast path
+    /// holding `thread::current()`), sparing the `getpid` system call.
+    pub(crate) fn current_with_pid(pid: u32) -> Creator {
         /// `pid << 32 | pidns` of the process whose start time `START` holds.
         static ID: AtomicU64 = AtomicU64::new(0);
         static START: AtomicU64 = AtomicU64::new(0);
-        // SAFETY: getpid cannot fail.
-        let pid = unsafe { libc::getpid() } as u32;
         let id = ID.load(Ordering::Acquire);
         if (id >> 32) as u32 == pid {
             return Creator {
