@@ -36,6 +36,7 @@ pub struct RustApiDocExamples;
 pub(crate) mod array_mapping;
 pub(crate) mod block;
 pub(crate) mod error;
+pub(crate) mod guard;
 pub(crate) mod handle;
 pub(crate) mod library;
 pub(crate) mod lifecycle;
