@@ -2,7 +2,7 @@
 //! [`RLockGuard`](crate::RLockGuard), [`SemaphoreGuard`](crate::SemaphoreGuard),
 //! [`UndoSemaphoreGuard`](crate::UndoSemaphoreGuard), [`ReadGuard`](crate::ReadGuard) and
 //! [`WriteGuard`](crate::WriteGuard) (type aliases), and the one acquire-with-deadline
-//! path that makes them ([`acquire_methods!`]).
+//! path that makes them (`acquire_methods!`).
 //!
 //! Who may drop a guard is the kind's: a `Lock`'s or a `Semaphore`'s guard may go to
 //! another thread (any thread may release those), the others may not:
@@ -30,7 +30,7 @@
 //! # Ok::<(), mpsync::Error>(())
 //! ```
 //!
-//! Each handle file says, with one [`guard_kind!`] line, what its guard kind acquires
+//! Each handle file says, with one `guard_kind!` line, what its guard kind acquires
 //! and releases; this file imports none of them (no import cycle, tests/layering.rs).
 
 use core::marker::PhantomData;
@@ -41,7 +41,7 @@ use super::error::{Error, Outcome};
 use super::handle::report_unreleased;
 
 /// What one guard type holds: how its handle is acquired without a guard and released
-/// when the guard drops. Implemented by the library's handle types ([`guard_kind!`]),
+/// when the guard drops. Implemented by the library's handle types (`guard_kind!`),
 /// sealed.
 pub trait GuardKind: sealed::Sealed {
     /// The handle the guard holds (`Lock`, `RwLock`, ...).
@@ -74,7 +74,8 @@ pub(crate) type HolderThread = *const ();
 /// the handle's `release`, may be released by any thread, and give the handle back with
 /// a method named `lock` (optional).
 macro_rules! guard_kind {
-    ($kind:ident: $handle:ty, $name:literal, $acquire:ident, $release:ident, $thread:ty $(, $get:ident)?) => {
+    ($kind:ident: $handle:ty, $name:literal, $acquire:ident, $release:ident, $thread:ty
+     $(, $get:ident)?) => {
         impl $crate::api::guard::sealed::Sealed for $kind {}
 
         impl $crate::api::guard::GuardKind for $kind {

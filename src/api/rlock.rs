@@ -48,7 +48,7 @@ pub(crate) fn open_named(
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
 /// [`RLock::as_ptr`] points to). If its owner dies holding it (exit, `SIGKILL`, `exec`),
 /// the next acquirer gets it and is told so ([`RLockGuard::owner_died`], or
-/// [`Outcome::OwnerDead`] from [`RLock::acquire_unguarded`]).
+/// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead) from [`RLock::acquire_unguarded`]).
 ///
 /// [`RLock::acquire`] returns an [`RLockGuard`] that releases one level when dropped:
 ///
@@ -92,9 +92,9 @@ impl RLock {
 
     /// A *sticky* RLock in a new anonymous shared mapping (`mp_rlock_new_sticky`): once
     /// an owner dies holding it, every acquisition (re-entries included) reports the
-    /// death ([`RLockGuard::owner_died`], [`Outcome::OwnerDead`]) until a holder calls
-    /// [`mark_consistent`](RLock::mark_consistent); a holder that releases without it
-    /// leaves the lock so. The report cannot be lost to an acquirer that does not repair.
+    /// death ([`RLockGuard::owner_died`], [`Outcome::OwnerDead`](crate::Outcome::OwnerDead))
+    /// until a holder calls [`mark_consistent`](RLock::mark_consistent); a holder that
+    /// releases without it leaves the lock so. The report cannot be lost to an acquirer that does not repair.
     ///
     /// ```
     /// use mpsync::RLock;

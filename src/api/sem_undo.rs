@@ -25,9 +25,9 @@ pub const SEM_UNDO_HOLDERS: u32 = raw_undo::UNDO_HOLDERS as u32;
 /// An *undo* semaphore (the C type `mp_sem_undo_t`, what [`UndoSemaphore::as_ptr`]
 /// points to): units that a thread acquired come back when it dies holding them (exit,
 /// `SIGKILL`, `exec`, thread exit), and the one acquirer told gets
-/// [`Outcome::OwnerDead`]. Releases are matched to acquirers ([`Error::NotOwner`] for a
-/// thread that holds no unit). At most [`SEM_UNDO_HOLDERS`] threads hold units at once
-/// ([`Error::Busy`] for one more; any number may wait).
+/// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead). Releases are matched to acquirers
+/// ([`Error::NotOwner`] for a thread that holds no unit). At most [`SEM_UNDO_HOLDERS`]
+/// threads hold units at once ([`Error::Busy`] for one more; any number may wait).
 ///
 /// ```
 /// use mpsync::UndoSemaphore;
@@ -171,7 +171,8 @@ pub(crate) fn detach_check(p: NonNull<RawSemUndo>) -> Result<(), Status> {
 /// the unit (the kernel still gives it back if the thread dies).
 pub type UndoSemaphoreGuard<'a> = Guard<'a, UndoSemaphore>;
 
-guard_kind!(UndoSemaphore: UndoSemaphore, "UndoSemaphoreGuard", acquire, release, HolderThread, semaphore);
+guard_kind!(UndoSemaphore: UndoSemaphore, "UndoSemaphoreGuard", acquire, release, HolderThread,
+    semaphore);
 
 #[cfg(test)]
 mod tests {
