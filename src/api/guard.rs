@@ -211,8 +211,9 @@ impl<'a, K: GuardKind> Guard<'a, K> {
 
     /// True if this acquisition was told that a holder died holding the object
     /// ([`Outcome::OwnerDead`]): for an RLock, the data it protects may be inconsistent;
-    /// for an undo semaphore, the dead holder's units came back. Never for a `Lock` or a
-    /// `Semaphore`, which have no owner, nor for an RLock's re-entry.
+    /// for an RwLock, a writer or a reader died holding it; for an undo semaphore, the
+    /// dead holder's units came back. Never for a `Lock` or a `Semaphore`, which have no
+    /// owner, nor for an RLock's re-entry.
     pub fn owner_died(&self) -> bool {
         self.owner_died
     }

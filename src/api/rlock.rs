@@ -92,9 +92,10 @@ impl RLock {
 
     /// A *sticky* RLock in a new anonymous shared mapping (`mp_rlock_new_sticky`): once
     /// an owner dies holding it, every acquisition (re-entries included) reports the
-    /// death ([`RLockGuard::owner_died`], [`Outcome::OwnerDead`](crate::Outcome::OwnerDead))
-    /// until a holder calls [`mark_consistent`](RLock::mark_consistent); a holder that
-    /// releases without it leaves the lock so. The report cannot be lost to an acquirer that does not repair.
+    /// death ([`RLockGuard::owner_died`],
+    /// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead)) until a holder calls
+    /// [`mark_consistent`](RLock::mark_consistent); a holder that releases without it
+    /// leaves the lock so. The report cannot be lost to an acquirer that does not repair.
     ///
     /// ```
     /// use mpsync::RLock;

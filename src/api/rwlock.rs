@@ -13,7 +13,8 @@ use crate::raw::rwlock::{RW_READERS, RawRwLock};
 /// any number of readers (up to [`RwLock::READERS`] threads at once) or one writer.
 /// Owned by threads: the thread that acquired releases. If a writer or a reader dies
 /// holding it (exit, `SIGKILL`, `exec`), its share comes back and one later acquisition
-/// is told ([`Outcome::OwnerDead`](crate::Outcome::OwnerDead), or the guards' `owner_died`).
+/// is told ([`Outcome::OwnerDead`](crate::Outcome::OwnerDead), or the guards'
+/// `owner_died`).
 ///
 /// Fair both ways: a writer waits at most for the readers already in; a writer's
 /// release admits the readers that were waiting before the next writer.
