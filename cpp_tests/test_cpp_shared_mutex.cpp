@@ -5,6 +5,7 @@
 #include "cpptest.hpp"
 
 #include <atomic>
+#include <string>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -85,6 +86,25 @@ TEST(timed_shared_and_exclusive_tries) {
         CHECK(!m.try_lock_shared_until(std::chrono::system_clock::now() + 20ms));
     });
     t2.join();
+}
+
+// The factories are the shared lifecycle's (detail::object): a named open tells the one
+// creator (created()), init()/attach() share an in-place lock.
+TEST(named_and_in_place_factories) {
+    std::string name = cpt::name("rwlock");
+    auto made = mpsync::shared_mutex::open(name.c_str(), mpsync::create_only);
+    CHECK(made.created());
+    auto found = mpsync::shared_mutex::open(name.c_str(), mpsync::open_existing);
+    CHECK(!found.created());
+    made.lock();
+    CHECK(found.is_writer());
+    made.unlock();
+    mpsync::shared_mutex::unlink(name.c_str());
+    auto *s = cpt::shared<shared_state>();
+    auto in_place = mpsync::shared_mutex::init(s->rw);
+    auto view = mpsync::shared_mutex::attach(s->rw);
+    std::shared_lock<mpsync::shared_mutex> r(in_place);
+    CHECK(view.shared_level() == 1);
 }
 
 TEST(killed_writer_and_reader_are_reported_once) {

@@ -763,8 +763,9 @@ public:
         name_.clear();
     }
 
-    // The constructors of the types made without arguments (mutex, condition_variable,
-    // event: their Ops come from MPSYNC_HPP_PLAIN_OPS; they befriend this base). Each
+    // The constructors of the types made without arguments (mutex, recursive_mutex,
+    // shared_mutex, condition_variable, event: their Ops come from MPSYNC_HPP_PLAIN_OPS;
+    // they befriend this base). Each
     // throws mpsync::error naming the type, the call and the reason.
 
     /// In place: mp_T_init on `storage` (e.g. inside a MAP_SHARED mapping); the object
@@ -916,13 +917,13 @@ private:
         }                                                                                    \
     };
 MPSYNC_HPP_PLAIN_OPS(lock, MP_LOCK_ALIGN)
-MPSYNC_HPP_OPS(rlock)
+MPSYNC_HPP_PLAIN_OPS(rlock, MP_RLOCK_ALIGN)
 MPSYNC_HPP_OPS(sem)
 MPSYNC_HPP_OPS(sem_undo)
 MPSYNC_HPP_PLAIN_OPS(cond, MP_COND_ALIGN)
 MPSYNC_HPP_PLAIN_OPS(event, MP_EVENT_ALIGN)
+MPSYNC_HPP_PLAIN_OPS(rwlock, MP_RWLOCK_ALIGN)
 MPSYNC_HPP_OPS(barrier)
-MPSYNC_HPP_OPS(rwlock)
 #undef MPSYNC_HPP_OPS
 #undef MPSYNC_HPP_PLAIN_OPS
 // A queue is never in place: only close ends it.
@@ -1084,22 +1085,23 @@ class recursive_mutex : public detail::object<recursive_mutex, mp_rlock_t, detai
 public:
     /// A new anonymous RLock, usable at once like std::recursive_mutex and inherited by
     /// fork()ed children (mp_rlock_new). Throws mpsync::error (errc::enomem).
-    recursive_mutex() : object(new_anonymous(false), detail::ownership::handle) {}
+    recursive_mutex() : object(new_anonymous(), detail::ownership::handle) {}
     /// A new anonymous sticky RLock (mp_rlock_new_sticky; see sticky_t).
-    explicit recursive_mutex(sticky_t) : object(new_anonymous(true), detail::ownership::handle) {}
+    explicit recursive_mutex(sticky_t) : object(new_sticky(), detail::ownership::handle) {}
     recursive_mutex(recursive_mutex &&) noexcept = default;
     recursive_mutex &operator=(recursive_mutex &&) noexcept = default;
 
-    static recursive_mutex init(mp_rlock_t &storage) { return init_with(storage, &mp_rlock_init, "mp_rlock_init"); }
+    // init(storage), attach(lock), anonymous(): the base's (mp_rlock_init, ...).
+    using object::anonymous;
+    using object::init;
     /// In place, sticky (mp_rlock_init_sticky; see sticky_t).
     static recursive_mutex init(mp_rlock_t &storage, sticky_t) {
-        return init_with(storage, &mp_rlock_init_sticky, "mp_rlock_init_sticky");
+        mp_status st = mp_rlock_init_sticky(&storage);
+        if (st != MP_OK)
+            detail::creation_failed(st, &type_name, "init", "mp_rlock_init_sticky",
+                                    detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
+        return recursive_mutex(&storage, detail::ownership::in_place);
     }
-    static recursive_mutex attach(mp_rlock_t &lock) noexcept {
-        return recursive_mutex(&lock, detail::ownership::view);
-    }
-    /// The same as the default constructor.
-    static recursive_mutex anonymous() { return recursive_mutex(); }
     static recursive_mutex anonymous(sticky_t) { return recursive_mutex(sticky); }
     /// The named sticky RLock `name` (mp_rlock_open with MP_RLOCK_STICKY): created
     /// sticky, and an existing RLock that is not sticky throws errc::ebadobj. The plain
@@ -1209,22 +1211,16 @@ public:
     }
 
 private:
+    friend object;  // its plain constructors make this type
     friend class condition_variable;
     recursive_mutex(mp_rlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_rlock_t *new_anonymous(bool sticky_mode) {
+    static mp_rlock_t *new_sticky() {
         mp_rlock_t *p = nullptr;
-        mp_status st = sticky_mode ? mp_rlock_new_sticky(&p) : mp_rlock_new(&p);
+        mp_status st = mp_rlock_new_sticky(&p);
         if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "create", sticky_mode ? "mp_rlock_new_sticky" : "mp_rlock_new",
-                                    detail::call_args::anonymous());
+            detail::creation_failed(st, &type_name, "create", "mp_rlock_new_sticky", detail::call_args::anonymous());
         return p;
-    }
-    static recursive_mutex init_with(mp_rlock_t &storage, mp_status (*init)(mp_rlock_t *), const char *c_call) {
-        mp_status st = init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", c_call, detail::call_args::in_place(&storage, MP_RLOCK_ALIGN));
-        return recursive_mutex(&storage, detail::ownership::in_place);
     }
     detail::timed_call<mp_rlock_t, &mp_rlock_acquire> call() const noexcept { return {p_}; }
     // MP_OK/MP_OWNER_DEAD: held. Everything else except MP_TIMEOUT throws.
@@ -1286,22 +1282,6 @@ public:
     shared_mutex(shared_mutex &&other) noexcept
         : object(std::move(other)), died_(other.died_.load(std::memory_order_relaxed)) {}
 
-    static shared_mutex init(mp_rwlock_t &storage) {
-        mp_status st = mp_rwlock_init(&storage);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "init", "mp_rwlock_init",
-                                    detail::call_args::in_place(&storage, MP_RWLOCK_ALIGN));
-        return shared_mutex(&storage, detail::ownership::in_place);
-    }
-    static shared_mutex attach(mp_rwlock_t &lock) noexcept { return shared_mutex(&lock, detail::ownership::view); }
-    static shared_mutex open(const char *name, open_flags flags = open_or_create, std::uint32_t mode = 0) {
-        std::string kept = name ? name : "";
-        mp_rwlock_t *p = nullptr;
-        mp_status st = mp_rwlock_open(name, flags.bits, mode, &p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "open", "mp_rwlock_open", detail::call_args::named(name, flags, mode));
-        return shared_mutex(p, detail::ownership::handle, std::move(kept));
-    }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::shared_mutex"; }
 
@@ -1356,27 +1336,15 @@ public:
     bool owner_died() const noexcept { return died_.load(std::memory_order_relaxed); }
     /// The calling thread's shared level (0 if it does not hold the shared side).
     std::uint32_t shared_level() const {
-        std::uint32_t v = 0;
-        check(mp_rwlock_read_level(p_, &v), "shared_level", "mp_rwlock_read_level");
-        return v;
+        return query<std::uint32_t>(mp_rwlock_read_level, "shared_level", "mp_rwlock_read_level");
     }
     /// Whether the calling thread holds the exclusive side.
-    bool is_writer() const {
-        bool v = false;
-        check(mp_rwlock_is_writer(p_, &v), "is_writer", "mp_rwlock_is_writer");
-        return v;
-    }
+    bool is_writer() const { return query<bool>(mp_rwlock_is_writer, "is_writer", "mp_rwlock_is_writer"); }
 
 private:
+    friend object;  // its plain constructors make this type
     shared_mutex(mp_rwlock_t *p, detail::ownership o, std::string name = std::string()) noexcept
         : object(p, o, std::move(name)) {}
-    static mp_rwlock_t *new_anonymous() {
-        mp_rwlock_t *p = nullptr;
-        mp_status st = mp_rwlock_new(&p);
-        if (st != MP_OK)
-            detail::creation_failed(st, &type_name, "create", "mp_rwlock_new", detail::call_args::anonymous());
-        return p;
-    }
     detail::timed_call<mp_rwlock_t, &mp_rwlock_acquire_write> write_call() const noexcept { return {p_}; }
     detail::timed_call<mp_rwlock_t, &mp_rwlock_acquire_read> read_call() const noexcept { return {p_}; }
     acquire_status note(acquire_status r) noexcept {

@@ -109,3 +109,5 @@ pub use api::{
     SharedArray, SharedMemory, UndoSemaphore, UndoSemaphoreGuard, WriteGuard, anonymous_name,
     sweep_orphans, unlink,
 };
+/// The guard type behind the `...Guard` aliases, and the guard kinds.
+pub use api::{Guard, GuardKind, RwLockRead, RwLockWrite};

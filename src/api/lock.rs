@@ -2,9 +2,9 @@
 
 use core::ptr::NonNull;
 
-use super::deadline::Deadline;
-use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, plain_constructors, report_unreleased};
+use super::error::{Error, done};
+use super::guard::{AnyThread, Guard, acquire_methods, guard_kind};
+use super::handle::{Life, object_handle, plain_constructors};
 use crate::raw::lock::RawLock;
 
 /// A non-recursive lock that any thread of any process may release (a binary
@@ -46,63 +46,45 @@ plain_constructors!(
 );
 
 impl Lock {
-    /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
-    /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
-    /// signal handler ran (nothing acquired: call again with the same deadline).
-    ///
-    /// ```
-    /// use mpsync::{Error, Lock};
-    /// use std::time::Duration;
-    ///
-    /// fn update(lock: &Lock) -> Result<(), Error> {
-    ///     let Some(_guard) = lock.acquire(Duration::from_secs(1))? else {
-    ///         return Err(Error::Busy); // timed out
-    ///     };
-    ///     // ... critical section; an early `?` here releases the lock too ...
-    ///     Ok(())
-    /// }
-    /// let lock = Lock::new()?;
-    /// update(&lock)?;
-    /// assert!(!lock.is_locked()?);
-    /// # Ok::<(), mpsync::Error>(())
-    /// ```
-    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Option<LockGuard<'_>>, Error> {
-        self.guarded_until(deadline.into())
-    }
-
-    /// [`Lock::acquire`] past its generic face: monomorphic and not inline (see the
-    /// `handle` module docs).
-    fn guarded_until(&self, deadline: Deadline) -> Result<Option<LockGuard<'_>>, Error> {
-        Ok(match self.acquire_until(deadline)? {
-            Outcome::Timeout => None,
-            // Acquired (`Ok`; `OwnerDead` and `Created` are never a Lock's).
-            _ => Some(LockGuard { lock: self }),
-        })
-    }
-
-    /// Acquires the lock without a guard: `Outcome::Ok` or `Outcome::Timeout`, or
-    /// [`Error::Interrupted`] (nothing acquired). The caller releases it with
-    /// [`Lock::release`]; for bindings and for code that releases it elsewhere (a
-    /// `Lock` may be released by any thread of any process).
-    ///
-    /// ```
-    /// use mpsync::{Deadline, Lock, Outcome};
-    /// let lock = Lock::new()?;
-    /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
-    /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Timeout);
-    /// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
-    /// assert!(!lock.is_locked()?);
-    /// # Ok::<(), mpsync::Error>(())
-    /// ```
-    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
-    }
-
-    /// [`Lock::acquire_unguarded`] past its generic face: monomorphic and not inline
-    /// (see the `handle` module docs).
-    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire(deadline.0))
-    }
+    acquire_methods!(
+        Lock,
+        /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
+        /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
+        /// signal handler ran (nothing acquired: call again with the same deadline).
+        ///
+        /// ```
+        /// use mpsync::{Error, Lock};
+        /// use std::time::Duration;
+        ///
+        /// fn update(lock: &Lock) -> Result<(), Error> {
+        ///     let Some(_guard) = lock.acquire(Duration::from_secs(1))? else {
+        ///         return Err(Error::Busy); // timed out
+        ///     };
+        ///     // ... critical section; an early `?` here releases the lock too ...
+        ///     Ok(())
+        /// }
+        /// let lock = Lock::new()?;
+        /// update(&lock)?;
+        /// assert!(!lock.is_locked()?);
+        /// # Ok::<(), mpsync::Error>(())
+        /// ```
+        fn acquire -> LockGuard;
+        /// Acquires the lock without a guard: `Outcome::Ok` or `Outcome::Timeout`, or
+        /// [`Error::Interrupted`] (nothing acquired). The caller releases it with
+        /// [`Lock::release`]; for bindings and for code that releases it elsewhere (a
+        /// `Lock` may be released by any thread of any process).
+        ///
+        /// ```
+        /// use mpsync::{Deadline, Lock, Outcome};
+        /// let lock = Lock::new()?;
+        /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
+        /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Timeout);
+        /// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
+        /// assert!(!lock.is_locked()?);
+        /// # Ok::<(), mpsync::Error>(())
+        /// ```
+        fn acquire_unguarded;
+    );
 
     /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
     /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
@@ -136,37 +118,15 @@ impl Lock {
 /// std::thread::scope(|s| s.spawn(|| lock.release()).join().unwrap())?;
 /// # Ok::<(), mpsync::Error>(())
 /// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct LockGuard<'a> {
-    lock: &'a Lock,
-}
+pub type LockGuard<'a> = Guard<'a, Lock>;
 
-impl LockGuard<'_> {
-    /// The lock this guard holds.
-    pub fn lock(&self) -> &Lock {
-        self.lock
-    }
-}
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.lock.release() {
-            report_unreleased("LockGuard", e);
-        }
-    }
-}
-
-impl core::fmt::Debug for LockGuard<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LockGuard")
-            .field("lock", self.lock)
-            .finish()
-    }
-}
+guard_kind!(Lock: Lock, "LockGuard", acquire, release, AnyThread, lock);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::deadline::Deadline;
+    use crate::api::error::Outcome;
     use crate::api::options::OpenOptions;
 
     #[test]

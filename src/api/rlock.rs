@@ -1,14 +1,13 @@
 //! [`RLock`]: `multiprocessing.RLock`, recursive and owned, with owner-death reports
 //! (the RLock embedded in a synchronized array is `ArrayLock`, in array.rs).
 
-use core::marker::PhantomData;
-use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
 use super::deadline::Deadline;
-use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, report_unreleased};
+use super::error::{Error, done};
+use super::guard::{self, Guard, HolderThread, acquire_methods, guard_kind};
+use super::handle::{Life, object_handle};
 use super::lifecycle;
 use super::options::{OpenOptions, c_name};
 use crate::raw::header::Lifecycle;
@@ -49,7 +48,7 @@ pub(crate) fn open_named(
 /// A recursive lock owned by one thread of one process (the C type `mp_rlock_t`, what
 /// [`RLock::as_ptr`] points to). If its owner dies holding it (exit, `SIGKILL`, `exec`),
 /// the next acquirer gets it and is told so ([`RLockGuard::owner_died`], or
-/// [`Outcome::OwnerDead`] from [`RLock::acquire_unguarded`]).
+/// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead) from [`RLock::acquire_unguarded`]).
 ///
 /// [`RLock::acquire`] returns an [`RLockGuard`] that releases one level when dropped:
 ///
@@ -93,7 +92,8 @@ impl RLock {
 
     /// A *sticky* RLock in a new anonymous shared mapping (`mp_rlock_new_sticky`): once
     /// an owner dies holding it, every acquisition (re-entries included) reports the
-    /// death ([`RLockGuard::owner_died`], [`Outcome::OwnerDead`]) until a holder calls
+    /// death ([`RLockGuard::owner_died`],
+    /// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead)) until a holder calls
     /// [`mark_consistent`](RLock::mark_consistent); a holder that releases without it
     /// leaves the lock so. The report cannot be lost to an acquirer that does not repair.
     ///
@@ -154,85 +154,49 @@ impl RLock {
         unsafe { RLock::attached(mem) }
     }
 
-    /// Acquires the lock or re-enters it (no waiting then), until `deadline`:
-    /// `Some(guard)`, which releases this level when dropped (its
-    /// [`owner_died`](RLockGuard::owner_died) tells whether the previous owner died
-    /// holding the lock), or `None` if the deadline passed first; [`Error::Interrupted`]
-    /// (nothing acquired: call again with the same deadline), [`Error::Overflow`]
-    /// (recursion limit).
-    ///
-    /// ```
-    /// use mpsync::{OpenOptions, RLock};
-    /// use std::time::Duration;
-    /// # let name = format!("doc-rlock-acquire-{}", std::process::id());
-    /// let lock = RLock::open(&name, &OpenOptions::new().create(true))?;
-    /// if let Some(guard) = lock.acquire(Duration::from_secs(5))? {
-    ///     if guard.owner_died() {
-    ///         // repair what the dead owner was changing, then:
-    ///         guard.mark_consistent()?;
-    ///     }
-    ///     // ... critical section ...
-    /// } // released here
-    /// # mpsync::unlink(&name)?;
-    /// # Ok::<(), mpsync::Error>(())
-    /// ```
-    pub fn acquire(&self, deadline: impl Into<Deadline>) -> Result<Option<RLockGuard<'_>>, Error> {
-        self.guarded_until(deadline.into())
-    }
-
-    /// [`RLock::acquire`] past its generic face: monomorphic and not inline (see the
-    /// `handle` module docs).
-    fn guarded_until(&self, deadline: Deadline) -> Result<Option<RLockGuard<'_>>, Error> {
-        // SAFETY: the guard borrows `self`, which keeps the object mapped.
-        unsafe { self.guarded_for(deadline) }
-    }
-
-    /// Acquires the lock and makes its guard, for a lifetime the caller chooses (an
-    /// `ArrayLock`'s guard borrows the array, not the `ArrayLock`).
-    ///
-    /// # Safety
-    /// The object stays mapped during `'a`.
-    pub(super) unsafe fn guarded_for<'a>(
-        &self,
-        deadline: Deadline,
-    ) -> Result<Option<RLockGuard<'a>>, Error> {
-        Ok(match self.acquire_until(deadline)? {
-            Outcome::Timeout => None,
-            o => Some(RLockGuard {
-                // Never closed (ManuallyDrop; in place anyway): the contract keeps the
-                // object mapped while the guard lives.
-                lock: ManuallyDrop::new(RLock::in_place(self.ptr)),
-                owner_died: o == Outcome::OwnerDead,
-                _not_send: PhantomData,
-            }),
-        })
-    }
-
-    /// Acquires the lock or re-enters it without a guard, until `deadline`:
-    /// `Outcome::Ok`, `Outcome::OwnerDead` (acquired; the previous owner died holding
-    /// it), `Outcome::Timeout`; [`Error::Interrupted`] (nothing acquired),
-    /// [`Error::Overflow`] (recursion limit). The calling thread releases it with
-    /// [`RLock::release`], e.g. from a binding's separate `release()` call.
-    ///
-    /// ```
-    /// use mpsync::{Deadline, Error, Outcome, RLock};
-    /// let lock = RLock::new()?;
-    /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
-    /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Ok); // re-entered
-    /// lock.release()?;
-    /// lock.release()?;
-    /// assert_eq!(lock.release(), Err(Error::NotOwner));
-    /// # Ok::<(), mpsync::Error>(())
-    /// ```
-    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
-    }
-
-    /// [`RLock::acquire_unguarded`] past its generic face: monomorphic and not inline
-    /// (see the `handle` module docs).
-    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire(deadline.0))
-    }
+    acquire_methods!(
+        RLock,
+        /// Acquires the lock or re-enters it (no waiting then), until `deadline`:
+        /// `Some(guard)`, which releases this level when dropped (its
+        /// [`owner_died`](RLockGuard::owner_died) tells whether the previous owner died
+        /// holding the lock), or `None` if the deadline passed first; [`Error::Interrupted`]
+        /// (nothing acquired: call again with the same deadline), [`Error::Overflow`]
+        /// (recursion limit).
+        ///
+        /// ```
+        /// use mpsync::{OpenOptions, RLock};
+        /// use std::time::Duration;
+        /// # let name = format!("doc-rlock-acquire-{}", std::process::id());
+        /// let lock = RLock::open(&name, &OpenOptions::new().create(true))?;
+        /// if let Some(guard) = lock.acquire(Duration::from_secs(5))? {
+        ///     if guard.owner_died() {
+        ///         // repair what the dead owner was changing, then:
+        ///         guard.mark_consistent()?;
+        ///     }
+        ///     // ... critical section ...
+        /// } // released here
+        /// # mpsync::unlink(&name)?;
+        /// # Ok::<(), mpsync::Error>(())
+        /// ```
+        fn acquire -> RLockGuard;
+        /// Acquires the lock or re-enters it without a guard, until `deadline`:
+        /// `Outcome::Ok`, `Outcome::OwnerDead` (acquired; the previous owner died holding
+        /// it), `Outcome::Timeout`; [`Error::Interrupted`] (nothing acquired),
+        /// [`Error::Overflow`] (recursion limit). The calling thread releases it with
+        /// [`RLock::release`], e.g. from a binding's separate `release()` call.
+        ///
+        /// ```
+        /// use mpsync::{Deadline, Error, Outcome, RLock};
+        /// let lock = RLock::new()?;
+        /// assert_eq!(lock.acquire_unguarded(Deadline::forever())?, Outcome::Ok);
+        /// assert_eq!(lock.acquire_unguarded(Deadline::now())?, Outcome::Ok); // re-entered
+        /// lock.release()?;
+        /// lock.release()?;
+        /// assert_eq!(lock.release(), Err(Error::NotOwner));
+        /// # Ok::<(), mpsync::Error>(())
+        /// ```
+        fn acquire_unguarded;
+    );
 
     /// Releases one recursion level; [`Error::NotOwner`] if the calling thread does not
     /// own the lock. The pair of [`RLock::acquire_unguarded`]; an [`RLockGuard`] calls
@@ -274,6 +238,20 @@ impl RLock {
     pub(super) unsafe fn embedded(ptr: NonNull<RawRLock>) -> RLock {
         RLock::in_place(ptr)
     }
+
+    /// Acquires the lock and makes its guard, for a lifetime the caller chooses (an
+    /// `ArrayLock`'s guard borrows the array, not the `ArrayLock`).
+    ///
+    /// # Safety
+    /// The object stays mapped during `'a`.
+    pub(super) unsafe fn guarded_for<'a>(
+        &self,
+        deadline: Deadline,
+    ) -> Result<Option<RLockGuard<'a>>, Error> {
+        // SAFETY: an in-place copy of this handle; the object stays mapped during 'a
+        // (the caller's contract).
+        unsafe { guard::acquire_detached(self, RLock::in_place(self.ptr), deadline) }
+    }
 }
 
 /// The proof that the calling thread holds one level of an [`RLock`] (from
@@ -296,52 +274,23 @@ impl RLock {
 /// assert!(!lock.is_locked()?);
 /// # Ok::<(), mpsync::Error>(())
 /// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct RLockGuard<'a> {
-    // An in-place copy of the handle, never closed: the guard of an array's lock borrows
-    // the array, and outlives the `ArrayLock` it came from.
-    lock: ManuallyDrop<RLock>,
-    owner_died: bool,
-    // !Send, !Sync: the owning thread releases; the borrow keeps the object mapped.
-    _not_send: PhantomData<(&'a RLock, *const ())>,
-}
+pub type RLockGuard<'a> = Guard<'a, RLock>;
+
+guard_kind!(RLock: RLock, "RLockGuard", acquire, release, HolderThread);
 
 impl RLockGuard<'_> {
-    /// True if this acquisition took the lock from an owner that died holding it
-    /// ([`Outcome::OwnerDead`]): the data it protects may be inconsistent. A re-entry
-    /// is never told.
-    pub fn owner_died(&self) -> bool {
-        self.owner_died
-    }
-
     /// Declares the protected data repaired after an owner death
     /// ([`RLock::mark_consistent`]; for an array's lock, later accesses report
     /// `Outcome::Ok` again).
     pub fn mark_consistent(&self) -> Result<(), Error> {
-        self.lock.mark_consistent()
-    }
-}
-
-impl Drop for RLockGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.lock.release() {
-            report_unreleased("RLockGuard", e);
-        }
-    }
-}
-
-impl core::fmt::Debug for RLockGuard<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RLockGuard")
-            .field("ptr", &self.lock.ptr)
-            .field("owner_died", &self.owner_died)
-            .finish()
+        self.handle().mark_consistent()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::Outcome;
     use crate::api::tests_fork::in_child;
 
     #[test]

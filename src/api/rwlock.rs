@@ -1,12 +1,11 @@
 //! [`RwLock`]: a reader-writer lock shared between processes, whose readers' and
 //! writers' deaths are reported (design: docs/rwlock.md).
 
-use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::deadline::Deadline;
-use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, report_unreleased};
+use super::error::{Error, done};
+use super::guard::{Guard, HolderThread, acquire_methods, guard_kind};
+use super::handle::{Life, object_handle};
 use super::options::OpenOptions;
 use crate::raw::rwlock::{RW_READERS, RawRwLock};
 
@@ -14,7 +13,8 @@ use crate::raw::rwlock::{RW_READERS, RawRwLock};
 /// any number of readers (up to [`RwLock::READERS`] threads at once) or one writer.
 /// Owned by threads: the thread that acquired releases. If a writer or a reader dies
 /// holding it (exit, `SIGKILL`, `exec`), its share comes back and one later acquisition
-/// is told ([`Outcome::OwnerDead`], or the guards' `owner_died`).
+/// is told ([`Outcome::OwnerDead`](crate::Outcome::OwnerDead), or the guards'
+/// `owner_died`).
 ///
 /// Fair both ways: a writer waits at most for the readers already in; a writer's
 /// release admits the readers that were waiting before the next writer.
@@ -83,64 +83,30 @@ impl RwLock {
         unsafe { RwLock::attached(mem) }
     }
 
-    /// Acquires the read side (or re-enters it: no waiting then, even behind a waiting
-    /// writer) until `deadline`: `Some(guard)`, or `None` if the deadline passed first;
-    /// [`Error::Interrupted`], [`Error::Busy`] (all reader slots held by other
-    /// threads), [`Error::Deadlock`] (the calling thread holds the write side),
-    /// [`Error::Overflow`] (re-entry limit).
-    pub fn read(&self, deadline: impl Into<Deadline>) -> Result<Option<ReadGuard<'_>>, Error> {
-        self.read_until(deadline.into())
-    }
+    acquire_methods!(
+        RwLockRead,
+        /// Acquires the read side (or re-enters it: no waiting then, even behind a waiting
+        /// writer) until `deadline`: `Some(guard)`, or `None` if the deadline passed first;
+        /// [`Error::Interrupted`], [`Error::Busy`] (all reader slots held by other
+        /// threads), [`Error::Deadlock`] (the calling thread holds the write side),
+        /// [`Error::Overflow`] (re-entry limit).
+        fn read -> ReadGuard;
+        /// [`RwLock::read`] without a guard: `Outcome::Ok`, `Outcome::OwnerDead`,
+        /// `Outcome::Timeout`, or the same errors. Release with [`RwLock::release_read`]
+        /// from the same thread.
+        fn acquire_read;
+    );
 
-    fn read_until(&self, deadline: Deadline) -> Result<Option<ReadGuard<'_>>, Error> {
-        Ok(match self.acquire_read_until(deadline)? {
-            Outcome::Timeout => None,
-            o => Some(ReadGuard {
-                lock: self,
-                owner_died: o == Outcome::OwnerDead,
-                _not_send: PhantomData,
-            }),
-        })
-    }
-
-    /// Acquires the write side until `deadline`: `Some(guard)`, or `None` if the
-    /// deadline passed first; [`Error::Interrupted`], [`Error::Deadlock`] (the calling
-    /// thread already holds this lock, read or write: an upgrade is refused).
-    pub fn write(&self, deadline: impl Into<Deadline>) -> Result<Option<WriteGuard<'_>>, Error> {
-        self.write_until(deadline.into())
-    }
-
-    fn write_until(&self, deadline: Deadline) -> Result<Option<WriteGuard<'_>>, Error> {
-        Ok(match self.acquire_write_until(deadline)? {
-            Outcome::Timeout => None,
-            o => Some(WriteGuard {
-                lock: self,
-                owner_died: o == Outcome::OwnerDead,
-                _not_send: PhantomData,
-            }),
-        })
-    }
-
-    /// [`RwLock::read`] without a guard: `Outcome::Ok`, `Outcome::OwnerDead`,
-    /// `Outcome::Timeout`, or the same errors. Release with [`RwLock::release_read`]
-    /// from the same thread.
-    pub fn acquire_read(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_read_until(deadline.into())
-    }
-
-    fn acquire_read_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire_read(deadline.0))
-    }
-
-    /// [`RwLock::write`] without a guard. Release with [`RwLock::release_write`] from
-    /// the same thread.
-    pub fn acquire_write(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_write_until(deadline.into())
-    }
-
-    fn acquire_write_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire_write(deadline.0))
-    }
+    acquire_methods!(
+        RwLockWrite,
+        /// Acquires the write side until `deadline`: `Some(guard)`, or `None` if the
+        /// deadline passed first; [`Error::Interrupted`], [`Error::Deadlock`] (the calling
+        /// thread already holds this lock, read or write: an upgrade is refused).
+        fn write -> WriteGuard;
+        /// [`RwLock::write`] without a guard. Release with [`RwLock::release_write`] from
+        /// the same thread.
+        fn acquire_write;
+    );
 
     /// Releases one read level; [`Error::NotOwner`] if the calling thread does not hold
     /// the read side.
@@ -168,75 +134,25 @@ impl RwLock {
 /// One read level of an [`RwLock`] held by the calling thread; dropping it releases
 /// that level. Neither `Send` nor `Sync`: the holding thread must release. A failed
 /// release is written to standard error (one line).
-#[must_use = "the read side is released as soon as the guard is dropped"]
-pub struct ReadGuard<'a> {
-    lock: &'a RwLock,
-    owner_died: bool,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl ReadGuard<'_> {
-    /// True if this acquisition was told of a writer or reader that died holding the
-    /// lock ([`Outcome::OwnerDead`]).
-    pub fn owner_died(&self) -> bool {
-        self.owner_died
-    }
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.lock.release_read() {
-            report_unreleased("ReadGuard", e);
-        }
-    }
-}
-
-impl core::fmt::Debug for ReadGuard<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ReadGuard")
-            .field("lock", self.lock)
-            .field("owner_died", &self.owner_died)
-            .finish()
-    }
-}
+pub type ReadGuard<'a> = Guard<'a, RwLockRead>;
 
 /// The write side of an [`RwLock`] held by the calling thread; dropping it releases it.
 /// Neither `Send` nor `Sync`.
-#[must_use = "the write side is released as soon as the guard is dropped"]
-pub struct WriteGuard<'a> {
-    lock: &'a RwLock,
-    owner_died: bool,
-    _not_send: PhantomData<*const ()>,
-}
+pub type WriteGuard<'a> = Guard<'a, RwLockWrite>;
 
-impl WriteGuard<'_> {
-    /// True if this acquisition was told of a writer or reader that died holding the
-    /// lock ([`Outcome::OwnerDead`]).
-    pub fn owner_died(&self) -> bool {
-        self.owner_died
-    }
-}
+/// The read side of an [`RwLock`], as a guard kind ([`ReadGuard`]).
+pub enum RwLockRead {}
+/// The write side of an [`RwLock`], as a guard kind ([`WriteGuard`]).
+pub enum RwLockWrite {}
 
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.lock.release_write() {
-            report_unreleased("WriteGuard", e);
-        }
-    }
-}
-
-impl core::fmt::Debug for WriteGuard<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WriteGuard")
-            .field("lock", self.lock)
-            .field("owner_died", &self.owner_died)
-            .finish()
-    }
-}
+guard_kind!(RwLockRead: RwLock, "ReadGuard", acquire_read, release_read, HolderThread);
+guard_kind!(RwLockWrite: RwLock, "WriteGuard", acquire_write, release_write, HolderThread);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::deadline::Deadline;
+    use crate::api::error::Outcome;
     use crate::api::tests_fork::{in_child, wait_for};
     use std::time::Duration;
 

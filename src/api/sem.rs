@@ -2,9 +2,9 @@
 
 use core::ptr::NonNull;
 
-use super::deadline::Deadline;
-use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, report_unreleased};
+use super::error::{Error, done};
+use super::guard::{AnyThread, Guard, acquire_methods, guard_kind};
+use super::handle::{Life, object_handle};
 use super::object::counting_args;
 use super::options::OpenOptions;
 use crate::raw::sem::{self as raw_sem, RawSem};
@@ -93,38 +93,17 @@ impl Semaphore {
         unsafe { Semaphore::attached(mem) }
     }
 
-    /// Takes one unit, waiting until `deadline`: `Some(guard)`, which gives it back when
-    /// dropped, or `None` if the deadline passed first; [`Error::Interrupted`] (nothing
-    /// taken: call again with the same deadline).
-    pub fn acquire(
-        &self,
-        deadline: impl Into<Deadline>,
-    ) -> Result<Option<SemaphoreGuard<'_>>, Error> {
-        self.guarded_until(deadline.into())
-    }
-
-    /// [`Semaphore::acquire`] past its generic face: monomorphic and not inline (see the
-    /// `handle` module docs).
-    fn guarded_until(&self, deadline: Deadline) -> Result<Option<SemaphoreGuard<'_>>, Error> {
-        Ok(match self.acquire_until(deadline)? {
-            Outcome::Timeout => None,
-            // Acquired (`Ok`; `OwnerDead` and `Created` are never a plain Semaphore's).
-            _ => Some(SemaphoreGuard { sem: self }),
-        })
-    }
-
-    /// Takes one unit without a guard, waiting until `deadline`: `Outcome::Ok`,
-    /// `Outcome::Timeout`, or [`Error::Interrupted`] (nothing taken). Give it back with
-    /// [`Semaphore::release`], from any thread of any process.
-    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
-    }
-
-    /// [`Semaphore::acquire_unguarded`] past its generic face: monomorphic and not
-    /// inline (see the `handle` module docs).
-    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire(deadline.0))
-    }
+    acquire_methods!(
+        Semaphore,
+        /// Takes one unit, waiting until `deadline`: `Some(guard)`, which gives it back when
+        /// dropped, or `None` if the deadline passed first; [`Error::Interrupted`] (nothing
+        /// taken: call again with the same deadline).
+        fn acquire -> SemaphoreGuard;
+        /// Takes one unit without a guard, waiting until `deadline`: `Outcome::Ok`,
+        /// `Outcome::Timeout`, or [`Error::Interrupted`] (nothing taken). Give it back with
+        /// [`Semaphore::release`], from any thread of any process.
+        fn acquire_unguarded;
+    );
 
     /// Returns one unit; [`Error::Overflow`] if already at the bound (nothing changes).
     /// A [`SemaphoreGuard`] calls it when dropped.
@@ -162,23 +141,6 @@ impl Semaphore {
 /// assert_eq!(sem.value()?, 3);
 /// # Ok::<(), mpsync::Error>(())
 /// ```
-#[must_use = "the unit is given back as soon as the guard is dropped"]
-#[derive(Debug)]
-pub struct SemaphoreGuard<'a> {
-    sem: &'a Semaphore,
-}
+pub type SemaphoreGuard<'a> = Guard<'a, Semaphore>;
 
-impl SemaphoreGuard<'_> {
-    /// The semaphore this unit belongs to.
-    pub fn semaphore(&self) -> &Semaphore {
-        self.sem
-    }
-}
-
-impl Drop for SemaphoreGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.sem.release() {
-            report_unreleased("SemaphoreGuard", e);
-        }
-    }
-}
+guard_kind!(Semaphore: Semaphore, "SemaphoreGuard", acquire, release, AnyThread, semaphore);

@@ -6,12 +6,11 @@
 //! proves that to every call. Nothing is taken from the object's shared header but its
 //! kind, checked like any other type's.
 
-use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::deadline::Deadline;
-use super::error::{Error, Outcome, done, split};
-use super::handle::{Life, object_handle, report_unreleased};
+use super::error::{Error, done};
+use super::guard::{Guard, HolderThread, acquire_methods, guard_kind};
+use super::handle::{Life, object_handle};
 use super::object::counting_args;
 use super::options::OpenOptions;
 use crate::raw::sem_undo::{self as raw_undo, RawSemUndo};
@@ -26,9 +25,9 @@ pub const SEM_UNDO_HOLDERS: u32 = raw_undo::UNDO_HOLDERS as u32;
 /// An *undo* semaphore (the C type `mp_sem_undo_t`, what [`UndoSemaphore::as_ptr`]
 /// points to): units that a thread acquired come back when it dies holding them (exit,
 /// `SIGKILL`, `exec`, thread exit), and the one acquirer told gets
-/// [`Outcome::OwnerDead`]. Releases are matched to acquirers ([`Error::NotOwner`] for a
-/// thread that holds no unit). At most [`SEM_UNDO_HOLDERS`] threads hold units at once
-/// ([`Error::Busy`] for one more; any number may wait).
+/// [`Outcome::OwnerDead`](crate::Outcome::OwnerDead). Releases are matched to acquirers
+/// ([`Error::NotOwner`] for a thread that holds no unit). At most [`SEM_UNDO_HOLDERS`]
+/// threads hold units at once ([`Error::Busy`] for one more; any number may wait).
 ///
 /// ```
 /// use mpsync::UndoSemaphore;
@@ -104,44 +103,20 @@ impl UndoSemaphore {
         unsafe { UndoSemaphore::attached(mem) }
     }
 
-    /// Takes one unit, waiting until `deadline`: `Some(guard)`, which gives it back when
-    /// dropped (its [`owner_died`](UndoSemaphoreGuard::owner_died) tells whether a
-    /// holder died and its units came back), or `None` if the deadline passed first;
-    /// [`Error::Interrupted`] (nothing taken: call again with the same deadline),
-    /// [`Error::Busy`] (the holder table is full; nothing taken).
-    pub fn acquire(
-        &self,
-        deadline: impl Into<Deadline>,
-    ) -> Result<Option<UndoSemaphoreGuard<'_>>, Error> {
-        self.guarded_until(deadline.into())
-    }
-
-    /// [`UndoSemaphore::acquire`] past its generic face: monomorphic and not inline (see
-    /// the `handle` module docs).
-    fn guarded_until(&self, deadline: Deadline) -> Result<Option<UndoSemaphoreGuard<'_>>, Error> {
-        Ok(match self.acquire_until(deadline)? {
-            Outcome::Timeout => None,
-            o => Some(UndoSemaphoreGuard {
-                sem: self,
-                owner_died: o == Outcome::OwnerDead,
-                _not_send: PhantomData,
-            }),
-        })
-    }
-
-    /// Takes one unit without a guard: `Outcome::Ok`, `Outcome::OwnerDead` (taken; a
-    /// holder died and its units came back), `Outcome::Timeout`, or
-    /// [`Error::Interrupted`] / [`Error::Busy`] (nothing taken). The same thread gives it
-    /// back with [`UndoSemaphore::release`].
-    pub fn acquire_unguarded(&self, deadline: impl Into<Deadline>) -> Result<Outcome, Error> {
-        self.acquire_until(deadline.into())
-    }
-
-    /// [`UndoSemaphore::acquire_unguarded`] past its generic face (see the `handle`
-    /// module docs).
-    fn acquire_until(&self, deadline: Deadline) -> Result<Outcome, Error> {
-        split(self.raw()?.acquire(deadline.0))
-    }
+    acquire_methods!(
+        UndoSemaphore,
+        /// Takes one unit, waiting until `deadline`: `Some(guard)`, which gives it back when
+        /// dropped (its [`owner_died`](UndoSemaphoreGuard::owner_died) tells whether a
+        /// holder died and its units came back), or `None` if the deadline passed first;
+        /// [`Error::Interrupted`] (nothing taken: call again with the same deadline),
+        /// [`Error::Busy`] (the holder table is full; nothing taken).
+        fn acquire -> UndoSemaphoreGuard;
+        /// Takes one unit without a guard: `Outcome::Ok`, `Outcome::OwnerDead` (taken; a
+        /// holder died and its units came back), `Outcome::Timeout`, or
+        /// [`Error::Interrupted`] / [`Error::Busy`] (nothing taken). The same thread gives it
+        /// back with [`UndoSemaphore::release`].
+        fn acquire_unguarded;
+    );
 
     /// Returns one unit that the calling thread holds: [`Error::NotOwner`] if it holds
     /// none, [`Error::Busy`] if another thread's operation stalled in the middle,
@@ -194,48 +169,17 @@ pub(crate) fn detach_check(p: NonNull<RawSemUndo>) -> Result<(), Status> {
 /// standard error (one line), and happens only if the program released the unit itself
 /// while the guard lived, or destroyed the semaphore. `std::mem::forget(guard)` keeps
 /// the unit (the kernel still gives it back if the thread dies).
-#[must_use = "the unit is given back as soon as the guard is dropped"]
-pub struct UndoSemaphoreGuard<'a> {
-    sem: &'a UndoSemaphore,
-    owner_died: bool,
-    // !Send, !Sync: units are released by their holder thread.
-    _not_send: PhantomData<*const ()>,
-}
+pub type UndoSemaphoreGuard<'a> = Guard<'a, UndoSemaphore>;
 
-impl UndoSemaphoreGuard<'_> {
-    /// True if this acquisition was told that a holder died holding units, which came
-    /// back ([`Outcome::OwnerDead`]).
-    pub fn owner_died(&self) -> bool {
-        self.owner_died
-    }
-
-    /// The semaphore this unit belongs to.
-    pub fn semaphore(&self) -> &UndoSemaphore {
-        self.sem
-    }
-}
-
-impl Drop for UndoSemaphoreGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.sem.release() {
-            report_unreleased("UndoSemaphoreGuard", e);
-        }
-    }
-}
-
-impl core::fmt::Debug for UndoSemaphoreGuard<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("UndoSemaphoreGuard")
-            .field("sem", self.sem)
-            .field("owner_died", &self.owner_died)
-            .finish()
-    }
-}
+guard_kind!(UndoSemaphore: UndoSemaphore, "UndoSemaphoreGuard", acquire, release, HolderThread,
+    semaphore);
 
 #[cfg(test)]
 mod tests {
     use super::super::sem::Semaphore;
     use super::*;
+    use crate::api::deadline::Deadline;
+    use crate::api::error::Outcome;
     use crate::api::tests_fork::{in_child, wait_for};
 
     #[test]
