@@ -169,7 +169,13 @@ fn expanded_crate(crate_dir: &Path) -> PathBuf {
     let output = Command::new(option_env!("CARGO").unwrap_or("cargo"))
         .current_dir(crate_dir)
         .env("RUSTC_BOOTSTRAP", "1")
-        .args(["rustc", "--quiet", "--lib", "--profile=check", "--target-dir"])
+        .args([
+            "rustc",
+            "--quiet",
+            "--lib",
+            "--profile=check",
+            "--target-dir",
+        ])
         .arg(&target)
         .args(["--", "-Zunpretty=expanded"])
         .output()

@@ -186,15 +186,48 @@ macro_rules! c_object {
         init $init:ident($obj:ident -> $out:ident $(, $arg:ident: $arg_ty:ty)*);
         $(#[$destroy_doc:meta])*
         destroy $destroy:ident;
+        $($constructors:tt)*
+    ) => {
+        #[doc = concat!(" Size in bytes of `", stringify!($c), "` (part of the ABI).")]
+        pub const $size: usize = $size_v;
+        #[doc = concat!(" Alignment in bytes of `", stringify!($c), "`.")]
+        pub const $align: usize = $align_v;
+
+        $(#[$doc])*
+        #[repr(C)]
+        pub struct $c {
+            _opaque: [u64; $words],
+        }
+
+        const _: () = {
+            assert!(core::mem::size_of::<$c>() == $size);
+            assert!(core::mem::align_of::<$c>() == $align);
+            assert!($size == <$raw>::SIZE);
+            assert!($align == <$raw>::ALIGN);
+        };
+
+        $(#[$init_doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $init($obj: *mut $c $(, $arg: $arg_ty)*) -> mp_status {
+            // SAFETY: forwarded contract.
+            unsafe { $crate::ffi::c_object::init::<$raw, _>($obj, ($($arg),*)) }
+        }
+
+        $(#[$destroy_doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $destroy($obj: *mut $c) -> mp_status {
+            // SAFETY: forwarded contract.
+            unsafe { $crate::ffi::boundary::destroy::<$raw, _>($obj) }
+        }
+
+        c_object!(@constructors [$c, $raw, $obj, $out, $destroy, ($($arg: $arg_ty),*)] $($constructors)*);
+    };
+    // `new`, `open` and `close` with the docs every type shares.
+    (@constructors [$c:ident, $raw:ty, $obj:ident, $out:ident, $destroy:ident, $args:tt]
         lifecycle $new:ident, $open:ident, $close:ident for $noun:literal, $fresh:literal;
     ) => {
         c_object! {
-            $(#[$doc])*
-            pub struct $c([u64; $words]) = $raw, $size = $size_v, $align = $align_v;
-            $(#[$init_doc])*
-            init $init($obj -> $out $(, $arg: $arg_ty)*);
-            $(#[$destroy_doc])*
-            destroy $destroy;
+            @constructors [$c, $raw, $obj, $out, $destroy, $args]
             #[doc = concat!(" Creates ", $fresh, " in a new anonymous shared mapping, inherited by")]
             #[doc = concat!(" `fork()`ed children. Release it with `", stringify!($close), "` in every process")]
             #[doc = " that has it."]
@@ -250,14 +283,9 @@ macro_rules! c_object {
             close $close;
         }
     };
-    (
-        $(#[$doc:meta])*
-        pub struct $c:ident([u64; $words:literal]) = $raw:ty,
-            $size:ident = $size_v:literal, $align:ident = $align_v:literal;
-        $(#[$init_doc:meta])*
-        init $init:ident($obj:ident -> $out:ident $(, $arg:ident: $arg_ty:ty)*);
-        $(#[$destroy_doc:meta])*
-        destroy $destroy:ident;
+    // `new`, `open` and `close`, each with its own docs.
+    (@constructors [$c:ident, $raw:ty, $obj:ident, $out:ident, $destroy:ident,
+            ($($arg:ident: $arg_ty:ty),*)]
         $(#[$new_doc:meta])*
         new $new:ident;
         $(#[$open_doc:meta])*
@@ -265,38 +293,6 @@ macro_rules! c_object {
         $(#[$close_doc:meta])*
         close $close:ident;
     ) => {
-        #[doc = concat!(" Size in bytes of `", stringify!($c), "` (part of the ABI).")]
-        pub const $size: usize = $size_v;
-        #[doc = concat!(" Alignment in bytes of `", stringify!($c), "`.")]
-        pub const $align: usize = $align_v;
-
-        $(#[$doc])*
-        #[repr(C)]
-        pub struct $c {
-            _opaque: [u64; $words],
-        }
-
-        const _: () = {
-            assert!(core::mem::size_of::<$c>() == $size);
-            assert!(core::mem::align_of::<$c>() == $align);
-            assert!($size == <$raw>::SIZE);
-            assert!($align == <$raw>::ALIGN);
-        };
-
-        $(#[$init_doc])*
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $init($obj: *mut $c $(, $arg: $arg_ty)*) -> mp_status {
-            // SAFETY: forwarded contract.
-            unsafe { $crate::ffi::c_object::init::<$raw, _>($obj, ($($arg),*)) }
-        }
-
-        $(#[$destroy_doc])*
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $destroy($obj: *mut $c) -> mp_status {
-            // SAFETY: forwarded contract.
-            unsafe { $crate::ffi::boundary::destroy::<$raw, _>($obj) }
-        }
-
         $(#[$new_doc])*
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $new($($arg: $arg_ty,)* $out: *mut *mut $c) -> mp_status {
