@@ -2,7 +2,7 @@
 
 use core::ffi::{c_int, c_void};
 
-use super::boundary::{code, ffi_out, object};
+use super::boundary::{code, object};
 use super::status::mp_status;
 use crate::raw::barrier::RawBarrier;
 use crate::status::Status;
@@ -179,65 +179,32 @@ pub unsafe extern "C" fn mp_barrier_reset(barrier: *mut mp_barrier_t) -> mp_stat
     code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::reset))
 }
 
-/// Writes the number of parties to `*parties_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
-/// NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_parties(
-    barrier: *const mp_barrier_t,
-    parties_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(parties_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.parties())
-        })
-    }
-}
-
-/// Writes the number of threads waiting in the current generation to
-/// `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
-/// counted until its generation ends.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_barrier_parties`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_n_waiting(
-    barrier: *const mp_barrier_t,
-    waiting_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(waiting_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.n_waiting())
-        })
-    }
-}
-
-/// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
-/// return `MP_EBROKEN` at once (also while the action runs if the next generation is
-/// already broken).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
-/// NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_is_broken(
-    barrier: *const mp_barrier_t,
-    broken_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(broken_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.is_broken())
-        })
-    }
+c_queries! {
+    /// Writes the number of parties to `*parties_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
+    /// NULL or writable.
+    fn mp_barrier_parties(barrier: mp_barrier_t) -> parties_out: u32 = RawBarrier::parties;
+    /// Writes the number of threads waiting in the current generation to
+    /// `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
+    /// counted until its generation ends.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_barrier_parties`.
+    fn mp_barrier_n_waiting(barrier: mp_barrier_t) -> waiting_out: u32 = RawBarrier::n_waiting;
+    /// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
+    /// return `MP_EBROKEN` at once (also while the action runs if the next generation is
+    /// already broken).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
+    /// NULL or writable.
+    fn mp_barrier_is_broken(barrier: mp_barrier_t) -> broken_out: bool = RawBarrier::is_broken;
 }

@@ -13,7 +13,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::boundary::{c_name, code, ffi_out, open_out, storage};
+use super::boundary::{c_name, code, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
@@ -107,6 +107,19 @@ impl CObject for RawBarrier {
     fn init_as(&self, parties: u32, lifecycle: Lifecycle) {
         self.init(parties, lifecycle)
     }
+}
+
+/// `mp_T_<query>`: `read`'s answer about the live object written to `out`.
+///
+/// # Safety
+/// `p` is NULL or points to `size_of::<T>()` readable bytes; `out` is NULL or writable.
+pub(crate) unsafe fn query<T: SharedObject, C, V>(
+    p: *const C,
+    out: *mut V,
+    read: impl FnOnce(&T) -> V,
+) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { ffi_out(out, || object::<T, C>(p).map(read)) }
 }
 
 /// `mp_T_init`: the arguments checked, then the storage (NULL or misaligned is
@@ -320,4 +333,20 @@ macro_rules! c_object {
             unsafe { $crate::ffi::boundary::close::<$raw, _>($obj) }
         }
     };
+}
+
+/// Entry points that write one value of the live object (a snapshot) to an
+/// out-parameter, each one line after its docs:
+/// `fn mp_x_y(x: mp_x_t) -> y_out: Type = RawX::method;` (the method's receiver type is
+/// the object type the pointer is checked for).
+macro_rules! c_queries {
+    ($($(#[$doc:meta])*
+        fn $name:ident($obj:ident: $c:ident) -> $out:ident: $ty:ty = $read:path;)*) => {$(
+        $(#[$doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($obj: *const $c, $out: *mut $ty) -> mp_status {
+            // SAFETY: forwarded contract.
+            unsafe { $crate::ffi::c_object::query($obj, $out, $read) }
+        }
+    )*};
 }

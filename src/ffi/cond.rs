@@ -1,6 +1,6 @@
 //! `mp_cond_t`: CPython's `multiprocessing.Condition`, whose notify never blocks.
 
-use super::boundary::{code, code_of, ffi_out, object};
+use super::boundary::{code, code_of, object};
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
 use super::status::mp_status;
@@ -163,27 +163,18 @@ pub unsafe extern "C" fn mp_cond_notify_all(cond: *mut mp_cond_t) -> mp_status {
     code(unsafe { object::<RawCond, _>(cond) }.map(RawCond::notify_all))
 }
 
-/// Writes the number of threads waiting on `cond` for a notification to
-/// `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
-/// `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
-/// been interrupted. A thread picked by a notify no longer counts, even before it
-/// has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
-/// that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_n_waiting(
-    cond: *const mp_cond_t,
-    waiting_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(waiting_out, || {
-            object::<RawCond, _>(cond).map(|c| c.n_waiting())
-        })
-    }
+c_queries! {
+    /// Writes the number of threads waiting on `cond` for a notification to
+    /// `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
+    /// `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
+    /// been interrupted. A thread picked by a notify no longer counts, even before it
+    /// has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
+    /// that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
+    /// writable.
+    fn mp_cond_n_waiting(cond: mp_cond_t) -> waiting_out: u32 = RawCond::n_waiting;
 }

@@ -1,6 +1,6 @@
 //! `mp_event_t`: CPython's `multiprocessing.Event`, whose `set` never blocks.
 
-use super::boundary::{code, code_of, ffi_out, object};
+use super::boundary::{code, code_of, object};
 use super::status::mp_status;
 use crate::raw::event::RawEvent;
 use crate::sys::time::Timeout;
@@ -55,20 +55,15 @@ pub unsafe extern "C" fn mp_event_clear(event: *mut mp_event_t) -> mp_status {
     code(unsafe { object::<RawEvent, _>(event) }.map(RawEvent::clear))
 }
 
-/// Writes whether the flag is set to `*set_out` (a snapshot).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes; `set_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_event_is_set(
-    event: *const mp_event_t,
-    set_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { ffi_out(set_out, || object::<RawEvent, _>(event).map(|e| e.is_set())) }
+c_queries! {
+    /// Writes whether the flag is set to `*set_out` (a snapshot).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes; `set_out` is NULL or
+    /// writable.
+    fn mp_event_is_set(event: mp_event_t) -> set_out: bool = RawEvent::is_set;
 }
 
 /// Waits until the flag is set. `timeout_ms`: negative (`MP_FOREVER`) waits forever,

@@ -1,6 +1,6 @@
 //! `mp_lock_t`: CPython's `multiprocessing.Lock`.
 
-use super::boundary::{code_of, ffi_out, object};
+use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::lock::RawLock;
 use crate::sys::time::Timeout;
@@ -67,22 +67,13 @@ pub unsafe extern "C" fn mp_lock_release(lock: *mut mp_lock_t) -> mp_status {
     code_of(unsafe { object::<RawLock, _>(lock) }.map(RawLock::release))
 }
 
-/// Writes whether the lock is currently held to `*locked_out` (a snapshot).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes; `locked_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_lock_is_locked(
-    lock: *const mp_lock_t,
-    locked_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(locked_out, || {
-            object::<RawLock, _>(lock).map(|l| l.is_locked())
-        })
-    }
+c_queries! {
+    /// Writes whether the lock is currently held to `*locked_out` (a snapshot).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes; `locked_out` is NULL or
+    /// writable.
+    fn mp_lock_is_locked(lock: mp_lock_t) -> locked_out: bool = RawLock::is_locked;
 }

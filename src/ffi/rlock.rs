@@ -156,61 +156,35 @@ pub unsafe extern "C" fn mp_rlock_release(lock: *mut mp_rlock_t) -> mp_status {
     code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::release))
 }
 
-/// Writes whether the calling thread owns the lock to `*mine_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_is_mine(
-    lock: *const mp_rlock_t,
-    mine_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(mine_out, || {
-            object::<RawRLock, _>(lock).map(|l| l.is_mine())
-        })
-    }
-}
-
-/// Writes the recursion level to `*count_out` if the calling thread owns the lock,
-/// else 0.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `count_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { ffi_out(count_out, || object::<RawRLock, _>(lock).map(|l| l.count())) }
-}
-
-/// Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
-/// snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
-/// the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
-/// owner died reads as held until the kernel or the next acquirer notices the death.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_is_locked(
-    lock: *const mp_rlock_t,
-    locked_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(locked_out, || {
-            object::<RawRLock, _>(lock).map(|l| l.is_locked())
-        })
-    }
+c_queries! {
+    /// Writes whether the calling thread owns the lock to `*mine_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
+    /// writable.
+    fn mp_rlock_is_mine(lock: mp_rlock_t) -> mine_out: bool = RawRLock::is_mine;
+    /// Writes the recursion level to `*count_out` if the calling thread owns the lock,
+    /// else 0.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `count_out` is NULL or
+    /// writable.
+    fn mp_rlock_count(lock: mp_rlock_t) -> count_out: u32 = RawRLock::count;
+    /// Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
+    /// snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
+    /// the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
+    /// owner died reads as held until the kernel or the next acquirer notices the death.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
+    /// writable.
+    fn mp_rlock_is_locked(lock: mp_rlock_t) -> locked_out: bool = RawRLock::is_locked;
 }
 
 /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that

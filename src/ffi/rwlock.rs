@@ -1,7 +1,7 @@
 //! `mp_rwlock_t`: a reader-writer lock that survives its readers' and writers' deaths
 //! (design: docs/rwlock.md).
 
-use super::boundary::{code_of, ffi_out, object};
+use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::rwlock::{RW_READERS, RawRwLock};
 use crate::sys::time::Timeout;
@@ -118,43 +118,22 @@ pub unsafe extern "C" fn mp_rwlock_release_write(rw: *mut mp_rwlock_t) -> mp_sta
     code_of(unsafe { object::<RawRwLock, _>(rw) }.map(RawRwLock::release_write))
 }
 
-/// Writes the calling thread's read level (0 if it does not hold the read side) to
-/// `*level_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `level_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_read_level(
-    rw: *const mp_rwlock_t,
-    level_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(level_out, || {
-            object::<RawRwLock, _>(rw).map(|l| l.read_level())
-        })
-    }
-}
-
-/// Writes whether the calling thread holds the write side to `*writer_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `writer_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_is_writer(
-    rw: *const mp_rwlock_t,
-    writer_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(writer_out, || {
-            object::<RawRwLock, _>(rw).map(|l| l.holds_write())
-        })
-    }
+c_queries! {
+    /// Writes the calling thread's read level (0 if it does not hold the read side) to
+    /// `*level_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `level_out` is NULL or
+    /// writable.
+    fn mp_rwlock_read_level(rw: mp_rwlock_t) -> level_out: u32 = RawRwLock::read_level;
+    /// Writes whether the calling thread holds the write side to `*writer_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes; `writer_out` is NULL or
+    /// writable.
+    fn mp_rwlock_is_writer(rw: mp_rwlock_t) -> writer_out: bool = RawRwLock::holds_write;
 }

@@ -1,8 +1,7 @@
 //! `mp_sem_t`: CPython's `multiprocessing.Semaphore` and `BoundedSemaphore`.
 
-use super::boundary::{code_of, ffi_out, object};
+use super::boundary::{code_of, object};
 use super::status::mp_status;
-use crate::api::object::CountingObject;
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::sys::time::Timeout;
 
@@ -73,19 +72,6 @@ pub const MP_SEM_VALUE_MAX: u32 = 2147483647;
 
 // ---- what both semaphore types' calls share (`mp_sem_*`, `mp_sem_undo_*`) ------------
 
-/// A getter of a semaphore type: writes `read` of the live `T` at `p` to `*out`.
-///
-/// # Safety
-/// `p` is NULL or points to `size_of::<T>()` readable bytes; `out` is NULL or writable.
-pub(super) unsafe fn counting_get<T: CountingObject, C>(
-    p: *const C,
-    out: *mut u32,
-    read: fn(&T) -> u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { ffi_out(out, || object::<T, C>(p).map(read)) }
-}
-
 /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
 /// `mp_lock_acquire`.
 ///
@@ -117,30 +103,20 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     code_of(unsafe { object::<RawSem, _>(sem) }.map(RawSem::release))
 }
 
-/// Writes the current number of units to `*value_out` (a snapshot).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; `value_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, value_out, RawSem::value) }
-}
-
-/// Writes the semaphore's bound to `*max_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_get_max_value(
-    sem: *const mp_sem_t,
-    max_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, max_out, RawSem::max_value) }
+c_queries! {
+    /// Writes the current number of units to `*value_out` (a snapshot).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; `value_out` is NULL or
+    /// writable.
+    fn mp_sem_get_value(sem: mp_sem_t) -> value_out: u32 = RawSem::value;
+    /// Writes the semaphore's bound to `*max_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_get_value`.
+    fn mp_sem_get_max_value(sem: mp_sem_t) -> max_out: u32 = RawSem::max_value;
 }

@@ -2,7 +2,6 @@
 //! thread holding them dies.
 
 use super::boundary::{code, code_of, object, pointer};
-use super::sem::counting_get;
 use super::status::mp_status;
 use crate::api::sem_undo::detach_check;
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
@@ -140,53 +139,32 @@ pub unsafe extern "C" fn mp_sem_undo_release(sem: *mut mp_sem_undo_t) -> mp_stat
     code_of(unsafe { object::<RawSemUndo, _>(sem) }.map(RawSemUndo::release))
 }
 
-/// Writes the current number of units to `*value_out` (a snapshot). The units of
-/// holders that died count as available (the next acquirer that needs them takes them
-/// back).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable bytes; `value_out` is NULL
-/// or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_get_value(
-    sem: *const mp_sem_undo_t,
-    value_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, value_out, RawSemUndo::value) }
-}
-
-/// Writes the undo semaphore's bound to `*max_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_undo_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_get_max_value(
-    sem: *const mp_sem_undo_t,
-    max_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, max_out, RawSemUndo::max_value) }
-}
-
-/// Writes how many units of the undo semaphore the calling thread holds to
-/// `*held_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_undo_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_held(
-    sem: *const mp_sem_undo_t,
-    held_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, held_out, RawSemUndo::held_by_caller) }
+c_queries! {
+    /// Writes the current number of units to `*value_out` (a snapshot). The units of
+    /// holders that died count as available (the next acquirer that needs them takes them
+    /// back).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable bytes; `value_out` is NULL
+    /// or writable.
+    fn mp_sem_undo_get_value(sem: mp_sem_undo_t) -> value_out: u32 = RawSemUndo::value;
+    /// Writes the undo semaphore's bound to `*max_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_undo_get_value`.
+    fn mp_sem_undo_get_max_value(sem: mp_sem_undo_t) -> max_out: u32 = RawSemUndo::max_value;
+    /// Writes how many units of the undo semaphore the calling thread holds to
+    /// `*held_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_undo_get_value`.
+    fn mp_sem_undo_held(sem: mp_sem_undo_t) -> held_out: u32 = RawSemUndo::held_by_caller;
 }
 
 #[cfg(test)]
