@@ -762,10 +762,12 @@ mp_status mp_rwlock_init(struct mp_rwlock_t *rw);
 mp_status mp_rwlock_destroy(struct mp_rwlock_t *rw);
 
 /**
- * Creates a free lock in a new anonymous shared mapping inherited by `fork()`ed
- * children (a child holds nothing of its parent's). Close with `mp_rwlock_close`.
+ * Creates a free reader-writer lock in a new anonymous shared mapping, inherited by
+ * `fork()`ed children. Release it with `mp_rwlock_close` in every process
+ * that has it.
  *
- * Returns `MP_OK` (and writes `*rw_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ * Returns `MP_OK` (and writes `*rw_out`), `MP_EINVAL` (NULL `rw_out`),
+ * `MP_ENOMEM`.
  *
  * # Safety
  * `rw_out` is NULL or writable.
@@ -773,12 +775,22 @@ mp_status mp_rwlock_destroy(struct mp_rwlock_t *rw);
 mp_status mp_rwlock_new(struct mp_rwlock_t **rw_out);
 
 /**
- * Opens (or with `MP_CREATE` creates) the lock called `name`; see `mp_lock_open` for
- * `flags`, `mode` and the race-free creation guarantee.
+ * Opens the reader-writer lock called `name`, or creates it with `MP_CREATE` (as a free reader-writer lock).
+ * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+ * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+ * `mode`: permission bits for a created object (0 means 0600).
+ * Unrelated processes in any language that open the same name share the reader-writer lock.
+ * Many processes creating the same name at once all get the same, fully
+ * initialised reader-writer lock.
+ * An existing object whose file belongs to another user than the caller's effective
+ * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+ * A creator killed at any point leaves nothing behind (the object is built in an
+ * unnamed file and linked to its name only when complete).
  *
  * Returns `MP_OK` (and writes `*rw_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
- * created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`,
- * `MP_ENOMEM`, `MP_ESYS`.
+ * created it), `MP_EINVAL` (NULL, bad name, bad flags or mode), `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES` (no permission, or another user's object without `MP_ANY_OWNER`),
+ * `MP_EBADOBJ` (the name holds something else), `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `rw_out` is NULL or writable.
@@ -786,15 +798,21 @@ mp_status mp_rwlock_new(struct mp_rwlock_t **rw_out);
 mp_status mp_rwlock_open(const char *name, uint32_t flags, uint32_t mode, struct mp_rwlock_t **rw_out);
 
 /**
- * Unmaps a lock from `mp_rwlock_new` / `mp_rwlock_open` in the calling process.
+ * Unmaps a handle from `mp_rwlock_new` or `mp_rwlock_open` in the calling process
+ * (the reader-writer lock lives on in other processes; a named one keeps its name
+ * until `mp_unlink`).
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds either side of the lock: nothing changed; release it, then close),
+ * A handle is never reused within the process (its address is not handed out again;
+ * the README tells the one exception, an address space too small to reserve any
+ * range), so closing it twice is `MP_EBADOBJ` and touches no other object.
+ *
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place object: use `mp_rwlock_destroy`),
+ * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
  * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
- * `rw` is NULL, a handle from this library (closed or not), or readable memory of an
- * in-place object.
+ * `rw` is NULL, a handle from `mp_rwlock_new`/`mp_rwlock_open` (closed or not: a live
+ * handle's record decides without reading memory), or readable memory of an object.
  */
 mp_status mp_rwlock_close(struct mp_rwlock_t *rw);
 
@@ -928,8 +946,8 @@ mp_status mp_lock_destroy(struct mp_lock_t *lock);
 
 /**
  * Creates an unlocked lock in a new anonymous shared mapping, inherited by
- * `fork()`ed children (what `multiprocessing.Lock()` gives). Release it with
- * `mp_lock_close` in every process that has it.
+ * `fork()`ed children. Release it with `mp_lock_close` in every process
+ * that has it.
  *
  * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL` (NULL `lock_out`),
  * `MP_ENOMEM`.
@@ -940,21 +958,22 @@ mp_status mp_lock_destroy(struct mp_lock_t *lock);
 mp_status mp_lock_new(struct mp_lock_t **lock_out);
 
 /**
- * Opens the lock called `name`, or creates it (unlocked) with `MP_CREATE`.
+ * Opens the lock called `name`, or creates it with `MP_CREATE` (as an unlocked lock).
  * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
  * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
  * `mode`: permission bits for a created object (0 means 0600).
- * Unrelated processes in any language that open the same name share the lock. Many
- * processes creating the same name at once all get the same, fully initialised lock.
+ * Unrelated processes in any language that open the same name share the lock.
+ * Many processes creating the same name at once all get the same, fully
+ * initialised lock.
  * An existing object whose file belongs to another user than the caller's effective
  * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
  * A creator killed at any point leaves nothing behind (the object is built in an
  * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL` (NULL, bad name, bad flags
- * or mode), `MP_ENOENT`, `MP_EEXIST`, `MP_EACCES` (no permission, or another user's
- * object without `MP_ANY_OWNER`), `MP_EBADOBJ` (the name holds something else),
- * `MP_ENOMEM`, `MP_ESYS`.
+ * Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
+ * created it), `MP_EINVAL` (NULL, bad name, bad flags or mode), `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES` (no permission, or another user's object without `MP_ANY_OWNER`),
+ * `MP_EBADOBJ` (the name holds something else), `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
@@ -962,20 +981,21 @@ mp_status mp_lock_new(struct mp_lock_t **lock_out);
 mp_status mp_lock_open(const char *name, uint32_t flags, uint32_t mode, struct mp_lock_t **lock_out);
 
 /**
- * Unmaps a lock from `mp_lock_new` or `mp_lock_open` in the calling process (the
- * lock lives on in other processes; a named one keeps its name until `mp_unlink`).
+ * Unmaps a handle from `mp_lock_new` or `mp_lock_open` in the calling process
+ * (the lock lives on in other processes; a named one keeps its name
+ * until `mp_unlink`).
  *
  * A handle is never reused within the process (its address is not handed out again;
  * the README tells the one exception, an address space too small to reserve any
  * range), so closing it twice is `MP_EBADOBJ` and touches no other object.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place lock: use `mp_lock_destroy`),
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place object: use `mp_lock_destroy`),
  * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
  * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
  * `lock` is NULL, a handle from `mp_lock_new`/`mp_lock_open` (closed or not: a live
- * handle's record decides without reading memory), or readable memory of a lock.
+ * handle's record decides without reading memory), or readable memory of an object.
  */
 mp_status mp_lock_close(struct mp_lock_t *lock);
 
@@ -1088,23 +1108,6 @@ int32_t mp_robust_mode(void);
 mp_status mp_rlock_init(struct mp_rlock_t *lock);
 
 /**
- * Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
- * Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
- * acquisition returns `MP_OWNER_DEAD` (with the lock acquired; re-entries, a
- * Condition's re-acquire included) until a thread that holds it calls
- * `mp_rlock_mark_consistent`; a holder that releases without calling it leaves the
- * lock so. So the report cannot be lost to an acquirer that does not repair (a
- * plain RLock tells the next acquirer only). The lock of a synchronized array is
- * sticky too.
- *
- * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
- *
- * # Safety
- * `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
- */
-mp_status mp_rlock_init_sticky(struct mp_rlock_t *lock);
-
-/**
  * Ends an RLock made by `mp_rlock_init`.
  *
  * Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
@@ -1128,16 +1131,6 @@ mp_status mp_rlock_destroy(struct mp_rlock_t *lock);
  * `lock_out` is NULL or writable.
  */
 mp_status mp_rlock_new(struct mp_rlock_t **lock_out);
-
-/**
- * `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
- *
- * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
- *
- * # Safety
- * `lock_out` is NULL or writable.
- */
-mp_status mp_rlock_new_sticky(struct mp_rlock_t **lock_out);
 
 /**
  * Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
@@ -1169,6 +1162,33 @@ mp_status mp_rlock_open(const char *name, uint32_t flags, uint32_t mode, struct 
  * an in-place object.
  */
 mp_status mp_rlock_close(struct mp_rlock_t *lock);
+
+/**
+ * Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
+ * Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
+ * acquisition returns `MP_OWNER_DEAD` (with the lock acquired; re-entries, a
+ * Condition's re-acquire included) until a thread that holds it calls
+ * `mp_rlock_mark_consistent`; a holder that releases without calling it leaves the
+ * lock so. So the report cannot be lost to an acquirer that does not repair (a
+ * plain RLock tells the next acquirer only). The lock of a synchronized array is
+ * sticky too.
+ *
+ * Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+ *
+ * # Safety
+ * `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+ */
+mp_status mp_rlock_init_sticky(struct mp_rlock_t *lock);
+
+/**
+ * `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
+ *
+ * Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ *
+ * # Safety
+ * `lock_out` is NULL or writable.
+ */
+mp_status mp_rlock_new_sticky(struct mp_rlock_t **lock_out);
 
 /**
  * Acquires the RLock, or re-enters it if the calling thread owns it (the recursion
@@ -1276,8 +1296,7 @@ mp_status mp_rlock_mark_consistent(struct mp_rlock_t *lock);
 #define MP_SEM_VALUE_MAX 2147483647
 
 /**
- * Size in bytes of `mp_sem_undo_t` (part of the ABI): a header, the value, and the
- * holder table (`MP_SEM_UNDO_HOLDERS` slots of 64 bytes).
+ * Size in bytes of `mp_sem_undo_t` (part of the ABI).
  */
 #define MP_SEM_UNDO_SIZE 4160
 
@@ -1455,25 +1474,6 @@ mp_status mp_sem_undo_init(struct mp_sem_undo_t *sem, uint32_t value, uint32_t m
 mp_status mp_sem_undo_destroy(struct mp_sem_undo_t *sem);
 
 /**
- * The step before this process unmaps in-place memory holding an undo semaphore that
- * other processes go on using (no call is needed to start using one). Refused with
- * `MP_EBUSY` while the calling thread holds units of it: the thread's holder slot is
- * linked into its kernel robust list, and once the memory is unmapped the thread's
- * next list update (or the kernel's walk at its death) would write into whatever is
- * mapped there then. Only the calling thread's private records are read, never the
- * object; nothing changes. Units that *other* threads of the process hold are not
- * checked: do not unmap the memory while they do. (`mp_sem_undo_close` and
- * `mp_sem_undo_destroy` make the same check.)
- *
- * Returns `MP_OK` (the calling thread holds no unit of it), `MP_EBUSY`, `MP_EINVAL`
- * (NULL), `MP_EBADOBJ` (misaligned).
- *
- * # Safety
- * None beyond the pointer's value: nothing is read through it.
- */
-mp_status mp_sem_undo_detach(const struct mp_sem_undo_t *sem);
-
-/**
  * Creates an undo semaphore in a new anonymous shared mapping inherited by
  * `fork()`ed children. Close with `mp_sem_undo_close`.
  *
@@ -1512,6 +1512,25 @@ mp_status mp_sem_undo_open(const char *name, uint32_t flags, uint32_t mode, uint
  * an in-place object.
  */
 mp_status mp_sem_undo_close(struct mp_sem_undo_t *sem);
+
+/**
+ * The step before this process unmaps in-place memory holding an undo semaphore that
+ * other processes go on using (no call is needed to start using one). Refused with
+ * `MP_EBUSY` while the calling thread holds units of it: the thread's holder slot is
+ * linked into its kernel robust list, and once the memory is unmapped the thread's
+ * next list update (or the kernel's walk at its death) would write into whatever is
+ * mapped there then. Only the calling thread's private records are read, never the
+ * object; nothing changes. Units that *other* threads of the process hold are not
+ * checked: do not unmap the memory while they do. (`mp_sem_undo_close` and
+ * `mp_sem_undo_destroy` make the same check.)
+ *
+ * Returns `MP_OK` (the calling thread holds no unit of it), `MP_EBUSY`, `MP_EINVAL`
+ * (NULL), `MP_EBADOBJ` (misaligned).
+ *
+ * # Safety
+ * None beyond the pointer's value: nothing is read through it.
+ */
+mp_status mp_sem_undo_detach(const struct mp_sem_undo_t *sem);
 
 /**
  * Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
@@ -1636,10 +1655,12 @@ mp_status mp_cond_init(struct mp_cond_t *cond);
 mp_status mp_cond_destroy(struct mp_cond_t *cond);
 
 /**
- * Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
- * children. Close it with `mp_cond_close`.
+ * Creates a condition variable (nobody waiting) in a new anonymous shared mapping, inherited by
+ * `fork()`ed children. Release it with `mp_cond_close` in every process
+ * that has it.
  *
- * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ * Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL` (NULL `cond_out`),
+ * `MP_ENOMEM`.
  *
  * # Safety
  * `cond_out` is NULL or writable.
@@ -1647,12 +1668,22 @@ mp_status mp_cond_destroy(struct mp_cond_t *cond);
 mp_status mp_cond_new(struct mp_cond_t **cond_out);
 
 /**
- * Opens (or with `MP_CREATE` creates) the condition called `name`; see
- * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
- * lock that goes with it is a separate object (open it by its own name).
+ * Opens the condition variable called `name`, or creates it with `MP_CREATE` (as a condition variable (nobody waiting)).
+ * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+ * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+ * `mode`: permission bits for a created object (0 means 0600).
+ * Unrelated processes in any language that open the same name share the condition variable.
+ * Many processes creating the same name at once all get the same, fully
+ * initialised condition variable.
+ * An existing object whose file belongs to another user than the caller's effective
+ * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+ * A creator killed at any point leaves nothing behind (the object is built in an
+ * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
- * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ * Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
+ * created it), `MP_EINVAL` (NULL, bad name, bad flags or mode), `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES` (no permission, or another user's object without `MP_ANY_OWNER`),
+ * `MP_EBADOBJ` (the name holds something else), `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `cond_out` is NULL or writable.
@@ -1660,18 +1691,21 @@ mp_status mp_cond_new(struct mp_cond_t **cond_out);
 mp_status mp_cond_open(const char *name, uint32_t flags, uint32_t mode, struct mp_cond_t **cond_out);
 
 /**
- * Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
+ * Unmaps a handle from `mp_cond_new` or `mp_cond_open` in the calling process
+ * (the condition variable lives on in other processes; a named one keeps its name
+ * until `mp_unlink`).
  *
- * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
- * and touches no other object.
+ * A handle is never reused within the process (its address is not handed out again;
+ * the README tells the one exception, an address space too small to reserve any
+ * range), so closing it twice is `MP_EBADOBJ` and touches no other object.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
- * handle, or already closed).
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place object: use `mp_cond_destroy`),
+ * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
- * `cond` is NULL, a handle from this library (closed or not), or readable memory of
- * an in-place object.
+ * `cond` is NULL, a handle from `mp_cond_new`/`mp_cond_open` (closed or not: a live
+ * handle's record decides without reading memory), or readable memory of an object.
  */
 mp_status mp_cond_close(struct mp_cond_t *cond);
 
@@ -1814,10 +1848,12 @@ mp_status mp_event_init(struct mp_event_t *event);
 mp_status mp_event_destroy(struct mp_event_t *event);
 
 /**
- * Creates a clear event in a new anonymous shared mapping inherited by `fork()`ed
- * children. Close it with `mp_event_close`.
+ * Creates a clear event in a new anonymous shared mapping, inherited by
+ * `fork()`ed children. Release it with `mp_event_close` in every process
+ * that has it.
  *
- * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL`, `MP_ENOMEM`.
+ * Returns `MP_OK` (and writes `*event_out`), `MP_EINVAL` (NULL `event_out`),
+ * `MP_ENOMEM`.
  *
  * # Safety
  * `event_out` is NULL or writable.
@@ -1825,11 +1861,22 @@ mp_status mp_event_destroy(struct mp_event_t *event);
 mp_status mp_event_new(struct mp_event_t **event_out);
 
 /**
- * Opens (or with `MP_CREATE` creates, clear) the event called `name`; see
- * `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee.
+ * Opens the event called `name`, or creates it with `MP_CREATE` (as a clear event).
+ * `flags`: 0, `MP_CREATE`, or `MP_CREATE | MP_EXCL`, each optionally with
+ * `MP_ANY_OWNER` and `MP_REPORT_CREATED` (then `MP_CREATED` tells the one creator).
+ * `mode`: permission bits for a created object (0 means 0600).
+ * Unrelated processes in any language that open the same name share the event.
+ * Many processes creating the same name at once all get the same, fully
+ * initialised event.
+ * An existing object whose file belongs to another user than the caller's effective
+ * uid is refused with `MP_EACCES` (root included) unless `flags` has `MP_ANY_OWNER`.
+ * A creator killed at any point leaves nothing behind (the object is built in an
+ * unnamed file and linked to its name only when complete).
  *
- * Returns `MP_OK` (and writes `*event_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
- * `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+ * Returns `MP_OK` (and writes `*event_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it
+ * created it), `MP_EINVAL` (NULL, bad name, bad flags or mode), `MP_ENOENT`, `MP_EEXIST`,
+ * `MP_EACCES` (no permission, or another user's object without `MP_ANY_OWNER`),
+ * `MP_EBADOBJ` (the name holds something else), `MP_ENOMEM`, `MP_ESYS`.
  *
  * # Safety
  * `name` is NULL or NUL-terminated; `event_out` is NULL or writable.
@@ -1837,18 +1884,21 @@ mp_status mp_event_new(struct mp_event_t **event_out);
 mp_status mp_event_open(const char *name, uint32_t flags, uint32_t mode, struct mp_event_t **event_out);
 
 /**
- * Unmaps an event from `mp_event_new` / `mp_event_open` in the calling process.
+ * Unmaps a handle from `mp_event_new` or `mp_event_open` in the calling process
+ * (the event lives on in other processes; a named one keeps its name
+ * until `mp_unlink`).
  *
- * A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
- * and touches no other object.
+ * A handle is never reused within the process (its address is not handed out again;
+ * the README tells the one exception, an address space too small to reserve any
+ * range), so closing it twice is `MP_EBADOBJ` and touches no other object.
  *
- * Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
- * holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
- * handle, or already closed).
+ * Returns `MP_OK`, `MP_EINVAL` (NULL, or an in-place object: use `mp_event_destroy`),
+ * `MP_EBUSY` (the calling thread holds a lock inside the mapping: nothing changed),
+ * `MP_EBADOBJ` (another type's handle, or already closed).
  *
  * # Safety
- * `event` is NULL, a handle from this library (closed or not), or readable memory of
- * an in-place object.
+ * `event` is NULL, a handle from `mp_event_new`/`mp_event_open` (closed or not: a live
+ * handle's record decides without reading memory), or readable memory of an object.
  */
 mp_status mp_event_close(struct mp_event_t *event);
 

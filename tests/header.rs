@@ -11,7 +11,8 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A section of the header: its banner text and the name prefixes of its declarations
 /// (a name belongs to the first section with a prefix it starts with).
@@ -156,6 +157,39 @@ fn arrange(generated: &str, header: &str, trailer: &str) -> String {
     out
 }
 
+/// The crate with its macros expanded, which is what cbindgen reads: the in-place
+/// objects' constants, structs and lifecycle entry points are written by `c_object!`
+/// (src/ffi/c_object.rs), which cbindgen cannot see in the sources. The stable compiler
+/// prints the expansion (`-Zunpretty=expanded`) under `RUSTC_BOOTSTRAP=1`, as
+/// cargo-expand and cbindgen's own `parse.expand` do; only this child process sees it.
+/// Its own target directory keeps it from waiting on the lock of the one `cargo test`
+/// holds.
+fn expanded_crate(crate_dir: &Path) -> PathBuf {
+    let target = crate_dir.join("target/header-expand");
+    let output = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .current_dir(crate_dir)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args([
+            "rustc",
+            "--quiet",
+            "--lib",
+            "--profile=check",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .args(["--", "-Zunpretty=expanded"])
+        .output()
+        .expect("run cargo rustc");
+    assert!(
+        output.status.success(),
+        "expanding the crate for cbindgen failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let file = target.join("mpsync-expanded.rs");
+    std::fs::write(&file, &output.stdout).expect("write the expanded crate");
+    file
+}
+
 #[test]
 fn header_is_up_to_date() {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -164,7 +198,7 @@ fn header_is_up_to_date() {
     let header = config.header.clone().expect("cbindgen.toml sets header");
     let trailer = config.trailer.clone().expect("cbindgen.toml sets trailer");
     let bindings = cbindgen::Builder::new()
-        .with_crate(&crate_dir)
+        .with_src(expanded_crate(&crate_dir))
         .with_config(config)
         .generate()
         .expect("cbindgen failed");

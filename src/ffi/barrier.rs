@@ -1,140 +1,78 @@
 //! `mp_barrier_t`: CPython's `multiprocessing.Barrier`, whose release never blocks.
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_int, c_void};
 
-use super::boundary::{c_name, code, ffi_out, object, open_out, storage};
+use super::boundary::{code, object};
 use super::status::mp_status;
-use crate::api::barrier::check_parties;
-use crate::api::lifecycle;
 use crate::raw::barrier::RawBarrier;
-use crate::raw::header::Lifecycle;
 use crate::status::Status;
 use crate::sys::time::Deadline;
 
-/// Size in bytes of `mp_barrier_t` (part of the ABI).
-pub const MP_BARRIER_SIZE: usize = 64;
-/// Alignment in bytes of `mp_barrier_t`.
-pub const MP_BARRIER_ALIGN: usize = 8;
-/// Largest number of parties.
-pub const MP_BARRIER_PARTIES_MAX: u32 = 65535;
-
-/// A reusable barrier for a fixed number of parties (threads of any processes).
-/// Plain memory, like `mp_lock_t`. A party that dies while waiting counts as
-/// arrived: the others are still released when the rest arrive (CPython's barrier
-/// hangs then: gh-123899).
-#[repr(C)]
-pub struct mp_barrier_t {
-    _opaque: [u64; 8],
+c_object! {
+    /// A reusable barrier for a fixed number of parties (threads of any processes).
+    /// Plain memory, like `mp_lock_t`. A party that dies while waiting counts as
+    /// arrived: the others are still released when the rest arrive (CPython's barrier
+    /// hangs then: gh-123899).
+    pub struct mp_barrier_t([u64; 8]) = RawBarrier, MP_BARRIER_SIZE = 64, MP_BARRIER_ALIGN = 8;
+    /// Initialises a barrier for `parties` threads in caller-provided memory
+    /// (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+    /// share it).
+    ///
+    /// Returns `MP_OK`, or `MP_EINVAL` (NULL, misaligned, `parties` 0 or more than
+    /// `MP_BARRIER_PARTIES_MAX`).
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` writable bytes.
+    init mp_barrier_init(barrier -> barrier_out, parties: u32);
+    /// Ends a barrier made by `mp_barrier_init`.
+    ///
+    /// Returns `MP_OK`, `MP_EBUSY` (threads wait in the current, unbroken generation;
+    /// `mp_barrier_reset` or `mp_barrier_abort` first if some of them died),
+    /// `MP_EINVAL` (NULL, or not an in-place object), `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+    destroy mp_barrier_destroy;
+    /// Creates a barrier for `parties` threads in a new anonymous shared mapping
+    /// inherited by `fork()`ed children. Close it with `mp_barrier_close`.
+    ///
+    /// Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL` (NULL `barrier_out`, bad
+    /// `parties`), `MP_ENOMEM`.
+    ///
+    /// # Safety
+    /// `barrier_out` is NULL or writable.
+    new mp_barrier_new;
+    /// Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
+    /// `name`; see `mp_lock_open` for `flags`, `mode` and the race-free creation
+    /// guarantee. `parties` is checked always but used only when this call creates the
+    /// barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
+    ///
+    /// Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
+    /// `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+    ///
+    /// # Safety
+    /// `name` is NULL or NUL-terminated; `barrier_out` is NULL or writable.
+    open mp_barrier_open;
+    /// Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
+    ///
+    /// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+    /// and touches no other object.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+    /// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+    /// handle, or already closed).
+    ///
+    /// # Safety
+    /// `barrier` is NULL, a handle from this library (closed or not), or readable memory of
+    /// an in-place object.
+    close mp_barrier_close;
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<mp_barrier_t>() == MP_BARRIER_SIZE);
-    assert!(core::mem::align_of::<mp_barrier_t>() == MP_BARRIER_ALIGN);
-    assert!(MP_BARRIER_SIZE == RawBarrier::SIZE);
-    assert!(MP_BARRIER_ALIGN == RawBarrier::ALIGN);
     assert!(MP_BARRIER_PARTIES_MAX == crate::raw::barrier::MAX_PARTIES);
 };
-
-/// Initialises a barrier for `parties` threads in caller-provided memory
-/// (`MP_BARRIER_SIZE` bytes, `MP_BARRIER_ALIGN`-aligned; in a `MAP_SHARED` mapping to
-/// share it).
-///
-/// Returns `MP_OK`, or `MP_EINVAL` (NULL, misaligned, `parties` 0 or more than
-/// `MP_BARRIER_PARTIES_MAX`).
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_init(barrier: *mut mp_barrier_t, parties: u32) -> mp_status {
-    code(check_parties(parties).and_then(|()| {
-        // SAFETY: forwarded contract.
-        unsafe { storage::<RawBarrier, _>(barrier) }.map(|b| b.init(parties, Lifecycle::InPlace))
-    }))
-}
-
-/// Ends a barrier made by `mp_barrier_init`.
-///
-/// Returns `MP_OK`, `MP_EBUSY` (threads wait in the current, unbroken generation;
-/// `mp_barrier_reset` or `mp_barrier_abort` first if some of them died),
-/// `MP_EINVAL` (NULL, or not an in-place object), `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_destroy(barrier: *mut mp_barrier_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::destroy::<RawBarrier, _>(barrier) }
-}
-
-/// Creates a barrier for `parties` threads in a new anonymous shared mapping
-/// inherited by `fork()`ed children. Close it with `mp_barrier_close`.
-///
-/// Returns `MP_OK` (and writes `*barrier_out`), `MP_EINVAL` (NULL `barrier_out`, bad
-/// `parties`), `MP_ENOMEM`.
-///
-/// # Safety
-/// `barrier_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_new(
-    parties: u32,
-    barrier_out: *mut *mut mp_barrier_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(barrier_out, || {
-            check_parties(parties)?;
-            lifecycle::new_anonymous::<RawBarrier>(|b| b.init(parties, Lifecycle::Anonymous))
-                .map(|p| p.as_ptr().cast())
-        })
-    }
-}
-
-/// Opens (or with `MP_CREATE` creates, for `parties` threads) the barrier called
-/// `name`; see `mp_lock_open` for `flags`, `mode` and the race-free creation
-/// guarantee. `parties` is checked always but used only when this call creates the
-/// barrier (opening an existing one keeps its own count: see `mp_barrier_parties`).
-///
-/// Returns `MP_OK` (and writes `*barrier_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`,
-/// `MP_EEXIST`, `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `barrier_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_open(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    parties: u32,
-    barrier_out: *mut *mut mp_barrier_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_out(barrier_out, flags, |flags| {
-            check_parties(parties)?;
-            lifecycle::open_named::<RawBarrier>(c_name(name)?, flags, mode, |b| {
-                b.init(parties, Lifecycle::Named)
-            })
-        })
-    }
-}
-
-/// Unmaps a barrier from `mp_barrier_new` / `mp_barrier_open` in the calling process.
-///
-/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
-/// and touches no other object.
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
-/// handle, or already closed).
-///
-/// # Safety
-/// `barrier` is NULL, a handle from this library (closed or not), or readable memory of
-/// an in-place object.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_close(barrier: *mut mp_barrier_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::close::<RawBarrier, _>(barrier) }
-}
+/// Largest number of parties.
+pub const MP_BARRIER_PARTIES_MAX: u32 = 65535;
 
 /// Waits until `parties` threads have called `mp_barrier_wait` (this generation),
 /// then all return together and the barrier is ready for the next generation.
@@ -241,65 +179,32 @@ pub unsafe extern "C" fn mp_barrier_reset(barrier: *mut mp_barrier_t) -> mp_stat
     code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::reset))
 }
 
-/// Writes the number of parties to `*parties_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
-/// NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_parties(
-    barrier: *const mp_barrier_t,
-    parties_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(parties_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.parties())
-        })
-    }
-}
-
-/// Writes the number of threads waiting in the current generation to
-/// `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
-/// counted until its generation ends.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_barrier_parties`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_n_waiting(
-    barrier: *const mp_barrier_t,
-    waiting_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(waiting_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.n_waiting())
-        })
-    }
-}
-
-/// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
-/// return `MP_EBROKEN` at once (also while the action runs if the next generation is
-/// already broken).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
-/// NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_is_broken(
-    barrier: *const mp_barrier_t,
-    broken_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(broken_out, || {
-            object::<RawBarrier, _>(barrier).map(|b| b.is_broken())
-        })
-    }
+c_queries! {
+    /// Writes the number of parties to `*parties_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `parties_out` is
+    /// NULL or writable.
+    fn mp_barrier_parties(barrier: mp_barrier_t) -> parties_out: u32 = RawBarrier::parties;
+    /// Writes the number of threads waiting in the current generation to
+    /// `*waiting_out` (0 while broken; a snapshot). A party that died while waiting is
+    /// counted until its generation ends.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_barrier_parties`.
+    fn mp_barrier_n_waiting(barrier: mp_barrier_t) -> waiting_out: u32 = RawBarrier::n_waiting;
+    /// Writes whether the barrier is broken to `*broken_out`: true when a wait now would
+    /// return `MP_EBROKEN` at once (also while the action runs if the next generation is
+    /// already broken).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes; `broken_out` is
+    /// NULL or writable.
+    fn mp_barrier_is_broken(barrier: mp_barrier_t) -> broken_out: bool = RawBarrier::is_broken;
 }

@@ -155,26 +155,6 @@ pub(crate) unsafe fn open_out<T, C>(
     }
 }
 
-/// `mp_T_open` of a fixed-size object `T`: [`open_out`] of the core's named open
-/// ([`lifecycle::open_named`]), with `init` for a created object.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `out` is NULL or valid for writing a pointer.
-pub(crate) unsafe fn open_fixed<T: SharedObject, C>(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    out: *mut *mut C,
-    init: impl Fn(&T),
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_out(out, flags, |flags| {
-            lifecycle::open_named::<T>(c_name(name)?, flags, mode, init)
-        })
-    }
-}
-
 /// Converts a C string argument (`MP_EINVAL` for NULL).
 ///
 /// # Safety

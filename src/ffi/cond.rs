@@ -1,133 +1,54 @@
 //! `mp_cond_t`: CPython's `multiprocessing.Condition`, whose notify never blocks.
 
-use core::ffi::c_char;
-
-use super::boundary::{code, code_of, ffi_out, object, open_fixed, storage};
+use super::boundary::{code, code_of, object};
 use super::lock::mp_lock_t;
 use super::rlock::mp_rlock_t;
 use super::status::mp_status;
-use crate::api::lifecycle;
 use crate::api::object::SharedObject;
 use crate::raw::cond::{RawCond, WaitLock};
-use crate::raw::header::Lifecycle;
 use crate::raw::lock::RawLock;
 use crate::raw::rlock::RawRLock;
 use crate::status::MpResult;
 use crate::sys::time::Deadline;
 
-/// Size in bytes of `mp_cond_t` (part of the ABI).
-pub const MP_COND_SIZE: usize = 64;
-/// Alignment in bytes of `mp_cond_t`.
-pub const MP_COND_ALIGN: usize = 8;
-/// Most threads (of all processes) that can wait on one condition at once; one
-/// more gets `MP_EOVERFLOW`.
-pub const MP_COND_WAITERS_MAX: u32 = 65535;
-
-/// A condition variable for use with an `mp_rlock_t` (`mp_cond_wait`) or an
-/// `mp_lock_t` (`mp_cond_wait_lock`), like `pthread_cond_t` with its mutex. The lock
-/// is passed to each wait, so one condition can serve several locks over its life
-/// (but not at the same time). Plain memory, like `mp_lock_t`.
-///
-/// Notifying never blocks: a waiter that died (even by `SIGKILL`) inside
-/// `mp_cond_wait` cannot hang `mp_cond_notify`/`mp_cond_notify_all` (it absorbs at
-/// most one notification, as if it had been woken and then died).
-#[repr(C)]
-pub struct mp_cond_t {
-    _opaque: [u64; 8],
+c_object! {
+    /// A condition variable for use with an `mp_rlock_t` (`mp_cond_wait`) or an
+    /// `mp_lock_t` (`mp_cond_wait_lock`), like `pthread_cond_t` with its mutex. The lock
+    /// is passed to each wait, so one condition can serve several locks over its life
+    /// (but not at the same time). Plain memory, like `mp_lock_t`.
+    ///
+    /// Notifying never blocks: a waiter that died (even by `SIGKILL`) inside
+    /// `mp_cond_wait` cannot hang `mp_cond_notify`/`mp_cond_notify_all` (it absorbs at
+    /// most one notification, as if it had been woken and then died).
+    pub struct mp_cond_t([u64; 8]) = RawCond, MP_COND_SIZE = 64, MP_COND_ALIGN = 8;
+    /// Initialises a condition (nobody waiting) in caller-provided memory
+    /// (`MP_COND_SIZE` bytes, `MP_COND_ALIGN`-aligned; in a `MAP_SHARED` mapping to
+    /// share it). End it with `mp_cond_destroy`.
+    ///
+    /// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+    ///
+    /// # Safety
+    /// `cond` is NULL or points to `MP_COND_SIZE` writable bytes.
+    init mp_cond_init(cond -> cond_out);
+    /// Ends a condition made by `mp_cond_init`.
+    ///
+    /// Returns `MP_OK`, `MP_EBUSY` (threads wait on it and have not been notified;
+    /// waiters that died count until `mp_cond_notify_all`), `MP_EINVAL` (NULL, or not
+    /// an in-place object), `MP_EBADOBJ`. As with `pthread_cond_destroy`, threads that
+    /// were notified must have returned from their wait before the memory is reused.
+    ///
+    /// # Safety
+    /// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+    destroy mp_cond_destroy;
+    lifecycle mp_cond_new, mp_cond_open, mp_cond_close for "condition variable", "a condition variable (nobody waiting)";
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<mp_cond_t>() == MP_COND_SIZE);
-    assert!(core::mem::align_of::<mp_cond_t>() == MP_COND_ALIGN);
-    assert!(MP_COND_SIZE == RawCond::SIZE);
-    assert!(MP_COND_ALIGN == RawCond::ALIGN);
     assert!(MP_COND_WAITERS_MAX == crate::raw::cond::MAX_WAITERS);
 };
-
-/// Initialises a condition (nobody waiting) in caller-provided memory
-/// (`MP_COND_SIZE` bytes, `MP_COND_ALIGN`-aligned; in a `MAP_SHARED` mapping to
-/// share it). End it with `mp_cond_destroy`.
-///
-/// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
-///
-/// # Safety
-/// `cond` is NULL or points to `MP_COND_SIZE` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_init(cond: *mut mp_cond_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { storage::<RawCond, _>(cond) }.map(|c| c.init(Lifecycle::InPlace)))
-}
-
-/// Ends a condition made by `mp_cond_init`.
-///
-/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it and have not been notified;
-/// waiters that died count until `mp_cond_notify_all`), `MP_EINVAL` (NULL, or not
-/// an in-place object), `MP_EBADOBJ`. As with `pthread_cond_destroy`, threads that
-/// were notified must have returned from their wait before the memory is reused.
-///
-/// # Safety
-/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_destroy(cond: *mut mp_cond_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::destroy::<RawCond, _>(cond) }
-}
-
-/// Creates a condition in a new anonymous shared mapping inherited by `fork()`ed
-/// children. Close it with `mp_cond_close`.
-///
-/// Returns `MP_OK` (and writes `*cond_out`), `MP_EINVAL`, `MP_ENOMEM`.
-///
-/// # Safety
-/// `cond_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_new(cond_out: *mut *mut mp_cond_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(cond_out, || {
-            lifecycle::new_anonymous::<RawCond>(|c| c.init(Lifecycle::Anonymous))
-                .map(|p| p.as_ptr().cast())
-        })
-    }
-}
-
-/// Opens (or with `MP_CREATE` creates) the condition called `name`; see
-/// `mp_lock_open` for `flags`, `mode` and the race-free creation guarantee. The
-/// lock that goes with it is a separate object (open it by its own name).
-///
-/// Returns `MP_OK` (and writes `*cond_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
-/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `cond_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_open(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    cond_out: *mut *mut mp_cond_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { open_fixed::<RawCond, _>(name, flags, mode, cond_out, |c| c.init(Lifecycle::Named)) }
-}
-
-/// Unmaps a condition from `mp_cond_new` / `mp_cond_open` in the calling process.
-///
-/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
-/// and touches no other object.
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
-/// handle, or already closed).
-///
-/// # Safety
-/// `cond` is NULL, a handle from this library (closed or not), or readable memory of
-/// an in-place object.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_close(cond: *mut mp_cond_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::close::<RawCond, _>(cond) }
-}
+/// Most threads (of all processes) that can wait on one condition at once; one
+/// more gets `MP_EOVERFLOW`.
+pub const MP_COND_WAITERS_MAX: u32 = 65535;
 
 /// Waits for a notification, with `lock` held by the calling thread: releases all
 /// its recursion levels (atomically with starting to wait: a notification sent by
@@ -242,27 +163,18 @@ pub unsafe extern "C" fn mp_cond_notify_all(cond: *mut mp_cond_t) -> mp_status {
     code(unsafe { object::<RawCond, _>(cond) }.map(RawCond::notify_all))
 }
 
-/// Writes the number of threads waiting on `cond` for a notification to
-/// `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
-/// `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
-/// been interrupted. A thread picked by a notify no longer counts, even before it
-/// has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
-/// that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_n_waiting(
-    cond: *const mp_cond_t,
-    waiting_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(waiting_out, || {
-            object::<RawCond, _>(cond).map(|c| c.n_waiting())
-        })
-    }
+c_queries! {
+    /// Writes the number of threads waiting on `cond` for a notification to
+    /// `*waiting_out` (a snapshot): those registered in `mp_cond_wait` /
+    /// `mp_cond_wait_lock` that no notify has picked yet and that have not timed out or
+    /// been interrupted. A thread picked by a notify no longer counts, even before it
+    /// has re-acquired its lock (CPython's `Condition` counts the same way). A waiter
+    /// that died inside a wait counts until a notify picks it or `mp_cond_notify_all`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `cond` is NULL or points to `MP_COND_SIZE` readable bytes; `waiting_out` is NULL or
+    /// writable.
+    fn mp_cond_n_waiting(cond: mp_cond_t) -> waiting_out: u32 = RawCond::n_waiting;
 }

@@ -30,6 +30,8 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+#[macro_use]
+mod c_object;
 mod conventions;
 mod status;
 

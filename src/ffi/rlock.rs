@@ -1,8 +1,6 @@
 //! `mp_rlock_t`: CPython's `multiprocessing.RLock`, with owner-death recovery.
 
-use core::ffi::c_char;
-
-use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
+use super::boundary::{code, code_of, ffi_out, object, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::api::rlock::{self as core_rlock, FLAG_STICKY};
@@ -10,10 +8,64 @@ use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
 use crate::sys::time::Timeout;
 
-/// Size in bytes of `mp_rlock_t` (part of the ABI).
-pub const MP_RLOCK_SIZE: usize = 64;
-/// Alignment in bytes of `mp_rlock_t`.
-pub const MP_RLOCK_ALIGN: usize = 8;
+c_object! {
+    /// A recursive lock owned by one thread of one process. If the owner dies holding it
+    /// (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
+    /// memory, like `mp_lock_t`.
+    pub struct mp_rlock_t([u64; 8]) = RawRLock, MP_RLOCK_SIZE = 64, MP_RLOCK_ALIGN = 8;
+    /// Initialises an unowned RLock in caller-provided memory (`MP_RLOCK_SIZE` bytes,
+    /// `MP_RLOCK_ALIGN`-aligned, in a `MAP_SHARED` mapping to share it).
+    ///
+    /// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
+    init mp_rlock_init(lock -> lock_out);
+    /// Ends an RLock made by `mp_rlock_init`.
+    ///
+    /// Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
+    /// lock the calling thread holds is refused from the thread's private record, whatever
+    /// other processes wrote into the lock), `MP_EINVAL` (NULL, or not an in-place object),
+    /// `MP_EBADOBJ`. Do not free or unmap the memory of a lock that a thread of this
+    /// process still holds (its node is in that thread's kernel robust list).
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes.
+    destroy mp_rlock_destroy;
+    /// Creates an RLock in a new anonymous shared mapping inherited by `fork()`ed
+    /// children (a child never owns its parent's lock). Close with `mp_rlock_close`.
+    ///
+    /// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
+    ///
+    /// # Safety
+    /// `lock_out` is NULL or writable.
+    new mp_rlock_new;
+    /// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
+    /// for `flags`, `mode` and the race-free creation guarantee. `flags` may also have
+    /// `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
+    /// existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
+    ///
+    /// Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+    /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+    ///
+    /// # Safety
+    /// `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
+    open mp_rlock_open;
+    /// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
+    ///
+    /// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+    /// and touches no other object. Closing a lock that *another* thread of the process
+    /// holds is the caller's bug, as unmapping memory in use.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+    /// holds the lock, or another lock inside the mapping: nothing changed; release it,
+    /// then close), `MP_EBADOBJ` (another type's handle, or already closed).
+    ///
+    /// # Safety
+    /// `lock` is NULL, a handle from this library (closed or not), or readable memory of
+    /// an in-place object.
+    close mp_rlock_close;
+}
 /// `flags` bit of `mp_rlock_open` only: the RLock is *sticky*. One that this call
 /// creates is made sticky (as by `mp_rlock_init_sticky`), and an existing RLock that is
 /// not sticky is refused with `MP_EBADOBJ`. Without the bit, `mp_rlock_open` opens an
@@ -22,34 +74,6 @@ pub const MP_RLOCK_ALIGN: usize = 8;
 pub const MP_RLOCK_STICKY: u32 = 64;
 
 const _: () = assert!(MP_RLOCK_STICKY == FLAG_STICKY);
-
-/// A recursive lock owned by one thread of one process. If the owner dies holding it
-/// (exit, `SIGKILL`, `exec`), the next acquirer gets it with `MP_OWNER_DEAD`. Plain
-/// memory, like `mp_lock_t`.
-#[repr(C)]
-pub struct mp_rlock_t {
-    _opaque: [u64; 8],
-}
-
-const _: () = {
-    assert!(core::mem::size_of::<mp_rlock_t>() == MP_RLOCK_SIZE);
-    assert!(core::mem::align_of::<mp_rlock_t>() == MP_RLOCK_ALIGN);
-    assert!(MP_RLOCK_SIZE == RawRLock::SIZE);
-    assert!(MP_RLOCK_ALIGN == RawRLock::ALIGN);
-};
-
-/// Initialises an unowned RLock in caller-provided memory (`MP_RLOCK_SIZE` bytes,
-/// `MP_RLOCK_ALIGN`-aligned, in a `MAP_SHARED` mapping to share it).
-///
-/// Returns `MP_OK`, or `MP_EINVAL` for NULL or misaligned memory.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_init(lock: *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { storage::<RawRLock, _>(lock) }.map(|l| l.init(Lifecycle::InPlace)))
-}
 
 /// Initialises an unowned *sticky* RLock in caller-provided memory, as `mp_rlock_init`.
 /// Sticky (fixed until `mp_rlock_destroy`): after an owner died holding it, every
@@ -73,40 +97,6 @@ pub unsafe extern "C" fn mp_rlock_init_sticky(lock: *mut mp_rlock_t) -> mp_statu
     )
 }
 
-/// Ends an RLock made by `mp_rlock_init`.
-///
-/// Returns `MP_OK`, `MP_EBUSY` (held by any thread, or waited on: nothing changes; a
-/// lock the calling thread holds is refused from the thread's private record, whatever
-/// other processes wrote into the lock), `MP_EINVAL` (NULL, or not an in-place object),
-/// `MP_EBADOBJ`. Do not free or unmap the memory of a lock that a thread of this
-/// process still holds (its node is in that thread's kernel robust list).
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_destroy(lock: *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::destroy::<RawRLock, _>(lock) }
-}
-
-/// Creates an RLock in a new anonymous shared mapping inherited by `fork()`ed
-/// children (a child never owns its parent's lock). Close with `mp_rlock_close`.
-///
-/// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
-///
-/// # Safety
-/// `lock_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_new(lock_out: *mut *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(lock_out, || {
-            lifecycle::new_anonymous::<RawRLock>(|l| l.init(Lifecycle::Anonymous))
-                .map(|p| p.as_ptr().cast())
-        })
-    }
-}
-
 /// `mp_rlock_new` of a sticky RLock (see `mp_rlock_init_sticky`).
 ///
 /// Returns `MP_OK` (and writes `*lock_out`), `MP_EINVAL`, `MP_ENOMEM`.
@@ -124,50 +114,6 @@ pub unsafe extern "C" fn mp_rlock_new_sticky(lock_out: *mut *mut mp_rlock_t) -> 
             .map(|p| p.as_ptr().cast())
         })
     }
-}
-
-/// Opens (or with `MP_CREATE` creates) the RLock called `name`; see `mp_lock_open`
-/// for `flags`, `mode` and the race-free creation guarantee. `flags` may also have
-/// `MP_RLOCK_STICKY`: a created lock is sticky (see `mp_rlock_init_sticky`), and an
-/// existing one that is not is `MP_EBADOBJ`; without it either mode is opened.
-///
-/// Returns `MP_OK` (and writes `*lock_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
-/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `lock_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_open(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    lock_out: *mut *mut mp_rlock_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_out(lock_out, flags, |flags| {
-            core_rlock::open_named(c_name(name)?, flags, mode)
-        })
-    }
-}
-
-/// Unmaps an RLock from `mp_rlock_new` / `mp_rlock_open` in the calling process.
-///
-/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
-/// and touches no other object. Closing a lock that *another* thread of the process
-/// holds is the caller's bug, as unmapping memory in use.
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds the lock, or another lock inside the mapping: nothing changed; release it,
-/// then close), `MP_EBADOBJ` (another type's handle, or already closed).
-///
-/// # Safety
-/// `lock` is NULL, a handle from this library (closed or not), or readable memory of
-/// an in-place object.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_close(lock: *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::close::<RawRLock, _>(lock) }
 }
 
 /// Acquires the RLock, or re-enters it if the calling thread owns it (the recursion
@@ -210,61 +156,35 @@ pub unsafe extern "C" fn mp_rlock_release(lock: *mut mp_rlock_t) -> mp_status {
     code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::release))
 }
 
-/// Writes whether the calling thread owns the lock to `*mine_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_is_mine(
-    lock: *const mp_rlock_t,
-    mine_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(mine_out, || {
-            object::<RawRLock, _>(lock).map(|l| l.is_mine())
-        })
-    }
-}
-
-/// Writes the recursion level to `*count_out` if the calling thread owns the lock,
-/// else 0.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `count_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_count(lock: *const mp_rlock_t, count_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { ffi_out(count_out, || object::<RawRLock, _>(lock).map(|l| l.count())) }
-}
-
-/// Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
-/// snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
-/// the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
-/// owner died reads as held until the kernel or the next acquirer notices the death.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_is_locked(
-    lock: *const mp_rlock_t,
-    locked_out: *mut bool,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(locked_out, || {
-            object::<RawRLock, _>(lock).map(|l| l.is_locked())
-        })
-    }
+c_queries! {
+    /// Writes whether the calling thread owns the lock to `*mine_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `mine_out` is NULL or
+    /// writable.
+    fn mp_rlock_is_mine(lock: mp_rlock_t) -> mine_out: bool = RawRLock::is_mine;
+    /// Writes the recursion level to `*count_out` if the calling thread owns the lock,
+    /// else 0.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `count_out` is NULL or
+    /// writable.
+    fn mp_rlock_count(lock: mp_rlock_t) -> count_out: u32 = RawRLock::count;
+    /// Writes whether the lock is held, by any thread of any process, to `*locked_out` (a
+    /// snapshot). Only reads the lock: unlike a trial `mp_rlock_acquire`, it never takes
+    /// the lock nor the `MP_OWNER_DEAD` report meant for the next acquirer. A lock whose
+    /// owner died reads as held until the kernel or the next acquirer notices the death.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes; `locked_out` is NULL or
+    /// writable.
+    fn mp_rlock_is_locked(lock: mp_rlock_t) -> locked_out: bool = RawRLock::is_locked;
 }
 
 /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that

@@ -1,199 +1,76 @@
 //! `mp_sem_t`: CPython's `multiprocessing.Semaphore` and `BoundedSemaphore`.
 
-use core::ffi::c_char;
-
-use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
+use super::boundary::{code_of, object};
 use super::status::mp_status;
-use crate::api::lifecycle;
-use crate::api::object::{CountingObject, counting_args};
-use crate::raw::header::Lifecycle;
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
 use crate::sys::time::Timeout;
 
-/// Size in bytes of `mp_sem_t` (part of the ABI).
-pub const MP_SEM_SIZE: usize = 64;
-/// Alignment in bytes of `mp_sem_t`.
-pub const MP_SEM_ALIGN: usize = 8;
+c_object! {
+    /// A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`. Any thread
+    /// of any process may release it; nothing is recorded about holders (for a semaphore
+    /// whose units come back when their holder dies, see `mp_sem_undo_t`).
+    pub struct mp_sem_t([u64; 8]) = RawSem, MP_SEM_SIZE = 64, MP_SEM_ALIGN = 8;
+    /// Initialises a semaphore with `value` units and bound `max_value` in
+    /// caller-provided memory (`MP_SEM_SIZE` bytes, `MP_SEM_ALIGN`-aligned).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
+    /// `max_value > MP_SEM_VALUE_MAX`).
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes.
+    init mp_sem_init(sem -> sem_out, value: u32, max_value: u32);
+    /// Ends a semaphore made by `mp_sem_init`.
+    ///
+    /// Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
+    /// place), `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+    destroy mp_sem_destroy;
+    /// Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
+    /// children. Close with `mp_sem_close`.
+    ///
+    /// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
+    /// values), `MP_ENOMEM`.
+    ///
+    /// # Safety
+    /// `sem_out` is NULL or writable.
+    new mp_sem_new;
+    /// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
+    /// `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
+    /// but used only when this call creates the semaphore. An undo semaphore
+    /// (`mp_sem_undo_t`) of that name is `MP_EBADOBJ`, as another type would be.
+    ///
+    /// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+    /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+    ///
+    /// # Safety
+    /// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+    open mp_sem_open;
+    /// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
+    ///
+    /// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
+    /// and touches no other object.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+    /// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
+    /// handle, or already closed).
+    ///
+    /// # Safety
+    /// `sem` is NULL, a handle from this library (closed or not), or readable memory of
+    /// an in-place object.
+    close mp_sem_close;
+}
+
+const _: () = {
+    assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
+};
 /// The largest semaphore value (CPython's `SEM_VALUE_MAX` on Linux). A plain
 /// `Semaphore(n)` is `max_value = MP_SEM_VALUE_MAX`; a `BoundedSemaphore(n)` is
 /// `max_value = n`.
 pub const MP_SEM_VALUE_MAX: u32 = 2147483647;
 
-/// A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`. Any thread
-/// of any process may release it; nothing is recorded about holders (for a semaphore
-/// whose units come back when their holder dies, see `mp_sem_undo_t`).
-#[repr(C)]
-pub struct mp_sem_t {
-    _opaque: [u64; 8],
-}
-
-const _: () = {
-    assert!(core::mem::size_of::<mp_sem_t>() == MP_SEM_SIZE);
-    assert!(core::mem::align_of::<mp_sem_t>() == MP_SEM_ALIGN);
-    assert!(MP_SEM_SIZE == RawSem::SIZE);
-    assert!(MP_SEM_ALIGN == RawSem::ALIGN);
-    assert!(MP_SEM_VALUE_MAX == SEM_VALUE_MAX);
-};
-
 // ---- what both semaphore types' calls share (`mp_sem_*`, `mp_sem_undo_*`) ------------
-
-/// `mp_T_init` of a semaphore type: checks the values, then initialises in place.
-///
-/// # Safety
-/// `p` is NULL or points to `size_of::<T>()` writable bytes.
-pub(super) unsafe fn counting_init<T: CountingObject, C>(
-    p: *mut C,
-    value: u32,
-    max_value: u32,
-) -> mp_status {
-    code(counting_args::<T>(value, max_value).and_then(|()| {
-        // SAFETY: forwarded contract.
-        unsafe { storage::<T, C>(p) }.map(|s| s.init_counting(value, max_value, Lifecycle::InPlace))
-    }))
-}
-
-/// `mp_T_new` of a semaphore type.
-///
-/// # Safety
-/// `out` is NULL or writable.
-pub(super) unsafe fn counting_new<T: CountingObject, C>(
-    value: u32,
-    max_value: u32,
-    out: *mut *mut C,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        ffi_out(out, || {
-            counting_args::<T>(value, max_value)?;
-            lifecycle::new_anonymous::<T>(|s| {
-                s.init_counting(value, max_value, Lifecycle::Anonymous)
-            })
-            .map(|p| p.as_ptr().cast())
-        })
-    }
-}
-
-/// `mp_T_open` of a semaphore type.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `out` is NULL or writable.
-pub(super) unsafe fn counting_open<T: CountingObject, C>(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    value: u32,
-    max_value: u32,
-    out: *mut *mut C,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_out(out, flags, |flags| {
-            counting_args::<T>(value, max_value)?;
-            lifecycle::open_named::<T>(c_name(name)?, flags, mode, |s| {
-                s.init_counting(value, max_value, Lifecycle::Named)
-            })
-        })
-    }
-}
-
-/// A getter of a semaphore type: writes `read` of the live `T` at `p` to `*out`.
-///
-/// # Safety
-/// `p` is NULL or points to `size_of::<T>()` readable bytes; `out` is NULL or writable.
-pub(super) unsafe fn counting_get<T: CountingObject, C>(
-    p: *const C,
-    out: *mut u32,
-    read: fn(&T) -> u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { ffi_out(out, || object::<T, C>(p).map(read)) }
-}
-
-/// Initialises a semaphore with `value` units and bound `max_value` in
-/// caller-provided memory (`MP_SEM_SIZE` bytes, `MP_SEM_ALIGN`-aligned).
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
-/// `max_value > MP_SEM_VALUE_MAX`).
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_init(sem: *mut mp_sem_t, value: u32, max_value: u32) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_init::<RawSem, _>(sem, value, max_value) }
-}
-
-/// Ends a semaphore made by `mp_sem_init`.
-///
-/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it), `MP_EINVAL` (NULL or not in
-/// place), `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_destroy(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::destroy::<RawSem, _>(sem) }
-}
-
-/// Creates a semaphore in a new anonymous shared mapping inherited by `fork()`ed
-/// children. Close with `mp_sem_close`.
-///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
-/// values), `MP_ENOMEM`.
-///
-/// # Safety
-/// `sem_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_new(
-    value: u32,
-    max_value: u32,
-    sem_out: *mut *mut mp_sem_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_new::<RawSem, _>(value, max_value, sem_out) }
-}
-
-/// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the semaphore called
-/// `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked always
-/// but used only when this call creates the semaphore. An undo semaphore
-/// (`mp_sem_undo_t`) of that name is `MP_EBADOBJ`, as another type would be.
-///
-/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
-/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_open(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    value: u32,
-    max_value: u32,
-    sem_out: *mut *mut mp_sem_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_open::<RawSem, _>(name, flags, mode, value, max_value, sem_out) }
-}
-
-/// Unmaps a semaphore from `mp_sem_new` / `mp_sem_open` in the calling process.
-///
-/// A handle is never reused within the process, so closing it twice is `MP_EBADOBJ`
-/// and touches no other object.
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds a lock inside the mapping: nothing changed), `MP_EBADOBJ` (another type's
-/// handle, or already closed).
-///
-/// # Safety
-/// `sem` is NULL, a handle from this library (closed or not), or readable memory of
-/// an in-place object.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_close(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::close::<RawSem, _>(sem) }
-}
 
 /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
 /// `mp_lock_acquire`.
@@ -226,30 +103,20 @@ pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
     code_of(unsafe { object::<RawSem, _>(sem) }.map(RawSem::release))
 }
 
-/// Writes the current number of units to `*value_out` (a snapshot).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; `value_out` is NULL or
-/// writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_get_value(sem: *const mp_sem_t, value_out: *mut u32) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, value_out, RawSem::value) }
-}
-
-/// Writes the semaphore's bound to `*max_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_get_max_value(
-    sem: *const mp_sem_t,
-    max_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, max_out, RawSem::max_value) }
+c_queries! {
+    /// Writes the current number of units to `*value_out` (a snapshot).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes; `value_out` is NULL or
+    /// writable.
+    fn mp_sem_get_value(sem: mp_sem_t) -> value_out: u32 = RawSem::value;
+    /// Writes the semaphore's bound to `*max_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_get_value`.
+    fn mp_sem_get_max_value(sem: mp_sem_t) -> max_out: u32 = RawSem::max_value;
 }

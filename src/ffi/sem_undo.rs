@@ -1,81 +1,84 @@
 //! `mp_sem_undo_t`: a Semaphore / BoundedSemaphore whose units come back when the
 //! thread holding them dies.
 
-use core::ffi::c_char;
-
 use super::boundary::{code, code_of, object, pointer};
-use super::sem::{counting_get, counting_init, counting_new, counting_open};
 use super::status::mp_status;
 use crate::api::sem_undo::detach_check;
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
 use crate::status::Status;
 use crate::sys::time::Timeout;
 
-/// Size in bytes of `mp_sem_undo_t` (part of the ABI): a header, the value, and the
-/// holder table (`MP_SEM_UNDO_HOLDERS` slots of 64 bytes).
-pub const MP_SEM_UNDO_SIZE: usize = 4160;
-/// Alignment in bytes of `mp_sem_undo_t`.
-pub const MP_SEM_UNDO_ALIGN: usize = 8;
+c_object! {
+    /// An *undo* semaphore: a counting semaphore with an upper bound whose units return
+    /// when the thread that acquired them dies holding them (its process exits, is killed,
+    /// calls `exec`, or the thread exits); one later acquirer is told with
+    /// `MP_OWNER_DEAD`. Releases are matched to acquirers: a thread that holds no unit gets
+    /// `MP_ENOTOWNER`. Plain memory like every `mp_*_t` (`sizeof` is the object's size):
+    /// embed it in your own shared struct and `mp_sem_undo_init` it, or get one from
+    /// `mp_sem_undo_new` / `mp_sem_undo_open`. Contains no pointers.
+    pub struct mp_sem_undo_t([u64; 520]) = RawSemUndo, MP_SEM_UNDO_SIZE = 4160, MP_SEM_UNDO_ALIGN = 8;
+    /// Initialises an undo semaphore with `value` units and bound `max_value` in
+    /// caller-provided memory (`MP_SEM_UNDO_SIZE` bytes, `MP_SEM_UNDO_ALIGN`-aligned; put
+    /// it in a `MAP_SHARED` mapping to share it). Every process that maps the memory uses
+    /// it as it is: no declaration or attach step.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
+    /// `max_value > MP_SEM_UNDO_VALUE_MAX`).
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` writable bytes.
+    init mp_sem_undo_init(sem -> sem_out, value: u32, max_value: u32);
+    /// Ends an undo semaphore made by `mp_sem_undo_init`.
+    ///
+    /// Returns `MP_OK`, `MP_EBUSY` (threads wait on it, or a live thread holds units, the
+    /// calling one included), `MP_EINVAL` (NULL or not in place), `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+    destroy mp_sem_undo_destroy;
+    /// Creates an undo semaphore in a new anonymous shared mapping inherited by
+    /// `fork()`ed children. Close with `mp_sem_undo_close`.
+    ///
+    /// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
+    /// values), `MP_ENOMEM`.
+    ///
+    /// # Safety
+    /// `sem_out` is NULL or writable.
+    new mp_sem_undo_new;
+    /// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the undo semaphore
+    /// called `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked
+    /// always but used only when this call creates it. A plain semaphore (`mp_sem_t`) of
+    /// that name is `MP_EBADOBJ`, as another type would be.
+    ///
+    /// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
+    /// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
+    ///
+    /// # Safety
+    /// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
+    open mp_sem_undo_open;
+    /// Unmaps an undo semaphore from `mp_sem_undo_new` / `mp_sem_undo_open` in the calling
+    /// process (closing twice is `MP_EBADOBJ`, as for every handle).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
+    /// holds units of it: nothing changed), `MP_EBADOBJ` (another type's handle, or
+    /// already closed).
+    ///
+    /// # Safety
+    /// `sem` is NULL, a handle from this library (closed or not), or readable memory of
+    /// an in-place object.
+    close mp_sem_undo_close;
+}
+
+const _: () = {
+    assert!(MP_SEM_UNDO_HOLDERS as usize == UNDO_HOLDERS);
+    assert!(MP_SEM_UNDO_VALUE_MAX == UNDO_VALUE_MAX);
+};
 /// How many threads may hold units of one undo semaphore at the same time. One more
 /// gets `MP_EBUSY` from `mp_sem_undo_acquire` (nothing taken). Threads that wait for a
 /// unit do not count: any number may wait.
 pub const MP_SEM_UNDO_HOLDERS: u32 = 64;
 /// The largest value (and bound) of an undo semaphore.
 pub const MP_SEM_UNDO_VALUE_MAX: u32 = 8388607;
-
-/// An *undo* semaphore: a counting semaphore with an upper bound whose units return
-/// when the thread that acquired them dies holding them (its process exits, is killed,
-/// calls `exec`, or the thread exits); one later acquirer is told with
-/// `MP_OWNER_DEAD`. Releases are matched to acquirers: a thread that holds no unit gets
-/// `MP_ENOTOWNER`. Plain memory like every `mp_*_t` (`sizeof` is the object's size):
-/// embed it in your own shared struct and `mp_sem_undo_init` it, or get one from
-/// `mp_sem_undo_new` / `mp_sem_undo_open`. Contains no pointers.
-#[repr(C)]
-pub struct mp_sem_undo_t {
-    _opaque: [u64; 520],
-}
-
-const _: () = {
-    assert!(core::mem::size_of::<mp_sem_undo_t>() == MP_SEM_UNDO_SIZE);
-    assert!(core::mem::align_of::<mp_sem_undo_t>() == MP_SEM_UNDO_ALIGN);
-    assert!(MP_SEM_UNDO_SIZE == RawSemUndo::SIZE);
-    assert!(MP_SEM_UNDO_ALIGN == RawSemUndo::ALIGN);
-    assert!(MP_SEM_UNDO_HOLDERS as usize == UNDO_HOLDERS);
-    assert!(MP_SEM_UNDO_VALUE_MAX == UNDO_VALUE_MAX);
-};
-
-/// Initialises an undo semaphore with `value` units and bound `max_value` in
-/// caller-provided memory (`MP_SEM_UNDO_SIZE` bytes, `MP_SEM_UNDO_ALIGN`-aligned; put
-/// it in a `MAP_SHARED` mapping to share it). Every process that maps the memory uses
-/// it as it is: no declaration or attach step.
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL, misaligned, `value > max_value`, or
-/// `max_value > MP_SEM_UNDO_VALUE_MAX`).
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_init(
-    sem: *mut mp_sem_undo_t,
-    value: u32,
-    max_value: u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_init::<RawSemUndo, _>(sem, value, max_value) }
-}
-
-/// Ends an undo semaphore made by `mp_sem_undo_init`.
-///
-/// Returns `MP_OK`, `MP_EBUSY` (threads wait on it, or a live thread holds units, the
-/// calling one included), `MP_EINVAL` (NULL or not in place), `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_destroy(sem: *mut mp_sem_undo_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::destroy::<RawSemUndo, _>(sem) }
-}
 
 /// The step before this process unmaps in-place memory holding an undo semaphore that
 /// other processes go on using (no call is needed to start using one). Refused with
@@ -95,63 +98,6 @@ pub unsafe extern "C" fn mp_sem_undo_destroy(sem: *mut mp_sem_undo_t) -> mp_stat
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_sem_undo_detach(sem: *const mp_sem_undo_t) -> mp_status {
     code(pointer::<RawSemUndo, _>(sem, Status::BadObj).and_then(detach_check))
-}
-
-/// Creates an undo semaphore in a new anonymous shared mapping inherited by
-/// `fork()`ed children. Close with `mp_sem_undo_close`.
-///
-/// Returns `MP_OK` (and writes `*sem_out`), `MP_EINVAL` (NULL `sem_out`, bad
-/// values), `MP_ENOMEM`.
-///
-/// # Safety
-/// `sem_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_new(
-    value: u32,
-    max_value: u32,
-    sem_out: *mut *mut mp_sem_undo_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_new::<RawSemUndo, _>(value, max_value, sem_out) }
-}
-
-/// Opens (or with `MP_CREATE` creates, with `value`/`max_value`) the undo semaphore
-/// called `name`; see `mp_lock_open` for `flags` and `mode`. The values are checked
-/// always but used only when this call creates it. A plain semaphore (`mp_sem_t`) of
-/// that name is `MP_EBADOBJ`, as another type would be.
-///
-/// Returns `MP_OK` (and writes `*sem_out`; `MP_CREATED` with `MP_REPORT_CREATED` if it created it), `MP_EINVAL`, `MP_ENOENT`, `MP_EEXIST`,
-/// `MP_EACCES`, `MP_EBADOBJ`, `MP_ENOMEM`, `MP_ESYS`.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `sem_out` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_open(
-    name: *const c_char,
-    flags: u32,
-    mode: u32,
-    value: u32,
-    max_value: u32,
-    sem_out: *mut *mut mp_sem_undo_t,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_open::<RawSemUndo, _>(name, flags, mode, value, max_value, sem_out) }
-}
-
-/// Unmaps an undo semaphore from `mp_sem_undo_new` / `mp_sem_undo_open` in the calling
-/// process (closing twice is `MP_EBADOBJ`, as for every handle).
-///
-/// Returns `MP_OK`, `MP_EINVAL` (NULL or in-place), `MP_EBUSY` (the calling thread
-/// holds units of it: nothing changed), `MP_EBADOBJ` (another type's handle, or
-/// already closed).
-///
-/// # Safety
-/// `sem` is NULL, a handle from this library (closed or not), or readable memory of
-/// an in-place object.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_close(sem: *mut mp_sem_undo_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { super::boundary::close::<RawSemUndo, _>(sem) }
 }
 
 /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
@@ -193,53 +139,32 @@ pub unsafe extern "C" fn mp_sem_undo_release(sem: *mut mp_sem_undo_t) -> mp_stat
     code_of(unsafe { object::<RawSemUndo, _>(sem) }.map(RawSemUndo::release))
 }
 
-/// Writes the current number of units to `*value_out` (a snapshot). The units of
-/// holders that died count as available (the next acquirer that needs them takes them
-/// back).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable bytes; `value_out` is NULL
-/// or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_get_value(
-    sem: *const mp_sem_undo_t,
-    value_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, value_out, RawSemUndo::value) }
-}
-
-/// Writes the undo semaphore's bound to `*max_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_undo_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_get_max_value(
-    sem: *const mp_sem_undo_t,
-    max_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, max_out, RawSemUndo::max_value) }
-}
-
-/// Writes how many units of the undo semaphore the calling thread holds to
-/// `*held_out`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// As `mp_sem_undo_get_value`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_held(
-    sem: *const mp_sem_undo_t,
-    held_out: *mut u32,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    unsafe { counting_get(sem, held_out, RawSemUndo::held_by_caller) }
+c_queries! {
+    /// Writes the current number of units to `*value_out` (a snapshot). The units of
+    /// holders that died count as available (the next acquirer that needs them takes them
+    /// back).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable bytes; `value_out` is NULL
+    /// or writable.
+    fn mp_sem_undo_get_value(sem: mp_sem_undo_t) -> value_out: u32 = RawSemUndo::value;
+    /// Writes the undo semaphore's bound to `*max_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_undo_get_value`.
+    fn mp_sem_undo_get_max_value(sem: mp_sem_undo_t) -> max_out: u32 = RawSemUndo::max_value;
+    /// Writes how many units of the undo semaphore the calling thread holds to
+    /// `*held_out`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// As `mp_sem_undo_get_value`.
+    fn mp_sem_undo_held(sem: mp_sem_undo_t) -> held_out: u32 = RawSemUndo::held_by_caller;
 }
 
 #[cfg(test)]
