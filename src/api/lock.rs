@@ -2,9 +2,8 @@
 
 use core::ptr::NonNull;
 
-use super::error::{Error, done};
 use super::guard::{AnyThread, Guard, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle, plain_constructors};
+use super::handle::{Life, object_handle, plain_constructors, raw_methods};
 use crate::raw::lock::RawLock;
 
 /// A non-recursive lock that any thread of any process may release (a binary
@@ -86,16 +85,13 @@ impl Lock {
         fn acquire_unguarded;
     );
 
-    /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
-    /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
-    /// [`LockGuard`] calls it when dropped.
-    pub fn release(&self) -> Result<(), Error> {
-        done(self.raw()?.release())
-    }
-
-    /// Whether the lock is held right now (a snapshot).
-    pub fn is_locked(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_locked())
+    raw_methods! {
+        /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
+        /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
+        /// [`LockGuard`] calls it when dropped.
+        fn release() -> Status;
+        /// Whether the lock is held right now (a snapshot).
+        fn is_locked -> bool = is_locked;
     }
 }
 
