@@ -122,7 +122,7 @@ guard_kind!(Lock: Lock, "LockGuard", acquire, release, AnyThread, lock);
 mod tests {
     use super::*;
     use crate::api::deadline::Deadline;
-    use crate::api::error::Outcome;
+    use crate::api::error::{Error, Outcome};
     use crate::api::options::OpenOptions;
 
     #[test]
