@@ -48,7 +48,7 @@ impl Lock {
     acquire_methods!(
         Lock,
         /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
-        /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
+        /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`](crate::Error::Interrupted) if a
         /// signal handler ran (nothing acquired: call again with the same deadline).
         ///
         /// ```
@@ -69,7 +69,7 @@ impl Lock {
         /// ```
         fn acquire -> LockGuard;
         /// Acquires the lock without a guard: `Outcome::Ok` or `Outcome::Timeout`, or
-        /// [`Error::Interrupted`] (nothing acquired). The caller releases it with
+        /// [`Error::Interrupted`](crate::Error::Interrupted) (nothing acquired). The caller releases it with
         /// [`Lock::release`]; for bindings and for code that releases it elsewhere (a
         /// `Lock` may be released by any thread of any process).
         ///
@@ -86,7 +86,7 @@ impl Lock {
     );
 
     raw_methods! {
-        /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
+        /// Releases the lock; any thread of any process may. [`Error::Overflow`](crate::Error::Overflow) if it was
         /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
         /// [`LockGuard`] calls it when dropped.
         fn release() -> Status;
