@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::deadline::Deadline;
 use super::error::Error;
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, raw_methods};
 use super::options::OpenOptions;
 use crate::raw::barrier::{self as raw, RawBarrier};
 use crate::status::{MpResult, Status};
@@ -126,33 +126,19 @@ impl Barrier {
         Ok(result?)
     }
 
-    /// Breaks the barrier: current and future waiters get [`Error::Broken`] until
-    /// [`Barrier::reset`].
-    pub fn abort(&self) -> Result<(), Error> {
-        self.raw()?.abort();
-        Ok(())
-    }
-
-    /// Returns the barrier to its initial state; current waiters get
-    /// [`Error::Broken`].
-    pub fn reset(&self) -> Result<(), Error> {
-        self.raw()?.reset();
-        Ok(())
-    }
-
-    /// The number of parties.
-    pub fn parties(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.parties())
-    }
-
-    /// The number of threads waiting now.
-    pub fn n_waiting(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.n_waiting())
-    }
-
-    /// Whether the barrier is broken.
-    pub fn is_broken(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_broken())
+    raw_methods! {
+        /// Breaks the barrier: current and future waiters get [`Error::Broken`] until
+        /// [`Barrier::reset`].
+        fn abort();
+        /// Returns the barrier to its initial state; current waiters get
+        /// [`Error::Broken`].
+        fn reset();
+        /// The number of parties.
+        fn parties -> u32 = parties;
+        /// The number of threads waiting now.
+        fn n_waiting -> u32 = n_waiting;
+        /// Whether the barrier is broken.
+        fn is_broken -> bool = is_broken;
     }
 }
 

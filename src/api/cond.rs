@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
-use super::handle::{Life, object_handle, plain_constructors};
+use super::handle::{Life, object_handle, plain_constructors, raw_methods};
 use super::lock::Lock;
 use super::rlock::RLock;
 use crate::raw::cond::RawCond;
@@ -79,17 +79,13 @@ impl Condition {
         Ok(())
     }
 
-    /// Wakes every thread waiting now.
-    pub fn notify_all(&self) -> Result<(), Error> {
-        self.raw()?.notify_all();
-        Ok(())
-    }
-
-    /// How many threads wait for a notification that no notify has picked yet (a
-    /// snapshot; `mp_cond_n_waiting`): a picked thread no longer counts, even before it
-    /// has its lock back; a waiter that died counts until a notify picks it.
-    pub fn n_waiting(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.n_waiting())
+    raw_methods! {
+        /// Wakes every thread waiting now.
+        fn notify_all();
+        /// How many threads wait for a notification that no notify has picked yet (a
+        /// snapshot; `mp_cond_n_waiting`): a picked thread no longer counts, even before it
+        /// has its lock back; a waiter that died counts until a notify picks it.
+        fn n_waiting -> u32 = n_waiting;
     }
 }
 

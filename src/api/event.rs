@@ -4,7 +4,7 @@ use core::ptr::NonNull;
 
 use super::deadline::Deadline;
 use super::error::{Error, Outcome, split};
-use super::handle::{Life, object_handle, plain_constructors};
+use super::handle::{Life, object_handle, plain_constructors, raw_methods};
 use crate::raw::event::RawEvent;
 
 /// A flag that threads of any process can wait for (the C type `mp_event_t`, what
@@ -35,21 +35,13 @@ plain_constructors!(
 );
 
 impl Event {
-    /// Sets the flag and wakes every waiter.
-    pub fn set(&self) -> Result<(), Error> {
-        self.raw()?.set();
-        Ok(())
-    }
-
-    /// Clears the flag.
-    pub fn clear(&self) -> Result<(), Error> {
-        self.raw()?.clear();
-        Ok(())
-    }
-
-    /// Whether the flag is set (a snapshot).
-    pub fn is_set(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_set())
+    raw_methods! {
+        /// Sets the flag and wakes every waiter.
+        fn set();
+        /// Clears the flag.
+        fn clear();
+        /// Whether the flag is set (a snapshot).
+        fn is_set -> bool = is_set;
     }
 
     /// Waits until the flag is set or `deadline`: `Outcome::Ok` (set at some moment

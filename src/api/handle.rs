@@ -309,3 +309,40 @@ macro_rules! plain_constructors {
     };
 }
 pub(crate) use plain_constructors;
+
+/// Methods that only forward to the state machine, each written as one line after its
+/// docs:
+/// - `fn name -> Type = raw_method;` reads one value (a snapshot that may be stale by
+///   the time it returns);
+/// - `fn name();` does what the state machine's method of that name does, which
+///   cannot fail;
+/// - `fn name() -> Status;` does it and turns the state machine's status into the
+///   method's `Result`.
+///
+/// Each is `Err` first when the handle's object is gone or not a live object of its type.
+macro_rules! raw_methods {
+    () => {};
+    ($(#[$doc:meta])* fn $name:ident -> $ty:ty = $read:ident; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<$ty, $crate::api::error::Error> {
+            Ok(self.raw()?.$read())
+        }
+        raw_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn $name:ident(); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<(), $crate::api::error::Error> {
+            self.raw()?.$name();
+            Ok(())
+        }
+        raw_methods!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn $name:ident() -> Status; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<(), $crate::api::error::Error> {
+            $crate::api::error::done(self.raw()?.$name())
+        }
+        raw_methods!($($rest)*);
+    };
+}
+pub(crate) use raw_methods;

@@ -2,9 +2,8 @@
 
 use core::ptr::NonNull;
 
-use super::error::{Error, done};
 use super::guard::{AnyThread, Guard, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle, plain_constructors};
+use super::handle::{Life, object_handle, plain_constructors, raw_methods};
 use crate::raw::lock::RawLock;
 
 /// A non-recursive lock that any thread of any process may release (a binary
@@ -49,7 +48,7 @@ impl Lock {
     acquire_methods!(
         Lock,
         /// Acquires the lock, waiting until `deadline`: `Some(guard)`, which releases it
-        /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`] if a
+        /// when dropped, or `None` if the deadline passed first; [`Error::Interrupted`](crate::Error::Interrupted) if a
         /// signal handler ran (nothing acquired: call again with the same deadline).
         ///
         /// ```
@@ -70,7 +69,7 @@ impl Lock {
         /// ```
         fn acquire -> LockGuard;
         /// Acquires the lock without a guard: `Outcome::Ok` or `Outcome::Timeout`, or
-        /// [`Error::Interrupted`] (nothing acquired). The caller releases it with
+        /// [`Error::Interrupted`](crate::Error::Interrupted) (nothing acquired). The caller releases it with
         /// [`Lock::release`]; for bindings and for code that releases it elsewhere (a
         /// `Lock` may be released by any thread of any process).
         ///
@@ -86,16 +85,13 @@ impl Lock {
         fn acquire_unguarded;
     );
 
-    /// Releases the lock; any thread of any process may. [`Error::Overflow`] if it was
-    /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
-    /// [`LockGuard`] calls it when dropped.
-    pub fn release(&self) -> Result<(), Error> {
-        done(self.raw()?.release())
-    }
-
-    /// Whether the lock is held right now (a snapshot).
-    pub fn is_locked(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_locked())
+    raw_methods! {
+        /// Releases the lock; any thread of any process may. [`Error::Overflow`](crate::Error::Overflow) if it was
+        /// not locked (nothing changes). The pair of [`Lock::acquire_unguarded`]: a
+        /// [`LockGuard`] calls it when dropped.
+        fn release() -> Status;
+        /// Whether the lock is held right now (a snapshot).
+        fn is_locked -> bool = is_locked;
     }
 }
 
@@ -126,7 +122,7 @@ guard_kind!(Lock: Lock, "LockGuard", acquire, release, AnyThread, lock);
 mod tests {
     use super::*;
     use crate::api::deadline::Deadline;
-    use crate::api::error::Outcome;
+    use crate::api::error::{Error, Outcome};
     use crate::api::options::OpenOptions;
 
     #[test]

@@ -5,9 +5,9 @@ use core::ptr::NonNull;
 use std::ffi::CStr;
 
 use super::deadline::Deadline;
-use super::error::{Error, done};
+use super::error::Error;
 use super::guard::{self, Guard, HolderThread, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, raw_methods};
 use super::lifecycle;
 use super::options::{OpenOptions, c_name};
 use crate::raw::header::Lifecycle;
@@ -127,10 +127,10 @@ impl RLock {
         unsafe { RLock::in_place_with(mem, |l, life| l.init_with(life, OPT_STICKY)) }
     }
 
-    /// Whether the lock is sticky ([`RLock::new_sticky`]; the lock of a synchronized
-    /// array is too). Fixed at creation.
-    pub fn is_sticky(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_sticky())
+    raw_methods! {
+        /// Whether the lock is sticky ([`RLock::new_sticky`]; the lock of a synchronized
+        /// array is too). Fixed at creation.
+        fn is_sticky -> bool = is_sticky;
     }
 
     /// Initialises an unowned RLock at `mem` (`mp_rlock_init`).
@@ -198,34 +198,22 @@ impl RLock {
         fn acquire_unguarded;
     );
 
-    /// Releases one recursion level; [`Error::NotOwner`] if the calling thread does not
-    /// own the lock. The pair of [`RLock::acquire_unguarded`]; an [`RLockGuard`] calls
-    /// it when dropped.
-    pub fn release(&self) -> Result<(), Error> {
-        done(self.raw()?.release())
-    }
-
-    /// Whether the calling thread owns the lock.
-    pub fn is_mine(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_mine())
-    }
-
-    /// Whether any thread of any process holds the lock (`mp_rlock_is_locked`: a
-    /// snapshot that only reads, so it never takes an owner-death report).
-    pub fn is_locked(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.is_locked())
-    }
-
-    /// The recursion level if the calling thread owns the lock, else 0.
-    pub fn count(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.count())
-    }
-
-    /// Declares the protected data repaired after an owner death (for a sticky lock,
-    /// [`RLock::new_sticky`] or a synchronized array's, ends the `OwnerDead` reports); the
-    /// calling thread must hold the lock ([`Error::NotOwner`] otherwise).
-    pub fn mark_consistent(&self) -> Result<(), Error> {
-        done(self.raw()?.mark_consistent())
+    raw_methods! {
+        /// Releases one recursion level; [`Error::NotOwner`] if the calling thread does not
+        /// own the lock. The pair of [`RLock::acquire_unguarded`]; an [`RLockGuard`] calls
+        /// it when dropped.
+        fn release() -> Status;
+        /// Whether the calling thread owns the lock.
+        fn is_mine -> bool = is_mine;
+        /// Whether any thread of any process holds the lock (`mp_rlock_is_locked`: a
+        /// snapshot that only reads, so it never takes an owner-death report).
+        fn is_locked -> bool = is_locked;
+        /// The recursion level if the calling thread owns the lock, else 0.
+        fn count -> u32 = count;
+        /// Declares the protected data repaired after an owner death (for a sticky lock,
+        /// [`RLock::new_sticky`] or a synchronized array's, ends the `OwnerDead` reports); the
+        /// calling thread must hold the lock ([`Error::NotOwner`] otherwise).
+        fn mark_consistent() -> Status;
     }
 }
 

@@ -3,9 +3,9 @@
 
 use core::ptr::NonNull;
 
-use super::error::{Error, done};
+use super::error::Error;
 use super::guard::{Guard, HolderThread, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, raw_methods};
 use super::options::OpenOptions;
 use crate::raw::rwlock::{RW_READERS, RawRwLock};
 
@@ -108,26 +108,17 @@ impl RwLock {
         fn acquire_write;
     );
 
-    /// Releases one read level; [`Error::NotOwner`] if the calling thread does not hold
-    /// the read side.
-    pub fn release_read(&self) -> Result<(), Error> {
-        done(self.raw()?.release_read())
-    }
-
-    /// Releases the write side; [`Error::NotOwner`] if the calling thread does not hold
-    /// it.
-    pub fn release_write(&self) -> Result<(), Error> {
-        done(self.raw()?.release_write())
-    }
-
-    /// The calling thread's read level (0 if it does not hold the read side).
-    pub fn read_level(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.read_level())
-    }
-
-    /// Whether the calling thread holds the write side.
-    pub fn is_writer(&self) -> Result<bool, Error> {
-        Ok(self.raw()?.holds_write())
+    raw_methods! {
+        /// Releases one read level; [`Error::NotOwner`] if the calling thread does not hold
+        /// the read side.
+        fn release_read() -> Status;
+        /// Releases the write side; [`Error::NotOwner`] if the calling thread does not hold
+        /// it.
+        fn release_write() -> Status;
+        /// The calling thread's read level (0 if it does not hold the read side).
+        fn read_level -> u32 = read_level;
+        /// Whether the calling thread holds the write side.
+        fn is_writer -> bool = holds_write;
     }
 }
 

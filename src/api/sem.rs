@@ -2,9 +2,9 @@
 
 use core::ptr::NonNull;
 
-use super::error::{Error, done};
+use super::error::Error;
 use super::guard::{AnyThread, Guard, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, raw_methods};
 use super::object::counting_args;
 use super::options::OpenOptions;
 use crate::raw::sem::{self as raw_sem, RawSem};
@@ -105,20 +105,14 @@ impl Semaphore {
         fn acquire_unguarded;
     );
 
-    /// Returns one unit; [`Error::Overflow`] if already at the bound (nothing changes).
-    /// A [`SemaphoreGuard`] calls it when dropped.
-    pub fn release(&self) -> Result<(), Error> {
-        done(self.raw()?.release())
-    }
-
-    /// The number of units right now (a snapshot).
-    pub fn value(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.value())
-    }
-
-    /// The bound.
-    pub fn max_value(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.max_value())
+    raw_methods! {
+        /// Returns one unit; [`Error::Overflow`] if already at the bound (nothing changes).
+        /// A [`SemaphoreGuard`] calls it when dropped.
+        fn release() -> Status;
+        /// The number of units right now (a snapshot).
+        fn value -> u32 = value;
+        /// The bound.
+        fn max_value -> u32 = max_value;
     }
 }
 

@@ -8,9 +8,9 @@
 
 use core::ptr::NonNull;
 
-use super::error::{Error, done};
+use super::error::Error;
 use super::guard::{Guard, HolderThread, acquire_methods, guard_kind};
-use super::handle::{Life, object_handle};
+use super::handle::{Life, object_handle, raw_methods};
 use super::object::counting_args;
 use super::options::OpenOptions;
 use crate::raw::sem_undo::{self as raw_undo, RawSemUndo};
@@ -118,27 +118,18 @@ impl UndoSemaphore {
         fn acquire_unguarded;
     );
 
-    /// Returns one unit that the calling thread holds: [`Error::NotOwner`] if it holds
-    /// none, [`Error::Busy`] if another thread's operation stalled in the middle,
-    /// [`Error::Overflow`] at the bound (nothing changes in each case). An
-    /// [`UndoSemaphoreGuard`] calls it when dropped.
-    pub fn release(&self) -> Result<(), Error> {
-        done(self.raw()?.release())
-    }
-
-    /// The number of units right now (a snapshot; dead holders' units count as free).
-    pub fn value(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.value())
-    }
-
-    /// The bound.
-    pub fn max_value(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.max_value())
-    }
-
-    /// How many units the calling thread holds.
-    pub fn held(&self) -> Result<u32, Error> {
-        Ok(self.raw()?.held_by_caller())
+    raw_methods! {
+        /// Returns one unit that the calling thread holds: [`Error::NotOwner`] if it holds
+        /// none, [`Error::Busy`] if another thread's operation stalled in the middle,
+        /// [`Error::Overflow`] at the bound (nothing changes in each case). An
+        /// [`UndoSemaphoreGuard`] calls it when dropped.
+        fn release() -> Status;
+        /// The number of units right now (a snapshot; dead holders' units count as free).
+        fn value -> u32 = value;
+        /// The bound.
+        fn max_value -> u32 = max_value;
+        /// How many units the calling thread holds.
+        fn held -> u32 = held_by_caller;
     }
 
     /// The step before this process unmaps in-place memory of an undo semaphore that
