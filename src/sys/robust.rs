@@ -52,9 +52,9 @@ pub(super) mod list;
 
 pub(crate) use list::{
     Book, FUTEX_OFFSET, Mode, acquire_linked, book_has_room, book_lists, clear_pending, forget,
-    forget_last, has_room, is_last, make_room, plan_pop, plan_push, pop_unlinked_last, record,
-    record_linked_planned, record_linked_with_room, record_with_room, release_last_linked,
-    set_pending, unlink_last_linked,
+    forget_last, has_room, is_last, make_room, plan_pop, pop_unlinked_last, record,
+    record_linked_with_room, record_with_room, release_last_linked, set_pending,
+    unlink_last_linked,
 };
 
 /// True if the calling thread holds an RLock (recorded in its book) inside

@@ -314,12 +314,14 @@ pub(crate) unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize
 }
 
 /// Everything that recording one more lock writes into the book, read from it
-/// beforehand ([`plan_push`]). A fast path makes the plan before its atomic instruction
-/// so that after the instruction come only stores of known values to known places,
-/// with no load and no branch. Measured on the undo semaphore's pair (BENCHMARKS.md,
-/// "Undo semaphore"): a branch on a book word that the pair writes cost 3.8 ns in front
-/// of the atomic instruction and 1 ns after it, and a plan of more than two words made
-/// the compiler save registers around the instruction, which cost about 1.2 ns.
+/// beforehand ([`plan_push`]). [`acquire_linked`] makes the plan before its atomic
+/// instruction, so that after the instruction come only stores of known values to known
+/// places, with no load and no branch: a branch on a book word that the pair writes cost
+/// 3.8 ns in front of the atomic instruction and 1 ns after it (BENCHMARKS.md, "Undo
+/// semaphore"). A plan held across the instruction can make the compiler save registers
+/// around it (about 1.2 ns); the undo semaphore's acquire, whose path has more live
+/// values, plans after its CAS instead ([`record_linked_with_room`]), which measured
+/// faster there (BENCHMARKS.md, "Undo semaphore: fewer instructions").
 #[derive(Clone, Copy)]
 pub(crate) struct PushPlan {
     /// The entry to link after: the chain's last.
