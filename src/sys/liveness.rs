@@ -362,8 +362,20 @@ mod tests {
             // SAFETY: async-signal-safe exit of the child.
             unsafe { libc::_exit(0) };
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        // Exited but not reaped: a zombie.
+        // Wait until it has exited, but leave it unreaped (WNOWAIT): a zombie. (A fixed
+        // sleep was not always long enough on a loaded machine.)
+        // SAFETY: a zeroed siginfo_t is valid; waiting for our own child.
+        let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+        // SAFETY: as above; `info` is writable.
+        let waited = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        assert_eq!(waited, 0, "waitid: {}", std::io::Error::last_os_error());
         let stat = thread_stat(pid as u32, pid as u32);
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, core::ptr::null_mut(), 0) };
