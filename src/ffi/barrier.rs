@@ -2,7 +2,7 @@
 
 use core::ffi::{c_int, c_void};
 
-use super::boundary::{code, object};
+use super::boundary::object;
 use super::status::mp_status;
 use crate::raw::barrier::RawBarrier;
 use crate::status::Status;
@@ -146,37 +146,30 @@ pub unsafe extern "C" fn mp_barrier_wait(
     }
 }
 
-/// Breaks the barrier: every thread waiting in the current generation returns
-/// `MP_EBROKEN`, and so does every later `mp_barrier_wait` until `mp_barrier_reset`.
-/// The caller is outside any generation, so "current" is the generation a thread
-/// arriving now would join: while the last arrival's action runs, that is the next
-/// one (the complete generation is released normally, and the barrier is broken
-/// after it). To break a generation from its own action, return non-zero from it.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_abort(barrier: *mut mp_barrier_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::abort))
-}
-
-/// Returns the barrier to its initial, unbroken state: threads waiting in the
-/// current generation return `MP_EBROKEN`; later arrivals start a fresh generation.
-/// While the last arrival's action runs, the complete generation is released
-/// normally and the next one starts unbroken. Also repairs a barrier whose shared
-/// state was overwritten (see `mp_barrier_wait`'s `MP_EBADOBJ`).
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_barrier_reset(barrier: *mut mp_barrier_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { object::<RawBarrier, _>(barrier) }.map(RawBarrier::reset))
+c_calls! {
+    /// Breaks the barrier: every thread waiting in the current generation returns
+    /// `MP_EBROKEN`, and so does every later `mp_barrier_wait` until `mp_barrier_reset`.
+    /// The caller is outside any generation, so "current" is the generation a thread
+    /// arriving now would join: while the last arrival's action runs, that is the next
+    /// one (the complete generation is released normally, and the barrier is broken
+    /// after it). To break a generation from its own action, return non-zero from it.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+    fn mp_barrier_abort(barrier: mp_barrier_t) = RawBarrier::abort;
+    /// Returns the barrier to its initial, unbroken state: threads waiting in the
+    /// current generation return `MP_EBROKEN`; later arrivals start a fresh generation.
+    /// While the last arrival's action runs, the complete generation is released
+    /// normally and the next one starts unbroken. Also repairs a barrier whose shared
+    /// state was overwritten (see `mp_barrier_wait`'s `MP_EBADOBJ`).
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `barrier` is NULL or points to `MP_BARRIER_SIZE` readable bytes.
+    fn mp_barrier_reset(barrier: mp_barrier_t) = RawBarrier::reset;
 }
 
 c_queries! {

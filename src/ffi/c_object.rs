@@ -13,7 +13,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::ffi::CStr;
 
-use super::boundary::{c_name, code, ffi_out, object, open_out, storage};
+use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage};
 use super::status::mp_status;
 use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
@@ -29,7 +29,7 @@ use crate::raw::rlock::RawRLock;
 use crate::raw::rwlock::RawRwLock;
 use crate::raw::sem::RawSem;
 use crate::raw::sem_undo::RawSemUndo;
-use crate::status::MpResult;
+use crate::status::{MpResult, Status};
 
 /// What an object type's constructors take besides its memory, and how they
 /// initialise it.
@@ -349,4 +349,61 @@ macro_rules! c_queries {
             unsafe { $crate::ffi::c_object::query($obj, $out, $read) }
         }
     )*};
+}
+
+/// What a state machine's operation returns, as the C status it becomes: `()` is
+/// `MP_OK`; a [`Status`] is its own code (outcomes such as `MP_TIMEOUT` included).
+pub(crate) trait CallResult {
+    fn status(r: MpResult<Self>) -> mp_status
+    where
+        Self: Sized;
+}
+
+impl CallResult for () {
+    #[inline(always)]
+    fn status(r: MpResult<()>) -> mp_status {
+        code(r)
+    }
+}
+
+impl CallResult for Status {
+    #[inline(always)]
+    fn status(r: MpResult<Status>) -> mp_status {
+        code_of(r)
+    }
+}
+
+/// Entry points that run one operation of the live object, each one line after its
+/// docs:
+/// - `fn mp_x_acquire(x: mp_x_t) waits = RawX::acquire;` takes `block` and `timeout_ms`
+///   (the family's timeout convention) and passes them on as a `Timeout`;
+/// - `fn mp_x_release(x: mp_x_t) = RawX::release;` takes nothing more.
+///
+/// The body is the one expression a hand-written entry point would have (checked
+/// pointer, the operation, its result as a status), so the fast paths compile as before.
+macro_rules! c_calls {
+    () => {};
+    ($(#[$doc:meta])* fn $name:ident($obj:ident: $c:ident) waits = $raw:ident::$op:ident;
+        $($rest:tt)*) => {
+        $(#[$doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($obj: *mut $c, block: bool, timeout_ms: i64) -> mp_status {
+            // SAFETY: forwarded contract.
+            let done = unsafe { $crate::ffi::boundary::object::<$raw, _>($obj) }
+                .map(|o| o.$op($crate::sys::time::Timeout::new(block, timeout_ms)));
+            $crate::ffi::c_object::CallResult::status(done)
+        }
+        c_calls!($($rest)*);
+    };
+    ($(#[$doc:meta])* fn $name:ident($obj:ident: $c:ident) = $raw:ident::$op:ident;
+        $($rest:tt)*) => {
+        $(#[$doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($obj: *mut $c) -> mp_status {
+            // SAFETY: forwarded contract.
+            let done = unsafe { $crate::ffi::boundary::object::<$raw, _>($obj) }.map($raw::$op);
+            $crate::ffi::c_object::CallResult::status(done)
+        }
+        c_calls!($($rest)*);
+    };
 }

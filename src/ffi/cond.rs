@@ -150,17 +150,15 @@ pub unsafe extern "C" fn mp_cond_notify(cond: *mut mp_cond_t, n: u32) -> mp_stat
     code(unsafe { object::<RawCond, _>(cond) }.map(|c| c.notify(n)))
 }
 
-/// Wakes every thread waiting on `cond` at the time of the call. Never blocks; also
-/// forgets waiters that died inside a wait.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_cond_notify_all(cond: *mut mp_cond_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { object::<RawCond, _>(cond) }.map(RawCond::notify_all))
+c_calls! {
+    /// Wakes every thread waiting on `cond` at the time of the call. Never blocks; also
+    /// forgets waiters that died inside a wait.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `cond` is NULL or points to `MP_COND_SIZE` readable bytes.
+    fn mp_cond_notify_all(cond: mp_cond_t) = RawCond::notify_all;
 }
 
 c_queries! {

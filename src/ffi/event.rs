@@ -1,6 +1,6 @@
 //! `mp_event_t`: CPython's `multiprocessing.Event`, whose `set` never blocks.
 
-use super::boundary::{code, code_of, object};
+use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::event::RawEvent;
 use crate::sys::time::Timeout;
@@ -29,30 +29,23 @@ c_object! {
     lifecycle mp_event_new, mp_event_open, mp_event_close for "event", "a clear event";
 }
 
-/// Sets the flag and wakes every thread waiting for it (each returns `MP_OK`, even
-/// if the flag is cleared again before it runs). Setting a set event does nothing.
-/// Never blocks.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_event_set(event: *mut mp_event_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { object::<RawEvent, _>(event) }.map(RawEvent::set))
-}
-
-/// Clears the flag: later `mp_event_wait` calls block until the next `mp_event_set`.
-///
-/// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_event_clear(event: *mut mp_event_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code(unsafe { object::<RawEvent, _>(event) }.map(RawEvent::clear))
+c_calls! {
+    /// Sets the flag and wakes every thread waiting for it (each returns `MP_OK`, even
+    /// if the flag is cleared again before it runs). Setting a set event does nothing.
+    /// Never blocks.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+    fn mp_event_set(event: mp_event_t) = RawEvent::set;
+    /// Clears the flag: later `mp_event_wait` calls block until the next `mp_event_set`.
+    ///
+    /// Returns `MP_OK`, `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `event` is NULL or points to `MP_EVENT_SIZE` readable bytes.
+    fn mp_event_clear(event: mp_event_t) = RawEvent::clear;
 }
 
 c_queries! {

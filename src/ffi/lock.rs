@@ -1,9 +1,7 @@
 //! `mp_lock_t`: CPython's `multiprocessing.Lock`.
 
-use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::lock::RawLock;
-use crate::sys::time::Timeout;
 
 c_object! {
     /// A non-recursive lock that any thread of any process may release (a binary
@@ -33,38 +31,25 @@ c_object! {
     lifecycle mp_lock_new, mp_lock_open, mp_lock_close for "lock", "an unlocked lock";
 }
 
-/// Acquires the lock. `block == false` tries once and ignores `timeout_ms`;
-/// otherwise `timeout_ms < 0` (`MP_FOREVER`) waits forever, `0` tries once, and a
-/// positive value waits at most that long on `CLOCK_MONOTONIC`.
-///
-/// Returns `MP_OK` (acquired), `MP_TIMEOUT` (never before the timeout), `MP_EINTR` (a
-/// signal handler ran; nothing acquired), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_lock_acquire(
-    lock: *mut mp_lock_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
-    )
-}
-
-/// Releases the lock. Any thread of any process may release it (CPython semantics).
-///
-/// Returns `MP_OK`, `MP_EOVERFLOW` (it was not locked; nothing changed), `MP_EINVAL`,
-/// `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_lock_release(lock: *mut mp_lock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawLock, _>(lock) }.map(RawLock::release))
+c_calls! {
+    /// Acquires the lock. `block == false` tries once and ignores `timeout_ms`;
+    /// otherwise `timeout_ms < 0` (`MP_FOREVER`) waits forever, `0` tries once, and a
+    /// positive value waits at most that long on `CLOCK_MONOTONIC`.
+    ///
+    /// Returns `MP_OK` (acquired), `MP_TIMEOUT` (never before the timeout), `MP_EINTR` (a
+    /// signal handler ran; nothing acquired), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes.
+    fn mp_lock_acquire(lock: mp_lock_t) waits = RawLock::acquire;
+    /// Releases the lock. Any thread of any process may release it (CPython semantics).
+    ///
+    /// Returns `MP_OK`, `MP_EOVERFLOW` (it was not locked; nothing changed), `MP_EINVAL`,
+    /// `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_LOCK_SIZE` readable bytes.
+    fn mp_lock_release(lock: mp_lock_t) = RawLock::release;
 }
 
 c_queries! {

@@ -1,12 +1,11 @@
 //! `mp_rlock_t`: CPython's `multiprocessing.RLock`, with owner-death recovery.
 
-use super::boundary::{code, code_of, ffi_out, object, storage};
+use super::boundary::{code, ffi_out, storage};
 use super::status::mp_status;
 use crate::api::lifecycle;
 use crate::api::rlock::{self as core_rlock, FLAG_STICKY};
 use crate::raw::header::Lifecycle;
 use crate::raw::rlock::RawRLock;
-use crate::sys::time::Timeout;
 
 c_object! {
     /// A recursive lock owned by one thread of one process. If the owner dies holding it
@@ -116,44 +115,31 @@ pub unsafe extern "C" fn mp_rlock_new_sticky(lock_out: *mut *mut mp_rlock_t) -> 
     }
 }
 
-/// Acquires the RLock, or re-enters it if the calling thread owns it (the recursion
-/// level goes up by one; no timeout applies). `block`/`timeout_ms` as in
-/// `mp_lock_acquire`.
-///
-/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
-/// repair the protected data; the lock works normally afterwards. For a sticky RLock
-/// (`mp_rlock_init_sticky`) and the lock of a synchronized array (`mp_array_get_lock`),
-/// every acquisition, re-entries included, returns `MP_OWNER_DEAD` until an owner calls
-/// `mp_rlock_mark_consistent` (or `mp_array_mark_consistent`)),
-/// `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
-/// its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes that stay mapped while
-/// the calling thread holds the lock. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_acquire(
-    lock: *mut mp_rlock_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawRLock, _>(lock) }.map(|l| l.acquire(Timeout::new(block, timeout_ms))),
-    )
-}
-
-/// Releases one recursion level; the lock is free when the level reaches 0.
-///
-/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not own it, including
-/// when it is free), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_release(lock: *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::release))
+c_calls! {
+    /// Acquires the RLock, or re-enters it if the calling thread owns it (the recursion
+    /// level goes up by one; no timeout applies). `block`/`timeout_ms` as in
+    /// `mp_lock_acquire`.
+    ///
+    /// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, but the previous owner died holding it:
+    /// repair the protected data; the lock works normally afterwards. For a sticky RLock
+    /// (`mp_rlock_init_sticky`) and the lock of a synchronized array (`mp_array_get_lock`),
+    /// every acquisition, re-entries included, returns `MP_OWNER_DEAD` until an owner calls
+    /// `mp_rlock_mark_consistent` (or `mp_array_mark_consistent`)),
+    /// `MP_TIMEOUT`, `MP_EINTR` (nothing acquired), `MP_EOVERFLOW` (recursion level at
+    /// its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes that stay mapped while
+    /// the calling thread holds the lock. Not async-signal-safe.
+    fn mp_rlock_acquire(lock: mp_rlock_t) waits = RawRLock::acquire;
+    /// Releases one recursion level; the lock is free when the level reaches 0.
+    ///
+    /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not own it, including
+    /// when it is free), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
+    fn mp_rlock_release(lock: mp_rlock_t) = RawRLock::release;
 }
 
 c_queries! {
@@ -187,20 +173,18 @@ c_queries! {
     fn mp_rlock_is_locked(lock: mp_rlock_t) -> locked_out: bool = RawRLock::is_locked;
 }
 
-/// Declares the data guarded by the lock repaired: ends the "inconsistent" state that
-/// an owner's death leaves on a sticky RLock (`mp_rlock_init_sticky`,
-/// `mp_rlock_new_sticky`, `MP_RLOCK_STICKY`) or the lock of a synchronized array
-/// (`mp_array_get_lock`), so that later acquisitions return `MP_OK` again. For any other
-/// RLock it only checks ownership (their `MP_OWNER_DEAD` is reported once, to the next
-/// acquirer).
-///
-/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
-/// `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rlock_mark_consistent(lock: *mut mp_rlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawRLock, _>(lock) }.map(RawRLock::mark_consistent))
+c_calls! {
+    /// Declares the data guarded by the lock repaired: ends the "inconsistent" state that
+    /// an owner's death leaves on a sticky RLock (`mp_rlock_init_sticky`,
+    /// `mp_rlock_new_sticky`, `MP_RLOCK_STICKY`) or the lock of a synchronized array
+    /// (`mp_array_get_lock`), so that later acquisitions return `MP_OK` again. For any other
+    /// RLock it only checks ownership (their `MP_OWNER_DEAD` is reported once, to the next
+    /// acquirer).
+    ///
+    /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the lock),
+    /// `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `lock` is NULL or points to `MP_RLOCK_SIZE` readable bytes. Not async-signal-safe.
+    fn mp_rlock_mark_consistent(lock: mp_rlock_t) = RawRLock::mark_consistent;
 }

@@ -1,10 +1,8 @@
 //! `mp_rwlock_t`: a reader-writer lock that survives its readers' and writers' deaths
 //! (design: docs/rwlock.md).
 
-use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::rwlock::{RW_READERS, RawRwLock};
-use crate::sys::time::Timeout;
 
 c_object! {
     /// A reader-writer lock: any number of readers (up to `MP_RWLOCK_READERS` threads at
@@ -41,81 +39,50 @@ const _: () = {
 /// `MP_EBUSY`. Threads that only wait use nothing.
 pub const MP_RWLOCK_READERS: usize = 64;
 
-/// Acquires the read side, or re-enters it if the calling thread holds it (its level
-/// goes up by one, without waiting, even behind a waiting writer). `block`/`timeout_ms`
-/// as in `mp_lock_acquire`. A writer's release admits the readers that were waiting
-/// before the next writer.
-///
-/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
-/// writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
-/// acquired), `MP_EBUSY` (`MP_RWLOCK_READERS` other threads hold the read side),
-/// `MP_EDEADLK` (the calling thread holds the write side), `MP_EOVERFLOW` (re-entry
-/// level at its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
-/// the calling thread holds the lock. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_acquire_read(
-    rw: *mut mp_rwlock_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawRwLock, _>(rw) }
-            .map(|l| l.acquire_read(Timeout::new(block, timeout_ms))),
-    )
-}
-
-/// Releases one read level of the calling thread.
-///
-/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the read side),
-/// `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_release_read(rw: *mut mp_rwlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawRwLock, _>(rw) }.map(RawRwLock::release_read))
-}
-
-/// Acquires the write side: waits for the writer word, then for the readers already
-/// in (new readers wait meanwhile). `block`/`timeout_ms` as in `mp_lock_acquire`.
-///
-/// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
-/// writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
-/// acquired), `MP_EDEADLK` (the calling thread already holds this lock, read or write:
-/// an upgrade is refused at once), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
-/// the calling thread holds the lock. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_acquire_write(
-    rw: *mut mp_rwlock_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawRwLock, _>(rw) }
-            .map(|l| l.acquire_write(Timeout::new(block, timeout_ms))),
-    )
-}
-
-/// Releases the write side held by the calling thread.
-///
-/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold it), `MP_EINVAL`,
-/// `MP_EBADOBJ`.
-///
-/// # Safety
-/// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_rwlock_release_write(rw: *mut mp_rwlock_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawRwLock, _>(rw) }.map(RawRwLock::release_write))
+c_calls! {
+    /// Acquires the read side, or re-enters it if the calling thread holds it (its level
+    /// goes up by one, without waiting, even behind a waiting writer). `block`/`timeout_ms`
+    /// as in `mp_lock_acquire`. A writer's release admits the readers that were waiting
+    /// before the next writer.
+    ///
+    /// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
+    /// writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
+    /// acquired), `MP_EBUSY` (`MP_RWLOCK_READERS` other threads hold the read side),
+    /// `MP_EDEADLK` (the calling thread holds the write side), `MP_EOVERFLOW` (re-entry
+    /// level at its 2^32-1 limit), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
+    /// the calling thread holds the lock. Not async-signal-safe.
+    fn mp_rwlock_acquire_read(rw: mp_rwlock_t) waits = RawRwLock::acquire_read;
+    /// Releases one read level of the calling thread.
+    ///
+    /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold the read side),
+    /// `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
+    fn mp_rwlock_release_read(rw: mp_rwlock_t) = RawRwLock::release_read;
+    /// Acquires the write side: waits for the writer word, then for the readers already
+    /// in (new readers wait meanwhile). `block`/`timeout_ms` as in `mp_lock_acquire`.
+    ///
+    /// Returns `MP_OK`, `MP_OWNER_DEAD` (acquired, and this call is the one told that a
+    /// writer or a reader died holding the lock), `MP_TIMEOUT`, `MP_EINTR` (nothing
+    /// acquired), `MP_EDEADLK` (the calling thread already holds this lock, read or write:
+    /// an upgrade is refused at once), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes that stay mapped while
+    /// the calling thread holds the lock. Not async-signal-safe.
+    fn mp_rwlock_acquire_write(rw: mp_rwlock_t) waits = RawRwLock::acquire_write;
+    /// Releases the write side held by the calling thread.
+    ///
+    /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread does not hold it), `MP_EINVAL`,
+    /// `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `rw` is NULL or points to `MP_RWLOCK_SIZE` readable bytes. Not async-signal-safe.
+    fn mp_rwlock_release_write(rw: mp_rwlock_t) = RawRwLock::release_write;
 }
 
 c_queries! {

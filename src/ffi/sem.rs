@@ -1,9 +1,7 @@
 //! `mp_sem_t`: CPython's `multiprocessing.Semaphore` and `BoundedSemaphore`.
 
-use super::boundary::{code_of, object};
 use super::status::mp_status;
 use crate::raw::sem::{RawSem, SEM_VALUE_MAX};
-use crate::sys::time::Timeout;
 
 c_object! {
     /// A counting semaphore with an upper bound. Plain memory, like `mp_lock_t`. Any thread
@@ -72,35 +70,24 @@ pub const MP_SEM_VALUE_MAX: u32 = 2147483647;
 
 // ---- what both semaphore types' calls share (`mp_sem_*`, `mp_sem_undo_*`) ------------
 
-/// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
-/// `mp_lock_acquire`.
-///
-/// Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
-/// `MP_EBADOBJ` (also for an undo semaphore's memory: that is `mp_sem_undo_acquire`).
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_acquire(
-    sem: *mut mp_sem_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSem, _>(sem) }.map(|s| s.acquire(Timeout::new(block, timeout_ms))))
-}
-
-/// Returns one unit and wakes a waiter if any. Any thread or process may release.
-///
-/// Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
-/// `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_release(sem: *mut mp_sem_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSem, _>(sem) }.map(RawSem::release))
+c_calls! {
+    /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
+    /// `mp_lock_acquire`.
+    ///
+    /// Returns `MP_OK`, `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EINVAL`,
+    /// `MP_EBADOBJ` (also for an undo semaphore's memory: that is `mp_sem_undo_acquire`).
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+    fn mp_sem_acquire(sem: mp_sem_t) waits = RawSem::acquire;
+    /// Returns one unit and wakes a waiter if any. Any thread or process may release.
+    ///
+    /// Returns `MP_OK`, `MP_EOVERFLOW` (already at `max_value`; nothing changed),
+    /// `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_SIZE` readable bytes.
+    fn mp_sem_release(sem: mp_sem_t) = RawSem::release;
 }
 
 c_queries! {

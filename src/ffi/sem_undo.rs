@@ -1,12 +1,11 @@
 //! `mp_sem_undo_t`: a Semaphore / BoundedSemaphore whose units come back when the
 //! thread holding them dies.
 
-use super::boundary::{code, code_of, object, pointer};
+use super::boundary::{code, pointer};
 use super::status::mp_status;
 use crate::api::sem_undo::detach_check;
 use crate::raw::sem_undo::{RawSemUndo, UNDO_HOLDERS, UNDO_VALUE_MAX};
 use crate::status::Status;
-use crate::sys::time::Timeout;
 
 c_object! {
     /// An *undo* semaphore: a counting semaphore with an upper bound whose units return
@@ -100,43 +99,30 @@ pub unsafe extern "C" fn mp_sem_undo_detach(sem: *const mp_sem_undo_t) -> mp_sta
     code(pointer::<RawSemUndo, _>(sem, Status::BadObj).and_then(detach_check))
 }
 
-/// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
-/// `mp_lock_acquire`.
-///
-/// Returns `MP_OK`, `MP_OWNER_DEAD` (a unit was taken; a holder died holding units,
-/// which came back, and this caller is the one told: each such death is told to
-/// exactly one acquirer), `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EBUSY` (the
-/// calling thread holds no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing
-/// taken; threads that wait do not count), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_acquire(
-    sem: *mut mp_sem_undo_t,
-    block: bool,
-    timeout_ms: i64,
-) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(
-        unsafe { object::<RawSemUndo, _>(sem) }.map(|s| s.acquire(Timeout::new(block, timeout_ms))),
-    )
-}
-
-/// Returns one unit that the calling thread acquired, and wakes a waiter if any.
-///
-/// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread holds no unit of it; nothing
-/// changed), `MP_EBUSY` (another thread's operation did not complete within 2 s — it is
-/// stopped in the middle, or a peer damaged the object; nothing changed, the caller
-/// still holds the unit), `MP_EOVERFLOW` (at `max_value`, which only a damaged object
-/// reaches), `MP_EINVAL`, `MP_EBADOBJ`.
-///
-/// # Safety
-/// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mp_sem_undo_release(sem: *mut mp_sem_undo_t) -> mp_status {
-    // SAFETY: forwarded contract.
-    code_of(unsafe { object::<RawSemUndo, _>(sem) }.map(RawSemUndo::release))
+c_calls! {
+    /// Takes one unit, waiting for one if there is none. `block`/`timeout_ms` as in
+    /// `mp_lock_acquire`.
+    ///
+    /// Returns `MP_OK`, `MP_OWNER_DEAD` (a unit was taken; a holder died holding units,
+    /// which came back, and this caller is the one told: each such death is told to
+    /// exactly one acquirer), `MP_TIMEOUT`, `MP_EINTR` (nothing taken), `MP_EBUSY` (the
+    /// calling thread holds no unit yet and `MP_SEM_UNDO_HOLDERS` other threads do: nothing
+    /// taken; threads that wait do not count), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+    fn mp_sem_undo_acquire(sem: mp_sem_undo_t) waits = RawSemUndo::acquire;
+    /// Returns one unit that the calling thread acquired, and wakes a waiter if any.
+    ///
+    /// Returns `MP_OK`, `MP_ENOTOWNER` (the calling thread holds no unit of it; nothing
+    /// changed), `MP_EBUSY` (another thread's operation did not complete within 2 s — it is
+    /// stopped in the middle, or a peer damaged the object; nothing changed, the caller
+    /// still holds the unit), `MP_EOVERFLOW` (at `max_value`, which only a damaged object
+    /// reaches), `MP_EINVAL`, `MP_EBADOBJ`.
+    ///
+    /// # Safety
+    /// `sem` is NULL or points to `MP_SEM_UNDO_SIZE` readable and writable bytes.
+    fn mp_sem_undo_release(sem: mp_sem_undo_t) = RawSemUndo::release;
 }
 
 c_queries! {
