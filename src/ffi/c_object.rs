@@ -2,11 +2,11 @@
 //! `mp_sem_undo_t`, `mp_cond_t`, `mp_event_t`, `mp_barrier_t`, `mp_rwlock_t`) declares
 //! the same way: its size and alignment constants, its opaque struct with the layout
 //! checks, and its five lifecycle entry points (`init`, `destroy`, `new`, `open`,
-//! `close`). [`c_object!`] writes them from one invocation per type; the bodies are the
+//! `close`). `c_object!` writes them from one invocation per type; the bodies are the
 //! generic functions below, so each type states only what differs: its constructor
 //! arguments and how they initialise it ([`CObject`]). Two more macros write the entry
-//! points whose body is one call on the live object: [`c_queries!`] (a snapshot written
-//! to an out-parameter) and [`c_calls!`] (an operation, with or without a timeout).
+//! points whose body is one call on the live object: `c_queries!` (a snapshot written
+//! to an out-parameter) and `c_calls!` (an operation, with or without a timeout).
 //!
 //! The header is generated from the macro-expanded crate (tests/header.rs), so the
 //! `///` docs written here and in each invocation reach `include/mpsync.h` as written.
