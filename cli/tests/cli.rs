@@ -1085,7 +1085,19 @@ fn ctrl_c_reaches_the_command_and_the_lock_is_released() {
     let marker = std::env::temp_dir().join(format!("{}started", n.prefix));
     let _ = std::fs::remove_file(&marker);
     let script = format!("touch {}; exec sleep 30", marker.display());
-    let child = Command::new(MPSYNC)
+    let mut mpsync = Command::new(MPSYNC);
+    // A terminal's foreground job starts with Ctrl-C's default disposition; a harness
+    // run as a background job of a non-interactive shell would hand SIG_IGN down (and
+    // the command would rightly keep ignoring it).
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        mpsync.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = mpsync
         .args(["acquire", &name, "--", "sh", "-c", &script])
         .process_group(0)
         .stdout(Stdio::null())
