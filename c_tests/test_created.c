@@ -1,13 +1,18 @@
 /* MP_REPORT_CREATED / MP_CREATED: an open tells its caller whether it created the
- * object, for every mp_*_open (lock, rlock, sem, cond, event, barrier, array, shm).
+ * object, for every mp_*_open (lock, rlock, sem, sem_undo, cond, event, barrier, rwlock,
+ * array, shm, queue).
  * Real concurrent creators (forked processes released by one gate) all succeed, and
  * exactly one of them is told MP_CREATED; without the flag nobody is. */
 #include "mpt_util.h"
 
-enum kind { K_LOCK, K_RLOCK, K_SEM, K_COND, K_EVENT, K_BARRIER, K_ARRAY, K_SHM, K_COUNT };
+enum kind {
+    K_LOCK, K_RLOCK, K_SEM, K_SEM_UNDO, K_COND, K_EVENT, K_BARRIER, K_RWLOCK, K_ARRAY, K_QUEUE,
+    K_SHM, K_COUNT
+};
 
 static const char *kind_name(enum kind k) {
-    static const char *names[] = {"lock", "rlock", "sem", "cond", "event", "barrier", "array", "shm"};
+    static const char *names[] = {"lock",    "rlock",  "sem",   "sem_undo", "cond", "event",
+                                   "barrier", "rwlock", "array", "queue",    "shm"};
     return names[k];
 }
 
@@ -19,10 +24,13 @@ static mp_status open_close(enum kind k, const char *name, uint32_t flags) {
     case K_LOCK: st = mp_lock_open(name, flags, 0, (mp_lock_t **)&p); break;
     case K_RLOCK: st = mp_rlock_open(name, flags, 0, (mp_rlock_t **)&p); break;
     case K_SEM: st = mp_sem_open(name, flags, 0, 1, 1, (mp_sem_t **)&p); break;
+    case K_SEM_UNDO: st = mp_sem_undo_open(name, flags, 0, 1, 1, (mp_sem_undo_t **)&p); break;
     case K_COND: st = mp_cond_open(name, flags, 0, (mp_cond_t **)&p); break;
     case K_EVENT: st = mp_event_open(name, flags, 0, (mp_event_t **)&p); break;
     case K_BARRIER: st = mp_barrier_open(name, flags, 0, 2, (mp_barrier_t **)&p); break;
+    case K_RWLOCK: st = mp_rwlock_open(name, flags, 0, (mp_rwlock_t **)&p); break;
     case K_ARRAY: st = mp_array_open(name, flags, 0, MP_TYPE_INT, 4, true, (mp_array_t **)&p); break;
+    case K_QUEUE: st = mp_queue_open(name, flags, 0, 4096, (mp_queue_t **)&p); break;
     default: st = mp_shm_open(name, flags, 4096, 0, (mp_shm_t **)&p); break;
     }
     if (st < 0) {
@@ -35,10 +43,13 @@ static mp_status open_close(enum kind k, const char *name, uint32_t flags) {
     case K_LOCK: closed = mp_lock_close(p); break;
     case K_RLOCK: closed = mp_rlock_close(p); break;
     case K_SEM: closed = mp_sem_close(p); break;
+    case K_SEM_UNDO: closed = mp_sem_undo_close(p); break;
     case K_COND: closed = mp_cond_close(p); break;
     case K_EVENT: closed = mp_event_close(p); break;
     case K_BARRIER: closed = mp_barrier_close(p); break;
+    case K_RWLOCK: closed = mp_rwlock_close(p); break;
     case K_ARRAY: closed = mp_array_close(p); break;
+    case K_QUEUE: closed = mp_queue_close(p); break;
     default: closed = mp_shm_close(p); break;
     }
     CHECK_OK(closed);

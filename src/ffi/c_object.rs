@@ -19,8 +19,7 @@ use super::boundary::{c_name, code, code_of, ffi_out, object, open_out, storage}
 use super::status::mp_status;
 use crate::api::barrier::check_parties;
 use crate::api::lifecycle;
-use crate::api::object::SharedObject;
-use crate::api::object::{CountingObject, counting_args};
+use crate::api::object::{CountingObject, SharedObject, counting_args};
 use crate::api::rlock as core_rlock;
 use crate::raw::barrier::RawBarrier;
 use crate::raw::cond::RawCond;
