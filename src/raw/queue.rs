@@ -82,6 +82,14 @@ const FLAG_CLOSED: u32 = 1;
 /// reaches 0. Without it the counts are all 0 then, and the clearing is skipped.
 const FLAG_STALE_COUNTS: u32 = 2;
 
+/// `wake_owed` bits: a consumer (`WAKE_DATA`), producer (`WAKE_ROOM`) or joiner
+/// (`WAKE_DONE`) registered as sleeping since the last wake-up of its kind.
+const WAKE_DATA: u32 = 1;
+/// See [`WAKE_DATA`].
+const WAKE_ROOM: u32 = 2;
+/// See [`WAKE_DATA`].
+const WAKE_DONE: u32 = 4;
+
 /// How many processes can hold unfinished messages of one queue with their deaths
 /// tracked (`consumers` says what happens to the 65th).
 pub(crate) const CONSUMER_SLOTS: usize = 64;
@@ -141,7 +149,7 @@ pub(crate) struct RawQueue {
     data_seq: AtomicU32,
     room_seq: AtomicU32,
     done_seq: AtomicU32,
-    _reserved0: AtomicU32,
+    wake_owed: AtomicU32,
     max_count: AtomicU64,
     abandoned: AtomicU64,
     journal: Journal,
@@ -223,6 +231,7 @@ impl RawQueue {
             &self.getters,
             &self.putters,
             &self.joiners,
+            &self.wake_owed,
             &self.data_seq,
             &self.room_seq,
             &self.done_seq,
