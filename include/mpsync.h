@@ -605,7 +605,9 @@ mp_status mp_queue_put_many(struct mp_queue_t *q, const void *const *msgs, const
  * Takes the oldest message into `buf` (`buf_len` bytes) and writes its length to
  * `*msg_len`. Waits for one as `mp_lock_acquire` waits (`block`, `timeout_ms`). A
  * message is consumed exactly when this returns `MP_OK`; a caller killed before that
- * leaves it whole for the next consumer.
+ * leaves it whole for the next consumer. With any other status the bytes of `buf` are
+ * unspecified: a large message is copied before the queue's lock is taken, and that
+ * copy is discarded if another consumer took the message first.
  *
  * Returns `MP_OK`, `MP_TIMEOUT` (none in time), `MP_EBUFSIZE` (`buf_len` is smaller
  * than the message: nothing consumed, `*msg_len` is the size needed), `MP_ECLOSED`

@@ -2,6 +2,8 @@
 //! offset is a position modulo the *private* capacity, and every length is checked by
 //! the caller against `tail - head <= capacity`, so no copy here leaves the ring.
 
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
 use super::{QueueView, RECORD_HEADER};
 
 impl QueueView<'_> {
@@ -41,6 +43,34 @@ impl QueueView<'_> {
             core::ptr::copy_nonoverlapping(self.ring.add(off), dst, first);
             core::ptr::copy_nonoverlapping(self.ring, dst.add(first), len - first);
         }
+    }
+
+    /// [`read_at`](Self::read_at) without the lock: the bytes may be written meanwhile
+    /// (by a producer of this process too, after another consumer moved `head`), so
+    /// they are read with atomic loads, never with a plain copy that would race. The
+    /// caller throws the copy away unless it proves, under the lock, that nothing moved.
+    ///
+    /// # Safety
+    /// As for `read_at`.
+    #[inline]
+    pub(super) unsafe fn read_at_racy(&self, pos: u64, dst: *mut u8, len: usize) {
+        let off = self.offset(pos);
+        let first = len.min(self.capacity() - off);
+        // SAFETY: as in `read_at`.
+        unsafe {
+            copy_with_atomic_loads(self.ring.add(off), dst, first);
+            copy_with_atomic_loads(self.ring, dst.add(first), len - first);
+        }
+    }
+
+    /// [`record_len`](Self::record_len) without the lock (see
+    /// [`read_at_racy`](Self::read_at_racy)).
+    #[inline]
+    pub(super) fn record_len_racy(&self, pos: u64) -> usize {
+        let mut bytes = [0u8; RECORD_HEADER];
+        // SAFETY: a local buffer of RECORD_HEADER bytes; RECORD_HEADER <= MIN_CAPACITY.
+        unsafe { self.read_at_racy(pos, bytes.as_mut_ptr(), RECORD_HEADER) };
+        u32::from_ne_bytes(bytes) as usize
     }
 
     /// The length field of the record at `pos` (unvalidated: the caller checks it
@@ -83,5 +113,43 @@ impl QueueView<'_> {
             n += 1;
         }
         Some(n)
+    }
+}
+
+/// Copies `len` bytes from shared `src` to private `dst` with relaxed atomic loads:
+/// byte loads up to `src`'s 8-byte alignment and after the last whole word, 8-byte
+/// loads between.
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of `len` bytes; nothing else accesses
+/// `dst` meanwhile.
+#[inline]
+unsafe fn copy_with_atomic_loads(src: *mut u8, dst: *mut u8, len: usize) {
+    let lead = src.align_offset(8).min(len);
+    let words = (len - lead) / 8;
+    let mut i = 0;
+    // SAFETY (each block below): `i < len`, so `src + i` and `dst + i` are in range per
+    // the contract; `src + i` is 8-aligned for the word loads (past `lead`); an atomic
+    // load of shared memory never races in the Rust sense; `dst` is unaligned-safe.
+    while i < lead {
+        unsafe {
+            dst.add(i)
+                .write(AtomicU8::from_ptr(src.add(i)).load(Ordering::Relaxed))
+        };
+        i += 1;
+    }
+    for _ in 0..words {
+        unsafe {
+            let word = AtomicU64::from_ptr(src.add(i).cast()).load(Ordering::Relaxed);
+            dst.add(i).cast::<u64>().write_unaligned(word);
+        }
+        i += 8;
+    }
+    while i < len {
+        unsafe {
+            dst.add(i)
+                .write(AtomicU8::from_ptr(src.add(i)).load(Ordering::Relaxed))
+        };
+        i += 1;
     }
 }

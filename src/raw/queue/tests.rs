@@ -5,7 +5,8 @@ use std::sync::Arc;
 /// A queue in private memory (8-aligned), as a mapping would hold it.
 struct Mem(Vec<u64>);
 
-// SAFETY: the queue's state is atomics; the ring is only touched under its lock.
+// SAFETY: the queue's state is atomics; the ring is written only under its lock (and
+// read without it only with atomic loads).
 unsafe impl Send for Mem {}
 // SAFETY: as above.
 unsafe impl Sync for Mem {}
@@ -258,4 +259,35 @@ fn repair_completes_a_committed_get_and_drops_an_uncommitted_one() {
     assert_eq!(my_taken(&m), 1);
     v.repair(); // an empty journal changes nothing
     assert_eq!(my_taken(&m), 1);
+}
+
+/// A single get's copy made before locking (`copy_before_locking`) stands only if the
+/// message is still the first under the lock: here another consumer takes it (and a
+/// producer reuses its bytes) in between, and the get delivers the next message whole.
+#[test]
+fn an_early_copy_of_a_message_taken_meanwhile_is_thrown_away() {
+    let m = Mem::new(4 * 1024, 0);
+    let v = m.view().unwrap();
+    let first = vec![1u8; 1500];
+    let second = vec![2u8; 1500];
+    assert_eq!(put(&v, &first, NOW), Status::Ok);
+    assert_eq!(put(&v, &second, NOW), Status::Ok);
+    let mut early = vec![0u8; 2000];
+    // SAFETY: `early` holds 2000 writable bytes, more than any message here.
+    let copied = unsafe { v.copy_before_locking(&mut |_, _| Some(early.as_mut_ptr())) };
+    let (head, len) = copied.unwrap();
+    assert_eq!((len, &early[..len]), (1500, &first[..]));
+    // Another consumer takes the first message; a producer writes over its bytes.
+    assert_eq!(get(&v, NOW).unwrap(), first);
+    assert_eq!(put(&v, &vec![3u8; 1500], NOW), Status::Ok);
+    let (now_head, used) = v.used().unwrap();
+    assert_ne!(now_head, head);
+    assert_eq!(v.still_first((head, len), now_head, used), None);
+    // Unchanged positions: the copy stands.
+    assert_eq!(v.still_first((now_head, 1500), now_head, used), Some(1504));
+    assert_eq!(v.still_first((now_head, 1499), now_head, used), None);
+    // The whole path: every get delivers the right message.
+    assert_eq!(get(&v, NOW).unwrap(), second);
+    assert_eq!(get(&v, NOW).unwrap(), vec![3u8; 1500]);
+    assert_eq!(get(&v, NOW), Err(Status::Timeout));
 }
