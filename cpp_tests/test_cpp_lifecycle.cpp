@@ -598,6 +598,8 @@ TEST(open_tells_whether_it_created) {
         CHECK(!mpsync::barrier::open(n("barrier").c_str(), mpsync::open_or_create, 0, 2).created());
         auto a = mpsync::shared_array<int>::open(n("array").c_str(), mpsync::open_or_create, 0, 3);
         CHECK(a.created() && !mpsync::shared_array<int>::open(n("array").c_str(), mpsync::open_or_create, 0, 3).created());
+        auto q = mpsync::queue::open(n("queue").c_str(), mpsync::open_or_create, 0, 4096);
+        CHECK(q.created() && !mpsync::queue::open(n("queue").c_str(), mpsync::open_or_create, 0, 0).created());
         auto shm = mpsync::shared_memory::open(n("shm").c_str(), mpsync::open_or_create, 4096);
         CHECK(shm.created() && !mpsync::shared_memory::open(n("shm").c_str()).created());
         // Anonymous objects are made by their call; in-place ones and views are not.
@@ -607,7 +609,7 @@ TEST(open_tells_whether_it_created) {
         auto in_place = mpsync::mutex::init(storage);
         CHECK(!in_place.created() && !mpsync::mutex::attach(storage).created());
     }
-    for (const char *tag : {"lock", "rlock", "sem", "csem", "cond", "event", "barrier", "array", "shm"})
+    for (const char *tag : {"lock", "rlock", "sem", "csem", "cond", "event", "barrier", "array", "shm", "queue"})
         mpsync::unlink(n(tag).c_str());
 
     // Concurrent creators: forked processes released together, one name per round.

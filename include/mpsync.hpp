@@ -2419,10 +2419,12 @@ public:
     static queue open(const char *name, open_flags flags, std::uint32_t mode, std::size_t capacity_bytes) {
         std::string kept = name ? name : "";
         mp_queue_t *p = nullptr;
-        mp_status st = mp_queue_open(name, flags.bits, mode, capacity_bytes, &p);
-        if (st != MP_OK)
+        mp_status st = mp_queue_open(name, flags.bits | MP_REPORT_CREATED, mode, capacity_bytes, &p);
+        if (st != MP_OK && st != MP_CREATED)
             detail::creation_failed(st, &type_name, "open", "mp_queue_open", detail::call_args::named(name, flags, mode));
-        return queue(p, std::move(kept));
+        queue made(p, std::move(kept));
+        made.created_ = st == MP_CREATED;
+        return made;
     }
     /// How exception messages name this type.
     static std::string type_name() { return "mpsync::queue"; }
