@@ -121,6 +121,11 @@ pub enum ObjectCommand {
         /// Seconds to wait (fractions allowed; 0 tries once); forever if absent.
         #[arg(long, value_parser = parse_timeout)]
         timeout: Option<Duration>,
+        /// Mark the message processed (JoinableQueue's task_done) once it is written to
+        /// standard output. Without it, a joinable queue counts the message as taken by
+        /// this process, and a join reports it abandoned after the command exits.
+        #[arg(long)]
+        done: bool,
         /// Accept an object whose file belongs to another user.
         #[arg(long)]
         any_owner: bool,
@@ -410,8 +415,9 @@ pub fn run(cmd: ObjectCommand) -> i32 {
         ObjectCommand::Get {
             name,
             timeout,
+            done,
             any_owner,
-        } => get(&name, timeout, any_owner),
+        } => get(&name, timeout, done, any_owner),
         ObjectCommand::Set { name, any_owner } => event_op(&name, any_owner, |e| e.set()),
         ObjectCommand::Clear { name, any_owner } => event_op(&name, any_owner, |e| e.clear()),
         ObjectCommand::Wait {
@@ -491,7 +497,7 @@ fn put(
     exit::OK
 }
 
-fn get(name: &str, timeout: Option<Duration>, any_owner: bool) -> i32 {
+fn get(name: &str, timeout: Option<Duration>, done: bool, any_owner: bool) -> i32 {
     use std::io::Write;
     let q = match open_queue(name, any_owner) {
         Ok(q) => q,
@@ -505,13 +511,14 @@ fn get(name: &str, timeout: Option<Duration>, any_owner: bool) -> i32 {
         Err(e) => return queue_failed(name, e),
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(&msg).and_then(|()| stdout.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            out::error(&format!("standard output: {e}"));
-            exit::FAILURE
-        }
+    if let Err(e) = stdout.write_all(&msg).and_then(|()| stdout.flush()) {
+        out::error(&format!("standard output: {e}"));
+        return exit::FAILURE;
     }
+    if done && let Err(e) = q.task_done(1) {
+        return failed(name, e);
+    }
+    exit::OK
 }
 
 fn open_event(name: &str, any_owner: bool) -> Result<Event, i32> {

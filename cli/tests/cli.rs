@@ -2633,6 +2633,14 @@ fn queue_put_get_show_and_end_of_stream_for_scripts() {
     let o = mpsync(&["get", &name]);
     assert_eq!((code(&o), o.stdout.as_slice()), (0, &b"two\nlines\0"[..]));
     assert_eq!(code(&mpsync(&["get", &name, "--timeout", "0.05"])), 7);
+    // Messages taken by commands stay unfinished (a join would report them abandoned
+    // once the command exited) unless the command marks them done (--done).
+    assert_eq!(v["state"]["unfinished"], 2);
+    assert_eq!(show_json(&name, 0)["state"]["unfinished"], 2);
+    assert_eq!(code(&mpsync(&["put", &name, "third"])), 0);
+    let o = mpsync(&["get", &name, "--done"]);
+    assert_eq!((code(&o), o.stdout.as_slice()), (0, &b"third"[..]));
+    assert_eq!(show_json(&name, 0)["state"]["unfinished"], 2);
     // Too big for the ring: a failure naming the queue, nothing put.
     let big = "x".repeat(300);
     let o = mpsync(&["put", &name, &big]);
