@@ -90,6 +90,14 @@ const DEATHS: u32 = 1 << 31;
 /// Inside the TID field: an idle slot of thread `tid` is `tid | IDLE`. No TID reaches
 /// bit 29 (`PID_MAX_LIMIT` is 2^22), so the kernel never matches it.
 const IDLE: u32 = 1 << 29;
+/// With `IDLE`: the idle slot caches exactly one unit and no operation is in flight
+/// (what the fast release leaves), so the fast acquire's one CAS, which expects
+/// `tid | IDLE | CACHED_ONE`, is also its test of the slot's state. An idle word
+/// without it caches any other count (`go_idle`: none). Set only by a thread that has
+/// just seen its slot's state say one unit; nobody changes an idle slot's state. Not in
+/// any TID either (bit 28), and `tid | IDLE | CACHED_ONE` is never `REPORT` (that would
+/// need a TID of 2^28 - 2).
+const CACHED_ONE: u32 = 1 << 28;
 /// A slot whose dead holder's units were returned; its death is not reported yet. Not
 /// a TID either.
 const REPORT: u32 = 0x3fff_fffe;
@@ -128,7 +136,7 @@ const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// robust list expects (glibc's `futex_offset` -32).
 ///
 /// ```text
-/// +0   word       u32  robust word: 0 free | tid | tid|W | D(|W) dead | tid|IDLE | REPORT
+/// +0   word       u32  robust word: 0 free | tid | tid|W | D(|W) dead | tid|IDLE(|C) | REPORT
 /// +4   reserved   u32
 /// +8   state      u64  units (0..24), pending delta (24..48), PEND, ACQ, CP,
 ///                      DEATH_DUE, LINKED (bits 48..53)
@@ -140,13 +148,14 @@ const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// +52  reserved   (12)
 /// ```
 ///
-/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
+/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`, `C` = `CACHED_ONE`):
 ///
 /// | word         | meaning                                   | who moves it on                     |
 /// |--------------|-------------------------------------------|-------------------------------------|
 /// | 0            | free                                      | a new holder (CAS)                  |
 /// | tid \| IDLE  | idle: tid's slot, unlinked; `units` cached | tid, or anyone taking it over (CAS) |
-/// | tid (\| W)   | held by tid, linked in its robust list    | tid (store IDLE), the kernel (D)    |
+/// | tid\|IDLE\|C | idle as above; `units` is exactly 1       | the same                            |
+/// | tid (\| W)   | held by tid, linked in its robust list    | tid (swap to IDLE), the kernel (D)  |
 /// | D (\| W)     | holder died (kernel, or the back-stop)    | a reclaimer (CAS to its own tid)    |
 /// | REPORT       | units returned, death not reported yet    | one acquirer (CAS to 0)             |
 #[repr(C)]
