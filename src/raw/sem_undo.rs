@@ -86,6 +86,15 @@ const PARITY: u32 = 1 << 30;
 /// Death reports may be waiting in the table (`REPORT` slots).
 const DEATHS: u32 = 1 << 31;
 
+// ---- the ns_flags word ------------------------------------------------------------------
+/// `ns_flags` flag (high half, beside `holder::FLAG_CROSS_NS`): `DEATHS` is, or is about
+/// to be, set in the value word. Raised before `DEATHS` ([`RawSemUndo::raise_deaths`]),
+/// and dropped only by a thread that then looks for reports again
+/// ([`RawSemUndo::settle_deaths_flag`]), so it is set whenever a report waits once its
+/// reclaimer is done. It makes the fast paths' namespace compare (`ns_flags ==
+/// same_ns_key`) also their "no report waits" test: one load and compare for both.
+const NS_DEATHS: u64 = 2 << 32;
+
 // ---- slot words (robust-futex format) ------------------------------------------------
 /// Inside the TID field: an idle slot of thread `tid` is `tid | IDLE`. No TID reaches
 /// bit 29 (`PID_MAX_LIMIT` is 2^22), so the kernel never matches it.
@@ -180,6 +189,7 @@ pub(crate) struct Slot {
 /// +16  max_value  u32  fixed at init (<= UNDO_VALUE_MAX)
 /// +20  reserved   u32
 /// +24  ns_flags   u64  creator's PID-namespace id | FLAG_CROSS_NS << 32 (`holder`)
+///                      | NS_DEATHS (bit 33)
 /// +32  reserved   (32)
 /// +64  slots      [Slot; 64]
 /// ```
@@ -194,6 +204,7 @@ pub(crate) struct Slot {
 /// | i+1, p     | x      | slot i did the last operation, with parity p; committed once |
 /// |            |        | slot i's state shows no `PEND` of parity p                   |
 /// | x          | 1      | some slot may be `REPORT`: acquirers take the slow path      |
+/// |            |        | (the fast paths see `NS_DEATHS`, raised before it)           |
 #[repr(C)]
 pub(crate) struct RawSemUndo {
     header: Header,
@@ -210,6 +221,7 @@ published_layout!(RawSemUndo, size = 64 + 64 * UNDO_HOLDERS, align = 8);
 
 const _: () = {
     assert!(core::mem::size_of::<Slot>() == 64);
+    assert!(NS_DEATHS >> 32 & FLAG_CROSS_NS as u64 == 0);
     assert!(
         core::mem::offset_of!(Slot, list_next) as isize + robust::FUTEX_OFFSET
             == core::mem::offset_of!(Slot, word) as isize
@@ -448,6 +460,9 @@ impl RawSemUndo {
         slot.state.store(pend, Ordering::Relaxed);
         let tag = tag_for(i, s);
         let extra = if deaths { DEATHS } else { 0 };
+        if deaths {
+            self.ns_flags.fetch_or(NS_DEATHS, Ordering::SeqCst);
+        }
         let mut v = self.value.load(Ordering::Relaxed);
         loop {
             if !self.settled(v, i) {

@@ -26,10 +26,10 @@ impl RawSemUndo {
 
     /// What both fast paths require, read without changing anything: the thread has a
     /// robust head (so it is initialised and its book links), the book has room, the
-    /// object has seen no participant from another PID namespace, the home slot's
-    /// record names this thread and no death report waits. Returns the book (the
-    /// thread's own, non-null: `me.book`), the home slot (index and slot) and the value
-    /// word as read.
+    /// object has seen no participant from another PID namespace and no death report
+    /// waits (one compare: `NS_DEATHS`), and the home slot's record names this thread.
+    /// Returns the book (the thread's own, non-null: `me.book`) and the home slot
+    /// (index and slot).
     ///
     /// The slot *word* is not read here: each fast path's CAS expects our idle word
     /// (`tid | IDLE`, with `CACHED_ONE` for a cached unit), which is the test (a failed
@@ -40,7 +40,7 @@ impl RawSemUndo {
     pub(super) fn fast_slot<'a>(
         &'a self,
         me: &'a ThreadCtx,
-    ) -> Option<(*mut robust::Book, usize, &'a Slot, u32)> {
+    ) -> Option<(*mut robust::Book, usize, &'a Slot)> {
         if me.robust_head.is_null() {
             return None;
         }
@@ -49,15 +49,13 @@ impl RawSemUndo {
         let book = unsafe { &*me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
-        let v = self.value.load(Ordering::Relaxed);
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             || slot.token.load(Ordering::Relaxed) != me.token
-            || v & DEATHS != 0
             || !robust::book_has_room(book)
         {
             return None;
         }
-        Some((me.book, i, slot, v))
+        Some((me.book, i, slot))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
@@ -70,7 +68,7 @@ impl RawSemUndo {
     /// in flight (see `CACHED_ONE`).
     #[inline(always)]
     pub(super) fn try_take_cached(&self, me: &ThreadCtx) -> bool {
-        let Some((book, _, slot, _)) = self.fast_slot(me) else {
+        let Some((book, _, slot)) = self.fast_slot(me) else {
             return false;
         };
         // SAFETY: the calling thread's own book (`fast_slot`), used only in this call.
@@ -141,9 +139,10 @@ impl RawSemUndo {
     /// claimed and linked with no units (the slow path finds it as ours).
     #[inline(always)]
     pub(super) fn try_take_from_value(&self, me: &ThreadCtx) -> bool {
-        let Some((book, i, slot, v)) = self.fast_slot(me) else {
+        let Some((book, i, slot)) = self.fast_slot(me) else {
             return false;
         };
+        let v = self.value.load(Ordering::Relaxed);
         // SAFETY: as in `try_take_cached`.
         let book = unsafe { &mut *book };
         let s0 = slot.state.load(Ordering::Relaxed);
