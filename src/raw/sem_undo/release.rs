@@ -73,10 +73,13 @@ impl RawSemUndo {
         let book = unsafe { &mut *me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
-        let s = slot.state.load(Ordering::Relaxed);
+        // One unit held: the state's low half is the units (bits 0..24) and the low
+        // bits of the pending amount, which `committed` cleared (no operation of ours is
+        // in flight); so 1 there is exactly one unit, in one 32-bit compare.
+        let one_unit = slot.state.load(Ordering::Relaxed) as u32 == 1;
         // "Ours" from the book alone (see above): no token, no word compared.
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
-            || s & UNITS_MASK != 1
+            || !one_unit
             || !robust::is_last(book, &slot.list_next)
         {
             return Released::No;
