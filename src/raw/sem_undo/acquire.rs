@@ -103,9 +103,12 @@ impl RawSemUndo {
     ) -> bool {
         // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
+        // No TID reaches the idle bits (2^22 at most), so `+` is `|` here, and the
+        // expected word is one `lea` from the TID instead of a copy and an `or`.
+        let expected = me.tid.wrapping_add(idle);
         if slot
             .word
-            .compare_exchange(me.tid | idle, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(expected, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             // SAFETY: this thread's live head.
