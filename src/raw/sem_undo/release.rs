@@ -52,13 +52,16 @@ impl RawSemUndo {
     /// slot's node last, so this thread took the slot and has not given it up, and the
     /// slot word is not read before the swap. While we live and hold the slot, its word
     /// is `tid` or `tid | FUTEX_WAITERS` (a waiter watching it; the swap's old value
-    /// shows it and we wake them): the kernel marks it only at our death, the back-stop
-    /// only on positive evidence of our death, a reclaimer only after such a mark, and
-    /// a waiter's pending mark on it from a thread of another PID namespace (whose TID
-    /// might equal ours) is ruled out by the namespace key compared here. A forked child
-    /// starts with an empty book (`thread::after_fork_child`), and a thread's book is
-    /// retired with its robust head at its exit. Only a peer scribbling on the word
-    /// makes it anything else, which breaks this object alone.
+    /// shows it and we wake them): the kernel marks it only at our death (or at the
+    /// death of a waiter whose pending mark names it and whose TID is ours, which only a
+    /// thread of another PID namespace could have, and such a thread never marks a word
+    /// it does not own: `holder::Robust`), the back-stop only on positive evidence of
+    /// our death, a reclaimer only after such a mark. A forked child starts with an
+    /// empty book (`thread::after_fork_child`), and a thread's book is retired with its
+    /// robust head at its exit. Only a peer scribbling on the word makes it anything
+    /// else, which breaks this object alone. (The namespace key is still compared: our
+    /// own pending mark outlives the swap by a few instructions, and across namespaces a
+    /// thread with our TID could take the idle slot over in between.)
     ///
     /// `PEND` is not tested either: only our own `apply` sets it in a slot we hold, and
     /// commits before it returns.
