@@ -86,10 +86,27 @@ const PARITY: u32 = 1 << 30;
 /// Death reports may be waiting in the table (`REPORT` slots).
 const DEATHS: u32 = 1 << 31;
 
+// ---- the ns_flags word ------------------------------------------------------------------
+/// `ns_flags` flag (high half, beside `holder::FLAG_CROSS_NS`): `DEATHS` is, or is about
+/// to be, set in the value word. Raised before `DEATHS` ([`RawSemUndo::raise_deaths`]),
+/// and dropped only by a thread that then looks for reports again
+/// ([`RawSemUndo::settle_deaths_flag`]), so it is set whenever a report waits once its
+/// reclaimer is done. It makes the fast paths' namespace compare (`ns_flags ==
+/// same_ns_key`) also their "no report waits" test: one load and compare for both.
+const NS_DEATHS: u64 = 2 << 32;
+
 // ---- slot words (robust-futex format) ------------------------------------------------
 /// Inside the TID field: an idle slot of thread `tid` is `tid | IDLE`. No TID reaches
 /// bit 29 (`PID_MAX_LIMIT` is 2^22), so the kernel never matches it.
 const IDLE: u32 = 1 << 29;
+/// With `IDLE`: the idle slot caches exactly one unit and no operation is in flight
+/// (what the fast release leaves), so the fast acquire's one CAS, which expects
+/// `tid | IDLE | CACHED_ONE`, is also its test of the slot's state. An idle word
+/// without it caches any other count (`go_idle`: none). Set only by a thread that has
+/// just seen its slot's state say one unit; nobody changes an idle slot's state. Not in
+/// any TID either (bit 28), and `tid | IDLE | CACHED_ONE` is never `REPORT` (that would
+/// need a TID of 2^28 - 2).
+const CACHED_ONE: u32 = 1 << 28;
 /// A slot whose dead holder's units were returned; its death is not reported yet. Not
 /// a TID either.
 const REPORT: u32 = 0x3fff_fffe;
@@ -128,7 +145,7 @@ const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// robust list expects (glibc's `futex_offset` -32).
 ///
 /// ```text
-/// +0   word       u32  robust word: 0 free | tid | tid|W | D(|W) dead | tid|IDLE | REPORT
+/// +0   word       u32  robust word: 0 free | tid | tid|W | D(|W) dead | tid|IDLE(|C) | REPORT
 /// +4   reserved   u32
 /// +8   state      u64  units (0..24), pending delta (24..48), PEND, ACQ, CP,
 ///                      DEATH_DUE, LINKED (bits 48..53)
@@ -140,13 +157,14 @@ const SETTLE_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
 /// +52  reserved   (12)
 /// ```
 ///
-/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`):
+/// Slot word states (`W` = `FUTEX_WAITERS`, `D` = `FUTEX_OWNER_DIED`, `C` = `CACHED_ONE`):
 ///
 /// | word         | meaning                                   | who moves it on                     |
 /// |--------------|-------------------------------------------|-------------------------------------|
 /// | 0            | free                                      | a new holder (CAS)                  |
 /// | tid \| IDLE  | idle: tid's slot, unlinked; `units` cached | tid, or anyone taking it over (CAS) |
-/// | tid (\| W)   | held by tid, linked in its robust list    | tid (store IDLE), the kernel (D)    |
+/// | tid\|IDLE\|C | idle as above; `units` is exactly 1       | the same                            |
+/// | tid (\| W)   | held by tid, linked in its robust list    | tid (swap to IDLE), the kernel (D)  |
 /// | D (\| W)     | holder died (kernel, or the back-stop)    | a reclaimer (CAS to its own tid)    |
 /// | REPORT       | units returned, death not reported yet    | one acquirer (CAS to 0)             |
 #[repr(C)]
@@ -171,6 +189,7 @@ pub(crate) struct Slot {
 /// +16  max_value  u32  fixed at init (<= UNDO_VALUE_MAX)
 /// +20  reserved   u32
 /// +24  ns_flags   u64  creator's PID-namespace id | FLAG_CROSS_NS << 32 (`holder`)
+///                      | NS_DEATHS (bit 33)
 /// +32  reserved   (32)
 /// +64  slots      [Slot; 64]
 /// ```
@@ -185,6 +204,7 @@ pub(crate) struct Slot {
 /// | i+1, p     | x      | slot i did the last operation, with parity p; committed once |
 /// |            |        | slot i's state shows no `PEND` of parity p                   |
 /// | x          | 1      | some slot may be `REPORT`: acquirers take the slow path      |
+/// |            |        | (the fast paths see `NS_DEATHS`, raised before it)           |
 #[repr(C)]
 pub(crate) struct RawSemUndo {
     header: Header,
@@ -201,6 +221,7 @@ published_layout!(RawSemUndo, size = 64 + 64 * UNDO_HOLDERS, align = 8);
 
 const _: () = {
     assert!(core::mem::size_of::<Slot>() == 64);
+    assert!(NS_DEATHS >> 32 & FLAG_CROSS_NS as u64 == 0);
     assert!(
         core::mem::offset_of!(Slot, list_next) as isize + robust::FUTEX_OFFSET
             == core::mem::offset_of!(Slot, word) as isize
@@ -439,6 +460,9 @@ impl RawSemUndo {
         slot.state.store(pend, Ordering::Relaxed);
         let tag = tag_for(i, s);
         let extra = if deaths { DEATHS } else { 0 };
+        if deaths {
+            self.ns_flags.fetch_or(NS_DEATHS, Ordering::SeqCst);
+        }
         let mut v = self.value.load(Ordering::Relaxed);
         loop {
             if !self.settled(v, i) {

@@ -26,20 +26,21 @@ impl RawSemUndo {
 
     /// What both fast paths require, read without changing anything: the thread has a
     /// robust head (so it is initialised and its book links), the book has room, the
-    /// object has seen no participant from another PID namespace, the home slot's
-    /// record names this thread and no death report waits. Returns the book (the
-    /// thread's own, non-null: `me.book`), the home slot (index and slot) and the value
-    /// word as read.
+    /// object has seen no participant from another PID namespace and no death report
+    /// waits (one compare: `NS_DEATHS`), and the home slot's record names this thread.
+    /// Returns the book (the thread's own, non-null: `me.book`) and the home slot
+    /// (index and slot).
     ///
-    /// The slot *word* is not read here: each fast path's CAS expects `tid | IDLE`,
-    /// which is the test (a failed CAS changes nothing, and its path then undoes the
-    /// pending mark it set). The token is: the CAS must not take an idle slot whose
-    /// back-stop record names another thread (a dead one that had our TID).
+    /// The slot *word* is not read here: each fast path's CAS expects our idle word
+    /// (`tid | IDLE`, with `CACHED_ONE` for a cached unit), which is the test (a failed
+    /// CAS changes nothing, and its path then undoes the pending mark it set). The token
+    /// is: the CAS must not take an idle slot whose back-stop record names another
+    /// thread (a dead one that had our TID).
     #[inline(always)]
     pub(super) fn fast_slot<'a>(
         &'a self,
         me: &'a ThreadCtx,
-    ) -> Option<(*mut robust::Book, usize, &'a Slot, u32)> {
+    ) -> Option<(*mut robust::Book, usize, &'a Slot)> {
         if me.robust_head.is_null() {
             return None;
         }
@@ -48,37 +49,37 @@ impl RawSemUndo {
         let book = unsafe { &*me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
-        let v = self.value.load(Ordering::Relaxed);
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             || slot.token.load(Ordering::Relaxed) != me.token
-            || v & DEATHS != 0
             || !robust::book_has_room(book)
         {
             return None;
         }
-        Some((me.book, i, slot, v))
+        Some((me.book, i, slot))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
     /// there. With [`fast_slot`](Self::fast_slot)'s conditions and exactly one unit
     /// cached: one CAS of the slot word, and plain stores to link it. False, with
     /// nothing changed, otherwise.
+    ///
+    /// The state is not read: the CAS expects `tid | IDLE | CACHED_ONE`, which only our
+    /// own fast release writes, right after its state said one unit and no operation
+    /// in flight (see `CACHED_ONE`).
     #[inline(always)]
     pub(super) fn try_take_cached(&self, me: &ThreadCtx) -> bool {
-        let Some((book, _, slot, _)) = self.fast_slot(me) else {
+        let Some((book, _, slot)) = self.fast_slot(me) else {
             return false;
         };
         // SAFETY: the calling thread's own book (`fast_slot`), used only in this call.
         let book = unsafe { &mut *book };
-        if slot.state.load(Ordering::Relaxed) & (UNITS_MASK | PEND) != 1 {
-            return false;
-        }
         let head = me.robust_head;
-        if !self.take_idle_home(me, head, book, slot) {
+        if !self.take_idle_home(me, head, book, slot, IDLE | CACHED_ONE) {
             return false;
         }
         // Nobody else changes an idle slot's state: it is ours again, unit included, and
-        // `LINKED` is still set from when we last held it (see `Slot`).
+        // `LINKED` is still set from when we last held it (see `Slot`). A peer that wrote
+        // the state meanwhile breaks only this object (the slow paths range-check it).
         // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::clear_pending(head) };
         true
@@ -86,8 +87,9 @@ impl RawSemUndo {
 
     /// The step both fast paths share, with [`fast_slot`](Self::fast_slot)'s
     /// conditions (`head` is `me.robust_head`, which the caller keeps for clearing the
-    /// mark): marks the home slot pending, takes it back from idle with one CAS
-    /// (which is the slot-word test) and links it through the book. True with the slot
+    /// mark): marks the home slot pending, takes it back from idle (`tid | idle`, `idle`
+    /// being `IDLE` with or without `CACHED_ONE`) with one CAS (which is the slot-word
+    /// test) and links it through the book. True with the slot
     /// ours and still marked pending (the caller clears the mark when it is done);
     /// false, with the mark cleared and nothing changed, if the word was not our idle one.
     #[inline(always)]
@@ -97,12 +99,16 @@ impl RawSemUndo {
         head: *mut crate::sys::futex::RobustListHead,
         book: &mut robust::Book,
         slot: &Slot,
+        idle: u32,
     ) -> bool {
         // SAFETY: this thread's live head (`fast_slot`).
         unsafe { robust::set_pending(head, &slot.list_next) };
+        // No TID reaches the idle bits (2^22 at most), so `+` is `|` here, and the
+        // expected word is one `lea` from the TID instead of a copy and an `or`.
+        let expected = me.tid.wrapping_add(idle);
         if slot
             .word
-            .compare_exchange(me.tid | IDLE, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(expected, me.tid, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             // SAFETY: this thread's live head.
@@ -136,9 +142,10 @@ impl RawSemUndo {
     /// claimed and linked with no units (the slow path finds it as ours).
     #[inline(always)]
     pub(super) fn try_take_from_value(&self, me: &ThreadCtx) -> bool {
-        let Some((book, i, slot, v)) = self.fast_slot(me) else {
+        let Some((book, i, slot)) = self.fast_slot(me) else {
             return false;
         };
+        let v = self.value.load(Ordering::Relaxed);
         // SAFETY: as in `try_take_cached`.
         let book = unsafe { &mut *book };
         let s0 = slot.state.load(Ordering::Relaxed);
@@ -149,7 +156,8 @@ impl RawSemUndo {
             return false;
         }
         let head = me.robust_head;
-        if !self.take_idle_home(me, head, book, slot) {
+        // `go_idle` leaves an empty slot `tid | IDLE` (no `CACHED_ONE`).
+        if !self.take_idle_home(me, head, book, slot, IDLE) {
             return false;
         }
         let s = s0 & CP;
@@ -199,7 +207,7 @@ impl RawSemUndo {
         let order = || (0..UNDO_HOLDERS).map(move |k| (home + k) % UNDO_HOLDERS);
         // Ours first (no record to rewrite), then free ones, then anyone's idle one.
         let mine = order().find(|&i| {
-            self.slots[i].word.load(Ordering::Relaxed) == me.tid | IDLE
+            self.slots[i].word.load(Ordering::Relaxed) & !CACHED_ONE == me.tid | IDLE
                 && self.slots[i].token.load(Ordering::Relaxed) == me.token
         });
         for pass in 0..3 {
@@ -207,7 +215,7 @@ impl RawSemUndo {
                 let slot = &self.slots[i];
                 let w = slot.word.load(Ordering::Relaxed);
                 let takeable = match pass {
-                    0 => Some(i) == mine && w == me.tid | IDLE,
+                    0 => Some(i) == mine && w & !CACHED_ONE == me.tid | IDLE,
                     // Free: 0, or anything without a TID and without D (a scribble).
                     1 => w & FUTEX_TID_MASK == 0 && w & FUTEX_OWNER_DIED == 0,
                     _ => w != REPORT && w & IDLE != 0 && w & FUTEX_OWNER_DIED == 0,
@@ -267,7 +275,8 @@ impl RawSemUndo {
         );
     }
 
-    /// Gives up slot `i` (ours, holding 0 units): unlinks it and marks it idle.
+    /// Gives up slot `i` (ours, holding 0 units): unlinks it and marks it idle
+    /// (`tid | IDLE`, without `CACHED_ONE`: it caches nothing).
     pub(super) fn go_idle(&self, me: &ThreadCtx, robust: Robust, i: usize) {
         let slot = &self.slots[i];
         let pending = !robust.head.is_null() && robust.pending_while_not_owned;

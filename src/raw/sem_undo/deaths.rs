@@ -83,7 +83,7 @@ impl RawSemUndo {
             futex::wake_all(&slot.word);
         }
         if report {
-            self.value.fetch_or(DEATHS, Ordering::SeqCst);
+            self.raise_deaths();
         }
         #[cfg(test)]
         test_hooks::hook(test_hooks::HookPoint::ReclaimReported);
@@ -194,16 +194,31 @@ impl RawSemUndo {
         })
     }
 
+    /// Raises `DEATHS` (after `NS_DEATHS`, which the fast paths test).
+    pub(super) fn raise_deaths(&self) {
+        self.ns_flags.fetch_or(NS_DEATHS, Ordering::SeqCst);
+        self.value.fetch_or(DEATHS, Ordering::SeqCst);
+    }
+
     /// Clears `DEATHS`, then looks again: a reclaimer marks its slot `REPORT` before it
     /// raises the flag again, so every report is seen here or flagged again after us.
+    /// `NS_DEATHS` the same way, when no report is left: cleared, then a look for
+    /// reports and `DEATHS`; a report published after that look is raised again by
+    /// its reclaimer, after our clearing.
     pub(super) fn settle_deaths_flag(&self) {
         self.value.fetch_and(!DEATHS, Ordering::SeqCst);
-        if self
-            .slots
-            .iter()
-            .any(|s| s.word.load(Ordering::SeqCst) == REPORT)
-        {
-            self.value.fetch_or(DEATHS, Ordering::SeqCst);
+        let reports = || {
+            self.slots
+                .iter()
+                .any(|s| s.word.load(Ordering::SeqCst) == REPORT)
+        };
+        if reports() {
+            self.raise_deaths();
+            return;
+        }
+        self.ns_flags.fetch_and(!NS_DEATHS, Ordering::SeqCst);
+        if self.value.load(Ordering::SeqCst) & DEATHS != 0 || reports() {
+            self.ns_flags.fetch_or(NS_DEATHS, Ordering::SeqCst);
         }
     }
 

@@ -42,10 +42,29 @@ impl RawSemUndo {
     }
 
     /// The usual release: our last unit, from our home slot. The unit stays in the slot,
-    /// which goes idle ("cached"): our next acquire takes it back with one CAS on our
-    /// own word, and anyone who needs it takes the idle slot over (it holds nothing for
-    /// the kernel to report). `LINKED` stays set (see `Slot`). One swap of the slot
-    /// word; `No`, with nothing changed, when this is not the case.
+    /// which goes idle ("cached", `tid | IDLE | CACHED_ONE`): our next acquire takes it
+    /// back with one CAS on our own word, and anyone who needs it takes the idle slot
+    /// over (it holds nothing for the kernel to report). `LINKED` stays set (see
+    /// `Slot`). One swap of the slot word; `No`, with nothing changed, when this is not
+    /// the case.
+    ///
+    /// "Ours" is decided from private memory alone: the book (private) lists this
+    /// slot's node last, so this thread took the slot and has not given it up, and the
+    /// slot word is not read before the swap. While we live and hold the slot, its word
+    /// is `tid` or `tid | FUTEX_WAITERS` (a waiter watching it; the swap's old value
+    /// shows it and we wake them): the kernel marks it only at our death (or at the
+    /// death of a waiter whose pending mark names it and whose TID is ours, which only a
+    /// thread of another PID namespace could have, and such a thread never marks a word
+    /// it does not own: `holder::Robust`), the back-stop only on positive evidence of
+    /// our death, a reclaimer only after such a mark. A forked child starts with an
+    /// empty book (`thread::after_fork_child`), and a thread's book is retired with its
+    /// robust head at its exit. Only a peer scribbling on the word makes it anything
+    /// else, which breaks this object alone. (The namespace key is still compared: our
+    /// own pending mark outlives the swap by a few instructions, and across namespaces a
+    /// thread with our TID could take the idle slot over in between.)
+    ///
+    /// `PEND` is not tested either: only our own `apply` sets it in a slot we hold, and
+    /// commits before it returns.
     #[inline(always)]
     pub(super) fn try_release_cached(&self, me: &ThreadCtx) -> Released {
         let head = me.robust_head;
@@ -57,13 +76,13 @@ impl RawSemUndo {
         let book = unsafe { &mut *me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
-        let s = slot.state.load(Ordering::Relaxed);
-        // "Ours" without comparing tokens: the book (private) lists this slot's node
-        // last, so this thread took the slot and still holds it, and the word says no
-        // reclaimer took it over since.
+        // One unit held: the state's low half is the units (bits 0..24) and the low
+        // bits of the pending amount, which `committed` cleared (no operation of ours is
+        // in flight); so 1 there is exactly one unit, in one 32-bit compare.
+        let one_unit = slot.state.load(Ordering::Relaxed) as u32 == 1;
+        // "Ours" from the book alone (see above): no token, no word compared.
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
-            || slot.word.load(Ordering::Relaxed) != me.tid
-            || s & (UNITS_MASK | PEND) != 1
+            || !one_unit
             || !robust::is_last(book, &slot.list_next)
         {
             return Released::No;
@@ -78,7 +97,7 @@ impl RawSemUndo {
         unsafe { robust::unlink_last_linked(book, &slot.list_next, plan) };
         // A swap, not a store: with the sleepers load below it pairs with a waiter's
         // registration and its look for cached units (SeqCst both).
-        let old = slot.word.swap(me.tid | IDLE, Ordering::SeqCst);
+        let old = slot.word.swap(me.tid | IDLE | CACHED_ONE, Ordering::SeqCst);
         // SAFETY: this thread's live head.
         unsafe { robust::clear_pending(head) };
         // The book's own bookkeeping (private memory) after the swap: stores in front

@@ -131,6 +131,35 @@ fn thread_exit_gives_the_units_back_and_one_acquirer_is_told() {
     assert_eq!(s.value(), 3);
 }
 
+/// A thread whose unit is cached in its idle slot is told of a death reported meanwhile:
+/// `NS_DEATHS` turns its fast path away, as `DEATHS` does the slow one; once the report
+/// is collected, the flag is down again and the fast paths apply.
+#[test]
+#[cfg_attr(miri, ignore = "needs the kernel robust list or /proc")]
+fn a_cached_unit_does_not_hide_a_waiting_report() {
+    let s = new_sem(2, 2);
+    let me = thread::current();
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(s.release(), Status::Ok);
+    let home = s.home(me);
+    if me.robust_head.is_null() {
+        return; // robust mode off: no fast path to turn away
+    }
+    assert_eq!(
+        s.slots[home].word.load(Ordering::Relaxed),
+        me.tid | IDLE | CACHED_ONE
+    );
+    a_thread_takes_and_exits(&s, 1);
+    assert!(s.reclaim_dead(me));
+    assert_ne!(s.ns_flags.load(Ordering::Relaxed) & NS_DEATHS, 0);
+    assert_eq!(s.acquire(Timeout::NOW), Status::OwnerDead);
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(s.ns_flags.load(Ordering::Relaxed), me.same_ns_key);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(s.value(), 2);
+}
+
 /// The report is published (`REPORT`) after an acquirer that took one of the dead
 /// holder's units looked for a published report and before it looked for one in
 /// flight: it is still that acquirer's (the window a CI run once hit).

@@ -14,9 +14,9 @@
 use core::sync::atomic::Ordering;
 
 use super::{
-    ACQ, CP, DEATHS, FLAG_CROSS_NS, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, IDLE, LINKED,
-    PARITY, PEND, REPORT, RawSemUndo, Slot, UNDO_HOLDERS, UNDO_VALUE_MAX, UNITS_MASK, VALUE_MASK,
-    committed, tag_of,
+    ACQ, CACHED_ONE, CP, DEATHS, FLAG_CROSS_NS, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS,
+    IDLE, LINKED, PARITY, PEND, REPORT, RawSemUndo, Slot, UNDO_HOLDERS, UNDO_VALUE_MAX, UNITS_MASK,
+    VALUE_MASK, committed, tag_of,
 };
 
 /// No thread id reaches this (`PID_MAX_LIMIT`, 2^22): a larger TID field is a scribble.
@@ -53,8 +53,9 @@ impl HeadView {
 pub(crate) enum SlotKind {
     /// 0: nobody's.
     Free,
-    /// `tid | IDLE`: thread `tid`'s slot, unlinked, holding nothing; its units are
-    /// cached (anyone who needs them takes the slot over).
+    /// `tid | IDLE` (or `tid | IDLE | CACHED_ONE`, one unit cached): thread `tid`'s
+    /// slot, unlinked, holding nothing; its units are cached (anyone who needs them
+    /// takes the slot over).
     Idle,
     /// `tid` (with or without `FUTEX_WAITERS`): thread `tid` holds the units.
     Held,
@@ -111,7 +112,7 @@ fn kind_of_word(w: u32) -> (SlotKind, u32) {
             (SlotKind::Unknown, 0)
         }
     } else if w & IDLE != 0 {
-        let t = tid & !IDLE;
+        let t = tid & !(IDLE | CACHED_ONE);
         if w & FUTEX_WAITERS == 0 && t != 0 && t < TID_LIMIT {
             (SlotKind::Idle, t)
         } else {
@@ -298,6 +299,7 @@ mod tests {
             FUTEX_WAITERS,            // no TID, no death
             FUTEX_OWNER_DIED | 1234,  // a death mark with a TID
             IDLE,                     // idle without a TID
+            IDLE | CACHED_ONE,        // the same, one unit cached
             IDLE | FUTEX_WAITERS | 5, // an idle word never has waiters
             TID_LIMIT + 1,            // beyond any TID
             REPORT | FUTEX_WAITERS,   // not exactly REPORT
