@@ -58,7 +58,7 @@ mod tests;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::header::{Header, Kind, Lifecycle};
-use super::rlock::RawRLock;
+use super::rlock::{OPT_SPIN_PAST_SLEEPERS, RawRLock};
 use crate::status::{MpResult, Status};
 
 /// Bytes before each message in the ring: its length as a native-endian `u32`.
@@ -240,7 +240,8 @@ impl RawQueue {
         }
         // The embedded lock shares the queue's lifecycle (like an array's): it is no
         // object of its own. Not sticky: the queue repairs itself on owner death.
-        self.lock.init(lifecycle);
+        // Every hold is one bounded copy, so waiters spin even past sleepers.
+        self.lock.init_with(lifecycle, OPT_SPIN_PAST_SLEEPERS);
         self.header.publish(Kind::Queue, lifecycle);
     }
 
