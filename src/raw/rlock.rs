@@ -50,8 +50,8 @@ pub(crate) const OPT_STICKY: u32 = 1;
 /// every hold is one bounded copy (the queue's embedded lock): there, two parties that
 /// alternate would otherwise keep `FUTEX_WAITERS` set for ever once one of them slept
 /// (each woken owner keeps it for the sleepers it cannot see), and then every
-/// acquisition sleeps and every release wakes: measured, a 4 KiB queue's messages per
-/// second doubled with it.
+/// acquisition sleeps and every release wakes (measured: 20–25 % more 4 KiB messages
+/// per second, one producer and one consumer on two CPUs).
 pub(crate) const OPT_SPIN_PAST_SLEEPERS: u32 = 2;
 
 /// How long a waiter sleeps before it looks at the recorded owner (the back-stop
