@@ -225,6 +225,18 @@ enum Slept {
     BackStopLooked,
 }
 
+/// What the inline part of an acquisition did.
+#[derive(Clone, Copy)]
+enum Inline {
+    /// Acquired: nothing more to do.
+    Done,
+    /// Took (and linked) slot `i`, or the writer word (`i` unused), but the general path
+    /// must finish the acquisition.
+    Taken(usize),
+    /// Did nothing: the general path starts from scratch.
+    Skipped,
+}
+
 /// The slot a thread looks at first.
 #[inline(always)]
 fn home(me: &ThreadCtx) -> usize {
@@ -307,23 +319,26 @@ impl RawRwLock {
         self.used.load(Ordering::SeqCst)
     }
 
-    /// The calling thread and its book when the inline paths apply: the thread is
-    /// set up, every participant seen shares its PID namespace (`same_ns_key`), and the
-    /// book links (a robust list is registered).
+    /// The calling thread and its book when the inline paths apply: the thread's robust
+    /// head is set and every participant seen shares its PID namespace (`same_ns_key`).
+    /// One pointer test stands for three: a thread context holds a non-null
+    /// `robust_head` only when the thread is set up and has a book that links into that
+    /// list (`ThreadCtx::robust_head`; an uninitialised context is all zeros).
     ///
     /// # Safety
     /// The caller uses the book only during its own call and holds no other reference
     /// to it meanwhile.
     #[inline(always)]
     unsafe fn inline_thread(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        let me = thread::current_if_ready()?;
-        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
+        let me = thread::current_as_is();
+        if me.robust_head.is_null() || self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
             return None;
         }
-        // SAFETY: the calling thread's own book (or null), not otherwise borrowed (the
-        // contract).
-        let book = unsafe { me.book.as_mut() }?;
-        book.links().then_some((me, book))
+        // SAFETY: non-null with a non-null `robust_head` (above); the calling thread's
+        // own book, not otherwise borrowed (the contract).
+        let book = unsafe { &mut *me.book };
+        debug_assert!(book.links());
+        Some((me, book))
     }
 
     /// [`inline_thread`](Self::inline_thread) for an inline acquisition (of either
@@ -336,6 +351,16 @@ impl RawRwLock {
         // SAFETY: the caller's contract.
         let (me, book) = unsafe { self.inline_thread() }?;
         robust::book_has_room(book).then_some((me, book))
+    }
+
+    /// How an inline acquirer uses its robust list (what [`Robust::of`] returns for it:
+    /// `inline_thread` saw one namespace and no cross-namespace flag).
+    #[inline(always)]
+    fn inline_robust(me: &ThreadCtx) -> Robust {
+        Robust {
+            head: me.robust_head,
+            pending_while_not_owned: true,
+        }
     }
 
     /// The start of either side's general path (first call of the thread, another
