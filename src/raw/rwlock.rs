@@ -181,6 +181,7 @@ const _: () = {
     );
     assert!(core::mem::offset_of!(RawRwLock, slots) == 128);
     assert!(RW_READERS <= 64); // one bit of `used` per slot
+    assert!(RW_READERS as u64 == thread::HOME_SLOTS); // `home_slot`
 };
 
 impl ReadSlot {
@@ -230,17 +231,18 @@ enum Slept {
 enum Inline {
     /// Acquired: nothing more to do.
     Done,
-    /// Took (and linked) slot `i`, or the writer word (`i` unused), but the general path
-    /// must finish the acquisition.
-    Taken(usize),
+    /// Took (and linked) the thread's home slot, or the writer word, but the general
+    /// path must finish the acquisition.
+    Taken,
     /// Did nothing: the general path starts from scratch.
     Skipped,
 }
 
-/// The slot a thread looks at first.
+/// The slot a thread looks at first (drawn from its token, see
+/// [`ThreadCtx::home_slot_offset`]).
 #[inline(always)]
 fn home(me: &ThreadCtx) -> usize {
-    ((me.token >> 32) as usize) % RW_READERS
+    usize::from(me.home_slot_offset) / 64 % RW_READERS
 }
 
 /// What a read-side inspector sees of one slot (see [`RawRwLock::snapshot`]).
@@ -280,6 +282,20 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The calling thread's home slot, `slots[home(me)]`, found with one load.
+    #[inline(always)]
+    fn home_slot(&self, me: &ThreadCtx) -> &ReadSlot {
+        // SAFETY: `home_slot_offset` is 64 times an index below `HOME_SLOTS` ==
+        // `RW_READERS` (asserted with the layout), and slots are 64 bytes: the offset
+        // of `slots[home(me)]` in the array. The context is the thread's private memory.
+        unsafe {
+            &*self
+                .slots
+                .as_ptr()
+                .byte_add(usize::from(me.home_slot_offset))
+        }
     }
 
     fn writer_record(&self) -> Record<'_> {

@@ -13,14 +13,14 @@ impl RawRwLock {
     /// The inline path — the thread's home slot, which it held before (its record is
     /// there already), our namespace, a book that links and has room — is one CAS of
     /// the thread's own slot line, loads of the writer line, and plain stores that link
-    /// the slot (planned before the CAS, see `robust::PushPlan`). It calls nothing and
+    /// the slot (planned after the CAS, see `robust::PushPlan`). It calls nothing and
     /// returns early; everything else (the deadline included) is reached by a tail call,
     /// so the inline path needs no stack frame.
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
         match self.read_inline() {
             Inline::Done => Status::Ok,
-            Inline::Taken(i) => self.read_after_inline(i, limit),
+            Inline::Taken => self.read_after_inline(limit),
             Inline::Skipped => self.acquire_read_slow(limit),
         }
     }
@@ -39,8 +39,7 @@ impl RawRwLock {
         let Some((me, book)) = (unsafe { self.inline_acquirer() }) else {
             return Inline::Skipped;
         };
-        let i = home(me);
-        let s = &self.slots[i];
+        let s = self.home_slot(me);
         if s.token.load(Ordering::Relaxed) != me.token {
             return Inline::Skipped;
         }
@@ -67,19 +66,19 @@ impl RawRwLock {
         };
         match seen {
             Some(0) => Inline::Done,
-            Some(_) => Inline::Taken(i),
+            Some(_) => Inline::Taken,
             None => Inline::Skipped,
         }
     }
 
-    /// The general read path after the inline path took (and linked) slot `i` but saw a
-    /// writer or a waiting report.
+    /// The general read path after the inline path took (and linked) the thread's home
+    /// slot but saw a writer or a waiting report.
     #[cold]
     #[inline(never)]
-    fn read_after_inline<W: WaitLimit>(&self, i: usize, limit: W) -> Status {
+    fn read_after_inline<W: WaitLimit>(&self, limit: W) -> Status {
         let me = thread::current();
         let robust = Self::inline_robust(me);
-        self.read_loop(me, robust, Some(i), false, &limit.deadline())
+        self.read_loop(me, robust, Some(home(me)), false, &limit.deadline())
     }
 
     /// A new holder's token and back-stop record.
@@ -329,7 +328,7 @@ impl RawRwLock {
     pub(crate) fn release_read(&self) -> Status {
         // SAFETY: the book is used only during this call, and nothing else borrows it.
         if let Some((me, book)) = unsafe { self.inline_thread() } {
-            let s = &self.slots[home(me)];
+            let s = self.home_slot(me);
             if robust::is_last(book, &s.list_next) && s.level.load(Ordering::Relaxed) == 1 {
                 // SAFETY: the book links, we own the slot, `is_last` holds.
                 let old = unsafe {

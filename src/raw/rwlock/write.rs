@@ -11,14 +11,14 @@ impl RawRwLock {
     /// read or write: an upgrade is refused rather than waiting for ever).
     ///
     /// The inline path (our namespace, a book that links and has room) is one CAS of
-    /// the writer line, plain stores that record and link it (planned before the CAS),
+    /// the writer line, plain stores that record and link it (planned after the CAS),
     /// and a look at the slots ever used (`used`). As for the read side, it calls
     /// nothing; the rest (the deadline included) is reached by a tail call.
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
         match self.write_inline() {
             Inline::Done => Status::Ok,
-            Inline::Taken(_) => self.write_after_inline(limit),
+            Inline::Taken => self.write_after_inline(limit),
             Inline::Skipped => self.acquire_write_slow(limit),
         }
     }
@@ -54,7 +54,7 @@ impl RawRwLock {
         if self.no_reader_in() && self.reports.load(Ordering::Relaxed) == 0 {
             Inline::Done
         } else {
-            Inline::Taken(0)
+            Inline::Taken
         }
     }
 
