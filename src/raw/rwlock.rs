@@ -83,7 +83,9 @@ const PHASE_GIVE_UP_MS: i64 = 20;
 ///
 /// ```text
 /// +0   word       u32   robust word, see the table below
-/// +4   level      u32   read re-entry level (written by the holder only)
+/// +4   level      u32   read re-entry level (written by the holder only; meaningful
+///                        only while held: every claim stores 1, the inline release
+///                        leaves it)
 /// +8   token      u64   holder thread's token ("is it mine?")
 /// +16  ids        u64   holder's pid << 32 | tid (back-stop record)
 /// +24  start      u64   holder thread's start time (back-stop record)

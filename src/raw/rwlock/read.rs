@@ -333,7 +333,6 @@ impl RawRwLock {
                 // SAFETY: the book links, we own the slot, `is_last` holds.
                 let old = unsafe {
                     robust::release_last_linked(book, me.robust_head, &s.list_next, || {
-                        s.level.store(0, Ordering::Relaxed);
                         s.word.swap(0, Ordering::SeqCst)
                     })
                 };
