@@ -359,16 +359,29 @@ impl RawRwLock {
         Some((me, book))
     }
 
-    /// [`inline_thread`](Self::inline_thread) for an inline acquisition (of either
-    /// side): the book also has room.
-    ///
-    /// # Safety
-    /// As for `inline_thread`.
+    /// An acquisition of either side: `inline` (the side's inline path) when the thread
+    /// and its book allow one (as for [`inline_thread`](Self::inline_thread), and the
+    /// book has room), then, unless it is done, a tail call: `after_inline` when it took
+    /// the word or slot, `general` when it did nothing. Neither call is inlined, so the
+    /// inline path needs no stack frame.
     #[inline(always)]
-    unsafe fn inline_acquirer(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        // SAFETY: the caller's contract.
-        let (me, book) = unsafe { self.inline_thread() }?;
-        robust::book_has_room(book).then_some((me, book))
+    fn acquire_with<W: WaitLimit>(
+        &self,
+        limit: W,
+        inline: fn(&Self, &ThreadCtx, &mut robust::Book) -> Inline,
+        after_inline: fn(&Self, W) -> Status,
+        general: fn(&Self, W) -> Status,
+    ) -> Status {
+        // SAFETY: the book is used only during `inline`, and nothing else borrows it.
+        let done = match unsafe { self.inline_thread() } {
+            Some((me, book)) if robust::book_has_room(book) => inline(self, me, book),
+            _ => Inline::Skipped,
+        };
+        match done {
+            Inline::Done => Status::Ok,
+            Inline::Taken => after_inline(self, limit),
+            Inline::Skipped => general(self, limit),
+        }
     }
 
     /// How an inline acquirer uses its robust list (what [`Robust::of`] returns for it:

@@ -18,11 +18,12 @@ impl RawRwLock {
     /// so the inline path needs no stack frame.
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
-        match self.read_inline() {
-            Inline::Done => Status::Ok,
-            Inline::Taken => self.read_after_inline(limit),
-            Inline::Skipped => self.acquire_read_slow(limit),
-        }
+        self.acquire_with(
+            limit,
+            Self::read_inline,
+            Self::read_after_inline,
+            Self::acquire_read_slow,
+        )
     }
 
     /// The inline read acquisition (see [`acquire_read`](Self::acquire_read)).
@@ -34,11 +35,7 @@ impl RawRwLock {
     /// Only a peer that scribbles on `used` or on a token can break that, and then only
     /// this lock's exclusion.
     #[inline(always)]
-    fn read_inline(&self) -> Inline {
-        // SAFETY: the book is used only during this call, and nothing else borrows it.
-        let Some((me, book)) = (unsafe { self.inline_acquirer() }) else {
-            return Inline::Skipped;
-        };
+    fn read_inline(&self, me: &ThreadCtx, book: &mut robust::Book) -> Inline {
         let s = self.home_slot(me);
         if s.token.load(Ordering::Relaxed) != me.token {
             return Inline::Skipped;

@@ -16,20 +16,13 @@ impl RawRwLock {
     /// nothing; the rest (the deadline included) is reached by a tail call.
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
-        match self.write_inline() {
-            Inline::Done => Status::Ok,
-            Inline::Taken => self.write_after_inline(limit),
-            Inline::Skipped => self.acquire_write_slow(limit),
-        }
+        let general = Self::acquire_write_slow;
+        self.acquire_with(limit, Self::write_inline, Self::write_after_inline, general)
     }
 
     /// The inline write acquisition (see [`acquire_write`](Self::acquire_write)).
     #[inline(always)]
-    fn write_inline(&self) -> Inline {
-        // SAFETY: the book is used only during this call, and nothing else borrows it.
-        let Some((me, book)) = (unsafe { self.inline_acquirer() }) else {
-            return Inline::Skipped;
-        };
+    fn write_inline(&self, me: &ThreadCtx, book: &mut robust::Book) -> Inline {
         // SAFETY: the book links and has room; we own the word once the CAS succeeds,
         // and the caller keeps the object mapped while it is held.
         let took = unsafe {
