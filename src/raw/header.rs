@@ -94,8 +94,7 @@ const fn split_word(word: u64) -> (u32, u32) {
 }
 
 /// The bits `check` compares: the magic, the kind and the layout version (not the
-/// lifecycle, nor the tag's unused high bits: on little-endian targets, the word's top
-/// 16 bits).
+/// lifecycle, nor the tag's unused high bits).
 const CHECKED_BITS: u64 = header_word(u32::MAX, KIND_MASK | (0xff << LAYOUT_SHIFT));
 
 impl Header {
@@ -113,15 +112,11 @@ impl Header {
     #[inline]
     pub(crate) fn check(&self, kind: Kind) -> MpResult<()> {
         let expected = header_word(MAGIC, kind as u32 | (LAYOUT_VERSION << LAYOUT_SHIFT));
-        let diff = self.word.load(Ordering::Acquire) ^ expected;
-        // Little-endian: the unchecked bits are the word's top 16, which a shift drops
-        // (one instruction instead of loading a 64-bit mask).
-        let same = if cfg!(target_endian = "little") {
-            diff << 16 == 0
+        if (self.word.load(Ordering::Acquire) ^ expected) & CHECKED_BITS == 0 {
+            Ok(())
         } else {
-            diff & CHECKED_BITS == 0
-        };
-        if same { Ok(()) } else { Err(Status::BadObj) }
+            Err(Status::BadObj)
+        }
     }
 
     /// The lifecycle recorded at init (meaningful only after a successful `check`).
@@ -170,7 +165,6 @@ mod tests {
         assert_eq!(h.check(Kind::RLock), Err(Status::BadObj));
         assert_eq!(h.lifecycle(), Lifecycle::Named);
         // The published bytes: magic at +0, tag at +4 (the layout is unchanged).
-        assert_eq!(CHECKED_BITS.leading_zeros(), 16);
         let bytes = h.word.load(Ordering::Relaxed).to_ne_bytes();
         assert_eq!(bytes[..4], MAGIC.to_ne_bytes());
         let tag = Kind::Lock as u32 | (LAYOUT_VERSION << LAYOUT_SHIFT) | (2 << LIFECYCLE_SHIFT);

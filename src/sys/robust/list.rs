@@ -194,8 +194,13 @@ pub(crate) struct Book {
 /// into that list. Null if memory is short (the thread then links nothing and
 /// records nothing; see `RawRLock`).
 ///
+/// Never inlined (it runs once per thread): the book is leaked on purpose when a thread
+/// exits holding a lock, and the fuzz target's leak suppression (fuzz/lsan.supp) finds
+/// those allocations by this function's name in their stack.
+///
 /// # Safety
 /// `head` is null or the calling thread's live head (from [`init_thread`]).
+#[inline(never)]
 pub(crate) unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
     let Some(chain) = Chain::with_capacity(INITIAL_CAPACITY) else {
         return core::ptr::null_mut();
