@@ -5,14 +5,16 @@
 //! +4  tag    u32   bits 0..8 kind, 8..16 layout version, 16..18 lifecycle
 //! ```
 //!
-//! `init` writes `tag` first and publishes `magic` last with `Release`; `check` loads
-//! `magic` with `Acquire` before trusting anything else, so a reader that sees a live
-//! magic also sees the initialised body. Memory that is zeroed, random, destroyed,
+//! The two fields are one atomic 64-bit word in memory (their bytes as above, in the
+//! native byte order), so that `check` is one load and one compare. `init` publishes
+//! the word (magic and tag together) with `Release`; `check` loads it with `Acquire`
+//! before trusting anything else, so a reader that sees a live magic also sees the
+//! initialised body. Memory that is zeroed, random, destroyed,
 //! of another kind or of an incompatible layout fails `check` with `MP_EBADOBJ`.
 //! Two library versions sharing a segment therefore interoperate only when the layout
 //! versions agree; otherwise they get `MP_EBADOBJ`, never corruption.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::status::{MpResult, Status};
 
@@ -65,36 +67,52 @@ pub(crate) enum Lifecycle {
 /// See the module documentation.
 #[repr(C)]
 pub(crate) struct Header {
-    magic: AtomicU32,
-    tag: AtomicU32,
+    /// `magic` at +0 and `tag` at +4 ([`header_word`]).
+    word: AtomicU64,
 }
 
 const KIND_MASK: u32 = 0xff;
 const LAYOUT_SHIFT: u32 = 8;
 const LIFECYCLE_SHIFT: u32 = 16;
 
+/// The header word whose bytes are `magic` at +0 and `tag` at +4 (native byte order).
+const fn header_word(magic: u32, tag: u32) -> u64 {
+    if cfg!(target_endian = "little") {
+        magic as u64 | (tag as u64) << 32
+    } else {
+        (magic as u64) << 32 | tag as u64
+    }
+}
+
+/// `(magic, tag)` of a header word (the inverse of [`header_word`]).
+const fn split_word(word: u64) -> (u32, u32) {
+    if cfg!(target_endian = "little") {
+        (word as u32, (word >> 32) as u32)
+    } else {
+        ((word >> 32) as u32, word as u32)
+    }
+}
+
+/// The bits `check` compares: the magic, the kind and the layout version (not the
+/// lifecycle, nor the tag's unused high bits).
+const CHECKED_BITS: u64 = header_word(u32::MAX, KIND_MASK | (0xff << LAYOUT_SHIFT));
+
 impl Header {
-    /// Writes the tag, then publishes the object (`Release`). Call after the body is
-    /// initialised.
+    /// Writes the tag and the magic (one `Release` store), publishing the object. Call
+    /// after the body is initialised.
     pub(crate) fn publish(&self, kind: Kind, lifecycle: Lifecycle) {
-        self.tag.store(
-            kind as u32
-                | (LAYOUT_VERSION << LAYOUT_SHIFT)
-                | ((lifecycle as u32) << LIFECYCLE_SHIFT),
-            Ordering::Relaxed,
-        );
-        self.magic.store(MAGIC, Ordering::Release);
+        let tag = kind as u32
+            | (LAYOUT_VERSION << LAYOUT_SHIFT)
+            | ((lifecycle as u32) << LIFECYCLE_SHIFT);
+        self.word.store(header_word(MAGIC, tag), Ordering::Release);
     }
 
-    /// `Ok` if this is a live object of `kind` with our layout version.
+    /// `Ok` if this is a live object of `kind` with our layout version: one load, one
+    /// compare.
     #[inline]
     pub(crate) fn check(&self, kind: Kind) -> MpResult<()> {
-        let magic = self.magic.load(Ordering::Acquire);
-        let tag = self.tag.load(Ordering::Relaxed);
-        if magic == MAGIC
-            && tag & KIND_MASK == kind as u32
-            && (tag >> LAYOUT_SHIFT) & 0xff == LAYOUT_VERSION
-        {
+        let expected = header_word(MAGIC, kind as u32 | (LAYOUT_VERSION << LAYOUT_SHIFT));
+        if (self.word.load(Ordering::Acquire) ^ expected) & CHECKED_BITS == 0 {
             Ok(())
         } else {
             Err(Status::BadObj)
@@ -103,23 +121,26 @@ impl Header {
 
     /// The lifecycle recorded at init (meaningful only after a successful `check`).
     pub(crate) fn lifecycle(&self) -> Lifecycle {
-        match (self.tag.load(Ordering::Relaxed) >> LIFECYCLE_SHIFT) & 0x3 {
+        let (_, tag) = split_word(self.word.load(Ordering::Relaxed));
+        match (tag >> LIFECYCLE_SHIFT) & 0x3 {
             0 => Lifecycle::InPlace,
             1 => Lifecycle::Anonymous,
             _ => Lifecycle::Named,
         }
     }
 
-    /// Marks the object destroyed: every later call on it is `MP_EBADOBJ`.
+    /// Marks the object destroyed (the tag stays): every later call on it is
+    /// `MP_EBADOBJ`.
     pub(crate) fn retire(&self) {
-        self.magic.store(RETIRED, Ordering::Release);
+        let (_, tag) = split_word(self.word.load(Ordering::Relaxed));
+        self.word
+            .store(header_word(RETIRED, tag), Ordering::Release);
     }
 
     /// Read-only snapshot for inspectors: `(magic, kind, layout, lifecycle)` exactly as
     /// stored (kind, layout and lifecycle decoded from the tag, unchecked). Racy.
     pub(crate) fn snapshot(&self) -> (u32, u32, u32, u32) {
-        let magic = self.magic.load(Ordering::Acquire);
-        let tag = self.tag.load(Ordering::Relaxed);
+        let (magic, tag) = split_word(self.word.load(Ordering::Acquire));
         (
             magic,
             tag & KIND_MASK,
@@ -136,14 +157,18 @@ mod tests {
     #[test]
     fn publish_check_retire() {
         let h = Header {
-            magic: AtomicU32::new(0),
-            tag: AtomicU32::new(0),
+            word: AtomicU64::new(0),
         };
         assert_eq!(h.check(Kind::Lock), Err(Status::BadObj));
         h.publish(Kind::Lock, Lifecycle::Named);
         assert_eq!(h.check(Kind::Lock), Ok(()));
         assert_eq!(h.check(Kind::RLock), Err(Status::BadObj));
         assert_eq!(h.lifecycle(), Lifecycle::Named);
+        // The published bytes: magic at +0, tag at +4 (the layout is unchanged).
+        let bytes = h.word.load(Ordering::Relaxed).to_ne_bytes();
+        assert_eq!(bytes[..4], MAGIC.to_ne_bytes());
+        let tag = Kind::Lock as u32 | (LAYOUT_VERSION << LAYOUT_SHIFT) | (2 << LIFECYCLE_SHIFT);
+        assert_eq!(bytes[4..], tag.to_ne_bytes());
         h.retire();
         assert_eq!(h.check(Kind::Lock), Err(Status::BadObj));
     }
@@ -151,8 +176,10 @@ mod tests {
     #[test]
     fn other_layout_versions_are_rejected() {
         let h = Header {
-            magic: AtomicU32::new(MAGIC),
-            tag: AtomicU32::new(Kind::Sem as u32 | ((LAYOUT_VERSION + 1) << LAYOUT_SHIFT)),
+            word: AtomicU64::new(header_word(
+                MAGIC,
+                Kind::Sem as u32 | ((LAYOUT_VERSION + 1) << LAYOUT_SHIFT),
+            )),
         };
         assert_eq!(h.check(Kind::Sem), Err(Status::BadObj));
     }

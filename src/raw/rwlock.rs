@@ -83,7 +83,9 @@ const PHASE_GIVE_UP_MS: i64 = 20;
 ///
 /// ```text
 /// +0   word       u32   robust word, see the table below
-/// +4   level      u32   read re-entry level (written by the holder only)
+/// +4   level      u32   read re-entry level (written by the holder only; meaningful
+///                        only while held: every claim stores 1, the inline release
+///                        leaves it)
 /// +8   token      u64   holder thread's token ("is it mine?")
 /// +16  ids        u64   holder's pid << 32 | tid (back-stop record)
 /// +24  start      u64   holder thread's start time (back-stop record)
@@ -181,6 +183,7 @@ const _: () = {
     );
     assert!(core::mem::offset_of!(RawRwLock, slots) == 128);
     assert!(RW_READERS <= 64); // one bit of `used` per slot
+    assert!(RW_READERS as u64 == thread::HOME_SLOTS); // `home_slot`
 };
 
 impl ReadSlot {
@@ -225,10 +228,23 @@ enum Slept {
     BackStopLooked,
 }
 
-/// The slot a thread looks at first.
+/// What the inline part of an acquisition did.
+#[derive(Clone, Copy)]
+enum Inline {
+    /// Acquired: nothing more to do.
+    Done,
+    /// Took (and linked) the thread's home slot, or the writer word, but the general
+    /// path must finish the acquisition.
+    Taken,
+    /// Did nothing: the general path starts from scratch.
+    Skipped,
+}
+
+/// The slot a thread looks at first (drawn from its token, see
+/// [`ThreadCtx::home_slot_offset`]).
 #[inline(always)]
 fn home(me: &ThreadCtx) -> usize {
-    ((me.token >> 32) as usize) % RW_READERS
+    usize::from(me.home_slot_offset) / 64 % RW_READERS
 }
 
 /// What a read-side inspector sees of one slot (see [`RawRwLock::snapshot`]).
@@ -270,6 +286,20 @@ impl RawRwLock {
         &self.header
     }
 
+    /// The calling thread's home slot, `slots[home(me)]`, found with one load.
+    #[inline(always)]
+    fn home_slot(&self, me: &ThreadCtx) -> &ReadSlot {
+        // SAFETY: `home_slot_offset` is 64 times an index below `HOME_SLOTS` ==
+        // `RW_READERS` (asserted with the layout), and slots are 64 bytes: the offset
+        // of `slots[home(me)]` in the array. The context is the thread's private memory.
+        unsafe {
+            &*self
+                .slots
+                .as_ptr()
+                .byte_add(usize::from(me.home_slot_offset))
+        }
+    }
+
     fn writer_record(&self) -> Record<'_> {
         Record {
             ids: &self.wids,
@@ -307,35 +337,61 @@ impl RawRwLock {
         self.used.load(Ordering::SeqCst)
     }
 
-    /// The calling thread and its book when the inline paths apply: the thread is
-    /// set up, every participant seen shares its PID namespace (`same_ns_key`), and the
-    /// book links (a robust list is registered).
+    /// The calling thread and its book when the inline paths apply: the thread's robust
+    /// head is set and every participant seen shares its PID namespace (`same_ns_key`).
+    /// One pointer test stands for three: a thread context holds a non-null
+    /// `robust_head` only when the thread is set up and has a book that links into that
+    /// list (`ThreadCtx::robust_head`; an uninitialised context is all zeros).
     ///
     /// # Safety
     /// The caller uses the book only during its own call and holds no other reference
     /// to it meanwhile.
     #[inline(always)]
     unsafe fn inline_thread(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        let me = thread::current_if_ready()?;
-        if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
+        let me = thread::current_as_is();
+        if me.robust_head.is_null() || self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
             return None;
         }
-        // SAFETY: the calling thread's own book (or null), not otherwise borrowed (the
-        // contract).
-        let book = unsafe { me.book.as_mut() }?;
-        book.links().then_some((me, book))
+        // SAFETY: non-null with a non-null `robust_head` (above); the calling thread's
+        // own book, not otherwise borrowed (the contract).
+        let book = unsafe { &mut *me.book };
+        debug_assert!(book.links());
+        Some((me, book))
     }
 
-    /// [`inline_thread`](Self::inline_thread) for an inline acquisition (of either
-    /// side): the book also has room.
-    ///
-    /// # Safety
-    /// As for `inline_thread`.
+    /// An acquisition of either side: `inline` (the side's inline path) when the thread
+    /// and its book allow one (as for [`inline_thread`](Self::inline_thread), and the
+    /// book has room), then, unless it is done, a tail call: `after_inline` when it took
+    /// the word or slot, `general` when it did nothing. Neither call is inlined, so the
+    /// inline path needs no stack frame.
     #[inline(always)]
-    unsafe fn inline_acquirer(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        // SAFETY: the caller's contract.
-        let (me, book) = unsafe { self.inline_thread() }?;
-        robust::book_has_room(book).then_some((me, book))
+    fn acquire_with<W: WaitLimit>(
+        &self,
+        limit: W,
+        inline: fn(&Self, &ThreadCtx, &mut robust::Book) -> Inline,
+        after_inline: fn(&Self, W) -> Status,
+        general: fn(&Self, W) -> Status,
+    ) -> Status {
+        // SAFETY: the book is used only during `inline`, and nothing else borrows it.
+        let done = match unsafe { self.inline_thread() } {
+            Some((me, book)) if robust::book_has_room(book) => inline(self, me, book),
+            _ => Inline::Skipped,
+        };
+        match done {
+            Inline::Done => Status::Ok,
+            Inline::Taken => after_inline(self, limit),
+            Inline::Skipped => general(self, limit),
+        }
+    }
+
+    /// How an inline acquirer uses its robust list (what [`Robust::of`] returns for it:
+    /// `inline_thread` saw one namespace and no cross-namespace flag).
+    #[inline(always)]
+    fn inline_robust(me: &ThreadCtx) -> Robust {
+        Robust {
+            head: me.robust_head,
+            pending_while_not_owned: true,
+        }
     }
 
     /// The start of either side's general path (first call of the thread, another

@@ -67,11 +67,19 @@ pub(crate) struct ThreadCtx {
     /// the library): spinning before sleeping can only pay off then — with one CPU, the
     /// thread that would release the lock cannot run while we spin.
     pub may_spin: bool,
+    /// `64 * ((token >> 32) % HOME_SLOTS)`: the byte offset of this thread's home slot in
+    /// a table of [`HOME_SLOTS`] one-line (64-byte) slots (the RwLock's reader slots),
+    /// precomputed so that a fast path finds its slot with one load (it lies in the
+    /// padding after the flags: the context stays 64 bytes).
+    pub home_slot_offset: u16,
     /// `64 * undo_line - 1` (wrapping): the page offset of the byte just before the
     /// home line, so that `RawSemUndo::home` finds the home slot of an object at any
     /// address with one subtraction and one mask (no shift, no second add).
     pub undo_line_end: u32,
 }
+
+/// How many slots the table of [`ThreadCtx::home_slot_offset`] has.
+pub(crate) const HOME_SLOTS: u64 = 64;
 
 impl ThreadCtx {
     const UNINIT: ThreadCtx = ThreadCtx {
@@ -87,6 +95,7 @@ impl ThreadCtx {
         robust_mode: Mode::Off,
         may_spin: false,
         undo_line_end: 0,
+        home_slot_offset: 0,
     };
 }
 
@@ -366,6 +375,7 @@ fn init_current() -> &'static ThreadCtx {
         robust_mode,
         may_spin: usable_cpus() > 1,
         undo_line_end: (line * 64).wrapping_sub(1),
+        home_slot_offset: home_slot_offset(token),
     };
     // SAFETY: this thread's own slot (see `current`); no reference to it is live.
     unsafe {
@@ -459,6 +469,11 @@ fn private_lines(head: *mut RobustListHead, book: *mut robust::Book) -> u64 {
 pub(crate) fn private_lines_of_current() -> u64 {
     let me = current();
     private_lines(me.robust_head, me.book)
+}
+
+/// [`ThreadCtx::home_slot_offset`] for `token`.
+fn home_slot_offset(token: u64) -> u16 {
+    ((token >> 32) % HOME_SLOTS * 64) as u16
 }
 
 /// [`ThreadCtx::undo_line`]: the first line at or after the token's choice that no hot

@@ -17,8 +17,17 @@ impl RawRwLock {
         told: bool,
         deadline: &Deadline,
     ) -> Status {
-        // The CAS on `wword` was SeqCst: these loads see every reader that entered
-        // before it (and every later reader sees our TID and backs off).
+        if self.no_reader_in() {
+            return self.writer_admitted(told);
+        }
+        self.drain_slow(me, robust, told, deadline)
+    }
+
+    /// True if no slot ever used is held (or marked): called with `wword` taken. The
+    /// CAS on `wword` was SeqCst: these loads see every reader that entered before it
+    /// (and every later reader sees our TID and backs off).
+    #[inline(always)]
+    pub(super) fn no_reader_in(&self) -> bool {
         let mut used = self.used_slots();
         let mut busy = false;
         while used != 0 {
@@ -26,10 +35,7 @@ impl RawRwLock {
             used &= used - 1;
             busy |= self.slots[i].word.load(Ordering::SeqCst) != 0;
         }
-        if !busy {
-            return self.writer_admitted(told);
-        }
-        self.drain_slow(me, robust, told, deadline)
+        !busy
     }
 
     #[inline(always)]

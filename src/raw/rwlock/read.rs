@@ -13,47 +13,69 @@ impl RawRwLock {
     /// The inline path — the thread's home slot, which it held before (its record is
     /// there already), our namespace, a book that links and has room — is one CAS of
     /// the thread's own slot line, loads of the writer line, and plain stores that link
-    /// the slot (planned before the CAS, see `robust::PushPlan`).
+    /// the slot (planned after the CAS, see `robust::PushPlan`). It calls nothing and
+    /// returns early; everything else (the deadline included) is reached by a tail call,
+    /// so the inline path needs no stack frame.
     #[inline]
     pub(crate) fn acquire_read<W: WaitLimit>(&self, limit: W) -> Status {
-        // SAFETY: the book is used only during this call, and nothing else borrows it.
-        if let Some((me, book)) = unsafe { self.inline_acquirer() } {
-            let i = home(me);
-            let s = &self.slots[i];
-            if s.token.load(Ordering::Relaxed) == me.token
-                // SAFETY: the book links and has room; we own the slot once the CAS
-                // succeeds, and the caller keeps the object mapped while it is held.
-                && let Some(w) = unsafe {
-                    robust::acquire_linked(
-                        book,
-                        me.robust_head,
-                        &s.list_next,
-                        || {
-                            s.word
-                                .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
-                                .is_ok()
-                        },
-                        || {
-                            self.mark_used(i);
-                            s.level.store(1, Ordering::Relaxed);
-                            // SeqCst after our SeqCst CAS: a writer that took `wword`
-                            // before sees our slot, or we see its TID here.
-                            self.wword.load(Ordering::SeqCst)
-                        },
-                    )
-                }
-            {
-                if w == 0 && self.reports.load(Ordering::Relaxed) == 0 {
-                    return Status::Ok;
-                }
-                let robust = Robust {
-                    head: me.robust_head,
-                    pending_while_not_owned: true,
-                };
-                return self.read_loop(me, robust, Some(i), false, &limit.deadline());
-            }
+        self.acquire_with(
+            limit,
+            Self::read_inline,
+            Self::read_after_inline,
+            Self::acquire_read_slow,
+        )
+    }
+
+    /// The inline read acquisition (see [`acquire_read`](Self::acquire_read)).
+    ///
+    /// `used` is not touched here: the slot's token is ours, and the token is written
+    /// only after `take_slot` set the slot's bit in `used` (bits are never cleared, and
+    /// `init` zeroes tokens with them), so the bit has been set — and seen by every
+    /// later `SeqCst` load of `used` — since before our previous claim of this slot.
+    /// Only a peer that scribbles on `used` or on a token can break that, and then only
+    /// this lock's exclusion.
+    #[inline(always)]
+    fn read_inline(&self, me: &ThreadCtx, book: &mut robust::Book) -> Inline {
+        let s = self.home_slot(me);
+        if s.token.load(Ordering::Relaxed) != me.token {
+            return Inline::Skipped;
         }
-        self.acquire_read_slow(limit.deadline())
+        // SAFETY: the book links and has room; we own the slot once the CAS succeeds,
+        // and the caller keeps the object mapped while it is held.
+        let seen = unsafe {
+            robust::acquire_linked(
+                book,
+                me.robust_head,
+                &s.list_next,
+                || {
+                    s.word
+                        .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+                },
+                || {
+                    s.level.store(1, Ordering::Relaxed);
+                    // SeqCst after our SeqCst CAS: a writer that took `wword` before
+                    // sees our slot, or we see its TID here. Anything but "no writer,
+                    // no report waiting" goes to the general path.
+                    self.wword.load(Ordering::SeqCst) | self.reports.load(Ordering::Relaxed)
+                },
+            )
+        };
+        match seen {
+            Some(0) => Inline::Done,
+            Some(_) => Inline::Taken,
+            None => Inline::Skipped,
+        }
+    }
+
+    /// The general read path after the inline path took (and linked) the thread's home
+    /// slot but saw a writer or a waiting report.
+    #[cold]
+    #[inline(never)]
+    fn read_after_inline<W: WaitLimit>(&self, limit: W) -> Status {
+        let me = thread::current();
+        let robust = Self::inline_robust(me);
+        self.read_loop(me, robust, Some(home(me)), false, &limit.deadline())
     }
 
     /// A new holder's token and back-stop record.
@@ -66,14 +88,14 @@ impl RawRwLock {
 
     #[cold]
     #[inline(never)]
-    fn acquire_read_slow(&self, deadline: Deadline) -> Status {
+    fn acquire_read_slow<W: WaitLimit>(&self, limit: W) -> Status {
         let Some((me, robust)) = self.general_start() else {
             return Status::Deadlock;
         };
         if let Some(j) = self.my_slot(me, None) {
             return self.reenter(j, false);
         }
-        self.read_loop(me, robust, None, false, &deadline)
+        self.read_loop(me, robust, None, false, &limit.deadline())
     }
 
     /// One more level on slot `j`, which the caller holds.
@@ -291,37 +313,49 @@ impl RawRwLock {
     }
 
     /// Releases one read level: `Ok`, or `NotOwner` if the caller holds no read slot.
-    /// The inline path (the home slot at level 1, most recently linked, nobody waiting
-    /// on it) is one swap of the thread's own slot line and plain stores that unlink it.
+    /// The inline path (the home slot at level 1, most recently linked) is one swap of
+    /// the thread's own slot line and plain stores that unlink it; a sleeping writer to
+    /// wake, and every other case, is reached by a tail call.
+    ///
+    /// The inline path decides that we hold the slot from our private book alone (its
+    /// last entry is this slot's node: we recorded it when we took the slot and forget
+    /// it when we free it), as [`ReadSlot::is_held_by`] accepts the book too; the slot's
+    /// word and token, which a peer could rewrite, are not needed for that.
     #[inline]
     pub(crate) fn release_read(&self) -> Status {
         // SAFETY: the book is used only during this call, and nothing else borrows it.
         if let Some((me, book)) = unsafe { self.inline_thread() } {
-            let s = &self.slots[home(me)];
-            if s.word.load(Ordering::Relaxed) == me.tid
-                && s.token.load(Ordering::Relaxed) == me.token
-                && s.level.load(Ordering::Relaxed) == 1
-                && robust::is_last(book, &s.list_next)
-            {
+            let s = self.home_slot(me);
+            if robust::is_last(book, &s.list_next) && s.level.load(Ordering::Relaxed) == 1 {
                 // SAFETY: the book links, we own the slot, `is_last` holds.
                 let old = unsafe {
                     robust::release_last_linked(book, me.robust_head, &s.list_next, || {
-                        s.level.store(0, Ordering::Relaxed);
                         s.word.swap(0, Ordering::SeqCst)
                     })
                 };
                 if old & FUTEX_WAITERS != 0 {
-                    futex::wake_all(&s.word);
+                    return Self::wake_slot_sleepers(s);
                 }
                 return Status::Ok;
             }
         }
-        thread::current_if_ready().map_or(Status::NotOwner, |me| self.release_read_slow(me))
+        self.release_read_slow()
+    }
+
+    /// Wakes the writer sleeping on a slot just freed: `Ok`.
+    #[cold]
+    #[inline(never)]
+    fn wake_slot_sleepers(s: &ReadSlot) -> Status {
+        futex::wake_all(&s.word);
+        Status::Ok
     }
 
     #[cold]
     #[inline(never)]
-    fn release_read_slow(&self, me: &ThreadCtx) -> Status {
+    fn release_read_slow(&self) -> Status {
+        let Some(me) = thread::current_if_ready() else {
+            return Status::NotOwner;
+        };
         let h = home(me);
         let i = if self.slots[h].is_held_by(me) {
             h

@@ -11,39 +11,54 @@ impl RawRwLock {
     /// read or write: an upgrade is refused rather than waiting for ever).
     ///
     /// The inline path (our namespace, a book that links and has room) is one CAS of
-    /// the writer line, plain stores that record and link it (planned before the CAS),
-    /// and a look at the slots ever used (`used`).
+    /// the writer line, plain stores that record and link it (planned after the CAS),
+    /// and a look at the slots ever used (`used`). As for the read side, it calls
+    /// nothing; the rest (the deadline included) is reached by a tail call.
     #[inline]
     pub(crate) fn acquire_write<W: WaitLimit>(&self, limit: W) -> Status {
-        // SAFETY: the book is used only during this call, and nothing else borrows it.
-        if let Some((me, book)) = unsafe { self.inline_acquirer() }
-            // SAFETY: the book links and has room; we own the word once the CAS
-            // succeeds, and the caller keeps the object mapped while it is held.
-            && unsafe {
-                robust::acquire_linked(
-                    book,
-                    me.robust_head,
-                    &self.wlist_next,
-                    || {
-                        self.wword
-                            .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
-                            .is_ok()
-                    },
-                    || {
-                        self.wtoken.store(me.token, Ordering::Relaxed);
-                        self.writer_record().write(me);
-                    },
-                )
-            }
-            .is_some()
-        {
-            let robust = Robust {
-                head: me.robust_head,
-                pending_while_not_owned: true,
-            };
-            return self.drain_readers(me, robust, false, &limit.deadline());
+        let general = Self::acquire_write_slow;
+        self.acquire_with(limit, Self::write_inline, Self::write_after_inline, general)
+    }
+
+    /// The inline write acquisition (see [`acquire_write`](Self::acquire_write)).
+    #[inline(always)]
+    fn write_inline(&self, me: &ThreadCtx, book: &mut robust::Book) -> Inline {
+        // SAFETY: the book links and has room; we own the word once the CAS succeeds,
+        // and the caller keeps the object mapped while it is held.
+        let took = unsafe {
+            robust::acquire_linked(
+                book,
+                me.robust_head,
+                &self.wlist_next,
+                || {
+                    self.wword
+                        .compare_exchange(0, me.tid, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+                },
+                || {
+                    self.wtoken.store(me.token, Ordering::Relaxed);
+                    self.writer_record().write(me);
+                },
+            )
+        };
+        if took.is_none() {
+            return Inline::Skipped;
         }
-        self.acquire_write_slow(limit.deadline())
+        if self.no_reader_in() && self.reports.load(Ordering::Relaxed) == 0 {
+            Inline::Done
+        } else {
+            Inline::Taken
+        }
+    }
+
+    /// The general write path after the inline path took (and linked) the writer word
+    /// but saw a slot in use or a waiting report.
+    #[cold]
+    #[inline(never)]
+    fn write_after_inline<W: WaitLimit>(&self, limit: W) -> Status {
+        let me = thread::current();
+        let robust = Self::inline_robust(me);
+        self.drain_readers(me, robust, false, &limit.deadline())
     }
 
     /// Records the writer after its CAS: token, back-stop record, book (robust list).
@@ -56,10 +71,11 @@ impl RawRwLock {
 
     #[cold]
     #[inline(never)]
-    fn acquire_write_slow(&self, deadline: Deadline) -> Status {
+    fn acquire_write_slow<W: WaitLimit>(&self, limit: W) -> Status {
         let Some((me, robust)) = self.general_start() else {
             return Status::Deadlock;
         };
+        let deadline = limit.deadline();
         let mut keep_waiters = 0;
         let mut spun = false;
         let mut phase_since: Option<std::time::Instant> = None;
@@ -159,14 +175,17 @@ impl RawRwLock {
     }
 
     /// Releases the write side: `Ok`, or `NotOwner`. The inline path (nobody sleeps,
-    /// the word is the thread's most recently linked one) is one swap and plain stores.
+    /// the word is the thread's most recently linked one) is one swap and plain stores;
+    /// the rest is reached by a tail call. That we hold the word is decided from our
+    /// private book (its last entry is the writer node), as [`is_writer`](Self::is_writer)
+    /// accepts; the word is compared with our TID only to leave a word with sleepers
+    /// (`W`) to the general path, which opens a read phase.
     #[inline]
     pub(crate) fn release_write(&self) -> Status {
         // SAFETY: the book is used only during this call, and nothing else borrows it.
         if let Some((me, book)) = unsafe { self.inline_thread() }
-            && self.wword.load(Ordering::Relaxed) == me.tid
-            && self.wtoken.load(Ordering::Relaxed) == me.token
             && robust::is_last(book, &self.wlist_next)
+            && self.wword.load(Ordering::Relaxed) == me.tid
         {
             // SAFETY: the book links, we own the word, `is_last` holds.
             let old = unsafe {
@@ -177,16 +196,19 @@ impl RawRwLock {
                 })
             };
             if old & FUTEX_WAITERS != 0 {
-                self.after_write_release(old, false);
+                return self.after_write_release(old, false);
             }
             return Status::Ok;
         }
-        thread::current_if_ready().map_or(Status::NotOwner, |me| self.release_write_slow(me))
+        self.release_write_slow()
     }
 
     #[cold]
     #[inline(never)]
-    fn release_write_slow(&self, me: &ThreadCtx) -> Status {
+    fn release_write_slow(&self) -> Status {
+        let Some(me) = thread::current_if_ready() else {
+            return Status::NotOwner;
+        };
         if !self.is_writer(me) {
             return Status::NotOwner;
         }
@@ -227,12 +249,12 @@ impl RawRwLock {
     }
 
     /// After the swap that freed the write side (`old`: the word before): with
-    /// sleepers, the read phase (already opened by the swap if `opened`).
+    /// sleepers, the read phase (already opened by the swap if `opened`). `Ok`.
     #[cold]
     #[inline(never)]
-    fn after_write_release(&self, old: u32, opened: bool) {
+    fn after_write_release(&self, old: u32, opened: bool) -> Status {
         if old & FUTEX_WAITERS == 0 {
-            return;
+            return Status::Ok;
         }
         if !opened {
             // A sleeper arrived after our look: open the phase now, unless a writer
@@ -249,10 +271,11 @@ impl RawRwLock {
                 .is_err()
             {
                 futex::wake_all(&self.wword);
-                return;
+                return Status::Ok;
             }
         }
         self.open_read_phase();
+        Status::Ok
     }
 
     /// Wakes the sleeping readers of a phase just opened and counts them in

@@ -194,8 +194,13 @@ pub(crate) struct Book {
 /// into that list. Null if memory is short (the thread then links nothing and
 /// records nothing; see `RawRLock`).
 ///
+/// Never inlined (it runs once per thread): the book is leaked on purpose when a thread
+/// exits holding a lock, and the fuzz target's leak suppression (fuzz/lsan.supp) finds
+/// those allocations by this function's name in their stack.
+///
 /// # Safety
 /// `head` is null or the calling thread's live head (from [`init_thread`]).
+#[inline(never)]
 pub(crate) unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
     let Some(chain) = Chain::with_capacity(INITIAL_CAPACITY) else {
         return core::ptr::null_mut();
@@ -314,14 +319,15 @@ pub(crate) unsafe fn record_linked_with_room(book: &mut Book, node: &AtomicUsize
 }
 
 /// Everything that recording one more lock writes into the book, read from it
-/// beforehand ([`plan_push`]). [`acquire_linked`] makes the plan before its atomic
-/// instruction, so that after the instruction come only stores of known values to known
-/// places, with no load and no branch: a branch on a book word that the pair writes cost
-/// 3.8 ns in front of the atomic instruction and 1 ns after it (BENCHMARKS.md, "Undo
-/// semaphore"). A plan held across the instruction can make the compiler save registers
-/// around it (about 1.2 ns); the undo semaphore's acquire, whose path has more live
-/// values, plans after its CAS instead ([`record_linked_with_room`]), which measured
-/// faster there (BENCHMARKS.md, "Undo semaphore: fewer instructions").
+/// beforehand ([`plan_push`]). A plan made before an atomic instruction leaves only
+/// stores of known values to known places after it, with no load and no branch: a
+/// branch on a book word that the pair writes cost 3.8 ns in front of the atomic
+/// instruction and 1 ns after it (BENCHMARKS.md, "Undo semaphore"). But a plan held
+/// across the instruction can make the compiler save registers around it (about
+/// 1.2 ns): the undo semaphore's acquire and [`acquire_linked`] (the RwLock's inline
+/// paths, which then need no stack frame) plan right after their atomic step instead
+/// ([`record_linked_with_room`]: two loads, no branch), which measured faster there
+/// (BENCHMARKS.md, "Undo semaphore: fewer instructions").
 #[derive(Clone, Copy)]
 pub(crate) struct PushPlan {
     /// The entry to link after: the chain's last.
@@ -501,11 +507,11 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
 }
 
 /// An inline acquisition of a lock word in the robust format, put together from the
-/// parts above: plans the push (before the atomic step, so that only stores follow
-/// it), marks `node` pending, and runs `take` (the one atomic step that makes us the
-/// owner). On success, links and records `node`, runs `held` (the caller's stores and
-/// loads as the new owner) and clears the mark: `Some` of what `held` returned. `None`
-/// if `take` failed (the mark cleared, nothing else changed).
+/// parts above: marks `node` pending and runs `take` (the one atomic step that makes us
+/// the owner). On success, links and records `node` (planned only after the atomic
+/// step, see [`PushPlan`]), runs `held` (the caller's stores and loads as the new
+/// owner) and clears the mark: `Some` of what `held` returned. `None` if `take` failed
+/// (the mark cleared, nothing else changed).
 ///
 /// # Safety
 /// `head` is the calling thread's live robust-list head and `book` its book, which
@@ -519,14 +525,12 @@ pub(crate) unsafe fn acquire_linked<R>(
     take: impl FnOnce() -> bool,
     held: impl FnOnce() -> R,
 ) -> Option<R> {
-    // SAFETY: the book has room (the contract).
-    let plan = unsafe { plan_push(book) };
     // SAFETY: the thread's live head (the contract).
     unsafe { set_pending(head, node) };
     let got = take().then(|| {
-        // SAFETY: the book links and has room, `plan` was made from it just now; we own
-        // the lock, which stays mapped while recorded (the contract).
-        unsafe { record_linked_planned(book, node, plan) };
+        // SAFETY: the book links and has room; we own the lock, which stays mapped
+        // while recorded (the contract).
+        unsafe { record_linked_with_room(book, node) };
         held()
     });
     // SAFETY: as above.
