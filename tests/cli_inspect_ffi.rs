@@ -48,7 +48,7 @@ fn mp_inspect_describes_objects_blocks_and_bad_files() {
     );
     assert_eq!(
         (i.magic, i.layout_version, i.lifecycle),
-        (0x4D50_5359, 3, 2)
+        (0x4D50_5359, 4, 2)
     );
     assert_eq!((i.size, i.mode), (64, 0o600));
     assert_ne!(i.flags & MP_INFO_LOCKED, 0);

@@ -851,7 +851,7 @@ fn write_file(path: &Path, bytes: &[u8]) {
 }
 
 /// The layout version this library writes and reads (`raw::header::LAYOUT_VERSION`).
-const LAYOUT: u32 = 3;
+const LAYOUT: u32 = 4;
 
 /// A 64-byte object image: magic, tag (kind | layout << 8 | named << 16), zero body.
 fn image(magic: u32, kind: u32, layout: u32, len: usize) -> Vec<u8> {

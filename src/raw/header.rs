@@ -24,7 +24,7 @@ pub(crate) const MAGIC: u32 = 0x4D50_5359;
 pub(crate) const RETIRED: u32 = 0x4D50_DEAD;
 /// Layout version of every object kind in this release. Bump on any change of a
 /// shared layout or of a lock word's protocol.
-pub(crate) const LAYOUT_VERSION: u32 = 3;
+pub(crate) const LAYOUT_VERSION: u32 = 4;
 
 /// Type tag of each object kind (part of the ABI: never reuse a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
