@@ -36,13 +36,8 @@ impl QueueView<'_> {
     /// `dst` is valid for writes of `len` bytes and `len <= capacity`.
     #[inline(always)]
     pub(super) unsafe fn read_at(&self, pos: u64, dst: *mut u8, len: usize) {
-        let off = self.offset(pos);
-        let first = len.min(self.capacity() - off);
-        // SAFETY: as in `write_at`, with the roles swapped.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.ring.add(off), dst, first);
-            core::ptr::copy_nonoverlapping(self.ring, dst.add(first), len - first);
-        }
+        // SAFETY: the contract.
+        unsafe { self.read_with(pos, dst, len, plain_copy) }
     }
 
     /// [`read_at`](Self::read_at) without the lock: the bytes may be written meanwhile
@@ -54,32 +49,50 @@ impl QueueView<'_> {
     /// As for `read_at`.
     #[inline]
     pub(super) unsafe fn read_at_racy(&self, pos: u64, dst: *mut u8, len: usize) {
-        let off = self.offset(pos);
-        let first = len.min(self.capacity() - off);
-        // SAFETY: as in `read_at`.
-        unsafe {
-            copy_with_atomic_loads(self.ring.add(off), dst, first);
-            copy_with_atomic_loads(self.ring, dst.add(first), len - first);
-        }
+        // SAFETY: the contract.
+        unsafe { self.read_with(pos, dst, len, copy_with_atomic_loads) }
     }
 
-    /// [`record_len`](Self::record_len) without the lock (see
-    /// [`read_at_racy`](Self::read_at_racy)).
-    #[inline]
-    pub(super) fn record_len_racy(&self, pos: u64) -> usize {
-        let mut bytes = [0u8; RECORD_HEADER];
-        // SAFETY: a local buffer of RECORD_HEADER bytes; RECORD_HEADER <= MIN_CAPACITY.
-        unsafe { self.read_at_racy(pos, bytes.as_mut_ptr(), RECORD_HEADER) };
-        u32::from_ne_bytes(bytes) as usize
+    /// Copies `len` bytes from the ring at `pos` to `dst` with `copy`, wrapping at the end.
+    ///
+    /// # Safety
+    /// As for `read_at`; `copy(src, dst, n)` copies `n` bytes and needs nothing more.
+    #[inline(always)]
+    unsafe fn read_with(
+        &self,
+        pos: u64,
+        dst: *mut u8,
+        len: usize,
+        copy: unsafe fn(*mut u8, *mut u8, usize),
+    ) {
+        let off = self.offset(pos);
+        let first = len.min(self.capacity() - off);
+        // SAFETY: as in `write_at`, with the roles swapped.
+        unsafe {
+            copy(self.ring.add(off), dst, first);
+            copy(self.ring, dst.add(first), len - first);
+        }
     }
 
     /// The length field of the record at `pos` (unvalidated: the caller checks it
     /// against the bytes in use).
     #[inline(always)]
     pub(super) fn record_len(&self, pos: u64) -> usize {
+        self.record_len_with(pos, plain_copy)
+    }
+
+    /// [`record_len`](Self::record_len) without the lock (see
+    /// [`read_at_racy`](Self::read_at_racy)).
+    #[inline]
+    pub(super) fn record_len_racy(&self, pos: u64) -> usize {
+        self.record_len_with(pos, copy_with_atomic_loads)
+    }
+
+    #[inline(always)]
+    fn record_len_with(&self, pos: u64, copy: unsafe fn(*mut u8, *mut u8, usize)) -> usize {
         let mut bytes = [0u8; RECORD_HEADER];
         // SAFETY: a local buffer of RECORD_HEADER bytes; RECORD_HEADER <= MIN_CAPACITY.
-        unsafe { self.read_at(pos, bytes.as_mut_ptr(), RECORD_HEADER) };
+        unsafe { self.read_with(pos, bytes.as_mut_ptr(), RECORD_HEADER, copy) };
         u32::from_ne_bytes(bytes) as usize
     }
 
@@ -114,6 +127,16 @@ impl QueueView<'_> {
         }
         Some(n)
     }
+}
+
+/// Copies `len` bytes from `src` to `dst` (a plain copy, for the ring under the lock).
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of `len` bytes, not overlapping.
+#[inline(always)]
+unsafe fn plain_copy(src: *mut u8, dst: *mut u8, len: usize) {
+    // SAFETY: the contract.
+    unsafe { core::ptr::copy_nonoverlapping(src, dst, len) }
 }
 
 /// Copies `len` bytes from shared `src` to private `dst` with relaxed atomic loads:
