@@ -4,7 +4,13 @@
  * 4 KiB, messages per second (median of REPS interleaved repetitions), and the memory a
  * queue holds. Run by bench/queue.sh (see BENCHMARKS.md, "Queue"):
  *     ./queue_c [REPS]
- * Prints one line per row:  Q <row> <msgs_per_s> and  RATIO <row> <x> lines.
+ * Prints one line per row:  Q <row> <msgs_per_s>, then per ratio
+ *     RATIO <row> <x>  (median over repetitions of the ratio within each repetition)
+ *     SPREAD <row> <min> <max> <every repetition's ratio...>
+ * Each repetition runs the three kinds back to back with fresh queues and a fresh
+ * producer process, so a ratio compares runs made in the same second: this machine's
+ * speed drifts over seconds to minutes (BENCHMARKS.md, "Undo semaphore: the spread over
+ * processes"), and a ratio of medians taken at different moments mixes its modes.
  * Both sides use blocking calls; the POSIX queue gets the default limit of 10 messages
  * (/proc/sys/fs/mqueue/msg_max) and the mpsync queue 256 KiB. The consumer checks each
  * message's sequence number (no message lost, duplicated or reordered).
@@ -132,12 +138,22 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 3; i++) r[i][k] = run((enum impl)i, sizes[s], counts[s]);
         double med[3];
         for (int i = 0; i < 3; i++) {
-            qsort(r[i], (size_t)reps, sizeof(double), cmp);
-            med[i] = r[i][reps / 2];
+            double sorted[99];
+            memcpy(sorted, r[i], sizeof(double) * (size_t)reps);
+            qsort(sorted, (size_t)reps, sizeof(double), cmp);
+            med[i] = sorted[reps / 2];
             printf("Q %s_%zuB %.0f\n", impl_name[i], sizes[s], med[i]);
         }
-        printf("RATIO mpsync/posix_mq_%zuB %.2f\n", sizes[s], med[MPSYNC] / med[POSIX_MQ]);
-        printf("RATIO mpsync_batch16/posix_mq_%zuB %.2f\n", sizes[s], med[MPSYNC_BATCH] / med[POSIX_MQ]);
+        for (int i = MPSYNC; i <= MPSYNC_BATCH; i++) {
+            double ratio[99], sorted[99];
+            for (int k = 0; k < reps; k++) ratio[k] = sorted[k] = r[i][k] / r[POSIX_MQ][k];
+            qsort(sorted, (size_t)reps, sizeof(double), cmp);
+            printf("RATIO %s/posix_mq_%zuB %.2f\n", impl_name[i], sizes[s], sorted[reps / 2]);
+            printf("SPREAD %s/posix_mq_%zuB %.2f %.2f", impl_name[i], sizes[s], sorted[0],
+                   sorted[reps - 1]);
+            for (int k = 0; k < reps; k++) printf(" %.2f", ratio[k]);
+            printf("\n");
+        }
     }
     /* Memory: what one queue holds (its mapping: the 192-byte descriptor and the ring,
      * rounded up to pages; pages are allocated as the ring is first written). */

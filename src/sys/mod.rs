@@ -13,11 +13,14 @@
 //! * [`random`]: random bits for generated names.
 //! * [`shm`]: shared mappings: anonymous, and named objects under `/dev/shm`.
 //! * [`waitv`]: `futex_waitv`, sleeping on several futex words at once (undo semaphores).
+//! * [`racy_copy`]: copying shared bytes that others may be writing meanwhile (no system
+//!   call: the machine-specific copy lives here beside the other platform code).
 
 pub(crate) mod fork;
 pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod liveness;
+pub(crate) mod racy_copy;
 pub(crate) mod random;
 pub(crate) mod robust;
 pub(crate) mod shm;

@@ -39,8 +39,8 @@ const RECHECK_MS: i64 = 200;
 /// How many times a waiter yields the CPU, after spinning and before it sleeps.
 const YIELDS: u32 = 4;
 /// The smallest message a single get copies before locking (see
-/// `copy_before_locking`): below it the copy is too short to be worth the atomic
-/// loads it is made of (measured: a 64-byte put+get 20 % slower with the early copy).
+/// `copy_before_locking`): below it the lock wait the early copy saves is shorter than
+/// the extra reads it costs (measured: a 64-byte put+get 20 % slower with it).
 const EARLY_COPY_MIN: usize = 512;
 /// How long a non-blocking call may wait for the lock itself: it is held only for a
 /// copy, so a longer wait means a stopped (not dead) holder, reported as `Timeout`.

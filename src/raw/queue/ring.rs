@@ -2,9 +2,8 @@
 //! offset is a position modulo the *private* capacity, and every length is checked by
 //! the caller against `tail - head <= capacity`, so no copy here leaves the ring.
 
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-
 use super::{QueueView, RECORD_HEADER};
+use crate::sys::racy_copy::copy_racy;
 
 impl QueueView<'_> {
     /// Offset in the ring of the position `pos`.
@@ -42,7 +41,7 @@ impl QueueView<'_> {
 
     /// [`read_at`](Self::read_at) without the lock: the bytes may be written meanwhile
     /// (by a producer of this process too, after another consumer moved `head`), so
-    /// they are read with atomic loads, never with a plain copy that would race. The
+    /// they are read with `sys::racy_copy`, never with a plain copy that would race. The
     /// caller throws the copy away unless it proves, under the lock, that nothing moved.
     ///
     /// # Safety
@@ -50,7 +49,7 @@ impl QueueView<'_> {
     #[inline]
     pub(super) unsafe fn read_at_racy(&self, pos: u64, dst: *mut u8, len: usize) {
         // SAFETY: the contract.
-        unsafe { self.read_with(pos, dst, len, copy_with_atomic_loads) }
+        unsafe { self.read_with(pos, dst, len, copy_racy) }
     }
 
     /// Copies `len` bytes from the ring at `pos` to `dst` with `copy`, wrapping at the end.
@@ -63,7 +62,7 @@ impl QueueView<'_> {
         pos: u64,
         dst: *mut u8,
         len: usize,
-        copy: unsafe fn(*mut u8, *mut u8, usize),
+        copy: unsafe fn(*const u8, *mut u8, usize),
     ) {
         let off = self.offset(pos);
         let first = len.min(self.capacity() - off);
@@ -85,11 +84,11 @@ impl QueueView<'_> {
     /// [`read_at_racy`](Self::read_at_racy)).
     #[inline]
     pub(super) fn record_len_racy(&self, pos: u64) -> usize {
-        self.record_len_with(pos, copy_with_atomic_loads)
+        self.record_len_with(pos, copy_racy)
     }
 
     #[inline(always)]
-    fn record_len_with(&self, pos: u64, copy: unsafe fn(*mut u8, *mut u8, usize)) -> usize {
+    fn record_len_with(&self, pos: u64, copy: unsafe fn(*const u8, *mut u8, usize)) -> usize {
         let mut bytes = [0u8; RECORD_HEADER];
         // SAFETY: a local buffer of RECORD_HEADER bytes; RECORD_HEADER <= MIN_CAPACITY.
         unsafe { self.read_with(pos, bytes.as_mut_ptr(), RECORD_HEADER, copy) };
@@ -134,45 +133,7 @@ impl QueueView<'_> {
 /// # Safety
 /// `src` is valid for reads and `dst` for writes of `len` bytes, not overlapping.
 #[inline(always)]
-unsafe fn plain_copy(src: *mut u8, dst: *mut u8, len: usize) {
+unsafe fn plain_copy(src: *const u8, dst: *mut u8, len: usize) {
     // SAFETY: the contract.
     unsafe { core::ptr::copy_nonoverlapping(src, dst, len) }
-}
-
-/// Copies `len` bytes from shared `src` to private `dst` with relaxed atomic loads:
-/// byte loads up to `src`'s 8-byte alignment and after the last whole word, 8-byte
-/// loads between.
-///
-/// # Safety
-/// `src` is valid for reads and `dst` for writes of `len` bytes; nothing else accesses
-/// `dst` meanwhile.
-#[inline]
-unsafe fn copy_with_atomic_loads(src: *mut u8, dst: *mut u8, len: usize) {
-    let lead = src.align_offset(8).min(len);
-    let words = (len - lead) / 8;
-    let mut i = 0;
-    // SAFETY (each block below): `i < len`, so `src + i` and `dst + i` are in range per
-    // the contract; `src + i` is 8-aligned for the word loads (past `lead`); an atomic
-    // load of shared memory never races in the Rust sense; `dst` is unaligned-safe.
-    while i < lead {
-        unsafe {
-            dst.add(i)
-                .write(AtomicU8::from_ptr(src.add(i)).load(Ordering::Relaxed))
-        };
-        i += 1;
-    }
-    for _ in 0..words {
-        unsafe {
-            let word = AtomicU64::from_ptr(src.add(i).cast()).load(Ordering::Relaxed);
-            dst.add(i).cast::<u64>().write_unaligned(word);
-        }
-        i += 8;
-    }
-    while i < len {
-        unsafe {
-            dst.add(i)
-                .write(AtomicU8::from_ptr(src.add(i)).load(Ordering::Relaxed))
-        };
-        i += 1;
-    }
 }
