@@ -373,8 +373,8 @@ impl<'a> QueueView<'a> {
         if max == 0 {
             return Err(Status::Inval);
         }
-        // SAFETY: `sink`'s pointers per our contract.
         let mut early = if max == 1 {
+            // SAFETY: `sink`'s pointers per our contract.
             unsafe { self.copy_before_locking(&mut sink) }
         } else {
             None
