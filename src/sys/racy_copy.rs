@@ -3,17 +3,22 @@
 //! The queue's single get copies a large message before it takes the lock and keeps the
 //! copy only if, under the lock, it proves that nothing moved meanwhile
 //! (`raw::queue::ops`, `copy_before_locking`). Until then a producer may be rewriting
-//! those bytes, so the copy must not be a plain Rust copy: a plain read that races with
-//! a write is undefined behaviour, whatever is done with the result.
+//! those bytes with a plain copy, so this read must not be a plain Rust copy: the
+//! compiler may assume a plain read races with nothing, and a racing one is undefined
+//! behaviour whatever is done with the result.
 //!
-//! Relaxed atomic loads are race-free but are at most 8 bytes each, which made the early
-//! copy of a 4 KiB message the consumer's largest cost (measured: BENCHMARKS.md, "Queue:
-//! the fourth pass"). On x86-64 the bulk is one `rep movsb` in inline assembly instead:
-//! its effect is that of byte loads (each one single-copy atomic on x86, i.e. relaxed
-//! atomic loads) from the source and plain stores to the private destination, which is
-//! what the portable loop below does in Rust, only faster (the CPU moves whole lines).
-//! The asm block is opaque to the compiler, so no plain read of the shared bytes exists
-//! for it to reason about.
+//! On x86-64 the copy is one `rep movsb` in inline assembly. The compiler sees an opaque
+//! block that reads the source and writes the destination, and can assume nothing about
+//! its timing; the hardware defines what it reads under concurrent writes (each byte is
+//! a value that byte held at some moment: byte loads are single-copy atomic on x86). It
+//! is also fast: the CPU moves whole lines, where the portable loop below moves 8 bytes
+//! per load (measured: 4 KiB gets about 25 % faster; BENCHMARKS.md, "Queue: the fourth
+//! pass").
+//!
+//! Elsewhere, and for short copies, the copy is relaxed atomic loads. That is the usual
+//! seqlock-reader compromise rather than a proof: a producer in the same process writes
+//! the bytes with a plain copy, which the language's model still counts as a race with
+//! an atomic load; the loaded bytes are used only once validated under the lock.
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
