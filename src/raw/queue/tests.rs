@@ -6,7 +6,7 @@ use std::sync::Arc;
 struct Mem(Vec<u64>);
 
 // SAFETY: the queue's state is atomics; the ring is written only under its lock (and
-// read without it only with atomic loads).
+// read without it only through `sys::racy_copy`).
 unsafe impl Send for Mem {}
 // SAFETY: as above.
 unsafe impl Sync for Mem {}
