@@ -348,14 +348,13 @@ impl RawRwLock {
     /// to it meanwhile.
     #[inline(always)]
     unsafe fn inline_thread(&self) -> Option<(&'static ThreadCtx, &'static mut robust::Book)> {
-        let (me, book) = thread::current_as_is_with_book();
+        let me = thread::current_as_is();
         if me.robust_head.is_null() || self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key {
             return None;
         }
-        // SAFETY: with a non-null `robust_head` (above) the book exists, at its place in
-        // the thread's slot; the calling thread's own book, not otherwise borrowed (the
-        // contract).
-        let book = unsafe { &mut *book };
+        // SAFETY: non-null with a non-null `robust_head` (above); the calling thread's
+        // own book, not otherwise borrowed (the contract).
+        let book = unsafe { &mut *me.book };
         debug_assert!(book.links());
         Some((me, book))
     }

@@ -23,9 +23,9 @@ use super::liveness;
 // book.
 use super::robust::list::{self as robust, Book, Mode};
 
-/// The calling thread's identity. Lives at the start of the thread's initial-exec TLS
-/// slot (`src/sys/tls.c`, [`ThreadSlot`]), which starts all-zero: `tid == 0` means "not
-/// initialised yet", and every field's zero is a valid value.
+/// The calling thread's identity. Lives in the thread's 64-byte initial-exec TLS slot
+/// (`src/sys/tls.c`), which starts all-zero: `tid == 0` means "not initialised yet",
+/// and every field's zero is a valid value.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(crate) struct ThreadCtx {
@@ -58,9 +58,8 @@ pub(crate) struct ThreadCtx {
     /// with a non-null `book` that links into it (both are set, and cleared at thread
     /// exit, together), so a fast path may test this one pointer for both.
     pub robust_head: *mut RobustListHead,
-    /// The thread's private book of held locks (see `robust`): null if its chain could
-    /// not be allocated, or after the thread-exit destructor dropped it; otherwise
-    /// [`slot_book`], which a fast path computes instead of loading this field.
+    /// The thread's private book of held locks (see `robust`); null if it could not be
+    /// allocated, or after the thread-exit destructor freed it.
     pub book: *mut Book,
     /// How the robust list is used.
     pub robust_mode: Mode,
@@ -100,32 +99,12 @@ impl ThreadCtx {
     };
 }
 
-/// The calling thread's TLS slot as Rust sees it: the context, then the storage of the
-/// thread's book (written by `robust::new_book` at the thread's first call).
-///
-/// Why the book lives here and not on the heap: the fast paths read the book's chain
-/// (its top and limit) in front of their atomic instruction. Behind a pointer loaded
-/// from the context (thread pointer -> context -> book -> top -> last entry) that is
-/// one dependent load more than at a fixed distance from the context, which the slot's
-/// address already gives (thread pointer -> top -> last entry).
-#[repr(C)]
-struct ThreadSlot {
-    ctx: ThreadCtx,
-    book: core::mem::MaybeUninit<Book>,
-}
-
-/// The size of the C slot (`src/sys/tls.c`: `MPSYNC_SLOT_BYTES`, which must agree).
-const SLOT_BYTES: usize = 192;
-
-const _: () = assert!(
-    core::mem::size_of::<ThreadCtx>() <= 64
-        && core::mem::size_of::<ThreadSlot>() <= SLOT_BYTES
-        && core::mem::align_of::<ThreadSlot>() <= 16
-);
+const _: () =
+    assert!(core::mem::size_of::<ThreadCtx>() <= 64 && core::mem::align_of::<ThreadCtx>() <= 16);
 
 #[cfg(all(not(target_arch = "x86_64"), not(miri)))]
 unsafe extern "C" {
-    /// The calling thread's `SLOT_BYTES`-byte, 16-aligned, zero-initialised TLS slot.
+    /// The calling thread's 64-byte, 16-aligned, zero-initialised TLS slot.
     fn mpsync_thread_slot() -> *mut ThreadCtx;
 }
 
@@ -164,31 +143,10 @@ fn slot() -> *mut ThreadCtx {
 #[cfg(miri)]
 fn slot() -> *mut ThreadCtx {
     thread_local! {
-        static SLOT: core::cell::UnsafeCell<ThreadSlot> =
-            const { core::cell::UnsafeCell::new(ThreadSlot {
-                ctx: ThreadCtx::UNINIT,
-                book: core::mem::MaybeUninit::uninit(),
-            }) };
+        static SLOT: core::cell::UnsafeCell<ThreadCtx> =
+            const { core::cell::UnsafeCell::new(ThreadCtx::UNINIT) };
     }
-    SLOT.with(|s| s.get().cast())
-}
-
-/// Where the calling thread's book lives (see [`ThreadSlot`]): what
-/// [`ThreadCtx::book`] holds whenever it is non-null. Computed from the slot's address
-/// (no load: on x86_64 the same thread-pointer sequence as [`current`], which the
-/// compiler shares), so a fast path that has seen a non-null `robust_head` or `book`
-/// reaches the book's chain one dependent load sooner than through `book`.
-#[inline(always)]
-pub(crate) fn slot_book() -> *mut Book {
-    book_in(slot())
-}
-
-/// The book's place in the slot that starts at `ctx`.
-#[inline(always)]
-fn book_in(ctx: *mut ThreadCtx) -> *mut Book {
-    ctx.cast::<u8>()
-        .wrapping_add(core::mem::offset_of!(ThreadSlot, book))
-        .cast()
+    SLOT.with(|s| s.get())
 }
 
 /// The calling thread's identity (initialised on first use).
@@ -215,15 +173,6 @@ pub(crate) fn current_if_ready() -> Option<&'static ThreadCtx> {
     // SAFETY: as in `current`.
     let ctx = unsafe { &*slot() };
     if ctx.tid != 0 { Some(ctx) } else { None }
-}
-
-/// [`current_as_is`] and [`slot_book`] from one look at the thread pointer (the
-/// compiler does not merge two: a fast path that wants both asks for both here).
-#[inline(always)]
-pub(crate) fn current_as_is_with_book() -> (&'static ThreadCtx, *mut Book) {
-    let ctx = slot();
-    // SAFETY: as in `current`.
-    (unsafe { &*ctx }, book_in(ctx))
 }
 
 /// The calling thread's identity as it is, initialised or not: all zeros (a null
@@ -368,10 +317,8 @@ fn init_current() -> &'static ThreadCtx {
         pid: 1,
         token: n,
         may_spin: true,
-        // SAFETY: this thread's book storage, holding no book (the context is
-        // uninitialised); no list head: nothing is linked. Its chain is leaked at thread
-        // exit under Miri.
-        book: unsafe { robust::new_book(slot_book(), core::ptr::null_mut()) },
+        // SAFETY: no list head: nothing is linked. Leaked at thread exit under Miri.
+        book: unsafe { robust::new_book(core::ptr::null_mut()) },
         ..ThreadCtx::UNINIT
     };
     // SAFETY: this thread's own slot; no reference to it is live.
@@ -395,10 +342,8 @@ fn init_current() -> &'static ThreadCtx {
     let pid = unsafe { libc::getpid() } as u32;
     let (mut robust_mode, mut robust_head) =
         robust::init_thread(ROBUST_DISABLED.load(Ordering::Relaxed));
-    // SAFETY: this thread's book storage, which holds no book (a new thread's slot is
-    // zero, a fork child's book was dropped with its context); `robust_head` is null or
-    // this thread's live head.
-    let book = unsafe { robust::new_book(slot_book(), robust_head) };
+    // SAFETY: `robust_head` is null or this thread's live head.
+    let book = unsafe { robust::new_book(robust_head) };
     if book.is_null() {
         // Without a book nothing can be linked safely (or unlinked without reading
         // shared memory): run with robust mode off.

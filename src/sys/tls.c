@@ -5,16 +5,12 @@
  * stable `thread_local!` in a shared library compiles to the general-dynamic TLS model
  * (a `__tls_get_addr` call plus lazy-init checks: ~60 instructions per acquire/release
  * pair, measured with callgrind). Initial-exec TLS is one %fs-relative access. The slot
- * (the thread's context, then its book: `ThreadSlot` in src/sys/thread.rs) is
- * MPSYNC_SLOT_BYTES bytes, well inside glibc's static-TLS surplus reserved for
- * dlopen()ed libraries.
+ * is 64 bytes, well inside glibc's static-TLS surplus reserved for dlopen()ed libraries.
  *
  * The slot is zero in a new thread ("not initialised"); src/sys/thread.rs gives it a type.
  */
-#define MPSYNC_SLOT_BYTES 192 /* = SLOT_BYTES in src/sys/thread.rs */
-
 struct mpsync_thread_slot {
-    unsigned char bytes[MPSYNC_SLOT_BYTES];
+    unsigned char bytes[64];
 } __attribute__((aligned(16)));
 
 /* Not static: on x86_64, src/sys/thread.rs reads it with an inline initial-exec access

@@ -18,8 +18,7 @@ impl RawSemUndo {
     #[inline(always)]
     pub(crate) fn acquire<W: WaitLimit>(&self, limit: W) -> Status {
         // An uninitialised thread's null head fails the fast path's test.
-        let (me, book) = thread::current_as_is_with_book();
-        if self.try_take_cached(me, book) {
+        if self.try_take_cached(thread::current_as_is()) {
             return Status::Ok;
         }
         self.acquire_uncached(limit)
@@ -29,8 +28,8 @@ impl RawSemUndo {
     /// robust head (so it is initialised and its book links), the book has room, the
     /// object has seen no participant from another PID namespace and no death report
     /// waits (one compare: `NS_DEATHS`), and the home slot's record names this thread.
-    /// `book` is [`thread::slot_book`]; returns it (the thread's own book, which exists
-    /// then) and the home slot (index and slot).
+    /// Returns the book (the thread's own, non-null: `me.book`) and the home slot
+    /// (index and slot).
     ///
     /// The slot *word* is not read here: each fast path's CAS expects our idle word
     /// (`tid | IDLE`, with `CACHED_ONE` for a cached unit), which is the test (a failed
@@ -41,24 +40,22 @@ impl RawSemUndo {
     pub(super) fn fast_slot<'a>(
         &'a self,
         me: &'a ThreadCtx,
-        book: *mut robust::Book,
     ) -> Option<(*mut robust::Book, usize, &'a Slot)> {
         if me.robust_head.is_null() {
             return None;
         }
         // SAFETY: a non-null head comes with the calling thread's own book, which links
-        // into it (`ThreadCtx::robust_head`), at its place in the thread's slot (`book`,
-        // the contract); only read here.
-        let book_ref = unsafe { &*book };
+        // into it (`ThreadCtx::robust_head`); only read here.
+        let book = unsafe { &*me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         if self.ns_flags.load(Ordering::Relaxed) != me.same_ns_key
             || slot.token.load(Ordering::Relaxed) != me.token
-            || !robust::book_has_room(book_ref)
+            || !robust::book_has_room(book)
         {
             return None;
         }
-        Some((book, i, slot))
+        Some((me.book, i, slot))
     }
 
     /// Takes our idle slot (and the unit in it) back: the unit our last release cached
@@ -70,8 +67,8 @@ impl RawSemUndo {
     /// own fast release writes, right after its state said one unit and no operation
     /// in flight (see `CACHED_ONE`).
     #[inline(always)]
-    pub(super) fn try_take_cached(&self, me: &ThreadCtx, book: *mut robust::Book) -> bool {
-        let Some((book, _, slot)) = self.fast_slot(me, book) else {
+    pub(super) fn try_take_cached(&self, me: &ThreadCtx) -> bool {
+        let Some((book, _, slot)) = self.fast_slot(me) else {
             return false;
         };
         // SAFETY: the calling thread's own book (`fast_slot`), used only in this call.
@@ -145,7 +142,7 @@ impl RawSemUndo {
     /// claimed and linked with no units (the slow path finds it as ours).
     #[inline(always)]
     pub(super) fn try_take_from_value(&self, me: &ThreadCtx) -> bool {
-        let Some((book, i, slot)) = self.fast_slot(me, thread::slot_book()) else {
+        let Some((book, i, slot)) = self.fast_slot(me) else {
             return false;
         };
         let v = self.value.load(Ordering::Relaxed);

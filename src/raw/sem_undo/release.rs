@@ -25,8 +25,7 @@ impl RawSemUndo {
     #[inline(always)]
     pub(crate) fn release(&self) -> Status {
         // An uninitialised thread's null head fails the fast path's test.
-        let (me, book) = thread::current_as_is_with_book();
-        match self.try_release_cached(me, book) {
+        match self.try_release_cached(thread::current_as_is()) {
             Released::Quietly => Status::Ok,
             Released::WakeNeeded(old) => self.wake_after_release(old),
             Released::No => self.release_uncached(),
@@ -67,15 +66,14 @@ impl RawSemUndo {
     /// `PEND` is not tested either: only our own `apply` sets it in a slot we hold, and
     /// commits before it returns.
     #[inline(always)]
-    pub(super) fn try_release_cached(&self, me: &ThreadCtx, book: *mut robust::Book) -> Released {
+    pub(super) fn try_release_cached(&self, me: &ThreadCtx) -> Released {
         let head = me.robust_head;
         if head.is_null() {
             return Released::No;
         }
         // SAFETY: a non-null head comes with the calling thread's own book, which links
-        // into it (`ThreadCtx::robust_head`), at its place in the thread's slot (`book`,
-        // from `thread::current_as_is_with_book`); used only in this call.
-        let book = unsafe { &mut *book };
+        // into it (`ThreadCtx::robust_head`); used only in this call.
+        let book = unsafe { &mut *me.book };
         let i = self.home(me);
         let slot = &self.slots[i];
         // One unit held: the state's low half is the units (bits 0..24) and the low

@@ -176,8 +176,7 @@ const _: () = {
 const INITIAL_CAPACITY: usize = 16;
 
 /// The calling thread's private record of the RLocks it holds (see the module docs).
-/// Private memory of the thread (its TLS slot; see [`new_book`]): never shared, never
-/// moved while linked.
+/// Heap memory of the thread: never shared, never moved while linked.
 pub(crate) struct Book {
     /// The thread's robust-list head; null when nothing is linked (robust mode off).
     head: *mut RobustListHead,
@@ -191,31 +190,29 @@ pub(crate) struct Book {
     end: Anchor,
 }
 
-/// Creates the calling thread's book at `at` and, with a list `head`, links the two
-/// anchors into that list. Null if memory is short for the chain (the thread then links
-/// nothing and records nothing; see `RawRLock`).
+/// Creates the calling thread's book and, with a list `head`, links the two anchors
+/// into that list. Null if memory is short (the thread then links nothing and
+/// records nothing; see `RawRLock`).
 ///
-/// The book lives where the caller puts it: for a thread, in its TLS slot next to its
-/// context (`thread::ThreadSlot`), so that a fast path finds the chain's top at a
-/// fixed distance from the context instead of behind a pointer loaded from it. It must
-/// not move while linked; the thread's TLS outlives every walk of its list (the kernel
-/// walks it at the thread's exit, before glibc reuses the thread's memory).
-///
-/// Never inlined (it runs once per thread): the chain is leaked on purpose when a
-/// thread exits holding a lock, and the fuzz target's leak suppression
-/// (fuzz/lsan.supp) finds that allocation by this function's name in its stack.
+/// Never inlined (it runs once per thread): the book is leaked on purpose when a thread
+/// exits holding a lock, and the fuzz target's leak suppression (fuzz/lsan.supp) finds
+/// those allocations by this function's name in their stack.
 ///
 /// # Safety
-/// `at` is valid for writing one `Book` and holds none (nothing to drop); `head` is
-/// null or the calling thread's live head (from [`init_thread`]).
+/// `head` is null or the calling thread's live head (from [`init_thread`]).
 #[inline(never)]
-pub(crate) unsafe fn new_book(at: *mut Book, head: *mut RobustListHead) -> *mut Book {
+pub(crate) unsafe fn new_book(head: *mut RobustListHead) -> *mut Book {
     let Some(chain) = Chain::with_capacity(INITIAL_CAPACITY) else {
         return core::ptr::null_mut();
     };
-    let book = at;
-    // SAFETY: `book` is valid, suitably aligned memory for one Book (the contract); from
-    // here on it does not move, so the anchors' addresses are final.
+    let layout = std::alloc::Layout::new::<Book>();
+    // SAFETY: Book has a non-zero size.
+    let book = unsafe { std::alloc::alloc(layout) } as *mut Book;
+    if book.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `book` is fresh, suitably aligned memory for one Book; from here on it
+    // does not move, so the anchors' addresses are final.
     unsafe {
         book.write(Book {
             head,
@@ -361,18 +358,11 @@ pub(crate) unsafe fn plan_push(book: &Book) -> PushPlan {
 pub(crate) unsafe fn record_linked_planned(book: &mut Book, node: &AtomicUsize, plan: PushPlan) {
     let addr = node.as_ptr() as usize;
     // SAFETY: `plan.pred` is the start anchor or a held lock's node, and `plan.at` is
-    // the chain's top, with room (the contract), an initialised word (`Chain`).
+    // the chain's top, with room (the contract).
     unsafe {
         // `pred` comes from private state: our `start` anchor or the node of a lock
         // this thread holds (mapped, per the contract). One aligned store links us,
         // which is the whole insertion as the kernel sees it.
-        //
-        // The two other stores are skipped when the word already holds the value, as
-        // it does when a thread takes the same lock again (the usual loop): the node
-        // still names our end anchor (`unlink_last_linked` leaves it), and the chain
-        // still has the entry above its top (popping only moves the top). Each store
-        // left out is one less to drain before the next atomic instruction (the
-        // release's), and the loads are of lines this path has just touched.
         node.store(book.end.node(), Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
         (*(plan.pred as *const AtomicUsize)).store(addr, Ordering::Relaxed);
@@ -745,38 +735,27 @@ pub(crate) unsafe fn retire_book(book: *mut Book) -> bool {
         }
         compiler_fence(Ordering::SeqCst);
     }
-    // SAFETY: made by `new_book`; no longer linked anywhere.
+    // SAFETY: allocated by `new_book` with this layout; no longer linked anywhere.
     unsafe { drop_book(book) };
     true
 }
 
-/// Drops a book without touching any list (its storage stays: see [`new_book`]): at
-/// the thread's exit once unlinked, and in a `fork()` child, whose list glibc (or the
-/// kernel) already emptied, for the parent's copy of the book.
+/// Frees a book without touching any list: in a `fork()` child, whose list glibc (or
+/// the kernel) already emptied, for the parent's copy of the book.
 ///
 /// # Safety
 /// `book` came from [`new_book`] and is not used again.
 pub(crate) unsafe fn drop_book(book: *mut Book) {
     // SAFETY: per the contract.
-    unsafe { core::ptr::drop_in_place(book) };
+    unsafe {
+        core::ptr::drop_in_place(book);
+        std::alloc::dealloc(book.cast(), std::alloc::Layout::new::<Book>());
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Storage for a book (as a thread's TLS slot gives it), freed after the test.
-    struct TestBook(Box<core::mem::MaybeUninit<Book>>);
-
-    impl TestBook {
-        fn new() -> TestBook {
-            TestBook(Box::new(core::mem::MaybeUninit::uninit()))
-        }
-
-        fn at(&mut self) -> *mut Book {
-            self.0.as_mut_ptr()
-        }
-    }
 
     fn fake_lock_nodes(n: usize) -> Vec<AtomicUsize> {
         (0..n).map(|_| AtomicUsize::new(0)).collect()
@@ -784,9 +763,8 @@ mod tests {
 
     #[test]
     fn book_without_a_list_records_in_any_order() {
-        let mut store = TestBook::new();
         // SAFETY: no head: nothing is linked.
-        let book = unsafe { new_book(store.at(), core::ptr::null_mut()) };
+        let book = unsafe { new_book(core::ptr::null_mut()) };
         assert!(!book.is_null());
         // SAFETY: our book, single-threaded.
         let b = unsafe { &mut *book };
@@ -846,14 +824,8 @@ mod tests {
         for linked in [false, true] {
             let mut h = Box::new(TestHead::EMPTY);
             let head = h.make_empty();
-            let mut store = TestBook::new();
             // SAFETY: a private list for this test, or none.
-            let book = unsafe {
-                new_book(
-                    store.at(),
-                    if linked { head } else { core::ptr::null_mut() },
-                )
-            };
+            let book = unsafe { new_book(if linked { head } else { core::ptr::null_mut() }) };
             // SAFETY: our book.
             let b = unsafe { &mut *book };
             let (v1, v2) = two_views();
@@ -918,9 +890,8 @@ mod tests {
     fn linking_never_reads_a_node() {
         let mut h = Box::new(TestHead::EMPTY);
         let head = h.make_empty();
-        let mut store = TestBook::new();
         // SAFETY: `head` is a valid private list for this test (never registered).
-        let book = unsafe { new_book(store.at(), head) };
+        let book = unsafe { new_book(head) };
         // SAFETY: our book.
         let b = unsafe { &mut *book };
         let (start, end) = (b.start.node(), b.end.node());
