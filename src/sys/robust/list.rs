@@ -528,7 +528,9 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
 ///   lists is never unmapped (`thread_holds_lock_in`). A `fork()` child clears the
 ///   mark it inherits (`thread::after_fork_child`; glibc expects none at a fork).
 /// - A word that is taken from us meanwhile (a peer's scribble, a back-stop's verdict)
-///   holds another TID, which the kernel compares before it writes anything.
+///   holds another TID, which the kernel compares before it writes anything (or 0, for
+///   which the kernel's handling of a pending node at our death is one spurious wake-up
+///   of that word's waiters).
 ///
 /// # Safety
 /// `head` is the calling thread's live robust-list head and `book` its book, which
