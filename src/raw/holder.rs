@@ -135,9 +135,10 @@ impl Robust {
             unsafe { robust::forget(book, node) };
         }
         let old = word.swap(free, Ordering::SeqCst);
-        if self.pending_while_not_owned {
-            self.clear_pending();
-        }
+        // Cleared in every namespace: an inline acquisition may have left the mark on
+        // this node (`robust::acquire_linked`), and clearing our own mark is
+        // always allowed.
+        self.clear_pending();
         old
     }
 }

@@ -76,3 +76,14 @@ pub(crate) fn held_by_current_thread_checked() -> Vec<usize> {
     // SAFETY: the calling thread's own book, used only during this call.
     unsafe { me.book.as_ref() }.map_or_else(Vec::new, list::held_checked)
 }
+
+/// Test aid: the calling thread's `list_op_pending` (0 without a robust list).
+#[cfg(test)]
+pub(crate) fn pending_mark_of_current_thread() -> usize {
+    let me = super::thread::current();
+    if me.robust_head.is_null() {
+        return 0;
+    }
+    // SAFETY: the calling thread's live head; only read.
+    unsafe { (*me.robust_head).list_op_pending }
+}

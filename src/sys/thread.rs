@@ -423,6 +423,14 @@ extern "C" fn after_fork_child() {
     // SAFETY: this thread's own slot and book; the child runs no other code of ours
     // meanwhile.
     unsafe {
+        // An inline acquisition leaves its pending mark on the node it holds
+        // (`robust::acquire_linked`), and glibc's child side keeps the mark as it was
+        // (it expects none at `fork`): the child holds nothing, so it must not keep a
+        // mark on the parent's node.
+        let head = (*slot()).robust_head;
+        if !head.is_null() {
+            robust::clear_pending(head);
+        }
         let old = (*slot()).book;
         if !old.is_null() {
             robust::drop_book(old);

@@ -266,3 +266,35 @@ fn a_writer_stream_lets_a_waiting_reader_in_and_a_reader_stream_a_writer() {
         }
     }
 }
+
+/// The inline acquisitions leave the pending mark on the node they hold (one store less
+/// per pair), and every release takes it off: no mark outlives the hold (a stale mark
+/// could name memory unmapped after the release).
+#[test]
+fn the_pending_mark_stays_on_a_held_node_and_goes_with_the_release() {
+    let l = new_rwlock();
+    let me = thread::current();
+    if me.robust_head.is_null() {
+        return; // robust mode off: no list, no mark
+    }
+    let slot_node = l.home_slot(me).list_next.as_ptr() as usize;
+    // The first read claims the home slot through the general path (which clears its
+    // mark); the reads after it take the slot inline.
+    assert_eq!(l.acquire_read(Timeout::NOW), Status::Ok);
+    assert_eq!(l.release_read(), Status::Ok);
+    assert_eq!(robust::pending_mark_of_current_thread(), 0);
+    for _ in 0..2 {
+        assert_eq!(l.acquire_read(Timeout::NOW), Status::Ok);
+        assert_eq!(robust::pending_mark_of_current_thread(), slot_node);
+        assert_eq!(l.release_read(), Status::Ok);
+        assert_eq!(robust::pending_mark_of_current_thread(), 0);
+        assert_eq!(l.acquire_write(Timeout::NOW), Status::Ok);
+        assert_eq!(
+            robust::pending_mark_of_current_thread(),
+            l.wlist_next.as_ptr() as usize
+        );
+        assert_eq!(l.release_write(), Status::Ok);
+        assert_eq!(robust::pending_mark_of_current_thread(), 0);
+    }
+    assert_eq!(l.destroy(), Status::Ok);
+}

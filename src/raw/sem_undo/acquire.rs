@@ -80,8 +80,8 @@ impl RawSemUndo {
         // Nobody else changes an idle slot's state: it is ours again, unit included, and
         // `LINKED` is still set from when we last held it (see `Slot`). A peer that wrote
         // the state meanwhile breaks only this object (the slow paths range-check it).
-        // SAFETY: this thread's live head (`fast_slot`).
-        unsafe { robust::clear_pending(head) };
+        // The pending mark stays on the slot's node, which is linked now
+        // (as `robust::acquire_linked` leaves it, and why).
         true
     }
 
@@ -293,9 +293,8 @@ impl RawSemUndo {
         // Waiters that watch our word (they set W) must look at the table again: the
         // holder they watch is gone, and a newer one may need watching.
         let old = slot.word.swap(me.tid | IDLE, Ordering::Release);
-        if pending {
-            robust.clear_pending();
-        }
+        // In every namespace (see `Robust::unlink_and_swap`).
+        robust.clear_pending();
         if old & FUTEX_WAITERS != 0 {
             futex::wake_all(&slot.word);
         }

@@ -326,3 +326,34 @@ fn the_home_slot_lies_at_the_threads_line_for_any_placement() {
         assert_eq!(s.release(), Status::Ok);
     }
 }
+
+/// As the RwLock's: the inline acquisition (a cached unit) leaves the pending mark on the
+/// slot it holds, and the release (inline, or through the general path) takes it off.
+#[test]
+fn the_pending_mark_stays_on_a_held_slot_and_goes_with_the_release() {
+    let s = new_sem(1, 1);
+    let me = thread::current();
+    if me.robust_head.is_null() {
+        return; // robust mode off: no list, no mark
+    }
+    let home = &s.slots[s.home(me)].list_next;
+    for _ in 0..3 {
+        assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+        let mark = crate::sys::robust::pending_mark_of_current_thread();
+        assert!(
+            mark == 0 || mark == home.as_ptr() as usize,
+            "mark {mark:#x}"
+        );
+        assert_eq!(s.release(), Status::Ok);
+        assert_eq!(crate::sys::robust::pending_mark_of_current_thread(), 0);
+    }
+    // The cached path has run (the first acquisition claimed the slot): the mark is on
+    // the home slot's node while the unit is held.
+    assert_eq!(s.acquire(Timeout::NOW), Status::Ok);
+    assert_eq!(
+        crate::sys::robust::pending_mark_of_current_thread(),
+        home.as_ptr() as usize
+    );
+    assert_eq!(s.release(), Status::Ok);
+    assert_eq!(crate::sys::robust::pending_mark_of_current_thread(), 0);
+}

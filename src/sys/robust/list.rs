@@ -509,9 +509,28 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
 /// An inline acquisition of a lock word in the robust format, put together from the
 /// parts above: marks `node` pending and runs `take` (the one atomic step that makes us
 /// the owner). On success, links and records `node` (planned only after the atomic
-/// step, see [`PushPlan`]), runs `held` (the caller's stores and loads as the new
-/// owner) and clears the mark: `Some` of what `held` returned. `None` if `take` failed
-/// (the mark cleared, nothing else changed).
+/// step, see [`PushPlan`]) and runs `held` (the caller's stores and loads as the new
+/// owner): `Some` of what `held` returned, with the mark left on `node` (below).
+/// `None` if `take` failed (the mark cleared, nothing else changed).
+///
+/// **The mark left on the node.** `list_op_pending` keeps naming the node once it is
+/// linked (one store fewer per acquire + release pair than clearing it: measured 1-4 % of the
+/// pair, BENCHMARKS.md "a fourth pass"), and when the mark goes:
+///
+/// - The kernel handles a pending node that is also linked once: its walk skips the
+///   entry equal to `list_op_pending` and handles that entry after the walk. So a
+///   thread that dies holding the lock is detected exactly as with the mark cleared.
+/// - The node stays mapped while the mark names it: the mark is replaced by the thread's
+///   next robust-list operation (ours, or glibc's, which clears it after its own), and
+///   every path that forgets the node from the book clears the mark (the inline
+///   releases, `holder::Robust::unlink_and_swap` and the undo semaphore's `go_idle`, in
+///   every namespace: clearing our own mark is always allowed); a node that the book
+///   lists is never unmapped (`thread_holds_lock_in`). A `fork()` child clears the
+///   mark it inherits (`thread::after_fork_child`; glibc expects none at a fork).
+/// - A word that is taken from us meanwhile (a peer's scribble, a back-stop's verdict)
+///   holds another TID, which the kernel compares before it writes anything (or 0, for
+///   which the kernel's handling of a pending node at our death is one spurious wake-up
+///   of that word's waiters).
 ///
 /// # Safety
 /// `head` is the calling thread's live robust-list head and `book` its book, which
@@ -533,8 +552,11 @@ pub(crate) unsafe fn acquire_linked<R>(
         unsafe { record_linked_with_room(book, node) };
         held()
     });
-    // SAFETY: as above.
-    unsafe { clear_pending(head) };
+    if got.is_none() {
+        // SAFETY: as above.
+        unsafe { clear_pending(head) };
+    }
+    // Taken: the mark stays on the node (see above).
     got
 }
 
