@@ -122,12 +122,7 @@ impl Robust {
         word: &AtomicU32,
         free: u32,
     ) -> u32 {
-        // Across namespaces the mark must not outlive our ownership (another
-        // namespace's thread with our TID may own the word after the swap): unlink
-        // without it there.
-        if self.pending_while_not_owned {
-            self.set_pending(node);
-        }
+        self.mark_for_release(node);
         // SAFETY: the calling thread's own book (or null), not otherwise borrowed now;
         // we own the word.
         if let Some(book) = unsafe { me.book.as_mut() } {
@@ -135,11 +130,25 @@ impl Robust {
             unsafe { robust::forget(book, node) };
         }
         let old = word.swap(free, Ordering::SeqCst);
-        // Cleared in every namespace: an inline acquisition may have left the mark on
-        // this node (`robust::acquire_linked`), and clearing our own mark is
-        // always allowed.
         self.clear_pending();
         old
+    }
+
+    /// Before a release unlinks `node` (a word we own) and frees it: marks `node`
+    /// pending, so that a death between the unlink and the swap is still reported.
+    /// Across namespaces the mark must not outlive our ownership (another namespace's
+    /// thread with our TID may own the word right after the swap, and the kernel would
+    /// mark it at our death): there the release unlinks without a mark, and takes off
+    /// the one an inline acquisition may have left on this node
+    /// (`robust::acquire_linked`) *before* the swap. The caller clears the mark after
+    /// the swap (in every namespace: clearing our own mark is always allowed).
+    #[inline]
+    pub(crate) fn mark_for_release(self, node: &AtomicUsize) {
+        if self.pending_while_not_owned {
+            self.set_pending(node);
+        } else {
+            self.clear_pending();
+        }
     }
 }
 

@@ -279,10 +279,7 @@ impl RawSemUndo {
     /// (`tid | IDLE`, without `CACHED_ONE`: it caches nothing).
     pub(super) fn go_idle(&self, me: &ThreadCtx, robust: Robust, i: usize) {
         let slot = &self.slots[i];
-        let pending = !robust.head.is_null() && robust.pending_while_not_owned;
-        if pending {
-            robust.set_pending(&slot.list_next);
-        }
+        robust.mark_for_release(&slot.list_next);
         // SAFETY: the calling thread's own book (or null); we own the slot.
         if let Some(book) = unsafe { me.book.as_mut() } {
             // SAFETY: as above.
@@ -293,7 +290,7 @@ impl RawSemUndo {
         // Waiters that watch our word (they set W) must look at the table again: the
         // holder they watch is gone, and a newer one may need watching.
         let old = slot.word.swap(me.tid | IDLE, Ordering::Release);
-        // In every namespace (see `Robust::unlink_and_swap`).
+        // In every namespace (see `Robust::mark_for_release`).
         robust.clear_pending();
         if old & FUTEX_WAITERS != 0 {
             futex::wake_all(&slot.word);

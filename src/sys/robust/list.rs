@@ -514,8 +514,8 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
 /// `None` if `take` failed (the mark cleared, nothing else changed).
 ///
 /// **The mark left on the node.** `list_op_pending` keeps naming the node once it is
-/// linked (one store fewer per acquire + release pair than clearing it: measured 1-4 % of the
-/// pair, BENCHMARKS.md "a fourth pass"), and when the mark goes:
+/// linked (one store fewer per acquire + release pair than clearing it: measured 1-4 %
+/// of the pair, BENCHMARKS.md "a fourth pass"), and when the mark goes:
 ///
 /// - The kernel handles a pending node that is also linked once: its walk skips the
 ///   entry equal to `list_op_pending` and handles that entry after the walk. So a
@@ -524,9 +524,12 @@ pub(crate) unsafe fn pop_unlinked_last(book: &mut Book, plan: PopPlan) {
 ///   next robust-list operation (ours, or glibc's, which clears it after its own), and
 ///   every path that forgets the node from the book clears the mark (the inline
 ///   releases, `holder::Robust::unlink_and_swap` and the undo semaphore's `go_idle`, in
-///   every namespace: clearing our own mark is always allowed); a node that the book
-///   lists is never unmapped (`thread_holds_lock_in`). A `fork()` child clears the
-///   mark it inherits (`thread::after_fork_child`; glibc expects none at a fork).
+///   every namespace: clearing our own mark is always allowed; where another PID
+///   namespace takes part, before the swap that frees the word, since a thread there
+///   may have our TID and own the word right after it: `Robust::mark_for_release`); a
+///   node that the book lists is never unmapped (`thread_holds_lock_in`). A `fork()`
+///   child clears the mark it inherits (`thread::after_fork_child`; glibc expects none
+///   at a fork).
 /// - A word that is taken from us meanwhile (a peer's scribble, a back-stop's verdict)
 ///   holds another TID, which the kernel compares before it writes anything (or 0, for
 ///   which the kernel's handling of a pending node at our death is one spurious wake-up
