@@ -10,6 +10,8 @@ import tempfile
 import threading
 import time
 
+import socket
+
 import pytest
 
 etcd_bin = shutil.which("etcd")
@@ -19,9 +21,27 @@ pytest.importorskip("mpsync_cluster", reason="the package mpsync-cluster is not 
 import mpsync.cluster as cluster  # noqa: E402
 
 
+def free_port_pair():
+    """Two adjacent loopback ports nobody listens on, below the kernel's ephemeral range
+    (32768 and up by default: a port there may be any connection's local end, and etcd
+    would then fail to bind it) and above the Rust harness's (cluster/tests/support:
+    20000-31999), starting at a place that differs per process."""
+    first = 32000 + (os.getpid() % 383) * 2
+    for k in range(383):
+        port = 32000 + (first - 32000 + 2 * k) % 766
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    pytest.skip("no two free adjacent loopback ports in 32000-32767")
+
+
 @pytest.fixture(scope="module")
 def endpoint():
-    port = 33000 + (os.getpid() % 200) * 2
+    port = free_port_pair()
     data = tempfile.mkdtemp(prefix="mpsync-etcd-")
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
