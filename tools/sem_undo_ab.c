@@ -19,6 +19,7 @@
  * Arguments: rounds (at most 200), then 1 to 8 library paths.
  */
 #define _GNU_SOURCE
+#include "cpu_time.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
@@ -47,12 +48,6 @@ struct build {
     acquire_fn undo_acquire, read_acquire, write_acquire;
     release_fn undo_release, read_release, write_release;
 };
-
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -102,10 +97,10 @@ static void load(struct build *b, const char *path, int index) {
 }
 
 static double pairs(void *obj, acquire_fn acquire, release_fn release) {
-    double t = now_ns();
+    double t = thread_cpu_ns();
     for (int i = 0; i < BLOCK; i++)
         if (acquire(obj, true, -1) != 0 || release(obj) != 0) abort();
-    return now_ns() - t;
+    return thread_cpu_ns() - t;
 }
 
 static double median(double *x, int n) {
@@ -119,10 +114,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s ROUNDS LIB.so [LIB.so ...]\n", argv[0]);
         return 2;
     }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(0, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity (not pinned)");
+    pin_to_cpu(0);
     static struct build b[MAX_BUILDS];
     for (int i = 0; i < builds; i++) load(&b[i], argv[i + 2], i);
     char *shm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -139,24 +131,24 @@ int main(int argc, char **argv) {
         double anchor[ROWS] = {0}, t[MAX_BUILDS][ROWS];
         memset(t, 0, sizeof t);
         for (int k = 0; k < BLOCKS; k++) {
-            double s = now_ns();
+            double s = thread_cpu_ns();
             for (int i = 0; i < BLOCK; i++) {
                 sem_wait(sem);
                 sem_post(sem);
             }
-            anchor[0] += now_ns() - s;
-            s = now_ns();
+            anchor[0] += thread_cpu_ns() - s;
+            s = thread_cpu_ns();
             for (int i = 0; i < BLOCK; i++) {
                 pthread_rwlock_rdlock(prw);
                 pthread_rwlock_unlock(prw);
             }
-            anchor[1] += now_ns() - s;
-            s = now_ns();
+            anchor[1] += thread_cpu_ns() - s;
+            s = thread_cpu_ns();
             for (int i = 0; i < BLOCK; i++) {
                 pthread_rwlock_wrlock(prw);
                 pthread_rwlock_unlock(prw);
             }
-            anchor[2] += now_ns() - s;
+            anchor[2] += thread_cpu_ns() - s;
             for (int i = 0; i < builds; i++) {
                 t[i][0] += pairs(b[i].undo, b[i].undo_acquire, b[i].undo_release);
                 t[i][1] += pairs(b[i].rw, b[i].read_acquire, b[i].read_release);

@@ -21,6 +21,7 @@
  * `+branches` eight compares and predictable branches in front of each.
  */
 #define _GNU_SOURCE
+#include "cpu_time.h"
 #include <mpsync.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -52,12 +53,6 @@ static sem_t *sem;
 static mp_sem_undo_t *undo;
 static uint32_t tid;
 
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
 static inline void take(void) {
     uint32_t expected = 0;
     __atomic_compare_exchange_n(word, &expected, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
@@ -86,7 +81,7 @@ static inline void branches(void) {
 static double run(int kind) {
     volatile uintptr_t *tls = &tls_words[8];
     uintptr_t acc = 0;
-    double t = now_ns();
+    double t = thread_cpu_ns();
     for (int i = 0; i < PAIRS; i++) {
         switch (kind) {
         case 0: sem_wait(sem); sem_post(sem); break;
@@ -111,16 +106,13 @@ static double run(int kind) {
         __asm__ volatile("" ::: "memory");
     }
     if (acc == 1) abort();
-    return (now_ns() - t) / PAIRS;
+    return (thread_cpu_ns() - t) / PAIRS;
 }
 
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 10;
     int cpu = argc > 2 ? atoi(argv[2]) : 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity (not pinned)");
+    pin_to_cpu(cpu);
     char *shm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shm == MAP_FAILED) return 1;
     word = (volatile uint32_t *)(shm + 64 * 5);

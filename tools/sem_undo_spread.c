@@ -15,6 +15,7 @@
  * Arguments: blocks (default 8), CPU (default 0).
  */
 #define _GNU_SOURCE
+#include "cpu_time.h"
 #include <mpsync.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -28,24 +29,18 @@
 
 #define PAIRS 300000
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double undo_ns(mp_sem_undo_t *u) {
-    double t0 = now();
+    double t0 = thread_cpu_ns();
     for (int i = 0; i < PAIRS; i++)
         if (mp_sem_undo_acquire(u, true, MP_FOREVER) != MP_OK || mp_sem_undo_release(u) != MP_OK) abort();
-    return (now() - t0) / PAIRS * 1e9;
+    return (thread_cpu_ns() - t0) / PAIRS;
 }
 
 static double sem_ns(sem_t *s) {
-    double t0 = now();
+    double t0 = thread_cpu_ns();
     for (int i = 0; i < PAIRS; i++)
         if (sem_wait(s) != 0 || sem_post(s) != 0) abort();
-    return (now() - t0) / PAIRS * 1e9;
+    return (thread_cpu_ns() - t0) / PAIRS;
 }
 
 /* The page line (0..63) of the slot this thread holds after one acquire + release: the
@@ -62,10 +57,7 @@ static int home_line(mp_sem_undo_t *u) {
 
 int main(int argc, char **argv) {
     int blocks = argc > 1 ? atoi(argv[1]) : 8, cpu = argc > 2 ? atoi(argv[2]) : 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity");
+    pin_to_cpu(cpu);
     sem_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (s == MAP_FAILED || sem_init(s, 1, 1) != 0) return 2;
     int line = -1;

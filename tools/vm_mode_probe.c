@@ -16,6 +16,7 @@
  *   target/vm_mode_probe 10        # seconds (default 10), CPU (default 0)
  */
 #define _GNU_SOURCE
+#include "cpu_time.h"
 #include <mpsync.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -28,12 +29,6 @@
 #define STEPS 2000000
 #define MAX_SAMPLES 100000
 
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double wall_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -42,30 +37,30 @@ static double wall_now(void) {
 
 __attribute__((noinline)) static double thru_ns(void) {
     uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
-    double t0 = cpu_now();
+    double t0 = thread_cpu_ns();
     for (uint64_t i = 0; i < STEPS; i++)
         __asm__ volatile("add %8,%0\n\txor %8,%1\n\tadd %8,%2\n\txor %8,%3\n\t"
                          "add %8,%4\n\txor %8,%5\n\tadd %8,%6\n\txor %8,%7"
                          : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h)
                          : "r"(i));
-    return (cpu_now() - t0) / STEPS * 1e9;
+    return (thread_cpu_ns() - t0) / STEPS;
 }
 
 __attribute__((noinline)) static double lat_ns(void) {
     uint64_t x = 3;
-    double t0 = cpu_now();
+    double t0 = thread_cpu_ns();
     for (int i = 0; i < STEPS; i++)
         __asm__ volatile("imul %0,%0\n\timul %0,%0\n\timul %0,%0\n\timul %0,%0" : "+r"(x));
-    return (cpu_now() - t0) / STEPS * 1e9;
+    return (thread_cpu_ns() - t0) / STEPS;
 }
 
 static _Alignas(64) uint64_t private_line;
 
 __attribute__((noinline)) static double atom_ns(void) {
     uint64_t v = 1;
-    double t0 = cpu_now();
+    double t0 = thread_cpu_ns();
     for (int i = 0; i < STEPS / 4; i++) __asm__ volatile("lock xadd %0,%1" : "+r"(v), "+m"(private_line));
-    return (cpu_now() - t0) / (STEPS / 4) * 1e9;
+    return (thread_cpu_ns() - t0) / (STEPS / 4);
 }
 
 struct sample { double thru, lat, atom, semt, undo; };
@@ -87,10 +82,7 @@ static void summary(const char *mode, int fast, double fastest, int n) {
 
 int main(int argc, char **argv) {
     double secs = argc > 1 ? atof(argv[1]) : 10;
-    cpu_set_t cs;
-    CPU_ZERO(&cs);
-    CPU_SET(argc > 2 ? atoi(argv[2]) : 0, &cs);
-    if (sched_setaffinity(0, sizeof cs, &cs) != 0) perror("sched_setaffinity (not pinned)");
+    pin_to_cpu(argc > 2 ? atoi(argv[2]) : 0);
     sem_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     mp_sem_undo_t *u;
     if (s == MAP_FAILED || sem_init(s, 1, 1) != 0 || mp_sem_undo_new(1, 1, &u) != MP_OK) {
@@ -103,15 +95,15 @@ int main(int argc, char **argv) {
     while (n < MAX_SAMPLES && wall_now() - start < secs) {
         struct sample *x = &samples[n++];
         x->thru = thru_ns(), x->lat = lat_ns(), x->atom = atom_ns();
-        double t0 = cpu_now();
+        double t0 = thread_cpu_ns();
         for (int i = 0; i < STEPS / 8; i++)
             if (sem_wait(s) != 0 || sem_post(s) != 0) abort();
-        x->semt = (cpu_now() - t0) / (STEPS / 8) * 1e9;
-        t0 = cpu_now();
+        x->semt = (thread_cpu_ns() - t0) / (STEPS / 8);
+        t0 = thread_cpu_ns();
         for (int i = 0; i < STEPS / 8; i++)
             if (mp_sem_undo_acquire(u, true, MP_FOREVER) != MP_OK || mp_sem_undo_release(u) != MP_OK)
                 abort();
-        x->undo = (cpu_now() - t0) / (STEPS / 8) * 1e9;
+        x->undo = (thread_cpu_ns() - t0) / (STEPS / 8);
         if (x->thru < fastest) fastest = x->thru;
         printf("%.2f\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n", wall_now() - start, x->thru, x->lat,
                x->atom, x->semt, x->undo, x->undo / x->semt);
